@@ -1,0 +1,69 @@
+"""Durable file writes: every persistent file nbcli writes goes through here.
+
+The sequence is the one borg's SaveFile and restic's Local.Save use: a temp file in the same
+folder, write, fsync, close, rename over the target, fsync the folder. A crash leaves either
+the old file or the new one, never a torn one; the temp file is removed on any error.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a rename or create inside `path` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        # Some network filesystems refuse fsync on folders; that is not an I/O error.
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data` atomically and durably."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    fsync_dir(path.parent)
+
+
+def write_text(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> None:
+    write_bytes(path, text.encode("utf-8", "surrogateescape"), mode)
+
+
+def makedirs(path: str | os.PathLike[str]) -> None:
+    """mkdir -p, with each new folder's entry made durable in its parent."""
+    path = Path(path)
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for p in reversed(missing):
+        try:
+            os.mkdir(p)
+        except FileExistsError:
+            continue
+        fsync_dir(p.parent)

@@ -1,0 +1,77 @@
+"""bpps: list the host's NetBackup processes, ps -ef style, under NetBackup's headings.
+
+Scripts take the pid from column 2 (`bpps -x | awk '{print $2}' | egrep -v "Processes|Veritas"`),
+so each line keeps ps -ef's columns: UID PID PPID C STIME TTY TIME CMD.
+"""
+
+from __future__ import annotations
+
+import pwd
+import time
+
+import click
+import psutil
+
+from nbcli import procs
+from nbcli.commands._entry import command, entry, load_cfg, root_option
+
+MM = {"ltid", "vmd", "avrd", "tldd", "tldcd"}
+SHARED = {"pbx_exchange"}
+
+
+def _line(p: procs.NbProcess) -> str:
+    proc = p.proc
+    with proc.oneshot():
+        try:
+            user = pwd.getpwuid(proc.uids().real).pw_name
+        except KeyError:
+            user = str(proc.uids().real)
+        started = proc.create_time()
+        stime = time.strftime("%H:%M" if time.time() - started < 86400 else "%b%d",
+                              time.localtime(started))
+        cpu = proc.cpu_times()
+        total = int(cpu.user + cpu.system)
+        cputime = f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+        try:
+            tty = proc.terminal() or "?"
+        except psutil.Error:
+            tty = "?"
+        tty = tty.replace("/dev/", "")
+        cmd = " ".join(proc.cmdline())
+        return f"{user:>8s} {proc.pid:5d} {proc.ppid():5d}  0 {stime:5s} {tty:8s} {cputime} {cmd}"
+
+
+@command("bpps", "bpps [-a | -x] [--root DIR]")
+@click.option("-a", "show_all", is_flag=True, help="Also list Media Manager processes.")
+@click.option("-x", "extended", is_flag=True,
+              help="Also list Media Manager and shared (PBX) processes.")
+@root_option
+def cli(show_all: bool, extended: bool, root: str | None) -> int:
+    """List the NetBackup processes of this host.
+
+    \b
+    EXIT STATUS
+      0    listed (an empty section means no such process runs)
+    """
+    cfg = load_cfg(root)
+    found = sorted(procs.find(cfg.root), key=lambda p: p.proc.pid)
+    sections = [("NB Processes", lambda n: n not in MM and n not in SHARED)]
+    if show_all or extended:
+        sections.append(("MM Processes", lambda n: n in MM))
+    if extended:
+        sections.append(("Shared Veritas Processes", lambda n: n in SHARED))
+    for i, (title, wanted) in enumerate(sections):
+        if i:
+            click.echo("")
+        click.echo(title)
+        click.echo("-" * len(title))
+        for p in found:
+            if wanted(p.program):
+                try:
+                    click.echo(_line(p))
+                except psutil.Error:
+                    continue
+    return 0
+
+
+main = entry(cli)

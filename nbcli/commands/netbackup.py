@@ -1,0 +1,196 @@
+"""netbackup init|start|stop|status: set up a host, start and stop its daemons.
+
+`start` starts the daemons of the host's roles (programs.daemons_for), detached, each writing
+its pid file; a daemon already running is left alone, so starting twice starts no duplicates.
+`stop` sends SIGTERM to every nbcli process of the host (daemons and per-job agents alike),
+waits for them, and kills what is left, so that nothing of that root keeps running.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import click
+import psutil
+
+from nbcli import config, procs, programs
+from nbcli.commands._entry import command, entry, root_option
+from nbcli.config import HostConfig
+from nbcli.daemons.base import read_pidfile
+from nbcli.net import client
+from nbcli.status import NbuError
+
+SYNOPSIS = """netbackup start | stop | status [--root DIR]
+netbackup init [--name HOST] [--roles master,media,client] [--address ADDR] [--port N]
+               [--server HOST]... [--media-server HOST]... [--host NAME=ADDR:PORT]..."""
+
+START_DEADLINE = 30.0
+STOP_DEADLINE = 20.0
+
+# The service each daemon registers first: `start` waits until PBX hands it a connection.
+READY_SERVICE = {"bpcd": "bpcd", "nbemm": "nbemm", "bpjobd": "bpjobd", "bpdbm": "bpdbm",
+                 "nbproxy": "nbproxy", "nbrb": "nbrb", "nbjm": "nbjm", "nbpem": "nbpem",
+                 "bprd": "bprd", "ltid": "ltid"}
+
+
+def _cfg(root: str | None) -> HostConfig:
+    """The host to act on; a missing root becomes an all-in-one host (the embedded default)."""
+    path = config.Paths(Path(root) if root else config.default_root())
+    if not path.bp_toml.exists():
+        return config.init_root(path.root)
+    return config.load(path.root)
+
+
+def spawn(cfg: HostConfig, name: str) -> psutil.Popen:
+    """Start daemon `name` of this host, detached from the caller's session and terminal."""
+    log_dir = cfg.paths.logs / name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, NB_ROOT=str(cfg.root))
+    with open(log_dir / "stderr.log", "ab") as err:
+        return psutil.Popen(programs.argv_for(name) + ["--root", str(cfg.root)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                            env=env, start_new_session=True, close_fds=True)
+
+
+def _ready(cfg: HostConfig, name: str) -> bool:
+    if name == "pbx_exchange":
+        try:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.connect(str(cfg.paths.pbx_register))
+            s.close()
+            return cfg.paths.pbx_socket.exists()
+        except OSError:
+            return False
+    try:
+        client.connect(cfg, cfg.client_name, READY_SERVICE[name], timeout=2.0).close()
+        return True
+    except NbuError:
+        return False
+
+
+def _wait_ready(cfg: HostConfig, names: list[str], started: dict[str, psutil.Popen]) -> None:
+    deadline = time.monotonic() + START_DEADLINE
+    waiting = list(names)
+    while waiting:
+        for name in list(waiting):
+            if _ready(cfg, name):
+                waiting.remove(name)
+                click.echo(f"Started {name}.")
+            elif name in started and started[name].poll() is not None:
+                raise NbuError(103, f"{name} exited with {started[name].returncode} at start; "
+                                    f"see {cfg.paths.logs / name}")
+        if waiting and time.monotonic() > deadline:
+            raise NbuError(103, f"daemons not ready after {START_DEADLINE:.0f}s: "
+                                f"{', '.join(waiting)}; see {cfg.paths.logs}")
+        if waiting:
+            time.sleep(0.05)
+
+
+def start(cfg: HostConfig) -> None:
+    names = programs.daemons_for(cfg.roles)
+    started: dict[str, psutil.Popen] = {}
+    # PBX first and alone: every other daemon registers its services with it.
+    for batch in (names[:1], names[1:]):
+        todo = []
+        for name in batch:
+            running = read_pidfile(cfg.paths, name)
+            if running is not None:
+                click.echo(f"{name} is already running (pid {running.pid}).")
+                continue
+            click.echo(f"Starting {name}...")
+            started[name] = spawn(cfg, name)
+            todo.append(name)
+        _wait_ready(cfg, todo, started)
+
+
+def stop(cfg: HostConfig) -> int:
+    """Stop every nbcli process of the host; return how many had to be killed."""
+    victims = procs.find(cfg.root)
+    for p in victims:
+        click.echo(f"Stopping {p.program} (pid {p.proc.pid})...")
+        try:
+            p.proc.terminate()
+        except psutil.Error:
+            pass
+    gone, alive = psutil.wait_procs([p.proc for p in victims], timeout=STOP_DEADLINE)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=5)
+    # Agents started while we were stopping (a job in flight) go too.
+    late = procs.find(cfg.root)
+    for p in late:
+        try:
+            p.proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs([p.proc for p in late], timeout=5)
+    return len(alive) + len(late)
+
+
+@command("netbackup", SYNOPSIS)
+@click.argument("action", type=click.Choice(["start", "stop", "status", "init"]))
+@click.option("--name", help="init: this host's name (CLIENT_NAME).")
+@click.option("--roles", default="master,media,client", show_default=True,
+              help="init: comma-separated roles.")
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="init: the address this host's PBX listens on.")
+@click.option("--port", type=int, default=config.DEFAULT_PBX_PORT, show_default=True,
+              help="init: the PBX port.")
+@click.option("--server", "servers", multiple=True,
+              help="init: SERVER entry (repeat; the first is the master).")
+@click.option("--media-server", "media_servers", multiple=True, help="init: MEDIA_SERVER entry.")
+@click.option("--host", "hosts", multiple=True, help="init: NAME=ADDR:PORT for the [hosts] table.")
+@root_option
+def cli(action: str, name: str | None, roles: str, address: str, port: int,
+        servers: tuple[str, ...], media_servers: tuple[str, ...], hosts: tuple[str, ...],
+        root: str | None) -> int:
+    """Start, stop or show the daemons of a host, or set up a new host root.
+
+    \b
+    EXIT STATUS
+      0    done (status: every daemon of the host's roles is running)
+      1    status: some daemons are not running
+      103  a daemon did not come up; its log folder says why
+    """
+    if action == "init":
+        table = {}
+        for h in hosts:
+            hname, sep, addr = h.partition("=")
+            if not sep:
+                raise NbuError(20, f"--host needs NAME=ADDR:PORT, not {h!r}")
+            table[hname] = addr
+        role_list = [r.strip() for r in roles.split(",") if r.strip()]
+        bad = [r for r in role_list if r not in config.ROLES]
+        if bad:
+            raise NbuError(20, f"unknown role(s): {', '.join(bad)}")
+        cfg = config.init_root(root or config.default_root(), name=name, roles=role_list,
+                               servers=list(servers) or None, address=address, port=port,
+                               hosts=table, media_servers=list(media_servers) or None)
+        click.echo(f"Created host {cfg.client_name} ({', '.join(cfg.roles)}) in {cfg.root}")
+        return 0
+    cfg = _cfg(root)
+    if action == "start":
+        start(cfg)
+        return 0
+    if action == "stop":
+        stop(cfg)
+        return 0
+    down = 0
+    for dname in programs.daemons_for(cfg.roles):
+        proc = read_pidfile(cfg.paths, dname)
+        if proc is None:
+            down += 1
+            click.echo(f"{dname:14s} not running")
+        else:
+            click.echo(f"{dname:14s} running (pid {proc.pid})")
+    return 1 if down else 0
+
+
+main = entry(cli)

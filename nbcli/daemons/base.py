@@ -1,0 +1,157 @@
+"""The daemon runtime every long-running nbcli process shares.
+
+A daemon runs in the foreground (`netbackup start` detaches it; under systemd or a test fixture
+it simply runs), writes its pid file atomically, logs to logs/<name>/, registers its services
+with the local PBX and serves them until SIGTERM. The signal handler only sets an event; the
+main thread sees it and shuts the daemon down in order: services first, then its own state,
+then the pid file.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import click
+import psutil
+
+from nbcli import atomic, clock
+from nbcli import log as nblog
+from nbcli.config import HostConfig, Paths, load
+from nbcli.net.service import Ops, ServiceHost
+from nbcli.status import NbuError, exit_line
+
+STARTUP_DEADLINE = 15.0
+
+
+def read_pidfile(paths: Paths, name: str) -> psutil.Process | None:
+    """The live process a pid file names, or None (stale files are ignored, not trusted)."""
+    try:
+        pid_text, _, created = paths.pidfile(name).read_text().partition(" ")
+        proc = psutil.Process(int(pid_text))
+        if created and abs(proc.create_time() - float(created)) > 1.0:
+            return None  # the pid was reused by another process
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        return proc
+    except (FileNotFoundError, ValueError, psutil.Error):
+        return None
+
+
+def remove_pidfile(paths: Paths, name: str, pid: int) -> None:
+    """Remove `name`'s pid file if it still names `pid` (a successor's file stays)."""
+    try:
+        if paths.pidfile(name).read_text().split()[0] == str(pid):
+            paths.pidfile(name).unlink()
+    except (FileNotFoundError, IndexError):
+        pass
+
+
+class Daemon:
+    """Base of every daemon: subclasses name themselves and list their services."""
+
+    name = "daemon"
+
+    def __init__(self, cfg: HostConfig) -> None:
+        self.cfg = cfg
+        self.paths = cfg.paths
+        self.log = nblog.setup(self.paths.logs, self.name, cfg.verbose)
+        self.stop = threading.Event()
+
+    # --- what subclasses fill in ---------------------------------------------------------
+
+    def services(self) -> dict[str, Ops]:
+        """Service name -> table of ops; registered with the local PBX."""
+        return {}
+
+    def on_start(self) -> None:
+        """Open databases, recover state; runs before any service is registered."""
+
+    def on_stop(self) -> None:
+        """Close what on_start opened; runs after the services stopped taking requests."""
+
+    def periodic(self) -> list[tuple[float, Callable[[], None]]]:
+        """(interval seconds, task) pairs run on their own thread until stop."""
+        return []
+
+    # --- the runtime -------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Register the services and dispatch their connections until stop."""
+        host = ServiceHost(self.paths, self.cfg.client_name, self.services(), self.log)
+        host.stop = self.stop
+        host.register_all(time.monotonic() + STARTUP_DEADLINE)
+        host.run()
+
+    def run(self) -> None:
+        running = read_pidfile(self.paths, self.name)
+        if running is not None and running.pid != os.getpid():
+            raise NbuError(145, f"{self.name} is already running as pid {running.pid}")
+        me = psutil.Process()
+        atomic.makedirs(self.paths.run)
+        atomic.write_text(self.paths.pidfile(self.name), f"{me.pid} {me.create_time()}\n")
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda *_: self.stop.set())
+        self.log.info("%s starting (pid %d, host %s)", self.name, me.pid, self.cfg.client_name)
+        try:
+            self.on_start()
+            for interval, task in self.periodic():
+                threading.Thread(target=self._every, args=(interval, task), daemon=True,
+                                 name=getattr(task, "__name__", "periodic")).start()
+            server = threading.Thread(target=self._serve_guarded, name="serve")
+            server.start()
+            # The main thread only waits: Python runs signal handlers here, and they set `stop`.
+            while not self.stop.wait(0.5):
+                pass
+            server.join(timeout=10)
+            self.on_stop()
+        finally:
+            remove_pidfile(self.paths, self.name, me.pid)
+            self.log.info("%s stopped", self.name)
+
+    def _serve_guarded(self) -> None:
+        try:
+            self.serve()
+        except Exception:
+            self.log.exception("%s cannot serve", self.name)
+            self.stop.set()
+
+    def _every(self, interval: float, task: Callable[[], None]) -> None:
+        while not self.stop.wait(interval):
+            try:
+                task()
+            except Exception:
+                self.log.exception("periodic task %s failed", getattr(task, "__name__", task))
+
+
+def root_option(f: Callable[..., object]) -> Callable[..., object]:
+    """`--root DIR` (also `-root`), defaulting to NB_ROOT or the user's data folder."""
+    return click.option("--root", "-root", "root", type=click.Path(file_okay=False),
+                        default=None, envvar="NB_ROOT",
+                        help="Host root folder (default: $NB_ROOT, else the user data folder).")(f)
+
+
+def daemon_main(cls: type[Daemon]) -> Callable[[], None]:
+    """The console entry point of a daemon class: `<name> [--root DIR]`, in the foreground."""
+
+    @click.command(name=cls.name, help=f"{cls.name}: {(cls.__doc__ or '').strip().splitlines()[0]}"
+                   "\n\nRuns in the foreground until SIGTERM; `netbackup start` detaches it.")
+    @root_option
+    def command(root: str | None) -> None:
+        try:
+            cfg = load(root)
+            clock.use_root(cfg.root)
+            cls(cfg).run()
+        except NbuError as e:
+            click.echo(f"{cls.name}: {e.detail or e.message}", err=True)
+            click.echo(exit_line(e.status), err=True)
+            sys.exit(e.status)
+
+    def main() -> None:
+        command(prog_name=cls.name)
+
+    return main

@@ -1,0 +1,107 @@
+"""bpcd: starts programs for servers, inetd-style, and answers config requests.
+
+A server (a host in this host's SERVER or MEDIA_SERVER list) asks bpcd to launch one of the
+per-job agents (bpbrm, bptm, bpbkar, tar-restore). bpcd replies, then starts the program with the
+connection itself as its stdin and stdout: from then on the asker talks to the program, not to
+bpcd. Anyone else gets status 46 and nothing runs. Only programs in programs.AGENTS can be
+launched; arguments are passed as a list, never through a shell.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+
+from nbcli import config, programs
+from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.net.conn import Connection
+from nbcli.net.service import DETACHED, Ops
+from nbcli.net.trust import server_name
+from nbcli.status import NbuError
+from nbcli.wire.frames import Message
+
+# Set in a launched program's environment: its control channel is on stdin/stdout.
+CONTROL_ENV = "NBCLI_CONTROL"
+
+
+class Bpcd(Daemon):
+    """the client daemon: launches per-job programs for servers"""
+
+    name = "bpcd"
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._children: list[subprocess.Popen[bytes]] = []
+        self._lock = threading.Lock()
+
+    def services(self) -> dict[str, Ops]:
+        return {"bpcd": {"launch": self.launch, "ping": self.ping,
+                         "getconfig": self.getconfig, "setconfig": self.setconfig}}
+
+    def periodic(self) -> list[tuple[float, object]]:  # type: ignore[override]
+        return [(1.0, self.reap)]
+
+    def _require_server(self, conn: Connection, what: str) -> str:
+        who = server_name(self.cfg, conn.address)
+        if who is None:
+            self.log.warning("refused %s from %s (%s): not in SERVER list", what,
+                             conn.address, conn.peer)
+            raise NbuError(46, f"{conn.peer} ({conn.address}) is not in the SERVER list of "
+                               f"{self.cfg.client_name}")
+        return who
+
+    def launch(self, msg: Message, conn: Connection) -> object:
+        who = self._require_server(conn, "launch")
+        program = msg.get("program")
+        args = msg.get("args", [])
+        if program not in programs.AGENTS:
+            raise NbuError(29, f"bpcd does not launch {program!r}")
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            raise NbuError(20, "launch args must be a list of strings")
+        env = dict(os.environ, NB_ROOT=str(self.cfg.root), **{CONTROL_ENV: "1"})
+        log_dir = self.paths.logs / str(program)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        # Reply first: once the program owns the socket, bpcd must not write to it again.
+        conn.send({"status": 0, "host": self.cfg.client_name})
+        fd = conn.sock.fileno()
+        with open(log_dir / "stderr.log", "ab") as err:
+            try:
+                child = subprocess.Popen(programs.argv_for(program) + args, stdin=fd,
+                                         stdout=fd, stderr=err, env=env, close_fds=True,
+                                         start_new_session=True)
+            except OSError as e:
+                self.log.error("cannot start %s: %s", program, e)
+                conn.close()
+                return DETACHED
+        conn.close()  # the child holds the connection now
+        with self._lock:
+            self._children.append(child)
+        self.log.info("launched %s (pid %d) for %s", program, child.pid, who)
+        return DETACHED
+
+    def reap(self) -> None:
+        with self._lock:
+            self._children = [c for c in self._children if c.poll() is None]
+
+    def ping(self, msg: Message, conn: Connection) -> Message:
+        return {"host": self.cfg.client_name, "roles": self.cfg.roles,
+                "version": __import__("nbcli").__version__}
+
+    def getconfig(self, msg: Message, conn: Connection) -> Message:
+        self._require_server(conn, "getconfig")
+        keys = msg.get("keys") or None
+        return {"lines": config.to_bpconf_lines(self.cfg, keys)}
+
+    def setconfig(self, msg: Message, conn: Connection) -> Message:
+        self._require_server(conn, "setconfig")
+        cfg = config.load(self.cfg.root)
+        settings = config.parse_bpconf(str(msg.get("text", "")))
+        config.apply_settings(cfg, settings, add=bool(msg.get("add")),
+                              remove=bool(msg.get("remove")))
+        cfg.save()
+        self.cfg = cfg
+        return {}
+
+
+main = daemon_main(Bpcd)

@@ -1,0 +1,118 @@
+"""Several hosts on one machine: a master, a media server and a client, each its own root.
+
+    python -m nbcli.multihost up   DIR [--port N]    create (if needed) and start the hosts
+    python -m nbcli.multihost down DIR               stop them
+    python -m nbcli.multihost env  DIR HOST          print `export NB_ROOT=...` for HOST
+
+Each host listens on its own loopback address (master 127.0.0.1, media 127.0.0.2, client
+127.0.0.3) on the same PBX port, so every connection between them crosses TCP as between real
+machines, and each host can tell by the peer address who is asking. bin/nb-hosts wraps this;
+the test suite's fixtures use the same functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbcli import config, programs
+
+LAYOUT = [("master", "127.0.0.1", ["master"]),
+          ("media", "127.0.0.2", ["media"]),
+          ("client", "127.0.0.3", ["client"])]
+
+
+@dataclass
+class HostSpec:
+    name: str
+    address: str
+    roles: list[str]
+    root: Path
+
+
+def free_port(addresses: list[str]) -> int:
+    """A port free on every one of `addresses` (so all hosts can share it)."""
+    for _ in range(200):
+        probe = socket.socket()
+        probe.bind((addresses[0], 0))
+        port = probe.getsockname()[1]
+        probe.close()
+        ok = True
+        for addr in addresses:
+            s = socket.socket()
+            try:
+                s.bind((addr, port))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if ok:
+            return port
+    raise RuntimeError("no free port")
+
+
+def create(base: Path, port: int | None = None, layout: list[tuple[str, str, list[str]]]
+           | None = None) -> list[HostSpec]:
+    """Create the roots under `base` (kept if they exist) and return their specs."""
+    layout = layout or LAYOUT
+    specs = [HostSpec(n, a, r, base / n) for n, a, r in layout]
+    if all(config.Paths(s.root).bp_toml.exists() for s in specs):
+        return specs
+    port = port or free_port([s.address for s in specs])
+    hosts = {s.name: f"{s.address}:{port}" for s in specs}
+    masters = [s.name for s in specs if "master" in s.roles]
+    medias = [s.name for s in specs if "media" in s.roles and s.name not in masters]
+    for s in specs:
+        config.init_root(s.root, name=s.name, roles=s.roles, servers=masters + medias,
+                         address=s.address, port=port, hosts=hosts, media_servers=medias)
+    return specs
+
+
+def run(spec: HostSpec, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run an nbcli program as a real process on host `spec`."""
+    env = dict(os.environ, NB_ROOT=str(spec.root))
+    return subprocess.run(programs.argv_for(argv[0]) + list(argv[1:]), env=env, text=True,
+                          capture_output=True, check=check)
+
+
+def up(specs: list[HostSpec]) -> None:
+    for s in specs:
+        r = run(s, "netbackup", "start", check=False)
+        if r.returncode:
+            raise RuntimeError(f"{s.name}: netbackup start failed:\n{r.stdout}{r.stderr}")
+
+
+def down(specs: list[HostSpec]) -> None:
+    for s in specs:
+        if s.root.exists():
+            run(s, "netbackup", "stop", check=False)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="nb-hosts", description=__doc__.split("\n\n")[0])
+    p.add_argument("action", choices=["up", "down", "env"])
+    p.add_argument("dir", type=Path)
+    p.add_argument("host", nargs="?")
+    p.add_argument("--port", type=int)
+    a = p.parse_args()
+    specs = create(a.dir.resolve(), a.port)
+    if a.action == "up":
+        up(specs)
+        for s in specs:
+            print(f"{s.name:7s} {s.address}  NB_ROOT={s.root}")
+    elif a.action == "down":
+        down(specs)
+    else:
+        match = [s for s in specs if s.name == a.host]
+        if not match:
+            sys.exit(f"nb-hosts: no host {a.host!r} (have: {', '.join(s.name for s in specs)})")
+        print(f"export NB_ROOT={match[0].root}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Reaching a service on a host: connect to that host's PBX and name the service.
+
+    client                         PBX (host's one TCP port)        service
+      | connect ------------------->|                                  |
+      | hello{service} ------------>| reads exactly that frame         |
+      |                             | hands the socket over ---------->| (SCM_RIGHTS)
+      |<------------------------------------------ reply{status: 0} --|
+      | requests <=============================================> replies
+
+PBX is off the data path once it has handed the socket over. When PBX cannot (unknown service,
+bad hello), it answers the hello itself with an error and closes the socket.
+
+A local service (this host) is reached through PBX's Unix socket; another host through its TCP
+port, from this host's own address when bp.toml fixes one, so that the peer can tell who asks.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from nbcli.config import HostConfig
+from nbcli.net.conn import Connection
+from nbcli.status import NbuError
+from nbcli.wire import frames
+
+CONNECT_TIMEOUT = 10.0
+# Requests that wait on a job or a resource hold the connection for long; callers that need a
+# bound pass their own timeout to Connection.recv/call.
+HELLO_TIMEOUT = 30.0
+
+
+def connect(cfg: HostConfig, host: str, service: str,
+            timeout: float = CONNECT_TIMEOUT) -> Connection:
+    """A connection to `service` on `host`, hello answered (NbuError otherwise)."""
+    peer = f"{service}@{host}"
+    try:
+        if cfg.is_local(host):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            sock.connect(str(cfg.paths.pbx_socket))
+        else:
+            addr = cfg.address_of(host)
+            own = cfg.own_address()
+            sock = socket.create_connection(addr, timeout=timeout,
+                                            source_address=(own, 0) if own else None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (FileNotFoundError, ConnectionRefusedError) as e:
+        raise NbuError(25, f"cannot connect to {peer}: PBX is not running there") from e
+    except socket.timeout as e:
+        raise NbuError(41, f"connecting to {peer}") from e
+    except OSError as e:
+        raise NbuError(25, f"cannot connect to {peer}: {e}") from e
+    sock.settimeout(None)
+    conn = Connection(sock, peer)
+    try:
+        conn.send(frames.hello(service, cfg.client_name))
+        frames.raise_for_status(conn.recv(HELLO_TIMEOUT))
+    except EOFError as e:
+        conn.close()
+        raise NbuError(26, f"{peer} closed the connection during the hello") from e
+    except NbuError:
+        conn.close()
+        raise
+    return conn
+
+
+def call(cfg: HostConfig, host: str, service: str, op: str,
+         timeout: float | None = None, **fields: Any) -> dict[str, Any]:
+    """One request, one reply, connection closed."""
+    with connect(cfg, host, service) as conn:
+        return conn.request(op, timeout=timeout, **fields)

@@ -1,0 +1,96 @@
+"""A framed connection over a socket: the only place messages meet sockets.
+
+`Connection` reads exactly one frame at a time (never past it), so after an op switches the
+connection to raw bytes, whatever follows is still in the socket for the data path.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from nbcli.status import NbuError
+from nbcli.wire import frames
+from nbcli.wire.frames import Message, ProtocolError
+
+
+class Connection:
+    """Messages over one socket. Errors raise NbuError with NetBackup's network statuses."""
+
+    def __init__(self, sock: socket.socket, peer: str = "", address: str = "") -> None:
+        self.sock = sock
+        self.peer = peer  # who the peer says it is (for logs and messages)
+        self.address = address  # where it connected from, as PBX saw it ("local": Unix socket)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, msg: Message) -> None:
+        try:
+            self.sock.sendall(frames.encode(msg))
+        except (BrokenPipeError, ConnectionResetError) as e:
+            raise NbuError(24, f"{self.peer or 'peer'} closed the connection") from e
+        except socket.timeout as e:
+            raise NbuError(41, f"sending to {self.peer or 'peer'}") from e
+        except OSError as e:
+            raise NbuError(24, f"sending to {self.peer or 'peer'}: {e}") from e
+
+    def recv(self, timeout: float | None = None) -> Message:
+        """The next message; EOFError on a clean close between frames."""
+        old = self.sock.gettimeout()
+        if timeout is not None:
+            self.sock.settimeout(timeout)
+        try:
+            header = self._exact(frames.HEADER.size, at_boundary=True)
+            return frames.decode_body(self._exact(frames.frame_length(header)))
+        finally:
+            if timeout is not None:
+                try:
+                    self.sock.settimeout(old)
+                except OSError:
+                    pass
+
+    def _exact(self, n: int, at_boundary: bool = False) -> bytes:
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            try:
+                k = self.sock.recv_into(view[got:])
+            except socket.timeout as e:
+                raise NbuError(41, f"waiting for {self.peer or 'peer'}") from e
+            except (ConnectionResetError, BrokenPipeError) as e:
+                raise NbuError(40, f"{self.peer or 'peer'} reset the connection") from e
+            except OSError as e:
+                raise NbuError(23, f"reading from {self.peer or 'peer'}: {e}") from e
+            if k == 0:
+                if at_boundary and got == 0:
+                    raise EOFError(self.peer)
+                raise ProtocolError(233, f"{self.peer or 'peer'} closed the connection "
+                                         "in the middle of a message")
+            got += k
+        return bytes(buf)
+
+    def call(self, msg: Message, timeout: float | None = None) -> Message:
+        """Send a request and return its successful reply (remote errors re-raised)."""
+        self.send(msg)
+        try:
+            return frames.raise_for_status(self.recv(timeout))
+        except EOFError as e:
+            raise NbuError(40, f"{self.peer or 'peer'} closed the connection "
+                               f"before answering {msg.get('op')!r}") from e
+
+    def request(self, op: str, timeout: float | None = None, **fields: Any) -> Message:
+        return self.call({"op": op, **fields}, timeout)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

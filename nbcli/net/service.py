@@ -1,0 +1,255 @@
+"""The service side: register names with the local PBX, take handed-over connections, dispatch.
+
+Registration runs over PBX's SOCK_SEQPACKET socket, one socket per service name, so that
+message boundaries hold and each handed-over file descriptor arrives with its own packet:
+
+    service                               PBX
+      | register{service, pid} ----------->|
+      |<-------------------- reply{status} |
+      |<-- connection{hello, peer} + fd ---|   (once per client, SCM_RIGHTS)
+      | close ---------------------------->|   the name is free again
+
+A daemon dispatches each connection's requests through an explicit table of ops: an unknown op
+gets status 143 and never reaches getattr; a handler's NbuError goes back as (status, msg);
+a malformed frame gets an error reply and that connection alone is closed.
+"""
+
+from __future__ import annotations
+
+import array
+import logging
+import os
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nbcli.config import Paths
+from nbcli.net.conn import Connection
+from nbcli.status import NbuError
+from nbcli.wire import frames
+from nbcli.wire.frames import Message, ProtocolError
+
+PACKET_MAX = 64 * 1024
+
+
+class _Detached:
+    """Returned by a handler that gave its connection away (bpcd to a launched program)."""
+
+
+DETACHED = _Detached()
+
+# A handler answers one request: a dict is sent as the successful reply; None means the
+# handler already answered on the connection itself (streams, long waits); DETACHED means
+# the connection now belongs to someone else and this daemon must stop reading it.
+Handler = Callable[[Message, Connection], "Message | None | _Detached"]
+Ops = dict[str, Handler]
+
+
+@dataclass
+class Accepted:
+    conn: Connection
+    hello: Message
+    peer: str  # the client's address, or "local" for PBX's Unix socket
+
+
+class Registration:
+    """One service name held at the local PBX; `accept` yields the connections it hands over."""
+
+    def __init__(self, paths: Paths, service: str, host: str, timeout: float = 10.0) -> None:
+        self.service = service
+        self.host = host
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.connect(str(paths.pbx_register))
+            self.sock.send(frames.encode({"op": "register", "service": service,
+                                          "pid": os.getpid()}))
+            answer = self.sock.recv(PACKET_MAX)
+        except (FileNotFoundError, ConnectionRefusedError) as e:
+            self.sock.close()
+            raise NbuError(25, f"cannot register {service}: pbx_exchange is not running") from e
+        except OSError as e:
+            self.sock.close()
+            raise NbuError(25, f"cannot register {service} with pbx_exchange: {e}") from e
+        if not answer:
+            self.sock.close()
+            raise NbuError(25, f"pbx_exchange closed the registration of {service}")
+        try:
+            frames.raise_for_status(frames.decode_body(answer[frames.HEADER.size:]))
+        except NbuError:
+            self.sock.close()
+            raise
+        self.sock.settimeout(None)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def accept(self, timeout: float | None = None) -> Accepted | None:
+        """The next handed-over connection (hello answered), or None on timeout.
+
+        EOFError when PBX has gone away (the registration is dead).
+        """
+        self.sock.settimeout(timeout)
+        fds = array.array("i")
+        try:
+            data, ancdata, _flags, _addr = self.sock.recvmsg(
+                PACKET_MAX, socket.CMSG_SPACE(fds.itemsize))
+        except (socket.timeout, BlockingIOError):
+            return None
+        finally:
+            try:
+                self.sock.settimeout(None)
+            except OSError:
+                pass
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            raise EOFError(self.service)
+        if len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            return None
+        msg = frames.decode_body(data[frames.HEADER.size:])
+        sock = socket.socket(fileno=fds[0])
+        sock.settimeout(None)
+        hello = msg.get("hello") if isinstance(msg.get("hello"), dict) else {}
+        conn = Connection(sock, str(hello.get("host", "?")), str(msg.get("peer", "")))
+        try:
+            conn.send(frames.reply(0, host=self.host, service=self.service))
+        except NbuError:
+            conn.close()
+            return None
+        return Accepted(conn, hello, conn.address)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self) -> Registration:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
+    """Answer requests on `conn` until the peer closes it or breaks the framing."""
+    detached = False
+    try:
+        while True:
+            try:
+                msg = conn.recv()
+            except EOFError:
+                return
+            except ProtocolError as e:
+                log.warning("bad frame from %s: %s", conn.peer, e)
+                _try_send(conn, frames.error(e))
+                return
+            except NbuError as e:
+                log.info("connection from %s ended: %s", conn.peer, e)
+                return
+            op = msg.get("op")
+            handler = ops.get(op) if isinstance(op, str) else None
+            if handler is None:
+                _try_send(conn, frames.error(NbuError(143, f"unknown request {op!r}")))
+                continue
+            try:
+                result = handler(msg, conn)
+            except NbuError as e:
+                if not _try_send(conn, frames.error(e)):
+                    return
+                continue
+            except Exception as e:  # a bug must not take the daemon down with it
+                log.exception("request %r failed", op)
+                _try_send(conn, frames.error(NbuError(256, f"{op}: {type(e).__name__}: {e}")))
+                continue
+            if result is DETACHED:
+                detached = True
+                return
+            if isinstance(result, dict) and not _try_send(conn, frames.reply(0, **result)):
+                return
+    finally:
+        if not detached:
+            conn.close()
+
+
+def _try_send(conn: Connection, msg: Message) -> bool:
+    try:
+        conn.send(msg)
+        return True
+    except NbuError:
+        return False
+
+
+class ServiceHost:
+    """A daemon's services: registers them, keeps them registered, runs one thread per client.
+
+    Threads, not one event loop: a request such as "wait for this job" or "allocate resources"
+    may block for minutes while others must be answered at once. Daemons never fork, so
+    threads are safe here; the processes that fork (bptm) do not use this class.
+    """
+
+    def __init__(self, paths: Paths, host: str, services: dict[str, Ops],
+                 log: logging.Logger) -> None:
+        self.paths = paths
+        self.host = host
+        self.services = services
+        self.log = log
+        self.stop = threading.Event()
+        self._regs: dict[str, Registration] = {}
+
+    def register_all(self, deadline: float) -> None:
+        """Register every service, retrying while PBX is still starting."""
+        for name in self.services:
+            while True:
+                try:
+                    self._regs[name] = Registration(self.paths, name, self.host)
+                    break
+                except NbuError:
+                    if time.monotonic() > deadline or self.stop.is_set():
+                        raise
+                    time.sleep(0.05)
+
+    def run(self) -> None:
+        """Accept and dispatch until `stop` is set."""
+        sel = selectors.DefaultSelector()
+        for name, reg in self._regs.items():
+            sel.register(reg, selectors.EVENT_READ, name)
+        while not self.stop.is_set():
+            for key, _ in sel.select(timeout=0.2):
+                name = key.data
+                reg = self._regs[name]
+                try:
+                    accepted = reg.accept(timeout=0)
+                except (EOFError, OSError, NbuError):
+                    sel.unregister(reg)
+                    reg.close()
+                    self._reregister(sel, name)
+                    continue
+                if accepted is not None:
+                    threading.Thread(target=serve_connection, daemon=True,
+                                     args=(accepted.conn, self.services[name], self.log),
+                                     name=f"{name}:{accepted.peer}").start()
+        for reg in self._regs.values():
+            reg.close()
+
+    def _reregister(self, sel: selectors.BaseSelector, name: str) -> None:
+        """PBX went away (restarted): hold the name again as soon as it is back."""
+        self.log.warning("lost registration of %s with pbx_exchange; registering again", name)
+        while not self.stop.is_set():
+            try:
+                reg = Registration(self.paths, name, self.host)
+            except NbuError:
+                time.sleep(0.2)
+                continue
+            self._regs[name] = reg
+            sel.register(reg, selectors.EVENT_READ, name)
+            return

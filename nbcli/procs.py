@@ -1,0 +1,66 @@
+"""Finding a host's nbcli processes (bpps, `netbackup stop`).
+
+A process belongs to a host when it runs an nbcli program and its NB_ROOT (every daemon and
+agent is started with it) or its --root argument names that host's root.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from nbcli import programs
+
+
+@dataclass
+class NbProcess:
+    program: str
+    proc: psutil.Process
+
+
+def program_of(cmdline: list[str]) -> str | None:
+    """Which nbcli program a command line runs (console script or `python -m nbcli X`)."""
+    for i, word in enumerate(cmdline[:3]):
+        base = os.path.basename(word)
+        if base in programs.ALL:
+            return base
+        if word == "nbcli" and i > 0 and cmdline[i - 1] == "-m" and i + 1 < len(cmdline):
+            nxt = cmdline[i + 1]
+            return nxt if nxt in programs.ALL else None
+    return None
+
+
+def _root_of(proc: psutil.Process, cmdline: list[str]) -> str | None:
+    for i, word in enumerate(cmdline):
+        if word in ("--root", "-root") and i + 1 < len(cmdline):
+            return cmdline[i + 1]
+        if word.startswith("--root="):
+            return word.split("=", 1)[1]
+    try:
+        return proc.environ().get("NB_ROOT")
+    except psutil.Error:
+        return None
+
+
+def find(root: Path) -> list[NbProcess]:
+    """The live nbcli processes of the host at `root`, this process excluded."""
+    want = os.path.realpath(root)
+    me = os.getpid()
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+        try:
+            if proc.pid == me or proc.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            cmdline = proc.info["cmdline"] or []
+            program = program_of(cmdline)
+            if program is None:
+                continue
+            root_of = _root_of(proc, cmdline)
+            if root_of and os.path.realpath(root_of) == want:
+                found.append(NbProcess(program, proc))
+        except psutil.Error:
+            continue
+    return found

@@ -1,0 +1,76 @@
+"""Every nbcli program, where its code lives, and how to start one as a real process.
+
+Daemons and per-job agents are started by name (`netbackup start`, bpcd, bpbrm). The console
+scripts pip installs next to the interpreter are preferred, so that ps, bpps and the kernel's
+process name show `nbjm`, `bptm`, ...; without them `python -m nbcli <name>` does the same job.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+from pathlib import Path
+
+# Long-running daemons per role, in start order: PBX first (the others register with it),
+# bpcd next, then the master's databases before the managers that use them.
+DAEMONS: dict[str, str] = {
+    "pbx_exchange": "nbcli.daemons.pbx_exchange:main",
+    "bpcd": "nbcli.daemons.bpcd:main",
+    "nbemm": "nbcli.daemons.nbemm:main",
+    "bpjobd": "nbcli.daemons.bpjobd:main",
+    "bpdbm": "nbcli.daemons.bpdbm:main",
+    "nbproxy": "nbcli.daemons.nbproxy:main",
+    "nbrb": "nbcli.daemons.nbrb:main",
+    "nbjm": "nbcli.daemons.nbjm:main",
+    "nbpem": "nbcli.daemons.nbpem:main",
+    "bprd": "nbcli.daemons.bprd:main",
+    "ltid": "nbcli.daemons.ltid:main",
+}
+
+ROLE_DAEMONS: dict[str, list[str]] = {
+    "every": ["pbx_exchange", "bpcd"],
+    "master": ["nbemm", "bpjobd", "bpdbm", "nbproxy", "nbrb", "nbjm", "nbpem", "bprd"],
+    "media": ["ltid"],
+    "client": [],
+}
+
+# Per-job programs bpcd may launch for a server (inetd-style) - and nothing else.
+AGENTS: dict[str, str] = {}
+
+COMMANDS: dict[str, str] = {
+    "netbackup": "nbcli.commands.netbackup:main",
+    "bpps": "nbcli.commands.bpps:main",
+    "bpgetconfig": "nbcli.commands.bpgetconfig:main",
+    "bpsetconfig": "nbcli.commands.bpsetconfig:main",
+    "bptestbpcd": "nbcli.commands.bptestbpcd:main",
+}
+
+ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}
+
+
+def daemons_for(roles: list[str]) -> list[str]:
+    """The daemons a host with `roles` runs, in start order."""
+    wanted = set(ROLE_DAEMONS["every"])
+    for role in roles:
+        wanted.update(ROLE_DAEMONS.get(role, []))
+    return [d for d in DAEMONS if d in wanted]
+
+
+def argv_for(name: str) -> list[str]:
+    """The argv that starts program `name` as its own process."""
+    if name not in ALL:
+        raise KeyError(name)
+    script = Path(sysconfig.get_path("scripts")) / name
+    if script.exists() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "nbcli", name]
+
+
+def run(name: str) -> None:
+    """Run program `name` in this process (`python -m nbcli <name>`)."""
+    import importlib
+
+    module, _, func = ALL[name].partition(":")
+    sys.argv[0] = name
+    getattr(importlib.import_module(module), func)()

@@ -1,0 +1,160 @@
+"""Three hosts on loopback: requests cross PBX; bad input gets an error; bpcd checks SERVER."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import psutil
+import pytest
+
+from nbcli.wire import frames
+from tests.conftest import Host
+
+
+def tcp_listeners(host: Host) -> list[tuple[str, int]]:
+    pids = {p.proc.pid for p in host.processes()}
+    return [c.laddr for c in psutil.net_connections(kind="tcp")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids]
+
+
+def test_one_tcp_listening_socket_per_host(three_hosts: dict[str, Host]) -> None:
+    for name, host in three_hosts.items():
+        address, port = host.cfg.address_of(name)
+        assert [tuple(a) for a in tcp_listeners(host)] == [(address, port)], name
+
+
+def test_master_reaches_a_service_on_the_client_through_its_pbx(three_hosts) -> None:
+    master, client = three_hosts["master"], three_hosts["client"]
+    out = master.run("bpgetconfig", "-M", "client", "CLIENT_NAME").stdout
+    assert out == "CLIENT_NAME = client\n"
+    caddr, cport = client.cfg.address_of("client")
+    probe = master.run("bptestbpcd", "-host", "client", "-verbose").stdout.splitlines()
+    assert probe[0] == "1 1 1"
+    # from the master's own address to the client's one PBX port
+    assert probe[1].startswith("127.0.0.1:") and probe[1].endswith(f"-> {caddr}:{cport} PBX")
+    assert "PEER_NAME = client" in probe
+
+
+def raw(host: Host, source: str = "127.0.0.1") -> socket.socket:
+    s = socket.create_connection(host.cfg.address_of(host.name), timeout=10,
+                                 source_address=(source, 0))
+    return s
+
+
+def read_reply(s: socket.socket) -> dict:
+    header = recv_exact(s, 4)
+    return frames.decode_body(recv_exact(s, frames.frame_length(header)))
+
+
+def recv_exact(s: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        assert chunk, "connection closed before a reply arrived"
+        buf += chunk
+    return buf
+
+
+def assert_closed(s: socket.socket) -> None:
+    """The peer closed: EOF, or a reset when it closed with our garbage still unread."""
+    try:
+        assert s.recv(1) == b""
+    except ConnectionResetError:
+        pass
+    s.close()
+
+
+def good_request(host: Host, service: str) -> None:
+    with raw(host) as s:
+        s.sendall(frames.encode(frames.hello(service, "master")))
+        assert read_reply(s)["status"] == 0
+        s.sendall(frames.encode({"op": "ping"}))
+        assert read_reply(s)["status"] == 0
+
+
+BAD_INPUTS = {
+    "garbage": b"GET / HTTP/1.0\r\n\r\n",
+    "not json": struct.pack("!I", 8) + b"garbage!",
+    "json array": struct.pack("!I", 7) + b"[1,2,3]",
+    "2 GiB length prefix": struct.pack("!I", 2 << 30),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS) + ["truncated frame", "unknown service"])
+def test_pbx_answers_bad_first_frames_and_keeps_serving(three_hosts, kind: str) -> None:
+    client = three_hosts["client"]
+    with raw(client) as s:
+        if kind == "truncated frame":
+            s.sendall(frames.encode(frames.hello("bpcd", "x"))[:10])
+            s.shutdown(socket.SHUT_WR)
+        elif kind == "unknown service":
+            s.sendall(frames.encode(frames.hello("no_such_service", "x")))
+        else:
+            s.sendall(BAD_INPUTS[kind])
+        reply = read_reply(s)
+        if kind == "truncated frame":
+            assert reply["status"] == 233  # premature eof encountered
+        else:
+            assert reply["status"] in (25, 232), reply
+            if kind == "unknown service":
+                assert reply["status"] == 25 and "no_such_service" in reply["msg"]
+            assert_closed(s)
+    good_request(client, "bpcd")
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS) + ["truncated frame", "unknown op"])
+def test_daemon_answers_bad_frames_and_keeps_serving(three_hosts, kind: str) -> None:
+    master = three_hosts["master"]
+    with raw(master) as s:
+        s.sendall(frames.encode(frames.hello("bpjobd", "x")))
+        assert read_reply(s)["status"] == 0  # bpjobd itself is talking now
+        if kind == "truncated frame":
+            s.sendall(struct.pack("!I", 100) + b"{\"op\":")
+            s.shutdown(socket.SHUT_WR)
+            assert read_reply(s)["status"] == 233
+            assert_closed(s)
+        elif kind == "unknown op":
+            s.sendall(frames.encode({"op": "format_disk"}))
+            reply = read_reply(s)
+            assert reply["status"] == 143 and "format_disk" in reply["msg"]
+            s.sendall(frames.encode({"op": "ping"}))  # the same connection still works
+            assert read_reply(s)["status"] == 0
+        else:
+            s.sendall(BAD_INPUTS[kind])
+            assert read_reply(s)["status"] == 232
+            assert_closed(s)
+    good_request(master, "bpjobd")
+
+
+def test_bpcd_refuses_hosts_not_in_server_list(three_hosts) -> None:
+    media, client = three_hosts["media"], three_hosts["client"]
+    before = {p.proc.pid for p in media.processes()}
+    # the client host asks the media server's bpcd to launch a program
+    with raw(media, source="127.0.0.3") as s:
+        s.sendall(frames.encode(frames.hello("bpcd", "client")))
+        assert read_reply(s)["status"] == 0
+        s.sendall(frames.encode({"op": "launch", "program": "bpbkar", "args": []}))
+        reply = read_reply(s)
+    assert reply["status"] == 46
+    assert {p.proc.pid for p in media.processes()} == before  # nothing was launched
+    log = next((media.cfg.paths.logs / "bpcd").glob("log.*")).read_text()
+    assert "refused launch from 127.0.0.3" in log
+
+    # the same through the commands: status 46 and NetBackup's message
+    r = client.run("bpgetconfig", "-M", "media", check=False)
+    assert r.returncode == 46 and "EXIT STATUS 46: server not allowed access" in r.stderr
+    r = client.run("bpsetconfig", "-h", "media", input="VERBOSE = 5\n", check=False)
+    assert r.returncode == 46
+    assert media.cfg.verbose == 0
+    # while the master, which is in the media server's SERVER list, may
+    assert "CLIENT_NAME = media" in three_hosts["master"].run("bpgetconfig", "-M", "media").stdout
+
+
+def test_bpcd_launches_only_known_programs(three_hosts) -> None:
+    with raw(three_hosts["media"], source="127.0.0.1") as s:
+        s.sendall(frames.encode(frames.hello("bpcd", "master")))
+        assert read_reply(s)["status"] == 0
+        s.sendall(frames.encode({"op": "launch", "program": "/bin/sh", "args": ["-c", "id"]}))
+        reply = read_reply(s)
+    assert reply["status"] == 29

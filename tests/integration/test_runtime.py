@@ -1,0 +1,123 @@
+"""The daemon runtime on an all-in-one host: start, status, bpps, no duplicates, clean stop."""
+
+from __future__ import annotations
+
+import re
+import signal
+
+import psutil
+
+from nbcli import programs
+from tests.conftest import Host, wait_for
+
+DAEMONS = programs.daemons_for(["master", "media", "client"])
+
+
+def daemon_pids(host: Host) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for p in host.processes():
+        assert p.program not in found, f"two {p.program} processes"
+        found[p.program] = p.proc.pid
+    return found
+
+
+def test_start_bpps_status_restart_stop(aio_root: Host) -> None:
+    aio_root.start()
+    try:
+        pids = daemon_pids(aio_root)
+        assert sorted(pids) == sorted(DAEMONS)
+        out = aio_root.run("bpps", "-x").stdout
+        assert out.splitlines()[0] == "NB Processes"
+        for name in ("MM Processes", "Shared Veritas Processes"):
+            assert name in out
+        listed = {int(line.split()[1]) for line in out.splitlines()
+                  if line.strip() and not re.search("Processes|^-+$", line)}
+        assert listed == set(pids.values())
+        # plain bpps lists only the NB section: no ltid, no pbx_exchange
+        plain = aio_root.run("bpps").stdout
+        assert str(pids["nbjm"]) in plain and str(pids["ltid"]) not in plain
+        assert aio_root.run("netbackup", "status").returncode == 0
+
+        again = aio_root.run("netbackup", "start").stdout
+        assert "already running" in again
+        assert daemon_pids(aio_root) == pids  # starting twice starts no duplicates
+    finally:
+        aio_root.stop()
+    assert aio_root.processes() == []
+    st = aio_root.run("netbackup", "status", check=False)
+    assert st.returncode == 1 and "not running" in st.stdout
+    assert not any(aio_root.cfg.paths.pidfile(d).exists() for d in DAEMONS)
+
+
+def test_sigterm_stops_a_daemon_cleanly(aio: Host) -> None:
+    pid = daemon_pids(aio)["bpjobd"]
+    proc = psutil.Process(pid)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)  # not our child: psutil cannot give its exit code
+    assert not aio.cfg.paths.pidfile("bpjobd").exists()
+    log = next((aio.cfg.paths.logs / "bpjobd").glob("log.*")).read_text()
+    assert log.splitlines()[-1].endswith("bpjobd stopped")  # a clean stop, not a kill
+    # start brings back only what is missing
+    aio.start()
+    pids = daemon_pids(aio)
+    assert pids["bpjobd"] != pid and sorted(pids) == sorted(DAEMONS)
+
+
+def test_running_a_second_copy_is_status_145(aio: Host) -> None:
+    r = aio.run("nbrb", check=False)
+    assert r.returncode == 145
+    assert "EXIT STATUS 145: daemon is already running" in r.stderr
+
+
+def test_logs_one_file_per_day_with_time_pid(aio: Host) -> None:
+    logs = aio.cfg.paths.logs
+    files = list((logs / "nbjm").glob("log.*"))
+    assert len(files) == 1 and re.fullmatch(r"log\.\d{6}", files[0].name)
+    line = files[0].read_text().splitlines()[0]
+    pid = daemon_pids(aio)["nbjm"]
+    assert re.match(rf"\d\d:\d\d:\d\d\.\d{{3}} \[{pid}\] <2> nbjm starting", line), line
+
+
+def test_job_id_in_log_lines(tmp_path) -> None:
+    from nbcli import log
+
+    logger = log.setup(tmp_path, "bptm")
+    log.JobLog(logger, 42).info("writing fragment 1")
+    log.set_job(7)
+    logger.info("from a job thread")
+    log.set_job(None)
+    logger.info("no job")
+    lines = next((tmp_path / "bptm").glob("log.*")).read_text().splitlines()
+    assert "[jobid=42] writing fragment 1" in lines[0]
+    assert "[jobid=7] from a job thread" in lines[1]
+    assert "jobid" not in lines[2]
+
+
+def test_usage_error_prints_synopsis_and_status_20(aio_root: Host) -> None:
+    r = aio_root.run("bpps", "-z", check=False)
+    assert r.returncode == 20
+    assert "USAGE: bpps [-a | -x]" in r.stderr
+    assert "EXIT STATUS 20: invalid command parameter" in r.stderr
+
+
+def test_bpsetconfig_then_bpgetconfig(aio_root: Host) -> None:
+    aio_root.run("bpsetconfig", input="VERBOSE = 3\nSERVER = aio\nSERVER = med2\n")
+    assert aio_root.run("bpgetconfig", "VERBOSE").stdout == "VERBOSE = 3\n"
+    aio_root.run("bpsetconfig", "--add", input="SERVER = med3\n")
+    assert aio_root.run("bpgetconfig", "SERVER").stdout.splitlines() == \
+        ["SERVER = aio", "SERVER = med2", "SERVER = med3"]
+    aio_root.run("bpsetconfig", "--remove", input="SERVER = med2\n")
+    assert aio_root.run("bpgetconfig", "SERVER").stdout.splitlines() == \
+        ["SERVER = aio", "SERVER = med3"]
+    bad = aio_root.run("bpsetconfig", input="this is not a line\n", check=False)
+    assert bad.returncode == 20 and "EXIT STATUS 20" in bad.stderr
+    assert aio_root.run("bpgetconfig", "NOSUCHKEY", check=False).returncode == 227
+
+
+def test_pbx_restart_services_register_again(aio: Host) -> None:
+    pbx = psutil.Process(daemon_pids(aio)["pbx_exchange"])
+    pbx.terminate()
+    pbx.wait(timeout=10)
+    aio.start()
+    wait_for(lambda: aio.run("bptestbpcd", check=False).returncode == 0, 20,
+             "bpcd to register again with the new PBX")
