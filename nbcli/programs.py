@@ -36,7 +36,12 @@ ROLE_DAEMONS: dict[str, list[str]] = {
 }
 
 # Per-job programs bpcd may launch for a server (inetd-style) - and nothing else.
-AGENTS: dict[str, str] = {}
+AGENTS: dict[str, str] = {
+    "bpbrm": "nbcli.media.bpbrm:main",
+    "bptm": "nbcli.media.bptm:main",
+    "bpbkar": "nbcli.client.bpbkar:main",
+    "tar-restore": "nbcli.client.tar_restore:main",
+}
 
 COMMANDS: dict[str, str] = {
     "netbackup": "nbcli.commands.netbackup:main",
@@ -44,6 +49,22 @@ COMMANDS: dict[str, str] = {
     "bpgetconfig": "nbcli.commands.bpgetconfig:main",
     "bpsetconfig": "nbcli.commands.bpsetconfig:main",
     "bptestbpcd": "nbcli.commands.bptestbpcd:main",
+    "bpstuadd": "nbcli.commands.bpstuadd:main",
+    "bpstulist": "nbcli.commands.bpstulist:main",
+    "bpstudel": "nbcli.commands.bpstudel:main",
+    "nbemmcmd": "nbcli.commands.nbemmcmd:main",
+    "bppolicynew": "nbcli.commands.bppolicynew:main",
+    "bpplinfo": "nbcli.commands.bpplinfo:main",
+    "bpplclients": "nbcli.commands.bpplclients:main",
+    "bpplinclude": "nbcli.commands.bpplinclude:main",
+    "bpplsched": "nbcli.commands.bpplsched:main",
+    "bpplschedrep": "nbcli.commands.bpplschedrep:main",
+    "bppllist": "nbcli.commands.bppllist:main",
+    "bpbackup": "nbcli.commands.bpbackup:main",
+    "bprestore": "nbcli.commands.bprestore:main",
+    "bpimagelist": "nbcli.commands.bpimagelist:main",
+    "bplist": "nbcli.commands.bplist:main",
+    "bpdbjobs": "nbcli.commands.bpdbjobs:main",
 }
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}

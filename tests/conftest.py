@@ -101,6 +101,23 @@ def aio(aio_root: Host) -> Iterator[Host]:
     assert aio_root.processes() == []
 
 
+@pytest.fixture
+def daemons(aio_root: Host) -> Iterator[Callable[..., Host]]:
+    """Start only some daemons of an all-in-one host: `daemons("bpjobd")` (PBX comes too).
+
+    For tests of one daemon that must not depend on the others.
+    """
+    from nbcli.commands import netbackup
+
+    def start(*names: str) -> Host:
+        netbackup.start(aio_root.cfg, only=list(names))
+        return aio_root
+
+    yield start
+    aio_root.stop()
+    assert aio_root.processes() == []
+
+
 @pytest.fixture(scope="module")
 def three_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
     """master (127.0.0.1), media (127.0.0.2), client (127.0.0.3), running; shared by a module."""

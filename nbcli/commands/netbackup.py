@@ -90,8 +90,11 @@ def _wait_ready(cfg: HostConfig, names: list[str], started: dict[str, psutil.Pop
             time.sleep(0.05)
 
 
-def start(cfg: HostConfig) -> None:
+def start(cfg: HostConfig, only: list[str] | None = None) -> None:
+    """Start the host's daemons (or only those named, with PBX), waiting until each serves."""
     names = programs.daemons_for(cfg.roles)
+    if only is not None:
+        names = [n for n in names if n == "pbx_exchange" or n in only]
     started: dict[str, psutil.Popen] = {}
     # PBX first and alone: every other daemon registers its services with it.
     for batch in (names[:1], names[1:]):

@@ -70,3 +70,14 @@ def call(cfg: HostConfig, host: str, service: str, op: str,
     """One request, one reply, connection closed."""
     with connect(cfg, host, service) as conn:
         return conn.request(op, timeout=timeout, **fields)
+
+
+def master(cfg: HostConfig, service: str, timeout: float = CONNECT_TIMEOUT) -> Connection:
+    """A connection to `service` on this host's master server (the first SERVER entry)."""
+    return connect(cfg, cfg.master, service, timeout)
+
+
+def master_call(cfg: HostConfig, service: str, op: str, timeout: float | None = None,
+                **fields: Any) -> dict[str, Any]:
+    """One request to a master daemon (bpjobd, bpdbm, nbemm, bprd, ...)."""
+    return call(cfg, cfg.master, service, op, timeout=timeout, **fields)

@@ -1,0 +1,54 @@
+"""SQLite databases owned by one daemon (bpjobd's jobs, nbemm's EMM): WAL, one shared handle.
+
+A daemon serves each client on its own thread; they share one connection under a lock, which
+keeps SQLite's writes ordered and cheap. WAL lets the readers of a copy (backups of the db
+folder, sqlite3 on the command line) see a consistent state while the daemon writes, and
+synchronous=FULL makes every committed transaction durable before the reply goes out.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+class Database:
+    """One daemon's SQLite file: `with db.tx() as c:` runs a transaction under the lock."""
+
+    def __init__(self, path: Path, schema: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                    timeout=30)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.lock = threading.RLock()
+        with self.tx() as c:
+            # Not executescript: it would commit in the middle of our transaction.
+            for statement in schema.split(";"):
+                if statement.strip():
+                    c.execute(statement)
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, args: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return self.conn.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
