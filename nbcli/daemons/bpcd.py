@@ -16,13 +16,12 @@ import threading
 from nbcli import config, programs
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net.conn import Connection
+from nbcli.net.control import CONTROL_ENV
 from nbcli.net.service import DETACHED, Ops
 from nbcli.net.trust import server_name
 from nbcli.status import NbuError
 from nbcli.wire.frames import Message
 
-# Set in a launched program's environment: its control channel is on stdin/stdout.
-CONTROL_ENV = "NBCLI_CONTROL"
 
 
 class Bpcd(Daemon):
