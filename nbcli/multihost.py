@@ -61,8 +61,12 @@ def create(base: Path, port: int | None = None, layout: list[tuple[str, str, lis
     """Create the roots under `base` (kept if they exist) and return their specs."""
     layout = layout or LAYOUT
     specs = [HostSpec(n, a, r, base / n) for n, a, r in layout]
-    if all(config.Paths(s.root).bp_toml.exists() for s in specs):
+    present = [config.Paths(s.root).bp_toml.exists() for s in specs]
+    if all(present):
         return specs
+    if any(present):
+        raise RuntimeError(f"{base} holds only some of the hosts; remove it or pick another "
+                           f"folder")
     port = port or free_port([s.address for s in specs])
     hosts = {s.name: f"{s.address}:{port}" for s in specs}
     masters = [s.name for s in specs if "master" in s.roles]
@@ -100,7 +104,10 @@ def main() -> None:
     p.add_argument("host", nargs="?")
     p.add_argument("--port", type=int)
     a = p.parse_args()
-    specs = create(a.dir.resolve(), a.port)
+    base = a.dir.resolve()
+    if a.action != "up" and not (base / LAYOUT[0][0]).exists():
+        sys.exit(f"nb-hosts: no hosts in {base} (create them with: nb-hosts up {a.dir})")
+    specs = create(base, a.port)
     if a.action == "up":
         up(specs)
         for s in specs:

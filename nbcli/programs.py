@@ -35,7 +35,7 @@ ROLE_DAEMONS: dict[str, list[str]] = {
     "client": [],
 }
 
-# Per-job programs bpcd may launch for a server (inetd-style) - and nothing else.
+# Per-job programs (bpbrm starts bptm itself; bpcd launches the others for a server).
 AGENTS: dict[str, str] = {
     "bpbrm": "nbcli.media.bpbrm:main",
     "bptm": "nbcli.media.bptm:main",
@@ -68,6 +68,9 @@ COMMANDS: dict[str, str] = {
 }
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}
+
+# What bpcd launches when a server asks - and nothing else.
+BPCD_LAUNCHES = frozenset({"bpbrm", "bpbkar", "tar-restore"})
 
 
 def daemons_for(roles: list[str]) -> list[str]:

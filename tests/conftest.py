@@ -107,10 +107,9 @@ def daemons(aio_root: Host) -> Iterator[Callable[..., Host]]:
 
     For tests of one daemon that must not depend on the others.
     """
-    from nbcli.commands import netbackup
 
     def start(*names: str) -> Host:
-        netbackup.start(aio_root.cfg, only=list(names))
+        aio_root.run("netbackup", "start", "--only", ",".join(names))
         return aio_root
 
     yield start

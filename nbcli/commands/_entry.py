@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -54,9 +55,18 @@ class NbCommand(click.Command):
             return "USAGE: " + self.synopsis.replace("\n", "\n       ")
         return super().get_usage(ctx)
 
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """--help shows NetBackup's synopsis, as the usage error does."""
+        if self.synopsis:
+            formatter.write(self.get_usage(ctx) + "\n")
+        else:
+            super().format_usage(ctx, formatter)
+
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
              **extra: Any) -> Any:
         prog = prog_name or self.name or "nbcli"
+        # `bpdbjobs | head`: die quietly of SIGPIPE when the reader goes away, as ls does.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         try:
             rv = super().main(args, prog_name=prog, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as e:
@@ -80,7 +90,10 @@ class NbCommand(click.Command):
             fail(prog, NbuError(256, f"{type(e).__name__}: {e}"))
         status = rv if isinstance(rv, int) else 0
         sys.stdout.flush()
-        sys.exit(status)
+        if status:
+            # `bpbackup -w` ending with the job's status: the full number on stderr too.
+            click.echo(exit_line(status), err=True)
+        sys.exit(exit_code(status))
 
 
 def fail(prog: str, e: NbuError) -> None:
@@ -89,7 +102,14 @@ def fail(prog: str, e: NbuError) -> None:
     if e.detail:
         click.echo(f"{prog}: {e.detail}", err=True)
     click.echo(exit_line(e.status), err=True)
-    sys.exit(e.status)
+    sys.exit(exit_code(e.status))
+
+
+def exit_code(status: int) -> int:
+    """The shell's view of a status: modulo 256 as NetBackup's on UNIX, except that a failure
+    never looks like success (256, 512... exit 255; the EXIT STATUS line has the number)."""
+    code = status % 256
+    return 255 if status and not code else code
 
 
 def _log_bug(prog: str) -> None:
@@ -119,3 +139,44 @@ def entry(cmd: NbCommand) -> Callable[[], None]:
         cmd.main(prog_name=cmd.name)
 
     return main
+
+
+# --- NetBackup argument forms click does not parse by itself --------------------------------
+
+def _is_clock(token: str) -> bool:
+    parts = token.split(":")
+    return 2 <= len(parts) <= 3 and all(p.isdigit() and len(p) <= 2 for p in parts)
+
+
+def join_date_times(args: list[str], options: set[str]) -> list[str]:
+    """`-s 01/01/2008 00:00:00` -> `-s "01/01/2008 00:00:00"`: a date option's time is the
+    next word when it looks like a time, as NetBackup's commands read it."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        out.append(word)
+        i += 1
+        if word in options and i < len(args):
+            value = args[i]
+            i += 1
+            if i < len(args) and _is_clock(args[i]):
+                value = f"{value} {args[i]}"
+                i += 1
+            out.append(value)
+    return out
+
+
+def optional_clock(args: list[str], option: str, into: str) -> list[str]:
+    """`-w [hh:mm:ss]`: the value is taken only when it looks like a time, so that
+    `bpbackup -w /home` keeps /home as a file name. The value moves to `into`."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] == option and i + 1 < len(args) and _is_clock(args[i + 1]):
+            out += [option, into, args[i + 1]]
+            i += 2
+            continue
+        out.append(args[i])
+        i += 1
+    return out

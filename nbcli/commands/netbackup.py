@@ -24,8 +24,8 @@ from nbcli.daemons.base import read_pidfile
 from nbcli.net import client
 from nbcli.status import NbuError
 
-SYNOPSIS = """netbackup start | stop | status [--root DIR]
-netbackup init [--name HOST] [--roles master,media,client] [--address ADDR] [--port N]
+SYNOPSIS = """netbackup start [--only DAEMON,...] | stop | status [--root DIR]
+netbackup init [--force] [--name HOST] [--roles master,media,client] [--address ADDR] [--port N]
                [--server HOST]... [--media-server HOST]... [--host NAME=ADDR:PORT]..."""
 
 START_DEADLINE = 30.0
@@ -37,10 +37,11 @@ READY_SERVICE = {"bpcd": "bpcd", "nbemm": "nbemm", "bpjobd": "bpjobd", "bpdbm": 
                  "bprd": "bprd", "ltid": "ltid"}
 
 
-def _cfg(root: str | None) -> HostConfig:
-    """The host to act on; a missing root becomes an all-in-one host (the embedded default)."""
+def _cfg(root: str | None, create: bool) -> HostConfig:
+    """The host to act on; `start` on a root without bp.toml makes it an all-in-one host
+    (the embedded default), the other actions want an existing host (status 110)."""
     path = config.Paths(Path(root) if root else config.default_root())
-    if not path.bp_toml.exists():
+    if create and not path.bp_toml.exists():
         return config.init_root(path.root)
     return config.load(path.root)
 
@@ -150,10 +151,12 @@ def stop(cfg: HostConfig) -> int:
               help="init: SERVER entry (repeat; the first is the master).")
 @click.option("--media-server", "media_servers", multiple=True, help="init: MEDIA_SERVER entry.")
 @click.option("--host", "hosts", multiple=True, help="init: NAME=ADDR:PORT for the [hosts] table.")
+@click.option("--only", "only", help="start: only these daemons (comma-separated; PBX too).")
+@click.option("--force", "force", is_flag=True, help="init: replace an existing bp.toml.")
 @root_option
 def cli(action: str, name: str | None, roles: str, address: str, port: int,
         servers: tuple[str, ...], media_servers: tuple[str, ...], hosts: tuple[str, ...],
-        root: str | None) -> int:
+        only: str | None, force: bool, root: str | None) -> int:
     """Start, stop or show the daemons of a host, or set up a new host root.
 
     \b
@@ -161,6 +164,8 @@ def cli(action: str, name: str | None, roles: str, address: str, port: int,
       0    done (status: every daemon of the host's roles is running)
       1    status: some daemons are not running
       103  a daemon did not come up; its log folder says why
+      110  stop/status: the root is not a host (no bp.toml)
+      226  init: the root is already a host (use --force)
     """
     if action == "init":
         table = {}
@@ -169,18 +174,25 @@ def cli(action: str, name: str | None, roles: str, address: str, port: int,
             if not sep:
                 raise NbuError(20, f"--host needs NAME=ADDR:PORT, not {h!r}")
             table[hname] = addr
+        target = Path(root) if root else config.default_root()
+        if config.Paths(target).bp_toml.exists() and not force:
+            raise NbuError(226, f"{target} is already a host; --force replaces its bp.toml")
         role_list = [r.strip() for r in roles.split(",") if r.strip()]
         bad = [r for r in role_list if r not in config.ROLES]
         if bad:
             raise NbuError(20, f"unknown role(s): {', '.join(bad)}")
-        cfg = config.init_root(root or config.default_root(), name=name, roles=role_list,
+        cfg = config.init_root(target, name=name, roles=role_list,
                                servers=list(servers) or None, address=address, port=port,
                                hosts=table, media_servers=list(media_servers) or None)
         click.echo(f"Created host {cfg.client_name} ({', '.join(cfg.roles)}) in {cfg.root}")
         return 0
-    cfg = _cfg(root)
+    cfg = _cfg(root, create=action == "start")
     if action == "start":
-        start(cfg)
+        names = [n.strip() for n in only.split(",")] if only else None
+        unknown = [n for n in names or [] if n not in programs.DAEMONS]
+        if unknown:
+            raise NbuError(20, f"not a daemon: {', '.join(unknown)}")
+        start(cfg, only=names)
         return 0
     if action == "stop":
         stop(cfg)

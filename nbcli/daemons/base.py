@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from nbcli import atomic, clock
 from nbcli import log as nblog
 from nbcli.config import HostConfig, Paths, load
 from nbcli.net.service import Ops, ServiceHost
-from nbcli.status import NbuError, exit_line
+from nbcli.status import NbuError
 
 STARTUP_DEADLINE = 15.0
 
@@ -61,6 +60,7 @@ class Daemon:
         self.paths = cfg.paths
         self.log = nblog.setup(self.paths.logs, self.name, cfg.verbose)
         self.stop = threading.Event()
+        self.failure: NbuError | None = None
 
     # --- what subclasses fill in ---------------------------------------------------------
 
@@ -94,8 +94,9 @@ class Daemon:
         me = psutil.Process()
         atomic.makedirs(self.paths.run)
         atomic.write_text(self.paths.pidfile(self.name), f"{me.pid} {me.create_time()}\n")
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload())
         self.log.info("%s starting (pid %d, host %s)", self.name, me.pid, self.cfg.client_name)
         try:
             self.on_start()
@@ -112,12 +113,28 @@ class Daemon:
         finally:
             remove_pidfile(self.paths, self.name, me.pid)
             self.log.info("%s stopped", self.name)
+        if self.failure is not None:
+            raise self.failure
+
+    def reload(self) -> None:
+        """SIGHUP: read bp.toml again (VERBOSE, SERVER list, ...) without a restart."""
+        try:
+            self.cfg = load(self.cfg.root)
+            self.log.setLevel(10 if self.cfg.verbose >= 1 else 20)
+            self.log.info("%s read %s again", self.name, self.paths.bp_toml)
+        except NbuError as e:
+            self.log.error("cannot reload the configuration: %s", e)
 
     def _serve_guarded(self) -> None:
         try:
             self.serve()
+        except NbuError as e:
+            self.log.error("%s cannot serve: %s", self.name, e)
+            self.failure = e
+            self.stop.set()
         except Exception:
             self.log.exception("%s cannot serve", self.name)
+            self.failure = NbuError(256, f"{self.name} failed; see its log")
             self.stop.set()
 
     def _every(self, interval: float, task: Callable[[], None]) -> None:
@@ -128,30 +145,30 @@ class Daemon:
                 self.log.exception("periodic task %s failed", getattr(task, "__name__", task))
 
 
-def root_option(f: Callable[..., object]) -> Callable[..., object]:
-    """`--root DIR` (also `-root`), defaulting to NB_ROOT or the user's data folder."""
-    return click.option("--root", "-root", "root", type=click.Path(file_okay=False),
-                        default=None, envvar="NB_ROOT",
-                        help="Host root folder (default: $NB_ROOT, else the user data folder).")(f)
-
-
 def daemon_main(cls: type[Daemon]) -> Callable[[], None]:
     """The console entry point of a daemon class: `<name> [--root DIR]`, in the foreground."""
+    from nbcli.commands._entry import NbCommand
 
-    @click.command(name=cls.name, help=f"{cls.name}: {(cls.__doc__ or '').strip().splitlines()[0]}"
-                   "\n\nRuns in the foreground until SIGTERM; `netbackup start` detaches it.")
-    @root_option
-    def command(root: str | None) -> None:
-        try:
-            cfg = load(root)
-            clock.use_root(cfg.root)
-            cls(cfg).run()
-        except NbuError as e:
-            click.echo(f"{cls.name}: {e.detail or e.message}", err=True)
-            click.echo(exit_line(e.status), err=True)
-            sys.exit(e.status)
+    summary = (cls.__doc__ or "").strip().splitlines()[0]
+
+    def command(root: str | None) -> int:
+        cfg = load(root)
+        clock.use_root(cfg.root)
+        cls(cfg).run()
+        return 0
+
+    command.__doc__ = (f"{cls.name}: {summary}.\n\nRuns in the foreground until SIGTERM (SIGHUP "
+                       "reads bp.toml again); `netbackup start` starts it detached.\n\n\b\n"
+                       "EXIT STATUS\n  0    stopped on SIGTERM\n  21   cannot listen on its "
+                       "port (pbx_exchange)\n  25   cannot register with pbx_exchange\n"
+                       "  110  the host root has no bp.toml\n  145  already running")
+    cmd = NbCommand(name=cls.name, callback=command, synopsis=f"{cls.name} [--root DIR]",
+                    params=[click.Option(["--root", "-root", "root"],
+                                         type=click.Path(file_okay=False), default=None,
+                                         envvar="NB_ROOT", help="Host root folder.")],
+                    help=command.__doc__)
 
     def main() -> None:
-        command(prog_name=cls.name)
+        cmd.main(prog_name=cls.name)
 
     return main

@@ -1,10 +1,10 @@
 """bpcd: starts programs for servers, inetd-style, and answers config requests.
 
 A server (a host in this host's SERVER or MEDIA_SERVER list) asks bpcd to launch one of the
-per-job agents (bpbrm, bptm, bpbkar, tar-restore). bpcd replies, then starts the program with the
+per-job agents (bpbrm, bpbkar, tar-restore). bpcd replies, then starts the program with the
 connection itself as its stdin and stdout: from then on the asker talks to the program, not to
-bpcd. Anyone else gets status 46 and nothing runs. Only programs in programs.AGENTS can be
-launched; arguments are passed as a list, never through a shell.
+bpcd. Anyone else gets status 46 and nothing runs. Only those programs can be launched
+(programs.BPCD_LAUNCHES); arguments are passed as a list, never through a shell.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class Bpcd(Daemon):
         who = self._require_server(conn, "launch")
         program = msg.get("program")
         args = msg.get("args", [])
-        if program not in programs.AGENTS:
+        if program not in programs.BPCD_LAUNCHES:
             raise NbuError(29, f"bpcd does not launch {program!r}")
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             raise NbuError(20, "launch args must be a list of strings")

@@ -1,11 +1,114 @@
-"""bpdbm: the image catalog manager: header and .f files of every backup image."""
+"""bpdbm: the image catalog manager, the one writer of db/images (headers and .f files).
+
+Place: a master daemon. nbjm reaches it through nbproxy (image_create, image_complete,
+image_abort), bpbrm directly (image_add_files), bprd and the commands bpimagelist and bplist
+directly (image_list, file_list, restore_plan). The ops and their fields are docs/protocol.md
+"Catalog"; the state lives in nbcli/catalog/ (images.py and the modules below it).
+
+Every request is checked here before it reaches the catalog: a missing or mistyped field is
+status 20, a malformed file entry 223, an unknown image 227, an out-of-order event (a second
+completion, entries after an abort, counts that do not add up) 229. file_list answers with a
+stream of frames, each holding a bounded amount of the listing.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from nbcli import clock
+from nbcli.catalog.files import ENTRY_FIELDS
+from nbcli.catalog.imagechain import ALL_DEPTHS, IMAGE_FIELDS, Part, View, normalize, select_chain
+from nbcli.catalog.images import ImageStore
+from nbcli.catalog.plan import restore_plan
+from nbcli.codes import DEFAULT_RETENTION_LEVEL, INFINITY, SCHED_TYPES, retention_seconds
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
-from nbcli.wire.frames import Message
+from nbcli.status import NbuError
+from nbcli.wire.frames import Message, ProtocolError
+
+# Every op nbproxy relays (all of them but ping).
+CATALOG_OPS = ("image_create", "image_add_files", "image_complete", "image_abort",
+               "image_list", "file_list", "restore_plan")
+# A file_list frame is flushed once its paths add up to about this much; frames that still
+# exceed the wire's bound are split in two.
+FRAME_BUDGET = 1 << 20
+TEXT_FIELDS = ("path", "link", "name")
+LISTABLE = ENTRY_FIELDS + IMAGE_FIELDS + ("name",)
+CHECKSUM = re.compile(r"crc32:[0-9a-f]{8}\Z")
+
+_MISSING = object()
+
+
+def field(msg: Message, key: str, kind: type | tuple[type, ...], default: Any = _MISSING) -> Any:
+    """A request field of the right type (bool is not an int here); status 20 otherwise.
+
+    An optional field may also be null, which means the same as leaving it out.
+    """
+    value = msg.get(key)
+    if value is None:
+        value = default
+    if value is None:
+        return None
+    if value is _MISSING:
+        raise NbuError(20, f"{msg.get('op', 'fragment')}: missing field {key!r}")
+    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in
+                                       (kind if isinstance(kind, tuple) else (kind,))):
+        raise NbuError(20, f"{msg.get('op', 'fragment')}: field {key!r} has the wrong type")
+    return value
+
+
+def create_fields(msg: Message) -> dict[str, Any]:
+    """image_create's fields, checked, with NetBackup's defaults."""
+    sched_type = field(msg, "sched_type", int)
+    if sched_type not in SCHED_TYPES:
+        raise NbuError(20, f"image_create: unknown schedule type {sched_type}")
+    backup_time = field(msg, "backup_time", int)
+    level = field(msg, "retention_level", int, DEFAULT_RETENTION_LEVEL)
+    period = retention_seconds(level)
+    expiration = field(msg, "expiration", int,
+                       INFINITY if period is None else backup_time + period)
+    return {"client": field(msg, "client", str), "policy": field(msg, "policy", str),
+            "policy_type": field(msg, "policy_type", int, 0),
+            "sched_label": field(msg, "sched_label", str, ""), "sched_type": sched_type,
+            "retention_level": level, "backup_time": backup_time, "expiration": expiration,
+            "elapsed": 0, "kbytes": 0, "num_files": 0, "jobid": field(msg, "jobid", int, 0),
+            "tir": int(field(msg, "tir", (bool, int), False)),
+            "keyword": field(msg, "keyword", str, ""), "stu": field(msg, "stu", str, ""),
+            "media_server": field(msg, "media_server", str, ""),
+            "checksum": "", "block_size": 0, "stream_bytes": 0, "ff_size": 0}
+
+
+def complete_fields(msg: Message) -> dict[str, Any]:
+    """image_complete's results, checked (their consistency is the store's business)."""
+    fragments = []
+    for f in field(msg, "fragments", list):
+        if not isinstance(f, dict):
+            raise NbuError(20, "image_complete: a fragment must be an object")
+        fragments.append({"num": field(f, "num", int), "offset": field(f, "offset", int),
+                          "bytes": field(f, "bytes", int), "host": field(f, "host", str),
+                          "path": field(f, "path", str)})
+    checksum = field(msg, "checksum", str)
+    if not CHECKSUM.match(checksum):
+        raise NbuError(20, f"image_complete: checksum {checksum!r} is not crc32:<8 hex>")
+    return {"kbytes": field(msg, "kbytes", int), "num_files": field(msg, "num_files", int),
+            "elapsed": field(msg, "elapsed", int, 0), "fragments": fragments,
+            "checksum": checksum, "block_size": field(msg, "block_size", int),
+            "stream_bytes": field(msg, "stream_bytes", int)}
+
+
+def split_frame(frame: dict[str, Any]) -> list[dict[str, Any]]:
+    """A listing frame as two halves (for one that is over the wire's bound)."""
+    if "entries" in frame:
+        rows = frame["entries"]
+        half = len(rows) // 2
+        return [{"entries": rows[:half]}, {"entries": rows[half:]}]
+    cols = frame["columns"]
+    half = len(next(iter(cols.values()))) // 2
+    return [{"columns": {k: v[:half] for k, v in cols.items()}},
+            {"columns": {k: v[half:] for k, v in cols.items()}}]
 
 
 class Bpdbm(Daemon):
@@ -13,11 +116,131 @@ class Bpdbm(Daemon):
 
     name = "bpdbm"
 
+    def on_start(self) -> None:
+        self.store = ImageStore(self.paths.images, self.log)
+
+    def on_stop(self) -> None:
+        self.store.close()
+
     def services(self) -> dict[str, Ops]:
-        return {"bpdbm": {"ping": self.ping}}
+        return {"bpdbm": {"ping": self.ping, "image_create": self.image_create,
+                          "image_add_files": self.image_add_files,
+                          "image_complete": self.image_complete,
+                          "image_abort": self.image_abort, "image_list": self.image_list,
+                          "file_list": self.file_list, "restore_plan": self.restore_plan}}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}
+
+    # --- writing (nbjm through nbproxy; bpbrm) -----------------------------------------------
+
+    def image_create(self, msg: Message, conn: Connection) -> Message:
+        h = self.store.create(create_fields(msg))
+        return {"backupid": h["backupid"], "backup_time": h["backup_time"]}
+
+    def image_add_files(self, msg: Message, conn: Connection) -> Message:
+        n = self.store.add_files(field(msg, "backupid", str), field(msg, "entries", list))
+        return {"added": n}
+
+    def image_complete(self, msg: Message, conn: Connection) -> Message:
+        self.store.complete(field(msg, "backupid", str), complete_fields(msg))
+        return {}
+
+    def image_abort(self, msg: Message, conn: Connection) -> Message:
+        self.store.abort(field(msg, "backupid", str))
+        return {}
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def image_list(self, msg: Message, conn: Connection) -> Message:
+        images = self.store.find(field(msg, "client", str, None),
+                                 field(msg, "backupid", str, None),
+                                 field(msg, "start", int, None), field(msg, "end", int, None))
+        wanted = {k: field(msg, k, kind, None) for k, kind in
+                  (("policy", str), ("sched_type", int), ("sched_label", str),
+                   ("policy_type", int))}
+        return {"images": [h for h in images
+                           if all(v is None or h[k] == v for k, v in wanted.items())]}
+
+    def _view(self, msg: Message) -> View:
+        """The images a listing or a restore looks at, as of `end` (default: now)."""
+        client = field(msg, "client", str)
+        backupid = field(msg, "backupid", str, None)
+        start = field(msg, "start", int, 0)
+        end = field(msg, "end", int, None)
+        end = int(clock.now()) if end is None else end
+        if backupid:
+            chain = [h for h in self.store.find(backupid=backupid) if h["client"] == client]
+        else:
+            policy = field(msg, "policy", str, None)
+            ptype = field(msg, "policy_type", int, None)
+            chain = select_chain([h for h in self.store.find(client, start=start, end=end)
+                                  if policy in (None, h["policy"])
+                                  and ptype in (None, h["policy_type"])], start, end)
+        if not chain:
+            raise NbuError(227, f"no backup images of {client} "
+                                f"{'with id ' + backupid if backupid else 'in that time range'}")
+        return View([Part(h, self.store.files_file(h)) for h in chain])
+
+    def file_list(self, msg: Message, conn: Connection) -> None:
+        path = normalize(msg.get("path"))
+        recursive = bool(field(msg, "recursive", (bool, int), False))
+        depth = field(msg, "depth", int, ALL_DEPTHS if recursive else 1)
+        columns = field(msg, "columns", list, None)
+        if columns is not None and (not columns or any(c not in LISTABLE for c in columns)):
+            raise NbuError(20, f"file_list: columns must be some of {', '.join(LISTABLE)}")
+        view = self._view(msg)
+        segments = view.listing(path, recursive, max(depth, 1))
+        pending = None
+        for frame in self._frames(view, segments, columns):
+            if pending is not None:
+                self._send(conn, pending, more=True)
+            pending = frame
+        if pending is None:
+            raise NbuError(227, f"{path} is not in the images of {msg['client']}")
+        self._send(conn, pending, more=False)
+        return None
+
+    @staticmethod
+    def _frames(view: View, segments: Iterator[Any],
+                columns: list[str] | None) -> Iterator[dict[str, Any]]:
+        names = columns or list(ENTRY_FIELDS)
+        buf: dict[str, list[Any]] = {n: [] for n in names}
+        size = 0
+        for seg in segments:
+            cols = view.gather(seg, names)
+            size += 8 * len(names) * len(cols[names[0]])
+            size += sum(sum(map(len, cols[n])) for n in TEXT_FIELDS if n in cols)
+            for n in names:
+                buf[n] += cols[n]
+            if size >= FRAME_BUDGET:
+                yield Bpdbm._packed(buf, columns is not None)
+                buf, size = {n: [] for n in names}, 0
+        if buf[names[0]]:
+            yield Bpdbm._packed(buf, columns is not None)
+
+    @staticmethod
+    def _packed(buf: dict[str, list[Any]], as_columns: bool) -> dict[str, Any]:
+        if as_columns:
+            return {"columns": buf}
+        return {"entries": list(map(list, zip(*buf.values(), strict=True)))}
+
+    def _send(self, conn: Connection, frame: dict[str, Any], more: bool) -> None:
+        msg = {**frame, "more": more} if more else {"status": 0, **frame, "more": False}
+        try:
+            conn.send(msg)
+        except ProtocolError:
+            if len(next(iter(frame.get("columns", frame).values()))) < 2:
+                raise
+            first, second = split_frame(frame)
+            self._send(conn, first, more=True)
+            self._send(conn, second, more=more)
+
+    def restore_plan(self, msg: Message, conn: Connection) -> Message:
+        paths = [normalize(p) for p in field(msg, "paths", list)]
+        if not paths:
+            raise NbuError(20, "restore_plan: no paths")
+        return restore_plan(self._view(msg), paths)
 
 
 main = daemon_main(Bpdbm)

@@ -1,11 +1,44 @@
-"""bprd: the request daemon: manual and user backups, restores."""
+"""bprd: the request daemon - manual backups and restores enter the master here.
+
+`bpbackup -i` requests go on to nbpem. A restore (`bprestore`) is bprd's own job, the seed's
+restore flow: it gets the images and the byte ranges of the requested files from bpdbm (step 2),
+creates the restore job in bpjobd (step 3), and - for disk storage units, which need no
+neededimage file and no bprd child (step 4) - launches bpbrm on the media server that holds
+the images (step 5) and waits on its own thread for bpbrm's report (step 17).
+"""
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import defaultdict
+from typing import Any
+
+from nbcli import clock, codes, jobreport
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.log import set_job
+from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
+from nbcli.status import NbuError
 from nbcli.wire.frames import Message
+
+LOST_BPBRM = 40
+
+
+def apply_renames(path: str, renames: list[list[str]]) -> str:
+    """NetBackup's `change /a/b to /x/y`: the longest matching whole-component prefix wins."""
+    best = None
+    for src, dst in renames:
+        src_ = src.rstrip("/") or "/"
+        if path == src_ or path.startswith(src_.rstrip("/") + "/"):
+            if best is None or len(src_) > len(best[0]):
+                best = (src_, dst)
+    if best is None:
+        return path
+    src_, dst = best
+    rest = path[len(src_):] if src_ != "/" else path
+    return (dst.rstrip("/") + ("/" + rest.lstrip("/") if rest.strip("/") else "")) or "/"
 
 
 class Bprd(Daemon):
@@ -13,11 +46,148 @@ class Bprd(Daemon):
 
     name = "bprd"
 
-    def services(self) -> dict[str, Ops]:
-        return {"bprd": {"ping": self.ping}}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = threading.Lock()
+        self.running: dict[int, Connection | None] = {}
 
-    def ping(self, msg: Message, conn: Connection) -> Message:
-        return {"host": self.cfg.client_name, "service": self.name}
+    def services(self) -> dict[str, Ops]:
+        return {"bprd": {"backup": self.backup, "restore": self.restore,
+                         "cancel": self.cancel,
+                         "ping": lambda m, c: {"host": self.cfg.client_name}}}
+
+    def backup(self, msg: Message, conn: Connection) -> Message:
+        """A manual backup (`bpbackup -i`): nbpem starts its jobs."""
+        return client.call(self.cfg, self.cfg.client_name, "nbpem", "manual_backup",
+                           policy=msg.get("policy"), schedule=msg.get("schedule"),
+                           client=msg.get("client"), owner=msg.get("owner", "root"))
+
+    # --- restores ----------------------------------------------------------------------------------
+
+    def restore(self, msg: Message, conn: Connection) -> Message:
+        source = str(msg.get("client") or conn.peer)
+        dest = str(msg.get("dest_client") or source)
+        paths = [str(p) for p in msg.get("paths", [])]
+        if not paths:
+            raise NbuError(69, "no files to restore were given")
+        renames = [[str(a), str(b)] for a, b in msg.get("renames", [])]
+        steps = [(1, f"restore request for {len(paths)} path(s) of client {source} to {dest} "
+                     f"received from {conn.peer}", clock.now())]
+        plan = client.call(self.cfg, self.cfg.client_name, "bpdbm", "restore_plan",
+                           client=source, paths=paths, start=msg.get("start"),
+                           end=msg.get("end"))
+        images = plan.get("images", [])
+        if not images:
+            raise NbuError(227, f"none of the requested files of {source} was found in a "
+                                f"backup image")
+        steps.append((2, f"bpdbm found {len(images)} image(s) on disk: "
+                         f"{', '.join(i['header']['backupid'] for i in images)}; "
+                         f"no neededimage file is needed for disk", clock.now()))
+        report = jobreport.JobReporter(self.cfg, "bprd")
+        jobid = report.create(jobtype=codes.JOB_RESTORE, state=codes.ACTIVE, client=dest,
+                              policy="", schedule="", owner=msg.get("owner", "root"),
+                              masterserver=self.cfg.client_name, filelist=paths,
+                              started=int(clock.now()), operation=codes.OP_RESTORE,
+                              srcserver=source, new_try=True)
+        for n, text, at in steps:
+            report.step(jobid, n, text, time=at)
+        report.step(jobid, 3, f"restore job {jobid} created in bpjobd")
+        dest_roots = sorted({apply_renames(p.rstrip("/") or "/", renames) for p in paths})
+        job = {"jobid": jobid, "dest": dest, "source": source, "images": images,
+               "renames": renames + [list(r) for r in plan.get("renames", [])],
+               "dest_roots": dest_roots, "keep_existing": bool(msg.get("keep_existing")),
+               "missing": plan.get("missing", [])}
+        with self.lock:
+            self.running[jobid] = None
+        threading.Thread(target=self._run_restore, args=(job, report), daemon=True,
+                         name=f"restore {jobid}").start()
+        return {"jobid": jobid, "missing": job["missing"]}
+
+    def _run_restore(self, job: dict[str, Any], report: jobreport.JobReporter) -> None:
+        jobid = int(job["jobid"])
+        set_job(jobid)
+        status, files, kbytes = 0, 0, 0
+        try:
+            report.step(jobid, 4, "restore from disk: no bprd child process; bprd manages "
+                                  "the restore itself")
+            by_host: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for im in job["images"]:
+                by_host[str(im["fragments"][0]["host"])].append(_for_bptm(im))
+            for host, images in by_host.items():
+                result = self._one_media_server(job, report, host, images)
+                status = max(status, int(result.get("status", 0)))
+                files += int(result.get("files", 0))
+                kbytes += int(result.get("kbytes", 0))
+        except NbuError as e:
+            status = e.status
+            self._quietly(lambda: report.log(jobid, f"{e.detail or e.message}", "Error"))
+        if job["missing"] and status == 0:
+            status = 1  # some of the requested files were in no image
+        self._quietly(lambda: report.update(jobid, state=codes.DONE, status=status,
+                                            ended=int(clock.now()), files=files,
+                                            kbytes=kbytes))
+        self._quietly(lambda: report.step(jobid, 17, "bpbrm reported the end of the restore; "
+                                                     "no neededimage file to remove; restore "
+                                                     f"finished with status {status}"))
+        self._quietly(lambda: report.update(jobid, closed=True))
+        report.close()
+        with self.lock:
+            self.running.pop(jobid, None)
+        set_job(None)
+
+    def _one_media_server(self, job: dict[str, Any], report: jobreport.JobReporter,
+                          host: str, images: list[dict[str, Any]]) -> Message:
+        jobid = int(job["jobid"])
+        report.update(jobid, server=host, stunit=images[0]["stu"]["label"])
+        report.step(jobid, 5, f"launching bpbrm on media server {host} with the media and "
+                              f"positions of {len(images)} image(s)")
+        with client.connect(self.cfg, host, "bpcd") as bpbrm:
+            bpbrm.request("launch", program="bpbrm", args=[])
+            with self.lock:
+                self.running[jobid] = bpbrm
+            bpbrm.send({"op": "restore", "jobid": jobid, "master": self.cfg.client_name,
+                        "client": job["dest"], "images": images, "renames": job["renames"],
+                        "dest": job["dest_roots"], "keep_existing": job["keep_existing"]})
+            while True:
+                try:
+                    msg = bpbrm.recv()
+                except EOFError:
+                    raise NbuError(LOST_BPBRM, f"bpbrm on {host} went away") from None
+                if msg.get("op") == "done":
+                    if msg.get("msg"):
+                        report.log(jobid, str(msg["msg"]),
+                                   "Error" if msg.get("status") else "Info")
+                    return msg
+
+    def cancel(self, msg: Message, conn: Connection) -> Message:
+        jobid = int(msg["jobid"])
+        with self.lock:
+            if jobid not in self.running:
+                raise NbuError(273, f"restore job {jobid} is not running")
+            bpbrm = self.running[jobid]
+        if bpbrm is not None:
+            try:
+                bpbrm.send({"op": "cancel"})
+            except NbuError:
+                pass
+        return {}
+
+    def _quietly(self, action: Any) -> None:
+        try:
+            action()
+        except NbuError as e:
+            self.log.warning("%s", e)
+
+
+def _for_bptm(im: dict[str, Any]) -> dict[str, Any]:
+    """What bptm needs of a planned image: where it is, how to check it, what to read."""
+    hdr = im["header"]
+    first = im["fragments"][0]
+    return {"backupid": hdr["backupid"],
+            "stu": {"label": hdr.get("stu", ""), "path": os.path.dirname(str(first["path"]))},
+            "fragments": im["fragments"], "checksum": im["checksum"],
+            "block_size": im["block_size"], "stream_bytes": hdr["stream_bytes"],
+            "ranges": im["ranges"]}
 
 
 main = daemon_main(Bprd)

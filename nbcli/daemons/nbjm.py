@@ -1,11 +1,40 @@
-"""nbjm: the job manager: queues jobs, gets their resources, runs them, completes them."""
+"""nbjm: the job manager - runs each backup job through the seed's steps 2-17.
+
+nbpem sends a Job Start (step 1); nbjm queues the job and tells bpjobd (2), asks nbrb for its
+resources with the job's limits (3-5), has bpdbm create the image files through nbproxy (6),
+starts bpbrm on the media server through its PBX and bpcd (7), answers bptm's media request
+on a connection of its own (9), and when bpbrm reports the end marks the job done (14),
+completes or removes the image (15), releases the resources (16) and tells nbpem (17).
+
+For restores (owned by bprd) nbjm is bptm's way to the resource broker (restore steps 9, 11,
+16). Each job runs on its own thread; all a thread shares with the others is the job table.
+"""
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbcli import clock, codes, jobreport
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.nbjm_backup import BackupJob, request_resources
+from nbcli.log import set_job
+from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
+from nbcli.status import NbuError
 from nbcli.wire.frames import Message
+
+
+@dataclass
+class RestoreResources:
+    jobid: int
+    host: str
+    stus: list[str]
+    report: jobreport.JobReporter
+    granted: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Nbjm(Daemon):
@@ -13,11 +42,147 @@ class Nbjm(Daemon):
 
     name = "nbjm"
 
-    def services(self) -> dict[str, Ops]:
-        return {"nbjm": {"ping": self.ping}}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = threading.Lock()
+        self.jobs: dict[int, BackupJob] = {}
+        self.restores: dict[int, RestoreResources] = {}
+        self._last_backup_time: dict[str, int] = {}
 
-    def ping(self, msg: Message, conn: Connection) -> Message:
-        return {"host": self.cfg.client_name, "service": self.name}
+    def services(self) -> dict[str, Ops]:
+        return {"nbjm": {"job_start": self.job_start, "media_info": self.media_info,
+                         "media_done": self.media_done,
+                         "restore_resources": self.restore_resources,
+                         "allocate": self.restore_allocate, "restore_done": self.restore_done,
+                         "cancel": self.cancel, "jobs": self.list_jobs,
+                         "ping": lambda m, c: {"host": self.cfg.client_name}}}
+
+    # --- backups -------------------------------------------------------------------------------
+
+    def job_start(self, msg: Message, conn: Connection) -> Message:
+        """Seed step 2: queue the job, make it visible in bpjobd, run it on its own thread."""
+        report = jobreport.JobReporter(self.cfg, "nbjm")
+        paths = list(msg.get("paths", []))
+        jobid = report.create(
+            jobtype=codes.JOB_ARCHIVE if msg.get("sched_type") == 3 else codes.JOB_BACKUP,
+            state=codes.QUEUED, policy=msg.get("policy"), schedule=msg.get("schedule"),
+            client=msg.get("client"), policytype=msg.get("policy_type", 0),
+            scheduletype=msg.get("sched_type", 0), priority=msg.get("priority", 0),
+            subtype=msg.get("subtype", codes.SUBTYPE_IMMEDIATE), owner=msg.get("owner", "root"),
+            retentionlevel=msg.get("retention_level", codes.DEFAULT_RETENTION_LEVEL),
+            masterserver=self.cfg.client_name, filelist=paths, started=int(clock.now()),
+            stunit=msg.get("stu") or "", operation=codes.OP_REQUEST_RESOURCES)
+        first = msg.get("nbpem_step") or {}
+        report.step(jobid, 1, str(first.get("msg", "Job Start from nbpem")), process="nbpem",
+                    pid=first.get("pid"), host=first.get("host"), time=first.get("time"))
+        report.step(jobid, 2, "job added to nbjm's job list; queued in bpjobd until resources "
+                              "are allocated")
+        job = BackupJob(self, jobid, msg, report)
+        with self.lock:
+            self.jobs[jobid] = job
+        threading.Thread(target=self._run, args=(job,), name=f"job {jobid}", daemon=True).start()
+        return {"jobid": jobid}
+
+    def _run(self, job: BackupJob) -> None:
+        set_job(job.jobid)
+        try:
+            job.run()
+        except Exception:
+            self.log.exception("job %d failed unexpectedly", job.jobid)
+        finally:
+            with self.lock:
+                self.jobs.pop(job.jobid, None)
+            set_job(None)
+
+    def backup_time(self, client_name: str) -> int:
+        """A backup time that makes a new backup id for this client (one per second)."""
+        with self.lock:
+            t = max(int(clock.now()), self._last_backup_time.get(client_name, 0) + 1)
+            self._last_backup_time[client_name] = t
+            return t
+
+    def media_info(self, msg: Message, conn: Connection) -> None:
+        """Seed step 9: answer bptm's request through a separate connection nbjm opens."""
+        jobid = int(msg["jobid"])
+        with self.lock:
+            job = self.jobs.get(jobid)
+        if job is None or job.grant is None:
+            raise NbuError(805, f"no running backup job {jobid}")
+        conn.send({"status": 0})
+        job.report.step(jobid, 9, f"returning media and drive information to bptm on "
+                                  f"{msg['host']} through a separate connection")
+        with client.connect(self.cfg, str(msg["host"]), str(msg["service"])) as back:
+            back.send({"op": "media_info", "jobid": jobid, "stu": job.grant["stu"]})
+            back.recv(timeout=30)
+        return None
+
+    def media_done(self, msg: Message, conn: Connection) -> Message:
+        jobid = int(msg["jobid"])
+        with self.lock:
+            job = self.jobs.get(jobid)
+        if job is not None:
+            job.report.log(jobid, "bptm is done with the media")
+        return {}
+
+    def cancel(self, msg: Message, conn: Connection) -> Message:
+        jobid = int(msg["jobid"])
+        with self.lock:
+            job = self.jobs.get(jobid)
+            restore = self.restores.get(jobid)
+        if job is not None:
+            job.cancel()
+            return {}
+        if restore is not None:
+            client.call(self.cfg, self.cfg.client_name, "nbrb", "cancel", jobid=jobid)
+            client.call(self.cfg, self.cfg.client_name, "bprd", "cancel", jobid=jobid)
+            return {}
+        raise NbuError(273, f"job {jobid} is not running")
+
+    def list_jobs(self, msg: Message, conn: Connection) -> Message:
+        with self.lock:
+            return {"backups": sorted(self.jobs), "restores": sorted(self.restores)}
+
+    # --- restores: bptm's resources ----------------------------------------------------------------
+
+    def restore_resources(self, msg: Message, conn: Connection) -> Message:
+        """Restore step 7 (bptm's request); the allocation follows on the same connection."""
+        jobid = int(msg["jobid"])
+        res = RestoreResources(jobid, str(msg["host"]), [str(s) for s in msg.get("stus", [])],
+                               jobreport.JobReporter(self.cfg, "nbjm"))
+        with self.lock:
+            self.restores[jobid] = res
+        return {}
+
+    def restore_allocate(self, msg: Message, conn: Connection) -> Message:
+        """Restore steps 9 and 11: nbrb allocates (through nbemm), nbjm forwards to bptm."""
+        jobid = int(msg["jobid"])
+        with self.lock:
+            res = self.restores.get(jobid)
+        if res is None:
+            raise NbuError(805, f"no resource request for restore job {jobid}")
+        stu = res.stus[0] if res.stus else "*ANY*"
+        res.report.step(jobid, 9, f"requesting resources from nbrb: read access to storage "
+                                  f"unit {stu} on {res.host}")
+        grant = request_resources(self.cfg, res.report, jobid, kind="restore", stu=stu,
+                                  host=res.host)
+        res.granted = True
+        res.report.step(jobid, 11, f"nbrb allocated storage unit {grant['stu']['label']}; "
+                                   f"forwarding the allocation to bptm on {res.host}")
+        return {"granted": grant}
+
+    def restore_done(self, msg: Message, conn: Connection) -> Message:
+        """Restore step 16: release what the restore held."""
+        jobid = int(msg["jobid"])
+        with self.lock:
+            res = self.restores.pop(jobid, None)
+        if res is None:
+            return {}
+        res.report.step(jobid, 16, "bptm reported the restore complete; releasing its "
+                                   "resources with nbrb")
+        if res.granted:
+            client.call(self.cfg, self.cfg.client_name, "nbrb", "release", jobid=jobid)
+        res.report.close()
+        return {}
 
 
 main = daemon_main(Nbjm)

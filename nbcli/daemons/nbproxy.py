@@ -1,10 +1,19 @@
-"""nbproxy: nbjm's way to bpdbm: relays catalog requests."""
+"""nbproxy: nbjm's way to bpdbm - relays each catalog request and its reply frames.
+
+Place: a master daemon between nbjm and bpdbm (docs/protocol.md "Catalog"). It holds no state
+and looks at nothing but the `status` field: each request goes to bpdbm on this host over a
+connection of its own, and every frame bpdbm sends back is passed on unchanged until the one
+that carries a status (a plain reply, an error, or the last frame of a file_list stream).
+"""
 
 from __future__ import annotations
 
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.bpdbm import CATALOG_OPS
+from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
+from nbcli.status import NbuError
 from nbcli.wire.frames import Message
 
 
@@ -14,10 +23,24 @@ class Nbproxy(Daemon):
     name = "nbproxy"
 
     def services(self) -> dict[str, Ops]:
-        return {"nbproxy": {"ping": self.ping}}
+        ops: Ops = {op: self.relay for op in CATALOG_OPS}
+        ops["ping"] = self.ping
+        return {"nbproxy": ops}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}
+
+    def relay(self, msg: Message, conn: Connection) -> None:
+        with client.connect(self.cfg, self.cfg.client_name, "bpdbm") as bpdbm:
+            bpdbm.send(msg)
+            while True:
+                try:
+                    reply = bpdbm.recv()
+                except EOFError as e:
+                    raise NbuError(40, f"bpdbm closed the connection during {msg['op']}") from e
+                conn.send(reply)
+                if "status" in reply:
+                    return None
 
 
 main = daemon_main(Nbproxy)

@@ -1,11 +1,60 @@
-"""nbrb: the resource broker: enforces job limits and asks nbemm for resources."""
+"""nbrb: the resource broker - job limits, then physical resources from nbemm.
+
+nbjm asks for a job's resources with the job's constraints (seed backup step 3): max jobs per
+policy, max jobs per client (the global limit or the client's own). nbrb keeps every waiting
+request in one queue ordered by priority, then arrival, and grants a request when its limits
+allow and nbemm allocates a storage unit for it (steps 4-5). A request that must wait stays
+queued, and nbrb tells nbjm why in NetBackup's words; it is looked at again whenever a
+resource is released, so jobs start by priority, first come first served within a priority,
+and a job blocked by its own limit does not hold up the others.
+
+All of a job's resources are granted at once or not at all, so jobs never hold a part while
+waiting for the rest: there is nothing to deadlock on.
+"""
 
 from __future__ import annotations
 
+import itertools
+import select
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from nbcli import jobreport
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
+from nbcli.status import NbuError
+from nbcli.wire import frames
 from nbcli.wire.frames import Message
+
+# nbemm's answers that mean "not now" rather than "never".
+BUSY = {2040, 2001, 134}
+RECHECK = 2.0  # seconds between looks at a queue that nothing has changed
+
+
+@dataclass
+class Request:
+    jobid: int
+    kind: str
+    policy: str
+    client: str
+    stu: str
+    host: str
+    priority: int
+    max_policy: int
+    max_client: int
+    seq: int
+    done: threading.Event = field(default_factory=threading.Event)
+    grant: Message | None = None
+    error: NbuError | None = None
+    reason: str = ""
+    code: int = 0  # the status that says why it waits (2040, 194...)
+    asked_emm: bool = False
+
+    def key(self) -> tuple[int, int]:
+        return (-self.priority, self.seq)
 
 
 class Nbrb(Daemon):
@@ -13,11 +62,161 @@ class Nbrb(Daemon):
 
     name = "nbrb"
 
-    def services(self) -> dict[str, Ops]:
-        return {"nbrb": {"ping": self.ping}}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = threading.Lock()
+        self.queue: list[Request] = []
+        self.active: dict[int, Request] = {}
+        self.seq = itertools.count()
+        self._tls = threading.local()
 
-    def ping(self, msg: Message, conn: Connection) -> Message:
-        return {"host": self.cfg.client_name, "service": self.name}
+    def services(self) -> dict[str, Ops]:
+        return {"nbrb": {"allocate": self.allocate, "release": self.release,
+                         "cancel": self.cancel, "queue": self.list_queue,
+                         "ping": lambda m, c: {"host": self.cfg.client_name}}}
+
+    def periodic(self) -> list[tuple[float, Any]]:
+        return [(RECHECK, self.evaluate)]
+
+    def on_start(self) -> None:
+        # Allocations nbemm still holds belong to jobs nbjm still runs; count them again.
+        try:
+            held = client.call(self.cfg, self.cfg.client_name, "nbemm", "allocations")
+            for a in held.get("allocations", []):
+                jobid = int(a["jobid"])
+                self.active[jobid] = Request(jobid, str(a.get("kind", "backup")),
+                                             str(a.get("policy", "")), str(a.get("client", "")),
+                                             str(a.get("stu", "")), "", 0, 0, 0, -1)
+        except NbuError as e:
+            self.log.warning("could not read nbemm's allocations: %s", e)
+
+    # --- ops -----------------------------------------------------------------------------------
+
+    def allocate(self, msg: Message, conn: Connection) -> None:
+        """Blocks until granted; sends {waiting: reason} frames while the job is queued."""
+        req = Request(int(msg["jobid"]), str(msg.get("kind", "backup")),
+                      str(msg.get("policy", "")), str(msg.get("client", "")),
+                      str(msg.get("stu") or "*ANY*"), str(msg.get("host", "")),
+                      int(msg.get("priority", 0)), int(msg.get("max_jobs_policy", 0)),
+                      int(msg.get("max_jobs_client", 0)), next(self.seq))
+        with self.lock:
+            if req.jobid in self.active or any(r.jobid == req.jobid for r in self.queue):
+                raise NbuError(226, f"job {req.jobid} already has a resource request")
+            self.queue.append(req)
+        self.evaluate()
+        told = ""
+        while not req.done.wait(0.5):
+            if req.reason and req.reason != told:
+                told = req.reason
+                conn.send(frames.reply(0, waiting=req.reason, code=req.code))
+            if _peer_gone(conn):
+                self._drop(req, NbuError(150, "the requester went away"))
+                return None
+        if req.error is not None:
+            conn.send(frames.error(req.error))
+        else:
+            conn.send(frames.reply(0, granted=req.grant))
+        return None
+
+    def release(self, msg: Message, conn: Connection) -> Message:
+        jobid = int(msg["jobid"])
+        with self.lock:
+            self.active.pop(jobid, None)
+        client.call(self.cfg, self.cfg.client_name, "nbemm", "release", jobid=jobid)
+        self.evaluate()
+        return {}
+
+    def cancel(self, msg: Message, conn: Connection) -> Message:
+        jobid = int(msg["jobid"])
+        with self.lock:
+            waiting = [r for r in self.queue if r.jobid == jobid]
+        for r in waiting:
+            self._drop(r, NbuError(150, "canceled while waiting for resources"))
+        return {"canceled": bool(waiting)}
+
+    def list_queue(self, msg: Message, conn: Connection) -> Message:
+        with self.lock:
+            return {"queued": [{"jobid": r.jobid, "reason": r.reason} for r in self.queue],
+                    "active": sorted(self.active)}
+
+    # --- the broker ------------------------------------------------------------------------------
+
+    def evaluate(self) -> None:
+        """Grant what can be granted, in priority order; note why the rest waits."""
+        with self.lock:
+            for req in sorted(self.queue, key=Request.key):
+                reason = self._limit_reason(req)
+                if reason:
+                    req.reason, req.code = reason, 0
+                    continue
+                self._try_emm(req)
+
+    def _limit_reason(self, req: Request) -> str:
+        if req.kind != "backup":
+            return ""
+        running = list(self.active.values())
+        if req.max_policy and sum(r.policy == req.policy for r in running) >= req.max_policy:
+            return f"Maximum jobs per policy ({req.max_policy}) has been reached for " \
+                   f"policy {req.policy}"
+        if req.max_client and sum(r.client == req.client and r.kind == "backup"
+                                  for r in running) >= req.max_client:
+            return f"Maximum jobs per client ({req.max_client}) has been reached for " \
+                   f"client {req.client}"
+        return ""
+
+    def _try_emm(self, req: Request) -> None:
+        if not req.asked_emm:
+            req.asked_emm = True
+            self._step(req, f"requesting storage unit {req.stu} from nbemm")
+        try:
+            grant = client.call(self.cfg, self.cfg.client_name, "nbemm", "allocate",
+                                jobid=req.jobid, kind=req.kind, stu=req.stu, host=req.host,
+                                policy=req.policy, client=req.client)
+        except NbuError as e:
+            if e.status in BUSY:
+                req.reason, req.code = e.detail or e.message, e.status
+                return
+            self.queue.remove(req)
+            req.error = e
+            req.done.set()
+            return
+        self.queue.remove(req)
+        self.active[req.jobid] = req
+        req.grant = grant
+        req.done.set()
+
+    def _drop(self, req: Request, err: NbuError) -> None:
+        with self.lock:
+            if req in self.queue:
+                self.queue.remove(req)
+                req.error = err
+                req.done.set()
+
+    def _step(self, req: Request, msg: str) -> None:
+        """Seed step 4 (backup) / 10 (restore), recorded as nbrb's."""
+        report = getattr(self._tls, "report", None)
+        if report is None:
+            report = self._tls.report = jobreport.JobReporter(self.cfg, "nbrb")
+        try:
+            report.step(req.jobid, 4 if req.kind == "backup" else 10, msg)
+        except NbuError as e:
+            self.log.warning("job %d: cannot record step: %s", req.jobid, e)
+
+
+def _peer_gone(conn: Connection) -> bool:
+    """True when the requester closed its connection while its request waited."""
+    try:
+        readable, _, _ = select.select([conn.sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    if not readable:
+        return False
+    try:
+        import socket
+
+        return conn.sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
 
 
 main = daemon_main(Nbrb)

@@ -65,11 +65,12 @@ def connect(cfg: HostConfig, host: str, service: str,
     return conn
 
 
-def call(cfg: HostConfig, host: str, service: str, op: str,
-         timeout: float | None = None, **fields: Any) -> dict[str, Any]:
-    """One request, one reply, connection closed."""
+def call(cfg: HostConfig, host: str, service: str, op: str, /, *,
+         recv_timeout: float | None = None, **fields: Any) -> dict[str, Any]:
+    """One request, one reply, connection closed. Request fields may be named anything
+    (host, service, timeout...): the parameters before them are positional-only."""
     with connect(cfg, host, service) as conn:
-        return conn.request(op, timeout=timeout, **fields)
+        return conn.request(op, recv_timeout=recv_timeout, **fields)
 
 
 def master(cfg: HostConfig, service: str, timeout: float = CONNECT_TIMEOUT) -> Connection:
@@ -77,7 +78,7 @@ def master(cfg: HostConfig, service: str, timeout: float = CONNECT_TIMEOUT) -> C
     return connect(cfg, cfg.master, service, timeout)
 
 
-def master_call(cfg: HostConfig, service: str, op: str, timeout: float | None = None,
-                **fields: Any) -> dict[str, Any]:
+def master_call(cfg: HostConfig, service: str, op: str, /, *,
+                recv_timeout: float | None = None, **fields: Any) -> dict[str, Any]:
     """One request to a master daemon (bpjobd, bpdbm, nbemm, bprd, ...)."""
-    return call(cfg, cfg.master, service, op, timeout=timeout, **fields)
+    return call(cfg, cfg.master, service, op, recv_timeout=recv_timeout, **fields)

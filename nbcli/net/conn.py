@@ -71,7 +71,7 @@ class Connection:
             got += k
         return bytes(buf)
 
-    def call(self, msg: Message, timeout: float | None = None) -> Message:
+    def call(self, msg: Message, timeout: float | None = None, /) -> Message:
         """Send a request and return its successful reply (remote errors re-raised)."""
         self.send(msg)
         try:
@@ -80,8 +80,11 @@ class Connection:
             raise NbuError(40, f"{self.peer or 'peer'} closed the connection "
                                f"before answering {msg.get('op')!r}") from e
 
-    def request(self, op: str, timeout: float | None = None, **fields: Any) -> Message:
-        return self.call({"op": op, **fields}, timeout)
+    def request(self, op: str, /, *, recv_timeout: float | None = None,
+                **fields: Any) -> Message:
+        """`{op, **fields}` and its reply. Fields may be named anything, even host or
+        timeout: the parameters before them are positional-only."""
+        return self.call({"op": op, **fields}, recv_timeout)
 
     def close(self) -> None:
         try:

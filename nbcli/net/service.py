@@ -174,11 +174,16 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
             if result is DETACHED:
                 detached = True
                 return
-            if isinstance(result, dict) and not _try_send(conn, frames.reply(0, **result)):
+            if isinstance(result, dict) and not _try_send(conn, _success(result)):
                 return
     finally:
         if not detached:
             conn.close()
+
+
+def _success(result: Message) -> Message:
+    """A handler's result as a successful reply (a relayed reply's own status is dropped)."""
+    return frames.reply(0, **{k: v for k, v in result.items() if k not in ("status", "msg")})
 
 
 def _try_send(conn: Connection, msg: Message) -> bool:

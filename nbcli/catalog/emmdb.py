@@ -1,0 +1,272 @@
+"""The EMM database: hosts, storage units and their allocations, in nbemm's SQLite file.
+
+nbemm alone opens db/emm/emm.db; everyone else asks nbemm (docs/protocol.md, "EMM"). This module
+holds the rules that keep the rows sane (label and path syntax, limits, one destination per
+storage unit) and the allocation decision itself, so that nbemm's handlers only parse requests.
+
+Allocation is one transaction under the database lock: counting a storage unit's current
+allocations and recording a new one cannot interleave with another request, so however many
+nbrb threads ask at once, a unit never holds more than its maximum concurrent jobs. Allocations
+are rows, so they survive an nbemm restart until `release`.
+
+Imports nothing from nbcli but status and the SQLite helper.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from nbcli.catalog.sqlitedb import Database
+from nbcli.status import NbuError
+
+MACHINE_TYPES = ("master", "media", "client", "ndmp", "cluster")
+# Names NetBackup's own tools and newer releases use for the same machine types.
+MACHINE_ALIASES = {"primary": "master", "mediaserver": "media"}
+
+ANY = "*ANY*"
+KINDS = ("backup", "restore")
+BASIC_DISK = 1  # bpstuadd -dt 1; the only storage unit type nbcli has so far
+DEFAULT_CJ = 1
+MFS_MIN, MFS_MAX = 20, 524288  # MB; NetBackup's range for disk fragments
+MFS_DEFAULT = MFS_MAX
+MAX_INT = 2**31 - 1
+# Labels and host names end up as fields of space-separated raw lines: no blanks, no quotes.
+NAME_RE = re.compile(r"[A-Za-z0-9_.+][A-Za-z0-9_.+:-]*")
+NAME_MAX = 128
+VERSION_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS hosts (
+    name TEXT NOT NULL,
+    machinetype TEXT NOT NULL,
+    master TEXT NOT NULL DEFAULT '',
+    version TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (name, machinetype));
+CREATE TABLE IF NOT EXISTS stus (
+    label TEXT PRIMARY KEY,
+    stype INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    path TEXT NOT NULL,
+    cj INTEGER NOT NULL,
+    mfs_mb INTEGER NOT NULL,
+    odo INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS allocations (
+    jobid INTEGER PRIMARY KEY,
+    stu TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    host TEXT NOT NULL,
+    time INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS allocations_stu ON allocations (stu)
+"""
+
+STU_SELECT = ("SELECT s.*, (SELECT COUNT(*) FROM allocations a WHERE a.stu = s.label) AS jobs "
+              "FROM stus s")
+
+
+def check_name(what: str, value: str) -> str:
+    """A label or host name: 225 when too long, 20 when it has characters raw lines cannot hold."""
+    if len(value) > NAME_MAX:
+        raise NbuError(225, f"{what} is longer than {NAME_MAX} characters")
+    if not NAME_RE.fullmatch(value):
+        raise NbuError(20, f"invalid {what} {value!r}: use letters, digits and . _ + - :")
+    return value
+
+
+def machine_type(value: str) -> str:
+    """The canonical machine type for `value` (aliases accepted); 20 for an unknown one."""
+    kind = MACHINE_ALIASES.get(value.lower(), value.lower())
+    if kind not in MACHINE_TYPES:
+        raise NbuError(20, f"invalid machine type {value!r} "
+                           f"(one of {', '.join(MACHINE_TYPES + tuple(MACHINE_ALIASES))})")
+    return kind
+
+
+def check_stu(label: str, host: str, path: str, cj: int, mfs_mb: int, stype: int,
+              odo: int) -> dict[str, Any]:
+    """A new storage unit's row, each value checked (NetBackup's status for each mistake)."""
+    check_name("storage unit label", label)
+    check_name("host name", host)
+    if stype != BASIC_DISK:
+        raise NbuError(20, f"disk type {stype} is not supported (only -dt {BASIC_DISK}, "
+                           "BasicDisk)")
+    if not path.startswith("/"):
+        raise NbuError(141, f"path {path!r} is not absolute")
+    if any(ord(c) < 32 or c in '"\x7f' for c in path):
+        raise NbuError(20, f"path {path!r} holds control characters or quotes")
+    if not 0 <= cj <= MAX_INT:
+        raise NbuError(20, f"maximum concurrent jobs must be 0 or more, not {cj}")
+    if not MFS_MIN <= mfs_mb <= MFS_MAX:
+        raise NbuError(20, f"maximum fragment size must be {MFS_MIN} to {MFS_MAX} MB, "
+                           f"not {mfs_mb}")
+    if odo not in (0, 1):
+        raise NbuError(20, f"on demand only must be 0 or 1, not {odo}")
+    return {"label": label, "stype": stype, "host": host, "path": posixpath.normpath(path),
+            "cj": cj, "mfs_mb": mfs_mb, "odo": odo}
+
+
+class EmmDB:
+    """nbemm's database; every method is one transaction and safe from any thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = Database(path, SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- hosts ---------------------------------------------------------------------------
+
+    def add_host(self, name: str, machinetype: str, master: str = "", version: str = "",
+                 exist_ok: bool = False) -> bool:
+        """Add a host record; False (or 226 unless exist_ok) when it is there already."""
+        check_name("host name", name)
+        kind = machine_type(machinetype)
+        if master:
+            check_name("master server name", master)
+        if version and not VERSION_RE.fullmatch(version):
+            raise NbuError(20, f"invalid NetBackup version {version!r} (like 10.1.1)")
+        with self.db.tx() as c:
+            cur = c.execute("INSERT OR IGNORE INTO hosts (name, machinetype, master, version) "
+                            "VALUES (?, ?, ?, ?)", (name, kind, master, version))
+        if cur.rowcount == 0 and not exist_ok:
+            raise NbuError(226, f"host {name} ({kind}) is already in the EMM database")
+        return cur.rowcount == 1
+
+    def delete_host(self, name: str, machinetype: str) -> None:
+        kind = machine_type(machinetype)
+        with self.db.tx() as c:
+            cur = c.execute("DELETE FROM hosts WHERE name = ? AND machinetype = ?", (name, kind))
+        if cur.rowcount == 0:
+            raise NbuError(227, f"host {name} ({kind}) is not in the EMM database")
+
+    def hosts(self, name: str | None = None, machinetype: str | None = None
+              ) -> list[dict[str, Any]]:
+        """Host records in the order they were added, optionally only one name or type."""
+        sql, args = "SELECT name, machinetype, master, version FROM hosts WHERE 1", []
+        if name is not None:
+            sql, args = sql + " AND name = ?", [*args, name]
+        if machinetype is not None:
+            sql, args = sql + " AND machinetype = ?", [*args, machine_type(machinetype)]
+        return [dict(r) for r in self.db.query(sql + " ORDER BY rowid", tuple(args))]
+
+    def _is_media(self, c: sqlite3.Connection, name: str) -> bool:
+        return c.execute("SELECT 1 FROM hosts WHERE name = ? AND machinetype = 'media'",
+                         (name,)).fetchone() is not None
+
+    # --- storage units -------------------------------------------------------------------
+
+    def add_stu(self, row: dict[str, Any]) -> None:
+        """Add a checked row (check_stu): 226 for a label or destination already in use."""
+        with self.db.tx() as c:
+            if not self._is_media(c, row["host"]):
+                raise NbuError(2101, f"{row['host']} is not a media server in the EMM database "
+                                     "(add it: nbemmcmd -addhost -machinetype media)")
+            if c.execute("SELECT 1 FROM stus WHERE label = ?", (row["label"],)).fetchone():
+                raise NbuError(226, f"storage unit {row['label']} already exists")
+            same = c.execute("SELECT label FROM stus WHERE host = ? AND path = ?",
+                             (row["host"], row["path"])).fetchone()
+            if same:
+                raise NbuError(226, f"storage unit {same['label']} already writes to "
+                                    f"{row['host']}:{row['path']}")
+            c.execute("INSERT INTO stus (label, stype, host, path, cj, mfs_mb, odo) "
+                      "VALUES (:label, :stype, :host, :path, :cj, :mfs_mb, :odo)", row)
+
+    def delete_stu(self, label: str) -> None:
+        with self.db.tx() as c:
+            cur = c.execute("DELETE FROM stus WHERE label = ?", (label,))
+        if cur.rowcount == 0:
+            raise NbuError(227, f"storage unit {label} does not exist")
+
+    def stus(self, label: str | None = None) -> list[dict[str, Any]]:
+        """Storage units by label, each with `jobs`: its current allocations; 227 if `label`
+        names none."""
+        if label is None:
+            return [dict(r) for r in self.db.query(STU_SELECT + " ORDER BY s.label")]
+        rows = self.db.query(STU_SELECT + " WHERE s.label = ?", (label,))
+        if not rows:
+            raise NbuError(227, f"storage unit {label} does not exist")
+        return [dict(rows[0])]
+
+    # --- allocations ---------------------------------------------------------------------
+
+    def allocate(self, jobid: int, kind: str, stu: str, host: str | None,
+                 now: int) -> dict[str, Any]:
+        """Grant `jobid` a storage unit now, or raise the status that says why not.
+
+        A job holds one allocation at most: asking again returns the one it has, so a request
+        repeated after a lost reply does not take a second slot.
+        """
+        if kind not in KINDS:
+            raise NbuError(20, f"allocation kind must be backup or restore, not {kind!r}")
+        with self.db.tx() as c:
+            held = c.execute("SELECT * FROM allocations WHERE jobid = ?", (jobid,)).fetchone()
+            if held is not None:
+                row = c.execute(STU_SELECT + " WHERE s.label = ?", (held["stu"],)).fetchone()
+                if row is not None:
+                    return {"stu": dict(row), "host": held["host"]}
+                c.execute("DELETE FROM allocations WHERE jobid = ?", (jobid,))
+            candidates = self._candidates(c, kind, stu, host)
+            chosen = self._pick(c, candidates)
+            c.execute("INSERT INTO allocations (jobid, stu, kind, host, time) "
+                      "VALUES (?, ?, ?, ?, ?)", (jobid, chosen["label"], kind, chosen["host"],
+                                                 now))
+            chosen["jobs"] += 1
+        return {"stu": chosen, "host": chosen["host"]}
+
+    def _candidates(self, c: sqlite3.Connection, kind: str, stu: str,
+                    host: str | None) -> list[dict[str, Any]]:
+        """The units this request may use, before their limits are looked at."""
+        if kind == "restore":
+            if not host:
+                raise NbuError(2101, "a restore must name the media server that holds the image")
+            if not self._is_media(c, host):
+                raise NbuError(2101, f"media server {host} is not in the EMM database")
+        if stu != ANY:
+            row = c.execute(STU_SELECT + " WHERE s.label = ?", (stu,)).fetchone()
+            if row is None:
+                raise NbuError(219, f"storage unit {stu} does not exist")
+            if kind == "restore" and row["host"] != host:
+                raise NbuError(219, f"storage unit {stu} is on {row['host']}, the image is "
+                                    f"on {host}")
+            return [dict(row)]
+        units = [dict(r) for r in c.execute(STU_SELECT + " ORDER BY s.label")]
+        if kind == "restore":
+            units = [u for u in units if u["host"] == host]
+            if not units:
+                raise NbuError(219, f"no storage unit on media server {host}")
+            return units
+        if not units:
+            raise NbuError(213, "no storage units are configured")
+        units = [u for u in units if not u["odo"]]
+        if not units:
+            raise NbuError(2111, "every storage unit is on demand only")
+        return units
+
+    def _pick(self, c: sqlite3.Connection, units: list[dict[str, Any]]) -> dict[str, Any]:
+        """The usable unit with the fewest running jobs; why none is, when none is."""
+        usable = [u for u in units if self._is_media(c, u["host"])]
+        if not usable:
+            raise NbuError(2101, f"media server {units[0]['host']} of storage unit "
+                                 f"{units[0]['label']} is not in the EMM database")
+        enabled = [u for u in usable if u["cj"] >= 1]
+        if not enabled:
+            raise NbuError(2045, f"storage unit {usable[0]['label']} has maximum concurrent "
+                                 "jobs 0")
+        free = [u for u in enabled if u["jobs"] < u["cj"]]
+        if not free:
+            busy = ", ".join(f"{u['label']} ({u['jobs']}/{u['cj']})" for u in enabled)
+            raise NbuError(2040, f"all job slots in use: {busy}")
+        return min(free, key=lambda u: (u["jobs"], u["label"]))
+
+    def release(self, jobid: int) -> bool:
+        """Free the job's allocation; False when it held none (release is idempotent)."""
+        with self.db.tx() as c:
+            cur = c.execute("DELETE FROM allocations WHERE jobid = ?", (jobid,))
+        return cur.rowcount == 1
+
+    def allocations(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.db.query(
+            "SELECT jobid, stu, kind, host, time FROM allocations ORDER BY jobid")]

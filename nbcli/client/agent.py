@@ -1,0 +1,172 @@
+"""The control channel as the client agents (bpbkar, tar-restore) speak it under bpcd.
+
+    controller (bpbrm / bpbrm child)        agent (launched by bpcd, NBCLI_CONTROL=1)
+      | {op: "backup" | "restore", ...} ---->|
+      |<------------------------ {status: 0, pid}   (or {status: n, msg}: the agent exits)
+      | {op: "send", host, service} -------->|      (bpbkar only)
+      |<-- {op: "step"} {op: "files"} {op: "log"} ...
+      |<-- {op: "done", status, ...}          |      then the agent exits with that status
+
+Once it has answered, an agent reports every outcome in its "done" frame, never as an error
+reply. It never works for nobody: `check()` polls the control socket without blocking (the
+data paths call it per block and every so many files), and EOF there - the controller went
+away - raises ControllerGone, which stops the agent at once.
+
+The host config comes from NB_ROOT (bpcd sets it); the debug log is logs/<agent>/ with the
+job id on every line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from nbcli import config
+from nbcli import log as nblog
+from nbcli.commands._entry import NbCommand, entry
+from nbcli.config import HostConfig
+from nbcli.net.conn import Connection
+from nbcli.net.control import control_connection, launched_by_bpcd
+from nbcli.status import NbuError
+from nbcli.wire import frames
+from nbcli.wire.frames import Message
+
+FIRST_REQUEST_TIMEOUT = 60.0
+
+
+class ControllerGone(Exception):
+    """The controller closed the control channel: nobody wants the result any more."""
+
+
+class Controller:
+    """The agent's end of the control channel."""
+
+    def __init__(self, conn: Connection, log: logging.Logger) -> None:
+        self.conn = conn
+        self.log = log
+        self.pid = os.getpid()
+        self.replied = False
+        self._poll = select.poll()
+        self._poll.register(conn.fileno(), select.POLLIN)
+
+    def receive(self, op: str, timeout: float | None = None) -> Message:
+        """The next request, which must be `op` (232 otherwise)."""
+        try:
+            msg = self.conn.recv(timeout)
+        except EOFError as e:
+            raise ControllerGone("the controller closed the connection") from e
+        if msg.get("op") != op:
+            raise NbuError(232, f"expected a {op!r} request, got {msg.get('op')!r}")
+        return msg
+
+    def send(self, msg: Message) -> None:
+        try:
+            self.conn.send(msg)
+        except NbuError as e:
+            raise ControllerGone(str(e)) from e
+
+    def accept(self) -> None:
+        """Answer the first request: the agent takes the job."""
+        self.send({"status": 0, "pid": self.pid})
+        self.replied = True
+
+    def step(self, step: int, msg: str) -> None:
+        self.log.info("step %d: %s", step, msg)
+        self.send({"op": "step", "step": step, "msg": msg, "pid": self.pid})
+
+    def report(self, severity: str, msg: str) -> None:
+        """A problem line for the job's details (and for our own log)."""
+        level = {"Info": logging.INFO, "Warning": logging.WARNING}.get(severity, logging.ERROR)
+        self.log.log(level, "%s", msg)
+        self.send({"op": "log", "severity": severity, "msg": msg})
+
+    def check(self) -> None:
+        """Raise ControllerGone if the controller has closed the channel."""
+        if not self._poll.poll(0):
+            return
+        try:
+            msg = self.conn.recv(timeout=5.0)
+        except (EOFError, NbuError) as e:
+            raise ControllerGone("the controller went away") from e
+        self.log.warning("ignored an unexpected %r frame from the controller", msg.get("op"))
+
+    def fail(self, e: NbuError) -> None:
+        """Tell the controller about a failure, as a reply or as the "done" frame."""
+        try:
+            if self.replied:
+                self.send({"op": "done", "status": e.status, "msg": e.detail or e.message})
+            else:
+                self.send(frames.error(e))
+        except ControllerGone:
+            pass
+
+
+Serve = Callable[[Controller, HostConfig, Message], int]
+
+
+def run_controlled(process: str, serve: Serve, first_op: str, crash_status: int) -> NoReturn:
+    """Main of an agent launched by bpcd: serve one request, exit with its status."""
+    conn = control_connection(peer="controller")
+    try:
+        cfg = config.load()
+    except NbuError as e:
+        _try_send(conn, frames.error(e))
+        sys.exit(e.status)
+    log = nblog.setup(cfg.paths.logs, process, cfg.verbose)
+    ctl = Controller(conn, log)
+    status = _serve(ctl, cfg, serve, first_op, crash_status)
+    conn.close()
+    sys.exit(status)
+
+
+def program(process: str, cli: NbCommand, serve: Serve, first_op: str,
+            crash_status: int) -> Callable[[], None]:
+    """An agent's console-script main: controlled when bpcd launched it, else its command."""
+
+    def main() -> None:
+        if launched_by_bpcd():
+            run_controlled(process, serve, first_op, crash_status)
+        entry(cli)()
+
+    return main
+
+
+def _serve(ctl: Controller, cfg: HostConfig, serve: Serve, first_op: str,
+           crash_status: int) -> int:
+    try:
+        msg = ctl.receive(first_op, FIRST_REQUEST_TIMEOUT)
+        jobid = msg.get("jobid")
+        nblog.set_job(jobid if isinstance(jobid, int) else None)
+        ctl.log.info("%s started (pid %d)", first_op, ctl.pid)
+        return serve(ctl, cfg, msg)
+    except ControllerGone as e:
+        ctl.log.warning("stopping: %s", e)
+        return 40
+    except NbuError as e:
+        ctl.log.error("%s", e)
+        ctl.fail(e)
+        return e.status
+    except Exception as e:  # a bug: one line to the controller, the traceback to our log
+        ctl.log.error("failed:\n%s", traceback.format_exc())
+        ctl.fail(NbuError(crash_status, f"{type(e).__name__}: {e}"))
+        return crash_status
+
+
+def _try_send(conn: Connection, msg: Message) -> None:
+    try:
+        conn.send(msg)
+    except NbuError:
+        pass
+
+
+def str_list(msg: Message, key: str, status: int, default: Any = None) -> list[str]:
+    """A request field that must be a list of strings (NbuError(status) otherwise)."""
+    value = msg.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise NbuError(status, f"{key} must be a list of strings")
+    return value

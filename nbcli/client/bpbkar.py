@@ -1,0 +1,192 @@
+"""bpbkar: the client's backup agent - reads the files, sends the image and the file metadata.
+
+Under bpbrm (launched by bpcd, docs/protocol.md "Agents"): a "backup" request, then a "send"
+request naming bptm child's service; bpbkar connects there through PBX, streams the image
+(nbcli.client.backup), and reports steps 11 and 12, file entries, problems and "done" to bpbrm.
+
+By hand, NetBackup's troubleshooting form: `bpbkar -nocont PATH... > image.tar` writes the
+image to stdout and one line per file to stderr; the exit status is the backup's (0, 1, 71).
+The host's EXCLUDE list (bp.toml) applies in both forms, as the client's exclude_list does.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import os
+import socket
+import stat
+from collections.abc import Callable
+from typing import BinaryIO
+
+import click
+
+from nbcli import config
+from nbcli import log as nblog
+from nbcli.client.agent import Controller, program, str_list
+from nbcli.client.backup import DEFAULT_BLOCK_SIZE, BackupResult, BackupSpec, run_backup
+from nbcli.client.blocks import Sink
+from nbcli.client.tarstream import BLOCK
+from nbcli.commands._entry import command
+from nbcli.config import HostConfig
+from nbcli.net import client
+from nbcli.status import NbuError
+from nbcli.wire.frames import Message
+
+SYNOPSIS = "bpbkar -nocont [-dt N] [-nofileinfo] [-nokeepalives] [-since epoch] PATH..."
+MAX_BLOCK_SIZE = 64 << 20
+
+
+def _exclude_list(cfg: HostConfig | None) -> list[str]:
+    return [str(p) for p in (cfg.get("EXCLUDE") or [])] if cfg is not None else []
+
+
+# --- run by hand ---------------------------------------------------------------------------
+
+def _stdout_sink(fd: int, block_size: int) -> Sink:
+    if stat.S_ISFIFO(os.fstat(fd).st_mode):
+        try:  # a pipe as large as a block: one write per block, not sixteen 64 KiB ones
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, block_size)
+        except OSError:
+            pass  # above /proc/sys/fs/pipe-max-size for an unprivileged user: keep 64 KiB
+
+    def sink(block: memoryview) -> None:
+        try:
+            while block:
+                block = block[os.write(fd, block):]
+        except OSError as e:
+            raise NbuError(14, f"cannot write the image to standard output: {e.strerror}") \
+                from e
+
+    return sink
+
+
+@command("bpbkar", SYNOPSIS)
+@click.option("-nocont", "nocont", is_flag=True,
+              help="Write the image to standard output (required when run by hand).")
+@click.option("-dt", "dt", type=int, default=0, metavar="N",
+              help="Accepted for NetBackup's troubleshooting command lines; no effect.")
+@click.option("-nofileinfo", "nofileinfo", is_flag=True,
+              help="Do not list the files on standard error.")
+@click.option("-nokeepalives", "nokeepalives", is_flag=True,
+              help="Accepted for compatibility; bpbkar -nocont sends no keepalives.")
+@click.option("-since", "since", type=click.IntRange(min=0), default=None, metavar="epoch",
+              help="Incremental: only files whose mtime or ctime is at or after this time.")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+def cli(nocont: bool, dt: int, nofileinfo: bool, nokeepalives: bool, since: int | None,
+        paths: tuple[str, ...]) -> int:
+    """Back up PATHs to standard output as a POSIX tar image (troubleshooting).
+
+    Folders are walked without following symlinks or crossing into other file systems.
+
+    \b
+    EXIT STATUS
+      0    every file was backed up
+      1    some files could not be read, vanished or shrank (see standard error)
+      14   the image could not be written to standard output
+      20   invalid command parameter (no -nocont, or standard output is a terminal)
+      71   none of the PATHs exists
+    """
+    if not nocont:
+        raise NbuError(20, "run by hand, bpbkar needs -nocont (the image goes to stdout)")
+    if os.isatty(1):
+        raise NbuError(20, "refusing to write the image to a terminal")
+    try:
+        cfg: HostConfig | None = config.load()
+    except NbuError:
+        cfg = None  # -nocont also works on a machine without a host root
+    err: BinaryIO = io.BufferedWriter(io.FileIO(2, "w", closefd=False), 1 << 16)
+    report = _stderr_report(err, cfg)
+    spec = BackupSpec([os.path.abspath(os.fsencode(p)) for p in paths], since=since,
+                      exclude=_exclude_list(cfg))
+
+    def list_file(path: bytes) -> None:
+        err.write(path + b"\n")
+
+    try:
+        result = run_backup(spec, _stdout_sink(1, spec.block_size), report,
+                            on_file=None if nofileinfo else list_file)
+    finally:
+        err.flush()
+    if result.status:
+        raise NbuError(result.status, _summary(result))
+    return 0
+
+
+def _stderr_report(err: BinaryIO, cfg: HostConfig | None) -> Callable[[str], None]:
+    log = nblog.setup(cfg.paths.logs, "bpbkar", cfg.verbose) if cfg is not None else None
+
+    def report(text: str) -> None:
+        err.write(text.encode("utf-8", "surrogateescape") + b"\n")
+        if log is not None:
+            log.warning("%s", text)
+
+    return report
+
+
+def _summary(result: BackupResult) -> str:
+    return f"{result.files} files, {result.kbytes} KB written"
+
+
+# --- under bpbrm ---------------------------------------------------------------------------
+
+def spec_from_request(msg: Message, cfg: HostConfig) -> BackupSpec:
+    """The "backup" op's fields, checked (69: bad file list, 20: other bad fields)."""
+    paths = str_list(msg, "paths", 69)
+    if not paths or not all(p.startswith("/") and "\0" not in p for p in paths):
+        raise NbuError(69, "the file list must hold absolute paths")
+    since = msg.get("since")
+    if since is not None and (not isinstance(since, int) or isinstance(since, bool)
+                              or since < 0):
+        raise NbuError(20, f"since must be epoch seconds or null, not {since!r}")
+    block_size = msg.get("block_size") or DEFAULT_BLOCK_SIZE
+    if not isinstance(block_size, int) or block_size % BLOCK \
+            or not BLOCK <= block_size <= MAX_BLOCK_SIZE:
+        raise NbuError(20, f"block_size must be a multiple of {BLOCK} up to {MAX_BLOCK_SIZE}")
+    exclude = str_list(msg, "exclude", 20, []) + _exclude_list(cfg)
+    flags = {k: msg.get(k, False) for k in ("tir", "cross_mount_points")}
+    if not all(isinstance(v, bool) for v in flags.values()):
+        raise NbuError(20, "tir and cross_mount_points must be true or false")
+    return BackupSpec([os.fsencode(p) for p in paths], since, block_size, exclude, **flags)
+
+
+def _socket_sink(sock: socket.socket) -> Sink:
+    def sink(block: memoryview) -> None:
+        try:
+            sock.sendall(block)
+        except OSError as e:
+            raise NbuError(24, f"the image connection to bptm broke: {e.strerror or e}") from e
+
+    return sink
+
+
+def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
+    """One controlled backup: request, "send", image and metadata, "done"."""
+    spec = spec_from_request(msg, cfg)
+    ctl.accept()
+    send = ctl.receive("send")
+    host, service = send.get("host"), send.get("service")
+    if not isinstance(host, str) or not isinstance(service, str):
+        raise NbuError(232, "send needs host and service")
+    with client.connect(cfg, host, service) as data:
+        ctl.step(11, "sending file metadata to bpbrm")
+        ctl.step(12, "begin sending image data to bptm child")
+        result = run_backup(spec, _socket_sink(data.sock),
+                            lambda text: ctl.report("Warning", text),
+                            on_entries=lambda entries: ctl.send({"op": "files",
+                                                                 "entries": entries}),
+                            tick=ctl.check)
+        try:
+            data.sock.shutdown(socket.SHUT_WR)  # bptm child sees EOF after the last byte
+        except OSError:
+            pass
+    ctl.log.info("done: status %d, %s, stream %d bytes, %s", result.status, _summary(result),
+                 result.stream_bytes, result.checksum)
+    ctl.send({"op": "done", "status": result.status, "files": result.files,
+              "kbytes": result.kbytes, "stream_bytes": result.stream_bytes,
+              "checksum": result.checksum})
+    return result.status
+
+
+# A crash is status 50 ("client process aborted"), as NetBackup reports its own agent dying.
+main = program("bpbkar", cli, serve, "backup", crash_status=50)

@@ -1,0 +1,179 @@
+"""tar-restore's side of the image stream: members and their data, read in place.
+
+The stream comes into one 1 MiB buffer (recv_into on a socket, readv on a pipe or file);
+headers are parsed where they lie and file data goes to its file with os.write straight from
+memoryviews of that buffer (reference/perf-baseline.md, py_untar_recv.py). Extended headers
+(pax 'x' and 'g', GNU 'L' and 'K') are folded into the member that follows them.
+
+`next_member` first skips whatever the caller left unread of the previous member's data, so
+a member that is refused or fails costs nothing more than not reading it.
+
+End of stream: two zero blocks (one is enough), or EOF at a member boundary - a restore
+stream may carry only the byte ranges of the members asked for. EOF anywhere else raises
+ArchiveError (status 183). Imports only nbcli.client.tarstream.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from nbcli.client.tarstream import (
+    BLOCK,
+    GNU_LONGLINK,
+    GNU_LONGNAME,
+    MAX_EXTENDED,
+    PAX_GLOBAL,
+    PAX_LOCAL,
+    REGULAR,
+    ZERO_BLOCK,
+    ArchiveError,
+    Member,
+    apply_pax,
+    padding,
+    parse_header,
+    parse_pax,
+)
+
+ReadInto = Callable[[memoryview], int]
+BUFFER_SIZE = 1 << 20
+_EXTENDED = (PAX_LOCAL, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK)
+# Types whose header size is followed by that much data: regular files (also '7',
+# contiguous) and types we do not know. Links, folders, devices and fifos carry none.
+_NO_DATA = frozenset((b"1", b"2", b"3", b"4", b"5", b"6"))
+
+
+def reader_for_fd(fd: int) -> ReadInto:
+    def readinto(view: memoryview) -> int:
+        return os.readv(fd, [view])
+
+    return readinto
+
+
+class StreamReader:
+    """Members of a tar stream, one after the other, from `readinto`."""
+
+    def __init__(self, readinto: ReadInto, size: int = BUFFER_SIZE) -> None:
+        self.readinto = readinto
+        self.buf = bytearray(size)
+        self.mv = memoryview(self.buf)
+        self.start = self.end = 0
+        self.received = 0  # bytes that came in
+        self.left = 0  # data bytes of the current member not consumed yet
+        self.pad = 0
+        self.ended = False  # saw the end-of-archive block
+        self.globals: dict[bytes, bytes] = {}
+
+    def _more(self) -> int:
+        """Read what is available into the free end of the buffer (0 at EOF)."""
+        if self.start == self.end:
+            self.start = self.end = 0
+        elif self.end == len(self.buf):
+            self.mv[:self.end - self.start] = self.mv[self.start:self.end]
+            self.end -= self.start
+            self.start = 0
+        try:
+            n = self.readinto(self.mv[self.end:])
+        except OSError as e:
+            raise ArchiveError(f"cannot read the image: {e.strerror or e}") from e
+        self.end += n
+        self.received += n
+        return n
+
+    def _block(self) -> memoryview | None:
+        """The next 512 bytes, or None at EOF on a block boundary."""
+        while self.end - self.start < BLOCK:
+            if not self._more():
+                if self.start == self.end:
+                    return None
+                raise ArchiveError("the stream ends inside a header")
+        block = self.mv[self.start:self.start + BLOCK]
+        self.start += BLOCK
+        return block
+
+    def next_member(self) -> Member | None:
+        """The next member (its data ready to copy or skip), or None at the end."""
+        self.skip(self.left + self.pad)
+        self.left = self.pad = 0
+        pending: dict[bytes, bytes] = {}
+        long_name = long_link = None
+        while True:
+            block = None if self.ended else self._block()
+            if block is None or block == ZERO_BLOCK:
+                if pending or long_name is not None or long_link is not None:
+                    raise ArchiveError("the stream ends after an extended header")
+                self.ended = True
+                return None
+            m = parse_header(block)
+            if m.type not in _EXTENDED:
+                break
+            data = self._extended(m.size)
+            if m.type == PAX_LOCAL:
+                pending.update(parse_pax(data))
+            elif m.type == PAX_GLOBAL:
+                self.globals.update(parse_pax(data))
+            elif m.type == GNU_LONGNAME:
+                long_name = data.split(b"\0", 1)[0]
+            else:
+                long_link = data.split(b"\0", 1)[0]
+        self._fold(m, pending, long_name, long_link)
+        self.left = 0 if m.type in _NO_DATA else m.size
+        self.pad = padding(self.left)
+        return m
+
+    def _fold(self, m: Member, pending: dict[bytes, bytes], long_name: bytes | None,
+              long_link: bytes | None) -> None:
+        if self.globals:
+            apply_pax(m, self.globals)
+        if long_name is not None:
+            m.name = long_name
+        if long_link is not None:
+            m.link = long_link
+        apply_pax(m, pending)
+        if m.type == b"7":
+            m.type = REGULAR
+
+    def _extended(self, size: int) -> bytes:
+        if size > MAX_EXTENDED:
+            raise ArchiveError(f"extended header of {size} bytes")
+        data = bytearray()
+        left = size + padding(size)
+        while left:
+            if self.start == self.end and not self._more():
+                raise ArchiveError("the stream ends inside an extended header")
+            n = min(left, self.end - self.start)
+            data += self.mv[self.start:self.start + n]
+            self.start += n
+            left -= n
+        return bytes(data[:size])
+
+    def copy(self, fd: int) -> None:
+        """The current member's data into `fd`; an OSError comes after all of it is read."""
+        error: OSError | None = None
+        while self.left:
+            if self.start == self.end and not self._more():
+                raise ArchiveError("the stream ends inside a file's data")
+            n = min(self.left, self.end - self.start)
+            if error is None:
+                try:
+                    n = os.write(fd, self.mv[self.start:self.start + n])
+                except OSError as e:
+                    error = e
+            self.start += n
+            self.left -= n
+        if error is not None:
+            raise error
+
+    def skip(self, n: int) -> None:
+        while n:
+            if self.start == self.end and not self._more():
+                raise ArchiveError("the stream ends inside a file's data")
+            k = min(n, self.end - self.start)
+            self.start += k
+            n -= k
+
+    def drain(self) -> None:
+        """Read to EOF, so the sender never blocks on a reader that stopped listening."""
+        self.start = self.end = 0
+        while self._more():
+            self.start = self.end = 0

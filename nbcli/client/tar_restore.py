@@ -1,0 +1,168 @@
+"""tar-restore: the client's restore agent - reads an image stream and writes its files.
+
+Under bpbrm child (launched by bpcd, docs/protocol.md "Agents"): a "restore" request with the
+renames and the destination roots; tar-restore connects to bptm child's service through PBX,
+reads the stream to EOF, and reports step 14, problems and "done" (status, files, kbytes).
+Member paths are "/" + name, renamed, and must lie inside one of the roots.
+
+By hand: `tar-restore -C DIR [-K] [-f FILE]` restores a stream (standard input by default)
+below DIR, the way `tar -xpf FILE -C DIR` would, but refusing anything that would land outside
+DIR. The safety rules and the statuses are nbcli.client.untar's and nbcli.client.destination's.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import sys
+
+import click
+
+from nbcli.client.agent import Controller, program, str_list
+from nbcli.client.destination import Destination, clean_root
+from nbcli.client.streamreader import ReadInto, StreamReader, reader_for_fd
+from nbcli.client.untar import RestoreResult, Untar
+from nbcli.commands._entry import command
+from nbcli.config import HostConfig
+from nbcli.net import client
+from nbcli.status import NbuError
+from nbcli.wire.frames import Message
+
+SYNOPSIS = "tar-restore -C DIR [-K] [-f FILE]"
+
+
+# --- run by hand ---------------------------------------------------------------------------
+
+def _open_input(path: str) -> int:
+    if path == "-":
+        if os.isatty(0):
+            raise NbuError(181, "refusing to read an image from a terminal")
+        return 0
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise NbuError(12, f"cannot open {path}: {e.strerror}") from e
+
+
+def _stderr_report(severity: str, msg: str) -> None:
+    sys.stderr.write(msg + "\n")
+
+
+@command("tar-restore", SYNOPSIS)
+@click.option("-C", "directory", required=True, metavar="DIR",
+              help="Restore below this folder (created when missing).")
+@click.option("-K", "keep", is_flag=True, help="Keep existing files; do not replace them.")
+@click.option("-f", "path", default="-", metavar="FILE",
+              help="Read the image from FILE (default: standard input).")
+def cli(directory: str, keep: bool, path: str) -> int:
+    """Restore a tar image (from bpbkar, or GNU tar's posix and gnu formats) below DIR.
+
+    Modes, numeric owners (as root), nanosecond mtimes, hard links, symlinks, fifos and empty
+    folders come back as they were. Members that would land outside DIR - absolute names,
+    '..', a path through a symlink, a hard link to outside - are refused and skipped.
+
+    \b
+    EXIT STATUS
+      0    every member was restored
+      1    some members could not be written (see standard error)
+      12   FILE cannot be opened
+      181  invalid argument (DIR cannot be created, or input is a terminal)
+      182  some members were refused: their names lead outside DIR
+      183  the image is truncated or corrupt (what was restored is whole)
+      186  the image is empty
+    """
+    fd = _open_input(path)
+    try:
+        dest = Destination([os.fsencode(directory)])
+    except OSError as e:
+        raise NbuError(181, f"cannot use {directory} as the destination: {e.strerror}") from e
+    try:
+        result = Untar(StreamReader(reader_for_fd(fd)), dest, _stderr_report, keep).run()
+    finally:
+        dest.close()
+    if result.status:
+        raise NbuError(result.status, _summary(result))
+    return 0
+
+
+def _summary(result: RestoreResult) -> str:
+    return f"{result.files} files restored, {result.kbytes} KB read"
+
+
+# --- under bpbrm child ---------------------------------------------------------------------
+
+def _paths(msg: Message, key: str) -> list[bytes]:
+    try:
+        return [clean_root(os.fsencode(p)) for p in str_list(msg, key, 181, [])]
+    except ValueError as e:
+        raise NbuError(181, f"{key}: {e}") from e
+
+
+def _renames(msg: Message) -> list[tuple[bytes, bytes]]:
+    pairs = msg.get("renames") or []
+    if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
+            for p in pairs):
+        raise NbuError(181, "renames must be a list of [from, to] paths")
+    try:
+        return [(clean_root(os.fsencode(a)), clean_root(os.fsencode(b))) for a, b in pairs]
+    except ValueError as e:
+        raise NbuError(181, f"renames: {e}") from e
+
+
+def destination_from_request(msg: Message) -> tuple[Destination, bool]:
+    """The "restore" op's destination and keep_existing, checked (181 when invalid)."""
+    roots = _paths(msg, "dest")
+    if not roots:
+        raise NbuError(181, "dest must name at least one destination folder")
+    keep = msg.get("keep_existing", False)
+    if not isinstance(keep, bool):
+        raise NbuError(181, "keep_existing must be true or false")
+    renames = _renames(msg)
+    try:
+        return Destination(roots, renames, absolute=True), keep
+    except OSError as e:
+        raise NbuError(181, f"cannot use the destination {e.filename}: {e.strerror}") from e
+
+
+def _watched(sock: socket.socket, ctl: Controller) -> ReadInto:
+    """recv_into on the image connection that also notices the controller going away."""
+    poll = select.poll()
+    poll.register(sock.fileno(), select.POLLIN)
+    poll.register(ctl.conn.fileno(), select.POLLIN)
+    data_fd = sock.fileno()
+
+    def readinto(view: memoryview) -> int:
+        while True:
+            ready = {fd for fd, _ in poll.poll()}
+            if ctl.conn.fileno() in ready:
+                ctl.check()
+            if data_fd in ready:
+                return sock.recv_into(view)  # an OSError here ends the restore with 183
+
+    return readinto
+
+
+def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
+    """One controlled restore: request, image from bptm child, "done"."""
+    host, service = msg.get("host"), msg.get("service")
+    if not isinstance(host, str) or not isinstance(service, str):
+        raise NbuError(181, "restore needs host and service")
+    dest, keep = destination_from_request(msg)
+    try:
+        ctl.accept()
+        with client.connect(cfg, host, service) as data:
+            ctl.step(14, "tar-restore reading the image from bptm child and writing files")
+            reader = StreamReader(_watched(data.sock, ctl))
+            result = Untar(reader, dest, ctl.report, keep).run()
+    finally:
+        dest.close()
+    ctl.log.info("done: status %d, %s", result.status, _summary(result))
+    ctl.send({"op": "done", "status": result.status, "files": result.files,
+              "kbytes": result.kbytes})
+    return result.status
+
+
+# A crash is status 184 ("tar had an unexpected error"), as NetBackup reports its own agent dying.
+main = program("tar-restore", cli, serve, "restore", crash_status=184)

@@ -1,0 +1,118 @@
+"""bpimagelist: list the backup images of the catalog, as bpdbm on the master knows them.
+
+One image_list request to bpdbm (docs/protocol.md "Catalog"); nbcli/commands/imagefmt.py
+renders the reply in NetBackup's forms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from nbcli import clock, codes, timefmt
+from nbcli.commands import imagefmt
+from nbcli.commands._entry import command, entry, load_cfg, root_option
+from nbcli.net import client as net
+from nbcli.render import echo_json, echo_lines
+from nbcli.status import NbuError
+
+SYNOPSIS = """bpimagelist [-l | -L | -U | -idonly | -json | -json_compact]
+            [-d date -e date | -hoursago hours] [-client name] [-backupid id]
+            [-policy name] [-st FULL|INCR|CINC|UBAK|UARC] [-sl sched_label]
+            [-pt policy_type] [-M master[,master...]]"""
+
+DAY = 86400
+
+
+def policy_type_code(text: str) -> int:
+    """`-pt Standard` or `-pt 0` -> 0; status 20 for an unknown type."""
+    if text.isdigit():
+        return int(text)
+    code = codes.POLICY_CODES.get(text.lower())
+    if code is None:
+        raise NbuError(20, f"unknown policy type {text!r}")
+    return code
+
+
+def time_range(since: str | None, until: str | None, hoursago: int | None,
+               backupid: str | None) -> tuple[int | None, int | None]:
+    """-d/-e/-hoursago as a backup time range; NetBackup's default is the last 24 hours."""
+    if hoursago is not None and since:
+        raise NbuError(20, "-hoursago and -d cannot be used together")
+    if hoursago is not None and hoursago < 0:
+        raise NbuError(20, "-hoursago needs a positive number of hours")
+    now = int(clock.now())
+    if hoursago is not None:
+        start: int | None = now - hoursago * 3600
+    elif since:
+        start = timefmt.parse(since)
+    else:
+        start = None if backupid else now - DAY
+    return start, timefmt.parse(until, end_of_day=True) if until else None
+
+
+def render(images: list[dict[str, Any]], form: str) -> None:
+    if form in ("json", "json_compact"):
+        echo_json({"images": images}, compact=form == "json_compact")
+    elif form == "U":
+        echo_lines(imagefmt.table_lines(images))
+    elif form == "L":
+        for h in images:
+            echo_lines(imagefmt.long_lines(h))
+    elif form == "idonly":
+        echo_lines(imagefmt.idonly_line(h) for h in images)
+    else:
+        for h in images:
+            echo_lines(imagefmt.raw_lines(h))
+
+
+@command("bpimagelist", SYNOPSIS)
+@click.option("-l", "form", flag_value="l", default=True, help="Raw IMAGE/HISTO/FRAG lines.")
+@click.option("-L", "form", flag_value="L", help="Long form, one labelled line per field.")
+@click.option("-U", "form", flag_value="U", help="User form: one table row per image.")
+@click.option("-idonly", "form", flag_value="idonly", help="Backup time and id only.")
+@click.option("-json", "form", flag_value="json", help="JSON.")
+@click.option("-json_compact", "form", flag_value="json_compact", help="JSON on one line.")
+@click.option("-d", "since", metavar="DATE", help="Images backed up on or after this date.")
+@click.option("-e", "until", metavar="DATE", help="Images backed up on or before this date.")
+@click.option("-hoursago", type=int, metavar="N", help="Images of the last N hours.")
+@click.option("-client", "client_name", metavar="NAME", help="Images of this client.")
+@click.option("-backupid", metavar="ID", help="The image with this backup id.")
+@click.option("-policy", metavar="NAME", help="Images of this policy.")
+@click.option("-st", "sched_type", metavar="TYPE", help="FULL, INCR, CINC, UBAK or UARC.")
+@click.option("-sl", "sched_label", metavar="LABEL", help="Images of this schedule.")
+@click.option("-pt", "policy_type", metavar="TYPE", help="Policy type (name or number).")
+@click.option("-M", "masters", metavar="MASTER", help="Ask these masters (comma-separated).")
+@root_option
+def cli(form: str, since: str | None, until: str | None, hoursago: int | None,
+        client_name: str | None, backupid: str | None, policy: str | None,
+        sched_type: str | None, sched_label: str | None, policy_type: str | None,
+        masters: str | None, root: str | None) -> int:
+    """List catalog images (by default those of the last 24 hours), newest first.
+
+    \b
+    EXIT STATUS
+      0    images listed
+      20   invalid option or value
+      25   cannot connect to bpdbm on the master
+      109  invalid date
+      227  no image matches
+    """
+    cfg = load_cfg(root)
+    start, end = time_range(since, until, hoursago, backupid)
+    request: dict[str, Any] = {"client": client_name, "backupid": backupid, "policy": policy,
+               "sched_type": codes.sched_code(sched_type) if sched_type else None,
+               "sched_label": sched_label, "start": start, "end": end,
+               "policy_type": policy_type_code(policy_type) if policy_type else None}
+    request = {k: v for k, v in request.items() if v is not None}
+    images: list[dict[str, Any]] = []
+    for master in (masters.split(",") if masters else [cfg.master]):
+        images += net.call(cfg, master.strip(), "bpdbm", "image_list", **request)["images"]
+    if not images:
+        raise NbuError(227)
+    render(images, form)
+    return 0
+
+
+main = entry(cli)

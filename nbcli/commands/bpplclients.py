@@ -1,0 +1,129 @@
+"""bpplclients: list the clients of one policy or of all, or add, delete, modify clients.
+
+The default listing is the -U table (Hardware, OS, Client; the client name starts at column
+44), so `bpplclients | tail -n +3 | awk '{print $3}'` gives the client names.
+"""
+
+from __future__ import annotations
+
+import click
+
+from nbcli.catalog import policies, policy_raw
+from nbcli.catalog.policy_model import Client
+from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.commands.policyfmt import client_l, form_options, policy_command
+from nbcli.config import Paths
+from nbcli.render import echo_lines
+from nbcli.status import NbuError
+
+SYNOPSIS = """bpplclients [policy_name] [-L | -l | -U] [-allunique] [-noheader]
+bpplclients policy_name -add host_name hardware os [host_name hardware os]... [-priority n]
+bpplclients policy_name -delete host_name...
+bpplclients policy_name -modify host_name [-hardware hardware] [-os os] [-priority n]"""
+
+HEADER = ["Hardware         OS                         Client",
+          "---------------  -------------------------  --------------"]
+
+
+def _word(text: str, what: str) -> str:
+    if not text or len(text) > policies.MAX_NAME or any(ch.isspace() for ch in text):
+        raise NbuError(20, f"invalid {what} {text!r}: one word of at most "
+                           f"{policies.MAX_NAME} characters")
+    return text
+
+
+def _new_clients(operands: tuple[str, ...], priority: int | None) -> list[Client]:
+    if not operands or len(operands) % 3:
+        raise NbuError(20, "-add takes one or more 'host_name hardware os' triples")
+    return [Client(policies.check_name(operands[i], "client name"),
+                   _word(operands[i + 1], "hardware"), _word(operands[i + 2], "os"),
+                   priority or 0) for i in range(0, len(operands), 3)]
+
+
+def rows(clients: list[Client], form: str | None, noheader: bool) -> list[str]:
+    if form == "l":
+        return [policy_raw.client_line(c) for c in clients]
+    if form == "L":
+        return [client_l(c) for c in clients]
+    table = [f"{c.hardware:<15}  {c.os:<25}  {c.name}" for c in clients]
+    return table if noheader else HEADER + table
+
+
+def _listed(paths: Paths, name: str | None, unique: bool) -> list[Client]:
+    chosen = [policies.load(paths, name)] if name else policies.load_all(paths)
+    clients = [c for p in chosen for c in p.clients]
+    if unique:
+        first: dict[str, Client] = {}
+        for c in clients:
+            first.setdefault(c.name, c)
+        clients = list(first.values())
+    return clients
+
+
+@policy_command("bpplclients", SYNOPSIS)
+@click.argument("operands", nargs=-1, metavar="[policy_name] [host_name ...]")
+@form_options
+@click.option("-allunique", "unique", is_flag=True, help="Each client once, over all policies.")
+@click.option("-noheader", "noheader", is_flag=True, help="No heading lines in the table.")
+@click.option("-add", "action", flag_value="add", help="Add host_name hardware os triples.")
+@click.option("-delete", "action", flag_value="delete", help="Delete the named clients.")
+@click.option("-modify", "action", flag_value="modify", help="Change one client.")
+@click.option("-hardware", "hardware", help="With -modify: the new hardware.")
+@click.option("-os", "os_name", help="With -modify: the new operating system.")
+@click.option("-priority", "priority", type=click.IntRange(0, 99999),
+              help="With -add/-modify: the client's priority in the policy.")
+@root_option
+def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool,
+        noheader: bool, action: str | None, hardware: str | None, os_name: str | None,
+        priority: int | None, root: str | None) -> int:
+    """List the clients of policies, or add, delete or modify clients of a policy.
+
+    \b
+    EXIT STATUS
+      0    listed or changed
+      20   invalid option, name or value
+      153  this host is not the master server
+      226  -add: the client is already in the policy
+      230  the policy does not exist
+      239  -delete/-modify: the client is not in the policy
+    """
+    cfg = load_cfg(root)
+    paths = policies.master_paths(cfg)
+    if action is None:
+        if len(operands) > 1:
+            raise NbuError(20, f"unexpected arguments: {' '.join(operands[1:])}")
+        echo_lines(rows(_listed(paths, operands[0] if operands else None, unique), form,
+                        noheader))
+        return 0
+    if not operands:
+        raise NbuError(20, f"-{action} needs a policy name")
+    name, rest = operands[0], operands[1:]
+    if action == "add":
+        added = _new_clients(rest, priority)
+        with policies.modify(paths, name) as p:
+            for c in added:
+                p.add_client(c)
+    elif action == "delete":
+        if not rest:
+            raise NbuError(20, "-delete needs one or more client names")
+        with policies.modify(paths, name) as p:
+            for client in rest:
+                p.delete_client(client)
+    else:
+        _modify(paths, name, rest, hardware, os_name, priority)
+    admin_log(cfg).info("bpplclients: %s -%s %s", name, action, " ".join(rest))
+    return 0
+
+
+def _modify(paths: Paths, name: str, rest: tuple[str, ...], hardware: str | None,
+            os_name: str | None, priority: int | None) -> None:
+    if len(rest) != 1 or (hardware, os_name, priority) == (None, None, None):
+        raise NbuError(20, "-modify takes one client and -hardware, -os or -priority")
+    with policies.modify(paths, name) as p:
+        c = p.find_client(rest[0])
+        c.hardware = _word(hardware, "hardware") if hardware is not None else c.hardware
+        c.os = _word(os_name, "os") if os_name is not None else c.os
+        c.priority = priority if priority is not None else c.priority
+
+
+main = entry(cli)

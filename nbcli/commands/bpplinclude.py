@@ -1,0 +1,96 @@
+"""bpplinclude: list or change a policy's backup selections (its ordered include list).
+
+Entries are kept as given and in order, directives included (NEW_STREAM may repeat), so
+-add never merges duplicates; -delete removes every occurrence of a path.
+"""
+
+from __future__ import annotations
+
+import click
+
+from nbcli.catalog import policies, policy_raw
+from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.commands.policyfmt import form_options, include_l, includes_u, policy_command
+from nbcli.render import echo_lines
+from nbcli.status import NbuError
+
+SYNOPSIS = """bpplinclude policy_name [-L | -l | -U]
+bpplinclude policy_name -add path_name... | -add -f file
+bpplinclude policy_name -delete path_name...
+bpplinclude policy_name -modify old_path_name new_path_name"""
+
+MAX_PATH = 4096
+
+
+def _entry(text: str) -> str:
+    if not text.strip() or "\n" in text or len(text) > MAX_PATH:
+        raise NbuError(20, f"invalid backup selection {text!r}")
+    return text
+
+
+def _from_file(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise NbuError(12, f"{path}: {e.strerror}") from e
+    return [line for line in lines if line.strip()]
+
+
+def _show(includes: list[str], form: str | None) -> list[str]:
+    if form == "l":
+        return [policy_raw.include_line(i) for i in includes]
+    if form == "L":
+        return [include_l(i) for i in includes]
+    return includes_u(includes)
+
+
+@policy_command("bpplinclude", SYNOPSIS)
+@click.argument("name")
+@click.argument("paths_given", nargs=-1, metavar="[path_name ...]")
+@form_options
+@click.option("-add", "action", flag_value="add", help="Append the paths, in order.")
+@click.option("-delete", "action", flag_value="delete", help="Remove the paths.")
+@click.option("-modify", "action", flag_value="modify", help="Replace OLD by NEW.")
+@click.option("-f", "listfile", metavar="FILE", help="With -add: the paths, one per line.")
+@root_option
+def cli(name: str, paths_given: tuple[str, ...], form: str | None, verbose: bool,
+        action: str | None, listfile: str | None, root: str | None) -> int:
+    """List or change the backup selections of a policy.
+
+    \b
+    EXIT STATUS
+      0    listed or changed
+      12   -f: the file cannot be read
+      20   invalid option or path, or wrong number of paths
+      153  this host is not the master server
+      227  -delete/-modify: the path is not in the selections
+      230  the policy does not exist
+    """
+    cfg = load_cfg(root)
+    paths = policies.master_paths(cfg)
+    if action is None:
+        if paths_given or listfile:
+            raise NbuError(20, "paths need -add, -delete or -modify")
+        echo_lines(_show(policies.load(paths, name).includes, form))
+        return 0
+    given = [_entry(p) for p in paths_given]
+    if listfile is not None:
+        if action != "add":
+            raise NbuError(20, "-f goes with -add")
+        given += [_entry(p) for p in _from_file(listfile)]
+    if not given or (action == "modify" and len(given) != 2):
+        raise NbuError(20, f"-{action} needs {'OLD NEW' if action == 'modify' else 'paths'}")
+    with policies.modify(paths, name) as p:
+        if action == "add":
+            p.includes += given
+        elif action == "delete":
+            for path in given:
+                p.delete_include(path)
+        else:
+            p.modify_include(given[0], given[1])
+    admin_log(cfg).info("bpplinclude: %s -%s %s", name, action, " ".join(given))
+    return 0
+
+
+main = entry(cli)

@@ -1,0 +1,154 @@
+"""bpplinfo: show a policy's attributes (-L, -l, -U) or change them (-set, -modify).
+
+`-modify` changes only the attributes on the command line; `-set` first puts every attribute
+back to its default (effective date: now), then applies the ones given - NetBackup's warning
+about -set holds here too. Clients, selections and schedules are never touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from nbcli import clock, codes, timefmt
+from nbcli.catalog import policies, policy_raw
+from nbcli.catalog.policy_model import ANY_GROUP, Policy
+from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.commands.policyfmt import attributes_u, bpplinfo_l, form_options, header, policy_command
+from nbcli.render import echo_lines
+from nbcli.status import NbuError
+
+SYNOPSIS = """bpplinfo policy_name -L | -l | -U
+bpplinfo policy_name -set | -modify [-active | -inactive] [-pt policy_type]
+    [-residence label] [-pool label] [-priority number] [-policyjobs max_jobs]
+    [-collect_tir_info 0|1|2] [-keyword "keyword phrase"] [-compress 0|1] [-crossmp 0|1]
+    [-follownfs 0|1] [-blkincr 0|1] [-multiple_streams 0|1] [-encrypt 0|1] [-chkpt 0|1]
+    [-chkpt_intrvl minutes] [-ef effective_time] [-sg server_group] [-data_class class]"""
+
+FLAG = click.IntRange(0, 1)
+# option destination -> Policy attribute, for the 0|1 flags
+FLAGS = {"compress": "compress", "crossmp": "cross_mount_points", "follownfs": "follow_nfs",
+         "blkincr": "block_incremental", "multiple_streams": "multiple_streams",
+         "encrypt": "encrypt", "chkpt": "checkpoint"}
+NULLS = ("*NULL*", "*null*")
+
+
+def _pool_or_label(value: str, what: str) -> str:
+    if value in NULLS or value == "":
+        return ""
+    return policies.check_name(value, what)
+
+
+def _policy_type(text: str) -> int:
+    if text.isdigit() and int(text) in codes.POLICY_TYPES:
+        return int(text)
+    try:
+        return codes.POLICY_CODES[text.lower()]
+    except KeyError:
+        raise NbuError(20, f"unknown policy type {text!r}") from None
+
+
+def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
+    """The Policy attributes the command line sets (checked), by attribute name."""
+    out: dict[str, Any] = {FLAGS[k]: bool(v) for k, v in opts.items()
+                           if k in FLAGS and v is not None}
+    if opts["active"] is not None:
+        out["active"] = opts["active"]
+    simple = {"priority": "priority", "policyjobs": "max_jobs", "maxjobs": "max_jobs",
+              "collect_tir_info": "collect_tir", "chkpt_intrvl": "checkpoint_interval"}
+    out.update({attr: opts[k] for k, attr in simple.items() if opts[k] is not None})
+    if opts["pt"] is not None:
+        out["policy_type"] = _policy_type(opts["pt"])
+    if opts["residence"] is not None:
+        out["residence"] = _pool_or_label(opts["residence"], "storage unit")
+    if opts["pool"] is not None:
+        out["volume_pool"] = _pool_or_label(opts["pool"], "volume pool") or "NetBackup"
+    if opts["sg"] is not None:
+        sg = opts["sg"]
+        out["server_group"] = sg if sg in (ANY_GROUP, "*NONE*") else \
+            _pool_or_label(sg, "server group")
+    if opts["data_class"] is not None:
+        out["data_classification"] = _pool_or_label(opts["data_class"], "data classification")
+    if opts["keyword"] is not None:
+        if "\n" in opts["keyword"] or len(opts["keyword"]) > policies.MAX_NAME:
+            raise NbuError(225, "the keyword must be one line of at most 128 characters")
+        out["keyword"] = opts["keyword"]
+    if opts["ef"] is not None:
+        out["effective_date"] = timefmt.parse(opts["ef"])
+    return out
+
+
+def _apply(p: Policy, changes: dict[str, Any], reset: bool) -> None:
+    if reset:
+        p.reset_attributes(int(clock.now()))
+    for attr, value in changes.items():
+        setattr(p, attr, value)
+
+
+def _show(p: Policy, form: str) -> list[str]:
+    if form == "l":
+        return policy_raw.attribute_lines(p)
+    if form == "L":
+        return bpplinfo_l(p)
+    return header(p, blank_after=True) + attributes_u(p)
+
+
+@policy_command("bpplinfo", SYNOPSIS)
+@click.argument("name")
+@form_options
+@click.option("-set", "mode", flag_value="set", help="Reset to defaults, then apply.")
+@click.option("-modify", "mode", flag_value="modify", help="Change only what is given.")
+@click.option("-active", "active", flag_value=True, default=None, help="Activate the policy.")
+@click.option("-inactive", "active", flag_value=False, help="Deactivate the policy.")
+@click.option("-pt", "pt", metavar="TYPE", help="Policy type (Standard, MS-Windows, ...).")
+@click.option("-residence", "residence", metavar="STU", help="Storage unit (*NULL* = any).")
+@click.option("-pool", "pool", metavar="POOL", help="Volume pool.")
+@click.option("-priority", "priority", type=click.IntRange(0, 99999), help="Job priority.")
+@click.option("-policyjobs", "policyjobs", type=click.IntRange(0, 999),
+              help="Maximum concurrent jobs (0 = unlimited).")
+@click.option("-maxjobs", "maxjobs", type=click.IntRange(0, 999), help="Same as -policyjobs.")
+@click.option("-collect_tir_info", "collect_tir_info", type=click.IntRange(0, 2),
+              help="True image restore info: 0 no, 1 yes, 2 with move detection.")
+@click.option("-keyword", "keyword", metavar="TEXT", help="Keyword phrase.")
+@click.option("-compress", "compress", type=FLAG, help="Client compression.")
+@click.option("-crossmp", "crossmp", type=FLAG, help="Cross mount points.")
+@click.option("-follownfs", "follownfs", type=FLAG, help="Follow NFS mounts.")
+@click.option("-blkincr", "blkincr", type=FLAG, help="Block-level incrementals.")
+@click.option("-multiple_streams", "multiple_streams", type=FLAG, help="Multiple streams.")
+@click.option("-encrypt", "encrypt", type=FLAG, help="Client encryption.")
+@click.option("-chkpt", "chkpt", type=FLAG, help="Checkpoint restart.")
+@click.option("-chkpt_intrvl", "chkpt_intrvl", type=click.IntRange(5, 180),
+              help="Checkpoint interval in minutes.")
+@click.option("-ef", "ef", metavar="DATE", help="Effective time, mm/dd/yyyy [hh:mm:ss].")
+@click.option("-sg", "sg", metavar="GROUP", help="Server group (*ANY*, *NONE*).")
+@click.option("-data_class", "data_class", metavar="CLASS", help="Data classification.")
+@root_option
+def cli(name: str, form: str | None, verbose: bool, mode: str | None, root: str | None,
+        **opts: Any) -> int:
+    """Display or change the attributes of a policy.
+
+    \b
+    EXIT STATUS
+      0    displayed or changed
+      20   invalid option or value, or neither a display form nor -set/-modify
+      109  invalid -ef date
+      153  this host is not the master server
+      225  keyword or name too long
+      230  the policy does not exist
+    """
+    if bool(form) == bool(mode):
+        raise NbuError(20, "give one of -L, -l, -U, or -set / -modify with attributes")
+    cfg = load_cfg(root)
+    paths = policies.master_paths(cfg)
+    if form:
+        echo_lines(_show(policies.load(paths, name), form))
+        return 0
+    changes = changes_from(opts)
+    with policies.modify(paths, name) as p:
+        _apply(p, changes, reset=mode == "set")
+    admin_log(cfg).info("bpplinfo: %s %s %s", name, mode, sorted(changes))
+    return 0
+
+
+main = entry(cli)

@@ -1,0 +1,90 @@
+"""bpplsched: list a policy's schedules, add one, delete some or all.
+
+A new schedule gets NetBackup's defaults (FULL, weekly, retention level 1, one copy, no start
+window) changed by the options given; bpplschedrep changes an existing one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from nbcli.catalog import policies, policy_raw, schedule_text, schedules
+from nbcli.catalog.policy_model import Schedule
+from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.commands.policyfmt import SCHEDULE_LISTS, form_options, policy_command, schedule_options
+from nbcli.render import echo_lines
+from nbcli.status import NbuError
+
+SYNOPSIS = """bpplsched policy_name [-L | -l | -U] [-label sched_label]
+bpplsched policy_name -delete sched_label,...
+bpplsched policy_name -deleteall
+bpplsched policy_name -add sched_label [-st sched_type] [-freq frequency] [-mpxmax mpx]
+    [-number_copies number] [-synthetic 0|1] [-rl retention_level[,rl_copy,...]]
+    [-residence storage_unit_label[,stunit_copy,...]] [-pool volume_pool_label[,pool_copy,...]]
+    [-sg share_group[,share_copy,...]] [-fail_on_error 0|1[,0|1,...]] [-window start duration]
+    [-cal 0|1|2] [-incl mm/dd/yyyy] [-excl mm/dd/yyyy] [-weekday day_name week]
+    [-dayomonth value | l]"""
+
+
+def show(chosen: list[Schedule], form: str | None) -> list[str]:
+    if form == "l":
+        return [line for s in chosen for line in policy_raw.schedule_lines(s)]
+    if form == "L":
+        return [line for s in chosen for line in schedule_text.schedule_l(s)]
+    blocks = [schedule_text.schedule_u(s) for s in chosen]
+    return [line for i, block in enumerate(blocks) for line in ([""] if i else []) + block]
+
+
+@policy_command("bpplsched", SYNOPSIS, SCHEDULE_LISTS)
+@click.argument("name")
+@form_options
+@click.option("-label", "label", metavar="LABEL", help="List only this schedule.")
+@click.option("-add", "add", metavar="LABEL", help="Add a schedule.")
+@click.option("-delete", "delete", metavar="LABEL[,LABEL]", help="Delete these schedules.")
+@click.option("-deleteall", "deleteall", is_flag=True, help="Delete every schedule.")
+@schedule_options
+@root_option
+def cli(name: str, form: str | None, verbose: bool, label: str | None, add: str | None,
+        delete: str | None, deleteall: bool, root: str | None, **opts: Any) -> int:
+    """List, add or delete the schedules of a policy.
+
+    \b
+    EXIT STATUS
+      0    listed or changed
+      20   invalid option or value (schedule type, window, copies, ...)
+      109  invalid date
+      153  this host is not the master server
+      197  -label/-delete: the policy has no such schedule
+      226  -add: the policy already has a schedule of that name
+      230  the policy does not exist
+      231  the start windows overlap
+    """
+    if sum(map(bool, (add, delete, deleteall))) > 1:
+        raise NbuError(20, "-add, -delete and -deleteall exclude each other")
+    given = sorted(k for k, v in opts.items() if v not in (None, ()))
+    if given and not add:
+        raise NbuError(20, f"-{' -'.join(given)} only go with -add (or use bpplschedrep)")
+    cfg = load_cfg(root)
+    paths = policies.master_paths(cfg)
+    if not (add or delete or deleteall):
+        p = policies.load(paths, name)
+        echo_lines(show([p.find_schedule(label)] if label else p.schedules, form))
+        return 0
+    if add:
+        new = schedules.new_schedule(add, schedules.changes_from(opts))
+    with policies.modify(paths, name) as p:
+        if add:
+            p.add_schedule(new)
+        elif delete:
+            for one in schedules.split_list(delete):
+                p.delete_schedule(one)
+        else:
+            p.schedules = []
+    admin_log(cfg).info("bpplsched: %s %s", name, f"-add {add}" if add else
+                        f"-delete {delete}" if delete else "-deleteall")
+    return 0
+
+
+main = entry(cli)

@@ -1,0 +1,56 @@
+"""bppolicynew: create a policy with NetBackup's defaults, copy one (-sameas), or rename one.
+
+A new policy is Standard, active, volume pool NetBackup, server group *ANY*, unlimited jobs,
+with no clients, selections or schedules; it runs nothing until it has all three.
+"""
+
+from __future__ import annotations
+
+import click
+
+from nbcli.catalog import policies
+from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.commands.policyfmt import policy_command
+from nbcli.status import NbuError
+
+SYNOPSIS = """bppolicynew policy_name [-verbose] [-reason "string"]
+bppolicynew policy_name -sameas existing_policy_name [-verbose] [-reason "string"]
+bppolicynew existing_policy_name -renameto policy_name [-verbose] [-reason "string"]"""
+
+
+@policy_command("bppolicynew", SYNOPSIS)
+@click.argument("name")
+@click.option("-sameas", "sameas", metavar="EXISTING",
+              help="Copy the attributes, clients, selections and schedules of this policy.")
+@click.option("-renameto", "renameto", metavar="NEW", help="Rename policy NAME to NEW.")
+@click.option("-verbose", "-v", "verbose", is_flag=True, help="Accepted for compatibility.")
+@click.option("-reason", "reason", metavar="TEXT", help="Why (written to the admin log).")
+@root_option
+def cli(name: str, sameas: str | None, renameto: str | None, verbose: bool,
+        reason: str | None, root: str | None) -> int:
+    """Create, copy or rename a NetBackup policy.
+
+    \b
+    EXIT STATUS
+      0    done
+      20   invalid name (letters, digits, . + - _ only) or -sameas with -renameto
+      153  this host is not the master server
+      225  name longer than 128 characters
+      226  a policy of that name already exists
+      230  the existing policy does not exist
+    """
+    if sameas and renameto:
+        raise NbuError(20, "-sameas and -renameto exclude each other")
+    cfg = load_cfg(root)
+    paths = policies.master_paths(cfg)
+    if renameto:
+        policies.rename(paths, name, renameto)
+        done = f"policy {name} renamed to {renameto}"
+    else:
+        policies.create(paths, name, sameas)
+        done = f"policy {name} created" + (f" as a copy of {sameas}" if sameas else "")
+    admin_log(cfg).info("bppolicynew: %s%s", done, f" (reason: {reason})" if reason else "")
+    return 0
+
+
+main = entry(cli)

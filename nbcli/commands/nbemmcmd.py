@@ -1,0 +1,137 @@
+"""nbemmcmd: add, delete and list the hosts of the EMM database (through the master's nbemm).
+
+Output is framed as NetBackup frames it, because scripts strip the frame by position or by
+text (`grep -v NBEMMCMD | grep -v "Command completed successfully"`, or lines 2 to n-1):
+
+    NBEMMCMD, Version: <version>
+    The following hosts were found:          (-listhosts only)
+    <machinetype>     <hostname>             (one line a host record)
+    Command completed successfully.
+
+A failure ends with "Command did not complete successfully." instead, then the usual
+EXIT STATUS line on stderr. The master is listed as `master` (NetBackup 7-9's word, which
+`nbemmcmd -listhosts | grep master | awk '{print $2}'` finds); NetBackup 10 prints `primary`,
+which nbcli accepts as an input alias only. A host that is both master and media server has
+two records, so `grep media` finds it too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+import nbcli
+from nbcli.commands._entry import command, entry, load_cfg, root_option
+from nbcli.commands.stufmt import emm_request
+from nbcli.render import echo_lines
+
+SYNOPSIS = """nbemmcmd -addhost -machinename name -machinetype master|media|client|ndmp|cluster
+         [-masterserver name] [-netbackupversion level[.major[.minor]]]
+nbemmcmd -deletehost -machinename name -machinetype master|media|client|ndmp|cluster
+nbemmcmd -listhosts [-verbose] [-nbservers | -machinetype type |
+         -display_server -machinename name -machinetype type]"""
+
+DONE, FAILED = "Command completed successfully.", "Command did not complete successfully."
+SERVER_TYPES = ("master", "media")
+# Numbers shown after the type word by -listhosts -verbose; scripts read the word.
+NBU_TYPE_CODES = {"media": 1, "client": 2, "master": 3, "ndmp": 4, "cluster": 5}
+INDENT = " " * 8
+
+
+def banner() -> str:
+    return f"NBEMMCMD, Version: {nbcli.__version__}"
+
+
+def host_line(host: dict[str, Any]) -> str:
+    return f"{host['machinetype']:<16} {host['name']}"
+
+
+def version_number(version: str) -> int:
+    """NetBackup's packed form of a version: 10.1.1 -> 1011000 (8.1.2 -> 812000)."""
+    parts = [int(p) for p in version.split(".") if p.isdigit()][:4]
+    parts += [0] * (4 - len(parts))
+    return parts[0] * 100000 + parts[1] * 10000 + parts[2] * 1000 + parts[3]
+
+
+def verbose_block(host: dict[str, Any]) -> list[str]:
+    """One host as -listhosts -verbose prints it: its name, then indented `Key = value` lines."""
+    kind, version = host["machinetype"], host["version"] or "0.0.0.0"
+    pairs = [("ClusterName", '""'),
+             ("MachineName", f'"{host["name"]}"'),
+             ("FQName", f'"{host["name"]}"'),
+             ("MachineDescription", '""'),
+             ("MachineNbuType", f"{kind} ({NBU_TYPE_CODES.get(kind, 0)})"),
+             ("MasterServerName", f'"{host["master"]}"'),
+             ("NetBackupVersion", f"{version} ({version_number(version)})")]
+    return [host["name"]] + [f"{INDENT}{key} = {value}" for key, value in pairs]
+
+
+def _require(ctx: click.Context, action: str, name: str | None, kind: str | None) -> None:
+    if not name or not kind:
+        raise click.UsageError(f"-{action} needs -machinename and -machinetype", ctx)
+
+
+def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
+               nbservers: bool) -> list[str]:
+    """The body of -listhosts: the header line, then one line (or block) a host record."""
+    hosts = emm_request(cfg, cfg.master, "host_list", name=name, machinetype=kind)["hosts"]
+    if nbservers:
+        hosts = [h for h in hosts if h["machinetype"] in SERVER_TYPES]
+    lines = ["The following hosts were found:"]
+    for host in hosts:
+        lines += verbose_block(host) if verbose else [host_line(host)]
+    return lines
+
+
+@command("nbemmcmd", SYNOPSIS)
+@click.option("-addhost", "action", flag_value="addhost", help="Add a host record.")
+@click.option("-deletehost", "action", flag_value="deletehost", help="Delete a host record.")
+@click.option("-listhosts", "-listh", "action", flag_value="listhosts", help="List host records.")
+@click.option("-machinename", "name", help="Host name.")
+@click.option("-machinetype", "kind",
+              help="master (or primary), media (or mediaserver), client, ndmp, cluster.")
+@click.option("-masterserver", "master", help="-addhost: the host's master (default: this one).")
+@click.option("-netbackupversion", "version", help="-addhost: the host's NetBackup version.")
+@click.option("-verbose", "verbose", is_flag=True, help="-listhosts: every attribute.")
+@click.option("-nbservers", "nbservers", is_flag=True, help="-listhosts: masters and media only.")
+@click.option("-display_server", "display_server", is_flag=True,
+              help="-listhosts: only the server named by -machinename and -machinetype.")
+@root_option
+@click.pass_context
+def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | None,
+        master: str | None, version: str | None, verbose: bool, nbservers: bool,
+        display_server: bool, root: str | None) -> int:
+    """Manage the hosts of the EMM database.
+
+    \b
+    EXIT STATUS
+      0     done
+      20    invalid parameter (unknown machine type, bad host name or version)
+      25    the master's nbemm (or its PBX) is not running
+      225   the host name is longer than 128 characters
+      226   -addhost: the host record exists
+      227   -deletehost / -listhosts -machinename: no such host record
+    """
+    if action is None:
+        raise click.UsageError("one of -addhost, -deletehost, -listhosts is required", ctx)
+    if action != "listhosts" or display_server:
+        _require(ctx, "display_server" if action == "listhosts" else action, name, kind)
+    cfg = load_cfg(root)
+    click.echo(banner())
+    try:
+        if action == "addhost":
+            emm_request(cfg, cfg.master, "host_add", name=name, machinetype=kind,
+                               master=master, version=version)
+        elif action == "deletehost":
+            emm_request(cfg, cfg.master, "host_delete", name=name, machinetype=kind)
+        else:
+            echo_lines(list_hosts(cfg, name, kind, verbose, nbservers))
+    except Exception:
+        click.echo(FAILED)
+        raise
+    click.echo(DONE)
+    return 0
+
+
+main = entry(cli)

@@ -1,0 +1,230 @@
+"""One backup job inside nbjm, from its resource request to the note to nbpem.
+
+The steps are the seed's, in its order; each is recorded in bpjobd before nbjm acts on it.
+Whatever fails, the end is the same: the job is Done with a NetBackup status, an image that is
+not complete is removed from the catalog, the resources go back to nbrb and nbpem hears the
+status (it decides about retries).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from nbcli import clock, codes, jobreport
+from nbcli.net import client
+from nbcli.net.conn import Connection
+from nbcli.status import NbuError
+from nbcli.wire.frames import Message
+
+if TYPE_CHECKING:
+    from nbcli.daemons.nbjm import Nbjm
+
+LOST_BPBRM = 40  # network connection broken
+
+
+def request_resources(cfg: Any, report: jobreport.JobReporter, jobid: int,
+                      cancel: threading.Event | None = None, **fields: Any) -> Message:
+    """Ask nbrb and wait for the grant, recording why the job waits while it does."""
+    with client.connect(cfg, cfg.client_name, "nbrb") as nbrb:
+        nbrb.send({"op": "allocate", "jobid": jobid, **fields})
+        while True:
+            try:
+                reply = nbrb.recv()
+            except EOFError as e:
+                raise NbuError(812, "nbrb closed the connection") from e
+            if reply.get("status"):
+                raise NbuError(int(reply["status"]), str(reply.get("msg", "")))
+            if "waiting" in reply:
+                # queuereason is NetBackup's reason code; the words go in reasonstring.
+                report.update(jobid, queuereason=int(reply.get("code", 0)),
+                              reasonstring=str(reply["waiting"]))
+                report.log(jobid, f"awaiting resources: {reply['waiting']}")
+                continue
+            return dict(reply["granted"])
+
+
+class BackupJob:
+    def __init__(self, nbjm: Nbjm, jobid: int, params: Message,
+                 report: jobreport.JobReporter) -> None:
+        self.nbjm = nbjm
+        self.cfg = nbjm.cfg
+        self.jobid = jobid
+        self.p = params
+        self.report = report
+        self.grant: Message | None = None
+        self.backupid: str | None = None
+        self.bpbrm: Connection | None = None
+        self.canceled = threading.Event()
+        self._lock = threading.Lock()
+
+    def step(self, n: int, msg: str) -> None:
+        self.nbjm.log.info("job %d step %d: %s", self.jobid, n, msg)
+        self.report.step(self.jobid, n, msg)
+
+    # --- the run -----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        status, result = 0, {}
+        try:
+            self._allocate()
+            self._create_image()
+            result = self._run_bpbrm()
+            status = int(result.get("status", LOST_BPBRM))
+        except NbuError as e:
+            status = e.status
+            result = {"msg": e.detail or e.message}
+            self.nbjm.log.info("job %d: %s", self.jobid, e)
+        self._finish(status, result)
+
+    def _allocate(self) -> None:
+        p = self.p
+        stu = p.get("stu") or "*ANY*"
+        self.step(3, f"requesting resources from nbrb: storage unit {stu}, max jobs per policy "
+                     f"{p.get('max_jobs_policy') or 'unlimited'}, max jobs per client "
+                     f"{p.get('max_jobs_client') or 'unlimited'}")
+        grant = request_resources(self.cfg, self.report, self.jobid, kind="backup", stu=stu,
+                                  policy=p.get("policy"), client=p.get("client"),
+                                  priority=p.get("priority", 0),
+                                  max_jobs_policy=p.get("max_jobs_policy", 0),
+                                  max_jobs_client=p.get("max_jobs_client", 0))
+        with self._lock:
+            self.grant = grant
+        if self.canceled.is_set():
+            raise NbuError(150, "canceled")
+        s = grant["stu"]
+        self.report.update(self.jobid, state=codes.ACTIVE, stunit=s["label"],
+                           server=grant.get("host", s.get("host")), queuereason=0, reasonstring="",
+                           operation=codes.OP_CONNECT, new_try=True)
+        self.step(5, f"nbemm allocated storage unit {s['label']} on media server "
+                     f"{s['host']} through nbrb; job active")
+
+    def _create_image(self) -> None:
+        p = self.p
+        backup_time = self.nbjm.backup_time(str(p["client"]))
+        level = int(p.get("retention_level", codes.DEFAULT_RETENTION_LEVEL))
+        period = codes.retention_seconds(level) if "retention_seconds" not in p \
+            else p["retention_seconds"]
+        expiration = codes.INFINITY if period is None else backup_time + int(period)
+        self.step(6, "creating the image header and .f files in the catalog through "
+                     "nbproxy and bpdbm")
+        reply = client.call(self.cfg, self.cfg.client_name, "nbproxy", "image_create",
+                            client=p["client"], policy=p["policy"],
+                            policy_type=p.get("policy_type", 0),
+                            sched_label=p["schedule"], sched_type=p.get("sched_type", 0),
+                            retention_level=level, expiration=expiration,
+                            backup_time=backup_time, jobid=self.jobid,
+                            stu=self.grant["stu"]["label"] if self.grant else "",
+                            media_server=self.grant["stu"]["host"] if self.grant else "",
+                            keyword=p.get("keyword", ""), tir=bool(p.get("tir")))
+        self.backupid = str(reply["backupid"])
+        self.report.update(self.jobid, backupid=self.backupid)
+
+    def _run_bpbrm(self) -> Message:
+        assert self.grant is not None and self.backupid is not None
+        stu = self.grant["stu"]
+        media = str(stu["host"])
+        self.step(7, f"starting bpbrm on media server {media} through its PBX and bpcd")
+        conn = client.connect(self.cfg, media, "bpcd")
+        with self._lock:
+            self.bpbrm = conn
+        try:
+            conn.request("launch", program="bpbrm", args=[])
+            if self.canceled.is_set():
+                raise NbuError(150, "canceled")
+            p = self.p
+            conn.send({"op": "backup", "jobid": self.jobid, "backupid": self.backupid,
+                       "master": self.cfg.client_name, "client": p["client"],
+                       "paths": p.get("paths", []), "since": p.get("since"),
+                       "exclude": p.get("exclude", []), "tir": bool(p.get("tir")),
+                       "cross_mount_points": bool(p.get("cross_mount_points")), "stu": stu})
+            self.report.update(self.jobid, operation=codes.OP_WRITE)
+            while True:
+                try:
+                    msg = conn.recv()
+                except EOFError:
+                    raise NbuError(LOST_BPBRM, f"bpbrm on {media} went away") from None
+                if msg.get("op") == "done":
+                    return msg
+        finally:
+            with self._lock:
+                self.bpbrm = None
+            conn.close()
+
+    def _finish(self, status: int, result: Message) -> None:
+        """Seed steps 14-17, whatever happened before."""
+        ended = int(clock.now())
+        fields: dict[str, Any] = {"state": codes.DONE, "status": status, "ended": ended,
+                                  "kbytes": int(result.get("kbytes", 0)),
+                                  "files": int(result.get("files", 0))}
+        if status in (0, 1):
+            fields["percent"] = 100
+        self._quietly(lambda: self.report.update(self.jobid, **fields))
+        self._quietly(lambda: self.step(14, f"bpbrm, bptm and bpbkar ended; job done with "
+                                            f"status {status}"))
+        if self.backupid is not None:
+            status = self._close_image(status, result)
+        if self.grant is not None:
+            self._quietly(lambda: self.step(16, "releasing the job's resources with nbrb"))
+            self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbrb",
+                                              "release", jobid=self.jobid))
+        self._quietly(lambda: self.step(17, f"notifying nbpem that the job ended with status "
+                                            f"{status}"))
+        self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbpem", "job_done",
+                                          jobid=self.jobid, status=status,
+                                          policy=self.p.get("policy"),
+                                          schedule=self.p.get("schedule"),
+                                          client=self.p.get("client"),
+                                          sched_type=self.p.get("sched_type", 0),
+                                          backupid=self.backupid))
+        self._quietly(lambda: self.report.update(self.jobid, closed=True))
+        self.report.close()
+
+    def _close_image(self, status: int, result: Message) -> int:
+        """Seed step 15: complete and verify the image, or remove what it had."""
+        if status in (0, 1):
+            self.step(15, f"completing and verifying image {self.backupid} in the catalog "
+                          f"through nbproxy and bpdbm")
+            elapsed = int(clock.now()) - int(self.backupid.rsplit("_", 1)[1])
+            try:
+                client.call(self.cfg, self.cfg.client_name, "nbproxy", "image_complete",
+                            backupid=self.backupid, kbytes=int(result.get("kbytes", 0)),
+                            num_files=int(result.get("files", 0)), elapsed=max(elapsed, 0),
+                            fragments=result.get("fragments", []),
+                            checksum=result.get("checksum"),
+                            block_size=result.get("block_size"),
+                            stream_bytes=result.get("stream_bytes"))
+                return status
+            except NbuError as e:
+                self.report.log(self.jobid, f"image {self.backupid} failed verification: {e}",
+                                "Error")
+                self._quietly(lambda: self.report.update(self.jobid, status=e.status))
+                status = e.status
+        else:
+            self._quietly(lambda: self.step(15, f"removing the incomplete image "
+                                                f"{self.backupid} from the catalog"))
+        self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbproxy",
+                                          "image_abort", backupid=self.backupid))
+        return status
+
+    def _quietly(self, action: Any) -> None:
+        """Clean-up must go on when one part of it fails; the failure goes to the log."""
+        try:
+            action()
+        except NbuError as e:
+            self.nbjm.log.warning("job %d: %s", self.jobid, e)
+
+    # --- control from outside ----------------------------------------------------------------------
+
+    def cancel(self) -> None:
+        self.canceled.set()
+        with self._lock:
+            granted, bpbrm = self.grant is not None, self.bpbrm
+        if not granted:
+            self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbrb", "cancel",
+                                              jobid=self.jobid))
+        elif bpbrm is not None:
+            try:
+                bpbrm.send({"op": "cancel"})
+            except NbuError:
+                pass

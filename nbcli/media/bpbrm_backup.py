@@ -1,0 +1,155 @@
+"""bpbrm's backup: bpbkar on the client, bptm here, metadata to bpdbm, the verdict to nbjm.
+
+The job succeeds only when both agents say so and agree on the image: bpbkar's stream checksum
+and length must equal what bptm wrote. Then bpbrm tells bptm to commit; otherwise to abort, and
+no image is left on the storage unit (bpbrm removes bptm's fragments itself if bptm died).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from nbcli.media import agent, disk
+from nbcli.media.bpbrm import CANCELED, CLIENT_ABORTED, Ctx, bptm_status, stop_bptm
+from nbcli.media.mux import EOF_MARK, Mux
+from nbcli.net import client
+from nbcli.net.conn import Connection
+from nbcli.status import NbuError
+
+
+class Backup:
+    """One backup's state as bpbrm sees it."""
+
+    def __init__(self, ctx: Ctx, req: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.req = req
+        self.client = str(req["client"])
+        self.backupid = str(req["backupid"])
+        self.bpbkar: Connection | None = None
+        self.bptm: Connection | None = None
+        self.bptm_proc: subprocess.Popen[bytes] | None = None
+        self.dbm: Connection | None = None
+        self.bpbkar_done: dict[str, Any] | None = None
+        self.bptm_done: dict[str, Any] | None = None
+        self.failure: NbuError | None = None
+
+    def start_agents(self) -> Mux:
+        req, ctx = self.req, self.ctx
+        ctx.step(8, f"starting bpbkar on client {self.client} and bptm on {ctx.host}")
+        self.bpbkar = client.connect(ctx.cfg, self.client, "bpcd")
+        self.bpbkar.request("launch", program="bpbkar", args=[])
+        self.bpbkar.peer = f"bpbkar@{self.client}"
+        self.bpbkar.request("backup", jobid=ctx.jobid, client=self.client,
+                            paths=req["paths"], since=req.get("since"),
+                            block_size=int(ctx.cfg.get("SIZE_DATA_BUFFERS")),
+                            exclude=req.get("exclude", []), tir=bool(req.get("tir")),
+                            cross_mount_points=bool(req.get("cross_mount_points")))
+        self.bptm_proc, self.bptm = agent.spawn(ctx.cfg, "bptm")
+        self.bptm.send({"op": "backup", "jobid": ctx.jobid, "backupid": self.backupid,
+                        "master": ctx.master, "client": self.client})
+        self.dbm = client.master(ctx.cfg, "bpdbm")
+        mux = Mux()
+        mux.add("ctl", ctx.ctl)
+        mux.add("bpbkar", self.bpbkar)
+        mux.add("bptm", self.bptm)
+        return mux
+
+    def on_bptm(self, msg: dict[str, Any]) -> None:
+        op = msg.get("op")
+        if op in ("step", "log"):
+            assert self.bptm is not None
+            self.ctx.relay("bptm", self.ctx.host, msg, self.bptm)
+        elif op == "progress":
+            self.ctx.report.update(self.ctx.jobid, kbytes=int(msg.get("kbytes", 0)))
+        elif op == "ready":
+            assert self.bpbkar is not None
+            self.bpbkar.send({"op": "send", "host": msg["host"], "service": msg["service"]})
+        elif op == "done":
+            self.bptm_done = msg
+            if msg.get("status"):
+                self.fail(NbuError(int(msg["status"]), str(msg.get("msg", "bptm failed"))))
+        elif msg is EOF_MARK and self.bptm_done is None:
+            assert self.bptm_proc is not None
+            self.bptm = None
+            self.fail(NbuError(bptm_status(self.bptm_proc), "bptm ended without finishing"))
+
+    def on_bpbkar(self, msg: dict[str, Any]) -> None:
+        op = msg.get("op")
+        if op in ("step", "log"):
+            assert self.bpbkar is not None
+            self.ctx.relay("bpbkar", self.client, msg, self.bpbkar)
+        elif op == "files":
+            assert self.dbm is not None
+            self.dbm.request("image_add_files", backupid=self.backupid,
+                             entries=msg.get("entries", []))
+        elif op == "done":
+            self.bpbkar_done = msg
+            if int(msg.get("status", 0)) not in (0, 1):
+                self.fail(NbuError(int(msg["status"]), str(msg.get("msg", ""))))
+        elif msg is EOF_MARK and self.bpbkar_done is None:
+            self.fail(NbuError(CLIENT_ABORTED, f"bpbkar on {self.client} went away"))
+
+    def fail(self, err: NbuError) -> None:
+        if self.failure is None:
+            self.failure = err
+            self.ctx.info(f"{err.detail or err.message} (status {err.status})", "Error")
+
+    def verdict(self) -> int:
+        """Compare what bpbkar sent with what bptm wrote; the job's status."""
+        if self.failure is not None:
+            return self.failure.status
+        kar, tm = self.bpbkar_done or {}, self.bptm_done or {}
+        if (kar.get("checksum"), kar.get("stream_bytes")) != \
+                (tm.get("checksum"), tm.get("stream_bytes")):
+            self.fail(NbuError(84, f"image check failed: bpbkar sent {kar.get('stream_bytes')} "
+                                   f"bytes {kar.get('checksum')}, bptm wrote "
+                                   f"{tm.get('stream_bytes')} bytes {tm.get('checksum')}"))
+            return 84
+        return int(kar.get("status", 0))
+
+    def finish(self, status: int) -> None:
+        """Commit or undo bptm's image; whatever happens, no agent is left running."""
+        if status in (0, 1) and self.bptm is not None:
+            self.bptm.send({"op": "commit"})
+            assert self.bptm_proc is not None
+            self.bptm_proc.wait()
+        else:
+            stop_bptm(self.bptm, self.bptm_proc)
+            stu = self.req.get("stu") or {}
+            if stu.get("path"):  # bptm may have died before it could clean up
+                disk.remove_image(Path(str(stu["path"])), self.backupid)
+        for conn in (self.bpbkar, self.dbm):
+            if conn is not None:
+                conn.close()
+
+
+def run(ctx: Ctx, req: dict[str, Any]) -> int:
+    job = Backup(ctx, req)
+    try:
+        mux = job.start_agents()
+        for name, msg in mux.events():
+            if name == "ctl":
+                if msg is EOF_MARK or msg.get("op") == "cancel":
+                    job.fail(NbuError(CANCELED if msg.get("op") == "cancel" else 40,
+                                      "the job was stopped by its controller"))
+                    break
+            elif name == "bptm":
+                job.on_bptm(msg)
+            elif name == "bpbkar":
+                job.on_bpbkar(msg)
+            if job.failure is not None or (job.bptm_done and job.bpbkar_done):
+                break
+    except NbuError as e:
+        job.fail(e)
+    status = job.verdict()
+    job.finish(status)
+    done = job.bptm_done or {}
+    files = int((job.bpbkar_done or {}).get("files", 0))
+    ctx.ctl.send({"op": "done", "status": status, "files": files,
+                  "kbytes": int(done.get("kbytes", 0)), "fragments": done.get("fragments", []),
+                  "checksum": done.get("checksum"), "block_size": done.get("block_size"),
+                  "stream_bytes": done.get("stream_bytes"), "media_server": ctx.host,
+                  "msg": job.failure.detail if job.failure else ""})
+    return status

@@ -1,0 +1,142 @@
+"""bpbrm's restore: bpbrm child starts tar-restore, bptm serves it, bprd hears the end.
+
+    bprd -> bpbrm: restore{images, ranges, renames, dest}      (seed step 5)
+    bpbrm: fork bpbrm child, start bptm                        (step 6)
+    bptm -> bpbrm: requested (it asked nbjm for resources)     (step 7)
+    bpbrm -> child: start; child starts tar-restore on the
+             destination client and points it at bptm         (step 8)
+    ... bptm and tar-restore move the data (steps 9-15) ...
+    bpbrm -> bprd: done{status, files, bytes_read}             (step 17)
+
+The child waits for bptm's request before starting tar-restore, so that a client that cannot
+be reached fails the job before any storage is allocated, and the steps happen in the seed's
+order. Both report through bpbrm; bpbrm records their steps in bpjobd as they arrive.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from typing import Any
+
+from nbcli import jobreport
+from nbcli.media import agent
+from nbcli.media.bpbrm import CANCELED, Ctx, bptm_status, stop_bptm
+from nbcli.media.mux import EOF_MARK, Mux
+from nbcli.net import client
+from nbcli.net.conn import Connection
+from nbcli.status import NbuError
+
+TAR_FAILED = 5  # the restore failed to recover the requested files
+
+
+def _child(ctx: Ctx, req: dict[str, Any], up: Connection) -> None:
+    """bpbrm child: on "start", launch tar-restore and relay its frames up, then exit."""
+    agent.die_with_parent()
+    ctx.ctl.sock.close()
+    dest = str(req["client"])
+    try:
+        start = up.recv()
+        if start.get("op") != "start":
+            os._exit(0)
+        report = jobreport.JobReporter(ctx.cfg, "bpbrm child")
+        report.step(ctx.jobid, 8, f"starting tar-restore on {dest}; connecting it to bptm "
+                                  f"on {start['host']}")
+        report.close()
+        with client.connect(ctx.cfg, dest, "bpcd") as tar:
+            tar.request("launch", program="tar-restore", args=[])
+            tar.request("restore", jobid=ctx.jobid, host=start["host"],
+                        service=start["service"], renames=req.get("renames", []),
+                        keep_existing=bool(req.get("keep_existing")),
+                        dest=req.get("dest", ["/"]))
+            while True:
+                msg = tar.recv()
+                up.send(msg)
+                if msg.get("op") == "done":
+                    break
+    except (EOFError, NbuError) as e:
+        status = e.status if isinstance(e, NbuError) else TAR_FAILED
+        try:
+            up.send({"op": "done", "status": status,
+                     "msg": f"tar-restore on {dest} failed: {e}"})
+        except NbuError:
+            pass
+    os._exit(0)
+
+
+def run(ctx: Ctx, req: dict[str, Any]) -> int:
+    dest = str(req["client"])
+    ctx.step(6, f"starting bpbrm child (for tar-restore on {dest}) and bptm on {ctx.host}")
+    ours, theirs = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        ours.close()
+        _child(ctx, req, Connection(theirs, "bpbrm"))
+    theirs.close()
+    child = Connection(ours, "bpbrm child")
+    proc: subprocess.Popen[bytes] | None = None
+    bptm: Connection | None = None
+    tar_done: dict[str, Any] | None = None
+    bptm_done: dict[str, Any] | None = None
+    failure: NbuError | None = None
+    try:
+        proc, bptm = agent.spawn(ctx.cfg, "bptm")
+        bptm.send({"op": "restore", "jobid": ctx.jobid, "master": ctx.master,
+                   "client": dest, "images": req["images"]})
+        mux = Mux()
+        for name, conn in (("ctl", ctx.ctl), ("bptm", bptm), ("child", child)):
+            mux.add(name, conn)
+        for name, msg in mux.events():
+            op = msg.get("op")
+            if name == "ctl":
+                failure = NbuError(CANCELED if op == "cancel" else 40, "restore stopped")
+            elif op in ("step", "log"):
+                ctx.relay("bptm" if name == "bptm" else "tar-restore",
+                          ctx.host if name == "bptm" else dest, msg, mux.conns[name])
+            elif name == "bptm" and op == "requested":
+                child.send({"op": "start", "host": msg["host"], "service": msg["service"]})
+            elif op == "done":
+                if name == "bptm":
+                    bptm_done = msg
+                else:
+                    tar_done = msg
+            elif msg is EOF_MARK and name == "bptm" and bptm_done is None:
+                bptm = None
+                failure = NbuError(bptm_status(proc), "bptm ended without finishing")
+            elif msg is EOF_MARK and name == "child" and tar_done is None:
+                failure = NbuError(TAR_FAILED, "bpbrm child ended without a result")
+            if failure is not None or (tar_done and bptm_done):
+                break
+            if tar_done and int(tar_done.get("status", 0)) not in (0, 1) and not bptm_done:
+                failure = NbuError(int(tar_done["status"]), str(tar_done.get("msg", "")))
+                break
+    except NbuError as e:
+        failure = e
+    if failure is not None or bptm_done is None:
+        stop_bptm(bptm, proc)
+    elif proc is not None:
+        proc.wait()
+    child.close()
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+    os.waitpid(pid, 0)
+    status = _status(failure, bptm_done, tar_done)
+    ctx.step(17, f"restore ended with status {status}; notifying bprd")
+    ctx.ctl.send({"op": "done", "status": status,
+                  "files": int((tar_done or {}).get("files", 0)),
+                  "kbytes": int((tar_done or {}).get("kbytes", 0)),
+                  "bytes_read": int((bptm_done or {}).get("bytes_read", 0)),
+                  "msg": failure.detail if failure else str((tar_done or {}).get("msg", ""))})
+    return status
+
+
+def _status(failure: NbuError | None, bptm_done: dict[str, Any] | None,
+            tar_done: dict[str, Any] | None) -> int:
+    if failure is not None:
+        return failure.status
+    tm = int((bptm_done or {}).get("status", 0))
+    tar = int((tar_done or {}).get("status", TAR_FAILED))
+    return tm or tar

@@ -1,0 +1,177 @@
+"""bptm's backup: media information from nbjm, mount, the child, blocks to the storage unit.
+
+    bpbrm        bptm (parent)                    nbjm             bptm child       bpbkar
+      |--backup-->|                                 |                   |               |
+      |           |-- media_info{service} -------->|  (step 9)         |               |
+      |           |<======= nbjm connects back to bptm.<jobid> with the storage unit  |
+      |           | mount STU folder, fork ---------------------------->| (step 10)     |
+      |<--ready---|                                                     |               |
+      |-------------------------------- send{host, service} ------------------------->|
+      |           |                                                     |<== image ====|
+      |           |<== (slot, len) ==| ring |<== recv_into slots =======|  (step 12)    |
+      |           | os.write to fragments, CRC per block                                |
+      |<--done----| (step 13)   -- media_done --> nbjm                                  |
+      |--commit-->| (or abort: the fragments are removed)                               |
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import time
+from typing import Any
+
+from nbcli.media import disk
+from nbcli.media.agent import die_with_parent
+from nbcli.media.bptm import Aborted, Ctx, reap, wait_readable
+from nbcli.media.ring import Consumer, Ring, RingBroken
+from nbcli.net import client
+from nbcli.net.service import Registration
+from nbcli.status import NbuError
+
+ACCEPT_TIMEOUT = 300.0  # how long the child waits for bpbkar to connect
+PROGRESS_EVERY = 2.0
+
+
+def run(ctx: Ctx, req: dict[str, Any]) -> int:
+    service = f"bptm.{ctx.jobid}"
+    reg = Registration(ctx.cfg.paths, service, ctx.host)
+    writer: disk.ImageWriter | None = None
+    child = 0
+    try:
+        info = _media_info(ctx, req, reg, service)
+        stu = info["stu"]
+        folder = disk.mount(str(stu["path"]))
+        block = int(ctx.cfg.get("SIZE_DATA_BUFFERS"))
+        ring = Ring(int(ctx.cfg.get("NUMBER_DATA_BUFFERS")), block)
+        writer = disk.ImageWriter(folder, str(req["backupid"]), int(stu["mfs_mb"]) << 20, block)
+        ctx.step(10, f"mounted disk storage unit {stu['label']} ({stu['path']}); "
+                     f"spawning bptm child with {ring.slots} x {block} byte shared buffers")
+        child = os.fork()
+        if child == 0:
+            _child(ctx, reg, ring)
+        reg.close()
+        ctx.ctl.send({"op": "ready", "host": ctx.host, "service": service,
+                      "block_size": block})
+        end = _drain(ctx, ring.consumer(), writer, child)
+        code = reap(child)
+        child = 0
+        if end != 0 or code != 0:
+            raise NbuError(end or 40, "bptm child ended without the whole image")
+        fragments = writer.finish()
+        ctx.step(13, f"image written: {writer.total} bytes in {len(fragments)} fragment(s), "
+                     f"{writer.crc.text}; notifying bpbrm and releasing the media with nbjm")
+        ctx.ctl.send({"op": "done", "status": 0, "kbytes": (writer.total + 1023) // 1024,
+                      "stream_bytes": writer.total, "checksum": writer.crc.text,
+                      "block_size": block,
+                      "fragments": [f.as_dict(ctx.host) for f in fragments]})
+        _media_done(ctx, req)
+        verdict = ctx.read_control()
+        if verdict.get("op") != "commit":
+            raise Aborted(f"bpbrm answered {verdict.get('op')!r}")
+        return 0
+    except BaseException:
+        if child:
+            reap(child, kill=True)
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        reg.close()
+
+
+def _media_info(ctx: Ctx, req: dict[str, Any], reg: Registration,
+                service: str) -> dict[str, Any]:
+    """Seed step 9: ask nbjm; nbjm answers on a connection of its own to our service."""
+    ctx.step(9, f"requesting media and drive information from nbjm on {req['master']}")
+    with client.connect(ctx.cfg, str(req["master"]), "nbjm") as nbjm:
+        nbjm.request("media_info", jobid=ctx.jobid, host=ctx.host, service=service)
+    if not wait_readable(ctx, reg, 60):
+        raise NbuError(52, "nbjm did not send the media information")
+    accepted = reg.accept(timeout=5)
+    if accepted is None:
+        raise NbuError(52, "nbjm did not send the media information")
+    with accepted.conn as conn:
+        info = conn.recv(timeout=30)
+        conn.send({"status": 0})
+    if info.get("op") != "media_info" or not isinstance(info.get("stu"), dict):
+        raise NbuError(43, f"unexpected media information: {str(info)[:200]}")
+    return info
+
+
+def _child(ctx: Ctx, reg: Registration, ring: Ring) -> None:
+    """bptm child: take bpbkar's connection and receive the image into the ring's slots."""
+    die_with_parent()
+    ctx.ctl.sock.close()  # bpbrm talks to the parent only
+    prod = ring.producer()
+    try:
+        accepted = reg.accept(timeout=ACCEPT_TIMEOUT)
+        reg.close()
+        if accepted is None:
+            prod.end(54)  # timed out connecting to client
+            os._exit(0)
+        sock = accepted.conn.sock
+        while True:
+            _, slot = prod.acquire()
+            got = 0
+            size = len(slot)
+            while got < size:
+                n = sock.recv_into(slot[got:])
+                if n == 0:
+                    break
+                got += n
+            if got:
+                prod.post(0, got)
+            if got < size:
+                break
+        prod.end(0)
+    except RingBroken:
+        os._exit(1)
+    except OSError:
+        try:
+            prod.end(40)
+        except RingBroken:
+            pass
+    os._exit(0)
+
+
+def _drain(ctx: Ctx, cons: Consumer, writer: disk.ImageWriter, child: int) -> int:
+    """bptm parent: blocks from the ring to the fragments; returns the child's end status."""
+    sel = selectors.DefaultSelector()
+    sel.register(cons.fileno(), selectors.EVENT_READ, "ring")
+    sel.register(ctx.ctl.sock, selectors.EVENT_READ, "ctl")
+    first = True
+    last_report = time.monotonic()
+    try:
+        while True:
+            for key, _ in sel.select(timeout=PROGRESS_EVERY):
+                if key.data == "ctl":
+                    ctx.read_control()  # only abort or EOF can come now
+                    continue
+                item = cons.take()
+                if isinstance(item, int):
+                    return item
+                if first:
+                    ctx.step(12, "bptm child receiving the image block by block into shared "
+                                 "memory", process="bptm child", pid=child)
+                    ctx.step(12, f"bptm writing blocks from shared memory to "
+                                 f"{writer.folder}")
+                    first = False
+                writer.write_block(item[1])
+                cons.release()
+            if time.monotonic() - last_report >= PROGRESS_EVERY:
+                ctx.ctl.send({"op": "progress", "kbytes": writer.total // 1024})
+                last_report = time.monotonic()
+    except RingBroken as e:
+        raise NbuError(40, "bptm child died while receiving the image") from e
+    finally:
+        sel.close()
+        cons.close()
+
+
+def _media_done(ctx: Ctx, req: dict[str, Any]) -> None:
+    try:
+        client.call(ctx.cfg, str(req["master"]), "nbjm", "media_done", jobid=ctx.jobid)
+    except NbuError as e:  # the image is safe; nbjm releases resources at the end anyway
+        ctx.info(f"could not tell nbjm the media is free: {e}", "Warning")
+

@@ -1,0 +1,182 @@
+"""bptm's restore: resources through nbjm, mount, position, the child, blocks to tar-restore.
+
+    bpbrm      bptm (parent)                     nbjm       bptm child      tar-restore
+      |-restore->|-- restore_resources --------->|  (step 7)                      |
+      |<-requested (bpbrm child starts tar-restore: step 8) ........................|
+      |          |<================== tar-restore connects to bptm.<jobid> ========|
+      |          |-- allocate ------------------>|  (steps 9-11: nbrb, nbemm)      |
+      |          | mount (step 12), check the image header against the catalog     |
+      |          | position, fork ------------------------------>| (step 13)       |
+      |          | read blocks, check CRCs ==> ring ==> sendall ===|================>| (14)
+      |          |-- restore_done -------------->|  (steps 15-16)                  |
+      |<--done---|                                                                  |
+
+Only the blocks that hold the requested members are read (the ranges come from the catalog's
+.f offsets), and each is checked against its CRC before a byte of it leaves the media server.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from nbcli.media import disk
+from nbcli.media.agent import die_with_parent
+from nbcli.media.bptm import Ctx, reap, wait_readable
+from nbcli.media.ring import Producer, Ring, RingBroken
+from nbcli.net import client
+from nbcli.net.service import Registration
+from nbcli.status import NbuError
+
+ACCEPT_TIMEOUT = 300.0
+
+
+def blocks_for(ranges: list[list[int]], block_size: int) -> list[tuple[int, list[tuple[int, int]]]]:
+    """The blocks covering `ranges`, each with the (start in block, length) pieces wanted."""
+    wanted: dict[int, list[tuple[int, int]]] = {}
+    for offset, length in sorted((int(o), int(n)) for o, n in ranges):
+        pos, end = offset, offset + length
+        while pos < end:
+            k = pos // block_size
+            stop = min(end, (k + 1) * block_size)
+            pieces = wanted.setdefault(k, [])
+            start = pos - k * block_size
+            if pieces and pieces[-1][0] + pieces[-1][1] == start:
+                pieces[-1] = (pieces[-1][0], pieces[-1][1] + stop - pos)
+            else:
+                pieces.append((start, stop - pos))
+            pos = stop
+    return sorted(wanted.items())
+
+
+def run(ctx: Ctx, req: dict[str, Any]) -> int:
+    service = f"bptm.{ctx.jobid}"
+    images = req["images"]
+    reg = Registration(ctx.cfg.paths, service, ctx.host)
+    child = 0
+    with client.connect(ctx.cfg, str(req["master"]), "nbjm") as nbjm:
+        try:
+            labels = sorted({str(im["stu"]["label"]) for im in images})
+            ctx.step(7, f"sending resource request to nbjm for disk storage unit "
+                        f"{', '.join(labels)} on {ctx.host}")
+            nbjm.request("restore_resources", jobid=ctx.jobid, host=ctx.host, stus=labels)
+            ctx.ctl.send({"op": "requested", "host": ctx.host, "service": service})
+            tar = _accept_tar(ctx, reg)
+            nbjm.request("allocate", jobid=ctx.jobid)  # nbjm does steps 9 to 11
+            readers = _mount(ctx, images)
+            block = max(r.block_size for r in readers)
+            ring = Ring(int(ctx.cfg.get("NUMBER_DATA_BUFFERS")), block)
+            first = images[0]["ranges"][0][0] if images[0]["ranges"] else 0
+            ctx.step(13, f"positioned to byte {first} of image {images[0]['backupid']}; "
+                         f"spawning bptm child")
+            child = os.fork()
+            if child == 0:
+                _child(ctx, ring, tar)
+            tar.close()
+            read = _fill(ctx, ring.producer(), readers, images, child)
+            code = reap(child)
+            child = 0
+            status = 0 if code == 0 else 24
+            ctx.step(15, f"restore data sent ({read} bytes read from disk); bptm child "
+                         f"exited; unmounting and notifying nbjm")
+            nbjm.request("restore_done", jobid=ctx.jobid, status=status)
+            ctx.ctl.send({"op": "done", "status": status, "bytes_read": read,
+                          "kbytes": read // 1024})
+            return status
+        except BaseException:
+            if child:
+                reap(child, kill=True)
+            raise
+        finally:
+            reg.close()
+
+
+def _accept_tar(ctx: Ctx, reg: Registration) -> socket.socket:
+    if not wait_readable(ctx, reg, ACCEPT_TIMEOUT):
+        raise NbuError(54, "tar-restore did not connect to bptm")
+    accepted = reg.accept(timeout=5)
+    if accepted is None:
+        raise NbuError(54, "tar-restore did not connect to bptm")
+    reg.close()
+    return accepted.conn.sock
+
+
+def _mount(ctx: Ctx, images: list[dict[str, Any]]) -> list[disk.ImageReader]:
+    """Seed step 12: the disk is there, and each image's header matches the catalog."""
+    readers = []
+    for im in images:
+        folder = disk.mount(str(im["stu"]["path"]))
+        ctx.step(12, f"mounted disk storage unit {im['stu']['label']} ({folder}) "
+                     f"for image {im['backupid']}")
+        readers.append(disk.ImageReader(im["fragments"],
+                                        folder / disk.header_name(str(im["backupid"])),
+                                        str(im["checksum"]), int(im["block_size"]),
+                                        int(im["stream_bytes"])))
+    return readers
+
+
+def _child(ctx: Ctx, ring: Ring, tar: socket.socket) -> None:
+    """bptm child: slots from the ring to tar-restore, then the end of the tar stream."""
+    die_with_parent()
+    ctx.ctl.sock.close()
+    cons = ring.consumer()
+    try:
+        while True:
+            item = cons.take()
+            if isinstance(item, int):
+                if item == 0:
+                    tar.sendall(bytes(1024))  # two zero blocks end a tar stream
+                    tar.shutdown(socket.SHUT_WR)
+                    # The data is restored when tar-restore has written it and hung up; only
+                    # then may bptm unmount and tell nbjm (seed restore step 15).
+                    while tar.recv(65536):
+                        pass
+                tar.close()
+                break
+            tar.sendall(item[1])
+            cons.release()
+    except (RingBroken, OSError):
+        os._exit(1)
+    os._exit(0)
+
+
+def _fill(ctx: Ctx, prod: Producer, readers: list[disk.ImageReader],
+          images: list[dict[str, Any]], child: int) -> int:
+    """bptm parent: read the wanted blocks into slots, keeping only the wanted bytes."""
+    mem = prod.ring.map
+    first = True
+    try:
+        for reader, im in zip(readers, images):
+            for index, pieces in blocks_for(im["ranges"], reader.block_size):
+                while prod.would_block():
+                    wait_readable(ctx, prod, 5.0)
+                slot_index, slot = prod.acquire()
+                if first:
+                    ctx.step(14, "bptm reading image blocks into shared memory; bptm child "
+                                 "sending them to tar-restore")
+                    first = False
+                reader.read_block(index, slot)
+                if len(pieces) == 1:
+                    prod.post(pieces[0][0], pieces[0][1])
+                    continue
+                base = slot_index * prod.ring.slot_size
+                dst = 0
+                for start, length in pieces:  # increasing, so memmove left never clobbers
+                    mem.move(base + dst, base + start, length)
+                    dst += length
+                prod.post(0, dst)
+        prod.end(0)
+    except RingBroken as e:
+        raise NbuError(24, "bptm child stopped sending to tar-restore") from e
+    except NbuError:
+        try:
+            prod.end(85)
+        except RingBroken:
+            pass
+        raise
+    finally:
+        for r in readers:
+            r.close()
+        prod.close()
+    return sum(r.bytes_read for r in readers)

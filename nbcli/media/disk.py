@@ -1,0 +1,221 @@
+"""Disk storage units: an image is fragment files plus a header file in the STU's folder.
+
+NetBackup's BasicDisk naming: `<backupid>_C1_F<n>` for the fragments of copy 1 and
+`<backupid>_C1_HDR` for its header. A fragment ends when it reaches the storage unit's maximum
+fragment size. The header lists every block's CRC-32 (see checksum.py) and is written last,
+atomically, after the fragments are fsynced: an image folder without a header is not an image.
+
+Writing knows nothing of the ring; it takes memoryviews and moves them with os.write, splitting
+at fragment boundaries. Reading serves any byte range of the image, block-aligned, checking
+each block's CRC, so a restore of one file reads one block instead of the image.
+"""
+
+from __future__ import annotations
+
+import bisect
+import errno
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbcli import atomic
+from nbcli.media import checksum
+from nbcli.status import NbuError
+
+HDR_MAGIC = "NBCLI_DISK_IMAGE 1"
+
+
+def fragment_name(backupid: str, num: int) -> str:
+    return f"{backupid}_C1_F{num}"
+
+
+def header_name(backupid: str) -> str:
+    return f"{backupid}_C1_HDR"
+
+
+def mount(path: str) -> Path:
+    """Check a disk STU folder is there and writable (the disk "mount" of seed step 10)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise NbuError(83, f"storage unit folder {path} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise NbuError(83, f"storage unit folder {path} is not writable")
+    return folder
+
+
+@dataclass
+class Fragment:
+    num: int
+    path: str
+    offset: int  # where the fragment starts in the image stream
+    bytes: int
+
+    def as_dict(self, host: str) -> dict[str, object]:
+        return {"num": self.num, "path": self.path, "host": host, "offset": self.offset,
+                "bytes": self.bytes}
+
+
+class ImageWriter:
+    """Writes one image's stream into fragments, block CRCs alongside."""
+
+    def __init__(self, folder: Path, backupid: str, max_fragment: int, block_size: int) -> None:
+        self.folder = folder
+        self.backupid = backupid
+        self.max_fragment = max(max_fragment, 512)
+        self.block_size = block_size
+        self.fragments: list[Fragment] = []
+        self.block_crcs: list[int] = []
+        self.crc = checksum.ImageCrc(block_size)
+        self._fd = -1
+        self._left = 0
+
+    @property
+    def total(self) -> int:
+        return self.crc.length
+
+    def write_block(self, data: memoryview) -> None:
+        """Append one block of the stream (full blocks except the last)."""
+        block_crc = zlib.crc32(data)
+        self.block_crcs.append(block_crc)
+        self.crc.add(block_crc, len(data))
+        while data:
+            if self._left == 0:
+                self._next_fragment()
+            n = min(self._left, len(data))
+            self._write_all(data[:n])
+            self.fragments[-1].bytes += n
+            self._left -= n
+            data = data[n:]
+
+    def _next_fragment(self) -> None:
+        self._close_fragment()
+        num = len(self.fragments) + 1
+        path = self.folder / fragment_name(self.backupid, num)
+        try:
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as e:
+            raise self._media_error(e, path) from e
+        offset = self.fragments[-1].offset + self.fragments[-1].bytes if self.fragments else 0
+        self.fragments.append(Fragment(num, str(path), offset, 0))
+        self._left = self.max_fragment
+
+    def _write_all(self, data: memoryview) -> None:
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError as e:
+            raise self._media_error(e, Path(self.fragments[-1].path)) from e
+
+    def _close_fragment(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            try:
+                os.fsync(fd)
+            except OSError as e:
+                os.close(fd)
+                raise self._media_error(e, Path(self.fragments[-1].path)) from e
+            os.close(fd)
+
+    @staticmethod
+    def _media_error(e: OSError, path: Path) -> NbuError:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return NbuError(129, f"no space left writing {path}")
+        return NbuError(84, f"{path}: {e.strerror}")
+
+    def finish(self) -> list[Fragment]:
+        """Make the fragments durable and write the header; the image is on disk now."""
+        self._close_fragment()
+        lines = [HDR_MAGIC, f"BACKUP_ID {self.backupid}", f"BLOCK_SIZE {self.block_size}",
+                 f"STREAM_BYTES {self.total}", f"CHECKSUM {self.crc.text}",
+                 f"FRAGMENTS {len(self.fragments)}",
+                 "BLOCK_CRCS " + "".join(f"{c:08x}" for c in self.block_crcs)]
+        try:
+            atomic.write_text(self.folder / header_name(self.backupid), "\n".join(lines) + "\n",
+                              mode=0o600)
+        except OSError as e:
+            raise self._media_error(e, self.folder / header_name(self.backupid)) from e
+        return self.fragments
+
+    def abort(self) -> None:
+        """Remove whatever this image wrote: a failed backup leaves nothing behind."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        remove_image(self.folder, self.backupid)
+
+
+def remove_image(folder: Path, backupid: str) -> int:
+    """Delete an image's fragments and header from a disk STU; returns files removed."""
+    removed = 0
+    for p in folder.glob(f"{backupid}_C1_*"):
+        try:
+            p.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    if removed:
+        atomic.fsync_dir(folder)
+    return removed
+
+
+class ImageReader:
+    """Reads blocks of an image from its fragments, checking each against its CRC."""
+
+    def __init__(self, fragments: list[dict[str, object]], header: Path, checksum_text: str,
+                 block_size: int, stream_bytes: int) -> None:
+        self.fragments = sorted(fragments, key=lambda f: int(f["offset"]))  # type: ignore[arg-type]
+        self.starts = [int(f["offset"]) for f in self.fragments]  # type: ignore[arg-type]
+        self.block_size = block_size
+        self.stream_bytes = stream_bytes
+        self.block_crcs = self._load_crcs(header, checksum_text)
+        self._fds: dict[int, int] = {}
+        self.bytes_read = 0
+
+    def _load_crcs(self, header: Path, checksum_text: str) -> list[int]:
+        try:
+            fields = dict(line.split(" ", 1) for line in header.read_text().splitlines()[1:])
+        except (OSError, ValueError) as e:
+            raise NbuError(85, f"cannot read image header {header}: {e}") from e
+        hexes = fields.get("BLOCK_CRCS", "").strip()
+        crcs = [int(hexes[i:i + 8], 16) for i in range(0, len(hexes), 8)]
+        combined = checksum.format_crc(
+            checksum.combine_blocks(crcs, self.block_size, self.stream_bytes))
+        # The catalog on the master holds the image checksum; the block list on the storage
+        # unit is trusted only if it adds up to it.
+        if combined != checksum_text or int(fields.get("STREAM_BYTES", -1)) != self.stream_bytes:
+            raise NbuError(85, f"image header {header} does not match the catalog checksum")
+        return crcs
+
+    def read_block(self, index: int, into: memoryview) -> int:
+        """Read block `index` into `into`; return its length. Status 85 if it is corrupt."""
+        start = index * self.block_size
+        length = min(self.block_size, self.stream_bytes - start)
+        got = 0
+        while got < length:
+            frag_i = bisect.bisect_right(self.starts, start + got) - 1
+            frag = self.fragments[frag_i]
+            local = start + got - int(frag["offset"])  # type: ignore[arg-type]
+            n = min(length - got, int(frag["bytes"]) - local)  # type: ignore[arg-type]
+            k = os.preadv(self._fd(frag_i), [into[got:got + n]], local)
+            if k <= 0:
+                raise NbuError(85, f"fragment {frag['path']} is shorter than the catalog says")
+            got += k
+        self.bytes_read += length
+        if zlib.crc32(into[:length]) != self.block_crcs[index]:
+            raise NbuError(85, f"block {index} of the image fails its checksum")
+        return length
+
+    def _fd(self, frag_i: int) -> int:
+        if frag_i not in self._fds:
+            path = str(self.fragments[frag_i]["path"])
+            try:
+                self._fds[frag_i] = os.open(path, os.O_RDONLY)
+            except OSError as e:
+                raise NbuError(83, f"cannot open fragment {path}: {e.strerror}") from e
+        return self._fds[frag_i]
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
