@@ -53,7 +53,8 @@ class Host:
             timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
         """Run an nbcli command as a real process on this host."""
         r = subprocess.run(programs.argv_for(argv[0]) + list(argv[1:]), env=self.env(**env),
-                           input=input, text=True, capture_output=True, timeout=timeout)
+                           input=input, text=True, errors="surrogateescape",
+                           capture_output=True, timeout=timeout)
         if check and r.returncode != 0:
             raise AssertionError(f"{' '.join(argv)} exited {r.returncode}\n"
                                  f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}")

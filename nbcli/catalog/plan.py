@@ -6,8 +6,9 @@ Place: bpdbm's restore_plan (nbcli/daemons/bpdbm.py), on top of a point-in-time 
 A requested path is a file, or a folder meaning everything below it. Each selected entry's
 member occupies [offset, offset + hdr_len + size rounded up to 512) of its image's stream; per
 image the ranges are sorted and touching ones merged, so restoring one small file from a big
-image reads one small range. The folders on the way to a requested path come along (their
-members are headers only) so that their modes and times are restored too.
+image reads one small range. The folders above a requested path are not part of it: a restore
+of /etc/passwd must not reset the mode and times of /etc, and tar-restore refuses anything
+outside the requested paths' destinations (missing parents are created).
 
 A hard link whose target is not selected cannot be made (the data is in the target's member):
 the target's member is read instead and renamed to the link's path (`renames`); further links
@@ -43,15 +44,6 @@ def merge_ranges(ranges: list[tuple[int, int]]) -> list[list[int]]:
 
 def under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(prefix_of(r)) for r in roots)
-
-
-def ancestors(path: str) -> list[str]:
-    """The folders above `path`, from "/" down."""
-    out = []
-    while path != "/":
-        path = path.rsplit("/", 1)[0] or "/"
-        out.append(path)
-    return out[::-1]
 
 
 @dataclass
@@ -101,7 +93,7 @@ def restore_plan(view: View, paths: list[Any]) -> dict[str, Any]:
     roots = [p for p in wanted if not under(p, [r for r in wanted if r != p])]
     sel = Selection(view)
     found: list[str] = []
-    on_the_way: set[str] = set()
+    folders: list[bool] = []
     missing = []
     for root in roots:
         own = view.lookup(root)
@@ -110,13 +102,10 @@ def restore_plan(view: View, paths: list[Any]) -> dict[str, Any]:
             missing.append(root)
             continue
         found.append(root)
+        folders.append(bool(below) or (own is not None and
+                                       list(view.gather(own, ("type",))["type"]) == ["5"]))
         for seg in ([own] if own else []) + below:
             sel.add(seg)
-        for folder in ancestors(root):
-            entry = view.lookup(folder)
-            if entry is not None and folder not in on_the_way:
-                on_the_way.add(folder)
-                sel.add(entry)
     if not found:
         raise NbuError(227, f"none of {', '.join(wanted)} is in the images of the client")
     renames, lost = resolve_links(sel, found)
@@ -128,4 +117,7 @@ def restore_plan(view: View, paths: list[Any]) -> dict[str, Any]:
             images.append({"header": h, "fragments": h["fragments"], "checksum": h["checksum"],
                            "block_size": h["block_size"], "ranges": merge_ranges(members),
                            "files": len(members)})
-    return {"images": images, "renames": renames, "missing": missing + lost}
+    # bprd turns `selected` into tar-restore's destinations: a folder restores into itself,
+    # a file into its folder.
+    return {"images": images, "renames": renames, "missing": missing + lost,
+            "selected": [[p, d] for p, d in zip(found, folders)]}

@@ -75,9 +75,13 @@ class Controller:
         self.send({"status": 0, "pid": self.pid})
         self.replied = True
 
-    def step(self, step: int, msg: str) -> None:
+    def step(self, step: int, msg: str, wait: bool = False) -> None:
+        """Report a step; with `wait`, go on only once the controller has recorded it (so
+        that what this agent causes next cannot be recorded before it)."""
         self.log.info("step %d: %s", step, msg)
-        self.send({"op": "step", "step": step, "msg": msg, "pid": self.pid})
+        self.send({"op": "step", "step": step, "msg": msg, "pid": self.pid, "ack": wait})
+        if wait:
+            self.receive("ack", timeout=60)
 
     def report(self, severity: str, msg: str) -> None:
         """A problem line for the job's details (and for our own log)."""

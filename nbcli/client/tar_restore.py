@@ -127,19 +127,30 @@ def destination_from_request(msg: Message) -> tuple[Destination, bool]:
 
 
 def _watched(sock: socket.socket, ctl: Controller) -> ReadInto:
-    """recv_into on the image connection that also notices the controller going away."""
+    """recv_into on the image connection that also notices the controller going away.
+
+    Seed restore step 14 is tar-restore's when the image starts arriving: it is reported then,
+    and acknowledged before the first byte is written, so it lands between bptm's step 14
+    (bptm starts sending) and its step 15 (bptm sees tar-restore finish)."""
     poll = select.poll()
     poll.register(sock.fileno(), select.POLLIN)
     poll.register(ctl.conn.fileno(), select.POLLIN)
     data_fd = sock.fileno()
+    started = False
 
     def readinto(view: memoryview) -> int:
+        nonlocal started
         while True:
             ready = {fd for fd, _ in poll.poll()}
             if ctl.conn.fileno() in ready:
                 ctl.check()
             if data_fd in ready:
-                return sock.recv_into(view)  # an OSError here ends the restore with 183
+                n = sock.recv_into(view)  # an OSError here ends the restore with 183
+                if not started:
+                    started = True
+                    ctl.step(14, "tar-restore receiving the image from bptm child and "
+                                 "writing files", wait=True)
+                return n
 
     return readinto
 
@@ -153,7 +164,6 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     try:
         ctl.accept()
         with client.connect(cfg, host, service) as data:
-            ctl.step(14, "tar-restore reading the image from bptm child and writing files")
             reader = StreamReader(_watched(data.sock, ctl))
             result = Untar(reader, dest, ctl.report, keep).run()
     finally:

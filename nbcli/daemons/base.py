@@ -152,6 +152,9 @@ def daemon_main(cls: type[Daemon]) -> Callable[[], None]:
     summary = (cls.__doc__ or "").strip().splitlines()[0]
 
     def command(root: str | None) -> int:
+        # A client that hangs up must cost an EPIPE in its own thread, not the daemon's life
+        # (NbCommand lets plain commands die of SIGPIPE, as `ls | head` does).
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
         cfg = load(root)
         clock.use_root(cfg.root)
         cls(cfg).run()

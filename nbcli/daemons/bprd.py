@@ -92,7 +92,8 @@ class Bprd(Daemon):
         for n, text, at in steps:
             report.step(jobid, n, text, time=at)
         report.step(jobid, 3, f"restore job {jobid} created in bpjobd")
-        dest_roots = sorted({apply_renames(p.rstrip("/") or "/", renames) for p in paths})
+        dest_roots = sorted({_dest_root(apply_renames(p, renames), folder)
+                             for p, folder in plan.get("selected", [])})
         job = {"jobid": jobid, "dest": dest, "source": source, "images": images,
                "renames": renames + [list(r) for r in plan.get("renames", [])],
                "dest_roots": dest_roots, "keep_existing": bool(msg.get("keep_existing")),
@@ -177,6 +178,11 @@ class Bprd(Daemon):
             action()
         except NbuError as e:
             self.log.warning("%s", e)
+
+
+def _dest_root(final: str, folder: bool) -> str:
+    """Where tar-restore may write for one selection: the folder itself, or a file's folder."""
+    return final if folder else (os.path.dirname(final.rstrip("/")) or "/")
 
 
 def _for_bptm(im: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ no image is left on the storage unit (bpbrm removes bptm's fragments itself if b
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ from nbcli.media.mux import EOF_MARK, Mux
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.status import NbuError
+
+SETTLE_SECONDS = 2.0  # how long a reported failure waits for the peer's fate to be known
+# Statuses an agent reports when its peer broke the connection: effects, not causes.
+SECONDARY = frozenset({23, 24, 40, 41, 42, 44, 233})
 
 
 class Backup:
@@ -34,6 +39,8 @@ class Backup:
         self.bpbkar_done: dict[str, Any] | None = None
         self.bptm_done: dict[str, Any] | None = None
         self.failure: NbuError | None = None
+        self._root_cause = False
+        self._failed_at = 0.0
 
     def start_agents(self) -> Mux:
         req, ctx = self.req, self.ctx
@@ -41,11 +48,16 @@ class Backup:
         self.bpbkar = client.connect(ctx.cfg, self.client, "bpcd")
         self.bpbkar.request("launch", program="bpbkar", args=[])
         self.bpbkar.peer = f"bpbkar@{self.client}"
-        self.bpbkar.request("backup", jobid=ctx.jobid, client=self.client,
-                            paths=req["paths"], since=req.get("since"),
-                            block_size=int(ctx.cfg.get("SIZE_DATA_BUFFERS")),
-                            exclude=req.get("exclude", []), tir=bool(req.get("tir")),
-                            cross_mount_points=bool(req.get("cross_mount_points")))
+        try:
+            self.bpbkar.request("backup", jobid=ctx.jobid, client=self.client,
+                                paths=req["paths"], since=req.get("since"),
+                                block_size=int(ctx.cfg.get("SIZE_DATA_BUFFERS")),
+                                exclude=req.get("exclude", []), tir=bool(req.get("tir")),
+                                cross_mount_points=bool(req.get("cross_mount_points")))
+        except NbuError as e:
+            if e.status in SECONDARY:  # bpbkar died before it answered
+                raise NbuError(CLIENT_ABORTED, f"bpbkar on {self.client} went away") from e
+            raise
         self.bptm_proc, self.bptm = agent.spawn(ctx.cfg, "bptm")
         self.bptm.send({"op": "backup", "jobid": ctx.jobid, "backupid": self.backupid,
                         "master": ctx.master, "client": self.client})
@@ -69,11 +81,13 @@ class Backup:
         elif op == "done":
             self.bptm_done = msg
             if msg.get("status"):
-                self.fail(NbuError(int(msg["status"]), str(msg.get("msg", "bptm failed"))))
+                self.fail(NbuError(int(msg["status"]), str(msg.get("msg", "bptm failed"))),
+                          root_cause=int(msg["status"]) not in SECONDARY)
         elif msg is EOF_MARK and self.bptm_done is None:
             assert self.bptm_proc is not None
             self.bptm = None
-            self.fail(NbuError(bptm_status(self.bptm_proc), "bptm ended without finishing"))
+            self.fail(NbuError(bptm_status(self.bptm_proc), "bptm ended without finishing"),
+                      root_cause=True)
 
     def on_bpbkar(self, msg: dict[str, Any]) -> None:
         op = msg.get("op")
@@ -87,14 +101,30 @@ class Backup:
         elif op == "done":
             self.bpbkar_done = msg
             if int(msg.get("status", 0)) not in (0, 1):
-                self.fail(NbuError(int(msg["status"]), str(msg.get("msg", ""))))
+                self.fail(NbuError(int(msg["status"]), str(msg.get("msg", ""))),
+                          root_cause=int(msg["status"]) not in SECONDARY)
         elif msg is EOF_MARK and self.bpbkar_done is None:
-            self.fail(NbuError(CLIENT_ABORTED, f"bpbkar on {self.client} went away"))
+            self.fail(NbuError(CLIENT_ABORTED, f"bpbkar on {self.client} went away"),
+                      root_cause=True)
 
-    def fail(self, err: NbuError) -> None:
-        if self.failure is None:
+    def fail(self, err: NbuError, root_cause: bool = False) -> None:
+        """Record why the job fails. An agent that vanished is the cause of the errors its
+        peers report (bptm's broken connection when bpbkar died), so it wins over them."""
+        if self.failure is None or (root_cause and not self._root_cause):
+            if self.failure is None:
+                self._failed_at = time.monotonic()
             self.failure = err
+            self._root_cause = root_cause
             self.ctx.info(f"{err.detail or err.message} (status {err.status})", "Error")
+
+    def settled(self) -> bool:
+        """A failure is final once its cause is known: an agent vanished, both agents have
+        been heard from, or SETTLE_SECONDS passed."""
+        if self._root_cause:
+            return True
+        kar_known = self.bpbkar_done is not None
+        tm_known = self.bptm_done is not None or self.bptm is None
+        return (kar_known and tm_known) or time.monotonic() - self._failed_at > SETTLE_SECONDS
 
     def verdict(self) -> int:
         """Compare what bpbkar sent with what bptm wrote; the job's status."""
@@ -129,17 +159,19 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
     job = Backup(ctx, req)
     try:
         mux = job.start_agents()
-        for name, msg in mux.events():
+        for name, msg in mux.events(timeout=0.5):
             if name == "ctl":
                 if msg is EOF_MARK or msg.get("op") == "cancel":
                     job.fail(NbuError(CANCELED if msg.get("op") == "cancel" else 40,
-                                      "the job was stopped by its controller"))
+                                      "the job was stopped by its controller"), root_cause=True)
                     break
             elif name == "bptm":
                 job.on_bptm(msg)
             elif name == "bpbkar":
                 job.on_bpbkar(msg)
-            if job.failure is not None or (job.bptm_done and job.bpbkar_done):
+            if job.bptm_done and job.bpbkar_done:
+                break
+            if job.failure is not None and job.settled():
                 break
     except NbuError as e:
         job.fail(e)

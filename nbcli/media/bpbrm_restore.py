@@ -53,6 +53,8 @@ def _child(ctx: Ctx, req: dict[str, Any], up: Connection) -> None:
             while True:
                 msg = tar.recv()
                 up.send(msg)
+                if msg.get("ack"):  # tar-restore waits until bpbrm has recorded the step
+                    tar.send(up.recv())
                 if msg.get("op") == "done":
                     break
     except (EOFError, NbuError) as e:

@@ -302,9 +302,12 @@ def launch(cfg: HostConfig, program: str) -> Connection:
 
 
 def frames_until_done(ctl: Connection) -> list[Message]:
+    """The agent's frames up to "done", acknowledging steps it waits on, as bpbrm does."""
     out = []
     while not out or out[-1].get("op") != "done":
         out.append(ctl.recv(timeout=60))
+        if out[-1].get("ack"):
+            ctl.send({"op": "ack"})
     return out
 
 
@@ -439,10 +442,26 @@ def controlled_restore(cfg: HostConfig, jobid: int, image: bytes,
         accepted = reg.accept(timeout=30)
         assert accepted is not None
         with accepted.conn:
-            accepted.conn.sock.sendall(image)
-            accepted.conn.sock.shutdown(socket.SHUT_WR)
+            # tar-restore waits for its step 14 to be acknowledged while the image arrives:
+            # send from a thread, as bptm child sends while bpbrm answers.
+            sender = send_in_thread(accepted.conn.sock, image, end=True)
             frames = frames_until_done(ctl)
+            sender.join(30)
     return reply, frames
+
+
+def send_in_thread(sock: socket.socket, data: bytes, end: bool) -> threading.Thread:
+    def run() -> None:
+        try:
+            sock.sendall(data)
+            if end:
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the agent went away; the test checks why
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
 
 
 def test_tar_restore_renames_into_its_destination(daemons: Callable[..., Host],
@@ -455,7 +474,7 @@ def test_tar_restore_renames_into_its_destination(daemons: Callable[..., Host],
                                        renames=[[str(src), str(dest / "renamed")]],
                                        keep_existing=False, dest=[str(dest)])
     assert reply["status"] == 0
-    assert frames[0]["op"] == "step" and frames[0]["step"] == 14
+    assert frames[0]["op"] == "step" and frames[0]["step"] == 14, frames
     done = frames[-1]
     assert (done["status"], done["files"]) == (0, len(all_paths(src)))
     assert done["kbytes"] == (image.stat().st_size + 1023) // 1024
@@ -489,8 +508,9 @@ def test_tar_restore_stops_when_its_controller_goes_away(daemons: Callable[..., 
         accepted = reg.accept(timeout=30)
         assert accepted is not None
         with accepted.conn:
-            accepted.conn.sock.sendall(data[:len(data) // 2])  # and then nothing more
-            ctl.close()
+            send_in_thread(accepted.conn.sock, data[:len(data) // 2], end=False)  # no more
+            assert ctl.recv(timeout=30)["step"] == 14  # not acknowledged: the controller
+            ctl.close()  # goes away instead
             wait_for(lambda: not psutil.pid_exists(pid) or
                      psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 30,
                      "tar-restore to exit")

@@ -130,9 +130,10 @@ def test_one_small_file_of_a_big_image_is_one_small_range(store: ImageStore) -> 
     small = next(e for e in entries if e[0] == "/big/small")
     plan = restore_plan(view_at(store, T0 + 1), ["/big/small"])
     (image,) = plan["images"]
-    # the folder on the way (header only) and the file's member: 512 + 1024 bytes
-    assert image["ranges"] == [[0, 512], [small[10], 512 + 1024]]
-    assert image["files"] == 2 and image["fragments"] == h["fragments"]
+    # the file's member alone (512 + 1024 bytes): the folders above it are not restored
+    assert image["ranges"] == [[small[10], 512 + 1024]]
+    assert image["files"] == 1 and image["fragments"] == h["fragments"]
+    assert plan["selected"] == [["/big/small", False]]
     assert image["checksum"] == "crc32:0123abcd" and image["block_size"] == 65536
 
 
@@ -146,10 +147,10 @@ def test_hard_link_without_its_target_reads_the_target_and_renames(store: ImageS
     assert plan["renames"] == [["/h/data", "/h/l1"]]
     assert sorted(plan["missing"]) == ["/h/absent", "/h/dangling"]
     (image,) = plan["images"]
-    # /h and data (for l1) merge into one range; l1's own header is skipped; l2's is read
+    # data (read for l1, renamed to it); l1's own header is skipped; l2's is read
     data_at = entries[1][10]
-    assert image["files"] == 3
-    assert image["ranges"] == [[0, data_at + 512 + 2048], [data_at + 512 + 2048 + 512, 512]]
+    assert image["files"] == 2
+    assert image["ranges"] == [[data_at, 512 + 2048], [data_at + 512 + 2048 + 512, 512]]
     # asking for the target too keeps both links as links
     plan = restore_plan(view, ["/h"])
     assert plan["renames"] == [] and plan["images"][0]["files"] == 5

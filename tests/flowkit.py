@@ -1,0 +1,64 @@
+"""Helpers for tests that run whole backups and restores across hosts."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbcli.net import client
+from tests.conftest import Host
+
+STEP_LINE = re.compile(r"- Info (?P<process>.+?) \(pid=(?P<pid>\d+)\) step (?P<step>\d+) "
+                       r"on (?P<host>\S+): (?P<msg>.*)")
+
+
+@dataclass
+class Step:
+    step: int
+    process: str
+    pid: int
+    host: str
+    msg: str
+
+
+def add_stu(master: Host, label: str, path: Path, media: str = "media", **opts: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    extra = [x for k, v in opts.items() for x in (f"-{k}", v)]
+    master.run("bpstuadd", "-label", label, "-path", str(path), "-host", media, *extra)
+
+
+def add_policy(master: Host, name: str, stu: str, clients: list[str], includes: list[str],
+               schedules: dict[str, str] | None = None) -> None:
+    master.run("bppolicynew", name)
+    master.run("bpplinfo", name, "-modify", "-residence", stu)
+    for c in clients:
+        master.run("bpplclients", name, "-add", c, "Linux", "Debian")
+    for inc in includes:
+        master.run("bpplinclude", name, "-add", inc)
+    for label, st in (schedules or {"full": "FULL"}).items():
+        master.run("bpplsched", name, "-add", label, "-st", st)
+
+
+def job(master: Host, jobid: int) -> dict:
+    return client.call(master.cfg, master.name, "bpjobd", "job_get", jobid=jobid)["job"]
+
+
+def steps(master: Host, jobid: int) -> list[Step]:
+    """The seed steps of a job, as bpdbjobs -all_columns shows them (the try's lines)."""
+    out = master.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+    found = []
+    for field in re.split(r"(?<!\\),", out.strip()):
+        m = STEP_LINE.search(field.replace("\\,", ",").replace("\\\\", "\\"))
+        if m:
+            found.append(Step(int(m["step"]), m["process"], int(m["pid"]), m["host"], m["msg"]))
+    return found
+
+
+def last_jobid(master: Host) -> int:
+    return int(master.run("bpdbjobs", "-noheader").stdout.split()[0])
+
+
+def rename_file(path: Path, pairs: list[tuple[Path | str, Path | str]]) -> Path:
+    path.write_text("".join(f"change {a} to {b}\n" for a, b in pairs))
+    return path

@@ -1,0 +1,65 @@
+"""Killing bpbkar, bptm or bpbrm in the middle of a backup: the job ends with a NetBackup
+error status (never Active forever), its resources are freed, and no image is left."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+
+from nbcli.net import client
+from tests.conftest import Host, wait_for
+from tests.flowkit import add_policy, add_stu, job
+
+
+@pytest.fixture(scope="module")
+def site(three_hosts: dict[str, Host], tmp_path_factory: pytest.TempPathFactory):
+    base = tmp_path_factory.mktemp("killsite")
+    master = three_hosts["master"]
+    add_stu(master, "disk1", base / "stu")
+    data = base / "data"
+    data.mkdir()
+    with open(data / "sparse.img", "wb") as f:  # big enough to still be running when killed
+        f.truncate(8 << 30)
+    add_policy(master, "long", "disk1", ["client"], [str(data)])
+    return three_hosts, base
+
+
+def running(host: Host, program: str) -> list[psutil.Process]:
+    return [p.proc for p in host.processes() if p.program == program]
+
+
+@pytest.mark.parametrize("victim,host,status", [("bpbkar", "client", 50),
+                                                ("bptm", "media", 82),
+                                                ("bpbrm", "media", 40)])
+def test_killing_an_agent_fails_the_job_cleanly(site, victim: str, host: str,
+                                                status: int) -> None:
+    hosts, base = site
+    master = hosts["master"]
+    jobid = client.call(master.cfg, "master", "bprd", "backup", policy="long",
+                        schedule="full")["jobids"][0]
+    backupid = wait_for(lambda: job(master, jobid).get("backupid"), 30, "the image")
+    # mid-backup: the image is flowing into its first fragment
+    wait_for(lambda: any(f.stat().st_size for f in (base / "stu").glob(f"{backupid}_C1_F*")),
+             60, "data to reach the storage unit")
+    procs = running(hosts[host], victim)
+    assert procs
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+    done = client.call(master.cfg, "master", "bpjobd", "job_wait", jobid=jobid,
+                       timeout=120)["job"]
+    assert (done["state"], done["status"]) == (3, status)
+    # nothing held: nbrb and nbemm have let go of the job
+    assert jobid not in client.call(master.cfg, "master", "nbrb", "queue")["active"]
+    held = client.call(master.cfg, "master", "nbemm", "allocations")["allocations"]
+    assert jobid not in [a["jobid"] for a in held]
+    # no image in the catalog, no fragment on the disk, no agent left behind
+    images = client.call(master.cfg, "master", "bpdbm", "image_list", client="client",
+                         policy="long")["images"]
+    assert images == []
+    wait_for(lambda: not list((base / "stu").glob(f"{done['backupid']}_*")), 30,
+             "the fragments to be removed")
+    for h, prog in (("client", "bpbkar"), ("media", "bptm"), ("media", "bpbrm")):
+        wait_for(lambda: not running(hosts[h], prog), 30, f"{prog} to exit")
