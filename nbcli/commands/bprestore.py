@@ -12,8 +12,7 @@ import sys
 import click
 
 from nbcli import timefmt
-from nbcli.commands._entry import (command, join_date_times, load_cfg, optional_clock,
-                                   root_option)
+from nbcli.commands._entry import command, join_date_times, load_cfg, optional_clock, root_option
 from nbcli.commands._userreq import ProgressLog, parse_wait, wait_jobs
 from nbcli.net import client
 from nbcli.status import NbuError

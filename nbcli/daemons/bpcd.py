@@ -23,7 +23,6 @@ from nbcli.status import NbuError
 from nbcli.wire.frames import Message
 
 
-
 class Bpcd(Daemon):
     """the client daemon: launches per-job programs for servers"""
 

@@ -62,7 +62,7 @@ class Bprd(Daemon):
                            policy=msg.get("policy"), schedule=msg.get("schedule"),
                            client=msg.get("client"), owner=msg.get("owner", "root"))
 
-    # --- restores ----------------------------------------------------------------------------------
+    # --- restores -----------------------------------------------------------------------------
 
     def restore(self, msg: Message, conn: Connection) -> Message:
         source = str(msg.get("client") or conn.peer)
@@ -120,8 +120,8 @@ class Bprd(Daemon):
                 files += int(result.get("files", 0))
                 kbytes += int(result.get("kbytes", 0))
         except NbuError as e:
-            status = e.status
-            self._quietly(lambda: report.log(jobid, f"{e.detail or e.message}", "Error"))
+            status, why = e.status, e.detail or e.message
+            self._quietly(lambda: report.log(jobid, why, "Error"))
         if job["missing"] and status == 0:
             status = 1  # some of the requested files were in no image
         self._quietly(lambda: report.update(jobid, state=codes.DONE, status=status,

@@ -57,7 +57,7 @@ class Nbjm(Daemon):
                          "cancel": self.cancel, "jobs": self.list_jobs,
                          "ping": lambda m, c: {"host": self.cfg.client_name}}}
 
-    # --- backups -------------------------------------------------------------------------------
+    # --- backups ------------------------------------------------------------------------------
 
     def job_start(self, msg: Message, conn: Connection) -> Message:
         """Seed step 2: queue the job, make it visible in bpjobd, run it on its own thread."""
@@ -142,7 +142,7 @@ class Nbjm(Daemon):
         with self.lock:
             return {"backups": sorted(self.jobs), "restores": sorted(self.restores)}
 
-    # --- restores: bptm's resources ----------------------------------------------------------------
+    # --- restores: bptm's resources -----------------------------------------------------------
 
     def restore_resources(self, msg: Message, conn: Connection) -> Message:
         """Restore step 7 (bptm's request); the allocation follows on the same connection."""

@@ -62,7 +62,7 @@ class BackupJob:
         self.nbjm.log.info("job %d step %d: %s", self.jobid, n, msg)
         self.report.step(self.jobid, n, msg)
 
-    # --- the run -----------------------------------------------------------------------------------
+    # --- the run ------------------------------------------------------------------------------
 
     def run(self) -> None:
         status, result = 0, {}
@@ -196,10 +196,9 @@ class BackupJob:
                             stream_bytes=result.get("stream_bytes"))
                 return status
             except NbuError as e:
-                self.report.log(self.jobid, f"image {self.backupid} failed verification: {e}",
-                                "Error")
-                self._quietly(lambda: self.report.update(self.jobid, status=e.status))
-                status = e.status
+                status, why = e.status, f"image {self.backupid} failed verification: {e}"
+                self._quietly(lambda: self.report.log(self.jobid, why, "Error"))
+                self._quietly(lambda: self.report.update(self.jobid, status=status))
         else:
             self._quietly(lambda: self.step(15, f"removing the incomplete image "
                                                 f"{self.backupid} from the catalog"))
@@ -214,7 +213,7 @@ class BackupJob:
         except NbuError as e:
             self.nbjm.log.warning("job %d: %s", self.jobid, e)
 
-    # --- control from outside ----------------------------------------------------------------------
+    # --- control from outside -----------------------------------------------------------------
 
     def cancel(self) -> None:
         self.canceled.set()

@@ -66,9 +66,11 @@ def spawn(cfg: HostConfig, name: str) -> tuple[subprocess.Popen[bytes], Connecti
     return proc, Connection(ours, name)
 
 
-def exit_status(proc: subprocess.Popen[bytes], default: int) -> int:
-    """The NetBackup status for an agent that ended without reporting one."""
-    code = proc.wait()
-    if code < 0:
-        return 82 if code == -signal.SIGKILL or code == -signal.SIGTERM else 27
-    return code or default
+def report_failure(ctl: Connection, log: logging.Logger, e: NbuError) -> int:
+    """Tell the controller how the job failed (a "done" frame); return the status."""
+    log.error("%s", e)
+    try:
+        ctl.send({"op": "done", "status": e.status, "msg": e.detail or e.message})
+    except NbuError:
+        pass  # the controller is gone; the exit status still says it
+    return e.status

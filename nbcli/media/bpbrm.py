@@ -19,11 +19,11 @@ import subprocess
 from dataclasses import dataclass, field
 
 from nbcli import jobreport
+from nbcli.commands._entry import exit_code
 from nbcli.config import HostConfig
 from nbcli.log import set_job
 from nbcli.media import agent
 from nbcli.net.conn import Connection
-from nbcli.commands._entry import exit_code
 from nbcli.status import NbuError
 
 # A peer that went away before saying how it ended: the status NetBackup gives for it.
@@ -115,12 +115,7 @@ def main() -> None:
         else:
             raise NbuError(143, f"bpbrm cannot do {req.get('op')!r}")
     except NbuError as e:
-        log.error("%s", e)
-        try:
-            ctl.send({"op": "done", "status": e.status, "msg": e.detail or e.message})
-        except NbuError:
-            pass
-        status = e.status
+        status = agent.report_failure(ctl, log, e)
     ctx.report.close()
     ctl.close()
     os._exit(exit_code(status))

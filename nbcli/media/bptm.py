@@ -20,11 +20,11 @@ import signal
 from dataclasses import dataclass
 
 from nbcli import jobreport
+from nbcli.commands._entry import exit_code
 from nbcli.config import HostConfig
 from nbcli.media import agent
 from nbcli.media.ring import ignore_sigpipe
 from nbcli.net.conn import Connection
-from nbcli.commands._entry import exit_code
 from nbcli.status import NbuError
 from nbcli.wire.frames import Message
 
@@ -128,11 +128,6 @@ def main() -> None:
         log.info("stopped: %s", e)
         status = 150
     except NbuError as e:
-        log.error("%s", e)
-        try:
-            ctl.send({"op": "done", "status": e.status, "msg": e.detail or e.message})
-        except NbuError:
-            pass
-        status = e.status
+        status = agent.report_failure(ctl, log, e)
     ctl.close()
     os._exit(exit_code(status))

@@ -47,7 +47,7 @@ def connect(cfg: HostConfig, host: str, service: str,
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (FileNotFoundError, ConnectionRefusedError) as e:
         raise NbuError(25, f"cannot connect to {peer}: PBX is not running there") from e
-    except socket.timeout as e:
+    except TimeoutError as e:
         raise NbuError(41, f"connecting to {peer}") from e
     except OSError as e:
         raise NbuError(25, f"cannot connect to {peer}: {e}") from e

@@ -30,7 +30,7 @@ class Connection:
             self.sock.sendall(frames.encode(msg))
         except (BrokenPipeError, ConnectionResetError) as e:
             raise NbuError(24, f"{self.peer or 'peer'} closed the connection") from e
-        except socket.timeout as e:
+        except TimeoutError as e:
             raise NbuError(41, f"sending to {self.peer or 'peer'}") from e
         except OSError as e:
             raise NbuError(24, f"sending to {self.peer or 'peer'}: {e}") from e
@@ -57,7 +57,7 @@ class Connection:
         while got < n:
             try:
                 k = self.sock.recv_into(view[got:])
-            except socket.timeout as e:
+            except TimeoutError as e:
                 raise NbuError(41, f"waiting for {self.peer or 'peer'}") from e
             except (ConnectionResetError, BrokenPipeError) as e:
                 raise NbuError(40, f"{self.peer or 'peer'} reset the connection") from e

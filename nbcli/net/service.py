@@ -97,7 +97,7 @@ class Registration:
         try:
             data, ancdata, _flags, _addr = self.sock.recvmsg(
                 PACKET_MAX, socket.CMSG_SPACE(fds.itemsize))
-        except (socket.timeout, BlockingIOError):
+        except (TimeoutError, BlockingIOError):
             return None
         finally:
             try:

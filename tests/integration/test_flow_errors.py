@@ -117,7 +117,8 @@ def forge_member_name(master: Host, stu: Path, backupid: str, old: bytes, new: b
              "BLOCK_CRCS " + "".join(f"{c:08x}" for c in crcs) if x.startswith("BLOCK_CRCS")
              else x for x in lines]
     hdr.write_text("\n".join(lines) + "\n")
-    (catalog,) = (master.root / "netbackup/db/images/client").glob(f"*/*_{backupid.split('_')[1]}_FULL")
+    images = master.root / "netbackup/db/images/client"
+    (catalog,) = images.glob(f"*/*_{backupid.split('_')[1]}_FULL")
     catalog.write_text("".join(f"CHECKSUM {forged}\n" if x.startswith("CHECKSUM") else x
                                for x in catalog.read_text().splitlines(keepends=True)))
 

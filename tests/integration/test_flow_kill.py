@@ -4,7 +4,6 @@ error status (never Active forever), its resources are freed, and no image is le
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 import psutil
 import pytest
@@ -62,4 +61,4 @@ def test_killing_an_agent_fails_the_job_cleanly(site, victim: str, host: str,
     wait_for(lambda: not list((base / "stu").glob(f"{done['backupid']}_*")), 30,
              "the fragments to be removed")
     for h, prog in (("client", "bpbkar"), ("media", "bptm"), ("media", "bpbrm")):
-        wait_for(lambda: not running(hosts[h], prog), 30, f"{prog} to exit")
+        wait_for(lambda h=h, prog=prog: not running(hosts[h], prog), 30, f"{prog} to exit")

@@ -382,8 +382,8 @@ def test_the_job_reporter_nbjm_and_bprd_use(jobd: Host) -> None:
     assert job["policy"] == "" and job["trycount"] == 1 and job["closed"]
     assert [s["step"] for s in job["steps"]] == [3, 14]
     lines = job["tries"][0]["trystatuslines"]
-    assert lines[1].endswith("Info tar-restore (pid=%d) step 14 on c1: writing files"
-                             % job["steps"][1]["pid"])
+    pid = job["steps"][1]["pid"]
+    assert lines[1].endswith(f"Info tar-restore (pid={pid}) step 14 on c1: writing files")
     assert "Warning tar-restore" in lines[2] and job["tries"][0]["trystatus"] == 0
 
 
