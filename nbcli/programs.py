@@ -65,6 +65,12 @@ COMMANDS: dict[str, str] = {
     "bpimagelist": "nbcli.commands.bpimagelist:main",
     "bplist": "nbcli.commands.bplist:main",
     "bpdbjobs": "nbcli.commands.bpdbjobs:main",
+    "nbpemreq": "nbcli.commands.nbpemreq:main",
+    "bpconfig": "nbcli.commands.bpconfig:main",
+    "bpclient": "nbcli.commands.bpclient:main",
+    "bpretlevel": "nbcli.commands.bpretlevel:main",
+    "bpexpdate": "nbcli.commands.bpexpdate:main",
+    "bpimage": "nbcli.commands.bpimage:main",
 }
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}

@@ -37,7 +37,11 @@ class Nbpem(Daemon):
         self.finished: list[Message] = []
 
     def services(self) -> dict[str, Ops]:
+        from nbcli.sched import ops as sched_ops  # nbpemreq's views of the schedule
+
         return {"nbpem": {"manual_backup": self.manual_backup, "job_done": self.job_done,
+                          "predict": lambda m, c: sched_ops.predict(self.cfg, m),
+                          "due": lambda m, c: sched_ops.due(self.cfg, m),
                           "ping": lambda m, c: {"host": self.cfg.client_name}}}
 
     def manual_backup(self, msg: Message, conn: Connection) -> Message:
