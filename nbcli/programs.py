@@ -71,6 +71,7 @@ COMMANDS: dict[str, str] = {
     "bpretlevel": "nbcli.commands.bpretlevel:main",
     "bpexpdate": "nbcli.commands.bpexpdate:main",
     "bpimage": "nbcli.commands.bpimage:main",
+    "bparchive": "nbcli.commands.bparchive:main",
 }
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}

@@ -10,10 +10,14 @@ An image's life, as protocol.md "Catalog" states it:
     add*      blocks appended to .f.inprogress
     complete  verify; index .f; rename .f; rewrite header; rename header   (now visible)
     abort     both files removed
+    expire    header replaced with a new EXPIRATION                  (bpexpdate)
+    remove    header renamed to a tombstone; .f deleted; tombstone deleted   (once expired)
 
 Several images may be in progress at once (one per job); each has its own lock, so batches of
-different jobs never wait on each other. A complete image's files never change again, which is
-why readers take no lock and parsed headers and opened .f files can be cached.
+different jobs never wait on each other. A complete image's .f never changes again and its
+header changes only by atomic replacement, which is why readers take no lock and parsed
+headers (checked against mtime and size) and opened .f files can be cached. What has expired
+is nbcli/catalog/expire.py's rule; the store lists expired images only when asked to.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from nbcli import atomic
+from nbcli.catalog.expire import header_of_tombstone, is_expired, tombstone_name
 from nbcli.catalog.fcatwrite import FilesWriter, scan
 from nbcli.catalog.files import FilesFile
 from nbcli.catalog.imagehdr import (
@@ -202,11 +207,90 @@ class ImageStore:
             raise NbuError(229, f"image {backupid} is already complete")
         raise NbuError(227, f"no image {backupid} in progress")
 
+    # --- expiring (bpexpdate, the Image Cleanup job) -----------------------------------------
+
+    def _complete_paths(self, h: Header) -> tuple[Path, Path]:
+        """(header, .f) of a complete image, by the layout's rule (never a name it stores)."""
+        client, ctime = split_backupid(h["backupid"])
+        hdr = image_dir(self.root, client, ctime) / header_name(h["policy"], ctime,
+                                                                 h["sched_type"])
+        return hdr, hdr.with_name(hdr.name + ".f")
+
+    def _current(self, backupid: str) -> Header:
+        """A complete image's header as it is on disk now; status 227 if there is none."""
+        found = self.find(backupid=backupid)
+        if not found:
+            raise NbuError(227, f"no image {backupid} in the catalog")
+        return found[0]
+
+    def set_expiration(self, backupid: str, expiration: int) -> Header:
+        """Give a complete image a new expiration: its header is replaced atomically."""
+        with self._lock:
+            h = self._current(backupid)
+            hdr, _ = self._complete_paths(h)
+            h["expiration"] = expiration
+            try:
+                atomic.write_text(hdr, format_header(h))
+            except OSError as e:
+                raise NbuError(220, f"cannot rewrite the header of {backupid}: {e}") from e
+            finally:
+                self._headers.pop(hdr, None)
+        self.log.info("image %s now expires at %d", backupid, expiration)
+        return h
+
+    def remove(self, backupid: str, now: float) -> None:
+        """Delete the catalog files of an image expired at `now` (status 228 if it is not).
+
+        One rename takes the image out of the catalog: the header becomes a hidden tombstone
+        while its .f is still there. Then the .f goes, then the tombstone. A crash leaves the
+        image whole, or gone with a tombstone that sweep() finishes - never a header without
+        its .f.
+        """
+        with self._lock:
+            h = self._current(backupid)
+            if not is_expired(h, now):
+                raise NbuError(228, f"image {backupid} has not expired; it stays")
+            hdr, dot_f = self._complete_paths(h)
+            tomb = hdr.with_name(tombstone_name(hdr.name))
+            os.replace(hdr, tomb)
+            atomic.fsync_dir(hdr.parent)
+            self._headers.pop(hdr, None)
+            for key in [k for k in self._files if k[0] == dot_f]:
+                del self._files[key]  # dropped, not closed: a listing may still read it
+            self._bury(tomb)
+        self.log.info("image %s removed from the catalog", backupid)
+
+    @staticmethod
+    def _bury(tomb: Path) -> None:
+        """Delete a tombstone's .f, then the tombstone itself."""
+        header = header_of_tombstone(tomb.name)
+        # A complete header of that name again (a new image at the same second) owns the .f.
+        if header and not (tomb.parent / header).exists():
+            (tomb.parent / (header + ".f")).unlink(missing_ok=True)
+        tomb.unlink(missing_ok=True)
+        atomic.fsync_dir(tomb.parent)
+
+    def sweep(self) -> int:
+        """Finish the removals a crash interrupted (bpdbm runs it before serving)."""
+        done = 0
+        with self._lock:
+            for cdir in self._client_dirs(None):
+                for tdir in sorted(cdir.iterdir()):
+                    for name in os.listdir(tdir) if tdir.is_dir() else []:
+                        if header_of_tombstone(name):
+                            self._bury(tdir / name)
+                            done += 1
+        if done:
+            self.log.info("finished removing %d image(s) a crash had interrupted", done)
+        return done
+
     # --- reading -----------------------------------------------------------------------------
 
     def find(self, client: str | None = None, backupid: str | None = None,
-             start: int | None = None, end: int | None = None) -> list[Header]:
-        """Complete images, newest first, by client / backup id / backup time range."""
+             start: int | None = None, end: int | None = None, *,
+             live_at: float | None = None) -> list[Header]:
+        """Complete images, newest first, by client / backup id / backup time range; with
+        `live_at`, only those not expired at that time (what users may list and restore)."""
         ctime_of = None
         if backupid:
             client, ctime_of = split_backupid(backupid)
@@ -222,7 +306,7 @@ class ImageStore:
                     parsed = parse_name(name)
                     if parsed and not name.startswith(".") and lo <= parsed[1] <= hi:
                         h = self.header(tdir / name)
-                        if h is not None:
+                        if h is not None and (live_at is None or not is_expired(h, live_at)):
                             out.append(h)
         out.sort(key=lambda h: (h["backup_time"], h["backupid"]), reverse=True)
         return out
@@ -242,6 +326,8 @@ class ImageStore:
             if cached is None or cached[0] != key:
                 h = parse_header(path.read_text("utf-8", "surrogateescape"), str(path))
                 cached = self._headers[path] = (key, h)
+        except FileNotFoundError:
+            return None  # removed by the Image Cleanup job since the folder was listed
         except (OSError, NbuError) as e:
             self.log.warning("skipping image header %s: %s", path, e)
             return None

@@ -290,7 +290,9 @@ class JobsDB:
                              "(SELECT value FROM json_each(?)) ORDER BY seq", (ids,)):
             job = by_id[row["jobid"]]
             if row["kind"] == "step":
-                step = {k: row[k] for k in ("step", "process", "pid", "host", "time", "msg")}
+                # seq orders events across jobs: who held what when (nbrb's grants, releases)
+                step = {k: row[k] for k in ("step", "process", "pid", "host", "time", "msg",
+                                            "seq")}
                 job["steps"].append(step)
                 line = rec.step_line(step)
             else:

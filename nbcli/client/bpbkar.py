@@ -24,6 +24,7 @@ import click
 from nbcli import config
 from nbcli import log as nblog
 from nbcli.client.agent import Controller, program, str_list
+from nbcli.client.archive import ArchiveList
 from nbcli.client.backup import DEFAULT_BLOCK_SIZE, BackupResult, BackupSpec, run_backup
 from nbcli.client.blocks import Sink
 from nbcli.client.tarstream import BLOCK
@@ -163,6 +164,7 @@ def _socket_sink(sock: socket.socket) -> Sink:
 def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     """One controlled backup: request, "send", image and metadata, "done"."""
     spec = spec_from_request(msg, cfg)
+    archive = ArchiveList() if msg.get("archive") else None
     ctl.accept()
     send = ctl.receive("send")
     host, service = send.get("host"), send.get("service")
@@ -171,11 +173,14 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     with client.connect(cfg, host, service) as data:
         ctl.step(11, "sending file metadata to bpbrm")
         ctl.step(12, "begin sending image data to bptm child")
+        def on_entries(entries: list[list[object]]) -> None:
+            ctl.send({"op": "files", "entries": entries})
+            if archive is not None:
+                archive.add(entries)
+
         result = run_backup(spec, _socket_sink(data.sock),
                             lambda text: ctl.report("Warning", text),
-                            on_entries=lambda entries: ctl.send({"op": "files",
-                                                                 "entries": entries}),
-                            tick=ctl.check)
+                            on_entries=on_entries, tick=ctl.check)
         try:
             data.sock.shutdown(socket.SHUT_WR)  # bptm child sees EOF after the last byte
         except OSError:
@@ -185,7 +190,23 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     ctl.send({"op": "done", "status": result.status, "files": result.files,
               "kbytes": result.kbytes, "stream_bytes": result.stream_bytes,
               "checksum": result.checksum})
+    if archive is not None and result.status in (0, 1):
+        return _archive_end(ctl, archive, result.status)
     return result.status
+
+
+def _archive_end(ctl: Controller, archive: ArchiveList, status: int) -> int:
+    """An archive waits until its image is in the catalog: then delete, or keep the files."""
+    try:
+        order = ctl.conn.recv()
+    except (EOFError, NbuError):
+        return status  # no word: the files stay
+    if order.get("op") != "delete":
+        return status
+    result, removed = archive.delete(lambda text: ctl.report("Warning", text))
+    ctl.log.info("archive: %d files deleted, status %d", removed, result)
+    ctl.send({"op": "deleted", "status": result, "removed": removed})
+    return result or status
 
 
 # A crash is status 50 ("client process aborted"), as NetBackup reports its own agent dying.

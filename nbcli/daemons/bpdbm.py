@@ -2,8 +2,11 @@
 
 Place: a master daemon. nbjm reaches it through nbproxy (image_create, image_complete,
 image_abort), bpbrm directly (image_add_files), bprd and the commands bpimagelist and bplist
-directly (image_list, file_list, restore_plan). The ops and their fields are docs/protocol.md
-"Catalog"; the state lives in nbcli/catalog/ (images.py and the modules below it).
+directly (image_list, file_list, restore_plan), bpexpdate and bpimage (image_expire,
+image_cleanup). The ops and their fields are docs/protocol.md "Catalog"; the state lives in
+nbcli/catalog/ (images.py and the modules below it). bpdbm also runs the Image Cleanup job
+(nbcli/daemons/cleanup.py) every cleanup interval: an expired image neither lists nor restores
+from the moment it expires, and the job removes its fragments and catalog files.
 
 Every request is checked here before it reaches the catalog: a missing or mistyped field is
 status 20, a malformed file entry 223, an unknown image 227, an out-of-order event (a second
@@ -14,18 +17,28 @@ stream of frames, each holding a bounded amount of the listing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from nbcli import clock
+from nbcli.catalog.expire import (
+    NEVER_EXPIRES_LEVEL,
+    check_expiration,
+    expiration_of,
+    is_expired,
+    retention_period,
+)
 from nbcli.catalog.files import ENTRY_FIELDS
 from nbcli.catalog.imagechain import ALL_DEPTHS, IMAGE_FIELDS, Part, View, normalize, select_chain
+from nbcli.catalog.imagehdr import Header
 from nbcli.catalog.images import ImageStore
 from nbcli.catalog.plan import restore_plan
-from nbcli.codes import DEFAULT_RETENTION_LEVEL, INFINITY, SCHED_TYPES, retention_seconds
+from nbcli.codes import DEFAULT_RETENTION_LEVEL, SCHED_TYPES, retention_seconds
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.cleanup import TICK, Cleanup
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
+from nbcli.net.trust import server_name
 from nbcli.status import NbuError
 from nbcli.wire.frames import Message, ProtocolError
 
@@ -60,16 +73,19 @@ def field(msg: Message, key: str, kind: type | tuple[type, ...], default: Any = 
     return value
 
 
-def create_fields(msg: Message) -> dict[str, Any]:
-    """image_create's fields, checked, with NetBackup's defaults."""
+def create_fields(msg: Message, period: Callable[[int], int | None] = retention_seconds
+                  ) -> dict[str, Any]:
+    """image_create's fields, checked, with NetBackup's defaults (`period`: a retention
+    level's period in seconds, None = infinity)."""
     sched_type = field(msg, "sched_type", int)
     if sched_type not in SCHED_TYPES:
         raise NbuError(20, f"image_create: unknown schedule type {sched_type}")
     backup_time = field(msg, "backup_time", int)
     level = field(msg, "retention_level", int, DEFAULT_RETENTION_LEVEL)
-    period = retention_seconds(level)
-    expiration = field(msg, "expiration", int,
-                       INFINITY if period is None else backup_time + period)
+    expiration = field(msg, "expiration", int, None)
+    if expiration is None or level == NEVER_EXPIRES_LEVEL:
+        expiration = expiration_of(backup_time, period(level))
+    expiration = check_expiration(expiration)
     return {"client": field(msg, "client", str), "policy": field(msg, "policy", str),
             "policy_type": field(msg, "policy_type", int, 0),
             "sched_label": field(msg, "sched_label", str, ""), "sched_type": sched_type,
@@ -118,16 +134,23 @@ class Bpdbm(Daemon):
 
     def on_start(self) -> None:
         self.store = ImageStore(self.paths.images, self.log)
+        self.store.sweep()
+        self.cleanup = Cleanup(lambda: self.cfg, self.store, self.log)
 
     def on_stop(self) -> None:
         self.store.close()
+
+    def periodic(self) -> list[tuple[float, Callable[[], None]]]:
+        return [(TICK, self.cleanup.tick)]
 
     def services(self) -> dict[str, Ops]:
         return {"bpdbm": {"ping": self.ping, "image_create": self.image_create,
                           "image_add_files": self.image_add_files,
                           "image_complete": self.image_complete,
                           "image_abort": self.image_abort, "image_list": self.image_list,
-                          "file_list": self.file_list, "restore_plan": self.restore_plan}}
+                          "file_list": self.file_list, "restore_plan": self.restore_plan,
+                          "image_expire": self.image_expire,
+                          "image_cleanup": self.image_cleanup}}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}
@@ -135,7 +158,8 @@ class Bpdbm(Daemon):
     # --- writing (nbjm through nbproxy; bpbrm) -----------------------------------------------
 
     def image_create(self, msg: Message, conn: Connection) -> Message:
-        h = self.store.create(create_fields(msg))
+        h = self.store.create(create_fields(msg, lambda level: retention_period(self.paths,
+                                                                                level)))
         return {"backupid": h["backupid"], "backup_time": h["backup_time"]}
 
     def image_add_files(self, msg: Message, conn: Connection) -> Message:
@@ -153,14 +177,18 @@ class Bpdbm(Daemon):
     # --- reading -------------------------------------------------------------------------------
 
     def image_list(self, msg: Message, conn: Connection) -> Message:
+        return {"images": self._select(msg)}
+
+    def _select(self, msg: Message) -> list[Header]:
+        """The complete, unexpired images image_list's filters name, newest first."""
         images = self.store.find(field(msg, "client", str, None),
                                  field(msg, "backupid", str, None),
-                                 field(msg, "start", int, None), field(msg, "end", int, None))
+                                 field(msg, "start", int, None), field(msg, "end", int, None),
+                                 live_at=clock.now())
         wanted = {k: field(msg, k, kind, None) for k, kind in
-                  (("policy", str), ("sched_type", int), ("sched_label", str),
-                   ("policy_type", int))}
-        return {"images": [h for h in images
-                           if all(v is None or h[k] == v for k, v in wanted.items())]}
+                  (("client", str), ("policy", str), ("sched_type", int),
+                   ("sched_label", str), ("policy_type", int))}
+        return [h for h in images if all(v is None or h[k] == v for k, v in wanted.items())]
 
     def _view(self, msg: Message) -> View:
         """The images a listing or a restore looks at, as of `end` (default: now)."""
@@ -168,13 +196,16 @@ class Bpdbm(Daemon):
         backupid = field(msg, "backupid", str, None)
         start = field(msg, "start", int, 0)
         end = field(msg, "end", int, None)
-        end = int(clock.now()) if end is None else end
+        now = clock.now()
+        end = int(now) if end is None else end
         if backupid:
-            chain = [h for h in self.store.find(backupid=backupid) if h["client"] == client]
+            chain = [h for h in self.store.find(backupid=backupid, live_at=now)
+                     if h["client"] == client]
         else:
             policy = field(msg, "policy", str, None)
             ptype = field(msg, "policy_type", int, None)
-            chain = select_chain([h for h in self.store.find(client, start=start, end=end)
+            chain = select_chain([h for h in self.store.find(client, start=start, end=end,
+                                                             live_at=now)
                                   if policy in (None, h["policy"])
                                   and ptype in (None, h["policy_type"])], start, end)
         if not chain:
@@ -241,6 +272,45 @@ class Bpdbm(Daemon):
         if not paths:
             raise NbuError(20, "restore_plan: no paths")
         return restore_plan(self._view(msg), paths)
+
+    # --- expiring (bpexpdate, bpimage -cleanup) -------------------------------------------------
+
+    def _require_server(self, conn: Connection, op: str) -> None:
+        """Only the master's servers may expire images: a client asking gets status 46."""
+        if server_name(self.cfg, conn.address) is None:
+            self.log.warning("refused %s from %s (%s): not in the SERVER list", op, conn.peer,
+                             conn.address)
+            raise NbuError(46, f"{op}: {conn.peer} is not a server of this master")
+
+    def image_expire(self, msg: Message, conn: Connection) -> Message:
+        """bpexpdate: new expiration for the images named; those it expires go at once."""
+        self._require_server(conn, "image_expire")
+        if not field(msg, "backupid", str, None) and not field(msg, "policy", str, None):
+            raise NbuError(20, "image_expire: a backupid or a policy is needed")
+        expiration = check_expiration(field(msg, "expiration", int))
+        with self.cleanup.lock:  # not while a cleanup job decides what to remove
+            now = clock.now()
+            images = self._select(msg)
+            if not images:
+                raise NbuError(227, "no image matches")
+            new = int(now) if expiration == 0 else expiration
+            for h in images:
+                self.store.set_expiration(h["backupid"], new)
+        ids = [h["backupid"] for h in images]
+        if not is_expired({"expiration": new}, clock.now()):
+            return {"images": ids}
+        try:
+            jobid, status = self.cleanup.run(ids)
+        except NbuError as e:
+            raise NbuError(e.status, f"the images expired, but the image cleanup job did not "
+                                     f"run: {e.detail or e.message}") from e
+        return {"images": ids, "jobid": jobid, "job_status": status}
+
+    def image_cleanup(self, msg: Message, conn: Connection) -> Message:
+        """bpimage -cleanup: an Image Cleanup job now; the reply comes when it is done."""
+        self._require_server(conn, "image_cleanup")
+        jobid, status = self.cleanup.run()
+        return {"jobid": jobid, "job_status": status}
 
 
 main = daemon_main(Bpdbm)

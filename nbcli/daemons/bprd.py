@@ -52,7 +52,8 @@ class Bprd(Daemon):
         self.running: dict[int, Connection | None] = {}
 
     def services(self) -> dict[str, Ops]:
-        return {"bprd": {"backup": self.backup, "restore": self.restore,
+        return {"bprd": {"backup": self.backup, "user_backup": self.user_backup,
+                         "restore": self.restore,
                          "cancel": self.cancel,
                          "ping": lambda m, c: {"host": self.cfg.client_name}}}
 
@@ -61,6 +62,20 @@ class Bprd(Daemon):
         return client.call(self.cfg, self.cfg.client_name, "nbpem", "manual_backup",
                            policy=msg.get("policy"), schedule=msg.get("schedule"),
                            client=msg.get("client"), owner=msg.get("owner", "root"))
+
+    def user_backup(self, msg: Message, conn: Connection) -> Message:
+        """`bpbackup`/`bparchive` on a client: the client may ask only for itself."""
+        claimed = str(msg.get("client") or conn.peer)
+        if conn.address == "local":
+            genuine = claimed == self.cfg.client_name
+        else:
+            genuine = conn.address in self.cfg.addresses_of(claimed)
+        if not genuine:
+            raise NbuError(131, f"a request from {conn.address} cannot speak for {claimed}")
+        return client.call(self.cfg, self.cfg.client_name, "nbpem", "user_backup",
+                           client=claimed, policy=msg.get("policy"),
+                           schedule=msg.get("schedule"), paths=msg.get("paths", []),
+                           archive=bool(msg.get("archive")), owner=msg.get("owner", "root"))
 
     # --- restores -----------------------------------------------------------------------------
 

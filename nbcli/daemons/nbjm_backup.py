@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from nbcli import clock, codes, jobreport
+from nbcli import clock, codes, jobreport, timefmt
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.status import NbuError
@@ -39,7 +39,7 @@ def request_resources(cfg: Any, report: jobreport.JobReporter, jobid: int,
                 # queuereason is NetBackup's reason code; the words go in reasonstring.
                 report.update(jobid, queuereason=int(reply.get("code", 0)),
                               reasonstring=str(reply["waiting"]))
-                report.log(jobid, f"awaiting resources: {reply['waiting']}")
+                report.log(jobid, str(reply["waiting"]))
                 continue
             return dict(reply["granted"])
 
@@ -65,17 +65,36 @@ class BackupJob:
     # --- the run ------------------------------------------------------------------------------
 
     def run(self) -> None:
-        status, result = 0, {}
+        """Tries until one succeeds or nbpem says no more (seed step 17: retries are the
+        PolicyClient's decision); each try is steps 3-17, a retry is a new try of this job."""
+        while True:
+            status, result = self._one_try()
+            retry_at = self._finish(status, result)
+            if retry_at is None or not self._wait_for_retry(retry_at):
+                break
+        self.report.close()
+
+    def _one_try(self) -> tuple[int, Message]:
+        with self._lock:
+            self.grant, self.backupid, self.bpbrm = None, None, None
         try:
             self._allocate()
             self._create_image()
             result = self._run_bpbrm()
-            status = int(result.get("status", LOST_BPBRM))
+            return int(result.get("status", LOST_BPBRM)), result
         except NbuError as e:
-            status = e.status
-            result = {"msg": e.detail or e.message}
             self.nbjm.log.info("job %d: %s", self.jobid, e)
-        self._finish(status, result)
+            return e.status, {"msg": e.detail or e.message}
+
+    def _wait_for_retry(self, retry_at: float) -> bool:
+        """Wait (Re-Queued) until the retry time on this host's clock; False if canceled."""
+        while clock.now() < retry_at:
+            if self.canceled.wait(0.5):
+                self._quietly(lambda: self.report.update(self.jobid, state=codes.DONE,
+                                                         status=150, ended=int(clock.now()),
+                                                         closed=True))
+                return False
+        return True
 
     def _allocate(self) -> None:
         p = self.p
@@ -87,7 +106,8 @@ class BackupJob:
                                   policy=p.get("policy"), client=p.get("client"),
                                   priority=p.get("priority", 0),
                                   max_jobs_policy=p.get("max_jobs_policy", 0),
-                                  max_jobs_client=p.get("max_jobs_client", 0))
+                                  max_jobs_client=p.get("max_jobs_client", 0),
+                                  deadline=p.get("deadline"))
         with self._lock:
             self.grant = grant
         if self.canceled.is_set():
@@ -137,7 +157,8 @@ class BackupJob:
                        "master": self.cfg.client_name, "client": p["client"],
                        "paths": p.get("paths", []), "since": p.get("since"),
                        "exclude": p.get("exclude", []), "tir": bool(p.get("tir")),
-                       "cross_mount_points": bool(p.get("cross_mount_points")), "stu": stu})
+                       "cross_mount_points": bool(p.get("cross_mount_points")), "stu": stu,
+                       "archive": self.archive})
             self.report.update(self.jobid, operation=codes.OP_WRITE)
             while True:
                 try:
@@ -147,38 +168,95 @@ class BackupJob:
                 if msg.get("op") == "done":
                     return msg
         finally:
-            with self._lock:
-                self.bpbrm = None
+            if not self.archive:  # an archive still needs bpbrm after step 15
+                self._drop_bpbrm()
+
+    def _drop_bpbrm(self) -> None:
+        with self._lock:
+            conn, self.bpbrm = self.bpbrm, None
+        if conn is not None:
             conn.close()
 
-    def _finish(self, status: int, result: Message) -> None:
-        """Seed steps 14-17, whatever happened before."""
-        ended = int(clock.now())
-        fields: dict[str, Any] = {"state": codes.DONE, "status": status, "ended": ended,
-                                  "kbytes": int(result.get("kbytes", 0)),
-                                  "files": int(result.get("files", 0))}
+    @property
+    def archive(self) -> bool:
+        return self.p.get("sched_type") == 3  # UARC
+
+    def _finish(self, status: int, result: Message) -> float | None:
+        """Seed steps 14-17, whatever happened before; the retry time if nbpem wants one."""
+        counts = {"kbytes": int(result.get("kbytes", 0)), "files": int(result.get("files", 0))}
+        reported = status
         if status in (0, 1):
-            fields["percent"] = 100
-        self._quietly(lambda: self.report.update(self.jobid, **fields))
-        self._quietly(lambda: self.step(14, f"bpbrm, bptm and bpbkar ended; job done with "
-                                            f"status {status}"))
+            self._quietly(lambda: self.report.update(self.jobid, state=codes.DONE,
+                                                     status=status, ended=int(clock.now()),
+                                                     percent=100, **counts))
+            self._quietly(lambda: self.step(14, f"bpbrm, bptm and bpbkar ended; job done "
+                                                f"with status {status}"))
+        else:
+            self._quietly(lambda: self.report.update(self.jobid, trystatus=status, **counts))
+            self._quietly(lambda: self.step(14, f"bpbrm, bptm and bpbkar ended; the try "
+                                                f"failed with status {status}"))
         if self.backupid is not None:
             status = self._close_image(status, result)
+        if self.archive:
+            status = self._archive_delete(status)
         if self.grant is not None:
             self._quietly(lambda: self.step(16, "releasing the job's resources with nbrb"))
             self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbrb",
                                               "release", jobid=self.jobid))
+        retry_at = self._tell_nbpem(status)
+        # Done now: a failure with no retry, or a success whose status changed after step 14
+        # (the image failed verification: 229; an archive's files were not all deleted: 3, 4).
+        if retry_at is None and (status not in (0, 1) or status != reported):
+            self._quietly(lambda: self.report.update(self.jobid, state=codes.DONE,
+                                                     status=status, ended=int(clock.now())))
+        if retry_at is not None:
+            self._quietly(lambda: self.report.update(self.jobid, state=codes.REQUEUED))
+            self._quietly(lambda: self.report.log(
+                self.jobid, f"the try failed with status {status}; waiting to retry at "
+                            f"{timefmt.fmt(retry_at)}"))
+            return retry_at
+        self._quietly(lambda: self.report.update(self.jobid, closed=True))
+        return None
+
+    def _tell_nbpem(self, status: int) -> float | None:
+        """Seed step 17: nbpem hears how the try ended and may ask for a retry."""
         self._quietly(lambda: self.step(17, f"notifying nbpem that the job ended with status "
                                             f"{status}"))
-        self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbpem", "job_done",
-                                          jobid=self.jobid, status=status,
-                                          policy=self.p.get("policy"),
-                                          schedule=self.p.get("schedule"),
-                                          client=self.p.get("client"),
-                                          sched_type=self.p.get("sched_type", 0),
-                                          backupid=self.backupid))
-        self._quietly(lambda: self.report.update(self.jobid, closed=True))
-        self.report.close()
+        try:
+            reply = client.call(self.cfg, self.cfg.client_name, "nbpem", "job_done",
+                                jobid=self.jobid, status=status, policy=self.p.get("policy"),
+                                schedule=self.p.get("schedule"), client=self.p.get("client"),
+                                sched_type=self.p.get("sched_type", 0),
+                                subtype=self.p.get("subtype", 0), backupid=self.backupid,
+                                deadline=self.p.get("deadline"))
+        except NbuError as e:
+            self.nbjm.log.warning("job %d: nbpem did not hear the end: %s", self.jobid, e)
+            return None
+        retry_at = reply.get("retry_at")
+        return float(retry_at) if retry_at and status not in (0, 1) else None
+
+    def _archive_delete(self, status: int) -> int:
+        """An archive (UARC) deletes its files once the image is in the catalog."""
+        with self._lock:
+            conn = self.bpbrm
+        if conn is None:
+            return status
+        try:
+            if status not in (0, 1):
+                return status
+            self.report.log(self.jobid, "image complete; deleting the archived files")
+            conn.send({"op": "delete_files"})
+            while (msg := conn.recv()).get("op") != "deleted":
+                pass
+            removed, result = int(msg.get("removed", 0)), int(msg.get("status", 0))
+            self.report.log(self.jobid, f"{removed} archived files deleted",
+                            "Info" if not result else "Warning")
+            return result or status
+        except (EOFError, NbuError) as e:
+            self.report.log(self.jobid, f"archived files not deleted: {e}", "Error")
+            return 4
+        finally:
+            self._drop_bpbrm()
 
     def _close_image(self, status: int, result: Message) -> int:
         """Seed step 15: complete and verify the image, or remove what it had."""
@@ -198,7 +276,6 @@ class BackupJob:
             except NbuError as e:
                 status, why = e.status, f"image {self.backupid} failed verification: {e}"
                 self._quietly(lambda: self.report.log(self.jobid, why, "Error"))
-                self._quietly(lambda: self.report.update(self.jobid, status=status))
         else:
             self._quietly(lambda: self.step(15, f"removing the incomplete image "
                                                 f"{self.backupid} from the catalog"))

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import itertools
 import select
+import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbcli import jobreport
+from nbcli import clock, jobreport
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import client
 from nbcli.net.conn import Connection
@@ -46,6 +47,7 @@ class Request:
     max_policy: int
     max_client: int
     seq: int
+    deadline: float = 0.0  # the backup window's close: still queued then means status 196
     done: threading.Event = field(default_factory=threading.Event)
     grant: Message | None = None
     error: NbuError | None = None
@@ -98,7 +100,8 @@ class Nbrb(Daemon):
                       str(msg.get("policy", "")), str(msg.get("client", "")),
                       str(msg.get("stu") or "*ANY*"), str(msg.get("host", "")),
                       int(msg.get("priority", 0)), int(msg.get("max_jobs_policy", 0)),
-                      int(msg.get("max_jobs_client", 0)), next(self.seq))
+                      int(msg.get("max_jobs_client", 0)), next(self.seq),
+                      float(msg.get("deadline") or 0))
         with self.lock:
             if req.jobid in self.active or any(r.jobid == req.jobid for r in self.queue):
                 raise NbuError(226, f"job {req.jobid} already has a resource request")
@@ -121,8 +124,10 @@ class Nbrb(Daemon):
     def release(self, msg: Message, conn: Connection) -> Message:
         jobid = int(msg["jobid"])
         with self.lock:
-            self.active.pop(jobid, None)
-        client.call(self.cfg, self.cfg.client_name, "nbemm", "release", jobid=jobid)
+            req = self.active.pop(jobid, None)
+            client.call(self.cfg, self.cfg.client_name, "nbemm", "release", jobid=jobid)
+            if req is not None:
+                self._step(req, "released the job's resources with nbemm", 16)
         self.evaluate()
         return {}
 
@@ -143,7 +148,12 @@ class Nbrb(Daemon):
 
     def evaluate(self) -> None:
         """Grant what can be granted, in priority order; note why the rest waits."""
+        now = clock.now()
         with self.lock:
+            for req in [r for r in self.queue if r.deadline and now >= r.deadline]:
+                self.queue.remove(req)
+                req.error = NbuError(196, "the backup window closed before resources came free")
+                req.done.set()
             for req in sorted(self.queue, key=Request.key):
                 reason = self._limit_reason(req)
                 if reason:
@@ -152,29 +162,37 @@ class Nbrb(Daemon):
                 self._try_emm(req)
 
     def _limit_reason(self, req: Request) -> str:
+        """Why a job waits for one of its limits, in the words of NetBackup's job details
+        (its limits are "logical resources" named <master>.NBU_POLICY.MAXJOBS.<policy> ...)."""
         if req.kind != "backup":
             return ""
         running = list(self.active.values())
         if req.max_policy and sum(r.policy == req.policy for r in running) >= req.max_policy:
-            return f"Maximum jobs per policy ({req.max_policy}) has been reached for " \
-                   f"policy {req.policy}"
+            return self._waiting_for(f"NBU_POLICY.MAXJOBS.{req.policy}")
         if req.max_client and sum(r.client == req.client and r.kind == "backup"
                                   for r in running) >= req.max_client:
-            return f"Maximum jobs per client ({req.max_client}) has been reached for " \
-                   f"client {req.client}"
+            return self._waiting_for(f"NBU_CLIENT.MAXJOBS.{req.client}")
         return ""
+
+    def _waiting_for(self, resource: str) -> str:
+        name = f"{self.cfg.client_name}.{resource}"
+        return f"awaiting resource {name}. Waiting for resources. Reason: Limit has been " \
+               f"reached for the logical resource {name}"
 
     def _try_emm(self, req: Request) -> None:
         if not req.asked_emm:
             req.asked_emm = True
-            self._step(req, f"requesting storage unit {req.stu} from nbemm")
+            self._step(req, f"requesting storage unit {req.stu} from nbemm",
+                       4 if req.kind == "backup" else 10)
         try:
             grant = client.call(self.cfg, self.cfg.client_name, "nbemm", "allocate",
                                 jobid=req.jobid, kind=req.kind, stu=req.stu, host=req.host,
                                 policy=req.policy, client=req.client)
         except NbuError as e:
             if e.status in BUSY:
-                req.reason, req.code = e.detail or e.message, e.status
+                req.reason = f"awaiting resource {req.stu}. Waiting for resources. Reason: " \
+                             f"{e.message}, storage unit {req.stu}"
+                req.code = e.status
                 return
             self.queue.remove(req)
             req.error = e
@@ -183,6 +201,11 @@ class Nbrb(Daemon):
         self.queue.remove(req)
         self.active[req.jobid] = req
         req.grant = grant
+        # Recorded under the broker's lock: the order of grants and releases in bpjobd is the
+        # order they happened, so a job's history proves no limit was exceeded.
+        self._step(req, f"granted storage unit {grant['stu']['label']} on "
+                        f"{grant['stu']['host']}; answering nbjm",
+                   5 if req.kind == "backup" else 11)
         req.done.set()
 
     def _drop(self, req: Request, err: NbuError) -> None:
@@ -192,13 +215,15 @@ class Nbrb(Daemon):
                 req.error = err
                 req.done.set()
 
-    def _step(self, req: Request, msg: str) -> None:
-        """Seed step 4 (backup) / 10 (restore), recorded as nbrb's."""
+    def _step(self, req: Request, msg: str, step: int) -> None:
+        """A seed step nbrb performs (4/10 ask nbemm, 5/11 answer nbjm, 16 release)."""
+        if req.seq < 0:
+            return  # an allocation taken over after a restart: its job is not ours to report
         report = getattr(self._tls, "report", None)
         if report is None:
             report = self._tls.report = jobreport.JobReporter(self.cfg, "nbrb")
         try:
-            report.step(req.jobid, 4 if req.kind == "backup" else 10, msg)
+            report.step(req.jobid, step, msg)
         except NbuError as e:
             self.log.warning("job %d: cannot record step: %s", req.jobid, e)
 
@@ -212,8 +237,6 @@ def _peer_gone(conn: Connection) -> bool:
     if not readable:
         return False
     try:
-        import socket
-
         return conn.sock.recv(1, socket.MSG_PEEK) == b""
     except OSError:
         return True

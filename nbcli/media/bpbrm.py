@@ -112,6 +112,10 @@ def main() -> None:
             from nbcli.media import bpbrm_restore
 
             status = bpbrm_restore.run(ctx, req)
+        elif req.get("op") == "delete":
+            from nbcli.media import bpbrm_delete
+
+            status = bpbrm_delete.run(ctx, req)
         else:
             raise NbuError(143, f"bpbrm cannot do {req.get('op')!r}")
     except NbuError as e:

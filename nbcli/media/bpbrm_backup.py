@@ -45,15 +45,22 @@ class Backup:
     def start_agents(self) -> Mux:
         req, ctx = self.req, self.ctx
         ctx.step(8, f"starting bpbkar on client {self.client} and bptm on {ctx.host}")
-        self.bpbkar = client.connect(ctx.cfg, self.client, "bpcd")
-        self.bpbkar.request("launch", program="bpbkar", args=[])
+        try:
+            self.bpbkar = client.connect(ctx.cfg, self.client, "bpcd")
+            self.bpbkar.request("launch", program="bpbkar", args=[])
+        except NbuError as e:
+            if e.status == 46:  # the client does not list this media server as a server
+                raise NbuError(59, f"access to client {self.client} was not allowed: "
+                                   f"{e.detail}") from e
+            raise NbuError(58, f"can't connect to client {self.client}: {e.detail}") from e
         self.bpbkar.peer = f"bpbkar@{self.client}"
         try:
             self.bpbkar.request("backup", jobid=ctx.jobid, client=self.client,
                                 paths=req["paths"], since=req.get("since"),
                                 block_size=int(ctx.cfg.get("SIZE_DATA_BUFFERS")),
                                 exclude=req.get("exclude", []), tir=bool(req.get("tir")),
-                                cross_mount_points=bool(req.get("cross_mount_points")))
+                                cross_mount_points=bool(req.get("cross_mount_points")),
+                                archive=bool(req.get("archive")))
         except NbuError as e:
             if e.status in SECONDARY:  # bpbkar died before it answered
                 raise NbuError(CLIENT_ABORTED, f"bpbkar on {self.client} went away") from e
@@ -150,9 +157,28 @@ class Backup:
             stu = self.req.get("stu") or {}
             if stu.get("path"):  # bptm may have died before it could clean up
                 disk.remove_image(Path(str(stu["path"])), self.backupid)
-        for conn in (self.bpbkar, self.dbm):
-            if conn is not None:
-                conn.close()
+        if self.dbm is not None:
+            self.dbm.close()
+        if self.bpbkar is not None and not (self.req.get("archive") and status in (0, 1)):
+            self.bpbkar.close()
+
+    def archive_end(self) -> None:
+        """An archive's files go only once nbjm has the image in the catalog (its step 15)."""
+        assert self.bpbkar is not None
+        try:
+            order = self.ctx.ctl.recv()
+        except (EOFError, NbuError):
+            order = {}
+        if order.get("op") == "delete_files":
+            self.bpbkar.send({"op": "delete"})
+            try:
+                while (msg := self.bpbkar.recv()).get("op") != "deleted":
+                    if msg.get("op") in ("step", "log"):
+                        self.ctx.relay("bpbkar", self.client, msg, self.bpbkar)
+            except (EOFError, NbuError):
+                msg = {"op": "deleted", "status": 4, "removed": 0}
+            self.ctx.ctl.send(msg)
+        self.bpbkar.close()
 
 
 def run(ctx: Ctx, req: dict[str, Any]) -> int:
@@ -184,4 +210,6 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                   "checksum": done.get("checksum"), "block_size": done.get("block_size"),
                   "stream_bytes": done.get("stream_bytes"), "media_server": ctx.host,
                   "msg": job.failure.detail if job.failure else ""})
+    if req.get("archive") and status in (0, 1):
+        job.archive_end()
     return status

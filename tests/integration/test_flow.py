@@ -15,18 +15,18 @@ from tests.treegen import assert_same_tree, make_hard_tree
 # Which process (and host) the seed names for each step. A step may have several entries
 # (bptm asks, nbjm answers, at step 9); each must be by one of these.
 BACKUP_ACTORS = {1: {"nbpem@master"}, 2: {"nbjm@master"}, 3: {"nbjm@master"},
-                 4: {"nbrb@master"}, 5: {"nbjm@master", "nbemm@master"}, 6: {"nbjm@master"},
+                 4: {"nbrb@master"}, 5: {"nbjm@master", "nbrb@master"}, 6: {"nbjm@master"},
                  7: {"nbjm@master"}, 8: {"bpbrm@media"}, 9: {"bptm@media", "nbjm@master"},
                  10: {"bptm@media"}, 11: {"bpbkar@client", "bpbrm@media"},
                  12: {"bpbkar@client", "bptm child@media", "bptm@media"},
                  13: {"bptm@media"}, 14: {"nbjm@master"}, 15: {"nbjm@master"},
-                 16: {"nbjm@master"}, 17: {"nbjm@master"}}
+                 16: {"nbjm@master", "nbrb@master"}, 17: {"nbjm@master"}}
 RESTORE_ACTORS = {1: {"bprd@master"}, 2: {"bprd@master"}, 3: {"bprd@master"},
                   4: {"bprd@master"}, 5: {"bprd@master"}, 6: {"bpbrm@media"},
                   7: {"bptm@media"}, 8: {"bpbrm child@media"}, 9: {"nbjm@master"},
-                  10: {"nbrb@master"}, 11: {"nbjm@master"}, 12: {"bptm@media"},
+                  10: {"nbrb@master"}, 11: {"nbjm@master", "nbrb@master"}, 12: {"bptm@media"},
                   13: {"bptm@media"}, 14: {"bptm@media", "bptm child@media", "tar-restore@dest"},
-                  15: {"bptm@media"}, 16: {"nbjm@master"},
+                  15: {"bptm@media"}, 16: {"nbjm@master", "nbrb@master"},
                   17: {"bpbrm@media", "bprd@master"}}
 
 

@@ -1,0 +1,138 @@
+"""bpclient: list, add, update or delete the client attributes kept on the master.
+
+`-All` lists every client that has an entry; `-client C` shows, adds (-add), changes (-update)
+or removes (-delete) one. Listing forms are -L (the default) and -l. Adding an entry that
+exists is status 226, and any other request for a client without one is 227, as NetBackup's.
+Changes are checked (nbcli.catalog.clientattrs) before anything is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from nbcli.catalog import clientattrs, policies
+from nbcli.catalog.clientattrs import ClientAttrs
+from nbcli.commands import clientattrfmt
+from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.commands.policyfmt import policy_command
+from nbcli.render import echo_lines
+from nbcli.status import NbuError
+
+SYNOPSIS = """bpclient -All [-L | -l]
+bpclient -client client_name [-L | -l]
+bpclient -client client_name -add | -update [-max_jobs 1-99] [-current_host host_name]
+    [-ip address] [-port number] [-dynamic_address 0|1] [-free_browse 0|1|2]
+    [-list_restore 0|1|2|3] [-connect_options 0|1|2 0|1|2 0|1|2|3]
+    [-online | -offline | -online_backup | -offline_backup | -online_restore |
+     -offline_restore]
+bpclient -client client_name -delete"""
+
+# option destination -> ClientAttrs attribute, for the plain values
+SIMPLE = {"max_jobs": "max_jobs", "current_host": "current_host", "ip": "ip_address",
+          "port": "port", "free_browse": "free_browse", "list_restore": "list_restore"}
+# -online... / -offline...: which flags each one sets, to what
+STATES = {"online": {"offline_backup": False, "offline_restore": False},
+          "offline": {"offline_backup": True, "offline_restore": True},
+          "online_backup": {"offline_backup": False},
+          "offline_backup": {"offline_backup": True},
+          "online_restore": {"offline_restore": False},
+          "offline_restore": {"offline_restore": True}}
+
+
+def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
+    """The ClientAttrs attributes the command line sets, by attribute name."""
+    out = {attr: opts[k] for k, attr in SIMPLE.items() if opts[k] is not None}
+    if opts["dynamic_address"] is not None:
+        out["dynamic_address"] = bool(opts["dynamic_address"])
+    if opts["connect_options"] is not None:
+        out["connect_options"] = list(opts["connect_options"])
+    for state in opts["states"]:
+        out.update(STATES[state])
+    return out
+
+
+def _state_options(f: Any) -> Any:
+    for state in reversed(STATES):
+        f = click.option(f"-{state}", "states", flag_value=state, multiple=True,
+                         help=f"Mark the client {state.replace('_', ' for ')}.")(f)
+    return f
+
+
+def _list(paths: Any, client: str | None, form: str) -> int:
+    if client is None:
+        clients = clientattrs.list_clients(paths)
+        if not clients:
+            raise NbuError(227, "no client has attributes on this master")
+    else:
+        attrs = clientattrs.load_client(paths, client)
+        if attrs is None:
+            raise NbuError(227, f"client {client} does not exist")
+        clients = [attrs]
+    echo_lines(clientattrfmt.show(clients, form))
+    return 0
+
+
+@policy_command("bpclient", SYNOPSIS)
+@click.option("-All", "all_clients", is_flag=True, help="Every client with attributes.")
+@click.option("-client", "client", metavar="NAME", help="The client to show or change.")
+@click.option("-L", "form", flag_value="L", help="Long form (the default): a 20-line block.")
+@click.option("-l", "form", flag_value="l", help="Raw form: one line per client.")
+@click.option("-add", "mode", flag_value="add", help="Add the client's entry.")
+@click.option("-update", "mode", flag_value="update", help="Change the client's entry.")
+@click.option("-delete", "mode", flag_value="delete", help="Remove the client's entry.")
+@click.option("-max_jobs", "max_jobs", type=int, metavar="1-99",
+              help="Maximum concurrent jobs of this client (overrides bpconfig -mj).")
+@click.option("-current_host", "current_host", metavar="HOST", help="Host name it has now.")
+@click.option("-ip", "ip", metavar="ADDRESS", help="Its address (dynamic address clients).")
+@click.option("-port", "port", type=int, metavar="N", help="Port to connect on (0 = usual).")
+@click.option("-dynamic_address", "dynamic_address", type=click.IntRange(0, 1),
+              help="1: the client's address changes (DHCP).")
+@click.option("-free_browse", "free_browse", type=int, metavar="0|1|2",
+              help="Browse: 0 allow, 1 deny, 2 use the global setting.")
+@click.option("-list_restore", "list_restore", type=int, metavar="0-3",
+              help="0 not specified, 1 allow both, 2 list only, 3 deny both.")
+@click.option("-connect_options", "connect_options", type=int, nargs=3, metavar="A B C",
+              help="BPCD connect-back, ports, daemon connection (default 2 2 3).")
+@_state_options
+@click.option("-v", "verbose", is_flag=True, hidden=True)
+@root_option
+def cli(all_clients: bool, client: str | None, form: str | None, mode: str | None,
+        verbose: bool, root: str | None, **opts: Any) -> int:
+    """List, add, update or delete client attributes.
+
+    \b
+    EXIT STATUS
+      0    listed or changed
+      20   invalid option or value (-max_jobs is 1 to 99), or options that do not go together
+      153  this host is not the master server
+      225  name longer than 128 characters
+      226  -add: the client already has an entry
+      227  no entry for the client (or, with -All, for any client)
+    """
+    changes = changes_from(opts)
+    if all_clients == (client is not None):
+        raise NbuError(20, "give one of -All or -client NAME")
+    if (mode is None or mode == "delete" or all_clients) and changes:
+        raise NbuError(20, "attribute options go with -client NAME -add or -update")
+    if mode and form:
+        raise NbuError(20, "-L and -l list; they do not go with -add, -update or -delete")
+    cfg = load_cfg(root)
+    paths = policies.master_paths(cfg)
+    if mode is None:
+        return _list(paths, client, form or "L")
+    assert client is not None
+    if mode == "add":
+        clientattrs.add_client(paths, ClientAttrs(client, **changes))
+    elif mode == "update":
+        with clientattrs.modify_client(paths, client) as attrs:
+            for attr, value in changes.items():
+                setattr(attrs, attr, value)
+    else:
+        clientattrs.delete_client(paths, client)
+    admin_log(cfg).info("bpclient: %s %s %s", mode, client, changes)
+    return 0
+
+
+main = entry(cli)

@@ -1,0 +1,100 @@
+"""bpconfig: show the master's global attributes (-L, -l, -U) or change them.
+
+The two forms exclude each other, as in NetBackup: attribute options change what they name
+and print nothing; a display option, or no option at all (the raw form), shows them. Values
+are checked by nbcli.catalog.globals (status 20 for one out of NetBackup's range) before
+anything is written, and the change is one read-modify-write under the store's lock, so two
+bpconfig runs at once each keep the other's change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from nbcli.catalog import globals as globals_store
+from nbcli.catalog import policies
+from nbcli.commands import globalsfmt
+from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.commands.policyfmt import form_options, policy_command
+from nbcli.render import echo_lines
+from nbcli.status import NbuError
+
+SYNOPSIS = """bpconfig [-cd seconds] [-ha hours] [-kl days] [-kt days] [-ma [address]]
+    [-sto seconds] [-mj number] [-period hours] [-prep hours] [-to seconds]
+    [-max_copies number] [-cleanup_int hours] [-cleanup_wait minutes] [-tries times]
+    [-wi minutes] [-pui minutes] [-v]
+bpconfig [-L | -l | -U] [-v]"""
+
+# option -> (Globals attribute, help)
+SETTINGS: dict[str, tuple[str, str]] = {
+    "wi": ("job_retry_delay_minutes", "Job retry delay in minutes, 1-60 (default 10)."),
+    "tries": ("tries", "Schedule backup attempts per -period (default 2)."),
+    "period": ("period_hours", "Hours the -tries count over (default 12)."),
+    "mj": ("max_jobs_per_client", "Maximum jobs per client, 1-32767 (default 1)."),
+    "kl": ("keep_logs_days", "Days to keep error and debug logs (default 28)."),
+    "cd": ("compress_after_seconds",
+           "Compress catalog images older than this: 0 (never, the default) or "
+           "86400-2147472000 seconds."),
+    "to": ("media_mount_timeout_seconds", "Media mount timeout in seconds (0 = unlimited)."),
+    "sto": ("shared_mount_timeout_seconds",
+            "Multihosted media mount timeout in seconds (0 = unlimited)."),
+    "ha": ("display_reports_hours", "Reports start this many hours ago (default 24)."),
+    "kt": ("keep_tir_days", "Days to keep true image restore information (default 1)."),
+    "prep": ("prep_hours", "Preprocessing interval in hours, 0-48; -1 = the default (4)."),
+    "max_copies": ("max_copies", "Maximum backup copies, 2-10 (default 2)."),
+    "cleanup_int": ("cleanup_interval_hours", "Image cleanup interval in hours (default 12)."),
+    "cleanup_wait": ("cleanup_wait_minutes", "Image cleanup wait time in minutes (default 60)."),
+    "pui": ("policy_update_minutes", "Policy update interval in minutes, 1-1440 (default 10)."),
+}
+
+
+def setting_options(f: Any) -> Any:
+    for opt, (_, text) in reversed(SETTINGS.items()):
+        f = click.option(f"-{opt}", opt, type=int, metavar="N", help=text)(f)
+    # `-ma` alone clears the address, as NetBackup's does.
+    return click.option("-ma", "ma", is_flag=False, flag_value="", default=None,
+                        metavar="[ADDRESS]", help="Administrator's mail address.")(f)
+
+
+def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
+    """The Globals attributes the command line sets, by attribute name."""
+    out = {SETTINGS[k][0]: v for k, v in opts.items() if k in SETTINGS and v is not None}
+    if out.get("prep_hours") == -1:
+        out["prep_hours"] = globals_store.PREP_DEFAULT
+    if opts["ma"] is not None:
+        out["admin_mail"] = opts["ma"]
+    return out
+
+
+@policy_command("bpconfig", SYNOPSIS)
+@form_options
+@setting_options
+@root_option
+def cli(form: str | None, verbose: bool, root: str | None, **opts: Any) -> int:
+    """Display or change the NetBackup global configuration attributes.
+
+    \b
+    EXIT STATUS
+      0    displayed or changed
+      20   invalid option or value out of range, or a display form with changes
+      153  this host is not the master server
+      238  the attributes file is damaged
+    """
+    changes = changes_from(opts)
+    if form and changes:
+        raise NbuError(20, "a display form (-L, -l, -U) cannot be combined with changes")
+    cfg = load_cfg(root)
+    paths = policies.master_paths(cfg)
+    if not changes:
+        echo_lines(globalsfmt.show(globals_store.load_globals(paths), form or "l"))
+        return 0
+    with globals_store.modify_globals(paths) as g:
+        for attr, value in changes.items():
+            setattr(g, attr, value)
+    admin_log(cfg).info("bpconfig: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
+    return 0
+
+
+main = entry(cli)

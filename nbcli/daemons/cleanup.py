@@ -1,0 +1,190 @@
+"""The Image Cleanup job (NetBackup job type 17): expired images leave the disks, then the catalog.
+
+Place: bpdbm's (nbcli/daemons/bpdbm.py), which runs it every cleanup interval (bpconfig's,
+measured on clock.now(), so a test clock drives it), for `bpimage -cleanup`, and for the images
+bpexpdate expires now. What has expired is nbcli/catalog/expire.py's rule; catalog files go
+through ImageStore.remove; fragments through bpbrm on each media server (media/bpbrm_delete.py).
+
+    bpdbm -> bpjobd: job_create{jobtype 17, Active}
+    per media server holding expired images:
+        bpdbm -> bpcd: launch bpbrm;  bpdbm -> bpbrm: delete{images}
+        bpbrm -> bpdbm: done{removed, failed}
+    per image whose fragments are all gone: header and .f removed (ImageStore.remove)
+    bpdbm -> bpjobd: Done, status 0 - or 1 when an image stays (tried again next time)
+
+Fragments go first: an image whose media server cannot be reached keeps its catalog entry, so
+the catalog never forgets an image whose data is still on a disk. One cleanup runs at a time and
+expiration changes wait for it (`lock`): an image whose expiration moves into the future cannot
+be half removed. A job removes what had expired when it was asked for, not when it got the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Collection
+from typing import Any
+
+from nbcli import clock, codes, jobreport, timefmt
+from nbcli.catalog import expire
+from nbcli.catalog.imagehdr import Header
+from nbcli.catalog.images import ImageStore
+from nbcli.config import HostConfig
+from nbcli.net import client
+from nbcli.status import NbuError
+
+TICK = 1.0  # seconds between looks at the clock: the interval itself is on clock.now()
+DELETE_TIMEOUT = 600.0  # bpbrm's answer; removing files is quick, a hung server is not
+
+# Per media server: one bpbrm delete entry per image and storage unit folder.
+Requests = dict[str, list[dict[str, Any]]]
+
+
+def media_requests(images: list[Header]) -> Requests:
+    """host -> the delete entries bpbrm there gets: {backupid, path (the folder), fragments}."""
+    out: Requests = defaultdict(list)
+    for h in images:
+        parts: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for f in h["fragments"]:
+            parts[(str(f["host"]), os.path.dirname(str(f["path"])))].append(str(f["path"]))
+        for (host, folder), paths in parts.items():
+            out[host].append({"backupid": h["backupid"], "path": folder, "fragments": paths})
+    return dict(out)
+
+
+def merge_reply(entries: list[dict[str, Any]], reply: dict[str, Any]) -> tuple[
+        dict[str, int], dict[str, str]]:
+    """bpbrm's done frame -> (files removed per image, why per image that stays). An image
+    bpbrm did not report as removed stays."""
+    removed: dict[str, int] = {}
+    failed: dict[str, str] = {}
+    why = str(reply.get("msg") or "bpbrm did not report it removed")
+    try:
+        for r in reply.get("removed") or []:
+            bid = str(r["backupid"])
+            removed[bid] = removed.get(bid, 0) + int(r.get("files", 0))
+        for r in reply.get("failed") or []:
+            failed[str(r["backupid"])] = f"{r.get('msg')} (status {r.get('status')})"
+    except (TypeError, ValueError, KeyError, AttributeError):
+        removed, why = {}, f"bpbrm's answer cannot be read: {reply!r:.200}"
+    for e in entries:
+        if e["backupid"] not in removed:
+            failed.setdefault(e["backupid"], why)
+    return {k: v for k, v in removed.items() if k not in failed}, failed
+
+
+class JobLog:
+    """One cleanup job's lines in bpjobd; a bpjobd gone mid-job costs lines, not the cleanup."""
+
+    def __init__(self, report: jobreport.JobReporter, jobid: int, log: logging.Logger) -> None:
+        self.report, self.jobid, self.log = report, jobid, log
+
+    def line(self, msg: str, severity: str = "Info") -> None:
+        (self.log.error if severity == "Error" else self.log.info)("job %d: %s", self.jobid, msg)
+        try:
+            self.report.log(self.jobid, msg, severity)
+        except NbuError as e:
+            self.log.warning("job %d: cannot log to bpjobd: %s", self.jobid, e)
+
+    def done(self, status: int) -> None:
+        try:
+            self.report.update(self.jobid, state=codes.DONE, status=status)
+            self.report.update(self.jobid, closed=True)
+        except NbuError as e:
+            self.log.error("job %d: cannot end it in bpjobd: %s", self.jobid, e)
+
+
+class Cleanup:
+    """bpdbm's Image Cleanup jobs: periodic, on demand, or for some images only."""
+
+    def __init__(self, cfg: Callable[[], HostConfig], store: ImageStore,
+                 log: logging.Logger) -> None:
+        self.cfg = cfg  # bpdbm's current configuration (SIGHUP may replace it)
+        self.store = store
+        self.log = log
+        self.lock = threading.Lock()
+        self.last = clock.now()  # when the last full cleanup was asked for
+
+    def tick(self) -> None:
+        """Run a cleanup once the interval has passed since the last one (on clock.now())."""
+        now = clock.now()
+        if now < self.last:
+            self.last = now  # the clock went back: count the interval from here
+        if now - self.last < expire.cleanup_interval(self.cfg().paths, self.log):
+            return
+        try:
+            self.run(as_of=now)
+        except NbuError as e:
+            self.log.error("the image cleanup job could not run: %s", e)
+
+    def run(self, backupids: Collection[str] | None = None,
+            as_of: float | None = None) -> tuple[int, int]:
+        """One Image Cleanup job: (jobid, status). `backupids` limits it to those images."""
+        now = clock.now() if as_of is None else as_of
+        with self.lock:
+            if backupids is None:
+                self.last = now
+            report = jobreport.JobReporter(self.cfg(), "bpdbm")
+            try:
+                jobid = report.create(jobtype=codes.JOB_IMAGE_CLEANUP, state=codes.ACTIVE,
+                                      new_try=True, server=self.cfg().client_name,
+                                      owner="root")
+                job = JobLog(report, jobid, self.log)
+                status = 1  # a job that breaks off leaves images for the next one
+                try:
+                    status = self._clean(job, now, backupids)
+                finally:
+                    job.done(status)
+            finally:
+                report.close()
+        return jobid, status
+
+    def _clean(self, job: JobLog, now: float, backupids: Collection[str] | None) -> int:
+        expired = [h for h in self.store.find() if expire.is_expired(h, now)
+                   and (backupids is None or h["backupid"] in backupids)]
+        job.line(f"image cleanup: {len(expired)} image(s) expired as of {timefmt.fmt(now)}")
+        removed: dict[str, list[str]] = defaultdict(list)
+        failed: dict[str, str] = {}
+        for host, entries in media_requests(expired).items():
+            gone, stays = self._delete_on(host, entries, job.jobid)
+            for e in entries:
+                removed[e["backupid"]].append(f"{gone.get(e['backupid'], 0)} file(s) from "
+                                              f"{host}:{e['path']}")
+            failed.update(stays)
+        kept = 0
+        for h in expired:
+            bid = h["backupid"]
+            if bid in failed:
+                kept += 1
+                job.line(f"image {bid} stays in the catalog, to be tried again: "
+                         f"{failed[bid]}", "Error")
+                continue
+            try:
+                self.store.remove(bid, now)
+            except (NbuError, OSError) as e:
+                kept += 1
+                job.line(f"image {bid}: its catalog files could not be removed: {e}", "Error")
+                continue
+            job.line(f"removed image {bid} (policy {h['policy']}, expired "
+                     f"{timefmt.fmt(h['expiration'])}): "
+                     f"{', '.join(removed[bid]) or 'no fragments'}; header and files file")
+        job.line(f"image cleanup done: {len(expired) - kept} image(s) removed, {kept} kept")
+        return 1 if kept else 0
+
+    def _delete_on(self, host: str, entries: list[dict[str, Any]],
+                   jobid: int) -> tuple[dict[str, int], dict[str, str]]:
+        """Have bpbrm on `host` delete the fragments: (files per image gone, why per image
+        that stays). An unreachable server keeps all of them."""
+        cfg = self.cfg()
+        try:
+            with client.connect(cfg, host, "bpcd") as bpbrm:
+                bpbrm.request("launch", program="bpbrm", args=[])
+                bpbrm.send({"op": "delete", "jobid": jobid, "master": cfg.client_name,
+                            "images": entries})
+                reply = bpbrm.recv(DELETE_TIMEOUT)
+        except (NbuError, EOFError) as e:
+            why = f"media server {host} did not delete its fragments: {e or 'bpbrm went away'}"
+            return {}, {entry["backupid"]: why for entry in entries}
+        return merge_reply(entries, reply)

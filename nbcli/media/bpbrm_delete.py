@@ -1,0 +1,85 @@
+"""bpbrm's image deletion: remove expired images' fragments from this media server's disk units.
+
+Place: one request of bpbrm (nbcli/media/bpbrm.py dispatches on its op), sent by bpdbm's Image
+Cleanup job (nbcli/daemons/cleanup.py) through bpcd:
+
+    bpdbm -> bpbrm: delete{jobid, master, images: [{backupid, path, fragments}]}
+    bpbrm: for each image, disk.remove_image(path, backupid); its fragments must be gone
+    bpbrm -> bpdbm: done{status, removed: [{backupid, files}], failed: [{backupid, status, msg}]}
+
+An image counts as removed only when none of its fragment files is left. A storage unit folder
+that is not there fails the image (an unmounted file system looks like that): its catalog
+entry stays and the next cleanup tries again. bpbrm deletes only files named after the image
+(`<backupid>_C1_*`) in the folder it is given, and only for a well-formed backup id, so that a
+glob character can never widen what goes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from nbcli.media import disk
+from nbcli.media.bpbrm import Ctx
+from nbcli.status import NbuError
+
+BACKUPID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*_[0-9]+\Z")
+MEDIA_OPEN_ERROR = 83
+SYSTEM_CALL_FAILED = 11
+
+
+def check_image(image: Any) -> tuple[str, Path, list[str]]:
+    """(backup id, storage unit folder, fragment paths) of a request; status 20 if malformed."""
+    if not isinstance(image, dict):
+        raise NbuError(20, "delete: each image must be an object")
+    backupid, folder = image.get("backupid"), image.get("path")
+    fragments = image.get("fragments", [])
+    if not isinstance(backupid, str) or not BACKUPID.match(backupid):
+        raise NbuError(20, f"delete: invalid backup id {backupid!r}")
+    if not isinstance(folder, str) or not os.path.isabs(folder):
+        raise NbuError(20, f"delete: storage unit folder {folder!r} is not an absolute path")
+    if not isinstance(fragments, list) or not all(isinstance(f, str) for f in fragments):
+        raise NbuError(20, "delete: fragments must be a list of paths")
+    return backupid, Path(folder), fragments
+
+
+def delete_image(image: Any) -> int:
+    """Remove one image's files from its disk storage unit; how many went. NbuError when a
+    fragment is left behind."""
+    backupid, folder, fragments = check_image(image)
+    if not folder.is_dir():
+        raise NbuError(MEDIA_OPEN_ERROR, f"storage unit folder {folder} is not there")
+    try:
+        removed = disk.remove_image(folder, backupid)
+    except OSError as e:
+        raise NbuError(SYSTEM_CALL_FAILED, f"cannot remove {backupid} from {folder}: "
+                                           f"{e.strerror}") from e
+    left = [f for f in fragments if os.path.lexists(f)]
+    if left:
+        raise NbuError(MEDIA_OPEN_ERROR, f"fragment {left[0]} of {backupid} is still there")
+    return removed
+
+
+def run(ctx: Ctx, req: dict[str, Any]) -> int:
+    """Delete every image of the request; report what went and what stays."""
+    images = req.get("images")
+    if not isinstance(images, list):
+        raise NbuError(20, "delete: images must be a list")
+    removed: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for image in images:
+        backupid = image.get("backupid") if isinstance(image, dict) else None
+        try:
+            files = delete_image(image)
+        except NbuError as e:
+            ctx.log.error("image %s stays: %s", backupid, e)
+            failed.append({"backupid": backupid, "status": e.status,
+                           "msg": e.detail or e.message})
+            continue
+        ctx.log.info("removed %d file(s) of image %s from %s", files, backupid, image["path"])
+        removed.append({"backupid": backupid, "files": files})
+    status = 1 if failed else 0
+    ctx.ctl.send({"op": "done", "status": status, "removed": removed, "failed": failed})
+    return status
