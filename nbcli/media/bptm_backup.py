@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import selectors
 import time
+import zlib
 from typing import Any
 
 from nbcli.media import disk
@@ -121,7 +122,9 @@ def _child(ctx: Ctx, reg: Registration, ring: Ring) -> None:
                     break
                 got += n
             if got:
-                prod.post(0, got)
+                # The block's CRC here, while it is in this core's cache: the parent then only
+                # moves it to the disk.
+                prod.post(0, got, zlib.crc32(slot[:got]))
             if got < size:
                 break
         prod.end(0)
@@ -157,7 +160,7 @@ def _drain(ctx: Ctx, cons: Consumer, writer: disk.ImageWriter, child: int) -> in
                     ctx.step(12, f"bptm writing blocks from shared memory to "
                                  f"{writer.folder}")
                     first = False
-                writer.write_block(item[1])
+                writer.write_block(item[1], item[2])
                 cons.release()
             if time.monotonic() - last_report >= PROGRESS_EVERY:
                 ctx.ctl.send({"op": "progress", "kbytes": writer.total // 1024})

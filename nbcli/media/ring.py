@@ -8,7 +8,7 @@ tar-restore.
 
 They hand slot numbers to each other over two pipes, never bytes of the image:
 
-    producer ---- (slot, offset, length) 12-byte records ---->  consumer      "full" pipe
+    producer -- (slot, offset, length, crc) 16-byte records -->  consumer      "full" pipe
     producer <---------------- 1 byte per slot freed ---------  consumer      "free" pipe
 
 Slots go round in order, so a record names its slot only as a check. A record with slot -1
@@ -27,7 +27,7 @@ import select
 import signal
 import struct
 
-_RECORD = struct.Struct("=iII")
+_RECORD = struct.Struct("=iIII")
 END = -1
 
 
@@ -92,15 +92,16 @@ class Producer:
             self._credits += len(got)
         return self._next, self.ring.slot(self._next)
 
-    def post(self, offset: int, length: int) -> None:
-        """Hand the acquired slot's bytes [offset, offset + length) to the consumer."""
-        self._write(_RECORD.pack(self._next, offset, length))
+    def post(self, offset: int, length: int, crc: int = 0) -> None:
+        """Hand the acquired slot's bytes [offset, offset + length) to the consumer, with their
+        CRC-32 when the producer computed it (bptm child does, on the data it just received)."""
+        self._write(_RECORD.pack(self._next, offset, length, crc))
         self._credits -= 1
         self._next = (self._next + 1) % self.ring.slots
 
     def end(self, status: int = 0) -> None:
         """End the stream; `status` other than 0 tells the consumer why it ended early."""
-        self._write(_RECORD.pack(END, 0, status))
+        self._write(_RECORD.pack(END, 0, status, 0))
 
     def _write(self, record: bytes) -> None:
         try:
@@ -129,21 +130,21 @@ class Consumer:
         """Readable when a filled slot (or the end) is waiting."""
         return self._full_r
 
-    def take(self) -> tuple[int, memoryview] | int:
-        """The next filled (slot index, bytes), or the producer's end status (an int)."""
+    def take(self) -> tuple[int, memoryview, int] | int:
+        """The next filled (slot index, bytes, crc), or the producer's end status (an int)."""
         record = b""
         while len(record) < _RECORD.size:
             got = os.read(self._full_r, _RECORD.size - len(record))
             if not got:
                 raise RingBroken("the producer went away without ending the stream")
             record += got
-        index, offset, length = _RECORD.unpack(record)
+        index, offset, length, crc = _RECORD.unpack(record)
         if index == END:
             return length
         if index != self._expect or offset + length > self.ring.slot_size:
             raise RingBroken(f"ring out of order: slot {index}, expected {self._expect}")
         self._expect = (self._expect + 1) % self.ring.slots
-        return index, self.ring.slot(index)[offset:offset + length]
+        return index, self.ring.slot(index)[offset:offset + length], crc
 
     def release(self) -> None:
         """Give the oldest taken slot back to the producer."""

@@ -44,7 +44,7 @@ def test_stream_through_a_forked_ring() -> None:
                 _, slot = prod.acquire()
                 n = min(len(slot), len(data) - pos)
                 slot[:n] = data[pos:pos + n]
-                prod.post(0, n)
+                prod.post(0, n, zlib.crc32(slot[:n]))
                 pos += n
             prod.end(0)
             os._exit(0)
@@ -58,6 +58,7 @@ def test_stream_through_a_forked_ring() -> None:
             assert item == 0
             break
         out.update(item[1])
+        assert item[2] == zlib.crc32(item[1])
         cons.release()
     _, status = os.waitpid(pid, 0)
     assert status == 0
