@@ -107,7 +107,12 @@ def main() -> None:
     base = a.dir.resolve()
     if a.action != "up" and not (base / LAYOUT[0][0]).exists():
         sys.exit(f"nb-hosts: no hosts in {base} (create them with: nb-hosts up {a.dir})")
-    specs = create(base, a.port)
+    if a.action == "env" and not a.host:
+        sys.exit("nb-hosts: env needs a host: " + " ".join(n for n, _, _ in LAYOUT))
+    try:
+        specs = create(base, a.port)
+    except RuntimeError as e:
+        sys.exit(f"nb-hosts: {e}")
     if a.action == "up":
         up(specs)
         for s in specs:

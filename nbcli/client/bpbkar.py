@@ -25,6 +25,7 @@ from nbcli import config
 from nbcli import log as nblog
 from nbcli.client.agent import Controller, program, str_list
 from nbcli.client.archive import ArchiveList
+from nbcli.client.identity import become
 from nbcli.client.backup import DEFAULT_BLOCK_SIZE, BackupResult, BackupSpec, run_backup
 from nbcli.client.blocks import Sink
 from nbcli.client.tarstream import BLOCK
@@ -171,6 +172,9 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     if not isinstance(host, str) or not isinstance(service, str):
         raise NbuError(232, "send needs host and service")
     with client.connect(cfg, host, service) as data:
+        # Connections made, logs open: from here on, a user's backup reads (and an archive
+        # deletes) with that user's rights alone.
+        become(msg.get("run_as"))
         ctl.step(11, "sending file metadata to bpbrm")
         ctl.step(12, "begin sending image data to bptm child")
         def on_entries(entries: list[list[object]]) -> None:

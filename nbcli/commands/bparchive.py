@@ -40,9 +40,17 @@ def cli(policy: str | None, schedule: str | None, master: str | None, policy_typ
       0    accepted (without -w), or archived and deleted (with -w)
       3    with -w: archived, but some files were not deleted (changed meanwhile)
       4    with -w: archived, but deleting the files failed
+      12   the -f file list cannot be read
+      71   with -w: none of the files exist
       112  no files were named
+      131  the request came from another host than the client it names
+      197  the schedule is not in the policy
       198  no active policy has a user archive schedule for this client
       199  the archive schedule's window is not open now
+      230  the policy does not exist
+      239  this client is not in the policy
+      241  the schedule is not a user archive schedule
+      247  the policy is not active
       n    with -w: the job's own status
     """
     cfg = load_cfg(root)

@@ -20,7 +20,7 @@ from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.status import NbuError
 
-SYNOPSIS = """bpbackup -i [-p policy] [-h hostname] [-s schedule] [-S master_server]
+SYNOPSIS = """bpbackup -i -p policy -s schedule [-h hostname] [-S master_server]
          [-t policy_type] [-L progress_log [-en]] [-w [hh:mm:ss]] [-k "keyword_phrase"]
 bpbackup [-p policy] [-s schedule] [-S master_server] [-t policy_type]
          [-L progress_log [-en]] [-w [hh:mm:ss]] [-k "keyword_phrase"] -f listfile | filenames"""
@@ -30,12 +30,16 @@ EXIT_STATUS = """
     EXIT STATUS
       0    accepted (without -w), or the backup succeeded (with -w)
       1    with -w: the backup was partially successful
+      12   the -f file list cannot be read
       41   with -w hh:mm:ss: the wait ended before the job did (it goes on)
+      71   with -w: none of the files exist
       112  no files were named
+      131  the request came from another host than the client it names
       197  the schedule is not in the policy
       198  no active policy has a user schedule for this client
       199  the user schedule's window is not open now
       230  the policy does not exist
+      236  the policy has no clients
       239  the client is not in the policy
       241  the schedule is of the wrong type for this request
       247  the policy is not active
@@ -56,9 +60,9 @@ def user_request(cfg: HostConfig, archive: bool, policy: str | None, schedule: s
     if not paths:
         raise NbuError(112, "no files to back up: give file names or -f listfile")
     paths = [os.path.abspath(p) for p in paths]
-    reply = client.master_call(cfg, "bprd", "user_backup", client=cfg.client_name,
-                               policy=policy, schedule=schedule, paths=paths,
-                               archive=archive, owner=_user())
+    # Through this host's bpcd, which tells the master who asks (the kernel told it).
+    reply = client.call(cfg, cfg.client_name, "bpcd", "user_request", policy=policy,
+                        schedule=schedule, paths=paths, archive=archive)
     return [int(j) for j in reply["jobids"]]
 
 

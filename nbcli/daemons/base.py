@@ -162,9 +162,11 @@ def daemon_main(cls: type[Daemon]) -> Callable[[], None]:
 
     command.__doc__ = (f"{cls.name}: {summary}.\n\nRuns in the foreground until SIGTERM (SIGHUP "
                        "reads bp.toml again); `netbackup start` starts it detached.\n\n\b\n"
-                       "EXIT STATUS\n  0    stopped on SIGTERM\n  21   cannot listen on its "
-                       "port (pbx_exchange)\n  25   cannot register with pbx_exchange\n"
-                       "  110  the host root has no bp.toml\n  145  already running")
+                       "EXIT STATUS\n  0    stopped on SIGTERM\n  20   invalid command "
+                       "parameter\n  21   cannot listen on the PBX port (pbx_exchange)\n"
+                       "  25   cannot register with pbx_exchange\n"
+                       "  110  the host root has no bp.toml\n  145  already running\n"
+                       "  256  an internal error (see the daemon's log)")
     cmd = NbCommand(name=cls.name, callback=command, synopsis=f"{cls.name} [--root DIR]",
                     params=[click.Option(["--root", "-root", "root"],
                                          type=click.Path(file_okay=False), default=None,

@@ -1,5 +1,8 @@
 """bpcd: starts programs for servers, inetd-style, and answers config requests.
 
+It also carries a local user's backup request (bpbackup, bparchive) to the master, vouching
+for the user the kernel says is asking.
+
 A server (a host in this host's SERVER or MEDIA_SERVER list) asks bpcd to launch one of the
 per-job agents (bpbrm, bpbkar, tar-restore). bpcd replies, then starts the program with the
 connection itself as its stdin and stdout: from then on the asker talks to the program, not to
@@ -10,11 +13,13 @@ bpcd. Anyone else gets status 46 and nothing runs. Only those programs can be la
 from __future__ import annotations
 
 import os
+import pwd
 import subprocess
 import threading
 
 from nbcli import config, programs
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.control import CONTROL_ENV
 from nbcli.net.service import DETACHED, Ops
@@ -34,7 +39,8 @@ class Bpcd(Daemon):
         self._lock = threading.Lock()
 
     def services(self) -> dict[str, Ops]:
-        return {"bpcd": {"launch": self.launch, "ping": self.ping,
+        return {"bpcd": {"launch": self.launch, "user_request": self.user_request,
+                         "ping": self.ping,
                          "getconfig": self.getconfig, "setconfig": self.setconfig}}
 
     def periodic(self) -> list[tuple[float, object]]:  # type: ignore[override]
@@ -77,6 +83,21 @@ class Bpcd(Daemon):
             self._children.append(child)
         self.log.info("launched %s (pid %d) for %s", program, child.pid, who)
         return DETACHED
+
+    def user_request(self, msg: Message, conn: Connection) -> Message:
+        """A user's bpbackup/bparchive on this host, to the master's bprd, with the user's
+        identity as the kernel gave it to PBX - the master cannot see it, bpcd vouches for it
+        by speaking from a privileged port."""
+        if conn.address != "local" or conn.uid is None:
+            raise NbuError(135, "user requests are taken from users of this host only")
+        try:
+            user = pwd.getpwuid(conn.uid).pw_name
+        except KeyError:
+            user = str(conn.uid)
+        fields = {k: v for k, v in msg.items() if k not in ("op", "uid", "gid", "user")}
+        with client.connect(self.cfg, self.cfg.master, "bprd", privileged=True) as bprd:
+            return bprd.request("user_backup", **fields, client=self.cfg.client_name,
+                                uid=conn.uid, gid=conn.gid, user=user)
 
     def reap(self) -> None:
         with self._lock:

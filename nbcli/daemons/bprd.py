@@ -20,6 +20,7 @@ from nbcli.log import set_job
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
+from nbcli.net.trust import server_name
 from nbcli.status import NbuError
 from nbcli.wire.frames import Message
 
@@ -64,7 +65,8 @@ class Bprd(Daemon):
                            client=msg.get("client"), owner=msg.get("owner", "root"))
 
     def user_backup(self, msg: Message, conn: Connection) -> Message:
-        """`bpbackup`/`bparchive` on a client: the client may ask only for itself."""
+        """`bpbackup`/`bparchive` on a client, through its bpcd: the client may ask only for
+        itself, and only a privileged peer (bpcd) can say which user asks."""
         claimed = str(msg.get("client") or conn.peer)
         if conn.address == "local":
             genuine = claimed == self.cfg.client_name
@@ -72,16 +74,24 @@ class Bprd(Daemon):
             genuine = conn.address in self.cfg.addresses_of(claimed)
         if not genuine:
             raise NbuError(131, f"a request from {conn.address} cannot speak for {claimed}")
+        if conn.privileged and isinstance(msg.get("uid"), int):
+            run_as = {"uid": msg["uid"], "gid": msg.get("gid"), "user": msg.get("user")}
+        elif conn.address == "local" and conn.uid is not None:
+            run_as = {"uid": conn.uid, "gid": conn.gid, "user": str(conn.uid)}
+        else:
+            raise NbuError(135, "user requests come through the client's bpcd")
         return client.call(self.cfg, self.cfg.client_name, "nbpem", "user_backup",
                            client=claimed, policy=msg.get("policy"),
                            schedule=msg.get("schedule"), paths=msg.get("paths", []),
-                           archive=bool(msg.get("archive")), owner=msg.get("owner", "root"))
+                           archive=bool(msg.get("archive")), run_as=run_as,
+                           owner=str(run_as.get("user") or run_as["uid"]))
 
     # --- restores -----------------------------------------------------------------------------
 
     def restore(self, msg: Message, conn: Connection) -> Message:
         source = str(msg.get("client") or conn.peer)
         dest = str(msg.get("dest_client") or source)
+        self._check_restore_rights(conn, source, dest)
         paths = [str(p) for p in msg.get("paths", [])]
         if not paths:
             raise NbuError(69, "no files to restore were given")
@@ -118,6 +128,20 @@ class Bprd(Daemon):
         threading.Thread(target=self._run_restore, args=(job, report), daemon=True,
                          name=f"restore {jobid}").start()
         return {"jobid": jobid, "missing": job["missing"]}
+
+    def _check_restore_rights(self, conn: Connection, source: str, dest: str) -> None:
+        """A server (in the master's SERVER list) may restore any client to any client; a
+        client only its own files to itself, as NetBackup allows without alternate-client
+        rights."""
+        if server_name(self.cfg, conn.address) is not None:
+            return
+        me = self.cfg.client_name if conn.address == "local" else None
+        if me is None:
+            me = next((n for n in {source, dest} if conn.address in self.cfg.addresses_of(n)),
+                      None)
+        if me is None or source != me or dest != me:
+            raise NbuError(135, f"{conn.peer} ({conn.address}) may restore only its own "
+                                f"files to itself, not {source}'s to {dest}")
 
     def _run_restore(self, job: dict[str, Any], report: jobreport.JobReporter) -> None:
         jobid = int(job["jobid"])

@@ -1,4 +1,5 @@
-"""ltid: the Media Manager device daemon: mounts tapes in drives."""
+"""ltid: the Media Manager device daemon. Disk storage units need no mounting, so for now it
+only answers ping: tape drives and robots are not part of nbcli yet."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from nbcli.wire.frames import Message
 
 
 class Ltid(Daemon):
-    """the Media Manager device daemon: mounts tapes in drives"""
+    """the Media Manager device daemon (tape support is not there yet: it answers ping)"""
 
     name = "ltid"
 

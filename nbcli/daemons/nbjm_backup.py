@@ -158,7 +158,7 @@ class BackupJob:
                        "paths": p.get("paths", []), "since": p.get("since"),
                        "exclude": p.get("exclude", []), "tir": bool(p.get("tir")),
                        "cross_mount_points": bool(p.get("cross_mount_points")), "stu": stu,
-                       "archive": self.archive})
+                       "archive": self.archive, "run_as": p.get("run_as")})
             self.report.update(self.jobid, operation=codes.OP_WRITE)
             while True:
                 try:

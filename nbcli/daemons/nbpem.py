@@ -185,7 +185,7 @@ class Nbpem(Daemon):
 
     def start_job(self, pol: Policy, sched: Schedule, client_name: str, subtype: int,
                   owner: str, paths: list[str] | None = None,
-                  deadline: float | None = None) -> int:
+                  deadline: float | None = None, run_as: dict[str, Any] | None = None) -> int:
         """Seed step 1: the Job Start to nbjm with everything the job needs."""
         limit = client_limit(self.cfg, client_name)
         if limit == 0:
@@ -201,7 +201,7 @@ class Nbpem(Daemon):
             retention_level=sched.retention, retention_seconds=self.retention(sched.retention),
             stu=sched.copies[0].residence or pol.residence or "*ANY*", keyword=pol.keyword,
             tir=bool(pol.collect_tir), cross_mount_points=pol.cross_mount_points,
-            subtype=subtype, owner=owner, since=since, deadline=deadline,
+            subtype=subtype, owner=owner, since=since, deadline=deadline, run_as=run_as,
             nbpem_step={"pid": os.getpid(), "host": self.cfg.client_name, "time": clock.now(),
                         "msg": f"Job Start to nbjm for policy {pol.name}, schedule "
                                f"{sched.label} ({level}), client {client_name}"})
@@ -243,7 +243,8 @@ class Nbpem(Daemon):
         if int(msg.get("subtype", 0)) != codes.SUBTYPE_SCHEDULED:
             return {}
         retry_at = None
-        if status not in (0, 1):
+        # An administrator's cancel (150) and a closed window (196) are not failures to retry.
+        if status not in (0, 1, 150, 196):
             retry_at = self._retry_time(key, msg.get("deadline"))
         with self.lock:
             if retry_at is None:
@@ -298,8 +299,9 @@ class Nbpem(Daemon):
             raise NbuError(112, "no files to back up were given")
         pol, sched = self._user_schedule(client_name, wanted_type, msg.get("policy"),
                                          msg.get("schedule"))
+        run_as = msg.get("run_as") if isinstance(msg.get("run_as"), dict) else None
         jobid = self.start_job(pol, sched, client_name, codes.SUBTYPE_USER,
-                               str(msg.get("owner", "root")), paths=paths)
+                               str(msg.get("owner", "root")), paths=paths, run_as=run_as)
         return {"jobids": [jobid]}
 
     def _user_schedule(self, client_name: str, sched_type: int, policy: object,

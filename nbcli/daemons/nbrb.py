@@ -86,11 +86,20 @@ class Nbrb(Daemon):
             held = client.call(self.cfg, self.cfg.client_name, "nbemm", "allocations")
             for a in held.get("allocations", []):
                 jobid = int(a["jobid"])
+                job = self._job_of(jobid)  # nbemm keeps no policy/client: bpjobd has them
                 self.active[jobid] = Request(jobid, str(a.get("kind", "backup")),
-                                             str(a.get("policy", "")), str(a.get("client", "")),
+                                             str(job.get("policy") or ""),
+                                             str(job.get("client") or ""),
                                              str(a.get("stu", "")), "", 0, 0, 0, -1)
         except NbuError as e:
             self.log.warning("could not read nbemm's allocations: %s", e)
+
+    def _job_of(self, jobid: int) -> Message:
+        try:
+            return dict(client.call(self.cfg, self.cfg.client_name, "bpjobd", "job_get",
+                                    jobid=jobid)["job"])
+        except NbuError:
+            return {}
 
     # --- ops -----------------------------------------------------------------------------------
 

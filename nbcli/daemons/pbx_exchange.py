@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import selectors
 import socket
+import struct
 import time
 from dataclasses import dataclass, field
 
@@ -35,6 +36,9 @@ class _Pending:
 
     sock: socket.socket
     peer: str
+    # who is on the other end: the source port of a TCP peer (below 1024 only root can bind
+    # it); the kernel's uid and gid of a local peer (SO_PEERCRED) - handed on to the service
+    credentials: dict[str, int] = field(default_factory=dict)
     since: float = field(default_factory=time.monotonic)
     decoder: frames.Decoder = field(default_factory=lambda: frames.Decoder(HELLO_MAX))
 
@@ -91,15 +95,17 @@ class PbxExchange(Daemon):
             raise NbuError(21, f"cannot listen on {addr}:{self.cfg.pbx_port}: {e}") from e
         tcp.listen(128)
         out = [tcp]
-        for path, kind in ((self.paths.pbx_socket, socket.SOCK_STREAM),
-                           (self.paths.pbx_register, socket.SOCK_SEQPACKET)):
+        # Anyone on the host may ask for a service (bpbackup run by a user reaches bpcd here;
+        # services see the caller's uid); only root's daemons may register one.
+        for path, kind, mode in ((self.paths.pbx_socket, socket.SOCK_STREAM, 0o666),
+                                 (self.paths.pbx_register, socket.SOCK_SEQPACKET, 0o600)):
             try:
                 path.unlink()  # a previous run's socket file; our pid file says none is alive
             except FileNotFoundError:
                 pass
             s = socket.socket(socket.AF_UNIX, kind)
             s.bind(str(path))
-            os.chmod(path, 0o600)
+            os.chmod(path, mode)
             s.listen(128)
             out.append(s)
         for s, kind in zip(out, ("listen", "listen", "reglisten")):
@@ -117,8 +123,11 @@ class PbxExchange(Daemon):
             self.log.warning("accept failed: %s", e)
             return
         sock.setblocking(False)
-        peer = addr[0] if isinstance(addr, tuple) else "local"
-        pending = _Pending(sock, peer)
+        if isinstance(addr, tuple):
+            peer, creds = addr[0], {"port": int(addr[1])}
+        else:
+            peer, creds = "local", _peer_credentials(sock)
+        pending = _Pending(sock, peer, creds)
         self.pending[sock.fileno()] = pending
         self.sel.register(sock, selectors.EVENT_READ, ("client", pending))
 
@@ -157,7 +166,8 @@ class PbxExchange(Daemon):
 
     def _hand_over(self, p: _Pending, target: socket.socket, service: str,
                    hello: frames.Message) -> None:
-        packet = frames.encode({"op": "connection", "hello": hello, "peer": p.peer})
+        packet = frames.encode({"op": "connection", "hello": hello, "peer": p.peer,
+                                **p.credentials})
         try:
             target.sendmsg([packet], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                        _fd_bytes(p.sock.fileno()))])
@@ -241,6 +251,17 @@ class PbxExchange(Daemon):
                 pass
             sock.close()
             self.log.debug("unregistered %s", service)
+
+
+def _peer_credentials(sock: socket.socket) -> dict[str, int]:
+    """The uid and gid of the process at the other end of a local connection."""
+    try:
+        _pid, uid, gid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET,
+                                                             socket.SO_PEERCRED,
+                                                             struct.calcsize("3i")))
+    except OSError:
+        return {}
+    return {"uid": uid, "gid": gid}
 
 
 def _fd_bytes(fd: int) -> bytes:

@@ -60,7 +60,7 @@ class Backup:
                                 block_size=int(ctx.cfg.get("SIZE_DATA_BUFFERS")),
                                 exclude=req.get("exclude", []), tir=bool(req.get("tir")),
                                 cross_mount_points=bool(req.get("cross_mount_points")),
-                                archive=bool(req.get("archive")))
+                                archive=bool(req.get("archive")), run_as=req.get("run_as"))
         except NbuError as e:
             if e.status in SECONDARY:  # bpbkar died before it answered
                 raise NbuError(CLIENT_ABORTED, f"bpbkar on {self.client} went away") from e

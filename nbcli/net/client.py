@@ -16,6 +16,7 @@ port, from this host's own address when bp.toml fixes one, so that the peer can 
 
 from __future__ import annotations
 
+import errno
 import socket
 from typing import Any
 
@@ -30,9 +31,12 @@ CONNECT_TIMEOUT = 10.0
 HELLO_TIMEOUT = 30.0
 
 
-def connect(cfg: HostConfig, host: str, service: str,
-            timeout: float = CONNECT_TIMEOUT) -> Connection:
-    """A connection to `service` on `host`, hello answered (NbuError otherwise)."""
+def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_TIMEOUT,
+            privileged: bool = False) -> Connection:
+    """A connection to `service` on `host`, hello answered (NbuError otherwise).
+
+    `privileged` (root only) connects from a source port below 1024, so that the other host
+    can trust what this one says about its users (bpcd forwarding a user's request)."""
     peer = f"{service}@{host}"
     try:
         if cfg.is_local(host):
@@ -41,9 +45,7 @@ def connect(cfg: HostConfig, host: str, service: str,
             sock.connect(str(cfg.paths.pbx_socket))
         else:
             addr = cfg.address_of(host)
-            own = cfg.own_address()
-            sock = socket.create_connection(addr, timeout=timeout,
-                                            source_address=(own, 0) if own else None)
+            sock = _tcp(addr, cfg.own_address(), timeout, privileged)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (FileNotFoundError, ConnectionRefusedError) as e:
         raise NbuError(25, f"cannot connect to {peer}: PBX is not running there") from e
@@ -63,6 +65,30 @@ def connect(cfg: HostConfig, host: str, service: str,
         conn.close()
         raise
     return conn
+
+
+def _tcp(addr: tuple[str, int], own: str | None, timeout: float,
+         privileged: bool) -> socket.socket:
+    if not privileged:
+        return socket.create_connection(addr, timeout=timeout,
+                                        source_address=(own, 0) if own else None)
+    for port in range(1023, 599, -1):  # as rresvport(3) does
+        sock = socket.socket(socket.AF_INET6 if ":" in addr[0] else socket.AF_INET)
+        try:
+            sock.bind((own or "", port))
+        except OSError as e:
+            sock.close()
+            if e.errno == errno.EADDRINUSE:
+                continue
+            raise NbuError(11, f"cannot bind a privileged port: {e.strerror}") from e
+        sock.settimeout(timeout)
+        try:
+            sock.connect(addr)
+            return sock
+        except OSError:
+            sock.close()
+            raise
+    raise NbuError(11, "no privileged port is free")
 
 
 def call(cfg: HostConfig, host: str, service: str, op: str, /, *,

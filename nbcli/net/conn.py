@@ -21,6 +21,17 @@ class Connection:
         self.sock = sock
         self.peer = peer  # who the peer says it is (for logs and messages)
         self.address = address  # where it connected from, as PBX saw it ("local": Unix socket)
+        self.uid: int | None = None  # a local peer's uid and gid, from the kernel (PBX)
+        self.gid: int | None = None
+        self.port: int | None = None  # a TCP peer's source port
+
+    @property
+    def privileged(self) -> bool:
+        """The peer is root on its host: a local root process, or a TCP source port below
+        1024 (which only root binds - the rcmd trust NetBackup's bpcd relies on)."""
+        if self.address == "local":
+            return self.uid == 0
+        return self.port is not None and self.port < 1024
 
     def fileno(self) -> int:
         return self.sock.fileno()

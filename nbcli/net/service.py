@@ -120,6 +120,8 @@ class Registration:
         sock.settimeout(None)
         hello = msg.get("hello") if isinstance(msg.get("hello"), dict) else {}
         conn = Connection(sock, str(hello.get("host", "?")), str(msg.get("peer", "")))
+        conn.uid, conn.gid = _int_or_none(msg.get("uid")), _int_or_none(msg.get("gid"))
+        conn.port = _int_or_none(msg.get("port"))
         try:
             conn.send(frames.reply(0, host=self.host, service=self.service))
         except NbuError:
@@ -138,6 +140,10 @@ class Registration:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) else None
 
 
 def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:

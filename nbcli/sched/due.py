@@ -161,11 +161,12 @@ def check(policy: Policy, s: Schedule, client: str, history: History, t: int) ->
     return _entry(policy, s, client, due, o)
 
 
-def held_back(failures: Iterable[float], since: int, now: int, tries: int,
+def held_back(failures: Iterable[float], since: int, now: float, tries: int,
               period: int) -> bool:
     """Whether `tries` failed tries of this due period fall within the last `period`."""
     if tries < 1:
         return False
+    # `now` keeps its fraction: a try that failed earlier in this very second counts.
     recent = [f for f in failures if f >= since and now - period < f <= now]
     return len(recent) >= tries
 
@@ -184,13 +185,13 @@ def select(policy: Policy, candidates: Sequence[Due]) -> Due | None:
 
 
 def pick(policy: Policy, client: str, history: History, t: int, attempts: Attempts,
-         tries: int, period: int) -> Due | None:
+         tries: int, period: int, now: float | None = None) -> Due | None:
     """The job nbpem starts for this policy and client at `t`, if any."""
     found = []
     for s in policy.schedules:
         d = check(policy, s, client, history, t)
         if d and not held_back(attempts.get((policy.name, client, s.label), ()),
-                               d.due_time, t, tries, period):
+                               d.due_time, t if now is None else now, tries, period):
             found.append(d)
     return select(policy, found)
 
@@ -206,7 +207,7 @@ def due_now(policies: Iterable[Policy], history: History, now: float,
             continue
         for c in policy.clients:
             d = pick(policy, c.name, history, int(now), attempts or {}, tries,
-                     period_hours * 3600)
+                     period_hours * 3600, now)
             if d:
                 out.append(d)
     return sorted(out, key=lambda d: (-d.priority, d.due_time, d.policy, d.client))

@@ -77,6 +77,10 @@ def due(cfg: HostConfig, msg: Message, attempts: Attempts | None = None) -> dict
     `attempts` are nbpem's failed tries, when nbpem has them to give."""
     at = _epoch(msg, "date", int(clock.now()))
     client, policy = _name(msg, "client"), _name(msg, "policy")
+    from nbcli.catalog.globals import load_globals
+
+    g = load_globals(cfg.paths)  # the tries nbpem itself applies (bpconfig -tries/-period)
     jobs = due_now(load_policies(cfg, policy, client),
-                   load_history(cfg, client, policy, at), at, attempts)
+                   load_history(cfg, client, policy, at), at, attempts, g.tries,
+                   g.period_hours)
     return {"jobs": [d.as_dict() for d in jobs]}

@@ -92,3 +92,12 @@ def test_archive_deletes_the_files_once_they_are_safe(site, tmp_path: Path) -> N
     images = client.call(master.cfg, "master", "bpdbm", "image_list", client="client",
                          policy="users")["images"]
     assert any(i["sched_type"] == 3 for i in images)
+
+
+def test_a_client_restores_only_its_own_files_to_itself(site, tmp_path: Path) -> None:
+    hosts, _ = site
+    for args in (["-C", "master"], ["-C", "client", "-D", "media"]):
+        r = hosts["client"].run("bprestore", *args, "-w", str(tmp_path), check=False)
+        assert r.returncode == 135, r.stderr
+        assert "EXIT STATUS 135: client is not validated to perform the requested " \
+               "operation" in r.stderr
