@@ -25,9 +25,9 @@ from nbcli import config
 from nbcli import log as nblog
 from nbcli.client.agent import Controller, program, str_list
 from nbcli.client.archive import ArchiveList
-from nbcli.client.identity import become
 from nbcli.client.backup import DEFAULT_BLOCK_SIZE, BackupResult, BackupSpec, run_backup
 from nbcli.client.blocks import Sink
+from nbcli.client.identity import become
 from nbcli.client.tarstream import BLOCK
 from nbcli.commands._entry import command
 from nbcli.config import HostConfig

@@ -9,8 +9,10 @@ Writing knows nothing of the ring; it takes memoryviews and moves them with os.w
 at fragment boundaries. Fragments are opened with O_DIRECT where the file system allows it: the
 blocks go from bptm's shared ring to the disk without a copy into the page cache (and without
 the memory that copy would take first-touch, which is slow here), and the final fsync has
-little left to do. A tail that is not a multiple of the page size is written buffered. Reading serves any byte range of the image, block-aligned, checking
-each block's CRC, so a restore of one file reads one block instead of the image.
+little left to do. A tail that is not a multiple of the page size is written buffered.
+
+Reading serves any byte range of the image, block-aligned, checking each block's CRC, so a
+restore of one file reads one block instead of the image.
 """
 
 from __future__ import annotations
