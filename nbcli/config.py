@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-import tomli_w
-
 from nbcli import atomic
 from nbcli.status import NbuError
 
@@ -49,6 +46,8 @@ def default_root() -> Path:
     env = os.environ.get("NB_ROOT")
     if env:
         return Path(env)
+    import platformdirs  # only here: every agent starts faster without it
+
     return Path(platformdirs.user_data_dir("nbcli", appauthor=False)) / "openv"
 
 
@@ -208,6 +207,8 @@ class HostConfig:
         return self.address_of(self.client_name)[0] if entry else None
 
     def save(self) -> None:
+        import tomli_w  # writers are few; readers (every process) need only tomllib
+
         atomic.makedirs(self.paths.netbackup)
         atomic.write_bytes(self.paths.bp_toml, tomli_w.dumps(self.data).encode())
 

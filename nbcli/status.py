@@ -303,3 +303,10 @@ class NbuError(Exception):
 def exit_line(status: int) -> str:
     """The last line a command prints on stderr when it fails, as NetBackup prints it."""
     return f"EXIT STATUS {status}: {message(status)}"
+
+
+def exit_code(status: int) -> int:
+    """The shell's view of a status: modulo 256 as NetBackup's on UNIX, except that a failure
+    never looks like success (256, 512... exit 255; the EXIT STATUS line has the number)."""
+    code = status % 256
+    return 255 if status and not code else code

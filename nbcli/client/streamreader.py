@@ -30,6 +30,7 @@ from nbcli.client.tarstream import (
     ArchiveError,
     Member,
     apply_pax,
+    extended_size,
     padding,
     parse_header,
     parse_pax,
@@ -104,15 +105,20 @@ class StreamReader:
                     raise ArchiveError("the stream ends after an extended header")
                 self.ended = True
                 return None
-            m = parse_header(block)
-            if m.type not in _EXTENDED:
-                break
-            data = self._extended(m.size)
-            if m.type == PAX_LOCAL:
+            quick = extended_size(block)
+            if quick is None:
+                m = parse_header(block)
+                if m.type not in _EXTENDED:
+                    break
+                kind, size = m.type, m.size
+            else:
+                kind, size = quick
+            data = self._extended(size)
+            if kind == PAX_LOCAL:
                 pending.update(parse_pax(data))
-            elif m.type == PAX_GLOBAL:
+            elif kind == PAX_GLOBAL:
                 self.globals.update(parse_pax(data))
-            elif m.type == GNU_LONGNAME:
+            elif kind == GNU_LONGNAME:
                 long_name = data.split(b"\0", 1)[0]
             else:
                 long_link = data.split(b"\0", 1)[0]
@@ -146,6 +152,10 @@ class StreamReader:
             self.start += n
             left -= n
         return bytes(data[:size])
+
+    def buffered(self) -> int:
+        """Bytes of the stream already read and not yet used."""
+        return self.end - self.start
 
     def copy(self, fd: int) -> None:
         """The current member's data into `fd`; an OSError comes after all of it is read."""

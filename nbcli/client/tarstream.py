@@ -159,6 +159,40 @@ def pack_pax_into(buf: bytearray | memoryview, off: int, recs: bytes) -> None:
     pack_ustar_into(buf, off, PAX_NAME, PAX_LOCAL, 0o644, 0, 0, len(recs), 0)
 
 
+_PAX_BLOCKS: dict[int, bytes] = {}
+
+
+def pax_header_block(length: int) -> bytes:
+    """The 'x' header block for `length` bytes of records: it differs only by that length,
+    so each is built once (nearly every member of a stream uses the same one or two)."""
+    block = _PAX_BLOCKS.get(length)
+    if block is None:
+        buf = bytearray(BLOCK)
+        pack_ustar_into(buf, 0, PAX_NAME, PAX_LOCAL, 0o644, 0, 0, length, 0)
+        block = _PAX_BLOCKS[length] = bytes(buf)
+    return block
+
+
+def mtime_record(sec: int, frac: int) -> bytes:
+    """The pax record of a non-negative mtime with a fraction (as pax_record/pax_time)."""
+    value = (b"%d.%09d" % (sec, frac)).rstrip(b"0")
+    n = len(value) + 8  # "mtime", " ", "=", "\n" and the value; then the length's digits
+    total = n + len(str(n))
+    if len(str(total)) != len(str(n)):
+        total += 1
+    return b"%d mtime=%s\n" % (total, value)
+
+
+def pack_simple_into(buf: bytearray | memoryview, off: int, name: bytes, typeflag: bytes,
+                     mode: int, uid: int, gid: int, size: int, sec: int, uname: bytes,
+                     gname: bytes) -> None:
+    """A member whose every field fits ustar: one pack and the checksum (the fast path of
+    pack_member_into, for names up to 100 bytes, no link, no device)."""
+    _PACK.pack_into(buf, off, name, _NUMS % (mode, uid, gid, size, sec), typeflag, b"",
+                    _MAGIC, uname, gname, b"", b"")
+    buf[off + 148:off + 155] = b"%06o\0" % byte_sum(buf, off)
+
+
 def pack_member_into(buf: bytearray | memoryview, off: int, name: bytes, typeflag: bytes,
                      mode: int, uid: int, gid: int, size: int, mtime_ns: int,
                      link: bytes = b"", uname: bytes = b"", gname: bytes = b"",
@@ -214,15 +248,32 @@ def _number(raw: bytes) -> int:
     if raw and raw[0] & 0x80:
         value = int.from_bytes(raw[1:], "big")
         return value - (1 << (8 * len(raw) - 8)) if raw[0] == 0xFF else value
-    text = raw.split(b"\0", 1)[0].strip()
+    text = raw.split(b"\0", 1)[0]
     try:
-        return int(text, 8) if text else 0
+        return int(text, 8) if text.strip() else 0  # int() allows the spaces tar pads with
     except ValueError:
         raise ArchiveError(f"bad number field {raw!r}") from None
 
 
 def _cstr(raw: bytes) -> bytes:
     return raw.split(b"\0", 1)[0]
+
+
+def extended_size(block: bytes | memoryview) -> tuple[bytes, int] | None:
+    """(type, size) of an extended header block (pax 'x'/'g', GNU 'L'/'K'), checksum
+    checked; None for any other block. Half the blocks of a stream are these: they need no
+    Member."""
+    kind = bytes(block[156:157])
+    if kind not in (PAX_LOCAL, b"g", b"L", b"K"):
+        return None
+    stored = _number(bytes(block[148:156]))
+    total = byte_sum(block) - sum(block[148:156]) + 8 * 32
+    if stored != total:
+        return None  # let parse_header judge it (and its signed-checksum variant)
+    size = _number(bytes(block[124:136]))
+    if size < 0:
+        raise ArchiveError("negative member size")
+    return kind, size
 
 
 def parse_header(block: bytes | memoryview) -> Member:

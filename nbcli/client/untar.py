@@ -116,6 +116,8 @@ class Untar:
     # --- nodes ---------------------------------------------------------------------------
 
     def _regular(self, m: Member, parent: int, leaf: bytes) -> None:
+        if m.size <= self.reader.buffered() and self._direct(m, parent, leaf):
+            return
         tmp, fd = self._new_file(parent, m.mode & 0o777)
         try:
             self.reader.copy(fd)
@@ -127,6 +129,25 @@ class Untar:
             raise
         os.close(fd)
         self._install(parent, tmp, leaf)
+
+    def _direct(self, m: Member, parent: int, leaf: bytes) -> bool:
+        """A new file whose data is all in hand: created under its own name and written at
+        once (no temporary name to rename - most of a small-file restore's cost otherwise).
+        False when the name exists: replacing goes through a temporary name, so the old
+        file stays whole until the new one is."""
+        try:
+            fd = os.open(leaf, _NEW_FILE, m.mode & 0o777, dir_fd=parent)
+        except FileExistsError:
+            return False
+        try:
+            self.reader.copy(fd)
+            self._fd_metadata(fd, m, chmod=bool(m.mode & (0o7000 | self._umask)))
+        except BaseException:
+            os.close(fd)
+            _unlink(parent, leaf)
+            raise
+        os.close(fd)
+        return True
 
     def _hardlink(self, m: Member, parent: int, leaf: bytes) -> None:
         try:

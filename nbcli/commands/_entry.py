@@ -27,7 +27,7 @@ import click
 from nbcli import clock, config
 from nbcli import log as nblog
 from nbcli.config import HostConfig
-from nbcli.status import NbuError, exit_line
+from nbcli.status import NbuError, exit_code, exit_line
 
 
 def load_cfg(root: str | None) -> HostConfig:
@@ -104,12 +104,6 @@ def fail(prog: str, e: NbuError) -> None:
     click.echo(exit_line(e.status), err=True)
     sys.exit(exit_code(e.status))
 
-
-def exit_code(status: int) -> int:
-    """The shell's view of a status: modulo 256 as NetBackup's on UNIX, except that a failure
-    never looks like success (256, 512... exit 255; the EXIT STATUS line has the number)."""
-    code = status % 256
-    return 255 if status and not code else code
 
 
 def _log_bug(prog: str) -> None:

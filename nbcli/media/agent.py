@@ -16,8 +16,6 @@ import socket
 import subprocess
 import sys
 
-import click
-
 from nbcli import clock, config, programs
 from nbcli import log as nblog
 from nbcli.config import HostConfig
@@ -39,9 +37,8 @@ def die_with_parent() -> None:
 def start(name: str) -> tuple[HostConfig, logging.Logger, Connection]:
     """Config, log and control channel of an agent; usage error when run by hand."""
     if not launched_by_bpcd():
-        click.echo(f"{name}: this program is started by NetBackup for a job, not by hand",
-                   err=True)
-        click.echo(exit_line(20), err=True)
+        sys.stderr.write(f"{name}: this program is started by NetBackup for a job, not by "
+                         f"hand\n{exit_line(20)}\n")
         sys.exit(20)
     cfg = config.load()
     clock.use_root(cfg.root)

@@ -19,12 +19,11 @@ import subprocess
 from dataclasses import dataclass, field
 
 from nbcli import jobreport
-from nbcli.commands._entry import exit_code
 from nbcli.config import HostConfig
 from nbcli.log import set_job
 from nbcli.media import agent
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError
+from nbcli.status import NbuError, exit_code
 
 # A peer that went away before saying how it ended: the status NetBackup gives for it.
 CLIENT_ABORTED = 50  # client process aborted

@@ -45,6 +45,11 @@ class Backup:
     def start_agents(self) -> Mux:
         req, ctx = self.req, self.ctx
         ctx.step(8, f"starting bpbkar on client {self.client} and bptm on {ctx.host}")
+        # bptm first: it starts up (and asks nbjm for its media) while bpbkar is launched on
+        # the client - the two start-ups overlap instead of adding up.
+        self.bptm_proc, self.bptm = agent.spawn(ctx.cfg, "bptm")
+        self.bptm.send({"op": "backup", "jobid": ctx.jobid, "backupid": self.backupid,
+                        "master": ctx.master, "client": self.client})
         try:
             self.bpbkar = client.connect(ctx.cfg, self.client, "bpcd")
             self.bpbkar.request("launch", program="bpbkar", args=[])
@@ -65,9 +70,6 @@ class Backup:
             if e.status in SECONDARY:  # bpbkar died before it answered
                 raise NbuError(CLIENT_ABORTED, f"bpbkar on {self.client} went away") from e
             raise
-        self.bptm_proc, self.bptm = agent.spawn(ctx.cfg, "bptm")
-        self.bptm.send({"op": "backup", "jobid": ctx.jobid, "backupid": self.backupid,
-                        "master": ctx.master, "client": self.client})
         self.dbm = client.master(ctx.cfg, "bpdbm")
         mux = Mux()
         mux.add("ctl", ctx.ctl)

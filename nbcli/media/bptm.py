@@ -20,12 +20,11 @@ import signal
 from dataclasses import dataclass
 
 from nbcli import jobreport
-from nbcli.commands._entry import exit_code
 from nbcli.config import HostConfig
 from nbcli.media import agent
 from nbcli.media.ring import ignore_sigpipe
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError
+from nbcli.status import NbuError, exit_code
 from nbcli.wire.frames import Message
 
 

@@ -116,3 +116,18 @@ def test_member_at_finds_each_member_of_a_stream() -> None:
             assert ts.member_at(stream, offset)[0] == m
     with pytest.raises(ArchiveError):
         ts.member_at(stream, len(stream) - 100)
+
+
+def test_the_fast_header_path_writes_what_the_general_one_does() -> None:
+    from nbcli.client.tarstream import (
+        mtime_record, pack_member_into, pack_simple_into, pax_record, pax_time)
+
+    for ns in (1_795_568_518_575_472_704, 1_795_568_518_500_000_000, 5_000_000_001):
+        sec, frac = divmod(ns, 1_000_000_000)
+        assert mtime_record(sec, frac) == pax_record(b"mtime", pax_time(ns))
+        fast, general = bytearray(512), bytearray(512)
+        pack_simple_into(fast, 0, b"a/b/c.dat", b"0", 0o644, 1000, 100, 12345, sec,
+                         b"alice", b"staff")
+        pack_member_into(general, 0, b"a/b/c.dat", b"0", 0o644, 1000, 100, 12345, ns,
+                         b"", b"alice", b"staff")
+        assert fast == general
