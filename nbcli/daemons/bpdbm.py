@@ -52,6 +52,7 @@ TEXT_FIELDS = ("path", "link", "name")
 LISTABLE = ENTRY_FIELDS + IMAGE_FIELDS + ("name",)
 CHECKSUM = re.compile(r"crc32:[0-9a-f]{8}\Z")
 
+NO_END = 1 << 62
 _MISSING = object()
 
 
@@ -191,13 +192,16 @@ class Bpdbm(Daemon):
         return [h for h in images if all(v is None or h[k] == v for k, v in wanted.items())]
 
     def _view(self, msg: Message) -> View:
-        """The images a listing or a restore looks at, as of `end` (default: now)."""
+        """The images a listing or a restore looks at, as of `end` (default: now).
+
+        "Now" has no upper bound: a backup that starts in the same second as the client's
+        previous one gets the next second as its time (backup IDs are unique), a moment in
+        the future, and a restore right after it must still see it."""
         client = field(msg, "client", str)
         backupid = field(msg, "backupid", str, None)
         start = field(msg, "start", int, 0)
-        end = field(msg, "end", int, None)
+        end = field(msg, "end", int, NO_END)
         now = clock.now()
-        end = int(now) if end is None else end
         if backupid:
             chain = [h for h in self.store.find(backupid=backupid, live_at=now)
                      if h["client"] == client]

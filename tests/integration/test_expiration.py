@@ -4,6 +4,7 @@ as commands against them."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from nbcli import clock, codes
 from nbcli.net import client
 from tests.conftest import Host, wait_for
-from tests.flowkit import add_policy, add_stu, job, last_jobid
+from tests.flowkit import add_policy, add_stu, job, last_jobid, rename_file
 
 DAY, WEEK = 86400, 7 * 86400
 POLICIES = {"week": "0", "month": "3", "forever": "9"}  # policy -> retention level
@@ -278,3 +279,27 @@ def test_only_a_server_may_expire_images(site) -> None:
         r = other.run(*argv, check=False)
         assert r.returncode == 46, r.stderr
     assert listed(master, bid)
+
+
+def test_a_backup_in_the_same_second_as_the_last_restores_at_once(site, tmp_path: Path) -> None:
+    """Backup IDs are unique, so the second backup within one second of a client is given the
+    next second - a moment the clock has not reached. A restore as of now must still find it."""
+    hosts, base = site
+    master = hosts["master"]
+    at(hosts, int(time.time()) + 30 * DAY)
+    (base / "data" / "a.txt").write_text("as in the first backup\n")
+    backup(master, "forever")
+    (base / "data" / "a.txt").write_text("alpha\n")
+    backup(master, "forever")
+    listed = json.loads(master.run("bpimagelist", "-policy", "forever", "-json").stdout)
+    second, first = (int(h["backup_time"]) for h in listed["images"][:2])
+    assert second == first + 1
+    (base / "data" / "a.txt").write_text("changed after both backups\n")
+    dest = tmp_path / "same_second"
+    ren = rename_file(tmp_path / "ren", [(base / "data", dest)])
+    r = master.run("bprestore", "-C", "client", "-R", str(ren), "-w", str(base / "data"),
+                   check=False)
+    (base / "data" / "a.txt").write_text("alpha\n")
+    assert r.returncode == 0, r.stderr
+    assert job(master, last_jobid(master))["status"] == 0
+    assert (dest / "a.txt").read_text() == "alpha\n"
