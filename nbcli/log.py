@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import threading
 import time
 from pathlib import Path
@@ -94,3 +95,9 @@ class JobLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     def process(self, msg, kwargs):  # type: ignore[no-untyped-def]
         kwargs.setdefault("extra", {}).update(self.extra)
         return msg, kwargs
+
+
+def log_peak(log: logging.Logger, who: str) -> None:
+    """One line at a process's end with its peak resident memory (Linux reports KiB):
+    bench/ reads it, and so can an administrator sizing a host."""
+    log.info("%s peak RSS %d KiB", who, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -124,6 +124,7 @@ def run_controlled(process: str, serve: Serve, first_op: str, crash_status: int)
     log = nblog.setup(cfg.paths.logs, process, cfg.verbose)
     ctl = Controller(conn, log)
     status = _serve(ctl, cfg, serve, first_op, crash_status)
+    nblog.log_peak(log, process)
     conn.close()
     sys.exit(status)
 

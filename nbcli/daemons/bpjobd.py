@@ -96,10 +96,11 @@ def req_number(msg: Message, name: str) -> float | None:
     return float(value)
 
 
-def req_time(msg: Message) -> int:
-    """An event's time: epoch seconds (fractions dropped), now when absent."""
+def req_time(msg: Message) -> float:
+    """An event's time: epoch seconds to the millisecond (the flow's steps are milliseconds
+    apart; bpdbjobs prints whole seconds), now when absent."""
     value = req_number(msg, "time")
-    return int(value) if value else _now()
+    return round(float(value), 3) if value else _now()
 
 
 def req_event(msg: Message, kind: str, step: int | None, severity: str) -> dict[str, Any]:

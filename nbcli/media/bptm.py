@@ -20,6 +20,7 @@ import signal
 from dataclasses import dataclass
 
 from nbcli import jobreport
+from nbcli import log as nblog
 from nbcli.config import HostConfig
 from nbcli.media import agent
 from nbcli.media.ring import ignore_sigpipe
@@ -128,5 +129,6 @@ def main() -> None:
         status = 150
     except NbuError as e:
         status = agent.report_failure(ctl, log, e)
+    nblog.log_peak(log, "bptm")
     ctl.close()
     os._exit(exit_code(status))

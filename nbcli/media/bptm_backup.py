@@ -22,6 +22,7 @@ import time
 import zlib
 from typing import Any
 
+from nbcli.log import log_peak
 from nbcli.media import disk
 from nbcli.media.agent import die_with_parent
 from nbcli.media.bptm import Aborted, Ctx, reap, wait_readable
@@ -135,6 +136,7 @@ def _child(ctx: Ctx, reg: Registration, ring: Ring) -> None:
             prod.end(40)
         except RingBroken:
             pass
+    log_peak(ctx.log, "bptm child")
     os._exit(0)
 
 

@@ -21,6 +21,7 @@ import os
 import socket
 from typing import Any
 
+from nbcli.log import log_peak
 from nbcli.media import disk
 from nbcli.media.agent import die_with_parent
 from nbcli.media.bptm import Ctx, reap, wait_readable
@@ -138,6 +139,7 @@ def _child(ctx: Ctx, ring: Ring, tar: socket.socket) -> None:
             cons.release()
     except (RingBroken, OSError):
         os._exit(1)
+    log_peak(ctx.log, "bptm child")
     os._exit(0)
 
 

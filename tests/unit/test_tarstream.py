@@ -9,7 +9,15 @@ import tarfile
 import pytest
 
 from nbcli.client import tarstream as ts
-from nbcli.client.tarstream import ArchiveError, Member
+from nbcli.client.tarstream import (
+    ArchiveError,
+    Member,
+    mtime_record,
+    pack_member_into,
+    pack_simple_into,
+    pax_record,
+    pax_time,
+)
 
 NS = 1_000_000_000
 
@@ -119,9 +127,6 @@ def test_member_at_finds_each_member_of_a_stream() -> None:
 
 
 def test_the_fast_header_path_writes_what_the_general_one_does() -> None:
-    from nbcli.client.tarstream import (
-        mtime_record, pack_member_into, pack_simple_into, pax_record, pax_time)
-
     for ns in (1_795_568_518_575_472_704, 1_795_568_518_500_000_000, 5_000_000_001):
         sec, frac = divmod(ns, 1_000_000_000)
         assert mtime_record(sec, frac) == pax_record(b"mtime", pax_time(ns))
