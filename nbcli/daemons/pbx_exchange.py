@@ -124,6 +124,9 @@ class PbxExchange(Daemon):
             return
         sock.setblocking(False)
         if isinstance(addr, tuple):
+            # Every frame is a small write that waits for its answer: with Nagle on, the
+            # service's second frame waited for the peer's delayed ACK (~30 ms measured).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             peer, creds = addr[0], {"port": int(addr[1])}
         else:
             peer, creds = "local", _peer_credentials(sock)
