@@ -2,6 +2,11 @@
 
 A process belongs to a host when it runs an nbcli program and its NB_ROOT (every daemon and
 agent is started with it) or its --root argument names that host's root.
+
+A spare (nbcli.net.spare) is an agent started ahead of need and waiting for a connection: it
+was started with NBCLI_SPARE=1 under SCHED_IDLE, and its owner puts it back to normal
+scheduling just before handing it a job. So "spare" is read from the process itself, with no
+window in which a waiting spare looks busy or a busy agent looks spare.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from pathlib import Path
 import psutil
 
 from nbcli import programs
+from nbcli.net.control import SPARE_ENV
 
 
 @dataclass
 class NbProcess:
     program: str
     proc: psutil.Process
+    spare: bool = False
 
 
 def program_of(cmdline: list[str]) -> str | None:
@@ -33,16 +40,29 @@ def program_of(cmdline: list[str]) -> str | None:
     return None
 
 
-def _root_of(proc: psutil.Process, cmdline: list[str]) -> str | None:
+def _root_of(cmdline: list[str], environ: dict[str, str]) -> str | None:
     for i, word in enumerate(cmdline):
         if word in ("--root", "-root") and i + 1 < len(cmdline):
             return cmdline[i + 1]
         if word.startswith("--root="):
             return word.split("=", 1)[1]
+    return environ.get("NB_ROOT")
+
+
+def _environ(proc: psutil.Process) -> dict[str, str]:
     try:
-        return proc.environ().get("NB_ROOT")
+        return proc.environ()
     except psutil.Error:
-        return None
+        return {}
+
+
+def _is_spare(proc: psutil.Process, environ: dict[str, str]) -> bool:
+    if environ.get(SPARE_ENV) != "1":
+        return False
+    try:
+        return os.sched_getscheduler(proc.pid) == os.SCHED_IDLE
+    except OSError:
+        return False
 
 
 def find(root: Path) -> list[NbProcess]:
@@ -58,9 +78,10 @@ def find(root: Path) -> list[NbProcess]:
             program = program_of(cmdline)
             if program is None:
                 continue
-            root_of = _root_of(proc, cmdline)
+            environ = _environ(proc)
+            root_of = _root_of(cmdline, environ)
             if root_of and os.path.realpath(root_of) == want:
-                found.append(NbProcess(program, proc))
+                found.append(NbProcess(program, proc, _is_spare(proc, environ)))
         except psutil.Error:
             continue
     return found

@@ -60,8 +60,9 @@ class Host:
                                  f"stdout:\n{r.stdout}\nstderr:\n{r.stderr}")
         return r
 
-    def processes(self) -> list[procs.NbProcess]:
-        return procs.find(self.root)
+    def processes(self, spares: bool = True) -> list[procs.NbProcess]:
+        """The host's nbcli processes; `spares=False` leaves out agents waiting for a job."""
+        return [p for p in procs.find(self.root) if spares or not p.spare]
 
     def start(self) -> None:
         self.run("netbackup", "start")

@@ -6,23 +6,21 @@ for the user the kernel says is asking.
 A server (a host in this host's SERVER or MEDIA_SERVER list) asks bpcd to launch one of the
 per-job agents (bpbrm, bpbkar, tar-restore). bpcd replies, then starts the program with the
 connection itself as its stdin and stdout: from then on the asker talks to the program, not to
-bpcd. Anyone else gets status 46 and nothing runs. Only those programs can be launched
+bpcd. A program launched once is kept as a spare for the next time (nbcli.net.spare).
+Anyone else gets status 46 and nothing runs. Only those programs can be launched
 (programs.BPCD_LAUNCHES); arguments are passed as a list, never through a shell.
 """
 
 from __future__ import annotations
 
-import os
 import pwd
-import subprocess
-import threading
 
 from nbcli import config, programs
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.control import CONTROL_ENV
 from nbcli.net.service import DETACHED, Ops
+from nbcli.net.spare import Spares
 from nbcli.net.trust import server_name
 from nbcli.status import NbuError
 from nbcli.wire.frames import Message
@@ -35,16 +33,15 @@ class Bpcd(Daemon):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self._children: list[subprocess.Popen[bytes]] = []
-        self._lock = threading.Lock()
+        self.spares = Spares(self.cfg.root, new_session=True)
+
+    def on_stop(self) -> None:
+        self.spares.close()
 
     def services(self) -> dict[str, Ops]:
         return {"bpcd": {"launch": self.launch, "user_request": self.user_request,
                          "ping": self.ping,
                          "getconfig": self.getconfig, "setconfig": self.setconfig}}
-
-    def periodic(self) -> list[tuple[float, object]]:  # type: ignore[override]
-        return [(1.0, self.reap)]
 
     def _require_server(self, conn: Connection, what: str) -> str:
         who = server_name(self.cfg, conn.address)
@@ -63,24 +60,15 @@ class Bpcd(Daemon):
             raise NbuError(29, f"bpcd does not launch {program!r}")
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
             raise NbuError(20, "launch args must be a list of strings")
-        env = dict(os.environ, NB_ROOT=str(self.cfg.root), **{CONTROL_ENV: "1"})
-        log_dir = self.paths.logs / str(program)
-        log_dir.mkdir(parents=True, exist_ok=True)
         # Reply first: once the program owns the socket, bpcd must not write to it again.
         conn.send({"status": 0, "host": self.cfg.client_name})
-        fd = conn.sock.fileno()
-        with open(log_dir / "stderr.log", "ab") as err:
-            try:
-                child = subprocess.Popen(programs.argv_for(program) + args, stdin=fd,
-                                         stdout=fd, stderr=err, env=env, close_fds=True,
-                                         start_new_session=True)
-            except OSError as e:
-                self.log.error("cannot start %s: %s", program, e)
-                conn.close()
-                return DETACHED
-        conn.close()  # the child holds the connection now
-        with self._lock:
-            self._children.append(child)
+        try:
+            child = self.spares.launch(str(program), conn.sock.fileno(), args)
+        except OSError as e:
+            self.log.error("cannot start %s: %s", program, e)
+            conn.close()
+            return DETACHED
+        conn.close()  # the child holds the connection now (self.spares reaps it)
         self.log.info("launched %s (pid %d) for %s", program, child.pid, who)
         return DETACHED
 
@@ -98,10 +86,6 @@ class Bpcd(Daemon):
         with client.connect(self.cfg, self.cfg.master, "bprd", privileged=True) as bprd:
             return bprd.request("user_backup", **fields, client=self.cfg.client_name,
                                 uid=conn.uid, gid=conn.gid, user=user)
-
-    def reap(self) -> None:
-        with self._lock:
-            self._children = [c for c in self._children if c.poll() is None]
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "roles": self.cfg.roles,

@@ -1,26 +1,27 @@
 """What the media server's per-job programs (bpbrm, bptm) share: start-up and child processes.
 
 Both run under a controller: bpbrm under nbjm or bprd (launched through bpcd), bptm under bpbrm
-(started directly, with a socketpair as its control channel - the same stdin/stdout convention
-bpcd uses). When the controller goes away, the program stops: a job is never left running for
-nobody.
+(started by it, with a socketpair as its control channel - the same stdin/stdout convention
+bpcd uses; a bpbrm spare starts a bptm spare while it waits, nbcli.net.spare). When the
+controller goes away, the program stops: a job is never left running for nobody.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib
 import logging
-import os
 import signal
 import socket
 import subprocess
 import sys
 
-from nbcli import clock, config, programs
+from nbcli import clock, config
 from nbcli import log as nblog
 from nbcli.config import HostConfig
 from nbcli.net.conn import Connection
-from nbcli.net.control import CONTROL_ENV, control_connection, launched_by_bpcd
+from nbcli.net.control import control_connection, is_spare, launched_by_bpcd
+from nbcli.net.spare import Spares
 from nbcli.status import NbuError, exit_line
 
 _PR_SET_PDEATHSIG = 1
@@ -34,32 +35,48 @@ def die_with_parent() -> None:
         pass
 
 
-def start(name: str) -> tuple[HostConfig, logging.Logger, Connection]:
-    """Config, log and control channel of an agent; usage error when run by hand."""
+def start(name: str, preload: tuple[str, ...] = (),
+          ahead: tuple[str, ...] = ()) -> tuple[HostConfig, logging.Logger, Connection]:
+    """Config, log and control channel of an agent; usage error when run by hand.
+
+    A spare (nbcli.net.spare) imports `preload` and starts spares of the programs it will
+    start itself (`ahead`) before it waits; the config is read only once it has a job, so
+    that a spare started hours ago still sees today's bp.toml."""
     if not launched_by_bpcd():
         sys.stderr.write(f"{name}: this program is started by NetBackup for a job, not by "
                          f"hand\n{exit_line(20)}\n")
         sys.exit(20)
+    if is_spare():
+        for module in preload:
+            importlib.import_module(module)
+        for program in ahead:
+            _spares().prepare(program)
+    ctl = control_connection(name)
     cfg = config.load()
     clock.use_root(cfg.root)
-    return cfg, nblog.setup(cfg.paths.logs, name, cfg.verbose), control_connection(name)
+    return cfg, nblog.setup(cfg.paths.logs, name, cfg.verbose), ctl
+
+
+_SPARES: list[Spares] = []
+
+
+def _spares() -> Spares:
+    if not _SPARES:
+        _SPARES.append(Spares(config.default_root(), new_session=False))
+    return _SPARES[0]
 
 
 def spawn(cfg: HostConfig, name: str) -> tuple[subprocess.Popen[bytes], Connection]:
-    """Start agent `name` on this host with a socketpair for its control channel."""
+    """Start agent `name` on this host (its spare if one waits) with a socketpair for its
+    control channel."""
     ours, theirs = socket.socketpair()
-    env = dict(os.environ, NB_ROOT=str(cfg.root), **{CONTROL_ENV: "1"})
-    log_dir = cfg.paths.logs / name
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "stderr.log", "ab") as err:
-        try:
-            proc = subprocess.Popen(programs.argv_for(name), stdin=theirs, stdout=theirs,
-                                    stderr=err, env=env, close_fds=True)
-        except OSError as e:
-            ours.close()
-            raise NbuError(29, f"cannot start {name}: {e}") from e
-        finally:
-            theirs.close()
+    try:
+        proc = _spares().launch(name, theirs.fileno(), keep_spare=False)
+    except OSError as e:
+        ours.close()
+        raise NbuError(29, f"cannot start {name}: {e}") from e
+    finally:
+        theirs.close()
     return proc, Connection(ours, name)
 
 

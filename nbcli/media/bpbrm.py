@@ -94,8 +94,12 @@ def stop_bptm(bptm: Connection | None, proc: subprocess.Popen[bytes] | None) -> 
             proc.wait()
 
 
+# Imported when the job's kind is known (they import this module); a spare imports them ahead.
+OPS = ("nbcli.media.bpbrm_backup", "nbcli.media.bpbrm_restore", "nbcli.media.bpbrm_delete")
+
+
 def main() -> None:
-    cfg, log, ctl = agent.start("bpbrm")
+    cfg, log, ctl = agent.start("bpbrm", preload=OPS, ahead=("bptm",))
     try:
         req = ctl.recv(timeout=60)
     except (EOFError, NbuError):

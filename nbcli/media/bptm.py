@@ -101,17 +101,19 @@ def reap(pid: int, kill: bool = False) -> int:
     return os.waitstatus_to_exitcode(status)
 
 
+# Imported when the job's kind is known (they import this module); a spare imports them ahead.
+OPS = ("nbcli.media.bptm_backup", "nbcli.media.bptm_restore")
+
+
 def main() -> None:
     ignore_sigpipe()
-    cfg, log, ctl = agent.start("bptm")
+    cfg, log, ctl = agent.start("bptm", preload=OPS)
     try:
         req = ctl.recv(timeout=60)
     except (EOFError, NbuError):
         os._exit(40)
     ctx = Ctx(cfg, log, ctl, int(req.get("jobid", 0)))
-    from nbcli.log import set_job
-
-    set_job(ctx.jobid)
+    nblog.set_job(ctx.jobid)
     op = req.get("op")
     try:
         if op == "backup":

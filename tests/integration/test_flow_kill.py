@@ -27,7 +27,7 @@ def site(three_hosts: dict[str, Host], tmp_path_factory: pytest.TempPathFactory)
 
 
 def running(host: Host, program: str) -> list[psutil.Process]:
-    return [p.proc for p in host.processes() if p.program == program]
+    return [p.proc for p in host.processes(spares=False) if p.program == program]
 
 
 @pytest.mark.parametrize("victim,host,status", [("bpbkar", "client", 50),

@@ -70,8 +70,8 @@ def test_a_queued_job_whose_window_closes_ends_with_196(aio: Host, tmp_path: Pat
     aio.run("bpclient", "-client", aio.name, "-add", "-max_jobs", "1")
     add_policy(aio, "hog", "disk1", [aio.name], [str(big)])
     aio.run("bpbackup", "-i", "-p", "hog", "-s", "full")  # holds the client's one job slot
-    hog = wait_for(lambda: [p.proc for p in aio.processes() if p.program == "bpbkar"], 60,
-                   "the long backup to run")
+    hog = wait_for(lambda: [p.proc for p in aio.processes(spares=False)
+                            if p.program == "bpbkar"], 60, "the long backup to run")
     for p in hog:
         p.send_signal(signal.SIGSTOP)  # and keeps holding it
     try:

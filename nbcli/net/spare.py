@@ -1,0 +1,167 @@
+"""Starting agents on a connection, from a spare when one is waiting.
+
+An agent (bpbrm, bptm, bpbkar, tar-restore) runs with the connection of whoever asked for it as
+its stdin and stdout. Starting Python and importing an agent takes ~60 ms on the machines we
+measured, and a job waits for two or three agents one after the other; so whoever starts
+agents (bpcd; bpbrm for its bptm) keeps a spare of each program it has started once: the same
+program, started the same way (its own command line, NB_ROOT in its environment: bpps and
+`netbackup stop` see it like any agent), but with NBCLI_SPARE=1 and a Unix socketpair as its
+stdin. It imports what it needs and waits there. Starting it is handing it the connection over
+the socketpair (SCM_RIGHTS); from then on it runs exactly as if it had been started on that
+connection. A spare whose owner goes away reads end of file and exits: it never runs a job
+nobody asked for. When no spare is waiting (the first time, or many jobs at once), a new
+process is started as before.
+
+A spare starts under SCHED_IDLE (util-linux's chrt), so that its imports yield to any job
+that starts meanwhile; the owner puts it back to normal scheduling as it hands the connection
+over, so a spare that is still importing then is not starved by busy jobs. That switch is also
+how bpps tells a waiting spare from a working agent (nbcli.procs); without chrt there are no
+spares, and every launch starts a new process.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from pathlib import Path
+
+from nbcli import programs
+from nbcli.config import Paths
+from nbcli.net.control import CONTROL_ENV, SPARE_ENV
+
+_CHRT = shutil.which("chrt")
+REFILL_POLL = 0.05  # seconds between looks at the launched programs
+
+
+class Spare:
+    """One waiting program and our end of its socketpair."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], sock: socket.socket) -> None:
+        self.proc = proc
+        self.sock = sock
+
+    def hand_over(self, fd: int) -> bool:
+        """Give the spare connection `fd`; False if it is no longer there to take it."""
+        try:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                os.sched_setscheduler(self.proc.pid, os.SCHED_OTHER, os.sched_param(0))
+            except OSError:
+                pass  # already normal (no chrt), or not ours to change: it still runs
+            return socket.send_fds(self.sock, [b"\0"], [fd]) == 1
+        except OSError:
+            return False
+        finally:
+            self.sock.close()
+
+    def dismiss(self) -> None:
+        self.sock.close()  # the spare reads end of file and exits
+
+
+class Spares:
+    """The programs an owner starts, and one spare per program it has started before.
+
+    The next spare of a program is started once no process of it started here is running any
+    more: a new Python importing an agent takes ~60 ms of CPU and page faults, and on a 2-core
+    machine doing that beside a running job made each of the job's remaining steps 3-5 times
+    slower (measured, even under SCHED_IDLE). Between jobs it costs nobody anything; while
+    jobs keep coming, launches start new processes as they would without spares.
+    """
+
+    def __init__(self, root: Path, new_session: bool) -> None:
+        self.root = root
+        self.new_session = new_session
+        self._waiting: dict[str, Spare] = {}
+        self._running: dict[str, list[subprocess.Popen[bytes]]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._refiller: threading.Thread | None = None
+
+    def launch(self, name: str, fd: int, args: list[str] | None = None,
+               keep_spare: bool = True) -> subprocess.Popen[bytes]:
+        """Run program `name` on connection `fd` (its stdin and stdout); with `keep_spare`,
+        have a spare ready for the next time. OSError when it cannot be started. Spares take
+        no arguments: with `args`, a new process is started."""
+        with self._lock:
+            spare = None if args else self._waiting.pop(name, None)
+        if spare is not None and spare.hand_over(fd):
+            proc = spare.proc
+        else:
+            proc = self._popen(name, fd, spare=False, args=args or [])
+        if keep_spare and _CHRT is not None:
+            with self._lock:
+                self._running.setdefault(name, []).append(proc)
+                if self._refiller is None:
+                    self._refiller = threading.Thread(target=self._refill, daemon=True,
+                                                      name="spares")
+                    self._refiller.start()
+        return proc
+
+    def _refill(self) -> None:
+        """Reap what was launched; start a program's spare once none of it runs."""
+        while not self._stop.wait(REFILL_POLL):
+            with self._lock:
+                for procs in self._running.values():
+                    procs[:] = [p for p in procs if p.poll() is None]
+                due = [name for name, procs in self._running.items() if not procs]
+                for name in due:
+                    del self._running[name]
+            for name in due:
+                self.prepare(name)
+
+    def prepare(self, name: str) -> None:
+        """Have a spare of `name` waiting (best effort: without one, launch starts a process)."""
+        if _CHRT is None:
+            return
+        with self._lock:
+            if name in self._waiting:
+                return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            proc = self._popen(name, theirs.fileno(), spare=True)
+        except OSError:
+            ours.close()
+            return
+        finally:
+            theirs.close()
+        with self._lock:
+            old = self._waiting.get(name)
+            self._waiting[name] = Spare(proc, ours)
+        if old is not None:  # two threads prepared at once; keep one
+            old.dismiss()
+
+    def close(self) -> None:
+        """Dismiss every spare and reap them."""
+        self._stop.set()
+        if self._refiller is not None:
+            self._refiller.join()
+        with self._lock:
+            waiting, self._waiting = list(self._waiting.values()), {}
+        for spare in waiting:
+            spare.dismiss()
+        for spare in waiting:
+            try:
+                spare.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                spare.proc.kill()
+                spare.proc.wait()
+
+    def _popen(self, name: str, fd: int, spare: bool,
+               args: list[str] | None = None) -> subprocess.Popen[bytes]:
+        env = dict(os.environ, NB_ROOT=str(self.root), **{CONTROL_ENV: "1"})
+        env.pop(SPARE_ENV, None)
+        if spare:
+            env[SPARE_ENV] = "1"
+        log_dir = Paths(self.root).logs / name
+        log_dir.mkdir(parents=True, exist_ok=True)
+        argv = programs.argv_for(name) + (args or [])
+        if spare:
+            argv = [str(_CHRT), "--idle", "0", *argv]  # chrt execs the program: same pid, argv
+        with open(log_dir / "stderr.log", "ab") as err:
+            return subprocess.Popen(argv, stdin=fd,
+                                    stdout=subprocess.DEVNULL if spare else fd, stderr=err,
+                                    env=env, close_fds=True, start_new_session=self.new_session)
