@@ -8,6 +8,11 @@ memoryviews of that buffer (reference/perf-baseline.md, py_untar_recv.py). Exten
 `next_member` first skips whatever the caller left unread of the previous member's data, so
 a member that is refused or fails costs nothing more than not reading it.
 
+A large file's data bypasses the page cache (`copy_direct`, O_DIRECT): it is received
+straight into a page-aligned buffer and written from there. On the machines we measured,
+buffered writes of 2 GiB into new files took 3.8-5 s (the kernel finding fresh pages for the
+cache) and O_DIRECT writes of the same 1.3-1.4 s.
+
 End of stream: two zero blocks (one is enough), or EOF at a member boundary - a restore
 stream may carry only the byte ranges of the members asked for. EOF anywhere else raises
 ArchiveError (status 183). Imports only nbcli.client.tarstream.
@@ -15,6 +20,9 @@ ArchiveError (status 183). Imports only nbcli.client.tarstream.
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import mmap
 import os
 from collections.abc import Callable
 
@@ -38,6 +46,9 @@ from nbcli.client.tarstream import (
 
 ReadInto = Callable[[memoryview], int]
 BUFFER_SIZE = 1 << 20
+DIRECT_MIN = 8 << 20  # files this large are written with O_DIRECT
+DIRECT_BUFFER = 4 << 20
+_ALIGN = 4096  # O_DIRECT's offset, length and address alignment (a page; fs blocks are <= it)
 _EXTENDED = (PAX_LOCAL, PAX_GLOBAL, GNU_LONGNAME, GNU_LONGLINK)
 # Types whose header size is followed by that much data: regular files (also '7',
 # contiguous) and types we do not know. Links, folders, devices and fifos carry none.
@@ -64,6 +75,7 @@ class StreamReader:
         self.pad = 0
         self.ended = False  # saw the end-of-archive block
         self.globals: dict[bytes, bytes] = {}
+        self._aligned: memoryview | None = None  # copy_direct's buffer, made on first use
 
     def _more(self) -> int:
         """Read what is available into the free end of the buffer (0 at EOF)."""
@@ -73,12 +85,8 @@ class StreamReader:
             self.mv[:self.end - self.start] = self.mv[self.start:self.end]
             self.end -= self.start
             self.start = 0
-        try:
-            n = self.readinto(self.mv[self.end:])
-        except OSError as e:
-            raise ArchiveError(f"cannot read the image: {e.strerror or e}") from e
+        n = self._read(self.mv[self.end:])
         self.end += n
-        self.received += n
         return n
 
     def _block(self) -> memoryview | None:
@@ -174,6 +182,64 @@ class StreamReader:
         if error is not None:
             raise error
 
+    def copy_direct(self, fd: int) -> None:
+        """`copy`, bypassing the page cache where the filesystem allows (O_DIRECT).
+
+        `fd` is a new, empty file open for writing. The data is gathered in a page-aligned
+        buffer - received into it directly, so no bytes are copied once the buffer's first
+        fill is done - and written in whole aligned pieces; the last piece is written padded
+        to the alignment and the file is cut back to its size. A filesystem without O_DIRECT
+        (tmpfs, some FUSE) gets ordinary writes."""
+        size = self.left
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_DIRECT)
+        except OSError:
+            self.copy(fd)
+            return
+        if self._aligned is None:
+            self._aligned = memoryview(mmap.mmap(-1, DIRECT_BUFFER))
+        view = self._aligned
+        error: OSError | None = None
+        while self.left:
+            filled = self._fill_aligned(view)
+            padded = -(-filled // _ALIGN) * _ALIGN
+            view[filled:padded] = bytes(padded - filled)  # never another file's bytes
+            if error is None:
+                try:
+                    _write_all(fd, view[:padded], flags)
+                except OSError as e:
+                    error = e
+        if error is None:
+            try:
+                os.ftruncate(fd, size)  # the last piece's padding
+            except OSError as e:
+                error = e
+        if error is not None:
+            raise error
+
+    def _fill_aligned(self, view: memoryview) -> int:
+        """Fill `view` with the member's next data bytes (all of them if fewer remain)."""
+        want = min(self.left, len(view))
+        n = min(want, self.end - self.start)
+        view[:n] = self.mv[self.start:self.start + n]
+        self.start += n
+        while n < want:
+            got = self._read(view[n:want])  # never past the member: the rest stays unread
+            if not got:
+                raise ArchiveError("the stream ends inside a file's data")
+            n += got
+        self.left -= want
+        return want
+
+    def _read(self, view: memoryview) -> int:
+        try:
+            n = self.readinto(view)
+        except OSError as e:
+            raise ArchiveError(f"cannot read the image: {e.strerror or e}") from e
+        self.received += n
+        return n
+
     def skip(self, n: int) -> None:
         while n:
             if self.start == self.end and not self._more():
@@ -187,3 +253,19 @@ class StreamReader:
         self.start = self.end = 0
         while self._more():
             self.start = self.end = 0
+
+
+
+def _write_all(fd: int, data: memoryview, plain_flags: int) -> None:
+    """Write all of `data` at the file's offset; a filesystem that accepts O_DIRECT on open
+    but refuses the write (EINVAL), or a short write that leaves the rest unaligned, gets it
+    and the rest of the file written plainly."""
+    while data:
+        try:
+            n = os.write(fd, data)
+        except OSError as e:
+            if e.errno != errno.EINVAL or fcntl.fcntl(fd, fcntl.F_GETFL) == plain_flags:
+                raise
+            fcntl.fcntl(fd, fcntl.F_SETFL, plain_flags)
+            continue
+        data = data[n:]

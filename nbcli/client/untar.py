@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nbcli.client.destination import Destination, Place, Refused
-from nbcli.client.streamreader import StreamReader
+from nbcli.client.streamreader import DIRECT_MIN, StreamReader
 from nbcli.client.tarstream import (
     BLOCKDEV,
     CHARDEV,
@@ -120,7 +120,10 @@ class Untar:
             return
         tmp, fd = self._new_file(parent, m.mode & 0o777)
         try:
-            self.reader.copy(fd)
+            if m.size >= DIRECT_MIN:
+                self.reader.copy_direct(fd)
+            else:
+                self.reader.copy(fd)
             # Created with its mode already: chmod only for what umask or chown take away.
             self._fd_metadata(fd, m, chmod=bool(m.mode & (0o7000 | self._umask)))
         except BaseException:
