@@ -12,7 +12,11 @@ the memory that copy would take first-touch, which is slow here), and the final 
 little left to do. A tail that is not a multiple of the page size is written buffered.
 
 Reading serves any byte range of the image, block-aligned, checking each block's CRC, so a
-restore of one file reads one block instead of the image.
+restore of one file reads one block instead of the image. It reads with O_DIRECT too, into the
+ring's page-aligned slots: read buffered, the first restore of a fresh 2 GiB image took 5 s
+here (the page cache growing by the image) and the next ones 1.4 s; direct, every one takes
+the time of the second. A read that cannot be direct (an unaligned buffer or offset, a file
+system without O_DIRECT) is made buffered.
 """
 
 from __future__ import annotations
@@ -197,7 +201,7 @@ class ImageReader:
         self.block_size = block_size
         self.stream_bytes = stream_bytes
         self.block_crcs = self._load_crcs(header, checksum_text)
-        self._fds: dict[int, int] = {}
+        self._fds: dict[tuple[int, bool], int] = {}  # (fragment, direct) -> fd
         self.bytes_read = 0
 
     def _load_crcs(self, header: Path, checksum_text: str) -> list[int]:
@@ -225,7 +229,7 @@ class ImageReader:
             frag = self.fragments[frag_i]
             local = start + got - int(frag["offset"])  # type: ignore[arg-type]
             n = min(length - got, int(frag["bytes"]) - local)  # type: ignore[arg-type]
-            k = os.preadv(self._fd(frag_i), [into[got:got + n]], local)
+            k = self._pread(frag_i, into[got:], n, local)
             if k <= 0:
                 raise NbuError(85, f"fragment {frag['path']} is shorter than the catalog says")
             got += k
@@ -234,16 +238,34 @@ class ImageReader:
             raise NbuError(85, f"block {index} of the image fails its checksum")
         return length
 
-    def _fd(self, frag_i: int) -> int:
-        if frag_i not in self._fds:
+    def _pread(self, frag_i: int, into: memoryview, n: int, offset: int) -> int:
+        """Up to `n` bytes of fragment `frag_i` at `offset` into `into`: direct when the
+        offset and a length rounded up to whole pages fit (O_DIRECT reads whole pages; a read
+        past the end of the file comes back short), else buffered."""
+        whole = -(-n // DIRECT_ALIGN) * DIRECT_ALIGN
+        if _O_DIRECT and offset % DIRECT_ALIGN == 0 and whole <= len(into):
+            try:
+                return min(n, os.preadv(self._fd(frag_i, direct=True), [into[:whole]], offset))
+            except OSError as e:
+                if e.errno != errno.EINVAL:
+                    raise NbuError(85, f"cannot read fragment {self.fragments[frag_i]['path']}: "
+                                       f"{e.strerror}") from e
+        return os.preadv(self._fd(frag_i, direct=False), [into[:n]], offset)
+
+    def _fd(self, frag_i: int, direct: bool) -> int:
+        key = (frag_i, direct)
+        if key not in self._fds:
             path = str(self.fragments[frag_i]["path"])
             try:
-                self._fds[frag_i] = os.open(path, os.O_RDONLY)
+                self._fds[key] = os.open(path, os.O_RDONLY | (_O_DIRECT if direct else 0))
             except OSError as e:
+                if direct and e.errno == errno.EINVAL:  # tmpfs and others refuse O_DIRECT
+                    self._fds[key] = self._fd(frag_i, direct=False)
+                    return self._fds[key]
                 raise NbuError(83, f"cannot open fragment {path}: {e.strerror}") from e
-        return self._fds[frag_i]
+        return self._fds[key]
 
     def close(self) -> None:
-        for fd in self._fds.values():
+        for fd in set(self._fds.values()):
             os.close(fd)
         self._fds.clear()
