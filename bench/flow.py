@@ -11,6 +11,10 @@ Beside it, in the same sitting and interleaved run by run:
 
 and the table shows the medians and the ratio nbcli / tar (below 1: nbcli is faster).
 Needs GNU tar and socat (`apt-get install -y socat`).
+
+Every backup, whoever makes it, starts with its source read once into the page cache: the
+writes of a run evict it here, and the first tool to read it cold paid 4-6x (tar|socat took
+4.9 s for the small set cold, 0.7 s warm) and handed the next one a warm cache.
 """
 
 from __future__ import annotations
@@ -27,45 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import DataSet, Series, make_large, make_small, sh, timed, write_results  # noqa: E402
-from nbcli import multihost  # noqa: E402
-
-
-class Site:
-    """Three nbcli hosts for the benchmark, with a policy per data set."""
-
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.hosts = {s.name: s for s in multihost.create(base / "hosts")}
-        multihost.up(list(self.hosts.values()))
-        self.stu = base / "stu"
-        self.stu.mkdir()
-        self.run("bpstuadd", "-label", "bench", "-path", str(self.stu), "-host", "media")
-
-    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
-        r = multihost.run(self.hosts["master"], *argv, check=False)
-        if r.returncode:
-            raise SystemExit(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr}")
-        return r
-
-    def policy(self, ds: DataSet) -> str:
-        name = f"bench_{ds.name}"
-        self.run("bppolicynew", name)
-        self.run("bpplinfo", name, "-modify", "-residence", "bench")
-        self.run("bpplclients", name, "-add", "client", "Linux", "Debian")
-        self.run("bpplinclude", name, "-add", str(ds.path))
-        self.run("bpplsched", name, "-add", "full", "-st", "FULL")
-        return name
-
-    def backup(self, policy: str) -> None:
-        self.run("bpbackup", "-i", "-p", policy, "-s", "full", "-w")
-
-    def restore(self, ds: DataSet, into: Path) -> None:
-        rename = self.base / "rename"
-        rename.write_text(f"change {ds.path} to {into}\n")
-        self.run("bprestore", "-C", "client", "-R", str(rename), "-w", str(ds.path))
-
-    def down(self) -> None:
-        multihost.down(list(self.hosts.values()))
+from bench.site import Site  # noqa: E402
 
 
 def free_port() -> int:
@@ -101,6 +67,47 @@ def tar_socat_backup(ds: DataSet, out: Path) -> None:
     sink.wait()
 
 
+def data_sets(base: Path, names: str, quick: bool) -> list[DataSet]:
+    """The race's data sets (made once under `base`, kept between runs)."""
+    sets = []
+    if "large" in names:
+        sets.append(make_large(base, *((2, 128 << 20) if quick else (4, 512 << 20))))
+    if "small" in names:
+        sets.append(make_small(base, 5000 if quick else 50_000))
+    return sets
+
+
+def need(tools: list[str]) -> None:
+    for tool in tools:
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is needed: apt-get install -y {tool}")
+
+
+def race(site: Site, sets: list[DataSet], work: Path, runs: int,
+         peers: list[str]) -> dict[tuple[str, str], Series]:
+    """Backup and restore of every set by nbcli and each peer, interleaved run by run; run 0
+    is the discarded warm-up."""
+    series: dict[tuple[str, str], Series] = {}
+    policies = {ds.name: site.policy(f"bench_{ds.name}", [ds.path]) for ds in sets}
+    for run in range(runs + 1):
+        for ds in sets:
+            one_run(series, site, policies[ds.name], ds, work, run)
+            peer_runs(series, ds, work, run, peers)
+            if ds.name == "large":
+                drop_large_outputs(site, work, run)
+    return series
+
+
+def drop_large_outputs(site: Site, work: Path, run: int) -> None:
+    """Delete a run's copies of the large set: without it the full race needs ~60 GiB. Only a
+    few inodes go, so file creation after it stays fast (perf-baseline.md, 2.1)."""
+    for path in work.glob(f"r{run}_large_*"):
+        shutil.rmtree(path)
+    for path in [*work.glob("restic_large_*"), *work.glob("borg_large_*")]:
+        shutil.rmtree(path)
+    site.clear_stu()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--dir", type=Path, default=Path(os.environ.get("BENCH_DIR",
@@ -108,28 +115,50 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--sets", default="large,small")
     p.add_argument("--quick", action="store_true", help="small data sets (a smoke test)")
+    p.add_argument("--peers", default="", help="also restic,borg (Debian packages)")
     a = p.parse_args()
-    for tool in ("tar", "socat"):
-        if not shutil.which(tool):
-            raise SystemExit(f"{tool} is needed: apt-get install -y {tool}")
+    peers = [x for x in a.peers.split(",") if x]
+    need(["tar", "socat", *peers])
     a.dir.mkdir(parents=True, exist_ok=True)
-    sets = []
-    if "large" in a.sets:
-        sets.append(make_large(a.dir / "data", *((2, 128 << 20) if a.quick else (4, 512 << 20))))
-    if "small" in a.sets:
-        sets.append(make_small(a.dir / "data", 5000 if a.quick else 50_000))
+    sets = data_sets(a.dir / "data", a.sets, a.quick)
     work = a.dir / time.strftime("flow-%Y%m%d-%H%M%S")
     work.mkdir()
     site = Site(work)
-    series: dict[tuple[str, str], Series] = {}
     try:
-        policies = {ds.name: site.policy(ds) for ds in sets}
-        for run in range(a.runs + 1):  # run 0 is the discarded warm-up
-            for ds in sets:
-                one_run(series, site, policies[ds.name], ds, work, run)
+        series = race(site, sets, work, a.runs, peers)
     finally:
         site.down()
     report(series, sets, work)
+
+
+PEER_ENV = {"RESTIC_PASSWORD": "bench", "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes",
+            "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes"}
+
+
+def peer_runs(series: dict[tuple[str, str], Series], ds: DataSet, work: Path, run: int,
+              peers: list[str]) -> None:
+    """restic and borg on the same data: a new repository per backup (made untimed), then a
+    restore of it into a new folder."""
+    env = {**os.environ, **PEER_ENV}
+    warm = run == 0
+    if "restic" in peers:
+        repo = work / f"restic_{ds.name}_{run}"
+        sh(f"restic init -q -r {repo}", env=env)
+        measure(series, ds, "backup", "restic",
+                lambda: sh(f"restic -r {repo} backup -q {ds.path}", env=env), warm)
+        out = work / f"r{run}_{ds.name}_restic"
+        measure(series, ds, "restore", "restic",
+                lambda: sh(f"restic -r {repo} restore -q latest --target {out}", env=env), warm)
+    if "borg" in peers:
+        repo = work / f"borg_{ds.name}_{run}"
+        sh(f"borg init -e none {repo}", env=env)
+        measure(series, ds, "backup", "borg",
+                lambda: sh(f"cd {ds.path.parent} && borg create {repo}::a {ds.path.name}",
+                           env=env), warm)
+        out = work / f"r{run}_{ds.name}_borg"
+        out.mkdir()
+        measure(series, ds, "restore", "borg",
+                lambda: sh(f"cd {out} && borg extract {repo}::a", env=env), warm)
 
 
 def one_run(series: dict[tuple[str, str], Series], site: Site, policy: str, ds: DataSet,
@@ -143,13 +172,25 @@ def one_run(series: dict[tuple[str, str], Series], site: Site, policy: str, ds: 
     fresh.mkdir()
     measure(series, ds, "restore", "tar -xf", lambda: sh(f"tar -xf {archive} -C {fresh}"), warm)
     into = work / f"r{run}_{ds.name}_nbcli"
-    measure(series, ds, "restore", "nbcli", lambda: site.restore(ds, into), warm)
+    measure(series, ds, "restore", "nbcli", lambda: site.restore(ds.path, into), warm)
     if run == 1:
         check_same(ds.path, into)
 
 
+def read_through(ds: DataSet) -> None:
+    """Read every file of the data set, so that a backup starts with its source cached."""
+    buf = bytearray(1 << 20)
+    for folder, _, names in os.walk(ds.path):
+        for name in names:
+            with open(os.path.join(folder, name), "rb", buffering=0) as f:
+                while f.readinto(buf):
+                    pass
+
+
 def measure(series: dict[tuple[str, str], Series], ds: DataSet, op: str, tool: str,
             action: object, warmup: bool) -> None:
+    if op == "backup":
+        read_through(ds)
     sh("sync")
     key = (f"{op} {ds.name}", tool)
     seconds = timed(action)  # type: ignore[arg-type]
@@ -165,25 +206,28 @@ def check_same(src: Path, restored: Path) -> None:
 
 
 def report(series: dict[tuple[str, str], Series], sets: list[DataSet], work: Path) -> None:
-    lines = ["| operation | tool | median s | MB/s | files/s | nbcli / peer |",
+    print("\n" + table(series, sets))
+    rows = [{"operation": op, "tool": tool, "median_s": s.median, "runs": s.times,
+             "warmup": s.first} for (op, tool), s in series.items()]
+    path = write_results(Path(__file__).parent / "results", "flow", rows, table(series, sets))
+    print(f"\nwritten to {path}; scratch data in {work} (delete it when done)")
+
+
+def table(series: dict[tuple[str, str], Series], sets: list[DataSet]) -> str:
+    """Medians, rates, and nbcli's time divided by each peer's (below 1: nbcli is faster)."""
+    lines = ["| operation | tool | median s | MB/s | files/s | nbcli / tool |",
              "|---|---|---|---|---|---|"]
-    rows = []
     by_op: dict[str, dict[str, Series]] = {}
     for (op, tool), s in series.items():
         by_op.setdefault(op, {})[tool] = s
     for op, tools in by_op.items():
         ds = next(d for d in sets if op.endswith(d.name))
-        peer = next(s for t, s in tools.items() if t != "nbcli")
+        ours = tools.get("nbcli")
         for tool, s in tools.items():
-            ratio = s.median / peer.median if tool == "nbcli" else None
-            rows.append({"operation": op, "tool": tool, "median_s": s.median,
-                         "runs": s.times, "warmup": s.first, "ratio": ratio})
-            lines.append(f"| {op} | {tool} | {s.median:.2f} | {ds.bytes / s.median / 1e6:,.0f} |"
-                         f" {ds.files / s.median:,.0f} | {f'{ratio:.2f}' if ratio else ''} |")
-    table = "\n".join(lines)
-    print("\n" + table)
-    path = write_results(Path(__file__).parent / "results", "flow", rows, table)
-    print(f"\nwritten to {path}; scratch data in {work} (delete it when done)")
+            ratio = f"{ours.median / s.median:.2f}" if ours and tool != "nbcli" else ""
+            lines.append(f"| {op} | {tool} | {s.median:.2f} | {ds.bytes / s.median / 1e6:,.0f}"
+                         f" | {ds.files / s.median:,.0f} | {ratio} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -90,8 +90,11 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def sh(cmd: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-c", cmd], check=True, text=True, capture_output=True,
-                          **kwargs)  # type: ignore[call-overload]
+    r = subprocess.run(["bash", "-c", cmd], text=True, capture_output=True,
+                       **kwargs)  # type: ignore[call-overload]
+    if r.returncode:
+        raise SystemExit(f"failed ({r.returncode}): {cmd}\n{r.stderr[-2000:]}")
+    return r
 
 
 def machine() -> dict[str, object]:
