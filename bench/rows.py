@@ -58,15 +58,19 @@ def memory_and_single_file(site: Site, work: Path, big_gib: int = 8) -> list[Row
     full_job = site.restore(data, work / "full_restore")
     full = time.perf_counter() - t
     (work / "full_restore" / "big.img").unlink()
-    t = time.perf_counter()
-    one_job = site.restore(data, work / "one_file", data / "zz_small.txt")
-    one = time.perf_counter() - t
-    read = site.log_values(one_job, r"restore data sent \((\d+) bytes read")
+    ones, one_jobs = [], []
+    for i in range(5):  # the median of 5: one 0.2 s restore is at the mercy of a hiccup
+        t = time.perf_counter()
+        one_jobs.append(site.restore(data, work / f"one_file_{i}", data / "zz_small.txt"))
+        ones.append(time.perf_counter() - t)
+    one = statistics.median(ones)
+    read = site.log_values(one_jobs[-1], r"restore data sent \((\d+) bytes read")
     rows.append({"row": f"single-file restore: 1 KiB from a {big_gib} GiB image",
-                 "measured": f"{one:.3f} s = {100 * one / full:.2f}% of the full restore "
-                             f"({full:.2f} s); bptm read {read[0] if read else '?'} bytes",
+                 "measured": f"{one:.3f} s median of {len(ones)} (max {max(ones):.3f} s) = "
+                             f"{100 * one / full:.2f}% of the full restore ({full:.2f} s); "
+                             f"bptm read {read[0] if read else '?'} bytes",
                  "target": "< 2% of the full restore's time", "met": one / full < 0.02,
-                 "jobs": [full_job, one_job]})
+                 "jobs": [full_job, *one_jobs]})
     site.clear_stu()
     return rows
 
