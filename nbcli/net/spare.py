@@ -15,13 +15,15 @@ process is started as before.
 A spare starts under SCHED_IDLE (util-linux's chrt), so that its imports yield to any job
 that starts meanwhile; the owner puts it back to normal scheduling as it hands the connection
 over, so a spare that is still importing then is not starved by busy jobs. That switch is also
-how bpps tells a waiting spare from a working agent (nbcli.procs); without chrt there are no
-spares, and every launch starts a new process.
+how bpps tells a waiting spare from a working agent (nbcli.procs); without chrt, or without
+the right to leave SCHED_IDLE (not root, RLIMIT_NICE too low), there are no spares, and every
+launch starts a new process.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -32,7 +34,22 @@ from nbcli import programs
 from nbcli.config import Paths
 from nbcli.net.control import CONTROL_ENV, SPARE_ENV
 
-_CHRT = shutil.which("chrt")
+
+def _spares_possible() -> bool:
+    """chrt is there to start a spare under SCHED_IDLE, and we may take it back to
+    SCHED_OTHER: root may; anyone else only when RLIMIT_NICE allows nice 0 (Linux's rule
+    for leaving SCHED_IDLE). Otherwise a spare would run its job at idle priority, so none
+    is started."""
+    if shutil.which("chrt") is None:
+        return False
+    if os.geteuid() == 0:
+        return True
+    soft = resource.getrlimit(resource.RLIMIT_NICE)[0]
+    return soft == resource.RLIM_INFINITY or soft >= 20  # the nice floor is 20 - soft
+
+
+_CHRT = shutil.which("chrt") if _spares_possible() else None
+AVAILABLE = _CHRT is not None  # whether this host's launches keep spares
 REFILL_POLL = 0.05  # seconds between looks at the launched programs
 
 
@@ -48,10 +65,9 @@ class Spare:
         try:
             if self.proc.poll() is not None:
                 return False
-            try:
-                os.sched_setscheduler(self.proc.pid, os.SCHED_OTHER, os.sched_param(0))
-            except OSError:
-                pass  # already normal (no chrt), or not ours to change: it still runs
+            # Left at idle priority, the job would crawl: a spare we cannot take back to
+            # normal scheduling is not used (OSError: dismissed, a new process runs the job).
+            os.sched_setscheduler(self.proc.pid, os.SCHED_OTHER, os.sched_param(0))
             return socket.send_fds(self.sock, [b"\0"], [fd]) == 1
         except OSError:
             return False

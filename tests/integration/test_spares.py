@@ -4,18 +4,19 @@ never outlive the daemon that started them."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 
 import psutil
 import pytest
 
+from nbcli.net import spare
 from tests.conftest import Host, wait_for
 from tests.flowkit import add_policy, add_stu, last_jobid, steps
 
-pytestmark = pytest.mark.skipif(shutil.which("chrt") is None,
-                                reason="spares need util-linux's chrt")
+pytestmark = pytest.mark.skipif(not spare.AVAILABLE,
+                                reason="spares need util-linux's chrt and leave to reset "
+                                       "a spare's scheduling (root or RLIMIT_NICE)")
 
 AGENTS = ("bpbrm", "bptm", "bpbkar")
 
