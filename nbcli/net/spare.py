@@ -16,7 +16,7 @@ A spare starts under SCHED_IDLE (util-linux's chrt), so that its imports yield t
 that starts meanwhile; the owner puts it back to normal scheduling as it hands the connection
 over, so a spare that is still importing then is not starved by busy jobs. That switch is also
 how bpps tells a waiting spare from a working agent (nbcli.procs); without chrt, or without
-the right to leave SCHED_IDLE (not root, RLIMIT_NICE too low), there are no spares, and every
+the right to leave SCHED_IDLE (no CAP_SYS_NICE, RLIMIT_NICE too low), there are no spares, and every
 launch starts a new process.
 """
 
@@ -37,15 +37,29 @@ from nbcli.net.control import CONTROL_ENV, SPARE_ENV
 
 def _spares_possible() -> bool:
     """chrt is there to start a spare under SCHED_IDLE, and we may take it back to
-    SCHED_OTHER: root may; anyone else only when RLIMIT_NICE allows nice 0 (Linux's rule
-    for leaving SCHED_IDLE). Otherwise a spare would run its job at idle priority, so none
-    is started."""
+    SCHED_OTHER: with CAP_SYS_NICE (root, unless a container took it away), or when
+    RLIMIT_NICE allows nice 0 (Linux's rule for leaving SCHED_IDLE). Otherwise a spare
+    would run its job at idle priority, so none is started."""
     if shutil.which("chrt") is None:
         return False
-    if os.geteuid() == 0:
+    if _has_cap_sys_nice():
         return True
     soft = resource.getrlimit(resource.RLIMIT_NICE)[0]
     return soft == resource.RLIM_INFINITY or soft >= 20  # the nice floor is 20 - soft
+
+
+_CAP_SYS_NICE = 23
+
+
+def _has_cap_sys_nice() -> bool:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_SYS_NICE & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
 
 
 _CHRT = shutil.which("chrt") if _spares_possible() else None

@@ -16,7 +16,7 @@ from tests.flowkit import add_policy, add_stu, last_jobid, steps
 
 pytestmark = pytest.mark.skipif(not spare.AVAILABLE,
                                 reason="spares need util-linux's chrt and leave to reset "
-                                       "a spare's scheduling (root or RLIMIT_NICE)")
+                                       "a spare's scheduling (CAP_SYS_NICE or RLIMIT_NICE)")
 
 AGENTS = ("bpbrm", "bptm", "bpbkar")
 
