@@ -119,18 +119,7 @@ class Untar:
         if m.size <= self.reader.buffered() and self._direct(m, parent, leaf):
             return
         tmp, fd = self._new_file(parent, m.mode & 0o777)
-        try:
-            if m.size >= DIRECT_MIN:
-                self.reader.copy_direct(fd)
-            else:
-                self.reader.copy(fd)
-            # Created with its mode already: chmod only for what umask or chown take away.
-            self._fd_metadata(fd, m, chmod=bool(m.mode & (0o7000 | self._umask)))
-        except BaseException:
-            os.close(fd)
-            _unlink(parent, tmp)
-            raise
-        os.close(fd)
+        self._fill(fd, m, parent, tmp)
         self._install(parent, tmp, leaf)
 
     def _direct(self, m: Member, parent: int, leaf: bytes) -> bool:
@@ -142,15 +131,24 @@ class Untar:
             fd = os.open(leaf, _NEW_FILE, m.mode & 0o777, dir_fd=parent)
         except FileExistsError:
             return False
+        self._fill(fd, m, parent, leaf)
+        return True
+
+    def _fill(self, fd: int, m: Member, parent: int, name: bytes) -> None:
+        """The member's data and metadata into new file `fd` (`name` in `parent`), which
+        is closed; on failure the file is removed."""
         try:
-            self.reader.copy(fd)
+            if m.size >= DIRECT_MIN:
+                self.reader.copy_direct(fd)
+            else:
+                self.reader.copy(fd)
+            # Created with its mode already: chmod only for what umask or chown take away.
             self._fd_metadata(fd, m, chmod=bool(m.mode & (0o7000 | self._umask)))
         except BaseException:
             os.close(fd)
-            _unlink(parent, leaf)
+            _unlink(parent, name)
             raise
         os.close(fd)
-        return True
 
     def _hardlink(self, m: Member, parent: int, leaf: bytes) -> None:
         try:

@@ -9,6 +9,7 @@ controller goes away, the program stops: a job is never left running for nobody.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib
 import logging
 import signal
@@ -57,13 +58,9 @@ def start(name: str, preload: tuple[str, ...] = (),
     return cfg, nblog.setup(cfg.paths.logs, name, cfg.verbose), ctl
 
 
-_SPARES: list[Spares] = []
-
-
+@functools.cache
 def _spares() -> Spares:
-    if not _SPARES:
-        _SPARES.append(Spares(config.default_root(), new_session=False))
-    return _SPARES[0]
+    return Spares(config.default_root(), new_session=False)
 
 
 def spawn(cfg: HostConfig, name: str) -> tuple[subprocess.Popen[bytes], Connection]:

@@ -35,13 +35,11 @@ from nbcli.config import Paths
 from nbcli.net.control import CONTROL_ENV, SPARE_ENV
 
 
-def _spares_possible() -> bool:
-    """chrt is there to start a spare under SCHED_IDLE, and we may take it back to
-    SCHED_OTHER: with CAP_SYS_NICE (root, unless a container took it away), or when
-    RLIMIT_NICE allows nice 0 (Linux's rule for leaving SCHED_IDLE). Otherwise a spare
-    would run its job at idle priority, so none is started."""
-    if shutil.which("chrt") is None:
-        return False
+def _may_leave_idle() -> bool:
+    """Whether we may take a process of ours back from SCHED_IDLE to SCHED_OTHER: with
+    CAP_SYS_NICE (root, unless a container took it away), or when RLIMIT_NICE allows nice 0
+    (Linux's rule for leaving SCHED_IDLE). If not, a spare would run its job at idle
+    priority, so none is started."""
     if _has_cap_sys_nice():
         return True
     soft = resource.getrlimit(resource.RLIMIT_NICE)[0]
@@ -62,7 +60,7 @@ def _has_cap_sys_nice() -> bool:
     return False
 
 
-_CHRT = shutil.which("chrt") if _spares_possible() else None
+_CHRT = shutil.which("chrt") if _may_leave_idle() else None  # starts spares under SCHED_IDLE
 AVAILABLE = _CHRT is not None  # whether this host's launches keep spares
 REFILL_POLL = 0.05  # seconds between looks at the launched programs
 

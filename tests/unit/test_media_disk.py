@@ -5,6 +5,7 @@ falls back to buffered (any other buffer), across fragment boundaries and a ragg
 from __future__ import annotations
 
 import mmap
+import os
 import random
 from pathlib import Path
 
@@ -26,6 +27,15 @@ def write_image(folder: Path, data: bytes, max_fragment: int) -> disk.ImageReade
                             w.crc.text, BLOCK, w.total)
 
 
+def direct_io(folder: Path) -> bool:
+    """Whether the file system of `folder` takes O_DIRECT (tmpfs may not)."""
+    try:
+        os.close(os.open(folder / "probe", os.O_WRONLY | os.O_CREAT | os.O_DIRECT))
+        return True
+    except OSError:
+        return False
+
+
 # a fragment a whole number of blocks (aligned), and one that splits blocks at odd offsets
 @pytest.mark.parametrize("max_fragment", [4 * BLOCK, 3 * BLOCK + 1000])
 @pytest.mark.parametrize("aligned", [True, False])
@@ -37,6 +47,9 @@ def test_every_block_reads_back_exact(tmp_path: Path, max_fragment: int, aligned
         for index in reversed(range(-(-len(data) // BLOCK))):  # out of order, as restores seek
             n = reader.read_block(index, buf)
             assert bytes(buf[:n]) == data[index * BLOCK:index * BLOCK + n]
+        if direct_io(tmp_path):  # with an aligned buffer and whole-page fragments, none fell back
+            buffered = any(not direct for _, direct in reader._fds)
+            assert buffered == (not aligned or max_fragment % 4096 != 0)
     finally:
         reader.close()
     assert reader.bytes_read == len(data)
