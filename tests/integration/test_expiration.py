@@ -249,6 +249,9 @@ def test_the_cleanup_runs_by_itself_every_interval_of_the_clock(site) -> None:
     assert disk_files(base, bid) == []
     job_ = next(j for j in cleanup_jobs(master) if f"removed image {bid}"
                 in details(master, j["jobid"]))
+    # The files go before the job ends: wait for its status, not just its work.
+    wait_for(lambda: job(master, job_["jobid"])["state"] == codes.DONE, what="the job's end")
+    job_ = job(master, job_["jobid"])
     assert job_["started"] == t + WEEK + DAY and job_["status"] == 0
 
 
