@@ -1,0 +1,172 @@
+"""tar-restore's file writer process (nbcli/client/filewriter.py) for real: forked, fed through
+shared memory, killed; the files must come out as a restore without it makes them."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from nbcli.client.destination import Destination
+from nbcli.client.streamreader import StreamReader
+from nbcli.client.untar import RestoreResult, Untar
+from tests.unit.test_client_trees import assert_same_tree, build_hard_tree
+
+
+def restore(stream: bytes, dest: Path, keep: bool = False, writer_after: int | None = 0,
+            chunk: int = 64 << 10, on_read: object = None) -> tuple[RestoreResult, list[str]]:
+    """Untar `stream` below `dest`, read `chunk` bytes at a time; (result, report lines)."""
+    src = io.BytesIO(stream)
+    reports: list[str] = []
+
+    def readinto(view: memoryview) -> int:
+        if on_read is not None:
+            on_read()  # type: ignore[operator]
+        return src.readinto(view[:chunk])
+
+    d = Destination([os.fsencode(dest)])
+    try:
+        untar = Untar(StreamReader(readinto), d, lambda sev, msg: reports.append(f"{sev} {msg}"),
+                      keep, writer_after=writer_after)
+        return untar.run(), reports
+    finally:
+        d.close()
+
+
+def many_files(root: Path, folders: int = 6, per_folder: int = 60) -> Path:
+    for d in range(folders):
+        (root / f"d{d}").mkdir(parents=True)
+        for f in range(per_folder):
+            p = root / f"d{d}" / f"f{f}"
+            p.write_bytes(os.urandom(1 + (d * 977 + f * 131) % 9000))
+            os.utime(p, ns=(1_600_000_000_000_000_000 + f, 1_600_000_000_123_456_789 + f))
+    return root
+
+
+def posix_tar(src: Path) -> bytes:
+    return subprocess.run(["tar", "--format=posix", "-cf", "-", "-C", src, "."],
+                          check=True, capture_output=True).stdout
+
+
+def test_a_tree_with_every_hard_case_comes_out_identical(tmp_path: Path) -> None:
+    src = many_files(build_hard_tree(tmp_path / "src"))
+    result, reports = restore(posix_tar(src), tmp_path / "out")
+    assert (result.status, reports) == (0, [])
+    assert result.by_writer >= 360  # the small files went through the writer process
+    assert_same_tree(src, tmp_path / "out")
+
+
+def test_without_the_writer_the_result_is_the_same(tmp_path: Path) -> None:
+    src = many_files(tmp_path / "src", folders=2, per_folder=30)
+    result, _ = restore(posix_tar(src), tmp_path / "out", writer_after=None)
+    assert (result.status, result.by_writer) == (0, 0)
+    assert_same_tree(src, tmp_path / "out")
+
+
+def test_a_killed_writer_loses_no_file(tmp_path: Path) -> None:
+    src = many_files(tmp_path / "src", folders=4, per_folder=200)
+    untars: list[Untar] = []
+    reads = 0
+    killed: list[int] = []
+
+    def kill_writer_once() -> None:
+        nonlocal reads
+        reads += 1
+        writer = untars[0].writer if untars else None
+        if reads >= 30 and writer is not None and not killed:
+            os.kill(writer.pid, signal.SIGKILL)
+            killed.append(writer.pid)
+
+    real_init = Untar.__init__
+
+    def remember(self: Untar, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        untars.append(self)
+
+    # As in tar-restore, whose commands die of SIGPIPE: telling a dead writer must not kill.
+    sigpipe = signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(Untar, "__init__", remember)
+            result, reports = restore(posix_tar(src), tmp_path / "out", chunk=16 << 10,
+                                      on_read=kill_writer_once)
+    finally:
+        signal.signal(signal.SIGPIPE, sigpipe)
+    assert killed, "the writer was never running"
+    assert (result.status, reports) == (0, [])
+    assert result.files == 805  # 800 files and 5 folders (the top one included)
+    assert_same_tree(src, tmp_path / "out")
+
+
+def _tar(*members: tuple[str, bytes, bytes | None]) -> bytes:
+    """(name, type, data or link target) -> a pax stream."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, kind, payload in members:
+            info = tarfile.TarInfo(name)
+            info.type, info.mtime, info.mode = kind, 1_600_000_000, 0o644
+            if kind == tarfile.REGTYPE:
+                info.size = len(payload or b"")
+                tf.addfile(info, io.BytesIO(payload or b""))
+            else:
+                if kind in (tarfile.LNKTYPE, tarfile.SYMTYPE):
+                    info.linkname = (payload or b"").decode()
+                if kind == tarfile.DIRTYPE:
+                    info.mode = 0o755
+                tf.addfile(info)
+    return out.getvalue()
+
+
+def test_members_take_effect_in_stream_order(tmp_path: Path) -> None:
+    stream = _tar(("d", tarfile.DIRTYPE, None),
+                  *[(f"d/f{i}", tarfile.REGTYPE, b"x%d" % i) for i in range(40)],
+                  ("d/hard", tarfile.LNKTYPE, b"d/f39"),  # its target is queued just before
+                  ("d/f1", tarfile.REGTYPE, b"second f1"),  # the same name again: last wins
+                  ("d/f2", tarfile.DIRTYPE, None),  # a folder where a queued file was
+                  ("d/f2/inside", tarfile.REGTYPE, b"in"))
+    result, reports = restore(stream, tmp_path / "out")
+    assert (result.status, reports) == (0, [])
+    d = tmp_path / "out" / "d"
+    assert (d / "hard").read_bytes() == b"x39" and os.stat(d / "hard").st_nlink == 2
+    assert (d / "f1").read_bytes() == b"second f1"
+    assert (d / "f2" / "inside").read_bytes() == b"in"
+    assert result.by_writer == 42  # d/f0..f39, the second d/f1, d/f2/inside
+
+
+def test_the_writer_replaces_keeps_and_refuses_as_the_parser_does(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"not yours")
+    stream = _tar(*[(f"f{i}", tarfile.REGTYPE, b"new %d" % i) for i in range(30)])
+    dest = tmp_path / "out"
+    dest.mkdir()
+    (dest / "f3").write_bytes(b"old")
+    (dest / "f4").symlink_to(outside)
+    (dest / "f5").mkdir()
+    result, reports = restore(stream, dest)
+    assert result.status == 182
+    assert reports == ["Error ERR - refused member f5: it would replace a folder "
+                       "(tar received an invalid file name)"]
+    assert (dest / "f3").read_bytes() == b"new 3"
+    assert not (dest / "f4").is_symlink() and (dest / "f4").read_bytes() == b"new 4"
+    assert outside.read_bytes() == b"not yours" and (dest / "f5").is_dir()
+    assert not [p for p in os.listdir(dest) if p.startswith(".nbtr")]
+
+    (dest / "f6").write_bytes(b"mine")
+    result, reports = restore(stream, dest, keep=True)
+    assert (dest / "f6").read_bytes() == b"mine"
+    assert "Info INF - kept existing file f6" in reports and result.files == 0
+
+
+def test_a_stream_cut_inside_a_file_leaves_the_files_before_it_whole(tmp_path: Path) -> None:
+    stream = _tar(*[(f"f{i:02d}", tarfile.REGTYPE, bytes([i]) * 3000) for i in range(60)])
+    cut = stream.index(bytes([50]) * 3000) + 1000  # inside f50's data
+    result, reports = restore(stream[:cut], tmp_path / "out")
+    assert result.status == 183 and "invalid archive" in reports[-1]
+    out = tmp_path / "out"
+    assert sorted(os.listdir(out)) == [f"f{i:02d}" for i in range(50)]
+    assert all((out / f"f{i:02d}").read_bytes() == bytes([i]) * 3000 for i in range(50))
