@@ -202,7 +202,7 @@ class StreamReader:
         view = self._aligned
         error: OSError | None = None
         while self.left:
-            filled = self._fill_aligned(view)
+            filled = self.fill(view)
             padded = -(-filled // _ALIGN) * _ALIGN
             view[filled:padded] = bytes(padded - filled)  # never another file's bytes
             if error is None:
@@ -218,7 +218,7 @@ class StreamReader:
         if error is not None:
             raise error
 
-    def _fill_aligned(self, view: memoryview) -> int:
+    def fill(self, view: memoryview) -> int:
         """Fill `view` with the member's next data bytes (all of them if fewer remain)."""
         want = min(self.left, len(view))
         n = min(want, self.end - self.start)

@@ -168,7 +168,8 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
             result = Untar(reader, dest, ctl.report, keep).run()
     finally:
         dest.close()
-    ctl.log.info("done: status %d, %s", result.status, _summary(result))
+    ctl.log.info("done: status %d, %s; %d files made by the file writer process",
+                 result.status, _summary(result), result.by_writer)
     ctl.send({"op": "done", "status": result.status, "files": result.files,
               "kbytes": result.kbytes})
     return result.status

@@ -1,9 +1,15 @@
-"""tar-restore's writer: members from the stream become files, safely, with their metadata.
+"""tar-restore's restorer: members from the stream become files, safely, with their metadata.
 
-Every node is made under a temporary name in its folder and renamed over its final name, so a
-final name never holds a half-written file, and an existing symlink there is replaced, never
-written through. Folders come from `Destination`, which never follows a symlink below a root.
-Refused members (status 182) are reported and skipped; the rest of the stream goes on.
+The rules for making a file are nodes.py's: a new name is written in place, an existing one
+is replaced through a temporary name renamed over it (so the old file stays whole until the
+new one is, and a symlink there is replaced, never written through). Links, devices and fifos
+are always made under a temporary name. Folders come from `Destination`, which never follows
+a symlink below a root. Refused members (status 182) are reported and skipped; the rest of
+the stream goes on.
+
+Small regular files go to the file writer process (filewriter.py), which creates them while
+this process parses the next headers; every other member waits until the writer has caught
+up, so members take effect in stream order.
 
 Metadata: numeric owners (chown only when running as root, before chmod, because chown clears
 setuid bits), modes including setuid/setgid/sticky, mtimes with nanoseconds (symlinks too,
@@ -23,6 +29,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from nbcli.client.destination import Destination, Place, Refused
+from nbcli.client.filewriter import QUEUE_MAX, FileWriter
+from nbcli.client.nodes import (
+    NEW_FILE,
+    Nodes,
+    exists,
+    failed_text,
+    kept_text,
+    refused_text,
+    show,
+    unlink,
+)
 from nbcli.client.streamreader import DIRECT_MIN, StreamReader
 from nbcli.client.tarstream import (
     BLOCKDEV,
@@ -37,8 +54,9 @@ from nbcli.client.tarstream import (
 )
 
 Report = Callable[[str, str], None]  # (severity "Info" / "Warning" / "Error", message)
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-_REPLACE_FOLDER = (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR)
+# Small files go to the writer process from the this-many-th on: a restore of a few files
+# is not worth a fork.
+WRITER_AFTER = 16
 
 
 @dataclass
@@ -46,6 +64,7 @@ class RestoreResult:
     status: int
     files: int
     stream_bytes: int
+    by_writer: int = 0  # of `files`, made by the file writer process
 
     @property
     def kbytes(self) -> int:
@@ -56,18 +75,19 @@ class Untar:
     """Restores the members of one stream below a Destination."""
 
     def __init__(self, reader: StreamReader, dest: Destination, report: Report,
-                 keep_existing: bool = False) -> None:
+                 keep_existing: bool = False, writer_after: int | None = WRITER_AFTER) -> None:
+        """`writer_after`: use a writer process from that many small files on (None: never)."""
         self.reader = reader
         self.dest = dest
         self.report = report
         self.keep = keep_existing
-        self.as_root = os.geteuid() == 0
+        self.nodes = Nodes(keep_existing)
         self.files = self.refused = self.failed = 0
         self._folders: list[tuple[Place, Member]] = []
-        self._tmp_count = 0
-        self._tmp_prefix = b".nbtr%d." % os.getpid()
-        self._umask = os.umask(0o022)  # reading the umask means setting it: put it back
-        os.umask(self._umask)
+        self._small = 0
+        self.by_writer = 0
+        self._writer_after = writer_after
+        self.writer: FileWriter | None = None
         self._handlers: dict[bytes, Callable[[Member, int, bytes], None]] = {
             REGULAR: self._regular, HARDLINK: self._hardlink, SYMLINK: self._symlink,
             FIFO: self._node, CHARDEV: self._node, BLOCKDEV: self._node}
@@ -75,9 +95,12 @@ class Untar:
     def run(self) -> RestoreResult:
         broken = False
         try:
-            while (m := self.reader.next_member()) is not None:
-                self._member(m)
-            self.reader.drain()
+            try:
+                while (m := self.reader.next_member()) is not None:
+                    self._member(m)
+                self.reader.drain()
+            finally:
+                self._close_writer()
         except ArchiveError as e:
             broken = True
             self.report("Error", f"ERR - tar received an invalid archive: {e}")
@@ -89,38 +112,66 @@ class Untar:
             status = 183
         else:
             status = 182 if self.refused else 1 if self.failed else 0
-        return RestoreResult(status, self.files, self.reader.received)
+        return RestoreResult(status, self.files, self.reader.received, self.by_writer)
 
     def _member(self, m: Member) -> None:
         try:
             if m.sparse or (m.type not in self._handlers and m.type != DIRECTORY):
                 raise OSError(errno.ENOTSUP, f"member type {m.type!r} is not supported")
             place = self.dest.locate(m.name)
+            if m.type == REGULAR and m.size <= QUEUE_MAX and self._queued(m, place):
+                return
+            if self.writer is not None:
+                self.writer.sync()  # what it has queued comes first
             if m.type == DIRECTORY:
                 self._folder(m, place)
             else:
                 parent, leaf = self.dest.parent(place)
-                if self.keep and _exists(parent, leaf):
-                    self.report("Info", f"INF - kept existing file {_show(m.name)}")
+                if self.keep and exists(parent, leaf):
+                    self.report("Info", kept_text(m.name))
                     return
                 self._handlers[m.type](m, parent, leaf)
             self.files += 1
         except (Refused, ValueError) as e:  # ValueError: a NUL byte in a link target
             self.refused += 1
-            self.report("Error", f"ERR - refused member {_show(m.name)}: {e} "
-                                 "(tar received an invalid file name)")
+            self.report("Error", refused_text(m.name, e))
         except OSError as e:
             self.failed += 1
-            self.report("Error", f"ERR - cannot restore {_show(m.name)}: {e.strerror or e}")
+            self.report("Error", failed_text(m.name, e))
+
+    def _queued(self, m: Member, place: Place) -> bool:
+        """Hand a small file to the writer process; False to write it here."""
+        self._small += 1
+        if self.writer is None:
+            if self._writer_after is None or self._small <= self._writer_after:
+                return False
+            self.writer = FileWriter.start(self.nodes.keep, self.report)
+            if self.writer is None:  # fork failed: write everything here
+                self._writer_after = None
+                return False
+        folder = (place[0], place[1][:-1])
+        if not self.writer.knows(folder):
+            self.writer.sync()  # finding the folder may create folders: queued files first
+        parent, leaf = self.dest.parent(place)
+        return self.writer.queue(m, folder, parent, leaf, self.reader)
+
+    def _close_writer(self) -> None:
+        if self.writer is not None:
+            w, self.writer = self.writer, None
+            w.close()
+            self.files += w.files
+            self.by_writer += w.files
+            self.refused += w.refused
+            self.failed += w.failed
 
     # --- nodes ---------------------------------------------------------------------------
 
     def _regular(self, m: Member, parent: int, leaf: bytes) -> None:
         if m.size <= self.reader.buffered() and self._direct(m, parent, leaf):
             return
-        tmp, fd = self._new_file(parent, m.mode & 0o777)
+        tmp, fd = self.nodes.new_file(parent, m.mode & 0o777)
         self._fill(fd, m, parent, tmp)
-        self._install(parent, tmp, leaf)
+        self.nodes.install(parent, tmp, leaf)
 
     def _direct(self, m: Member, parent: int, leaf: bytes) -> bool:
         """A new file whose data is all in hand: created under its own name and written at
@@ -128,7 +179,7 @@ class Untar:
         False when the name exists: replacing goes through a temporary name, so the old
         file stays whole until the new one is."""
         try:
-            fd = os.open(leaf, _NEW_FILE, m.mode & 0o777, dir_fd=parent)
+            fd = os.open(leaf, NEW_FILE, m.mode & 0o777, dir_fd=parent)
         except FileExistsError:
             return False
         self._fill(fd, m, parent, leaf)
@@ -143,10 +194,11 @@ class Untar:
             else:
                 self.reader.copy(fd)
             # Created with its mode already: chmod only for what umask or chown take away.
-            self._fd_metadata(fd, m, chmod=bool(m.mode & (0o7000 | self._umask)))
+            self.nodes.metadata(fd, m.mode, m.uid, m.gid, m.mtime_ns,
+                                chmod=self.nodes.needs_chmod(m.mode))
         except BaseException:
             os.close(fd)
-            _unlink(parent, name)
+            unlink(parent, name)
             raise
         os.close(fd)
 
@@ -154,48 +206,48 @@ class Untar:
         try:
             root, parts = self.dest.locate(m.link)
         except Refused as e:
-            raise Refused(f"its link target {_show(m.link)}: {e}") from e
+            raise Refused(f"its link target {show(m.link)}: {e}") from e
         if not parts:
             raise Refused("hard link to a restore destination folder")
         here = os.dup(parent)  # opening the target's folder may evict `parent` from the cache
         try:
             source = self.dest.folder((root, parts[:-1]), create=False)
-            tmp = self._tmp_name()
+            tmp = self.nodes.tmp_name()
             os.link(parts[-1], tmp, src_dir_fd=source, dst_dir_fd=here, follow_symlinks=False)
-            self._install(here, tmp, leaf)
-            _unlink(here, tmp)  # renaming one name of an inode over another leaves both
+            self.nodes.install(here, tmp, leaf)
+            unlink(here, tmp)  # renaming one name of an inode over another leaves both
         finally:
             os.close(here)
 
     def _symlink(self, m: Member, parent: int, leaf: bytes) -> None:
-        tmp = self._tmp_name()
+        tmp = self.nodes.tmp_name()
         os.symlink(m.link, tmp, dir_fd=parent)
         try:
-            if self.as_root:
+            if self.nodes.as_root:
                 os.chown(tmp, m.uid, m.gid, dir_fd=parent, follow_symlinks=False)
             os.utime(tmp, ns=(m.mtime_ns, m.mtime_ns), dir_fd=parent, follow_symlinks=False)
         except BaseException:
-            _unlink(parent, tmp)
+            unlink(parent, tmp)
             raise
-        self._install(parent, tmp, leaf)
+        self.nodes.install(parent, tmp, leaf)
 
     def _node(self, m: Member, parent: int, leaf: bytes) -> None:
         """A fifo or a device node (devices only as root, as mknod requires)."""
-        tmp = self._tmp_name()
+        tmp = self.nodes.tmp_name()
         if m.type == FIFO:
             os.mkfifo(tmp, 0o600, dir_fd=parent)
         else:
             kind = stat.S_IFCHR if m.type == CHARDEV else stat.S_IFBLK
             os.mknod(tmp, kind | 0o600, os.makedev(m.devmajor, m.devminor), dir_fd=parent)
         try:
-            if self.as_root:
+            if self.nodes.as_root:
                 os.chown(tmp, m.uid, m.gid, dir_fd=parent, follow_symlinks=False)
             os.chmod(tmp, m.mode, dir_fd=parent)  # our own new node: not a symlink
             os.utime(tmp, ns=(m.mtime_ns, m.mtime_ns), dir_fd=parent, follow_symlinks=False)
         except BaseException:
-            _unlink(parent, tmp)
+            unlink(parent, tmp)
             raise
-        self._install(parent, tmp, leaf)
+        self.nodes.install(parent, tmp, leaf)
 
     def _folder(self, m: Member, place: Place) -> None:
         root, parts = place
@@ -220,58 +272,8 @@ class Untar:
         for place, m in sorted(self._folders, key=lambda f: len(f[0][1]), reverse=True):
             try:
                 fd = self.dest.folder(place, create=False)
-                self._fd_metadata(fd, m)
+                self.nodes.metadata(fd, m.mode, m.uid, m.gid, m.mtime_ns)
             except (OSError, Refused) as e:
                 self.failed += 1
-                self.report("Error", f"ERR - cannot set the attributes of {_show(m.name)}: {e}")
+                self.report("Error", f"ERR - cannot set the attributes of {show(m.name)}: {e}")
         self._folders = []
-
-    # --- helpers -------------------------------------------------------------------------
-
-    def _fd_metadata(self, fd: int, m: Member, chmod: bool = True) -> None:
-        if self.as_root:
-            os.fchown(fd, m.uid, m.gid)
-        if chmod:
-            os.fchmod(fd, m.mode)
-        os.utime(fd, ns=(m.mtime_ns, m.mtime_ns))
-
-    def _tmp_name(self) -> bytes:
-        self._tmp_count += 1
-        return b"%s%d" % (self._tmp_prefix, self._tmp_count)
-
-    def _new_file(self, parent: int, mode: int) -> tuple[bytes, int]:
-        while True:
-            tmp = self._tmp_name()
-            try:
-                return tmp, os.open(tmp, _NEW_FILE, mode, dir_fd=parent)
-            except FileExistsError:
-                continue  # left behind by a crashed run with our pid
-
-    def _install(self, parent: int, tmp: bytes, leaf: bytes) -> None:
-        """Rename `tmp` over `leaf`: replaces a file or symlink, never a folder."""
-        try:
-            os.rename(tmp, leaf, src_dir_fd=parent, dst_dir_fd=parent)
-        except OSError as e:
-            _unlink(parent, tmp)
-            if e.errno in _REPLACE_FOLDER:
-                raise Refused("it would replace a folder") from e
-            raise
-
-
-def _exists(parent: int, leaf: bytes) -> bool:
-    try:
-        os.stat(leaf, dir_fd=parent, follow_symlinks=False)
-        return True
-    except FileNotFoundError:
-        return False
-
-
-def _unlink(parent: int, name: bytes) -> None:
-    try:
-        os.unlink(name, dir_fd=parent)
-    except FileNotFoundError:
-        pass
-
-
-def _show(name: bytes) -> str:
-    return os.fsdecode(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -79,6 +80,11 @@ def test_hard_tree_backup_list_restore_anywhere(site, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert_same_tree(tree, back)
     restore_job = last_jobid(master)
+    # its 50-odd small files were made by tar-restore's file writer process
+    logs = (hosts["client"].root / "netbackup" / "logs" / "tar-restore").glob("log.*")
+    made = [int(m) for log in logs for m in re.findall(
+        rf"\[jobid={restore_job}\] .*; (\d+) files made by the file writer", log.read_text())]
+    assert made and made[0] > 16, made
 
     # and to another client (the master host runs a client daemon too)
     other = base / "restored_on_master"
