@@ -34,7 +34,7 @@ from nbcli.client.tarstream import Member
 Report = Callable[[str, str], None]
 RING = 4 << 20
 QUEUE_MAX = 256 << 10  # larger files are written by the parser itself
-PUBLISH = 64 << 10  # tell the writer every this many bytes of records
+PUBLISH = 256 << 10  # tell the writer every this many bytes of records (a message costs ~10 us)
 MAX_FOLDERS = 64  # folder descriptors the writer holds at once
 
 # kind, folder id, mode, uid, gid, mtime ns, size, name length, leaf length

@@ -151,7 +151,10 @@ class Untar:
                 return False
         folder = (place[0], place[1][:-1])
         if not self.writer.knows(folder):
-            self.writer.sync()  # finding the folder may create folders: queued files first
+            try:  # opening existing folders changes nothing the queued files could meet
+                self.dest.folder(folder, create=False)
+            except FileNotFoundError:
+                self.writer.sync()  # creating one does: what is queued goes first
         parent, leaf = self.dest.parent(place)
         return self.writer.queue(m, folder, parent, leaf, self.reader)
 
