@@ -18,6 +18,7 @@ writer left half-made is replaced whole): no file is lost.
 
 from __future__ import annotations
 
+import gc
 import mmap
 import os
 import signal
@@ -54,13 +55,19 @@ class Outcomes:
     """What records came to: files made, and the texts of the ones that were not."""
 
     def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
         self.files = 0
-        self.notes: list[tuple[int, str]] = []
-        self.text = 0
+        self.notes: list[tuple[int, bytes]] = []
+        self.size = 0  # of the notes in a reply
 
     def note(self, kind: int, text: str) -> None:
-        self.notes.append((kind, text))
-        self.text += len(text)
+        self.add(kind, text.encode("utf-8", "surrogateescape")[:_TEXT_MAX])
+
+    def add(self, kind: int, raw: bytes) -> None:
+        self.notes.append((kind, raw))
+        self.size += _OUTCOME.size + len(raw)
 
 
 def apply(ring: memoryview, pos: int, upto: int, nodes: Nodes, folder: Callable[[int], int],
@@ -95,7 +102,7 @@ def apply(ring: memoryview, pos: int, upto: int, nodes: Nodes, folder: Callable[
             except OSError as e:
                 out.note(_FAILED, failed_text(name, e))
         pos += _record_size(nlen, llen, size if kind == _FILE else 0)
-        if flush is not None and out.text > _REPLY_TEXT:
+        if flush is not None and out.size > _REPLY_TEXT:
             flush(pos)
     return pos
 
@@ -109,6 +116,9 @@ def _record_size(nlen: int, llen: int, size: int) -> int:
 def _serve(sock: socket.socket, ring: memoryview, keep: bool) -> None:
     # Only the socketpair is ours: the agent's connections and folders close here, so that
     # their peers see them close when the parser does; its signal handlers are not ours.
+    # Nor is the garbage the fork brought: a socket collected here would close a number that
+    # now holds one of our folders.
+    gc.freeze()
     os.closerange(3, sock.fileno())
     os.closerange(sock.fileno() + 1, os.sysconf("SC_OPEN_MAX"))
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -124,12 +134,15 @@ def _serve(sock: socket.socket, ring: memoryview, keep: bool) -> None:
             os.close(old)
         folders[fid] = fds.popleft()
 
-    def reply(done: int, out: Outcomes) -> None:
+    out = Outcomes()
+
+    def reply(done: int) -> None:
+        """How far we got and what came of it since the last reply."""
         parts = [_REPLY.pack(done, out.files, len(out.notes))]
-        for kind, text in out.notes:
-            raw = text.encode("utf-8", "surrogateescape")[:_TEXT_MAX]
+        for kind, raw in out.notes:
             parts += [_OUTCOME.pack(kind, len(raw)), raw]
         sock.sendall(b"".join(parts))
+        out.clear()
 
     while True:
         try:
@@ -140,15 +153,8 @@ def _serve(sock: socket.socket, ring: memoryview, keep: bool) -> None:
         if len(msg) != _POS.size:
             return  # the parser closed its end: everything asked for is done
         (upto,) = _POS.unpack(msg)
-        out = Outcomes()
-
-        def flush(done: int) -> None:
-            nonlocal out
-            reply(done, out)
-            out = Outcomes()
-
-        pos = apply(ring, pos, upto, nodes, folders.__getitem__, new_folder, out, flush)
-        reply(pos, out)
+        pos = apply(ring, pos, upto, nodes, folders.__getitem__, new_folder, out, reply)
+        reply(pos)
 
 
 # --- the parser's side ----------------------------------------------------------------------
@@ -287,15 +293,16 @@ class FileWriter:
         for _ in range(notes):
             kind, length = _OUTCOME.unpack_from(msg, at)
             at += _OUTCOME.size
-            out.note(kind, msg[at:at + length].decode("utf-8", "surrogateescape"))
+            out.add(kind, msg[at:at + length])
             at += length
         self.done = done
         self._count(out)
 
     def _count(self, out: Outcomes) -> None:
         self.files += out.files
-        for kind, text in out.notes:
-            self.report("Info" if kind == _KEPT else "Error", text)
+        for kind, raw in out.notes:
+            self.report("Info" if kind == _KEPT else "Error",
+                        raw.decode("utf-8", "surrogateescape"))
             if kind == _REFUSED:
                 self.refused += 1
             elif kind == _FAILED:

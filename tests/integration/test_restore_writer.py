@@ -170,3 +170,16 @@ def test_a_stream_cut_inside_a_file_leaves_the_files_before_it_whole(tmp_path: P
     out = tmp_path / "out"
     assert sorted(os.listdir(out)) == [f"f{i:02d}" for i in range(50)]
     assert all((out / f"f{i:02d}").read_bytes() == bytes([i]) * 3000 for i in range(50))
+
+
+def test_many_long_failures_come_back_whole_and_in_order(tmp_path: Path) -> None:
+    """Hundreds of refusals with long non-ASCII names: the writer's answers span many
+    messages, none cut."""
+    names = [f"{i:03d}-" + "é" * 100 for i in range(300)]  # 205 bytes of UTF-8 each
+    dest = tmp_path / "out"
+    for name in names:
+        (dest / name).mkdir(parents=True)  # a folder where each file goes: refused
+    result, reports = restore(_tar(*[(n, tarfile.REGTYPE, b"x") for n in names]), dest)
+    assert result.status == 182 and result.files == 0
+    assert reports == [f"Error ERR - refused member {n}: it would replace a folder "
+                       "(tar received an invalid file name)" for n in names]
