@@ -129,9 +129,11 @@ def concurrency(site: Site, work: Path, jobs: int = 100) -> list[Row]:
     watcher.join()
     ok = sum(1 for f in finished if f["status"] == 0)
     med, worst = statistics.median(latencies) * 1000, max(latencies) * 1000
+    p90 = statistics.quantiles(latencies, n=10)[-1] * 1000 if len(latencies) > 1 else worst
     return [{"row": f"concurrency: {jobs} small jobs at once, two clients",
              "measured": f"{ok}/{len(ids)} done with status 0 in {elapsed:.1f} s; bpdbjobs "
-                         f"{med:.0f} ms median, {worst:.0f} ms max over {len(latencies)} calls",
+                         f"{med:.0f} ms median, {p90:.0f} ms 90th percentile, {worst:.0f} ms "
+                         f"max over {len(latencies)} calls",
              "target": "all finish; bpdbjobs < 100 ms",
              "met": ok == len(ids) == jobs and worst < 100}]
 
