@@ -54,8 +54,8 @@ from nbcli.client.tarstream import (
 )
 
 Report = Callable[[str, str], None]  # (severity "Info" / "Warning" / "Error", message)
-# Small files go to the writer process from the this-many-th on: a restore of a few files
-# is not worth a fork.
+# Small files go to the writer process once more than this many have come: a restore of a
+# few files is not worth a fork.
 WRITER_AFTER = 16
 
 
