@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable
 
 from nbcli.client.destination import Place, Refused
-from nbcli.client.nodes import Nodes, failed_text, kept_text, refused_text
+from nbcli.client.nodes import Nodes, exists, failed_text, kept_text, refused_text
 from nbcli.client.streamreader import StreamReader
 from nbcli.client.tarstream import Member
 
@@ -92,11 +92,12 @@ def apply(ring: memoryview, pos: int, upto: int, nodes: Nodes, folder: Callable[
             leaf = bytes(ring[start + nlen:start + nlen + llen])
             data = start + nlen + llen
             try:
-                if nodes.file_from(folder(fid), leaf, ring[data:data + size], mode, uid, gid,
-                                   mtime):
-                    out.files += 1
-                else:
+                parent = folder(fid)
+                if nodes.keep and exists(parent, leaf):
                     out.note(_KEPT, kept_text(name))
+                else:
+                    nodes.file_from(parent, leaf, ring[data:data + size], mode, uid, gid, mtime)
+                    out.files += 1
             except Refused as e:
                 out.note(_REFUSED, refused_text(name, e))
             except OSError as e:
@@ -163,8 +164,9 @@ class FileWriter:
     """The parser's handle on the writer process."""
 
     @classmethod
-    def start(cls, keep: bool, report: Report) -> FileWriter | None:
-        """Fork the writer; None when the system will not (the caller writes alone)."""
+    def start(cls, nodes: Nodes, report: Report) -> FileWriter | None:
+        """Fork the writer, which makes files by `nodes`' rules; None when the system will
+        not (the caller writes alone)."""
         ring_map = mmap.mmap(-1, RING, flags=mmap.MAP_SHARED)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
@@ -178,22 +180,22 @@ class FileWriter:
             code = 0
             try:
                 ours.close()
-                _serve(theirs, memoryview(ring_map), keep)
+                _serve(theirs, memoryview(ring_map), nodes.keep)
             except BaseException:
                 code = 1
             finally:
                 os._exit(code)
         theirs.close()
-        return cls(pid, ours, ring_map, keep, report)
+        return cls(pid, ours, ring_map, nodes, report)
 
-    def __init__(self, pid: int, sock: socket.socket, ring_map: mmap.mmap, keep: bool,
+    def __init__(self, pid: int, sock: socket.socket, ring_map: mmap.mmap, nodes: Nodes,
                  report: Report) -> None:
         self.pid = pid
         self.sock = sock
         self._map = ring_map
         self.ring = memoryview(ring_map)
         self.report = report
-        self.keep = keep
+        self.nodes = nodes  # the parser's: for making alone what a dead writer left
         self.files = self.refused = self.failed = 0
         self.produced = self.published = self.done = 0
         self._folder_ids: dict[Place, int] = {}
@@ -314,7 +316,7 @@ class FileWriter:
             return
         self.alive = False
         out = Outcomes()
-        self.done = apply(self.ring, self.done, self.produced, Nodes(self.keep),
+        self.done = apply(self.ring, self.done, self.produced, self.nodes,
                           self._folder_fds.__getitem__, lambda fid: None, out)
         self._count(out)
         self.published = self.produced

@@ -65,11 +65,10 @@ class Nodes:
         return bool(mode & (0o7000 | self.umask))
 
     def file_from(self, parent: int, leaf: bytes, data: memoryview, mode: int, uid: int,
-                  gid: int, mtime_ns: int) -> bool:
-        """Regular file `leaf` in folder `parent` from data all in hand; False when kept
-        (keep_existing and the name exists). Refused or OSError when it cannot be made."""
-        if self.keep and exists(parent, leaf):
-            return False
+                  gid: int, mtime_ns: int) -> None:
+        """Regular file `leaf` in folder `parent` from data all in hand: a new name is
+        written in place, an existing one replaced through a temporary name. Refused or
+        OSError when it cannot be made."""
         try:
             name, fd, renamed = leaf, os.open(leaf, NEW_FILE, mode & 0o777, dir_fd=parent), False
         except FileExistsError:
@@ -85,7 +84,6 @@ class Nodes:
         os.close(fd)
         if renamed:
             self.install(parent, name, leaf)
-        return True
 
 
 def exists(parent: int, leaf: bytes) -> bool:

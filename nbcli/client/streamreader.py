@@ -218,6 +218,15 @@ class StreamReader:
         if error is not None:
             raise error
 
+    def take(self) -> memoryview:
+        """The current member's remaining data, all of it already buffered (see `buffered`),
+        consumed; the view is valid until the next read."""
+        assert self.left <= self.end - self.start
+        view = self.mv[self.start:self.start + self.left]
+        self.start += self.left
+        self.left = 0
+        return view
+
     def fill(self, view: memoryview) -> int:
         """Fill `view` with the member's next data bytes (all of them if fewer remain)."""
         want = min(self.left, len(view))

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from nbcli.client.destination import Destination, Place, Refused
 from nbcli.client.filewriter import QUEUE_MAX, FileWriter
 from nbcli.client.nodes import (
-    NEW_FILE,
     Nodes,
     exists,
     failed_text,
@@ -145,7 +144,7 @@ class Untar:
         if self.writer is None:
             if self._writer_after is None or self._small <= self._writer_after:
                 return False
-            self.writer = FileWriter.start(self.nodes.keep, self.report)
+            self.writer = FileWriter.start(self.nodes, self.report)
             if self.writer is None:  # fork failed: write everything here
                 self._writer_after = None
                 return False
@@ -170,23 +169,13 @@ class Untar:
     # --- nodes ---------------------------------------------------------------------------
 
     def _regular(self, m: Member, parent: int, leaf: bytes) -> None:
-        if m.size <= self.reader.buffered() and self._direct(m, parent, leaf):
+        if m.size <= self.reader.buffered():  # all in hand: made as the writer makes it
+            self.nodes.file_from(parent, leaf, self.reader.take(), m.mode, m.uid, m.gid,
+                                 m.mtime_ns)
             return
         tmp, fd = self.nodes.new_file(parent, m.mode & 0o777)
         self._fill(fd, m, parent, tmp)
         self.nodes.install(parent, tmp, leaf)
-
-    def _direct(self, m: Member, parent: int, leaf: bytes) -> bool:
-        """A new file whose data is all in hand: created under its own name and written at
-        once (no temporary name to rename - most of a small-file restore's cost otherwise).
-        False when the name exists: replacing goes through a temporary name, so the old
-        file stays whole until the new one is."""
-        try:
-            fd = os.open(leaf, NEW_FILE, m.mode & 0o777, dir_fd=parent)
-        except FileExistsError:
-            return False
-        self._fill(fd, m, parent, leaf)
-        return True
 
     def _fill(self, fd: int, m: Member, parent: int, name: bytes) -> None:
         """The member's data and metadata into new file `fd` (`name` in `parent`), which
