@@ -29,6 +29,12 @@ def use_root(root: str | os.PathLike[str]) -> None:
         _clock_file = Path(root) / "var" / "run" / "testclock"
 
 
+def forget() -> None:
+    """Back to the real clock: a process nbcmdd forked, before its command picks its host."""
+    global _clock_file
+    _clock_file = None
+
+
 def now() -> float:
     """Seconds since the epoch, as this host sees them."""
     real = time.time()

@@ -115,6 +115,11 @@ class Paths:
         return self.run / "pbx.sock"
 
     @property
+    def cmd_socket(self) -> Path:
+        """nbcmdd's socket (nbcli.launcher finds it by the same relative path)."""
+        return self.run / "nbcmdd.sock"
+
+    @property
     def pbx_register(self) -> Path:
         """Local services register here (SOCK_SEQPACKET: one handed-over socket per packet)."""
         return self.run / "pbx.reg"

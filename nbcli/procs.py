@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 
-from nbcli import programs
+from nbcli import launcher, programs
 from nbcli.net.control import SPARE_ENV
 
 
@@ -66,13 +66,14 @@ def _is_spare(proc: psutil.Process, environ: dict[str, str]) -> bool:
 
 
 def find(root: Path) -> list[NbProcess]:
-    """The live nbcli processes of the host at `root`, this process excluded."""
+    """The live nbcli processes of the host at `root`, this process (and the launcher it runs
+    a command for, when nbcmdd forked it) excluded."""
     want = os.path.realpath(root)
-    me = os.getpid()
+    me = {os.getpid(), launcher.launcher_pid}
     found = []
     for proc in psutil.process_iter(["pid", "cmdline", "status"]):
         try:
-            if proc.pid == me or proc.info["status"] == psutil.STATUS_ZOMBIE:
+            if proc.pid in me or proc.info["status"] == psutil.STATUS_ZOMBIE:
                 continue
             cmdline = proc.info["cmdline"] or []
             program = program_of(cmdline)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
-from pathlib import Path
 
 # Long-running daemons per role, in start order: PBX first (the others register with it),
 # bpcd next, then the master's databases before the managers that use them.
@@ -26,10 +24,11 @@ DAEMONS: dict[str, str] = {
     "nbpem": "nbcli.daemons.nbpem:main",
     "bprd": "nbcli.daemons.bprd:main",
     "ltid": "nbcli.daemons.ltid:main",
+    "nbcmdd": "nbcli.daemons.nbcmdd:main",
 }
 
 ROLE_DAEMONS: dict[str, list[str]] = {
-    "every": ["pbx_exchange", "bpcd"],
+    "every": ["pbx_exchange", "bpcd", "nbcmdd"],
     "master": ["nbemm", "bpjobd", "bpdbm", "nbproxy", "nbrb", "nbjm", "nbpem", "bprd"],
     "media": ["ltid"],
     "client": [],
@@ -90,11 +89,13 @@ def daemons_for(roles: list[str]) -> list[str]:
 
 def argv_for(name: str) -> list[str]:
     """The argv that starts program `name` as its own process."""
+    import sysconfig  # here: the command launcher imports this module on every start
+
     if name not in ALL:
         raise KeyError(name)
-    script = Path(sysconfig.get_path("scripts")) / name
-    if script.exists() and os.access(script, os.X_OK):
-        return [str(script)]
+    script = os.path.join(sysconfig.get_path("scripts"), name)
+    if os.path.exists(script) and os.access(script, os.X_OK):
+        return [script]
     return [sys.executable, "-m", "nbcli", name]
 
 

@@ -58,12 +58,13 @@ def spawn(cfg: HostConfig, name: str) -> psutil.Popen:
 
 
 def _ready(cfg: HostConfig, name: str) -> bool:
-    if name == "pbx_exchange":
+    if name in ("pbx_exchange", "nbcmdd"):
+        path = cfg.paths.pbx_register if name == "pbx_exchange" else cfg.paths.cmd_socket
         try:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            s.connect(str(cfg.paths.pbx_register))
+            s.connect(str(path))
             s.close()
-            return cfg.paths.pbx_socket.exists()
+            return name == "nbcmdd" or cfg.paths.pbx_socket.exists()
         except OSError:
             return False
     try:

@@ -87,13 +87,18 @@ class Daemon:
         host.register_all(time.monotonic() + STARTUP_DEADLINE)
         host.run()
 
-    def run(self) -> None:
+    def claim_pidfile(self) -> psutil.Process:
+        """Write our pid file; status 145 when a live process of ours already holds it."""
         running = read_pidfile(self.paths, self.name)
         if running is not None and running.pid != os.getpid():
             raise NbuError(145, f"{self.name} is already running as pid {running.pid}")
         me = psutil.Process()
         atomic.makedirs(self.paths.run)
         atomic.write_text(self.paths.pidfile(self.name), f"{me.pid} {me.create_time()}\n")
+        return me
+
+    def run(self) -> None:
+        me = self.claim_pidfile()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop.set())
         signal.signal(signal.SIGHUP, lambda *_: self.reload())
