@@ -56,6 +56,8 @@ Report = Callable[[str, str], None]  # (severity "Info" / "Warning" / "Error", m
 # Small files go to the writer process once more than this many have come: a restore of a
 # few files is not worth a fork.
 WRITER_AFTER = 16
+# The largest owner id chown takes (uid_t is 32 bits; all ones means "leave it").
+ID_MAX = (1 << 32) - 2
 
 
 @dataclass
@@ -117,6 +119,10 @@ class Untar:
         try:
             if m.sparse or (m.type not in self._handlers and m.type != DIRECTORY):
                 raise OSError(errno.ENOTSUP, f"member type {m.type!r} is not supported")
+            if m.uid > ID_MAX or m.gid > ID_MAX:  # a pax header may say anything
+                if self.nodes.as_root:
+                    raise OSError(errno.EINVAL, f"owner {m.uid}:{m.gid} cannot be set here")
+                m.uid = m.gid = 0  # not set by a restore that is not root's anyway
             place = self.dest.locate(m.name)
             if m.type == REGULAR and m.size <= QUEUE_MAX and self._queued(m, place):
                 return

@@ -183,3 +183,25 @@ def test_many_long_failures_come_back_whole_and_in_order(tmp_path: Path) -> None
     assert result.status == 182 and result.files == 0
     assert reports == [f"Error ERR - refused member {n}: it would replace a folder "
                        "(tar received an invalid file name)" for n in names]
+
+
+def test_an_owner_id_beyond_32_bits_fails_that_member_only(tmp_path: Path) -> None:
+    """A pax header may carry any uid: as root the member cannot be made (status 1, said);
+    otherwise ids are not set and it is restored. Never a crash of the restore."""
+    from nbcli.client.tarstream import END_OF_ARCHIVE, REGULAR, Member, header
+    stream = b""
+    for i in range(20):
+        stream += header(Member(b"d/f%d" % i, REGULAR, 0o644, 0, 0, 1, 0)) + b"x" + bytes(511)
+    for name, size in ((b"d/small", 1), (b"e/large", 300_000)):
+        stream += header(Member(name, REGULAR, 0o644, 1 << 40, 5, size, 0))
+        stream += bytes(size) + bytes(-size % 512)
+    result, reports = restore(stream + END_OF_ARCHIVE, tmp_path / "out")
+    assert len(list((tmp_path / "out" / "d").glob("f*"))) == 20
+    if os.geteuid() == 0:
+        assert result.status == 1
+        assert reports == [f"Error ERR - cannot restore {n}: owner {1 << 40}:5 cannot be set "
+                           "here" for n in ("d/small", "e/large")]
+        assert not (tmp_path / "out" / "d" / "small").exists()
+    else:
+        assert (result.status, reports) == (0, [])
+        assert (tmp_path / "out" / "e" / "large").stat().st_size == 300_000
