@@ -46,6 +46,12 @@ def components(name: bytes) -> tuple[bytes, ...]:
     return parts
 
 
+def canonical(name: bytes) -> bool:
+    """True for a name that is its own components joined: relative, no empty, '.' or '..'
+    component, no NUL (what bpbkar writes)."""
+    return b"\0" not in name and all(c not in (b"", b".", b"..") for c in name.split(b"/"))
+
+
 def clean_root(path: bytes) -> bytes:
     """An absolute folder without '.', '..' or trailing slashes; ValueError otherwise."""
     if not path.startswith(b"/") or b"\0" in path:
@@ -105,6 +111,19 @@ class Destination:
             raise Refused(f"{os.fsdecode(path)} is outside the restore destinations")
         below = path[len(self.roots[best]):] if self.roots[best] != b"/" else path
         return best, tuple(c for c in below.split(b"/") if c)
+
+    def leaves_follow(self, folder: bytes) -> bool:
+        """True when every member named `folder`/LEAF (`folder` canonical, b"" for the top)
+        lands in the one folder with LEAF as its last component: so a caller that located
+        one such member may place the others without locating them. Only a rename or a root
+        that names such a member exactly makes them differ."""
+        if not self.absolute:
+            return True
+        path = b"/" + folder
+        if any(os.path.dirname(old) == path for old, _ in self.renames):
+            return False
+        moved = rename(path, self.renames)
+        return not any(os.path.dirname(root) == moved for root in self.roots)
 
     def parent(self, place: Place) -> tuple[int, bytes]:
         """(descriptor of the folder holding `place`, its last component), folders created."""

@@ -14,6 +14,11 @@ caught up and closes them, so the parser never changes the tree under a queued r
 
 If the writer dies, the parser makes what it had not confirmed from the ring itself (a file the
 writer left half-made is replaced whole): no file is lost.
+
+The common case runs in C (nbcli/client/_untar.c): `queue_plain` packs runs of plain files
+from the stream buffer into the ring, and `apply` makes runs of file records into files. Each
+stops at the first member or record it does not take, which the Python here handles; without
+the C module (a source tree never built) the Python does everything, with the same result.
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ from nbcli.client.destination import Place, Refused
 from nbcli.client.nodes import Nodes, exists, failed_text, kept_text, refused_text
 from nbcli.client.streamreader import StreamReader
 from nbcli.client.tarstream import Member
+
+try:
+    from nbcli.client import _untar
+except ImportError:  # not built: the Python below does all of it
+    _untar = None  # type: ignore[assignment]
 
 Report = Callable[[str, str], None]
 RING = 4 << 20
@@ -70,42 +80,53 @@ class Outcomes:
         self.size += _OUTCOME.size + len(raw)
 
 
-def apply(ring: memoryview, pos: int, upto: int, nodes: Nodes, folder: Callable[[int], int],
-          new_folder: Callable[[int], None], out: Outcomes,
-          flush: Callable[[int], None] | None = None) -> int:
-    """Carry out the records in ring positions [pos, upto); the position reached. `flush`
-    is called between records when the outcomes' texts have grown large."""
+def apply(ring: memoryview, pos: int, upto: int, nodes: Nodes,
+          folders: dict[int, int] | list[int], new_folder: Callable[[int], None],
+          out: Outcomes, flush: Callable[[int], None] | None = None) -> int:
+    """Carry out the records in ring positions [pos, upto), the folder of id `fid` being
+    `folders[fid]`; the position reached. `flush` is called between records when the
+    outcomes' texts have grown large."""
+    fast = _untar is not None and not nodes.keep
     while pos < upto:
-        off = pos % RING
-        if RING - off < _REC.size:  # a tail too short for a record: skipped
-            pos += RING - off
-            continue
-        kind, fid, mode, uid, gid, mtime, size, nlen, llen = _REC.unpack_from(ring, off)
-        if kind == _WRAP:
-            pos += RING - off
-            continue
-        if kind == _FOLDER:
-            new_folder(fid)
-        else:
-            start = off + _REC.size
-            name = bytes(ring[start:start + nlen])
-            leaf = bytes(ring[start + nlen:start + nlen + llen])
-            data = start + nlen + llen
-            try:
-                parent = folder(fid)
-                if nodes.keep and exists(parent, leaf):
-                    out.note(_KEPT, kept_text(name))
-                else:
-                    nodes.file_from(parent, leaf, ring[data:data + size], mode, uid, gid, mtime)
-                    out.files += 1
-            except Refused as e:
-                out.note(_REFUSED, refused_text(name, e))
-            except OSError as e:
-                out.note(_FAILED, failed_text(name, e))
-        pos += _record_size(nlen, llen, size if kind == _FILE else 0)
+        if fast:  # every record it can; the one it stops at is made below
+            pos, made = _untar.make(ring, pos, upto, folders, nodes.as_root, nodes.umask)
+            out.files += made
+            if pos >= upto:
+                break
+        pos = _apply_one(ring, pos, nodes, folders, new_folder, out)
         if flush is not None and out.size > _REPLY_TEXT:
             flush(pos)
     return pos
+
+
+def _apply_one(ring: memoryview, pos: int, nodes: Nodes, folders: dict[int, int] | list[int],
+               new_folder: Callable[[int], None], out: Outcomes) -> int:
+    """Carry out the record at ring position `pos`; the position after it."""
+    off = pos % RING
+    if RING - off < _REC.size:  # a tail too short for a record: skipped
+        return pos + RING - off
+    kind, fid, mode, uid, gid, mtime, size, nlen, llen = _REC.unpack_from(ring, off)
+    if kind == _WRAP:
+        return pos + RING - off
+    if kind == _FOLDER:
+        new_folder(fid)
+    else:
+        start = off + _REC.size
+        name = bytes(ring[start:start + nlen])
+        leaf = bytes(ring[start + nlen:start + nlen + llen])
+        data = start + nlen + llen
+        try:
+            parent = folders[fid]
+            if nodes.keep and exists(parent, leaf):
+                out.note(_KEPT, kept_text(name))
+            else:
+                nodes.file_from(parent, leaf, ring[data:data + size], mode, uid, gid, mtime)
+                out.files += 1
+        except Refused as e:
+            out.note(_REFUSED, refused_text(name, e))
+        except OSError as e:
+            out.note(_FAILED, failed_text(name, e))
+    return pos + _record_size(nlen, llen, size if kind == _FILE else 0)
 
 
 def _record_size(nlen: int, llen: int, size: int) -> int:
@@ -154,7 +175,7 @@ def _serve(sock: socket.socket, ring: memoryview, keep: bool) -> None:
         if len(msg) != _POS.size:
             return  # the parser closed its end: everything asked for is done
         (upto,) = _POS.unpack(msg)
-        pos = apply(ring, pos, upto, nodes, folders.__getitem__, new_folder, out, reply)
+        pos = apply(ring, pos, upto, nodes, folders, new_folder, out, reply)
         reply(pos)
 
 
@@ -237,6 +258,27 @@ class FileWriter:
             self._publish()
         return True
 
+    def queue_plain(self, reader: StreamReader, folder: Place, key: bytes) -> None:
+        """Queue, in C, the run of plain small files next in `reader` whose names lie
+        directly in `key` (canonical, b"" for the top), which is `folder`: the caller has
+        located one such member there, and Destination.leaves_follow(key) holds. The members
+        it leaves - another folder, another kind, not all in the buffer, no room - are the
+        caller's."""
+        fid = self._folder_ids.get(folder)
+        if _untar is None or fid is None or not self.alive:
+            return
+        while (window := reader.window()) is not None:
+            buf, start, end = window
+            start, self.produced, _ = _untar.scan(
+                buf, start, end, self.ring, self.produced, self.done + RING,
+                self.published + PUBLISH, key, fid, QUEUE_MAX)
+            reader.consumed(start)
+            if self.produced - self.published < PUBLISH:
+                return  # stopped at a member it leaves
+            self._publish()
+            if not self.alive:
+                return
+
     def _add_folder(self, folder: Place, parent: int) -> int:
         fid = len(self._folder_fds)
         self._folder_fds.append(os.dup(parent))  # Destination may close `parent` meanwhile
@@ -316,8 +358,8 @@ class FileWriter:
             return
         self.alive = False
         out = Outcomes()
-        self.done = apply(self.ring, self.done, self.produced, self.nodes,
-                          self._folder_fds.__getitem__, lambda fid: None, out)
+        self.done = apply(self.ring, self.done, self.produced, self.nodes, self._folder_fds,
+                          lambda fid: None, out)
         self._count(out)
         self.published = self.produced
 

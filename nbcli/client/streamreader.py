@@ -161,6 +161,24 @@ class StreamReader:
             left -= n
         return bytes(data[:size])
 
+    def window(self) -> tuple[bytearray, int, int] | None:
+        """(buffer, start, end): the unread bytes, when a member's first header begins at
+        `start` and no global pax header applies - what a caller may parse itself, then
+        `consumed` up to where it stopped. None otherwise."""
+        if self.left or self.globals or self.ended:
+            return None
+        if self.pad:
+            if self.pad > self.end - self.start:
+                return None
+            self.start += self.pad
+            self.pad = 0
+        return self.buf, self.start, self.end
+
+    def consumed(self, upto: int) -> None:
+        """The caller of `window` has used the members before buffer position `upto`."""
+        assert self.start <= upto <= self.end
+        self.start = upto
+
     def buffered(self) -> int:
         """Bytes of the stream already read and not yet used."""
         return self.end - self.start

@@ -9,7 +9,8 @@ the stream goes on.
 
 Small regular files go to the file writer process (filewriter.py), which creates them while
 this process parses the next headers; every other member waits until the writer has caught
-up, so members take effect in stream order.
+up, so members take effect in stream order. Once a small file is queued here, the plain ones
+after it in the same folder are queued in C (FileWriter.queue_plain) without a Member each.
 
 Metadata: numeric owners (chown only when running as root, before chmod, because chown clears
 setuid bits), modes including setuid/setgid/sticky, mtimes with nanoseconds (symlinks too,
@@ -28,8 +29,8 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nbcli.client.destination import Destination, Place, Refused
-from nbcli.client.filewriter import QUEUE_MAX, FileWriter
+from nbcli.client.destination import Destination, Place, Refused, canonical
+from nbcli.client.filewriter import QUEUE_MAX
 from nbcli.client.nodes import (
     Nodes,
     exists,
@@ -51,6 +52,7 @@ from nbcli.client.tarstream import (
     ArchiveError,
     Member,
 )
+from nbcli.client.writers import Writers, writer_count
 
 Report = Callable[[str, str], None]  # (severity "Info" / "Warning" / "Error", message)
 # Small files go to the writer process once more than this many have come: a restore of a
@@ -76,8 +78,10 @@ class Untar:
     """Restores the members of one stream below a Destination."""
 
     def __init__(self, reader: StreamReader, dest: Destination, report: Report,
-                 keep_existing: bool = False, writer_after: int | None = WRITER_AFTER) -> None:
-        """`writer_after`: use a writer process from that many small files on (None: never)."""
+                 keep_existing: bool = False, writer_after: int | None = WRITER_AFTER,
+                 writers: int | None = None) -> None:
+        """`writer_after`: use writer processes from that many small files on (None: never);
+        `writers`: how many (default: writers.writer_count())."""
         self.reader = reader
         self.dest = dest
         self.report = report
@@ -88,7 +92,11 @@ class Untar:
         self._small = 0
         self.by_writer = 0
         self._writer_after = writer_after
-        self.writer: FileWriter | None = None
+        self._writers = writers or writer_count()
+        self.writer: Writers | None = None
+        # (folder, its name in the stream) of the last small file queued here, while the
+        # members after it in that folder may be queued without locating each one.
+        self._plain: tuple[Place, bytes] | None = None
         self._handlers: dict[bytes, Callable[[Member, int, bytes], None]] = {
             REGULAR: self._regular, HARDLINK: self._hardlink, SYMLINK: self._symlink,
             FIFO: self._node, CHARDEV: self._node, BLOCKDEV: self._node}
@@ -97,7 +105,12 @@ class Untar:
         broken = False
         try:
             try:
-                while (m := self.reader.next_member()) is not None:
+                while True:
+                    if self._plain is not None and self.writer is not None:
+                        self.writer.queue_plain(self.reader, *self._plain)
+                    m = self.reader.next_member()
+                    if m is None:
+                        break
                     self._member(m)
                 self.reader.drain()
             finally:
@@ -150,7 +163,7 @@ class Untar:
         if self.writer is None:
             if self._writer_after is None or self._small <= self._writer_after:
                 return False
-            self.writer = FileWriter.start(self.nodes, self.report)
+            self.writer = Writers.start(self.nodes, self.report, self._writers)
             if self.writer is None:  # fork failed: write everything here
                 self._writer_after = None
                 return False
@@ -161,7 +174,14 @@ class Untar:
             except FileNotFoundError:
                 self.writer.sync()  # creating one does: what is queued goes first
         parent, leaf = self.dest.parent(place)
-        return self.writer.queue(m, folder, parent, leaf, self.reader)
+        if not self.writer.queue(m, folder, parent, leaf, self.reader):
+            return False
+        if self._plain is None or self._plain[0] != folder:
+            cut = m.name.rfind(b"/")
+            key = m.name[:cut] if cut >= 0 else b""
+            follow = canonical(m.name) and self.dest.leaves_follow(key)
+            self._plain = (folder, key) if follow else None
+        return True
 
     def _close_writer(self) -> None:
         if self.writer is not None:

@@ -5,21 +5,26 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import signal
+import stat
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
+from nbcli import programs
+from nbcli.client import _untar, filewriter
 from nbcli.client.destination import Destination
 from nbcli.client.streamreader import StreamReader
 from nbcli.client.untar import RestoreResult, Untar
-from tests.unit.test_client_trees import assert_same_tree, build_hard_tree
+from tests.unit.test_client_trees import assert_same_tree, build_hard_tree, snapshot
 
 
 def restore(stream: bytes, dest: Path, keep: bool = False, writer_after: int | None = 0,
-            chunk: int = 64 << 10, on_read: object = None) -> tuple[RestoreResult, list[str]]:
+            chunk: int = 64 << 10, on_read: object = None,
+            writers: int | None = None) -> tuple[RestoreResult, list[str]]:
     """Untar `stream` below `dest`, read `chunk` bytes at a time; (result, report lines)."""
     src = io.BytesIO(stream)
     reports: list[str] = []
@@ -32,7 +37,7 @@ def restore(stream: bytes, dest: Path, keep: bool = False, writer_after: int | N
     d = Destination([os.fsencode(dest)])
     try:
         untar = Untar(StreamReader(readinto), d, lambda sev, msg: reports.append(f"{sev} {msg}"),
-                      keep, writer_after=writer_after)
+                      keep, writer_after=writer_after, writers=writers)
         return untar.run(), reports
     finally:
         d.close()
@@ -68,7 +73,9 @@ def test_without_the_writer_the_result_is_the_same(tmp_path: Path) -> None:
     assert_same_tree(src, tmp_path / "out")
 
 
-def test_a_killed_writer_loses_no_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writers,kill", [(1, 1), (2, 1), (2, 2)])
+def test_a_killed_writer_loses_no_file(tmp_path: Path, writers: int, kill: int) -> None:
+    """SIGKILL `kill` of the `writers` writer processes mid-stream: every file still comes."""
     src = many_files(tmp_path / "src", folders=4, per_folder=200)
     untars: list[Untar] = []
     reads = 0
@@ -77,10 +84,11 @@ def test_a_killed_writer_loses_no_file(tmp_path: Path) -> None:
     def kill_writer_once() -> None:
         nonlocal reads
         reads += 1
-        writer = untars[0].writer if untars else None
-        if reads >= 30 and writer is not None and not killed:
-            os.kill(writer.pid, signal.SIGKILL)
-            killed.append(writer.pid)
+        pool = untars[0].writer if untars else None
+        if reads >= 30 and pool is not None and not killed:
+            for w in pool.writers[:kill]:
+                os.kill(w.pid, signal.SIGKILL)
+                killed.append(w.pid)
 
     real_init = Untar.__init__
 
@@ -94,7 +102,7 @@ def test_a_killed_writer_loses_no_file(tmp_path: Path) -> None:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(Untar, "__init__", remember)
             result, reports = restore(posix_tar(src), tmp_path / "out", chunk=16 << 10,
-                                      on_read=kill_writer_once)
+                                      on_read=kill_writer_once, writers=writers)
     finally:
         signal.signal(signal.SIGPIPE, sigpipe)
     assert killed, "the writer was never running"
@@ -183,6 +191,138 @@ def test_many_long_failures_come_back_whole_and_in_order(tmp_path: Path) -> None
     assert result.status == 182 and result.files == 0
     assert reports == [f"Error ERR - refused member {n}: it would replace a folder "
                        "(tar received an invalid file name)" for n in names]
+
+
+# --- the C loops (nbcli/client/_untar.c) and several writers --------------------------------
+
+def bpbkar_stream(*paths: Path) -> bytes:
+    """An image stream as bpbkar sends it: canonical names, a pax mtime per member."""
+    return subprocess.run(programs.argv_for("bpbkar") + ["-nocont", "-nofileinfo",
+                                                         *map(os.fspath, paths)],
+                          check=True, capture_output=True).stdout
+
+
+class CountingScan:
+    """nbcli.client._untar, counting the members its scan queued (in this process)."""
+
+    def __init__(self) -> None:
+        self.queued = 0
+
+    def scan(self, *args: object) -> tuple[int, int, int]:
+        got = _untar.scan(*args)
+        self.queued += got[2]
+        return got
+
+    make = staticmethod(_untar.make)
+
+
+def below(out: Path, src: Path) -> Path:
+    """Where a bpbkar image of `src` lands under tar-restore -C `out`."""
+    return out / src.relative_to("/")
+
+
+@pytest.mark.parametrize("writers", [1, 2])
+def test_plain_files_go_through_c_and_come_out_identical(tmp_path: Path, writers: int) -> None:
+    src = many_files(build_hard_tree(tmp_path / "src"))
+    counting = CountingScan()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(filewriter, "_untar", counting)
+        result, reports = restore(bpbkar_stream(src), tmp_path / "out", writers=writers)
+    assert (result.status, reports) == (0, [])
+    assert counting.queued >= 300  # of the 360 small files of many_files
+    assert_same_tree(src, below(tmp_path / "out", src))
+
+
+def test_without_the_c_module_the_result_is_the_same(tmp_path: Path) -> None:
+    src = many_files(build_hard_tree(tmp_path / "src"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(filewriter, "_untar", None)
+        result, reports = restore(bpbkar_stream(src), tmp_path / "out", writers=2)
+    assert (result.status, reports) == (0, [])
+    assert_same_tree(src, below(tmp_path / "out", src))
+
+
+def header_offsets(stream: bytes) -> list[int]:
+    """Offsets of the bytes of ustar header blocks (pax ones included)."""
+    return [b + i for b in range(0, len(stream) - 511, 512)
+            if stream[b + 257:b + 263] == b"ustar\0" for i in range(512)]
+
+
+def test_damaged_streams_restore_alike_with_and_without_c(tmp_path: Path) -> None:
+    """Header bytes changed at random: the C loops and Python alone give the same status,
+    the same reports and the same files."""
+    src = many_files(tmp_path / "src", folders=3, per_folder=25)
+    os.symlink("d0/f1", src / "link")
+    stream = bpbkar_stream(src)
+    offsets = header_offsets(stream)
+    rng = random.Random(1203)
+    statuses = set()
+    for i in range(40):
+        damaged = bytearray(stream)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.choice(offsets)
+            damaged[at] = rng.choice([0, ord("."), ord("/"), ord("1"), ord("5"), ord("7"),
+                                      ord("x"), rng.randrange(256)])
+            if i % 4:  # mostly a header still valid, only saying something else
+                block = at - at % 512
+                damaged[block + 148:block + 156] = b" " * 8
+                damaged[block + 148:block + 155] = b"%06o\0" % sum(damaged[block:block + 512])
+        outcomes = []
+        for fast, writers in ((True, 2), (False, 1)):
+            out = tmp_path / f"out{i}-{fast}"
+            with pytest.MonkeyPatch.context() as mp:
+                if not fast:
+                    mp.setattr(filewriter, "_untar", None)
+                result, reports = restore(bytes(damaged), out, writers=writers)
+            outcomes.append((result.status, result.files, sorted(reports), out))
+        (s1, f1, r1, a), (s2, f2, r2, b) = outcomes
+        assert (s1, f1, r1) == (s2, f2, r2)
+        assert files_and_folders(a) == files_and_folders(b)
+        statuses.add(s1)
+    assert {0, 183} <= statuses  # damage that changed only what a member says, and a stop
+
+
+def files_and_folders(root: Path) -> dict[bytes, tuple[object, ...]]:
+    """snapshot(), without the mtimes of folders: a folder whose header was damaged, or one
+    made on the way to a member, has the time it was made."""
+    return {path: info[:3] + info[4:] if stat.S_ISDIR(info[0]) else info  # type: ignore[arg-type]
+            for path, info in snapshot(root).items()}
+
+
+def test_renames_that_name_one_file_are_kept_by_c(tmp_path: Path) -> None:
+    """bprestore -R: a rename of a whole folder, of one file in it, and a destination root
+    that is one file's new name - each member lands where Destination.locate puts it."""
+    src = many_files(tmp_path / "src", folders=2, per_folder=40)
+    out = tmp_path / "out"
+    stream = bpbkar_stream(src)
+    s, o = os.fsencode(src), os.fsencode(out)
+    renames = [(s + b"/d0", o + b"/zero"), (s + b"/d0/f7", o + b"/alone/f7"),
+               (s + b"/d1", o + b"/one")]
+    roots = [o, o + b"/one/f9"]
+    results = []
+    for fast in (True, False):
+        dest_root = tmp_path / f"run-{fast}"
+        moved = [(a, b.replace(o, os.fsencode(dest_root))) for a, b in renames]
+        reports: list[str] = []
+        with pytest.MonkeyPatch.context() as mp:
+            if not fast:
+                mp.setattr(filewriter, "_untar", None)
+            d = Destination([r.replace(o, os.fsencode(dest_root)) for r in roots], moved,
+                            absolute=True)
+            try:
+                result = Untar(StreamReader(io.BytesIO(stream).readinto), d,
+                               lambda sev, msg, got=reports: got.append(msg), writer_after=0,
+                               writers=2).run()
+            finally:
+                d.close()
+        results.append((result.status, sorted(reports)))
+        assert (dest_root / "alone" / "f7").read_bytes() == (src / "d0" / "f7").read_bytes()
+        assert not (dest_root / "zero" / "f7").exists()
+        assert (dest_root / "zero" / "f8").read_bytes() == (src / "d0" / "f8").read_bytes()
+        assert (dest_root / "one" / "f10").read_bytes() == (src / "d1" / "f10").read_bytes()
+        assert not (dest_root / "one" / "f9").is_file()  # a root: refused, never replaced
+    assert results[0] == results[1]
+    assert results[0][0] == 182 and any("f9" in r for r in results[0][1])
 
 
 def test_an_owner_id_beyond_32_bits_fails_that_member_only(tmp_path: Path) -> None:
