@@ -495,9 +495,9 @@ static PyObject *make(PyObject *self, PyObject *args)
                  gid = get_u32(rec + 16), nlen = get_u32(rec + 36), llen = get_u32(rec + 40);
         int64_t mtime_ns = (int64_t)get_u64(rec + 20);
         uint64_t size = get_u64(rec + 28);
-        if (llen == 0 || llen > NAME_MAX_LEN ||
+        if (llen == 0 || llen > NAME_MAX_LEN || size > rlen ||
             (uint64_t)nlen + llen + size > rlen - off - REC_SIZE)
-            break;
+            break;  /* (size first: the sum must not wrap) */
         const unsigned char *lp = rec + REC_SIZE + nlen;
         if (memchr(lp, 0, llen) != NULL)
             break;

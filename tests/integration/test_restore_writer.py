@@ -345,3 +345,22 @@ def test_an_owner_id_beyond_32_bits_fails_that_member_only(tmp_path: Path) -> No
     else:
         assert (result.status, reports) == (0, [])
         assert (tmp_path / "out" / "e" / "large").stat().st_size == 300_000
+
+
+def test_keep_and_replace_over_a_restore_made_through_c(tmp_path: Path) -> None:
+    """The same bpbkar image restored three times into one folder: made, then kept (-K:
+    every file reported, none touched), then replaced (C hands existing names to Python)."""
+    src = many_files(tmp_path / "src", folders=2, per_folder=30)
+    stream = bpbkar_stream(src)
+    out = tmp_path / "out"
+    assert restore(stream, out, writers=2) == (RestoreResult(0, 63, len(stream), 60), [])
+    changed = below(out, src) / "d1" / "f7"
+    changed.write_bytes(b"changed since")
+    result, reports = restore(stream, out, keep=True, writers=2)
+    assert result.status == 0
+    assert sorted(reports) == sorted(f"Info INF - kept existing file {p}" for p in
+                                     (os.fspath(f.relative_to("/")) for f in src.rglob("f*")))
+    assert changed.read_bytes() == b"changed since"
+    result, reports = restore(stream, out, writers=2)
+    assert (result.status, reports) == (0, [])
+    assert_same_tree(src, below(out, src))

@@ -302,6 +302,12 @@ def test_make_gives_back_the_records_it_does_not_make(tmp_path: Path) -> None:
         folder_rec = bytearray(RING)
         fw._REC.pack_into(folder_rec, 0, fw._FOLDER, 0, 0, 0, 0, 0, 0, 0, 0)
         assert _untar.make(folder_rec, 0, 48, {0: fd}, False, 0o22) == (0, 0)
+        # A record whose sizes run past the ring (the sum would wrap 64 bits): not read.
+        bad = bytearray(RING)
+        fw._REC.pack_into(bad, 0, fw._FILE, 0, 0o644, 0, 0, 0, (1 << 64) - 1, 1, 1)
+        bad[fw._REC.size:fw._REC.size + 2] = b"zz"
+        assert _untar.make(bad, 0, 48, {0: fd}, False, 0o22) == (0, 0)
+        assert not (tmp_path / "z").exists()
         # Python makes it (replacing the symlink, not writing through it); C goes on.
         out = fw.Outcomes()
         assert fw.apply(memoryview(ring), 0, upto, nodes, {0: fd}, lambda f: None, out) == upto
