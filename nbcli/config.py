@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from nbcli import atomic
-from nbcli.status import NbuError
+from nbcli.status import (
+    CLIENT_HOSTNAME_NOT_FOUND,
+    INIT_ERROR,
+    INVALID_PARAMETER,
+    NO_CONFIGURATION,
+    NbuError,
+)
 
 DEFAULT_PBX_PORT = 1556
 ROLES = ("master", "media", "client")
@@ -193,7 +199,7 @@ class HostConfig:
         try:
             info = socket.getaddrinfo(host, self.pbx_port, type=socket.SOCK_STREAM)
         except socket.gaierror as e:
-            raise NbuError(48, f"cannot resolve host {host}") from e
+            raise NbuError(CLIENT_HOSTNAME_NOT_FOUND, f"cannot resolve host {host}") from e
         return str(info[0][4][0]), self.pbx_port
 
     def addresses_of(self, host: str) -> set[str]:
@@ -225,9 +231,9 @@ def load(root: str | os.PathLike[str] | None = None) -> HostConfig:
     try:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError as e:
-        raise NbuError(110, f"{path} not found (run: netbackup init)") from e
+        raise NbuError(NO_CONFIGURATION, f"{path} not found (run: netbackup init)") from e
     except tomllib.TOMLDecodeError as e:
-        raise NbuError(103, f"{path}: {e}") from e
+        raise NbuError(INIT_ERROR, f"{path}: {e}") from e
     return HostConfig(root, data)
 
 
@@ -296,14 +302,15 @@ def parse_bpconf(text: str) -> dict[str, Any]:
         key, sep, value = line.partition("=")
         key, value = key.strip().upper(), value.strip()
         if not sep or not key or not key.replace("_", "").isalnum():
-            raise NbuError(20, f"line {n}: not a KEY = value line: {raw!r}")
+            raise NbuError(INVALID_PARAMETER, f"line {n}: not a KEY = value line: {raw!r}")
         if key in LIST_KEYS:
             out.setdefault(key, []).append(value)
         elif key in INT_KEYS:
             try:
                 out[key] = int(value)
             except ValueError as e:
-                raise NbuError(20, f"line {n}: {key} needs a number, not {value!r}") from e
+                raise NbuError(INVALID_PARAMETER,
+                               f"line {n}: {key} needs a number, not {value!r}") from e
         else:
             out[key] = value
     return out
@@ -320,14 +327,15 @@ def apply_settings(cfg: HostConfig, settings: dict[str, Any], *, add: bool = Fal
                 if remove:
                     hosts.pop(name, None)
                 elif not addr.strip():
-                    raise NbuError(20, f"HOSTS needs 'name address:port', not {entry!r}")
+                    raise NbuError(INVALID_PARAMETER,
+                                   f"HOSTS needs 'name address:port', not {entry!r}")
                 else:
                     hosts[name] = addr.strip()
             cfg.data["hosts"] = hosts
             continue
         if (add or remove) and key not in LIST_KEYS:
-            raise NbuError(20, f"{key} is not a list key; --add/--remove apply to "
-                               f"{', '.join(sorted(LIST_KEYS))}")
+            raise NbuError(INVALID_PARAMETER, f"{key} is not a list key; --add/--remove apply to "
+                                              f"{', '.join(sorted(LIST_KEYS))}")
         if add:
             current = list(cfg.get(key) or [])
             cfg.data[key] = current + [v for v in value if v not in current]

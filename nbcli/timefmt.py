@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from nbcli.status import NbuError
+from nbcli.status import INVALID_DATE, NbuError
 
 
 def parse(text: str, end_of_day: bool = False) -> int:
@@ -45,7 +45,7 @@ def parse(text: str, end_of_day: bool = False) -> int:
             raise ValueError
         return epoch
     except (ValueError, OverflowError) as e:
-        raise NbuError(109, f"invalid date {text!r} (use mm/dd/yyyy [hh:mm:ss])") from e
+        raise NbuError(INVALID_DATE, f"invalid date {text!r} (use mm/dd/yyyy [hh:mm:ss])") from e
 
 
 def fmt(epoch: float | int | None, seconds: bool = True) -> str:

@@ -24,7 +24,7 @@ from nbcli import atomic
 from nbcli.catalog import tomldoc
 from nbcli.catalog.policy_model import check_name
 from nbcli.config import Paths
-from nbcli.status import NbuError
+from nbcli.status import ENTITY_EXISTS, INVALID_PARAMETER, NO_ENTITY, NbuError
 
 FILE = "client.toml"
 LOCK = ".lock"
@@ -67,15 +67,15 @@ def check(attrs: ClientAttrs) -> ClientAttrs:
     if attrs.current_host:
         check_name(attrs.current_host, "host name")
     if attrs.max_jobs is not None and attrs.max_jobs not in MAX_JOBS:
-        raise NbuError(20, f"max jobs must be {MAX_JOBS[0]} to {MAX_JOBS[-1]}, "
-                           f"not {attrs.max_jobs}")
+        raise NbuError(INVALID_PARAMETER, f"max jobs must be {MAX_JOBS[0]} to {MAX_JOBS[-1]}, "
+                                          f"not {attrs.max_jobs}")
     if attrs.free_browse not in FREE_BROWSE or attrs.list_restore not in LIST_RESTORE:
-        raise NbuError(20, "free browse is 0, 1 or 2 and list restore 0 to 3")
+        raise NbuError(INVALID_PARAMETER, "free browse is 0, 1 or 2 and list restore 0 to 3")
     if len(attrs.connect_options) != 3 or any(
             v not in r for v, r in zip(attrs.connect_options, CONNECT_RANGES)):
-        raise NbuError(20, "connect options are three numbers: 0-2 0-2 0-3")
+        raise NbuError(INVALID_PARAMETER, "connect options are three numbers: 0-2 0-2 0-3")
     if not 0 <= attrs.port <= 65535 or any(c.isspace() for c in attrs.ip_address):
-        raise NbuError(20, "bad port or IP address")
+        raise NbuError(INVALID_PARAMETER, "bad port or IP address")
     return attrs
 
 
@@ -132,7 +132,7 @@ def add_client(paths: Paths, attrs: ClientAttrs) -> None:
     check(attrs)
     with _store_lock(paths):
         if load_client(paths, attrs.name) is not None:
-            raise NbuError(226, f"client {attrs.name} already exists")
+            raise NbuError(ENTITY_EXISTS, f"client {attrs.name} already exists")
         _write(paths, attrs)
 
 
@@ -150,7 +150,7 @@ def modify_client(paths: Paths, name: str) -> Iterator[ClientAttrs]:
     with _store_lock(paths):
         attrs = load_client(paths, name)
         if attrs is None:
-            raise NbuError(227, f"client {name} does not exist")
+            raise NbuError(NO_ENTITY, f"client {name} does not exist")
         yield attrs
         _write(paths, attrs)
 
@@ -159,7 +159,7 @@ def delete_client(paths: Paths, name: str) -> None:
     """Remove the entry of `name` (status 227 if there is none)."""
     with _store_lock(paths):
         if load_client(paths, name) is None:
-            raise NbuError(227, f"client {name} does not exist")
+            raise NbuError(NO_ENTITY, f"client {name} does not exist")
         # The entry disappears in one rename; the folder's removal may then take its time.
         gone = folder(paths) / f".gone-{uuid.uuid4().hex}"
         os.rename(_file(paths, name).parent, gone)

@@ -21,7 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from nbcli.catalog.sqlitedb import Database
-from nbcli.status import NbuError
+from nbcli.status import (
+    ENTITY_EXISTS,
+    INVALID_PARAMETER,
+    MEDIA_SERVER_NOT_FOUND,
+    NO_ENTITY,
+    NO_STORAGE_UNITS,
+    PATH_NOT_ABSOLUTE,
+    STU_DISABLED,
+    STU_MAX_JOBS_REACHED,
+    STU_ON_DEMAND_ONLY,
+    STU_UNAVAILABLE,
+    TEXT_TOO_LONG,
+    NbuError,
+)
 
 MACHINE_TYPES = ("master", "media", "client", "ndmp", "cluster")
 # Names NetBackup's own tools and newer releases use for the same machine types.
@@ -70,9 +83,10 @@ STU_SELECT = ("SELECT s.*, (SELECT COUNT(*) FROM allocations a WHERE a.stu = s.l
 def check_name(what: str, value: str) -> str:
     """A label or host name: 225 when too long, 20 when it has characters raw lines cannot hold."""
     if len(value) > NAME_MAX:
-        raise NbuError(225, f"{what} is longer than {NAME_MAX} characters")
+        raise NbuError(TEXT_TOO_LONG, f"{what} is longer than {NAME_MAX} characters")
     if not NAME_RE.fullmatch(value):
-        raise NbuError(20, f"invalid {what} {value!r}: use letters, digits and . _ + - :")
+        raise NbuError(INVALID_PARAMETER,
+                       f"invalid {what} {value!r}: use letters, digits and . _ + - :")
     return value
 
 
@@ -80,7 +94,7 @@ def machine_type(value: str) -> str:
     """The canonical machine type for `value` (aliases accepted); 20 for an unknown one."""
     kind = MACHINE_ALIASES.get(value.lower(), value.lower())
     if kind not in MACHINE_TYPES:
-        raise NbuError(20, f"invalid machine type {value!r} "
+        raise NbuError(INVALID_PARAMETER, f"invalid machine type {value!r} "
                            f"(one of {', '.join(MACHINE_TYPES + tuple(MACHINE_ALIASES))})")
     return kind
 
@@ -91,19 +105,21 @@ def check_stu(label: str, host: str, path: str, cj: int, mfs_mb: int, stype: int
     check_name("storage unit label", label)
     check_name("host name", host)
     if stype != BASIC_DISK:
-        raise NbuError(20, f"disk type {stype} is not supported (only -dt {BASIC_DISK}, "
+        raise NbuError(INVALID_PARAMETER,
+                       f"disk type {stype} is not supported (only -dt {BASIC_DISK}, "
                            "BasicDisk)")
     if not path.startswith("/"):
-        raise NbuError(141, f"path {path!r} is not absolute")
+        raise NbuError(PATH_NOT_ABSOLUTE, f"path {path!r} is not absolute")
     if any(ord(c) < 32 or c in '"\x7f' for c in path):
-        raise NbuError(20, f"path {path!r} holds control characters or quotes")
+        raise NbuError(INVALID_PARAMETER, f"path {path!r} holds control characters or quotes")
     if not 0 <= cj <= MAX_INT:
-        raise NbuError(20, f"maximum concurrent jobs must be 0 or more, not {cj}")
+        raise NbuError(INVALID_PARAMETER, f"maximum concurrent jobs must be 0 or more, not {cj}")
     if not MFS_MIN <= mfs_mb <= MFS_MAX:
-        raise NbuError(20, f"maximum fragment size must be {MFS_MIN} to {MFS_MAX} MB, "
+        raise NbuError(INVALID_PARAMETER,
+                       f"maximum fragment size must be {MFS_MIN} to {MFS_MAX} MB, "
                            f"not {mfs_mb}")
     if odo not in (0, 1):
-        raise NbuError(20, f"on demand only must be 0 or 1, not {odo}")
+        raise NbuError(INVALID_PARAMETER, f"on demand only must be 0 or 1, not {odo}")
     return {"label": label, "stype": stype, "host": host, "path": posixpath.normpath(path),
             "cj": cj, "mfs_mb": mfs_mb, "odo": odo}
 
@@ -127,12 +143,13 @@ class EmmDB:
         if master:
             check_name("master server name", master)
         if version and not VERSION_RE.fullmatch(version):
-            raise NbuError(20, f"invalid NetBackup version {version!r} (like 10.1.1)")
+            raise NbuError(INVALID_PARAMETER,
+                           f"invalid NetBackup version {version!r} (like 10.1.1)")
         with self.db.tx() as c:
             cur = c.execute("INSERT OR IGNORE INTO hosts (name, machinetype, master, version) "
                             "VALUES (?, ?, ?, ?)", (name, kind, master, version))
         if cur.rowcount == 0 and not exist_ok:
-            raise NbuError(226, f"host {name} ({kind}) is already in the EMM database")
+            raise NbuError(ENTITY_EXISTS, f"host {name} ({kind}) is already in the EMM database")
         return cur.rowcount == 1
 
     def delete_host(self, name: str, machinetype: str) -> None:
@@ -140,7 +157,7 @@ class EmmDB:
         with self.db.tx() as c:
             cur = c.execute("DELETE FROM hosts WHERE name = ? AND machinetype = ?", (name, kind))
         if cur.rowcount == 0:
-            raise NbuError(227, f"host {name} ({kind}) is not in the EMM database")
+            raise NbuError(NO_ENTITY, f"host {name} ({kind}) is not in the EMM database")
 
     def hosts(self, name: str | None = None, machinetype: str | None = None
               ) -> list[dict[str, Any]]:
@@ -162,15 +179,16 @@ class EmmDB:
         """Add a checked row (check_stu): 226 for a label or destination already in use."""
         with self.db.tx() as c:
             if not self._is_media(c, row["host"]):
-                raise NbuError(2101, f"{row['host']} is not a media server in the EMM database "
+                raise NbuError(MEDIA_SERVER_NOT_FOUND,
+                               f"{row['host']} is not a media server in the EMM database "
                                      "(add it: nbemmcmd -addhost -machinetype media)")
             if c.execute("SELECT 1 FROM stus WHERE label = ?", (row["label"],)).fetchone():
-                raise NbuError(226, f"storage unit {row['label']} already exists")
+                raise NbuError(ENTITY_EXISTS, f"storage unit {row['label']} already exists")
             same = c.execute("SELECT label FROM stus WHERE host = ? AND path = ?",
                              (row["host"], row["path"])).fetchone()
             if same:
-                raise NbuError(226, f"storage unit {same['label']} already writes to "
-                                    f"{row['host']}:{row['path']}")
+                raise NbuError(ENTITY_EXISTS, f"storage unit {same['label']} already writes to "
+                                              f"{row['host']}:{row['path']}")
             c.execute("INSERT INTO stus (label, stype, host, path, cj, mfs_mb, odo) "
                       "VALUES (:label, :stype, :host, :path, :cj, :mfs_mb, :odo)", row)
 
@@ -178,7 +196,7 @@ class EmmDB:
         with self.db.tx() as c:
             cur = c.execute("DELETE FROM stus WHERE label = ?", (label,))
         if cur.rowcount == 0:
-            raise NbuError(227, f"storage unit {label} does not exist")
+            raise NbuError(NO_ENTITY, f"storage unit {label} does not exist")
 
     def stus(self, label: str | None = None) -> list[dict[str, Any]]:
         """Storage units by label, each with `jobs`: its current allocations; 227 if `label`
@@ -187,7 +205,7 @@ class EmmDB:
             return [dict(r) for r in self.db.query(STU_SELECT + " ORDER BY s.label")]
         rows = self.db.query(STU_SELECT + " WHERE s.label = ?", (label,))
         if not rows:
-            raise NbuError(227, f"storage unit {label} does not exist")
+            raise NbuError(NO_ENTITY, f"storage unit {label} does not exist")
         return [dict(rows[0])]
 
     # --- allocations ---------------------------------------------------------------------
@@ -200,7 +218,8 @@ class EmmDB:
         repeated after a lost reply does not take a second slot.
         """
         if kind not in KINDS:
-            raise NbuError(20, f"allocation kind must be backup or restore, not {kind!r}")
+            raise NbuError(INVALID_PARAMETER,
+                           f"allocation kind must be backup or restore, not {kind!r}")
         with self.db.tx() as c:
             held = c.execute("SELECT * FROM allocations WHERE jobid = ?", (jobid,)).fetchone()
             if held is not None:
@@ -221,44 +240,49 @@ class EmmDB:
         """The units this request may use, before their limits are looked at."""
         if kind == "restore":
             if not host:
-                raise NbuError(2101, "a restore must name the media server that holds the image")
+                raise NbuError(MEDIA_SERVER_NOT_FOUND,
+                               "a restore must name the media server that holds the image")
             if not self._is_media(c, host):
-                raise NbuError(2101, f"media server {host} is not in the EMM database")
+                raise NbuError(MEDIA_SERVER_NOT_FOUND,
+                               f"media server {host} is not in the EMM database")
         if stu != ANY:
             row = c.execute(STU_SELECT + " WHERE s.label = ?", (stu,)).fetchone()
             if row is None:
-                raise NbuError(219, f"storage unit {stu} does not exist")
+                raise NbuError(STU_UNAVAILABLE, f"storage unit {stu} does not exist")
             if kind == "restore" and row["host"] != host:
-                raise NbuError(219, f"storage unit {stu} is on {row['host']}, the image is "
+                raise NbuError(STU_UNAVAILABLE,
+                               f"storage unit {stu} is on {row['host']}, the image is "
                                     f"on {host}")
             return [dict(row)]
         units = [dict(r) for r in c.execute(STU_SELECT + " ORDER BY s.label")]
         if kind == "restore":
             units = [u for u in units if u["host"] == host]
             if not units:
-                raise NbuError(219, f"no storage unit on media server {host}")
+                raise NbuError(STU_UNAVAILABLE, f"no storage unit on media server {host}")
             return units
         if not units:
-            raise NbuError(213, "no storage units are configured")
+            raise NbuError(NO_STORAGE_UNITS, "no storage units are configured")
         units = [u for u in units if not u["odo"]]
         if not units:
-            raise NbuError(2111, "every storage unit is on demand only")
+            raise NbuError(STU_ON_DEMAND_ONLY, "every storage unit is on demand only")
         return units
 
     def _pick(self, c: sqlite3.Connection, units: list[dict[str, Any]]) -> dict[str, Any]:
         """The usable unit with the fewest running jobs; why none is, when none is."""
         usable = [u for u in units if self._is_media(c, u["host"])]
         if not usable:
-            raise NbuError(2101, f"media server {units[0]['host']} of storage unit "
+            raise NbuError(MEDIA_SERVER_NOT_FOUND,
+                           f"media server {units[0]['host']} of storage unit "
                                  f"{units[0]['label']} is not in the EMM database")
         enabled = [u for u in usable if u["cj"] >= 1]
         if not enabled:
-            raise NbuError(2045, f"storage unit {usable[0]['label']} has maximum concurrent "
+            raise NbuError(STU_DISABLED,
+                           f"storage unit {usable[0]['label']} has maximum concurrent "
                                  "jobs 0")
         free = [u for u in enabled if u["jobs"] < u["cj"]]
         if not free:
             busy = ", ".join(f"{u['label']} ({u['jobs']}/{u['cj']})" for u in enabled)
-            raise NbuError(2040, f"all job slots in use: {busy}")
+            raise NbuError(STU_MAX_JOBS_REACHED, f"all job slots in use: {busy}")
         return min(free, key=lambda u: (u["jobs"], u["label"]))
 
     def release(self, jobid: int) -> bool:

@@ -16,9 +16,9 @@ import importlib
 import logging
 from typing import Any
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.config import Paths
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 NEVER_EXPIRES_LEVEL = 9  # "infinity (cannot be changed)", reference §4.1
 DEFAULT_CLEANUP_HOURS = 12  # bpconfig's image cleanup interval, NetBackup's default
@@ -41,7 +41,7 @@ def _optional(name: str) -> Any:
 def is_expired(h: dict[str, Any], now: float) -> bool:
     """Whether the image of header `h` has expired at `now`."""
     expiration = int(h["expiration"])
-    return expiration < codes.INFINITY and expiration <= now
+    return expiration < kinds.INFINITY and expiration <= now
 
 
 def retention_period(paths: Paths, level: int) -> int | None:
@@ -53,13 +53,13 @@ def retention_period(paths: Paths, level: int) -> int | None:
         return None
     retention = _optional("nbcli.catalog.retention")
     if retention is None:
-        return codes.retention_seconds(level)
+        return kinds.default_period(level)
     period = retention.retention_seconds(paths, level)
     return None if period is None else int(period)
 
 
 def expiration_of(backup_time: int, period: int | None) -> int:
-    return codes.INFINITY if period is None else backup_time + period
+    return kinds.INFINITY if period is None else backup_time + period
 
 
 def cleanup_interval(paths: Paths, log: logging.Logger) -> float:
@@ -78,8 +78,9 @@ def cleanup_interval(paths: Paths, log: logging.Logger) -> float:
 
 def check_expiration(value: Any) -> int:
     """An expiration a request may set: 0 (now), an epoch, up to INFINITY; status 20 otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= codes.INFINITY:
-        raise NbuError(20, f"expiration must be 0 (now) or an epoch up to {codes.INFINITY}, "
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= kinds.INFINITY:
+        raise NbuError(INVALID_PARAMETER,
+                       f"expiration must be 0 (now) or an epoch up to {kinds.INFINITY}, "
                            f"not {value!r}")
     return value
 

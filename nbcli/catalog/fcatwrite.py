@@ -39,7 +39,7 @@ from nbcli.catalog.files import (
     split_path,
     to_array,
 )
-from nbcli.status import NbuError
+from nbcli.status import DATABASE_ERROR, FILE_WRITE_FAILED, INVALID_ENTRY, NbuError
 
 NFIELDS = 14
 
@@ -52,20 +52,20 @@ def _check_paths(paths: tuple[Any, ...], links: tuple[Any, ...]) -> None:
     for p, link in zip(paths, links, strict=True):
         if not isinstance(p, str) or not p.startswith("/") or "\0" in p or "//" in p \
                 or (p.endswith("/") and p != "/") or not isinstance(link, str) or "\0" in link:
-            raise NbuError(223, f"invalid path or link in entry {p!r} -> {link!r}")
+            raise NbuError(INVALID_ENTRY, f"invalid path or link in entry {p!r} -> {link!r}")
 
 
 def columns_of(entries: Any) -> dict[str, tuple[Any, ...]]:
     """Wire entries -> columns by field name; status 223 for anything malformed."""
     if not isinstance(entries, list) or not all(isinstance(e, list) and len(e) == NFIELDS
                                                 for e in entries):
-        raise NbuError(223, f"entries must be lists of {NFIELDS} fields")
+        raise NbuError(INVALID_ENTRY, f"entries must be lists of {NFIELDS} fields")
     cols = dict(zip(ENTRY_FIELDS, zip(*entries, strict=True), strict=True))
     _check_paths(cols["path"], cols["link"])
     if not all(isinstance(t, str) and t in TYPES for t in cols["type"]):
-        raise NbuError(223, "entry type must be one of 0-6")
+        raise NbuError(INVALID_ENTRY, "entry type must be one of 0-6")
     if not all(isinstance(n, str) and "\0" not in n for n in cols["uname"] + cols["gname"]):
-        raise NbuError(223, "owner and group names must be strings")
+        raise NbuError(INVALID_ENTRY, "owner and group names must be strings")
     return cols
 
 
@@ -96,14 +96,14 @@ class FilesWriter:
         try:
             numeric = {name: to_array(code, cols[name]) for name, code in NUMERIC}
         except (TypeError, OverflowError) as e:
-            raise NbuError(223, f"bad number in entries: {e}") from e
+            raise NbuError(INVALID_ENTRY, f"bad number in entries: {e}") from e
         if max(cols["mode"]) > 0o7777 or max(cols["in_image"]) > 1:
-            raise NbuError(223, "mode above 07777 or in_image not 0/1")
+            raise NbuError(INVALID_ENTRY, "mode above 07777 or in_image not 0/1")
         members = zip(cols["offset"], cols["hdr_len"], cols["size"], cols["in_image"],
                       strict=True)
         ends = [_member_end(o, h, s) for o, h, s, i in members if i and o >= 0]
         if len(ends) != sum(cols["in_image"]):
-            raise NbuError(223, "an entry in the image has a negative offset")
+            raise NbuError(INVALID_ENTRY, "an entry in the image has a negative offset")
         out = [self._new_names(cols)]
         at = self.data_end + len(out[0])
         new_blocks = []
@@ -156,7 +156,7 @@ class FilesWriter:
                 view = view[os.pwrite(self.fd, view, self.data_end + len(data) - len(view)):]
         except OSError as e:
             os.ftruncate(self.fd, self.data_end)  # never leave half a batch behind
-            raise NbuError(14, f"cannot write {self.path}: {e}") from e
+            raise NbuError(FILE_WRITE_FAILED, f"cannot write {self.path}: {e}") from e
         self.data_end += len(data)
 
     def finish(self) -> None:
@@ -175,7 +175,7 @@ class FilesWriter:
             os.pwrite(self.fd, index, self.data_end)
             os.fsync(self.fd)
         except OSError as e:
-            raise NbuError(14, f"cannot write {self.path}: {e}") from e
+            raise NbuError(FILE_WRITE_FAILED, f"cannot write {self.path}: {e}") from e
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -193,7 +193,7 @@ def scan(path: Path) -> FilesWriter:
         w = FilesWriter(path, fd)
         with mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as buf:
             if bytes(buf[:len(MAGIC)]) != MAGIC:
-                raise NbuError(220, f"{path} is not an nbcli files file")
+                raise NbuError(DATABASE_ERROR, f"{path} is not an nbcli files file")
             w.data_end = _scan_blocks(w, buf, len(MAGIC))
         os.ftruncate(fd, w.data_end)
         return w

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from nbcli.status import NbuError
+from nbcli.status import DATABASE_ERROR, NbuError
 
 MAGIC = b"NBCLIF\x00\x01"
 FORMAT_VERSION = 1
@@ -108,10 +108,10 @@ class Block:
 
     def __init__(self, buf: Any, offset: int) -> None:
         if offset + BLOCK.size > len(buf):
-            raise NbuError(220, f"block at {offset} is cut short")
+            raise NbuError(DATABASE_ERROR, f"block at {offset} is cut short")
         tag, n, dir_len, names_len, links_len = BLOCK.unpack_from(buf, offset)
         if tag != DIR_TAG:
-            raise NbuError(220, f"no directory block at {offset}")
+            raise NbuError(DATABASE_ERROR, f"no directory block at {offset}")
         self.buf, self.offset, self.n = buf, offset, n
         p = offset + BLOCK.size
         self.dir = bytes(buf[p:p + dir_len]).decode("utf-8", "surrogateescape")
@@ -125,7 +125,7 @@ class Block:
         self._at["link"] = (p + names_len, p + names_len + links_len)
         self.end = p + names_len + links_len
         if self.end > len(buf):
-            raise NbuError(220, f"block at {offset} is cut short")
+            raise NbuError(DATABASE_ERROR, f"block at {offset} is cut short")
 
     def _bytes(self, name: str) -> bytes:
         a, b = self._at[name]
@@ -165,23 +165,23 @@ class FilesFile:
             with open(path, "rb") as f:
                 self.size = os.fstat(f.fileno()).st_size
                 if self.size < len(MAGIC) + TRAILER.size:
-                    raise NbuError(220, f"{path}: too short for a files file")
+                    raise NbuError(DATABASE_ERROR, f"{path}: too short for a files file")
                 self.buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         except OSError as e:
-            raise NbuError(220, f"cannot read {path}: {e}") from e
+            raise NbuError(DATABASE_ERROR, f"cannot read {path}: {e}") from e
         try:
             self._read_index()
         except (struct.error, ValueError, IndexError) as e:
-            raise NbuError(220, f"{path}: damaged index: {e}") from e
+            raise NbuError(DATABASE_ERROR, f"{path}: damaged index: {e}") from e
 
     def _read_index(self) -> None:
         tag, index_at, self.count, version = TRAILER.unpack_from(self.buf, self.size
                                                                  - TRAILER.size)
         if self.buf[:len(MAGIC)] != MAGIC or tag != TRAILER_TAG or version != FORMAT_VERSION:
-            raise NbuError(220, f"{self.path}: not a complete nbcli files file")
+            raise NbuError(DATABASE_ERROR, f"{self.path}: not a complete nbcli files file")
         tag, nblocks, dirs_len, names_len = INDEX_HDR.unpack_from(self.buf, index_at)
         if tag != INDEX_TAG:
-            raise NbuError(220, f"{self.path}: no index at {index_at}")
+            raise NbuError(DATABASE_ERROR, f"{self.path}: no index at {index_at}")
         p = index_at + INDEX_HDR.size
         offsets = from_array("Q", bytes(self.buf[p:p + 8 * nblocks]))
         p += 8 * nblocks

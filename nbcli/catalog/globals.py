@@ -22,7 +22,7 @@ from pathlib import Path
 
 from nbcli.catalog import tomldoc
 from nbcli.config import Paths
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 FILE = "bpconfig.toml"
 INT_MAX = 2147483647
@@ -81,12 +81,13 @@ def check(g: Globals) -> Globals:
     for name, (low, high) in RANGES.items():
         value = getattr(g, name)
         if not low <= value <= high:
-            raise NbuError(20, f"{name.replace('_', ' ')} must be {low} to {high}, not {value}")
+            raise NbuError(INVALID_PARAMETER,
+                           f"{name.replace('_', ' ')} must be {low} to {high}, not {value}")
     if 0 < g.compress_after_seconds < MIN_COMPRESS:
-        raise NbuError(20, f"compress after must be 0 or {MIN_COMPRESS} to "
-                           f"{RANGES['compress_after_seconds'][1]} seconds")
+        raise NbuError(INVALID_PARAMETER, f"compress after must be 0 or {MIN_COMPRESS} to "
+                                          f"{RANGES['compress_after_seconds'][1]} seconds")
     if any(c.isspace() for c in g.admin_mail):
-        raise NbuError(20, "the mail address must be one word")
+        raise NbuError(INVALID_PARAMETER, "the mail address must be one word")
     return g
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from nbcli.catalog.files import Block, FilesFile, prefix_of, split_path
 from nbcli.catalog.imagehdr import Header
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 FULL = 0
 CHAIN_TYPES = frozenset({0, 1, 2, 3, 4})
@@ -49,7 +49,7 @@ def select_chain(images: list[Header], start: int, end: int) -> list[Header]:
 def normalize(path: Any) -> str:
     """An absolute path without doubled or trailing slashes; status 20 otherwise."""
     if not isinstance(path, str) or not path.startswith("/") or "\0" in path:
-        raise NbuError(20, f"invalid path {path!r} (an absolute path is needed)")
+        raise NbuError(INVALID_PARAMETER, f"invalid path {path!r} (an absolute path is needed)")
     return posixpath.normpath(re.sub("/+", "/", path))
 
 

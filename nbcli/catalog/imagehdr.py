@@ -19,8 +19,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from nbcli.codes import SCHED_TYPES
-from nbcli.status import NbuError
+from nbcli.kinds import SCHED_TYPES
+from nbcli.status import DATABASE_ERROR, INVALID_PARAMETER, NbuError
 
 VERSION = 11  # the image version NetBackup 8+ writes in IMAGE lines and headers
 CTIME_DIR = 1_000_000
@@ -63,7 +63,7 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
 def check_name(kind: str, value: object) -> str:
     """A client or policy name fit for a file name; status 20 otherwise."""
     if not isinstance(value, str) or not _SAFE_NAME.match(value) or len(value) > 255:
-        raise NbuError(20, f"invalid {kind} name {value!r}")
+        raise NbuError(INVALID_PARAMETER, f"invalid {kind} name {value!r}")
     return value
 
 
@@ -77,7 +77,7 @@ def split_backupid(backupid: object) -> tuple[str, int]:
         client, sep, ctime = backupid.rpartition("_")
         if sep and ctime.isdigit() and _SAFE_NAME.match(client) and len(client) <= 255:
             return client, int(ctime)
-    raise NbuError(20, f"invalid backup id {backupid!r} (expected <client>_<ctime>)")
+    raise NbuError(INVALID_PARAMETER, f"invalid backup id {backupid!r} (expected <client>_<ctime>)")
 
 
 def image_dir(images: Path, client: str, ctime: int) -> Path:
@@ -138,7 +138,7 @@ def parse_header(text: str, where: str = "header") -> Header:
                 name, kind = kinds[key]
                 h[name] = kind(_unescape(value))
     except ValueError as e:
-        raise NbuError(220, f"{where}: damaged line {line!r}") from e
+        raise NbuError(DATABASE_ERROR, f"{where}: damaged line {line!r}") from e
     if not h["backupid"] or not h["client"]:
-        raise NbuError(220, f"{where}: not an image header")
+        raise NbuError(DATABASE_ERROR, f"{where}: not an image header")
     return h

@@ -49,7 +49,7 @@ from nbcli.catalog.imagehdr import (
     parse_name,
     split_backupid,
 )
-from nbcli.status import NbuError
+from nbcli.status import CANNOT_PROCESS, DATABASE_ERROR, EVENTS_OUT_OF_SEQUENCE, NO_ENTITY, NbuError
 
 OPEN_FILES = 16  # .f files kept mapped for repeated listings of the same images
 
@@ -75,10 +75,12 @@ def check_fragments(fragments: Any, stream_bytes: int) -> None:
     at = 0
     for n, f in enumerate(fragments, 1):
         if f["num"] != n or f["offset"] != at or f["bytes"] < 0:
-            raise NbuError(229, f"fragment {n} is not contiguous with the ones before it")
+            raise NbuError(EVENTS_OUT_OF_SEQUENCE,
+                           f"fragment {n} is not contiguous with the ones before it")
         at += f["bytes"]
     if at != stream_bytes:
-        raise NbuError(229, f"fragments hold {at} bytes, the image stream {stream_bytes}")
+        raise NbuError(EVENTS_OUT_OF_SEQUENCE,
+                       f"fragments hold {at} bytes, the image stream {stream_bytes}")
 
 
 class ImageStore:
@@ -138,17 +140,19 @@ class ImageStore:
             self._check_open(p)
             w = p.writer
             if result["num_files"] != w.count:
-                raise NbuError(229, f"{backupid}: {w.count} files in the catalog, "
+                raise NbuError(EVENTS_OUT_OF_SEQUENCE,
+                               f"{backupid}: {w.count} files in the catalog, "
                                     f"{result['num_files']} reported")
             check_fragments(result["fragments"], result["stream_bytes"])
             if w.max_end > result["stream_bytes"]:
-                raise NbuError(229, f"{backupid}: a file ends at byte {w.max_end}, past the "
+                raise NbuError(EVENTS_OUT_OF_SEQUENCE,
+                               f"{backupid}: a file ends at byte {w.max_end}, past the "
                                     f"image's {result['stream_bytes']} bytes")
             hdr_tmp, f_tmp = p.paths()
             w.finish()
             check = FilesFile(f_tmp)
             if check.count != w.count:
-                raise NbuError(229, f"{f_tmp}: reads back {check.count} entries")
+                raise NbuError(EVENTS_OUT_OF_SEQUENCE, f"{f_tmp}: reads back {check.count} entries")
             h = {**p.header, **result, "ff_size": check.size}
             check.close()
             os.replace(f_tmp, p.dir / (p.name + ".f"))
@@ -179,7 +183,8 @@ class ImageStore:
     @staticmethod
     def _check_open(p: Pending) -> None:
         if p.done:
-            raise NbuError(229, f"image {p.header['backupid']} is no longer in progress")
+            raise NbuError(EVENTS_OUT_OF_SEQUENCE,
+                           f"image {p.header['backupid']} is no longer in progress")
 
     def _get(self, backupid: str) -> Pending:
         """The image in progress; recovered from disk after a restart of bpdbm."""
@@ -198,14 +203,15 @@ class ImageStore:
                                          str(d / n))
                         p = Pending(h, d, base, scan(d / (base + ".f" + SUFFIX)))
                     except OSError as e:
-                        raise NbuError(220, f"cannot reopen image {backupid}: {e}") from e
+                        raise NbuError(DATABASE_ERROR,
+                                       f"cannot reopen image {backupid}: {e}") from e
                     self._pending[backupid] = p
                     self.log.info("image %s in progress again (%d files)", backupid,
                                   p.writer.count)
                     return p
         if any(not n.endswith(SUFFIX) for n in names):
-            raise NbuError(229, f"image {backupid} is already complete")
-        raise NbuError(227, f"no image {backupid} in progress")
+            raise NbuError(EVENTS_OUT_OF_SEQUENCE, f"image {backupid} is already complete")
+        raise NbuError(NO_ENTITY, f"no image {backupid} in progress")
 
     # --- expiring (bpexpdate, the Image Cleanup job) -----------------------------------------
 
@@ -220,7 +226,7 @@ class ImageStore:
         """A complete image's header as it is on disk now; status 227 if there is none."""
         found = self.find(backupid=backupid)
         if not found:
-            raise NbuError(227, f"no image {backupid} in the catalog")
+            raise NbuError(NO_ENTITY, f"no image {backupid} in the catalog")
         return found[0]
 
     def set_expiration(self, backupid: str, expiration: int) -> Header:
@@ -232,7 +238,8 @@ class ImageStore:
             try:
                 atomic.write_text(hdr, format_header(h))
             except OSError as e:
-                raise NbuError(220, f"cannot rewrite the header of {backupid}: {e}") from e
+                raise NbuError(DATABASE_ERROR,
+                               f"cannot rewrite the header of {backupid}: {e}") from e
             finally:
                 self._headers.pop(hdr, None)
         self.log.info("image %s now expires at %d", backupid, expiration)
@@ -249,7 +256,7 @@ class ImageStore:
         with self._lock:
             h = self._current(backupid)
             if not is_expired(h, now):
-                raise NbuError(228, f"image {backupid} has not expired; it stays")
+                raise NbuError(CANNOT_PROCESS, f"image {backupid} has not expired; it stays")
             hdr, dot_f = self._complete_paths(h)
             tomb = hdr.with_name(tombstone_name(hdr.name))
             os.replace(hdr, tomb)
@@ -340,7 +347,7 @@ class ImageStore:
         try:
             key = (path, os.stat(path).st_mtime_ns)
         except OSError as e:
-            raise NbuError(220, f"files file of {h['backupid']} is missing: {e}") from e
+            raise NbuError(DATABASE_ERROR, f"files file of {h['backupid']} is missing: {e}") from e
         with self._lock:
             ff = self._files.get(key)
             if ff is not None:

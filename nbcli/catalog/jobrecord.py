@@ -5,7 +5,7 @@ the `bpdbjobs -all_columns` names (reference/netbackup-cli.md §2.1, docs/protoc
 records"). Nothing here does I/O or reads the clock (callers pass `now`); it imports only the
 code tables, the date formats and the status table, never a daemon or the network.
 
-Theory of operation. A job moves between NetBackup's states (codes.JOB_STATES):
+Theory of operation. A job moves between NetBackup's states (kinds.JOB_STATES):
 
     Queued <-> Active <-> Re-Queued      (Suspended and Incomplete: to and from any of them)
         \\         |          /
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbcli import codes, timefmt
-from nbcli.status import NbuError, message
+from nbcli import kinds, timefmt
+from nbcli.status import INVALID_PARAMETER, INVALID_PROTOCOL, INVALID_REQUEST, NbuError, message
 
 INT_FIELDS = (
     "jobtype", "state", "status", "started", "ended", "operation", "kbytes", "files",
@@ -58,22 +58,22 @@ TRY_MIRROR = {"jobpid": "trypid", "stunit": "trystunit", "server": "tryserver",
 
 SEVERITIES = ("Info", "Warning", "Error")
 
-_ANY = frozenset(codes.JOB_STATES) - {codes.DONE}
+_ANY = frozenset(kinds.JOB_STATES) - {kinds.DONE}
 TRANSITIONS: dict[int, frozenset[int]] = {
-    codes.QUEUED: _ANY | {codes.DONE},
-    codes.ACTIVE: _ANY | {codes.DONE},
-    codes.REQUEUED: _ANY | {codes.DONE},
-    codes.SUSPENDED: _ANY | {codes.DONE},
-    codes.INCOMPLETE: _ANY | {codes.DONE},
-    codes.DONE: frozenset({codes.DONE}),
+    kinds.QUEUED: _ANY | {kinds.DONE},
+    kinds.ACTIVE: _ANY | {kinds.DONE},
+    kinds.REQUEUED: _ANY | {kinds.DONE},
+    kinds.SUSPENDED: _ANY | {kinds.DONE},
+    kinds.INCOMPLETE: _ANY | {kinds.DONE},
+    kinds.DONE: frozenset({kinds.DONE}),
 }
 
 
 def check_move(old: int, new: int, jobid: int) -> None:
     """Refuse a state change the machine does not allow (status 133)."""
     if new not in TRANSITIONS[old]:
-        raise NbuError(133, f"job {jobid} is {codes.JOB_STATES[old]}; it cannot become "
-                            f"{codes.JOB_STATES[new]}")
+        raise NbuError(INVALID_REQUEST, f"job {jobid} is {kinds.JOB_STATES[old]}; it cannot become "
+                                        f"{kinds.JOB_STATES[new]}")
 
 
 def _is_int(value: object) -> bool:
@@ -97,7 +97,7 @@ _NULLABLE.pop("state")
 _TRY_STRINGS = ("trystunit", "tryserver", "trystatusdescription")
 # Request-shape errors (a field of the wrong type, an unknown field) are 143, as in every
 # daemon's protocol; well-formed values that make no sense are 20.
-SHAPE, VALUE = 143, 20
+SHAPE, VALUE = INVALID_PROTOCOL, INVALID_PARAMETER
 
 
 def _clean_value(name: str, value: Any) -> Any:
@@ -132,7 +132,7 @@ def _clean_value(name: str, value: Any) -> Any:
 def clean(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     """Checked job fields of a job_create/job_update request (status 143 or 20 if wrong)."""
     out = {name: _clean_value(name, value) for name, value in fields.items()}
-    if "state" in out and out["state"] not in codes.JOB_STATES:
+    if "state" in out and out["state"] not in kinds.JOB_STATES:
         raise NbuError(VALUE, f"unknown job state {out['state']}")
     if creating:
         for required in ("jobtype", "state"):

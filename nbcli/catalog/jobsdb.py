@@ -23,10 +23,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.catalog import jobrecord as rec
 from nbcli.catalog.sqlitedb import Database
-from nbcli.status import NbuError, message
+from nbcli.status import INVALID_REQUEST, NO_ENTITY, NbuError, message
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -110,7 +110,7 @@ class JobsDB:
         job["started"] = job["started"] or now
         job["masterserver"] = job["masterserver"] or self.master
         closed = bool(job.pop("closed", False))
-        if job["state"] == codes.DONE and not job["ended"]:
+        if job["state"] == kinds.DONE and not job["ended"]:
             job["ended"] = now
         first = rec.new_try(job, now) if new_try else None
         state, status = job.pop("state"), job.pop("status")
@@ -120,7 +120,7 @@ class JobsDB:
             jobid = cur.lastrowid
             assert jobid is not None
             if first is not None:
-                if state == codes.DONE:
+                if state == kinds.DONE:
                     rec.close_try(first, job["ended"], status)
                 self._save_try(c, jobid, 1, first)
             return jobid
@@ -135,19 +135,19 @@ class JobsDB:
         with self.db.tx() as c:
             job = self._load(c, jobid)
             if only_from is not None and job["state"] not in only_from:
-                raise NbuError(133, f"job {jobid} is {codes.JOB_STATES[job['state']]}")
+                raise NbuError(INVALID_REQUEST, f"job {jobid} is {kinds.JOB_STATES[job['state']]}")
             try_fields = {k: v for k, v in fields.items() if k in rec.TRY_FIELDS}
             job_fields = {k: v for k, v in fields.items() if k not in rec.TRY_FIELDS}
             if "state" in job_fields:
                 rec.check_move(job["state"], job_fields["state"], jobid)
             if job["closed"] and job_fields.get("closed") is False:
-                raise NbuError(133, f"job {jobid} is closed; it cannot be opened again")
+                raise NbuError(INVALID_REQUEST, f"job {jobid} is closed; it cannot be opened again")
             job.update(job_fields)
-            done = job["state"] == codes.DONE
+            done = job["state"] == kinds.DONE
             if done and not job["ended"]:
                 job["ended"] = now
             if new_try and done:
-                raise NbuError(133, f"job {jobid} is done; it gets no new try")
+                raise NbuError(INVALID_REQUEST, f"job {jobid} is done; it gets no new try")
             trynum, current = self._current_try(c, jobid)
             if new_try:
                 if current is not None:
@@ -172,12 +172,12 @@ class JobsDB:
         current.update(try_fields)
         if "trystatus" in try_fields and "trystatusdescription" not in try_fields:
             current["trystatusdescription"] = ""
-        if job["state"] == codes.DONE:
+        if job["state"] == kinds.DONE:
             if ("status" in job_fields or "state" in job_fields) and "trystatus" not in try_fields:
                 current["trystatus"] = job["status"]
                 current["trystatusdescription"] = ""
             rec.close_try(current, job["ended"] or now, job["status"])
-        elif job_fields.get("state") == codes.REQUEUED:
+        elif job_fields.get("state") == kinds.REQUEUED:
             rec.close_try(current, now, None)  # this try failed; the job waits for the next
         elif current["trystatus"] is not None and not current["trystatusdescription"]:
             current["trystatusdescription"] = message(current["trystatus"])
@@ -186,7 +186,7 @@ class JobsDB:
         """Record a step or log line (see events in SCHEMA) against the job's current try."""
         with self.db.tx() as c:
             if c.execute("SELECT 1 FROM jobs WHERE jobid = ?", (jobid,)).fetchone() is None:
-                raise NbuError(227, f"job {jobid} does not exist")
+                raise NbuError(NO_ENTITY, f"job {jobid} does not exist")
             row = c.execute("SELECT MAX(trynum) FROM tries WHERE jobid = ?", (jobid,)).fetchone()
             c.execute("INSERT INTO events (jobid, trynum, time, kind, step, severity, process, "
                       "pid, host, msg) VALUES (:jobid, :trynum, :time, :kind, :step, "
@@ -197,7 +197,7 @@ class JobsDB:
         row = c.execute("SELECT state, status, closed, fields FROM jobs WHERE jobid = ?",
                         (jobid,)).fetchone()
         if row is None:
-            raise NbuError(227, f"job {jobid} does not exist")
+            raise NbuError(NO_ENTITY, f"job {jobid} does not exist")
         job = json.loads(row["fields"])
         job.update(state=row["state"], status=row["status"], closed=bool(row["closed"]))
         return job
@@ -227,14 +227,14 @@ class JobsDB:
         with self._read() as c:
             row = c.execute("SELECT closed FROM jobs WHERE jobid = ?", (jobid,)).fetchone()
         if row is None:
-            raise NbuError(227, f"job {jobid} does not exist")
+            raise NbuError(NO_ENTITY, f"job {jobid} does not exist")
         return bool(row[0])
 
     def get(self, jobid: int, now: int) -> dict[str, Any]:
         """One job with its tries and steps; status 227 if unknown."""
         jobs, _ = self.jobs(now, jobids=[jobid], detail=True)
         if not jobs:
-            raise NbuError(227, f"job {jobid} does not exist")
+            raise NbuError(NO_ENTITY, f"job {jobid} does not exist")
         return jobs[0]
 
     def jobs(self, now: int, *, jobids: list[int] | None = None, detail: bool = False,
@@ -305,9 +305,9 @@ class JobsDB:
         """Job counts per state (and per final status of done jobs), as bpdbjobs -summary."""
         counts = dict.fromkeys(("queued", "requeued", "waiting_retry", "active", "successful",
                                 "partial", "failed", "incomplete", "suspended", "total"), 0)
-        by_state = {codes.QUEUED: "queued", codes.REQUEUED: "requeued",
-                    codes.ACTIVE: "active", codes.INCOMPLETE: "incomplete",
-                    codes.SUSPENDED: "suspended"}
+        by_state = {kinds.QUEUED: "queued", kinds.REQUEUED: "requeued",
+                    kinds.ACTIVE: "active", kinds.INCOMPLETE: "incomplete",
+                    kinds.SUSPENDED: "suspended"}
         with self._read() as c:
             rows = c.execute("SELECT state, status, COUNT(*) AS n FROM jobs "
                              "GROUP BY state, status").fetchall()
@@ -315,10 +315,10 @@ class JobsDB:
             waiting = c.execute(
                 "SELECT COUNT(*) FROM jobs j WHERE state = ? AND EXISTS (SELECT 1 FROM tries t "
                 "WHERE t.jobid = j.jobid AND json_extract(t.fields, '$.tryended') > 0)",
-                (codes.REQUEUED,)).fetchone()[0]
+                (kinds.REQUEUED,)).fetchone()[0]
         for row in rows:
             counts["total"] += row["n"]
-            if row["state"] == codes.DONE:
+            if row["state"] == kinds.DONE:
                 key = {0: "successful", 1: "partial"}.get(row["status"], "failed")
             else:
                 key = by_state.get(row["state"], "queued")

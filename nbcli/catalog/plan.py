@@ -22,7 +22,7 @@ from typing import Any
 
 from nbcli.catalog.files import HARDLINK, prefix_of
 from nbcli.catalog.imagechain import Segment, View, normalize
-from nbcli.status import NbuError
+from nbcli.status import NO_ENTITY, NbuError
 
 PLAN_FIELDS = ("offset", "hdr_len", "size", "type", "path", "link")
 
@@ -107,7 +107,7 @@ def restore_plan(view: View, paths: list[Any]) -> dict[str, Any]:
         for seg in ([own] if own else []) + below:
             sel.add(seg)
     if not found:
-        raise NbuError(227, f"none of {', '.join(wanted)} is in the images of the client")
+        raise NbuError(NO_ENTITY, f"none of {', '.join(wanted)} is in the images of the client")
     renames, lost = resolve_links(sel, found)
     images = []
     for i, part in enumerate(view.parts):

@@ -29,7 +29,7 @@ from pathlib import Path
 from nbcli import atomic, clock
 from nbcli.catalog.policy_model import MAX_NAME, Policy, check_name, from_toml, to_toml
 from nbcli.config import HostConfig, Paths
-from nbcli.status import NbuError
+from nbcli.status import ENTITY_EXISTS, NO_SUCH_POLICY, NOT_MASTER, NbuError
 
 POLICY_FILE = "policy.toml"
 LOCK_FILE = ".lock"
@@ -42,7 +42,7 @@ __all__ = ["MAX_NAME", "Policy", "check_name", "create", "delete", "exists", "li
 def master_paths(cfg: HostConfig) -> Paths:
     """The host's paths, if it is a master (policies live there only); status 153 otherwise."""
     if "master" not in cfg.roles:
-        raise NbuError(153, f"{cfg.client_name} is not the master server")
+        raise NbuError(NOT_MASTER, f"{cfg.client_name} is not the master server")
     return cfg.paths
 
 
@@ -69,7 +69,7 @@ def load(paths: Paths, name: str) -> Policy:
     try:
         text = (_folder(paths, name) / POLICY_FILE).read_text("utf-8")
     except (FileNotFoundError, NotADirectoryError) as e:
-        raise NbuError(230, f"policy {name} does not exist") from e
+        raise NbuError(NO_SUCH_POLICY, f"policy {name} does not exist") from e
     return from_toml(name, text)
 
 
@@ -101,7 +101,7 @@ def _policy_lock(paths: Paths, name: str) -> Iterator[None]:
     try:
         fd = os.open(lock, os.O_RDWR)
     except (FileNotFoundError, NotADirectoryError) as e:
-        raise NbuError(230, f"policy {name} does not exist") from e
+        raise NbuError(NO_SUCH_POLICY, f"policy {name} does not exist") from e
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
@@ -109,7 +109,7 @@ def _policy_lock(paths: Paths, name: str) -> Iterator[None]:
         except FileNotFoundError:
             current = -1
         if current != os.fstat(fd).st_ino:
-            raise NbuError(230, f"policy {name} was renamed or deleted meanwhile")
+            raise NbuError(NO_SUCH_POLICY, f"policy {name} was renamed or deleted meanwhile")
         yield
     finally:
         os.close(fd)
@@ -159,7 +159,7 @@ def create(paths: Paths, name: str, sameas: str | None = None) -> Policy:
     check_name(name)
     with _class_lock(paths):
         if exists(paths, name):
-            raise NbuError(226, f"policy {name} already exists")
+            raise NbuError(ENTITY_EXISTS, f"policy {name} already exists")
         policy = Policy(name, effective_date=int(clock.now()))
         if sameas is not None:
             policy = copy.deepcopy(load(paths, sameas))
@@ -189,7 +189,7 @@ def rename(paths: Paths, old: str, new: str) -> None:
     check_name(new)
     with _class_lock(paths):
         if exists(paths, new):
-            raise NbuError(226, f"policy {new} already exists")
+            raise NbuError(ENTITY_EXISTS, f"policy {new} already exists")
         with _policy_lock(paths, old):
             os.rename(_folder(paths, old), _folder(paths, new))
             atomic.fsync_dir(paths.policies)

@@ -2,7 +2,7 @@
 
 This is the data nbpem schedules from and bprd checks user requests against; the store
 (`nbcli.catalog.policies`) reads and writes it, the policy commands edit it. It imports only
-nbcli's tables (codes, status) and nothing that touches the disk, so every part can use it.
+nbcli's tables (kinds, status) and nothing that touches the disk, so every part can use it.
 
 The TOML layout is documented in docs/protocol.md, "Policies". Codes are NetBackup's: a schedule
 type is stored by its -st keyword, a policy type by its name, days are 0 = Sunday .. 6 = Saturday.
@@ -18,8 +18,18 @@ from typing import Any, TypeVar
 
 import tomli_w
 
-from nbcli import codes
-from nbcli.status import NbuError
+from nbcli import kinds
+from nbcli.status import (
+    CLIENT_NOT_IN_POLICY,
+    DATABASE_INCONSISTENT,
+    ENTITY_EXISTS,
+    INVALID_PARAMETER,
+    NO_ENTITY,
+    NO_SUCH_SCHEDULE,
+    POLICY_NOT_ACTIVE,
+    TEXT_TOO_LONG,
+    NbuError,
+)
 
 FORMAT_VERSION = 1
 DAYS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
@@ -38,9 +48,10 @@ _NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_+.\-]*")
 def check_name(name: str, what: str = "policy name") -> str:
     """`name` if NetBackup accepts it (status 20 for bad characters, 225 when too long)."""
     if len(name) > MAX_NAME:
-        raise NbuError(225, f"{what} longer than {MAX_NAME} characters")
+        raise NbuError(TEXT_TOO_LONG, f"{what} longer than {MAX_NAME} characters")
     if not _NAME.fullmatch(name):
-        raise NbuError(20, f"invalid {what} {name!r}: use letters, digits and . + - _ "
+        raise NbuError(INVALID_PARAMETER,
+                       f"invalid {what} {name!r}: use letters, digits and . + - _ "
                            "(no spaces, not starting with - or .)")
     return name
 
@@ -57,7 +68,7 @@ class Client:
 class Copy:
     """One copy a schedule writes: "" residence/pool/share group means the policy's own."""
 
-    retention: int = codes.DEFAULT_RETENTION_LEVEL
+    retention: int = kinds.DEFAULT_RETENTION_LEVEL
     residence: str = ""
     pool: str = ""
     fail_on_error: bool = False
@@ -88,7 +99,7 @@ def _no_windows() -> list[Window]:
 class Schedule:
     label: str
     sched_type: int = 0
-    frequency: int = codes.WEEK
+    frequency: int = kinds.WEEK
     calendar: int = 0  # 0 frequency-based, 1 calendar, 2 calendar with retries after run day
     max_mpx: int = 1
     synthetic: bool = False
@@ -146,19 +157,19 @@ class Policy:
         for s in self.schedules:
             if s.label == label:
                 return s
-        raise NbuError(197, f"schedule {label} is not in policy {self.name}")
+        raise NbuError(NO_SUCH_SCHEDULE, f"schedule {label} is not in policy {self.name}")
 
     def find_client(self, name: str) -> Client:
         """The client `name`; status 239 when it is not in this policy."""
         for c in self.clients:
             if c.name == name:
                 return c
-        raise NbuError(239, f"client {name} is not in policy {self.name}")
+        raise NbuError(CLIENT_NOT_IN_POLICY, f"client {name} is not in policy {self.name}")
 
     def add_client(self, client: Client) -> None:
         """Status 226 when a client of that name is already in the policy."""
         if any(c.name == client.name for c in self.clients):
-            raise NbuError(226, f"client {client.name} is already in policy {self.name}")
+            raise NbuError(ENTITY_EXISTS, f"client {client.name} is already in policy {self.name}")
         self.clients.append(client)
 
     def delete_client(self, name: str) -> None:
@@ -166,7 +177,7 @@ class Policy:
 
     def _check_include(self, path: str) -> None:
         if path not in self.includes:
-            raise NbuError(227, f"{path} is not in the backup selections of {self.name}")
+            raise NbuError(NO_ENTITY, f"{path} is not in the backup selections of {self.name}")
 
     def delete_include(self, path: str) -> None:
         """Remove every occurrence of `path` (status 227 when there is none)."""
@@ -181,7 +192,8 @@ class Policy:
     def add_schedule(self, schedule: Schedule) -> None:
         """Status 226 when the policy already has a schedule of that label."""
         if any(s.label == schedule.label for s in self.schedules):
-            raise NbuError(226, f"schedule {schedule.label} is already in policy {self.name}")
+            raise NbuError(ENTITY_EXISTS,
+                           f"schedule {schedule.label} is already in policy {self.name}")
         self.schedules.append(schedule)
 
     def delete_schedule(self, label: str) -> None:
@@ -190,7 +202,7 @@ class Policy:
     def check_active(self) -> None:
         """Status 247 unless the policy is active."""
         if not self.active:
-            raise NbuError(247, f"policy {self.name} is not active")
+            raise NbuError(POLICY_NOT_ACTIVE, f"policy {self.name} is not active")
 
     def reset_attributes(self, effective_date: int) -> None:
         """Every attribute back to its default (bpplinfo -set); lists and name are kept."""
@@ -208,7 +220,7 @@ _KEPT_AS_IS = ("clients", "includes", "schedules", "name", "policy_type")
 def to_toml(policy: Policy) -> str:
     """The policy.toml text of `policy` (its name is the folder's, so it is not stored)."""
     data: dict[str, Any] = {"version": FORMAT_VERSION,
-                            "policy_type": codes.POLICY_TYPES.get(policy.policy_type,
+                            "policy_type": kinds.POLICY_TYPES.get(policy.policy_type,
                                                                   policy.policy_type)}
     for f in fields(Policy):
         if f.name not in _KEPT_AS_IS:
@@ -221,7 +233,7 @@ def to_toml(policy: Policy) -> str:
 
 def _schedule_data(s: Schedule) -> dict[str, Any]:
     return {
-        "label": s.label, "type": codes.SCHED_TYPES[s.sched_type], "frequency": s.frequency,
+        "label": s.label, "type": kinds.SCHED_TYPES[s.sched_type], "frequency": s.frequency,
         "calendar": s.calendar, "max_mpx": s.max_mpx, "synthetic": s.synthetic,
         "included_dates": list(s.included_dates), "excluded_dates": list(s.excluded_dates),
         "weekdays": [{"day": DAYS[w.day], "week": w.week} for w in s.weekdays],
@@ -238,7 +250,7 @@ def from_toml(name: str, text: str) -> Policy:
         data = tomllib.loads(text)
         return _policy(name, data)
     except (tomllib.TOMLDecodeError, ValueError, TypeError, KeyError, IndexError) as e:
-        raise NbuError(238, f"policy {name}: policy.toml: {e}") from e
+        raise NbuError(DATABASE_INCONSISTENT, f"policy {name}: policy.toml: {e}") from e
 
 
 T = TypeVar("T")
@@ -267,7 +279,7 @@ def _policy(name: str, data: dict[str, Any]) -> Policy:
         if f.name not in _KEPT_AS_IS:
             setattr(p, f.name, _take(data, f.name, getattr(p, f.name)))
     ptype = data.get("policy_type", "Standard")
-    p.policy_type = ptype if isinstance(ptype, int) else codes.POLICY_CODES[str(ptype).lower()]
+    p.policy_type = ptype if isinstance(ptype, int) else kinds.POLICY_CODES[str(ptype).lower()]
     p.includes = [str(i) for i in _list(data, "includes")]
     p.clients = [Client(str(c["name"]), str(c["hardware"]), str(c["os"]),
                         _take(c, "priority", 0)) for c in _list(data, "clients")]
@@ -277,7 +289,7 @@ def _policy(name: str, data: dict[str, Any]) -> Policy:
 
 def _schedule(d: dict[str, Any]) -> Schedule:
     s = Schedule(str(d["label"]))
-    s.sched_type = codes.SCHED_CODES[str(d.get("type", "FULL"))]
+    s.sched_type = kinds.SCHED_CODES[str(d.get("type", "FULL"))]
     for key in ("frequency", "calendar", "max_mpx", "synthetic", "last_day_of_month"):
         setattr(s, key, _take(d, key, getattr(s, key)))
     s.included_dates = [_date(x) for x in _list(d, "included_dates")]

@@ -3,7 +3,7 @@
 A schedule names a level (bpplsched -rl); the period comes from here when a backup is made,
 so changing a level changes the expiration of future images only, as in NetBackup. The file
 holds only the levels bpretlevel changed, as `[levels]` "<level>" = seconds or "infinity";
-every other level has NetBackup's default (nbcli.codes.RETENTION_DEFAULTS, reference §4.1):
+every other level has NetBackup's default (nbcli.kinds.RETENTION_DEFAULTS, reference §4.1):
 0-8 from one week to one year, 9-24 and 26-100 infinity, 25 expires immediately.
 
 Two levels never change (status 20): 9 is infinity and 25 expires immediately, whatever the
@@ -15,17 +15,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.catalog import tomldoc
 from nbcli.config import Paths
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 FILE = "retention.toml"
 LEVELS = range(0, 101)
 FIXED = {9: None, 25: 0}  # level -> the period it always has
 INFINITY_WORD = "infinity"
-HOUR, DAY, WEEK, YEAR = 3600, codes.DAY, codes.WEEK, 365 * codes.DAY
-MAX_SECONDS = codes.INFINITY - 1  # a finite period must stay below "never expires"
+HOUR, DAY, WEEK, YEAR = 3600, kinds.DAY, kinds.WEEK, 365 * kinds.DAY
+MAX_SECONDS = kinds.INFINITY - 1  # a finite period must stay below "never expires"
 
 # The names NetBackup gives its default periods; other periods are named by their unit.
 NAMED = {7 * DAY: "1 week", 14 * DAY: "2 weeks", 21 * DAY: "3 weeks", 31 * DAY: "1 month",
@@ -39,7 +39,7 @@ def path(paths: Paths) -> Path:
 
 def check_level(level: int) -> int:
     if level not in LEVELS:
-        raise NbuError(20, f"retention level {level} is not 0 to {LEVELS[-1]}")
+        raise NbuError(INVALID_PARAMETER, f"retention level {level} is not 0 to {LEVELS[-1]}")
     return level
 
 
@@ -68,7 +68,7 @@ def _period(level: int, overrides: dict[int, int | None]) -> int | None:
         return FIXED[level]
     if level in overrides:
         return overrides[level]
-    return codes.retention_seconds(level)
+    return kinds.default_period(level)
 
 
 def retention_seconds(paths: Paths, level: int) -> int | None:
@@ -88,11 +88,11 @@ def set_level(paths: Paths, level: int, seconds: int | None) -> None:
     level 9 or 25 (fixed), a level outside 0-100 or a period outside 0-2147483646 seconds."""
     check_level(level)
     if level in FIXED:
-        raise NbuError(20, f"retention level {level} cannot be changed "
-                           f"({period_text(FIXED[level])})")
+        raise NbuError(INVALID_PARAMETER, f"retention level {level} cannot be changed "
+                                          f"({period_text(FIXED[level])})")
     if seconds is not None and not 0 <= seconds <= MAX_SECONDS:
-        raise NbuError(20, f"a retention period must be 0 to {MAX_SECONDS} seconds "
-                           f"or {INFINITY_WORD}")
+        raise NbuError(INVALID_PARAMETER, f"a retention period must be 0 to {MAX_SECONDS} seconds "
+                                          f"or {INFINITY_WORD}")
     with tomldoc.modify(path(paths)) as data:
         _overrides(data)  # refuse to build on a damaged file
         table = dict(data.get("levels", {}))
@@ -104,7 +104,7 @@ def set_level(paths: Paths, level: int, seconds: int | None) -> None:
 
 def shown_seconds(seconds: int | None) -> int:
     """The seconds bpretlevel prints: infinity is NetBackup's 2147483647."""
-    return codes.INFINITY if seconds is None else seconds
+    return kinds.INFINITY if seconds is None else seconds
 
 
 def period_text(seconds: int | None) -> str:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.catalog.policy_model import DAYS, Schedule
 
 _PERIODS = {0: "1 week", 1: "2 weeks", 2: "3 weeks", 3: "1 month", 4: "2 months",
             5: "3 months", 6: "6 months", 7: "9 months", 8: "1 year",
             25: "expires immediately"}
-_UNITS = ((codes.DAY, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
+_UNITS = ((kinds.DAY, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
 Line = Callable[[str, object], str]  # (label, value) -> a line of the calling form
 NO_EXCLUDES = ["No specific exclude dates entered", "No exclude days of week entered"]
 
@@ -46,7 +46,7 @@ def frequency_l(seconds: int) -> str:
 
 
 def type_word(sched_type: int) -> str:
-    word = codes.SCHED_WORDS.get(sched_type, str(sched_type))
+    word = kinds.SCHED_WORDS.get(sched_type, str(sched_type))
     return word if word.endswith(("Backup", "Archive")) else word + " Backup"
 
 
@@ -103,9 +103,9 @@ def schedule_u(s: Schedule) -> list[str]:
     out.append("    Daily Windows:")
     for day, w in enumerate(s.windows):
         if w.duration:
-            end = day * codes.DAY + w.start + w.duration
+            end = day * kinds.DAY + w.start + w.duration
             out.append(f"          {DAYS[day]:<10} {_hms(w.start)}  -->  "
-                       f"{DAYS[end // codes.DAY % 7]:<10} {_hms(end % codes.DAY)}")
+                       f"{DAYS[end // kinds.DAY % 7]:<10} {_hms(end % kinds.DAY)}")
     return out
 
 
@@ -129,14 +129,14 @@ def schedule_l(s: Schedule) -> list[str]:
         return f"  {name + ':':<15} {value}"
 
     out = [f"{'Schedule:':<18} {s.label}",
-           line("Type", f"{codes.SCHED_TYPES.get(s.sched_type, '?')} ({s.sched_type})")]
+           line("Type", f"{kinds.SCHED_TYPES.get(s.sched_type, '?')} ({s.sched_type})")]
     out += _dates(s, "L") + _copies(s, line)
     out += [line("u-wind/o/d", "0 0"), line("Incr Type", "DELTA (0)"),
             line("Alt Read Host", "(none defined)"), line("Max Frag Size", "0 MB")]
     out += [line("Residence is Storage Lifecycle Policy", 0), line("Schedule indexing", 0)]
     out += ["  Daily Windows:", "   Day         Open       Close       W-Open     W-Close"]
     for day, w in enumerate(s.windows):
-        w_open = day * codes.DAY + w.start
+        w_open = day * kinds.DAY + w.start
         out.append(f"   {DAYS[day]:<11} {_hms(w.start, 3)}  {_hms(w.start + w.duration, 3)}   "
                    f"{_hms(w_open, 3)}  {_hms(w_open + w.duration, 3)}")
     return out

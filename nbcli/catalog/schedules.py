@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from nbcli import codes, timefmt
+from nbcli import kinds, timefmt
 from nbcli.catalog.policy_model import DAYS, MAX_COPIES, Copy, Schedule, Weekday, Window, check_name
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, WINDOWS_OVERLAP, NbuError
 
-WEEK_SECONDS = 7 * codes.DAY
+WEEK_SECONDS = 7 * kinds.DAY
 MAX_RETENTION_LEVEL = 100
 LAST_DAY = "l"
 
@@ -30,9 +30,9 @@ def parse_int(text: str, what: str, low: int, high: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise NbuError(20, f"{what} must be a number, not {text!r}") from None
+        raise NbuError(INVALID_PARAMETER, f"{what} must be a number, not {text!r}") from None
     if not low <= value <= high:
-        raise NbuError(20, f"{what} must be between {low} and {high}, not {value}")
+        raise NbuError(INVALID_PARAMETER, f"{what} must be between {low} and {high}, not {value}")
     return value
 
 
@@ -53,7 +53,7 @@ def parse_day(text: str) -> int:
     for n, day in enumerate(DAYS):
         if len(word) >= 3 and day.lower().startswith(word):
             return n
-    raise NbuError(20, f"invalid day name {text!r} (Sunday .. Saturday)")
+    raise NbuError(INVALID_PARAMETER, f"invalid day name {text!r} (Sunday .. Saturday)")
 
 
 def parse_weekday(day: str, week: str) -> Weekday:
@@ -71,19 +71,20 @@ def parse_day_of_month(text: str) -> int | str:
 
 def parse_window(start: str, duration: str) -> Window:
     """A start window: start 0-86400 seconds after midnight, duration up to a week."""
-    return Window(parse_int(start, "window start", 0, codes.DAY),
+    return Window(parse_int(start, "window start", 0, kinds.DAY),
                   parse_int(duration, "window duration", 0, WEEK_SECONDS))
 
 
 def check_windows(windows: list[Window]) -> None:
     """Status 231 when one day's window runs into another day's window."""
-    spans = sorted((d * codes.DAY + w.start, w.duration) for d, w in enumerate(windows)
+    spans = sorted((d * kinds.DAY + w.start, w.duration) for d, w in enumerate(windows)
                    if w.duration > 0)
     for i, (start, duration) in enumerate(spans):
         # The next window in the week, wrapping from Saturday round to Sunday.
         nxt = spans[(i + 1) % len(spans)][0] + (WEEK_SECONDS if i + 1 == len(spans) else 0)
         if start + duration > nxt:
-            raise NbuError(231, f"the {DAYS[start // codes.DAY]} window overlaps the next one")
+            raise NbuError(WINDOWS_OVERLAP,
+                           f"the {DAYS[start // kinds.DAY]} window overlaps the next one")
 
 
 @dataclass
@@ -140,7 +141,8 @@ def apply(s: Schedule, ch: ScheduleChanges) -> None:
         s.windows[day] = window
     check_windows(s.windows)
     if ch.adds_calendar_rules and not s.is_calendar:
-        raise NbuError(20, f"schedule {s.label} is frequency-based: include dates, weekdays "
+        raise NbuError(INVALID_PARAMETER,
+                       f"schedule {s.label} is frequency-based: include dates, weekdays "
                            "and days of the month need -cal 1 or -cal 2")
 
 
@@ -159,10 +161,10 @@ def _apply_copies(s: Schedule, ch: ScheduleChanges) -> None:
                 "fail_on_error": ch.fail_on_error, "share_group": ch.share_group}
     for name, values in per_copy.items():
         if values is not None and len(values) > n:
-            raise NbuError(20, f"{len(values)} values for {name} but {n} copies "
-                               "(set -number_copies first)")
+            raise NbuError(INVALID_PARAMETER, f"{len(values)} values for {name} but {n} copies "
+                                              "(set -number_copies first)")
     if not 1 <= n <= MAX_COPIES:
-        raise NbuError(20, f"number of copies must be between 1 and {MAX_COPIES}")
+        raise NbuError(INVALID_PARAMETER, f"number of copies must be between 1 and {MAX_COPIES}")
     # Added copies keep the first copy's retention until told otherwise.
     first = ch.retention[0] if ch.retention else s.copies[0].retention
     s.copies = (s.copies + [Copy(retention=first) for _ in range(n)])[:n]
@@ -198,7 +200,7 @@ def _edit(current: list[T], add: list[T], drop: list[T]) -> list[T]:
 
 
 MAX_MPX = 32
-MAX_FREQUENCY = 10 * 366 * codes.DAY
+MAX_FREQUENCY = 10 * 366 * kinds.DAY
 
 
 def _names(text: str, what: str) -> list[str]:
@@ -214,7 +216,7 @@ def changes_from(opts: Mapping[str, Any]) -> ScheduleChanges:
 
     ch = ScheduleChanges()
     if (st := given("st")) is not None:
-        ch.sched_type = codes.sched_code(st)
+        ch.sched_type = kinds.sched_code(st)
     numbers = {"freq": ("frequency", 0, MAX_FREQUENCY), "mpxmax": ("max_mpx", 1, MAX_MPX),
                "number_copies": ("number_copies", 1, MAX_COPIES), "cal": ("calendar", 0, 2)}
     for key, (attr, low, high) in numbers.items():

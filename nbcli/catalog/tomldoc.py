@@ -28,10 +28,10 @@ from typing import Any, TypeVar
 import tomli_w
 
 from nbcli import atomic
-from nbcli.status import NbuError
+from nbcli.status import DATABASE_INCONSISTENT, NbuError
 
 FORMAT_VERSION = 1
-BAD_DOCUMENT = 238  # "the database contains conflicting or erroneous entries"
+BAD_DOCUMENT = DATABASE_INCONSISTENT
 
 T = TypeVar("T")
 

@@ -28,11 +28,11 @@ from typing import Any, NoReturn
 
 from nbcli import config
 from nbcli import log as nblog
-from nbcli.commands._entry import NbCommand, entry
+from nbcli.cli import NbCommand, entry
 from nbcli.config import HostConfig
 from nbcli.net.conn import Connection
 from nbcli.net.control import control_connection, launched_by_bpcd
-from nbcli.status import NbuError
+from nbcli.status import PROTOCOL_ERROR, NbuError
 from nbcli.wire import frames
 from nbcli.wire.frames import Message
 
@@ -61,7 +61,7 @@ class Controller:
         except EOFError as e:
             raise ControllerGone("the controller closed the connection") from e
         if msg.get("op") != op:
-            raise NbuError(232, f"expected a {op!r} request, got {msg.get('op')!r}")
+            raise NbuError(PROTOCOL_ERROR, f"expected a {op!r} request, got {msg.get('op')!r}")
         return msg
 
     def send(self, msg: Message) -> None:

@@ -23,16 +23,23 @@ import click
 
 from nbcli import config
 from nbcli import log as nblog
+from nbcli.cli import command
 from nbcli.client.agent import Controller, program, str_list
 from nbcli.client.archive import ArchiveList
 from nbcli.client.backup import DEFAULT_BLOCK_SIZE, BackupResult, BackupSpec, run_backup
 from nbcli.client.blocks import Sink
 from nbcli.client.identity import become
 from nbcli.client.tarstream import BLOCK
-from nbcli.commands._entry import command
 from nbcli.config import HostConfig
 from nbcli.net import client
-from nbcli.status import NbuError
+from nbcli.status import (
+    FILE_WRITE_FAILED,
+    INVALID_FILELIST,
+    INVALID_PARAMETER,
+    PROTOCOL_ERROR,
+    SOCKET_WRITE_FAILED,
+    NbuError,
+)
 from nbcli.wire.frames import Message
 
 SYNOPSIS = "bpbkar -nocont [-dt N] [-nofileinfo] [-nokeepalives] [-since epoch] PATH..."
@@ -57,7 +64,8 @@ def _stdout_sink(fd: int, block_size: int) -> Sink:
             while block:
                 block = block[os.write(fd, block):]
         except OSError as e:
-            raise NbuError(14, f"cannot write the image to standard output: {e.strerror}") \
+            raise NbuError(FILE_WRITE_FAILED,
+                           f"cannot write the image to standard output: {e.strerror}") \
                 from e
 
     return sink
@@ -90,9 +98,10 @@ def cli(nocont: bool, dt: int, nofileinfo: bool, nokeepalives: bool, since: int 
       71   none of the PATHs exists
     """
     if not nocont:
-        raise NbuError(20, "run by hand, bpbkar needs -nocont (the image goes to stdout)")
+        raise NbuError(INVALID_PARAMETER,
+                       "run by hand, bpbkar needs -nocont (the image goes to stdout)")
     if os.isatty(1):
-        raise NbuError(20, "refusing to write the image to a terminal")
+        raise NbuError(INVALID_PARAMETER, "refusing to write the image to a terminal")
     try:
         cfg: HostConfig | None = config.load()
     except NbuError:
@@ -136,19 +145,20 @@ def spec_from_request(msg: Message, cfg: HostConfig) -> BackupSpec:
     """The "backup" op's fields, checked (69: bad file list, 20: other bad fields)."""
     paths = str_list(msg, "paths", 69)
     if not paths or not all(p.startswith("/") and "\0" not in p for p in paths):
-        raise NbuError(69, "the file list must hold absolute paths")
+        raise NbuError(INVALID_FILELIST, "the file list must hold absolute paths")
     since = msg.get("since")
     if since is not None and (not isinstance(since, int) or isinstance(since, bool)
                               or since < 0):
-        raise NbuError(20, f"since must be epoch seconds or null, not {since!r}")
+        raise NbuError(INVALID_PARAMETER, f"since must be epoch seconds or null, not {since!r}")
     block_size = msg.get("block_size") or DEFAULT_BLOCK_SIZE
     if not isinstance(block_size, int) or block_size % BLOCK \
             or not BLOCK <= block_size <= MAX_BLOCK_SIZE:
-        raise NbuError(20, f"block_size must be a multiple of {BLOCK} up to {MAX_BLOCK_SIZE}")
+        raise NbuError(INVALID_PARAMETER,
+                       f"block_size must be a multiple of {BLOCK} up to {MAX_BLOCK_SIZE}")
     exclude = str_list(msg, "exclude", 20, []) + _exclude_list(cfg)
     flags = {k: msg.get(k, False) for k in ("tir", "cross_mount_points")}
     if not all(isinstance(v, bool) for v in flags.values()):
-        raise NbuError(20, "tir and cross_mount_points must be true or false")
+        raise NbuError(INVALID_PARAMETER, "tir and cross_mount_points must be true or false")
     return BackupSpec([os.fsencode(p) for p in paths], since, block_size, exclude, **flags)
 
 
@@ -157,7 +167,8 @@ def _socket_sink(sock: socket.socket) -> Sink:
         try:
             sock.sendall(block)
         except OSError as e:
-            raise NbuError(24, f"the image connection to bptm broke: {e.strerror or e}") from e
+            raise NbuError(SOCKET_WRITE_FAILED,
+                           f"the image connection to bptm broke: {e.strerror or e}") from e
 
     return sink
 
@@ -170,7 +181,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     send = ctl.receive("send")
     host, service = send.get("host"), send.get("service")
     if not isinstance(host, str) or not isinstance(service, str):
-        raise NbuError(232, "send needs host and service")
+        raise NbuError(PROTOCOL_ERROR, "send needs host and service")
     with client.connect(cfg, host, service) as data:
         # Connections made, logs open: from here on, a user's backup reads (and an archive
         # deletes) with that user's rights alone.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, PERMISSION_DENIED_BY_CLIENT, NbuError
 
 
 def become(run_as: Any) -> None:
@@ -19,14 +19,15 @@ def become(run_as: Any) -> None:
     if run_as is None:
         return
     if not isinstance(run_as, dict) or not isinstance(run_as.get("uid"), int):
-        raise NbuError(20, "run_as must be {uid, gid, user}")
+        raise NbuError(INVALID_PARAMETER, "run_as must be {uid, gid, user}")
     uid = int(run_as["uid"])
     gid = run_as.get("gid")
     gid = int(gid) if isinstance(gid, int) else uid
     if os.geteuid() == uid:
         return
     if os.geteuid() != 0:
-        raise NbuError(55, f"bpbkar runs as uid {os.geteuid()} and cannot act for uid {uid}")
+        raise NbuError(PERMISSION_DENIED_BY_CLIENT,
+                       f"bpbkar runs as uid {os.geteuid()} and cannot act for uid {uid}")
     user = run_as.get("user")
     try:
         groups = os.getgrouplist(str(user), gid) if isinstance(user, str) and user \

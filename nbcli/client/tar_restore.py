@@ -19,14 +19,14 @@ import sys
 
 import click
 
+from nbcli.cli import command
 from nbcli.client.agent import Controller, program, str_list
 from nbcli.client.destination import Destination, clean_root
 from nbcli.client.streamreader import ReadInto, StreamReader, reader_for_fd
 from nbcli.client.untar import RestoreResult, Untar
-from nbcli.commands._entry import command
 from nbcli.config import HostConfig
 from nbcli.net import client
-from nbcli.status import NbuError
+from nbcli.status import FILE_OPEN_FAILED, TAR_INVALID_ARGUMENT, NbuError
 from nbcli.wire.frames import Message
 
 SYNOPSIS = "tar-restore -C DIR [-K] [-f FILE]"
@@ -37,12 +37,12 @@ SYNOPSIS = "tar-restore -C DIR [-K] [-f FILE]"
 def _open_input(path: str) -> int:
     if path == "-":
         if os.isatty(0):
-            raise NbuError(181, "refusing to read an image from a terminal")
+            raise NbuError(TAR_INVALID_ARGUMENT, "refusing to read an image from a terminal")
         return 0
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as e:
-        raise NbuError(12, f"cannot open {path}: {e.strerror}") from e
+        raise NbuError(FILE_OPEN_FAILED, f"cannot open {path}: {e.strerror}") from e
 
 
 def _stderr_report(severity: str, msg: str) -> None:
@@ -76,7 +76,8 @@ def cli(directory: str, keep: bool, path: str) -> int:
     try:
         dest = Destination([os.fsencode(directory)])
     except OSError as e:
-        raise NbuError(181, f"cannot use {directory} as the destination: {e.strerror}") from e
+        raise NbuError(TAR_INVALID_ARGUMENT,
+                       f"cannot use {directory} as the destination: {e.strerror}") from e
     try:
         result = Untar(StreamReader(reader_for_fd(fd)), dest, _stderr_report, keep).run()
     finally:
@@ -96,7 +97,7 @@ def _paths(msg: Message, key: str) -> list[bytes]:
     try:
         return [clean_root(os.fsencode(p)) for p in str_list(msg, key, 181, [])]
     except ValueError as e:
-        raise NbuError(181, f"{key}: {e}") from e
+        raise NbuError(TAR_INVALID_ARGUMENT, f"{key}: {e}") from e
 
 
 def _renames(msg: Message) -> list[tuple[bytes, bytes]]:
@@ -104,26 +105,27 @@ def _renames(msg: Message) -> list[tuple[bytes, bytes]]:
     if not isinstance(pairs, list) or not all(
             isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p)
             for p in pairs):
-        raise NbuError(181, "renames must be a list of [from, to] paths")
+        raise NbuError(TAR_INVALID_ARGUMENT, "renames must be a list of [from, to] paths")
     try:
         return [(clean_root(os.fsencode(a)), clean_root(os.fsencode(b))) for a, b in pairs]
     except ValueError as e:
-        raise NbuError(181, f"renames: {e}") from e
+        raise NbuError(TAR_INVALID_ARGUMENT, f"renames: {e}") from e
 
 
 def destination_from_request(msg: Message) -> tuple[Destination, bool]:
     """The "restore" op's destination and keep_existing, checked (181 when invalid)."""
     roots = _paths(msg, "dest")
     if not roots:
-        raise NbuError(181, "dest must name at least one destination folder")
+        raise NbuError(TAR_INVALID_ARGUMENT, "dest must name at least one destination folder")
     keep = msg.get("keep_existing", False)
     if not isinstance(keep, bool):
-        raise NbuError(181, "keep_existing must be true or false")
+        raise NbuError(TAR_INVALID_ARGUMENT, "keep_existing must be true or false")
     renames = _renames(msg)
     try:
         return Destination(roots, renames, absolute=True), keep
     except OSError as e:
-        raise NbuError(181, f"cannot use the destination {e.filename}: {e.strerror}") from e
+        raise NbuError(TAR_INVALID_ARGUMENT,
+                       f"cannot use the destination {e.filename}: {e.strerror}") from e
 
 
 def _watched(sock: socket.socket, ctl: Controller) -> ReadInto:
@@ -159,7 +161,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     """One controlled restore: request, image from bptm child, "done"."""
     host, service = msg.get("host"), msg.get("service")
     if not isinstance(host, str) or not isinstance(service, str):
-        raise NbuError(181, "restore needs host and service")
+        raise NbuError(TAR_INVALID_ARGUMENT, "restore needs host and service")
     dest, keep = destination_from_request(msg)
     try:
         ctl.accept()

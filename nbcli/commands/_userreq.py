@@ -13,7 +13,7 @@ from typing import Any
 from nbcli import clock, timefmt
 from nbcli.config import HostConfig
 from nbcli.net import client
-from nbcli.status import NbuError, exit_line
+from nbcli.status import FILE_WRITE_FAILED, NbuError, exit_line
 
 TIMEOUT_STATUS = 41  # the job goes on on the server; only the wait ended
 
@@ -46,7 +46,8 @@ class ProgressLog:
             with open(self.path, "a", encoding="utf-8") as f:
                 f.write(prefix + line + "\n")
         except OSError as e:
-            raise NbuError(14, f"cannot write progress log {self.path}: {e.strerror}") from e
+            raise NbuError(FILE_WRITE_FAILED,
+                           f"cannot write progress log {self.path}: {e.strerror}") from e
 
     def end(self, status: int) -> None:
         self.write(exit_line(status))

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from nbcli.commands._entry import command, load_cfg, optional_clock, root_option
+from nbcli.cli import command, load_cfg, optional_clock, root_option
 from nbcli.commands._userreq import ProgressLog, parse_wait, wait_jobs
 from nbcli.commands.bpbackup import user_request
 from nbcli.status import NbuError

@@ -14,11 +14,11 @@ import sys
 
 import click
 
-from nbcli.commands._entry import command, load_cfg, optional_clock, root_option
+from nbcli.cli import command, load_cfg, optional_clock, root_option
 from nbcli.commands._userreq import ProgressLog, parse_wait, wait_jobs
 from nbcli.config import HostConfig
 from nbcli.net import client
-from nbcli.status import NbuError
+from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, NO_FILES_SPECIFIED, NbuError
 
 SYNOPSIS = """bpbackup -i -p policy -s schedule [-h hostname] [-S master_server]
          [-t policy_type] [-L progress_log [-en]] [-w [hh:mm:ss]] [-k "keyword_phrase"]
@@ -55,10 +55,11 @@ def user_request(cfg: HostConfig, archive: bool, policy: str | None, schedule: s
         try:
             text = open(listfile, encoding="utf-8", errors="surrogateescape").read()
         except OSError as e:
-            raise NbuError(12, f"cannot open file list {listfile}: {e.strerror}") from e
+            raise NbuError(FILE_OPEN_FAILED,
+                           f"cannot open file list {listfile}: {e.strerror}") from e
         paths += [line for line in text.splitlines() if line.strip()]
     if not paths:
-        raise NbuError(112, "no files to back up: give file names or -f listfile")
+        raise NbuError(NO_FILES_SPECIFIED, "no files to back up: give file names or -f listfile")
     paths = [os.path.abspath(p) for p in paths]
     # Through this host's bpcd, which tells the master who asks (the kernel told it).
     reply = client.call(cfg, cfg.client_name, "bpcd", "user_request", policy=policy,
@@ -93,9 +94,10 @@ def cli(immediate: bool, policy: str | None, schedule: str | None, hostname: str
     try:
         if immediate:
             if not policy or not schedule:
-                raise NbuError(20, "-i needs -p policy and -s schedule")
+                raise NbuError(INVALID_PARAMETER, "-i needs -p policy and -s schedule")
             if files or listfile:
-                raise NbuError(20, "-i takes no file names: the policy's selections are used")
+                raise NbuError(INVALID_PARAMETER,
+                               "-i takes no file names: the policy's selections are used")
             reply = client.master_call(cfg, "bprd", "backup", policy=policy,
                                        schedule=schedule, client=hostname, owner=_user())
             jobids = [int(j) for j in reply["jobids"]]

@@ -14,11 +14,11 @@ import click
 
 from nbcli.catalog import clientattrs, policies
 from nbcli.catalog.clientattrs import ClientAttrs
+from nbcli.cli import admin_log, entry, load_cfg, root_option
 from nbcli.commands import clientattrfmt
-from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
 from nbcli.commands.policyfmt import policy_command
 from nbcli.render import echo_lines
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
 
 SYNOPSIS = """bpclient -All [-L | -l]
 bpclient -client client_name [-L | -l]
@@ -64,11 +64,11 @@ def _list(paths: Any, client: str | None, form: str) -> int:
     if client is None:
         clients = clientattrs.list_clients(paths)
         if not clients:
-            raise NbuError(227, "no client has attributes on this master")
+            raise NbuError(NO_ENTITY, "no client has attributes on this master")
     else:
         attrs = clientattrs.load_client(paths, client)
         if attrs is None:
-            raise NbuError(227, f"client {client} does not exist")
+            raise NbuError(NO_ENTITY, f"client {client} does not exist")
         clients = [attrs]
     echo_lines(clientattrfmt.show(clients, form))
     return 0
@@ -113,11 +113,12 @@ def cli(all_clients: bool, client: str | None, form: str | None, mode: str | Non
     """
     changes = changes_from(opts)
     if all_clients == (client is not None):
-        raise NbuError(20, "give one of -All or -client NAME")
+        raise NbuError(INVALID_PARAMETER, "give one of -All or -client NAME")
     if (mode is None or mode == "delete" or all_clients) and changes:
-        raise NbuError(20, "attribute options go with -client NAME -add or -update")
+        raise NbuError(INVALID_PARAMETER, "attribute options go with -client NAME -add or -update")
     if mode and form:
-        raise NbuError(20, "-L and -l list; they do not go with -add, -update or -delete")
+        raise NbuError(INVALID_PARAMETER,
+                       "-L and -l list; they do not go with -add, -update or -delete")
     cfg = load_cfg(root)
     paths = policies.master_paths(cfg)
     if mode is None:

@@ -15,11 +15,11 @@ import click
 
 from nbcli.catalog import globals as globals_store
 from nbcli.catalog import policies
+from nbcli.cli import admin_log, entry, load_cfg, root_option
 from nbcli.commands import globalsfmt
-from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
 from nbcli.commands.policyfmt import form_options, policy_command
 from nbcli.render import echo_lines
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpconfig [-cd seconds] [-ha hours] [-kl days] [-kt days] [-ma [address]]
     [-sto seconds] [-mj number] [-period hours] [-prep hours] [-to seconds]
@@ -84,7 +84,8 @@ def cli(form: str | None, verbose: bool, root: str | None, **opts: Any) -> int:
     """
     changes = changes_from(opts)
     if form and changes:
-        raise NbuError(20, "a display form (-L, -l, -U) cannot be combined with changes")
+        raise NbuError(INVALID_PARAMETER,
+                       "a display form (-L, -l, -U) cannot be combined with changes")
     cfg = load_cfg(root)
     paths = policies.master_paths(cfg)
     if not changes:

@@ -14,13 +14,19 @@ from typing import Any
 
 import click
 
-from nbcli import __version__, atomic, codes
+from nbcli import __version__, atomic, kinds
+from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands import jobfmt
-from nbcli.commands._entry import command, entry, load_cfg, root_option
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError
+from nbcli.status import (
+    FILE_OPEN_FAILED,
+    FILE_WRITE_FAILED,
+    INVALID_JOB_ID,
+    INVALID_PARAMETER,
+    NbuError,
+)
 
 SYNOPSIS = """bpdbjobs [-report] [-all_columns | -most_columns | -gdm] [-noheader]
          [-jobid job1,job2,...jobn] [-file pathname [-append]] [-json]
@@ -39,7 +45,7 @@ def parse_jobids(text: str) -> list[int]:
     for part in text.split(","):
         part = part.strip()
         if not part.isdigit() or int(part) < 1:
-            raise NbuError(20, f"invalid job id {part!r} in {text!r}")
+            raise NbuError(INVALID_PARAMETER, f"invalid job id {part!r} in {text!r}")
         ids.append(int(part))
     return ids
 
@@ -80,9 +86,9 @@ def deliver(text: str, path: str | None, append: bool) -> None:
         else:
             atomic.write_text(target, text)
     except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as e:
-        raise NbuError(12, f"cannot write {path}: {e.strerror}") from e
+        raise NbuError(FILE_OPEN_FAILED, f"cannot write {path}: {e.strerror}") from e
     except OSError as e:
-        raise NbuError(14, f"cannot write {path}: {e.strerror}") from e
+        raise NbuError(FILE_WRITE_FAILED, f"cannot write {path}: {e.strerror}") from e
 
 
 def _text(lines: list[str]) -> str:
@@ -124,11 +130,12 @@ def cancel_targets(cfg: HostConfig, spec: str) -> list[int]:
     if not spec.startswith("type="):
         return parse_jobids(spec)
     kind = spec[5:].strip().lower()
-    types = {word.lower(): code for code, word in codes.JOB_TYPES.items()}
+    types = {word.lower(): code for code, word in kinds.JOB_TYPES.items()}
     if kind != "all" and kind not in types:
-        raise NbuError(20, f"unknown job type {kind!r} (all, {', '.join(sorted(types))})")
+        raise NbuError(INVALID_PARAMETER,
+                       f"unknown job type {kind!r} (all, {', '.join(sorted(types))})")
     return [j["jobid"] for j in fetch(cfg, None, detail=False)
-            if j["state"] != codes.DONE and (kind == "all" or j["jobtype"] == types[kind])]
+            if j["state"] != kinds.DONE and (kind == "all" or j["jobtype"] == types[kind])]
 
 
 def cancel(cfg: HostConfig, spec: str, quiet: bool) -> None:
@@ -153,7 +160,7 @@ def _mode(summary_: bool, cancel_: str | None, version: bool) -> str:
     chosen = [m for m, on in (("summary", summary_), ("cancel", cancel_ is not None),
                               ("version", version)) if on]
     if len(chosen) > 1:
-        raise NbuError(20, f"-{chosen[0]} and -{chosen[1]} cannot be used together")
+        raise NbuError(INVALID_PARAMETER, f"-{chosen[0]} and -{chosen[1]} cannot be used together")
     return chosen[0] if chosen else "report"
 
 
@@ -164,10 +171,10 @@ def _format(mode: str, flags: dict[str, bool]) -> str:
                "summary": ("all_columns", "L", "U", "json")}.get(mode, ())
     wrong = [name for name in on if name not in allowed]
     if wrong:
-        raise NbuError(20, f"-{wrong[0]} cannot be used " +
+        raise NbuError(INVALID_PARAMETER, f"-{wrong[0]} cannot be used " +
                        (f"with -{mode}" if mode != "report" else "without -summary"))
     if len(on) > 1:
-        raise NbuError(20, f"-{on[0]} and -{on[1]} cannot be used together")
+        raise NbuError(INVALID_PARAMETER, f"-{on[0]} and -{on[1]} cannot be used together")
     form = on[0] if on else "table"
     return {"all_columns": "all", "most_columns": "most", "gdm": "most",
             "L": "labelled", "U": "labelled"}.get(form, form)
@@ -211,12 +218,12 @@ def cli(report_: bool, all_columns: bool, most_columns: bool, gdm: bool, noheade
     form = _format(mode, {"all_columns": all_columns, "most_columns": most_columns,
                           "gdm": gdm, "json": as_json, "L": long_form, "U": user_form})
     if append and not path:
-        raise NbuError(20, "-append needs -file")
+        raise NbuError(INVALID_PARAMETER, "-append needs -file")
     if quiet and mode != "cancel":
-        raise NbuError(20, "-quiet goes with -cancel")
+        raise NbuError(INVALID_PARAMETER, "-quiet goes with -cancel")
     for name, given in (("jobid", jobid_list), ("report", report_), ("file", path)):
         if given and mode not in ("report", "summary" if name == "file" else "report"):
-            raise NbuError(20, f"-{name} cannot be used with -{mode}")
+            raise NbuError(INVALID_PARAMETER, f"-{name} cannot be used with -{mode}")
     if mode == "version":
         click.echo(f"bpdbjobs (nbcli) {__version__}")
         return 0
@@ -232,7 +239,7 @@ def cli(report_: bool, all_columns: bool, most_columns: bool, gdm: bool, noheade
     text, missing = listing(cfg, form, jobids, not noheader)
     deliver(text, path, append)
     if missing:
-        raise NbuError(273, "no such job: " + ", ".join(map(str, missing)))
+        raise NbuError(INVALID_JOB_ID, "no such job: " + ", ".join(map(str, missing)))
     return 0
 
 

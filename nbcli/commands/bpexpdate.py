@@ -14,11 +14,11 @@ from typing import Any
 
 import click
 
-from nbcli import codes, timefmt
-from nbcli.commands._entry import command, join_date_times, load_cfg, root_option
+from nbcli import kinds, timefmt
+from nbcli.cli import command, join_date_times, load_cfg, root_option
 from nbcli.commands.bpimage import check_jobs, masters_of
 from nbcli.net import client as net
-from nbcli.status import NbuError
+from nbcli.status import INVALID_DATE, INVALID_PARAMETER, NO_ENTITY, TERMINATED_BY_ADMIN, NbuError
 
 SYNOPSIS = """bpexpdate -backupid backup_id -d date | 0 | infinity [-client name] [-force]
           [-M master_server,...]
@@ -32,11 +32,11 @@ def parse_expiration(text: str) -> int:
     if t == "0":
         return 0
     if t.lower() == "infinity":
-        return codes.INFINITY
+        return kinds.INFINITY
     when = timefmt.parse(t)
-    if not 0 < when <= codes.INFINITY:
-        raise NbuError(109, f"invalid date {text!r}: it must lie between 1970 and 2038 "
-                            "(or be 0 or infinity)")
+    if not 0 < when <= kinds.INFINITY:
+        raise NbuError(INVALID_DATE, f"invalid date {text!r}: it must lie between 1970 and 2038 "
+                                     "(or be 0 or infinity)")
     return when
 
 
@@ -47,7 +47,7 @@ def question(expiration: int, count: int, backupid: str | None, policy: str | No
                         + (f" and client {client}" if client else ""))
     if expiration == 0:
         return f"Are you SURE you want to delete {what} y/n (n)? "
-    to = "infinity" if expiration == codes.INFINITY else timefmt.fmt(expiration)
+    to = "infinity" if expiration == kinds.INFINITY else timefmt.fmt(expiration)
     return f"Are you SURE you want to change the expiration date of {what} to {to} y/n (n)? "
 
 
@@ -89,17 +89,17 @@ def cli(backupid: str | None, policy: str | None, date: str, client_name: str | 
     """Change the expiration date of backup images; -d 0 expires and removes them now."""
     cfg = load_cfg(root)
     if bool(backupid) == bool(policy):
-        raise NbuError(20, "give either -backupid or -policy")
+        raise NbuError(INVALID_PARAMETER, "give either -backupid or -policy")
     expiration = parse_expiration(date)
     request: dict[str, Any] = {k: v for k, v in (("backupid", backupid), ("policy", policy),
                                                  ("client", client_name)) if v}
     found = {m: len(net.call(cfg, m, "bpdbm", "image_list", **request)["images"])
              for m in masters_of(cfg, masters)}
     if not any(found.values()):
-        raise NbuError(227, "no image matches")
+        raise NbuError(NO_ENTITY, "no image matches")
     prompt = question(expiration, sum(found.values()), backupid, policy, client_name)
     if not force and not confirmed(prompt):
-        raise NbuError(150, "the expiration was not changed")
+        raise NbuError(TERMINATED_BY_ADMIN, "the expiration was not changed")
     replies = {m: net.call(cfg, m, "bpdbm", "image_expire", expiration=expiration, **request)
                for m, count in found.items() if count}
     return check_jobs(replies, "the images expired, but not all could be removed yet")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from nbcli import config
-from nbcli.commands._entry import command, entry, load_cfg, root_option
+from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.net import client
-from nbcli.status import NbuError
+from nbcli.status import NO_ENTITY, NbuError
 
 SYNOPSIS = """bpgetconfig [-M host] [config_item ...]
 bpgetconfig -g host [-L | -U]"""
@@ -46,7 +46,7 @@ def cli(host: str | None, info_host: str | None, long_form: bool, user_form: boo
     else:
         lines = config.to_bpconf_lines(cfg, keys)
     if not lines:
-        raise NbuError(227, f"not set: {' '.join(items)}")
+        raise NbuError(NO_ENTITY, f"not set: {' '.join(items)}")
     for line in lines:
         click.echo(line)
     return 0

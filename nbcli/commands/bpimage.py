@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from nbcli.commands._entry import command, entry, load_cfg, root_option
+from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.config import HostConfig
 from nbcli.net import client as net
 from nbcli.status import NbuError

@@ -10,12 +10,12 @@ from typing import Any
 
 import click
 
-from nbcli import clock, codes, timefmt
+from nbcli import clock, kinds, timefmt
+from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands import imagefmt
-from nbcli.commands._entry import command, entry, load_cfg, root_option
 from nbcli.net import client as net
 from nbcli.render import echo_json, echo_lines
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
 
 SYNOPSIS = """bpimagelist [-l | -L | -U | -idonly | -json | -json_compact]
             [-d date -e date | -hoursago hours] [-client name] [-backupid id]
@@ -29,9 +29,9 @@ def policy_type_code(text: str) -> int:
     """`-pt Standard` or `-pt 0` -> 0; status 20 for an unknown type."""
     if text.isdigit():
         return int(text)
-    code = codes.POLICY_CODES.get(text.lower())
+    code = kinds.POLICY_CODES.get(text.lower())
     if code is None:
-        raise NbuError(20, f"unknown policy type {text!r}")
+        raise NbuError(INVALID_PARAMETER, f"unknown policy type {text!r}")
     return code
 
 
@@ -39,9 +39,9 @@ def time_range(since: str | None, until: str | None, hoursago: int | None,
                backupid: str | None) -> tuple[int | None, int | None]:
     """-d/-e/-hoursago as a backup time range; NetBackup's default is the last 24 hours."""
     if hoursago is not None and since:
-        raise NbuError(20, "-hoursago and -d cannot be used together")
+        raise NbuError(INVALID_PARAMETER, "-hoursago and -d cannot be used together")
     if hoursago is not None and hoursago < 0:
-        raise NbuError(20, "-hoursago needs a positive number of hours")
+        raise NbuError(INVALID_PARAMETER, "-hoursago needs a positive number of hours")
     now = int(clock.now())
     if hoursago is not None:
         start: int | None = now - hoursago * 3600
@@ -102,7 +102,7 @@ def cli(form: str, since: str | None, until: str | None, hoursago: int | None,
     cfg = load_cfg(root)
     start, end = time_range(since, until, hoursago, backupid)
     request: dict[str, Any] = {"client": client_name, "backupid": backupid, "policy": policy,
-               "sched_type": codes.sched_code(sched_type) if sched_type else None,
+               "sched_type": kinds.sched_code(sched_type) if sched_type else None,
                "sched_label": sched_label, "start": start, "end": end,
                "policy_type": policy_type_code(policy_type) if policy_type else None}
     request = {k: v for k, v in request.items() if v is not None}
@@ -110,7 +110,7 @@ def cli(form: str, since: str | None, until: str | None, hoursago: int | None,
     for master in (masters.split(",") if masters else [cfg.master]):
         images += net.call(cfg, master.strip(), "bpdbm", "image_list", **request)["images"]
     if not images:
-        raise NbuError(227)
+        raise NbuError(NO_ENTITY)
     render(images, form)
     return 0
 

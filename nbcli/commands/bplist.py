@@ -16,12 +16,12 @@ from typing import Any
 import click
 
 from nbcli import timefmt
+from nbcli.cli import NbCommand, entry, load_cfg, root_option
 from nbcli.commands import imagefmt
-from nbcli.commands._entry import NbCommand, entry, load_cfg, root_option
 from nbcli.commands.bpimagelist import policy_type_code
 from nbcli.config import HostConfig
 from nbcli.net import client as net
-from nbcli.status import NbuError
+from nbcli.status import CONNECTION_BROKEN, NbuError
 from nbcli.wire import frames
 
 SYNOPSIS = """bplist [-C client] [-S master] [-k policy] [-t policy_type] [-F] [-R [n]]
@@ -53,7 +53,8 @@ def listing(cfg: HostConfig, master: str, request: dict[str, Any]) -> Iterator[d
             try:
                 msg = conn.recv(FRAME_TIMEOUT)
             except EOFError as e:
-                raise NbuError(40, "bpdbm closed the connection in the middle of a listing") \
+                raise NbuError(CONNECTION_BROKEN,
+                               "bpdbm closed the connection in the middle of a listing") \
                     from e
             if "status" in msg:
                 frames.raise_for_status(msg)

@@ -10,11 +10,11 @@ import click
 
 from nbcli.catalog import policies, policy_raw
 from nbcli.catalog.policy_model import Client
-from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.cli import admin_log, entry, load_cfg, root_option
 from nbcli.commands.policyfmt import client_l, form_options, policy_command
 from nbcli.config import Paths
 from nbcli.render import echo_lines
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpplclients [policy_name] [-L | -l | -U] [-allunique] [-noheader]
 bpplclients policy_name -add host_name hardware os [host_name hardware os]... [-priority n]
@@ -27,14 +27,14 @@ HEADER = ["Hardware         OS                         Client",
 
 def _word(text: str, what: str) -> str:
     if not text or len(text) > policies.MAX_NAME or any(ch.isspace() for ch in text):
-        raise NbuError(20, f"invalid {what} {text!r}: one word of at most "
-                           f"{policies.MAX_NAME} characters")
+        raise NbuError(INVALID_PARAMETER, f"invalid {what} {text!r}: one word of at most "
+                                          f"{policies.MAX_NAME} characters")
     return text
 
 
 def _new_clients(operands: tuple[str, ...], priority: int | None) -> list[Client]:
     if not operands or len(operands) % 3:
-        raise NbuError(20, "-add takes one or more 'host_name hardware os' triples")
+        raise NbuError(INVALID_PARAMETER, "-add takes one or more 'host_name hardware os' triples")
     return [Client(policies.check_name(operands[i], "client name"),
                    _word(operands[i + 1], "hardware"), _word(operands[i + 2], "os"),
                    priority or 0) for i in range(0, len(operands), 3)]
@@ -91,12 +91,12 @@ def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool
     paths = policies.master_paths(cfg)
     if action is None:
         if len(operands) > 1:
-            raise NbuError(20, f"unexpected arguments: {' '.join(operands[1:])}")
+            raise NbuError(INVALID_PARAMETER, f"unexpected arguments: {' '.join(operands[1:])}")
         echo_lines(rows(_listed(paths, operands[0] if operands else None, unique), form,
                         noheader))
         return 0
     if not operands:
-        raise NbuError(20, f"-{action} needs a policy name")
+        raise NbuError(INVALID_PARAMETER, f"-{action} needs a policy name")
     name, rest = operands[0], operands[1:]
     if action == "add":
         added = _new_clients(rest, priority)
@@ -105,7 +105,7 @@ def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool
                 p.add_client(c)
     elif action == "delete":
         if not rest:
-            raise NbuError(20, "-delete needs one or more client names")
+            raise NbuError(INVALID_PARAMETER, "-delete needs one or more client names")
         with policies.modify(paths, name) as p:
             for client in rest:
                 p.delete_client(client)
@@ -118,7 +118,8 @@ def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool
 def _modify(paths: Paths, name: str, rest: tuple[str, ...], hardware: str | None,
             os_name: str | None, priority: int | None) -> None:
     if len(rest) != 1 or (hardware, os_name, priority) == (None, None, None):
-        raise NbuError(20, "-modify takes one client and -hardware, -os or -priority")
+        raise NbuError(INVALID_PARAMETER,
+                       "-modify takes one client and -hardware, -os or -priority")
     with policies.modify(paths, name) as p:
         c = p.find_client(rest[0])
         c.hardware = _word(hardware, "hardware") if hardware is not None else c.hardware

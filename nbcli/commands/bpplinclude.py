@@ -9,10 +9,10 @@ from __future__ import annotations
 import click
 
 from nbcli.catalog import policies, policy_raw
-from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.cli import admin_log, entry, load_cfg, root_option
 from nbcli.commands.policyfmt import form_options, include_l, includes_u, policy_command
 from nbcli.render import echo_lines
-from nbcli.status import NbuError
+from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpplinclude policy_name [-L | -l | -U]
 bpplinclude policy_name -add path_name... | -add -f file
@@ -24,7 +24,7 @@ MAX_PATH = 4096
 
 def _entry(text: str) -> str:
     if not text.strip() or "\n" in text or len(text) > MAX_PATH:
-        raise NbuError(20, f"invalid backup selection {text!r}")
+        raise NbuError(INVALID_PARAMETER, f"invalid backup selection {text!r}")
     return text
 
 
@@ -33,7 +33,7 @@ def _from_file(path: str) -> list[str]:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
             lines = f.read().splitlines()
     except OSError as e:
-        raise NbuError(12, f"{path}: {e.strerror}") from e
+        raise NbuError(FILE_OPEN_FAILED, f"{path}: {e.strerror}") from e
     return [line for line in lines if line.strip()]
 
 
@@ -71,16 +71,17 @@ def cli(name: str, paths_given: tuple[str, ...], form: str | None, verbose: bool
     paths = policies.master_paths(cfg)
     if action is None:
         if paths_given or listfile:
-            raise NbuError(20, "paths need -add, -delete or -modify")
+            raise NbuError(INVALID_PARAMETER, "paths need -add, -delete or -modify")
         echo_lines(_show(policies.load(paths, name).includes, form))
         return 0
     given = [_entry(p) for p in paths_given]
     if listfile is not None:
         if action != "add":
-            raise NbuError(20, "-f goes with -add")
+            raise NbuError(INVALID_PARAMETER, "-f goes with -add")
         given += [_entry(p) for p in _from_file(listfile)]
     if not given or (action == "modify" and len(given) != 2):
-        raise NbuError(20, f"-{action} needs {'OLD NEW' if action == 'modify' else 'paths'}")
+        raise NbuError(INVALID_PARAMETER,
+                       f"-{action} needs {'OLD NEW' if action == 'modify' else 'paths'}")
     with policies.modify(paths, name) as p:
         if action == "add":
             p.includes += given

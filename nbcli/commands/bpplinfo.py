@@ -11,13 +11,13 @@ from typing import Any
 
 import click
 
-from nbcli import clock, codes, timefmt
+from nbcli import clock, kinds, timefmt
 from nbcli.catalog import policies, policy_raw
 from nbcli.catalog.policy_model import ANY_GROUP, Policy
-from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.cli import admin_log, entry, load_cfg, root_option
 from nbcli.commands.policyfmt import attributes_u, bpplinfo_l, form_options, header, policy_command
 from nbcli.render import echo_lines
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, TEXT_TOO_LONG, NbuError
 
 SYNOPSIS = """bpplinfo policy_name -L | -l | -U
 bpplinfo policy_name -set | -modify [-active | -inactive] [-pt policy_type]
@@ -41,12 +41,12 @@ def _pool_or_label(value: str, what: str) -> str:
 
 
 def _policy_type(text: str) -> int:
-    if text.isdigit() and int(text) in codes.POLICY_TYPES:
+    if text.isdigit() and int(text) in kinds.POLICY_TYPES:
         return int(text)
     try:
-        return codes.POLICY_CODES[text.lower()]
+        return kinds.POLICY_CODES[text.lower()]
     except KeyError:
-        raise NbuError(20, f"unknown policy type {text!r}") from None
+        raise NbuError(INVALID_PARAMETER, f"unknown policy type {text!r}") from None
 
 
 def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
         out["data_classification"] = _pool_or_label(opts["data_class"], "data classification")
     if opts["keyword"] is not None:
         if "\n" in opts["keyword"] or len(opts["keyword"]) > policies.MAX_NAME:
-            raise NbuError(225, "the keyword must be one line of at most 128 characters")
+            raise NbuError(TEXT_TOO_LONG, "the keyword must be one line of at most 128 characters")
         out["keyword"] = opts["keyword"]
     if opts["ef"] is not None:
         out["effective_date"] = timefmt.parse(opts["ef"])
@@ -138,7 +138,8 @@ def cli(name: str, form: str | None, verbose: bool, mode: str | None, root: str 
       230  the policy does not exist
     """
     if bool(form) == bool(mode):
-        raise NbuError(20, "give one of -L, -l, -U, or -set / -modify with attributes")
+        raise NbuError(INVALID_PARAMETER,
+                       "give one of -L, -l, -U, or -set / -modify with attributes")
     cfg = load_cfg(root)
     paths = policies.master_paths(cfg)
     if form:

@@ -12,11 +12,11 @@ import click
 
 from nbcli.catalog import policies
 from nbcli.catalog.policy_model import Policy
-from nbcli.commands._entry import entry, load_cfg, root_option
+from nbcli.cli import entry, load_cfg, root_option
 from nbcli.commands.policyfmt import form_options, policy_command, policy_lines
 from nbcli.config import Paths
 from nbcli.render import echo_lines
-from nbcli.status import NbuError
+from nbcli.status import NO_ENTITY, NbuError
 
 SYNOPSIS = "bppllist [policy_name] [-L | -l | -U] [-allpolicies] [-byclient client]"
 
@@ -30,7 +30,7 @@ def _selected(paths: Paths, name: str | None, every: bool,
     if client:
         chosen = [p for p in chosen if any(c.name == client for c in p.clients)]
         if not chosen:
-            raise NbuError(227, f"no policy has client {client}")
+            raise NbuError(NO_ENTITY, f"no policy has client {client}")
     return chosen
 
 

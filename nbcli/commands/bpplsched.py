@@ -12,10 +12,10 @@ import click
 
 from nbcli.catalog import policies, policy_raw, schedule_text, schedules
 from nbcli.catalog.policy_model import Schedule
-from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.cli import admin_log, entry, load_cfg, root_option
 from nbcli.commands.policyfmt import SCHEDULE_LISTS, form_options, policy_command, schedule_options
 from nbcli.render import echo_lines
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpplsched policy_name [-L | -l | -U] [-label sched_label]
 bpplsched policy_name -delete sched_label,...
@@ -62,10 +62,11 @@ def cli(name: str, form: str | None, verbose: bool, label: str | None, add: str 
       231  the start windows overlap
     """
     if sum(map(bool, (add, delete, deleteall))) > 1:
-        raise NbuError(20, "-add, -delete and -deleteall exclude each other")
+        raise NbuError(INVALID_PARAMETER, "-add, -delete and -deleteall exclude each other")
     given = sorted(k for k, v in opts.items() if v not in (None, ()))
     if given and not add:
-        raise NbuError(20, f"-{' -'.join(given)} only go with -add (or use bpplschedrep)")
+        raise NbuError(INVALID_PARAMETER,
+                       f"-{' -'.join(given)} only go with -add (or use bpplschedrep)")
     cfg = load_cfg(root)
     paths = policies.master_paths(cfg)
     if not (add or delete or deleteall):

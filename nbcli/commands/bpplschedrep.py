@@ -13,9 +13,9 @@ from typing import Any
 import click
 
 from nbcli.catalog import policies, schedules
-from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.cli import admin_log, entry, load_cfg, root_option
 from nbcli.commands.policyfmt import SCHEDULE_LISTS, policy_command, schedule_options
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpplschedrep policy_name sched_label [-st sched_type] [-freq backup_frequency]
     [-mpxmax mpx_factor] [-cal 0|1|2] [-incl mm/dd/yyyy] [-excl mm/dd/yyyy]
@@ -69,7 +69,7 @@ def cli(name: str, label: str, verbose: bool, root: str | None, **opts: Any) -> 
       231  the start windows overlap
     """
     if all(v in (None, (), False) for v in opts.values()):
-        raise NbuError(20, "nothing to change: give at least one attribute")
+        raise NbuError(INVALID_PARAMETER, "nothing to change: give at least one attribute")
     changes = schedules.changes_from(opts)
     cfg = load_cfg(root)
     paths = policies.master_paths(cfg)

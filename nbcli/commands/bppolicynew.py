@@ -9,9 +9,9 @@ from __future__ import annotations
 import click
 
 from nbcli.catalog import policies
-from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
+from nbcli.cli import admin_log, entry, load_cfg, root_option
 from nbcli.commands.policyfmt import policy_command
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bppolicynew policy_name [-verbose] [-reason "string"]
 bppolicynew policy_name -sameas existing_policy_name [-verbose] [-reason "string"]
@@ -40,7 +40,7 @@ def cli(name: str, sameas: str | None, renameto: str | None, verbose: bool,
       230  the existing policy does not exist
     """
     if sameas and renameto:
-        raise NbuError(20, "-sameas and -renameto exclude each other")
+        raise NbuError(INVALID_PARAMETER, "-sameas and -renameto exclude each other")
     cfg = load_cfg(root)
     paths = policies.master_paths(cfg)
     if renameto:

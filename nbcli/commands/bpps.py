@@ -18,7 +18,7 @@ import click
 import psutil
 
 from nbcli import procs
-from nbcli.commands._entry import command, entry, load_cfg, root_option
+from nbcli.cli import command, entry, load_cfg, root_option
 
 MM = {"ltid", "vmd", "avrd", "tldd", "tldcd"}
 SHARED = {"pbx_exchange"}

@@ -12,10 +12,10 @@ import sys
 import click
 
 from nbcli import timefmt
-from nbcli.commands._entry import command, join_date_times, load_cfg, optional_clock, root_option
+from nbcli.cli import command, join_date_times, load_cfg, optional_clock, root_option
 from nbcli.commands._userreq import ProgressLog, parse_wait, wait_jobs
 from nbcli.net import client
-from nbcli.status import NbuError
+from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, PATH_NOT_ABSOLUTE, NbuError
 
 SYNOPSIS = """bprestore [-K] [-L progress_log [-en]] [-R rename_file] [-C client] [-D client]
           [-S master_server] [-t policy_type] [-p policy] [-w [hh:mm:ss]] [-print_jobid]
@@ -27,18 +27,19 @@ def read_rename_file(path: str) -> list[list[str]]:
     try:
         lines = open(path, encoding="utf-8", errors="surrogateescape").read().splitlines()
     except OSError as e:
-        raise NbuError(12, f"cannot open rename file {path}: {e.strerror}") from e
+        raise NbuError(FILE_OPEN_FAILED, f"cannot open rename file {path}: {e.strerror}") from e
     out = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         words = line.split(" ")
         if len(words) < 4 or words[0] != "change" or " to " not in line:
-            raise NbuError(20, f"rename file {path}, line {n}: expected "
-                               f"'change /old/path to /new/path', not {line!r}")
+            raise NbuError(INVALID_PARAMETER, f"rename file {path}, line {n}: expected "
+                                              f"'change /old/path to /new/path', not {line!r}")
         src, _, dst = line[len("change "):].partition(" to ")
         if not src.startswith("/") or not dst.startswith("/"):
-            raise NbuError(20, f"rename file {path}, line {n}: paths must be absolute")
+            raise NbuError(INVALID_PARAMETER,
+                           f"rename file {path}, line {n}: paths must be absolute")
         out.append([src, dst])
     return out
 
@@ -47,7 +48,7 @@ def read_list_file(path: str) -> list[str]:
     try:
         text = open(path, encoding="utf-8", errors="surrogateescape").read()
     except OSError as e:
-        raise NbuError(12, f"cannot open file list {path}: {e.strerror}") from e
+        raise NbuError(FILE_OPEN_FAILED, f"cannot open file list {path}: {e.strerror}") from e
     return [line for line in text.splitlines() if line.strip()]
 
 
@@ -93,10 +94,10 @@ def cli(source: str | None, dest: str | None, start: str | None, end: str | None
         cfg.data["SERVER"] = [master] + [s for s in cfg.servers if s != master]
     paths = list(files) + (read_list_file(listfile) if listfile else [])
     if not paths:
-        raise NbuError(20, "no files to restore: give file names or -f listfile")
+        raise NbuError(INVALID_PARAMETER, "no files to restore: give file names or -f listfile")
     bad = [p for p in paths if not p.startswith("/")]
     if bad:
-        raise NbuError(141, f"not an absolute path: {bad[0]}")
+        raise NbuError(PATH_NOT_ABSOLUTE, f"not an absolute path: {bad[0]}")
     renames = read_rename_file(rename_file) if rename_file else []
     since = timefmt.parse(start) if start else None
     until = timefmt.parse(end, end_of_day=True) if end else None

@@ -12,11 +12,11 @@ from __future__ import annotations
 import click
 
 from nbcli.catalog import policies, retention
+from nbcli.cli import admin_log, entry, load_cfg, root_option
 from nbcli.commands import retentionfmt
-from nbcli.commands._entry import admin_log, entry, load_cfg, root_option
 from nbcli.commands.policyfmt import form_options, policy_command
 from nbcli.render import echo_lines
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpretlevel [-L | -l | -U]
 bpretlevel -r retention_level -p days | infinity
@@ -30,14 +30,15 @@ def period_seconds(days: str | None, seconds: int | None) -> int | None:
     """The period the command line gives, in seconds (None = infinity); status 20 if it is
     not a number of days, "infinity" or seconds."""
     if (days is None) == (seconds is None):
-        raise NbuError(20, "-r needs one of -p days|infinity or -s seconds")
+        raise NbuError(INVALID_PARAMETER, "-r needs one of -p days|infinity or -s seconds")
     if seconds is not None:
         return seconds
     assert days is not None
     if days.lower() in INFINITY_WORDS:
         return None
     if not days.isdigit() or int(days) > MAX_DAYS:
-        raise NbuError(20, f"-p takes 0 to {MAX_DAYS} days or infinity, not {days!r}")
+        raise NbuError(INVALID_PARAMETER,
+                       f"-p takes 0 to {MAX_DAYS} days or infinity, not {days!r}")
     return int(days) * retention.DAY
 
 
@@ -60,9 +61,9 @@ def cli(form: str | None, verbose: bool, level: int | None, days: str | None,
     """
     changing = level is not None or days is not None or seconds is not None
     if changing and form:
-        raise NbuError(20, "a display form (-L, -l, -U) cannot be combined with -r")
+        raise NbuError(INVALID_PARAMETER, "a display form (-L, -l, -U) cannot be combined with -r")
     if changing and level is None:
-        raise NbuError(20, "-p and -s need -r retention_level")
+        raise NbuError(INVALID_PARAMETER, "-p and -s need -r retention_level")
     cfg = load_cfg(root)
     paths = policies.master_paths(cfg)
     if level is None:

@@ -12,9 +12,9 @@ import sys
 import click
 
 from nbcli import config
-from nbcli.commands._entry import command, entry, load_cfg, root_option
+from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.net import client
-from nbcli.status import NbuError
+from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, NbuError
 
 SYNOPSIS = "bpsetconfig [-h host] [--add | --remove] [file]"
 
@@ -36,13 +36,13 @@ def cli(host: str | None, add: bool, remove: bool, file: str | None, root: str |
       46   this host is not in the other host's SERVER list
     """
     if add and remove:
-        raise NbuError(20, "--add and --remove exclude each other")
+        raise NbuError(INVALID_PARAMETER, "--add and --remove exclude each other")
     cfg = load_cfg(root)
     if file:
         try:
             text = open(file, encoding="utf-8").read()
         except OSError as e:
-            raise NbuError(12, f"{file}: {e.strerror}") from e
+            raise NbuError(FILE_OPEN_FAILED, f"{file}: {e.strerror}") from e
     else:
         text = sys.stdin.read()
     settings = config.parse_bpconf(text)

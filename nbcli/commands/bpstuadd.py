@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import click
 
+from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands import stufmt
-from nbcli.commands._entry import command, entry, load_cfg, root_option
 
 SYNOPSIS = """bpstuadd -label storage_unit_label -path path_name [-dt 1] [-host host_name]
          [-cj max_jobs] [-mfs max_fragment_size] [-odo 0|1] [-M master_server,...]"""

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
+from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands import stufmt
-from nbcli.commands._entry import command, entry, load_cfg, root_option
 
 SYNOPSIS = "bpstudel -label storage_unit_label [-M master_server,...]"
 

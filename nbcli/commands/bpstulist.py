@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
+from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands import stufmt
-from nbcli.commands._entry import command, entry, load_cfg, root_option
 from nbcli.render import echo_lines
 
 SYNOPSIS = """bpstulist [-label storage_unit_label] [-L | -l | -U] [-g | -go]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nbcli.commands._entry import command, entry, load_cfg, root_option
+from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.net import client
 
 

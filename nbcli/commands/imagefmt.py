@@ -20,7 +20,7 @@ from typing import Any
 
 import nbcli
 from nbcli import timefmt
-from nbcli.codes import INFINITY, POLICY_TYPES, SCHED_TYPES, SCHED_WORDS, retention_seconds
+from nbcli.kinds import INFINITY, POLICY_TYPES, SCHED_TYPES, SCHED_WORDS, default_period
 from nbcli.render import raw_field
 
 Header = dict[str, Any]
@@ -77,7 +77,7 @@ def ctime(epoch: int) -> str:
 
 
 def retention_words(level: int) -> str:
-    seconds = retention_seconds(level)
+    seconds = default_period(level)
     if seconds is None:
         return "infinity"
     days = seconds // 86400

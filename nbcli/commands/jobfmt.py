@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from nbcli import codes, timefmt
+from nbcli import kinds, timefmt
 from nbcli.render import csv_line, table
 
 Job = dict[str, Any]
@@ -32,16 +32,16 @@ RESERVED = ("", "")
 
 
 def type_word(job: Job) -> str:
-    return codes.JOB_TYPES.get(job["jobtype"], str(job["jobtype"]))
+    return kinds.JOB_TYPES.get(job["jobtype"], str(job["jobtype"]))
 
 
 def state_word(job: Job) -> str:
-    return codes.JOB_STATES.get(job["state"], str(job["state"]))
+    return kinds.JOB_STATES.get(job["state"], str(job["state"]))
 
 
 def _status(job: Job) -> str:
     """The status shows once the job is done (NetBackup leaves it empty before)."""
-    return "" if job["status"] is None or job["state"] != codes.DONE else str(job["status"])
+    return "" if job["status"] is None or job["state"] != kinds.DONE else str(job["status"])
 
 
 # The report's columns in BPDBJOBS_COLDEFS' default order: (header, minimum width, value).

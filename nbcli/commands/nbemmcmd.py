@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 import nbcli
-from nbcli.commands._entry import command, entry, load_cfg, root_option
+from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands.stufmt import emm_request
 from nbcli.render import echo_lines
 

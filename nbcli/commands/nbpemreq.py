@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from nbcli import clock, codes, timefmt
-from nbcli.commands._entry import command, join_date_times, load_cfg, root_option
+from nbcli import clock, kinds, timefmt
+from nbcli.cli import command, join_date_times, load_cfg, root_option
 from nbcli.net import client
 from nbcli.render import echo_lines, table
 
@@ -33,7 +33,7 @@ DUE_WORD, PREDICTED_WORD = "QUED", "PRED"
 
 def job_lines(jobs: list[dict[str, Any]], word: str) -> list[str]:
     """The header and one row per job, columns as wide as their widest value."""
-    rows = [HEADER] + [(word, codes.SCHED_TYPES.get(int(j["sched_type"]), "?"), j["client"],
+    rows = [HEADER] + [(word, kinds.SCHED_TYPES.get(int(j["sched_type"]), "?"), j["client"],
                         j["policy"], j["schedule"], str(j["priority"]),
                         timefmt.fmt(j["due_time"]) or "-", timefmt.fmt(j["window_close"]))
                        for j in jobs]

@@ -18,11 +18,11 @@ import click
 import psutil
 
 from nbcli import config, procs, programs
-from nbcli.commands._entry import command, entry, root_option
+from nbcli.cli import command, entry, root_option
 from nbcli.config import HostConfig
 from nbcli.daemons.base import read_pidfile
 from nbcli.net import client
-from nbcli.status import NbuError
+from nbcli.status import ENTITY_EXISTS, INIT_ERROR, INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """netbackup start [--only DAEMON,...] | stop | status [--root DIR]
 netbackup init [--force] [--name HOST] [--roles master,media,client] [--address ADDR] [--port N]
@@ -83,11 +83,12 @@ def _wait_ready(cfg: HostConfig, names: list[str], started: dict[str, psutil.Pop
                 waiting.remove(name)
                 click.echo(f"Started {name}.")
             elif name in started and started[name].poll() is not None:
-                raise NbuError(103, f"{name} exited with {started[name].returncode} at start; "
+                raise NbuError(INIT_ERROR,
+                               f"{name} exited with {started[name].returncode} at start; "
                                     f"see {cfg.paths.logs / name}")
         if waiting and time.monotonic() > deadline:
-            raise NbuError(103, f"daemons not ready after {START_DEADLINE:.0f}s: "
-                                f"{', '.join(waiting)}; see {cfg.paths.logs}")
+            raise NbuError(INIT_ERROR, f"daemons not ready after {START_DEADLINE:.0f}s: "
+                                       f"{', '.join(waiting)}; see {cfg.paths.logs}")
         if waiting:
             time.sleep(0.05)
 
@@ -173,15 +174,16 @@ def cli(action: str, name: str | None, roles: str, address: str, port: int,
         for h in hosts:
             hname, sep, addr = h.partition("=")
             if not sep:
-                raise NbuError(20, f"--host needs NAME=ADDR:PORT, not {h!r}")
+                raise NbuError(INVALID_PARAMETER, f"--host needs NAME=ADDR:PORT, not {h!r}")
             table[hname] = addr
         target = Path(root) if root else config.default_root()
         if config.Paths(target).bp_toml.exists() and not force:
-            raise NbuError(226, f"{target} is already a host; --force replaces its bp.toml")
+            raise NbuError(ENTITY_EXISTS,
+                           f"{target} is already a host; --force replaces its bp.toml")
         role_list = [r.strip() for r in roles.split(",") if r.strip()]
         bad = [r for r in role_list if r not in config.ROLES]
         if bad:
-            raise NbuError(20, f"unknown role(s): {', '.join(bad)}")
+            raise NbuError(INVALID_PARAMETER, f"unknown role(s): {', '.join(bad)}")
         cfg = config.init_root(target, name=name, roles=role_list,
                                servers=list(servers) or None, address=address, port=port,
                                hosts=table, media_servers=list(media_servers) or None)
@@ -192,7 +194,7 @@ def cli(action: str, name: str | None, roles: str, address: str, port: int,
         names = [n.strip() for n in only.split(",")] if only else None
         unknown = [n for n in names or [] if n not in programs.DAEMONS]
         if unknown:
-            raise NbuError(20, f"not a daemon: {', '.join(unknown)}")
+            raise NbuError(INVALID_PARAMETER, f"not a daemon: {', '.join(unknown)}")
         start(cfg, only=names)
         return 0
     if action == "stop":

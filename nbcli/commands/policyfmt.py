@@ -15,10 +15,10 @@ from typing import Any
 
 import click
 
-from nbcli import codes, timefmt
+from nbcli import kinds, timefmt
 from nbcli.catalog import policy_raw, schedule_text
 from nbcli.catalog.policy_model import Client, Policy
-from nbcli.commands._entry import NbCommand
+from nbcli.cli import NbCommand
 
 RULE = "-" * 60
 NONE_DEFINED = "(none defined)"
@@ -94,7 +94,7 @@ def _max_jobs(p: Policy) -> str:
 
 
 def _type_name(p: Policy) -> str:
-    return codes.POLICY_TYPES.get(p.policy_type, str(p.policy_type))
+    return kinds.POLICY_TYPES.get(p.policy_type, str(p.policy_type))
 
 
 def header(p: Policy, blank_after: bool) -> list[str]:

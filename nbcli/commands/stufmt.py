@@ -16,7 +16,7 @@ from typing import Any
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.render import raw_field
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 STU_TYPE_DISK = 0  # raw field 2: Disk (Media Manager units would be 2)
 DISK_SUBTYPES = {1: "Basic"}
@@ -75,7 +75,7 @@ def masters(cfg: HostConfig, option: str | None) -> list[str]:
         return [cfg.master]
     names = [n.strip() for n in option.split(",") if n.strip()]
     if not names:
-        raise NbuError(20, "-M needs a master server name")
+        raise NbuError(INVALID_PARAMETER, "-M needs a master server name")
     return names
 
 

@@ -22,7 +22,7 @@ from nbcli import atomic, clock
 from nbcli import log as nblog
 from nbcli.config import HostConfig, Paths, load
 from nbcli.net.service import Ops, ServiceHost
-from nbcli.status import NbuError
+from nbcli.status import DAEMON_RUNNING, LOGIC_ERROR, NbuError
 
 STARTUP_DEADLINE = 15.0
 
@@ -91,7 +91,7 @@ class Daemon:
         """Write our pid file; status 145 when a live process of ours already holds it."""
         running = read_pidfile(self.paths, self.name)
         if running is not None and running.pid != os.getpid():
-            raise NbuError(145, f"{self.name} is already running as pid {running.pid}")
+            raise NbuError(DAEMON_RUNNING, f"{self.name} is already running as pid {running.pid}")
         me = psutil.Process()
         atomic.makedirs(self.paths.run)
         atomic.write_text(self.paths.pidfile(self.name), f"{me.pid} {me.create_time()}\n")
@@ -139,7 +139,7 @@ class Daemon:
             self.stop.set()
         except Exception:
             self.log.exception("%s cannot serve", self.name)
-            self.failure = NbuError(256, f"{self.name} failed; see its log")
+            self.failure = NbuError(LOGIC_ERROR, f"{self.name} failed; see its log")
             self.stop.set()
 
     def _every(self, interval: float, task: Callable[[], None]) -> None:
@@ -152,7 +152,7 @@ class Daemon:
 
 def daemon_main(cls: type[Daemon]) -> Callable[[], None]:
     """The console entry point of a daemon class: `<name> [--root DIR]`, in the foreground."""
-    from nbcli.commands._entry import NbCommand
+    from nbcli.cli import NbCommand
 
     summary = (cls.__doc__ or "").strip().splitlines()[0]
 

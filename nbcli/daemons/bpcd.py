@@ -22,7 +22,13 @@ from nbcli.net.conn import Connection
 from nbcli.net.service import DETACHED, Ops
 from nbcli.net.spare import Spares
 from nbcli.net.trust import server_name
-from nbcli.status import NbuError
+from nbcli.status import (
+    CLIENT_NOT_VALIDATED_FOR_OP,
+    EXEC_FAILED,
+    INVALID_PARAMETER,
+    SERVER_NOT_ALLOWED,
+    NbuError,
+)
 from nbcli.wire.frames import Message
 
 
@@ -48,7 +54,8 @@ class Bpcd(Daemon):
         if who is None:
             self.log.warning("refused %s from %s (%s): not in SERVER list", what,
                              conn.address, conn.peer)
-            raise NbuError(46, f"{conn.peer} ({conn.address}) is not in the SERVER list of "
+            raise NbuError(SERVER_NOT_ALLOWED,
+                           f"{conn.peer} ({conn.address}) is not in the SERVER list of "
                                f"{self.cfg.client_name}")
         return who
 
@@ -57,9 +64,9 @@ class Bpcd(Daemon):
         program = msg.get("program")
         args = msg.get("args", [])
         if program not in programs.BPCD_LAUNCHES:
-            raise NbuError(29, f"bpcd does not launch {program!r}")
+            raise NbuError(EXEC_FAILED, f"bpcd does not launch {program!r}")
         if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            raise NbuError(20, "launch args must be a list of strings")
+            raise NbuError(INVALID_PARAMETER, "launch args must be a list of strings")
         # Reply first: once the program owns the socket, bpcd must not write to it again.
         conn.send({"status": 0, "host": self.cfg.client_name})
         try:
@@ -77,7 +84,8 @@ class Bpcd(Daemon):
         identity as the kernel gave it to PBX - the master cannot see it, bpcd vouches for it
         by speaking from a privileged port."""
         if conn.address != "local" or conn.uid is None:
-            raise NbuError(135, "user requests are taken from users of this host only")
+            raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
+                           "user requests are taken from users of this host only")
         try:
             user = pwd.getpwuid(conn.uid).pw_name
         except KeyError:

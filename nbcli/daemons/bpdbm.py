@@ -33,13 +33,13 @@ from nbcli.catalog.imagechain import ALL_DEPTHS, IMAGE_FIELDS, Part, View, norma
 from nbcli.catalog.imagehdr import Header
 from nbcli.catalog.images import ImageStore
 from nbcli.catalog.plan import restore_plan
-from nbcli.codes import DEFAULT_RETENTION_LEVEL, SCHED_TYPES, retention_seconds
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.cleanup import TICK, Cleanup
+from nbcli.kinds import DEFAULT_RETENTION_LEVEL, SCHED_TYPES, default_period
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
 from nbcli.net.trust import server_name
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NO_ENTITY, SERVER_NOT_ALLOWED, NbuError
 from nbcli.wire.frames import Message, ProtocolError
 
 # Every op nbproxy relays (all of them but ping).
@@ -67,20 +67,21 @@ def field(msg: Message, key: str, kind: type | tuple[type, ...], default: Any = 
     if value is None:
         return None
     if value is _MISSING:
-        raise NbuError(20, f"{msg.get('op', 'fragment')}: missing field {key!r}")
+        raise NbuError(INVALID_PARAMETER, f"{msg.get('op', 'fragment')}: missing field {key!r}")
     if not isinstance(value, kind) or (isinstance(value, bool) and bool not in
                                        (kind if isinstance(kind, tuple) else (kind,))):
-        raise NbuError(20, f"{msg.get('op', 'fragment')}: field {key!r} has the wrong type")
+        raise NbuError(INVALID_PARAMETER,
+                       f"{msg.get('op', 'fragment')}: field {key!r} has the wrong type")
     return value
 
 
-def create_fields(msg: Message, period: Callable[[int], int | None] = retention_seconds
+def create_fields(msg: Message, period: Callable[[int], int | None] = default_period
                   ) -> dict[str, Any]:
     """image_create's fields, checked, with NetBackup's defaults (`period`: a retention
     level's period in seconds, None = infinity)."""
     sched_type = field(msg, "sched_type", int)
     if sched_type not in SCHED_TYPES:
-        raise NbuError(20, f"image_create: unknown schedule type {sched_type}")
+        raise NbuError(INVALID_PARAMETER, f"image_create: unknown schedule type {sched_type}")
     backup_time = field(msg, "backup_time", int)
     level = field(msg, "retention_level", int, DEFAULT_RETENTION_LEVEL)
     expiration = field(msg, "expiration", int, None)
@@ -103,13 +104,14 @@ def complete_fields(msg: Message) -> dict[str, Any]:
     fragments = []
     for f in field(msg, "fragments", list):
         if not isinstance(f, dict):
-            raise NbuError(20, "image_complete: a fragment must be an object")
+            raise NbuError(INVALID_PARAMETER, "image_complete: a fragment must be an object")
         fragments.append({"num": field(f, "num", int), "offset": field(f, "offset", int),
                           "bytes": field(f, "bytes", int), "host": field(f, "host", str),
                           "path": field(f, "path", str)})
     checksum = field(msg, "checksum", str)
     if not CHECKSUM.match(checksum):
-        raise NbuError(20, f"image_complete: checksum {checksum!r} is not crc32:<8 hex>")
+        raise NbuError(INVALID_PARAMETER,
+                       f"image_complete: checksum {checksum!r} is not crc32:<8 hex>")
     return {"kbytes": field(msg, "kbytes", int), "num_files": field(msg, "num_files", int),
             "elapsed": field(msg, "elapsed", int, 0), "fragments": fragments,
             "checksum": checksum, "block_size": field(msg, "block_size", int),
@@ -213,7 +215,7 @@ class Bpdbm(Daemon):
                                   if policy in (None, h["policy"])
                                   and ptype in (None, h["policy_type"])], start, end)
         if not chain:
-            raise NbuError(227, f"no backup images of {client} "
+            raise NbuError(NO_ENTITY, f"no backup images of {client} "
                                 f"{'with id ' + backupid if backupid else 'in that time range'}")
         return View([Part(h, self.store.files_file(h)) for h in chain])
 
@@ -223,7 +225,8 @@ class Bpdbm(Daemon):
         depth = field(msg, "depth", int, ALL_DEPTHS if recursive else 1)
         columns = field(msg, "columns", list, None)
         if columns is not None and (not columns or any(c not in LISTABLE for c in columns)):
-            raise NbuError(20, f"file_list: columns must be some of {', '.join(LISTABLE)}")
+            raise NbuError(INVALID_PARAMETER,
+                           f"file_list: columns must be some of {', '.join(LISTABLE)}")
         view = self._view(msg)
         segments = view.listing(path, recursive, max(depth, 1))
         pending = None
@@ -232,7 +235,7 @@ class Bpdbm(Daemon):
                 self._send(conn, pending, more=True)
             pending = frame
         if pending is None:
-            raise NbuError(227, f"{path} is not in the images of {msg['client']}")
+            raise NbuError(NO_ENTITY, f"{path} is not in the images of {msg['client']}")
         self._send(conn, pending, more=False)
         return None
 
@@ -274,7 +277,7 @@ class Bpdbm(Daemon):
     def restore_plan(self, msg: Message, conn: Connection) -> Message:
         paths = [normalize(p) for p in field(msg, "paths", list)]
         if not paths:
-            raise NbuError(20, "restore_plan: no paths")
+            raise NbuError(INVALID_PARAMETER, "restore_plan: no paths")
         return restore_plan(self._view(msg), paths)
 
     # --- expiring (bpexpdate, bpimage -cleanup) -------------------------------------------------
@@ -284,19 +287,19 @@ class Bpdbm(Daemon):
         if server_name(self.cfg, conn.address) is None:
             self.log.warning("refused %s from %s (%s): not in the SERVER list", op, conn.peer,
                              conn.address)
-            raise NbuError(46, f"{op}: {conn.peer} is not a server of this master")
+            raise NbuError(SERVER_NOT_ALLOWED, f"{op}: {conn.peer} is not a server of this master")
 
     def image_expire(self, msg: Message, conn: Connection) -> Message:
         """bpexpdate: new expiration for the images named; those it expires go at once."""
         self._require_server(conn, "image_expire")
         if not field(msg, "backupid", str, None) and not field(msg, "policy", str, None):
-            raise NbuError(20, "image_expire: a backupid or a policy is needed")
+            raise NbuError(INVALID_PARAMETER, "image_expire: a backupid or a policy is needed")
         expiration = check_expiration(field(msg, "expiration", int))
         with self.cleanup.lock:  # not while a cleanup job decides what to remove
             now = clock.now()
             images = self._select(msg)
             if not images:
-                raise NbuError(227, "no image matches")
+                raise NbuError(NO_ENTITY, "no image matches")
             new = int(now) if expiration == 0 else expiration
             for h in images:
                 self.store.set_expiration(h["backupid"], new)

@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from nbcli import clock, codes
+from nbcli import clock, kinds
 from nbcli.catalog import jobrecord
 from nbcli.catalog.jobrecord import SHAPE, VALUE
 from nbcli.catalog.jobsdb import JobsDB
@@ -30,7 +30,7 @@ from nbcli.log import JobLog
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
-from nbcli.status import NbuError
+from nbcli.status import CONNECTION_BROKEN, CONNECTION_TIMED_OUT, INVALID_JOB_ID, NbuError
 from nbcli.wire.frames import Message
 
 # How long bpjobd waits for nbjm to take a cancel before treating it as unreachable.
@@ -38,7 +38,7 @@ CANCEL_TIMEOUT = 30.0
 # How often a waiter checks that its client is still there (and that bpjobd is not stopping).
 WAIT_POLL = 1.0
 # Jobs bpjobd may end itself when nbjm cannot be asked: no process works on them.
-WAITING_STATES = frozenset({codes.QUEUED, codes.REQUEUED})
+WAITING_STATES = frozenset({kinds.QUEUED, kinds.REQUEUED})
 _MISSING = object()
 
 
@@ -148,7 +148,7 @@ class Bpjobd(Daemon):
     @property
     def db(self) -> JobsDB:
         if self.jobs is None or self.stop.is_set():
-            raise NbuError(40, "bpjobd is stopping")
+            raise NbuError(CONNECTION_BROKEN, "bpjobd is stopping")
         return self.jobs
 
     def _log(self, jobid: int) -> JobLog:
@@ -171,8 +171,8 @@ class Bpjobd(Daemon):
         fields = jobrecord.clean(raw, creating=True)
         jobid = self.db.create(fields, _now(), new_try)
         self._log(jobid).info("job created: %s %s, client %s, policy %s",
-                              codes.JOB_TYPES.get(fields["jobtype"], fields["jobtype"]),
-                              codes.JOB_STATES[fields["state"]], fields.get("client", ""),
+                              kinds.JOB_TYPES.get(fields["jobtype"], fields["jobtype"]),
+                              kinds.JOB_STATES[fields["state"]], fields.get("client", ""),
                               fields.get("policy", ""))
         if fields.get("closed"):
             self._closed()
@@ -185,7 +185,7 @@ class Bpjobd(Daemon):
         fields = jobrecord.clean(raw, creating=False)
         closed = self.db.update(jobid, fields, new_try, _now())
         if "state" in fields or new_try:
-            self._log(jobid).info("state %s%s", codes.JOB_STATES[fields["state"]]
+            self._log(jobid).info("state %s%s", kinds.JOB_STATES[fields["state"]]
                                   if "state" in fields else "unchanged",
                                   ", new try" if new_try else "")
         if closed:
@@ -235,7 +235,8 @@ class Bpjobd(Daemon):
             while not self.db.closed(jobid):
                 left = WAIT_POLL if deadline is None else deadline - time.monotonic()
                 if left <= 0:
-                    raise NbuError(41, f"job {jobid} was not done within {timeout:g} seconds")
+                    raise NbuError(CONNECTION_TIMED_OUT,
+                                   f"job {jobid} was not done within {timeout:g} seconds")
                 if _peer_gone(conn):
                     self._log(jobid).info("waiter %s went away", conn.peer)
                     return None
@@ -249,8 +250,8 @@ class Bpjobd(Daemon):
         jobid = req_int(msg, "jobid", minimum=1)
         found, _ = self.db.jobs(_now(), jobids=[jobid])
         if not found:
-            raise NbuError(273, f"job {jobid} does not exist")
-        if found[0]["state"] == codes.DONE:
+            raise NbuError(INVALID_JOB_ID, f"job {jobid} does not exist")
+        if found[0]["state"] == kinds.DONE:
             return {}
         try:
             client.call(self.cfg, self.cfg.client_name, "nbjm", "cancel",
@@ -261,12 +262,12 @@ class Bpjobd(Daemon):
             nbjm_error = e
         self._log(jobid).warning("nbjm did not take the cancel: %s", nbjm_error)
         try:
-            self.db.update(jobid, {"state": codes.DONE, "status": 150, "closed": True}, False,
+            self.db.update(jobid, {"state": kinds.DONE, "status": 150, "closed": True}, False,
                            _now(), only_from=WAITING_STATES)
         except NbuError as e:
             if e.status != 133:
                 raise
-            if self.db.jobs(_now(), jobids=[jobid])[0][0]["state"] == codes.DONE:
+            if self.db.jobs(_now(), jobids=[jobid])[0][0]["state"] == kinds.DONE:
                 return {}  # it ended meanwhile
             raise NbuError(nbjm_error.status,
                            f"cannot cancel job {jobid}: nbjm: {nbjm_error.detail}") from e

@@ -14,14 +14,21 @@ import threading
 from collections import defaultdict
 from typing import Any
 
-from nbcli import clock, codes, jobreport
+from nbcli import clock, jobreport, kinds
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import set_job
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
 from nbcli.net.trust import server_name
-from nbcli.status import NbuError
+from nbcli.status import (
+    CLIENT_NOT_VALIDATED,
+    CLIENT_NOT_VALIDATED_FOR_OP,
+    INVALID_FILELIST,
+    INVALID_JOB_ID,
+    NO_ENTITY,
+    NbuError,
+)
 from nbcli.wire.frames import Message
 
 LOST_BPBRM = 40
@@ -73,13 +80,15 @@ class Bprd(Daemon):
         else:
             genuine = conn.address in self.cfg.addresses_of(claimed)
         if not genuine:
-            raise NbuError(131, f"a request from {conn.address} cannot speak for {claimed}")
+            raise NbuError(CLIENT_NOT_VALIDATED,
+                           f"a request from {conn.address} cannot speak for {claimed}")
         if conn.privileged and isinstance(msg.get("uid"), int):
             run_as = {"uid": msg["uid"], "gid": msg.get("gid"), "user": msg.get("user")}
         elif conn.address == "local" and conn.uid is not None:
             run_as = {"uid": conn.uid, "gid": conn.gid, "user": str(conn.uid)}
         else:
-            raise NbuError(135, "user requests come through the client's bpcd")
+            raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
+                           "user requests come through the client's bpcd")
         return client.call(self.cfg, self.cfg.client_name, "nbpem", "user_backup",
                            client=claimed, policy=msg.get("policy"),
                            schedule=msg.get("schedule"), paths=msg.get("paths", []),
@@ -94,7 +103,7 @@ class Bprd(Daemon):
         self._check_restore_rights(conn, source, dest)
         paths = [str(p) for p in msg.get("paths", [])]
         if not paths:
-            raise NbuError(69, "no files to restore were given")
+            raise NbuError(INVALID_FILELIST, "no files to restore were given")
         renames = [[str(a), str(b)] for a, b in msg.get("renames", [])]
         steps = [(1, f"restore request for {len(paths)} path(s) of client {source} to {dest} "
                      f"received from {conn.peer}", clock.now())]
@@ -103,16 +112,16 @@ class Bprd(Daemon):
                            end=msg.get("end"))
         images = plan.get("images", [])
         if not images:
-            raise NbuError(227, f"none of the requested files of {source} was found in a "
-                                f"backup image")
+            raise NbuError(NO_ENTITY, f"none of the requested files of {source} was found in a "
+                                      f"backup image")
         steps.append((2, f"bpdbm found {len(images)} image(s) on disk: "
                          f"{', '.join(i['header']['backupid'] for i in images)}; "
                          f"no neededimage file is needed for disk", clock.now()))
         report = jobreport.JobReporter(self.cfg, "bprd")
-        jobid = report.create(jobtype=codes.JOB_RESTORE, state=codes.ACTIVE, client=dest,
+        jobid = report.create(jobtype=kinds.JOB_RESTORE, state=kinds.ACTIVE, client=dest,
                               policy="", schedule="", owner=msg.get("owner", "root"),
                               masterserver=self.cfg.client_name, filelist=paths,
-                              started=int(clock.now()), operation=codes.OP_RESTORE,
+                              started=int(clock.now()), operation=kinds.OP_RESTORE,
                               srcserver=source, new_try=True)
         for n, text, at in steps:
             report.step(jobid, n, text, time=at)
@@ -140,7 +149,8 @@ class Bprd(Daemon):
             me = next((n for n in {source, dest} if conn.address in self.cfg.addresses_of(n)),
                       None)
         if me is None or source != me or dest != me:
-            raise NbuError(135, f"{conn.peer} ({conn.address}) may restore only its own "
+            raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
+                           f"{conn.peer} ({conn.address}) may restore only its own "
                                 f"files to itself, not {source}'s to {dest}")
 
     def _run_restore(self, job: dict[str, Any], report: jobreport.JobReporter) -> None:
@@ -163,7 +173,7 @@ class Bprd(Daemon):
             self._quietly(lambda: report.log(jobid, why, "Error"))
         if job["missing"] and status == 0:
             status = 1  # some of the requested files were in no image
-        self._quietly(lambda: report.update(jobid, state=codes.DONE, status=status,
+        self._quietly(lambda: report.update(jobid, state=kinds.DONE, status=status,
                                             ended=int(clock.now()), files=files,
                                             kbytes=kbytes))
         self._quietly(lambda: report.step(jobid, 17, "bpbrm reported the end of the restore; "
@@ -203,7 +213,7 @@ class Bprd(Daemon):
         jobid = int(msg["jobid"])
         with self.lock:
             if jobid not in self.running:
-                raise NbuError(273, f"restore job {jobid} is not running")
+                raise NbuError(INVALID_JOB_ID, f"restore job {jobid} is not running")
             bpbrm = self.running[jobid]
         if bpbrm is not None:
             try:

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection
 from typing import Any
 
-from nbcli import clock, codes, jobreport, timefmt
+from nbcli import clock, jobreport, kinds, timefmt
 from nbcli.catalog import expire
 from nbcli.catalog.imagehdr import Header
 from nbcli.catalog.images import ImageStore
@@ -90,7 +90,7 @@ class JobLog:
 
     def done(self, status: int) -> None:
         try:
-            self.report.update(self.jobid, state=codes.DONE, status=status)
+            self.report.update(self.jobid, state=kinds.DONE, status=status)
             self.report.update(self.jobid, closed=True)
         except NbuError as e:
             self.log.error("job %d: cannot end it in bpjobd: %s", self.jobid, e)
@@ -128,7 +128,7 @@ class Cleanup:
                 self.last = now
             report = jobreport.JobReporter(self.cfg(), "bpdbm")
             try:
-                jobid = report.create(jobtype=codes.JOB_IMAGE_CLEANUP, state=codes.ACTIVE,
+                jobid = report.create(jobtype=kinds.JOB_IMAGE_CLEANUP, state=kinds.ACTIVE,
                                       new_try=True, server=self.cfg().client_name,
                                       owner="root")
                 job = JobLog(report, jobid, self.log)

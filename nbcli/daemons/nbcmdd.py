@@ -37,9 +37,9 @@ import sys
 import time
 
 from nbcli import clock, launcher, programs
-from nbcli.commands._entry import fail
+from nbcli.cli import fail
 from nbcli.daemons.base import Daemon, daemon_main, remove_pidfile
-from nbcli.status import NbuError
+from nbcli.status import LOGIC_ERROR, NbuError
 from nbcli.wire import cmdreq
 
 SERVED = frozenset(programs.COMMANDS) - launcher.RUN_HERE
@@ -350,8 +350,8 @@ class Nbcmdd(Daemon):
             try:
                 os.chdir(req.cwd)
             except OSError as e:  # removed since the launcher looked: as the shell would say
-                fail(req.program, NbuError(256, f"cannot run in {os.fsdecode(req.cwd)}: "
-                                                f"{e.strerror}"))
+                fail(req.program, NbuError(LOGIC_ERROR, f"cannot run in {os.fsdecode(req.cwd)}: "
+                                                        f"{e.strerror}"))
             programs.run(req.program)
             code = 0
         except SystemExit as e:

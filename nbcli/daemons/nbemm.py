@@ -24,7 +24,7 @@ from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net.conn import Connection
 from nbcli.net.service import Handler, Ops
-from nbcli.status import NbuError
+from nbcli.status import DATABASE_ERROR, INVALID_PROTOCOL, NO_ENTITY, NbuError
 from nbcli.wire.frames import Message
 
 DB_NAME = "emm.db"
@@ -37,11 +37,11 @@ def _field(msg: Message, key: str, kind: type, default: Any = None) -> Any:
     value = msg.get(key)
     if value is None:
         if default is None:
-            raise NbuError(143, f"{msg.get('op')}: field {key!r} is required")
+            raise NbuError(INVALID_PROTOCOL, f"{msg.get('op')}: field {key!r} is required")
         return default
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise NbuError(143, f"{msg.get('op')}: field {key!r} must be {kind.__name__}, "
-                            f"not {type(value).__name__}")
+        raise NbuError(INVALID_PROTOCOL, f"{msg.get('op')}: field {key!r} must be {kind.__name__}, "
+                                         f"not {type(value).__name__}")
     return value
 
 
@@ -52,7 +52,8 @@ def _optional(msg: Message, key: str) -> str | None:
 def _jobid(msg: Message) -> int:
     jobid = _field(msg, "jobid", int)
     if not 1 <= jobid <= JOBID_MAX:
-        raise NbuError(143, f"{msg.get('op')}: jobid must be 1 to {JOBID_MAX}, not {jobid}")
+        raise NbuError(INVALID_PROTOCOL,
+                       f"{msg.get('op')}: jobid must be 1 to {JOBID_MAX}, not {jobid}")
     return int(jobid)
 
 
@@ -64,7 +65,7 @@ def _database_errors(handler: Handler) -> Handler:
         try:
             return handler(msg, conn)
         except sqlite3.Error as e:
-            raise NbuError(220, f"EMM database: {e}") from e
+            raise NbuError(DATABASE_ERROR, f"EMM database: {e}") from e
 
     return guarded
 
@@ -105,7 +106,7 @@ class Nbemm(Daemon):
     @property
     def emm(self) -> EmmDB:
         if self.db is None:
-            raise NbuError(220, "the EMM database is not open")
+            raise NbuError(DATABASE_ERROR, "the EMM database is not open")
         return self.db
 
     def ping(self, msg: Message, conn: Connection) -> Message:
@@ -130,7 +131,7 @@ class Nbemm(Daemon):
         name, kind = _optional(msg, "name"), _optional(msg, "machinetype")
         hosts = self.emm.hosts(name, kind)
         if name is not None and not hosts:
-            raise NbuError(227, f"host {name} is not in the EMM database")
+            raise NbuError(NO_ENTITY, f"host {name} is not in the EMM database")
         return {"hosts": hosts}
 
     # --- storage units -----------------------------------------------------------------------

@@ -16,14 +16,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from nbcli import clock, codes, jobreport
+from nbcli import clock, jobreport, kinds
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.nbjm_backup import BackupJob, request_resources
 from nbcli.log import set_job
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
-from nbcli.status import NbuError
+from nbcli.status import INVALID_JOB_ID, INVALID_JOBID, NbuError
 from nbcli.wire.frames import Message
 
 
@@ -64,14 +64,14 @@ class Nbjm(Daemon):
         report = jobreport.JobReporter(self.cfg, "nbjm")
         paths = list(msg.get("paths", []))
         jobid = report.create(
-            jobtype=codes.JOB_ARCHIVE if msg.get("sched_type") == 3 else codes.JOB_BACKUP,
-            state=codes.QUEUED, policy=msg.get("policy"), schedule=msg.get("schedule"),
+            jobtype=kinds.JOB_ARCHIVE if msg.get("sched_type") == 3 else kinds.JOB_BACKUP,
+            state=kinds.QUEUED, policy=msg.get("policy"), schedule=msg.get("schedule"),
             client=msg.get("client"), policytype=msg.get("policy_type", 0),
             scheduletype=msg.get("sched_type", 0), priority=msg.get("priority", 0),
-            subtype=msg.get("subtype", codes.SUBTYPE_IMMEDIATE), owner=msg.get("owner", "root"),
-            retentionlevel=msg.get("retention_level", codes.DEFAULT_RETENTION_LEVEL),
+            subtype=msg.get("subtype", kinds.SUBTYPE_IMMEDIATE), owner=msg.get("owner", "root"),
+            retentionlevel=msg.get("retention_level", kinds.DEFAULT_RETENTION_LEVEL),
             masterserver=self.cfg.client_name, filelist=paths, started=int(clock.now()),
-            stunit=msg.get("stu") or "", operation=codes.OP_REQUEST_RESOURCES)
+            stunit=msg.get("stu") or "", operation=kinds.OP_REQUEST_RESOURCES)
         first = msg.get("nbpem_step") or {}
         report.step(jobid, 1, str(first.get("msg", "Job Start from nbpem")), process="nbpem",
                     pid=first.get("pid"), host=first.get("host"), time=first.get("time"))
@@ -107,7 +107,7 @@ class Nbjm(Daemon):
         with self.lock:
             job = self.jobs.get(jobid)
         if job is None or job.grant is None:
-            raise NbuError(805, f"no running backup job {jobid}")
+            raise NbuError(INVALID_JOBID, f"no running backup job {jobid}")
         conn.send({"status": 0})
         job.report.step(jobid, 9, f"returning media and drive information to bptm on "
                                   f"{msg['host']} through a separate connection")
@@ -136,7 +136,7 @@ class Nbjm(Daemon):
             client.call(self.cfg, self.cfg.client_name, "nbrb", "cancel", jobid=jobid)
             client.call(self.cfg, self.cfg.client_name, "bprd", "cancel", jobid=jobid)
             return {}
-        raise NbuError(273, f"job {jobid} is not running")
+        raise NbuError(INVALID_JOB_ID, f"job {jobid} is not running")
 
     def list_jobs(self, msg: Message, conn: Connection) -> Message:
         with self.lock:
@@ -159,7 +159,7 @@ class Nbjm(Daemon):
         with self.lock:
             res = self.restores.get(jobid)
         if res is None:
-            raise NbuError(805, f"no resource request for restore job {jobid}")
+            raise NbuError(INVALID_JOBID, f"no resource request for restore job {jobid}")
         stu = res.stus[0] if res.stus else "*ANY*"
         res.report.step(jobid, 9, f"requesting resources from nbrb: read access to storage "
                                   f"unit {stu} on {res.host}")

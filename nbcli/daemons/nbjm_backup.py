@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from nbcli import clock, codes, jobreport, timefmt
+from nbcli import clock, jobreport, kinds, timefmt
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError
+from nbcli.status import RESOURCE_BROKER_UNREACHABLE, TERMINATED_BY_ADMIN, NbuError
 from nbcli.wire.frames import Message
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def request_resources(cfg: Any, report: jobreport.JobReporter, jobid: int,
             try:
                 reply = nbrb.recv()
             except EOFError as e:
-                raise NbuError(812, "nbrb closed the connection") from e
+                raise NbuError(RESOURCE_BROKER_UNREACHABLE, "nbrb closed the connection") from e
             if reply.get("status"):
                 raise NbuError(int(reply["status"]), str(reply.get("msg", "")))
             if "waiting" in reply:
@@ -90,9 +90,9 @@ class BackupJob:
         """Wait (Re-Queued) until the retry time on this host's clock; False if canceled."""
         while clock.now() < retry_at:
             if self.canceled.wait(0.5):
-                self._quietly(lambda: self.report.update(self.jobid, state=codes.DONE,
-                                                         status=150, ended=int(clock.now()),
-                                                         closed=True))
+                self._quietly(lambda: self.report.update(self.jobid, state=kinds.DONE,
+                                                         status=TERMINATED_BY_ADMIN,
+                                                         ended=int(clock.now()), closed=True))
                 return False
         return True
 
@@ -111,21 +111,21 @@ class BackupJob:
         with self._lock:
             self.grant = grant
         if self.canceled.is_set():
-            raise NbuError(150, "canceled")
+            raise NbuError(TERMINATED_BY_ADMIN, "canceled")
         s = grant["stu"]
-        self.report.update(self.jobid, state=codes.ACTIVE, stunit=s["label"],
+        self.report.update(self.jobid, state=kinds.ACTIVE, stunit=s["label"],
                            server=grant.get("host", s.get("host")), queuereason=0, reasonstring="",
-                           operation=codes.OP_CONNECT, new_try=True)
+                           operation=kinds.OP_CONNECT, new_try=True)
         self.step(5, f"nbemm allocated storage unit {s['label']} on media server "
                      f"{s['host']} through nbrb; job active")
 
     def _create_image(self) -> None:
         p = self.p
         backup_time = self.nbjm.backup_time(str(p["client"]))
-        level = int(p.get("retention_level", codes.DEFAULT_RETENTION_LEVEL))
-        period = codes.retention_seconds(level) if "retention_seconds" not in p \
+        level = int(p.get("retention_level", kinds.DEFAULT_RETENTION_LEVEL))
+        period = kinds.default_period(level) if "retention_seconds" not in p \
             else p["retention_seconds"]
-        expiration = codes.INFINITY if period is None else backup_time + int(period)
+        expiration = kinds.INFINITY if period is None else backup_time + int(period)
         self.step(6, "creating the image header and .f files in the catalog through "
                      "nbproxy and bpdbm")
         reply = client.call(self.cfg, self.cfg.client_name, "nbproxy", "image_create",
@@ -151,7 +151,7 @@ class BackupJob:
         try:
             conn.request("launch", program="bpbrm", args=[])
             if self.canceled.is_set():
-                raise NbuError(150, "canceled")
+                raise NbuError(TERMINATED_BY_ADMIN, "canceled")
             p = self.p
             conn.send({"op": "backup", "jobid": self.jobid, "backupid": self.backupid,
                        "master": self.cfg.client_name, "client": p["client"],
@@ -159,7 +159,7 @@ class BackupJob:
                        "exclude": p.get("exclude", []), "tir": bool(p.get("tir")),
                        "cross_mount_points": bool(p.get("cross_mount_points")), "stu": stu,
                        "archive": self.archive, "run_as": p.get("run_as")})
-            self.report.update(self.jobid, operation=codes.OP_WRITE)
+            self.report.update(self.jobid, operation=kinds.OP_WRITE)
             while True:
                 try:
                     msg = conn.recv()
@@ -186,7 +186,7 @@ class BackupJob:
         counts = {"kbytes": int(result.get("kbytes", 0)), "files": int(result.get("files", 0))}
         reported = status
         if status in (0, 1):
-            self._quietly(lambda: self.report.update(self.jobid, state=codes.DONE,
+            self._quietly(lambda: self.report.update(self.jobid, state=kinds.DONE,
                                                      status=status, ended=int(clock.now()),
                                                      percent=100, **counts))
             self._quietly(lambda: self.step(14, f"bpbrm, bptm and bpbkar ended; job done "
@@ -207,10 +207,10 @@ class BackupJob:
         # Done now: a failure with no retry, or a success whose status changed after step 14
         # (the image failed verification: 229; an archive's files were not all deleted: 3, 4).
         if retry_at is None and (status not in (0, 1) or status != reported):
-            self._quietly(lambda: self.report.update(self.jobid, state=codes.DONE,
+            self._quietly(lambda: self.report.update(self.jobid, state=kinds.DONE,
                                                      status=status, ended=int(clock.now())))
         if retry_at is not None:
-            self._quietly(lambda: self.report.update(self.jobid, state=codes.REQUEUED))
+            self._quietly(lambda: self.report.update(self.jobid, state=kinds.REQUEUED))
             self._quietly(lambda: self.report.log(
                 self.jobid, f"the try failed with status {status}; waiting to retry at "
                             f"{timefmt.fmt(retry_at)}"))

@@ -20,14 +20,22 @@ import threading
 import time
 from typing import Any
 
-from nbcli import atomic, clock, codes
+from nbcli import atomic, clock, kinds
 from nbcli.catalog import policies
 from nbcli.catalog.policy_model import Policy, Schedule
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
-from nbcli.status import NbuError
+from nbcli.status import (
+    CLIENT_MAX_JOBS_ZERO,
+    CLIENT_NOT_IN_ACTIVE_POLICY,
+    NO_FILES_SPECIFIED,
+    NO_POLICY_SCHEDULE,
+    OUTSIDE_WINDOW,
+    WRONG_SCHEDULE_TYPE,
+    NbuError,
+)
 from nbcli.wire.frames import Message
 
 AUTOMATIC = {0, 1, 4}  # FULL, INCR, CINC: what the scheduler and `bpbackup -i` run
@@ -125,7 +133,7 @@ class Nbpem(Daemon):
             pol = by_name[d.policy]
             try:
                 jobid = self.start_job(pol, pol.find_schedule(d.schedule), d.client,
-                                       codes.SUBTYPE_SCHEDULED, "root", deadline=d.window_close)
+                                       kinds.SUBTYPE_SCHEDULED, "root", deadline=d.window_close)
             except NbuError as e:
                 self.log.warning("cannot start %s/%s/%s: %s", d.policy, d.schedule, d.client, e)
                 continue
@@ -143,7 +151,7 @@ class Nbpem(Daemon):
             return
         with self.lock:
             for j in jobs:
-                if j.get("state") != codes.DONE and j.get("subtype") == codes.SUBTYPE_SCHEDULED:
+                if j.get("state") != kinds.DONE and j.get("subtype") == kinds.SUBTYPE_SCHEDULED:
                     self.running[(str(j["policy"]), str(j["client"]), str(j["schedule"]))] = \
                         int(j["jobid"])
         self._recovered = True
@@ -189,10 +197,11 @@ class Nbpem(Daemon):
         """Seed step 1: the Job Start to nbjm with everything the job needs."""
         limit = client_limit(self.cfg, client_name)
         if limit == 0:
-            raise NbuError(194, f"the maximum number of jobs for client {client_name} is 0")
+            raise NbuError(CLIENT_MAX_JOBS_ZERO,
+                           f"the maximum number of jobs for client {client_name} is 0")
         since = self.reference_time(pol, sched, client_name)
         level = "full" if sched.sched_type == 0 or since is None else \
-            codes.SCHED_WORDS[sched.sched_type].lower()
+            kinds.SCHED_WORDS[sched.sched_type].lower()
         reply = client.call(
             self.cfg, self.cfg.client_name, "nbjm", "job_start",
             policy=pol.name, schedule=sched.label, sched_type=sched.sched_type,
@@ -240,7 +249,7 @@ class Nbpem(Daemon):
                       key[2], key[1], status)
         with self.lock:
             self._history = None  # a new image, or a failure: look at the catalog again
-        if int(msg.get("subtype", 0)) != codes.SUBTYPE_SCHEDULED:
+        if int(msg.get("subtype", 0)) != kinds.SUBTYPE_SCHEDULED:
             return {}
         retry_at = None
         # An administrator's cancel (150) and a closed window (196) are not failures to retry.
@@ -277,15 +286,16 @@ class Nbpem(Daemon):
         pol.check_active()
         sched = pol.find_schedule(str(msg.get("schedule", "")))
         if sched.sched_type not in AUTOMATIC:
-            raise NbuError(241, f"schedule {sched.label} is a user schedule; bpbackup -i needs "
+            raise NbuError(WRONG_SCHEDULE_TYPE,
+                           f"schedule {sched.label} is a user schedule; bpbackup -i needs "
                                 f"an automatic (FULL, INCR or CINC) schedule")
         wanted = msg.get("client")
         clients = [pol.find_client(str(wanted))] if wanted else list(pol.clients)
         if not clients:
-            raise NbuError(236, f"policy {pol.name} has no clients")
+            raise NbuError(CLIENT_NOT_IN_ACTIVE_POLICY, f"policy {pol.name} has no clients")
         if not pol.includes:
-            raise NbuError(112, f"policy {pol.name} has no backup selections")
-        jobids = [self.start_job(pol, sched, c.name, codes.SUBTYPE_IMMEDIATE,
+            raise NbuError(NO_FILES_SPECIFIED, f"policy {pol.name} has no backup selections")
+        jobids = [self.start_job(pol, sched, c.name, kinds.SUBTYPE_IMMEDIATE,
                                  str(msg.get("owner", "root"))) for c in clients]
         return {"jobids": jobids}
 
@@ -296,11 +306,11 @@ class Nbpem(Daemon):
         wanted_type = 3 if msg.get("archive") else 2
         paths = [str(p) for p in msg.get("paths", [])]
         if not paths:
-            raise NbuError(112, "no files to back up were given")
+            raise NbuError(NO_FILES_SPECIFIED, "no files to back up were given")
         pol, sched = self._user_schedule(client_name, wanted_type, msg.get("policy"),
                                          msg.get("schedule"))
         run_as = msg.get("run_as") if isinstance(msg.get("run_as"), dict) else None
-        jobid = self.start_job(pol, sched, client_name, codes.SUBTYPE_USER,
+        jobid = self.start_job(pol, sched, client_name, kinds.SUBTYPE_USER,
                                str(msg.get("owner", "root")), paths=paths, run_as=run_as)
         return {"jobids": [jobid]}
 
@@ -321,19 +331,21 @@ class Nbpem(Daemon):
         candidates = [(p, s) for p in pols for s in p.schedules
                       if (not schedule or s.label == schedule)]
         if schedule and candidates and all(s.sched_type != sched_type for _, s in candidates):
-            raise NbuError(241, f"schedule {schedule} is not a {codes.SCHED_TYPES[sched_type]} "
+            raise NbuError(WRONG_SCHEDULE_TYPE,
+                           f"schedule {schedule} is not a {kinds.SCHED_TYPES[sched_type]} "
                                 f"schedule")
         candidates = [(p, s) for p, s in candidates if s.sched_type == sched_type]
         if not candidates:
-            raise NbuError(198, f"no active policy has a {codes.SCHED_TYPES[sched_type]} "
+            raise NbuError(NO_POLICY_SCHEDULE,
+                           f"no active policy has a {kinds.SCHED_TYPES[sched_type]} "
                                 f"schedule for client {client_name}")
         now = clock.now()
         for pol, sched in candidates:
             if window_at(sched, now) is not None:
                 return pol, sched
         pol, sched = candidates[0]
-        raise NbuError(199, f"schedule {sched.label} of policy {pol.name} has no open "
-                            f"window now")
+        raise NbuError(OUTSIDE_WINDOW, f"schedule {sched.label} of policy {pol.name} has no open "
+                                       f"window now")
 
 
 main = daemon_main(Nbpem)

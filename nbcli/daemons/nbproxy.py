@@ -13,7 +13,7 @@ from nbcli.daemons.bpdbm import CATALOG_OPS
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
-from nbcli.status import NbuError
+from nbcli.status import CONNECTION_BROKEN, NbuError
 from nbcli.wire.frames import Message
 
 
@@ -37,7 +37,8 @@ class Nbproxy(Daemon):
                 try:
                     reply = bpdbm.recv()
                 except EOFError as e:
-                    raise NbuError(40, f"bpdbm closed the connection during {msg['op']}") from e
+                    raise NbuError(CONNECTION_BROKEN,
+                                   f"bpdbm closed the connection during {msg['op']}") from e
                 conn.send(reply)
                 if "status" in reply:
                     return None

@@ -26,7 +26,7 @@ from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops
-from nbcli.status import NbuError
+from nbcli.status import ENTITY_EXISTS, TERMINATED_BY_ADMIN, WINDOW_CLOSED, NbuError
 from nbcli.wire import frames
 from nbcli.wire.frames import Message
 
@@ -113,7 +113,7 @@ class Nbrb(Daemon):
                       float(msg.get("deadline") or 0))
         with self.lock:
             if req.jobid in self.active or any(r.jobid == req.jobid for r in self.queue):
-                raise NbuError(226, f"job {req.jobid} already has a resource request")
+                raise NbuError(ENTITY_EXISTS, f"job {req.jobid} already has a resource request")
             self.queue.append(req)
         self.evaluate()
         told = ""
@@ -122,7 +122,7 @@ class Nbrb(Daemon):
                 told = req.reason
                 conn.send(frames.reply(0, waiting=req.reason, code=req.code))
             if _peer_gone(conn):
-                self._drop(req, NbuError(150, "the requester went away"))
+                self._drop(req, NbuError(TERMINATED_BY_ADMIN, "the requester went away"))
                 return None
         if req.error is not None:
             conn.send(frames.error(req.error))
@@ -145,7 +145,7 @@ class Nbrb(Daemon):
         with self.lock:
             waiting = [r for r in self.queue if r.jobid == jobid]
         for r in waiting:
-            self._drop(r, NbuError(150, "canceled while waiting for resources"))
+            self._drop(r, NbuError(TERMINATED_BY_ADMIN, "canceled while waiting for resources"))
         return {"canceled": bool(waiting)}
 
     def list_queue(self, msg: Message, conn: Connection) -> Message:
@@ -161,7 +161,8 @@ class Nbrb(Daemon):
         with self.lock:
             for req in [r for r in self.queue if r.deadline and now >= r.deadline]:
                 self.queue.remove(req)
-                req.error = NbuError(196, "the backup window closed before resources came free")
+                req.error = NbuError(WINDOW_CLOSED,
+                                     "the backup window closed before resources came free")
                 req.done.set()
             for req in sorted(self.queue, key=Request.key):
                 reason = self._limit_reason(req)

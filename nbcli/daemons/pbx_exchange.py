@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from nbcli.daemons.base import Daemon, daemon_main
-from nbcli.status import NbuError
+from nbcli.status import CANNOT_CONNECT, ENTITY_EXISTS, SOCKET_OPEN_FAILED, NbuError
 from nbcli.wire import frames
 from nbcli.wire.frames import ProtocolError
 
@@ -92,7 +92,8 @@ class PbxExchange(Daemon):
             tcp.bind((addr, self.cfg.pbx_port))
         except OSError as e:
             tcp.close()
-            raise NbuError(21, f"cannot listen on {addr}:{self.cfg.pbx_port}: {e}") from e
+            raise NbuError(SOCKET_OPEN_FAILED,
+                           f"cannot listen on {addr}:{self.cfg.pbx_port}: {e}") from e
         tcp.listen(128)
         out = [tcp]
         # Anyone on the host may ask for a service (bpbackup run by a user reaches bpcd here;
@@ -157,7 +158,8 @@ class PbxExchange(Daemon):
             service = frames.check_hello(msg)
             target = self.registered.get(service)
             if target is None:
-                raise NbuError(25, f"service {service!r} is not registered with pbx_exchange "
+                raise NbuError(CANNOT_CONNECT,
+                               f"service {service!r} is not registered with pbx_exchange "
                                    f"on {self.cfg.client_name}")
             self._hand_over(p, target, service, msg)
         except NbuError as e:
@@ -176,7 +178,7 @@ class PbxExchange(Daemon):
                                        _fd_bytes(p.sock.fileno()))])
         except OSError as e:
             self._forget_service(service)
-            raise NbuError(25, f"service {service!r} went away: {e}") from e
+            raise NbuError(CANNOT_CONNECT, f"service {service!r} went away: {e}") from e
         self.log.debug("handed %s to %s", p.peer, service)
         self._drop(p)  # the service holds its own copy of the socket now
 
@@ -217,7 +219,7 @@ class PbxExchange(Daemon):
             if msg.get("op") != "register" or not isinstance(service, str) or not service:
                 raise ProtocolError(232, "expected register{service}")
             if service in self.registered:
-                raise NbuError(226, f"service {service!r} is already registered")
+                raise NbuError(ENTITY_EXISTS, f"service {service!r} is already registered")
             sock.send(frames.encode(frames.reply(0)))
         except (OSError, NbuError, ValueError) as e:
             err = e if isinstance(e, NbuError) else ProtocolError(232, str(e))

@@ -23,7 +23,7 @@ from nbcli.config import HostConfig
 from nbcli.net.conn import Connection
 from nbcli.net.control import control_connection, is_spare, launched_by_bpcd
 from nbcli.net.spare import Spares
-from nbcli.status import NbuError, exit_line
+from nbcli.status import EXEC_FAILED, NbuError, exit_line
 
 _PR_SET_PDEATHSIG = 1
 
@@ -71,7 +71,7 @@ def spawn(cfg: HostConfig, name: str) -> tuple[subprocess.Popen[bytes], Connecti
         proc = _spares().launch(name, theirs.fileno(), keep_spare=False)
     except OSError as e:
         ours.close()
-        raise NbuError(29, f"cannot start {name}: {e}") from e
+        raise NbuError(EXEC_FAILED, f"cannot start {name}: {e}") from e
     finally:
         theirs.close()
     return proc, Connection(ours, name)

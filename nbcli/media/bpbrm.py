@@ -23,12 +23,16 @@ from nbcli.config import HostConfig
 from nbcli.log import set_job
 from nbcli.media import agent
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError, exit_code
+from nbcli.status import (
+    INVALID_PROTOCOL,
+    MEDIA_MANAGER_KILLED,
+    TERMINATED_BY_ADMIN,
+    NbuError,
+    exit_code,
+)
 
-# A peer that went away before saying how it ended: the status NetBackup gives for it.
-CLIENT_ABORTED = 50  # client process aborted
-MEDIA_KILLED = 82  # media manager killed by signal
-CANCELED = 150  # termination requested by administrator
+CANCELED = TERMINATED_BY_ADMIN
+
 
 
 @dataclass
@@ -74,7 +78,7 @@ def bptm_status(proc: subprocess.Popen[bytes]) -> int:
         proc.kill()
         code = proc.wait()
     if code < 0:
-        return MEDIA_KILLED
+        return MEDIA_MANAGER_KILLED
     return code or 40
 
 
@@ -120,7 +124,7 @@ def main() -> None:
 
             status = bpbrm_delete.run(ctx, req)
         else:
-            raise NbuError(143, f"bpbrm cannot do {req.get('op')!r}")
+            raise NbuError(INVALID_PROTOCOL, f"bpbrm cannot do {req.get('op')!r}")
     except NbuError as e:
         status = agent.report_failure(ctl, log, e)
     ctx.report.close()

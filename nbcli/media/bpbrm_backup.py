@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from nbcli.media import agent, disk
-from nbcli.media.bpbrm import CANCELED, CLIENT_ABORTED, Ctx, bptm_status, stop_bptm
+from nbcli.media.bpbrm import CANCELED, Ctx, bptm_status, stop_bptm
 from nbcli.media.mux import EOF_MARK, Mux
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError
+from nbcli.status import (
+    CANT_CONNECT_TO_CLIENT,
+    CLIENT_ABORTED,
+    CLIENT_ACCESS_NOT_ALLOWED,
+    MEDIA_WRITE_ERROR,
+    NbuError,
+)
 
 SETTLE_SECONDS = 2.0  # how long a reported failure waits for the peer's fate to be known
 # Statuses an agent reports when its peer broke the connection: effects, not causes.
@@ -55,9 +61,11 @@ class Backup:
             self.bpbkar.request("launch", program="bpbkar", args=[])
         except NbuError as e:
             if e.status == 46:  # the client does not list this media server as a server
-                raise NbuError(59, f"access to client {self.client} was not allowed: "
+                raise NbuError(CLIENT_ACCESS_NOT_ALLOWED,
+                               f"access to client {self.client} was not allowed: "
                                    f"{e.detail}") from e
-            raise NbuError(58, f"can't connect to client {self.client}: {e.detail}") from e
+            raise NbuError(CANT_CONNECT_TO_CLIENT,
+                           f"can't connect to client {self.client}: {e.detail}") from e
         self.bpbkar.peer = f"bpbkar@{self.client}"
         try:
             self.bpbkar.request("backup", jobid=ctx.jobid, client=self.client,
@@ -142,7 +150,8 @@ class Backup:
         kar, tm = self.bpbkar_done or {}, self.bptm_done or {}
         if (kar.get("checksum"), kar.get("stream_bytes")) != \
                 (tm.get("checksum"), tm.get("stream_bytes")):
-            self.fail(NbuError(84, f"image check failed: bpbkar sent {kar.get('stream_bytes')} "
+            self.fail(NbuError(MEDIA_WRITE_ERROR,
+                               f"image check failed: bpbkar sent {kar.get('stream_bytes')} "
                                    f"bytes {kar.get('checksum')}, bptm wrote "
                                    f"{tm.get('stream_bytes')} bytes {tm.get('checksum')}"))
             return 84

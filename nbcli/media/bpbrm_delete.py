@@ -23,25 +23,25 @@ from typing import Any
 
 from nbcli.media import disk
 from nbcli.media.bpbrm import Ctx
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, MEDIA_OPEN_ERROR, NbuError
 
 BACKUPID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*_[0-9]+\Z")
-MEDIA_OPEN_ERROR = 83
 SYSTEM_CALL_FAILED = 11
 
 
 def check_image(image: Any) -> tuple[str, Path, list[str]]:
     """(backup id, storage unit folder, fragment paths) of a request; status 20 if malformed."""
     if not isinstance(image, dict):
-        raise NbuError(20, "delete: each image must be an object")
+        raise NbuError(INVALID_PARAMETER, "delete: each image must be an object")
     backupid, folder = image.get("backupid"), image.get("path")
     fragments = image.get("fragments", [])
     if not isinstance(backupid, str) or not BACKUPID.match(backupid):
-        raise NbuError(20, f"delete: invalid backup id {backupid!r}")
+        raise NbuError(INVALID_PARAMETER, f"delete: invalid backup id {backupid!r}")
     if not isinstance(folder, str) or not os.path.isabs(folder):
-        raise NbuError(20, f"delete: storage unit folder {folder!r} is not an absolute path")
+        raise NbuError(INVALID_PARAMETER,
+                       f"delete: storage unit folder {folder!r} is not an absolute path")
     if not isinstance(fragments, list) or not all(isinstance(f, str) for f in fragments):
-        raise NbuError(20, "delete: fragments must be a list of paths")
+        raise NbuError(INVALID_PARAMETER, "delete: fragments must be a list of paths")
     return backupid, Path(folder), fragments
 
 
@@ -66,7 +66,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
     """Delete every image of the request; report what went and what stays."""
     images = req.get("images")
     if not isinstance(images, list):
-        raise NbuError(20, "delete: images must be a list")
+        raise NbuError(INVALID_PARAMETER, "delete: images must be a list")
     removed: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
     for image in images:

@@ -26,9 +26,9 @@ from nbcli.media.bpbrm import CANCELED, Ctx, bptm_status, stop_bptm
 from nbcli.media.mux import EOF_MARK, Mux
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError
+from nbcli.status import RESTORE_FAILED, NbuError
 
-TAR_FAILED = 5  # the restore failed to recover the requested files
+TAR_FAILED = RESTORE_FAILED
 
 
 def _child(ctx: Ctx, req: dict[str, Any], up: Connection) -> None:

@@ -25,7 +25,7 @@ from nbcli.config import HostConfig
 from nbcli.media import agent
 from nbcli.media.ring import ignore_sigpipe
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError, exit_code
+from nbcli.status import INVALID_PROTOCOL, NbuError, exit_code
 from nbcli.wire.frames import Message
 
 
@@ -125,7 +125,7 @@ def main() -> None:
 
             status = bptm_restore.run(ctx, req)
         else:
-            raise NbuError(143, f"bptm cannot do {op!r}")
+            raise NbuError(INVALID_PROTOCOL, f"bptm cannot do {op!r}")
     except Aborted as e:
         log.info("stopped: %s", e)
         status = 150

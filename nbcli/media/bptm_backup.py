@@ -29,7 +29,7 @@ from nbcli.media.bptm import Aborted, Ctx, reap, wait_readable
 from nbcli.media.ring import Consumer, Ring, RingBroken
 from nbcli.net import client
 from nbcli.net.service import Registration
-from nbcli.status import NbuError
+from nbcli.status import CONNECTION_BROKEN, MOUNT_TIMED_OUT, UNEXPECTED_MESSAGE, NbuError
 
 ACCEPT_TIMEOUT = 300.0  # how long the child waits for bpbkar to connect
 PROGRESS_EVERY = 2.0
@@ -89,15 +89,15 @@ def _media_info(ctx: Ctx, req: dict[str, Any], reg: Registration,
     with client.connect(ctx.cfg, str(req["master"]), "nbjm") as nbjm:
         nbjm.request("media_info", jobid=ctx.jobid, host=ctx.host, service=service)
     if not wait_readable(ctx, reg, 60):
-        raise NbuError(52, "nbjm did not send the media information")
+        raise NbuError(MOUNT_TIMED_OUT, "nbjm did not send the media information")
     accepted = reg.accept(timeout=5)
     if accepted is None:
-        raise NbuError(52, "nbjm did not send the media information")
+        raise NbuError(MOUNT_TIMED_OUT, "nbjm did not send the media information")
     with accepted.conn as conn:
         info = conn.recv(timeout=30)
         conn.send({"status": 0})
     if info.get("op") != "media_info" or not isinstance(info.get("stu"), dict):
-        raise NbuError(43, f"unexpected media information: {str(info)[:200]}")
+        raise NbuError(UNEXPECTED_MESSAGE, f"unexpected media information: {str(info)[:200]}")
     return info
 
 
@@ -168,7 +168,7 @@ def _drain(ctx: Ctx, cons: Consumer, writer: disk.ImageWriter, child: int) -> in
                 ctx.ctl.send({"op": "progress", "kbytes": writer.total // 1024})
                 last_report = time.monotonic()
     except RingBroken as e:
-        raise NbuError(40, "bptm child died while receiving the image") from e
+        raise NbuError(CONNECTION_BROKEN, "bptm child died while receiving the image") from e
     finally:
         sel.close()
         cons.close()

@@ -28,7 +28,7 @@ from nbcli.media.bptm import Ctx, reap, wait_readable
 from nbcli.media.ring import Producer, Ring, RingBroken
 from nbcli.net import client
 from nbcli.net.service import Registration
-from nbcli.status import NbuError
+from nbcli.status import CLIENT_CONNECT_TIMED_OUT, SOCKET_WRITE_FAILED, NbuError
 
 ACCEPT_TIMEOUT = 300.0
 
@@ -95,10 +95,10 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
 
 def _accept_tar(ctx: Ctx, reg: Registration) -> socket.socket:
     if not wait_readable(ctx, reg, ACCEPT_TIMEOUT):
-        raise NbuError(54, "tar-restore did not connect to bptm")
+        raise NbuError(CLIENT_CONNECT_TIMED_OUT, "tar-restore did not connect to bptm")
     accepted = reg.accept(timeout=5)
     if accepted is None:
-        raise NbuError(54, "tar-restore did not connect to bptm")
+        raise NbuError(CLIENT_CONNECT_TIMED_OUT, "tar-restore did not connect to bptm")
     reg.close()
     return accepted.conn.sock
 
@@ -170,7 +170,7 @@ def _fill(ctx: Ctx, prod: Producer, readers: list[disk.ImageReader],
                 prod.post(0, dst)
         prod.end(0)
     except RingBroken as e:
-        raise NbuError(24, "bptm child stopped sending to tar-restore") from e
+        raise NbuError(SOCKET_WRITE_FAILED, "bptm child stopped sending to tar-restore") from e
     except NbuError:
         try:
             prod.end(85)

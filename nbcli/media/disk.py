@@ -31,7 +31,7 @@ from pathlib import Path
 
 from nbcli import atomic
 from nbcli.media import checksum
-from nbcli.status import NbuError
+from nbcli.status import DISK_FULL, MEDIA_OPEN_ERROR, MEDIA_READ_ERROR, MEDIA_WRITE_ERROR, NbuError
 
 HDR_MAGIC = "NBCLI_DISK_IMAGE 1"
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
@@ -50,9 +50,9 @@ def mount(path: str) -> Path:
     """Check a disk STU folder is there and writable (the disk "mount" of seed step 10)."""
     folder = Path(path)
     if not folder.is_dir():
-        raise NbuError(83, f"storage unit folder {path} does not exist")
+        raise NbuError(MEDIA_OPEN_ERROR, f"storage unit folder {path} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise NbuError(83, f"storage unit folder {path} is not writable")
+        raise NbuError(MEDIA_OPEN_ERROR, f"storage unit folder {path} is not writable")
     return folder
 
 
@@ -152,8 +152,8 @@ class ImageWriter:
     @staticmethod
     def _media_error(e: OSError, path: Path) -> NbuError:
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            return NbuError(129, f"no space left writing {path}")
-        return NbuError(84, f"{path}: {e.strerror}")
+            return NbuError(DISK_FULL, f"no space left writing {path}")
+        return NbuError(MEDIA_WRITE_ERROR, f"{path}: {e.strerror}")
 
     def finish(self) -> list[Fragment]:
         """Make the fragments durable and write the header; the image is on disk now."""
@@ -208,7 +208,7 @@ class ImageReader:
         try:
             fields = dict(line.split(" ", 1) for line in header.read_text().splitlines()[1:])
         except (OSError, ValueError) as e:
-            raise NbuError(85, f"cannot read image header {header}: {e}") from e
+            raise NbuError(MEDIA_READ_ERROR, f"cannot read image header {header}: {e}") from e
         hexes = fields.get("BLOCK_CRCS", "").strip()
         crcs = [int(hexes[i:i + 8], 16) for i in range(0, len(hexes), 8)]
         combined = checksum.format_crc(
@@ -216,7 +216,8 @@ class ImageReader:
         # The catalog on the master holds the image checksum; the block list on the storage
         # unit is trusted only if it adds up to it.
         if combined != checksum_text or int(fields.get("STREAM_BYTES", -1)) != self.stream_bytes:
-            raise NbuError(85, f"image header {header} does not match the catalog checksum")
+            raise NbuError(MEDIA_READ_ERROR,
+                           f"image header {header} does not match the catalog checksum")
         return crcs
 
     def read_block(self, index: int, into: memoryview) -> int:
@@ -231,11 +232,12 @@ class ImageReader:
             n = min(length - got, int(frag["bytes"]) - local)  # type: ignore[arg-type]
             k = self._pread(frag_i, into[got:], n, local)
             if k <= 0:
-                raise NbuError(85, f"fragment {frag['path']} is shorter than the catalog says")
+                raise NbuError(MEDIA_READ_ERROR,
+                               f"fragment {frag['path']} is shorter than the catalog says")
             got += k
         self.bytes_read += length
         if zlib.crc32(into[:length]) != self.block_crcs[index]:
-            raise NbuError(85, f"block {index} of the image fails its checksum")
+            raise NbuError(MEDIA_READ_ERROR, f"block {index} of the image fails its checksum")
         return length
 
     def _pread(self, frag_i: int, into: memoryview, n: int, offset: int) -> int:
@@ -248,7 +250,8 @@ class ImageReader:
                 return min(n, os.preadv(self._fd(frag_i, direct=True), [into[:whole]], offset))
             except OSError as e:
                 if e.errno != errno.EINVAL:
-                    raise NbuError(85, f"cannot read fragment {self.fragments[frag_i]['path']}: "
+                    raise NbuError(MEDIA_READ_ERROR,
+                                   f"cannot read fragment {self.fragments[frag_i]['path']}: "
                                        f"{e.strerror}") from e
         return os.preadv(self._fd(frag_i, direct=False), [into[:n]], offset)
 
@@ -262,7 +265,8 @@ class ImageReader:
                 if direct and e.errno == errno.EINVAL:  # tmpfs and others refuse O_DIRECT
                     self._fds[key] = self._fd(frag_i, direct=False)
                     return self._fds[key]
-                raise NbuError(83, f"cannot open fragment {path}: {e.strerror}") from e
+                raise NbuError(MEDIA_OPEN_ERROR,
+                               f"cannot open fragment {path}: {e.strerror}") from e
         return self._fds[key]
 
     def close(self) -> None:

@@ -22,7 +22,13 @@ from typing import Any
 
 from nbcli.config import HostConfig
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError
+from nbcli.status import (
+    CANNOT_CONNECT,
+    CONNECTION_TIMED_OUT,
+    HANDSHAKE_FAILED,
+    SYSTEM_CALL_FAILED,
+    NbuError,
+)
 from nbcli.wire import frames
 
 CONNECT_TIMEOUT = 10.0
@@ -48,11 +54,11 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
             sock = _tcp(addr, cfg.own_address(), timeout, privileged)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except (FileNotFoundError, ConnectionRefusedError) as e:
-        raise NbuError(25, f"cannot connect to {peer}: PBX is not running there") from e
+        raise NbuError(CANNOT_CONNECT, f"cannot connect to {peer}: PBX is not running there") from e
     except TimeoutError as e:
-        raise NbuError(41, f"connecting to {peer}") from e
+        raise NbuError(CONNECTION_TIMED_OUT, f"connecting to {peer}") from e
     except OSError as e:
-        raise NbuError(25, f"cannot connect to {peer}: {e}") from e
+        raise NbuError(CANNOT_CONNECT, f"cannot connect to {peer}: {e}") from e
     sock.settimeout(None)
     conn = Connection(sock, peer)
     try:
@@ -60,7 +66,7 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
         frames.raise_for_status(conn.recv(HELLO_TIMEOUT))
     except EOFError as e:
         conn.close()
-        raise NbuError(26, f"{peer} closed the connection during the hello") from e
+        raise NbuError(HANDSHAKE_FAILED, f"{peer} closed the connection during the hello") from e
     except NbuError:
         conn.close()
         raise
@@ -80,7 +86,8 @@ def _tcp(addr: tuple[str, int], own: str | None, timeout: float,
             sock.close()
             if e.errno == errno.EADDRINUSE:
                 continue
-            raise NbuError(11, f"cannot bind a privileged port: {e.strerror}") from e
+            raise NbuError(SYSTEM_CALL_FAILED,
+                           f"cannot bind a privileged port: {e.strerror}") from e
         sock.settimeout(timeout)
         try:
             sock.connect(addr)
@@ -88,7 +95,7 @@ def _tcp(addr: tuple[str, int], own: str | None, timeout: float,
         except OSError:
             sock.close()
             raise
-    raise NbuError(11, "no privileged port is free")
+    raise NbuError(SYSTEM_CALL_FAILED, "no privileged port is free")
 
 
 def call(cfg: HostConfig, host: str, service: str, op: str, /, *,

@@ -9,7 +9,13 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from nbcli.status import NbuError
+from nbcli.status import (
+    CONNECTION_BROKEN,
+    CONNECTION_TIMED_OUT,
+    SOCKET_READ_FAILED,
+    SOCKET_WRITE_FAILED,
+    NbuError,
+)
 from nbcli.wire import frames
 from nbcli.wire.frames import Message, ProtocolError
 
@@ -40,11 +46,12 @@ class Connection:
         try:
             self.sock.sendall(frames.encode(msg))
         except (BrokenPipeError, ConnectionResetError) as e:
-            raise NbuError(24, f"{self.peer or 'peer'} closed the connection") from e
+            raise NbuError(SOCKET_WRITE_FAILED,
+                           f"{self.peer or 'peer'} closed the connection") from e
         except TimeoutError as e:
-            raise NbuError(41, f"sending to {self.peer or 'peer'}") from e
+            raise NbuError(CONNECTION_TIMED_OUT, f"sending to {self.peer or 'peer'}") from e
         except OSError as e:
-            raise NbuError(24, f"sending to {self.peer or 'peer'}: {e}") from e
+            raise NbuError(SOCKET_WRITE_FAILED, f"sending to {self.peer or 'peer'}: {e}") from e
 
     def recv(self, timeout: float | None = None) -> Message:
         """The next message; EOFError on a clean close between frames."""
@@ -69,11 +76,13 @@ class Connection:
             try:
                 k = self.sock.recv_into(view[got:])
             except TimeoutError as e:
-                raise NbuError(41, f"waiting for {self.peer or 'peer'}") from e
+                raise NbuError(CONNECTION_TIMED_OUT, f"waiting for {self.peer or 'peer'}") from e
             except (ConnectionResetError, BrokenPipeError) as e:
-                raise NbuError(40, f"{self.peer or 'peer'} reset the connection") from e
+                raise NbuError(CONNECTION_BROKEN,
+                               f"{self.peer or 'peer'} reset the connection") from e
             except OSError as e:
-                raise NbuError(23, f"reading from {self.peer or 'peer'}: {e}") from e
+                raise NbuError(SOCKET_READ_FAILED,
+                               f"reading from {self.peer or 'peer'}: {e}") from e
             if k == 0:
                 if at_boundary and got == 0:
                     raise EOFError(self.peer)
@@ -88,8 +97,8 @@ class Connection:
         try:
             return frames.raise_for_status(self.recv(timeout))
         except EOFError as e:
-            raise NbuError(40, f"{self.peer or 'peer'} closed the connection "
-                               f"before answering {msg.get('op')!r}") from e
+            raise NbuError(CONNECTION_BROKEN, f"{self.peer or 'peer'} closed the connection "
+                                              f"before answering {msg.get('op')!r}") from e
 
     def request(self, op: str, /, *, recv_timeout: float | None = None,
                 **fields: Any) -> Message:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from nbcli.config import Paths
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError
+from nbcli.status import CANNOT_CONNECT, INVALID_PROTOCOL, LOGIC_ERROR, NbuError
 from nbcli.wire import frames
 from nbcli.wire.frames import Message, ProtocolError
 
@@ -70,13 +70,15 @@ class Registration:
             answer = self.sock.recv(PACKET_MAX)
         except (FileNotFoundError, ConnectionRefusedError) as e:
             self.sock.close()
-            raise NbuError(25, f"cannot register {service}: pbx_exchange is not running") from e
+            raise NbuError(CANNOT_CONNECT,
+                           f"cannot register {service}: pbx_exchange is not running") from e
         except OSError as e:
             self.sock.close()
-            raise NbuError(25, f"cannot register {service} with pbx_exchange: {e}") from e
+            raise NbuError(CANNOT_CONNECT,
+                           f"cannot register {service} with pbx_exchange: {e}") from e
         if not answer:
             self.sock.close()
-            raise NbuError(25, f"pbx_exchange closed the registration of {service}")
+            raise NbuError(CANNOT_CONNECT, f"pbx_exchange closed the registration of {service}")
         try:
             frames.raise_for_status(frames.decode_body(answer[frames.HEADER.size:]))
         except NbuError:
@@ -165,7 +167,7 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
             op = msg.get("op")
             handler = ops.get(op) if isinstance(op, str) else None
             if handler is None:
-                _try_send(conn, frames.error(NbuError(143, f"unknown request {op!r}")))
+                _try_send(conn, frames.error(NbuError(INVALID_PROTOCOL, f"unknown request {op!r}")))
                 continue
             try:
                 result = handler(msg, conn)
@@ -175,7 +177,8 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
                 continue
             except Exception as e:  # a bug must not take the daemon down with it
                 log.exception("request %r failed", op)
-                _try_send(conn, frames.error(NbuError(256, f"{op}: {type(e).__name__}: {e}")))
+                _try_send(conn, frames.error(NbuError(LOGIC_ERROR,
+                                                      f"{op}: {type(e).__name__}: {e}")))
                 continue
             if result is DETACHED:
                 detached = True

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.catalog.policy_model import Policy, Schedule
 from nbcli.sched.rundays import is_run_day, last_run_day
 from nbcli.sched.windows import (
@@ -58,7 +58,7 @@ class Due:
     policy: str
     client: str
     schedule: str  # label
-    sched_type: int  # codes.SCHED_TYPES
+    sched_type: int  # kinds.SCHED_TYPES
     due_time: int  # when it became (or becomes) due, epoch seconds
     window_open: int  # start of the backup window it may start in
     window_close: int  # end of that window: a job not started by then ends with 196
@@ -75,7 +75,7 @@ def is_automatic(s: Schedule) -> bool:
 
 def nominal_frequency(s: Schedule) -> int:
     """A frequency to compare schedules by; NetBackup takes a calendar schedule as daily."""
-    return codes.DAY if s.is_calendar else s.frequency
+    return kinds.DAY if s.is_calendar else s.frequency
 
 
 def covers(other: Schedule, s: Schedule) -> bool:
@@ -102,7 +102,7 @@ def frequency_due_time(policy: Policy, s: Schedule, client: str,
         return policy.effective_date
     # A whole number of days means the same time of day (NetBackup keeps such schedules at
     # their hour), so a daily backup does not move by an hour at each DST change.
-    whole_days, rest = divmod(s.frequency, codes.DAY)
+    whole_days, rest = divmod(s.frequency, kinds.DAY)
     due = days_later(last, whole_days) if not rest else last + s.frequency
     return max(due, policy.effective_date)
 

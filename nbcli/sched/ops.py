@@ -18,7 +18,7 @@ from nbcli.config import HostConfig
 from nbcli.net import client as net
 from nbcli.sched import predict as forecast
 from nbcli.sched.due import Attempts, History, due_now
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 from nbcli.wire.frames import Message
 
 
@@ -27,14 +27,15 @@ def _epoch(msg: Message, key: str, default: int | None) -> int:
     if value is None and default is not None:
         return default
     if isinstance(value, bool) or not isinstance(value, int):
-        raise NbuError(20, f"{msg.get('op', 'request')}: {key} must be an epoch time")
+        raise NbuError(INVALID_PARAMETER,
+                       f"{msg.get('op', 'request')}: {key} must be an epoch time")
     return value
 
 
 def _name(msg: Message, key: str) -> str | None:
     value = msg.get(key)
     if value is not None and not isinstance(value, str):
-        raise NbuError(20, f"{msg.get('op', 'request')}: {key} must be a name")
+        raise NbuError(INVALID_PARAMETER, f"{msg.get('op', 'request')}: {key} must be a name")
     return value or None
 
 

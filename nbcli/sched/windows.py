@@ -18,13 +18,13 @@ import datetime
 import time
 from dataclasses import dataclass
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.catalog.policy_model import Schedule
 
 # parse_window allows a duration of up to a week, so a window open at t may have opened on
 # any of the 7 days before t's own day.
 LOOKBACK_DAYS = 8
-DAY = codes.DAY
+DAY = kinds.DAY
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nbcli import clock, codes
+from nbcli import clock, kinds
 from nbcli.net import client
 from tests.conftest import Host, wait_for
 from tests.flowkit import add_policy, add_stu, job, rename_file
@@ -48,7 +48,7 @@ def backup(master: Host, policy: str) -> str:
     """A full backup of `policy` through the whole flow; its backup id."""
     r = master.run("bpbackup", "-i", "-p", policy, "-s", "full", "-w", check=False)
     assert r.returncode == 0, r.stderr
-    return str(newest(master, codes.JOB_BACKUP)["backupid"])
+    return str(newest(master, kinds.JOB_BACKUP)["backupid"])
 
 
 def newest(master: Host, jobtype: int) -> dict:
@@ -89,7 +89,7 @@ def cleanup(master: Host, expect: int = 0) -> dict:
 def cleanup_jobs(master: Host) -> list[dict]:
     """Image Cleanup jobs, newest first."""
     jobs = client.call(master.cfg, master.name, "bpjobd", "job_list")["jobs"]
-    return [j for j in jobs if j["jobtype"] == codes.JOB_IMAGE_CLEANUP]
+    return [j for j in jobs if j["jobtype"] == kinds.JOB_IMAGE_CLEANUP]
 
 
 def details(master: Host, jobid: int) -> str:
@@ -106,14 +106,14 @@ def test_a_week_retention_image_expires_exactly_at_its_expiration(site, tmp_path
     expires = expiration(master, week)
     backup_time = int(week.rsplit("_", 1)[1])
     assert expires == backup_time + WEEK
-    assert expiration(master, forever) == codes.INFINITY
+    assert expiration(master, forever) == kinds.INFINITY
     frags = disk_files(base, week)
     assert frags and len(catalog_files(master, week)) == 2
 
     # one second before: everything is there, and a cleanup leaves it alone
     at(hosts, expires - 1)
     first = cleanup(master)
-    assert (first["state"], first["status"]) == (codes.DONE, 0)
+    assert (first["state"], first["status"]) == (kinds.DONE, 0)
     assert listed(master, week)
     assert str(base / "data" / "a.txt") in master.run("bplist", "-C", "client", "-R",
                                                       str(base / "data")).stdout
@@ -133,7 +133,7 @@ def test_a_week_retention_image_expires_exactly_at_its_expiration(site, tmp_path
 
     # the cleanup job removes fragments and catalog files, and says so
     done = cleanup(master)
-    assert (done["state"], done["status"], done["closed"]) == (codes.DONE, 0, True)
+    assert (done["state"], done["status"], done["closed"]) == (kinds.DONE, 0, True)
     assert disk_files(base, week) == [] and catalog_files(master, week) == []
     assert f"removed image {week}" in details(master, done["jobid"])
     assert f"removed image {month}" not in details(master, done["jobid"])
@@ -147,7 +147,7 @@ def test_a_week_retention_image_expires_exactly_at_its_expiration(site, tmp_path
     at(hosts, expires + 31 * DAY)
     cleanup(master)
     assert not listed(master, month) and disk_files(base, month) == []
-    at(hosts, codes.INFINITY + DAY)
+    at(hosts, kinds.INFINITY + DAY)
     cleanup(master)
     assert listed(master, forever) and disk_files(base, forever)
     assert len(catalog_files(master, forever)) == 2
@@ -164,7 +164,7 @@ def test_bpexpdate_changes_dates_and_d0_removes_at_once(site) -> None:
     assert expiration(master, bid) == int(time.mktime(time.strptime(later,
                                                                     "%m/%d/%Y %H:%M:%S")))
     master.run("bpexpdate", "-backupid", bid, "-client", "client", "-d", "infinity", "-force")
-    assert expiration(master, bid) == codes.INFINITY
+    assert expiration(master, bid) == kinds.INFINITY
 
     # asked, and not confirmed: nothing changes
     for answer in ("n\n", "", "maybe\n"):
@@ -172,14 +172,14 @@ def test_bpexpdate_changes_dates_and_d0_removes_at_once(site) -> None:
         assert r.returncode == 150, r.stderr
         assert r.stdout.startswith(f"Are you SURE you want to delete {bid} y/n (n)?")
         assert "EXIT STATUS 150" in r.stderr
-        assert listed(master, bid) and expiration(master, bid) == codes.INFINITY
+        assert listed(master, bid) and expiration(master, bid) == kinds.INFINITY
         assert disk_files(base, bid) and len(catalog_files(master, bid)) == 2
 
     r = master.run("bpexpdate", "-backupid", bid, "-d", "0", input="y\n")
     assert not listed(master, bid)
     assert disk_files(base, bid) == [] and catalog_files(master, bid) == []
     done = cleanup_jobs(master)[0]
-    assert (done["state"], done["status"]) == (codes.DONE, 0)
+    assert (done["state"], done["status"]) == (kinds.DONE, 0)
     assert f"removed image {bid}" in details(master, done["jobid"])
 
     # bad requests: NetBackup's statuses, nothing touched
@@ -230,7 +230,7 @@ def test_an_unreachable_media_server_keeps_the_catalog_entry(site) -> None:
         r = master.run("bpimage", "-cleanup", "-allclients", check=False)
         assert r.returncode == 1 and "image cleanup job" in r.stderr, r.stderr
         failed = cleanup_jobs(master)[0]
-        assert (failed["state"], failed["status"]) == (codes.DONE, 1)
+        assert (failed["state"], failed["status"]) == (kinds.DONE, 1)
         text = details(master, failed["jobid"])
         assert f"image {bid} stays in the catalog" in text and "media" in text
         for image in (bid, now):
@@ -257,7 +257,7 @@ def test_the_cleanup_runs_by_itself_every_interval_of_the_clock(site) -> None:
     job_ = next(j for j in cleanup_jobs(master) if f"removed image {bid}"
                 in details(master, j["jobid"]))
     # The files go before the job ends: wait for its status, not just its work.
-    wait_for(lambda: job(master, job_["jobid"])["state"] == codes.DONE, what="the job's end")
+    wait_for(lambda: job(master, job_["jobid"])["state"] == kinds.DONE, what="the job's end")
     job_ = job(master, job_["jobid"])
     assert job_["started"] == t + WEEK + DAY and job_["status"] == 0
 
@@ -314,5 +314,5 @@ def test_a_backup_in_the_same_second_as_the_last_restores_at_once(site, tmp_path
                    check=False)
     (base / "data" / "a.txt").write_text("alpha\n")
     assert r.returncode == 0, r.stderr
-    assert newest(master, codes.JOB_RESTORE)["status"] == 0
+    assert newest(master, kinds.JOB_RESTORE)["status"] == 0
     assert (dest / "a.txt").read_text() == "alpha\n"

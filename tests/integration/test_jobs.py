@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 import pytest
 
-from nbcli import clock, codes, programs
+from nbcli import clock, kinds, programs
 from nbcli.net import client
 from nbcli.status import NbuError
 from nbcli.wire import frames
@@ -48,8 +48,8 @@ def shell(host: Host, script: str) -> str:
 
 
 def new_job(host: Host, **extra: Any) -> int:
-    fields = {"jobtype": codes.JOB_BACKUP, "state": codes.QUEUED, "policy": "pol1",
-              "schedule": "full", "client": "client1", "subtype": codes.SUBTYPE_SCHEDULED,
+    fields = {"jobtype": kinds.JOB_BACKUP, "state": kinds.QUEUED, "policy": "pol1",
+              "schedule": "full", "client": "client1", "subtype": kinds.SUBTYPE_SCHEDULED,
               "filelist": ["/etc", "/data,2024"], **extra}
     return int(call(host, "job_create", **fields)["jobid"])
 
@@ -58,8 +58,8 @@ def run_backup(host: Host, jobid: int, close: bool = True) -> None:
     """The bpjobd side of a backup, as nbjm reports it (seed steps 2, 5, 9 and 17)."""
     call(host, "job_step", jobid=jobid, step=2, process="nbjm", pid=100, host=host.name,
          msg="job queued")
-    call(host, "job_update", jobid=jobid, new_try=True, state=codes.ACTIVE, server=host.name,
-         stunit="disk1", jobpid=4321, operation=codes.OP_WRITE)
+    call(host, "job_update", jobid=jobid, new_try=True, state=kinds.ACTIVE, server=host.name,
+         stunit="disk1", jobpid=4321, operation=kinds.OP_WRITE)
     call(host, "job_step", jobid=jobid, step=5, process="nbjm", pid=100, host=host.name,
          msg="resources allocated")
     call(host, "job_log", jobid=jobid, process="bptm", pid=4322, severity="Info",
@@ -69,7 +69,7 @@ def run_backup(host: Host, jobid: int, close: bool = True) -> None:
     call(host, "job_log", jobid=jobid, process="bpbrm", pid=4323, severity="Warning",
          msg="cannot open /etc/shadow, skipped")
     call(host, "job_update", jobid=jobid, kbytes=4096, files=42)
-    call(host, "job_update", jobid=jobid, state=codes.DONE, status=1)
+    call(host, "job_update", jobid=jobid, state=kinds.DONE, status=1)
     if close:
         call(host, "job_step", jobid=jobid, step=17, process="nbjm", pid=100, host=host.name,
              msg="job complete")
@@ -88,7 +88,7 @@ def test_a_backup_as_nbjm_reports_it_and_a_waiter(jobd: Host) -> None:
     waiter = threading.Thread(target=lambda: waited.update(call(jobd, "job_wait", jobid=jobid)))
     waiter.start()
     run_backup(jobd, jobid, close=False)
-    assert call(jobd, "job_get", jobid=jobid)["job"]["state"] == codes.DONE
+    assert call(jobd, "job_get", jobid=jobid)["job"]["state"] == kinds.DONE
     waiter.join(0.5)
     assert waiter.is_alive(), "job_wait returned before the job was closed"
     call(jobd, "job_step", jobid=jobid, step=17, process="nbjm", pid=100, host=jobd.name,
@@ -139,7 +139,7 @@ def test_restart_keeps_jobs_and_the_next_id(jobd: Host) -> None:
     listed = call(jobd, "job_list")["jobs"]
     assert [j["jobid"] for j in listed] == [4, 3, 2, 1]
     job = call(jobd, "job_get", jobid=ids[1])["job"]
-    assert job["state"] == codes.DONE and job["closed"] and len(job["steps"]) == 4
+    assert job["state"] == kinds.DONE and job["closed"] and len(job["steps"]) == 4
     assert len(job["tries"][0]["trystatuslines"]) == 6
 
 
@@ -148,8 +148,8 @@ def test_report_table_and_runbook_idioms(jobd: Host) -> None:
     clock.set_test_clock(jobd.root, fixed=time.time())
     queued = [new_job(jobd), new_job(jobd)]
     active = new_job(jobd, policy="Anomaly_Detection")
-    call(jobd, "job_update", jobid=active, new_try=True, state=codes.ACTIVE, server="media1")
-    done = new_job(jobd, jobtype=codes.JOB_RESTORE)
+    call(jobd, "job_update", jobid=active, new_try=True, state=kinds.ACTIVE, server="media1")
+    done = new_job(jobd, jobtype=kinds.JOB_RESTORE)
     run_backup(jobd, done)
     out = jobd.run("bpdbjobs").stdout.splitlines()
     assert out[0].split()[:4] == ["JobID", "Type", "State", "Status"]
@@ -201,8 +201,8 @@ def test_most_columns_gdm_json_and_file(jobd: Host, tmp_path: Path) -> None:
 def test_summary_forms(jobd: Host) -> None:
     new_job(jobd)
     ok, failed = new_job(jobd), new_job(jobd)
-    call(jobd, "job_update", jobid=ok, state=codes.DONE, status=0)
-    call(jobd, "job_update", jobid=failed, state=codes.DONE, status=58)
+    call(jobd, "job_update", jobid=ok, state=kinds.DONE, status=0)
+    call(jobd, "job_update", jobid=failed, state=kinds.DONE, status=58)
     head, row = jobd.run("bpdbjobs", "-summary").stdout.splitlines()
     assert head.split()[0] == "Server" and len(head.split()) == 11
     assert row.split() == [jobd.name, "1", "0", "0", "1", "0", "1", "0", "0", "0", "3"]
@@ -224,7 +224,7 @@ def test_summary_forms(jobd: Host) -> None:
 def test_cancel_without_nbjm(jobd: Host) -> None:
     queued = new_job(jobd)
     active = new_job(jobd)
-    call(jobd, "job_update", jobid=active, new_try=True, state=codes.ACTIVE)
+    call(jobd, "job_update", jobid=active, new_try=True, state=kinds.ACTIVE)
     # a waiter in another process returns once bpjobd has ended the job itself
     code = ("import json,sys; from nbcli import config; from nbcli.net import client; "
             "cfg = config.load(sys.argv[1]); "
@@ -237,7 +237,7 @@ def test_cancel_without_nbjm(jobd: Host) -> None:
     assert r.stdout == "1 job(s) canceled\n"
     out, _ = waiter.communicate(timeout=30)
     job = json.loads(out)
-    assert (job["state"], job["status"], job["closed"]) == (codes.DONE, 150, True)
+    assert (job["state"], job["status"], job["closed"]) == (kinds.DONE, 150, True)
     row = next(line for line in jobd.run("bpdbjobs").stdout.splitlines()
                if line.split()[0] == str(queued))
     assert row.split()[2:4] == ["Done", "150"]
@@ -246,16 +246,16 @@ def test_cancel_without_nbjm(jobd: Host) -> None:
     # an active job needs nbjm: the cancel fails with PBX's status and the job runs on
     r = jobd.run("bpdbjobs", "-cancel", str(active), check=False)
     assert r.returncode == 25 and "nbjm" in r.stderr
-    assert call(jobd, "job_get", jobid=active)["job"]["state"] == codes.ACTIVE
+    assert call(jobd, "job_get", jobid=active)["job"]["state"] == kinds.ACTIVE
 
     r = jobd.run("bpdbjobs", "-cancel", "999", check=False)
     assert r.returncode == 273 % 256 and "EXIT STATUS 273: invalid job id" in r.stderr
     assert status_of(jobd, "job_cancel", jobid=999) == 273
 
-    backup2, restore = new_job(jobd), new_job(jobd, jobtype=codes.JOB_RESTORE)
+    backup2, restore = new_job(jobd), new_job(jobd, jobtype=kinds.JOB_RESTORE)
     assert jobd.run("bpdbjobs", "-cancel", "type=restore").stdout == "1 job(s) canceled\n"
     states = {j["jobid"]: j["state"] for j in call(jobd, "job_list")["jobs"]}
-    assert states[restore] == codes.DONE and states[backup2] == codes.QUEUED
+    assert states[restore] == kinds.DONE and states[backup2] == kinds.QUEUED
 
 
 def test_bad_command_lines(jobd: Host, tmp_path: Path) -> None:
@@ -332,7 +332,7 @@ def test_wait_timeout_and_waiters_do_not_block_others(jobd: Host) -> None:
     log = jobd.cfg.paths.logs / "bpjobd"
     wait_for(lambda: "went away" in "".join(p.read_text() for p in log.glob("log.*")),
              timeout=15, what="bpjobd to drop the abandoned waiter")
-    call(jobd, "job_update", jobid=jobid, state=codes.DONE, status=0, closed=True)
+    call(jobd, "job_update", jobid=jobid, state=kinds.DONE, status=0, closed=True)
     for w in waiters:
         w.join(10)
         assert not w.is_alive()
@@ -341,7 +341,7 @@ def test_wait_timeout_and_waiters_do_not_block_others(jobd: Host) -> None:
 def test_listing_stays_fast_with_100_jobs_updating(jobd: Host) -> None:
     ids = [new_job(jobd) for _ in range(100)]
     for jobid in ids[::2]:
-        call(jobd, "job_update", jobid=jobid, new_try=True, state=codes.ACTIVE)
+        call(jobd, "job_update", jobid=jobid, new_try=True, state=kinds.ACTIVE)
     stop = threading.Event()
 
     def churn() -> None:
@@ -376,13 +376,13 @@ def test_the_job_reporter_nbjm_and_bprd_use(jobd: Host) -> None:
 
     report = jobreport.JobReporter(jobd.cfg, "bprd")
     try:
-        jobid = report.create(jobtype=codes.JOB_RESTORE, state=codes.ACTIVE, client="c1",
+        jobid = report.create(jobtype=kinds.JOB_RESTORE, state=kinds.ACTIVE, client="c1",
                               policy=None, schedule=None, filelist=["/etc"], new_try=True)
         report.step(jobid, 3, "restore job created", time=time.time() + 0.75)
         report.relay(jobid, jobreport.step_frame("tar-restore", "c1", 14, "writing files"))
         report.relay(jobid, jobreport.log_frame("tar-restore", "c1", "cannot set owner",
                                                 "Warning"))
-        report.update(jobid, state=codes.DONE, status=0, kbytes=10, files=1)
+        report.update(jobid, state=kinds.DONE, status=0, kbytes=10, files=1)
         report.update(jobid, closed=True)
     finally:
         report.close()

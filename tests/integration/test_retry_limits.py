@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from nbcli import clock, codes
+from nbcli import clock, kinds
 from nbcli.net import client
 from tests.conftest import Host, wait_for
 from tests.flowkit import add_policy, add_stu, job
@@ -43,12 +43,12 @@ def test_a_failing_client_is_retried_then_reported_failed(aio: Host, tmp_path: P
     jobid = wait_for(lambda: [j["jobid"] for j in jobs(aio) if j["policy"] == "flaky"], 30,
                      "the scheduled job")[0]
     for n in (1, 2):  # each failed try waits, Re-Queued, for the retry delay on the clock
-        wait_for(lambda n=n: (lambda j: j["state"] == codes.REQUEUED and len(j["tries"]) == n)
+        wait_for(lambda n=n: (lambda j: j["state"] == kinds.REQUEUED and len(j["tries"]) == n)
                  (job(aio, jobid)), 60, f"try {n} to fail")
         clock.set_test_clock(aio.root, fixed=t + n * 61)
     done = client.call(aio.cfg, aio.name, "bpjobd", "job_wait", jobid=jobid,
                        timeout=120)["job"]
-    assert (done["state"], done["status"]) == (codes.DONE, 58)  # can't connect to client
+    assert (done["state"], done["status"]) == (kinds.DONE, 58)  # can't connect to client
     assert [tr["trystatus"] for tr in done["tries"]] == [58, 58, 58]
     starts = [tr["trystarted"] for tr in done["tries"]]
     assert starts[1] - starts[0] >= 60 and starts[2] - starts[1] >= 60
@@ -89,11 +89,11 @@ def test_a_queued_job_whose_window_closes_ends_with_196(aio: Host, tmp_path: Pat
                          30, "the scheduled job")[0]
         wait_for(lambda: "NBU_CLIENT.MAXJOBS" in job(aio, jobid)["reasonstring"], 30,
                  "the job to wait for the client")
-        assert job(aio, jobid)["state"] == codes.QUEUED
+        assert job(aio, jobid)["state"] == kinds.QUEUED
         clock.set_test_clock(aio.root, fixed=midnight + 22 * 3600 + 31 * 60)  # 22:31
         done = client.call(aio.cfg, aio.name, "bpjobd", "job_wait", jobid=jobid,
                            timeout=60)["job"]
-        assert (done["state"], done["status"]) == (codes.DONE, 196)
+        assert (done["state"], done["status"]) == (kinds.DONE, 196)
     finally:
         for p in hog:
             try:

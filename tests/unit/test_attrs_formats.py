@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.catalog.clientattrs import ClientAttrs
 from nbcli.catalog.globals import Globals
 from nbcli.commands import clientattrfmt, globalsfmt, retentionfmt
@@ -122,7 +122,7 @@ ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+\(\s*(\d+)\)\s+(.+)$")  # MARS's bpretlev
 
 
 def test_bpretlevel_long_form_as_parsers_read_it() -> None:
-    levels = [(n, codes.retention_seconds(n)) for n in range(101)]
+    levels = [(n, kinds.default_period(n)) for n in range(101)]
     lines = retentionfmt.show(levels, "L")
     header = [x for x in lines if not ROW.match(x)]
     assert [x[0] for x in header] == ["R", "L", "-"] and lines[:3] == header

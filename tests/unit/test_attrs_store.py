@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from pyfakefs.fake_filesystem import FakeFilesystem
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.catalog import clientattrs, retention, tomldoc
 from nbcli.catalog.clientattrs import ClientAttrs
 from nbcli.catalog.globals import Globals, load_globals, modify_globals, save_globals
 from nbcli.config import Paths
 from nbcli.status import NbuError
 
-DAY = codes.DAY
+DAY = kinds.DAY
 
 
 @pytest.fixture
@@ -204,7 +204,7 @@ def test_set_level_round_trips(paths: Paths) -> None:
 
 @pytest.mark.parametrize("level, seconds", [(9, DAY), (9, None), (25, DAY), (25, 0),
                                             (-1, DAY), (101, DAY), (3, -1),
-                                            (3, codes.INFINITY)])
+                                            (3, kinds.INFINITY)])
 def test_fixed_levels_and_bad_periods_are_20(paths: Paths, level: int,
                                              seconds: int | None) -> None:
     retention.set_level(paths, 5, DAY)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from nbcli.codes import INFINITY
 from nbcli.commands import imagefmt
+from nbcli.kinds import INFINITY
 
 HEADER = {"version": 11, "backupid": "client1_1700000000", "client": "client1",
           "policy": "daily_fs", "policy_type": 0, "sched_label": "full", "sched_type": 0,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.catalog import expire
 from nbcli.catalog.images import ImageStore
 from nbcli.daemons.bpdbm import create_fields
@@ -34,19 +34,19 @@ def test_expired_means_at_or_before_now_and_infinity_is_never() -> None:
     assert expire.is_expired({"expiration": T0}, T0)
     assert expire.is_expired({"expiration": T0}, T0 + 1)
     assert not expire.is_expired({"expiration": T0}, T0 - 1)
-    assert not expire.is_expired({"expiration": codes.INFINITY}, codes.INFINITY + 10 ** 6)
+    assert not expire.is_expired({"expiration": kinds.INFINITY}, kinds.INFINITY + 10 ** 6)
 
 
 def test_level_9_never_expires_whatever_the_request_says() -> None:
     fields = {"client": "c1", "policy": "p", "sched_type": 0, "backup_time": T0}
     assert create_fields({**fields, "retention_level": 0})["expiration"] == T0 + WEEK
-    assert create_fields({**fields, "retention_level": 9})["expiration"] == codes.INFINITY
+    assert create_fields({**fields, "retention_level": 9})["expiration"] == kinds.INFINITY
     assert create_fields({**fields, "retention_level": 9,
-                          "expiration": T0 + 5})["expiration"] == codes.INFINITY
+                          "expiration": T0 + 5})["expiration"] == kinds.INFINITY
     # a period configured on the master (bpretlevel) is the one used
     assert create_fields({**fields, "retention_level": 3},
                          lambda level: 3600)["expiration"] == T0 + 3600
-    for bad in (-1, codes.INFINITY + 1):
+    for bad in (-1, kinds.INFINITY + 1):
         with pytest.raises(NbuError) as e:
             create_fields({**fields, "expiration": bad})
         assert e.value.status == 20
@@ -89,9 +89,9 @@ def test_remove_refuses_an_image_that_has_not_expired(store: ImageStore) -> None
     assert e.value.status == 228
     assert len(files_of(store, h["backupid"])) == 2
     never = make_image(store, T0 + 1, 0, FULL_SPEC)
-    store.set_expiration(never["backupid"], codes.INFINITY)
+    store.set_expiration(never["backupid"], kinds.INFINITY)
     with pytest.raises(NbuError):
-        store.remove(never["backupid"], now=codes.INFINITY + 1)
+        store.remove(never["backupid"], now=kinds.INFINITY + 1)
 
 
 def test_a_crash_mid_removal_leaves_the_image_gone_and_sweep_finishes(tmp_path: Path,

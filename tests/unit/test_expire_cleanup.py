@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.commands.bpexpdate import parse_expiration, question
 from nbcli.daemons.cleanup import media_requests, merge_reply
 from nbcli.media.bpbrm_delete import delete_image
@@ -98,7 +98,7 @@ def test_a_missing_folder_or_a_fragment_left_keeps_the_image(tmp_path: Path) -> 
 
 def test_bpexpdate_dates() -> None:
     assert parse_expiration("0") == 0
-    assert parse_expiration("infinity") == parse_expiration("INFINITY") == codes.INFINITY
+    assert parse_expiration("infinity") == parse_expiration("INFINITY") == kinds.INFINITY
     when = int(time.mktime((2030, 12, 25, 10, 30, 0, 0, 0, -1)))
     assert parse_expiration("12/25/2030 10:30:00") == when
     for bad in ("13/45/2030", "tomorrow", "-1", "12/25/2040", ""):
@@ -112,4 +112,4 @@ def test_bpexpdate_asks_netbackups_question() -> None:
         "Are you SURE you want to delete c_1 y/n (n)? "
     assert question(0, 2, None, "daily", "web1") == \
         "Are you SURE you want to delete the 2 image(s) of policy daily and client web1 y/n (n)? "
-    assert question(codes.INFINITY, 1, "c_1", None, None).endswith(" to infinity y/n (n)? ")
+    assert question(kinds.INFINITY, 1, "c_1", None, None).endswith(" to infinity y/n (n)? ")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nbcli import codes, timefmt
+from nbcli import kinds, timefmt
 from nbcli.catalog import jobrecord
 from nbcli.catalog.jobsdb import JobsDB
 from nbcli.status import NbuError
@@ -16,7 +16,7 @@ T0 = 1_700_000_000
 
 
 def backup(**extra: object) -> dict[str, object]:
-    fields = {"jobtype": codes.JOB_BACKUP, "state": codes.QUEUED, "policy": "pol1",
+    fields = {"jobtype": kinds.JOB_BACKUP, "state": kinds.QUEUED, "policy": "pol1",
               "schedule": "full", "client": "c1", **extra}
     return jobrecord.clean(fields, creating=True)
 
@@ -41,12 +41,12 @@ def db(tmp_path: Path) -> Iterator[JobsDB]:
 def test_ids_count_up_from_1_and_survive_reopening(tmp_path: Path) -> None:
     first = JobsDB(tmp_path, "m")
     assert [first.create(backup(), T0) for _ in range(3)] == [1, 2, 3]
-    update(first, 2, state=codes.ACTIVE, kbytes=10)
+    update(first, 2, state=kinds.ACTIVE, kbytes=10)
     first.close()
     again = JobsDB(tmp_path, "m")
     assert again.create(backup(), T0) == 4
     job = again.get(2, T0)
-    assert job["state"] == codes.ACTIVE and job["kbytes"] == 10 and job["masterserver"] == "m"
+    assert job["state"] == kinds.ACTIVE and job["kbytes"] == 10 and job["masterserver"] == "m"
     again.close()
 
 
@@ -61,10 +61,10 @@ def test_new_job_defaults(db: JobsDB) -> None:
 
 def test_tries_follow_the_job_and_close_when_done(db: JobsDB) -> None:
     jobid = db.create(backup(), T0)
-    update(db, jobid, T0 + 10, new_try=True, state=codes.ACTIVE, server="media1",
+    update(db, jobid, T0 + 10, new_try=True, state=kinds.ACTIVE, server="media1",
            stunit="disk1", jobpid=777)
     update(db, jobid, T0 + 20, kbytes=2048, files=3)
-    assert update(db, jobid, T0 + 30, state=codes.DONE, status=0, closed=True) is True
+    assert update(db, jobid, T0 + 30, state=kinds.DONE, status=0, closed=True) is True
     job = db.get(jobid, T0 + 100)
     assert job["ended"] == T0 + 30 and job["elapsed"] == 30 and job["kbpersec"] == 2048 // 30
     (tr,) = job["tries"]
@@ -76,9 +76,9 @@ def test_tries_follow_the_job_and_close_when_done(db: JobsDB) -> None:
 
 def test_a_retry_ends_the_previous_try(db: JobsDB) -> None:
     jobid = db.create(backup(), T0)
-    update(db, jobid, T0 + 1, new_try=True, state=codes.ACTIVE)
-    update(db, jobid, T0 + 5, state=codes.REQUEUED, trystatus=58)
-    update(db, jobid, T0 + 9, new_try=True, state=codes.ACTIVE)
+    update(db, jobid, T0 + 1, new_try=True, state=kinds.ACTIVE)
+    update(db, jobid, T0 + 5, state=kinds.REQUEUED, trystatus=58)
+    update(db, jobid, T0 + 9, new_try=True, state=kinds.ACTIVE)
     job = db.get(jobid, T0 + 10)
     assert job["trycount"] == job["try"] == 2
     first, second = job["tries"]
@@ -90,7 +90,7 @@ def test_a_retry_ends_the_previous_try(db: JobsDB) -> None:
 def test_steps_and_logs_become_try_lines_in_arrival_order(db: JobsDB) -> None:
     jobid = db.create(backup(), T0)
     db.add_event(jobid, step(2, "job queued"))  # before any try: belongs to the first
-    update(db, jobid, T0 + 1, new_try=True, state=codes.ACTIVE)
+    update(db, jobid, T0 + 1, new_try=True, state=kinds.ACTIVE)
     db.add_event(jobid, step(5, "resources allocated", T0 + 2))
     db.add_event(jobid, {"kind": "log", "step": None, "severity": "Warning", "process": "bpbrm",
                          "pid": 9, "host": "", "time": T0 + 3, "msg": "cannot read /x, skipped"})
@@ -107,9 +107,9 @@ def test_steps_and_logs_become_try_lines_in_arrival_order(db: JobsDB) -> None:
 
 def test_done_is_final_and_closed_stays_closed(db: JobsDB) -> None:
     jobid = db.create(backup(), T0)
-    update(db, jobid, state=codes.DONE, status=150, closed=True)
+    update(db, jobid, state=kinds.DONE, status=150, closed=True)
     with pytest.raises(NbuError) as e:
-        update(db, jobid, state=codes.ACTIVE)
+        update(db, jobid, state=kinds.ACTIVE)
     assert e.value.status == 133
     with pytest.raises(NbuError) as e:
         update(db, jobid, closed=False)
@@ -123,10 +123,10 @@ def test_done_is_final_and_closed_stays_closed(db: JobsDB) -> None:
 
 def test_only_from_decides_inside_the_transaction(db: JobsDB) -> None:
     jobid = db.create(backup(), T0)
-    update(db, jobid, state=codes.ACTIVE)
+    update(db, jobid, state=kinds.ACTIVE)
     with pytest.raises(NbuError) as e:
-        db.update(jobid, {"state": codes.DONE}, False, T0, only_from=frozenset({codes.QUEUED}))
-    assert e.value.status == 133 and db.get(jobid, T0)["state"] == codes.ACTIVE
+        db.update(jobid, {"state": kinds.DONE}, False, T0, only_from=frozenset({kinds.QUEUED}))
+    assert e.value.status == 133 and db.get(jobid, T0)["state"] == kinds.ACTIVE
 
 
 @pytest.mark.parametrize("fields, status, word", [
@@ -159,7 +159,7 @@ def test_create_needs_type_and_state_and_no_try_fields() -> None:
 
 
 def test_a_job_created_active_has_its_first_try(db: JobsDB) -> None:
-    jobid = db.create(backup(state=codes.ACTIVE, server="m1"), T0, new_try=True)
+    jobid = db.create(backup(state=kinds.ACTIVE, server="m1"), T0, new_try=True)
     (tr,) = db.get(jobid, T0 + 4)["tries"]
     assert tr["tryserver"] == "m1" and tr["trystarted"] == T0 and tr["tryelapsed"] == 4
 
@@ -197,21 +197,21 @@ def test_list_newest_first_filtered_and_paged(db: JobsDB) -> None:
 
 def test_summary_counts_states_and_final_statuses(db: JobsDB) -> None:
     ids = [db.create(backup(), T0) for _ in range(8)]
-    update(db, ids[1], state=codes.ACTIVE)
+    update(db, ids[1], state=kinds.ACTIVE)
     for jobid, status in ((ids[2], 0), (ids[3], 0), (ids[4], 1), (ids[5], 58)):
-        update(db, jobid, state=codes.DONE, status=status)
-    update(db, ids[6], new_try=True, state=codes.ACTIVE)
-    update(db, ids[6], state=codes.REQUEUED)
-    update(db, ids[7], state=codes.SUSPENDED)
+        update(db, jobid, state=kinds.DONE, status=status)
+    update(db, ids[6], new_try=True, state=kinds.ACTIVE)
+    update(db, ids[6], state=kinds.REQUEUED)
+    update(db, ids[7], state=kinds.SUSPENDED)
     assert db.summary() == {"queued": 1, "requeued": 1, "waiting_retry": 1, "active": 1,
                             "successful": 2, "partial": 1, "failed": 1, "incomplete": 0,
                             "suspended": 1, "total": 8}
 
 
 def test_state_machine_table_covers_every_state() -> None:
-    assert set(jobrecord.TRANSITIONS) == set(codes.JOB_STATES)
-    assert jobrecord.TRANSITIONS[codes.DONE] == {codes.DONE}
-    assert all(codes.DONE in moves for moves in jobrecord.TRANSITIONS.values())
+    assert set(jobrecord.TRANSITIONS) == set(kinds.JOB_STATES)
+    assert jobrecord.TRANSITIONS[kinds.DONE] == {kinds.DONE}
+    assert all(kinds.DONE in moves for moves in jobrecord.TRANSITIONS.values())
 
 
 def test_messages_are_kept_on_one_line(db: JobsDB) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbcli import codes, timefmt
+from nbcli import kinds, timefmt
 from nbcli.catalog import jobrecord
 from nbcli.commands import jobfmt
 
@@ -63,7 +63,7 @@ def parse_all_columns(line: str) -> dict[str, Any]:
 
 def job(**extra: Any) -> dict[str, Any]:
     j = jobrecord.defaults()
-    j.update(jobid=7, jobtype=0, state=codes.DONE, status=1, policy="pol,1", schedule="full",
+    j.update(jobid=7, jobtype=0, state=kinds.DONE, status=1, policy="pol,1", schedule="full",
              client="c1", server="media1", started=T0, ended=T0 + 3725, elapsed=3725,
              kbytes=1024, files=12, kbpersec=0, trycount=1, parentjob=5, closed=True,
              filelist=["/etc", "/odd,name", "C:\\dir"], steps=[])
@@ -100,7 +100,7 @@ def test_all_columns_round_trips_through_netbackups_escaping() -> None:
 
 
 def test_status_is_empty_until_done() -> None:
-    running = job(state=codes.ACTIVE, status=None, ended=0)
+    running = job(state=kinds.ACTIVE, status=None, ended=0)
     assert split_fields(jobfmt.all_columns(running))[3] == ""
     assert split_fields(jobfmt.most_columns(running))[3] == ""
     report = jobfmt.report([running])
@@ -115,7 +115,7 @@ def test_most_columns_has_parentjob_at_33() -> None:
 
 def test_report_is_right_aligned_and_newest_first_as_given() -> None:
     jobs = [job(jobid=12, jobtype=6, policy="cat"),
-            job(jobid=3, state=codes.QUEUED, status=None, ended=0, trycount=0)]
+            job(jobid=3, state=kinds.QUEUED, status=None, ended=0, trycount=0)]
     lines = jobfmt.report(jobs)
     header = lines[0]
     assert header.split()[:9] == ["JobID", "Type", "State", "Status", "Policy", "Schedule",

@@ -12,7 +12,7 @@ import datetime
 
 import pytest
 
-from nbcli import codes
+from nbcli import kinds
 from nbcli.catalog.policy_model import Client, Copy, Policy, Schedule, Weekday, Window
 from nbcli.sched import Due, History, due_now
 from tests.unit.test_sched_windows import (
@@ -20,7 +20,7 @@ from tests.unit.test_sched_windows import (
     paris,  # noqa: F401 (autouse: local time is Paris)
 )
 
-HOUR, DAY, WEEK = 3600, codes.DAY, codes.WEEK
+HOUR, DAY, WEEK = 3600, kinds.DAY, kinds.WEEK
 NIGHT = (18 * HOUR, 12 * HOUR)  # 18:00 to 06:00 every day
 D = datetime.date
 
@@ -32,7 +32,7 @@ def windows(start: int, duration: int, days: tuple[int, ...] = tuple(range(7))) 
 def sched(label: str, st: str = "FULL", freq: int = WEEK, window: tuple[int, int] = NIGHT,
           cal: int = 0, retention: int = 1, **rules: object) -> Schedule:
     """A schedule open every day in `window`; calendar rules as Schedule's fields."""
-    s = Schedule(label, sched_type=codes.SCHED_CODES[st], frequency=freq, calendar=cal,
+    s = Schedule(label, sched_type=kinds.SCHED_CODES[st], frequency=freq, calendar=cal,
                  windows=windows(*window), copies=[Copy(retention=retention)])
     for key, value in rules.items():
         setattr(s, key, value)

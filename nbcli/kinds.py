@@ -1,7 +1,8 @@
-"""NetBackup's small code tables: schedule, job, policy types, job states, retention levels.
+"""The kinds NetBackup numbers: schedule, job and policy types, job states, retention levels.
 
 Numbers are NetBackup's (reference/netbackup-cli.md §2.3, §4.1, §5); every module that prints or
 parses one of these uses this table, so a `3` means the same thing in bpdbjobs and bpimagelist.
+Status codes are not kinds: they live in nbcli.status. Imports nothing from nbcli but status.
 """
 
 from __future__ import annotations
@@ -55,8 +56,12 @@ RETENTION_DEFAULTS: dict[int, int] = {0: WEEK, 1: 2 * WEEK, 2: 3 * WEEK, 3: 31 *
 DEFAULT_RETENTION_LEVEL = 1
 
 
-def retention_seconds(level: int) -> int | None:
-    """A level's default period in seconds; None means infinity."""
+def default_period(level: int) -> int | None:
+    """A level's default period in seconds (None = infinity), before bpretlevel changes it.
+
+    The configured period is nbcli.catalog.retention.retention_seconds; only that one answers
+    "how long does this master keep level N".
+    """
     if level == 25:
         return 0
     return RETENTION_DEFAULTS.get(level)
@@ -64,11 +69,12 @@ def retention_seconds(level: int) -> int | None:
 
 def sched_code(word: str) -> int:
     """FULL/INCR/CINC/UBAK/UARC (or the number) -> the schedule type number."""
-    from nbcli.status import NbuError
+    from nbcli.status import INVALID_PARAMETER, NbuError
 
     w = word.strip().upper()
     if w.isdigit() and int(w) in SCHED_TYPES:
         return int(w)
     if w not in SCHED_CODES:
-        raise NbuError(20, f"unknown schedule type {word!r} (FULL, INCR, CINC, UBAK, UARC)")
+        raise NbuError(INVALID_PARAMETER,
+                       f"unknown schedule type {word!r} (FULL, INCR, CINC, UBAK, UARC)")
     return SCHED_CODES[w]

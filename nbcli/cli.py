@@ -24,7 +24,7 @@ import click
 
 from nbcli import clock, config
 from nbcli.config import HostConfig
-from nbcli.status import NbuError, exit_code, exit_line
+from nbcli.status import LOGIC_ERROR, NbuError, exit_code, exit_line
 
 if TYPE_CHECKING:
     import logging
@@ -89,7 +89,7 @@ class NbCommand(click.Command):
             os._exit(0)
         except Exception as e:
             _log_bug(prog)
-            fail(prog, NbuError(256, f"{type(e).__name__}: {e}"))
+            fail(prog, NbuError(LOGIC_ERROR, f"{type(e).__name__}: {e}"))
         status = rv if isinstance(rv, int) else 0
         sys.stdout.flush()
         if status:
