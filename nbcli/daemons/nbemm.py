@@ -23,38 +23,13 @@ from nbcli.catalog.emmdb import EmmDB
 from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net.conn import Connection
-from nbcli.net.service import Handler, Ops
-from nbcli.status import DATABASE_ERROR, INVALID_PROTOCOL, NO_ENTITY, NbuError
+from nbcli.net.service import Handler, Op, Ops, op
+from nbcli.status import DATABASE_ERROR, NO_ENTITY, NbuError
 from nbcli.wire.frames import Message
+from nbcli.wire.schema import opt, req
 
 DB_NAME = "emm.db"
 JOBID_MAX = 2**63 - 1  # SQLite's largest integer
-
-
-def _field(msg: Message, key: str, kind: type, default: Any = None) -> Any:
-    """Field `key` of a request, of type `kind` (bool is not an int), else `default` when
-    absent or null; 143 when it has another type or is required and missing."""
-    value = msg.get(key)
-    if value is None:
-        if default is None:
-            raise NbuError(INVALID_PROTOCOL, f"{msg.get('op')}: field {key!r} is required")
-        return default
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise NbuError(INVALID_PROTOCOL, f"{msg.get('op')}: field {key!r} must be {kind.__name__}, "
-                                         f"not {type(value).__name__}")
-    return value
-
-
-def _optional(msg: Message, key: str) -> str | None:
-    return None if msg.get(key) is None else _field(msg, key, str)
-
-
-def _jobid(msg: Message) -> int:
-    jobid = _field(msg, "jobid", int)
-    if not 1 <= jobid <= JOBID_MAX:
-        raise NbuError(INVALID_PROTOCOL,
-                       f"{msg.get('op')}: jobid must be 1 to {JOBID_MAX}, not {jobid}")
-    return int(jobid)
 
 
 def _database_errors(handler: Handler) -> Handler:
@@ -80,12 +55,25 @@ class Nbemm(Daemon):
         self.db: EmmDB | None = None
 
     def services(self) -> dict[str, Ops]:
-        ops: Ops = {"ping": self.ping, "host_add": self.host_add,
-                    "host_delete": self.host_delete, "host_list": self.host_list,
-                    "stu_add": self.stu_add, "stu_delete": self.stu_delete,
-                    "stu_list": self.stu_list, "allocate": self.allocate,
-                    "release": self.release, "allocations": self.allocations}
-        return {"nbemm": {op: _database_errors(handler) for op, handler in ops.items()}}
+        name, kind = req(str), req(str)
+        jobid = req(int, lo=1, hi=JOBID_MAX)
+        ops = {
+            "ping": op(self.ping),
+            "host_add": op(self.host_add, name=name, machinetype=kind,
+                           master=opt(str), version=opt(str)),
+            "host_delete": op(self.host_delete, name=name, machinetype=kind),
+            "host_list": op(self.host_list, name=opt(str), machinetype=opt(str)),
+            "stu_add": op(self.stu_add, label=req(str), host=opt(str), path=req(str),
+                          cj=opt(int, emmdb.DEFAULT_CJ), mfs_mb=opt(int, emmdb.MFS_DEFAULT),
+                          stype=opt(int, emmdb.BASIC_DISK), odo=opt(int, 0)),
+            "stu_delete": op(self.stu_delete, label=req(str)),
+            "stu_list": op(self.stu_list, label=opt(str)),
+            "allocate": op(self.allocate, jobid=jobid, kind=req(str, max_len=32),
+                           stu=opt(str), host=opt(str), policy=opt(str), client=opt(str)),
+            "release": op(self.release, jobid=jobid),
+            "allocations": op(self.allocations),
+        }
+        return {"nbemm": {n: Op(_database_errors(o.handler), o.fields) for n, o in ops.items()}}
 
     def on_start(self) -> None:
         self.db = EmmDB(self.paths.emm / DB_NAME)
@@ -115,20 +103,20 @@ class Nbemm(Daemon):
     # --- hosts -------------------------------------------------------------------------------
 
     def host_add(self, msg: Message, conn: Connection) -> Message:
-        name, kind = _field(msg, "name", str), _field(msg, "machinetype", str)
-        master = _optional(msg, "master") or self.cfg.client_name
-        self.emm.add_host(name, kind, master=master, version=_optional(msg, "version") or "")
+        name, kind = msg["name"], msg["machinetype"]
+        master = msg["master"] or self.cfg.client_name
+        self.emm.add_host(name, kind, master=master, version=msg["version"] or "")
         self.log.info("host %s (%s) added by %s", name, kind, conn.peer)
         return {}
 
     def host_delete(self, msg: Message, conn: Connection) -> Message:
-        name, kind = _field(msg, "name", str), _field(msg, "machinetype", str)
+        name, kind = msg["name"], msg["machinetype"]
         self.emm.delete_host(name, kind)
         self.log.info("host %s (%s) deleted by %s", name, kind, conn.peer)
         return {}
 
     def host_list(self, msg: Message, conn: Connection) -> Message:
-        name, kind = _optional(msg, "name"), _optional(msg, "machinetype")
+        name, kind = msg["name"], msg["machinetype"]
         hosts = self.emm.hosts(name, kind)
         if name is not None and not hosts:
             raise NbuError(NO_ENTITY, f"host {name} is not in the EMM database")
@@ -138,30 +126,28 @@ class Nbemm(Daemon):
 
     def stu_add(self, msg: Message, conn: Connection) -> Message:
         row = emmdb.check_stu(
-            _field(msg, "label", str), _optional(msg, "host") or self.cfg.client_name,
-            _field(msg, "path", str), _field(msg, "cj", int, emmdb.DEFAULT_CJ),
-            _field(msg, "mfs_mb", int, emmdb.MFS_DEFAULT),
-            _field(msg, "stype", int, emmdb.BASIC_DISK), _field(msg, "odo", int, 0))
+            msg["label"], msg["host"] or self.cfg.client_name, msg["path"], msg["cj"],
+            msg["mfs_mb"], msg["stype"], msg["odo"])
         self.emm.add_stu(row)
         self.log.info("storage unit %s added by %s: %s", row["label"], conn.peer, row)
         return {}
 
     def stu_delete(self, msg: Message, conn: Connection) -> Message:
-        label = _field(msg, "label", str)
+        label = msg["label"]
         self.emm.delete_stu(label)
         self.log.info("storage unit %s deleted by %s", label, conn.peer)
         return {}
 
     def stu_list(self, msg: Message, conn: Connection) -> Message:
-        return {"stus": self.emm.stus(_optional(msg, "label"))}
+        return {"stus": self.emm.stus(msg["label"])}
 
     # --- allocations -------------------------------------------------------------------------
 
     def allocate(self, msg: Message, conn: Connection) -> Message:
-        jobid, kind = _jobid(msg), _field(msg, "kind", str)
-        stu = _optional(msg, "stu") or emmdb.ANY
+        jobid, kind = msg["jobid"], msg["kind"]
+        stu = msg["stu"] or emmdb.ANY
         try:
-            granted = self.emm.allocate(jobid, kind, stu, _optional(msg, "host"),
+            granted = self.emm.allocate(jobid, kind, stu, msg["host"],
                                         int(clock.now()))
         except NbuError as e:
             self.log.debug("allocation for %s job %d on %s refused: %s", kind, jobid, stu, e,
@@ -172,7 +158,7 @@ class Nbemm(Daemon):
         return granted
 
     def release(self, msg: Message, conn: Connection) -> Message:
-        jobid = _jobid(msg)
+        jobid = msg["jobid"]
         if self.emm.release(jobid):
             self.log.info("released the allocation of job %d", jobid, extra={"jobid": jobid})
         return {}

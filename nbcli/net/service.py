@@ -10,8 +10,9 @@ message boundaries hold and each handed-over file descriptor arrives with its ow
       | close ---------------------------->|   the name is free again
 
 A daemon dispatches each connection's requests through an explicit table of ops: an unknown op
-gets status 143 and never reaches getattr; a handler's NbuError goes back as (status, msg);
-a malformed frame gets an error reply and that connection alone is closed.
+gets status 143 and never reaches getattr; each op declares its fields (nbcli.wire.schema) and
+one validator checks them before the handler runs; a handler's NbuError goes back as
+(status, msg); a malformed frame gets an error reply and that connection alone is closed.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from nbcli.config import Paths
 from nbcli.net.conn import Connection
 from nbcli.status import CANNOT_CONNECT, INVALID_PROTOCOL, LOGIC_ERROR, NbuError
-from nbcli.wire import frames
+from nbcli.wire import frames, schema
 from nbcli.wire.frames import Message, ProtocolError
 
 PACKET_MAX = 64 * 1024
@@ -45,7 +46,23 @@ DETACHED = _Detached()
 # handler already answered on the connection itself (streams, long waits); DETACHED means
 # the connection now belongs to someone else and this daemon must stop reading it.
 Handler = Callable[[Message, Connection], "Message | None | _Detached"]
-Ops = dict[str, Handler]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One entry of a service's op table: the handler and the fields its requests carry."""
+
+    handler: Handler
+    fields: schema.Fields
+
+
+def op(handler: Handler, **fields: schema.Field) -> Op:
+    """An op table entry: `op(self.stu_delete, label=req(str))`."""
+    return Op(handler, fields)
+
+
+# TODO: once every daemon declares its fields, Ops holds Op entries only.
+Ops = dict[str, "Op | Handler"]
 
 
 @dataclass
@@ -165,12 +182,15 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
                 log.info("connection from %s ended: %s", conn.peer, e)
                 return
             op = msg.get("op")
-            handler = ops.get(op) if isinstance(op, str) else None
-            if handler is None:
+            entry = ops.get(op) if isinstance(op, str) else None
+            if entry is None:
                 _try_send(conn, frames.error(NbuError(INVALID_PROTOCOL, f"unknown request {op!r}")))
                 continue
             try:
-                result = handler(msg, conn)
+                if isinstance(entry, Op):
+                    result = entry.handler(schema.validate(str(op), msg, entry.fields), conn)
+                else:
+                    result = entry(msg, conn)
             except NbuError as e:
                 if not _try_send(conn, frames.error(e)):
                     return

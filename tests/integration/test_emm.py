@@ -161,10 +161,11 @@ def test_restart_keeps_units_hosts_and_allocations(emm: Host) -> None:
     ({"op": "allocate", "kind": "backup", "stu": "x"}, 143),                 # no jobid
     ({"op": "allocate", "jobid": "7", "kind": "backup"}, 143),               # jobid not int
     ({"op": "allocate", "jobid": True, "kind": "backup"}, 143),              # bool is no int
-    ({"op": "allocate", "jobid": 0, "kind": "backup"}, 143),
-    ({"op": "allocate", "jobid": 10**30, "kind": "backup"}, 143),
+    ({"op": "allocate", "jobid": 0, "kind": "backup"}, 20),                  # out of range
+    ({"op": "allocate", "jobid": 10**30, "kind": "backup"}, 20),
     ({"op": "allocate", "jobid": 1, "kind": "copy"}, 20),
-    ({"op": "release", "jobid": -4}, 143),
+    ({"op": "release", "jobid": -4}, 20),
+    ({"op": "release", "jobid": 4, "extra": 1}, 143),                        # undeclared field
     ({"op": "stu_add", "label": "x", "path": 5}, 143),
     ({"op": "stu_add", "label": "x", "path": "/p", "cj": "many"}, 143),
     ({"op": "stu_add", "label": ["x"], "path": "/p"}, 143),
