@@ -64,8 +64,9 @@ class NbCommand(click.Command):
         else:
             super().format_usage(ctx, formatter)
 
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
-             **extra: Any) -> Any:
+    # click's main is overloaded on standalone_mode; this one is always standalone (it exits).
+    def main(self, args: Sequence[str] | None = None,  # type: ignore[override]
+             prog_name: str | None = None, **extra: Any) -> Any:
         prog = prog_name or self.name or "nbcli"
         # `bpdbjobs | head`: die quietly of SIGPIPE when the reader goes away, as ls does.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)

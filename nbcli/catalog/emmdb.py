@@ -162,7 +162,7 @@ class EmmDB:
     def hosts(self, name: str | None = None, machinetype: str | None = None
               ) -> list[dict[str, Any]]:
         """Host records in the order they were added, optionally only one name or type."""
-        sql, args = "SELECT name, machinetype, master, version FROM hosts WHERE 1", []
+        sql, args = "SELECT name, machinetype, master, version FROM hosts WHERE 1", list[str]()
         if name is not None:
             sql, args = sql + " AND name = ?", [*args, name]
         if machinetype is not None:

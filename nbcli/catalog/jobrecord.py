@@ -86,10 +86,11 @@ def one_line(text: str) -> str:
 
 
 # null is accepted for these and means "not set": the field's empty value.
-_NULLABLE = {**dict.fromkeys(INT_FIELDS, 0), **dict.fromkeys(STR_FIELDS, ""), "status": None,
-             "filelist": [], "dedupratio": 0, "trypid": 0, "trystunit": "", "tryserver": "",
-             "trystarted": 0, "tryended": 0, "trystatus": None, "trystatusdescription": "",
-             "trybyteswritten": 0, "tryfileswritten": 0}
+_NULLABLE: dict[str, object] = {
+    **dict.fromkeys(INT_FIELDS, 0), **dict.fromkeys(STR_FIELDS, ""), "status": None,
+    "filelist": [], "dedupratio": 0, "trypid": 0, "trystunit": "", "tryserver": "",
+    "trystarted": 0, "tryended": 0, "trystatus": None, "trystatusdescription": "",
+    "trybyteswritten": 0, "tryfileswritten": 0}
 _NULLABLE.pop("jobtype")
 _NULLABLE.pop("state")
 

@@ -198,7 +198,7 @@ class JobsDB:
                         (jobid,)).fetchone()
         if row is None:
             raise NbuError(NO_ENTITY, f"job {jobid} does not exist")
-        job = json.loads(row["fields"])
+        job: dict[str, Any] = json.loads(row["fields"])
         job.update(state=row["state"], status=row["status"], closed=bool(row["closed"]))
         return job
 
@@ -242,7 +242,8 @@ class JobsDB:
              ) -> tuple[list[dict[str, Any]], bool]:
         """Jobs newest first (those of `jobids`, or all below `before`), and whether more
         remain after `limit`; with `detail`, each carries its tries and steps."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[object] = []
         if jobids is not None:
             where.append("jobid IN (SELECT value FROM json_each(?))")
             args.append(json.dumps(jobids))

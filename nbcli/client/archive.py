@@ -28,7 +28,7 @@ class ArchiveList:
         for e in entries:
             kind = str(e[1])
             if kind in _DELETABLE and e[13]:
-                self.items.append((str(e[0]), kind, int(e[7]), int(e[8])))  # type: ignore[arg-type]
+                self.items.append((str(e[0]), kind, _int(e[7]), _int(e[8])))
 
     def delete(self, report: Callable[[str], None]) -> tuple[int, int]:
         """Remove what is unchanged; (status, files removed)."""
@@ -56,3 +56,8 @@ class ArchiveList:
                 report(f"ERR - cannot delete archived file {path}: {e.strerror}")
                 status = 4
         return status, removed
+
+
+def _int(value: object) -> int:
+    """A numeric catalog field (bpbkar's own entries: an int already, or its text)."""
+    return int(value) if isinstance(value, (int, str)) else 0

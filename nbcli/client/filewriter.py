@@ -40,7 +40,7 @@ from nbcli.client.tarstream import Member
 try:
     from nbcli.client import _untar
 except ImportError:  # not built: the Python below does all of it
-    _untar = None  # type: ignore[assignment]
+    _untar = None  # type: ignore[assignment]  # the module or None: one name for both
 
 Report = Callable[[str, str], None]
 RING = 4 << 20
