@@ -1,9 +1,14 @@
 """How tar-restore makes a file: the rules shared by its parsing process (untar.py) and its
 file writer process (filewriter.py).
 
-A new name is created with O_EXCL and written in place; an existing name is replaced by a
-file made under a temporary name and renamed over it, so the old file stays whole until the
-new one is, and a symlink there is replaced, never written through. A folder is never
+A file whose data is all in hand gets a new name with O_EXCL and is written in place (a
+moment's work). A file streamed from the image, or one that replaces an existing name, is made
+as an unnamed file (O_TMPFILE) and linked in only once its data and metadata are whole: a
+tar-restore killed at any point, even by SIGKILL, leaves no partial file behind, because the
+kernel frees an inode that was never linked. Replacing links it under a temporary name and
+renames that over the old one, so the old file stays whole until the new one is, and a symlink
+there is replaced, never written through. File systems without O_TMPFILE get a named temporary
+file instead, removed on any error. A folder is never
 replaced by a file. Metadata comes after the data: chown only as root and before chmod
 (chown clears setuid bits), mtimes with nanoseconds.
 """
@@ -17,6 +22,10 @@ from nbcli.client.destination import Refused
 
 NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _REPLACE_FOLDER = (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR)
+# An unnamed file in a folder (linked in by link_in); not O_EXCL, which would forbid the link.
+_UNNAMED = os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC
+# What a file system (or a kernel) without O_TMPFILE answers.
+_NO_TMPFILE = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
 
 
 class Nodes:
@@ -35,12 +44,49 @@ class Nodes:
         return b"%s%d" % (self._tmp_prefix, self._tmp_count)
 
     def new_file(self, parent: int, mode: int) -> tuple[bytes, int]:
+        """A new file in `parent` to fill, and its temporary name (b"" when it has none:
+        `link_in` gives it its name). The caller closes it, or hands it to link_in."""
+        try:
+            return b"", os.open(".", _UNNAMED, mode, dir_fd=parent)
+        except OSError as e:
+            if e.errno not in _NO_TMPFILE:
+                raise
         while True:
             tmp = self.tmp_name()
             try:
                 return tmp, os.open(tmp, NEW_FILE, mode, dir_fd=parent)
             except FileExistsError:
                 continue  # left behind by a crashed run with our pid
+
+    def link_in(self, parent: int, fd: int, tmp: bytes, leaf: bytes) -> None:
+        """Give new file `fd` (from new_file, whole now) the name `leaf`, and close it."""
+        try:
+            if not tmp:
+                tmp = self._link_unnamed(parent, fd, leaf)
+                if not tmp:
+                    return  # linked straight to `leaf`
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+        self.install(parent, tmp, leaf)
+
+    def _link_unnamed(self, parent: int, fd: int, leaf: bytes) -> bytes:
+        """Link an O_TMPFILE file as `leaf`, or under a temporary name when `leaf` exists (the
+        name to rename over it, b"" when linked as `leaf`)."""
+        source = b"/proc/self/fd/%d" % fd
+        try:
+            os.link(source, leaf, dst_dir_fd=parent, follow_symlinks=True)
+            return b""
+        except FileExistsError:
+            pass
+        while True:
+            tmp = self.tmp_name()
+            try:
+                os.link(source, tmp, dst_dir_fd=parent, follow_symlinks=True)
+                return tmp
+            except FileExistsError:
+                continue
 
     def install(self, parent: int, tmp: bytes, leaf: bytes) -> None:
         """Rename `tmp` over `leaf`: replaces a file or symlink, never a folder."""
@@ -79,11 +125,13 @@ class Nodes:
             self.metadata(fd, mode, uid, gid, mtime_ns, chmod=self.needs_chmod(mode))
         except BaseException:
             os.close(fd)
-            unlink(parent, name)
+            if name:
+                unlink(parent, name)
             raise
-        os.close(fd)
         if renamed:
-            self.install(parent, name, leaf)
+            self.link_in(parent, fd, name, leaf)
+        else:
+            os.close(fd)
 
 
 def exists(parent: int, leaf: bytes) -> bool:

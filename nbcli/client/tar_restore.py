@@ -66,6 +66,7 @@ def cli(directory: str, keep: bool, path: str) -> int:
     EXIT STATUS
       0    every member was restored
       1    some members could not be written (see standard error)
+      5    no file could be written (only folders, if anything, were restored)
       12   FILE cannot be opened
       181  invalid argument (DIR cannot be created, or input is a terminal)
       182  some members were refused: their names lead outside DIR

@@ -88,6 +88,7 @@ class Untar:
         self.keep = keep_existing
         self.nodes = Nodes(keep_existing)
         self.files = self.refused = self.failed = 0
+        self.leaves = 0  # of `files`, those that are not folders
         self._folders: list[tuple[Place, Member]] = []
         self._small = 0
         self.by_writer = 0
@@ -124,8 +125,14 @@ class Untar:
             status = 186
         elif broken:
             status = 183
+        elif self.refused:
+            status = 182
+        elif self.failed:
+            # Nothing but folders came back (a full file system, say): NetBackup's "the restore
+            # failed to recover the requested files", not a partial success.
+            status = 1 if self.leaves else 5
         else:
-            status = 182 if self.refused else 1 if self.failed else 0
+            status = 0
         return RestoreResult(status, self.files, self.reader.received, self.by_writer)
 
     def _member(self, m: Member) -> None:
@@ -149,6 +156,7 @@ class Untar:
                     self.report("Info", kept_text(m.name))
                     return
                 self._handlers[m.type](m, parent, leaf)
+                self.leaves += 1
             self.files += 1
         except (Refused, ValueError) as e:  # ValueError: a NUL byte in a link target
             self.refused += 1
@@ -188,6 +196,7 @@ class Untar:
             w, self.writer = self.writer, None
             w.close()
             self.files += w.files
+            self.leaves += w.files
             self.by_writer += w.files
             self.refused += w.refused
             self.failed += w.failed
@@ -201,11 +210,11 @@ class Untar:
             return
         tmp, fd = self.nodes.new_file(parent, m.mode & 0o777)
         self._fill(fd, m, parent, tmp)
-        self.nodes.install(parent, tmp, leaf)
+        self.nodes.link_in(parent, fd, tmp, leaf)
 
     def _fill(self, fd: int, m: Member, parent: int, name: bytes) -> None:
-        """The member's data and metadata into new file `fd` (`name` in `parent`), which
-        is closed; on failure the file is removed."""
+        """The member's data and metadata into new file `fd` (temporary name `name` in
+        `parent`, or none); on failure the file is closed and removed."""
         try:
             if m.size >= DIRECT_MIN:
                 self.reader.copy_direct(fd)
@@ -216,9 +225,9 @@ class Untar:
                                 chmod=self.nodes.needs_chmod(m.mode))
         except BaseException:
             os.close(fd)
-            unlink(parent, name)
+            if name:
+                unlink(parent, name)
             raise
-        os.close(fd)
 
     def _hardlink(self, m: Member, parent: int, leaf: bytes) -> None:
         try:
