@@ -36,7 +36,7 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
                         "clock", "log", "config", "pidfile", "programs"})),
     ("wire", frozenset({"wire"})),
     ("net", frozenset({"net"})),
-    ("runtime", frozenset({"cli", "launcher", "procs", "jobreport"})),
+    ("runtime", frozenset({"cli", "launcher", "procs", "jobreport", "events"})),
     ("libraries", frozenset({"catalog", "client", "media"})),
     ("scheduling", frozenset({"sched"})),
     ("processes", frozenset({"daemons", "commands"})),
