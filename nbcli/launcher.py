@@ -23,7 +23,7 @@ nbcli.status, never a command module: it runs a command by name (programs.COMMAN
 
 from __future__ import annotations
 
-import _signal
+import _signal  # type: ignore[import-not-found]  # typeshed has no stub for it
 import _socket
 import os
 import sys

@@ -43,7 +43,7 @@ def free_port(addresses: list[str]) -> int:
     for _ in range(200):
         probe = socket.socket()
         probe.bind((addresses[0], 0))
-        port = probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
         probe.close()
         ok = True
         for addr in addresses:
