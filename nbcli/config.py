@@ -7,6 +7,8 @@ table that maps host names to "address:port" (names not in it are looked up in D
 
 The first SERVER entry is the master, as in NetBackup. Only the config commands and
 `netbackup init` write bp.toml, always atomically.
+
+Place: the bottom floor (docs/architecture.md): imports only nbcli.atomic and nbcli.status.
 """
 
 from __future__ import annotations

@@ -16,11 +16,14 @@ never falls back.
 
 The way to nbcmdd imports only `os`, `sys`, `_socket` and `_signal`: `socket` and `signal`
 would import `enum` (~5 ms), and `platformdirs`, for the default root, ~15 ms.
+
+Place: the runtime floor (docs/architecture.md). Imports only nbcli.programs, nbcli.wire and
+nbcli.status, never a command module: it runs a command by name (programs.COMMANDS).
 """
 
 from __future__ import annotations
 
-import _signal
+import _signal  # type: ignore[import-not-found]  # typeshed has no stub for it
 import _socket
 import os
 import sys

@@ -4,6 +4,8 @@ Each line is `HH:MM:SS.mmm [pid] <level> [jobid=N] message`. The level shown fol
 numbers (<2> info, <4> debug, <8> warning, <16> error); VERBOSE in bp.toml sets how much is
 written: 0 writes info and above, 1 and more add debug lines. A job's lines carry its id, so
 `grep jobid=42 logs/*/log.*` follows one job across processes.
+
+Place: the bottom floor (docs/architecture.md): imports only nbcli.clock.
 """
 
 from __future__ import annotations

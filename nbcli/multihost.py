@@ -8,6 +8,9 @@ Each host listens on its own loopback address (master 127.0.0.1, media 127.0.0.2
 127.0.0.3) on the same PBX port, so every connection between them crosses TCP as between real
 machines, and each host can tell by the peer address who is asking. bin/nb-hosts wraps this;
 the test suite's fixtures use the same functions.
+
+Place: the tools floor (docs/architecture.md): nothing in nbcli imports it; bin/nb-hosts and the
+tests do. It imports only nbcli.config and nbcli.programs.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def free_port(addresses: list[str]) -> int:
     for _ in range(200):
         probe = socket.socket()
         probe.bind((addresses[0], 0))
-        port = probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
         probe.close()
         ok = True
         for addr in addresses:

@@ -7,6 +7,9 @@ A spare (nbcli.net.spare) is an agent started ahead of need and waiting for a co
 was started with NBCLI_SPARE=1 under SCHED_IDLE, and its owner puts it back to normal
 scheduling just before handing it a job. So "spare" is read from the process itself, with no
 window in which a waiting spare looks busy or a busy agent looks spare.
+
+Place: the runtime floor (docs/architecture.md): imports nbcli.programs, nbcli.launcher and
+nbcli.net.control only; bpps and `netbackup` use it.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Daemons and per-job agents are started by name (`netbackup start`, bpcd, bpbrm). The console
 scripts pip installs next to the interpreter are preferred, so that ps, bpps and the kernel's
 process name show `nbjm`, `bptm`, ...; without them `python -m nbcli <name>` does the same job.
+
+Place: the bottom floor (docs/architecture.md); imports nothing from nbcli. It is the one module
+that names command modules, as strings: the launcher and nbcmdd run commands through it, and
+nothing imports nbcli.commands.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ import psutil
 from nbcli import config, procs, programs
 from nbcli.cli import command, entry, root_option
 from nbcli.config import HostConfig
-from nbcli.daemons.base import read_pidfile
 from nbcli.net import client
+from nbcli.pidfile import read_pidfile
 from nbcli.status import ENTITY_EXISTS, INIT_ERROR, INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """netbackup start [--only DAEMON,...] | stop | status [--root DIR]

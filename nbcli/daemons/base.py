@@ -20,34 +20,13 @@ import psutil
 
 from nbcli import atomic, clock
 from nbcli import log as nblog
-from nbcli.config import HostConfig, Paths, load
+from nbcli.config import HostConfig, load
 from nbcli.net.service import Ops, ServiceHost
+from nbcli.pidfile import read_pidfile as read_pidfile  # re-exported: tests import it here
+from nbcli.pidfile import remove_pidfile as remove_pidfile  # and nbcmdd this one
 from nbcli.status import DAEMON_RUNNING, LOGIC_ERROR, NbuError
 
 STARTUP_DEADLINE = 15.0
-
-
-def read_pidfile(paths: Paths, name: str) -> psutil.Process | None:
-    """The live process a pid file names, or None (stale files are ignored, not trusted)."""
-    try:
-        pid_text, _, created = paths.pidfile(name).read_text().partition(" ")
-        proc = psutil.Process(int(pid_text))
-        if created and abs(proc.create_time() - float(created)) > 1.0:
-            return None  # the pid was reused by another process
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return proc
-    except (FileNotFoundError, ValueError, psutil.Error):
-        return None
-
-
-def remove_pidfile(paths: Paths, name: str, pid: int) -> None:
-    """Remove `name`'s pid file if it still names `pid` (a successor's file stays)."""
-    try:
-        if paths.pidfile(name).read_text().split()[0] == str(pid):
-            paths.pidfile(name).unlink()
-    except (FileNotFoundError, IndexError):
-        pass
 
 
 class Daemon:

@@ -9,6 +9,9 @@
 
 The rules are written down in docs/protocol.md, "Scheduling". Nothing here reads the clock:
 callers pass the time, so tests and nbpemreq can ask about any moment.
+
+May import the bottom floor, nbcli.net and nbcli.catalog (the policy store, for ops); never
+nbcli.daemons or nbcli.commands: nbpem imports it (docs/architecture.md).
 """
 
 from nbcli.sched.due import Attempts, Due, History, due_now
