@@ -1,0 +1,386 @@
+"""A virtual tape drive: Linux st's behaviour (api.TapeDrive) over a SIMH cartridge image.
+
+The drive reads the cartridge the library says it holds, at the position the library kept
+for it (a non-rewinding device keeps its position between opens). Semantics follow
+Documentation/scsi/st.rst and SSC:
+
+- positions count objects: each record and each tape mark is one logical block (MTIOCPOS);
+  mt_fileno/mt_blkno become -1 where st cannot know them (after MTBSF, MTBSR over a mark,
+  MTSEEK), as st reports them;
+- a read at a tape mark returns b"" and moves past it; at the end of data the first read
+  returns b"" and the next one fails with EIO;
+- MTFSR/MTBSR that meet a tape mark cross it and fail with EIO (SSC: the position is on the
+  far side of the mark); MTFSF/MTBSF/MTFSR/MTSEEK that meet the end of data fail with EIO
+  there; MTBSF/MTBSR that meet BOT fail with EIO at BOT;
+- a write (or MTWEOF) anywhere cuts the tape there: what followed is gone;
+- early warning: st.rst "EOM Behaviour When Writing" - the write that passes the early-warning
+  point succeeds; from then on writes alternate: ENOSPC (nothing written), then one that is
+  written, then ENOSPC... until the physical end, where every write fails with ENOSPC and
+  nothing is written. Tape marks are always written while they fit. Any move resets it;
+- MTREW, MTBSF and MTSEEK, and close, write one tape mark first when the last op was a write.
+
+A write is all or nothing here (a real drive may write part of a fixed-mode request).
+This module imports only nbcli.vtl's own modules.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from dataclasses import replace
+
+from nbcli.vtl import simh
+from nbcli.vtl.api import DriveStatus
+from nbcli.vtl.library import Library
+from nbcli.vtl.state import Cartridge, DriveState
+
+_MARK = "mark"
+_EOD = "eod"
+_BOT = "bot"
+
+
+def _err(code: int, what: str) -> OSError:
+    return OSError(code, f"{os.strerror(code)}: {what}")
+
+
+class VirtualDrive:
+    """Drive `index` of `library`, used as /dev/nst<index> is (see the module docstring)."""
+
+    def __init__(self, library: Library, index: int) -> None:
+        self.library = library
+        self.index = index
+        self._fd = -1
+        self._lock = -1
+        self._writable = False
+        self._barcode = ""
+        self._pos = DriveState()
+        self._size = 0             # bytes of the image: the end of recorded data
+        self._last = ""            # "write" | "weof" | "read" | "move"
+        self._after_mark = False   # GMT_EOF
+        self._eod_reads = 0
+        self._ew = "none"          # early warning: none | refuse (next write ENOSPC) | allow
+
+    # --- open and close ------------------------------------------------------------------
+
+    def open(self, writable: bool = True) -> None:
+        if self._fd >= 0:
+            raise _err(errno.EBUSY, f"drive {self.index} is already open")
+        lock = os.open(self.library.drive_lock_path(self.index),
+                       os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise _err(errno.EBUSY, f"drive {self.index} is open elsewhere") from None
+            self._open_image(writable)
+        except BaseException:
+            os.close(lock)
+            raise
+        self._lock = lock
+
+    def _open_image(self, writable: bool) -> None:
+        s = self.library.state()
+        if not 0 <= self.index < len(s.drives):
+            raise _err(errno.ENXIO, f"no drive {self.index}")
+        if s.drives[self.index].down:
+            raise _err(errno.EIO, f"drive {self.index} is down")
+        barcode = s.at("drive", self.index)
+        if barcode is None:
+            raise _err(errno.ENOMEDIUM, f"drive {self.index} is empty")
+        if writable and s.cartridges[barcode].write_protected:
+            raise _err(errno.EROFS, f"{barcode} is write protected")
+        flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC
+        self._fd = os.open(self.library.cartridge_path(barcode), flags)
+        self._writable, self._barcode = writable, barcode
+        self._pos = replace(s.drives[self.index])
+        self._size = os.fstat(self._fd).st_size
+        self._pos.offset = min(self._pos.offset, self._size)
+        self._last, self._after_mark, self._eod_reads, self._ew = "", False, 0, "none"
+
+    def close(self) -> None:
+        """Write a tape mark if the last op was a write, keep the position, let go."""
+        if self._fd < 0:
+            return
+        try:
+            if self._last == "write":
+                self._write_marks(1)
+            if self._writable:
+                os.fsync(self._fd)
+            with self.library.update() as s:
+                if s.at("drive", self.index) == self._barcode:
+                    d = s.drives[self.index]
+                    d.offset, d.file, d.block, d.logical = (
+                        self._pos.offset, self._pos.file, self._pos.block, self._pos.logical)
+                    d.block_size = self._pos.block_size
+        finally:
+            os.close(self._fd)
+            os.close(self._lock)
+            self._fd = self._lock = -1
+
+    def __enter__(self) -> VirtualDrive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- data ----------------------------------------------------------------------------
+
+    def read(self, size: int) -> bytes:
+        self._ready()
+        bs = self._pos.block_size
+        if bs and size % bs:
+            raise _err(errno.EINVAL, f"fixed block mode: read {size} is not a multiple of {bs}")
+        if self._last == "write":
+            self._last = "read"  # st flushes; the position is at the end of data
+        self._ew = "none"
+        wanted = size // bs if bs else 1
+        out: list[bytes] = []
+        while len(out) < wanted:
+            word = self._word(self._pos.offset)
+            if word is None or word == simh.END_OF_MEDIUM:
+                if out:
+                    break
+                self._eod_reads += 1
+                if self._eod_reads > 1:
+                    raise _err(errno.EIO, "read past the end of recorded data")
+                return b""
+            if word == simh.TAPE_MARK:
+                if not out:
+                    self._over_mark()
+                    return b""
+                break  # the next read returns b"" for the mark (st's FM_HIT)
+            out.append(self._read_record(word, bs or size))
+        self._after_mark, self._eod_reads, self._last = False, 0, "read"
+        return b"".join(out)
+
+    def _read_record(self, word: int, room: int) -> bytes:
+        self._check_object(word)
+        n = simh.length_of(word)
+        data = os.pread(self._fd, n, self._pos.offset + simh.WORD)
+        self._over_record(n)
+        if len(data) != n:
+            raise _err(errno.EIO, "record cut short in the image")
+        if simh.has_error(word):
+            raise _err(errno.EIO, f"record {self._pos.logical - 1} was written with an error")
+        if self._pos.block_size and n != room:
+            raise _err(errno.EIO, f"block of {n} bytes in fixed {room}-byte mode")
+        if n > room:
+            raise _err(errno.ENOMEM, f"record of {n} bytes, read of {room}")
+        return data
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._ready(writing=True)
+        n, bs = len(data), self._pos.block_size
+        if n == 0:
+            return 0
+        if bs and n % bs:
+            raise _err(errno.EINVAL, f"fixed block mode: write {n} is not a multiple of {bs}")
+        if self._ew == "refuse":
+            self._ew = "allow"
+            raise _err(errno.ENOSPC, "early warning: end of medium is near")
+        view = memoryview(data)
+        chunks = [view[i:i + bs] for i in range(0, n, bs)] if bs else [view]
+        if any(len(c) > simh.MAX_RECORD for c in chunks):
+            raise _err(errno.EINVAL, f"a record holds at most {simh.MAX_RECORD} bytes")
+        blob = b"".join(simh.pack_record(c) for c in chunks)
+        cart = self._cartridge()
+        end = self._pos.offset + len(blob)
+        if end > cart.capacity:
+            raise _err(errno.ENOSPC, f"end of medium on {self._barcode}")
+        first = self._pos.logical
+        if any(first <= b < first + len(chunks) for b in cart.write_errors):
+            self._last = "move"  # what follows is uncertain on a real drive; no mark at close
+            raise _err(errno.EIO, f"write error on {self._barcode} (injected)")
+        self._put(blob)
+        self._pos.logical += len(chunks)
+        if self._pos.block >= 0:
+            self._pos.block += len(chunks)
+        self._last, self._after_mark = "write", False
+        if end > cart.capacity - self.library.state().geometry.early_warning:
+            self._ew = "refuse"
+        return n
+
+    def write_filemarks(self, count: int = 1) -> None:
+        self._ready(writing=True)
+        if count < 0:
+            raise _err(errno.EINVAL, "negative count")
+        self._write_marks(count)
+        self._last = "weof"
+
+    def _write_marks(self, count: int) -> None:
+        if self._pos.offset + simh.WORD * count > self._cartridge().capacity:
+            raise _err(errno.ENOSPC, f"end of medium on {self._barcode}")
+        self._put(simh.pack_word(simh.TAPE_MARK) * count)
+        self._pos.logical += count
+        if count:
+            self._pos.file = self._pos.file + count if self._pos.file >= 0 else -1
+            self._pos.block, self._after_mark = 0, True
+        os.fsync(self._fd)  # a tape mark is st's synchronization point
+
+    def _put(self, blob: bytes) -> None:
+        """Write at the position, cutting off whatever followed (tape semantics)."""
+        if self._pos.offset < self._size:
+            os.ftruncate(self._fd, self._pos.offset)
+        os.pwrite(self._fd, blob, self._pos.offset)
+        self._pos.offset += len(blob)
+        self._size = self._pos.offset
+        self._eod_reads = 0
+
+    # --- positioning ---------------------------------------------------------------------
+
+    def forward_files(self, count: int = 1) -> None:
+        self._moving()
+        for _ in range(count):
+            while (kind := self._step()) != _MARK:
+                if kind == _EOD:
+                    raise _err(errno.EIO, "end of data before the tape mark")
+
+    def backward_files(self, count: int = 1) -> None:
+        self._moving(flush=True)
+        for _ in range(count):
+            while (kind := self._step_back()) != _MARK:
+                if kind == _BOT:
+                    raise _err(errno.EIO, "beginning of tape before the tape mark")
+        self._pos.block = -1 if count else self._pos.block
+
+    def forward_records(self, count: int = 1) -> None:
+        self._moving()
+        for _ in range(count):
+            kind = self._step()
+            if kind in (_MARK, _EOD):
+                raise _err(errno.EIO, f"{'tape mark' if kind == _MARK else 'end of data'} "
+                           f"while spacing records")
+
+    def backward_records(self, count: int = 1) -> None:
+        self._moving()
+        for _ in range(count):
+            kind = self._step_back()
+            if kind in (_MARK, _BOT):
+                raise _err(errno.EIO, f"{'tape mark' if kind == _MARK else 'BOT'} "
+                           f"while spacing records back")
+
+    def rewind(self) -> None:
+        self._moving(flush=True)
+        self._pos.at_bot()
+
+    def end_of_data(self) -> None:
+        self._moving()
+        while self._step() != _EOD:
+            pass
+
+    def seek(self, block: int) -> None:
+        self._moving(flush=True)
+        if block < 0:
+            raise _err(errno.EINVAL, "negative block")
+        if block < self._pos.logical:
+            self._pos.at_bot()
+        while self._pos.logical < block:
+            if self._step() == _EOD:
+                raise _err(errno.EIO, f"block {block} is past the end of data")
+        if block:
+            self._pos.file = self._pos.block = -1
+        self._after_mark = False
+
+    def tell(self) -> int:
+        self._ready()
+        return self._pos.logical
+
+    def set_block_size(self, size: int) -> None:
+        self._ready()
+        if not 0 <= size <= simh.MAX_RECORD:
+            raise _err(errno.EINVAL, f"block size {size}")
+        self._pos.block_size = size
+
+    def status(self) -> DriveStatus:
+        self._ready()
+        cart = self._cartridge()
+        off = self._pos.offset
+        ew = cart.capacity - self.library.state().geometry.early_warning
+        word = self._word(off)
+        return DriveStatus(
+            loaded=True, online=True, file_number=self._pos.file,
+            block_number=self._pos.block, logical_block=self._pos.logical,
+            block_size=self._pos.block_size, bot=off == 0, eof=self._after_mark,
+            eod=word is None or word == simh.END_OF_MEDIUM, eot=off > ew,
+            write_protected=cart.write_protected)
+
+    def _moving(self, flush: bool = False) -> None:
+        self._ready()
+        if flush and self._last == "write":
+            self._write_marks(1)
+        self._last, self._ew, self._eod_reads, self._after_mark = "move", "none", 0, False
+
+    def _step(self) -> str:
+        """Move forward over one object; what it was (record, mark) or EOD (no move)."""
+        word = self._word(self._pos.offset)
+        if word is None or word == simh.END_OF_MEDIUM:
+            return _EOD
+        if word == simh.TAPE_MARK:
+            self._over_mark()
+            return _MARK
+        self._check_object(word)
+        self._over_record(simh.length_of(word))
+        return "record"
+
+    def _step_back(self) -> str:
+        off = self._pos.offset
+        if off == 0:
+            return _BOT
+        word = self._word(off - simh.WORD)
+        p = self._pos
+        p.logical -= 1
+        if word == simh.TAPE_MARK:
+            p.offset -= simh.WORD
+            p.file = p.file - 1 if p.file > 0 else -1 if p.file < 0 else 0
+            p.block = -1
+            return _MARK
+        if word is None or not simh.is_data(word):
+            raise _err(errno.EIO, f"unreadable object before byte {off}")
+        p.offset -= simh.record_size(simh.length_of(word))
+        if p.block > 0:
+            p.block -= 1
+        return "record"
+
+    def _over_mark(self) -> None:
+        p = self._pos
+        p.offset += simh.WORD
+        p.logical += 1
+        p.file = p.file + 1 if p.file >= 0 else -1
+        p.block = 0
+        self._after_mark = True
+
+    def _over_record(self, length: int) -> None:
+        p = self._pos
+        p.offset += simh.record_size(length)
+        p.logical += 1
+        if p.block >= 0:
+            p.block += 1
+
+    # --- checks --------------------------------------------------------------------------
+
+    def _word(self, offset: int) -> int | None:
+        raw = os.pread(self._fd, simh.WORD, offset)
+        return simh.unpack_word(raw) if len(raw) == simh.WORD else None
+
+    def _check_object(self, word: int) -> None:
+        if not simh.is_data(word):
+            raise _err(errno.EIO, f"object {word:#010x} (erase gap or reserved) in the image")
+
+    def _ready(self, writing: bool = False) -> None:
+        """EIO when the drive is down or the cartridge is gone; EACCES/EBADF for writes."""
+        if self._fd < 0:
+            raise _err(errno.EBADF, f"drive {self.index} is not open")
+        s = self.library.state()
+        if s.drives[self.index].down:
+            raise _err(errno.EIO, f"drive {self.index} is down")
+        if s.at("drive", self.index) != self._barcode:
+            raise _err(errno.EIO, f"{self._barcode} is no longer in drive {self.index}")
+        if writing:
+            if not self._writable:
+                raise _err(errno.EBADF, f"drive {self.index} is open read-only")
+            if s.cartridges[self._barcode].write_protected:
+                raise _err(errno.EACCES, f"{self._barcode} is write protected")
+
+    def _cartridge(self) -> Cartridge:
+        return self.library.state().cartridges[self._barcode]
