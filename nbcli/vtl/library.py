@@ -199,8 +199,9 @@ class VirtualChanger:
         """The lowest empty slot or mail slot (ChangerError EEXIST when none is)."""
         s = self.library.state()
         numbers = range(1, s.geometry.slots + 1) if kind == "slot" else s.mailslot_numbers()
+        homes = {d.source for d in s.drives}  # a loaded cartridge's slot stays its home
         for n in numbers:
-            if s.at(kind, n) is None:
+            if s.at(kind, n) is None and n not in homes:
                 return n
         raise ChangerError(errno.EEXIST, f"every {kind.replace('mail', 'mail ')} is full")
 
