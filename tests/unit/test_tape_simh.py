@@ -1,0 +1,73 @@
+"""The SIMH .tap format: the exact bytes a cartridge image holds."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from nbcli.vtl import simh
+from tests.unit.tapekit import loaded_drive, make_library
+
+
+def test_record_is_length_data_pad_length() -> None:
+    assert simh.pack_record(b"abcd") == struct.pack("<I", 4) + b"abcd" + struct.pack("<I", 4)
+    # odd length: one zero pad byte, the length words still say 3
+    assert simh.pack_record(b"abc") == struct.pack("<I", 3) + b"abc\0" + struct.pack("<I", 3)
+    assert simh.record_size(3) == 12 and simh.record_size(4) == 12
+
+
+def test_record_length_limits() -> None:
+    with pytest.raises(ValueError):
+        simh.pack_record(b"")
+    assert simh.MAX_RECORD == (1 << 24) - 1
+
+
+def test_marker_words() -> None:
+    assert simh.pack_word(simh.TAPE_MARK) == b"\0\0\0\0"
+    assert not simh.is_data(simh.TAPE_MARK)
+    assert not simh.is_data(simh.END_OF_MEDIUM) and not simh.is_data(simh.ERASE_GAP)
+    assert not simh.is_data(0xFF000123)             # reserved
+    assert simh.is_data(0x80000010) and simh.has_error(0x80000010)
+    assert simh.length_of(0x80000010) == 16
+    assert not simh.has_error(16)
+
+
+def test_drive_writes_simh_bytes(tmp_path: Path) -> None:
+    """A record, a tape mark, an odd record, and the tape mark close adds after a write."""
+    lib = make_library(tmp_path)
+    d = loaded_drive(lib)
+    d.write(b"hello!")
+    d.write_filemarks(1)
+    d.write(b"odd")
+    d.close()
+    raw = lib.cartridge_path("A00000L6").read_bytes()
+    assert raw == (struct.pack("<I", 6) + b"hello!" + struct.pack("<I", 6) + b"\0\0\0\0"
+                   + struct.pack("<I", 3) + b"odd\0" + struct.pack("<I", 3) + b"\0\0\0\0")
+
+
+def test_drive_reads_end_of_medium_word_as_end_of_data(tmp_path: Path) -> None:
+    """An image made elsewhere may end with 0xFFFFFFFF: it is the end of recorded data."""
+    lib = make_library(tmp_path)
+    lib.cartridge_path("A00000L6").write_bytes(simh.pack_record(b"x" * 10)
+                                               + simh.pack_word(simh.END_OF_MEDIUM))
+    d = loaded_drive(lib, writable=False)
+    assert d.read(100) == b"x" * 10
+    assert d.status().eod
+    assert d.read(100) == b""
+    d.close()
+
+
+def test_error_flagged_record_fails_to_read_but_can_be_spaced(tmp_path: Path) -> None:
+    lib = make_library(tmp_path)
+    bad = struct.pack("<I", 0x80000004) + b"oops" + struct.pack("<I", 0x80000004)
+    lib.cartridge_path("A00000L6").write_bytes(bad + simh.pack_record(b"good"))
+    d = loaded_drive(lib, writable=False)
+    with pytest.raises(OSError) as e:
+        d.read(100)
+    assert e.value.errno == 5 and d.tell() == 1   # EIO, and the drive moved past it
+    assert d.read(100) == b"good"
+    d.backward_records(2)
+    assert d.tell() == 0
+    d.close()
