@@ -59,6 +59,18 @@ def pack_record(data: bytes | memoryview) -> bytes:
     return b"".join((word, bytes(data), pad, word))
 
 
+def record_parts(records: list[memoryview]) -> list[bytes | memoryview]:
+    """The records as buffers for one pwritev: word, data, pad, word each - no copy."""
+    parts: list[bytes | memoryview] = []
+    for data in records:
+        n = len(data)
+        if not 0 < n <= MAX_RECORD:
+            raise ValueError(f"a SIMH record holds 1 to {MAX_RECORD} bytes, not {n}")
+        word = _WORD.pack(n)
+        parts += (word, data, b"\0", word) if n & 1 else (word, data, word)
+    return parts
+
+
 def is_data(word: int) -> bool:
     """A word that starts (or ends) a data record, with or without its error flag."""
     return word != TAPE_MARK and word < RESERVED_LOW and not word & 0x7F000000

@@ -40,6 +40,7 @@ class DriveState:
     non-rewinding device keeps it)."""
 
     down: bool = False
+    held: bool = False     # open in a process; still true at the next open: that one died
     source: int = 0        # the slot the loaded cartridge came from (0: none)
     block_size: int = 0    # 0: variable block mode
     offset: int = 0        # byte offset in the cartridge image
@@ -49,6 +50,7 @@ class DriveState:
 
     def at_bot(self) -> None:
         self.offset = self.file = self.block = self.logical = 0
+        self.held = False
 
 
 @dataclass

@@ -40,8 +40,29 @@ _EOD = "eod"
 _BOT = "bot"
 
 
+_IOV_MAX = 1024  # Linux's limit on the buffers of one pwritev
+
+
+def _skip(parts: list[bytes | memoryview], done: int) -> list[bytes | memoryview]:
+    """`parts` without their first `done` bytes."""
+    out: list[bytes | memoryview] = []
+    for p in parts:
+        if done >= len(p):
+            done -= len(p)
+            continue
+        out.append(memoryview(p)[done:] if done else p)
+        done = 0
+    return out
+
+
 def _err(code: int, what: str) -> OSError:
     return OSError(code, f"{os.strerror(code)}: {what}")
+
+
+def _check_count(count: int) -> None:
+    # st spaces backward for a negative count; nbcli's callers say which way they mean.
+    if count < 0:
+        raise _err(errno.EINVAL, f"negative count {count}")
 
 
 class VirtualDrive:
@@ -91,9 +112,20 @@ class VirtualDrive:
         if writable and s.cartridges[barcode].write_protected:
             raise _err(errno.EROFS, f"{barcode} is write protected")
         flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC
-        self._fd = os.open(self.library.cartridge_path(barcode), flags)
-        self._writable, self._barcode = writable, barcode
-        self._pos = replace(s.drives[self.index])
+        fd = os.open(self.library.cartridge_path(barcode), flags)
+        try:
+            with self.library.update() as fresh:
+                d = fresh.drives[self.index]
+                if d.held:
+                    # The last holder died with the drive open: where it left the tape is
+                    # not known, so start at BOT, as after a reset.
+                    d.at_bot()
+                d.held = True
+                self._pos = replace(d)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd, self._writable, self._barcode = fd, writable, barcode
         self._size = os.fstat(self._fd).st_size
         self._pos.offset = min(self._pos.offset, self._size)
         self._last, self._after_mark, self._eod_reads, self._ew = "", False, 0, "none"
@@ -103,16 +135,19 @@ class VirtualDrive:
         if self._fd < 0:
             return
         try:
-            if self._last == "write":
-                self._write_marks(1)
-            if self._writable:
-                os.fsync(self._fd)
-            with self.library.update() as s:
-                if s.at("drive", self.index) == self._barcode:
-                    d = s.drives[self.index]
-                    d.offset, d.file, d.block, d.logical = (
-                        self._pos.offset, self._pos.file, self._pos.block, self._pos.logical)
-                    d.block_size = self._pos.block_size
+            try:
+                if self._last == "write":
+                    self._write_marks(1)
+                if self._writable:
+                    os.fsync(self._fd)
+            finally:  # even when the tape mark did not fit: the position is known
+                with self.library.update() as s:
+                    if s.at("drive", self.index) == self._barcode:
+                        d = s.drives[self.index]
+                        d.offset, d.file, d.block, d.logical = (
+                            self._pos.offset, self._pos.file, self._pos.block,
+                            self._pos.logical)
+                        d.block_size, d.held = self._pos.block_size, False
         finally:
             os.close(self._fd)
             os.close(self._lock)
@@ -128,6 +163,8 @@ class VirtualDrive:
 
     def read(self, size: int) -> bytes:
         self._ready()
+        if size <= 0:
+            return b""
         bs = self._pos.block_size
         if bs and size % bs:
             raise _err(errno.EINVAL, f"fixed block mode: read {size} is not a multiple of {bs}")
@@ -183,16 +220,16 @@ class VirtualDrive:
         chunks = [view[i:i + bs] for i in range(0, n, bs)] if bs else [view]
         if any(len(c) > simh.MAX_RECORD for c in chunks):
             raise _err(errno.EINVAL, f"a record holds at most {simh.MAX_RECORD} bytes")
-        blob = b"".join(simh.pack_record(c) for c in chunks)
+        parts = simh.record_parts(chunks)
         cart = self._cartridge()
-        end = self._pos.offset + len(blob)
+        end = self._pos.offset + sum(simh.record_size(len(c)) for c in chunks)
         if end > cart.capacity:
             raise _err(errno.ENOSPC, f"end of medium on {self._barcode}")
         first = self._pos.logical
         if any(first <= b < first + len(chunks) for b in cart.write_errors):
             self._last = "move"  # what follows is uncertain on a real drive; no mark at close
             raise _err(errno.EIO, f"write error on {self._barcode} (injected)")
-        self._put(blob)
+        self._put(parts)
         self._pos.logical += len(chunks)
         if self._pos.block >= 0:
             self._pos.block += len(chunks)
@@ -211,25 +248,34 @@ class VirtualDrive:
     def _write_marks(self, count: int) -> None:
         if self._pos.offset + simh.WORD * count > self._cartridge().capacity:
             raise _err(errno.ENOSPC, f"end of medium on {self._barcode}")
-        self._put(simh.pack_word(simh.TAPE_MARK) * count)
+        self._put([simh.pack_word(simh.TAPE_MARK) * count])
         self._pos.logical += count
         if count:
             self._pos.file = self._pos.file + count if self._pos.file >= 0 else -1
             self._pos.block, self._after_mark = 0, True
         os.fsync(self._fd)  # a tape mark is st's synchronization point
 
-    def _put(self, blob: bytes) -> None:
-        """Write at the position, cutting off whatever followed (tape semantics)."""
+    def _put(self, parts: list[bytes | memoryview]) -> None:
+        """Write at the position, cutting off whatever followed (tape semantics). The data
+        goes out with pwritev, uncopied: length words and records side by side."""
         if self._pos.offset < self._size:
             os.ftruncate(self._fd, self._pos.offset)
-        os.pwrite(self._fd, blob, self._pos.offset)
-        self._pos.offset += len(blob)
+        for i in range(0, len(parts), _IOV_MAX):
+            batch = parts[i:i + _IOV_MAX]
+            total, done = sum(len(p) for p in batch), 0
+            while done < total:  # a short write on a regular file: go on where it stopped
+                n = os.pwritev(self._fd, _skip(batch, done), self._pos.offset + done)
+                if n <= 0:
+                    raise _err(errno.EIO, f"short write to {self._barcode}")
+                done += n
+            self._pos.offset += total
         self._size = self._pos.offset
         self._eod_reads = 0
 
     # --- positioning ---------------------------------------------------------------------
 
     def forward_files(self, count: int = 1) -> None:
+        _check_count(count)
         self._moving()
         for _ in range(count):
             while (kind := self._step()) != _MARK:
@@ -237,6 +283,7 @@ class VirtualDrive:
                     raise _err(errno.EIO, "end of data before the tape mark")
 
     def backward_files(self, count: int = 1) -> None:
+        _check_count(count)
         self._moving(flush=True)
         for _ in range(count):
             while (kind := self._step_back()) != _MARK:
@@ -245,6 +292,7 @@ class VirtualDrive:
         self._pos.block = -1 if count else self._pos.block
 
     def forward_records(self, count: int = 1) -> None:
+        _check_count(count)
         self._moving()
         for _ in range(count):
             kind = self._step()
@@ -253,6 +301,7 @@ class VirtualDrive:
                            f"while spacing records")
 
     def backward_records(self, count: int = 1) -> None:
+        _check_count(count)
         self._moving()
         for _ in range(count):
             kind = self._step_back()

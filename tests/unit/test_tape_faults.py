@@ -148,3 +148,24 @@ def test_write_error_fault_writes_nothing(lib: Library) -> None:
         d.write(b"x" * 10)
     d.close()  # no tape mark after a failed write
     assert lib.cartridge_path("A00000L6").stat().st_size == 0
+
+
+def test_holder_killed_with_the_drive_open(lib: Library) -> None:
+    """A process that dies holding a drive releases it (flock): the robot may unload it, and
+    the next open starts at BOT since where the dead process left the tape is unknown."""
+    VirtualChanger(lib).load(1, 0)
+    w = Worker(lib)
+    assert w.do("write 100") == {"ok": True, "tell": 1}
+    assert lib.drive_in_use(0)
+    w.proc.kill()
+    w.proc.wait(timeout=30)
+    assert w.proc.stdin is not None and w.proc.stdout is not None
+    w.proc.stdin.close()
+    w.proc.stdout.close()
+    assert not lib.drive_in_use(0)
+    d = VirtualDrive(lib, 0)
+    d.open()
+    assert d.tell() == 0 and d.status().bot
+    assert d.read(1000) == b"w" * 100  # what it wrote before it died is on the tape
+    d.close()
+    VirtualChanger(lib).unload(0)
