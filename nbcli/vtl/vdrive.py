@@ -379,6 +379,7 @@ class VirtualDrive:
         word = self._word(off - simh.WORD)
         p = self._pos
         p.logical -= 1
+        self._after_mark = False
         if word == simh.TAPE_MARK:
             p.offset -= simh.WORD
             p.file = p.file - 1 if p.file > 0 else -1 if p.file < 0 else 0
@@ -403,6 +404,7 @@ class VirtualDrive:
         p = self._pos
         p.offset += simh.record_size(length)
         p.logical += 1
+        self._after_mark = False
         if p.block >= 0:
             p.block += 1
 

@@ -79,3 +79,13 @@ def test_help_shows_synopsis_and_exit_statuses(aio_root: Host) -> None:
     r = aio_root.run("nbvtl", "--help")
     assert r.stdout.startswith("USAGE: nbvtl create")
     assert "EXIT STATUS" in r.stdout and "227" in r.stdout
+
+
+def test_through_nbcmdd_on_a_running_host(aio: Host) -> None:
+    """With the host's daemons up, nbcmdd runs nbvtl in a process it forks: same result."""
+    aio.run("nbvtl", "create", "--slots", "2", "--drives", "1")
+    aio.run("nbvtl", "load", "2", "0")
+    inv = mtx.parse_status(aio.run("nbvtl", "status").stdout)
+    assert inv.drives[0].barcode == "A00001L6"
+    r = aio.run("nbvtl", "unload", "0", "2", check=False)
+    assert r.returncode == 0, r.stderr
