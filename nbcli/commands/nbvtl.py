@@ -22,6 +22,8 @@ nbvtl status [-l]
 nbvtl load SLOT DRIVE | unload DRIVE [SLOT] | transfer FROM TO
 nbvtl import BARCODE [--slot N] | export BARCODE | remove BARCODE
 nbvtl protect BARCODE on|off
+nbvtl mt DRIVE status | tell | rewind | eom | fsf N | bsf N | fsr N | bsr N | seek N
+          | weof N
 nbvtl fault write_error BARCODE BLOCK | load_fail BARCODE | drive_down DRIVE
           | drive_up DRIVE | clear [BARCODE ...]"""
 
@@ -29,7 +31,8 @@ MOVES = ("load", "unload", "transfer", "import", "export", "remove")
 
 
 @command("nbvtl", SYNOPSIS)
-@click.argument("action", type=click.Choice(["create", "status", "protect", "fault", *MOVES]))
+@click.argument("action", type=click.Choice(["create", "status", "protect", "fault", "mt",
+                                             *MOVES]))
 @click.argument("words", nargs=-1)
 @click.option("--drives", "-drives", type=click.IntRange(1, 64), default=2, show_default=True,
               help="create: number of drives.")
@@ -59,8 +62,11 @@ def cli(action: str, words: tuple[str, ...], drives: int, slots: int, mailslots:
     EXIT STATUS
       0     done
       20    invalid parameter (a bad number, barcode, element or usage)
+      83-86 mt: the drive could not be opened, written, read or positioned
+      168   mt weof: the cartridge is write protected
       97    the drive is open: medium removal prevented
-      98    the move or the load failed (a cartridge that will not load, a drive down)
+      98    the move or the load failed (a cartridge that will not load, a drive
+            down); mt on an empty drive
       226   a library already exists; the destination element is full
       227   no library on this host; the source element is empty; no such cartridge
     """
@@ -84,6 +90,8 @@ def cli(action: str, words: tuple[str, ...], drives: int, slots: int, mailslots:
         click.echo(admin.protect(lib, args))
     elif action == "fault":
         click.echo(admin.fault(lib, args))
+    elif action == "mt":
+        echo_lines(admin.mt(lib, args))
     else:
         click.echo(admin.move(lib, action, args, slot))
     return 0

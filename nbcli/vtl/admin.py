@@ -21,9 +21,10 @@ from pathlib import Path
 from nbcli import status
 from nbcli.status import NbuError
 from nbcli.vtl import mtx
-from nbcli.vtl.api import ChangerError, status_for
+from nbcli.vtl.api import ChangerError, DriveStatus, status_for
 from nbcli.vtl.library import Library, VirtualChanger, home_of
 from nbcli.vtl.state import BARCODE, Cartridge, Geometry, State, barcode_range
+from nbcli.vtl.vdrive import VirtualDrive
 
 _SIZE = re.compile(r"(\d+)([KMGT]?)B?", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -225,3 +226,61 @@ def _ints(args: list[str], n: int, usage: str, optional: int = 0) -> list[int]:
     if not n <= len(args) <= n + optional or not all(a.isdigit() for a in args):
         raise NbuError(status.INVALID_PARAMETER, f"usage: {usage}")
     return [int(a) for a in args]
+
+
+# mt's operations nbvtl offers: name -> (needs a writable open, takes a count)
+MT_OPS = {"status": (False, False), "tell": (False, False), "rewind": (False, False),
+          "eom": (False, False), "fsf": (False, True), "bsf": (False, True),
+          "fsr": (False, True), "bsr": (False, True), "seek": (False, True),
+          "weof": (True, True)}
+
+
+def mt(lib: Library, args: list[str]) -> list[str]:
+    """`mt -f /dev/nstN OP [COUNT]` on a virtual drive: DRIVE OP [COUNT]; what mt prints."""
+    usage = f"mt DRIVE {'|'.join(MT_OPS)} [COUNT]"
+    if len(args) not in (2, 3) or args[1] not in MT_OPS or not args[0].isdigit() \
+            or not all(a.isdigit() for a in args[2:]):
+        raise NbuError(status.INVALID_PARAMETER, f"usage: {usage}")
+    drive, op = int(args[0]), args[1]
+    writable, counted = MT_OPS[op]
+    count = int(args[2]) if len(args) == 3 else 1
+    if len(args) == 3 and not counted:
+        raise NbuError(status.INVALID_PARAMETER, f"usage: {usage}")
+    d = VirtualDrive(lib, drive)
+    what = "open"
+    try:
+        d.open(writable)
+        what = "write" if writable else "position"
+        try:
+            out = _mt_op(d, op, count)
+        finally:
+            d.close()
+    except OSError as e:
+        raise NbuError(status_for(e, what), f"drive {drive}: {e.strerror}") from None
+    return out
+
+
+def _mt_op(d: VirtualDrive, op: str, count: int) -> list[str]:
+    calls = {"rewind": lambda: d.rewind(), "eom": lambda: d.end_of_data(),
+             "fsf": lambda: d.forward_files(count), "bsf": lambda: d.backward_files(count),
+             "fsr": lambda: d.forward_records(count), "bsr": lambda: d.backward_records(count),
+             "seek": lambda: d.seek(count), "weof": lambda: d.write_filemarks(count)}
+    if op in calls:
+        calls[op]()
+        return []
+    if op == "tell":
+        return [f"At block {d.tell()}."]
+    return status_lines(d.status())
+
+
+def status_lines(st: DriveStatus) -> list[str]:
+    """A drive's status as mt-st prints it (`mt status`), with the logical block added."""
+    bits = [name for name, on in (("EOF", st.eof), ("BOT", st.bot), ("EOT", st.eot),
+                                  ("EOD", st.eod), ("WR_PROT", st.write_protected),
+                                  ("ONLINE", st.online), ("DR_OPEN", not st.loaded)) if on]
+    return ["SCSI 2 tape drive:",
+            f"File number={st.file_number}, block number={st.block_number}, partition=0.",
+            f"Tape block size {st.block_size} bytes. Density code 0x0 (default).",
+            f"Logical block {st.logical_block}.",
+            "General status bits on:",
+            " " + " ".join(bits)]

@@ -89,3 +89,23 @@ def test_through_nbcmdd_on_a_running_host(aio: Host) -> None:
     assert inv.drives[0].barcode == "A00001L6"
     r = aio.run("nbvtl", "unload", "0", "2", check=False)
     assert r.returncode == 0, r.stderr
+
+
+def test_mt_on_a_virtual_drive(aio_root: Host) -> None:
+    """nbvtl mt: mt's operations, one open each; the position is kept between them."""
+    aio_root.run("nbvtl", "create", "--slots", "1", "--drives", "1")
+    aio_root.run("nbvtl", "load", "1", "0")
+    aio_root.run("nbvtl", "mt", "0", "weof", "3")
+    aio_root.run("nbvtl", "mt", "0", "rewind")
+    aio_root.run("nbvtl", "mt", "0", "fsf", "2")
+    st = aio_root.run("nbvtl", "mt", "0", "status").stdout.splitlines()
+    assert st[1] == "File number=2, block number=0, partition=0."
+    assert st[3] == "Logical block 2."
+    assert aio_root.run("nbvtl", "mt", "0", "tell").stdout == "At block 2.\n"
+    past = aio_root.run("nbvtl", "mt", "0", "fsf", "5", check=False)
+    assert past.returncode == 86 and "EXIT STATUS 86: media position error" in past.stderr
+    assert aio_root.run("nbvtl", "mt", "0", "tell").stdout == "At block 3.\n"  # at EOD
+    aio_root.run("nbvtl", "protect", "A00000L6", "on")
+    assert aio_root.run("nbvtl", "mt", "0", "weof", "1", check=False).returncode == 168
+    aio_root.run("nbvtl", "unload", "0")
+    assert aio_root.run("nbvtl", "mt", "0", "status", check=False).returncode == 98  # empty
