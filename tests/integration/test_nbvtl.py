@@ -10,6 +10,8 @@ from tests.conftest import Host
 
 
 def test_create_status_load_unload(aio_root: Host) -> None:
+    """create makes library.toml and one .tap a barcode; status is mtx's format; load/unload
+    move."""
     r = aio_root.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--mailslots", "1",
                      "--capacity", "64M", "--barcodes", "A00000L6..A00009L6",
                      "--move-time", "0")
@@ -38,6 +40,7 @@ def test_create_status_load_unload(aio_root: Host) -> None:
 
 
 def test_errors_are_netbackup_statuses(aio_root: Host) -> None:
+    """No library 227, exists 226, empty source 227, full drive 226, usage 20: never a traceback."""
     r = aio_root.run("nbvtl", "status", check=False)
     assert r.returncode == 227 and "EXIT STATUS 227" in r.stderr and "nbvtl create" in r.stderr
     aio_root.run("nbvtl", "create", "--slots", "3", "--barcodes", "X1,X2")
@@ -55,6 +58,8 @@ def test_errors_are_netbackup_statuses(aio_root: Host) -> None:
 
 
 def test_mail_slot_protect_and_faults(aio_root: Host) -> None:
+    """import/export through the mail slot, protect, faults in status -l, a load into a down
+    drive is 98."""
     aio_root.run("nbvtl", "create", "--slots", "2", "--barcodes", "A00000L6")
     r = aio_root.run("nbvtl", "import", "B00000L6")
     assert "into slot 2" in r.stdout
@@ -76,6 +81,7 @@ def test_mail_slot_protect_and_faults(aio_root: Host) -> None:
 
 
 def test_help_shows_synopsis_and_exit_statuses(aio_root: Host) -> None:
+    """--help: NetBackup's USAGE synopsis and the EXIT STATUS section."""
     r = aio_root.run("nbvtl", "--help")
     assert r.stdout.startswith("USAGE: nbvtl create")
     assert "EXIT STATUS" in r.stdout and "227" in r.stdout

@@ -30,6 +30,7 @@ def lib(tmp_path: Path) -> Library:
 
 
 def test_inventory_numbers_elements_as_mtx(lib: Library) -> None:
+    """mtx's element numbers: drives from 0, slots from 1, mail slots after the last slot."""
     inv = VirtualChanger(lib).inventory()
     assert [d.number for d in inv.drives] == [0, 1]
     assert [(s.number, s.barcode) for s in inv.slots] == \
@@ -85,6 +86,7 @@ def test_unload_of_an_open_drive_is_prevented(lib: Library) -> None:
 
 
 def test_unload_rewinds(lib: Library) -> None:
+    """A cartridge unloaded and loaded again starts at BOT (mtx unload after the drive rewinds)."""
     d = loaded_drive(lib)
     d.write(b"data")
     d.close()
@@ -115,6 +117,8 @@ def test_mail_slot_import_and_export(lib: Library) -> None:
 
 
 def test_first_free_slot_skips_the_home_of_a_loaded_cartridge(lib: Library) -> None:
+    """Import picks a free slot that is not the home of a cartridge in a drive, so unload goes
+    home."""
     robot = VirtualChanger(lib)
     robot.load(1, 0)
     assert robot.first_free("slot") == 3
@@ -145,6 +149,8 @@ def test_moves_are_serialized_and_take_move_time(tmp_path: Path) -> None:
 
 
 def test_barcode_ranges() -> None:
+    """--barcodes FIRST..LAST: the differing part counts up, width kept; lists; bad ranges
+    refused."""
     assert barcode_range("A00000L6..A00003L6") == ["A00000L6", "A00001L6", "A00002L6",
                                                    "A00003L6"]
     assert barcode_range("A00008L6..A00011L6")[-1] == "A00011L6"

@@ -33,6 +33,7 @@ d.close()
 
 
 def test_two_processes_two_drives(tmp_path: Path) -> None:
+    """Two real processes hold drives 0 and 1 open at once and write 200 records each."""
     lib = make_library(tmp_path, capacity=8 << 20)
     robot = VirtualChanger(lib)
     robot.load(1, 0)

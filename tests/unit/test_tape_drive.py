@@ -134,6 +134,7 @@ def test_write_after_positioning_cuts_off_what_followed(tape: VirtualDrive,
 
 
 def test_write_filemark_in_the_middle_cuts_too(tape: VirtualDrive) -> None:
+    """MTWEOF is a write: what followed the position is gone."""
     tape.forward_files(1)
     tape.write_filemarks(2)
     tape.rewind()
@@ -219,6 +220,7 @@ def test_early_warning_then_alternate_enospc(tmp_path: Path) -> None:
 
 
 def test_capacity_fills_up_without_early_warning_zone(tmp_path: Path) -> None:
+    """Physical end of medium: the write that does not fit fails with ENOSPC and writes nothing."""
     lib = make_library(tmp_path, capacity=4096, early_warning=0)
     d = loaded_drive(lib)
     written = 0
@@ -256,6 +258,8 @@ def test_write_protect(lib: Library) -> None:
 
 
 def test_open_twice_is_ebusy_and_empty_drive_is_enomedium(lib: Library) -> None:
+    """st's open: EBUSY while the device is open elsewhere, ENOMEDIUM with no tape; ops on a
+    closed drive EBADF."""
     d = loaded_drive(lib)
     fails(errno.EBUSY, VirtualDrive(lib, 0).open)
     d.close()

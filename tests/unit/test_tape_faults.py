@@ -70,6 +70,8 @@ def lib(tmp_path: Path) -> Library:
 
 
 def test_write_error_at_block_seen_by_another_process(lib: Library) -> None:
+    """A write_error fault set here makes the child's write of that block fail with EIO, each
+    time, until cleared; EIO on write is status 84."""
     VirtualChanger(lib).load(1, 0)
     admin.fault(lib, ["write_error", "A00000L6", "2"])
     w = Worker(lib)
@@ -96,6 +98,8 @@ def test_fault_set_while_a_process_has_the_drive_open(lib: Library) -> None:
 
 
 def test_drive_down_fails_every_op_until_up(lib: Library) -> None:
+    """drive_down: every op of the process holding the drive fails with EIO, open fails, nothing
+    loads (status 98); drive_up/clear bring it back."""
     VirtualChanger(lib).load(1, 0)
     w = Worker(lib)
     assert w.do("write 10")["ok"]
@@ -118,6 +122,8 @@ def test_drive_down_fails_every_op_until_up(lib: Library) -> None:
 
 
 def test_cartridge_that_will_not_load(lib: Library) -> None:
+    """load_fail: the load fails with EIO and the cartridge stays in its slot; it still moves
+    between slots."""
     admin.fault(lib, ["load_fail", "A00001L6"])
     robot = VirtualChanger(lib)
     with pytest.raises(ChangerError) as e:
@@ -129,6 +135,7 @@ def test_cartridge_that_will_not_load(lib: Library) -> None:
 
 
 def test_fault_usage_errors_are_status_20(lib: Library) -> None:
+    """Bad fault words are status 20; an unknown cartridge is 227."""
     for args in (["melt"], ["write_error", "A00000L6"], ["drive_down", "x"], []):
         with pytest.raises(NbuError) as e:
             admin.fault(lib, args)
@@ -142,6 +149,7 @@ def test_fault_usage_errors_are_status_20(lib: Library) -> None:
 
 
 def test_write_error_fault_writes_nothing(lib: Library) -> None:
+    """A failed write leaves the image as it was, and close writes no tape mark after it."""
     admin.fault(lib, ["write_error", "A00000L6", "0"])
     d = loaded_drive(lib)
     with pytest.raises(OSError):

@@ -24,6 +24,7 @@ def nbcli_imports(path: Path) -> set[str]:
 
 
 def test_vtl_imports_only_status_atomic_and_itself() -> None:
+    """Every module of nbcli/vtl, read with ast."""
     modules = sorted(VTL.glob("*.py"))
     assert len(modules) >= 8
     for path in modules:

@@ -23,6 +23,7 @@ LP64 = struct.calcsize("@l") == 8
 @pytest.mark.skipif(not LP64 or platform.machine() not in ("x86_64", "aarch64", "arm64"),
                     reason="the kernel's numbers below are those of 64-bit x86 and arm")
 def test_ioctl_numbers_are_the_kernels() -> None:
+    """_IOW('m', 1, struct mtop), _IOR('m', 2, struct mtget), _IOR('m', 3, struct mtpos)."""
     assert mtio.MTIOCTOP == 0x40086D01
     assert mtio.MTIOCGET == 0x80306D02
     assert mtio.MTIOCPOS == 0x80086D03
@@ -30,6 +31,7 @@ def test_ioctl_numbers_are_the_kernels() -> None:
 
 
 def test_ioc_encoding() -> None:
+    """The generic _IOC layout x86_64 and aarch64 share: dir, size, type, number."""
     # _IOC(dir, type, nr, size): dir in bits 30-31, size 16-29, type 8-15, nr 0-7
     assert mtio.ioc(1, "m", 1, 8) == (1 << 30) | (8 << 16) | (0x6D << 8) | 1
     assert mtio.ioc(2, "T", 0x13, 0) == 0x80005413
@@ -43,6 +45,7 @@ def test_mtop_packing() -> None:
 
 
 def test_mtget_unpacking() -> None:
+    """struct mtget: the block size in mt_dsreg's low 24 bits, GMT_* bits in mt_gstat."""
     gstat = mtio.GMT_BOT | mtio.GMT_ONLINE | mtio.GMT_WR_PROT
     raw = mtio.MTGET.pack(0x72, 0, 512 | (0x44 << 24), gstat, 0, 2, 7)
     got = mtio.unpack_mtget(raw)
@@ -69,6 +72,8 @@ SAMPLE = "\n".join([
 
 
 def test_parse_mtx_status() -> None:
+    """mtx status: full drives with a known or unknown source, padded tags, an alternate tag, a
+    full slot without a label, the import/export element."""
     inv = mtx.parse_status(SAMPLE)
     assert inv.drives == (Element("drive", 0, True, "000003L4", 3),
                           Element("drive", 1, True, "E01001L4", None))
@@ -81,6 +86,7 @@ def test_parse_mtx_status() -> None:
 
 
 def test_parse_mtx_status_rejects_other_text() -> None:
+    """An mtx error message is not an empty inventory."""
     with pytest.raises(ValueError):
         mtx.parse_status("mtx: cannot open SCSI device '/dev/sg9'\n")
 
@@ -121,6 +127,8 @@ esac
 
 
 def test_mtx_changer_command_lines(fake_mtx: tuple[Path, Path]) -> None:
+    """mtx -f DEV load SLOT DRIVE / unload SLOT DRIVE / transfer A B; its 'is Empty' and 'Already
+    Full' errors become ENOMEDIUM and EEXIST."""
     script, log = fake_mtx
     robot = mtx.MtxChanger("/dev/sg3", mtx=str(script))
     assert robot.inventory().drives[0].barcode == "000003L4"

@@ -12,6 +12,7 @@ from tests.unit.tapekit import loaded_drive, make_library
 
 
 def test_record_is_length_data_pad_length() -> None:
+    """SIMH: 4-byte LE length, data padded to even, the length again."""
     assert simh.pack_record(b"abcd") == struct.pack("<I", 4) + b"abcd" + struct.pack("<I", 4)
     # odd length: one zero pad byte, the length words still say 3
     assert simh.pack_record(b"abc") == struct.pack("<I", 3) + b"abc\0" + struct.pack("<I", 3)
@@ -19,12 +20,14 @@ def test_record_is_length_data_pad_length() -> None:
 
 
 def test_record_length_limits() -> None:
+    """A SIMH length word has 24 bits of length; empty records do not exist."""
     with pytest.raises(ValueError):
         simh.pack_record(b"")
     assert simh.MAX_RECORD == (1 << 24) - 1
 
 
 def test_marker_words() -> None:
+    """Tape mark 0, end of medium, erase gap, reserved words, and the error flag (bit 31)."""
     assert simh.pack_word(simh.TAPE_MARK) == b"\0\0\0\0"
     assert not simh.is_data(simh.TAPE_MARK)
     assert not simh.is_data(simh.END_OF_MEDIUM) and not simh.is_data(simh.ERASE_GAP)
@@ -60,6 +63,7 @@ def test_drive_reads_end_of_medium_word_as_end_of_data(tmp_path: Path) -> None:
 
 
 def test_error_flagged_record_fails_to_read_but_can_be_spaced(tmp_path: Path) -> None:
+    """A record flagged bad (bit 31): reading it fails with EIO past it; spacing crosses it."""
     lib = make_library(tmp_path)
     bad = struct.pack("<I", 0x80000004) + b"oops" + struct.pack("<I", 0x80000004)
     lib.cartridge_path("A00000L6").write_bytes(bad + simh.pack_record(b"good"))
