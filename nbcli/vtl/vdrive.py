@@ -30,7 +30,7 @@ import fcntl
 import os
 from dataclasses import replace
 
-from nbcli.vtl import simh
+from nbcli.vtl import image, simh
 from nbcli.vtl.api import DriveStatus
 from nbcli.vtl.library import Library
 from nbcli.vtl.state import Cartridge, DriveState
@@ -38,21 +38,6 @@ from nbcli.vtl.state import Cartridge, DriveState
 _MARK = "mark"
 _EOD = "eod"
 _BOT = "bot"
-
-
-_IOV_MAX = 1024  # Linux's limit on the buffers of one pwritev
-
-
-def _skip(parts: list[bytes | memoryview], done: int) -> list[bytes | memoryview]:
-    """`parts` without their first `done` bytes."""
-    out: list[bytes | memoryview] = []
-    for p in parts:
-        if done >= len(p):
-            done -= len(p)
-            continue
-        out.append(memoryview(p)[done:] if done else p)
-        done = 0
-    return out
 
 
 def _err(code: int, what: str) -> OSError:
@@ -192,18 +177,20 @@ class VirtualDrive:
         return b"".join(out)
 
     def _read_record(self, word: int, room: int) -> bytes:
+        """The record at the position; the drive moves past it even when the read fails."""
         self._check_object(word)
         n = simh.length_of(word)
-        data = os.pread(self._fd, n, self._pos.offset + simh.WORD)
+        at = self._pos.offset + simh.WORD
         self._over_record(n)
-        if len(data) != n:
-            raise _err(errno.EIO, "record cut short in the image")
         if simh.has_error(word):
             raise _err(errno.EIO, f"record {self._pos.logical - 1} was written with an error")
         if self._pos.block_size and n != room:
             raise _err(errno.EIO, f"block of {n} bytes in fixed {room}-byte mode")
         if n > room:
             raise _err(errno.ENOMEM, f"record of {n} bytes, read of {room}")
+        data = os.pread(self._fd, n, at)
+        if len(data) != n:
+            raise _err(errno.EIO, "record cut short in the image")
         return data
 
     def write(self, data: bytes | memoryview) -> int:
@@ -256,19 +243,10 @@ class VirtualDrive:
         os.fsync(self._fd)  # a tape mark is st's synchronization point
 
     def _put(self, parts: list[bytes | memoryview]) -> None:
-        """Write at the position, cutting off whatever followed (tape semantics). The data
-        goes out with pwritev, uncopied: length words and records side by side."""
+        """Write at the position, cutting off whatever followed (tape semantics)."""
         if self._pos.offset < self._size:
             os.ftruncate(self._fd, self._pos.offset)
-        for i in range(0, len(parts), _IOV_MAX):
-            batch = parts[i:i + _IOV_MAX]
-            total, done = sum(len(p) for p in batch), 0
-            while done < total:  # a short write on a regular file: go on where it stopped
-                n = os.pwritev(self._fd, _skip(batch, done), self._pos.offset + done)
-                if n <= 0:
-                    raise _err(errno.EIO, f"short write to {self._barcode}")
-                done += n
-            self._pos.offset += total
+        self._pos.offset += image.write_at(self._fd, parts, self._pos.offset)
         self._size = self._pos.offset
         self._eod_reads = 0
 
@@ -411,8 +389,7 @@ class VirtualDrive:
     # --- checks --------------------------------------------------------------------------
 
     def _word(self, offset: int) -> int | None:
-        raw = os.pread(self._fd, simh.WORD, offset)
-        return simh.unpack_word(raw) if len(raw) == simh.WORD else None
+        return image.read_word(self._fd, offset)
 
     def _check_object(self, word: int) -> None:
         if not simh.is_data(word):

@@ -75,3 +75,21 @@ def test_error_flagged_record_fails_to_read_but_can_be_spaced(tmp_path: Path) ->
     d.backward_records(2)
     assert d.tell() == 0
     d.close()
+
+
+def test_image_write_at_batches_past_iov_max(tmp_path: Path) -> None:
+    """More buffers than one pwritev takes (IOV_MAX) go out in batches, in order."""
+    import os
+
+    from nbcli.vtl import image
+
+    parts: list[bytes | memoryview] = [bytes([i % 251]) * 3 for i in range(2500)]
+    path = tmp_path / "img"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        assert image.write_at(fd, parts, 4) == 7500
+        assert image.read_word(fd, 7500) is None  # 3 bytes left there: a torn word
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"\0" * 4 + b"".join(parts)
+    assert [bytes(p) for p in image._skip([b"abc", b"de", b"f"], 4)] == [b"e", b"f"]
