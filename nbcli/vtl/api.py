@@ -57,6 +57,9 @@ class TapeDrive(Protocol):
         """The next record (variable mode) or as many whole blocks as fit (fixed mode).
         At a tape mark: b"" and the position moves past the mark."""
 
+    def readinto(self, into: memoryview) -> int:
+        """As read, into `into` without a copy; the bytes placed (0 at a tape mark)."""
+
     def write(self, data: bytes | memoryview) -> int:
         """Write one record (variable) or len/block_size records (fixed); data after the
         position is lost. Past the early-warning point writes alternate: one succeeds, the

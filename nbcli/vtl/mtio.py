@@ -82,6 +82,9 @@ class RealDrive:
     def read(self, size: int) -> bytes:
         return os.read(self._fd, size)
 
+    def readinto(self, into: memoryview) -> int:
+        return os.readv(self._fd, [into])
+
     def write(self, data: bytes | memoryview) -> int:
         return os.write(self._fd, data)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+from collections.abc import Callable
 from dataclasses import replace
 
 from nbcli.vtl import image, simh
@@ -147,37 +148,59 @@ class VirtualDrive:
     # --- data ----------------------------------------------------------------------------
 
     def read(self, size: int) -> bytes:
+        out: list[bytes] = []
+        self._read(size, lambda n, at: out.append(self._pread(n, at)))
+        return b"".join(out)
+
+    def readinto(self, into: memoryview) -> int:
+        """As read, into `into` (no copy); the bytes placed there."""
+        filled = 0
+
+        def place(n: int, at: int) -> None:
+            nonlocal filled
+            if os.preadv(self._fd, [into[filled:filled + n]], at) != n:
+                raise _err(errno.EIO, "record cut short in the image")
+            filled += n
+
+        self._read(len(into), place)
+        return filled
+
+    def _read(self, size: int, place: Callable[[int, int], None]) -> None:
+        """Read records (one, or size/block_size in fixed mode), `place(n, at)` each one's
+        n bytes found at byte `at` of the image; stop at a tape mark or the end of data."""
         self._ready()
         if size <= 0:
-            return b""
+            return
         bs = self._pos.block_size
         if bs and size % bs:
             raise _err(errno.EINVAL, f"fixed block mode: read {size} is not a multiple of {bs}")
         if self._last == "write":
             self._last = "read"  # st flushes; the position is at the end of data
         self._ew = "none"
-        wanted = size // bs if bs else 1
-        out: list[bytes] = []
-        while len(out) < wanted:
+        wanted, done = (size // bs if bs else 1), 0
+        while done < wanted:
             word = self._word(self._pos.offset)
             if word is None or word == simh.END_OF_MEDIUM:
-                if out:
+                if done:
                     break
                 self._eod_reads += 1
                 if self._eod_reads > 1:
                     raise _err(errno.EIO, "read past the end of recorded data")
-                return b""
+                return
             if word == simh.TAPE_MARK:
-                if not out:
+                if not done:
                     self._over_mark()
-                    return b""
+                    return
                 break  # the next read returns b"" for the mark (st's FM_HIT)
-            out.append(self._read_record(word, bs or size))
+            n, at = self._record(word, bs or size)
+            place(n, at)
+            done += 1
         self._after_mark, self._eod_reads, self._last = False, 0, "read"
-        return b"".join(out)
 
-    def _read_record(self, word: int, room: int) -> bytes:
-        """The record at the position; the drive moves past it even when the read fails."""
+    def _record(self, word: int, room: int) -> tuple[int, int]:
+        """(length, byte offset) of the record at the position, which the drive moves past
+        even when it cannot be read (EIO for a flagged record or a fixed-mode size that
+        differs, ENOMEM for a variable-mode record larger than the read)."""
         self._check_object(word)
         n = simh.length_of(word)
         at = self._pos.offset + simh.WORD
@@ -188,6 +211,9 @@ class VirtualDrive:
             raise _err(errno.EIO, f"block of {n} bytes in fixed {room}-byte mode")
         if n > room:
             raise _err(errno.ENOMEM, f"record of {n} bytes, read of {room}")
+        return n, at
+
+    def _pread(self, n: int, at: int) -> bytes:
         data = os.pread(self._fd, n, at)
         if len(data) != n:
             raise _err(errno.EIO, "record cut short in the image")
@@ -318,6 +344,12 @@ class VirtualDrive:
         if not 0 <= size <= simh.MAX_RECORD:
             raise _err(errno.EINVAL, f"block size {size}")
         self._pos.block_size = size
+
+    def space_left(self) -> int:
+        """Bytes of image left from the position to the physical end (each record also takes
+        8 bytes of length words). Not part of st: a real drive does not tell it."""
+        self._ready()
+        return max(0, self._cartridge().capacity - self._pos.offset)
 
     def status(self) -> DriveStatus:
         self._ready()

@@ -223,11 +223,13 @@ def test_capacity_fills_up_without_early_warning_zone(tmp_path: Path) -> None:
     """Physical end of medium: the write that does not fit fails with ENOSPC and writes nothing."""
     lib = make_library(tmp_path, capacity=4096, early_warning=0)
     d = loaded_drive(lib)
+    assert d.space_left() == 4096
     written = 0
     with pytest.raises(OSError) as e:
         while True:
             written += d.write(b"z" * 1000)
     assert e.value.errno == errno.ENOSPC and written == 4000
+    assert d.space_left() == 4096 - 4 * 1008
     assert lib.cartridge_path("A00000L6").stat().st_size == 4 * 1008
     d.rewind()
     d.end_of_data()
@@ -265,3 +267,15 @@ def test_open_twice_is_ebusy_and_empty_drive_is_enomedium(lib: Library) -> None:
     d.close()
     fails(errno.ENOMEDIUM, VirtualDrive(lib, 1).open)
     fails(errno.EBADF, d.read, 10)  # closed
+
+
+def test_readinto_places_records_without_a_copy(tape: VirtualDrive, lib: Library) -> None:
+    """readinto: the same records, marks and errors as read, into the caller's buffer."""
+    buf = bytearray(100)
+    assert tape.readinto(memoryview(buf)) == 20 and buf[:20] == b"r0" * 10
+    fails(errno.ENOMEM, tape.readinto, memoryview(bytearray(10)))  # r1 is 40 bytes
+    assert tape.readinto(memoryview(buf)) == 0  # the tape mark
+    assert tape.readinto(memoryview(buf)) == 60 and buf[:60] == b"r3" * 30
+    tape.set_block_size(2)
+    tape.rewind()
+    fails(errno.EIO, tape.readinto, memoryview(buf))  # 20-byte block in 2-byte fixed mode
