@@ -9,6 +9,7 @@ client, media, daemons or commands - so that every layer above may use it.
     simh     the .tap record format (pure)
     library  the virtual library: state file, locks, changer moves, faults
     vdrive   a virtual drive: st's semantics over a cartridge file
+    spacing  moving over a cartridge's records and tape marks, with st's counters
     image    a cartridge file's reads and writes (pread, pwritev)
     mtio     a real drive: /dev/nst* through MTIOCTOP / MTIOCGET / MTIOCPOS
     mtx      a real changer: the mtx command, and the parser of its `status` output

@@ -31,14 +31,12 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 
-from nbcli.vtl import image, simh
+from nbcli.vtl import image, simh, spacing
 from nbcli.vtl.api import DriveStatus
 from nbcli.vtl.library import Library
 from nbcli.vtl.state import Cartridge, DriveState
 
-_MARK = "mark"
-_EOD = "eod"
-_BOT = "bot"
+_MARK, _EOD, _BOT = spacing.MARK, spacing.EOD, spacing.BOT
 
 
 def _err(code: int, what: str) -> OSError:
@@ -189,7 +187,8 @@ class VirtualDrive:
                 return
             if word == simh.TAPE_MARK:
                 if not done:
-                    self._over_mark()
+                    spacing.over_mark(self._pos)
+                    self._after_mark = True
                     return
                 break  # the next read returns b"" for the mark (st's FM_HIT)
             n, at = self._record(word, bs or size)
@@ -201,10 +200,11 @@ class VirtualDrive:
         """(length, byte offset) of the record at the position, which the drive moves past
         even when it cannot be read (EIO for a flagged record or a fixed-mode size that
         differs, ENOMEM for a variable-mode record larger than the read)."""
-        self._check_object(word)
+        spacing.check_data(word, self._pos.offset)
         n = simh.length_of(word)
         at = self._pos.offset + simh.WORD
-        self._over_record(n)
+        spacing.over_record(self._pos, n)
+        self._after_mark = False
         if simh.has_error(word):
             raise _err(errno.EIO, f"record {self._pos.logical - 1} was written with an error")
         if self._pos.block_size and n != room:
@@ -371,61 +371,21 @@ class VirtualDrive:
         self._last, self._ew, self._eod_reads, self._after_mark = "move", "none", 0, False
 
     def _step(self) -> str:
-        """Move forward over one object; what it was (record, mark) or EOD (no move)."""
-        word = self._word(self._pos.offset)
-        if word is None or word == simh.END_OF_MEDIUM:
-            return _EOD
-        if word == simh.TAPE_MARK:
-            self._over_mark()
-            return _MARK
-        self._check_object(word)
-        self._over_record(simh.length_of(word))
-        return "record"
+        kind = spacing.forward(self._fd, self._pos)
+        if kind != spacing.EOD:
+            self._after_mark = kind == spacing.MARK
+        return kind
 
     def _step_back(self) -> str:
-        off = self._pos.offset
-        if off == 0:
-            return _BOT
-        word = self._word(off - simh.WORD)
-        p = self._pos
-        p.logical -= 1
-        self._after_mark = False
-        if word == simh.TAPE_MARK:
-            p.offset -= simh.WORD
-            p.file = p.file - 1 if p.file > 0 else -1 if p.file < 0 else 0
-            p.block = -1
-            return _MARK
-        if word is None or not simh.is_data(word):
-            raise _err(errno.EIO, f"unreadable object before byte {off}")
-        p.offset -= simh.record_size(simh.length_of(word))
-        if p.block > 0:
-            p.block -= 1
-        return "record"
-
-    def _over_mark(self) -> None:
-        p = self._pos
-        p.offset += simh.WORD
-        p.logical += 1
-        p.file = p.file + 1 if p.file >= 0 else -1
-        p.block = 0
-        self._after_mark = True
-
-    def _over_record(self, length: int) -> None:
-        p = self._pos
-        p.offset += simh.record_size(length)
-        p.logical += 1
-        self._after_mark = False
-        if p.block >= 0:
-            p.block += 1
+        kind = spacing.backward(self._fd, self._pos)
+        if kind != spacing.BOT:
+            self._after_mark = False
+        return kind
 
     # --- checks --------------------------------------------------------------------------
 
     def _word(self, offset: int) -> int | None:
         return image.read_word(self._fd, offset)
-
-    def _check_object(self, word: int) -> None:
-        if not simh.is_data(word):
-            raise _err(errno.EIO, f"object {word:#010x} (erase gap or reserved) in the image")
 
     def _ready(self, writing: bool = False) -> None:
         """EIO when the drive is down or the cartridge is gone; EACCES/EBADF for writes."""
