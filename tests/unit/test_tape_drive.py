@@ -279,3 +279,24 @@ def test_readinto_places_records_without_a_copy(tape: VirtualDrive, lib: Library
     tape.set_block_size(2)
     tape.rewind()
     fails(errno.EIO, tape.readinto, memoryview(buf))  # 20-byte block in 2-byte fixed mode
+
+
+def test_moves_after_a_write_write_a_tape_mark_first(lib: Library) -> None:
+    """st.rst: "If rewind, offline, bsf, or seek is done and previous tape operation was
+    write, a filemark is written before moving tape" - and MTBSF then stops before it."""
+    d = loaded_drive(lib)
+    d.write(b"one")
+    d.backward_files(1)
+    assert d.tell() == 1                     # before the mark the move wrote
+    assert d.read(100) == b""                # which is there
+    d.write(b"two")                          # over nothing: the end of data
+    d.seek(0)
+    d.end_of_data()
+    assert d.tell() == 4                     # one FM two FM
+    d.forward_records(0)
+    d.close()
+    d.open()
+    assert d.tell() == 4
+    d.end_of_data()
+    assert d.tell() == 4                     # no mark at close: the last op was a move
+    d.close()
