@@ -55,7 +55,8 @@ class TapeDrive(Protocol):
 
     def read(self, size: int) -> bytes:
         """The next record (variable mode) or as many whole blocks as fit (fixed mode).
-        At a tape mark: b"" and the position moves past the mark."""
+        At a tape mark: b"" and the position moves past the mark. At the end of data: EIO,
+        but b"" once when a tape mark was just read or spaced over."""
 
     def readinto(self, into: memoryview) -> int:
         """As read, into `into` without a copy; the bytes placed (0 at a tape mark)."""

@@ -7,8 +7,9 @@ Documentation/scsi/st.rst and SSC:
 - positions count objects: each record and each tape mark is one logical block (MTIOCPOS);
   mt_fileno/mt_blkno become -1 where st cannot know them (after MTBSF, MTBSR over a mark,
   MTSEEK), as st reports them;
-- a read at a tape mark returns b"" and moves past it; at the end of data the first read
-  returns b"" and the next one fails with EIO;
+- a read at a tape mark returns b"" and moves past it; a read at the end of data fails
+  with EIO, except the first one right after a tape mark, which returns b"" (st_read: a
+  blank check in state ST_FM reads as 0 bytes, then the state is ST_EOD);
 - MTFSR/MTBSR that meet a tape mark cross it and fail with EIO (SSC: the position is on the
   far side of the mark); MTFSF/MTBSF/MTFSR/MTSEEK that meet the end of data fail with EIO
   there; MTBSF/MTBSR that meet BOT fail with EIO at BOT;
@@ -63,7 +64,6 @@ class VirtualDrive:
         self._size = 0             # bytes of the image: the end of recorded data
         self._last = ""            # "write" | "weof" | "read" | "move"
         self._after_mark = False   # GMT_EOF
-        self._eod_reads = 0
         self._ew = "none"          # early warning: none | refuse (next write ENOSPC) | allow
 
     # --- open and close ------------------------------------------------------------------
@@ -112,7 +112,7 @@ class VirtualDrive:
         self._fd, self._writable, self._barcode = fd, writable, barcode
         self._size = os.fstat(self._fd).st_size
         self._pos.offset = min(self._pos.offset, self._size)
-        self._last, self._after_mark, self._eod_reads, self._ew = "", False, 0, "none"
+        self._last, self._after_mark, self._ew = "", False, "none"
 
     def close(self) -> None:
         """Write a tape mark if the last op was a write, keep the position, let go."""
@@ -181,9 +181,11 @@ class VirtualDrive:
             if word is None or word == simh.END_OF_MEDIUM:
                 if done:
                     break
-                self._eod_reads += 1
-                if self._eod_reads > 1:
-                    raise _err(errno.EIO, "read past the end of recorded data")
+                # st: the blank check right after a tape mark reads as 0 bytes once
+                # (ST_FM -> ST_EOD); any other read at the end of data fails with EIO.
+                if not self._after_mark:
+                    raise _err(errno.EIO, "read at the end of recorded data")
+                self._after_mark = False
                 return
             if word == simh.TAPE_MARK:
                 if not done:
@@ -194,7 +196,7 @@ class VirtualDrive:
             n, at = self._record(word, bs or size)
             place(n, at)
             done += 1
-        self._after_mark, self._eod_reads, self._last = False, 0, "read"
+        self._after_mark, self._last = False, "read"
 
     def _record(self, word: int, room: int) -> tuple[int, int]:
         """(length, byte offset) of the record at the position, which the drive moves past
@@ -274,7 +276,6 @@ class VirtualDrive:
             os.ftruncate(self._fd, self._pos.offset)
         self._pos.offset += image.write_at(self._fd, parts, self._pos.offset)
         self._size = self._pos.offset
-        self._eod_reads = 0
 
     # --- positioning ---------------------------------------------------------------------
 
@@ -321,6 +322,7 @@ class VirtualDrive:
         self._moving()
         while self._step() != _EOD:
             pass
+        self._after_mark = False  # st: ST_EOD, a read there fails
 
     def seek(self, block: int) -> None:
         self._moving(flush=True)
@@ -368,7 +370,7 @@ class VirtualDrive:
         self._ready()
         if flush and self._last == "write":
             self._write_marks(1)
-        self._last, self._ew, self._eod_reads, self._after_mark = "move", "none", 0, False
+        self._last, self._ew, self._after_mark = "move", "none", False
 
     def _step(self) -> str:
         kind = spacing.forward(self._fd, self._pos)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nbcli.vtl import simh
 from nbcli.vtl.library import Library, VirtualChanger
 from nbcli.vtl.vdrive import VirtualDrive
 from tests.unit.tapekit import loaded_drive, make_library
@@ -60,11 +61,29 @@ def test_read_at_tape_mark_returns_nothing_and_moves_past_it(tape: VirtualDrive)
     assert tape.read(1000) == b"r3" * 30
 
 
-def test_read_at_end_of_data_zero_then_eio(tape: VirtualDrive) -> None:
-    """st: at the end of recorded data the first read returns 0, a further one fails (EIO)."""
-    tape.end_of_data()
-    assert tape.read(1000) == b""
+def test_read_at_end_of_data(tape: VirtualDrive, lib: Library) -> None:
+    """st_read: at the end of data right after a tape mark a read returns 0 bytes once
+    (ST_FM -> ST_EOD), then EIO - so a reader sees two 0-byte reads at the end, as st.rst
+    says; anywhere else at the end of data (after MTEOM, after a record with no tape mark
+    behind it, on a blank tape) the blank check is EIO at once."""
+    tape.seek(3)
+    assert tape.read(1000) == b"r3" * 30
+    assert tape.read(1000) == b""  # the tape mark
+    assert tape.read(1000) == b""  # the end of data, right after it
     fails(errno.EIO, tape.read, 1000)
+    tape.forward_files(0)
+    tape.end_of_data()
+    fails(errno.EIO, tape.read, 1000)
+    tape.close()
+    lib.cartridge_path("A00001L6").write_bytes(simh.pack_record(b"last"))
+    d = loaded_drive(lib, slot=2, drive=1, writable=False)
+    assert d.read(100) == b"last"
+    fails(errno.EIO, d.read, 100)
+    d.close()
+    VirtualChanger(lib).unload(1)
+    blank = loaded_drive(lib, slot=3, drive=1, writable=False)
+    fails(errno.EIO, blank.read, 100)
+    blank.close()
 
 
 def test_variable_mode_read_smaller_than_record_is_enomem(tape: VirtualDrive) -> None:
