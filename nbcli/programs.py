@@ -75,6 +75,7 @@ COMMANDS: dict[str, str] = {
     "bpexpdate": "nbcli.commands.bpexpdate:main",
     "bpimage": "nbcli.commands.bpimage:main",
     "bparchive": "nbcli.commands.bparchive:main",
+    "nbvtl": "nbcli.commands.nbvtl:main",
 }
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}

@@ -1,0 +1,50 @@
+"""A cartridge image file's I/O: one length word read, buffers written where they belong.
+
+The small system-call layer under vdrive: reads with pread and writes with pwritev, so that
+a record goes from the caller's buffer to the file with no copy (its length words beside
+it). Imports only nbcli.vtl.simh.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from nbcli.vtl import simh
+
+IOV_MAX = 1024  # Linux's limit on the buffers of one pwritev
+
+
+def read_word(fd: int, offset: int) -> int | None:
+    """The 32-bit word at `offset`, or None at the end of the file (a torn word included)."""
+    raw = os.pread(fd, simh.WORD, offset)
+    return simh.unpack_word(raw) if len(raw) == simh.WORD else None
+
+
+def write_at(fd: int, parts: list[bytes | memoryview], offset: int) -> int:
+    """Write `parts` back to back from `offset`; the bytes written (all of them)."""
+    written = 0
+    for i in range(0, len(parts), IOV_MAX):
+        batch = parts[i:i + IOV_MAX]
+        total, done = sum(len(p) for p in batch), 0
+        while done < total:  # a short write (a signal, a full disk): go on where it stopped
+            n = os.pwritev(fd, _skip(batch, done), offset + written + done)
+            if n <= 0:
+                raise OSError(errno.EIO, "short write to a cartridge image")
+            done += n
+        written += total
+    return written
+
+
+def _skip(parts: list[bytes | memoryview], done: int) -> list[bytes | memoryview]:
+    """`parts` without their first `done` bytes."""
+    if not done:
+        return parts
+    out: list[bytes | memoryview] = []
+    for p in parts:
+        if done >= len(p):
+            done -= len(p)
+            continue
+        out.append(memoryview(p)[done:] if done else p)
+        done = 0
+    return out

@@ -1,0 +1,408 @@
+"""A virtual tape drive: Linux st's behaviour (api.TapeDrive) over a SIMH cartridge image.
+
+The drive reads the cartridge the library says it holds, at the position the library kept
+for it (a non-rewinding device keeps its position between opens). Semantics follow
+Documentation/scsi/st.rst and SSC:
+
+- positions count objects: each record and each tape mark is one logical block (MTIOCPOS);
+  mt_fileno/mt_blkno become -1 where st cannot know them (after MTBSF, MTBSR over a mark,
+  MTSEEK), as st reports them;
+- a read at a tape mark returns b"" and moves past it; a read at the end of data fails
+  with EIO, except the first one right after a tape mark, which returns b"" (st_read: a
+  blank check in state ST_FM reads as 0 bytes, then the state is ST_EOD);
+- MTFSR/MTBSR that meet a tape mark cross it and fail with EIO (SSC: the position is on the
+  far side of the mark); MTFSF/MTBSF/MTFSR/MTSEEK that meet the end of data fail with EIO
+  there; MTBSF/MTBSR that meet BOT fail with EIO at BOT;
+- a write (or MTWEOF) anywhere cuts the tape there: what followed is gone;
+- early warning: st.rst "EOM Behaviour When Writing" - the write that passes the early-warning
+  point succeeds; from then on writes alternate: ENOSPC (nothing written), then one that is
+  written, then ENOSPC... until the physical end, where every write fails with ENOSPC and
+  nothing is written. Tape marks are always written while they fit. Any move resets it;
+- MTREW, MTBSF and MTSEEK, and close, write one tape mark first when the last op was a write.
+
+A write is all or nothing here (a real drive may write part of a fixed-mode request).
+This module imports only nbcli.vtl's own modules.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from collections.abc import Callable
+from dataclasses import replace
+
+from nbcli.vtl import image, simh, spacing
+from nbcli.vtl.api import DriveStatus
+from nbcli.vtl.library import Library
+from nbcli.vtl.state import Cartridge, DriveState
+
+_MARK, _EOD, _BOT = spacing.MARK, spacing.EOD, spacing.BOT
+
+
+def _err(code: int, what: str) -> OSError:
+    return OSError(code, f"{os.strerror(code)}: {what}")
+
+
+def _check_count(count: int) -> None:
+    # st spaces backward for a negative count; nbcli's callers say which way they mean.
+    if count < 0:
+        raise _err(errno.EINVAL, f"negative count {count}")
+
+
+class VirtualDrive:
+    """Drive `index` of `library`, used as /dev/nst<index> is (see the module docstring)."""
+
+    def __init__(self, library: Library, index: int) -> None:
+        self.library = library
+        self.index = index
+        self._fd = -1
+        self._lock = -1
+        self._writable = False
+        self._barcode = ""
+        self._pos = DriveState()
+        self._size = 0             # bytes of the image: the end of recorded data
+        self._last = ""            # "write" | "weof" | "read" | "move"
+        self._after_mark = False   # GMT_EOF
+        self._ew = "none"          # early warning: none | refuse (next write ENOSPC) | allow
+
+    # --- open and close ------------------------------------------------------------------
+
+    def open(self, writable: bool = True) -> None:
+        if self._fd >= 0:
+            raise _err(errno.EBUSY, f"drive {self.index} is already open")
+        lock = os.open(self.library.drive_lock_path(self.index),
+                       os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise _err(errno.EBUSY, f"drive {self.index} is open elsewhere") from None
+            self._open_image(writable)
+        except BaseException:
+            os.close(lock)
+            raise
+        self._lock = lock
+
+    def _open_image(self, writable: bool) -> None:
+        s = self.library.state()
+        if not 0 <= self.index < len(s.drives):
+            raise _err(errno.ENXIO, f"no drive {self.index}")
+        if s.drives[self.index].down:
+            raise _err(errno.EIO, f"drive {self.index} is down")
+        barcode = s.at("drive", self.index)
+        if barcode is None:
+            raise _err(errno.ENOMEDIUM, f"drive {self.index} is empty")
+        if writable and s.cartridges[barcode].write_protected:
+            raise _err(errno.EROFS, f"{barcode} is write protected")
+        flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC
+        fd = os.open(self.library.cartridge_path(barcode), flags)
+        try:
+            with self.library.update() as fresh:
+                d = fresh.drives[self.index]
+                if d.held:
+                    # The last holder died with the drive open: where it left the tape is
+                    # not known, so start at BOT, as after a reset.
+                    d.at_bot()
+                d.held = True
+                self._pos = replace(d)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd, self._writable, self._barcode = fd, writable, barcode
+        self._size = os.fstat(self._fd).st_size
+        self._pos.offset = min(self._pos.offset, self._size)
+        self._last, self._after_mark, self._ew = "", False, "none"
+
+    def close(self) -> None:
+        """Write a tape mark if the last op was a write, keep the position, let go."""
+        if self._fd < 0:
+            return
+        try:
+            try:
+                if self._last == "write":
+                    self._write_marks(1)
+                if self._writable:
+                    os.fsync(self._fd)
+            finally:  # even when the tape mark did not fit: the position is known
+                with self.library.update() as s:
+                    if s.at("drive", self.index) == self._barcode:
+                        d = s.drives[self.index]
+                        d.offset, d.file, d.block, d.logical = (
+                            self._pos.offset, self._pos.file, self._pos.block,
+                            self._pos.logical)
+                        d.block_size, d.held = self._pos.block_size, False
+        finally:
+            os.close(self._fd)
+            os.close(self._lock)
+            self._fd = self._lock = -1
+
+    def __enter__(self) -> VirtualDrive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- data ----------------------------------------------------------------------------
+
+    def read(self, size: int) -> bytes:
+        out: list[bytes] = []
+        self._read(size, lambda n, at: out.append(self._pread(n, at)))
+        return b"".join(out)
+
+    def readinto(self, into: memoryview) -> int:
+        """As read, into `into` (no copy); the bytes placed there."""
+        filled = 0
+
+        def place(n: int, at: int) -> None:
+            nonlocal filled
+            if os.preadv(self._fd, [into[filled:filled + n]], at) != n:
+                raise _err(errno.EIO, "record cut short in the image")
+            filled += n
+
+        self._read(len(into), place)
+        return filled
+
+    def _read(self, size: int, place: Callable[[int, int], None]) -> None:
+        """Read records (one, or size/block_size in fixed mode), `place(n, at)` each one's
+        n bytes found at byte `at` of the image; stop at a tape mark or the end of data."""
+        self._ready()
+        if size <= 0:
+            return
+        bs = self._pos.block_size
+        if bs and size % bs:
+            raise _err(errno.EINVAL, f"fixed block mode: read {size} is not a multiple of {bs}")
+        if self._last == "write":
+            self._last = "read"  # st flushes; the position is at the end of data
+        self._ew = "none"
+        wanted, done = (size // bs if bs else 1), 0
+        while done < wanted:
+            word = self._word(self._pos.offset)
+            if word is None or word == simh.END_OF_MEDIUM:
+                if done:
+                    break
+                # st: the blank check right after a tape mark reads as 0 bytes once
+                # (ST_FM -> ST_EOD); any other read at the end of data fails with EIO.
+                if not self._after_mark:
+                    raise _err(errno.EIO, "read at the end of recorded data")
+                self._after_mark = False
+                return
+            if word == simh.TAPE_MARK:
+                if not done:
+                    spacing.over_mark(self._pos)
+                    self._after_mark = True
+                    return
+                break  # the next read returns b"" for the mark (st's FM_HIT)
+            n, at = self._record(word, bs or size)
+            place(n, at)
+            done += 1
+        self._after_mark, self._last = False, "read"
+
+    def _record(self, word: int, room: int) -> tuple[int, int]:
+        """(length, byte offset) of the record at the position, which the drive moves past
+        even when it cannot be read (EIO for a flagged record or a fixed-mode size that
+        differs, ENOMEM for a variable-mode record larger than the read)."""
+        spacing.check_data(word, self._pos.offset)
+        n = simh.length_of(word)
+        at = self._pos.offset + simh.WORD
+        spacing.over_record(self._pos, n)
+        self._after_mark = False
+        if simh.has_error(word):
+            raise _err(errno.EIO, f"record {self._pos.logical - 1} was written with an error")
+        if self._pos.block_size and n != room:
+            raise _err(errno.EIO, f"block of {n} bytes in fixed {room}-byte mode")
+        if n > room:
+            raise _err(errno.ENOMEM, f"record of {n} bytes, read of {room}")
+        return n, at
+
+    def _pread(self, n: int, at: int) -> bytes:
+        data = os.pread(self._fd, n, at)
+        if len(data) != n:
+            raise _err(errno.EIO, "record cut short in the image")
+        return data
+
+    def write(self, data: bytes | memoryview) -> int:
+        self._ready(writing=True)
+        n, bs = len(data), self._pos.block_size
+        if n == 0:
+            return 0
+        if bs and n % bs:
+            raise _err(errno.EINVAL, f"fixed block mode: write {n} is not a multiple of {bs}")
+        if self._ew == "refuse":
+            self._ew = "allow"
+            raise _err(errno.ENOSPC, "early warning: end of medium is near")
+        view = memoryview(data)
+        chunks = [view[i:i + bs] for i in range(0, n, bs)] if bs else [view]
+        if any(len(c) > simh.MAX_RECORD for c in chunks):
+            raise _err(errno.EINVAL, f"a record holds at most {simh.MAX_RECORD} bytes")
+        parts = simh.record_parts(chunks)
+        cart = self._cartridge()
+        end = self._pos.offset + sum(simh.record_size(len(c)) for c in chunks)
+        if end > cart.capacity:
+            raise _err(errno.ENOSPC, f"end of medium on {self._barcode}")
+        first = self._pos.logical
+        if any(first <= b < first + len(chunks) for b in cart.write_errors):
+            self._last = "move"  # what follows is uncertain on a real drive; no mark at close
+            raise _err(errno.EIO, f"write error on {self._barcode} (injected)")
+        self._put(parts)
+        self._pos.logical += len(chunks)
+        if self._pos.block >= 0:
+            self._pos.block += len(chunks)
+        self._last, self._after_mark = "write", False
+        if end > cart.capacity - self.library.state().geometry.early_warning:
+            self._ew = "refuse"
+        return n
+
+    def write_filemarks(self, count: int = 1) -> None:
+        self._ready(writing=True)
+        if count < 0:
+            raise _err(errno.EINVAL, "negative count")
+        self._write_marks(count)
+        self._last = "weof"
+
+    def _write_marks(self, count: int) -> None:
+        if self._pos.offset + simh.WORD * count > self._cartridge().capacity:
+            raise _err(errno.ENOSPC, f"end of medium on {self._barcode}")
+        self._put([simh.pack_word(simh.TAPE_MARK) * count])
+        self._pos.logical += count
+        if count:
+            self._pos.file = self._pos.file + count if self._pos.file >= 0 else -1
+            self._pos.block, self._after_mark = 0, True
+        os.fsync(self._fd)  # a tape mark is st's synchronization point
+
+    def _put(self, parts: list[bytes | memoryview]) -> None:
+        """Write at the position, cutting off whatever followed (tape semantics)."""
+        if self._pos.offset < self._size:
+            os.ftruncate(self._fd, self._pos.offset)
+        self._pos.offset += image.write_at(self._fd, parts, self._pos.offset)
+        self._size = self._pos.offset
+
+    # --- positioning ---------------------------------------------------------------------
+
+    def forward_files(self, count: int = 1) -> None:
+        _check_count(count)
+        self._moving()
+        for _ in range(count):
+            while (kind := self._step()) != _MARK:
+                if kind == _EOD:
+                    raise _err(errno.EIO, "end of data before the tape mark")
+
+    def backward_files(self, count: int = 1) -> None:
+        _check_count(count)
+        self._moving(flush=True)
+        for _ in range(count):
+            while (kind := self._step_back()) != _MARK:
+                if kind == _BOT:
+                    raise _err(errno.EIO, "beginning of tape before the tape mark")
+        self._pos.block = -1 if count else self._pos.block
+
+    def forward_records(self, count: int = 1) -> None:
+        _check_count(count)
+        self._moving()
+        for _ in range(count):
+            kind = self._step()
+            if kind in (_MARK, _EOD):
+                raise _err(errno.EIO, f"{'tape mark' if kind == _MARK else 'end of data'} "
+                           f"while spacing records")
+
+    def backward_records(self, count: int = 1) -> None:
+        _check_count(count)
+        self._moving()
+        for _ in range(count):
+            kind = self._step_back()
+            if kind in (_MARK, _BOT):
+                raise _err(errno.EIO, f"{'tape mark' if kind == _MARK else 'BOT'} "
+                           f"while spacing records back")
+
+    def rewind(self) -> None:
+        self._moving(flush=True)
+        self._pos.at_bot()
+
+    def end_of_data(self) -> None:
+        self._moving()
+        while self._step() != _EOD:
+            pass
+        self._after_mark = False  # st: ST_EOD, a read there fails
+
+    def seek(self, block: int) -> None:
+        self._moving(flush=True)
+        if block < 0:
+            raise _err(errno.EINVAL, "negative block")
+        if block < self._pos.logical:
+            self._pos.at_bot()
+        while self._pos.logical < block:
+            if self._step() == _EOD:
+                raise _err(errno.EIO, f"block {block} is past the end of data")
+        if block:
+            self._pos.file = self._pos.block = -1
+        self._after_mark = False
+
+    def tell(self) -> int:
+        self._ready()
+        return self._pos.logical
+
+    def set_block_size(self, size: int) -> None:
+        self._ready()
+        if not 0 <= size <= simh.MAX_RECORD:
+            raise _err(errno.EINVAL, f"block size {size}")
+        self._pos.block_size = size
+
+    def space_left(self) -> int:
+        """Bytes of image left from the position to the physical end (each record also takes
+        8 bytes of length words). Not part of st: a real drive does not tell it."""
+        self._ready()
+        return max(0, self._cartridge().capacity - self._pos.offset)
+
+    def status(self) -> DriveStatus:
+        self._ready()
+        cart = self._cartridge()
+        off = self._pos.offset
+        ew = cart.capacity - self.library.state().geometry.early_warning
+        word = self._word(off)
+        return DriveStatus(
+            loaded=True, online=True, file_number=self._pos.file,
+            block_number=self._pos.block, logical_block=self._pos.logical,
+            block_size=self._pos.block_size, bot=off == 0, eof=self._after_mark,
+            eod=word is None or word == simh.END_OF_MEDIUM, eot=off > ew,
+            write_protected=cart.write_protected)
+
+    def _moving(self, flush: bool = False) -> None:
+        self._ready()
+        if flush and self._last == "write":
+            self._write_marks(1)
+        self._last, self._ew, self._after_mark = "move", "none", False
+
+    def _step(self) -> str:
+        kind = spacing.forward(self._fd, self._pos)
+        if kind != spacing.EOD:
+            self._after_mark = kind == spacing.MARK
+        return kind
+
+    def _step_back(self) -> str:
+        kind = spacing.backward(self._fd, self._pos)
+        if kind != spacing.BOT:
+            self._after_mark = False
+        return kind
+
+    # --- checks --------------------------------------------------------------------------
+
+    def _word(self, offset: int) -> int | None:
+        return image.read_word(self._fd, offset)
+
+    def _ready(self, writing: bool = False) -> None:
+        """EIO when the drive is down or the cartridge is gone; EACCES/EBADF for writes."""
+        if self._fd < 0:
+            raise _err(errno.EBADF, f"drive {self.index} is not open")
+        s = self.library.state()
+        if s.drives[self.index].down:
+            raise _err(errno.EIO, f"drive {self.index} is down")
+        if s.at("drive", self.index) != self._barcode:
+            raise _err(errno.EIO, f"{self._barcode} is no longer in drive {self.index}")
+        if writing:
+            if not self._writable:
+                raise _err(errno.EBADF, f"drive {self.index} is open read-only")
+            if s.cartridges[self._barcode].write_protected:
+                raise _err(errno.EACCES, f"{self._barcode} is write protected")
+
+    def _cartridge(self) -> Cartridge:
+        return self.library.state().cartridges[self._barcode]
