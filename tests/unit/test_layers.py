@@ -37,7 +37,7 @@ FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
     ("wire", frozenset({"wire"})),
     ("net", frozenset({"net"})),
     ("runtime", frozenset({"cli", "launcher", "procs", "jobreport", "events"})),
-    ("libraries", frozenset({"catalog", "client", "media"})),
+    ("libraries", frozenset({"catalog", "client", "media", "vtl"})),
     ("scheduling", frozenset({"sched"})),
     ("processes", frozenset({"daemons", "commands"})),
     ("tools", frozenset({"__main__", "demo", "multihost"})),
@@ -64,7 +64,10 @@ RULES: tuple[Rule, ...] = (
     Rule("commands", "commands ask daemons over the wire",
          only=frozenset({"__init__", "status", "kinds", "timefmt", "render", "model", "atomic",
                          "clock", "config", "pidfile", "programs", "wire", "net", "cli",
-                         "procs"})),
+                         "procs", "vtl"})),
+    # A tape library is a device: nbvtl drives it directly, as mtx and mt drive a real one.
+    Rule("vtl", "a device knows nothing of NetBackup's processes",
+         only=frozenset({"status", "atomic"})),
     Rule("wire", "the protocol is frames and messages, no I/O", only=frozenset({"status"})),
     # The agents meet the other hosts (and bpbrm and bptm the catalog, through bpdbm and nbjm)
     # only over the wire.
