@@ -246,10 +246,16 @@ def ensure_ca(paths: CertPaths, master: str, now: float) -> tuple[Key, x509.Cert
         if _same_key(key, cert):
             return key, cert
     key, cert = create_ca(master, now)
-    atomic.makedirs(paths.ca_dir)
+    _private_dir(paths.ca_dir)
     atomic.write_bytes(paths.ca_key, key_pem(key), mode=0o600)
     atomic.write_text(paths.ca_cert, cert_pem(cert))
     return key, cert
+
+
+def _private_dir(path: Path) -> None:
+    """A folder of private keys: only its owner may even list it."""
+    atomic.makedirs(path)
+    path.chmod(0o700)
 
 
 def _same_key(key: Key, cert: x509.Certificate) -> bool:
@@ -440,7 +446,7 @@ def trusted_ca(paths: CertPaths) -> x509.Certificate | None:
 def save_credentials(paths: CertPaths, key: Key, cert: x509.Certificate) -> None:
     """Key first (0600, named by the certificate's SKI), then the certificate that names it,
     then the keys no certificate names any more."""
-    atomic.makedirs(paths.keystore)
+    _private_dir(paths.keystore)
     keep = paths.host_key(cert)
     atomic.write_bytes(keep, key_pem(key), mode=0o600)
     atomic.write_text(paths.host_cert, cert_pem(cert))
