@@ -466,3 +466,8 @@ def host_credentials(paths: CertPaths) -> tuple[Key, x509.Certificate] | None:
 def save_crl(paths: CertPaths, crl: x509.CertificateRevocationList) -> None:
     atomic.makedirs(paths.crl.parent)
     atomic.write_text(paths.crl, crl_pem(crl))
+
+
+def stat_mode(path: Path) -> int:
+    """A file's permission bits (keys must be 0600)."""
+    return path.stat().st_mode & 0o7777
