@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nbcli import clock, config
+from nbcli import clock, config, procs
 from nbcli.net import enrol, pki, tls
 from nbcli.net.pki import CertPaths
 from nbcli.status import HANDSHAKE_FAILED, NbuError
@@ -237,3 +237,32 @@ def test_no_token_in_logs_or_databases(three_hosts: Hosts) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_contexts() -> None:
     tls.forget_contexts()
+
+
+def test_nb_hosts_up_enrols_every_host(tmp_path: Path) -> None:
+    """The README's multi-host command: `nb-hosts up` leaves each host with the CA, a
+    certificate naming it and the CRL."""
+    import os
+    import subprocess
+    import sys
+
+    base = tmp_path / "hosts"
+    env = dict(os.environ, NBCLI_TESTING="1")
+    try:
+        r = subprocess.run([sys.executable, "-m", "nbcli.multihost", "up", str(base)], env=env,
+                           text=True, capture_output=True, timeout=240)
+        assert r.returncode == 0, r.stdout + r.stderr
+        ca = pki.load_cert(CertPaths(base / "master").ca_cert)
+        for name in ("master", "media", "client"):
+            p = CertPaths(base / name)
+            held = pki.host_credentials(p)
+            assert held is not None and pki.identity(held[1])[1] == [name]
+            assert pki.issued_by(held[1], ca) and p.crl.exists()
+            assert pki.load_cert(p.trust_store) == ca
+        again = subprocess.run([sys.executable, "-m", "nbcli.multihost", "up", str(base)],
+                               env=env, text=True, capture_output=True, timeout=240)
+        assert again.returncode == 0, again.stderr  # enrolled hosts are left as they are
+    finally:
+        subprocess.run([sys.executable, "-m", "nbcli.multihost", "down", str(base)], env=env,
+                       capture_output=True, timeout=240)
+    assert [p for name in ("master", "media", "client") for p in procs.find(base / name)] == []
