@@ -27,7 +27,8 @@ a name whose host has no valid certificate left; taking over a host that still h
 certificate needs a reissue token bound to that host, as in NetBackup.
 
 On start nbwmc creates the CA if there is none (var/vxss/at/ca) and enrols the master itself:
-its trust store, host certificate and CRL, as NetBackup's installation does on the primary.
+its trust store, host certificate and CRL, as NetBackup's installation does on the primary;
+hourly it writes the master a fresh CRL and renews the master's certificate when due.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -42,7 +44,7 @@ from cryptography import x509
 from nbcli import atomic, clock
 from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
-from nbcli.net import pki
+from nbcli.net import enrol, pki
 from nbcli.net.conn import Connection
 from nbcli.net.pki import CertPaths
 from nbcli.net.service import Ops, op
@@ -109,6 +111,11 @@ class Nbwmc(Daemon):
         self.state = self._load()
         self._enrol_self(now)
 
+    def periodic(self) -> list[tuple[float, Callable[[], None]]]:
+        """Hourly: a fresh CRL for the master's own TLS (a CRL is valid 7 days) and the
+        master's renewal when due."""
+        return [(enrol.MAINTAIN_EVERY, lambda: self._enrol_self(clock.now()))]
+
     def _load(self) -> dict[str, Any]:
         path = self.certs.wmc_db / STATE
         try:
@@ -131,7 +138,7 @@ class Nbwmc(Daemon):
             held = pki.host_credentials(self.certs) if self.certs.host_cert.exists() else None
             if held is None or not self._valid(held[1], now) or pki.renewal_due(held[1], now):
                 key = pki.new_key()
-                names = [self.cfg.client_name]
+                names = enrol.host_names(self.cfg)
                 host_id = self._owner(names[0]) or str(uuid.uuid4())
                 cert = self._issue(key.public_key(), host_id, names, now)
                 pki.save_credentials(self.certs, key, cert)

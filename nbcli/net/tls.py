@@ -48,8 +48,7 @@ def _files(paths: CertPaths) -> tuple[Path, Path, Path, Path]:
     return paths.trust_store, paths.crl, paths.host_cert, paths.host_key(cert)
 
 
-def _context(paths: CertPaths, server: bool) -> ssl.SSLContext:
-    trust, crl, cert, key = _files(paths)
+def _base(server: bool, trust: Path, crl: Path) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.maximum_version = ssl.TLSVersion.TLSv1_3
@@ -59,6 +58,12 @@ def _context(paths: CertPaths, server: bool) -> ssl.SSLContext:
     ctx.load_verify_locations(cafile=str(trust))
     ctx.load_verify_locations(cafile=str(crl))
     ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_X509_STRICT
+    return ctx
+
+
+def _context(paths: CertPaths, server: bool) -> ssl.SSLContext:
+    trust, crl, cert, key = _files(paths)
+    ctx = _base(server, trust, crl)
     try:
         ctx.load_cert_chain(str(cert), str(key))
     except (OSError, ssl.SSLError) as e:
@@ -99,6 +104,34 @@ def server_context(paths: CertPaths) -> ssl.SSLContext:
 def client_context(paths: CertPaths) -> ssl.SSLContext:
     """The context a host opens TLS connections with (cached; rebuilt when files change)."""
     return _cached(paths, server=False)
+
+
+def enrolment_context(paths: CertPaths) -> ssl.SSLContext:
+    """For a host that trusts the CA but has no certificate yet (or a revoked or expired one):
+    it checks the master's certificate and presents none, so that its token travels
+    encrypted. Needs the trust store only; the CRL when there is one."""
+    if not paths.trust_store.exists():
+        raise NbuError(HANDSHAKE_FAILED, f"this host has no CA certificate "
+                                         f"(nbcertcmd -getCACertificate): {paths.trust_store}")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_verify_locations(cafile=str(paths.trust_store))
+    if paths.crl.exists():
+        ctx.load_verify_locations(cafile=str(paths.crl))
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    return ctx
+
+
+def enrolment_server_context(paths: CertPaths) -> ssl.SSLContext:
+    """nbwmc's side of `enrolment_context`: a client certificate is verified when one is
+    presented (a renewal) and not required (an enrolment, which a token authorizes)."""
+    trust, crl, cert, key = _files(paths)
+    ctx = _base(True, trust, crl)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.load_cert_chain(str(cert), str(key))
+    ctx.options |= ssl.OP_NO_TICKET
+    ctx.num_tickets = 0
+    return ctx
 
 
 def forget_contexts() -> None:

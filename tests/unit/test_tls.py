@@ -198,3 +198,32 @@ def test_handshake_cost(domain: Domain, capsys: pytest.CaptureFixture[str]) -> N
     with capsys.disabled():
         print(f"\nfull mutual TLS 1.3 handshake (ECDSA P-256): {per:.2f} ms")
     assert per < 50
+
+
+def test_enrolment_context_checks_the_master_and_presents_nothing(domain: Domain,
+                                                                   tmp_path: Path) -> None:
+    master = domain.host("master")
+    newcomer = CertPaths(tmp_path / "newcomer")
+    pki.save_trust(newcomer, domain.ca_cert)
+    a, b = socket.socketpair()
+    _opened.extend((a, b))
+    out: list[Any] = []
+
+    def serve() -> None:
+        s = tls.enrolment_server_context(master).wrap_socket(a, server_side=True)
+        _opened.append(s)
+        out.append(s.getpeercert())
+        s.sendall(b"!")
+
+    t = threading.Thread(target=serve)
+    t.start()
+    c = tls.enrolment_context(newcomer).wrap_socket(b, server_hostname="master")
+    _opened.append(c)
+    assert c.recv(1) == b"!"
+    t.join(10)
+    assert out == [None]  # no client certificate, and none needed
+    assert tls.peer_identity(c)[1] == ["master"]
+    # A false master (another CA) is refused before any token is sent.
+    impostor = Domain(tmp_path / "evil").host("master")
+    _, client_side = handshake(impostor, tls.enrolment_context(newcomer), "master")
+    assert isinstance(client_side, ssl.SSLCertVerificationError)
