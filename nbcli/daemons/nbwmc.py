@@ -33,10 +33,11 @@ hourly it writes the master a fresh CRL and renews the master's certificate when
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from cryptography import x509
@@ -130,11 +131,24 @@ class Nbwmc(Daemon):
         atomic.makedirs(self.certs.wmc_db)
         atomic.write_text(self.certs.wmc_db / STATE, json.dumps(self.state, indent=1), mode=0o600)
 
+    @contextlib.contextmanager
+    def _change(self) -> Iterator[None]:
+        """One change of the state, under the lock: kept in memory only once it is on disk
+        (a refused request or a failed write leaves both as they were)."""
+        with self.lock:
+            before = json.loads(json.dumps(self.state))
+            try:
+                yield
+                self._save()
+            except BaseException:
+                self.state = before
+                raise
+
     def _enrol_self(self, now: float) -> None:
         """The master trusts its own CA and holds a valid certificate of it."""
         ca_key, ca_cert = self._ca()
         pki.save_trust(self.certs, ca_cert)
-        with self.lock:
+        with self._change():
             held = pki.host_credentials(self.certs) if self.certs.host_cert.exists() else None
             if held is None or not self._valid(held[1], now) or pki.renewal_due(held[1], now):
                 key = pki.new_key()
@@ -172,7 +186,7 @@ class Nbwmc(Daemon):
 
     def _issue(self, public_key: Any, host_id: str, names: list[str],
                now: float) -> x509.Certificate:
-        """Sign, record (host's names, the certificate) and save - under self.lock."""
+        """Sign and record (the host's names, the certificate) - inside `_change`."""
         for name in names:
             owner = self._owner(name)
             if owner is not None and owner != host_id:
@@ -184,7 +198,6 @@ class Nbwmc(Daemon):
         self.state["certs"][f"{cert.serial_number:x}"] = {
             "host_id": host_id, "names": names, "issued": now,
             "not_after": pki.not_after(cert)}
-        self._save()
         return cert
 
     def _publish_crl(self, now: float) -> str:
@@ -215,7 +228,7 @@ class Nbwmc(Daemon):
         csr = pki.parse_csr(msg["csr"])
         names = pki.csr_names(csr)
         now = clock.now()
-        with self.lock:
+        with self._change():
             if msg["current"] is not None:
                 host_id = self._renewal(msg, now)
                 how = "renewed"
@@ -266,7 +279,7 @@ class Nbwmc(Daemon):
         if not name:
             raise NbuError(INVALID_PARAMETER, "a token needs a name")
         token = pki.new_token()
-        with self.lock:
+        with self._change():
             host_id = None
             if msg["host"] is not None:
                 host_id = self._owner(msg["host"])
@@ -281,7 +294,6 @@ class Nbwmc(Daemon):
             tokens[pki.token_hash(token)] = {
                 "name": name, "uses_left": msg["max_uses"], "expires": now + msg["valid_for"],
                 "created": now, "host_id": host_id}
-            self._save()
         self.log.info("token %s created (%d uses, valid %d s%s)", name, msg["max_uses"],
                       msg["valid_for"], f", reissue for {host_id}" if host_id else "")
         return {"token": token, "expires": now + msg["valid_for"]}
@@ -292,7 +304,7 @@ class Nbwmc(Daemon):
         if (host is None) == (host_id is None):
             raise NbuError(INVALID_PARAMETER, "name the host by -host or by -hostId, not both")
         now = clock.now()
-        with self.lock:
+        with self._change():
             host_id = host_id if host is None else self._owner(host)
             if host_id is None or host_id not in self.state["hosts"]:
                 raise NbuError(NO_ENTITY, f"no certificate was issued to {host or msg['host_id']}")
@@ -300,7 +312,7 @@ class Nbwmc(Daemon):
                        if c["host_id"] == host_id and s not in self.state["revoked"]]
             for s in serials:
                 self.state["revoked"][s] = now
-            self._save()
+        with self.lock:
             self._publish_crl(now)
         self.log.info("revoked the certificates of host id %s (%s): %s; reason: %s", host_id,
                       ", ".join(self.state["hosts"][host_id]["names"]), ", ".join(serials),

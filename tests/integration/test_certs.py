@@ -141,6 +141,9 @@ def test_taking_over_an_enrolled_name_needs_a_reissue_token(three_hosts: Hosts,
     r = media.run("nbcertcmd", "-getCertificate", "-force", "-envtoken", "TOK", TOK=plain,
                   check=False)
     assert r.returncode == 135 and "reissue" in r.stderr
+    state = json.loads((certs(master).wmc_db / "nbwmc.json").read_text())
+    (plain_entry,) = [t for t in state["tokens"].values() if t["name"] == "plain"]
+    assert plain_entry["uses_left"] == 1  # a refused request spends nothing
     reissue = token(master, "reissue-media", "-reissue", "-host", "media")
     r = media.run("nbcertcmd", "-getCertificate", "-force", "-envtoken", "TOK", TOK=reissue)
     again = json.loads(media.run("nbcertcmd", "-listCertDetails", "-json").stdout)
