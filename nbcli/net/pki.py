@@ -9,7 +9,7 @@ Keys are ECDSA P-256: a TLS 1.3 handshake signs once per side and verifies a cha
 P-256 signs ~20x faster than RSA-2048 (a key is made in microseconds, not ~50 ms), which keeps
 a full mutual handshake near a millisecond (job start must stay under 200 ms).
 
-Files under the host root, laid out as NetBackup's /usr/openv/var (see `CertPaths`):
+Files under the host root, laid out as NetBackup's /usr/openv/var (nbcli.net.certpaths):
 
     var/webtruststore/cacert.pem        the domain's CA certificate (every host, once trusted)
     var/vxss/credentials/certificate.pem   this host's host-ID certificate
@@ -33,7 +33,6 @@ import ipaddress
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from nbcli import atomic
+from nbcli.net.certpaths import CertPaths as CertPaths  # re-exported: pki.CertPaths
 from nbcli.status import CLIENT_NOT_VALIDATED_FOR_OP, FILE_READ_FAILED, INVALID_PARAMETER, NbuError
 
 CERT_DAYS = 365
@@ -57,53 +57,6 @@ TOKEN_LENGTH = 16  # as NetBackup's: 16 upper-case letters (~75 bits)
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
 
 Key = ec.EllipticCurvePrivateKey
-
-
-@dataclass(frozen=True)
-class CertPaths:
-    """Where a host keeps its trust store, credentials and CRL (and the master its CA)."""
-
-    root: Path
-
-    @property
-    def trust_store(self) -> Path:
-        return self.root / "var" / "webtruststore" / "cacert.pem"
-
-    @property
-    def credentials(self) -> Path:
-        return self.root / "var" / "vxss" / "credentials"
-
-    @property
-    def host_cert(self) -> Path:
-        return self.credentials / "certificate.pem"
-
-    @property
-    def keystore(self) -> Path:
-        return self.credentials / "keystore"
-
-    @property
-    def crl(self) -> Path:
-        return self.root / "var" / "vxss" / "crl" / "crl.pem"
-
-    @property
-    def ca_dir(self) -> Path:
-        return self.root / "var" / "vxss" / "at" / "ca"
-
-    @property
-    def ca_key(self) -> Path:
-        return self.ca_dir / "cakey.pem"
-
-    @property
-    def ca_cert(self) -> Path:
-        return self.ca_dir / "cacert.pem"
-
-    @property
-    def wmc_db(self) -> Path:
-        """nbwmc's state (issued certificates, tokens, revocations): master only."""
-        return self.root / "netbackup" / "db" / "vxss"
-
-    def host_key(self, cert: x509.Certificate) -> Path:
-        return self.keystore / f"{ski(cert)}.pem"
 
 
 # --- time -----------------------------------------------------------------------------------
@@ -204,6 +157,11 @@ def fingerprint(cert: x509.Certificate, algorithm: str = "sha256") -> str:
     """`AB:CD:...`, as NetBackup shows fingerprints (SHA-1 or SHA-256 of the DER)."""
     algo = hashes.SHA1() if algorithm == "sha1" else hashes.SHA256()  # noqa: S303 - display
     return cert.fingerprint(algo).hex(":").upper()
+
+
+def key_path(paths: CertPaths, cert: x509.Certificate) -> Path:
+    """Where the key of `cert` is kept: keystore/<Subject Key Identifier>.pem."""
+    return paths.keystore / f"{ski(cert)}.pem"
 
 
 def ski(cert: x509.Certificate) -> str:
@@ -447,7 +405,7 @@ def save_credentials(paths: CertPaths, key: Key, cert: x509.Certificate) -> None
     """Key first (0600, named by the certificate's SKI), then the certificate that names it,
     then the keys no certificate names any more."""
     _private_dir(paths.keystore)
-    keep = paths.host_key(cert)
+    keep = key_path(paths, cert)
     atomic.write_bytes(keep, key_pem(key), mode=0o600)
     atomic.write_text(paths.host_cert, cert_pem(cert))
     for old in paths.keystore.glob("*.pem"):
@@ -460,7 +418,7 @@ def host_credentials(paths: CertPaths) -> tuple[Key, x509.Certificate] | None:
     if not paths.host_cert.exists():
         return None
     cert = load_cert(paths.host_cert)
-    return load_key(paths.host_key(cert)), cert
+    return load_key(key_path(paths, cert)), cert
 
 
 def save_crl(paths: CertPaths, crl: x509.CertificateRevocationList) -> None:

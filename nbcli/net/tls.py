@@ -13,7 +13,9 @@ that says why (no certificate, unknown CA, expired, revoked); a certificate for 
 than expected is 8509. Contexts are cached per host and rebuilt when a file under them changes
 (a renewal, a fresh CRL), so a connection pays for the handshake only.
 
-Imports pki, config and status; never the connection modules (they import this one).
+Imports certpaths and status only - not pki, whose `cryptography` import costs every process
+~70 ms: the key is found by trying the keystore's keys, the peer's identity read from the
+certificate ssl has already parsed. Never imports the connection modules (they import this).
 """
 
 from __future__ import annotations
@@ -23,19 +25,17 @@ import socket
 import ssl
 import threading
 from pathlib import Path
+from typing import Any
 
-from cryptography import x509
-
-from nbcli.net import pki
-from nbcli.net.pki import CertPaths
+from nbcli.net.certpaths import CertPaths
 from nbcli.status import CERT_NAME_MISMATCH, HANDSHAKE_FAILED, NbuError
 
 _cache: dict[tuple[str, bool], tuple[tuple[float, ...], ssl.SSLContext]] = {}
 _lock = threading.Lock()
 
 
-def _files(paths: CertPaths) -> tuple[Path, Path, Path, Path]:
-    """trust store, CRL, certificate, key - each must exist (status 26 says which is missing)."""
+def _files(paths: CertPaths) -> tuple[Path, Path, Path]:
+    """trust store, CRL, certificate - each must exist (status 26 says which is missing)."""
     missing = [(p, what) for p, what in ((paths.trust_store, "the CA certificate "
                                           "(nbcertcmd -getCACertificate)"),
                                          (paths.crl, "the CRL (nbcertcmd -getCRL)"),
@@ -44,8 +44,22 @@ def _files(paths: CertPaths) -> tuple[Path, Path, Path, Path]:
                if not p.exists()]
     if missing:
         raise NbuError(HANDSHAKE_FAILED, f"this host has no {missing[0][1]}: {missing[0][0]}")
-    cert = pki.load_cert(paths.host_cert)
-    return paths.trust_store, paths.crl, paths.host_cert, paths.host_key(cert)
+    return paths.trust_store, paths.crl, paths.host_cert
+
+
+def _load_credentials(ctx: ssl.SSLContext, paths: CertPaths) -> None:
+    """The certificate and the keystore key that matches it: the only one, except just after
+    a crash between a new key and its certificate (nbcli.net.pki.save_credentials)."""
+    keys = sorted(paths.keystore.glob("*.pem"), key=_mtime, reverse=True)
+    last: Exception | None = None
+    for key in keys:
+        try:
+            ctx.load_cert_chain(str(paths.host_cert), str(key))
+            return
+        except (OSError, ssl.SSLError) as e:
+            last = e
+    raise NbuError(HANDSHAKE_FAILED, f"no key in {paths.keystore} matches this host's "
+                                     f"certificate{f': {last}' if last else ''}")
 
 
 def _base(server: bool, trust: Path, crl: Path) -> ssl.SSLContext:
@@ -62,12 +76,9 @@ def _base(server: bool, trust: Path, crl: Path) -> ssl.SSLContext:
 
 
 def _context(paths: CertPaths, server: bool) -> ssl.SSLContext:
-    trust, crl, cert, key = _files(paths)
+    trust, crl, _ = _files(paths)
     ctx = _base(server, trust, crl)
-    try:
-        ctx.load_cert_chain(str(cert), str(key))
-    except (OSError, ssl.SSLError) as e:
-        raise NbuError(HANDSHAKE_FAILED, f"cannot load this host's certificate and key: {e}") from e
+    _load_credentials(ctx, paths)
     if server:
         # One handshake per connection and connections are long-lived: no session tickets
         # to protect (a stolen ticket key would let a recording be decrypted).
@@ -125,10 +136,10 @@ def enrolment_context(paths: CertPaths) -> ssl.SSLContext:
 def enrolment_server_context(paths: CertPaths) -> ssl.SSLContext:
     """nbwmc's side of `enrolment_context`: a client certificate is verified when one is
     presented (a renewal) and not required (an enrolment, which a token authorizes)."""
-    trust, crl, cert, key = _files(paths)
+    trust, crl, _ = _files(paths)
     ctx = _base(True, trust, crl)
     ctx.verify_mode = ssl.CERT_OPTIONAL
-    ctx.load_cert_chain(str(cert), str(key))
+    _load_credentials(ctx, paths)
     ctx.options |= ssl.OP_NO_TICKET
     ctx.num_tickets = 0
     return ctx
@@ -178,12 +189,26 @@ def _reason(e: BaseException) -> str:
 
 # --- who the peer is ------------------------------------------------------------------------
 
+HOSTID_URI = "nbcli:hostid:"  # as nbcli.net.pki writes it
+
+
 def peer_identity(sslsock: ssl.SSLSocket) -> tuple[str, list[str]]:
     """(host id, names) of the verified peer certificate."""
-    der = sslsock.getpeercert(binary_form=True)
-    if not der:
+    cert: dict[str, Any] | None = sslsock.getpeercert()
+    if not cert:
         raise NbuError(HANDSHAKE_FAILED, "the peer presented no certificate")
-    return pki.identity(x509.load_der_x509_certificate(der))
+    host_id = ""
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                host_id = str(value)
+    names = []
+    for kind, value in cert.get("subjectAltName", ()):
+        if kind == "DNS":
+            names.append(str(value))
+        elif kind == "URI" and str(value).startswith(HOSTID_URI):
+            host_id = str(value)[len(HOSTID_URI):]
+    return host_id, names
 
 
 def require_name(sslsock: ssl.SSLSocket, name: str) -> str:

@@ -99,7 +99,7 @@ def test_token_enrols_the_client(three_hosts: Hosts, tmp_path: Path) -> None:
     assert mine["hostNames"] == ["client"] and mine["subject"] == f"/CN={mine['hostId']}"
     assert mine["issuedBy"] == "/CN=broker/OU=root@master/O=vx"
     held = pki.host_credentials(certs(client))
-    assert held is not None and pki.stat_mode(certs(client).host_key(held[1])) == 0o600
+    assert held is not None and pki.stat_mode(pki.key_path(certs(client), held[1])) == 0o600
     assert certs(client).crl.exists()
     listing = master.run("nbcertcmd", "-listAllDomainCertificates").stdout.splitlines()
     row = [line.split() for line in listing if line.startswith("client ")]

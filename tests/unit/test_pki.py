@@ -134,15 +134,15 @@ def test_credentials_key_first_then_certificate(tmp_path: Path) -> None:
     k1 = pki.new_key()
     c1 = pki.issue(ca_key, ca, k1.public_key(), str(uuid.uuid4()), ["h"], NOW)
     pki.save_credentials(paths, k1, c1)
-    assert mode(paths.host_key(c1)) == 0o600 and mode(paths.keystore) == 0o700
+    assert mode(pki.key_path(paths, c1)) == 0o600 and mode(paths.keystore) == 0o700
     # A crash after the new key was written but before its certificate: the old pair holds.
     k2 = pki.new_key()
     c2 = pki.issue(ca_key, ca, k2.public_key(), str(uuid.uuid4()), ["h"], NOW)
-    paths.host_key(c2).write_bytes(pki.key_pem(k2))
+    pki.key_path(paths, c2).write_bytes(pki.key_pem(k2))
     key, cert = pki.host_credentials(paths) or (None, None)
     assert cert == c1 and key is not None and key.public_key() == k1.public_key()
     pki.save_credentials(paths, k2, c2)
-    assert [p.name for p in paths.keystore.iterdir()] == [paths.host_key(c2).name]
+    assert [p.name for p in paths.keystore.iterdir()] == [pki.key_path(paths, c2).name]
     assert (pki.host_credentials(paths) or (None, None))[1] == c2
 
 

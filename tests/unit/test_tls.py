@@ -227,3 +227,22 @@ def test_enrolment_context_checks_the_master_and_presents_nothing(domain: Domain
     impostor = Domain(tmp_path / "evil").host("master")
     _, client_side = handshake(impostor, tls.enrolment_context(newcomer), "master")
     assert isinstance(client_side, ssl.SSLCertVerificationError)
+
+
+def test_tls_does_not_import_cryptography() -> None:
+    """Every process that connects imports tls; `cryptography` would cost each ~70 ms."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", "import sys, nbcli.net.tls; "
+                        "print(any(m.startswith('cryptography') for m in sys.modules))"],
+                       capture_output=True, text=True, check=True)
+    assert r.stdout == "False\n"
+
+
+def test_a_stray_new_key_from_a_crash_does_not_break_the_context(domain: Domain) -> None:
+    master, client = domain.host("master"), domain.host("client")
+    stray = pki.new_key()  # written before its certificate, which never came
+    (client.keystore / "0000.pem").write_bytes(pki.key_pem(stray))
+    server_side, client_side = handshake(master, client, "master")
+    assert isinstance(server_side, ssl.SSLSocket) and isinstance(client_side, ssl.SSLSocket)
