@@ -147,7 +147,8 @@ class Nbwmc(Daemon):
     def _enrol_self(self, now: float) -> None:
         """The master trusts its own CA and holds a valid certificate of it."""
         ca_key, ca_cert = self._ca()
-        pki.save_trust(self.certs, ca_cert)
+        if pki.trusted_ca(self.certs) != ca_cert:  # rewritten, every TLS context is rebuilt
+            pki.save_trust(self.certs, ca_cert)
         with self._change():
             held = pki.host_credentials(self.certs) if self.certs.host_cert.exists() else None
             if held is None or not self._valid(held[1], now) or pki.renewal_due(held[1], now):
