@@ -38,14 +38,15 @@ nbcertcmd -createToken -name token_name [-reissue -host host_name] [-maxUses num
           [-validFor numDnumHnumM] [-json]
 nbcertcmd -listCertDetails [-json]
 nbcertcmd -listCACertDetails [-json]
+nbcertcmd -displayCACertDetail [-server master_server_name] [-json]
 nbcertcmd -renewCertificate [-server master_server_name]
 nbcertcmd -revokeCertificate -host host_name | -hostId host_id [-reason text]
 nbcertcmd -getCRL [-server master_server_name]
 nbcertcmd -listAllDomainCertificates [-json]"""
 
 ACTIONS = ("getCACertificate", "getCertificate", "createToken", "listCertDetails",
-           "listCACertDetails", "renewCertificate", "revokeCertificate", "getCRL",
-           "listAllDomainCertificates")
+           "listCACertDetails", "displayCACertDetail", "renewCertificate", "revokeCertificate",
+           "getCRL", "listAllDomainCertificates")
 DONE = "Operation completed successfully."
 
 
@@ -264,6 +265,13 @@ def cli(root: str | None, server: str | None, force: bool, file: str | None,
             raise NbuError(FILE_READ_FAILED, "the trust store holds no CA certificate "
                                              "(nbcertcmd -getCACertificate)")
         d = pki.details(ca)
+        if json_out:
+            echo_json(as_json(d))
+        else:
+            echo_lines([*ca_lines(d), "", DONE])
+        return 0
+    if action == "displayCACertDetail":  # the master's CA, fetched and shown, not stored
+        d = pki.details(enrol.fetch_ca(cfg, master))
         if json_out:
             echo_json(as_json(d))
         else:

@@ -60,6 +60,11 @@ def test_ca_certificate_is_stored_only_when_confirmed(three_hosts: Hosts,
                                                       tmp_path: Path) -> None:
     master, client = three_hosts["master"], three_hosts["client"]
     ca = json.loads(master.run("nbcertcmd", "-listCACertDetails", "-json").stdout)
+    shown = client.run("nbcertcmd", "-displayCACertDetail").stdout.splitlines()
+    assert f"SHA-256 Fingerprint : {ca['sha256Fingerprint']}" in [x.strip() for x in shown]
+    assert not certs(client).trust_store.exists()
+    r = client.run("nbcertcmd", "-getCRL", "-listCertDetails", check=False)
+    assert r.returncode == 20 and "USAGE: nbcertcmd" in r.stderr
     for answer in ("n\n", ""):
         r = client.run("nbcertcmd", "-getCACertificate", input=answer, check=False)
         assert r.returncode == 150, r.stderr
@@ -108,6 +113,10 @@ def test_token_enrols_the_client(three_hosts: Hosts, tmp_path: Path) -> None:
     # A second request without -force keeps the certificate.
     r = client.run("nbcertcmd", "-getCertificate", "-token", "ABCDEFGHIJKLMNOP", check=False)
     assert r.returncode == 226
+    # -token alone reads the token from standard input (a prompt on a terminal).
+    r = client.run("nbcertcmd", "-getCertificate", "-force", "-token",
+                   input=token(master, "client-stdin", "-reissue", "-host", "client") + "\n")
+    assert r.stdout == "Host certificate received successfully from server master.\n"
 
 
 def test_max_uses_is_enforced(three_hosts: Hosts, tmp_path: Path) -> None:
