@@ -1,5 +1,6 @@
 """The README's main job: an all-in-one host on the embedded default root, a backup and a
-restore through the real daemons, and the Activity Monitor.
+restore through the real daemons, and the Activity Monitor; the host's certificate is shown
+after start (nbwmc, the master's CA, enrols the master itself).
 
 `python -m nbcli.demo` starts the default host (created on first use under the user's data
 folder), adds a disk storage unit and a policy (once), writes a sample folder, backs it up
@@ -68,6 +69,8 @@ def main() -> None:
     demo = cfg.root / "demo"
     print(f"nbcli demo: all-in-one host {name} in {cfg.root}\n", flush=True)
     sh("netbackup", "start")
+    # The master enrols itself when nbwmc starts (the CA and its host-ID certificate).
+    sh("nbcertcmd", "-listCertDetails")
     (demo / "stu").mkdir(parents=True, exist_ok=True)
     sample = demo / "sample"
     make_sample(sample)

@@ -9,8 +9,14 @@ Each host listens on its own loopback address (master 127.0.0.1, media 127.0.0.2
 machines, and each host can tell by the peer address who is asking. bin/nb-hosts wraps this;
 the test suite's fixtures use the same functions.
 
+`up` also enrols the hosts, as an administrator would: the master's nbwmc has made the CA and
+the master's own certificate; each other host checks the CA's fingerprint (read from the
+master's root, the out-of-band channel) with `nbcertcmd -getCACertificate -file`, then gets
+its certificate with a one-use token passed in the environment (`-envtoken`), never on a
+command line.
+
 Place: the tools floor (docs/architecture.md): nothing in nbcli imports it; bin/nb-hosts and the
-tests do. It imports only nbcli.config and nbcli.programs.
+tests do. It imports nbcli.config and nbcli.programs, and runs nbcertcmd as a process.
 """
 
 from __future__ import annotations
@@ -80,9 +86,10 @@ def create(base: Path, port: int | None = None, layout: list[tuple[str, str, lis
     return specs
 
 
-def run(spec: HostSpec, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(spec: HostSpec, *argv: str, check: bool = True,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run an nbcli program as a real process on host `spec`."""
-    env = dict(os.environ, NB_ROOT=str(spec.root))
+    env = dict(os.environ, NB_ROOT=str(spec.root), **(env or {}))
     return subprocess.run(programs.argv_for(argv[0]) + list(argv[1:]), env=env, text=True,
                           capture_output=True, check=check)
 
@@ -92,6 +99,33 @@ def up(specs: list[HostSpec]) -> None:
         r = run(s, "netbackup", "start", check=False)
         if r.returncode:
             raise RuntimeError(f"{s.name}: netbackup start failed:\n{r.stdout}{r.stderr}")
+
+
+def enrol(specs: list[HostSpec]) -> None:
+    """Give every host not enrolled yet the CA certificate and a host certificate."""
+    from nbcli.net import pki  # here: only `up` needs cryptography
+
+    masters = [s for s in specs if "master" in s.roles]
+    if not masters:
+        return
+    master = masters[0]
+    ca = pki.load_cert(pki.CertPaths(master.root).ca_cert)
+    for s in specs:
+        if s is master or pki.CertPaths(s.root).host_cert.exists():
+            continue
+        hash_file = s.root / "var" / "run" / "ca.sha256"
+        hash_file.write_text(pki.fingerprint(ca) + "\n")
+        steps = [run(s, "nbcertcmd", "-getCACertificate", "-file", str(hash_file), check=False)]
+        hash_file.unlink()
+        name = f"nb-hosts-{s.name}-{os.urandom(3).hex()}"
+        steps.append(run(master, "nbcertcmd", "-createToken", "-name", name, check=False))
+        if not any(r.returncode for r in steps):
+            token = steps[-1].stdout.split()[1]
+            steps.append(run(s, "nbcertcmd", "-getCertificate", "-envtoken", "NB_HOSTS_TOKEN",
+                             env={"NB_HOSTS_TOKEN": token}, check=False))
+        failed = [r for r in steps if r.returncode]
+        if failed:
+            raise RuntimeError(f"{s.name}: enrolment failed:\n{failed[0].stderr}")
 
 
 def down(specs: list[HostSpec]) -> None:
@@ -117,7 +151,11 @@ def main() -> None:
     except RuntimeError as e:
         sys.exit(f"nb-hosts: {e}")
     if a.action == "up":
-        up(specs)
+        try:
+            up(specs)
+            enrol(specs)
+        except RuntimeError as e:
+            sys.exit(f"nb-hosts: {e}")
         for s in specs:
             print(f"{s.name:7s} {s.address}  NB_ROOT={s.root}")
     elif a.action == "down":

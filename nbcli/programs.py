@@ -20,6 +20,7 @@ DAEMONS: dict[str, str] = {
     "pbx_exchange": "nbcli.daemons.pbx_exchange:main",
     "bpcd": "nbcli.daemons.bpcd:main",
     "nbemm": "nbcli.daemons.nbemm:main",
+    "nbwmc": "nbcli.daemons.nbwmc:main",
     "bpjobd": "nbcli.daemons.bpjobd:main",
     "bpdbm": "nbcli.daemons.bpdbm:main",
     "nbproxy": "nbcli.daemons.nbproxy:main",
@@ -33,7 +34,7 @@ DAEMONS: dict[str, str] = {
 
 ROLE_DAEMONS: dict[str, list[str]] = {
     "every": ["pbx_exchange", "bpcd", "nbcmdd"],
-    "master": ["nbemm", "bpjobd", "bpdbm", "nbproxy", "nbrb", "nbjm", "nbpem", "bprd"],
+    "master": ["nbemm", "nbwmc", "bpjobd", "bpdbm", "nbproxy", "nbrb", "nbjm", "nbpem", "bprd"],
     "media": ["ltid"],
     "client": [],
 }
@@ -76,6 +77,7 @@ COMMANDS: dict[str, str] = {
     "bpimage": "nbcli.commands.bpimage:main",
     "bparchive": "nbcli.commands.bparchive:main",
     "nbvtl": "nbcli.commands.nbvtl:main",
+    "nbcertcmd": "nbcli.commands.nbcertcmd:main",
 }
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}

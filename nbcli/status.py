@@ -266,6 +266,7 @@ MESSAGES: dict[int, str] = {
     2820: 'NetBackup VMware policy restore error',
     2850: 'Restore error',
     4200: 'Operation failed: Unable to acquire snapshot lock',
+    8509: 'The specified server name was not found in the web service certificate',
     4207: 'Could not fetch snapshot metadata or state files',
     4239: 'Unable to find the virtual machine',
     4246: 'The requested operation was partially successful.',
@@ -355,6 +356,7 @@ STU_MAX_JOBS_REACHED = 2040
 STU_DISABLED = 2045
 MEDIA_SERVER_NOT_FOUND = 2101
 STU_ON_DEMAND_ONLY = 2111
+CERT_NAME_MISMATCH = 8509
 
 
 def message(status: int) -> str:

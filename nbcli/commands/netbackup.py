@@ -34,7 +34,7 @@ STOP_DEADLINE = 20.0
 # The service each daemon registers first: `start` waits until PBX hands it a connection.
 READY_SERVICE = {"bpcd": "bpcd", "nbemm": "nbemm", "bpjobd": "bpjobd", "bpdbm": "bpdbm",
                  "nbproxy": "nbproxy", "nbrb": "nbrb", "nbjm": "nbjm", "nbpem": "nbpem",
-                 "bprd": "bprd", "ltid": "ltid"}
+                 "bprd": "bprd", "ltid": "ltid", "nbwmc": "nbwmc"}
 
 
 def _cfg(root: str | None, create: bool) -> HostConfig:
