@@ -1,8 +1,8 @@
 """A client's attributes (bpclient): the record, NetBackup's codes for its values, the check.
 
-bpdbm keeps one per client in db/client (nbcli.catalog.clientattrs) and sends them as tables
-(nbcli.model.records); bpclient and nbpem rebuild them here. Pure: imports only nbcli.status and
-nbcli.model.
+bpdbm keeps one per client in db/client (nbcli.catalog.clientattrs, which nbpem reads) and
+sends them to bpclient as tables (nbcli.model.records), rebuilt here. Pure: imports only
+nbcli.status and nbcli.model.
 """
 
 from __future__ import annotations
