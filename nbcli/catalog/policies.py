@@ -1,7 +1,8 @@
 """The policy store: db/class/<policy>/policy.toml, one folder per policy.
 
-Only the policy commands write here; nbpem and bprd read with `load`/`load_all` whenever they
-need a policy, so a change is seen without a restart. Files are replaced atomically
+Only bpdbm writes here (the policy commands ask it: nbcli.daemons.bpdbm_config); nbpem and
+bprd read with `load`/`load_all` whenever they need a policy, so a change is seen without a
+restart. Files are replaced atomically
 (nbcli.atomic), so a reader never needs a lock and never sees half a policy.
 
 Writers serialize with flock(2):
@@ -27,8 +28,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nbcli import atomic, clock
-from nbcli.catalog.policy_model import MAX_NAME, Policy, check_name, from_toml, to_toml
 from nbcli.config import HostConfig, Paths
+from nbcli.model.policy import MAX_NAME, Policy, check_name, from_toml, to_toml
 from nbcli.status import ENTITY_EXISTS, NO_SUCH_POLICY, NOT_MASTER, NbuError
 
 POLICY_FILE = "policy.toml"

@@ -18,29 +18,30 @@ from pathlib import Path
 from nbcli import kinds
 from nbcli.catalog import tomldoc
 from nbcli.config import Paths
+from nbcli.model.retention import (
+    DAY,
+    FIXED,
+    HOUR,
+    INFINITY_WORD,
+    LEVELS,
+    MAX_SECONDS,
+    NAMED,
+    WEEK,
+    YEAR,
+    check_level,
+    period_text,
+    shown_seconds,
+)
 from nbcli.status import INVALID_PARAMETER, NbuError
 
 FILE = "retention.toml"
-LEVELS = range(0, 101)
-FIXED = {9: None, 25: 0}  # level -> the period it always has
-INFINITY_WORD = "infinity"
-HOUR, DAY, WEEK, YEAR = 3600, kinds.DAY, kinds.WEEK, 365 * kinds.DAY
-MAX_SECONDS = kinds.INFINITY - 1  # a finite period must stay below "never expires"
-
-# The names NetBackup gives its default periods; other periods are named by their unit.
-NAMED = {7 * DAY: "1 week", 14 * DAY: "2 weeks", 21 * DAY: "3 weeks", 31 * DAY: "1 month",
-         62 * DAY: "2 months", 92 * DAY: "3 months", 183 * DAY: "6 months",
-         274 * DAY: "9 months", 365 * DAY: "1 year"}
+__all__ = ["DAY", "FIXED", "HOUR", "INFINITY_WORD", "LEVELS", "MAX_SECONDS", "NAMED", "WEEK",
+           "YEAR", "check_level", "levels", "path", "period_text", "retention_seconds",
+           "set_level", "shown_seconds"]
 
 
 def path(paths: Paths) -> Path:
     return paths.db_config / FILE
-
-
-def check_level(level: int) -> int:
-    if level not in LEVELS:
-        raise NbuError(INVALID_PARAMETER, f"retention level {level} is not 0 to {LEVELS[-1]}")
-    return level
 
 
 def _overrides(data: dict[str, object] | None) -> dict[int, int | None]:
@@ -98,25 +99,3 @@ def set_level(paths: Paths, level: int, seconds: int | None) -> None:
         table = dict(data.get("levels", {}))
         table[str(level)] = INFINITY_WORD if seconds is None else seconds
         data["levels"] = dict(sorted(table.items(), key=lambda kv: int(kv[0])))
-
-
-# --- how NetBackup names a period --------------------------------------------------------------
-
-def shown_seconds(seconds: int | None) -> int:
-    """The seconds bpretlevel prints: infinity is NetBackup's 2147483647."""
-    return kinds.INFINITY if seconds is None else seconds
-
-
-def period_text(seconds: int | None) -> str:
-    """"2 weeks", "infinity", "expires immediately", "36 hours": NetBackup's words for it."""
-    if seconds is None:
-        return INFINITY_WORD
-    if seconds == 0:
-        return "expires immediately"
-    if seconds in NAMED:
-        return NAMED[seconds]
-    for size, unit in ((YEAR, "year"), (WEEK, "week"), (DAY, "day"), (HOUR, "hour")):
-        if seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}" + ("s" if n != 1 else "")
-    return f"{seconds} seconds"

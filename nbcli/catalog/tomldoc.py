@@ -7,9 +7,9 @@ document or the new one, never half of one. Writers serialize a read-modify-writ
 flock(2) on a separate lock file: locking the document itself would not work, since the rename
 puts a new inode under the name and a second writer would lock the old one.
 
-The dataclass helpers turn a record into a TOML table and back with the types its annotations
-name (a bool is not an int here, None means "left out of the file"). This module imports only
-nbcli.atomic and nbcli.status, so every store can use it.
+The dataclass helpers that turn a record into a TOML table and back (to_table, from_table) are
+nbcli.model.records, shared with bpdbm's replies. This module imports only nbcli.atomic,
+nbcli.status and nbcli.model, so every store can use it.
 """
 
 from __future__ import annotations
@@ -17,23 +17,22 @@ from __future__ import annotations
 import fcntl
 import os
 import tomllib
-import types
-import typing
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import tomli_w
 
 from nbcli import atomic
+from nbcli.model.records import from_table, to_table
 from nbcli.status import DATABASE_INCONSISTENT, NbuError
 
 FORMAT_VERSION = 1
 BAD_DOCUMENT = DATABASE_INCONSISTENT
 
-T = TypeVar("T")
+__all__ = ["BAD_DOCUMENT", "FORMAT_VERSION", "from_table", "lock_path", "locked", "modify",
+           "read", "to_table", "write"]
 
 
 def lock_path(path: Path) -> Path:
@@ -85,47 +84,3 @@ def modify(path: Path) -> Iterator[dict[str, Any]]:
         data = read(path) or {}
         yield data
         write(path, data)
-
-
-# --- dataclass records <-> TOML tables --------------------------------------------------------
-
-def to_table(record: Any) -> dict[str, Any]:
-    """A dataclass record's fields as a TOML table; None ("not set") fields are left out."""
-    assert is_dataclass(record)
-    return {f.name: getattr(record, f.name) for f in fields(record)
-            if getattr(record, f.name) is not None}
-
-
-def from_table(cls: type[T], table: dict[str, Any], what: str, **given: Any) -> T:
-    """A `cls` record from a TOML table, each value checked against the field's annotation;
-    fields missing from the table keep their defaults, `given` ones are set as they are.
-    Status 238 (naming `what`) when a value has the wrong type."""
-    hints = typing.get_type_hints(cls)
-    values = dict(given)
-    for f in fields(cls):  # type: ignore[arg-type]
-        if f.name in given or f.name not in table:
-            continue
-        value = table[f.name]
-        if not _fits(value, hints[f.name]):
-            raise NbuError(BAD_DOCUMENT, f"{what}: {f.name} = {value!r} is not "
-                                         f"{_type_name(hints[f.name])}")
-        values[f.name] = value
-    return cls(**values)
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether `value` (from tomllib) is of type `hint`: int, str, bool, list[x], x | None."""
-    origin = typing.get_origin(hint)
-    if origin in (types.UnionType, typing.Union):
-        return any(_fits(value, h) for h in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_fits(v, item) for v in value)
-    # bool is a subclass of int, but `true` is no number of minutes and `1` is no flag
-    return isinstance(value, hint) and isinstance(value, bool) == (hint is bool)
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint)

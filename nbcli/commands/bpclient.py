@@ -3,7 +3,8 @@
 `-All` lists every client that has an entry; `-client C` shows, adds (-add), changes (-update)
 or removes (-delete) one. Listing forms are -L (the default) and -l. Adding an entry that
 exists is status 226, and any other request for a client without one is 227, as NetBackup's.
-Changes are checked (nbcli.catalog.clientattrs) before anything is written.
+The entries live on the master, in bpdbm's care: this command asks it (-M master, else the
+first SERVER), which checks the changes (nbcli.model.clientattrs) before anything is written.
 """
 
 from __future__ import annotations
@@ -12,22 +13,22 @@ from typing import Any
 
 import click
 
-from nbcli.catalog import clientattrs, policies
-from nbcli.catalog.clientattrs import ClientAttrs
-from nbcli.cli import admin_log, entry, load_cfg, root_option
+from nbcli.cli import admin_log, entry, root_option
 from nbcli.commands import clientattrfmt
-from nbcli.commands.policyfmt import policy_command
+from nbcli.commands.policyfmt import MasterDb, master_db, master_option, policy_command
+from nbcli.model.clientattrs import ClientAttrs
+from nbcli.model.records import from_table
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
 
-SYNOPSIS = """bpclient -All [-L | -l]
-bpclient -client client_name [-L | -l]
+SYNOPSIS = """bpclient -All [-L | -l] [-M master]
+bpclient -client client_name [-L | -l] [-M master]
 bpclient -client client_name -add | -update [-max_jobs 1-99] [-current_host host_name]
     [-ip address] [-port number] [-dynamic_address 0|1] [-free_browse 0|1|2]
     [-list_restore 0|1|2|3] [-connect_options 0|1|2 0|1|2 0|1|2|3]
     [-online | -offline | -online_backup | -offline_backup | -online_restore |
-     -offline_restore]
-bpclient -client client_name -delete"""
+     -offline_restore] [-M master]
+bpclient -client client_name -delete [-M master]"""
 
 # option destination -> ClientAttrs attribute, for the plain values
 SIMPLE = {"max_jobs": "max_jobs", "current_host": "current_host", "ip": "ip_address",
@@ -60,16 +61,12 @@ def _state_options(f: Any) -> Any:
     return f
 
 
-def _list(paths: Any, client: str | None, form: str) -> int:
-    if client is None:
-        clients = clientattrs.list_clients(paths)
-        if not clients:
-            raise NbuError(NO_ENTITY, "no client has attributes on this master")
-    else:
-        attrs = clientattrs.load_client(paths, client)
-        if attrs is None:
-            raise NbuError(NO_ENTITY, f"client {client} does not exist")
-        clients = [attrs]
+def _list(db: MasterDb, client: str | None, form: str) -> int:
+    clients = [from_table(ClientAttrs, c, "client_attrs")
+               for c in db("client_attrs", client=client)["clients"]]
+    if not clients:
+        raise NbuError(NO_ENTITY, "no client has attributes on this master" if client is None
+                       else f"client {client} does not exist")
     echo_lines(clientattrfmt.show(clients, form))
     return 0
 
@@ -97,16 +94,19 @@ def _list(paths: Any, client: str | None, form: str) -> int:
               help="BPCD connect-back, ports, daemon connection (default 2 2 3).")
 @_state_options
 @click.option("-v", "verbose", is_flag=True, hidden=True)
+@master_option
 @root_option
 def cli(all_clients: bool, client: str | None, form: str | None, mode: str | None,
-        verbose: bool, root: str | None, **opts: Any) -> int:
+        verbose: bool, master: str | None, root: str | None, **opts: Any) -> int:
     """List, add, update or delete client attributes.
 
     \b
     EXIT STATUS
       0    listed or changed
       20   invalid option or value (-max_jobs is 1 to 99), or options that do not go together
-      153  this host is not the master server
+      25   cannot connect to bpdbm on the master
+      46   this host is not a server of the master
+      153  this host is not the master server (and no -M names one)
       225  name longer than 128 characters
       226  -add: the client already has an entry
       227  no entry for the client (or, with -All, for any client)
@@ -119,20 +119,15 @@ def cli(all_clients: bool, client: str | None, form: str | None, mode: str | Non
     if mode and form:
         raise NbuError(INVALID_PARAMETER,
                        "-L and -l list; they do not go with -add, -update or -delete")
-    cfg = load_cfg(root)
-    paths = policies.master_paths(cfg)
+    db = master_db(root, master)
     if mode is None:
-        return _list(paths, client, form or "L")
+        return _list(db, client, form or "L")
     assert client is not None
-    if mode == "add":
-        clientattrs.add_client(paths, ClientAttrs(client, **changes))
-    elif mode == "update":
-        with clientattrs.modify_client(paths, client) as attrs:
-            for attr, value in changes.items():
-                setattr(attrs, attr, value)
+    if mode == "delete":
+        db("client_delete", client=client)
     else:
-        clientattrs.delete_client(paths, client)
-    admin_log(cfg).info("bpclient: %s %s %s", mode, client, changes)
+        db(f"client_{mode}", client=client, attrs=changes)
+    admin_log(db.cfg).info("bpclient: %s %s %s", mode, client, changes)
     return 0
 
 

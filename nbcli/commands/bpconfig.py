@@ -2,9 +2,10 @@
 
 The two forms exclude each other, as in NetBackup: attribute options change what they name
 and print nothing; a display option, or no option at all (the raw form), shows them. Values
-are checked by nbcli.catalog.globals (status 20 for one out of NetBackup's range) before
-anything is written, and the change is one read-modify-write under the store's lock, so two
-bpconfig runs at once each keep the other's change.
+are checked (nbcli.model.globals: status 20 for one out of NetBackup's range) by bpdbm on the
+master (-M master, else the first SERVER), which owns them, before anything is written; the
+change is one read-modify-write under the store's lock there, so two bpconfig runs at once
+each keep the other's change.
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from typing import Any
 
 import click
 
-from nbcli.catalog import globals as globals_store
-from nbcli.catalog import policies
-from nbcli.cli import admin_log, entry, load_cfg, root_option
+from nbcli.cli import admin_log, entry, root_option
 from nbcli.commands import globalsfmt
-from nbcli.commands.policyfmt import form_options, policy_command
+from nbcli.commands.policyfmt import form_options, master_db, master_option, policy_command
+from nbcli.model.globals import PREP_DEFAULT, Globals
+from nbcli.model.records import from_table
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpconfig [-cd seconds] [-ha hours] [-kl days] [-kt days] [-ma [address]]
     [-sto seconds] [-mj number] [-period hours] [-prep hours] [-to seconds]
     [-max_copies number] [-cleanup_int hours] [-cleanup_wait minutes] [-tries times]
-    [-wi minutes] [-pui minutes] [-v]
-bpconfig [-L | -l | -U] [-v]"""
+    [-wi minutes] [-pui minutes] [-v] [-M master]
+bpconfig [-L | -l | -U] [-v] [-M master]"""
 
 # option -> (Globals attribute, help)
 SETTINGS: dict[str, tuple[str, str]] = {
@@ -62,7 +63,7 @@ def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
     """The Globals attributes the command line sets, by attribute name."""
     out = {SETTINGS[k][0]: v for k, v in opts.items() if k in SETTINGS and v is not None}
     if out.get("prep_hours") == -1:
-        out["prep_hours"] = globals_store.PREP_DEFAULT
+        out["prep_hours"] = PREP_DEFAULT
     if opts["ma"] is not None:
         out["admin_mail"] = opts["ma"]
     return out
@@ -71,30 +72,32 @@ def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
 @policy_command("bpconfig", SYNOPSIS)
 @form_options
 @setting_options
+@master_option
 @root_option
-def cli(form: str | None, verbose: bool, root: str | None, **opts: Any) -> int:
+def cli(form: str | None, verbose: bool, master: str | None, root: str | None,
+        **opts: Any) -> int:
     """Display or change the NetBackup global configuration attributes.
 
     \b
     EXIT STATUS
       0    displayed or changed
       20   invalid option or value out of range, or a display form with changes
-      153  this host is not the master server
+      25   cannot connect to bpdbm on the master
+      46   this host is not a server of the master
+      153  this host is not the master server (and no -M names one)
       238  the attributes file is damaged
     """
     changes = changes_from(opts)
     if form and changes:
         raise NbuError(INVALID_PARAMETER,
                        "a display form (-L, -l, -U) cannot be combined with changes")
-    cfg = load_cfg(root)
-    paths = policies.master_paths(cfg)
+    db = master_db(root, master)
     if not changes:
-        echo_lines(globalsfmt.show(globals_store.load_globals(paths), form or "l"))
+        g = from_table(Globals, db("globals_get")["globals"], "globals_get")
+        echo_lines(globalsfmt.show(g, form or "l"))
         return 0
-    with globals_store.modify_globals(paths) as g:
-        for attr, value in changes.items():
-            setattr(g, attr, value)
-    admin_log(cfg).info("bpconfig: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
+    db("globals_set", changes=changes)
+    admin_log(db.cfg).info("bpconfig: %s", ", ".join(f"{k}={v}" for k, v in changes.items()))
     return 0
 
 

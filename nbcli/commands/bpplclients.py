@@ -8,34 +8,42 @@ from __future__ import annotations
 
 import click
 
-from nbcli.catalog import policies, policy_raw
-from nbcli.catalog.policy_model import Client
-from nbcli.cli import admin_log, entry, load_cfg, root_option
-from nbcli.commands.policyfmt import client_l, form_options, policy_command
-from nbcli.config import Paths
+from nbcli.cli import admin_log, entry, root_option
+from nbcli.commands.policyfmt import (
+    MasterDb,
+    client_l,
+    form_options,
+    master_db,
+    master_option,
+    policy_command,
+)
+from nbcli.model import policy_raw
+from nbcli.model.policy import MAX_NAME, Client, check_name
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NbuError
 
-SYNOPSIS = """bpplclients [policy_name] [-L | -l | -U] [-allunique] [-noheader]
+SYNOPSIS = """bpplclients [policy_name] [-L | -l | -U] [-allunique] [-noheader] [-M master]
 bpplclients policy_name -add host_name hardware os [host_name hardware os]... [-priority n]
-bpplclients policy_name -delete host_name...
-bpplclients policy_name -modify host_name [-hardware hardware] [-os os] [-priority n]"""
+    [-M master]
+bpplclients policy_name -delete host_name... [-M master]
+bpplclients policy_name -modify host_name [-hardware hardware] [-os os] [-priority n]
+    [-M master]"""
 
 HEADER = ["Hardware         OS                         Client",
           "---------------  -------------------------  --------------"]
 
 
 def _word(text: str, what: str) -> str:
-    if not text or len(text) > policies.MAX_NAME or any(ch.isspace() for ch in text):
+    if not text or len(text) > MAX_NAME or any(ch.isspace() for ch in text):
         raise NbuError(INVALID_PARAMETER, f"invalid {what} {text!r}: one word of at most "
-                                          f"{policies.MAX_NAME} characters")
+                                          f"{MAX_NAME} characters")
     return text
 
 
 def _new_clients(operands: tuple[str, ...], priority: int | None) -> list[Client]:
     if not operands or len(operands) % 3:
         raise NbuError(INVALID_PARAMETER, "-add takes one or more 'host_name hardware os' triples")
-    return [Client(policies.check_name(operands[i], "client name"),
+    return [Client(check_name(operands[i], "client name"),
                    _word(operands[i + 1], "hardware"), _word(operands[i + 2], "os"),
                    priority or 0) for i in range(0, len(operands), 3)]
 
@@ -49,8 +57,8 @@ def rows(clients: list[Client], form: str | None, noheader: bool) -> list[str]:
     return table if noheader else HEADER + table
 
 
-def _listed(paths: Paths, name: str | None, unique: bool) -> list[Client]:
-    chosen = [policies.load(paths, name)] if name else policies.load_all(paths)
+def _listed(db: MasterDb, name: str | None, unique: bool) -> list[Client]:
+    chosen = [db.policy(name)] if name else db.policies()
     clients = [c for p in chosen for c in p.clients]
     if unique:
         first: dict[str, Client] = {}
@@ -72,27 +80,29 @@ def _listed(paths: Paths, name: str | None, unique: bool) -> list[Client]:
 @click.option("-os", "os_name", help="With -modify: the new operating system.")
 @click.option("-priority", "priority", type=click.IntRange(0, 99999),
               help="With -add/-modify: the client's priority in the policy.")
+@master_option
 @root_option
 def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool,
         noheader: bool, action: str | None, hardware: str | None, os_name: str | None,
-        priority: int | None, root: str | None) -> int:
+        priority: int | None, master: str | None, root: str | None) -> int:
     """List the clients of policies, or add, delete or modify clients of a policy.
 
     \b
     EXIT STATUS
       0    listed or changed
       20   invalid option, name or value
-      153  this host is not the master server
+      25   cannot connect to bpdbm on the master
+      46   this host is not a server of the master
+      153  this host is not the master server (and no -M names one)
       226  -add: the client is already in the policy
       230  the policy does not exist
       239  -delete/-modify: the client is not in the policy
     """
-    cfg = load_cfg(root)
-    paths = policies.master_paths(cfg)
+    db = master_db(root, master)
     if action is None:
         if len(operands) > 1:
             raise NbuError(INVALID_PARAMETER, f"unexpected arguments: {' '.join(operands[1:])}")
-        echo_lines(rows(_listed(paths, operands[0] if operands else None, unique), form,
+        echo_lines(rows(_listed(db, operands[0] if operands else None, unique), form,
                         noheader))
         return 0
     if not operands:
@@ -100,31 +110,25 @@ def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool
     name, rest = operands[0], operands[1:]
     if action == "add":
         added = _new_clients(rest, priority)
-        with policies.modify(paths, name) as p:
-            for c in added:
-                p.add_client(c)
+        db("policy_client_add", policy=name, clients=[vars(c) for c in added])
     elif action == "delete":
         if not rest:
             raise NbuError(INVALID_PARAMETER, "-delete needs one or more client names")
-        with policies.modify(paths, name) as p:
-            for client in rest:
-                p.delete_client(client)
+        db("policy_client_delete", policy=name, names=list(rest))
     else:
-        _modify(paths, name, rest, hardware, os_name, priority)
-    admin_log(cfg).info("bpplclients: %s -%s %s", name, action, " ".join(rest))
+        _modify(db, name, rest, hardware, os_name, priority)
+    admin_log(db.cfg).info("bpplclients: %s -%s %s", name, action, " ".join(rest))
     return 0
 
 
-def _modify(paths: Paths, name: str, rest: tuple[str, ...], hardware: str | None,
+def _modify(db: MasterDb, name: str, rest: tuple[str, ...], hardware: str | None,
             os_name: str | None, priority: int | None) -> None:
     if len(rest) != 1 or (hardware, os_name, priority) == (None, None, None):
         raise NbuError(INVALID_PARAMETER,
                        "-modify takes one client and -hardware, -os or -priority")
-    with policies.modify(paths, name) as p:
-        c = p.find_client(rest[0])
-        c.hardware = _word(hardware, "hardware") if hardware is not None else c.hardware
-        c.os = _word(os_name, "os") if os_name is not None else c.os
-        c.priority = priority if priority is not None else c.priority
+    db("policy_client_modify", policy=name, client=rest[0],
+       hardware=None if hardware is None else _word(hardware, "hardware"),
+       os=None if os_name is None else _word(os_name, "os"), priority=priority)
 
 
 main = entry(cli)

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import click
 
-from nbcli.catalog import policies, policy_raw
-from nbcli.cli import admin_log, entry, load_cfg, root_option
-from nbcli.commands.policyfmt import form_options, include_l, includes_u, policy_command
+from nbcli.cli import admin_log, entry, root_option
+from nbcli.commands.policyfmt import (
+    form_options,
+    include_l,
+    includes_u,
+    master_db,
+    master_option,
+    policy_command,
+)
+from nbcli.model import policy_raw
 from nbcli.render import echo_lines
 from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, NbuError
 
-SYNOPSIS = """bpplinclude policy_name [-L | -l | -U]
-bpplinclude policy_name -add path_name... | -add -f file
-bpplinclude policy_name -delete path_name...
-bpplinclude policy_name -modify old_path_name new_path_name"""
+SYNOPSIS = """bpplinclude policy_name [-L | -l | -U] [-M master]
+bpplinclude policy_name -add path_name... | -add -f file [-M master]
+bpplinclude policy_name -delete path_name... [-M master]
+bpplinclude policy_name -modify old_path_name new_path_name [-M master]"""
 
 MAX_PATH = 4096
 
@@ -53,9 +60,10 @@ def _show(includes: list[str], form: str | None) -> list[str]:
 @click.option("-delete", "action", flag_value="delete", help="Remove the paths.")
 @click.option("-modify", "action", flag_value="modify", help="Replace OLD by NEW.")
 @click.option("-f", "listfile", metavar="FILE", help="With -add: the paths, one per line.")
+@master_option
 @root_option
 def cli(name: str, paths_given: tuple[str, ...], form: str | None, verbose: bool,
-        action: str | None, listfile: str | None, root: str | None) -> int:
+        action: str | None, listfile: str | None, master: str | None, root: str | None) -> int:
     """List or change the backup selections of a policy.
 
     \b
@@ -63,16 +71,17 @@ def cli(name: str, paths_given: tuple[str, ...], form: str | None, verbose: bool
       0    listed or changed
       12   -f: the file cannot be read
       20   invalid option or path, or wrong number of paths
-      153  this host is not the master server
+      25   cannot connect to bpdbm on the master
+      46   this host is not a server of the master
+      153  this host is not the master server (and no -M names one)
       227  -delete/-modify: the path is not in the selections
       230  the policy does not exist
     """
-    cfg = load_cfg(root)
-    paths = policies.master_paths(cfg)
+    db = master_db(root, master)
     if action is None:
         if paths_given or listfile:
             raise NbuError(INVALID_PARAMETER, "paths need -add, -delete or -modify")
-        echo_lines(_show(policies.load(paths, name).includes, form))
+        echo_lines(_show(db.policy(name).includes, form))
         return 0
     given = [_entry(p) for p in paths_given]
     if listfile is not None:
@@ -82,15 +91,8 @@ def cli(name: str, paths_given: tuple[str, ...], form: str | None, verbose: bool
     if not given or (action == "modify" and len(given) != 2):
         raise NbuError(INVALID_PARAMETER,
                        f"-{action} needs {'OLD NEW' if action == 'modify' else 'paths'}")
-    with policies.modify(paths, name) as p:
-        if action == "add":
-            p.includes += given
-        elif action == "delete":
-            for path in given:
-                p.delete_include(path)
-        else:
-            p.modify_include(given[0], given[1])
-    admin_log(cfg).info("bpplinclude: %s -%s %s", name, action, " ".join(given))
+    db("policy_include", policy=name, action=action, paths=given)
+    admin_log(db.cfg).info("bpplinclude: %s -%s %s", name, action, " ".join(given))
     return 0
 
 

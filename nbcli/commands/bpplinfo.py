@@ -11,20 +11,29 @@ from typing import Any
 
 import click
 
-from nbcli import clock, kinds, timefmt
-from nbcli.catalog import policies, policy_raw
-from nbcli.catalog.policy_model import ANY_GROUP, Policy
-from nbcli.cli import admin_log, entry, load_cfg, root_option
-from nbcli.commands.policyfmt import attributes_u, bpplinfo_l, form_options, header, policy_command
+from nbcli import kinds, timefmt
+from nbcli.cli import admin_log, entry, root_option
+from nbcli.commands.policyfmt import (
+    attributes_u,
+    bpplinfo_l,
+    form_options,
+    header,
+    master_db,
+    master_option,
+    policy_command,
+)
+from nbcli.model import policy_raw
+from nbcli.model.policy import ANY_GROUP, MAX_NAME, Policy, check_name
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, TEXT_TOO_LONG, NbuError
 
-SYNOPSIS = """bpplinfo policy_name -L | -l | -U
+SYNOPSIS = """bpplinfo policy_name -L | -l | -U [-M master]
 bpplinfo policy_name -set | -modify [-active | -inactive] [-pt policy_type]
     [-residence label] [-pool label] [-priority number] [-policyjobs max_jobs]
     [-collect_tir_info 0|1|2] [-keyword "keyword phrase"] [-compress 0|1] [-crossmp 0|1]
     [-follownfs 0|1] [-blkincr 0|1] [-multiple_streams 0|1] [-encrypt 0|1] [-chkpt 0|1]
-    [-chkpt_intrvl minutes] [-ef effective_time] [-sg server_group] [-data_class class]"""
+    [-chkpt_intrvl minutes] [-ef effective_time] [-sg server_group] [-data_class class]
+    [-M master]"""
 
 FLAG = click.IntRange(0, 1)
 # option destination -> Policy attribute, for the 0|1 flags
@@ -37,7 +46,7 @@ NULLS = ("*NULL*", "*null*")
 def _pool_or_label(value: str, what: str) -> str:
     if value in NULLS or value == "":
         return ""
-    return policies.check_name(value, what)
+    return check_name(value, what)
 
 
 def _policy_type(text: str) -> int:
@@ -71,19 +80,12 @@ def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
     if opts["data_class"] is not None:
         out["data_classification"] = _pool_or_label(opts["data_class"], "data classification")
     if opts["keyword"] is not None:
-        if "\n" in opts["keyword"] or len(opts["keyword"]) > policies.MAX_NAME:
+        if "\n" in opts["keyword"] or len(opts["keyword"]) > MAX_NAME:
             raise NbuError(TEXT_TOO_LONG, "the keyword must be one line of at most 128 characters")
         out["keyword"] = opts["keyword"]
     if opts["ef"] is not None:
         out["effective_date"] = timefmt.parse(opts["ef"])
     return out
-
-
-def _apply(p: Policy, changes: dict[str, Any], reset: bool) -> None:
-    if reset:
-        p.reset_attributes(int(clock.now()))
-    for attr, value in changes.items():
-        setattr(p, attr, value)
 
 
 def _show(p: Policy, form: str) -> list[str]:
@@ -123,32 +125,33 @@ def _show(p: Policy, form: str) -> list[str]:
 @click.option("-ef", "ef", metavar="DATE", help="Effective time, mm/dd/yyyy [hh:mm:ss].")
 @click.option("-sg", "sg", metavar="GROUP", help="Server group (*ANY*, *NONE*).")
 @click.option("-data_class", "data_class", metavar="CLASS", help="Data classification.")
+@master_option
 @root_option
-def cli(name: str, form: str | None, verbose: bool, mode: str | None, root: str | None,
-        **opts: Any) -> int:
+def cli(name: str, form: str | None, verbose: bool, mode: str | None, master: str | None,
+        root: str | None, **opts: Any) -> int:
     """Display or change the attributes of a policy.
 
     \b
     EXIT STATUS
       0    displayed or changed
       20   invalid option or value, or neither a display form nor -set/-modify
+      25   cannot connect to bpdbm on the master
+      46   this host is not a server of the master
       109  invalid -ef date
-      153  this host is not the master server
+      153  this host is not the master server (and no -M names one)
       225  keyword or name too long
       230  the policy does not exist
     """
     if bool(form) == bool(mode):
         raise NbuError(INVALID_PARAMETER,
                        "give one of -L, -l, -U, or -set / -modify with attributes")
-    cfg = load_cfg(root)
-    paths = policies.master_paths(cfg)
+    db = master_db(root, master)
     if form:
-        echo_lines(_show(policies.load(paths, name), form))
+        echo_lines(_show(db.policy(name), form))
         return 0
     changes = changes_from(opts)
-    with policies.modify(paths, name) as p:
-        _apply(p, changes, reset=mode == "set")
-    admin_log(cfg).info("bpplinfo: %s %s %s", name, mode, sorted(changes))
+    db("policy_set_info", policy=name, changes=changes, reset=mode == "set")
+    admin_log(db.cfg).info("bpplinfo: %s %s %s", name, mode, sorted(changes))
     return 0
 
 

@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import click
 
-from nbcli.catalog import policies
-from nbcli.catalog.policy_model import Policy
-from nbcli.cli import entry, load_cfg, root_option
-from nbcli.commands.policyfmt import form_options, policy_command, policy_lines
-from nbcli.config import Paths
+from nbcli.cli import entry, root_option
+from nbcli.commands.policyfmt import (
+    MasterDb,
+    form_options,
+    master_db,
+    master_option,
+    policy_command,
+    policy_lines,
+)
+from nbcli.model.policy import Policy
 from nbcli.render import echo_lines
 from nbcli.status import NO_ENTITY, NbuError
 
-SYNOPSIS = "bppllist [policy_name] [-L | -l | -U] [-allpolicies] [-byclient client]"
+SYNOPSIS = """bppllist [policy_name] [-L | -l | -U] [-allpolicies] [-byclient client]
+    [-M master]"""
 
 
-def _selected(paths: Paths, name: str | None, every: bool,
+def _selected(db: MasterDb, name: str | None, every: bool,
               client: str | None) -> list[Policy]:
     if name:
-        chosen = [policies.load(paths, name)]
+        chosen = [db.policy(name)]
     else:
-        chosen = policies.load_all(paths) if every or client else []
+        chosen = db.policies() if every or client else []
     if client:
         chosen = [p for p in chosen if any(c.name == client for c in p.clients)]
         if not chosen:
@@ -40,9 +46,10 @@ def _selected(paths: Paths, name: str | None, every: bool,
 @click.option("-allpolicies", "every", is_flag=True, help="List every policy.")
 @click.option("-byclient", "client", metavar="CLIENT",
               help="Only the policies that contain this client.")
+@master_option
 @root_option
 def cli(name: str | None, form: str | None, verbose: bool, every: bool,
-        client: str | None, root: str | None) -> int:
+        client: str | None, master: str | None, root: str | None) -> int:
     """List policies: names, or their whole definition.
 
     Without arguments, the policy names, one per line. With a policy name, -allpolicies or
@@ -52,15 +59,16 @@ def cli(name: str | None, form: str | None, verbose: bool, every: bool,
     EXIT STATUS
       0    listed (nothing at all when there is no policy)
       20   invalid option or policy name
-      153  this host is not the master server
+      25   cannot connect to bpdbm on the master
+      153  this host is not the master server (and no -M names one)
       227  -byclient: no policy contains that client
       230  the policy does not exist
     """
-    paths = policies.master_paths(load_cfg(root))
+    db = master_db(root, master)
     if not (name or every or client):
-        echo_lines(policies.list_names(paths))
+        echo_lines(db("policy_names")["names"])
         return 0
-    for p in _selected(paths, name, every, client):
+    for p in _selected(db, name, every, client):
         echo_lines(policy_lines(p, form))
     return 0
 

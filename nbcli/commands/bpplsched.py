@@ -10,22 +10,30 @@ from typing import Any
 
 import click
 
-from nbcli.catalog import policies, policy_raw, schedule_text, schedules
-from nbcli.catalog.policy_model import Schedule
-from nbcli.cli import admin_log, entry, load_cfg, root_option
-from nbcli.commands.policyfmt import SCHEDULE_LISTS, form_options, policy_command, schedule_options
+from nbcli.cli import admin_log, entry, root_option
+from nbcli.commands.policyfmt import (
+    SCHEDULE_LISTS,
+    form_options,
+    given_options,
+    master_db,
+    master_option,
+    policy_command,
+    schedule_options,
+)
+from nbcli.model import policy_raw, schedule_text, schedules
+from nbcli.model.policy import Schedule
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NbuError
 
-SYNOPSIS = """bpplsched policy_name [-L | -l | -U] [-label sched_label]
-bpplsched policy_name -delete sched_label,...
-bpplsched policy_name -deleteall
+SYNOPSIS = """bpplsched policy_name [-L | -l | -U] [-label sched_label] [-M master]
+bpplsched policy_name -delete sched_label,... [-M master]
+bpplsched policy_name -deleteall [-M master]
 bpplsched policy_name -add sched_label [-st sched_type] [-freq frequency] [-mpxmax mpx]
     [-number_copies number] [-synthetic 0|1] [-rl retention_level[,rl_copy,...]]
     [-residence storage_unit_label[,stunit_copy,...]] [-pool volume_pool_label[,pool_copy,...]]
     [-sg share_group[,share_copy,...]] [-fail_on_error 0|1[,0|1,...]] [-window start duration]
     [-cal 0|1|2] [-incl mm/dd/yyyy] [-excl mm/dd/yyyy] [-weekday day_name week]
-    [-dayomonth value | l]"""
+    [-dayomonth value | l] [-M master]"""
 
 
 def show(chosen: list[Schedule], form: str | None) -> list[str]:
@@ -45,17 +53,21 @@ def show(chosen: list[Schedule], form: str | None) -> list[str]:
 @click.option("-delete", "delete", metavar="LABEL[,LABEL]", help="Delete these schedules.")
 @click.option("-deleteall", "deleteall", is_flag=True, help="Delete every schedule.")
 @schedule_options
+@master_option
 @root_option
 def cli(name: str, form: str | None, verbose: bool, label: str | None, add: str | None,
-        delete: str | None, deleteall: bool, root: str | None, **opts: Any) -> int:
+        delete: str | None, deleteall: bool, master: str | None, root: str | None,
+        **opts: Any) -> int:
     """List, add or delete the schedules of a policy.
 
     \b
     EXIT STATUS
       0    listed or changed
       20   invalid option or value (schedule type, window, copies, ...)
+      25   cannot connect to bpdbm on the master
+      46   this host is not a server of the master
       109  invalid date
-      153  this host is not the master server
+      153  this host is not the master server (and no -M names one)
       197  -label/-delete: the policy has no such schedule
       226  -add: the policy already has a schedule of that name
       230  the policy does not exist
@@ -67,23 +79,19 @@ def cli(name: str, form: str | None, verbose: bool, label: str | None, add: str 
     if given and not add:
         raise NbuError(INVALID_PARAMETER,
                        f"-{' -'.join(given)} only go with -add (or use bpplschedrep)")
-    cfg = load_cfg(root)
-    paths = policies.master_paths(cfg)
+    db = master_db(root, master)
     if not (add or delete or deleteall):
-        p = policies.load(paths, name)
+        p = db.policy(name)
         echo_lines(show([p.find_schedule(label)] if label else p.schedules, form))
         return 0
     if add:
-        new = schedules.new_schedule(add, schedules.changes_from(opts))
-    with policies.modify(paths, name) as p:
-        if add:
-            p.add_schedule(new)
-        elif delete:
-            for one in schedules.split_list(delete):
-                p.delete_schedule(one)
-        else:
-            p.schedules = []
-    admin_log(cfg).info("bpplsched: %s %s", name, f"-add {add}" if add else
+        schedules.new_schedule(add, schedules.changes_from(opts))  # bad values: fail here
+        db("policy_sched_add", policy=name, label=add, options=given_options(opts))
+    elif delete:
+        db("policy_sched_delete", policy=name, labels=schedules.split_list(delete))
+    else:
+        db("policy_sched_delete", policy=name, all=True)
+    admin_log(db.cfg).info("bpplsched: %s %s", name, f"-add {add}" if add else
                         f"-delete {delete}" if delete else "-deleteall")
     return 0
 

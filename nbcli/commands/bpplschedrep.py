@@ -12,9 +12,16 @@ from typing import Any
 
 import click
 
-from nbcli.catalog import policies, schedules
-from nbcli.cli import admin_log, entry, load_cfg, root_option
-from nbcli.commands.policyfmt import SCHEDULE_LISTS, policy_command, schedule_options
+from nbcli.cli import admin_log, entry, root_option
+from nbcli.commands.policyfmt import (
+    SCHEDULE_LISTS,
+    given_options,
+    master_db,
+    master_option,
+    policy_command,
+    schedule_options,
+)
+from nbcli.model import schedules
 from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpplschedrep policy_name sched_label [-st sched_type] [-freq backup_frequency]
@@ -25,7 +32,7 @@ SYNOPSIS = """bpplschedrep policy_name sched_label [-st sched_type] [-freq backu
     [-number_copies number] [-rl retention_level[,rl-copy2,...]]
     [-fail_on_error 0|1[,0|1,...]] [-residence storage_unit_label[,stunit_copy2,...]]
     [-pool volume_pool_label[,pool_copy2,...]] [-sg share_group[,share_copy2,...]]
-    [-synthetic 0|1] [-(0..6) start duration] [-window start duration]"""
+    [-synthetic 0|1] [-(0..6) start duration] [-window start duration] [-M master]"""
 
 _DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
@@ -54,28 +61,30 @@ def _rep_options(f: Any) -> Any:
 @schedule_options
 @_rep_options
 @click.option("-v", "verbose", is_flag=True, hidden=True)
+@master_option
 @root_option
-def cli(name: str, label: str, verbose: bool, root: str | None, **opts: Any) -> int:
+def cli(name: str, label: str, verbose: bool, master: str | None, root: str | None,
+        **opts: Any) -> int:
     """Change the attributes of a schedule.
 
     \b
     EXIT STATUS
       0    changed
       20   invalid option or value (schedule type, window, copies, ...), or nothing to change
+      25   cannot connect to bpdbm on the master
+      46   this host is not a server of the master
       109  invalid date
-      153  this host is not the master server
+      153  this host is not the master server (and no -M names one)
       197  the policy has no such schedule
       230  the policy does not exist
       231  the start windows overlap
     """
     if all(v in (None, (), False) for v in opts.values()):
         raise NbuError(INVALID_PARAMETER, "nothing to change: give at least one attribute")
-    changes = schedules.changes_from(opts)
-    cfg = load_cfg(root)
-    paths = policies.master_paths(cfg)
-    with policies.modify(paths, name) as p:
-        schedules.apply(p.find_schedule(label), changes)
-    admin_log(cfg).info("bpplschedrep: %s %s %s", name, label,
+    schedules.changes_from(opts)  # bad values fail here, before any request
+    db = master_db(root, master)
+    db("policy_sched_change", policy=name, label=label, options=given_options(opts))
+    admin_log(db.cfg).info("bpplschedrep: %s %s %s", name, label,
                         sorted(k for k, v in opts.items() if v not in (None, (), False)))
     return 0
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import click
 
-from nbcli.catalog import policies, retention
-from nbcli.cli import admin_log, entry, load_cfg, root_option
+from nbcli.cli import admin_log, entry, root_option
 from nbcli.commands import retentionfmt
-from nbcli.commands.policyfmt import form_options, policy_command
+from nbcli.commands.policyfmt import form_options, master_db, master_option, policy_command
+from nbcli.model import retention
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NbuError
 
-SYNOPSIS = """bpretlevel [-L | -l | -U]
-bpretlevel -r retention_level -p days | infinity
-bpretlevel -r retention_level -s seconds"""
+SYNOPSIS = """bpretlevel [-L | -l | -U] [-M master]
+bpretlevel -r retention_level -p days | infinity [-M master]
+bpretlevel -r retention_level -s seconds [-M master]"""
 
 INFINITY_WORDS = ("infinity", "infinite")
 MAX_DAYS = retention.MAX_SECONDS // retention.DAY
@@ -47,16 +47,19 @@ def period_seconds(days: str | None, seconds: int | None) -> int | None:
 @click.option("-r", "level", type=int, metavar="LEVEL", help="The level to change (0-100).")
 @click.option("-p", "days", metavar="DAYS", help="Its new period in days, or infinity.")
 @click.option("-s", "seconds", type=int, metavar="SECONDS", help="Its new period in seconds.")
+@master_option
 @root_option
 def cli(form: str | None, verbose: bool, level: int | None, days: str | None,
-        seconds: int | None, root: str | None) -> int:
+        seconds: int | None, master: str | None, root: str | None) -> int:
     """List the retention levels and their periods, or change one level's period.
 
     \b
     EXIT STATUS
       0    listed or changed
       20   invalid option or value, a fixed level (9, 25), or a change with a display form
-      153  this host is not the master server
+      25   cannot connect to bpdbm on the master
+      46   this host is not a server of the master
+      153  this host is not the master server (and no -M names one)
       238  the retention file is damaged
     """
     changing = level is not None or days is not None or seconds is not None
@@ -64,14 +67,14 @@ def cli(form: str | None, verbose: bool, level: int | None, days: str | None,
         raise NbuError(INVALID_PARAMETER, "a display form (-L, -l, -U) cannot be combined with -r")
     if changing and level is None:
         raise NbuError(INVALID_PARAMETER, "-p and -s need -r retention_level")
-    cfg = load_cfg(root)
-    paths = policies.master_paths(cfg)
+    db = master_db(root, master)
     if level is None:
-        echo_lines(retentionfmt.show(retention.levels(paths), form or "L"))
+        levels = [(n, s) for n, s in db("retention_list")["levels"]]
+        echo_lines(retentionfmt.show(levels, form or "L"))
         return 0
     period = period_seconds(days, seconds)
-    retention.set_level(paths, level, period)
-    admin_log(cfg).info("bpretlevel: level %d set to %s", level, retention.period_text(period))
+    db("retention_set", level=level, seconds=period, infinity=period is None)
+    admin_log(db.cfg).info("bpretlevel: level %d set to %s", level, retention.period_text(period))
     return 0
 
 

@@ -15,7 +15,7 @@ bpclient's options take them, -1 for "not specified" and *NULL* for an empty str
 
 from __future__ import annotations
 
-from nbcli.catalog.clientattrs import FREE_BROWSE, LIST_RESTORE, ClientAttrs
+from nbcli.model.clientattrs import FREE_BROWSE, LIST_RESTORE, ClientAttrs
 from nbcli.render import raw_field
 
 BLOCK_LINES = 20

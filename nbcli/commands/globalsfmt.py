@@ -10,7 +10,7 @@ grep 'Max Simultaneous Jobs/Client:' in -U and take the 4th word). -U values sta
 
 from __future__ import annotations
 
-from nbcli.catalog.globals import Globals
+from nbcli.model.globals import Globals
 from nbcli.render import raw_field
 
 # Not settable in nbcli: no drive limit per master, images are processed as they complete.

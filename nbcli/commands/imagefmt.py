@@ -21,6 +21,7 @@ from typing import Any
 import nbcli
 from nbcli import timefmt
 from nbcli.kinds import INFINITY, POLICY_TYPES, SCHED_TYPES, SCHED_WORDS, default_period
+from nbcli.model.retention import period_text
 from nbcli.render import raw_field
 
 Header = dict[str, Any]
@@ -76,15 +77,12 @@ def ctime(epoch: int) -> str:
     return time.ctime(epoch) if epoch < INFINITY else "INFINITY"
 
 
-def retention_words(level: int) -> str:
-    seconds = default_period(level)
-    if seconds is None:
-        return "infinity"
-    days = seconds // 86400
-    if days % 7 == 0 and days < 28:
-        return f"{days // 7} week{'s' if days > 7 else ''}"
-    months = round(days / 30.5)
-    return "1 year" if months == 12 else f"{months} month{'s' if months > 1 else ''}"
+def retention_words(h: Header) -> str:
+    """The image's retention period as the master configures its level now (bpretlevel), in
+    NetBackup's words; NetBackup's default period when bpdbm's reply does not carry it."""
+    level = h["retention_level"]
+    return period_text(h["retention_period"] if "retention_period" in h
+                       else default_period(level))
 
 
 def long_lines(h: Header) -> list[str]:
@@ -96,7 +94,7 @@ def long_lines(h: Header) -> list[str]:
         ("Proxy Client", none), ("Creator", "root"), ("Name1", none),
         ("Sched Label", h["sched_label"] or none),
         ("Schedule Type", f"{SCHED_TYPES.get(h['sched_type'], '?')} ({h['sched_type']})"),
-        ("Retention Level", f"{retention_words(h['retention_level'])} "
+        ("Retention Level", f"{retention_words(h)} "
                             f"({h['retention_level']})"),
         ("Backup Time", f"{ctime(h['backup_time'])} ({h['backup_time']})"),
         ("Elapsed Time", f"{h['elapsed']} second(s)"),

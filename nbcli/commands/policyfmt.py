@@ -1,7 +1,10 @@
 """What the policy commands share: their option style and the labelled (-L / -U) forms.
 
-The raw (-l) records are nbcli/catalog/policy_raw.py; the labelled forms of a schedule are
-nbcli/catalog/schedule_text.py. The labels, their order and the columns of the values follow
+The raw (-l) records are nbcli/model/policy_raw.py; the labelled forms of a schedule are
+nbcli/model/schedule_text.py. The commands get policies and settings from bpdbm on the master
+(`MasterDb`: the one named by -M, else the first SERVER of bp.toml), never from the disk.
+
+The labels, their order and the columns of the values follow
 NetBackup's output as runbooks and parsers read it (reference/netbackup-cli.md §1.7): `-U` is
 the form of the §1.7 sample (values at column 23), `bppllist -L` puts labels at column 0 and
 values at column 19 (scripts cut `SubString(19)`), `bpplinfo -L` puts values at column 24 and
@@ -16,9 +19,12 @@ from typing import Any
 import click
 
 from nbcli import kinds, timefmt
-from nbcli.catalog import policy_raw, schedule_text
-from nbcli.catalog.policy_model import Client, Policy
-from nbcli.cli import NbCommand
+from nbcli.cli import NbCommand, load_cfg
+from nbcli.config import HostConfig
+from nbcli.model import policy_raw, schedule_text
+from nbcli.model.policy import Client, Policy, from_toml
+from nbcli.net import client as net
+from nbcli.status import INVALID_PARAMETER, NOT_MASTER, NbuError
 
 RULE = "-" * 60
 NONE_DEFINED = "(none defined)"
@@ -76,6 +82,57 @@ def form_options(f: Callable[..., Any]) -> Callable[..., Any]:
                        ("-L", "Long form: every label.")):
         f = click.option(flag, "form", flag_value=flag[1], help=text)(f)
     return click.option("-v", "verbose", is_flag=True, hidden=True)(f)
+
+
+def master_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`-M master`: the master server whose bpdbm to ask (destination `master`)."""
+    return click.option("-M", "master", metavar="MASTER",
+                        help="The master server to ask (default: the first SERVER).")(f)
+
+
+class MasterDb:
+    """bpdbm on the master a command works on: `db("policy_names")` is one request."""
+
+    def __init__(self, cfg: HostConfig, master: str | None) -> None:
+        host = (cfg.master if master is None else master).strip()
+        if not host or any(ch.isspace() or ch == "," for ch in host):
+            raise NbuError(INVALID_PARAMETER, f"-M takes one master server name, not {master!r}")
+        # This host itself, and no master: there is nobody to ask.
+        if cfg.is_local(host) and "master" not in cfg.roles:
+            raise NbuError(NOT_MASTER, f"{cfg.client_name} is not the master server")
+        self.cfg = cfg
+        self.host = host
+
+    def __call__(self, op: str, **fields: Any) -> dict[str, Any]:
+        return net.call(self.cfg, self.host, "bpdbm", op, **fields)
+
+    def policy(self, name: str) -> Policy:
+        """One policy (230 when there is none)."""
+        return self._policies(policy=name)[0]
+
+    def policies(self) -> list[Policy]:
+        """Every policy, by name."""
+        return self._policies()
+
+    def _policies(self, **fields: Any) -> list[Policy]:
+        return [from_toml(p["name"], p["toml"]) for p in self("policy_get", **fields)["policies"]]
+
+
+def master_db(root: str | None, master: str | None) -> MasterDb:
+    """The master's bpdbm for a command run with `--root root` and `-M master`."""
+    return MasterDb(load_cfg(root), master)
+
+
+def jsonable(value: Any) -> Any:
+    """Option values as a request carries them: click's tuples become lists."""
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def given_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """The options the command line gave (not None, not empty, not an unset flag)."""
+    return {k: jsonable(v) for k, v in opts.items() if v not in (None, (), False)}
 
 
 # --- policy attributes ----------------------------------------------------------------------
@@ -265,7 +322,7 @@ _SCHEDULE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
 
 
 def schedule_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The schedule attributes both commands take (checked by catalog.schedules)."""
+    """The schedule attributes both commands take (checked by nbcli.model.schedules)."""
     for flag, attrs in reversed(_SCHEDULE_OPTIONS):
         f = click.option(flag, flag[1:], **attrs)(f)
     return f

@@ -8,7 +8,7 @@ not a whole number of days shows its days rounded down, the seconds are exact.
 
 from __future__ import annotations
 
-from nbcli.catalog.retention import DAY, period_text, shown_seconds
+from nbcli.model.retention import DAY, period_text, shown_seconds
 
 Levels = list[tuple[int, int | None]]
 

@@ -34,6 +34,7 @@ from nbcli.catalog.imagehdr import Header
 from nbcli.catalog.images import ImageStore
 from nbcli.catalog.plan import restore_plan
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.bpdbm_config import ConfigOps
 from nbcli.daemons.cleanup import TICK, Cleanup
 from nbcli.kinds import DEFAULT_RETENTION_LEVEL, SCHED_TYPES, default_period
 from nbcli.net.conn import Connection
@@ -153,7 +154,8 @@ class Bpdbm(Daemon):
                           "image_abort": self.image_abort, "image_list": self.image_list,
                           "file_list": self.file_list, "restore_plan": self.restore_plan,
                           "image_expire": self.image_expire,
-                          "image_cleanup": self.image_cleanup}}
+                          "image_cleanup": self.image_cleanup,
+                          **ConfigOps(lambda: self.cfg, self.paths, self.log).ops()}}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}
@@ -180,7 +182,16 @@ class Bpdbm(Daemon):
     # --- reading -------------------------------------------------------------------------------
 
     def image_list(self, msg: Message, conn: Connection) -> Message:
-        return {"images": self._select(msg)}
+        """The images, each with its retention level's period as configured now (bpretlevel;
+        None = infinity), which bpimagelist -L names."""
+        periods: dict[int, int | None] = {}
+        images = self._select(msg)
+        for h in images:
+            level = h["retention_level"]
+            if level not in periods:
+                periods[level] = retention_period(self.paths, level)
+        return {"images": [{**h, "retention_period": periods[h["retention_level"]]}
+                           for h in images]}
 
     def _select(self, msg: Message) -> list[Header]:
         """The complete, unexpired images image_list's filters name, newest first."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,16 @@ from tests.integration.test_policy_cmds import shell
 from tests.unit.test_attrs_formats import DEFAULT_L, DEFAULT_U
 
 COMMANDS = ["bpconfig", "bpclient", "bpretlevel"]
+
+
+@pytest.fixture
+def aio_root(aio_root: Host) -> Iterator[Host]:
+    """The all-in-one host with bpdbm running: the commands ask it, the owner of db/config and
+    db/client (PBX starts with it)."""
+    aio_root.run("netbackup", "start", "--only", "bpdbm")
+    yield aio_root
+    aio_root.stop()
+    assert aio_root.processes() == []
 
 
 def state(host: Host) -> dict[str, bytes]:

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sysconfig
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,13 @@ COMMANDS = ["bppolicynew", "bpplinfo", "bpplclients", "bpplinclude", "bpplsched"
 
 
 @pytest.fixture
-def host(aio_root: Host) -> Host:
+def host(aio_root: Host) -> Iterator[Host]:
     clock.set_test_clock(aio_root.root, fixed=NOW)
-    return aio_root
+    # The commands ask bpdbm, the owner of db/class (PBX starts with it).
+    aio_root.run("netbackup", "start", "--only", "bpdbm")
+    yield aio_root
+    aio_root.stop()
+    assert aio_root.processes() == []
 
 
 def db_state(host: Host) -> dict[str, bytes]:

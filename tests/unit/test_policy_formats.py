@@ -7,9 +7,9 @@ import datetime
 import re
 import time
 
-from nbcli.catalog import policy_raw, schedule_text
-from nbcli.catalog.policy_model import Client, Copy, Policy, Schedule, Weekday, Window
 from nbcli.commands import policyfmt
+from nbcli.model import policy_raw, schedule_text
+from nbcli.model.policy import Client, Copy, Policy, Schedule, Weekday, Window
 
 # The reference's `bppllist <policy> -U` right after bppolicynew (NBU 10.x), name and date
 # replaced by placeholders.

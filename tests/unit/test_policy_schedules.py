@@ -6,9 +6,9 @@ import datetime
 
 import pytest
 
-from nbcli.catalog import schedules
-from nbcli.catalog.policy_model import Copy, Schedule, Weekday, Window
-from nbcli.catalog.schedules import ScheduleChanges, apply, changes_from, new_schedule
+from nbcli.model import schedules
+from nbcli.model.policy import Copy, Schedule, Weekday, Window
+from nbcli.model.schedules import ScheduleChanges, apply, changes_from, new_schedule
 from nbcli.status import NbuError
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from nbcli import kinds, timefmt
-from nbcli.catalog.policy_model import DAYS, MAX_COPIES, Copy, Schedule, Weekday, Window, check_name
+from nbcli.model.policy import DAYS, MAX_COPIES, Copy, Schedule, Weekday, Window, check_name
 from nbcli.status import INVALID_PARAMETER, WINDOWS_OVERLAP, NbuError
 
 WEEK_SECONDS = 7 * kinds.DAY

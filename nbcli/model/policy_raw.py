@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import time
 
-from nbcli.catalog.policy_model import MAX_COPIES, Client, Policy, Schedule
+from nbcli.model.policy import MAX_COPIES, Client, Policy, Schedule
 from nbcli.render import raw_field
 
 UNLIMITED = 2147483647  # how the raw INFO record spells "max jobs per policy: unlimited"

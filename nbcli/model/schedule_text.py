@@ -13,7 +13,7 @@ import datetime
 from collections.abc import Callable
 
 from nbcli import kinds
-from nbcli.catalog.policy_model import DAYS, Schedule
+from nbcli.model.policy import DAYS, Schedule
 
 _PERIODS = {0: "1 week", 1: "2 weeks", 2: "3 weeks", 3: "1 month", 4: "2 months",
             5: "3 months", 6: "6 months", 7: "9 months", 8: "1 year",
