@@ -18,7 +18,9 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.status import CANNOT_CONNECT, ENTITY_EXISTS, SOCKET_OPEN_FAILED, NbuError
 from nbcli.wire import frames
@@ -48,8 +50,8 @@ class PbxExchange(Daemon):
 
     name = "pbx_exchange"
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
+    def __init__(self, cfg: HostConfig) -> None:
+        super().__init__(cfg)
         self.sel = selectors.DefaultSelector()
         self.registered: dict[str, socket.socket] = {}
         self.pending: dict[int, _Pending] = {}
@@ -59,15 +61,7 @@ class PbxExchange(Daemon):
         try:
             while not self.stop.is_set():
                 for key, _ in self.sel.select(timeout=0.5):
-                    kind, obj = key.data
-                    if kind == "listen":
-                        self._accept(obj)
-                    elif kind == "reglisten":
-                        self._accept_registration(obj)
-                    elif kind == "client":
-                        self._read_hello(obj)
-                    elif kind == "service":
-                        self._service_readable(obj)
+                    self._dispatch(*key.data)
                 self._expire()
         finally:
             for s in listeners:
@@ -81,6 +75,23 @@ class PbxExchange(Daemon):
                     path.unlink()
                 except FileNotFoundError:
                     pass
+
+    def _dispatch(self, kind: str, obj: Any) -> None:
+        """One ready socket. Whatever a peer sent, a bug it finds costs that peer its
+        connection, never the host its switchboard."""
+        try:
+            if kind == "listen":
+                self._accept(obj)
+            elif kind == "reglisten":
+                self._accept_registration(obj)
+            elif kind == "client":
+                self._read_hello(obj)
+            elif kind == "service":
+                self._service_readable(obj)
+        except Exception:
+            self.log.exception("serving a %s socket failed", kind)
+            if kind == "client":
+                self._drop(obj)
 
     # --- listening sockets ------------------------------------------------------------------
 

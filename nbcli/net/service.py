@@ -50,10 +50,18 @@ Handler = Callable[[Message, Connection], "Message | None | _Detached"]
 
 @dataclass(frozen=True)
 class Op:
-    """One entry of a service's op table: the handler and the fields its requests carry."""
+    """One entry of a service's op table: the handler and the fields its requests carry.
+
+    `rest` is for the few ops whose requests carry an open set of fields (bpjobd's job
+    fields): it checks every field not in `fields` (nbcli.wire.schema.validate)."""
 
     handler: Handler
     fields: schema.Fields
+    rest: schema.Rest | None = None
+
+    def validate(self, name: str, msg: Message) -> Message:
+        """The request as the handler sees it (NbuError 143 or 20 when it is not fit)."""
+        return schema.validate(name, msg, self.fields, self.rest)
 
 
 def op(handler: Handler, **fields: schema.Field) -> Op:
@@ -61,8 +69,7 @@ def op(handler: Handler, **fields: schema.Field) -> Op:
     return Op(handler, fields)
 
 
-# TODO: once every daemon declares its fields, Ops holds Op entries only.
-Ops = dict[str, "Op | Handler"]
+Ops = dict[str, Op]
 
 
 @dataclass
@@ -187,10 +194,7 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
                 _try_send(conn, frames.error(NbuError(INVALID_PROTOCOL, f"unknown request {op!r}")))
                 continue
             try:
-                if isinstance(entry, Op):
-                    result = entry.handler(schema.validate(str(op), msg, entry.fields), conn)
-                else:
-                    result = entry(msg, conn)
+                result = entry.handler(entry.validate(op, msg), conn)
             except NbuError as e:
                 if not _try_send(conn, frames.error(e)):
                     return
