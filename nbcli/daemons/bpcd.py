@@ -19,7 +19,7 @@ from nbcli import config, programs
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.service import DETACHED, Ops, op
+from nbcli.net.service import DETACHED, Ops, Result, op
 from nbcli.net.spare import Spares
 from nbcli.net.trust import server_name
 from nbcli.status import CLIENT_NOT_VALIDATED_FOR_OP, EXEC_FAILED, SERVER_NOT_ALLOWED, NbuError
@@ -62,7 +62,7 @@ class Bpcd(Daemon):
                                f"{self.cfg.client_name}")
         return who
 
-    def launch(self, msg: Message, conn: Connection) -> object:
+    def launch(self, msg: Message, conn: Connection) -> Result:
         who = self._require_server(conn, "launch")
         program, args = msg["program"], msg["args"]
         if program not in programs.BPCD_LAUNCHES:

@@ -18,7 +18,7 @@ import json
 import os
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbcli import atomic, clock, kinds
 from nbcli.catalog import policies
@@ -38,6 +38,10 @@ from nbcli.status import (
     NbuError,
 )
 from nbcli.wire.frames import Message
+
+if TYPE_CHECKING:
+    from nbcli.catalog.globals import Globals
+    from nbcli.config import HostConfig
 from nbcli.wire.schema import obj, opt, req
 
 AUTOMATIC = {0, 1, 4}  # FULL, INCR, CINC: what the scheduler and `bpbackup -i` run
@@ -47,7 +51,7 @@ HISTORY_TTL = 30.0  # seconds a read of the catalog's backups is trusted when no
 Key = tuple[str, str, str]  # (policy, client, schedule label)
 
 
-def _globals(cfg: Any) -> Any:
+def _globals(cfg: HostConfig) -> Globals:
     from nbcli.catalog.globals import load_globals
 
     return load_globals(cfg.paths)
@@ -108,7 +112,7 @@ class Nbpem(Daemon):
     def on_start(self) -> None:
         try:
             data = json.loads(self._attempts_file.read_text())
-            self.attempts = {tuple(k.split("\0")): v for k, v in data.items()}  # type: ignore[misc]
+            self.attempts = {tuple(k.split("\0")): v for k, v in data.items()}
         except (FileNotFoundError, ValueError):
             self.attempts = {}
 

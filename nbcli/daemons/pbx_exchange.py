@@ -120,9 +120,9 @@ class PbxExchange(Daemon):
             os.chmod(path, mode)
             s.listen(128)
             out.append(s)
-        for s, kind in zip(out, ("listen", "listen", "reglisten")):
+        for s, role in zip(out, ("listen", "listen", "reglisten")):
             s.setblocking(False)
-            self.sel.register(s, selectors.EVENT_READ, (kind, s))
+            self.sel.register(s, selectors.EVENT_READ, (role, s))
         self.log.info("listening on %s:%d and %s", addr, self.cfg.pbx_port, self.paths.run)
         return out
 

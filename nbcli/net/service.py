@@ -45,7 +45,8 @@ DETACHED = _Detached()
 # A handler answers one request: a dict is sent as the successful reply; None means the
 # handler already answered on the connection itself (streams, long waits); DETACHED means
 # the connection now belongs to someone else and this daemon must stop reading it.
-Handler = Callable[[Message, Connection], "Message | None | _Detached"]
+Result = Message | None | _Detached
+Handler = Callable[[Message, Connection], Result]
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,8 @@ class Registration:
         msg = frames.decode_body(data[frames.HEADER.size:])
         sock = socket.socket(fileno=fds[0])
         sock.settimeout(None)
-        hello = msg.get("hello") if isinstance(msg.get("hello"), dict) else {}
+        given = msg.get("hello")
+        hello: Message = given if isinstance(given, dict) else {}
         conn = Connection(sock, str(hello.get("host", "?")), str(msg.get("peer", "")))
         conn.uid, conn.gid = _int_or_none(msg.get("uid")), _int_or_none(msg.get("gid"))
         conn.port = _int_or_none(msg.get("port"))
@@ -194,7 +196,7 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
                 _try_send(conn, frames.error(NbuError(INVALID_PROTOCOL, f"unknown request {op!r}")))
                 continue
             try:
-                result = entry.handler(entry.validate(op, msg), conn)
+                result = entry.handler(entry.validate(str(op), msg), conn)
             except NbuError as e:
                 if not _try_send(conn, frames.error(e)):
                     return

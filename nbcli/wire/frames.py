@@ -95,7 +95,7 @@ def frame_length(header: bytes, limit: int = MAX_FRAME) -> int:
     (length,) = HEADER.unpack(header)
     if length > limit:
         raise ProtocolError(232, f"frame length {length} exceeds the limit of {limit}")
-    return length
+    return int(length)
 
 
 def decode_body(body: bytes) -> Message:

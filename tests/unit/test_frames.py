@@ -7,10 +7,10 @@ import pytest
 
 from nbcli.status import NbuError
 from nbcli.wire import frames
-from nbcli.wire.frames import Decoder, ProtocolError
+from nbcli.wire.frames import Decoder, Message, ProtocolError
 
 
-def feed_all(dec: Decoder, data: bytes) -> list[dict]:
+def feed_all(dec: Decoder, data: bytes) -> list[Message]:
     out = []
     while data:
         n = dec.wanted()
@@ -22,7 +22,8 @@ def feed_all(dec: Decoder, data: bytes) -> list[dict]:
 
 
 def test_round_trip_and_exact_reads() -> None:
-    msgs = [{"op": "a", "n": 1}, {"op": "b", "path": "/x/\udcff\udcfe"}, {"status": 0}]
+    msgs: list[Message] = [{"op": "a", "n": 1}, {"op": "b", "path": "/x/\udcff\udcfe"},
+                           {"status": 0}]
     stream = b"".join(frames.encode(m) for m in msgs) + b"RAW IMAGE BYTES"
     dec = Decoder()
     got = feed_all(dec, stream[: len(stream) - len(b"RAW IMAGE BYTES")])

@@ -44,7 +44,7 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[config.HostConfig
 
 def op_table(cfg: config.HostConfig) -> list[tuple[str, str, str, object]]:
     """(daemon, service, op, entry) of every daemon of programs.DAEMONS."""
-    rows = []
+    rows: list[tuple[str, str, str, object]] = []
     for name in programs.DAEMONS:
         daemon = daemon_class(name)(cfg)
         try:
