@@ -78,12 +78,16 @@ BAD_INPUTS = {
     "not json": struct.pack("!I", 8) + b"garbage!",
     "json array": struct.pack("!I", 7) + b"[1,2,3]",
     "2 GiB length prefix": struct.pack("!I", 2 << 30),
+    # once a RecursionError in the JSON decoder: pbx_exchange died, a daemon lost the thread
+    "5,000 [": struct.pack("!I", 5000) + b"[" * 5000,
+    "deep object": frames.HEADER.pack(5 * 3000 + 1) + b'{"a":' * 3000 + b"1",
 }
 
 
 @pytest.mark.parametrize("kind", list(BAD_INPUTS) + ["truncated frame", "unknown service"])
 def test_pbx_answers_bad_first_frames_and_keeps_serving(three_hosts, kind: str) -> None:
     client = three_hosts["client"]
+    before = {p.proc.pid for p in client.processes(spares=False)}
     with raw(client) as s:
         if kind == "truncated frame":
             s.sendall(frames.encode(frames.hello("bpcd", "x"))[:10])
@@ -101,11 +105,14 @@ def test_pbx_answers_bad_first_frames_and_keeps_serving(three_hosts, kind: str) 
                 assert reply["status"] == 25 and "no_such_service" in reply["msg"]
             assert_closed(s)
     good_request(client, "bpcd")
+    # nothing died or restarted
+    assert {p.proc.pid for p in client.processes(spares=False)} == before
 
 
 @pytest.mark.parametrize("kind", list(BAD_INPUTS) + ["truncated frame", "unknown op"])
 def test_daemon_answers_bad_frames_and_keeps_serving(three_hosts, kind: str) -> None:
     master = three_hosts["master"]
+    before = {p.proc.pid for p in master.processes(spares=False)}
     with raw(master) as s:
         s.sendall(frames.encode(frames.hello("bpjobd", "x")))
         assert read_reply(s)["status"] == 0  # bpjobd itself is talking now
@@ -125,6 +132,7 @@ def test_daemon_answers_bad_frames_and_keeps_serving(three_hosts, kind: str) -> 
             assert read_reply(s)["status"] == 232
             assert_closed(s)
     good_request(master, "bpjobd")
+    assert {p.proc.pid for p in master.processes(spares=False)} == before
 
 
 def test_bpcd_refuses_hosts_not_in_server_list(three_hosts) -> None:
