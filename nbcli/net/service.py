@@ -209,7 +209,7 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
             if result is DETACHED:
                 detached = True
                 return
-            if isinstance(result, dict) and not _try_send(conn, _success(result)):
+            if isinstance(result, dict) and not _send_result(conn, str(op), result, log):
                 return
     finally:
         if not detached:
@@ -219,6 +219,16 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
 def _success(result: Message) -> Message:
     """A handler's result as a successful reply (a relayed reply's own status is dropped)."""
     return frames.reply(0, **{k: v for k, v in result.items() if k not in ("status", "msg")})
+
+
+def _send_result(conn: Connection, op: str, result: Message, log: logging.Logger) -> bool:
+    """Send a handler's result; one JSON cannot carry (a bug) is answered as status 256."""
+    try:
+        return _try_send(conn, _success(result))
+    except (TypeError, ValueError) as e:
+        log.exception("the reply to %r cannot be sent", op)
+        return _try_send(conn, frames.error(NbuError(LOGIC_ERROR, f"{op}: unsendable reply: "
+                                                                  f"{e}")))
 
 
 def _try_send(conn: Connection, msg: Message) -> bool:
