@@ -31,7 +31,7 @@ from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, op
 from nbcli.status import CONNECTION_BROKEN, CONNECTION_TIMED_OUT, INVALID_JOB_ID, NbuError
-from nbcli.wire.frames import Message
+from nbcli.wire.frames import MAX_FRAME, Message
 from nbcli.wire.schema import Fields, Rest, opt, req
 
 # How long bpjobd waits for nbjm to take a cancel before treating it as unreachable.
@@ -40,8 +40,9 @@ CANCEL_TIMEOUT = 30.0
 WAIT_POLL = 1.0
 # Jobs bpjobd may end itself when nbjm cannot be asked: no process works on them.
 WAITING_STATES = frozenset({kinds.QUEUED, kinds.REQUEUED})
-# A job's log line may quote a long error; one frame is the only bound it needs.
-MAX_TEXT = 1 << 16
+# A step or log line may be long (bprd's names every image of a restore): the frame is its
+# only bound, as before the op tables had one.
+MAX_TEXT = MAX_FRAME
 
 
 def _now() -> int:
