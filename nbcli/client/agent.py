@@ -43,7 +43,7 @@ from nbcli.wire.schema import Fields, obj, opt, req
 FIRST_REQUEST_TIMEOUT = 60.0
 STRINGS = opt(list, [], items=req(str))
 
-# What a controller may send an agent, by op (docs/protocol.md "Client agents").
+# What a controller may send an agent, by op (docs/protocol.md "Agents").
 CONTROL_OPS: dict[str, Fields] = {
     # bpbrm -> bpbkar: the backup to make (an empty file list is bpbkar's 69).
     "backup": {"jobid": opt(int, lo=1), "client": opt(str), "paths": STRINGS,
