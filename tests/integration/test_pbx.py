@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 
@@ -166,3 +167,53 @@ def test_bpcd_launches_only_known_programs(three_hosts) -> None:
         s.sendall(frames.encode({"op": "launch", "program": "/bin/sh", "args": ["-c", "id"]}))
         reply = read_reply(s)
     assert reply["status"] == 29
+
+
+def fuzz_frames(seed: int, count: int) -> list[bytes]:
+    """Frames of JSON-ish bytes: brackets, quotes, escapes, numbers, UTF-8 and garbage."""
+    rng = random.Random(seed)
+    alphabet = [b"[", b"]", b"{", b"}", b'"', b"\\", b":", b",", b"1", b"-", b"e", b"true",
+                b"null", b"NaN", b"\\u", b"\\ud800", b"\xff", b"\xc3\xa9", b"op", b" "]
+    out = []
+    for _ in range(count):
+        body = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 400)))
+        if rng.random() < 0.3:
+            body = b'{"op":"ping","x":' + body
+        out.append(frames.HEADER.pack(len(body)) + body)
+    return out
+
+
+def send_and_forget(s: socket.socket, data: bytes) -> None:
+    """Send, then read whatever comes until the peer answers, closes or stays quiet."""
+    s.settimeout(2)
+    try:
+        s.sendall(data)
+        s.recv(65536)
+    except OSError:
+        pass
+
+
+def test_pbx_and_a_daemon_survive_any_bytes(three_hosts) -> None:
+    master, client = three_hosts["master"], three_hosts["client"]
+    before = {h.name: {p.proc.pid for p in h.processes(spares=False)} for h in (master, client)}
+    for data in fuzz_frames(1, 150):
+        with raw(client) as s:  # as the first frame, to PBX itself
+            send_and_forget(s, data)
+    with raw(master) as s:  # and to a daemon, on one connection for as long as it lasts
+        s.sendall(frames.encode(frames.hello("bpjobd", "x")))
+        assert read_reply(s)["status"] == 0
+        for data in fuzz_frames(2, 150):
+            send_and_forget(s, data)
+    for data in fuzz_frames(3, 50):
+        with raw(master) as s:
+            s.sendall(frames.encode(frames.hello("bpjobd", "x")))
+            assert read_reply(s)["status"] == 0
+            send_and_forget(s, data)
+    good_request(client, "bpcd")
+    good_request(master, "bpjobd")
+    assert {h.name: {p.proc.pid for p in h.processes(spares=False)}
+            for h in (master, client)} == before
+    # nothing needed the last-resort guard either: each mistake got its own answer
+    for host, daemon in ((client, "pbx_exchange"), (master, "pbx_exchange"), (master, "bpjobd")):
+        for log in (host.cfg.paths.logs / daemon).glob("log.*"):
+            assert "Traceback" not in log.read_text(errors="replace"), log
