@@ -22,7 +22,14 @@ from typing import Any
 
 from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
-from nbcli.status import CANNOT_CONNECT, ENTITY_EXISTS, SOCKET_OPEN_FAILED, NbuError
+from nbcli.status import (
+    CANNOT_CONNECT,
+    CONNECTION_TIMED_OUT,
+    ENTITY_EXISTS,
+    PROTOCOL_ERROR,
+    SOCKET_OPEN_FAILED,
+    NbuError,
+)
 from nbcli.wire import frames
 from nbcli.wire.frames import ProtocolError
 
@@ -213,7 +220,7 @@ class PbxExchange(Daemon):
     def _expire(self) -> None:
         now = time.monotonic()
         for p in [p for p in self.pending.values() if now - p.since > HELLO_TIMEOUT]:
-            self._refuse(p, ProtocolError(41, "no hello received in time"))
+            self._refuse(p, ProtocolError(CONNECTION_TIMED_OUT, "no hello received in time"))
 
     # --- services: register, and unregister when their socket closes ------------------------------
 
@@ -228,12 +235,12 @@ class PbxExchange(Daemon):
             msg = frames.decode_body(packet[frames.HEADER.size:])
             service = msg.get("service")
             if msg.get("op") != "register" or not isinstance(service, str) or not service:
-                raise ProtocolError(232, "expected register{service}")
+                raise ProtocolError(PROTOCOL_ERROR, "expected register{service}")
             if service in self.registered:
                 raise NbuError(ENTITY_EXISTS, f"service {service!r} is already registered")
             sock.send(frames.encode(frames.reply(0)))
         except (OSError, NbuError, ValueError) as e:
-            err = e if isinstance(e, NbuError) else ProtocolError(232, str(e))
+            err = e if isinstance(e, NbuError) else ProtocolError(PROTOCOL_ERROR, str(e))
             try:
                 sock.send(frames.encode(frames.error(err)))
             except OSError:

@@ -28,7 +28,7 @@ import json
 import struct
 from typing import Any
 
-from nbcli.status import NbuError
+from nbcli.status import PROTOCOL_ERROR, NbuError
 
 PROTOCOL_VERSION = 1
 HEADER = struct.Struct("!I")
@@ -79,7 +79,7 @@ def check_depth(body: bytes, limit: int = MAX_DEPTH) -> None:
         if len(inner) == len(nest):
             break  # brackets that do not pair: not JSON (or too deep)
         nest = inner
-    raise ProtocolError(232, f"frame nests deeper than {limit} levels")
+    raise ProtocolError(PROTOCOL_ERROR, f"frame nests deeper than {limit} levels")
 
 
 def encode(msg: Message) -> bytes:
@@ -94,7 +94,7 @@ def frame_length(header: bytes, limit: int = MAX_FRAME) -> int:
     """The body length a 4-byte header announces, checked against the bound."""
     (length,) = HEADER.unpack(header)
     if length > limit:
-        raise ProtocolError(232, f"frame length {length} exceeds the limit of {limit}")
+        raise ProtocolError(PROTOCOL_ERROR, f"frame length {length} exceeds the limit of {limit}")
     return int(length)
 
 
@@ -104,11 +104,11 @@ def decode_body(body: bytes) -> Message:
     try:
         msg = json.loads(body)
     except (UnicodeDecodeError, ValueError) as e:
-        raise ProtocolError(232, f"frame is not JSON: {e}") from e
+        raise ProtocolError(PROTOCOL_ERROR, f"frame is not JSON: {e}") from e
     except RecursionError as e:  # only if MAX_DEPTH is ever raised near the decoder's own limit
-        raise ProtocolError(232, "frame nests too deep") from e
+        raise ProtocolError(PROTOCOL_ERROR, "frame nests too deep") from e
     if not isinstance(msg, dict):
-        raise ProtocolError(232, f"frame is a JSON {type(msg).__name__}, not an object")
+        raise ProtocolError(PROTOCOL_ERROR, f"frame is a JSON {type(msg).__name__}, not an object")
     return msg
 
 
@@ -162,13 +162,13 @@ def hello(service: str, host: str, **extra: Any) -> Message:
 def check_hello(msg: Message) -> str:
     """The service a hello asks for; ProtocolError when it is not a hello we speak."""
     if msg.get("op") != "hello":
-        raise ProtocolError(232, f"first frame must be a hello, not {msg.get('op')!r}")
+        raise ProtocolError(PROTOCOL_ERROR, f"first frame must be a hello, not {msg.get('op')!r}")
     if msg.get("v") != PROTOCOL_VERSION:
-        raise ProtocolError(232, f"protocol version {msg.get('v')!r} not supported "
+        raise ProtocolError(PROTOCOL_ERROR, f"protocol version {msg.get('v')!r} not supported "
                                  f"(this side speaks {PROTOCOL_VERSION})")
     service = msg.get("service")
     if not isinstance(service, str) or not service:
-        raise ProtocolError(232, "hello names no service")
+        raise ProtocolError(PROTOCOL_ERROR, "hello names no service")
     return service
 
 
@@ -184,7 +184,7 @@ def raise_for_status(msg: Message) -> Message:
     """Return a successful reply, or raise the remote error as the same NbuError."""
     status = msg.get("status")
     if not isinstance(status, int):
-        raise ProtocolError(232, f"reply without a status: {str(msg)[:200]}")
+        raise ProtocolError(PROTOCOL_ERROR, f"reply without a status: {str(msg)[:200]}")
     if status != 0:
         raise NbuError(status, str(msg.get("msg") or ""))
     return msg
