@@ -7,8 +7,11 @@
       |<-- {op: "step"} {op: "files"} {op: "log"} ...
       |<-- {op: "done", status, ...}          |      then the agent exits with that status
 
-Once it has answered, an agent reports every outcome in its "done" frame, never as an error
-reply. It never works for nobody: `check()` polls the control socket without blocking (the
+The controller's requests are declared in CONTROL_OPS and checked as a daemon's op table is
+(nbcli.wire.schema): a missing, mistyped or unknown field is status 143, a value out of range
+20; what a value means (an absolute path, a block size) is the agent's to check, with its own
+statuses. Once it has answered, an agent reports every outcome in its "done" frame, never as an
+error reply. It never works for nobody: `check()` polls the control socket without blocking (the
 data paths call it per block and every so many files), and EOF there - the controller went
 away - raises ControllerGone, which stops the agent at once.
 
@@ -33,10 +36,31 @@ from nbcli.config import HostConfig
 from nbcli.net.conn import Connection
 from nbcli.net.control import control_connection, launched_by_bpcd
 from nbcli.status import PROTOCOL_ERROR, NbuError
-from nbcli.wire import frames
+from nbcli.wire import frames, schema
 from nbcli.wire.frames import Message
+from nbcli.wire.schema import Fields, obj, opt, req
 
 FIRST_REQUEST_TIMEOUT = 60.0
+STRINGS = opt(list, [], items=req(str))
+
+# What a controller may send an agent, by op (docs/protocol.md "Agents").
+CONTROL_OPS: dict[str, Fields] = {
+    # bpbrm -> bpbkar: the backup to make (an empty file list is bpbkar's 69).
+    "backup": {"jobid": opt(int, lo=1), "client": opt(str), "paths": STRINGS,
+               "since": opt(int), "block_size": opt(int), "exclude": STRINGS,
+               "tir": opt(bool, False), "cross_mount_points": opt(bool, False),
+               "archive": opt(bool, False),
+               "run_as": obj({"uid": req(int, lo=0), "gid": opt(int, lo=0),
+                              "user": opt(str)}, required=False)},
+    # bpbrm -> bpbkar: where bptm's child waits for the image.
+    "send": {"host": req(str), "service": req(str)},
+    # bpbrm child -> tar-restore: the restore to make, and where bptm's child sends it from.
+    "restore": {"jobid": opt(int, lo=1), "host": req(str), "service": req(str),
+                "renames": opt(list, [], items=req(list, items=req(str))),
+                "keep_existing": opt(bool, False), "dest": STRINGS},
+    # the controller recorded a step the agent waits on
+    "ack": {},
+}
 
 
 class ControllerGone(Exception):
@@ -55,14 +79,14 @@ class Controller:
         self._poll.register(conn.fileno(), select.POLLIN)
 
     def receive(self, op: str, timeout: float | None = None) -> Message:
-        """The next request, which must be `op` (232 otherwise)."""
+        """The next request, which must be `op` (232 otherwise), with its fields checked."""
         try:
             msg = self.conn.recv(timeout)
         except EOFError as e:
             raise ControllerGone("the controller closed the connection") from e
         if msg.get("op") != op:
             raise NbuError(PROTOCOL_ERROR, f"expected a {op!r} request, got {msg.get('op')!r}")
-        return msg
+        return schema.validate(op, msg, CONTROL_OPS[op])
 
     def send(self, msg: Message) -> None:
         try:
@@ -169,9 +193,18 @@ def _try_send(conn: Connection, msg: Message) -> None:
         pass
 
 
+_STR_LIST = schema.Field(list, items=schema.Field(str))
+
+
 def str_list(msg: Message, key: str, status: int, default: Any = None) -> list[str]:
-    """A request field that must be a list of strings (NbuError(status) otherwise)."""
-    value = msg.get(key, default)
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise NbuError(status, f"{key} must be a list of strings")
-    return value
+    """A request field that must be a list of strings: status 143 when it is something else,
+    as in every op table; `status` (the caller's own) when it is missing with no default.
+
+    Controller.receive has checked the field already when `msg` came from there."""
+    value = msg.get(key)
+    if value is None:
+        if default is None:
+            raise NbuError(status, f"{key} is missing")
+        return list(default)
+    checked: list[str] = _STR_LIST.check(str(msg.get("op", "request")), key, value)
+    return checked

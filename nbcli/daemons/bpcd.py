@@ -19,17 +19,14 @@ from nbcli import config, programs
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.service import DETACHED, Ops
+from nbcli.net.service import DETACHED, Ops, Result, op
 from nbcli.net.spare import Spares
 from nbcli.net.trust import server_name
-from nbcli.status import (
-    CLIENT_NOT_VALIDATED_FOR_OP,
-    EXEC_FAILED,
-    INVALID_PARAMETER,
-    SERVER_NOT_ALLOWED,
-    NbuError,
-)
-from nbcli.wire.frames import Message
+from nbcli.status import CLIENT_NOT_VALIDATED_FOR_OP, EXEC_FAILED, SERVER_NOT_ALLOWED, NbuError
+from nbcli.wire.frames import MAX_FRAME, Message
+from nbcli.wire.schema import opt, req
+
+STRINGS = opt(list, [], items=req(str))
 
 
 class Bpcd(Daemon):
@@ -37,17 +34,23 @@ class Bpcd(Daemon):
 
     name = "bpcd"
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
+    def __init__(self, cfg: config.HostConfig) -> None:
+        super().__init__(cfg)
         self.spares = Spares(self.cfg.root, new_session=True)
 
     def on_stop(self) -> None:
         self.spares.close()
 
     def services(self) -> dict[str, Ops]:
-        return {"bpcd": {"launch": self.launch, "user_request": self.user_request,
-                         "ping": self.ping,
-                         "getconfig": self.getconfig, "setconfig": self.setconfig}}
+        return {"bpcd": {
+            "launch": op(self.launch, program=req(str), args=STRINGS),
+            # bpbackup/bparchive: what bprd's user_backup takes from a user (bpcd adds who).
+            "user_request": op(self.user_request, policy=opt(str), schedule=opt(str),
+                               paths=STRINGS, archive=opt(bool, False)),
+            "ping": op(self.ping),
+            "getconfig": op(self.getconfig, keys=opt(list, items=req(str))),
+            "setconfig": op(self.setconfig, text=req(str, max_len=MAX_FRAME),
+                            add=opt(bool, False), remove=opt(bool, False))}}
 
     def _require_server(self, conn: Connection, what: str) -> str:
         who = server_name(self.cfg, conn.address)
@@ -59,18 +62,15 @@ class Bpcd(Daemon):
                                f"{self.cfg.client_name}")
         return who
 
-    def launch(self, msg: Message, conn: Connection) -> object:
+    def launch(self, msg: Message, conn: Connection) -> Result:
         who = self._require_server(conn, "launch")
-        program = msg.get("program")
-        args = msg.get("args", [])
+        program, args = msg["program"], msg["args"]
         if program not in programs.BPCD_LAUNCHES:
             raise NbuError(EXEC_FAILED, f"bpcd does not launch {program!r}")
-        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-            raise NbuError(INVALID_PARAMETER, "launch args must be a list of strings")
         # Reply first: once the program owns the socket, bpcd must not write to it again.
         conn.send({"status": 0, "host": self.cfg.client_name})
         try:
-            child = self.spares.launch(str(program), conn.sock.fileno(), args)
+            child = self.spares.launch(program, conn.sock.fileno(), args)
         except OSError as e:
             self.log.error("cannot start %s: %s", program, e)
             conn.close()
@@ -90,7 +90,7 @@ class Bpcd(Daemon):
             user = pwd.getpwuid(conn.uid).pw_name
         except KeyError:
             user = str(conn.uid)
-        fields = {k: v for k, v in msg.items() if k not in ("op", "uid", "gid", "user")}
+        fields = {k: msg[k] for k in ("policy", "schedule", "paths", "archive")}
         with client.connect(self.cfg, self.cfg.master, "bprd", privileged=True) as bprd:
             return bprd.request("user_backup", **fields, client=self.cfg.client_name,
                                 uid=conn.uid, gid=conn.gid, user=user)
@@ -101,15 +101,14 @@ class Bpcd(Daemon):
 
     def getconfig(self, msg: Message, conn: Connection) -> Message:
         self._require_server(conn, "getconfig")
-        keys = msg.get("keys") or None
+        keys = msg["keys"] or None
         return {"lines": config.to_bpconf_lines(self.cfg, keys)}
 
     def setconfig(self, msg: Message, conn: Connection) -> Message:
         self._require_server(conn, "setconfig")
         cfg = config.load(self.cfg.root)
-        settings = config.parse_bpconf(str(msg.get("text", "")))
-        config.apply_settings(cfg, settings, add=bool(msg.get("add")),
-                              remove=bool(msg.get("remove")))
+        settings = config.parse_bpconf(msg["text"])
+        config.apply_settings(cfg, settings, add=msg["add"], remove=msg["remove"])
         cfg.save()
         self.cfg = cfg
         return {}

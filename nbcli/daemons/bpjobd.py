@@ -23,15 +23,16 @@ from typing import Any
 
 from nbcli import clock, kinds
 from nbcli.catalog import jobrecord
-from nbcli.catalog.jobrecord import SHAPE, VALUE
+from nbcli.catalog.jobrecord import VALUE
 from nbcli.catalog.jobsdb import JobsDB
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import JobLog
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.service import Ops
+from nbcli.net.service import Op, Ops, op
 from nbcli.status import CONNECTION_BROKEN, CONNECTION_TIMED_OUT, INVALID_JOB_ID, NbuError
-from nbcli.wire.frames import Message
+from nbcli.wire.frames import MAX_FRAME, Message
+from nbcli.wire.schema import Fields, Rest, opt, req
 
 # How long bpjobd waits for nbjm to take a cancel before treating it as unreachable.
 CANCEL_TIMEOUT = 30.0
@@ -39,75 +40,40 @@ CANCEL_TIMEOUT = 30.0
 WAIT_POLL = 1.0
 # Jobs bpjobd may end itself when nbjm cannot be asked: no process works on them.
 WAITING_STATES = frozenset({kinds.QUEUED, kinds.REQUEUED})
-_MISSING = object()
+# A step or log line may be long (bprd's names every image of a restore): the frame is its
+# only bound, as before the op tables had one.
+MAX_TEXT = MAX_FRAME
 
 
 def _now() -> int:
     return int(clock.now())
 
 
-def _given(msg: Message, name: str, default: Any) -> Any:
-    """A request field's value, or None when it is absent or null and may be (143 if not)."""
-    value = msg.get(name)
-    if value is None and default is _MISSING:
-        raise NbuError(SHAPE, f"{msg.get('op')} needs {name}")
-    return value
-
-
-def req_int(msg: Message, name: str, default: Any = _MISSING, minimum: int = 0) -> Any:
-    """An integer field of a request; absent or null gives `default` (status 143 without one
-    or for a non-integer, 20 below `minimum`)."""
-    value = _given(msg, name, default)
-    if value is None:
-        return default
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise NbuError(SHAPE, f"{name} must be an integer, not {value!r}")
-    if value < minimum:
-        raise NbuError(VALUE, f"{name} must be at least {minimum}, not {value}")
-    return value
-
-
-def req_str(msg: Message, name: str, default: Any = _MISSING) -> Any:
-    """A string field of a request (kept to one line), as req_int."""
-    value = _given(msg, name, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise NbuError(SHAPE, f"{name} must be a string, not {value!r}")
-    return jobrecord.one_line(value)
-
-
-def req_bool(msg: Message, name: str) -> bool:
-    value = msg.get(name, False)
-    if not isinstance(value, bool):
-        raise NbuError(SHAPE, f"{name} must be true or false, not {value!r}")
-    return value
-
-
-def req_number(msg: Message, name: str) -> float | None:
-    """A number of seconds (epoch or duration) >= 0, or None when absent."""
-    value = msg.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise NbuError(SHAPE, f"{name} must be a number of seconds, not {value!r}")
-    if value < 0:
-        raise NbuError(VALUE, f"{name} must not be negative ({value})")
-    return float(value)
-
-
-def req_time(msg: Message) -> float:
+def event_time(value: float | None) -> float:
     """An event's time: epoch seconds to the millisecond (the flow's steps are milliseconds
     apart; bpdbjobs prints whole seconds), now when absent."""
-    value = req_number(msg, "time")
     return round(float(value), 3) if value else _now()
 
 
-def req_event(msg: Message, kind: str, step: int | None, severity: str) -> dict[str, Any]:
-    """The stored form of a job_step / job_log request (jobsdb's events)."""
+def stored_event(msg: Message, kind: str, step: int | None, severity: str) -> dict[str, Any]:
+    """The stored form of a checked job_step / job_log request (jobsdb's events)."""
     return {"kind": kind, "step": step, "severity": severity,
-            "process": req_str(msg, "process"), "pid": req_int(msg, "pid", 0),
-            "host": req_str(msg, "host", ""), "time": req_time(msg), "msg": req_str(msg, "msg")}
+            "process": jobrecord.one_line(msg["process"]), "pid": msg["pid"],
+            "host": jobrecord.one_line(msg["host"]), "time": event_time(msg["time"]),
+            "msg": jobrecord.one_line(msg["msg"])}
+
+
+def _job_fields(creating: bool) -> Rest:
+    """The checker of job_create's and job_update's job fields (jobrecord's; 143 for an
+    unknown or mistyped field, 20 for a value out of range)."""
+    return lambda fields: jobrecord.clean(fields, creating=creating)
+
+
+JOBID = req(int, lo=1)
+SECONDS = opt(float, lo=0)  # epoch or duration
+# What every event (step or log line) says about itself.
+EVENT: Fields = {"jobid": JOBID, "process": req(str), "pid": opt(int, 0, lo=0),
+                 "host": opt(str, ""), "time": SECONDS, "msg": req(str, max_len=MAX_TEXT)}
 
 
 def _peer_gone(conn: Connection) -> bool:
@@ -131,10 +97,20 @@ class Bpjobd(Daemon):
 
     def services(self) -> dict[str, Ops]:
         return {"bpjobd": {
-            "ping": self.ping, "job_create": self.job_create, "job_update": self.job_update,
-            "job_step": self.job_step, "job_log": self.job_log, "job_get": self.job_get,
-            "job_list": self.job_list, "job_wait": self.job_wait,
-            "job_cancel": self.job_cancel, "summary": self.summary}}
+            "ping": op(self.ping),
+            "job_create": Op(self.job_create, {"new_try": opt(bool, False)},
+                             rest=_job_fields(creating=True)),
+            "job_update": Op(self.job_update, {"jobid": JOBID, "new_try": opt(bool, False)},
+                             rest=_job_fields(creating=False)),
+            "job_step": Op(self.job_step, {**EVENT, "step": req(int, lo=0)}),
+            "job_log": Op(self.job_log, {**EVENT, "severity": opt(str, "Info")}),
+            "job_get": op(self.job_get, jobid=JOBID),
+            "job_list": op(self.job_list, jobids=opt(list, items=req(int)),
+                           detail=opt(bool, False), before=opt(int, lo=1),
+                           limit=opt(int, lo=1)),
+            "job_wait": op(self.job_wait, jobid=JOBID, timeout=SECONDS),
+            "job_cancel": op(self.job_cancel, jobid=JOBID),
+            "summary": op(self.summary)}}
 
     def on_start(self) -> None:
         self.jobs = JobsDB(self.paths.jobs, self.cfg.client_name)
@@ -166,10 +142,8 @@ class Bpjobd(Daemon):
         return {"host": self.cfg.client_name, "service": self.name}
 
     def job_create(self, msg: Message, conn: Connection) -> Message:
-        new_try = req_bool(msg, "new_try")
-        raw = {k: v for k, v in msg.items() if k not in ("op", "new_try")}
-        fields = jobrecord.clean(raw, creating=True)
-        jobid = self.db.create(fields, _now(), new_try)
+        fields = {k: v for k, v in msg.items() if k not in ("op", "new_try")}
+        jobid = self.db.create(fields, _now(), msg["new_try"])
         self._log(jobid).info("job created: %s %s, client %s, policy %s",
                               kinds.JOB_TYPES.get(fields["jobtype"], fields["jobtype"]),
                               kinds.JOB_STATES[fields["state"]], fields.get("client", ""),
@@ -179,10 +153,8 @@ class Bpjobd(Daemon):
         return {"jobid": jobid}
 
     def job_update(self, msg: Message, conn: Connection) -> Message:
-        jobid = req_int(msg, "jobid", minimum=1)
-        new_try = req_bool(msg, "new_try")
-        raw = {k: v for k, v in msg.items() if k not in ("op", "jobid", "new_try")}
-        fields = jobrecord.clean(raw, creating=False)
+        jobid, new_try = msg["jobid"], msg["new_try"]
+        fields = {k: v for k, v in msg.items() if k not in ("op", "jobid", "new_try")}
         closed = self.db.update(jobid, fields, new_try, _now())
         if "state" in fields or new_try:
             self._log(jobid).info("state %s%s", kinds.JOB_STATES[fields["state"]]
@@ -193,34 +165,29 @@ class Bpjobd(Daemon):
         return {}
 
     def job_step(self, msg: Message, conn: Connection) -> Message:
-        jobid = req_int(msg, "jobid", minimum=1)
-        event = req_event(msg, "step", req_int(msg, "step"), "Info")
+        jobid = msg["jobid"]
+        event = stored_event(msg, "step", msg["step"], "Info")
         self.db.add_event(jobid, event)
         self._log(jobid).debug("step %d %s: %s", event["step"], event["process"], event["msg"])
         return {}
 
     def job_log(self, msg: Message, conn: Connection) -> Message:
-        jobid = req_int(msg, "jobid", minimum=1)
-        severity = str(msg.get("severity") or "Info").capitalize()
+        jobid = msg["jobid"]
+        severity = msg["severity"].capitalize()
         if severity not in jobrecord.SEVERITIES:
             raise NbuError(VALUE, f"severity must be one of {', '.join(jobrecord.SEVERITIES)}, "
-                                  f"not {msg.get('severity')!r}")
-        self.db.add_event(jobid, req_event(msg, "log", None, severity))
+                                  f"not {msg['severity']!r}")
+        self.db.add_event(jobid, stored_event(msg, "log", None, severity))
         return {}
 
     # --- reads --------------------------------------------------------------------------------
 
     def job_get(self, msg: Message, conn: Connection) -> Message:
-        return {"job": self.db.get(req_int(msg, "jobid", minimum=1), _now())}
+        return {"job": self.db.get(msg["jobid"], _now())}
 
     def job_list(self, msg: Message, conn: Connection) -> Message:
-        jobids = msg.get("jobids")
-        if jobids is not None and (not isinstance(jobids, list) or not all(
-                isinstance(j, int) and not isinstance(j, bool) for j in jobids)):
-            raise NbuError(SHAPE, "jobids must be a list of job ids (integers)")
-        jobs, more = self.db.jobs(_now(), jobids=jobids, detail=req_bool(msg, "detail"),
-                                  before=req_int(msg, "before", None, minimum=1),
-                                  limit=req_int(msg, "limit", None, minimum=1))
+        jobs, more = self.db.jobs(_now(), jobids=msg["jobids"], detail=msg["detail"],
+                                  before=msg["before"], limit=msg["limit"])
         return {"jobs": jobs, "more": more}
 
     def summary(self, msg: Message, conn: Connection) -> Message:
@@ -228,8 +195,7 @@ class Bpjobd(Daemon):
 
     def job_wait(self, msg: Message, conn: Connection) -> Message | None:
         """Hold the request until the job is closed; 41 after `timeout` seconds."""
-        jobid = req_int(msg, "jobid", minimum=1)
-        timeout = req_number(msg, "timeout")
+        jobid, timeout = msg["jobid"], msg["timeout"]
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._closing:
             while not self.db.closed(jobid):
@@ -247,7 +213,7 @@ class Bpjobd(Daemon):
 
     def job_cancel(self, msg: Message, conn: Connection) -> Message:
         """Ask nbjm to end the job; end a waiting job here when nbjm cannot be asked."""
-        jobid = req_int(msg, "jobid", minimum=1)
+        jobid = msg["jobid"]
         found, _ = self.db.jobs(_now(), jobids=[jobid])
         if not found:
             raise NbuError(INVALID_JOB_ID, f"job {jobid} does not exist")
@@ -271,9 +237,10 @@ class Bpjobd(Daemon):
                 return {}  # it ended meanwhile
             raise NbuError(nbjm_error.status,
                            f"cannot cancel job {jobid}: nbjm: {nbjm_error.detail}") from e
-        self.db.add_event(jobid, req_event(
+        self.db.add_event(jobid, stored_event(
             {"process": "bpjobd", "pid": os.getpid(), "host": self.cfg.client_name,
-             "msg": "termination requested by administrator"}, "log", None, "Info"))
+             "time": None, "msg": "termination requested by administrator"}, "log", None,
+            "Info"))
         self._log(jobid).info("canceled while queued (nbjm did not take it)")
         self._closed()
         return {}

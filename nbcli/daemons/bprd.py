@@ -19,19 +19,22 @@ from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import set_job
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.service import Ops
+from nbcli.net.service import Ops, op
 from nbcli.net.trust import server_name
 from nbcli.status import (
     CLIENT_NOT_VALIDATED,
     CLIENT_NOT_VALIDATED_FOR_OP,
     INVALID_FILELIST,
     INVALID_JOB_ID,
+    INVALID_PARAMETER,
     NO_ENTITY,
     NbuError,
 )
 from nbcli.wire.frames import Message
+from nbcli.wire.schema import opt, req
 
 LOST_BPBRM = 40
+STRINGS = opt(list, [], items=req(str))
 
 
 def apply_renames(path: str, renames: list[list[str]]) -> str:
@@ -60,21 +63,30 @@ class Bprd(Daemon):
         self.running: dict[int, Connection | None] = {}
 
     def services(self) -> dict[str, Ops]:
-        return {"bprd": {"backup": self.backup, "user_backup": self.user_backup,
-                         "restore": self.restore,
-                         "cancel": self.cancel,
-                         "ping": lambda m, c: {"host": self.cfg.client_name}}}
+        return {"bprd": {
+            "backup": op(self.backup, policy=req(str), schedule=req(str), client=opt(str),
+                         owner=opt(str, "root")),
+            # From a client's bpcd, which adds who asks (uid, gid, user) and for which client.
+            "user_backup": op(self.user_backup, client=opt(str), policy=opt(str),
+                              schedule=opt(str), paths=STRINGS, archive=opt(bool, False),
+                              uid=opt(int, lo=0), gid=opt(int, lo=0), user=opt(str)),
+            "restore": op(self.restore, client=opt(str), dest_client=opt(str), paths=STRINGS,
+                          start=opt(int), end=opt(int),
+                          renames=opt(list, [], items=req(list, items=req(str))),
+                          keep_existing=opt(bool, False), owner=opt(str, "root")),
+            "cancel": op(self.cancel, jobid=req(int, lo=1)),
+            "ping": op(lambda m, c: {"host": self.cfg.client_name})}}
 
     def backup(self, msg: Message, conn: Connection) -> Message:
         """A manual backup (`bpbackup -i`): nbpem starts its jobs."""
         return client.call(self.cfg, self.cfg.client_name, "nbpem", "manual_backup",
-                           policy=msg.get("policy"), schedule=msg.get("schedule"),
-                           client=msg.get("client"), owner=msg.get("owner", "root"))
+                           policy=msg["policy"], schedule=msg["schedule"],
+                           client=msg["client"], owner=msg["owner"])
 
     def user_backup(self, msg: Message, conn: Connection) -> Message:
         """`bpbackup`/`bparchive` on a client, through its bpcd: the client may ask only for
         itself, and only a privileged peer (bpcd) can say which user asks."""
-        claimed = str(msg.get("client") or conn.peer)
+        claimed = msg["client"] or conn.peer
         if conn.address == "local":
             genuine = claimed == self.cfg.client_name
         else:
@@ -82,34 +94,35 @@ class Bprd(Daemon):
         if not genuine:
             raise NbuError(CLIENT_NOT_VALIDATED,
                            f"a request from {conn.address} cannot speak for {claimed}")
-        if conn.privileged and isinstance(msg.get("uid"), int):
-            run_as = {"uid": msg["uid"], "gid": msg.get("gid"), "user": msg.get("user")}
+        if conn.privileged and msg["uid"] is not None:
+            run_as = {"uid": msg["uid"], "gid": msg["gid"], "user": msg["user"]}
         elif conn.address == "local" and conn.uid is not None:
             run_as = {"uid": conn.uid, "gid": conn.gid, "user": str(conn.uid)}
         else:
             raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
                            "user requests come through the client's bpcd")
         return client.call(self.cfg, self.cfg.client_name, "nbpem", "user_backup",
-                           client=claimed, policy=msg.get("policy"),
-                           schedule=msg.get("schedule"), paths=msg.get("paths", []),
-                           archive=bool(msg.get("archive")), run_as=run_as,
+                           client=claimed, policy=msg["policy"],
+                           schedule=msg["schedule"], paths=msg["paths"],
+                           archive=msg["archive"], run_as=run_as,
                            owner=str(run_as.get("user") or run_as["uid"]))
 
     # --- restores -----------------------------------------------------------------------------
 
     def restore(self, msg: Message, conn: Connection) -> Message:
-        source = str(msg.get("client") or conn.peer)
-        dest = str(msg.get("dest_client") or source)
+        source = msg["client"] or conn.peer
+        dest = msg["dest_client"] or source
         self._check_restore_rights(conn, source, dest)
-        paths = [str(p) for p in msg.get("paths", [])]
+        paths = msg["paths"]
         if not paths:
             raise NbuError(INVALID_FILELIST, "no files to restore were given")
-        renames = [[str(a), str(b)] for a, b in msg.get("renames", [])]
+        renames = msg["renames"]
+        if any(len(pair) != 2 for pair in renames):
+            raise NbuError(INVALID_PARAMETER, "restore: each rename is a [from, to] pair")
         steps = [(1, f"restore request for {len(paths)} path(s) of client {source} to {dest} "
                      f"received from {conn.peer}", clock.now())]
         plan = client.call(self.cfg, self.cfg.client_name, "bpdbm", "restore_plan",
-                           client=source, paths=paths, start=msg.get("start"),
-                           end=msg.get("end"))
+                           client=source, paths=paths, start=msg["start"], end=msg["end"])
         images = plan.get("images", [])
         if not images:
             raise NbuError(NO_ENTITY, f"none of the requested files of {source} was found in a "
@@ -119,7 +132,7 @@ class Bprd(Daemon):
                          f"no neededimage file is needed for disk", clock.now()))
         report = jobreport.JobReporter(self.cfg, "bprd")
         jobid = report.create(jobtype=kinds.JOB_RESTORE, state=kinds.ACTIVE, client=dest,
-                              policy="", schedule="", owner=msg.get("owner", "root"),
+                              policy="", schedule="", owner=msg["owner"],
                               masterserver=self.cfg.client_name, filelist=paths,
                               started=int(clock.now()), operation=kinds.OP_RESTORE,
                               srcserver=source, new_try=True)
@@ -130,7 +143,7 @@ class Bprd(Daemon):
                              for p, folder in plan.get("selected", [])})
         job = {"jobid": jobid, "dest": dest, "source": source, "images": images,
                "renames": renames + [list(r) for r in plan.get("renames", [])],
-               "dest_roots": dest_roots, "keep_existing": bool(msg.get("keep_existing")),
+               "dest_roots": dest_roots, "keep_existing": msg["keep_existing"],
                "missing": plan.get("missing", [])}
         with self.lock:
             self.running[jobid] = None
@@ -210,7 +223,7 @@ class Bprd(Daemon):
                     return msg
 
     def cancel(self, msg: Message, conn: Connection) -> Message:
-        jobid = int(msg["jobid"])
+        jobid = msg["jobid"]
         with self.lock:
             if jobid not in self.running:
                 raise NbuError(INVALID_JOB_ID, f"restore job {jobid} is not running")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net.conn import Connection
-from nbcli.net.service import Ops
+from nbcli.net.service import Ops, op
 from nbcli.wire.frames import Message
 
 
@@ -15,7 +15,7 @@ class Ltid(Daemon):
     name = "ltid"
 
     def services(self) -> dict[str, Ops]:
-        return {"ltid": {"ping": self.ping}}
+        return {"ltid": {"ping": op(self.ping)}}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}

@@ -376,7 +376,8 @@ class Nbcmdd(Daemon):
 def _stdio(fd: int, mode: str, encoding: str, errors: str) -> io.TextIOWrapper:
     """A standard stream on `fd` made as Python makes it at start-up (on POSIX)."""
     raw = io.FileIO(fd, mode, closefd=False)
-    buffered: io.BufferedIOBase = io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
+    buffered: io.BufferedReader | io.BufferedWriter = \
+        io.BufferedReader(raw) if mode == "r" else io.BufferedWriter(raw)
     return io.TextIOWrapper(buffered, encoding, errors, newline="\n",
                             line_buffering=fd == 2 or raw.isatty(), write_through=fd == 2)
 

@@ -18,13 +18,17 @@ from typing import Any
 
 from nbcli import clock, jobreport, kinds
 from nbcli.daemons.base import Daemon, daemon_main
-from nbcli.daemons.nbjm_backup import BackupJob, request_resources
+from nbcli.daemons.nbjm_backup import BackupJob
+from nbcli.daemons.nbjm_job import JOB_START, request_resources
 from nbcli.log import set_job
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.service import Ops
+from nbcli.net.service import Op, Ops, op
 from nbcli.status import INVALID_JOB_ID, INVALID_JOBID, NbuError
 from nbcli.wire.frames import Message
+from nbcli.wire.schema import opt, req
+
+JOBID = req(int, lo=1)
 
 
 @dataclass
@@ -50,30 +54,36 @@ class Nbjm(Daemon):
         self._last_backup_time: dict[str, int] = {}
 
     def services(self) -> dict[str, Ops]:
-        return {"nbjm": {"job_start": self.job_start, "media_info": self.media_info,
-                         "media_done": self.media_done,
-                         "restore_resources": self.restore_resources,
-                         "allocate": self.restore_allocate, "restore_done": self.restore_done,
-                         "cancel": self.cancel, "jobs": self.list_jobs,
-                         "ping": lambda m, c: {"host": self.cfg.client_name}}}
+        return {"nbjm": {
+            "job_start": Op(self.job_start, JOB_START),
+            # bptm (backup): seed step 9, and the end of its use of the media.
+            "media_info": op(self.media_info, jobid=JOBID, host=req(str), service=req(str)),
+            "media_done": op(self.media_done, jobid=JOBID),
+            # bptm (restore): restore steps 7, 9-11 and 16.
+            "restore_resources": op(self.restore_resources, jobid=JOBID, host=req(str),
+                                    stus=opt(list, [], items=req(str))),
+            "allocate": op(self.restore_allocate, jobid=JOBID),
+            "restore_done": op(self.restore_done, jobid=JOBID, status=opt(int)),
+            "cancel": op(self.cancel, jobid=JOBID),
+            "jobs": op(self.list_jobs),
+            "ping": op(lambda m, c: {"host": self.cfg.client_name})}}
 
     # --- backups ------------------------------------------------------------------------------
 
     def job_start(self, msg: Message, conn: Connection) -> Message:
         """Seed step 2: queue the job, make it visible in bpjobd, run it on its own thread."""
         report = jobreport.JobReporter(self.cfg, "nbjm")
-        paths = list(msg.get("paths", []))
         jobid = report.create(
-            jobtype=kinds.JOB_ARCHIVE if msg.get("sched_type") == 3 else kinds.JOB_BACKUP,
-            state=kinds.QUEUED, policy=msg.get("policy"), schedule=msg.get("schedule"),
-            client=msg.get("client"), policytype=msg.get("policy_type", 0),
-            scheduletype=msg.get("sched_type", 0), priority=msg.get("priority", 0),
-            subtype=msg.get("subtype", kinds.SUBTYPE_IMMEDIATE), owner=msg.get("owner", "root"),
-            retentionlevel=msg.get("retention_level", kinds.DEFAULT_RETENTION_LEVEL),
-            masterserver=self.cfg.client_name, filelist=paths, started=int(clock.now()),
-            stunit=msg.get("stu") or "", operation=kinds.OP_REQUEST_RESOURCES)
-        first = msg.get("nbpem_step") or {}
-        report.step(jobid, 1, str(first.get("msg", "Job Start from nbpem")), process="nbpem",
+            jobtype=kinds.JOB_ARCHIVE if msg["sched_type"] == 3 else kinds.JOB_BACKUP,
+            state=kinds.QUEUED, policy=msg["policy"], schedule=msg["schedule"],
+            client=msg["client"], policytype=msg["policy_type"],
+            scheduletype=msg["sched_type"], priority=msg["priority"],
+            subtype=msg["subtype"], owner=msg["owner"],
+            retentionlevel=msg["retention_level"],
+            masterserver=self.cfg.client_name, filelist=msg["paths"], started=int(clock.now()),
+            stunit=msg["stu"] or "", operation=kinds.OP_REQUEST_RESOURCES)
+        first = msg["nbpem_step"] or {}
+        report.step(jobid, 1, first.get("msg") or "Job Start from nbpem", process="nbpem",
                     pid=first.get("pid"), host=first.get("host"), time=first.get("time"))
         report.step(jobid, 2, "job added to nbjm's job list; queued in bpjobd until resources "
                               "are allocated")
@@ -103,7 +113,7 @@ class Nbjm(Daemon):
 
     def media_info(self, msg: Message, conn: Connection) -> None:
         """Seed step 9: answer bptm's request through a separate connection nbjm opens."""
-        jobid = int(msg["jobid"])
+        jobid = msg["jobid"]
         with self.lock:
             job = self.jobs.get(jobid)
         if job is None or job.grant is None:
@@ -111,13 +121,13 @@ class Nbjm(Daemon):
         conn.send({"status": 0})
         job.report.step(jobid, 9, f"returning media and drive information to bptm on "
                                   f"{msg['host']} through a separate connection")
-        with client.connect(self.cfg, str(msg["host"]), str(msg["service"])) as back:
+        with client.connect(self.cfg, msg["host"], msg["service"]) as back:
             back.send({"op": "media_info", "jobid": jobid, "stu": job.grant["stu"]})
             back.recv(timeout=30)
         return None
 
     def media_done(self, msg: Message, conn: Connection) -> Message:
-        jobid = int(msg["jobid"])
+        jobid = msg["jobid"]
         with self.lock:
             job = self.jobs.get(jobid)
         if job is not None:
@@ -125,7 +135,7 @@ class Nbjm(Daemon):
         return {}
 
     def cancel(self, msg: Message, conn: Connection) -> Message:
-        jobid = int(msg["jobid"])
+        jobid = msg["jobid"]
         with self.lock:
             job = self.jobs.get(jobid)
             restore = self.restores.get(jobid)
@@ -146,8 +156,8 @@ class Nbjm(Daemon):
 
     def restore_resources(self, msg: Message, conn: Connection) -> Message:
         """Restore step 7 (bptm's request); the allocation follows on the same connection."""
-        jobid = int(msg["jobid"])
-        res = RestoreResources(jobid, str(msg["host"]), [str(s) for s in msg.get("stus", [])],
+        jobid = msg["jobid"]
+        res = RestoreResources(jobid, msg["host"], msg["stus"],
                                jobreport.JobReporter(self.cfg, "nbjm"))
         with self.lock:
             self.restores[jobid] = res
@@ -155,7 +165,7 @@ class Nbjm(Daemon):
 
     def restore_allocate(self, msg: Message, conn: Connection) -> Message:
         """Restore steps 9 and 11: nbrb allocates (through nbemm), nbjm forwards to bptm."""
-        jobid = int(msg["jobid"])
+        jobid = msg["jobid"]
         with self.lock:
             res = self.restores.get(jobid)
         if res is None:
@@ -172,7 +182,7 @@ class Nbjm(Daemon):
 
     def restore_done(self, msg: Message, conn: Connection) -> Message:
         """Restore step 16: release what the restore held."""
-        jobid = int(msg["jobid"])
+        jobid = msg["jobid"]
         with self.lock:
             res = self.restores.pop(jobid, None)
         if res is None:

@@ -4,48 +4,26 @@ The steps are the seed's, in its order; each is recorded in bpjobd before nbjm a
 Whatever fails, the end is the same: the job is Done with a NetBackup status, an image that is
 not complete is removed from the catalog, the resources go back to nbrb and nbpem hears the
 status (it decides about retries).
+
+Place: imported by nbcli/daemons/nbjm.py; it knows nbjm only as nbjm_job.JobManager and
+imports no daemon.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nbcli import clock, jobreport, kinds, timefmt
+from nbcli.daemons.nbjm_job import LOST_BPBRM, JobManager, request_resources
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.status import RESOURCE_BROKER_UNREACHABLE, TERMINATED_BY_ADMIN, NbuError
+from nbcli.status import TERMINATED_BY_ADMIN, NbuError
 from nbcli.wire.frames import Message
-
-if TYPE_CHECKING:
-    from nbcli.daemons.nbjm import Nbjm
-
-LOST_BPBRM = 40  # network connection broken
-
-
-def request_resources(cfg: Any, report: jobreport.JobReporter, jobid: int,
-                      cancel: threading.Event | None = None, **fields: Any) -> Message:
-    """Ask nbrb and wait for the grant, recording why the job waits while it does."""
-    with client.connect(cfg, cfg.client_name, "nbrb") as nbrb:
-        nbrb.send({"op": "allocate", "jobid": jobid, **fields})
-        while True:
-            try:
-                reply = nbrb.recv()
-            except EOFError as e:
-                raise NbuError(RESOURCE_BROKER_UNREACHABLE, "nbrb closed the connection") from e
-            if reply.get("status"):
-                raise NbuError(int(reply["status"]), str(reply.get("msg", "")))
-            if "waiting" in reply:
-                # queuereason is NetBackup's reason code; the words go in reasonstring.
-                report.update(jobid, queuereason=int(reply.get("code", 0)),
-                              reasonstring=str(reply["waiting"]))
-                report.log(jobid, str(reply["waiting"]))
-                continue
-            return dict(reply["granted"])
 
 
 class BackupJob:
-    def __init__(self, nbjm: Nbjm, jobid: int, params: Message,
+    def __init__(self, nbjm: JobManager, jobid: int, params: Message,
                  report: jobreport.JobReporter) -> None:
         self.nbjm = nbjm
         self.cfg = nbjm.cfg
@@ -54,6 +32,7 @@ class BackupJob:
         self.report = report
         self.grant: Message | None = None
         self.backupid: str | None = None
+        self.backup_time = 0  # the image's, as bpdbm answered image_create
         self.bpbrm: Connection | None = None
         self.canceled = threading.Event()
         self._lock = threading.Lock()
@@ -122,9 +101,8 @@ class BackupJob:
     def _create_image(self) -> None:
         p = self.p
         backup_time = self.nbjm.backup_time(str(p["client"]))
-        level = int(p.get("retention_level", kinds.DEFAULT_RETENTION_LEVEL))
-        period = kinds.default_period(level) if "retention_seconds" not in p \
-            else p["retention_seconds"]
+        level = p["retention_level"]
+        period = p["retention_seconds"]  # None: this level keeps images for ever
         expiration = kinds.INFINITY if period is None else backup_time + int(period)
         self.step(6, "creating the image header and .f files in the catalog through "
                      "nbproxy and bpdbm")
@@ -138,6 +116,7 @@ class BackupJob:
                             media_server=self.grant["stu"]["host"] if self.grant else "",
                             keyword=p.get("keyword", ""), tir=bool(p.get("tir")))
         self.backupid = str(reply["backupid"])
+        self.backup_time = int(reply.get("backup_time", backup_time))
         self.report.update(self.jobid, backupid=self.backupid)
 
     def _run_bpbrm(self) -> Message:
@@ -196,7 +175,7 @@ class BackupJob:
             self._quietly(lambda: self.step(14, f"bpbrm, bptm and bpbkar ended; the try "
                                                 f"failed with status {status}"))
         if self.backupid is not None:
-            status = self._close_image(status, result)
+            status = self._close_image(self.backupid, status, result)
         if self.archive:
             status = self._archive_delete(status)
         if self.grant is not None:
@@ -258,15 +237,18 @@ class BackupJob:
         finally:
             self._drop_bpbrm()
 
-    def _close_image(self, status: int, result: Message) -> int:
-        """Seed step 15: complete and verify the image, or remove what it had."""
+    def _close_image(self, backupid: str, status: int, result: Message) -> int:
+        """Seed step 15: complete and verify the image, or remove what it had.
+
+        The elapsed time counts from the image's backup time as bpdbm recorded it (not from
+        the backup id's digits: bpdbm's ids are its own business)."""
         if status in (0, 1):
-            self.step(15, f"completing and verifying image {self.backupid} in the catalog "
+            self.step(15, f"completing and verifying image {backupid} in the catalog "
                           f"through nbproxy and bpdbm")
-            elapsed = int(clock.now()) - int(self.backupid.rsplit("_", 1)[1])
+            elapsed = int(clock.now()) - self.backup_time
             try:
                 client.call(self.cfg, self.cfg.client_name, "nbproxy", "image_complete",
-                            backupid=self.backupid, kbytes=int(result.get("kbytes", 0)),
+                            backupid=backupid, kbytes=int(result.get("kbytes", 0)),
                             num_files=int(result.get("files", 0)), elapsed=max(elapsed, 0),
                             fragments=result.get("fragments", []),
                             checksum=result.get("checksum"),
@@ -274,13 +256,13 @@ class BackupJob:
                             stream_bytes=result.get("stream_bytes"))
                 return status
             except NbuError as e:
-                status, why = e.status, f"image {self.backupid} failed verification: {e}"
+                status, why = e.status, f"image {backupid} failed verification: {e}"
                 self._quietly(lambda: self.report.log(self.jobid, why, "Error"))
         else:
             self._quietly(lambda: self.step(15, f"removing the incomplete image "
-                                                f"{self.backupid} from the catalog"))
+                                                f"{backupid} from the catalog"))
         self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbproxy",
-                                          "image_abort", backupid=self.backupid))
+                                          "image_abort", backupid=backupid))
         return status
 
     def _quietly(self, action: Any) -> None:

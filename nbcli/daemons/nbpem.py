@@ -18,15 +18,16 @@ import json
 import os
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbcli import atomic, clock, kinds
 from nbcli.catalog import policies
 from nbcli.catalog.policy_model import Policy, Schedule
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.nbjm_job import RUN_AS
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.service import Ops
+from nbcli.net.service import Op, Ops, op
 from nbcli.status import (
     CLIENT_MAX_JOBS_ZERO,
     CLIENT_NOT_IN_ACTIVE_POLICY,
@@ -38,6 +39,11 @@ from nbcli.status import (
 )
 from nbcli.wire.frames import Message
 
+if TYPE_CHECKING:
+    from nbcli.catalog.globals import Globals
+    from nbcli.config import HostConfig
+from nbcli.wire.schema import obj, opt, req
+
 AUTOMATIC = {0, 1, 4}  # FULL, INCR, CINC: what the scheduler and `bpbackup -i` run
 TICK = 1.0  # seconds between looks at what is due
 HISTORY_TTL = 30.0  # seconds a read of the catalog's backups is trusted when nothing ended
@@ -45,7 +51,7 @@ HISTORY_TTL = 30.0  # seconds a read of the catalog's backups is trusted when no
 Key = tuple[str, str, str]  # (policy, client, schedule label)
 
 
-def _globals(cfg: Any) -> Any:
+def _globals(cfg: HostConfig) -> Globals:
     from nbcli.catalog.globals import load_globals
 
     return load_globals(cfg.paths)
@@ -85,16 +91,28 @@ class Nbpem(Daemon):
     def services(self) -> dict[str, Ops]:
         from nbcli.sched import ops as sched_ops  # nbpemreq's views of the schedule
 
-        return {"nbpem": {"manual_backup": self.manual_backup, "user_backup": self.user_backup,
-                          "job_done": self.job_done, "wake": self.wake,
-                          "predict": lambda m, c: sched_ops.predict(self.cfg, m),
-                          "due": lambda m, c: sched_ops.due(self.cfg, m, self._attempts()),
-                          "ping": lambda m, c: {"host": self.cfg.client_name}}}
+        return {"nbpem": {
+            "manual_backup": op(self.manual_backup, policy=req(str), schedule=req(str),
+                                client=opt(str), owner=opt(str, "root")),
+            "user_backup": op(self.user_backup, client=req(str), policy=opt(str),
+                              schedule=opt(str), paths=opt(list, [], items=req(str)),
+                              archive=opt(bool, False), run_as=obj(RUN_AS, required=False),
+                              owner=opt(str, "root")),
+            # nbjm, when a try ended (seed step 17).
+            "job_done": op(self.job_done, jobid=req(int, lo=1), status=req(int, lo=0),
+                           policy=opt(str), schedule=opt(str), client=opt(str),
+                           sched_type=opt(int, 0), subtype=opt(int, 0), backupid=opt(str),
+                           deadline=opt(float)),
+            "wake": op(self.wake),
+            "predict": Op(lambda m, c: sched_ops.predict(self.cfg, m), sched_ops.PREDICT),
+            "due": Op(lambda m, c: sched_ops.due(self.cfg, m, self._attempts()),
+                      sched_ops.DUE),
+            "ping": op(lambda m, c: {"host": self.cfg.client_name})}}
 
     def on_start(self) -> None:
         try:
             data = json.loads(self._attempts_file.read_text())
-            self.attempts = {tuple(k.split("\0")): v for k, v in data.items()}  # type: ignore[misc]
+            self.attempts = {tuple(k.split("\0")): v for k, v in data.items()}
         except (FileNotFoundError, ValueError):
             self.attempts = {}
 
@@ -243,24 +261,24 @@ class Nbpem(Daemon):
 
     def job_done(self, msg: Message, conn: Connection) -> Message:
         """Seed step 17: a try ended. A scheduled job that failed gets a retry if it can."""
-        status = int(msg.get("status", 0))
-        key = (str(msg.get("policy")), str(msg.get("client")), str(msg.get("schedule")))
-        self.log.info("job %s for %s/%s/%s ended with status %d", msg.get("jobid"), key[0],
+        status = msg["status"]
+        key = (str(msg["policy"]), str(msg["client"]), str(msg["schedule"]))
+        self.log.info("job %s for %s/%s/%s ended with status %d", msg["jobid"], key[0],
                       key[2], key[1], status)
         with self.lock:
             self._history = None  # a new image, or a failure: look at the catalog again
-        if int(msg.get("subtype", 0)) != kinds.SUBTYPE_SCHEDULED:
+        if msg["subtype"] != kinds.SUBTYPE_SCHEDULED:
             return {}
         retry_at = None
         # An administrator's cancel (150) and a closed window (196) are not failures to retry.
         if status not in (0, 1, 150, 196):
-            retry_at = self._retry_time(key, msg.get("deadline"))
+            retry_at = self._retry_time(key, msg["deadline"])
         with self.lock:
             if retry_at is None:
                 self.running.pop(key, None)
         return {"retry_at": retry_at} if retry_at is not None else {}
 
-    def _retry_time(self, key: Key, deadline: object) -> float | None:
+    def _retry_time(self, key: Key, deadline: float | None) -> float | None:
         """Record the failed try; when to try again, or None when the tries are used up."""
         g = _globals(self.cfg)
         now = clock.now()
@@ -274,7 +292,7 @@ class Nbpem(Daemon):
         if len(recent) >= g.tries:
             return None
         retry_at = now + g.job_retry_delay_minutes * 60
-        if deadline and retry_at >= float(deadline):  # type: ignore[arg-type]
+        if deadline and retry_at >= deadline:
             return None  # the window closes first: the next window's due job will try again
         return retry_at
 
@@ -282,36 +300,35 @@ class Nbpem(Daemon):
 
     def manual_backup(self, msg: Message, conn: Connection) -> Message:
         """`bpbackup -i`: the policy's schedule now, for one client or all of them."""
-        pol = policies.load(self.paths, str(msg.get("policy", "")))
+        pol = policies.load(self.paths, msg["policy"])
         pol.check_active()
-        sched = pol.find_schedule(str(msg.get("schedule", "")))
+        sched = pol.find_schedule(msg["schedule"])
         if sched.sched_type not in AUTOMATIC:
             raise NbuError(WRONG_SCHEDULE_TYPE,
                            f"schedule {sched.label} is a user schedule; bpbackup -i needs "
                                 f"an automatic (FULL, INCR or CINC) schedule")
-        wanted = msg.get("client")
-        clients = [pol.find_client(str(wanted))] if wanted else list(pol.clients)
+        wanted = msg["client"]
+        clients = [pol.find_client(wanted)] if wanted else list(pol.clients)
         if not clients:
             raise NbuError(CLIENT_NOT_IN_ACTIVE_POLICY, f"policy {pol.name} has no clients")
         if not pol.includes:
             raise NbuError(NO_FILES_SPECIFIED, f"policy {pol.name} has no backup selections")
         jobids = [self.start_job(pol, sched, c.name, kinds.SUBTYPE_IMMEDIATE,
-                                 str(msg.get("owner", "root"))) for c in clients]
+                                 msg["owner"]) for c in clients]
         return {"jobids": jobids}
 
     def user_backup(self, msg: Message, conn: Connection) -> Message:
         """`bpbackup`/`bparchive` on a client: its files, under a user schedule whose window is
         open now (else 199), in a policy that lists the client."""
-        client_name = str(msg["client"])
-        wanted_type = 3 if msg.get("archive") else 2
-        paths = [str(p) for p in msg.get("paths", [])]
+        client_name = msg["client"]
+        wanted_type = 3 if msg["archive"] else 2
+        paths = msg["paths"]
         if not paths:
             raise NbuError(NO_FILES_SPECIFIED, "no files to back up were given")
-        pol, sched = self._user_schedule(client_name, wanted_type, msg.get("policy"),
-                                         msg.get("schedule"))
-        run_as = msg.get("run_as") if isinstance(msg.get("run_as"), dict) else None
-        jobid = self.start_job(pol, sched, client_name, kinds.SUBTYPE_USER,
-                               str(msg.get("owner", "root")), paths=paths, run_as=run_as)
+        pol, sched = self._user_schedule(client_name, wanted_type, msg["policy"],
+                                         msg["schedule"])
+        jobid = self.start_job(pol, sched, client_name, kinds.SUBTYPE_USER, msg["owner"],
+                               paths=paths, run_as=msg["run_as"])
         return {"jobids": [jobid]}
 
     def _user_schedule(self, client_name: str, sched_type: int, policy: object,

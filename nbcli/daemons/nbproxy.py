@@ -1,7 +1,8 @@
 """nbproxy: nbjm's way to bpdbm - relays each catalog request and its reply frames.
 
-Place: a master daemon between nbjm and bpdbm (docs/protocol.md "Catalog"). It holds no state
-and looks at nothing but the `status` field: each request goes to bpdbm on this host over a
+Place: a master daemon between nbjm and bpdbm (docs/protocol.md "Catalog"). It holds no state.
+It checks each request against bpdbm's own declaration of the op's fields (image_ops.py), then
+looks at nothing but the `status` field: each request goes to bpdbm on this host over a
 connection of its own, and every frame bpdbm sends back is passed on unchanged until the one
 that carries a status (a plain reply, an error, or the last frame of a file_list stream).
 """
@@ -9,10 +10,10 @@ that carries a status (a plain reply, an error, or the last frame of a file_list
 from __future__ import annotations
 
 from nbcli.daemons.base import Daemon, daemon_main
-from nbcli.daemons.bpdbm import CATALOG_OPS
+from nbcli.daemons.image_ops import CATALOG_OPS, IMAGE_OPS
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.service import Ops
+from nbcli.net.service import Op, Ops, op
 from nbcli.status import CONNECTION_BROKEN, NbuError
 from nbcli.wire.frames import Message
 
@@ -23,8 +24,9 @@ class Nbproxy(Daemon):
     name = "nbproxy"
 
     def services(self) -> dict[str, Ops]:
-        ops: Ops = {op: self.relay for op in CATALOG_OPS}
-        ops["ping"] = self.ping
+        # bpdbm's own fields: a request nbproxy passes on is one bpdbm takes.
+        ops: Ops = {name: Op(self.relay, IMAGE_OPS[name]) for name in CATALOG_OPS}
+        ops["ping"] = op(self.ping)
         return {"nbproxy": ops}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
@@ -32,6 +34,7 @@ class Nbproxy(Daemon):
 
     def relay(self, msg: Message, conn: Connection) -> None:
         with client.connect(self.cfg, self.cfg.client_name, "bpdbm") as bpdbm:
+            # Defaults filled in are null or bpdbm's own defaults: the same request to bpdbm.
             bpdbm.send(msg)
             while True:
                 try:

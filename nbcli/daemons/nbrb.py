@@ -25,14 +25,16 @@ from nbcli import clock, jobreport
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.service import Ops
+from nbcli.net.service import Ops, op
 from nbcli.status import ENTITY_EXISTS, TERMINATED_BY_ADMIN, WINDOW_CLOSED, NbuError
 from nbcli.wire import frames
 from nbcli.wire.frames import Message
+from nbcli.wire.schema import opt, req
 
 # nbemm's answers that mean "not now" rather than "never".
 BUSY = {2040, 2001, 134}
 RECHECK = 2.0  # seconds between looks at a queue that nothing has changed
+JOBID = req(int, lo=1)
 
 
 @dataclass
@@ -73,9 +75,18 @@ class Nbrb(Daemon):
         self._tls = threading.local()
 
     def services(self) -> dict[str, Ops]:
-        return {"nbrb": {"allocate": self.allocate, "release": self.release,
-                         "cancel": self.cancel, "queue": self.list_queue,
-                         "ping": lambda m, c: {"host": self.cfg.client_name}}}
+        return {"nbrb": {
+            # nbjm: a backup's resources with its limits, or a restore's read access.
+            "allocate": op(self.allocate, jobid=JOBID,
+                           kind=opt(str, "backup", choices=frozenset({"backup", "restore"})),
+                           policy=opt(str, ""), client=opt(str, ""), stu=opt(str),
+                           host=opt(str, ""), priority=opt(int, 0),
+                           max_jobs_policy=opt(int, 0, lo=0), max_jobs_client=opt(int, 0, lo=0),
+                           deadline=opt(float)),
+            "release": op(self.release, jobid=JOBID),
+            "cancel": op(self.cancel, jobid=JOBID),
+            "queue": op(self.list_queue),
+            "ping": op(lambda m, c: {"host": self.cfg.client_name})}}
 
     def periodic(self) -> list[tuple[float, Any]]:
         return [(RECHECK, self.evaluate)]
@@ -105,12 +116,10 @@ class Nbrb(Daemon):
 
     def allocate(self, msg: Message, conn: Connection) -> None:
         """Blocks until granted; sends {waiting: reason} frames while the job is queued."""
-        req = Request(int(msg["jobid"]), str(msg.get("kind", "backup")),
-                      str(msg.get("policy", "")), str(msg.get("client", "")),
-                      str(msg.get("stu") or "*ANY*"), str(msg.get("host", "")),
-                      int(msg.get("priority", 0)), int(msg.get("max_jobs_policy", 0)),
-                      int(msg.get("max_jobs_client", 0)), next(self.seq),
-                      float(msg.get("deadline") or 0))
+        req = Request(msg["jobid"], msg["kind"], msg["policy"], msg["client"],
+                      msg["stu"] or "*ANY*", msg["host"], msg["priority"],
+                      msg["max_jobs_policy"], msg["max_jobs_client"], next(self.seq),
+                      float(msg["deadline"] or 0))
         with self.lock:
             if req.jobid in self.active or any(r.jobid == req.jobid for r in self.queue):
                 raise NbuError(ENTITY_EXISTS, f"job {req.jobid} already has a resource request")
@@ -131,7 +140,7 @@ class Nbrb(Daemon):
         return None
 
     def release(self, msg: Message, conn: Connection) -> Message:
-        jobid = int(msg["jobid"])
+        jobid = msg["jobid"]
         with self.lock:
             req = self.active.pop(jobid, None)
             client.call(self.cfg, self.cfg.client_name, "nbemm", "release", jobid=jobid)
@@ -141,7 +150,7 @@ class Nbrb(Daemon):
         return {}
 
     def cancel(self, msg: Message, conn: Connection) -> Message:
-        jobid = int(msg["jobid"])
+        jobid = msg["jobid"]
         with self.lock:
             waiting = [r for r in self.queue if r.jobid == jobid]
         for r in waiting:

@@ -18,9 +18,18 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
-from nbcli.status import CANNOT_CONNECT, ENTITY_EXISTS, SOCKET_OPEN_FAILED, NbuError
+from nbcli.status import (
+    CANNOT_CONNECT,
+    CONNECTION_TIMED_OUT,
+    ENTITY_EXISTS,
+    PROTOCOL_ERROR,
+    SOCKET_OPEN_FAILED,
+    NbuError,
+)
 from nbcli.wire import frames
 from nbcli.wire.frames import ProtocolError
 
@@ -48,8 +57,8 @@ class PbxExchange(Daemon):
 
     name = "pbx_exchange"
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
+    def __init__(self, cfg: HostConfig) -> None:
+        super().__init__(cfg)
         self.sel = selectors.DefaultSelector()
         self.registered: dict[str, socket.socket] = {}
         self.pending: dict[int, _Pending] = {}
@@ -59,15 +68,7 @@ class PbxExchange(Daemon):
         try:
             while not self.stop.is_set():
                 for key, _ in self.sel.select(timeout=0.5):
-                    kind, obj = key.data
-                    if kind == "listen":
-                        self._accept(obj)
-                    elif kind == "reglisten":
-                        self._accept_registration(obj)
-                    elif kind == "client":
-                        self._read_hello(obj)
-                    elif kind == "service":
-                        self._service_readable(obj)
+                    self._dispatch(*key.data)
                 self._expire()
         finally:
             for s in listeners:
@@ -81,6 +82,23 @@ class PbxExchange(Daemon):
                     path.unlink()
                 except FileNotFoundError:
                     pass
+
+    def _dispatch(self, kind: str, obj: Any) -> None:
+        """One ready socket. Whatever a peer sent, a bug it finds costs that peer its
+        connection, never the host its switchboard."""
+        try:
+            if kind == "listen":
+                self._accept(obj)
+            elif kind == "reglisten":
+                self._accept_registration(obj)
+            elif kind == "client":
+                self._read_hello(obj)
+            elif kind == "service":
+                self._service_readable(obj)
+        except Exception:
+            self.log.exception("serving a %s socket failed", kind)
+            if kind == "client":
+                self._drop(obj)
 
     # --- listening sockets ------------------------------------------------------------------
 
@@ -109,9 +127,9 @@ class PbxExchange(Daemon):
             os.chmod(path, mode)
             s.listen(128)
             out.append(s)
-        for s, kind in zip(out, ("listen", "listen", "reglisten")):
+        for s, role in zip(out, ("listen", "listen", "reglisten")):
             s.setblocking(False)
-            self.sel.register(s, selectors.EVENT_READ, (kind, s))
+            self.sel.register(s, selectors.EVENT_READ, (role, s))
         self.log.info("listening on %s:%d and %s", addr, self.cfg.pbx_port, self.paths.run)
         return out
 
@@ -202,7 +220,7 @@ class PbxExchange(Daemon):
     def _expire(self) -> None:
         now = time.monotonic()
         for p in [p for p in self.pending.values() if now - p.since > HELLO_TIMEOUT]:
-            self._refuse(p, ProtocolError(41, "no hello received in time"))
+            self._refuse(p, ProtocolError(CONNECTION_TIMED_OUT, "no hello received in time"))
 
     # --- services: register, and unregister when their socket closes ------------------------------
 
@@ -217,12 +235,12 @@ class PbxExchange(Daemon):
             msg = frames.decode_body(packet[frames.HEADER.size:])
             service = msg.get("service")
             if msg.get("op") != "register" or not isinstance(service, str) or not service:
-                raise ProtocolError(232, "expected register{service}")
+                raise ProtocolError(PROTOCOL_ERROR, "expected register{service}")
             if service in self.registered:
                 raise NbuError(ENTITY_EXISTS, f"service {service!r} is already registered")
             sock.send(frames.encode(frames.reply(0)))
         except (OSError, NbuError, ValueError) as e:
-            err = e if isinstance(e, NbuError) else ProtocolError(232, str(e))
+            err = e if isinstance(e, NbuError) else ProtocolError(PROTOCOL_ERROR, str(e))
             try:
                 sock.send(frames.encode(frames.error(err)))
             except OSError:

@@ -45,15 +45,24 @@ DETACHED = _Detached()
 # A handler answers one request: a dict is sent as the successful reply; None means the
 # handler already answered on the connection itself (streams, long waits); DETACHED means
 # the connection now belongs to someone else and this daemon must stop reading it.
-Handler = Callable[[Message, Connection], "Message | None | _Detached"]
+Result = Message | None | _Detached
+Handler = Callable[[Message, Connection], Result]
 
 
 @dataclass(frozen=True)
 class Op:
-    """One entry of a service's op table: the handler and the fields its requests carry."""
+    """One entry of a service's op table: the handler and the fields its requests carry.
+
+    `rest` is for the few ops whose requests carry an open set of fields (bpjobd's job
+    fields): it checks every field not in `fields` (nbcli.wire.schema.validate)."""
 
     handler: Handler
     fields: schema.Fields
+    rest: schema.Rest | None = None
+
+    def validate(self, name: str, msg: Message) -> Message:
+        """The request as the handler sees it (NbuError 143 or 20 when it is not fit)."""
+        return schema.validate(name, msg, self.fields, self.rest)
 
 
 def op(handler: Handler, **fields: schema.Field) -> Op:
@@ -61,8 +70,7 @@ def op(handler: Handler, **fields: schema.Field) -> Op:
     return Op(handler, fields)
 
 
-# TODO: once every daemon declares its fields, Ops holds Op entries only.
-Ops = dict[str, "Op | Handler"]
+Ops = dict[str, Op]
 
 
 @dataclass
@@ -137,7 +145,8 @@ class Registration:
         msg = frames.decode_body(data[frames.HEADER.size:])
         sock = socket.socket(fileno=fds[0])
         sock.settimeout(None)
-        hello = msg.get("hello") if isinstance(msg.get("hello"), dict) else {}
+        given = msg.get("hello")
+        hello: Message = given if isinstance(given, dict) else {}
         conn = Connection(sock, str(hello.get("host", "?")), str(msg.get("peer", "")))
         conn.uid, conn.gid = _int_or_none(msg.get("uid")), _int_or_none(msg.get("gid"))
         conn.port = _int_or_none(msg.get("port"))
@@ -187,10 +196,7 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
                 _try_send(conn, frames.error(NbuError(INVALID_PROTOCOL, f"unknown request {op!r}")))
                 continue
             try:
-                if isinstance(entry, Op):
-                    result = entry.handler(schema.validate(str(op), msg, entry.fields), conn)
-                else:
-                    result = entry(msg, conn)
+                result = entry.handler(entry.validate(str(op), msg), conn)
             except NbuError as e:
                 if not _try_send(conn, frames.error(e)):
                     return
@@ -203,7 +209,7 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
             if result is DETACHED:
                 detached = True
                 return
-            if isinstance(result, dict) and not _try_send(conn, _success(result)):
+            if isinstance(result, dict) and not _send_result(conn, str(op), result, log):
                 return
     finally:
         if not detached:
@@ -213,6 +219,16 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
 def _success(result: Message) -> Message:
     """A handler's result as a successful reply (a relayed reply's own status is dropped)."""
     return frames.reply(0, **{k: v for k, v in result.items() if k not in ("status", "msg")})
+
+
+def _send_result(conn: Connection, op: str, result: Message, log: logging.Logger) -> bool:
+    """Send a handler's result; one JSON cannot carry (a bug) is answered as status 256."""
+    try:
+        return _try_send(conn, _success(result))
+    except (TypeError, ValueError) as e:
+        log.exception("the reply to %r cannot be sent", op)
+        return _try_send(conn, frames.error(NbuError(LOGIC_ERROR, f"{op}: unsendable reply: "
+                                                                  f"{e}")))
 
 
 def _try_send(conn: Connection, msg: Message) -> bool:

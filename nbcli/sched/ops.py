@@ -1,6 +1,7 @@
 """nbpem's `predict` and `due` ops: the scheduler's decisions fed from the store and catalog.
 
-nbpem routes both ops here (nbcli/daemons/nbpem.py); nbpemreq sends them. Policies come from
+nbpem routes both ops here (nbcli/daemons/nbpem.py) with the fields declared below, checked;
+nbpemreq sends them. Policies come from
 the policy store, history from bpdbm's image_list (complete images: status 0 or 1), so the
 answer is what nbpem's own loop decides at that time. Fields and replies are in
 docs/protocol.md, "Scheduling".
@@ -18,25 +19,13 @@ from nbcli.config import HostConfig
 from nbcli.net import client as net
 from nbcli.sched import predict as forecast
 from nbcli.sched.due import Attempts, History, due_now
-from nbcli.status import INVALID_PARAMETER, NbuError
 from nbcli.wire.frames import Message
+from nbcli.wire.schema import Fields, opt, req
 
-
-def _epoch(msg: Message, key: str, default: int | None) -> int:
-    value = msg.get(key)
-    if value is None and default is not None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise NbuError(INVALID_PARAMETER,
-                       f"{msg.get('op', 'request')}: {key} must be an epoch time")
-    return value
-
-
-def _name(msg: Message, key: str) -> str | None:
-    value = msg.get(key)
-    if value is not None and not isinstance(value, str):
-        raise NbuError(INVALID_PARAMETER, f"{msg.get('op', 'request')}: {key} must be a name")
-    return value or None
+# The ops' fields (checked by nbpem's op table before they get here): epoch seconds and names.
+PREDICT: Fields = {"start": opt(int), "date": req(int), "client": opt(str),
+                   "policy": opt(str), "all": opt(bool, False)}
+DUE: Fields = {"date": opt(int), "client": opt(str), "policy": opt(str)}
 
 
 def load_policies(cfg: HostConfig, policy: str | None, client: str | None) -> list[Policy]:
@@ -63,12 +52,11 @@ def load_history(cfg: HostConfig, client: str | None, policy: str | None,
 def predict(cfg: HostConfig, msg: Message) -> dict[str, Any]:
     """`date` (end, required), `start` (default now), `client`, `policy`, `all` (inactive
     policies too) -> {jobs: [Due as dict]} in time order."""
-    start = _epoch(msg, "start", int(clock.now()))
-    end = _epoch(msg, "date", None)
-    client, policy = _name(msg, "client"), _name(msg, "policy")
+    start = int(clock.now()) if msg["start"] is None else msg["start"]
+    client, policy = msg["client"] or None, msg["policy"] or None
     jobs = forecast.predict(load_policies(cfg, policy, client),
-                            load_history(cfg, client, policy, start), start, end,
-                            include_inactive=bool(msg.get("all")))
+                            load_history(cfg, client, policy, start), start, msg["date"],
+                            include_inactive=msg["all"])
     return {"jobs": [d.as_dict() for d in jobs]}
 
 
@@ -76,8 +64,8 @@ def due(cfg: HostConfig, msg: Message, attempts: Attempts | None = None) -> dict
     """`date` (default now), `client`, `policy` -> {jobs: [Due as dict]}: due_now then.
 
     `attempts` are nbpem's failed tries, when nbpem has them to give."""
-    at = _epoch(msg, "date", int(clock.now()))
-    client, policy = _name(msg, "client"), _name(msg, "policy")
+    at = int(clock.now()) if msg["date"] is None else msg["date"]
+    client, policy = msg["client"] or None, msg["policy"] or None
     from nbcli.catalog.globals import load_globals
 
     g = load_globals(cfg.paths)  # the tries nbpem itself applies (bpconfig -tries/-period)

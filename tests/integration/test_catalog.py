@@ -190,33 +190,40 @@ def test_bplist_forms(catalog: Host) -> None:
 
 
 def check_malformed_requests(catalog: Host) -> str:
-    """Each malformed request, to bpdbm and through nbproxy, gets its status."""
+    """Each malformed request, to bpdbm and through nbproxy, gets its status: 143 for its
+    shape (a field missing, mistyped or unknown), 20 for a value out of range."""
     good = {"client": "aio", "policy": "pol", "sched_type": 0, "backup_time": T0}
     backupid = create(catalog, T0)
     bad_entry = entries_of([("/x", "0", 1)])[0][0][:5]
     cases: list[tuple[str, dict[str, Any], int]] = [
-        ("image_create", {k: v for k, v in good.items() if k != "client"}, 20),
-        ("image_create", {**good, "backup_time": "today"}, 20),
-        ("image_create", {**good, "backup_time": None}, 20),
+        ("image_create", {k: v for k, v in good.items() if k != "client"}, 143),
+        ("image_create", {**good, "backup_time": "today"}, 143),
+        ("image_create", {**good, "backup_time": None}, 143),
+        ("image_create", {**good, "tir": "yes"}, 143),
+        ("image_create", {**good, "color": "blue"}, 143),
+        ("image_create", {**good, "backup_time": 2**70}, 20),
         ("image_create", {**good, "sched_type": 9}, 20),
         ("image_create", {**good, "client": "../etc"}, 20),
         ("image_create", {**good, "policy": "a/b"}, 20),
-        ("image_add_files", {"entries": []}, 20),
+        ("image_add_files", {"entries": []}, 143),
         ("image_add_files", {"backupid": "aio_1", "entries": []}, 227),
         ("image_add_files", {"backupid": "garbage", "entries": []}, 20),
         ("image_add_files", {"backupid": backupid, "entries": [bad_entry]}, 223),
-        ("image_add_files", {"backupid": backupid, "entries": "x"}, 20),
-        ("image_complete", {"backupid": backupid}, 20),
+        ("image_add_files", {"backupid": backupid, "entries": "x"}, 143),
+        ("image_complete", {"backupid": backupid}, 143),
         ("image_complete", {"backupid": backupid, **result([], 2048), "checksum": "md5"}, 20),
-        ("image_complete", {"backupid": backupid, **result([], 2048), "fragments": [{}]}, 20),
+        ("image_complete", {"backupid": backupid, **result([], 2048), "fragments": [{}]}, 143),
+        ("image_complete", {"backupid": backupid, **result([], 2048), "fragments": [7]}, 143),
         ("image_complete", {"backupid": backupid, **result([], 2048), "num_files": 3}, 229),
         ("image_complete", {"backupid": backupid, **result([], 2048), "stream_bytes": 9}, 229),
         ("image_abort", {"backupid": "aio_123"}, 227),
-        ("image_list", {"client": 5}, 20),
-        ("file_list", {"path": "/"}, 20),
+        ("image_list", {"client": 5}, 143),
+        ("image_list", {"client": "x" * 5000}, 20),
+        ("file_list", {"path": "/"}, 143),
         ("file_list", {"client": "aio", "path": "relative"}, 20),
         ("file_list", {"client": "aio", "path": "/", "columns": ["nope"]}, 20),
         ("restore_plan", {"client": "aio", "paths": []}, 20),
+        ("restore_plan", {"client": "aio", "paths": [1]}, 143),
         ("restore_plan", {"client": "aio", "paths": ["/x"]}, 227),
         ("no_such_op", {}, 143),
     ]

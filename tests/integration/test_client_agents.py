@@ -527,3 +527,17 @@ def test_agents_answer_bad_requests_with_a_status(daemons: Callable[..., Host]) 
         with pytest.raises(NbuError) as e:
             ctl.request("restore", jobid=1, host=cfg.client_name, service="x", dest=[])
         assert e.value.status == 181
+    # A field of the wrong shape is 143, as in every daemon's op table.
+    for program, request in (("bpbkar", {"op": "backup", "jobid": 1, "paths": "/etc"}),
+                             ("bpbkar", {"op": "backup", "jobid": 1, "paths": ["/etc"],
+                                         "colour": "red"}),
+                             ("bpbkar", {"op": "backup", "jobid": 1, "paths": ["/etc"],
+                                         "tir": "yes"}),
+                             ("tar-restore", {"op": "restore", "jobid": 1, "host": 5,
+                                              "service": "x", "dest": ["/tmp"]}),
+                             ("tar-restore", {"op": "restore", "jobid": 1, "host": "h",
+                                              "service": "x", "dest": "/tmp"})):
+        with launch(cfg, program) as ctl:
+            with pytest.raises(NbuError) as e:
+                ctl.request(request.pop("op"), **request)
+            assert e.value.status == 143, (program, request)

@@ -134,11 +134,14 @@ def test_bad_input_gets_netbackups_status(master: Host, argv: tuple[str, ...],
 
 
 def test_nbpem_checks_the_fields_of_its_ops(master: Host) -> None:
-    for op, fields in (("predict", {}), ("predict", {"date": "06/05/2024"}),
-                       ("due", {"date": NOW, "client": 7})):
+    """A field missing, mistyped or unknown is 143; a value out of range 20."""
+    for op, fields, status in (("predict", {}, 143), ("predict", {"date": "06/05/2024"}, 143),
+                               ("due", {"date": NOW, "client": 7}, 143),
+                               ("due", {"date": NOW, "hour": 7}, 143),
+                               ("due", {"date": 2**64}, 20)):
         with pytest.raises(NbuError) as e:
             net.call(master.cfg, master.name, "nbpem", op, **fields)
-        assert e.value.status == 20
+        assert e.value.status == status, (op, fields)
     reply = net.call(master.cfg, master.name, "nbpem", "predict", start=NOW,
                      date=NOW + 86400, client="c2")
     assert [(j["client"], j["schedule"], j["window_open"]) for j in reply["jobs"]] == \

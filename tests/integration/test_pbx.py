@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 
@@ -78,12 +79,16 @@ BAD_INPUTS = {
     "not json": struct.pack("!I", 8) + b"garbage!",
     "json array": struct.pack("!I", 7) + b"[1,2,3]",
     "2 GiB length prefix": struct.pack("!I", 2 << 30),
+    # once a RecursionError in the JSON decoder: pbx_exchange died, a daemon lost the thread
+    "5,000 [": struct.pack("!I", 5000) + b"[" * 5000,
+    "deep object": frames.HEADER.pack(5 * 3000 + 1) + b'{"a":' * 3000 + b"1",
 }
 
 
 @pytest.mark.parametrize("kind", list(BAD_INPUTS) + ["truncated frame", "unknown service"])
 def test_pbx_answers_bad_first_frames_and_keeps_serving(three_hosts, kind: str) -> None:
     client = three_hosts["client"]
+    before = {p.proc.pid for p in client.processes(spares=False)}
     with raw(client) as s:
         if kind == "truncated frame":
             s.sendall(frames.encode(frames.hello("bpcd", "x"))[:10])
@@ -101,11 +106,14 @@ def test_pbx_answers_bad_first_frames_and_keeps_serving(three_hosts, kind: str) 
                 assert reply["status"] == 25 and "no_such_service" in reply["msg"]
             assert_closed(s)
     good_request(client, "bpcd")
+    # nothing died or restarted
+    assert {p.proc.pid for p in client.processes(spares=False)} == before
 
 
 @pytest.mark.parametrize("kind", list(BAD_INPUTS) + ["truncated frame", "unknown op"])
 def test_daemon_answers_bad_frames_and_keeps_serving(three_hosts, kind: str) -> None:
     master = three_hosts["master"]
+    before = {p.proc.pid for p in master.processes(spares=False)}
     with raw(master) as s:
         s.sendall(frames.encode(frames.hello("bpjobd", "x")))
         assert read_reply(s)["status"] == 0  # bpjobd itself is talking now
@@ -125,6 +133,7 @@ def test_daemon_answers_bad_frames_and_keeps_serving(three_hosts, kind: str) -> 
             assert read_reply(s)["status"] == 232
             assert_closed(s)
     good_request(master, "bpjobd")
+    assert {p.proc.pid for p in master.processes(spares=False)} == before
 
 
 def test_bpcd_refuses_hosts_not_in_server_list(three_hosts) -> None:
@@ -158,3 +167,53 @@ def test_bpcd_launches_only_known_programs(three_hosts) -> None:
         s.sendall(frames.encode({"op": "launch", "program": "/bin/sh", "args": ["-c", "id"]}))
         reply = read_reply(s)
     assert reply["status"] == 29
+
+
+def fuzz_frames(seed: int, count: int) -> list[bytes]:
+    """Frames of JSON-ish bytes: brackets, quotes, escapes, numbers, UTF-8 and garbage."""
+    rng = random.Random(seed)
+    alphabet = [b"[", b"]", b"{", b"}", b'"', b"\\", b":", b",", b"1", b"-", b"e", b"true",
+                b"null", b"NaN", b"\\u", b"\\ud800", b"\xff", b"\xc3\xa9", b"op", b" "]
+    out = []
+    for _ in range(count):
+        body = b"".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 400)))
+        if rng.random() < 0.3:
+            body = b'{"op":"ping","x":' + body
+        out.append(frames.HEADER.pack(len(body)) + body)
+    return out
+
+
+def send_and_forget(s: socket.socket, data: bytes) -> None:
+    """Send, then read whatever comes until the peer answers, closes or stays quiet."""
+    s.settimeout(2)
+    try:
+        s.sendall(data)
+        s.recv(65536)
+    except OSError:
+        pass
+
+
+def test_pbx_and_a_daemon_survive_any_bytes(three_hosts) -> None:
+    master, client = three_hosts["master"], three_hosts["client"]
+    before = {h.name: {p.proc.pid for p in h.processes(spares=False)} for h in (master, client)}
+    for data in fuzz_frames(1, 150):
+        with raw(client) as s:  # as the first frame, to PBX itself
+            send_and_forget(s, data)
+    with raw(master) as s:  # and to a daemon, on one connection for as long as it lasts
+        s.sendall(frames.encode(frames.hello("bpjobd", "x")))
+        assert read_reply(s)["status"] == 0
+        for data in fuzz_frames(2, 150):
+            send_and_forget(s, data)
+    for data in fuzz_frames(3, 50):
+        with raw(master) as s:
+            s.sendall(frames.encode(frames.hello("bpjobd", "x")))
+            assert read_reply(s)["status"] == 0
+            send_and_forget(s, data)
+    good_request(client, "bpcd")
+    good_request(master, "bpjobd")
+    assert {h.name: {p.proc.pid for p in h.processes(spares=False)}
+            for h in (master, client)} == before
+    # nothing needed the last-resort guard either: each mistake got its own answer
+    for host, daemon in ((client, "pbx_exchange"), (master, "pbx_exchange"), (master, "bpjobd")):
+        for log in (host.cfg.paths.logs / daemon).glob("log.*"):
+            assert "Traceback" not in log.read_text(errors="replace"), log
