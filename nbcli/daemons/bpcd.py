@@ -14,10 +14,11 @@ Anyone else gets status 46 and nothing runs. Only those programs can be launched
 from __future__ import annotations
 
 import pwd
+from collections.abc import Callable
 
 from nbcli import config, programs
 from nbcli.daemons.base import Daemon, daemon_main
-from nbcli.net import client
+from nbcli.net import client, enrol
 from nbcli.net.conn import Connection
 from nbcli.net.service import DETACHED, Ops, Result, op
 from nbcli.net.spare import Spares
@@ -40,6 +41,10 @@ class Bpcd(Daemon):
 
     def on_stop(self) -> None:
         self.spares.close()
+
+    def periodic(self) -> list[tuple[float, Callable[[], None]]]:
+        # Every host keeps its certificate renewed and its CRL fresh (hourly by default).
+        return [*super().periodic(), *enrol.periodic(lambda: self.cfg, self.log)]
 
     def services(self) -> dict[str, Ops]:
         return {"bpcd": {

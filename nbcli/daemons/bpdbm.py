@@ -35,7 +35,6 @@ from nbcli.catalog.imagehdr import Header
 from nbcli.catalog.images import ImageStore
 from nbcli.catalog.plan import restore_plan
 from nbcli.daemons.base import Daemon, daemon_main
-from nbcli.daemons.bpdbm_config import ConfigOps
 from nbcli.daemons.cleanup import TICK, Cleanup
 from nbcli.daemons.image_ops import IMAGE_OPS, LISTABLE
 from nbcli.kinds import default_period
