@@ -102,7 +102,7 @@ def _json(obj: object) -> str:
 def listing(cfg: HostConfig, fmt: str, jobids: list[int] | None,
             header: bool) -> tuple[str, list[int]]:
     """The job list in format `fmt`, and the -jobid ids that do not exist."""
-    jobs = fetch(cfg, jobids, detail=fmt in ("all", "json"))
+    jobs = [jobfmt.shown(j) for j in fetch(cfg, jobids, detail=fmt in ("all", "json"))]
     if fmt == "json":
         text = _json(jobs)
     elif fmt == "all":
@@ -110,7 +110,7 @@ def listing(cfg: HostConfig, fmt: str, jobids: list[int] | None,
     elif fmt == "most":
         text = _text([jobfmt.most_columns(j) for j in jobs])
     else:
-        text = _text(jobfmt.report(jobs, header))
+        text = _text(jobfmt.report(jobs, header, cfg.get("BPDBJOBS_COLDEFS")))
     return text, sorted(set(jobids or []) - {j["jobid"] for j in jobs})
 
 

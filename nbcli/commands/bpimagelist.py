@@ -6,12 +6,13 @@ renders the reply in NetBackup's forms.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
 from nbcli import clock, kinds, timefmt
-from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.cli import command, join_date_times, load_cfg, root_option
 from nbcli.commands import imagefmt
 from nbcli.net import client as net
 from nbcli.render import echo_json, echo_lines
@@ -115,4 +116,6 @@ def cli(form: str, since: str | None, until: str | None, hoursago: int | None,
     return 0
 
 
-main = entry(cli)
+def main() -> None:
+    # `-d 03/01/2014 00:00:00`: the time is the next word, as NetBackup reads it.
+    cli.main(args=join_date_times(sys.argv[1:], {"-d", "-e"}), prog_name="bpimagelist")

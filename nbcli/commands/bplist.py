@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from nbcli import timefmt
-from nbcli.cli import NbCommand, entry, load_cfg, root_option
+from nbcli.cli import NbCommand, join_date_times, load_cfg, root_option
 from nbcli.commands import imagefmt
 from nbcli.commands.bpimagelist import policy_type_code
 from nbcli.config import HostConfig
@@ -146,4 +146,6 @@ def cli(client_name: str | None, master: str | None, policy: str | None,
     return 0
 
 
-main = entry(cli)
+def main() -> None:
+    # `-s 01/01/2008 00:00:00`: the time is the next word, as NetBackup reads it.
+    cli.main(args=join_date_times(sys.argv[1:], {"-s", "-e"}), prog_name="bplist")

@@ -39,16 +39,15 @@ def cli(label: str | None, form: str | None, groups: str | None, master: str | N
     cfg = load_cfg(root)
     if groups == "only":
         return 0
-    first = True
     for m in stufmt.masters(cfg, master):
         for stu in stufmt.emm_request(cfg, m, "stu_list", label=label)["stus"]:
             if form in ("long", "user"):
-                if not first:
-                    click.echo("")
+                # NetBackup starts every block with a blank line, the first one too:
+                # collectors step a fixed number of lines per unit from the top.
+                click.echo("")
                 echo_lines(stufmt.labelled(stu))
             else:
                 click.echo(stufmt.raw_line(stu))
-            first = False
     return 0
 
 
