@@ -32,7 +32,7 @@ START_DEADLINE = 30.0
 STOP_DEADLINE = 20.0
 
 # The service each daemon registers first: `start` waits until PBX hands it a connection.
-READY_SERVICE = {"bpcd": "bpcd", "nbemm": "nbemm", "bpjobd": "bpjobd", "bpdbm": "bpdbm",
+READY_SERVICE = {"bpcd": "bpcd", "nbevtmgr": "nbevtmgr", "nbemm": "nbemm", "bpjobd": "bpjobd", "bpdbm": "bpdbm",
                  "nbproxy": "nbproxy", "nbrb": "nbrb", "nbjm": "nbjm", "nbpem": "nbpem",
                  "bprd": "bprd", "ltid": "ltid"}
 
