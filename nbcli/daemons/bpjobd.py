@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from nbcli import clock, kinds
+from nbcli import clock, events, kinds
 from nbcli.catalog import jobrecord
 from nbcli.catalog.jobrecord import SHAPE, VALUE
 from nbcli.catalog.jobsdb import JobsDB
@@ -175,6 +175,7 @@ class Bpjobd(Daemon):
                               kinds.JOB_STATES[fields["state"]], fields.get("client", ""),
                               fields.get("policy", ""))
         if fields.get("closed"):
+            events.job_event(self.cfg, self.db.get(jobid, _now()), closed=True)
             self._closed()
         return {"jobid": jobid}
 
@@ -184,6 +185,8 @@ class Bpjobd(Daemon):
         raw = {k: v for k, v in msg.items() if k not in ("op", "jobid", "new_try")}
         fields = jobrecord.clean(raw, creating=False)
         closed = self.db.update(jobid, fields, new_try, _now())
+        if new_try or fields.get("closed"):  # a failed try, or the job's end: the error log
+            events.job_event(self.cfg, self.db.get(jobid, _now()), closed=not new_try)
         if "state" in fields or new_try:
             self._log(jobid).info("state %s%s", kinds.JOB_STATES[fields["state"]]
                                   if "state" in fields else "unchanged",
