@@ -15,7 +15,8 @@ import threading
 from collections.abc import Callable
 
 from nbcli import clock
-from nbcli.catalog import errorlog, globals as nbglobals
+from nbcli.catalog import errorlog
+from nbcli.catalog import globals as nbglobals
 from nbcli.catalog.errorlog import Entry, ErrorLog
 from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
