@@ -1,6 +1,7 @@
 """nbevtmgr: the event manager on the master, keeper of the error log bperror reads.
 
-Serves the `nbevtmgr` ops of docs/protocol.md ("Error log") over PBX. Processes on this host
+Serves the `nbevtmgr` ops of docs/protocol.md ("Error log") over PBX (and `whoami`, the
+master's view of a caller, for bpclntcmd -pn). Processes on this host
 and on the master's servers (SERVER and MEDIA_SERVER entries) send `log` with one entry each
 (nbcli.events builds and sends them); bperror asks `query`. The entries live in db/error/
 (nbcli.catalog.errorlog), one file a day, which only this daemon writes, so the log outlives
@@ -50,6 +51,7 @@ class Nbevtmgr(Daemon):
         number = opt(int, 0, lo=0)
         return {"nbevtmgr": {
             "ping": op(self.ping),
+            "whoami": op(self.whoami),
             "log": op(self.log_entry, time=opt(int, None, lo=0),
                       type=req(int, lo=1, hi=TYPE_MAX), severity=req(int, lo=1, hi=SEVERITY_MAX),
                       server=word, jobid=number, group=number, client=word,
@@ -96,6 +98,16 @@ class Nbevtmgr(Daemon):
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}
+
+    def whoami(self, msg: Message, conn: Connection) -> Message:
+        """`bpclntcmd -pn`: the name and address the master sees the caller by."""
+        if conn.address == "local":
+            return {"name": self.cfg.client_name, "address": "local", "port": 0}
+        name = server_name(self.cfg, conn.address)
+        if name is None:
+            name = next((h for h in self.cfg.hosts if conn.address in self.cfg.addresses_of(h)),
+                        conn.address)
+        return {"name": name, "address": conn.address, "port": conn.port or 0}
 
     def log_entry(self, msg: Message, conn: Connection) -> Message:
         if conn.address != "local" and server_name(self.cfg, conn.address) is None:

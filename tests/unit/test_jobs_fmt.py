@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbcli import kinds, timefmt
+from nbcli import kinds
 from nbcli.catalog import jobrecord
 from nbcli.commands import jobfmt
 
