@@ -134,7 +134,8 @@ class Bpjobd(Daemon):
             "ping": self.ping, "job_create": self.job_create, "job_update": self.job_update,
             "job_step": self.job_step, "job_log": self.job_log, "job_get": self.job_get,
             "job_list": self.job_list, "job_wait": self.job_wait,
-            "job_cancel": self.job_cancel, "summary": self.summary}}
+            "job_cancel": self.job_cancel, "summary": self.summary,
+            "job_delete": self.job_delete}}
 
     def on_start(self) -> None:
         self.jobs = JobsDB(self.paths.jobs, self.cfg.client_name)
@@ -210,6 +211,14 @@ class Bpjobd(Daemon):
                                   f"not {msg.get('severity')!r}")
         self.db.add_event(jobid, req_event(msg, "log", None, severity))
         return {}
+
+    def job_delete(self, msg: Message, conn: Connection) -> Message:
+        """bpdbjobs -delete / -clean: remove done jobs; the ids actually removed."""
+        jobids = msg.get("jobids")
+        if not isinstance(jobids, list) or not all(isinstance(j, int) and not isinstance(j, bool)
+                                                   for j in jobids):
+            raise NbuError(SHAPE, "jobids must be a list of job ids (integers)")
+        return {"deleted": self.db.delete(jobids)}
 
     # --- reads --------------------------------------------------------------------------------
 
