@@ -90,9 +90,8 @@ def cli(hostname: str | None, address: str | None, ask_master: bool, self_: bool
       25   -pn: the master's nbevtmgr cannot be reached
       48   the name or address cannot be resolved
     """
-    chosen = [x for x in (hostname, address, local_name) if x is not None]
-    chosen += [True for flag in (ask_master, self_, version) if flag]
-    if len(chosen) != 1:
+    given = [x is not None for x in (hostname, address, local_name)]
+    if sum(given) + sum((ask_master, self_, version)) != 1:
         raise NbuError(INVALID_PARAMETER, "give exactly one of -hn, -ip, -pn, -self, -sv, "
                                           "-is_local_host")
     cfg = load_cfg(root)

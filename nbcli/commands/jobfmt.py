@@ -185,11 +185,31 @@ SUMMARY_LABELS = [("Queued:", "queued"), ("Waiting-to-Retry:", "requeued"),
 
 def summary_table(s: dict[str, Any], header: bool = True) -> list[str]:
     """The two-line form: master name, then the counts (11 whitespace-separated fields)."""
-    rows = [[s["master"], *(str(s[key]) for _, key in SUMMARY_COLUMNS)]]
+    return summary_rows([s], header)
+
+
+def summary_rows(summaries: list[dict[str, Any]], header: bool = True) -> list[str]:
+    """The header, then one row per master (-M)."""
+    rows = [[s["master"], *(str(s[key]) for _, key in SUMMARY_COLUMNS)] for s in summaries]
     if header:
         rows.insert(0, ["Server", *(title for title, _ in SUMMARY_COLUMNS)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return table(rows, widths, "l" + "r" * len(SUMMARY_COLUMNS))
+
+
+def count_summary(jobs: list[Job], master: str) -> dict[str, Any]:
+    """bpjobd's summary counts, from a job list (-summary -ignore_parent_jobs)."""
+    counts: dict[str, Any] = {key: 0 for _, key in SUMMARY_COLUMNS}
+    counts["master"] = master
+    by_state = {kinds.QUEUED: "queued", kinds.REQUEUED: "requeued", kinds.ACTIVE: "active",
+                kinds.INCOMPLETE: "incomplete", kinds.SUSPENDED: "suspended"}
+    for j in jobs:
+        counts["total"] += 1
+        if j["state"] == kinds.DONE:
+            counts[{0: "successful", 1: "partial"}.get(j["status"], "failed")] += 1
+        else:
+            counts[by_state.get(j["state"], "queued")] += 1
+    return counts
 
 
 def summary_labelled(s: dict[str, Any]) -> list[str]:
