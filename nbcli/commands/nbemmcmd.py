@@ -30,7 +30,8 @@ SYNOPSIS = """nbemmcmd -addhost -machinename name -machinetype master|media|clie
          [-masterserver name] [-netbackupversion level[.major[.minor]]]
 nbemmcmd -deletehost -machinename name -machinetype master|media|client|ndmp|cluster
 nbemmcmd -listhosts [-verbose] [-nbservers | -machinetype type |
-         -display_server -machinename name -machinetype type]"""
+         -display_server -machinename name -machinetype type]
+nbemmcmd -getemmserver [-masterserver name] [-timeout seconds]"""
 
 DONE, FAILED = "Command completed successfully.", "Command did not complete successfully."
 SERVER_TYPES = ("master", "media")
@@ -67,6 +68,19 @@ def verbose_block(host: dict[str, Any]) -> list[str]:
     return [host["name"]] + [f"{INDENT}{key} = {value}" for key, value in pairs]
 
 
+def emm_server_lines(cfg: Any) -> list[str]:
+    """-getemmserver: the servers of the domain and the EMM server each uses (the master's)."""
+    hosts = [h for h in emm_request(cfg, cfg.master, "host_list")["hosts"]
+             if h["machinetype"] in SERVER_TYPES]
+    names = list(dict.fromkeys(h["name"] for h in hosts))
+    lines = [f"These hosts were found in this domain: {', '.join(names)}", ""]
+    lines += [f'Checking with the host "{n}"...' for n in names] + [""]
+    lines.append(f"{'Server Type':<16}{'Host Version':<16}{'Host Name':<16}EMM Server")
+    lines += [f"{h['machinetype']:<16}{(h['version'] or '-'):<16}{h['name']:<16}{cfg.master}"
+              for h in hosts]
+    return lines + [""]
+
+
 def _require(ctx: click.Context, action: str, name: str | None, kind: str | None) -> None:
     if not name or not kind:
         raise click.UsageError(f"-{action} needs -machinename and -machinetype", ctx)
@@ -88,6 +102,9 @@ def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
 @click.option("-addhost", "action", flag_value="addhost", help="Add a host record.")
 @click.option("-deletehost", "action", flag_value="deletehost", help="Delete a host record.")
 @click.option("-listhosts", "-listh", "action", flag_value="listhosts", help="List host records.")
+@click.option("-getemmserver", "action", flag_value="getemmserver",
+              help="The domain's servers and their EMM server.")
+@click.option("-timeout", type=int, metavar="SECONDS", help="-getemmserver: accepted.")
 @click.option("-machinename", "name", help="Host name.")
 @click.option("-machinetype", "kind",
               help="master (or primary), media (or mediaserver), client, ndmp, cluster.")
@@ -100,8 +117,8 @@ def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
 @root_option
 @click.pass_context
 def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | None,
-        master: str | None, version: str | None, verbose: bool, nbservers: bool,
-        display_server: bool, root: str | None) -> int:
+        master: str | None, version: str | None, timeout: int | None, verbose: bool,
+        nbservers: bool, display_server: bool, root: str | None) -> int:
     """Manage the hosts of the EMM database.
 
     \b
@@ -114,8 +131,9 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
       227   -deletehost / -listhosts -machinename: no such host record
     """
     if action is None:
-        raise click.UsageError("one of -addhost, -deletehost, -listhosts is required", ctx)
-    if action != "listhosts" or display_server:
+        raise click.UsageError("one of -addhost, -deletehost, -listhosts, -getemmserver is "
+                               "required", ctx)
+    if action in ("addhost", "deletehost") or display_server:
         _require(ctx, "display_server" if action == "listhosts" else action, name, kind)
     cfg = load_cfg(root)
     click.echo(banner())
@@ -125,6 +143,8 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
                                master=master, version=version)
         elif action == "deletehost":
             emm_request(cfg, cfg.master, "host_delete", name=name, machinetype=kind)
+        elif action == "getemmserver":
+            echo_lines(emm_server_lines(cfg))
         else:
             echo_lines(list_hosts(cfg, name, kind, verbose, nbservers))
     except Exception:

@@ -127,3 +127,107 @@ def test_bpdbjobs_coldefs_from_the_config(host: Host) -> None:
                                       "BPDBJOBS_COLDEFS = CLIENT 20 true\n"
                                       "BPDBJOBS_COLDEFS = DSTMEDIASERVER 20 true\n"
                                       "BPDBJOBS_COLDEFS = ACTPID 10 true\n")
+
+
+def test_bpimagelist_synopsis_flags(host: Host) -> None:
+    raw = host.run("bpimagelist", "-l").stdout.splitlines()
+    image = raw[0].split()
+    assert image[0] == "IMAGE"
+    level = image[12]  # $13: the retention level (Veritas article 100017904 field list)
+    assert host.run("bpimagelist", "-rl", level, "-U").stdout == host.run("bpimagelist",
+                                                                          "-U").stdout
+    other = str((int(level) + 1) % 10)
+    assert host.run("bpimagelist", "-rl", other, check=False).returncode == 227
+    assert host.run("bpimagelist", "-server", host.name, "-l").stdout.splitlines() == raw
+    assert host.run("bpimagelist", "-server", "nosuch", check=False).returncode == 227
+    assert host.run("bpimagelist", "-option", "INCLUDE_TIR", "-v", "-stl_complete",
+                    "-l").stdout.splitlines() == raw
+    assert host.run("bpimagelist", "-option", "BOGUS", check=False).returncode == 20
+    assert host.run("bpimagelist", "-stl_name", "slp1", check=False).returncode == 227
+    assert host.run("bpimagelist", "-st", "NOT_ARCHIVE", "-l").stdout.splitlines() == raw
+    media = host.run("bpimagelist", "-media", "-U").stdout.splitlines()
+    frag_path = next(line.split()[8] for line in raw if line.startswith("FRAG"))
+    assert media[0].split() == ["Media", "ID", "Last", "Written", "Server"]
+    assert media[2].split()[0] == frag_path and media[2].split()[-1] == host.name
+
+
+def test_bplist_synopsis_flags(host: Host) -> None:
+    # reference §1.4: `bplist -C host -t 0 -b -R -l -I -s date -e date -PI path`
+    plain = host.run("bplist", "-C", host.name, "-R", "-l", "/").stdout
+    assert host.run("bplist", "-B", "-I", "-PI", "-T", "-r", "-unix_files", "-C", host.name,
+                    "-R", "-l", "/").stdout == plain
+    secs = host.run("bplist", "-C", host.name, "-R", "-l", "-Listseconds", "/").stdout
+    last = secs.splitlines()[-1].split()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", last[6]) and last[7].endswith("/f")
+    changed = host.run("bplist", "-C", host.name, "-R", "-l", "-c", "/").stdout
+    assert changed.splitlines()[-1].split()[-1].endswith("/f")
+    assert host.run("bplist", "-b", "-c", "/", check=False).returncode == 20
+
+
+def test_bpgetconfig_sources(host: Host, tmp_path: Path) -> None:
+    every = host.run("bpgetconfig").stdout.splitlines()
+    assert host.run("bpgetconfig", "-X").stdout.splitlines() == every
+    assert host.run("bpgetconfig", "-h").stdout.splitlines() == every
+    set_only = host.run("bpgetconfig", "-x").stdout.splitlines()
+    assert "PBX_PORT = 1556" not in set_only and set(set_only) <= set(every)
+    assert host.run("bpgetconfig", "-d", "VERBOSE").stdout == "VERBOSE = 0\n"
+    conf = tmp_path / "bp.conf"
+    conf.write_text("SERVER = m1\nSERVER = m2\nEXCLUDE = /tmp\n")
+    assert host.run("bpgetconfig", "-e", str(conf), "SERVER").stdout == \
+        "SERVER = m1\nSERVER = m2\n"
+    assert host.run("bpgetconfig", "-s", host.name, "-L", "-A").stdout == \
+        host.run("bpgetconfig", "-g", host.name, "-L").stdout
+    assert host.run("bpgetconfig", "-x", "-d", check=False).returncode == 20
+
+
+def test_nbemmcmd_getemmserver_and_bpstulist_verbose(host: Host) -> None:
+    lines = host.run("nbemmcmd", "-getemmserver").stdout.splitlines()
+    # framed as every nbemmcmd output: scripts strip the first and last lines
+    assert lines[0].startswith("NBEMMCMD") and lines[-1] == "Command completed successfully."
+    assert f"These hosts were found in this domain: {host.name}" in lines
+    rows = [line.split() for line in lines if line.startswith(("master ", "media "))]
+    assert rows and all(r[-1] == host.name for r in rows)
+    assert host.run("bpstulist", "-verbose").stdout == host.run("bpstulist").stdout
+
+
+def test_bpclntcmd_forms(host: Host) -> None:
+    # reference §1.17: parsed with /.+: (.*) at (.*)/
+    out = host.run("bpclntcmd", "-hn", host.name).stdout
+    m = re.match(r".+: (.*) at (.*)", out.splitlines()[0])
+    assert m and m[2] == "127.0.0.1"
+    assert host.run("bpclntcmd", "-ip", "127.0.0.1").stdout == \
+        f"host 127.0.0.1: {host.name} at 127.0.0.1\n"
+    me = host.run("bpclntcmd", "-self").stdout.splitlines()
+    assert me[0].startswith("gethostname() returned: ") and me[1].startswith(f"host {host.name}:")
+    assert host.run("bpclntcmd", "-sv").stdout.startswith("NetBackup-")
+    pn = host.run("bpclntcmd", "-pn").stdout.splitlines()
+    assert pn[0] == f"expecting response from server {host.name}"
+    assert pn[1].split()[0] == host.name
+    assert host.run("bpclntcmd", "-is_local_host", host.name).stdout == \
+        f"{host.name} is a local host\n"
+    far = host.run("bpclntcmd", "-is_local_host", "192.0.2.1", check=False)
+    assert far.returncode == 1 and far.stdout == "192.0.2.1 is not a local host\n"
+    bad = host.run("bpclntcmd", "-hn", "no-such-host.invalid", check=False)
+    assert bad.returncode == 48
+    assert host.run("bpclntcmd", check=False).returncode == 20
+
+
+def test_bpexpdate_synopsis_flags(host: Host, tmp_path: Path) -> None:
+    host.run("bpbackup", "-i", "-p", "p", "-s", "full", "-w")
+    newest = host.run("bpimagelist", "-l").stdout.splitlines()[0].split()[5]  # $6 backupid
+    later = time.strftime("%m/%d/%Y %H:%M:%S", time.localtime(time.time() + 30 * 86400))
+    assert host.run("bpexpdate", "-backupid", newest, "-copy", "2", "-d", *later.split(),
+                    "-force", check=False).returncode == 147
+    assert host.run("bpexpdate", "-backupid", newest, "-nodelete", "-d", "0", "-force",
+                    check=False).returncode == 20
+    assert host.run("bpexpdate", "-m", "A00001", "-d", "0", "-force",
+                    check=False).returncode == 227
+    assert host.run("bpexpdate", "-deassignempty", "-force").returncode == 0
+    ids = tmp_path / "bids"
+    ids.write_text(newest + "\n")
+    host.run("bpexpdate", "-Bidfile", str(ids), "-d", *later.split(), "-force", "-nodelete",
+             "-notimmediate", "-extend_worm_locks")
+    l_line = host.run("bpimagelist", "-backupid", newest, "-l").stdout.split()
+    assert int(l_line[15]) == int(time.mktime(time.strptime(later, "%m/%d/%Y %H:%M:%S")))
+    host.run("bpexpdate", "-servername", host.name, "-d", "0", "-force")
+    assert host.run("bpimagelist", "-hoursago", "1", check=False).returncode == 227
