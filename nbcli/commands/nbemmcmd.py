@@ -22,16 +22,22 @@ from typing import Any
 import click
 
 import nbcli
+from nbcli import config
 from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands.stufmt import emm_request
+from nbcli.net import client
 from nbcli.render import echo_lines
+from nbcli.status import NO_ENTITY, NbuError
 
 SYNOPSIS = """nbemmcmd -addhost -machinename name -machinetype master|media|client|ndmp|cluster
          [-masterserver name] [-netbackupversion level[.major[.minor]]]
 nbemmcmd -deletehost -machinename name -machinetype master|media|client|ndmp|cluster
 nbemmcmd -listhosts [-verbose] [-nbservers | -machinetype type |
          -display_server -machinename name -machinetype type]
-nbemmcmd -getemmserver [-masterserver name] [-timeout seconds]"""
+nbemmcmd -getemmserver [-masterserver name] [-timeout seconds]
+nbemmcmd -listsettings -machinename name -machinetype type
+nbemmcmd -listmedia [-mediaid id] [-conflicts] [-poolname name] [-mediatype type]
+nbemmcmd -deletemedia -mediaid id [-originhost name]"""
 
 DONE, FAILED = "Command completed successfully.", "Command did not complete successfully."
 SERVER_TYPES = ("master", "media")
@@ -81,6 +87,23 @@ def emm_server_lines(cfg: Any) -> list[str]:
     return lines + [""]
 
 
+def settings_lines(cfg: Any, name: str, kind: str) -> list[str]:
+    """-listsettings: the host's configuration entries as `KEY="value"` lines (its bpcd
+    answers for another host, as bpgetconfig -M reads them)."""
+    hosts = emm_request(cfg, cfg.master, "host_list", name=name, machinetype=kind)["hosts"]
+    if not hosts:
+        raise NbuError(NO_ENTITY, f"host {name} ({kind}) is not in the EMM database")
+    if cfg.is_local(name):
+        lines = config.to_bpconf_lines(cfg)
+    else:
+        lines = client.call(cfg, name, "bpcd", "getconfig", keys=None)["lines"]
+    out = ["The following configuration settings were found:"]
+    for line in lines:
+        key, _, value = line.partition(" = ")
+        out.append(f'{key}="{value}"')
+    return out
+
+
 def _require(ctx: click.Context, action: str, name: str | None, kind: str | None) -> None:
     if not name or not kind:
         raise click.UsageError(f"-{action} needs -machinename and -machinetype", ctx)
@@ -105,6 +128,17 @@ def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
 @click.option("-getemmserver", "action", flag_value="getemmserver",
               help="The domain's servers and their EMM server.")
 @click.option("-timeout", type=int, metavar="SECONDS", help="-getemmserver: accepted.")
+@click.option("-listsettings", "action", flag_value="listsettings",
+              help="A host's configuration entries as KEY=\"value\" lines.")
+@click.option("-listmedia", "action", flag_value="listmedia",
+              help="Removable media (nbcli has none: nothing is listed).")
+@click.option("-deletemedia", "action", flag_value="deletemedia",
+              help="Delete a medium (nbcli has none: 227).")
+@click.option("-mediaid", metavar="ID", help="-listmedia/-deletemedia: the medium.")
+@click.option("-originhost", metavar="NAME", help="-deletemedia: accepted.")
+@click.option("-conflicts", is_flag=True, help="-listmedia: accepted (no media).")
+@click.option("-poolname", metavar="NAME", help="-listmedia: accepted (no media).")
+@click.option("-mediatype", metavar="TYPE", help="-listmedia: accepted (no media).")
 @click.option("-machinename", "name", help="Host name.")
 @click.option("-machinetype", "kind",
               help="master (or primary), media (or mediaserver), client, ndmp, cluster.")
@@ -118,7 +152,9 @@ def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
 @click.pass_context
 def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | None,
         master: str | None, version: str | None, timeout: int | None, verbose: bool,
-        nbservers: bool, display_server: bool, root: str | None) -> int:
+        nbservers: bool, display_server: bool, mediaid: str | None, originhost: str | None,
+        conflicts: bool, poolname: str | None, mediatype: str | None,
+        root: str | None) -> int:
     """Manage the hosts of the EMM database.
 
     \b
@@ -133,7 +169,9 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
     if action is None:
         raise click.UsageError("one of -addhost, -deletehost, -listhosts, -getemmserver is "
                                "required", ctx)
-    if action in ("addhost", "deletehost") or display_server:
+    if action == "deletemedia" and not mediaid:
+        raise click.UsageError("-deletemedia needs -mediaid", ctx)
+    if action in ("addhost", "deletehost", "listsettings") or display_server:
         _require(ctx, "display_server" if action == "listhosts" else action, name, kind)
     cfg = load_cfg(root)
     click.echo(banner())
@@ -145,6 +183,14 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
             emm_request(cfg, cfg.master, "host_delete", name=name, machinetype=kind)
         elif action == "getemmserver":
             echo_lines(emm_server_lines(cfg))
+        elif action == "listsettings":
+            assert name is not None and kind is not None
+            echo_lines(settings_lines(cfg, name, kind))
+        elif action == "deletemedia" or (action == "listmedia" and mediaid):
+            raise NbuError(NO_ENTITY, f"medium {mediaid} does not exist (nbcli's disk storage "
+                                      "units have no removable media)")
+        elif action == "listmedia":
+            pass  # no removable media: the frame alone
         else:
             echo_lines(list_hosts(cfg, name, kind, verbose, nbservers))
     except Exception:

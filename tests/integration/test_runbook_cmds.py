@@ -231,3 +231,18 @@ def test_bpexpdate_synopsis_flags(host: Host, tmp_path: Path) -> None:
     assert int(l_line[15]) == int(time.mktime(time.strptime(later, "%m/%d/%Y %H:%M:%S")))
     host.run("bpexpdate", "-servername", host.name, "-d", "0", "-force")
     assert host.run("bpimagelist", "-hoursago", "1", check=False).returncode == 227
+
+
+def test_nbemmcmd_settings_and_media(host: Host) -> None:
+    lines = host.run("nbemmcmd", "-listsettings", "-machinename", host.name,
+                     "-machinetype", "master").stdout.splitlines()
+    assert lines[1] == "The following configuration settings were found:"
+    assert f'CLIENT_NAME="{host.name}"' in lines and lines[-1].startswith("Command completed")
+    assert host.run("nbemmcmd", "-listsettings", "-machinename", "nosuch", "-machinetype",
+                    "media", check=False).returncode == 227
+    framed = host.run("nbemmcmd", "-listmedia", "-conflicts").stdout.splitlines()
+    assert len(framed) == 2 and framed[-1] == "Command completed successfully."
+    gone = host.run("nbemmcmd", "-deletemedia", "-mediaid", "A00001", "-originhost",
+                    host.name, check=False)
+    assert gone.returncode == 227 and gone.stdout.endswith(
+        "Command did not complete successfully.\n")
