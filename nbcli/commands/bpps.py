@@ -21,6 +21,7 @@ import psutil
 
 from nbcli import procs
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 MM = {"ltid", "vmd", "avrd", "tldd", "tldcd"}
 SHARED = {"pbx_exchange"}
@@ -48,19 +49,23 @@ def _line(p: procs.NbProcess) -> str:
         return f"{user:>8s} {proc.pid:5d} {proc.ppid():5d}  0 {stime:5s} {tty:8s} {cputime} {cmd}"
 
 
-@command("bpps", "bpps [-a | -x] [--root DIR]")
+@command("bpps", "bpps [-a | -x] [host] [--root DIR]")
 @click.option("-a", "show_all", is_flag=True, help="Also list Media Manager processes.")
 @click.option("-x", "extended", is_flag=True,
               help="Also list Media Manager and shared (PBX) processes, and spares.")
+@click.argument("host", required=False)
 @root_option
-def cli(show_all: bool, extended: bool, root: str | None) -> int:
-    """List the NetBackup processes of this host.
+def cli(show_all: bool, extended: bool, host: str | None, root: str | None) -> int:
+    """List the NetBackup processes of this host (HOST, when given, must name it).
 
     \b
     EXIT STATUS
       0    listed (an empty section means no such process runs)
     """
     cfg = load_cfg(root)
+    if host is not None and not cfg.is_local(host):
+        raise NbuError(INVALID_PARAMETER, f"bpps lists the processes of this host only, not "
+                                          f"of {host} (run it there)")
     found = sorted(procs.find(cfg.root), key=lambda p: p.proc.pid)
     if not extended:
         found = [p for p in found if not p.spare]

@@ -70,6 +70,9 @@ def test_bpps_x_pipeline_yields_only_pids(host: Host) -> None:
     headings = [line for line in host.run("bpps", "-x").stdout.splitlines()
                 if line and not line[0].isspace() and not line.startswith("-")]
     assert set(headings) <= {"NB Processes", "MM Processes", "Shared Veritas Processes"}
+    # the host argument (reference §1.12: `bpps [-a | -x] [host]`): this host only
+    assert host.run("bpps", "-a", host.name).stdout.splitlines()[0] == "NB Processes"
+    assert host.run("bpps", "elsewhere", check=False).returncode == 20
 
 
 def test_bpstulist_long_block_steps_a_fixed_number_of_lines(host: Host) -> None:
