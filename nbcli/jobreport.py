@@ -4,6 +4,10 @@ Each process that performs a seed step records it itself, synchronously, before 
 cause the next one, so the order in bpjobd is the order things happened across hosts. Agents
 that have no connection of their own (bpbkar, bptm, tar-restore) send step frames to their
 controller (bpbrm), which records them the same way as they arrive.
+
+The job's pid (`jobpid`, and the current try's `trypid`) is the pid of the process that runs the
+job on its media server, bpbrm, as NetBackup's Active PID is: a bpbrm reporter sets it with the
+first step it records for a job. Scripts key jobs by it (`bpdbjobs -all_columns` field 19).
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ def log_frame(process: str, host: str, msg: str, severity: str = "Info",
             "severity": severity, "msg": msg}
 
 
+# Reporters whose own process is the job's pid.
+PID_OWNERS = frozenset({"bpbrm", "bpbrm child"})
+
+
 class JobReporter:
     """One process's line to bpjobd on the master, opened on first use and kept."""
 
@@ -41,6 +49,7 @@ class JobReporter:
         self._conn: Connection | None = None
         # A job's thread and the handlers answering its agents may report at the same time.
         self._lock = threading.Lock()
+        self._pid_set: set[int] = set()
 
     def _call(self, op: str, **fields: Any) -> Message:
         with self._lock:
@@ -64,6 +73,9 @@ class JobReporter:
     def step(self, jobid: int, step: int, msg: str, *, process: str | None = None,
              pid: int | None = None, host: str | None = None,
              time: float | None = None) -> None:
+        if self.process in PID_OWNERS and jobid not in self._pid_set:
+            self._pid_set.add(jobid)
+            self._call("job_update", jobid=jobid, jobpid=os.getpid())
         self._call("job_step", jobid=jobid, step=step, process=process or self.process,
                    pid=pid or os.getpid(), host=host or self.cfg.client_name,
                    time=time or clock.now(), msg=msg)

@@ -15,10 +15,12 @@ import os
 import sys
 
 # Long-running daemons per role, in start order: PBX first (the others register with it),
-# bpcd next, then the master's databases before the managers that use them.
+# bpcd next, the event manager (so the others' start events reach the error log),
+# then the master's databases before the managers that use them.
 DAEMONS: dict[str, str] = {
     "pbx_exchange": "nbcli.daemons.pbx_exchange:main",
     "bpcd": "nbcli.daemons.bpcd:main",
+    "nbevtmgr": "nbcli.daemons.nbevtmgr:main",
     "nbemm": "nbcli.daemons.nbemm:main",
     "nbwmc": "nbcli.daemons.nbwmc:main",
     "bpjobd": "nbcli.daemons.bpjobd:main",
@@ -34,7 +36,8 @@ DAEMONS: dict[str, str] = {
 
 ROLE_DAEMONS: dict[str, list[str]] = {
     "every": ["pbx_exchange", "bpcd", "nbcmdd"],
-    "master": ["nbemm", "nbwmc", "bpjobd", "bpdbm", "nbproxy", "nbrb", "nbjm", "nbpem", "bprd"],
+    "master": ["nbevtmgr", "nbemm", "nbwmc", "bpjobd", "bpdbm", "nbproxy", "nbrb", "nbjm",
+               "nbpem", "bprd"],
     "media": ["ltid"],
     "client": [],
 }
@@ -78,6 +81,8 @@ COMMANDS: dict[str, str] = {
     "bparchive": "nbcli.commands.bparchive:main",
     "nbvtl": "nbcli.commands.nbvtl:main",
     "nbcertcmd": "nbcli.commands.nbcertcmd:main",
+    "bperror": "nbcli.commands.bperror:main",
+    "bpclntcmd": "nbcli.commands.bpclntcmd:main",
 }
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}

@@ -182,6 +182,17 @@ class JobsDB:
         elif current["trystatus"] is not None and not current["trystatusdescription"]:
             current["trystatusdescription"] = message(current["trystatus"])
 
+    def delete(self, jobids: list[int]) -> list[int]:
+        """Remove done jobs (bpdbjobs -delete, -clean); the ids removed. Others stay."""
+        with self.db.tx() as c:
+            gone = [r[0] for r in c.execute(
+                "SELECT jobid FROM jobs WHERE state = ? AND jobid IN (SELECT value FROM "
+                "json_each(?))", (kinds.DONE, json.dumps(jobids)))]
+            for table in ("events", "tries", "jobs"):
+                c.execute(f"DELETE FROM {table} WHERE jobid IN (SELECT value FROM json_each(?))",
+                          (json.dumps(gone),))
+        return gone
+
     def add_event(self, jobid: int, event: dict[str, Any]) -> None:
         """Record a step or log line (see events in SCHEMA) against the job's current try."""
         with self.db.tx() as c:

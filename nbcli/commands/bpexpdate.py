@@ -17,13 +17,31 @@ import click
 from nbcli import kinds, timefmt
 from nbcli.cli import command, join_date_times, load_cfg, root_option
 from nbcli.commands.bpimage import check_jobs, masters_of
+from nbcli.config import HostConfig
 from nbcli.net import client as net
-from nbcli.status import INVALID_DATE, INVALID_PARAMETER, NO_ENTITY, TERMINATED_BY_ADMIN, NbuError
+from nbcli.status import (
+    COPY_NOT_FOUND,
+    FILE_OPEN_FAILED,
+    INVALID_DATE,
+    INVALID_PARAMETER,
+    NO_ENTITY,
+    TERMINATED_BY_ADMIN,
+    NbuError,
+)
 
-SYNOPSIS = """bpexpdate -backupid backup_id -d date | 0 | infinity [-client name] [-force]
-          [-M master_server,...]
+SYNOPSIS = """bpexpdate -backupid backup_id | -Bidfile filename -d date | 0 | infinity
+          [-client name] [-copy number [-try_expire_worm_copy]] [-force] [-nodelete]
+          [-notimmediate] [-force_not_complete] [-do_not_follow_dependee]
+          [-M master_server,...] [-extend_worm_locks] [-refresh_worm_locks]
 bpexpdate -policy name -d date | 0 | infinity [-client name] [-force]
-          [-M master_server,...]"""
+          [-M master_server,...]
+bpexpdate -servername server_name -d date | 0 | infinity [-force] [-nodelete]
+          [-notimmediate] [-force_not_complete] [-M master_server,...]
+bpexpdate -m media_id -d date | 0 | infinity [-host name] [-force] [-nodelete]
+          [-notimmediate] [-force_not_complete] [-M master_server,...]
+bpexpdate -deassignempty [-m media_id] [-force] [-M master_server,...]
+bpexpdate -stype server_type [-dp disk_pool_name [-dv disk_volume]] [-nodelete]
+          [-notimmediate] [-force_not_complete] [-M master_server,...]"""
 
 
 def parse_expiration(text: str) -> int:
@@ -78,31 +96,104 @@ EXIT STATUS
 @command("bpexpdate", SYNOPSIS, epilog=EXIT_STATUS)
 @click.option("-backupid", metavar="ID", help="The image with this backup id.")
 @click.option("-policy", metavar="NAME", help="Every image of this policy.")
-@click.option("-d", "date", required=True, metavar="DATE",
+@click.option("-d", "date", metavar="DATE",
               help="New expiration: mm/dd/yyyy [hh:mm:ss], 0 (now) or infinity.")
 @click.option("-client", "client_name", metavar="NAME", help="Only images of this client.")
 @click.option("-force", is_flag=True, help="Do not ask for confirmation.")
 @click.option("-M", "masters", metavar="MASTER", help="Masters to ask (comma-separated).")
+@click.option("-Bidfile", "bidfile", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Images whose backup ids this file lists, one a line.")
+@click.option("-servername", metavar="NAME", help="Every image this media server wrote.")
+@click.option("-m", "media_id", metavar="MEDIA_ID",
+              help="Images on this medium (nbcli's disk images have no media ids).")
+@click.option("-host", metavar="NAME", help="With -m: the medium's server (accepted).")
+@click.option("-deassignempty", is_flag=True, help="Deassign empty media (nbcli has none).")
+@click.option("-stype", metavar="TYPE", help="Images on this disk type (nbcli has no pools).")
+@click.option("-dp", metavar="POOL", help="With -stype: the disk pool.")
+@click.option("-dv", metavar="VOLUME", help="With -dp: the disk volume.")
+@click.option("-copy", type=int, metavar="N", help="This copy only (nbcli keeps copy 1).")
+@click.option("-nodelete", is_flag=True, help="Change the date only (not with -d 0).")
+@click.option("-notimmediate", is_flag=True, help="Accepted; no effect.")
+@click.option("-force_not_complete", is_flag=True, help="Accepted; no effect.")
+@click.option("-try_expire_worm_copy", is_flag=True, help="Accepted; no WORM copies.")
+@click.option("-do_not_follow_dependee", is_flag=True, help="Accepted; no effect.")
+@click.option("-extend_worm_locks", is_flag=True, help="Accepted; no WORM copies.")
+@click.option("-refresh_worm_locks", is_flag=True, help="Accepted; no WORM copies.")
 @root_option
-def cli(backupid: str | None, policy: str | None, date: str, client_name: str | None,
-        force: bool, masters: str | None, root: str | None) -> int:
+def cli(backupid: str | None, policy: str | None, date: str | None, client_name: str | None,
+        force: bool, masters: str | None, bidfile: str | None, servername: str | None,
+        media_id: str | None, host: str | None, deassignempty: bool, stype: str | None,
+        dp: str | None, dv: str | None, copy: int | None, nodelete: bool, notimmediate: bool,
+        force_not_complete: bool, try_expire_worm_copy: bool, do_not_follow_dependee: bool,
+        extend_worm_locks: bool, refresh_worm_locks: bool, root: str | None) -> int:
     """Change the expiration date of backup images; -d 0 expires and removes them now."""
     cfg = load_cfg(root)
-    if bool(backupid) == bool(policy):
-        raise NbuError(INVALID_PARAMETER, "give either -backupid or -policy")
+    chosen = [name for name, given in (("backupid", backupid), ("policy", policy),
+                                       ("Bidfile", bidfile), ("servername", servername),
+                                       ("m", media_id and not deassignempty),
+                                       ("deassignempty", deassignempty), ("stype", stype))
+              if given]
+    if len(chosen) != 1:
+        raise NbuError(INVALID_PARAMETER, "give one of -backupid, -Bidfile, -policy, "
+                                          "-servername, -m, -deassignempty, -stype")
+    if deassignempty:
+        return 0  # disk storage units have no media to deassign
+    if date is None:
+        raise NbuError(INVALID_PARAMETER, "-d date | 0 | infinity is required")
     expiration = parse_expiration(date)
-    request: dict[str, Any] = {k: v for k, v in (("backupid", backupid), ("policy", policy),
-                                                 ("client", client_name)) if v}
-    found = {m: len(net.call(cfg, m, "bpdbm", "image_list", **request)["images"])
-             for m in masters_of(cfg, masters)}
+    if nodelete and expiration == 0:
+        raise NbuError(INVALID_PARAMETER, "-nodelete with -d 0: nbcli removes an image the "
+                                          "moment it expires")
+    if copy is not None and copy != 1:
+        raise NbuError(COPY_NOT_FOUND, f"copy {copy} does not exist (nbcli keeps one copy)")
+    if media_id or stype:
+        raise NbuError(NO_ENTITY, f"no image is on {media_id or stype}: nbcli's disk images "
+                                  "have no media ids or disk pools")
+    requests = _requests(cfg, masters, backupid, policy, client_name, bidfile, servername)
+    found = {m: len(net.call(cfg, m, "bpdbm", "image_list", **r)["images"])
+             for m, r in requests}
     if not any(found.values()):
         raise NbuError(NO_ENTITY, "no image matches")
-    prompt = question(expiration, sum(found.values()), backupid, policy, client_name)
+    what_id = backupid or (requests[0][1].get("backupid") if len(requests) == 1 else None)
+    prompt = question(expiration, sum(found.values()), what_id,
+                      policy or (f"server {servername}" if servername else "the Bidfile"),
+                      client_name)
     if not force and not confirmed(prompt):
         raise NbuError(TERMINATED_BY_ADMIN, "the expiration was not changed")
-    replies = {m: net.call(cfg, m, "bpdbm", "image_expire", expiration=expiration, **request)
-               for m, count in found.items() if count}
+    replies = {}
+    for m, r in requests:
+        if found.get(m):
+            replies[f"{m} {r.get('backupid', '')}".strip()] = net.call(
+                cfg, m, "bpdbm", "image_expire", expiration=expiration, **r)
     return check_jobs(replies, "the images expired, but not all could be removed yet")
+
+
+def _requests(cfg: HostConfig, masters: str | None, backupid: str | None,
+              policy: str | None, client_name: str | None, bidfile: str | None,
+              servername: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """(master, image_list/image_expire fields) for each set of images the options name."""
+    base: dict[str, Any] = {"client": client_name} if client_name else {}
+    out: list[tuple[str, dict[str, Any]]] = []
+    for m in masters_of(cfg, masters):
+        if backupid or policy:
+            out.append((m, {**base, **({"backupid": backupid} if backupid
+                                       else {"policy": policy})}))
+        elif bidfile:
+            out += [(m, {**base, "backupid": b}) for b in _backupids(bidfile)]
+        elif servername:
+            images = net.call(cfg, m, "bpdbm", "image_list", **base)["images"]
+            out += [(m, {**base, "backupid": h["backupid"]}) for h in images
+                    if h.get("media_server") == servername
+                    or any(f["host"] == servername for f in h["fragments"])]
+    return out
+
+
+def _backupids(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.strip() for line in f if line.strip()]
+    except OSError as e:
+        raise NbuError(FILE_OPEN_FAILED, f"cannot read {path}: {e.strerror}") from e
 
 
 def main() -> None:

@@ -1,27 +1,77 @@
-"""bpgetconfig: print a host's bp.conf entries in bp.conf's `KEY = value` form."""
+"""bpgetconfig: print a host's bp.conf entries in bp.conf's `KEY = value` form, or (-g) what the
+host is.
+
+`-g host` prints NetBackup's eight host-information lines in NetBackup's order; collectors read
+them by position or split them on `= `, so there are always eight: values alone by default,
+`Label = value` with -L or -U. The host's bpcd answers them (ping); an older bpcd that does not
+send its platform gets "unknown" there, never a shorter block.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
 from nbcli import config
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.config import HostConfig
 from nbcli.net import client
-from nbcli.status import NO_ENTITY, NbuError
+from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, NO_ENTITY, NbuError
 
-SYNOPSIS = """bpgetconfig [-M host] [config_item ...]
-bpgetconfig -g host [-L | -U]"""
+SYNOPSIS = """bpgetconfig [-u | -h] [-x | -X | -d | -e bpcfg_file | -M host] [-L | -U | -l]
+            [config_item ...]
+bpgetconfig -g host [-L | -U] [-A]
+bpgetconfig -s host [-L | -U] [-A]"""
+
+INFO_LABELS = ("Client/Master", "NetBackup Client Platform", "NetBackup Client Protocol Level",
+               "Product", "Version Name", "Version Number", "NetBackup Installation Path",
+               "Client OS/Release")
 
 
-@command("bpgetconfig", SYNOPSIS)
+def version_number(version: str) -> str:
+    """NetBackup's version number: 8.1 -> 810000, 10.0 -> 1000000, 7.7.3 -> 773000."""
+    parts = [p for p in version.split(".")[:3]]
+    digits = [p if p.isdigit() else "0" for p in parts] + ["0"] * (3 - len(parts))
+    return "".join(digits) + "000"
+
+
+def host_info(info: dict[str, object]) -> list[str]:
+    """The eight values of `bpgetconfig -g`, in INFO_LABELS' order, from bpcd's ping answer."""
+    roles = list(info.get("roles") or [])  # type: ignore[call-overload]
+    kind = "Master" if "master" in roles else "Media" if "media" in roles else "Client"
+    version = str(info.get("version", "0"))
+    system = str(info.get("system") or "unknown")
+    release = str(info.get("release") or "unknown")
+    return [kind, f"{system}, {system}{release.split('-')[0]}", version, "NetBackup",
+            version, version_number(version), str(info.get("install_path") or "unknown"),
+            f"{system} {release}"]
+
+
+# -h is NetBackup's "the host's configuration" here, so help is -help and --help only.
+@command("bpgetconfig", SYNOPSIS, context_settings={"help_option_names": ["-help", "--help"]})
 @click.option("-M", "host", help="Read the configuration of this host (through its bpcd).")
 @click.option("-g", "info_host", help="Print what this host is: name, roles, version.")
-@click.option("-L", "long_form", is_flag=True, help="With -g: long form (default).")
-@click.option("-U", "user_form", is_flag=True, help="With -g: user form.")
+@click.option("-L", "long_form", is_flag=True, help="With -g: `Label = value` lines.")
+@click.option("-U", "user_form", is_flag=True, help="With -g: `Label = value` lines, as -L.")
+@click.option("-s", "server_host", help="The same as -g, for a server.")
+@click.option("-A", "all_info", is_flag=True, help="With -g/-s: accepted (all eight lines).")
+@click.option("-l", "list_form", is_flag=True, help="Accepted; `KEY = value` lines always.")
+@click.option("-x", "set_only", is_flag=True, help="Only the entries set in bp.toml.")
+@click.option("-X", "with_defaults", is_flag=True,
+              help="Every entry, defaults included (the default).")
+@click.option("-d", "defaults_only", is_flag=True, help="The default values only.")
+@click.option("-e", "bpcfg_file", type=click.Path(dir_okay=False, exists=True),
+              help="Read the entries from this bp.conf-format file instead.")
+@click.option("-u", "user_config", is_flag=True,
+              help="The user's configuration ($HOME/bp.conf) instead of the host's.")
+@click.option("-h", "host_config", is_flag=True, help="The host's configuration (the default).")
 @click.argument("items", nargs=-1)
 @root_option
 def cli(host: str | None, info_host: str | None, long_form: bool, user_form: bool,
-        items: tuple[str, ...], root: str | None) -> int:
+        server_host: str | None, all_info: bool, list_form: bool, set_only: bool,
+        with_defaults: bool, defaults_only: bool, bpcfg_file: str | None, user_config: bool,
+        host_config: bool, items: tuple[str, ...], root: str | None) -> int:
     """Print configuration entries (all of them, or the named items).
 
     \b
@@ -30,19 +80,30 @@ def cli(host: str | None, info_host: str | None, long_form: bool, user_form: boo
       46   this host is not in the other host's SERVER list
       227  none of the named items is set
     """
+    sources = [n for n, on in (("x", set_only), ("X", with_defaults), ("d", defaults_only),
+                                ("e", bpcfg_file), ("M", host), ("u", user_config)) if on]
+    if len(sources) > 1:
+        raise NbuError(INVALID_PARAMETER, f"-{sources[0]} and -{sources[1]} cannot be used "
+                                          "together")
+    info_host = info_host or server_host
     cfg = load_cfg(root)
     if info_host:
-        info = client.call(cfg, info_host, "bpcd", "ping")
-        click.echo(f"Client/Master = {'Master' if 'master' in info['roles'] else 'Client'}")
-        click.echo("NetBackup Client Platform = Linux")
-        click.echo("Product = NetBackup")
-        click.echo(f"Version Name = nbcli {info['version']}")
-        click.echo(f"Version Number = {info['version']}")
-        click.echo(f"Roles = {', '.join(info['roles'])}")
+        values = host_info(client.call(cfg, info_host, "bpcd", "ping"))
+        labelled = long_form or user_form
+        for label, value in zip(INFO_LABELS, values, strict=True):
+            click.echo(f"{label} = {value}" if labelled else value)
         return 0
     keys = [k.upper() for k in items] or None
     if host and not cfg.is_local(host):
         lines = client.call(cfg, host, "bpcd", "getconfig", keys=keys)["lines"]
+    elif bpcfg_file or user_config:
+        lines = file_lines(Path(bpcfg_file) if bpcfg_file else Path.home() / "bp.conf", keys)
+    elif set_only or defaults_only:
+        data = dict(cfg.data) if set_only else dict(config.DEFAULTS)
+        lines = config.to_bpconf_lines(HostConfig(cfg.root, data), keys)
+        if set_only:
+            unset = set(config.DEFAULTS) - set(cfg.data)
+            lines = [line for line in lines if line.split(" = ")[0] not in unset]
     else:
         lines = config.to_bpconf_lines(cfg, keys)
     if not lines:
@@ -50,6 +111,19 @@ def cli(host: str | None, info_host: str | None, long_form: bool, user_form: boo
     for line in lines:
         click.echo(line)
     return 0
+
+
+def file_lines(path: Path, keys: list[str] | None) -> list[str]:
+    """-e / -u: the entries of a bp.conf-format file (none when -u finds no file)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise NbuError(FILE_OPEN_FAILED, f"cannot read {path}: {e.strerror}") from e
+    data = config.parse_bpconf(text)
+    return [f"{k} = {v}" for k, value in data.items() if keys is None or k in keys
+            for v in (value if isinstance(value, list) else [value])]
 
 
 main = entry(cli)

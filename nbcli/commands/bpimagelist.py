@@ -6,21 +6,31 @@ renders the reply in NetBackup's forms.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
 from nbcli import clock, kinds, timefmt
-from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.cli import command, join_date_times, load_cfg, root_option
 from nbcli.commands import imagefmt
 from nbcli.net import client as net
 from nbcli.render import echo_json, echo_lines
 from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
 
-SYNOPSIS = """bpimagelist [-l | -L | -U | -idonly | -json | -json_compact]
-            [-d date -e date | -hoursago hours] [-client name] [-backupid id]
-            [-policy name] [-st FULL|INCR|CINC|UBAK|UARC] [-sl sched_label]
-            [-pt policy_type] [-M master[,master...]]"""
+SYNOPSIS = """bpimagelist [-media] [-l | -L | -U | -idonly | -json | -json_compact]
+            [-d date] [-e date] [-hoursago hours] [-keyword "keyword_phrase"]
+            [-client name] [-server name] [-backupid id] [-option option_name]
+            [-policy name] [-pt policy_type] [-rl retention_level] [-sl sched_label]
+            [-st FULL|INCR|CINC|UBAK|UARC|NOT_ARCHIVE] [-class_id class_guid]
+            [-stl_complete | -stl_incomplete] [-stl_name name] [-M master[,master...]]
+            [-v]"""
+# -option values NetBackup knows; nbcli has no imported or TIR-only images, so each is
+# accepted and changes nothing.
+OPTIONS = ("INCLUDE_PRE_IMPORT", "INCLUDE_TIR", "ONLY_PRE_IMPORT", "ONLY_TIR",
+           "INCLUDE_ALL_IMAGES")
+MEDIA_HEADER = ["Media ID                        Last Written      Server",
+                "------------------------------  ----------------  ----------"]
 
 DAY = 86400
 
@@ -50,6 +60,37 @@ def time_range(since: str | None, until: str | None, hoursago: int | None,
     else:
         start = None if backupid else now - DAY
     return start, timefmt.parse(until, end_of_day=True) if until else None
+
+
+def media_rows(images: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
+    """-media: each medium (for disk, a fragment's path) once, with the time it was last
+    written and its server, newest first."""
+    seen: dict[str, tuple[str, int, str]] = {}
+    for h in images:
+        for f in h["fragments"]:
+            old = seen.get(f["path"])
+            if old is None or old[1] < h["backup_time"]:
+                seen[f["path"]] = (f["path"], h["backup_time"], f["host"])
+    return sorted(seen.values(), key=lambda r: -r[1])
+
+
+def render_media(images: list[dict[str, Any]], form: str) -> None:
+    rows = media_rows(images)
+    if form == "U":
+        echo_lines(MEDIA_HEADER + [f"{m:<30}  {timefmt.fmt(t, seconds=False):<16}  {host}"
+                                   for m, t, host in rows])
+    else:
+        echo_lines(f"{m} {t} {host}" for m, t, host in rows)
+
+
+def keep(h: dict[str, Any], rl: int | None, keyword: str | None, server: str | None,
+         not_archive: bool) -> bool:
+    """The filters the master does not apply: -rl, -keyword, -server, -st NOT_ARCHIVE."""
+    return ((rl is None or h["retention_level"] == rl)
+            and (keyword is None or keyword in (h.get("keyword") or ""))
+            and (server is None or h.get("media_server") == server
+                 or any(f["host"] == server for f in h["fragments"]))
+            and not (not_archive and h["sched_type"] == kinds.sched_code("UARC")))
 
 
 def render(images: list[dict[str, Any]], form: str) -> None:
@@ -84,11 +125,26 @@ def render(images: list[dict[str, Any]], form: str) -> None:
 @click.option("-sl", "sched_label", metavar="LABEL", help="Images of this schedule.")
 @click.option("-pt", "policy_type", metavar="TYPE", help="Policy type (name or number).")
 @click.option("-M", "masters", metavar="MASTER", help="Ask these masters (comma-separated).")
+@click.option("-media", is_flag=True, help="List the media the images are on.")
+@click.option("-rl", "retention_level", type=click.IntRange(0, 100), metavar="LEVEL",
+              help="Images of this retention level.")
+@click.option("-keyword", metavar="PHRASE", help="Images whose keyword holds this phrase.")
+@click.option("-server", metavar="NAME", help="Images written by this media server.")
+@click.option("-option", "option_names", metavar="NAME",
+              help="INCLUDE_PRE_IMPORT, ONLY_TIR, ... (accepted; no effect).")
+@click.option("-class_id", metavar="GUID", help="Images of this policy GUID (nbcli has none).")
+@click.option("-stl_complete", is_flag=True, help="Accepted; no effect (no SLPs).")
+@click.option("-stl_incomplete", is_flag=True, help="Accepted; no effect (no SLPs).")
+@click.option("-stl_name", metavar="NAME", help="Images of this SLP (nbcli has none).")
+@click.option("-v", "verbose", is_flag=True, help="Accepted; no effect.")
 @root_option
 def cli(form: str, since: str | None, until: str | None, hoursago: int | None,
         client_name: str | None, backupid: str | None, policy: str | None,
         sched_type: str | None, sched_label: str | None, policy_type: str | None,
-        masters: str | None, root: str | None) -> int:
+        masters: str | None, media: bool, retention_level: int | None, keyword: str | None,
+        server: str | None, option_names: str | None, class_id: str | None,
+        stl_complete: bool, stl_incomplete: bool, stl_name: str | None, verbose: bool,
+        root: str | None) -> int:
     """List catalog images (by default those of the last 24 hours), newest first.
 
     \b
@@ -99,8 +155,18 @@ def cli(form: str, since: str | None, until: str | None, hoursago: int | None,
       109  invalid date
       227  no image matches
     """
+    for name in (option_names or "").split(","):
+        if name.strip() and name.strip().upper() not in OPTIONS:
+            raise NbuError(INVALID_PARAMETER, f"unknown -option {name.strip()!r} "
+                                              f"({', '.join(OPTIONS)})")
+    if stl_complete and stl_incomplete:
+        raise NbuError(INVALID_PARAMETER, "-stl_complete and -stl_incomplete cannot be used "
+                                          "together")
     cfg = load_cfg(root)
     start, end = time_range(since, until, hoursago, backupid)
+    not_archive = (sched_type or "").upper() == "NOT_ARCHIVE"
+    if not_archive:
+        sched_type = None
     request: dict[str, Any] = {"client": client_name, "backupid": backupid, "policy": policy,
                "sched_type": kinds.sched_code(sched_type) if sched_type else None,
                "sched_label": sched_label, "start": start, "end": end,
@@ -109,10 +175,18 @@ def cli(form: str, since: str | None, until: str | None, hoursago: int | None,
     images: list[dict[str, Any]] = []
     for master in (masters.split(",") if masters else [cfg.master]):
         images += net.call(cfg, master.strip(), "bpdbm", "image_list", **request)["images"]
+    images = [h for h in images if keep(h, retention_level, keyword, server, not_archive)]
+    if class_id or stl_name:
+        images = []  # nbcli's images belong to no policy GUID and no storage lifecycle
     if not images:
         raise NbuError(NO_ENTITY)
+    if media:
+        render_media(images, form)
+        return 0
     render(images, form)
     return 0
 
 
-main = entry(cli)
+def main() -> None:
+    # `-d 03/01/2014 00:00:00`: the time is the next word, as NetBackup reads it.
+    cli.main(args=join_date_times(sys.argv[1:], {"-d", "-e"}), prog_name="bpimagelist")

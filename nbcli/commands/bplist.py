@@ -10,22 +10,25 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import click
 
 from nbcli import timefmt
-from nbcli.cli import NbCommand, entry, load_cfg, root_option
+from nbcli.cli import NbCommand, join_date_times, load_cfg, root_option
 from nbcli.commands import imagefmt
 from nbcli.commands.bpimagelist import policy_type_code
 from nbcli.config import HostConfig
 from nbcli.net import client as net
-from nbcli.status import CONNECTION_BROKEN, NbuError
+from nbcli.status import CONNECTION_BROKEN, INVALID_PARAMETER, NbuError
 from nbcli.wire import frames
 
-SYNOPSIS = """bplist [-C client] [-S master] [-k policy] [-t policy_type] [-F] [-R [n]]
-       [-b] [-l] [-s date] [-e date] [-json] [filename]"""
+SYNOPSIS = """bplist [-A | -B] [-C client] [-S master] [-k policy] [-t policy_type] [-F]
+       [-R [n]] [-b | -c | -u] [-l] [-r] [-T] [-unix_files] [-nt_files] [-s date]
+       [-e date] [-I] [-PI] [-keyword "phrase"] [-Listseconds] [-flops options] [-json]
+       [filename]"""
 
 DEFAULT_DEPTH = 999  # -R without a number, as NetBackup's
 FRAME_TIMEOUT = 600.0
@@ -63,12 +66,22 @@ def listing(cfg: HostConfig, master: str, request: dict[str, Any]) -> Iterator[d
                 return
 
 
-def columns_for(long_form: bool, flags: bool, backup_time: bool, as_json: bool) -> list[str]:
+class SecondsCache(imagefmt.DateCache):
+    """-Listseconds: `Mon DD HH:MM:SS`."""
+
+    def __call__(self, epoch: int) -> str:
+        t = time.localtime(epoch)
+        return f"{imagefmt.MONTHS[t.tm_mon - 1]} {t.tm_mday:>2} " \
+               f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+
+
+def columns_for(long_form: bool, flags: bool, backup_time: bool, as_json: bool,
+                change_time: bool = False) -> list[str]:
     if as_json:
         return JSON_FIELDS
     if long_form:
         return ["path", "type", "mode", "uname", "gname", "size",
-                "backup_time" if backup_time else "mtime_ns"]
+                "backup_time" if backup_time else "ctime" if change_time else "mtime_ns"]
     return ["path", "type", "mode"] if flags else ["path"]
 
 
@@ -102,12 +115,31 @@ def write_json(chunks: Iterator[dict[str, list[Any]]]) -> None:
 @click.option("-s", "since", metavar="DATE", help="Backups made on or after this date.")
 @click.option("-e", "until", metavar="DATE", help="As of this date (default: now).")
 @click.option("-json", "as_json", is_flag=True, help="JSON output.")
+@click.option("-A", "archives", is_flag=True,
+              help="Archives (accepted; nbcli lists backups and archives together).")
+@click.option("-B", "backups", is_flag=True, help="Backups (the default).")
+@click.option("-c", "change_time", is_flag=True, help="With -l: the change time (ctime).")
+@click.option("-u", "access_time", is_flag=True,
+              help="With -l: the access time (accepted; nbcli shows the modification time).")
+@click.option("-r", "raw_partitions", is_flag=True, help="Raw partitions (accepted; none).")
+@click.option("-T", "true_image", is_flag=True, help="True image lists (accepted; no effect).")
+@click.option("-unix_files", is_flag=True, help="Accepted; names are shown as stored.")
+@click.option("-nt_files", is_flag=True, help="Accepted; names are shown as stored.")
+@click.option("-I", "ignore_case", is_flag=True, help="Accepted; matching is case-sensitive.")
+@click.option("-PI", "path_independent", is_flag=True,
+              help="Accepted; the filename is a path, searched where it is.")
+@click.option("-keyword", metavar="PHRASE", help="Accepted; no effect.")
+@click.option("-Listseconds", "list_seconds", is_flag=True, help="With -l: times to the second.")
+@click.option("-flops", metavar="OPTIONS", help="Accepted; no effect.")
 @click.argument("filename", required=False)
 @root_option
 def cli(client_name: str | None, master: str | None, policy: str | None,
         policy_type: str | None, flags: bool, depth: int | None, backup_time: bool,
         long_form: bool, since: str | None, until: str | None, as_json: bool,
-        filename: str | None, root: str | None) -> int:
+        archives: bool, backups: bool, change_time: bool, access_time: bool,
+        raw_partitions: bool, true_image: bool, unix_files: bool, nt_files: bool,
+        ignore_case: bool, path_independent: bool, keyword: str | None, list_seconds: bool,
+        flops: str | None, filename: str | None, root: str | None) -> int:
     """List backed-up files: a folder's contents (everything below it with -R) or one file,
     as of the last full backup and the incrementals after it.
 
@@ -119,11 +151,15 @@ def cli(client_name: str | None, master: str | None, policy: str | None,
       109  invalid date
       227  no backed-up file matches
     """
+    if sum((backup_time, change_time, access_time)) > 1:
+        raise NbuError(INVALID_PARAMETER, "-b, -c and -u cannot be used together")
+    if archives and backups:
+        raise NbuError(INVALID_PARAMETER, "-A and -B cannot be used together")
     cfg = load_cfg(root)
     path = os.path.join(os.getcwd(), filename) if filename else os.getcwd()
     request: dict[str, Any] = {
         "client": client_name or cfg.client_name, "path": path, "recursive": depth is not None,
-        "columns": columns_for(long_form, flags, backup_time, as_json)}
+        "columns": columns_for(long_form, flags, backup_time, as_json, change_time)}
     if depth is not None:
         request["depth"] = depth
     if since:
@@ -138,12 +174,17 @@ def cli(client_name: str | None, master: str | None, policy: str | None,
     if as_json:
         write_json(chunks)
         return 0
-    dates = imagefmt.DateCache()
+    dates = SecondsCache() if list_seconds else imagefmt.DateCache()
     for cols in chunks:
-        lines: Sequence[str] = imagefmt.long_file_lines(cols, flags, dates, backup_time) \
+        if change_time and long_form:
+            cols = {**cols, "backup_time": cols["ctime"]}  # shown where -b shows its time
+        lines: Sequence[str] = imagefmt.long_file_lines(cols, flags, dates,
+                                                        backup_time or change_time) \
             if long_form else imagefmt.plain_lines(cols, flags)
         imagefmt.write_lines(lines)
     return 0
 
 
-main = entry(cli)
+def main() -> None:
+    # `-s 01/01/2008 00:00:00`: the time is the next word, as NetBackup reads it.
+    cli.main(args=join_date_times(sys.argv[1:], {"-s", "-e"}), prog_name="bplist")

@@ -4,9 +4,11 @@ Scripts take the pid from column 2 (`bpps -x | awk '{print $2}' | egrep -v "Proc
 so each line keeps ps -ef's columns: UID PID PPID C STIME TTY TIME CMD.
 
 Spares (agents started ahead of need, waiting for a job: nbcli.net.spare) are not NetBackup's
-and run nothing, so `bpps` leaves them out of "NB Processes", where a runbook's `bpps | grep
-bpbkar` asks whether a backup is running; `-x` lists them in a section of their own, so that a
-script killing every pid it prints leaves none behind.
+and run nothing, so `bpps` and `bpps -a` leave them out, where a runbook's `bpps | grep bpbkar`
+asks whether a backup is running. `-x` lists them too, under the heading of their program's kind
+(a spare bpbkar under "NB Processes"), so that a script killing every pid it prints leaves none
+behind. The only headings are NetBackup's: a heading of ours would reach `kill` through the
+runbook's `egrep -v "Processes|Veritas"`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import psutil
 
 from nbcli import procs
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 MM = {"ltid", "vmd", "avrd", "tldd", "tldcd"}
 SHARED = {"pbx_exchange"}
@@ -46,26 +49,31 @@ def _line(p: procs.NbProcess) -> str:
         return f"{user:>8s} {proc.pid:5d} {proc.ppid():5d}  0 {stime:5s} {tty:8s} {cputime} {cmd}"
 
 
-@command("bpps", "bpps [-a | -x] [--root DIR]")
+@command("bpps", "bpps [-a | -x] [host] [--root DIR]")
 @click.option("-a", "show_all", is_flag=True, help="Also list Media Manager processes.")
 @click.option("-x", "extended", is_flag=True,
-              help="Also list Media Manager, shared (PBX) and spare processes.")
+              help="Also list Media Manager and shared (PBX) processes, and spares.")
+@click.argument("host", required=False)
 @root_option
-def cli(show_all: bool, extended: bool, root: str | None) -> int:
-    """List the NetBackup processes of this host.
+def cli(show_all: bool, extended: bool, host: str | None, root: str | None) -> int:
+    """List the NetBackup processes of this host (HOST, when given, must name it).
 
     \b
     EXIT STATUS
       0    listed (an empty section means no such process runs)
     """
     cfg = load_cfg(root)
+    if host is not None and not cfg.is_local(host):
+        raise NbuError(INVALID_PARAMETER, f"bpps lists the processes of this host only, not "
+                                          f"of {host} (run it there)")
     found = sorted(procs.find(cfg.root), key=lambda p: p.proc.pid)
-    sections = [("NB Processes", lambda p: not p.spare and p.program not in MM | SHARED)]
+    if not extended:
+        found = [p for p in found if not p.spare]
+    sections = [("NB Processes", lambda p: p.program not in MM | SHARED)]
     if show_all or extended:
-        sections.append(("MM Processes", lambda p: not p.spare and p.program in MM))
+        sections.append(("MM Processes", lambda p: p.program in MM))
     if extended:
         sections.append(("Shared Veritas Processes", lambda p: p.program in SHARED))
-        sections.append(("Spare NB Processes", lambda p: p.spare))
     for i, (title, wanted) in enumerate(sections):
         if i:
             click.echo("")

@@ -13,7 +13,7 @@ from nbcli.commands import stufmt
 from nbcli.render import echo_lines
 
 SYNOPSIS = """bpstulist [-label storage_unit_label] [-L | -l | -U] [-g | -go]
-          [-M master_server,...]"""
+          [-M master_server,...] [-verbose]"""
 
 
 @command("bpstulist", SYNOPSIS)
@@ -24,9 +24,10 @@ SYNOPSIS = """bpstulist [-label storage_unit_label] [-L | -l | -U] [-g | -go]
 @click.option("-g", "groups", flag_value="also", help="Also list storage unit groups.")
 @click.option("-go", "groups", flag_value="only", help="List storage unit groups only.")
 @click.option("-M", "master", help="Master server(s) to list, comma-separated.")
+@click.option("-verbose", is_flag=True, help="Accepted; every form is complete already.")
 @root_option
 def cli(label: str | None, form: str | None, groups: str | None, master: str | None,
-        root: str | None) -> int:
+        verbose: bool, root: str | None) -> int:
     """List storage units.
 
     \b
@@ -39,16 +40,15 @@ def cli(label: str | None, form: str | None, groups: str | None, master: str | N
     cfg = load_cfg(root)
     if groups == "only":
         return 0
-    first = True
     for m in stufmt.masters(cfg, master):
         for stu in stufmt.emm_request(cfg, m, "stu_list", label=label)["stus"]:
             if form in ("long", "user"):
-                if not first:
-                    click.echo("")
+                # NetBackup starts every block with a blank line, the first one too:
+                # collectors step a fixed number of lines per unit from the top.
+                click.echo("")
                 echo_lines(stufmt.labelled(stu))
             else:
                 click.echo(stufmt.raw_line(stu))
-            first = False
     return 0
 
 

@@ -22,15 +22,22 @@ from typing import Any
 import click
 
 import nbcli
+from nbcli import config
 from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands.stufmt import emm_request
+from nbcli.net import client
 from nbcli.render import echo_lines
+from nbcli.status import NO_ENTITY, NbuError
 
 SYNOPSIS = """nbemmcmd -addhost -machinename name -machinetype master|media|client|ndmp|cluster
          [-masterserver name] [-netbackupversion level[.major[.minor]]]
 nbemmcmd -deletehost -machinename name -machinetype master|media|client|ndmp|cluster
 nbemmcmd -listhosts [-verbose] [-nbservers | -machinetype type |
-         -display_server -machinename name -machinetype type]"""
+         -display_server -machinename name -machinetype type]
+nbemmcmd -getemmserver [-masterserver name] [-timeout seconds]
+nbemmcmd -listsettings -machinename name -machinetype type
+nbemmcmd -listmedia [-mediaid id] [-conflicts] [-poolname name] [-mediatype type]
+nbemmcmd -deletemedia -mediaid id [-originhost name]"""
 
 DONE, FAILED = "Command completed successfully.", "Command did not complete successfully."
 SERVER_TYPES = ("master", "media")
@@ -67,6 +74,36 @@ def verbose_block(host: dict[str, Any]) -> list[str]:
     return [host["name"]] + [f"{INDENT}{key} = {value}" for key, value in pairs]
 
 
+def emm_server_lines(cfg: Any) -> list[str]:
+    """-getemmserver: the servers of the domain and the EMM server each uses (the master's)."""
+    hosts = [h for h in emm_request(cfg, cfg.master, "host_list")["hosts"]
+             if h["machinetype"] in SERVER_TYPES]
+    names = list(dict.fromkeys(h["name"] for h in hosts))
+    lines = [f"These hosts were found in this domain: {', '.join(names)}", ""]
+    lines += [f'Checking with the host "{n}"...' for n in names] + [""]
+    lines.append(f"{'Server Type':<16}{'Host Version':<16}{'Host Name':<16}EMM Server")
+    lines += [f"{h['machinetype']:<16}{(h['version'] or '-'):<16}{h['name']:<16}{cfg.master}"
+              for h in hosts]
+    return lines + [""]
+
+
+def settings_lines(cfg: Any, name: str, kind: str) -> list[str]:
+    """-listsettings: the host's configuration entries as `KEY="value"` lines (its bpcd
+    answers for another host, as bpgetconfig -M reads them)."""
+    hosts = emm_request(cfg, cfg.master, "host_list", name=name, machinetype=kind)["hosts"]
+    if not hosts:
+        raise NbuError(NO_ENTITY, f"host {name} ({kind}) is not in the EMM database")
+    if cfg.is_local(name):
+        lines = config.to_bpconf_lines(cfg)
+    else:
+        lines = client.call(cfg, name, "bpcd", "getconfig", keys=None)["lines"]
+    out = ["The following configuration settings were found:"]
+    for line in lines:
+        key, _, value = line.partition(" = ")
+        out.append(f'{key}="{value}"')
+    return out
+
+
 def _require(ctx: click.Context, action: str, name: str | None, kind: str | None) -> None:
     if not name or not kind:
         raise click.UsageError(f"-{action} needs -machinename and -machinetype", ctx)
@@ -88,6 +125,20 @@ def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
 @click.option("-addhost", "action", flag_value="addhost", help="Add a host record.")
 @click.option("-deletehost", "action", flag_value="deletehost", help="Delete a host record.")
 @click.option("-listhosts", "-listh", "action", flag_value="listhosts", help="List host records.")
+@click.option("-getemmserver", "action", flag_value="getemmserver",
+              help="The domain's servers and their EMM server.")
+@click.option("-timeout", type=int, metavar="SECONDS", help="-getemmserver: accepted.")
+@click.option("-listsettings", "action", flag_value="listsettings",
+              help="A host's configuration entries as KEY=\"value\" lines.")
+@click.option("-listmedia", "action", flag_value="listmedia",
+              help="Removable media (nbcli has none: nothing is listed).")
+@click.option("-deletemedia", "action", flag_value="deletemedia",
+              help="Delete a medium (nbcli has none: 227).")
+@click.option("-mediaid", metavar="ID", help="-listmedia/-deletemedia: the medium.")
+@click.option("-originhost", metavar="NAME", help="-deletemedia: accepted.")
+@click.option("-conflicts", is_flag=True, help="-listmedia: accepted (no media).")
+@click.option("-poolname", metavar="NAME", help="-listmedia: accepted (no media).")
+@click.option("-mediatype", metavar="TYPE", help="-listmedia: accepted (no media).")
 @click.option("-machinename", "name", help="Host name.")
 @click.option("-machinetype", "kind",
               help="master (or primary), media (or mediaserver), client, ndmp, cluster.")
@@ -100,8 +151,10 @@ def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
 @root_option
 @click.pass_context
 def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | None,
-        master: str | None, version: str | None, verbose: bool, nbservers: bool,
-        display_server: bool, root: str | None) -> int:
+        master: str | None, version: str | None, timeout: int | None, verbose: bool,
+        nbservers: bool, display_server: bool, mediaid: str | None, originhost: str | None,
+        conflicts: bool, poolname: str | None, mediatype: str | None,
+        root: str | None) -> int:
     """Manage the hosts of the EMM database.
 
     \b
@@ -114,8 +167,11 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
       227   -deletehost / -listhosts -machinename: no such host record
     """
     if action is None:
-        raise click.UsageError("one of -addhost, -deletehost, -listhosts is required", ctx)
-    if action != "listhosts" or display_server:
+        raise click.UsageError("one of -addhost, -deletehost, -listhosts, -getemmserver is "
+                               "required", ctx)
+    if action == "deletemedia" and not mediaid:
+        raise click.UsageError("-deletemedia needs -mediaid", ctx)
+    if action in ("addhost", "deletehost", "listsettings") or display_server:
         _require(ctx, "display_server" if action == "listhosts" else action, name, kind)
     cfg = load_cfg(root)
     click.echo(banner())
@@ -125,6 +181,16 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
                                master=master, version=version)
         elif action == "deletehost":
             emm_request(cfg, cfg.master, "host_delete", name=name, machinetype=kind)
+        elif action == "getemmserver":
+            echo_lines(emm_server_lines(cfg))
+        elif action == "listsettings":
+            assert name is not None and kind is not None
+            echo_lines(settings_lines(cfg, name, kind))
+        elif action == "deletemedia" or (action == "listmedia" and mediaid):
+            raise NbuError(NO_ENTITY, f"medium {mediaid} does not exist (nbcli's disk storage "
+                                      "units have no removable media)")
+        elif action == "listmedia":
+            pass  # no removable media: the frame alone
         else:
             echo_lines(list_hosts(cfg, name, kind, verbose, nbservers))
     except Exception:

@@ -32,9 +32,9 @@ START_DEADLINE = 30.0
 STOP_DEADLINE = 20.0
 
 # The service each daemon registers first: `start` waits until PBX hands it a connection.
-READY_SERVICE = {"bpcd": "bpcd", "nbemm": "nbemm", "bpjobd": "bpjobd", "bpdbm": "bpdbm",
-                 "nbproxy": "nbproxy", "nbrb": "nbrb", "nbjm": "nbjm", "nbpem": "nbpem",
-                 "bprd": "bprd", "ltid": "ltid", "nbwmc": "nbwmc"}
+READY_SERVICE = {"bpcd": "bpcd", "nbevtmgr": "nbevtmgr", "nbemm": "nbemm", "bpjobd": "bpjobd",
+                 "bpdbm": "bpdbm", "nbproxy": "nbproxy", "nbrb": "nbrb", "nbjm": "nbjm",
+                 "nbpem": "nbpem", "bprd": "bprd", "ltid": "ltid", "nbwmc": "nbwmc"}
 
 
 def _cfg(root: str | None, create: bool) -> HostConfig:

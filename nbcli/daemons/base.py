@@ -18,7 +18,7 @@ from collections.abc import Callable
 import click
 import psutil
 
-from nbcli import atomic, clock
+from nbcli import atomic, clock, events
 from nbcli import log as nblog
 from nbcli.config import HostConfig, load
 from nbcli.net.service import Ops, ServiceHost
@@ -84,6 +84,8 @@ class Daemon:
         self.log.info("%s starting (pid %d, host %s)", self.name, me.pid, self.cfg.client_name)
         try:
             self.on_start()
+            if self.name != "nbevtmgr":  # the error log: nbevtmgr records its own start
+                events.daemon_event(self.cfg, self.name, f"{self.name} started (pid {me.pid})")
             for interval, task in self.periodic():
                 threading.Thread(target=self._every, args=(interval, task), daemon=True,
                                  name=getattr(task, "__name__", "periodic")).start()
@@ -114,10 +116,13 @@ class Daemon:
             self.serve()
         except NbuError as e:
             self.log.error("%s cannot serve: %s", self.name, e)
+            events.daemon_event(self.cfg, self.name, f"{self.name} cannot serve: {e}",
+                                events.CRITICAL)
             self.failure = e
             self.stop.set()
-        except Exception:
+        except Exception as e:
             self.log.exception("%s cannot serve", self.name)
+            events.daemon_event(self.cfg, self.name, f"{self.name} failed: {e}", events.CRITICAL)
             self.failure = NbuError(LOGIC_ERROR, f"{self.name} failed; see its log")
             self.stop.set()
 
@@ -125,8 +130,10 @@ class Daemon:
         while not self.stop.wait(interval):
             try:
                 task()
-            except Exception:
+            except Exception as e:
                 self.log.exception("periodic task %s failed", getattr(task, "__name__", task))
+                events.daemon_event(self.cfg, self.name, f"{self.name}: periodic task "
+                                    f"{getattr(task, '__name__', task)} failed: {e}", events.ERROR)
 
 
 def daemon_main(cls: type[Daemon]) -> Callable[[], None]:

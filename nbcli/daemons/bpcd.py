@@ -101,8 +101,11 @@ class Bpcd(Daemon):
                                 uid=conn.uid, gid=conn.gid, user=user)
 
     def ping(self, msg: Message, conn: Connection) -> Message:
+        # system, release, install_path: what `bpgetconfig -g` prints of this host.
+        u = __import__("os").uname()
         return {"host": self.cfg.client_name, "roles": self.cfg.roles,
-                "version": __import__("nbcli").__version__}
+                "version": __import__("nbcli").__version__, "system": u.sysname,
+                "release": u.release, "install_path": str(self.cfg.paths.netbackup / "bin")}
 
     def getconfig(self, msg: Message, conn: Connection) -> Message:
         self._require_server(conn, "getconfig")

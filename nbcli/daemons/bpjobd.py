@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from nbcli import clock, kinds
+from nbcli import clock, events, kinds
 from nbcli.catalog import jobrecord
 from nbcli.catalog.jobrecord import VALUE
 from nbcli.catalog.jobsdb import JobsDB
@@ -110,7 +110,8 @@ class Bpjobd(Daemon):
                            limit=opt(int, lo=1)),
             "job_wait": op(self.job_wait, jobid=JOBID, timeout=SECONDS),
             "job_cancel": op(self.job_cancel, jobid=JOBID),
-            "summary": op(self.summary)}}
+            "summary": op(self.summary),
+            "job_delete": op(self.job_delete, jobids=req(list, items=req(int, lo=1)))}}
 
     def on_start(self) -> None:
         self.jobs = JobsDB(self.paths.jobs, self.cfg.client_name)
@@ -149,6 +150,7 @@ class Bpjobd(Daemon):
                               kinds.JOB_STATES[fields["state"]], fields.get("client", ""),
                               fields.get("policy", ""))
         if fields.get("closed"):
+            events.job_event(self.cfg, self.db.get(jobid, _now()), closed=True)
             self._closed()
         return {"jobid": jobid}
 
@@ -156,6 +158,8 @@ class Bpjobd(Daemon):
         jobid, new_try = msg["jobid"], msg["new_try"]
         fields = {k: v for k, v in msg.items() if k not in ("op", "jobid", "new_try")}
         closed = self.db.update(jobid, fields, new_try, _now())
+        if new_try or fields.get("closed"):  # a failed try, or the job's end: the error log
+            events.job_event(self.cfg, self.db.get(jobid, _now()), closed=not new_try)
         if "state" in fields or new_try:
             self._log(jobid).info("state %s%s", kinds.JOB_STATES[fields["state"]]
                                   if "state" in fields else "unchanged",
@@ -179,6 +183,10 @@ class Bpjobd(Daemon):
                                   f"not {msg['severity']!r}")
         self.db.add_event(jobid, stored_event(msg, "log", None, severity))
         return {}
+
+    def job_delete(self, msg: Message, conn: Connection) -> Message:
+        """bpdbjobs -delete / -clean: remove done jobs; the ids actually removed."""
+        return {"deleted": self.db.delete(msg["jobids"])}
 
     # --- reads --------------------------------------------------------------------------------
 

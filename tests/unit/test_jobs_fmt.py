@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nbcli import kinds, timefmt
+from nbcli import kinds
 from nbcli.catalog import jobrecord
 from nbcli.commands import jobfmt
 
@@ -114,22 +114,58 @@ def test_most_columns_has_parentjob_at_33() -> None:
 
 
 def test_report_is_right_aligned_and_newest_first_as_given() -> None:
-    jobs = [job(jobid=12, jobtype=6, policy="cat"),
+    jobs = [job(jobid=12, jobtype=6, policy="cat", jobpid=4242),
             job(jobid=3, state=kinds.QUEUED, status=None, ended=0, trycount=0)]
     lines = jobfmt.report(jobs)
     header = lines[0]
     assert header.split()[:9] == ["JobID", "Type", "State", "Status", "Policy", "Schedule",
                                   "Client", "Dest", "Media"]
-    assert header.split()[-6:] == ["Kilobytes", "Files", "KB", "Per", "Sec", "Tries"]
+    # NetBackup's default columns; a PowerShell parser rewrites the two multi-word names
+    # before splitting (NetBackupPS: -replace "Dest Media Svr","DestMediaSvr" -replace
+    # "Active PID","ActivePID") and expects 10 fields.
+    fixed = header.replace("Dest Media Svr", "DestMediaSvr").replace("Active PID", "ActivePID")
+    assert fixed.split() == ["JobID", "Type", "State", "Status", "Policy", "Schedule",
+                             "Client", "DestMediaSvr", "ActivePID"]
     assert lines[1].split()[0] == "12" and "Catalog Backup" in lines[1]
     assert lines[2].split()[0] == "3" and "Queued" in lines[2]
-    assert timefmt.fmt(T0) in lines[1] and "001:02:05" in lines[1]
     # every column right-aligned: rows end exactly under the header's last character
     assert len(lines[1]) == len(header)
     assert jobfmt.report(jobs, header=False) == lines[1:]
-    # runbook idioms: grep -c Que counts queued jobs, grep -i active finds none here
+    # runbook idioms: grep -c Que counts queued jobs, grep -i active finds only NetBackup's
+    # header ("Active PID") here
     assert sum("Que" in line for line in lines) == 1
-    assert not any("active" in line.lower() for line in lines)
+    assert not any("active" in line.lower() for line in lines[1:])
+
+
+def test_report_default_widths_byte_for_byte() -> None:
+    one = job(jobid=7, jobtype=0, policy="pol", schedule="full", client="c1", server="m1",
+              jobpid=4242)
+    lines = jobfmt.report([one])
+    assert lines == [
+        " JobID            Type      State Status               Policy             Schedule"
+        "               Client       Dest Media Svr Active PID",
+        "     7          Backup       Done      1                  pol                 full"
+        "                   c1                   m1       4242"]
+
+
+def test_coldefs_choose_order_width_and_truncation() -> None:
+    one = job(jobid=7, policy="a_long_policy_name", jobpid=0)
+    coldefs = ["JOBID 5 true", "STATUS 5 false", "POLICY 6 false", "ACTPID 4 true",
+               "NOSUCH 3 true"]
+    lines = jobfmt.report([one], coldefs=coldefs)
+    # a fixed column cuts its header, as NetBackup's `Statu` (Korean appliance sample)
+    assert lines[0] == "JobID Statu Policy Active PID"
+    assert lines[1] == "    7     1 a_long"
+
+
+def test_a_job_that_ran_shows_at_least_one_second() -> None:
+    quick = job(started=T0, ended=T0, elapsed=0, kbytes=300, kbpersec=0)
+    quick["tries"] = [{"trystarted": T0, "tryended": T0, "tryelapsed": 0}]
+    shown = jobfmt.shown(quick)
+    assert shown["elapsed"] == 1 and shown["kbpersec"] == 300
+    assert shown["tries"][0]["tryelapsed"] == 1
+    queued = job(started=0, ended=0, elapsed=0)
+    assert jobfmt.shown(queued)["elapsed"] == 0
 
 
 def test_summary_forms() -> None:

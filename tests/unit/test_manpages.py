@@ -72,3 +72,23 @@ def test_page_renders_without_warnings(name: str) -> None:
                        timeout=60)
     assert r.stderr == "", f"{path.name}: man -l printed warnings:\n{r.stderr}"
     assert r.returncode == 0, f"{path.name}: man -l exited {r.returncode}"
+
+
+# Commands whose every option must have its line in the man page (issue 13: runbook
+# compatibility); the others follow as their pages are brought up to date.
+EVERY_FLAG = ("bpdbjobs", "bpimagelist", "bplist", "bpstulist", "bpgetconfig", "bpps",
+              "nbemmcmd", "bpexpdate", "bperror", "bpclntcmd")
+
+
+@pytest.mark.parametrize("name", EVERY_FLAG)
+def test_every_option_has_a_line_in_the_page(name: str) -> None:
+    import importlib
+
+    from nbcli import programs
+
+    module = importlib.import_module(programs.COMMANDS[name].partition(":")[0])
+    text = page(name).read_text(encoding="utf-8").replace("\\-", "-")
+    missing = [opt for param in module.cli.params for opt in getattr(param, "opts", [])
+               if opt.startswith("-") and not opt.startswith("--") and opt != "-root"
+               and not re.search(rf"(?<![\w-]){re.escape(opt)}(?![\w-])", text)]
+    assert not missing, f"{name}.8 does not mention {', '.join(missing)}"

@@ -1,0 +1,251 @@
+"""Runbook idioms against a real all-in-one host: each command run as a process, its output
+read by the positions, widths and regexes public scripts use (the source of each idiom named
+beside it; reference/netbackup-cli.md has the addresses).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nbcli import programs
+from tests.conftest import Host, _make
+from tests.flowkit import add_policy, add_stu
+from tests.unit.test_jobs_fmt import split_fields
+
+BIN = str(Path(programs.argv_for("bpdbjobs")[0]).parent)
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+    """A running all-in-one host with one finished backup of a small folder."""
+    base = tmp_path_factory.mktemp("runbook")
+    os.environ["NBCLI_TESTING"] = "1"
+    (h,) = _make(base / "hosts", [("aio", "127.0.0.1", ["master", "media", "client"])])
+    h.start()
+    try:
+        data = base / "data"
+        data.mkdir()
+        (data / "f").write_bytes(b"x" * 4096)
+        add_stu(h, "disk1", base / "stu", media=h.name)
+        add_policy(h, "p", "disk1", [h.name], [str(data)])
+        h.run("bpbackup", "-i", "-p", "p", "-s", "full", "-w")
+        yield h
+    finally:
+        h.stop()
+
+
+def shell(host: Host, script: str) -> str:
+    env = host.env(PATH=f"{BIN}:{os.environ['PATH']}")
+    return subprocess.run(["bash", "-c", script], env=env, text=True, capture_output=True,
+                          check=True, timeout=60).stdout
+
+
+def test_dates_take_the_time_as_the_next_word(host: Host) -> None:
+    # `bpimagelist -d 03/01/2014 00:00:00` (Veritas' own examples; Oracle Explorer runs
+    # `bperror -U -all -d 01/30/00 00:00:00`) and `bplist ... -s 01/01/2008 -e 07/30/2013`.
+    day = time.strftime("%m/%d/%Y", time.localtime(time.time() - 86400))
+    two_words = host.run("bpimagelist", "-d", day, "00:00:00", "-U").stdout
+    quoted = host.run("bpimagelist", "-d", f"{day} 00:00:00", "-U").stdout
+    assert two_words == quoted and "Full Backup" in two_words
+    end = time.strftime("%m/%d/%Y", time.localtime(time.time() + 86400))
+    assert host.run("bpimagelist", "-d", day, "00:00:00", "-e", end, "23:59:59",
+                    "-U").stdout == quoted
+    listed = host.run("bplist", "-C", host.name, "-s", day, "00:00:00", "-e", end,
+                      "23:59:59", "-R", "/").stdout
+    assert listed.splitlines()[-1].endswith("/f")
+
+
+def test_bpps_x_pipeline_yields_only_pids(host: Host) -> None:
+    # reference §1.12: `bpps -x | awk '{print $2}' | egrep -v "Processes|Veritas"` feeds kill
+    out = shell(host, "bpps -x | awk '{print $2}' | egrep -v 'Processes|Veritas'")
+    words = [w for w in out.splitlines() if w]
+    assert words and all(w.isdigit() for w in words), words
+    headings = [line for line in host.run("bpps", "-x").stdout.splitlines()
+                if line and not line[0].isspace() and not line.startswith("-")]
+    assert set(headings) <= {"NB Processes", "MM Processes", "Shared Veritas Processes"}
+    # the host argument (reference §1.12: `bpps [-a | -x] [host]`): this host only
+    assert host.run("bpps", "-a", host.name).stdout.splitlines()[0] == "NB Processes"
+    assert host.run("bpps", "elsewhere", check=False).returncode == 20
+
+
+def test_bpstulist_long_block_steps_a_fixed_number_of_lines(host: Host) -> None:
+    # collectors read `bpstulist -L` by line number: a blank line, then `Label:` on line 2
+    lines = host.run("bpstulist", "-L").stdout.splitlines()
+    assert lines[0] == "" and re.match(r"Label:\s+disk1$", lines[1])
+    assert re.match(r"Storage Unit Type:\s+Disk$", lines[2])
+    assert host.run("bpstulist", "-U").stdout.splitlines() == lines
+
+
+def test_bpgetconfig_g_prints_eight_lines(host: Host) -> None:
+    # python collector (reference §1.15) splits each line on "= " and reads them by position
+    lines = host.run("bpgetconfig", "-g", host.name, "-L").stdout.splitlines()
+    labels = [line.split(" = ")[0] for line in lines]
+    assert labels == ["Client/Master", "NetBackup Client Platform",
+                      "NetBackup Client Protocol Level", "Product", "Version Name",
+                      "Version Number", "NetBackup Installation Path", "Client OS/Release"]
+    assert lines[0] == "Client/Master = Master" and lines[3] == "Product = NetBackup"
+    values = host.run("bpgetconfig", "-g", host.name).stdout.splitlines()
+    assert values == [line.split(" = ", 1)[1] for line in lines]
+
+
+def test_bpdbjobs_default_report_pids_and_elapsed(host: Host) -> None:
+    out = host.run("bpdbjobs").stdout.splitlines()
+    # NetBackupPS rewrites the two multi-word names, then splits on blanks
+    header = out[0].replace("Dest Media Svr", "DestMediaSvr").replace("Active PID", "ActivePID")
+    assert header.split() == ["JobID", "Type", "State", "Status", "Policy", "Schedule",
+                              "Client", "DestMediaSvr", "ActivePID"]
+    row = out[1].split()
+    assert row[1:5] == ["Backup", "Done", "0", "p"]
+    line = host.run("bpdbjobs", "-all_columns", "-jobid", row[0]).stdout.strip()
+    f = split_fields(line)
+    jobpid = int(f[18])
+    assert jobpid > 0 and row[-1] == str(jobpid)
+    tries_at = 32 + int(f[31])
+    assert int(f[tries_at + 1]) == jobpid  # the try's pid
+    # `awk -F, '{print $15/$10}'` (kbytes/elapsed): never a division by zero
+    assert int(f[9]) >= 1
+    assert shell(host, f"bpdbjobs -all_columns -jobid {row[0]} | awk -F, '{{print $15/$10}}'")
+
+
+def test_bpdbjobs_coldefs_from_the_config(host: Host) -> None:
+    host.run("bpsetconfig", input="BPDBJOBS_COLDEFS = JOBID 5 true\n"
+                                  "BPDBJOBS_COLDEFS = STATUS 5 false\n")
+    try:
+        out = host.run("bpdbjobs").stdout.splitlines()
+        assert out[0] == "JobID Statu" and out[1].split()[1] == "0"
+    finally:
+        host.run("bpsetconfig", input="BPDBJOBS_COLDEFS = JOBID 6 true\n"
+                                      "BPDBJOBS_COLDEFS = TYPE 15 true\n"
+                                      "BPDBJOBS_COLDEFS = STATE 10 true\n"
+                                      "BPDBJOBS_COLDEFS = STATUS 6 true\n"
+                                      "BPDBJOBS_COLDEFS = POLICY 20 true\n"
+                                      "BPDBJOBS_COLDEFS = SCHEDULE 20 true\n"
+                                      "BPDBJOBS_COLDEFS = CLIENT 20 true\n"
+                                      "BPDBJOBS_COLDEFS = DSTMEDIASERVER 20 true\n"
+                                      "BPDBJOBS_COLDEFS = ACTPID 10 true\n")
+
+
+def test_bpimagelist_synopsis_flags(host: Host) -> None:
+    raw = host.run("bpimagelist", "-l").stdout.splitlines()
+    image = raw[0].split()
+    assert image[0] == "IMAGE"
+    level = image[12]  # $13: the retention level (Veritas article 100017904 field list)
+    assert host.run("bpimagelist", "-rl", level, "-U").stdout == host.run("bpimagelist",
+                                                                          "-U").stdout
+    other = str((int(level) + 1) % 10)
+    assert host.run("bpimagelist", "-rl", other, check=False).returncode == 227
+    assert host.run("bpimagelist", "-server", host.name, "-l").stdout.splitlines() == raw
+    assert host.run("bpimagelist", "-server", "nosuch", check=False).returncode == 227
+    assert host.run("bpimagelist", "-option", "INCLUDE_TIR", "-v", "-stl_complete",
+                    "-l").stdout.splitlines() == raw
+    assert host.run("bpimagelist", "-option", "BOGUS", check=False).returncode == 20
+    assert host.run("bpimagelist", "-stl_name", "slp1", check=False).returncode == 227
+    assert host.run("bpimagelist", "-st", "NOT_ARCHIVE", "-l").stdout.splitlines() == raw
+    media = host.run("bpimagelist", "-media", "-U").stdout.splitlines()
+    frag_path = next(line.split()[8] for line in raw if line.startswith("FRAG"))
+    assert media[0].split() == ["Media", "ID", "Last", "Written", "Server"]
+    assert media[2].split()[0] == frag_path and media[2].split()[-1] == host.name
+
+
+def test_bplist_synopsis_flags(host: Host) -> None:
+    # reference §1.4: `bplist -C host -t 0 -b -R -l -I -s date -e date -PI path`
+    plain = host.run("bplist", "-C", host.name, "-R", "-l", "/").stdout
+    assert host.run("bplist", "-B", "-I", "-PI", "-T", "-r", "-unix_files", "-C", host.name,
+                    "-R", "-l", "/").stdout == plain
+    secs = host.run("bplist", "-C", host.name, "-R", "-l", "-Listseconds", "/").stdout
+    last = secs.splitlines()[-1].split()
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", last[6]) and last[7].endswith("/f")
+    changed = host.run("bplist", "-C", host.name, "-R", "-l", "-c", "/").stdout
+    assert changed.splitlines()[-1].split()[-1].endswith("/f")
+    assert host.run("bplist", "-b", "-c", "/", check=False).returncode == 20
+
+
+def test_bpgetconfig_sources(host: Host, tmp_path: Path) -> None:
+    every = host.run("bpgetconfig").stdout.splitlines()
+    assert host.run("bpgetconfig", "-X").stdout.splitlines() == every
+    assert host.run("bpgetconfig", "-h").stdout.splitlines() == every
+    set_only = host.run("bpgetconfig", "-x").stdout.splitlines()
+    assert "PBX_PORT = 1556" not in set_only and set(set_only) <= set(every)
+    assert host.run("bpgetconfig", "-d", "VERBOSE").stdout == "VERBOSE = 0\n"
+    conf = tmp_path / "bp.conf"
+    conf.write_text("SERVER = m1\nSERVER = m2\nEXCLUDE = /tmp\n")
+    assert host.run("bpgetconfig", "-e", str(conf), "SERVER").stdout == \
+        "SERVER = m1\nSERVER = m2\n"
+    assert host.run("bpgetconfig", "-s", host.name, "-L", "-A").stdout == \
+        host.run("bpgetconfig", "-g", host.name, "-L").stdout
+    assert host.run("bpgetconfig", "-x", "-d", check=False).returncode == 20
+
+
+def test_nbemmcmd_getemmserver_and_bpstulist_verbose(host: Host) -> None:
+    lines = host.run("nbemmcmd", "-getemmserver").stdout.splitlines()
+    # framed as every nbemmcmd output: scripts strip the first and last lines
+    assert lines[0].startswith("NBEMMCMD") and lines[-1] == "Command completed successfully."
+    assert f"These hosts were found in this domain: {host.name}" in lines
+    rows = [line.split() for line in lines if line.startswith(("master ", "media "))]
+    assert rows and all(r[-1] == host.name for r in rows)
+    assert host.run("bpstulist", "-verbose").stdout == host.run("bpstulist").stdout
+
+
+def test_bpclntcmd_forms(host: Host) -> None:
+    # reference §1.17: parsed with /.+: (.*) at (.*)/
+    out = host.run("bpclntcmd", "-hn", host.name).stdout
+    m = re.match(r".+: (.*) at (.*)", out.splitlines()[0])
+    assert m and m[2] == "127.0.0.1"
+    assert host.run("bpclntcmd", "-ip", "127.0.0.1").stdout == \
+        f"host 127.0.0.1: {host.name} at 127.0.0.1\n"
+    me = host.run("bpclntcmd", "-self").stdout.splitlines()
+    assert me[0].startswith("gethostname() returned: ") and me[1].startswith(f"host {host.name}:")
+    assert host.run("bpclntcmd", "-sv").stdout.startswith("NetBackup-")
+    pn = host.run("bpclntcmd", "-pn").stdout.splitlines()
+    assert pn[0] == f"expecting response from server {host.name}"
+    assert pn[1].split()[0] == host.name
+    assert host.run("bpclntcmd", "-is_local_host", host.name).stdout == \
+        f"{host.name} is a local host\n"
+    far = host.run("bpclntcmd", "-is_local_host", "192.0.2.1", check=False)
+    assert far.returncode == 1 and far.stdout == "192.0.2.1 is not a local host\n"
+    bad = host.run("bpclntcmd", "-hn", "no-such-host.invalid", check=False)
+    assert bad.returncode == 48
+    assert host.run("bpclntcmd", check=False).returncode == 20
+
+
+def test_bpexpdate_synopsis_flags(host: Host, tmp_path: Path) -> None:
+    host.run("bpbackup", "-i", "-p", "p", "-s", "full", "-w")
+    newest = host.run("bpimagelist", "-l").stdout.splitlines()[0].split()[5]  # $6 backupid
+    later = time.strftime("%m/%d/%Y %H:%M:%S", time.localtime(time.time() + 30 * 86400))
+    assert host.run("bpexpdate", "-backupid", newest, "-copy", "2", "-d", *later.split(),
+                    "-force", check=False).returncode == 147
+    assert host.run("bpexpdate", "-backupid", newest, "-nodelete", "-d", "0", "-force",
+                    check=False).returncode == 20
+    assert host.run("bpexpdate", "-m", "A00001", "-d", "0", "-force",
+                    check=False).returncode == 227
+    assert host.run("bpexpdate", "-deassignempty", "-force").returncode == 0
+    ids = tmp_path / "bids"
+    ids.write_text(newest + "\n")
+    host.run("bpexpdate", "-Bidfile", str(ids), "-d", *later.split(), "-force", "-nodelete",
+             "-notimmediate", "-extend_worm_locks")
+    l_line = host.run("bpimagelist", "-backupid", newest, "-l").stdout.split()
+    assert int(l_line[15]) == int(time.mktime(time.strptime(later, "%m/%d/%Y %H:%M:%S")))
+    host.run("bpexpdate", "-servername", host.name, "-d", "0", "-force")
+    assert host.run("bpimagelist", "-hoursago", "1", check=False).returncode == 227
+
+
+def test_nbemmcmd_settings_and_media(host: Host) -> None:
+    lines = host.run("nbemmcmd", "-listsettings", "-machinename", host.name,
+                     "-machinetype", "master").stdout.splitlines()
+    assert lines[1] == "The following configuration settings were found:"
+    assert f'CLIENT_NAME="{host.name}"' in lines and lines[-1].startswith("Command completed")
+    assert host.run("nbemmcmd", "-listsettings", "-machinename", "nosuch", "-machinetype",
+                    "media", check=False).returncode == 227
+    framed = host.run("nbemmcmd", "-listmedia", "-conflicts").stdout.splitlines()
+    assert len(framed) == 2 and framed[-1] == "Command completed successfully."
+    gone = host.run("nbemmcmd", "-deletemedia", "-mediaid", "A00001", "-originhost",
+                    host.name, check=False)
+    assert gone.returncode == 227 and gone.stdout.endswith(
+        "Command did not complete successfully.\n")
