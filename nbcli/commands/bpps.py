@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pwd
 import time
+from collections.abc import Callable
 
 import click
 import psutil
@@ -69,7 +70,8 @@ def cli(show_all: bool, extended: bool, host: str | None, root: str | None) -> i
     found = sorted(procs.find(cfg.root), key=lambda p: p.proc.pid)
     if not extended:
         found = [p for p in found if not p.spare]
-    sections = [("NB Processes", lambda p: p.program not in MM | SHARED)]
+    sections: list[tuple[str, Callable[[procs.NbProcess], bool]]] = [
+        ("NB Processes", lambda p: p.program not in MM | SHARED)]
     if show_all or extended:
         sections.append(("MM Processes", lambda p: p.program in MM))
     if extended:
