@@ -113,18 +113,9 @@ def _mount(ctx: Ctx, units: list[storage.Storage],
         mounted = unit.mount()
         ctx.step(12, f"mounted {mounted} for image {im['backupid']}")
         image = storage.StoredImage.from_request(im)
-        first = blocks_for(im["ranges"], image.block_size)
-        readers.append(unit.open_reader(image, *_locate(image, first[0][0] if first else 0)))
+        first = min((int(offset) for offset, _ in im["ranges"]), default=0)
+        readers.append(unit.open_reader(image, *image.locate(first // image.block_size)))
     return readers
-
-
-def _locate(image: storage.StoredImage, index: int) -> tuple[int, int]:
-    """(fragment, block in it) of image block `index`: where a reader starts."""
-    for frag in reversed(image.fragments):
-        start = image.block_index(frag.num, 0)
-        if start <= index:
-            return frag.num, index - start
-    return 1, index
 
 
 def _child(ctx: Ctx, ring: Ring, tar: socket.socket) -> None:

@@ -79,6 +79,14 @@ class StoredImage:
         start = self.fragments[fragment - 1].offset
         return -(-start // self.block_size) + block
 
+    def locate(self, index: int) -> tuple[int, int]:
+        """(fragment, block in it) of image block `index`: the inverse of block_index."""
+        for frag in reversed(self.fragments):
+            start = self.block_index(frag.num, 0)
+            if start <= index:
+                return frag.num, index - start
+        return 1, index
+
     @property
     def blocks(self) -> int:
         return -(-self.stream_bytes // self.block_size)

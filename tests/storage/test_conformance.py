@@ -210,3 +210,10 @@ def test_two_writers_never_share_a_file(unit: Unit, buf: memoryview) -> None:
             assert read_all(reader, buf) == payload
         finally:
             reader.close()
+
+
+def test_block_index_and_locate_agree(unit: Unit) -> None:
+    image = write(unit, "client_1", data(12))
+    for index in range(image.blocks):
+        assert image.block_index(*image.locate(index)) == index
+    assert image.locate(4) == (2, 0) and image.locate(11) == (3, 3)

@@ -64,3 +64,10 @@ def test_the_dispatchers_table_names_real_parts_and_spares_preload_them() -> Non
         for module in table.values():
             assert (MEDIA / f"{module.rsplit('.', 1)[1]}.py").exists()
     assert "nbcli.media.disk" in storage.backend_modules()
+
+
+def test_disk_storage_is_a_storage_backend() -> None:
+    """mypy checks these assignments against the protocols; the test checks they run."""
+    backend: storage.Backend = DiskStorage
+    unit: storage.Storage = backend.from_stu({"label": "L", "path": "/srv/stu"})
+    assert unit.noun == "disk storage unit"
