@@ -119,7 +119,7 @@ def master_option(f: Callable[..., Any]) -> Callable[..., Any]:
 IGNORED = "ignored_"  # destination prefix of the options that change nothing in nbcli
 
 
-def ignored_options(*spec: tuple[str, click.ParamType | None]) -> Callable[..., Any]:
+def ignored_options(*spec: tuple[str, click.ParamType[Any] | None]) -> Callable[..., Any]:
     """Options of NetBackup's synopsis for features nbcli does not have: accepted, their
     values checked (`type`; None = a flag without value), then without effect (each man page
     lists them). The callback gets them as `ignored_<name>`; `pop_ignored` takes them out."""
@@ -140,7 +140,7 @@ def pop_ignored(opts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in found.items() if v not in (None, False)}
 
 
-class NameType(click.ParamType):
+class NameType(click.ParamType[str]):
     """A value that must be a NetBackup name (status 20, 225 when too long)."""
 
     name = "name"
@@ -152,7 +152,7 @@ class NameType(click.ParamType):
         return check_name(str(value), self.what)
 
 
-class TextType(click.ParamType):
+class TextType(click.ParamType[str]):
     """Free text of one line: printable, at most `limit` characters (status 20)."""
 
     name = "text"
