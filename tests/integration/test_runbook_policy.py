@@ -289,7 +289,13 @@ BAD: list[tuple[int, list[str]]] = [
        "-pfi_fast_recovery", "-res_is_stl", "-checksum_change_detection") for n in NUMBERS],
     *[(20, ["bpplsched", "pol", "-add", "s2", "-window", a, b])
       for a, b in (("-1", "60"), ("0", "1e30"), ("0", "99999999999999999999"), ("x", "1"))],
+    *[(20, ["bpplschedrep", "pol", "full", flag, n]) for flag in
+      ("-freq", "-mpxmax", "-number_copies", "-rl", "-fail_on_error", "-cal") for n in NUMBERS],
+    *[(20, ["bpplschedrep", "pol", "full", f"-{d}", a, b]) for d in (0, 6)
+      for a, b in (("-1", "60"), ("0", "1e30"), ("x", "1"))],
     *[(20, ["bpplclients", "pol", "-modify", "c1", "-priority", n]) for n in NUMBERS],
+    (20, ["bpplinclude", "pol", "-add", "/" + "x" * 5000]),
+    (20, ["bpclient", "-client", "c1", "-update", "-connect_options", "1e30", "0", "0"]),
     *[(20, ["bpclient", "-client", "c1", "-update", flag, n]) for flag in
       ("-max_jobs", "-port", "-free_browse", "-list_restore", "-dynamic_address",
        "-WOFB_enabled", "-client_direct") for n in NUMBERS],
