@@ -335,6 +335,9 @@ BAD: list[tuple[int, list[str]]] = [
     (20, ["bpclient", "-client", "c1", "-update", "-ip", "1.2.3.4\x01"]),
     (20, ["bpconfig", "-ma", "root@\x01host"]), (20, ["bpconfig", "-ma", "a" * 2000]),
     (20, ["bpconfig", "-ma", "two words"]),
+    (20, ["bppolicynew", "p2", "-reason", "a\x01b"]),
+    (20, ["bpplschedrep", "pol", "full", "-res_is_stl", "2"]),
+    (20, ["bpplinclude", "pol", "-modify", "/etc", "/x", "-f", "/dev/null"]),
 ]
 
 
@@ -393,3 +396,21 @@ def test_relative_selection_is_fine_outside_standard_policies(site: Host, tmp_pa
     site.run("bpplinclude", "std", "-add", "/etc", "NEW_STREAM", "/home")
     assert shell(site, "bppllist std | grep INCLUDE | cut -d' ' -f2") == \
         "/etc\nNEW_STREAM\n/home\n"
+
+
+def test_selections_and_schedule_changes_with_netbackups_extra_flags(site: Host,
+                                                                    tmp_path: Path) -> None:
+    make_policy(site, "pol")
+    listing = tmp_path / "gone.txt"
+    listing.write_text("/etc\n\n/home\n")
+    site.run("bpplinclude", "pol", "-add", "/srv", "-reason", "ticket 9")
+    site.run("bpplinclude", "pol", "-delete", "-f", str(listing))
+    assert shell(site, "bppllist pol | grep INCLUDE | cut -d' ' -f2") == "/srv\n"
+    site.run("bpplschedrep", "pol", "full", "-rl", "5", "-res_is_stl", "0",
+             "-checksum_change_detection", "1", "-reason", "longer", "-v")
+    assert records(site.run("bpplsched", "pol", "-l").stdout)["SCHED"][4] == "5"
+    before = site.run("bppllist", "pol", "-l").stdout.split("\n")[3:]
+    site.run("bpplschedrep", "pol", "full", "-slpwindow")  # without effect
+    assert site.run("bppllist", "pol", "-l").stdout.split("\n")[3:] == before
+    site.run("bppolicynew", "copy", "-sameas", "pol", "-reason", "a copy", "-verbose")
+    assert shell(site, "bppllist") == "copy\npol\n"
