@@ -27,12 +27,14 @@ from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpplclients [policy_name | -allunique [-pt policy_type]] [-L | -l | -U | -noheader]
     [-v] [-M master_server,...]
+bpplclients policy_name -add host_name hardware os [priority]
 bpplclients policy_name -add host_name hardware os [host_name hardware os]... [-priority n]
     [-reason "string"] [-v] [-M master_server,...]
 bpplclients policy_name -delete host_name... [-reason "string"] [-v] [-M master_server,...]
 bpplclients policy_name -modify host_name [-hardware hardware] [-os os] [-priority n]
     [-reason "string"] [-v] [-M master_server,...]"""
 
+MAX_PRIORITY = 99999
 HEADER = ["Hardware         OS                         Client",
           "---------------  -------------------------  --------------"]
 
@@ -46,11 +48,22 @@ def _word(text: str, what: str) -> str:
 
 
 def _new_clients(operands: tuple[str, ...], priority: int | None) -> list[Client]:
+    # NetBackup's own form: `-add host_name hardware os [priority]`, the priority positional.
+    if len(operands) == 4 and priority is None:
+        priority = _priority(operands[3])
+        operands = operands[:3]
     if not operands or len(operands) % 3:
         raise NbuError(INVALID_PARAMETER, "-add takes one or more 'host_name hardware os' triples")
     return [Client(check_name(operands[i], "client name"),
                    _word(operands[i + 1], "hardware"), _word(operands[i + 2], "os"),
                    priority or 0) for i in range(0, len(operands), 3)]
+
+
+def _priority(text: str) -> int:
+    if not text.isdigit() or int(text) > MAX_PRIORITY:
+        raise NbuError(INVALID_PARAMETER, f"a client's priority is 0 to {MAX_PRIORITY}, not "
+                                          f"{text!r}")
+    return int(text)
 
 
 def rows(clients: list[Client], form: str | None, noheader: bool) -> list[str]:

@@ -254,7 +254,10 @@ def test_bpplclients_every_flag(site: Host) -> None:
     assert site.run("bpplclients", "win", "-L").stdout.startswith(
         "Client/HW/OS/Pri/DMI/CIT:  w1 Windows Windows2022 1 ")
     assert "Windows2022" in site.run("bpplclients", "win", "-U").stdout
-    site.run("bpplclients", "win", "-delete", "w1")
+    site.run("bpplclients", "win", "-add", "w2", "Windows", "Windows2019", "7")  # NetBackup's form
+    assert site.run("bpplclients", "win", "-l").stdout.split("\n")[1].split(" ")[1:5] == \
+        ["w2", "Windows", "Windows2019", "7"]
+    site.run("bpplclients", "win", "-delete", "w1", "w2")
     assert site.run("bpplclients", "win", "-noheader").stdout == ""
 
 
@@ -328,6 +331,8 @@ BAD: list[tuple[int, list[str]]] = [
     (20, ["bpplclients", "pol", "-add", CTRL, "Linux", "RedHat"]),
     (20, ["bpplclients", "pol", "-add", "c9", "Lin\x01ux", "RedHat"]),
     (20, ["bpplclients", "pol", "-add", "c9", "Linux", "x" * 200]),
+    (20, ["bpplclients", "pol", "-add", "c9", "Linux", "RedHat", "100000"]),
+    (20, ["bpplclients", "pol", "-add", "c9", "Linux", "RedHat", "-3"]),
     (20, ["bpplclients", "pol", "-modify", "c1", "-os", "Red\x7fHat"]),
     (20, ["bpplinclude", "pol", "-add", "/a\nb"]),
     (225, ["bpclient", "-client", LONG, "-add"]), (20, ["bpclient", "-client", CTRL, "-add"]),
