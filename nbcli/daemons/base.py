@@ -22,6 +22,7 @@ from nbcli import atomic, clock, events
 from nbcli import log as nblog
 from nbcli.config import HostConfig, load
 from nbcli.net.service import Ops, ServiceHost
+from nbcli.net.trust import Gate
 from nbcli.pidfile import read_pidfile as read_pidfile  # re-exported: tests import it here
 from nbcli.pidfile import remove_pidfile as remove_pidfile  # and nbcmdd this one
 from nbcli.status import DAEMON_RUNNING, LOGIC_ERROR, NbuError
@@ -61,10 +62,16 @@ class Daemon:
 
     def serve(self) -> None:
         """Register the services and dispatch their connections until stop."""
-        host = ServiceHost(self.paths, self.cfg.client_name, self.services(), self.log)
+        host = ServiceHost(self.paths, self.cfg.client_name, self.services(), self.log,
+                           Gate(lambda: self.cfg, self.audit))
         host.stop = self.stop
         host.register_all(time.monotonic() + STARTUP_DEADLINE)
         host.run()
+
+    def audit(self, what: str, text: str) -> None:
+        """A refused request: this daemon's log and the master's error log (bperror -all)."""
+        self.log.warning("%s", text)
+        events.daemon_event(self.cfg, self.name, f"{self.name}: {text}", events.WARNING)
 
     def claim_pidfile(self) -> psutil.Process:
         """Write our pid file; status 145 when a live process of ours already holds it."""

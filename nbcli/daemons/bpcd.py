@@ -22,7 +22,7 @@ from nbcli.net import client, enrol
 from nbcli.net.conn import Connection
 from nbcli.net.service import DETACHED, Ops, Result, op
 from nbcli.net.spare import Spares
-from nbcli.net.trust import server_name
+from nbcli.net.trust import ADMIN, ANYONE, USER, server_name
 from nbcli.status import CLIENT_NOT_VALIDATED_FOR_OP, EXEC_FAILED, SERVER_NOT_ALLOWED, NbuError
 from nbcli.wire.frames import MAX_FRAME, Message
 from nbcli.wire.schema import opt, req
@@ -48,13 +48,13 @@ class Bpcd(Daemon):
 
     def services(self) -> dict[str, Ops]:
         return {"bpcd": {
-            "launch": op(self.launch, program=req(str), args=STRINGS),
+            "launch": op(self.launch, ADMIN, program=req(str), args=STRINGS),
             # bpbackup/bparchive: what bprd's user_backup takes from a user (bpcd adds who).
-            "user_request": op(self.user_request, policy=opt(str), schedule=opt(str),
+            "user_request": op(self.user_request, USER, policy=opt(str), schedule=opt(str),
                                paths=STRINGS, archive=opt(bool, False)),
-            "ping": op(self.ping),
-            "getconfig": op(self.getconfig, keys=opt(list, items=req(str))),
-            "setconfig": op(self.setconfig, text=req(str, max_len=MAX_FRAME),
+            "ping": op(self.ping, ANYONE),
+            "getconfig": op(self.getconfig, ADMIN, keys=opt(list, items=req(str))),
+            "setconfig": op(self.setconfig, ADMIN, text=req(str, max_len=MAX_FRAME),
                             add=opt(bool, False), remove=opt(bool, False))}}
 
     def _require_server(self, conn: Connection, what: str) -> str:

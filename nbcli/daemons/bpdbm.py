@@ -35,12 +35,13 @@ from nbcli.catalog.imagehdr import Header
 from nbcli.catalog.images import ImageStore
 from nbcli.catalog.plan import restore_plan
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.bpdbm_config import ConfigOps
 from nbcli.daemons.cleanup import TICK, Cleanup
 from nbcli.daemons.image_ops import IMAGE_OPS, LISTABLE
 from nbcli.kinds import default_period
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, op
-from nbcli.net.trust import server_name
+from nbcli.net.trust import ADMIN, ANYONE, LISTERS, server_name
 from nbcli.status import INVALID_PARAMETER, NO_ENTITY, SERVER_NOT_ALLOWED, NbuError
 from nbcli.wire import schema
 from nbcli.wire.frames import Message, ProtocolError
@@ -112,19 +113,15 @@ class Bpdbm(Daemon):
         return [(TICK, self.cleanup.tick)]
 
     def services(self) -> dict[str, Ops]:
-        return {"bpdbm": {"ping": op(self.ping),
-                          "image_create": Op(self.image_create, IMAGE_OPS["image_create"]),
-                          "image_add_files": Op(self.image_add_files,
-                                                IMAGE_OPS["image_add_files"]),
-                          "image_complete": Op(self.image_complete,
-                                               IMAGE_OPS["image_complete"]),
-                          "image_abort": Op(self.image_abort, IMAGE_OPS["image_abort"]),
-                          "image_list": Op(self.image_list, IMAGE_OPS["image_list"]),
-                          "file_list": Op(self.file_list, IMAGE_OPS["file_list"]),
-                          "restore_plan": Op(self.restore_plan, IMAGE_OPS["restore_plan"]),
-                          "image_expire": Op(self.image_expire, IMAGE_OPS["image_expire"]),
-                          "image_cleanup": Op(self.image_cleanup,
-                                              IMAGE_OPS["image_cleanup"])}}
+        image = {name: Op(getattr(self, name), ADMIN, IMAGE_OPS[name])
+                 for name in ("image_create", "image_add_files", "image_complete", "image_abort",
+                              "restore_plan", "image_expire", "image_cleanup")}
+        # a client (or a user of this host) lists its own images and files alone
+        lists = {name: Op(getattr(self, name), LISTERS, IMAGE_OPS[name]).about("client")
+                 for name in ("image_list", "file_list")}
+        # the policy and settings ops (lost from this table in the merge of the op tables)
+        config = ConfigOps(lambda: self.cfg, self.paths, self.log).ops()
+        return {"bpdbm": {"ping": op(self.ping, ANYONE), **image, **lists, **config}}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}

@@ -30,6 +30,7 @@ from nbcli.log import JobLog
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, op
+from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER
 from nbcli.status import CONNECTION_BROKEN, CONNECTION_TIMED_OUT, INVALID_JOB_ID, NbuError
 from nbcli.wire.frames import MAX_FRAME, Message
 from nbcli.wire.schema import Fields, Rest, opt, req
@@ -97,21 +98,21 @@ class Bpjobd(Daemon):
 
     def services(self) -> dict[str, Ops]:
         return {"bpjobd": {
-            "ping": op(self.ping),
-            "job_create": Op(self.job_create, {"new_try": opt(bool, False)},
+            "ping": op(self.ping, ANYONE),
+            "job_create": Op(self.job_create, ADMIN, {"new_try": opt(bool, False)},
                              rest=_job_fields(creating=True)),
-            "job_update": Op(self.job_update, {"jobid": JOBID, "new_try": opt(bool, False)},
+            "job_update": Op(self.job_update, ADMIN, {"jobid": JOBID, "new_try": opt(bool, False)},
                              rest=_job_fields(creating=False)),
-            "job_step": Op(self.job_step, {**EVENT, "step": req(int, lo=0)}),
-            "job_log": Op(self.job_log, {**EVENT, "severity": opt(str, "Info")}),
-            "job_get": op(self.job_get, jobid=JOBID),
-            "job_list": op(self.job_list, jobids=opt(list, items=req(int)),
+            "job_step": Op(self.job_step, ADMIN, {**EVENT, "step": req(int, lo=0)}),
+            "job_log": Op(self.job_log, ADMIN, {**EVENT, "severity": opt(str, "Info")}),
+            "job_get": op(self.job_get, ADMIN | CLIENT | USER, jobid=JOBID),
+            "job_list": op(self.job_list, ADMIN, jobids=opt(list, items=req(int)),
                            detail=opt(bool, False), before=opt(int, lo=1),
                            limit=opt(int, lo=1)),
-            "job_wait": op(self.job_wait, jobid=JOBID, timeout=SECONDS),
-            "job_cancel": op(self.job_cancel, jobid=JOBID),
-            "summary": op(self.summary),
-            "job_delete": op(self.job_delete, jobids=req(list, items=req(int, lo=1)))}}
+            "job_wait": op(self.job_wait, ADMIN | CLIENT | USER, jobid=JOBID, timeout=SECONDS),
+            "job_cancel": op(self.job_cancel, ADMIN, jobid=JOBID),
+            "summary": op(self.summary, ADMIN),
+            "job_delete": op(self.job_delete, ADMIN, jobids=req(list, items=req(int, lo=1)))}}
 
     def on_start(self) -> None:
         self.jobs = JobsDB(self.paths.jobs, self.cfg.client_name)

@@ -20,7 +20,7 @@ from nbcli.log import set_job
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, op
-from nbcli.net.trust import server_name
+from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER, server_name
 from nbcli.status import (
     CLIENT_NOT_VALIDATED,
     CLIENT_NOT_VALIDATED_FOR_OP,
@@ -64,18 +64,21 @@ class Bprd(Daemon):
 
     def services(self) -> dict[str, Ops]:
         return {"bprd": {
-            "backup": op(self.backup, policy=req(str), schedule=req(str), client=opt(str),
+            "backup": op(self.backup, ADMIN, policy=req(str), schedule=req(str), client=opt(str),
                          owner=opt(str, "root")),
             # From a client's bpcd, which adds who asks (uid, gid, user) and for which client.
-            "user_backup": op(self.user_backup, client=opt(str), policy=opt(str),
+            "user_backup": op(self.user_backup, CLIENT | USER, client=opt(str), policy=opt(str),
                               schedule=opt(str), paths=STRINGS, archive=opt(bool, False),
-                              uid=opt(int, lo=0), gid=opt(int, lo=0), user=opt(str)),
-            "restore": op(self.restore, client=opt(str), dest_client=opt(str), paths=STRINGS,
+                              uid=opt(int, lo=0), gid=opt(int, lo=0),
+                              user=opt(str)).about("client"),
+            # a client or a user: which images and where is the handler's (altnames, list_restore)
+            "restore": op(self.restore, ADMIN | CLIENT | USER, client=opt(str),
+                          dest_client=opt(str), paths=STRINGS,
                           start=opt(int), end=opt(int),
                           renames=opt(list, [], items=req(list, items=req(str))),
                           keep_existing=opt(bool, False), owner=opt(str, "root")),
-            "cancel": op(self.cancel, jobid=req(int, lo=1)),
-            "ping": op(lambda m, c: {"host": self.cfg.client_name})}}
+            "cancel": op(self.cancel, ADMIN, jobid=req(int, lo=1)),
+            "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}}
 
     def backup(self, msg: Message, conn: Connection) -> Message:
         """A manual backup (`bpbackup -i`): nbpem starts its jobs."""
