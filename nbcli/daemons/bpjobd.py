@@ -27,7 +27,7 @@ from nbcli.catalog.jobrecord import VALUE
 from nbcli.catalog.jobsdb import JobsDB
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import JobLog
-from nbcli.net import client
+from nbcli.net import client, trust
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, op
 from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER
@@ -192,7 +192,9 @@ class Bpjobd(Daemon):
     # --- reads --------------------------------------------------------------------------------
 
     def job_get(self, msg: Message, conn: Connection) -> Message:
-        return {"job": self.db.get(msg["jobid"], _now())}
+        job = self.db.get(msg["jobid"], _now())
+        trust.require_own(self.cfg, conn, str(job.get("client", "")), "job_get")
+        return {"job": job}
 
     def job_list(self, msg: Message, conn: Connection) -> Message:
         jobs, more = self.db.jobs(_now(), jobids=msg["jobids"], detail=msg["detail"],
@@ -206,6 +208,8 @@ class Bpjobd(Daemon):
         """Hold the request until the job is closed; 41 after `timeout` seconds."""
         jobid, timeout = msg["jobid"], msg["timeout"]
         deadline = None if timeout is None else time.monotonic() + timeout
+        trust.require_own(self.cfg, conn, str(self.db.get(jobid, _now()).get("client", "")),
+                          "job_wait")
         with self._closing:
             while not self.db.closed(jobid):
                 left = WAIT_POLL if deadline is None else deadline - time.monotonic()

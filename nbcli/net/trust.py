@@ -111,6 +111,26 @@ def refusal(who: Who, have: Who, what: str, conn: Peer, host: str) -> NbuError:
     return NbuError(SERVER_NOT_ALLOWED, f"{what}: {origin} is not a server of {host}")
 
 
+def own_client(cfg: HostConfig, conn: Peer) -> str | None:
+    """None when the caller may ask about any client (root here, a server); otherwise the
+    one client it may ask about: itself, or this host for a user of this host ("" if none).
+    For handlers whose check needs the request's content (a job's or an image's client)."""
+    have = caller(cfg, conn)
+    if have & (ROOT | SERVER):
+        return None
+    if USER in have:
+        return cfg.client_name
+    return conn.peer if speaks_for(cfg, conn, conn.peer) else ""
+
+
+def require_own(cfg: HostConfig, conn: Peer, client: str, what: str) -> None:
+    """135 unless the caller may ask about `client` (own_client)."""
+    mine = own_client(cfg, conn)
+    if mine is not None and client != mine:
+        raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
+                       f"{what}: {conn.peer or '?'} ({conn.address}) may not ask about {client}")
+
+
 Audit = Callable[[str, str], None]  # (what was refused, why) -> the master's event log
 
 
