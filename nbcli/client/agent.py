@@ -57,7 +57,10 @@ CONTROL_OPS: dict[str, Fields] = {
     # bpbrm child -> tar-restore: the restore to make, and where bptm's child sends it from.
     "restore": {"jobid": opt(int, lo=1), "host": req(str), "service": req(str),
                 "renames": opt(list, [], items=req(list, items=req(str))),
-                "keep_existing": opt(bool, False), "dest": STRINGS},
+                "keep_existing": opt(bool, False), "dest": STRINGS,
+                # a user's restore (bprd): tar-restore writes with that user's rights alone
+                "run_as": obj({"uid": req(int, lo=0), "gid": opt(int, lo=0),
+                               "user": opt(str)}, required=False)},
     # the controller recorded a step the agent waits on
     "ack": {},
 }

@@ -10,17 +10,19 @@ the images (step 5) and waits on its own thread for bpbrm's report (step 17).
 from __future__ import annotations
 
 import os
+import pwd
 import threading
 from collections import defaultdict
 from typing import Any
 
 from nbcli import clock, jobreport, kinds
+from nbcli.daemons import restore_rights
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import set_job
-from nbcli.net import client
+from nbcli.net import client, trust
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, op
-from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER, server_name
+from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER
 from nbcli.status import (
     CLIENT_NOT_VALIDATED,
     CLIENT_NOT_VALIDATED_FOR_OP,
@@ -124,6 +126,7 @@ class Bprd(Daemon):
             raise NbuError(INVALID_PARAMETER, "restore: each rename is a [from, to] pair")
         steps = [(1, f"restore request for {len(paths)} path(s) of client {source} to {dest} "
                      f"received from {conn.peer}", clock.now())]
+        run_as = self._run_as(conn, sorted({apply_renames(p, renames) for p in paths}))
         plan = client.call(self.cfg, self.cfg.client_name, "bpdbm", "restore_plan",
                            client=source, paths=paths, start=msg["start"], end=msg["end"])
         images = plan.get("images", [])
@@ -147,7 +150,7 @@ class Bprd(Daemon):
         job = {"jobid": jobid, "dest": dest, "source": source, "images": images,
                "renames": renames + [list(r) for r in plan.get("renames", [])],
                "dest_roots": dest_roots, "keep_existing": msg["keep_existing"],
-               "missing": plan.get("missing", [])}
+               "missing": plan.get("missing", []), "run_as": run_as}
         with self.lock:
             self.running[jobid] = None
         threading.Thread(target=self._run_restore, args=(job, report), daemon=True,
@@ -155,19 +158,38 @@ class Bprd(Daemon):
         return {"jobid": jobid, "missing": job["missing"]}
 
     def _check_restore_rights(self, conn: Connection, source: str, dest: str) -> None:
-        """A server (in the master's SERVER list) may restore any client to any client; a
-        client only its own files to itself, as NetBackup allows without alternate-client
-        rights."""
-        if server_name(self.cfg, conn.address) is not None:
-            return
-        me = self.cfg.client_name if conn.address == "local" else None
+        """Root here or a server may restore any client to any client; a client (or a user
+        of this host) restores to itself only, its own backups or those the master's
+        altnames allow, as its list_restore setting allows (nbcli.daemons.restore_rights)."""
+        me = trust.own_client(self.cfg, conn)
         if me is None:
-            me = next((n for n in {source, dest} if conn.address in self.cfg.addresses_of(n)),
-                      None)
-        if me is None or source != me or dest != me:
+            return
+        if not me:
+            raise NbuError(CLIENT_NOT_VALIDATED, f"{conn.peer} ({conn.address}) is not a "
+                                                 f"client of this master")
+        if dest != me:
             raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
-                           f"{conn.peer} ({conn.address}) may restore only its own "
-                                f"files to itself, not {source}'s to {dest}")
+                           f"{conn.peer} ({conn.address}) may restore only to itself, "
+                           f"not to {dest}")
+        restore_rights.check(self.cfg, me, source, restore=True)
+
+    def _run_as(self, conn: Connection, targets: list[str]) -> dict[str, Any] | None:
+        """A user of this host restores as that user: tar-restore drops to the uid (once
+        bpbrm hands run_as on), and a destination the user cannot write is refused here,
+        before any job."""
+        if conn.address != "local" or conn.uid in (None, 0):
+            return None
+        uid, gid = int(conn.uid), int(conn.gid if conn.gid is not None else conn.uid)
+        try:
+            user = pwd.getpwuid(uid).pw_name
+            groups = set(os.getgrouplist(user, gid))
+        except (KeyError, OSError):
+            user, groups = str(uid), {gid}
+        for target in targets:
+            if not _may_write(target, uid, groups):
+                raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
+                               f"uid {uid} may not write {target}: restore refused")
+        return {"uid": uid, "gid": gid, "user": user}
 
     def _run_restore(self, job: dict[str, Any], report: jobreport.JobReporter) -> None:
         jobid = int(job["jobid"])
@@ -213,7 +235,8 @@ class Bprd(Daemon):
                 self.running[jobid] = bpbrm
             bpbrm.send({"op": "restore", "jobid": jobid, "master": self.cfg.client_name,
                         "client": job["dest"], "images": images, "renames": job["renames"],
-                        "dest": job["dest_roots"], "keep_existing": job["keep_existing"]})
+                        "dest": job["dest_roots"], "keep_existing": job["keep_existing"],
+                        "run_as": job["run_as"]})
             while True:
                 try:
                     msg = bpbrm.recv()
@@ -243,6 +266,32 @@ class Bprd(Daemon):
             action()
         except NbuError as e:
             self.log.warning("%s", e)
+
+
+def _may_write(path: str, uid: int, groups: set[int]) -> bool:
+    """The user may create or replace `path`: write and search rights on the nearest
+    existing folder at or above it, search rights on every folder above that one."""
+    probe = os.path.normpath(path) or "/"
+    while not os.path.isdir(probe) and probe != "/":
+        probe = os.path.dirname(probe)
+    parts = [probe]
+    while parts[-1] != "/":
+        parts.append(os.path.dirname(parts[-1]))
+    for n, folder in enumerate(parts):
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        need = 0o3 if n == 0 else 0o1  # write+search on the folder written in, search above
+        if st.st_uid == uid:
+            bits = (st.st_mode >> 6) & 0o7
+        elif st.st_gid in groups:
+            bits = (st.st_mode >> 3) & 0o7
+        else:
+            bits = st.st_mode & 0o7
+        if bits & need != need:
+            return False
+    return True
 
 
 def _dest_root(final: str, folder: bool) -> str:

@@ -263,3 +263,19 @@ def test_a_local_user_lists_and_restores_this_host_only(target: Host) -> None:
     assert other is not None and other["status"] == 135
     assert own is not None and own["status"] == 0
     assert {im["client"] for im in own["images"]} == {"aio"}
+
+
+def test_a_users_restore_into_a_folder_they_cannot_write_is_refused(target: Host) -> None:
+    """The probe of the issue: a bprd restore renamed into a root-only folder, by uid 65534."""
+    base = target.root.parent.parent
+    locked = base / "locked"
+    locked.mkdir(mode=0o700, exist_ok=True)
+    data = str(base / "data")
+    hello = frames.encode(frames.hello("bprd", target.name))
+    request = frames.encode({"op": "restore", "paths": [data],
+                             "renames": [[data, str(locked / "x")]]})
+    jobs = target.run("bpdbjobs", "-most_columns").stdout
+    ((_, reply),) = as_nobody([(str(target.cfg.paths.pbx_socket), hello, request)])
+    assert reply is not None and reply["status"] == 135 and "may not write" in reply["msg"]
+    assert list(locked.iterdir()) == []
+    assert target.run("bpdbjobs", "-most_columns").stdout == jobs  # no restore job
