@@ -63,7 +63,7 @@ class Daemon:
     def serve(self) -> None:
         """Register the services and dispatch their connections until stop."""
         host = ServiceHost(self.paths, self.cfg.client_name, self.services(), self.log,
-                           Gate(lambda: self.cfg, self.audit))
+                           Gate(lambda: self.cfg, self.audit, self.record))
         host.stop = self.stop
         host.register_all(time.monotonic() + STARTUP_DEADLINE)
         host.run()
@@ -72,6 +72,12 @@ class Daemon:
         """A refused request: this daemon's log and the master's error log (bperror -all)."""
         self.log.warning("%s", text)
         events.daemon_event(self.cfg, self.name, f"{self.name}: {text}", events.WARNING)
+
+    def record(self, what: str, text: str) -> None:
+        """An admin change or a restore elsewhere: this daemon's log and the master's error
+        log, who asked, from where and what."""
+        self.log.info("%s", text)
+        events.daemon_event(self.cfg, self.name, f"{self.name}: {text}", events.INFO)
 
     def claim_pidfile(self) -> psutil.Process:
         """Write our pid file; status 145 when a live process of ours already holds it."""

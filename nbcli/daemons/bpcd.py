@@ -20,7 +20,7 @@ from nbcli import config, programs
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import client, enrol
 from nbcli.net.conn import Connection
-from nbcli.net.service import DETACHED, Ops, Result, op
+from nbcli.net.service import DETACHED, Ops, Result, audited, op
 from nbcli.net.spare import Spares
 from nbcli.net.trust import ADMIN, ANYONE, USER, server_name
 from nbcli.status import CLIENT_NOT_VALIDATED_FOR_OP, EXEC_FAILED, SERVER_NOT_ALLOWED, NbuError
@@ -47,7 +47,7 @@ class Bpcd(Daemon):
         return [*super().periodic(), *enrol.periodic(lambda: self.cfg, self.log)]
 
     def services(self) -> dict[str, Ops]:
-        return {"bpcd": {
+        return {"bpcd": audited({
             "launch": op(self.launch, ADMIN, program=req(str), args=STRINGS),
             # bpbackup/bparchive: what bprd's user_backup takes from a user (bpcd adds who).
             "user_request": op(self.user_request, USER, policy=opt(str), schedule=opt(str),
@@ -55,7 +55,7 @@ class Bpcd(Daemon):
             "ping": op(self.ping, ANYONE),
             "getconfig": op(self.getconfig, ADMIN, keys=opt(list, items=req(str))),
             "setconfig": op(self.setconfig, ADMIN, text=req(str, max_len=MAX_FRAME),
-                            add=opt(bool, False), remove=opt(bool, False))}}
+                            add=opt(bool, False), remove=opt(bool, False))}, "setconfig")}
 
     def _require_server(self, conn: Connection, what: str) -> str:
         who = server_name(self.cfg, conn.address)

@@ -42,7 +42,7 @@ from nbcli.daemons.image_ops import IMAGE_OPS, LISTABLE
 from nbcli.kinds import default_period
 from nbcli.net import trust
 from nbcli.net.conn import Connection
-from nbcli.net.service import Op, Ops, op
+from nbcli.net.service import Op, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE, LISTERS, server_name
 from nbcli.status import (
     CLIENT_NOT_VALIDATED,
@@ -130,7 +130,8 @@ class Bpdbm(Daemon):
                  for name in ("image_list", "file_list")}
         # the policy and settings ops (lost from this table in the merge of the op tables)
         config = ConfigOps(lambda: self.cfg, self.paths, self.log).ops()
-        return {"bpdbm": {"ping": op(self.ping, ANYONE), **image, **lists, **config}}
+        return {"bpdbm": audited({"ping": op(self.ping, ANYONE), **image, **lists, **config},
+                                 "image_expire", "image_cleanup")}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}

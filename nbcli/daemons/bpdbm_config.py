@@ -45,7 +45,7 @@ from nbcli.model.clientattrs import ClientAttrs
 from nbcli.model.globals import Globals
 from nbcli.model.policy import ANY_GROUP, MAX_NAME, Client, Policy, check_name, to_toml
 from nbcli.net.conn import Connection
-from nbcli.net.service import Op, op
+from nbcli.net.service import Op, audited, op
 from nbcli.net.trust import ADMIN, server_name
 from nbcli.status import (
     INVALID_PARAMETER,
@@ -79,6 +79,13 @@ SCHEDULE_KEYS = frozenset({"st", "freq", "mpxmax", "number_copies", "synthetic",
                            *(f"day{d}" for d in range(7))})
 
 
+# The ops that change policies and settings: audited (who, from where, what).
+WRITES = ("policy_create", "policy_rename", "policy_set_info", "policy_client_add",
+          "policy_client_delete", "policy_client_modify", "policy_include", "policy_sched_add",
+          "policy_sched_delete", "policy_sched_change", "client_add", "client_update",
+          "client_delete", "globals_set", "retention_set")
+
+
 class ConfigOps:
     """The ops; `cfg` gives bpdbm's current configuration (it may be reloaded on SIGHUP)."""
 
@@ -89,7 +96,7 @@ class ConfigOps:
         self.log = log
 
     def ops(self) -> dict[str, Op]:
-        return {
+        return audited({
             "policy_names": op(self.policy_names, ADMIN),
             "policy_get": op(self.policy_get, ADMIN, policy=OPT_NAME),
             "policy_create": op(self.policy_create, ADMIN, policy=NAME, sameas=OPT_NAME),
@@ -122,7 +129,7 @@ class ConfigOps:
             "retention_list": op(self.retention_list, ADMIN),
             "retention_set": op(self.retention_set, ADMIN, level=req(int), seconds=opt(int),
                                 infinity=opt(bool, False)),
-        }
+        }, *WRITES)
 
     def _writer(self, conn: Connection, what: str) -> None:
         """Only the master's servers change its policies and settings: others get 46."""

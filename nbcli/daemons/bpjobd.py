@@ -29,7 +29,7 @@ from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import JobLog
 from nbcli.net import client, trust
 from nbcli.net.conn import Connection
-from nbcli.net.service import Op, Ops, op
+from nbcli.net.service import Op, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER
 from nbcli.status import CONNECTION_BROKEN, CONNECTION_TIMED_OUT, INVALID_JOB_ID, NbuError
 from nbcli.wire.frames import MAX_FRAME, Message
@@ -97,7 +97,7 @@ class Bpjobd(Daemon):
         self._closing = threading.Condition()
 
     def services(self) -> dict[str, Ops]:
-        return {"bpjobd": {
+        return {"bpjobd": audited({
             "ping": op(self.ping, ANYONE),
             "job_create": Op(self.job_create, ADMIN, {"new_try": opt(bool, False)},
                              rest=_job_fields(creating=True)),
@@ -112,7 +112,8 @@ class Bpjobd(Daemon):
             "job_wait": op(self.job_wait, ADMIN | CLIENT | USER, jobid=JOBID, timeout=SECONDS),
             "job_cancel": op(self.job_cancel, ADMIN, jobid=JOBID),
             "summary": op(self.summary, ADMIN),
-            "job_delete": op(self.job_delete, ADMIN, jobids=req(list, items=req(int, lo=1)))}}
+            "job_delete": op(self.job_delete, ADMIN, jobids=req(list, items=req(int, lo=1)))},
+            "job_cancel", "job_delete")}
 
     def on_start(self) -> None:
         self.jobs = JobsDB(self.paths.jobs, self.cfg.client_name)

@@ -21,7 +21,7 @@ from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import set_job
 from nbcli.net import client, trust
 from nbcli.net.conn import Connection
-from nbcli.net.service import Ops, op
+from nbcli.net.service import Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER
 from nbcli.status import (
     CLIENT_NOT_VALIDATED,
@@ -65,7 +65,7 @@ class Bprd(Daemon):
         self.running: dict[int, Connection | None] = {}
 
     def services(self) -> dict[str, Ops]:
-        return {"bprd": {
+        return {"bprd": audited({
             "backup": op(self.backup, ADMIN, policy=req(str), schedule=req(str), client=opt(str),
                          owner=opt(str, "root")),
             # From a client's bpcd, which adds who asks (uid, gid, user) and for which client.
@@ -80,7 +80,7 @@ class Bprd(Daemon):
                           renames=opt(list, [], items=req(list, items=req(str))),
                           keep_existing=opt(bool, False), owner=opt(str, "root")),
             "cancel": op(self.cancel, ADMIN, jobid=req(int, lo=1)),
-            "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}}
+            "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}, "backup", "cancel")}
 
     def backup(self, msg: Message, conn: Connection) -> Message:
         """A manual backup (`bpbackup -i`): nbpem starts its jobs."""
@@ -145,6 +145,10 @@ class Bprd(Daemon):
         for n, text, at in steps:
             report.step(jobid, n, text, time=at)
         report.step(jobid, 3, f"restore job {jobid} created in bpjobd")
+        if dest != source or renames:  # the audit trail: a restore elsewhere
+            self.record("bprd restore", f"restore job {jobid} by {trust.describe(conn)}: "
+                                        f"{source}'s {paths} to client {dest}, renamed "
+                                        f"{renames}")
         dest_roots = sorted({_dest_root(apply_renames(p, renames), folder)
                              for p, folder in plan.get("selected", [])})
         job = {"jobid": jobid, "dest": dest, "source": source, "images": images,

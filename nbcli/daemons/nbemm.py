@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 import nbcli
@@ -23,7 +24,7 @@ from nbcli.catalog.emmdb import EmmDB
 from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net.conn import Connection
-from nbcli.net.service import Handler, Op, Ops, op
+from nbcli.net.service import Handler, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE
 from nbcli.status import DATABASE_ERROR, NO_ENTITY, NbuError
 from nbcli.wire.frames import Message
@@ -74,7 +75,8 @@ class Nbemm(Daemon):
             "release": op(self.release, ADMIN, jobid=jobid),
             "allocations": op(self.allocations, ADMIN),
         }
-        return {"nbemm": {n: Op(_database_errors(o.handler), o.who, o.fields)
+        ops = audited(ops, "host_add", "host_delete", "stu_add", "stu_delete")
+        return {"nbemm": {n: replace(o, handler=_database_errors(o.handler))
                           for n, o in ops.items()}}
 
     def on_start(self) -> None:

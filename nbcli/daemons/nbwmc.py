@@ -48,7 +48,7 @@ from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import enrol, pki
 from nbcli.net.conn import Connection
 from nbcli.net.pki import CertPaths
-from nbcli.net.service import Ops, op
+from nbcli.net.service import Ops, audited, op
 from nbcli.net.trust import ANYONE, ROOT
 from nbcli.status import (
     CLIENT_NOT_VALIDATED_FOR_OP,
@@ -87,7 +87,7 @@ class Nbwmc(Daemon):
 
     def services(self) -> dict[str, Ops]:
         pem = req(str, max_len=PEM_MAX)
-        return {"nbwmc": {
+        return {"nbwmc": audited({
             "ping": op(self.ping, ANYONE),
             "ca_certificate": op(self.ca_certificate, ANYONE),
             "crl": op(self.crl, ANYONE),
@@ -103,7 +103,7 @@ class Nbwmc(Daemon):
                                      host_id=opt(str, max_len=64),
                                      reason=opt(str, max_len=256)),
             "host_list": op(self.host_list, ROOT),
-        }}
+        }, "certificate_sign", "token_create", "certificate_revoke")}
 
     # --- start: the CA, its state, the master's own enrolment --------------------------------
 

@@ -65,6 +65,11 @@ class Op:
     fields: schema.Fields
     rest: schema.Rest | None = None
     client: str = ""
+    audit: bool = False  # an admin change: who, from where and what go to the error log
+
+    def audited(self) -> Op:
+        """The same op, each request it carries out recorded in the master's error log."""
+        return replace(self, audit=True)
 
     def about(self, field: str) -> Op:
         """The same op, its CLIENT and USER callers bound to the client `field` names."""
@@ -81,6 +86,14 @@ def op(handler: Handler, who: Who, /, **fields: schema.Field) -> Op:
 
 
 Ops = dict[str, Op]
+
+
+def audited(ops: Ops, *names: str) -> Ops:
+    """`ops` with the ops `names` audited (Op.audited): admin changes of a daemon's table."""
+    missing = set(names) - set(ops)
+    if missing:
+        raise KeyError(f"no such ops to audit: {sorted(missing)}")
+    return {n: o.audited() if n in names else o for n, o in ops.items()}
 
 
 @dataclass
@@ -209,7 +222,10 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger, gate: Gate
                 continue
             try:
                 gate.check(service, str(op), entry.who, entry.client, msg, conn)
-                result = entry.handler(entry.validate(str(op), msg), conn)
+                checked = entry.validate(str(op), msg)
+                result = entry.handler(checked, conn)
+                if entry.audit:
+                    gate.record(service, str(op), checked, conn)
             except NbuError as e:
                 if not _try_send(conn, frames.error(e)):
                     return

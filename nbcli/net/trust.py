@@ -131,15 +131,41 @@ def require_own(cfg: HostConfig, conn: Peer, client: str, what: str) -> None:
                        f"{what}: {conn.peer or '?'} ({conn.address}) may not ask about {client}")
 
 
+def describe(conn: Peer) -> str:
+    """`peer (address, uid N)`: who asked and from where, as the kernel and PBX said."""
+    uid = f", uid {conn.uid}" if conn.uid is not None else ""
+    return f"{conn.peer or '?'} ({conn.address or '?'}{uid})"
+
+
+SECRETS = frozenset({"token", "csr", "proof", "current", "key"})
+SUMMARY_MAX = 400
+
+
+def summary(msg: dict[str, object]) -> str:
+    """A request's fields for the audit trail: no secret, no default, bounded."""
+    parts = [f"{k}={v!r}" for k, v in msg.items()
+             if k != "op" and k not in SECRETS and v not in (None, [], {}, "", False)]
+    text = " ".join(parts)
+    return text if len(text) <= SUMMARY_MAX else text[:SUMMARY_MAX - 3] + "..."
+
+
 Audit = Callable[[str, str], None]  # (what was refused, why) -> the master's event log
 
 
 class Gate:
     """The check every request passes: the op's rule against what the connection is."""
 
-    def __init__(self, cfg: Callable[[], HostConfig], audit: Audit | None = None) -> None:
+    def __init__(self, cfg: Callable[[], HostConfig], audit: Audit | None = None,
+                 changes: Audit | None = None) -> None:
         self.cfg = cfg
         self.audit = audit
+        self.changes = changes
+
+    def record(self, service: str, op: str, msg: dict[str, object], conn: Peer) -> None:
+        """An audited op was carried out: who asked, from where, and what (secrets left out)."""
+        if self.changes is not None:
+            self.changes(f"{service} {op}", f"{op} by {describe(conn)} on {service}: "
+                                            f"{summary(msg)}")
 
     def check(self, service: str, op: str, who: Who, client_field: str,
               msg: dict[str, object], conn: Peer) -> None:

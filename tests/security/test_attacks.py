@@ -279,3 +279,24 @@ def test_a_users_restore_into_a_folder_they_cannot_write_is_refused(target: Host
     assert reply is not None and reply["status"] == 135 and "may not write" in reply["msg"]
     assert list(locked.iterdir()) == []
     assert target.run("bpdbjobs", "-most_columns").stdout == jobs  # no restore job
+
+
+def test_admin_changes_and_restores_elsewhere_are_in_the_audit_trail(target: Host) -> None:
+    base = target.root.parent.parent
+    target.run("bpstuadd", "-label", "audited", "-path", str(base / "stu2"), "-host", "aio")
+    target.run("bpstudel", "-label", "audited")
+    target.run("bpplinfo", "pol", "-modify", "-active")
+    data = str(base / "data")
+    rename = base / "rename"
+    rename.write_text(f"change {data} to {base / 'elsewhere'}\n")
+    target.run("bprestore", "-R", str(rename), "-w", data)
+    wanted = ["stu_add by aio (local, uid 0) on nbemm: label='audited'",
+              "stu_delete by aio (local, uid 0) on nbemm: label='audited'",
+              "policy_set_info by aio (local, uid 0) on bpdbm: policy='pol'",
+              f"by aio (local, uid 0): aio's ['{data}'] to client aio, renamed"]
+
+    def trail() -> list[str]:
+        text = target.run("bperror", "-all", "-hoursago", "1").stdout
+        return [w for w in wanted if w not in text]
+
+    wait_for(lambda: trail() == [], timeout=60, what=f"audit entries {trail()}")
