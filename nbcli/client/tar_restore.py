@@ -169,7 +169,9 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     opened = None if run_as is not None else destination_from_request(msg)
     try:
         ctl.accept()
-        with client.connect(cfg, host, service) as data:
+        secret = msg.get("secret")
+        with client.connect(cfg, host, service,
+                            secret=secret if isinstance(secret, str) else None) as data:
             if opened is None:
                 # Connections made, logs open: from here on a user's restore makes folders
                 # and files with that user's rights alone (and they are the user's).

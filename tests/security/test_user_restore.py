@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from nbcli.net.service import Registration
 from tests.conftest import Host
-from tests.integration.test_client_agents import controlled_restore
+from tests.integration.test_client_agents import controlled_restore, frames_until_done, launch
 
 NOBODY = 65534
 RUN_AS = {"uid": NOBODY, "gid": NOBODY, "user": "nobody"}
@@ -65,3 +66,25 @@ def test_tar_restore_writes_as_the_user(daemons: Callable[..., Host], shared_dir
                                     renames=[["/src", str(target)]])
     assert got[-1]["status"] == 0 and (target / "a.txt").stat().st_uid == 0
 
+
+
+def test_agents_say_the_jobs_secret_to_bptm(daemons: Callable[..., Host],
+                                            shared_dir: Path) -> None:
+    """bpbkar says the secret its control channel gave it in its hello to bptm child, so bptm
+    can take image data from that agent alone (and tar-restore does the same)."""
+    cfg = daemons("bpcd").cfg
+    (shared_dir / "f").write_text("data")
+    with Registration(cfg.paths, "bptm.41", cfg.client_name) as reg, \
+            launch(cfg, "bpbkar") as ctl:
+        ctl.request("backup", jobid=41, client=cfg.client_name, paths=[str(shared_dir)])
+        ctl.send({"op": "send", "host": cfg.client_name, "service": "bptm.41",
+                  "secret": "s3cret-41"})
+        accepted = reg.accept(timeout=30)
+        assert accepted is not None
+        with accepted.conn:
+            assert accepted.hello.get("secret") == "s3cret-41"
+            while accepted.conn.sock.recv(1 << 16):
+                pass
+        assert frames_until_done(ctl)[-1]["status"] == 0
+    log = "".join(p.read_text() for p in (cfg.paths.logs / "bpbkar").glob("log.*"))
+    assert "s3cret-41" not in log
