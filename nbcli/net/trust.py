@@ -11,7 +11,8 @@ A caller is what the kernel and PBX say about the connection, never what the pee
             user-directed requests, whose handlers act as that uid
     SERVER  a server of this host: a TCP peer whose address belongs to a SERVER or
             MEDIA_SERVER entry, unless PBX found that the peer is a non-root process of this
-            machine; or this host's root when the host lists itself (the all-in-one case)
+            machine; this host's root when the host lists itself (the all-in-one case); a
+            user of this host in a group bp.toml's ADMIN_GROUPS names (an administrator)
     CLIENT  the client the request is about: a TCP peer whose address belongs to the name it
             gave in its hello, and the request's client field (Op.client) empty or that name
     OTHER   anyone at all (ping, the CA's certificate, the CRL, enrolment with a token)
@@ -25,6 +26,9 @@ server's address is a user, not the server.
 from __future__ import annotations
 
 import enum
+import grp
+import os
+import pwd
 import socket
 import sys
 from collections.abc import Callable
@@ -81,11 +85,31 @@ def caller(cfg: HostConfig, conn: Peer) -> Who:
         if conn.uid is None:
             return OTHER
         if conn.uid != 0:
-            return OTHER | USER
+            return OTHER | USER | (SERVER if in_admin_group(cfg, conn.uid) else Who(0))
         return OTHER | ROOT | USER | (SERVER if server_name(cfg, "local") else Who(0))
     if conn.uid not in (None, 0):
         return OTHER  # a non-root process of this machine, whatever address it took
     return OTHER | (SERVER if server_name(cfg, conn.address) else Who(0))
+
+
+def in_admin_group(cfg: HostConfig, uid: int) -> bool:
+    """`uid` is in a group the host's ADMIN_GROUPS names: an administrator who is not root
+    (NetBackup's NBU_Admin), who may do what a server may on this host."""
+    names = cfg.get("ADMIN_GROUPS", [])
+    if not names:
+        return False
+    try:
+        user = pwd.getpwuid(uid)
+        member = set(os.getgrouplist(user.pw_name, user.pw_gid))
+    except (KeyError, OSError):
+        return False
+    for name in [names] if isinstance(names, str) else names:
+        try:
+            if grp.getgrnam(str(name)).gr_gid in member:
+                return True
+        except KeyError:
+            continue
+    return False
 
 
 def speaks_for(cfg: HostConfig, conn: Peer, client: str) -> bool:

@@ -86,3 +86,17 @@ def test_tcp_owner_finds_a_process_of_this_machine() -> None:
                 assert trust.tcp_owner(addr, s.getsockname()) == os.geteuid()
                 assert c.getsockname() == addr
     assert trust.tcp_owner(("192.0.2.1", 9), ("127.0.0.1", 1556)) is None
+
+
+def test_a_member_of_an_admin_group_is_an_administrator(cfg: config.HostConfig) -> None:
+    import grp
+    import pwd
+
+    nobody = pwd.getpwuid(65534)
+    group = grp.getgrgid(nobody.pw_gid).gr_name
+    gate = Gate(lambda: cfg)
+    user = Peer("master", "local", 65534)
+    assert refused(gate, ADMIN, user) == 46
+    cfg.data["ADMIN_GROUPS"] = [group]
+    gate.check("bpdbm", "image_expire", ADMIN, "", {}, user)
+    assert refused(gate, ROOT, user) == 46  # root's own ops stay root's
