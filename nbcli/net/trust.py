@@ -30,7 +30,7 @@ import grp
 import os
 import pwd
 import socket
-import sys
+import struct
 from collections.abc import Callable
 from typing import Protocol
 
@@ -225,38 +225,44 @@ class Gate:
 
 # --- who holds a TCP connection's other end, when it is on this machine ------------------------
 
+_NETLINK_SOCK_DIAG, _SOCK_DIAG_BY_FAMILY = 4, 20
+_NLM_F_REQUEST = 1
+_NLMSG = struct.Struct("=IHHII")  # nlmsghdr: len, type, flags, seq, pid
+# inet_diag_req_v2: family, protocol, ext, pad, states; then inet_diag_sockid: sport, dport
+# (big endian), src[16], dst[16], interface, cookie[2] (tcp_owner packs them)
+_UID_AT = 4 + 48 + 12  # inet_diag_msg: family..retrans, id, expires, rqueue, wqueue -> uid
+_NO_COOKIE = 0xFFFFFFFF
+
+
 def tcp_owner(peer: tuple[str, int], ours: tuple[str, int]) -> int | None:
     """The uid owning the socket at `peer` connected to `ours`, when that socket is on this
-    machine (the kernel's /proc/net/tcp table); None for a peer on another machine.
+    machine; None for a peer on another machine (or when the kernel will not say).
 
     PBX asks this of every TCP connection: a process of this machine that is not root is a
-    user, whichever address (a server's, 127.0.0.1) it connected from."""
-    table = "/proc/net/tcp6" if ":" in peer[0] else "/proc/net/tcp"
-    want = (_proc_endpoint(peer), _proc_endpoint(ours))
-    if "" in want:
-        return None
+    user, whichever address (a server's, 127.0.0.1) it connected from. One exact netlink
+    sock_diag lookup (~20 µs; reading /proc/net/tcp walks every socket: ~2 ms)."""
+    family = socket.AF_INET6 if ":" in peer[0] else socket.AF_INET
     try:
-        with open(table, encoding="ascii") as f:
-            next(f, None)
-            for line in f:
-                cols = line.split()
-                if len(cols) > 7 and (cols[1], cols[2]) == want:
-                    return int(cols[7])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def _proc_endpoint(endpoint: tuple[str, int]) -> str:
-    """`addr:port` as /proc/net/tcp spells it: the address as the kernel's native-order words."""
-    host, port = endpoint[0], endpoint[1]
-    try:
-        if ":" in host:
-            raw = socket.inet_pton(socket.AF_INET6, host.split("%")[0])
-        else:
-            raw = socket.inet_aton(host)
+        src = socket.inet_pton(family, peer[0].split("%")[0]).ljust(16, b"\0")
+        dst = socket.inet_pton(family, ours[0].split("%")[0]).ljust(16, b"\0")
     except OSError:
-        return ""
-    words = [raw[i:i + 4] for i in range(0, len(raw), 4)]
-    addr = "".join(f"{int.from_bytes(w, sys.byteorder):08X}" for w in words)
-    return f"{addr}:{port:04X}"
+        return None
+    body = struct.pack("=BBBBI", family, socket.IPPROTO_TCP, 0, 0, 0xFFFFFFFF) + \
+        struct.pack(">HH", peer[1], ours[1]) + src + dst + \
+        struct.pack("=III", 0, _NO_COOKIE, _NO_COOKIE)
+    request = _NLMSG.pack(_NLMSG.size + len(body), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST, 1,
+                          0) + body
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_SOCK_DIAG) as nl:
+            nl.settimeout(1.0)
+            nl.send(request)
+            answer = nl.recv(8192)
+    except OSError:
+        return None
+    if len(answer) < _NLMSG.size + _UID_AT + 4:
+        return None
+    _length, kind, _flags, _seq, _pid = _NLMSG.unpack_from(answer)
+    if kind != _SOCK_DIAG_BY_FAMILY:
+        return None  # NLMSG_ERROR: no such socket here - the peer is another machine
+    (uid,) = struct.unpack_from("=I", answer, _NLMSG.size + _UID_AT)
+    return int(uid)
