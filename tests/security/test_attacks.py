@@ -300,3 +300,26 @@ def test_admin_changes_and_restores_elsewhere_are_in_the_audit_trail(target: Hos
         return [w for w in wanted if w not in text]
 
     wait_for(lambda: trail() == [], timeout=60, what=f"audit entries {trail()}")
+
+
+def test_the_issues_probes_through_bpcd_run_nothing(target: Host) -> None:
+    """uid 65534 asks bpcd (Unix socket and TCP) to launch bpbkar on a root-only file and
+    tar-restore into a root-only folder: 46, no agent starts, nothing is read or written."""
+    cfg = target.cfg
+    base = target.root.parent.parent
+    secret = base / "root-only.txt"
+    secret.write_text("root's secret")
+    os.chmod(secret, 0o600)
+    locked = base / "locked-bpcd"
+    locked.mkdir(mode=0o700, exist_ok=True)
+    hello = frames.encode(frames.hello("bpcd", target.name))
+    before = {p.proc.pid for p in target.processes(spares=False)}
+    jobs = []
+    for program in ("bpbkar", "tar-restore"):  # refused at launch: no backup/restore follows
+        launch = frames.encode({"op": "launch", "program": program, "args": []})
+        for where in (str(cfg.paths.pbx_socket), list(cfg.address_of(target.name))):
+            jobs.append((where, hello, launch))
+    for (_, reply) in as_nobody(jobs):
+        assert reply is not None and reply["status"] == 46, reply
+    assert {p.proc.pid for p in target.processes(spares=False)} == before
+    assert list(locked.iterdir()) == []
