@@ -28,6 +28,7 @@ from nbcli.pidfile import remove_pidfile as remove_pidfile  # and nbcmdd this on
 from nbcli.status import DAEMON_RUNNING, LOGIC_ERROR, NbuError
 
 STARTUP_DEADLINE = 15.0
+AUDIT_BURST = 200  # refusals a minute a daemon records in the master's error log
 
 
 class Daemon:
@@ -41,6 +42,8 @@ class Daemon:
         self.log = nblog.setup(self.paths.logs, self.name, cfg.verbose)
         self.stop = threading.Event()
         self.failure: NbuError | None = None
+        self._audit_lock = threading.Lock()
+        self._audit_window = [time.monotonic(), 0, 0]  # since, entries sent, entries left out
 
     # --- what subclasses fill in ---------------------------------------------------------
 
@@ -69,8 +72,23 @@ class Daemon:
         host.run()
 
     def audit(self, what: str, text: str) -> None:
-        """A refused request: this daemon's log and the master's error log (bperror -all)."""
+        """A refused request: this daemon's log and the master's error log (bperror -all).
+
+        At most AUDIT_BURST entries a minute reach the error log, so that a flood of refused
+        requests cannot fill it; the next entry says how many were left out."""
         self.log.warning("%s", text)
+        now = time.monotonic()
+        with self._audit_lock:
+            if now - self._audit_window[0] >= 60:
+                left_out = self._audit_window[2]
+                self._audit_window = [now, 0, 0]
+                if left_out:
+                    text += f" ({left_out} more refusals in the last minute are in the log " \
+                            f"of {self.name} only)"
+            self._audit_window[1] += 1
+            if self._audit_window[1] > AUDIT_BURST:
+                self._audit_window[2] += 1
+                return
         events.daemon_event(self.cfg, self.name, f"{self.name}: {text}", events.WARNING)
 
     def record(self, what: str, text: str) -> None:

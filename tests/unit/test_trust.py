@@ -100,3 +100,19 @@ def test_a_member_of_an_admin_group_is_an_administrator(cfg: config.HostConfig) 
     cfg.data["ADMIN_GROUPS"] = [group]
     gate.check("bpdbm", "image_expire", ADMIN, "", {}, user)
     assert refused(gate, ROOT, user) == 46  # root's own ops stay root's
+
+
+def test_a_flood_of_refusals_is_bounded_in_the_error_log(cfg: config.HostConfig,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbcli.daemons import base
+
+    sent: list[str] = []
+    monkeypatch.setattr(base.events, "daemon_event", lambda c, n, text, sev: sent.append(text))
+    daemon = base.Daemon(cfg)
+    for n in range(base.AUDIT_BURST + 50):
+        daemon.audit("svc op", f"refused {n}")
+    assert len(sent) == base.AUDIT_BURST
+    daemon._audit_window[0] -= 61  # a minute later
+    daemon.audit("svc op", "refused again")
+    assert sent[-1].endswith("(50 more refusals in the last minute are in the log of daemon "
+                             "only)")
