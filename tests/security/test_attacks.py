@@ -216,12 +216,13 @@ def test_every_op_refuses_a_local_user_and_an_outsider(target: Host) -> None:
         assert reply is not None, (service, op_name, where)
         assert reply["status"] == expected(entry, True), (service, op_name, where,
                                                                   reply)
+        assert set(reply) == {"status", "msg"}, reply  # nothing read comes back
     # a host outside the SERVER list, claiming to be the host itself
     for service, op_name, entry, msg in ops:
         reply = as_outsider(addr, frames.encode(frames.hello(service, target.name)),
                             frames.encode(msg))
         assert reply["status"] == expected(entry, False), (service, op_name, reply)
-        assert OUTSIDER in reply["msg"], reply
+        assert OUTSIDER in reply["msg"] and set(reply) == {"status", "msg"}, reply
 
     assert state(target) == before_state
     assert {p.proc.pid for p in target.processes(spares=False)} == before_procs
