@@ -10,12 +10,12 @@ the images (step 5) and waits on its own thread for bpbrm's report (step 17).
 from __future__ import annotations
 
 import os
-import pwd
 import threading
 from collections import defaultdict
 from typing import Any
 
 from nbcli import clock, jobreport, kinds
+from nbcli.client import identity
 from nbcli.daemons import restore_rights
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import set_job
@@ -78,7 +78,9 @@ class Bprd(Daemon):
                           dest_client=opt(str), paths=STRINGS,
                           start=opt(int), end=opt(int),
                           renames=opt(list, [], items=req(list, items=req(str))),
-                          keep_existing=opt(bool, False), owner=opt(str, "root")),
+                          keep_existing=opt(bool, False), owner=opt(str, "root"),
+                          # the user a client's bpcd vouches for (user_restore)
+                          uid=opt(int, lo=0), gid=opt(int, lo=0), user=opt(str)),
             "cancel": op(self.cancel, ADMIN, jobid=req(int, lo=1)),
             "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}, "backup", "cancel")}
 
@@ -126,7 +128,7 @@ class Bprd(Daemon):
             raise NbuError(INVALID_PARAMETER, "restore: each rename is a [from, to] pair")
         steps = [(1, f"restore request for {len(paths)} path(s) of client {source} to {dest} "
                      f"received from {conn.peer}", clock.now())]
-        run_as = self._run_as(conn, sorted({apply_renames(p, renames) for p in paths}))
+        run_as = self._run_as(conn, msg, sorted({apply_renames(p, renames) for p in paths}))
         plan = client.call(self.cfg, self.cfg.client_name, "bpdbm", "restore_plan",
                            client=source, paths=paths, start=msg["start"], end=msg["end"])
         images = plan.get("images", [])
@@ -177,20 +179,21 @@ class Bprd(Daemon):
                            f"not to {dest}")
         restore_rights.check(self.cfg, me, source, restore=True)
 
-    def _run_as(self, conn: Connection, targets: list[str]) -> dict[str, Any] | None:
-        """A user of this host restores as that user: tar-restore drops to the uid (once
-        bpbrm hands run_as on), and a destination the user cannot write is refused here,
-        before any job."""
+    def _run_as(self, conn: Connection, msg: Message,
+                targets: list[str]) -> dict[str, Any] | None:
+        """A user's restore runs as that user: tar-restore drops to the uid (once bpbrm hands
+        run_as on). A client's bpcd vouches for its user from a privileged port (and checked
+        the destination there); for a user of this host, a destination the user cannot
+        write is refused here, before any job."""
+        if conn.privileged and msg["uid"] is not None:
+            return {"uid": msg["uid"], "gid": msg["gid"] if msg["gid"] is not None
+                    else msg["uid"], "user": msg["user"] or str(msg["uid"])}
         if conn.address != "local" or conn.uid in (None, 0):
             return None
         uid, gid = int(conn.uid), int(conn.gid if conn.gid is not None else conn.uid)
-        try:
-            user = pwd.getpwuid(uid).pw_name
-            groups = set(os.getgrouplist(user, gid))
-        except (KeyError, OSError):
-            user, groups = str(uid), {gid}
+        user, groups = identity.user_groups(uid, gid)
         for target in targets:
-            if not _may_write(target, uid, groups):
+            if not identity.may_write(target, uid, groups):
                 raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
                                f"uid {uid} may not write {target}: restore refused")
         return {"uid": uid, "gid": gid, "user": user}
@@ -270,32 +273,6 @@ class Bprd(Daemon):
             action()
         except NbuError as e:
             self.log.warning("%s", e)
-
-
-def _may_write(path: str, uid: int, groups: set[int]) -> bool:
-    """The user may create or replace `path`: write and search rights on the nearest
-    existing folder at or above it, search rights on every folder above that one."""
-    probe = os.path.normpath(path) or "/"
-    while not os.path.isdir(probe) and probe != "/":
-        probe = os.path.dirname(probe)
-    parts = [probe]
-    while parts[-1] != "/":
-        parts.append(os.path.dirname(parts[-1]))
-    for n, folder in enumerate(parts):
-        try:
-            st = os.stat(folder)
-        except OSError:
-            return False
-        need = 0o3 if n == 0 else 0o1  # write+search on the folder written in, search above
-        if st.st_uid == uid:
-            bits = (st.st_mode >> 6) & 0o7
-        elif st.st_gid in groups:
-            bits = (st.st_mode >> 3) & 0o7
-        else:
-            bits = st.st_mode & 0o7
-        if bits & need != need:
-            return False
-    return True
 
 
 def _dest_root(final: str, folder: bool) -> str:

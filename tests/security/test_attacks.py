@@ -324,3 +324,29 @@ def test_the_issues_probes_through_bpcd_run_nothing(target: Host) -> None:
         assert reply is not None and reply["status"] == 46, reply
     assert {p.proc.pid for p in target.processes(spares=False)} == before
     assert list(locked.iterdir()) == []
+
+
+def test_a_users_restore_through_bpcd(target: Host) -> None:
+    """bprestore by a user goes through the client's bpcd, which vouches for the user: into
+    a folder the user cannot write it is refused (135) before any job; into the user's own
+    folder it runs as the user's restore job."""
+    base = target.root.parent.parent
+    data = str(base / "data")
+    locked = base / "locked-user"
+    locked.mkdir(mode=0o700, exist_ok=True)
+    mine = base / "nobodys"
+    mine.mkdir(exist_ok=True)
+    os.chown(mine, NOBODY, NOBODY)
+    hello = frames.encode(frames.hello("bpcd", target.name))
+    sock = str(target.cfg.paths.pbx_socket)
+    ask = [(sock, hello, frames.encode({"op": "user_restore", "paths": [data],
+                                        "renames": [[data, str(where / "x")]]}))
+           for where in (locked, mine)]
+    (_, refused), (_, accepted) = as_nobody(ask)
+    assert refused is not None and refused["status"] == 135, refused
+    assert list(locked.iterdir()) == []
+    assert accepted is not None and accepted["status"] == 0, accepted
+    job = target.run("bpdbjobs", "-jobid", str(accepted["jobid"]), "-all_columns").stdout
+    assert ",nobody," in job or "nobody" in job
+    wait_for(lambda: (mine / "x" / "f").exists(), timeout=60, what="the restored file")
+    assert (mine / "x" / "f").read_text() == "backed up"

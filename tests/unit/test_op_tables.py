@@ -137,6 +137,7 @@ def test_client_bound_ops_declare_the_field(host: config.HostConfig) -> None:
 def test_users_reach_user_directed_ops_only(host: config.HostConfig) -> None:
     user_ops = {(n, o) for n, _, o, e in op_table(host)
                 if isinstance(e, Op) and trust.USER in e.who and trust.OTHER not in e.who}
-    assert user_ops == {("bpcd", "user_request"), ("bprd", "user_backup"), ("bprd", "restore"),
+    assert user_ops == {("bpcd", "user_request"), ("bpcd", "user_restore"),
+                        ("bprd", "user_backup"), ("bprd", "restore"),
                         ("bpdbm", "image_list"), ("bpdbm", "file_list"),
                         ("bpjobd", "job_get"), ("bpjobd", "job_wait")}
