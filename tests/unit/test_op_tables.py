@@ -1,8 +1,9 @@
 """Every op of every daemon's service table, as one table: its fields are declared.
 
 The daemons are built (not started) against a host root made as `netbackup init` makes one;
-their services() are the tables PBX would route to. OP_TABLE has one row per (daemon, service,
-op) - the place for more columns about each op (who may call it) when they come.
+their services() are the tables PBX would route to. op_table() has one row per (daemon, service,
+op); each entry carries its fields and who may call it (nbcli.net.trust.Who), and
+tests/security/test_attacks.py calls every row as an attacker would.
 """
 
 from __future__ import annotations
