@@ -42,6 +42,9 @@ from nbcli.wire.schema import Fields, obj, opt, req
 
 FIRST_REQUEST_TIMEOUT = 60.0
 STRINGS = opt(list, [], items=req(str))
+# The job's secret for its bptm child's data service (nbcli.net.client.connect), when bptm
+# hands one out: the agent says it in its hello and never logs it.
+SECRET = opt(str, None, max_len=128)
 
 # What a controller may send an agent, by op (docs/protocol.md "Agents").
 CONTROL_OPS: dict[str, Fields] = {
@@ -53,11 +56,14 @@ CONTROL_OPS: dict[str, Fields] = {
                "run_as": obj({"uid": req(int, lo=0), "gid": opt(int, lo=0),
                               "user": opt(str)}, required=False)},
     # bpbrm -> bpbkar: where bptm's child waits for the image.
-    "send": {"host": req(str), "service": req(str)},
+    "send": {"host": req(str), "service": req(str), "secret": SECRET},
     # bpbrm child -> tar-restore: the restore to make, and where bptm's child sends it from.
     "restore": {"jobid": opt(int, lo=1), "host": req(str), "service": req(str),
                 "renames": opt(list, [], items=req(list, items=req(str))),
-                "keep_existing": opt(bool, False), "dest": STRINGS},
+                "keep_existing": opt(bool, False), "dest": STRINGS, "secret": SECRET,
+                # a user's restore (bprd): tar-restore writes with that user's rights alone
+                "run_as": obj({"uid": req(int, lo=0), "gid": opt(int, lo=0),
+                               "user": opt(str)}, required=False)},
     # the controller recorded a step the agent waits on
     "ack": {},
 }

@@ -182,7 +182,9 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     host, service = send.get("host"), send.get("service")
     if not isinstance(host, str) or not isinstance(service, str):
         raise NbuError(PROTOCOL_ERROR, "send needs host and service")
-    with client.connect(cfg, host, service) as data:
+    secret = send.get("secret")
+    with client.connect(cfg, host, service,
+                        secret=secret if isinstance(secret, str) else None) as data:
         # Connections made, logs open: from here on, a user's backup reads (and an archive
         # deletes) with that user's rights alone.
         become(msg.get("run_as"))

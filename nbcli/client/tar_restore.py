@@ -22,6 +22,7 @@ import click
 from nbcli.cli import command
 from nbcli.client.agent import Controller, program, str_list
 from nbcli.client.destination import Destination, clean_root
+from nbcli.client.identity import become
 from nbcli.client.streamreader import ReadInto, StreamReader, reader_for_fd
 from nbcli.client.untar import RestoreResult, Untar
 from nbcli.config import HostConfig
@@ -163,14 +164,24 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     host, service = msg.get("host"), msg.get("service")
     if not isinstance(host, str) or not isinstance(service, str):
         raise NbuError(TAR_INVALID_ARGUMENT, "restore needs host and service")
-    dest, keep = destination_from_request(msg)
+    run_as = msg.get("run_as")
+    # A user's restore opens its destination only once it is that user (below).
+    opened = None if run_as is not None else destination_from_request(msg)
     try:
         ctl.accept()
-        with client.connect(cfg, host, service) as data:
+        secret = msg.get("secret")
+        with client.connect(cfg, host, service,
+                            secret=secret if isinstance(secret, str) else None) as data:
+            if opened is None:
+                # Connections made, logs open: from here on a user's restore makes folders
+                # and files with that user's rights alone (and they are the user's).
+                become(run_as)
+                opened = destination_from_request(msg)
             reader = StreamReader(_watched(data.sock, ctl))
-            result = Untar(reader, dest, ctl.report, keep).run()
+            result = Untar(reader, opened[0], ctl.report, opened[1]).run()
     finally:
-        dest.close()
+        if opened is not None:
+            opened[0].close()
     ctl.log.info("done: status %d, %s; %d files made by the file writer process",
                  result.status, _summary(result), result.by_writer)
     ctl.send({"op": "done", "status": result.status, "files": result.files,

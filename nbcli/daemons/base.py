@@ -22,11 +22,13 @@ from nbcli import atomic, clock, events
 from nbcli import log as nblog
 from nbcli.config import HostConfig, load
 from nbcli.net.service import Ops, ServiceHost
+from nbcli.net.trust import Gate
 from nbcli.pidfile import read_pidfile as read_pidfile  # re-exported: tests import it here
 from nbcli.pidfile import remove_pidfile as remove_pidfile  # and nbcmdd this one
 from nbcli.status import DAEMON_RUNNING, LOGIC_ERROR, NbuError
 
 STARTUP_DEADLINE = 15.0
+AUDIT_BURST = 200  # refusals a minute a daemon records in the master's error log
 
 
 class Daemon:
@@ -40,6 +42,8 @@ class Daemon:
         self.log = nblog.setup(self.paths.logs, self.name, cfg.verbose)
         self.stop = threading.Event()
         self.failure: NbuError | None = None
+        self._audit_lock = threading.Lock()
+        self._audit_window = [time.monotonic(), 0, 0]  # since, entries sent, entries left out
 
     # --- what subclasses fill in ---------------------------------------------------------
 
@@ -61,10 +65,37 @@ class Daemon:
 
     def serve(self) -> None:
         """Register the services and dispatch their connections until stop."""
-        host = ServiceHost(self.paths, self.cfg.client_name, self.services(), self.log)
+        host = ServiceHost(self.paths, self.cfg.client_name, self.services(), self.log,
+                           Gate(lambda: self.cfg, self.audit, self.record))
         host.stop = self.stop
         host.register_all(time.monotonic() + STARTUP_DEADLINE)
         host.run()
+
+    def audit(self, what: str, text: str) -> None:
+        """A refused request: this daemon's log and the master's error log (bperror -all).
+
+        At most AUDIT_BURST entries a minute reach the error log, so that a flood of refused
+        requests cannot fill it; the next entry says how many were left out."""
+        self.log.warning("%s", text)
+        now = time.monotonic()
+        with self._audit_lock:
+            if now - self._audit_window[0] >= 60:
+                left_out = self._audit_window[2]
+                self._audit_window = [now, 0, 0]
+                if left_out:
+                    text += f" ({left_out} more refusals in the last minute are in the log " \
+                            f"of {self.name} only)"
+            self._audit_window[1] += 1
+            if self._audit_window[1] > AUDIT_BURST:
+                self._audit_window[2] += 1
+                return
+        events.daemon_event(self.cfg, self.name, f"{self.name}: {text}", events.WARNING)
+
+    def record(self, what: str, text: str) -> None:
+        """An admin change or a restore elsewhere: this daemon's log and the master's error
+        log, who asked, from where and what."""
+        self.log.info("%s", text)
+        events.daemon_event(self.cfg, self.name, f"{self.name}: {text}", events.INFO)
 
     def claim_pidfile(self) -> psutil.Process:
         """Write our pid file; status 145 when a live process of ours already holds it."""

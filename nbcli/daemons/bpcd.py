@@ -17,12 +17,14 @@ import pwd
 from collections.abc import Callable
 
 from nbcli import config, programs
+from nbcli.client import identity
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.bprd import apply_renames
 from nbcli.net import client, enrol
 from nbcli.net.conn import Connection
-from nbcli.net.service import DETACHED, Ops, Result, op
+from nbcli.net.service import DETACHED, Ops, Result, audited, op
 from nbcli.net.spare import Spares
-from nbcli.net.trust import server_name
+from nbcli.net.trust import ADMIN, ANYONE, USER, server_name
 from nbcli.status import CLIENT_NOT_VALIDATED_FOR_OP, EXEC_FAILED, SERVER_NOT_ALLOWED, NbuError
 from nbcli.wire.frames import MAX_FRAME, Message
 from nbcli.wire.schema import opt, req
@@ -47,15 +49,20 @@ class Bpcd(Daemon):
         return [*super().periodic(), *enrol.periodic(lambda: self.cfg, self.log)]
 
     def services(self) -> dict[str, Ops]:
-        return {"bpcd": {
-            "launch": op(self.launch, program=req(str), args=STRINGS),
+        return {"bpcd": audited({
+            "launch": op(self.launch, ADMIN, program=req(str), args=STRINGS),
             # bpbackup/bparchive: what bprd's user_backup takes from a user (bpcd adds who).
-            "user_request": op(self.user_request, policy=opt(str), schedule=opt(str),
+            "user_request": op(self.user_request, USER, policy=opt(str), schedule=opt(str),
                                paths=STRINGS, archive=opt(bool, False)),
-            "ping": op(self.ping),
-            "getconfig": op(self.getconfig, keys=opt(list, items=req(str))),
-            "setconfig": op(self.setconfig, text=req(str, max_len=MAX_FRAME),
-                            add=opt(bool, False), remove=opt(bool, False))}}
+            # bprestore by a user: what bprd's restore takes (bpcd adds who, and the client)
+            "user_restore": op(self.user_restore, USER, client=opt(str), paths=STRINGS,
+                               start=opt(int), end=opt(int),
+                               renames=opt(list, [], items=req(list, items=req(str))),
+                               keep_existing=opt(bool, False)),
+            "ping": op(self.ping, ANYONE),
+            "getconfig": op(self.getconfig, ADMIN, keys=opt(list, items=req(str))),
+            "setconfig": op(self.setconfig, ADMIN, text=req(str, max_len=MAX_FRAME),
+                            add=opt(bool, False), remove=opt(bool, False))}, "setconfig")}
 
     def _require_server(self, conn: Connection, what: str) -> str:
         who = server_name(self.cfg, conn.address)
@@ -99,6 +106,27 @@ class Bpcd(Daemon):
         with client.connect(self.cfg, self.cfg.master, "bprd", privileged=True) as bprd:
             return bprd.request("user_backup", **fields, client=self.cfg.client_name,
                                 uid=conn.uid, gid=conn.gid, user=user)
+
+    def user_restore(self, msg: Message, conn: Connection) -> Message:
+        """A user's bprestore on this host, to the master's bprd, with the user's identity
+        as the kernel gave it: the files come back to this client, where the user may write
+        them (checked here, and tar-restore writes as the user)."""
+        if conn.address != "local" or conn.uid is None:
+            raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
+                           "user requests are taken from users of this host only")
+        uid = int(conn.uid)
+        gid = int(conn.gid) if conn.gid is not None else uid
+        user, groups = identity.user_groups(uid, gid)
+        for path in msg["paths"]:
+            target = apply_renames(path, msg["renames"])
+            if uid != 0 and not identity.may_write(target, uid, groups):
+                raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
+                               f"uid {uid} may not write {target}: restore refused")
+        fields = {k: msg[k] for k in ("paths", "start", "end", "renames", "keep_existing")}
+        with client.connect(self.cfg, self.cfg.master, "bprd", privileged=True) as bprd:
+            return bprd.request("restore", **fields, client=msg["client"] or self.cfg.client_name,
+                                dest_client=self.cfg.client_name, owner=user,
+                                uid=uid, gid=gid, user=user)
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         # system, release, install_path: what `bpgetconfig -g` prints of this host.

@@ -34,15 +34,23 @@ from nbcli.catalog.imagechain import ALL_DEPTHS, Part, View, normalize, select_c
 from nbcli.catalog.imagehdr import Header
 from nbcli.catalog.images import ImageStore
 from nbcli.catalog.plan import restore_plan
+from nbcli.daemons import restore_rights
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.bpdbm_config import ConfigOps
 from nbcli.daemons.cleanup import TICK, Cleanup
 from nbcli.daemons.image_ops import IMAGE_OPS, LISTABLE
 from nbcli.kinds import default_period
+from nbcli.net import trust
 from nbcli.net.conn import Connection
-from nbcli.net.service import Op, Ops, op
-from nbcli.net.trust import server_name
-from nbcli.status import INVALID_PARAMETER, NO_ENTITY, SERVER_NOT_ALLOWED, NbuError
+from nbcli.net.service import Op, Ops, audited, op
+from nbcli.net.trust import ADMIN, ANYONE, LISTERS, server_name
+from nbcli.status import (
+    CLIENT_NOT_VALIDATED,
+    INVALID_PARAMETER,
+    NO_ENTITY,
+    SERVER_NOT_ALLOWED,
+    NbuError,
+)
 from nbcli.wire import schema
 from nbcli.wire.frames import Message, ProtocolError
 
@@ -113,20 +121,17 @@ class Bpdbm(Daemon):
         return [(TICK, self.cleanup.tick)]
 
     def services(self) -> dict[str, Ops]:
-        return {"bpdbm": {"ping": op(self.ping),
-                          "image_create": Op(self.image_create, IMAGE_OPS["image_create"]),
-                          "image_add_files": Op(self.image_add_files,
-                                                IMAGE_OPS["image_add_files"]),
-                          "image_complete": Op(self.image_complete,
-                                               IMAGE_OPS["image_complete"]),
-                          "image_abort": Op(self.image_abort, IMAGE_OPS["image_abort"]),
-                          "image_list": Op(self.image_list, IMAGE_OPS["image_list"]),
-                          "file_list": Op(self.file_list, IMAGE_OPS["file_list"]),
-                          "restore_plan": Op(self.restore_plan, IMAGE_OPS["restore_plan"]),
-                          "image_expire": Op(self.image_expire, IMAGE_OPS["image_expire"]),
-                          "image_cleanup": Op(self.image_cleanup,
-                                              IMAGE_OPS["image_cleanup"]),
-                          **ConfigOps(lambda: self.cfg, self.paths, self.log).ops()}}
+        image = {name: Op(getattr(self, name), ADMIN, IMAGE_OPS[name])
+                 for name in ("image_create", "image_add_files", "image_complete", "image_abort",
+                              "restore_plan", "image_expire", "image_cleanup")}
+        # a client (or a user of this host) lists its own images and files, or those the
+        # master's altnames allow: _bound
+        lists = {name: Op(getattr(self, name), LISTERS, IMAGE_OPS[name])
+                 for name in ("image_list", "file_list")}
+        # the policy and settings ops (lost from this table in the merge of the op tables)
+        config = ConfigOps(lambda: self.cfg, self.paths, self.log).ops()
+        return {"bpdbm": audited({"ping": op(self.ping, ANYONE), **image, **lists, **config},
+                                 "image_expire", "image_cleanup")}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}
@@ -155,6 +160,7 @@ class Bpdbm(Daemon):
     def image_list(self, msg: Message, conn: Connection) -> Message:
         """The images, each with its retention level's period as configured now (bpretlevel;
         None = infinity), which bpimagelist -L names."""
+        self._bound(msg, conn)
         periods: dict[int, int | None] = {}
         images = self._select(msg)
         for h in images:
@@ -196,7 +202,21 @@ class Bpdbm(Daemon):
                                 f"{'with id ' + backupid if backupid else 'in that time range'}")
         return View([Part(h, self.store.files_file(h)) for h in chain])
 
+    def _bound(self, msg: Message, conn: Connection) -> None:
+        """A client or a user of this host lists its own backups (the client field, when
+        left empty, becomes it), or another client's that the master's altnames allow."""
+        me = trust.own_client(self.cfg, conn)
+        if me is None:
+            return
+        if not me:
+            raise NbuError(CLIENT_NOT_VALIDATED, f"{conn.peer} ({conn.address}) is not a "
+                                                 f"client of this master")
+        if not msg["client"]:
+            msg["client"] = me
+        restore_rights.check(self.cfg, me, str(msg["client"]), restore=False)
+
     def file_list(self, msg: Message, conn: Connection) -> None:
+        self._bound(msg, conn)
         path = normalize(msg["path"])
         recursive = bool(msg["recursive"])
         depth = msg["depth"]

@@ -46,8 +46,8 @@ from nbcli.model.globals import Globals
 from nbcli.model.policy import ANY_GROUP, MAX_NAME, Client, Policy, check_name, to_toml
 from nbcli.net import client as net_client
 from nbcli.net.conn import Connection
-from nbcli.net.service import Op, op
-from nbcli.net.trust import server_name
+from nbcli.net.service import Op, audited, op
+from nbcli.net.trust import ADMIN, server_name
 from nbcli.status import (
     INVALID_PARAMETER,
     INVALID_PROTOCOL,
@@ -83,6 +83,13 @@ SCHEDULE_KEYS = frozenset({"st", "freq", "mpxmax", "number_copies", "synthetic",
                            *(f"day{d}" for d in range(7))})
 
 
+# The ops that change policies and settings: audited (who, from where, what).
+WRITES = ("policy_create", "policy_rename", "policy_set_info", "policy_client_add",
+          "policy_client_delete", "policy_client_modify", "policy_include", "policy_sched_add",
+          "policy_sched_delete", "policy_sched_change", "client_add", "client_update",
+          "client_delete", "globals_set", "retention_set")
+
+
 class ConfigOps:
     """The ops; `cfg` gives bpdbm's current configuration (it may be reloaded on SIGHUP)."""
 
@@ -93,40 +100,40 @@ class ConfigOps:
         self.log = log
 
     def ops(self) -> dict[str, Op]:
-        return {
-            "policy_names": op(self.policy_names),
-            "policy_get": op(self.policy_get, policy=OPT_NAME),
-            "policy_create": op(self.policy_create, policy=NAME, sameas=OPT_NAME),
-            "policy_rename": op(self.policy_rename, policy=NAME, new_name=NAME),
-            "policy_set_info": op(self.policy_set_info, policy=NAME, changes=req(dict),
+        return audited({
+            "policy_names": op(self.policy_names, ADMIN),
+            "policy_get": op(self.policy_get, ADMIN, policy=OPT_NAME),
+            "policy_create": op(self.policy_create, ADMIN, policy=NAME, sameas=OPT_NAME),
+            "policy_rename": op(self.policy_rename, ADMIN, policy=NAME, new_name=NAME),
+            "policy_set_info": op(self.policy_set_info, ADMIN, policy=NAME, changes=req(dict),
                                   reset=opt(bool, False)),
-            "policy_client_add": op(self.policy_client_add, policy=NAME,
+            "policy_client_add": op(self.policy_client_add, ADMIN, policy=NAME,
                                     clients=req(list, items=req(dict))),
-            "policy_client_delete": op(self.policy_client_delete, policy=NAME,
+            "policy_client_delete": op(self.policy_client_delete, ADMIN, policy=NAME,
                                        names=req(list, items=req(str))),
-            "policy_client_modify": op(self.policy_client_modify, policy=NAME, client=NAME,
+            "policy_client_modify": op(self.policy_client_modify, ADMIN, policy=NAME, client=NAME,
                                        hardware=opt(str), os=opt(str),
                                        priority=opt(int, None, lo=0, hi=99999)),
-            "policy_include": op(self.policy_include, policy=NAME,
+            "policy_include": op(self.policy_include, ADMIN, policy=NAME,
                                  action=req(str, choices=frozenset({"add", "delete", "modify"})),
                                  paths=req(list, items=req(str, max_len=MAX_PATH))),
-            "policy_sched_add": op(self.policy_sched_add, policy=NAME, label=NAME,
+            "policy_sched_add": op(self.policy_sched_add, ADMIN, policy=NAME, label=NAME,
                                    options=req(dict)),
-            "policy_sched_delete": op(self.policy_sched_delete, policy=NAME,
+            "policy_sched_delete": op(self.policy_sched_delete, ADMIN, policy=NAME,
                                       labels=opt(list, None, items=req(str)),
                                       all=opt(bool, False)),
-            "policy_sched_change": op(self.policy_sched_change, policy=NAME, label=NAME,
+            "policy_sched_change": op(self.policy_sched_change, ADMIN, policy=NAME, label=NAME,
                                       options=req(dict)),
-            "client_attrs": op(self.client_attrs, client=OPT_NAME),
-            "client_add": op(self.client_add, client=NAME, attrs=req(dict)),
-            "client_update": op(self.client_update, client=NAME, attrs=req(dict)),
-            "client_delete": op(self.client_delete, client=NAME),
-            "globals_get": op(self.globals_get),
-            "globals_set": op(self.globals_set, changes=req(dict)),
-            "retention_list": op(self.retention_list),
-            "retention_set": op(self.retention_set, level=req(int), seconds=opt(int),
+            "client_attrs": op(self.client_attrs, ADMIN, client=OPT_NAME),
+            "client_add": op(self.client_add, ADMIN, client=NAME, attrs=req(dict)),
+            "client_update": op(self.client_update, ADMIN, client=NAME, attrs=req(dict)),
+            "client_delete": op(self.client_delete, ADMIN, client=NAME),
+            "globals_get": op(self.globals_get, ADMIN),
+            "globals_set": op(self.globals_set, ADMIN, changes=req(dict)),
+            "retention_list": op(self.retention_list, ADMIN),
+            "retention_set": op(self.retention_set, ADMIN, level=req(int), seconds=opt(int),
                                 infinity=opt(bool, False)),
-        }
+        }, *WRITES)
 
     def _writer(self, conn: Connection, what: str) -> None:
         """Only the master's servers change its policies and settings: others get 46."""

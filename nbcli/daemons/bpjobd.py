@@ -27,9 +27,10 @@ from nbcli.catalog.jobrecord import VALUE
 from nbcli.catalog.jobsdb import JobsDB
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import JobLog
-from nbcli.net import client
+from nbcli.net import client, trust
 from nbcli.net.conn import Connection
-from nbcli.net.service import Op, Ops, op
+from nbcli.net.service import Op, Ops, audited, op
+from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER
 from nbcli.status import CONNECTION_BROKEN, CONNECTION_TIMED_OUT, INVALID_JOB_ID, NbuError
 from nbcli.wire.frames import MAX_FRAME, Message
 from nbcli.wire.schema import Fields, Rest, opt, req
@@ -96,22 +97,23 @@ class Bpjobd(Daemon):
         self._closing = threading.Condition()
 
     def services(self) -> dict[str, Ops]:
-        return {"bpjobd": {
-            "ping": op(self.ping),
-            "job_create": Op(self.job_create, {"new_try": opt(bool, False)},
+        return {"bpjobd": audited({
+            "ping": op(self.ping, ANYONE),
+            "job_create": Op(self.job_create, ADMIN, {"new_try": opt(bool, False)},
                              rest=_job_fields(creating=True)),
-            "job_update": Op(self.job_update, {"jobid": JOBID, "new_try": opt(bool, False)},
+            "job_update": Op(self.job_update, ADMIN, {"jobid": JOBID, "new_try": opt(bool, False)},
                              rest=_job_fields(creating=False)),
-            "job_step": Op(self.job_step, {**EVENT, "step": req(int, lo=0)}),
-            "job_log": Op(self.job_log, {**EVENT, "severity": opt(str, "Info")}),
-            "job_get": op(self.job_get, jobid=JOBID),
-            "job_list": op(self.job_list, jobids=opt(list, items=req(int)),
+            "job_step": Op(self.job_step, ADMIN, {**EVENT, "step": req(int, lo=0)}),
+            "job_log": Op(self.job_log, ADMIN, {**EVENT, "severity": opt(str, "Info")}),
+            "job_get": op(self.job_get, ADMIN | CLIENT | USER, jobid=JOBID),
+            "job_list": op(self.job_list, ADMIN, jobids=opt(list, items=req(int)),
                            detail=opt(bool, False), before=opt(int, lo=1),
                            limit=opt(int, lo=1)),
-            "job_wait": op(self.job_wait, jobid=JOBID, timeout=SECONDS),
-            "job_cancel": op(self.job_cancel, jobid=JOBID),
-            "summary": op(self.summary),
-            "job_delete": op(self.job_delete, jobids=req(list, items=req(int, lo=1)))}}
+            "job_wait": op(self.job_wait, ADMIN | CLIENT | USER, jobid=JOBID, timeout=SECONDS),
+            "job_cancel": op(self.job_cancel, ADMIN, jobid=JOBID),
+            "summary": op(self.summary, ADMIN),
+            "job_delete": op(self.job_delete, ADMIN, jobids=req(list, items=req(int, lo=1)))},
+            "job_cancel", "job_delete")}
 
     def on_start(self) -> None:
         self.jobs = JobsDB(self.paths.jobs, self.cfg.client_name)
@@ -191,7 +193,9 @@ class Bpjobd(Daemon):
     # --- reads --------------------------------------------------------------------------------
 
     def job_get(self, msg: Message, conn: Connection) -> Message:
-        return {"job": self.db.get(msg["jobid"], _now())}
+        job = self.db.get(msg["jobid"], _now())
+        trust.require_own(self.cfg, conn, str(job.get("client", "")), "job_get")
+        return {"job": job}
 
     def job_list(self, msg: Message, conn: Connection) -> Message:
         jobs, more = self.db.jobs(_now(), jobids=msg["jobids"], detail=msg["detail"],
@@ -205,6 +209,8 @@ class Bpjobd(Daemon):
         """Hold the request until the job is closed; 41 after `timeout` seconds."""
         jobid, timeout = msg["jobid"], msg["timeout"]
         deadline = None if timeout is None else time.monotonic() + timeout
+        trust.require_own(self.cfg, conn, str(self.db.get(jobid, _now()).get("client", "")),
+                          "job_wait")
         with self._closing:
             while not self.db.closed(jobid):
                 left = WAIT_POLL if deadline is None else deadline - time.monotonic()

@@ -15,12 +15,14 @@ from collections import defaultdict
 from typing import Any
 
 from nbcli import clock, jobreport, kinds
+from nbcli.client import identity
+from nbcli.daemons import restore_rights
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import set_job
-from nbcli.net import client
+from nbcli.net import client, trust
 from nbcli.net.conn import Connection
-from nbcli.net.service import Ops, op
-from nbcli.net.trust import server_name
+from nbcli.net.service import Ops, audited, op
+from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER
 from nbcli.status import (
     CLIENT_NOT_VALIDATED,
     CLIENT_NOT_VALIDATED_FOR_OP,
@@ -63,19 +65,24 @@ class Bprd(Daemon):
         self.running: dict[int, Connection | None] = {}
 
     def services(self) -> dict[str, Ops]:
-        return {"bprd": {
-            "backup": op(self.backup, policy=req(str), schedule=req(str), client=opt(str),
+        return {"bprd": audited({
+            "backup": op(self.backup, ADMIN, policy=req(str), schedule=req(str), client=opt(str),
                          owner=opt(str, "root")),
             # From a client's bpcd, which adds who asks (uid, gid, user) and for which client.
-            "user_backup": op(self.user_backup, client=opt(str), policy=opt(str),
+            "user_backup": op(self.user_backup, CLIENT | USER, client=opt(str), policy=opt(str),
                               schedule=opt(str), paths=STRINGS, archive=opt(bool, False),
-                              uid=opt(int, lo=0), gid=opt(int, lo=0), user=opt(str)),
-            "restore": op(self.restore, client=opt(str), dest_client=opt(str), paths=STRINGS,
+                              uid=opt(int, lo=0), gid=opt(int, lo=0),
+                              user=opt(str)).about("client"),
+            # a client or a user: which images and where is the handler's (altnames, list_restore)
+            "restore": op(self.restore, ADMIN | CLIENT | USER, client=opt(str),
+                          dest_client=opt(str), paths=STRINGS,
                           start=opt(int), end=opt(int),
                           renames=opt(list, [], items=req(list, items=req(str))),
-                          keep_existing=opt(bool, False), owner=opt(str, "root")),
-            "cancel": op(self.cancel, jobid=req(int, lo=1)),
-            "ping": op(lambda m, c: {"host": self.cfg.client_name})}}
+                          keep_existing=opt(bool, False), owner=opt(str, "root"),
+                          # the user a client's bpcd vouches for (user_restore)
+                          uid=opt(int, lo=0), gid=opt(int, lo=0), user=opt(str)),
+            "cancel": op(self.cancel, ADMIN, jobid=req(int, lo=1)),
+            "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}, "backup", "cancel")}
 
     def backup(self, msg: Message, conn: Connection) -> Message:
         """A manual backup (`bpbackup -i`): nbpem starts its jobs."""
@@ -121,6 +128,7 @@ class Bprd(Daemon):
             raise NbuError(INVALID_PARAMETER, "restore: each rename is a [from, to] pair")
         steps = [(1, f"restore request for {len(paths)} path(s) of client {source} to {dest} "
                      f"received from {conn.peer}", clock.now())]
+        run_as = self._run_as(conn, msg, sorted({apply_renames(p, renames) for p in paths}))
         plan = client.call(self.cfg, self.cfg.client_name, "bpdbm", "restore_plan",
                            client=source, paths=paths, start=msg["start"], end=msg["end"])
         images = plan.get("images", [])
@@ -139,12 +147,16 @@ class Bprd(Daemon):
         for n, text, at in steps:
             report.step(jobid, n, text, time=at)
         report.step(jobid, 3, f"restore job {jobid} created in bpjobd")
+        if dest != source or renames:  # the audit trail: a restore elsewhere
+            self.record("bprd restore", f"restore job {jobid} by {trust.describe(conn)}: "
+                                        f"{source}'s {paths} to client {dest}, renamed "
+                                        f"{renames}")
         dest_roots = sorted({_dest_root(apply_renames(p, renames), folder)
                              for p, folder in plan.get("selected", [])})
         job = {"jobid": jobid, "dest": dest, "source": source, "images": images,
                "renames": renames + [list(r) for r in plan.get("renames", [])],
                "dest_roots": dest_roots, "keep_existing": msg["keep_existing"],
-               "missing": plan.get("missing", [])}
+               "missing": plan.get("missing", []), "run_as": run_as}
         with self.lock:
             self.running[jobid] = None
         threading.Thread(target=self._run_restore, args=(job, report), daemon=True,
@@ -152,19 +164,39 @@ class Bprd(Daemon):
         return {"jobid": jobid, "missing": job["missing"]}
 
     def _check_restore_rights(self, conn: Connection, source: str, dest: str) -> None:
-        """A server (in the master's SERVER list) may restore any client to any client; a
-        client only its own files to itself, as NetBackup allows without alternate-client
-        rights."""
-        if server_name(self.cfg, conn.address) is not None:
-            return
-        me = self.cfg.client_name if conn.address == "local" else None
+        """Root here or a server may restore any client to any client; a client (or a user
+        of this host) restores to itself only, its own backups or those the master's
+        altnames allow, as its list_restore setting allows (nbcli.daemons.restore_rights)."""
+        me = trust.own_client(self.cfg, conn)
         if me is None:
-            me = next((n for n in {source, dest} if conn.address in self.cfg.addresses_of(n)),
-                      None)
-        if me is None or source != me or dest != me:
+            return
+        if not me:
+            raise NbuError(CLIENT_NOT_VALIDATED, f"{conn.peer} ({conn.address}) is not a "
+                                                 f"client of this master")
+        if dest != me:
             raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
-                           f"{conn.peer} ({conn.address}) may restore only its own "
-                                f"files to itself, not {source}'s to {dest}")
+                           f"{conn.peer} ({conn.address}) may restore only to itself, "
+                           f"not to {dest}")
+        restore_rights.check(self.cfg, me, source, restore=True)
+
+    def _run_as(self, conn: Connection, msg: Message,
+                targets: list[str]) -> dict[str, Any] | None:
+        """A user's restore runs as that user: tar-restore drops to the uid (once bpbrm hands
+        run_as on). A client's bpcd vouches for its user from a privileged port (and checked
+        the destination there); for a user of this host, a destination the user cannot
+        write is refused here, before any job."""
+        if conn.privileged and msg["uid"] is not None:
+            return {"uid": msg["uid"], "gid": msg["gid"] if msg["gid"] is not None
+                    else msg["uid"], "user": msg["user"] or str(msg["uid"])}
+        if conn.address != "local" or conn.uid in (None, 0):
+            return None
+        uid, gid = int(conn.uid), int(conn.gid if conn.gid is not None else conn.uid)
+        user, groups = identity.user_groups(uid, gid)
+        for target in targets:
+            if not identity.may_write(target, uid, groups):
+                raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
+                               f"uid {uid} may not write {target}: restore refused")
+        return {"uid": uid, "gid": gid, "user": user}
 
     def _run_restore(self, job: dict[str, Any], report: jobreport.JobReporter) -> None:
         jobid = int(job["jobid"])
@@ -210,7 +242,8 @@ class Bprd(Daemon):
                 self.running[jobid] = bpbrm
             bpbrm.send({"op": "restore", "jobid": jobid, "master": self.cfg.client_name,
                         "client": job["dest"], "images": images, "renames": job["renames"],
-                        "dest": job["dest_roots"], "keep_existing": job["keep_existing"]})
+                        "dest": job["dest_roots"], "keep_existing": job["keep_existing"],
+                        "run_as": job["run_as"]})
             while True:
                 try:
                     msg = bpbrm.recv()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, op
+from nbcli.net.trust import ANYONE
 from nbcli.wire.frames import Message
 
 
@@ -15,7 +16,7 @@ class Ltid(Daemon):
     name = "ltid"
 
     def services(self) -> dict[str, Ops]:
-        return {"ltid": {"ping": op(self.ping)}}
+        return {"ltid": {"ping": op(self.ping, ANYONE)}}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}

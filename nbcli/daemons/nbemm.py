@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 import nbcli
@@ -23,7 +24,8 @@ from nbcli.catalog.emmdb import EmmDB
 from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net.conn import Connection
-from nbcli.net.service import Handler, Op, Ops, op
+from nbcli.net.service import Handler, Ops, audited, op
+from nbcli.net.trust import ADMIN, ANYONE
 from nbcli.status import DATABASE_ERROR, NO_ENTITY, NbuError
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
@@ -58,22 +60,24 @@ class Nbemm(Daemon):
         name, kind = req(str), req(str)
         jobid = req(int, lo=1, hi=JOBID_MAX)
         ops = {
-            "ping": op(self.ping),
-            "host_add": op(self.host_add, name=name, machinetype=kind,
+            "ping": op(self.ping, ANYONE),
+            "host_add": op(self.host_add, ADMIN, name=name, machinetype=kind,
                            master=opt(str), version=opt(str)),
-            "host_delete": op(self.host_delete, name=name, machinetype=kind),
-            "host_list": op(self.host_list, name=opt(str), machinetype=opt(str)),
-            "stu_add": op(self.stu_add, label=req(str), host=opt(str), path=req(str),
+            "host_delete": op(self.host_delete, ADMIN, name=name, machinetype=kind),
+            "host_list": op(self.host_list, ADMIN, name=opt(str), machinetype=opt(str)),
+            "stu_add": op(self.stu_add, ADMIN, label=req(str), host=opt(str), path=req(str),
                           cj=opt(int, emmdb.DEFAULT_CJ), mfs_mb=opt(int, emmdb.MFS_DEFAULT),
                           stype=opt(int, emmdb.BASIC_DISK), odo=opt(int, 0)),
-            "stu_delete": op(self.stu_delete, label=req(str)),
-            "stu_list": op(self.stu_list, label=opt(str)),
-            "allocate": op(self.allocate, jobid=jobid, kind=req(str, max_len=32),
+            "stu_delete": op(self.stu_delete, ADMIN, label=req(str)),
+            "stu_list": op(self.stu_list, ADMIN, label=opt(str)),
+            "allocate": op(self.allocate, ADMIN, jobid=jobid, kind=req(str, max_len=32),
                            stu=opt(str), host=opt(str), policy=opt(str), client=opt(str)),
-            "release": op(self.release, jobid=jobid),
-            "allocations": op(self.allocations),
+            "release": op(self.release, ADMIN, jobid=jobid),
+            "allocations": op(self.allocations, ADMIN),
         }
-        return {"nbemm": {n: Op(_database_errors(o.handler), o.fields) for n, o in ops.items()}}
+        ops = audited(ops, "host_add", "host_delete", "stu_add", "stu_delete")
+        return {"nbemm": {n: replace(o, handler=_database_errors(o.handler))
+                          for n, o in ops.items()}}
 
     def on_start(self) -> None:
         self.db = EmmDB(self.paths.emm / DB_NAME)

@@ -23,7 +23,7 @@ from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, op
-from nbcli.net.trust import server_name
+from nbcli.net.trust import ADMIN, ANYONE, CLIENT, server_name
 from nbcli.status import DATABASE_ERROR, SERVER_NOT_ALLOWED, NbuError
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
@@ -50,13 +50,14 @@ class Nbevtmgr(Daemon):
         word = opt(str, "", max_len=NAME_MAX)
         number = opt(int, 0, lo=0)
         return {"nbevtmgr": {
-            "ping": op(self.ping),
-            "whoami": op(self.whoami),
-            "log": op(self.log_entry, time=opt(int, None, lo=0),
+            "ping": op(self.ping, ANYONE),
+            "whoami": op(self.whoami, ANYONE),
+            "log": op(self.log_entry, ADMIN | CLIENT, time=opt(int, None, lo=0),
                       type=req(int, lo=1, hi=TYPE_MAX), severity=req(int, lo=1, hi=SEVERITY_MAX),
                       server=word, jobid=number, group=number, client=word,
-                      who=req(str, max_len=NAME_MAX), message=req(str, max_len=TEXT_MAX)),
-            "query": op(self.query, since=opt(int, None, lo=0), until=opt(int, None, lo=0),
+                      who=req(str, max_len=NAME_MAX),
+                      message=req(str, max_len=TEXT_MAX)).about("server"),
+            "query": op(self.query, ADMIN, since=opt(int, None, lo=0), until=opt(int, None, lo=0),
                         types=opt(list, None, items=req(int, lo=1, hi=TYPE_MAX)),
                         min_severity=opt(int, 0, lo=0), jobid=opt(int, None, lo=0),
                         client=opt(str, None, max_len=NAME_MAX),

@@ -24,6 +24,7 @@ from nbcli.log import set_job
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, op
+from nbcli.net.trust import ADMIN, ANYONE
 from nbcli.status import INVALID_JOB_ID, INVALID_JOBID, NbuError
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
@@ -55,18 +56,18 @@ class Nbjm(Daemon):
 
     def services(self) -> dict[str, Ops]:
         return {"nbjm": {
-            "job_start": Op(self.job_start, JOB_START),
+            "job_start": Op(self.job_start, ADMIN, JOB_START),
             # bptm (backup): seed step 9, and the end of its use of the media.
-            "media_info": op(self.media_info, jobid=JOBID, host=req(str), service=req(str)),
-            "media_done": op(self.media_done, jobid=JOBID),
+            "media_info": op(self.media_info, ADMIN, jobid=JOBID, host=req(str), service=req(str)),
+            "media_done": op(self.media_done, ADMIN, jobid=JOBID),
             # bptm (restore): restore steps 7, 9-11 and 16.
-            "restore_resources": op(self.restore_resources, jobid=JOBID, host=req(str),
+            "restore_resources": op(self.restore_resources, ADMIN, jobid=JOBID, host=req(str),
                                     stus=opt(list, [], items=req(str))),
-            "allocate": op(self.restore_allocate, jobid=JOBID),
-            "restore_done": op(self.restore_done, jobid=JOBID, status=opt(int)),
-            "cancel": op(self.cancel, jobid=JOBID),
-            "jobs": op(self.list_jobs),
-            "ping": op(lambda m, c: {"host": self.cfg.client_name})}}
+            "allocate": op(self.restore_allocate, ADMIN, jobid=JOBID),
+            "restore_done": op(self.restore_done, ADMIN, jobid=JOBID, status=opt(int)),
+            "cancel": op(self.cancel, ADMIN, jobid=JOBID),
+            "jobs": op(self.list_jobs, ADMIN),
+            "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}}
 
     # --- backups ------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from nbcli.daemons.nbjm_job import RUN_AS
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, op
+from nbcli.net.trust import ADMIN, ANYONE
 from nbcli.status import (
     CLIENT_MAX_JOBS_ZERO,
     CLIENT_NOT_IN_ACTIVE_POLICY,
@@ -92,22 +93,22 @@ class Nbpem(Daemon):
         from nbcli.sched import ops as sched_ops  # nbpemreq's views of the schedule
 
         return {"nbpem": {
-            "manual_backup": op(self.manual_backup, policy=req(str), schedule=req(str),
+            "manual_backup": op(self.manual_backup, ADMIN, policy=req(str), schedule=req(str),
                                 client=opt(str), owner=opt(str, "root")),
-            "user_backup": op(self.user_backup, client=req(str), policy=opt(str),
+            "user_backup": op(self.user_backup, ADMIN, client=req(str), policy=opt(str),
                               schedule=opt(str), paths=opt(list, [], items=req(str)),
                               archive=opt(bool, False), run_as=obj(RUN_AS, required=False),
                               owner=opt(str, "root")),
             # nbjm, when a try ended (seed step 17).
-            "job_done": op(self.job_done, jobid=req(int, lo=1), status=req(int, lo=0),
+            "job_done": op(self.job_done, ADMIN, jobid=req(int, lo=1), status=req(int, lo=0),
                            policy=opt(str), schedule=opt(str), client=opt(str),
                            sched_type=opt(int, 0), subtype=opt(int, 0), backupid=opt(str),
                            deadline=opt(float)),
-            "wake": op(self.wake),
-            "predict": Op(lambda m, c: sched_ops.predict(self.cfg, m), sched_ops.PREDICT),
+            "wake": op(self.wake, ADMIN),
+            "predict": Op(lambda m, c: sched_ops.predict(self.cfg, m), ADMIN, sched_ops.PREDICT),
             "due": Op(lambda m, c: sched_ops.due(self.cfg, m, self._attempts()),
-                      sched_ops.DUE),
-            "ping": op(lambda m, c: {"host": self.cfg.client_name})}}
+                      ADMIN, sched_ops.DUE),
+            "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}}
 
     def on_start(self) -> None:
         try:

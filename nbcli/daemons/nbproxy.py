@@ -14,6 +14,7 @@ from nbcli.daemons.image_ops import CATALOG_OPS, IMAGE_OPS
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, op
+from nbcli.net.trust import ADMIN, ANYONE
 from nbcli.status import CONNECTION_BROKEN, NbuError
 from nbcli.wire.frames import Message
 
@@ -25,8 +26,9 @@ class Nbproxy(Daemon):
 
     def services(self) -> dict[str, Ops]:
         # bpdbm's own fields: a request nbproxy passes on is one bpdbm takes.
-        ops: Ops = {name: Op(self.relay, IMAGE_OPS[name]) for name in CATALOG_OPS}
-        ops["ping"] = op(self.ping)
+        # nbjm's relay to bpdbm speaks as root: only this host's root and servers may use it
+        ops: Ops = {name: Op(self.relay, ADMIN, IMAGE_OPS[name]) for name in CATALOG_OPS}
+        ops["ping"] = op(self.ping, ANYONE)
         return {"nbproxy": ops}
 
     def ping(self, msg: Message, conn: Connection) -> Message:

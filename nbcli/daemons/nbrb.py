@@ -26,6 +26,7 @@ from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, op
+from nbcli.net.trust import ADMIN, ANYONE
 from nbcli.status import ENTITY_EXISTS, TERMINATED_BY_ADMIN, WINDOW_CLOSED, NbuError
 from nbcli.wire import frames
 from nbcli.wire.frames import Message
@@ -77,16 +78,16 @@ class Nbrb(Daemon):
     def services(self) -> dict[str, Ops]:
         return {"nbrb": {
             # nbjm: a backup's resources with its limits, or a restore's read access.
-            "allocate": op(self.allocate, jobid=JOBID,
+            "allocate": op(self.allocate, ADMIN, jobid=JOBID,
                            kind=opt(str, "backup", choices=frozenset({"backup", "restore"})),
                            policy=opt(str, ""), client=opt(str, ""), stu=opt(str),
                            host=opt(str, ""), priority=opt(int, 0),
                            max_jobs_policy=opt(int, 0, lo=0), max_jobs_client=opt(int, 0, lo=0),
                            deadline=opt(float)),
-            "release": op(self.release, jobid=JOBID),
-            "cancel": op(self.cancel, jobid=JOBID),
-            "queue": op(self.list_queue),
-            "ping": op(lambda m, c: {"host": self.cfg.client_name})}}
+            "release": op(self.release, ADMIN, jobid=JOBID),
+            "cancel": op(self.cancel, ADMIN, jobid=JOBID),
+            "queue": op(self.list_queue, ADMIN),
+            "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}}
 
     def periodic(self) -> list[tuple[float, Any]]:
         return [(RECHECK, self.evaluate)]

@@ -48,7 +48,8 @@ from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import enrol, pki
 from nbcli.net.conn import Connection
 from nbcli.net.pki import CertPaths
-from nbcli.net.service import Ops, op
+from nbcli.net.service import Ops, audited, op
+from nbcli.net.trust import ANYONE, ROOT
 from nbcli.status import (
     CLIENT_NOT_VALIDATED_FOR_OP,
     DATABASE_ERROR,
@@ -86,23 +87,23 @@ class Nbwmc(Daemon):
 
     def services(self) -> dict[str, Ops]:
         pem = req(str, max_len=PEM_MAX)
-        return {"nbwmc": {
-            "ping": op(self.ping),
-            "ca_certificate": op(self.ca_certificate),
-            "crl": op(self.crl),
-            "certificate_sign": op(self.certificate_sign, csr=pem,
+        return {"nbwmc": audited({
+            "ping": op(self.ping, ANYONE),
+            "ca_certificate": op(self.ca_certificate, ANYONE),
+            "crl": op(self.crl, ANYONE),
+            "certificate_sign": op(self.certificate_sign, ANYONE, csr=pem,
                                    token=opt(str, max_len=64),
                                    current=opt(str, max_len=PEM_MAX),
                                    proof=opt(str, max_len=512)),
-            "token_create": op(self.token_create, name=req(str, max_len=64),
+            "token_create": op(self.token_create, ROOT, name=req(str, max_len=64),
                                max_uses=opt(int, 1, lo=1, hi=MAX_USES),
                                valid_for=opt(int, DAY, lo=60, hi=365 * DAY),
                                host=opt(str, max_len=NAME_MAX)),
-            "certificate_revoke": op(self.certificate_revoke, host=opt(str, max_len=NAME_MAX),
+            "certificate_revoke": op(self.certificate_revoke, ROOT, host=opt(str, max_len=NAME_MAX),
                                      host_id=opt(str, max_len=64),
                                      reason=opt(str, max_len=256)),
-            "host_list": op(self.host_list),
-        }}
+            "host_list": op(self.host_list, ROOT),
+        }, "certificate_sign", "token_create", "certificate_revoke")}
 
     # --- start: the CA, its state, the master's own enrolment --------------------------------
 

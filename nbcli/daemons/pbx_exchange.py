@@ -22,6 +22,7 @@ from typing import Any
 
 from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.net.trust import tcp_owner
 from nbcli.status import (
     CANNOT_CONNECT,
     CONNECTION_TIMED_OUT,
@@ -147,6 +148,9 @@ class PbxExchange(Daemon):
             # service's second frame waited for the peer's delayed ACK (~30 ms measured).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             peer, creds = addr[0], {"port": int(addr[1])}
+            owner = tcp_owner((addr[0], int(addr[1])), sock.getsockname()[:2])
+            if owner is not None:  # a process of this machine: its uid, as for local peers
+                creds["uid"] = owner
         else:
             peer, creds = "local", _peer_credentials(sock)
         pending = _Pending(sock, peer, creds)

@@ -38,11 +38,13 @@ HELLO_TIMEOUT = 30.0
 
 
 def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_TIMEOUT,
-            privileged: bool = False) -> Connection:
+            privileged: bool = False, secret: str | None = None) -> Connection:
     """A connection to `service` on `host`, hello answered (NbuError otherwise).
 
     `privileged` (root only) connects from a source port below 1024, so that the other host
-    can trust what this one says about its users (bpcd forwarding a user's request)."""
+    can trust what this one says about its users (bpcd forwarding a user's request).
+    `secret` goes in the hello: a job's data service (bptm child) takes the image only from
+    the agent its job launched, which got the secret through its control channel."""
     peer = f"{service}@{host}"
     try:
         if cfg.is_local(host):
@@ -62,7 +64,8 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     sock.settimeout(None)
     conn = Connection(sock, peer)
     try:
-        conn.send(frames.hello(service, cfg.client_name))
+        conn.send(frames.hello(service, cfg.client_name,
+                               **({"secret": secret} if secret else {})))
         frames.raise_for_status(conn.recv(HELLO_TIMEOUT))
     except EOFError as e:
         conn.close()

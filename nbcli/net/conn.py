@@ -27,7 +27,9 @@ class Connection:
         self.sock = sock
         self.peer = peer  # who the peer says it is (for logs and messages)
         self.address = address  # where it connected from, as PBX saw it ("local": Unix socket)
-        self.uid: int | None = None  # a local peer's uid and gid, from the kernel (PBX)
+        # a local peer's uid and gid, from the kernel (PBX); a TCP peer's uid when it is a
+        # process of this machine (nbcli.net.trust.tcp_owner)
+        self.uid: int | None = None
         self.gid: int | None = None
         self.port: int | None = None  # a TCP peer's source port
 
@@ -37,7 +39,8 @@ class Connection:
         1024 (which only root binds - the rcmd trust NetBackup's bpcd relies on)."""
         if self.address == "local":
             return self.uid == 0
-        return self.port is not None and self.port < 1024
+        # a TCP peer of this machine whose owner PBX found must be root too
+        return self.port is not None and self.port < 1024 and self.uid in (None, 0)
 
     def fileno(self) -> int:
         return self.sock.fileno()

@@ -25,10 +25,11 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nbcli.config import Paths
 from nbcli.net.conn import Connection
+from nbcli.net.trust import Gate, Who
 from nbcli.status import CANNOT_CONNECT, INVALID_PROTOCOL, LOGIC_ERROR, NbuError
 from nbcli.wire import frames, schema
 from nbcli.wire.frames import Message, ProtocolError
@@ -51,26 +52,48 @@ Handler = Callable[[Message, Connection], Result]
 
 @dataclass(frozen=True)
 class Op:
-    """One entry of a service's op table: the handler and the fields its requests carry.
+    """One entry of a service's op table: the handler, who may call it (nbcli.net.trust.Who)
+    and the fields its requests carry.
 
     `rest` is for the few ops whose requests carry an open set of fields (bpjobd's job
-    fields): it checks every field not in `fields` (nbcli.wire.schema.validate)."""
+    fields): it checks every field not in `fields` (nbcli.wire.schema.validate). `client`
+    names the field that says which client a CLIENT-callable request is about (absent or
+    empty: the client the peer is)."""
 
     handler: Handler
+    who: Who
     fields: schema.Fields
     rest: schema.Rest | None = None
+    client: str = ""
+    audit: bool = False  # an admin change: who, from where and what go to the error log
+
+    def audited(self) -> Op:
+        """The same op, each request it carries out recorded in the master's error log."""
+        return replace(self, audit=True)
+
+    def about(self, field: str) -> Op:
+        """The same op, its CLIENT and USER callers bound to the client `field` names."""
+        return replace(self, client=field)
 
     def validate(self, name: str, msg: Message) -> Message:
         """The request as the handler sees it (NbuError 143 or 20 when it is not fit)."""
         return schema.validate(name, msg, self.fields, self.rest)
 
 
-def op(handler: Handler, **fields: schema.Field) -> Op:
-    """An op table entry: `op(self.stu_delete, label=req(str))`."""
-    return Op(handler, fields)
+def op(handler: Handler, who: Who, /, **fields: schema.Field) -> Op:
+    """An op table entry: `op(self.stu_delete, ADMIN, label=req(str))`."""
+    return Op(handler, who, fields)
 
 
 Ops = dict[str, Op]
+
+
+def audited(ops: Ops, *names: str) -> Ops:
+    """`ops` with the ops `names` audited (Op.audited): admin changes of a daemon's table."""
+    missing = set(names) - set(ops)
+    if missing:
+        raise KeyError(f"no such ops to audit: {sorted(missing)}")
+    return {n: o.audited() if n in names else o for n, o in ops.items()}
 
 
 @dataclass
@@ -174,8 +197,10 @@ def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
-    """Answer requests on `conn` until the peer closes it or breaks the framing."""
+def serve_connection(conn: Connection, ops: Ops, log: logging.Logger, gate: Gate,
+                     service: str = "") -> None:
+    """Answer requests on `conn` until the peer closes it or breaks the framing. Each request
+    passes `gate` (its op's rule: who may call it) before its fields are looked at."""
     detached = False
     try:
         while True:
@@ -196,7 +221,11 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
                 _try_send(conn, frames.error(NbuError(INVALID_PROTOCOL, f"unknown request {op!r}")))
                 continue
             try:
-                result = entry.handler(entry.validate(str(op), msg), conn)
+                gate.check(service, str(op), entry.who, entry.client, msg, conn)
+                checked = entry.validate(str(op), msg)
+                result = entry.handler(checked, conn)
+                if entry.audit:
+                    gate.record(service, str(op), checked, conn)
             except NbuError as e:
                 if not _try_send(conn, frames.error(e)):
                     return
@@ -248,8 +277,9 @@ class ServiceHost:
     """
 
     def __init__(self, paths: Paths, host: str, services: dict[str, Ops],
-                 log: logging.Logger) -> None:
+                 log: logging.Logger, gate: Gate) -> None:
         self.paths = paths
+        self.gate = gate
         self.host = host
         self.services = services
         self.log = log
@@ -286,7 +316,8 @@ class ServiceHost:
                     continue
                 if accepted is not None:
                     threading.Thread(target=serve_connection, daemon=True,
-                                     args=(accepted.conn, self.services[name], self.log),
+                                     args=(accepted.conn, self.services[name], self.log,
+                                           self.gate, name),
                                      name=f"{name}:{accepted.peer}").start()
         for reg in self._regs.values():
             reg.close()

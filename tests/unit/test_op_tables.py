@@ -1,8 +1,9 @@
 """Every op of every daemon's service table, as one table: its fields are declared.
 
 The daemons are built (not started) against a host root made as `netbackup init` makes one;
-their services() are the tables PBX would route to. OP_TABLE has one row per (daemon, service,
-op) - the place for more columns about each op (who may call it) when they come.
+their services() are the tables PBX would route to. op_table() has one row per (daemon, service,
+op); each entry carries its fields and who may call it (nbcli.net.trust.Who), and
+tests/security/test_attacks.py calls every row as an attacker would.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from nbcli import config, programs
 from nbcli.client import agent
 from nbcli.daemons.base import Daemon
+from nbcli.net import trust
 from nbcli.net.service import Op
 from nbcli.status import INVALID_PROTOCOL, NbuError
 from nbcli.wire import schema
@@ -154,3 +156,35 @@ def test_every_request_the_code_sends_has_an_op(host: config.HostConfig) -> None
     missing = sorted(f"{where}: {service} {op_name}" for where, service, op_name in sent
                      if (service, op_name) not in served)
     assert not missing, "requests no daemon serves:\n" + "\n".join(missing)
+
+
+# --- who may call each op (nbcli.net.trust) ----------------------------------------------------
+
+# The ops anyone may call: liveness, the master's public CA material, enrolment (which the
+# token gates) and "who am I to you". Every other op names its callers.
+OPEN_TO_ANYONE = {"ping", "whoami", "ca_certificate", "crl", "certificate_sign"}
+
+
+def test_every_op_says_who_may_call_it(host: config.HostConfig) -> None:
+    for name, service, op_name, entry in op_table(host):
+        assert isinstance(entry, Op)
+        assert isinstance(entry.who, trust.Who) and entry.who, f"{name}/{service}/{op_name}"
+        open_ = trust.OTHER in entry.who
+        assert open_ == (op_name in OPEN_TO_ANYONE), f"{name}/{service}/{op_name}"
+
+
+def test_client_bound_ops_declare_the_field(host: config.HostConfig) -> None:
+    """An op bound to a client field (Op.about) declares that field."""
+    for name, service, op_name, entry in op_table(host):
+        assert isinstance(entry, Op)
+        if entry.client:
+            assert entry.client in entry.fields, f"{name}/{service}/{op_name}"
+
+
+def test_users_reach_user_directed_ops_only(host: config.HostConfig) -> None:
+    user_ops = {(n, o) for n, _, o, e in op_table(host)
+                if isinstance(e, Op) and trust.USER in e.who and trust.OTHER not in e.who}
+    assert user_ops == {("bpcd", "user_request"), ("bpcd", "user_restore"),
+                        ("bprd", "user_backup"), ("bprd", "restore"),
+                        ("bpdbm", "image_list"), ("bpdbm", "file_list"),
+                        ("bpjobd", "job_get"), ("bpjobd", "job_wait")}

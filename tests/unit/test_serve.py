@@ -7,11 +7,14 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from nbcli import config
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, op, serve_connection
+from nbcli.net.trust import ADMIN, ANYONE, Gate
 from nbcli.wire import frames
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
@@ -29,16 +32,21 @@ def echo(msg: Message, conn: Connection) -> Message:
     return {"n": msg["n"], "label": msg["label"]}
 
 
-OPS: Ops = {"crash": op(crash), "unsendable": op(unsendable),
-            "echo": op(echo, n=req(int, lo=1, hi=9), label=opt(str, "none")),
-            "ping": op(lambda m, c: {"pong": True})}
+OPS: Ops = {"crash": op(crash, ANYONE), "unsendable": op(unsendable, ANYONE),
+            "echo": op(echo, ANYONE, n=req(int, lo=1, hi=9), label=opt(str, "none")),
+            "ping": op(lambda m, c: {"pong": True}, ANYONE),
+            "admin": op(echo, ADMIN, n=req(int))}
 
 
 @pytest.fixture
-def client() -> Iterator[Connection]:
+def client(tmp_path: Path) -> Iterator[Connection]:
     ours, theirs = socket.socketpair()
     log = logging.getLogger("test_serve")
-    server = threading.Thread(target=serve_connection, args=(Connection(theirs), OPS, log))
+    cfg = config.init_root(tmp_path / "netbackup", name="aio")
+    # a peer PBX knows nothing of: neither local nor from a server's address
+    gate = Gate(lambda: cfg)
+    server = threading.Thread(target=serve_connection,
+                              args=(Connection(theirs, "x", "192.0.2.1"), OPS, log, gate, "t"))
     server.start()
     conn = Connection(ours, "daemon")
     yield conn
@@ -76,3 +84,10 @@ def test_a_frame_nested_too_deep_ends_that_connection_only(client: Connection) -
     assert reply["status"] == 232 and "nests deeper" in reply["msg"]
     with pytest.raises(EOFError):
         client.recv(timeout=10)
+
+
+def test_the_gate_comes_before_the_fields(client: Connection) -> None:
+    """A caller the op does not admit gets 46 whatever it sent: its fields are not looked at."""
+    reply = ask(client, {"op": "admin", "n": "not even an int", "extra": 1})
+    assert reply["status"] == 46 and "192.0.2.1" in reply["msg"]
+    assert ask(client, {"op": "ping"}) == {"status": 0, "pong": True}
