@@ -56,7 +56,7 @@ def _child(ctx: Ctx, req: dict[str, Any], up: Connection) -> None:
             tar.request("restore", jobid=ctx.jobid, host=start["host"],
                         service=start["service"], renames=req.get("renames", []),
                         keep_existing=bool(req.get("keep_existing")),
-                        dest=req.get("dest", ["/"]))
+                        dest=req.get("dest", ["/"]), run_as=req.get("run_as"))
             while True:
                 msg = tar.recv()
                 up.send(msg)
