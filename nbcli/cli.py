@@ -75,7 +75,7 @@ class NbCommand(click.Command):
             super().format_usage(ctx, formatter)
 
     # click's main is overloaded on standalone_mode; this one is always standalone (it exits).
-    def main(self, args: Sequence[str] | None = None,  # type: ignore[override]
+    def main(self, args: Sequence[str] | None = None,  # type: ignore[override]  # see above
              prog_name: str | None = None, **extra: Any) -> Any:
         prog = prog_name or self.name or "nbcli"
         # `bpdbjobs | head`: die quietly of SIGPIPE when the reader goes away, as ls does.

@@ -88,13 +88,13 @@ def setup(logs: Path, process: str, verbose: int = 0) -> logging.Logger:
     return logger
 
 
-class JobLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class JobLog(logging.LoggerAdapter):  # type: ignore[type-arg]  # generic only in stubs
     """A logger whose lines carry one job's id."""
 
     def __init__(self, logger: logging.Logger, jobid: int) -> None:
         super().__init__(logger, {"jobid": jobid})
 
-    def process(self, msg, kwargs):  # type: ignore[no-untyped-def]
+    def process(self, msg, kwargs):  # type: ignore[no-untyped-def]  # the stubs' own signature
         kwargs.setdefault("extra", {}).update(self.extra)
         return msg, kwargs
 

@@ -38,7 +38,7 @@ def version_number(version: str) -> str:
 
 def host_info(info: dict[str, object]) -> list[str]:
     """The eight values of `bpgetconfig -g`, in INFO_LABELS' order, from bpcd's ping answer."""
-    roles = list(info.get("roles") or [])  # type: ignore[call-overload]
+    roles = list(info.get("roles") or [])  # type: ignore[call-overload]  # bpcd sends a list
     kind = "Master" if "master" in roles else "Media" if "media" in roles else "Client"
     version = str(info.get("version", "0"))
     system = str(info.get("system") or "unknown")

@@ -191,7 +191,7 @@ class Nbpem(Daemon):
                 HISTORY_TTL and abs(now - self._last_now) < 3 * TICK + HISTORY_TTL
             self._last_now = now
             if fresh:
-                return self._history  # type: ignore[return-value]
+                return self._history  # type: ignore[return-value]  # not None when fresh
         images = client.call(self.cfg, self.cfg.client_name, "bpdbm", "image_list")["images"]
         hist: dict[Key, list[int]] = {}
         for im in images:

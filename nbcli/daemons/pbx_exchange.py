@@ -27,6 +27,7 @@ from nbcli.status import (
     CANNOT_CONNECT,
     CONNECTION_TIMED_OUT,
     ENTITY_EXISTS,
+    PREMATURE_EOF,
     PROTOCOL_ERROR,
     SOCKET_OPEN_FAILED,
     NbuError,
@@ -169,7 +170,7 @@ class PbxExchange(Daemon):
             return
         if not data:
             if p.decoder.in_frame:  # half-closed inside the hello: say so, it can still read
-                self._refuse(p, ProtocolError(233, "connection closed inside the hello"))
+                self._refuse(p, ProtocolError(PREMATURE_EOF, "connection closed inside the hello"))
             else:
                 self._drop(p)
             return

@@ -69,7 +69,7 @@ class Ctx:
 def wait_readable(ctx: Ctx, fileobj: object, timeout: float) -> bool:
     """Wait for `fileobj` while watching bpbrm; False on timeout, Aborted if bpbrm quits."""
     sel = selectors.DefaultSelector()
-    sel.register(fileobj, selectors.EVENT_READ, "x")  # type: ignore[arg-type]
+    sel.register(fileobj, selectors.EVENT_READ, "x")  # type: ignore[arg-type]  # fd or file
     sel.register(ctx.ctl.sock, selectors.EVENT_READ, "ctl")
     try:
         for key, _ in sel.select(timeout=timeout):

@@ -32,7 +32,7 @@ def from_table(cls: type[T], table: dict[str, Any], what: str, status: int = DAT
     `status` (naming `what`; 238 by default, a damaged file) when a value has the wrong type."""
     hints = typing.get_type_hints(cls)
     values = dict(given)
-    for f in fields(cls):  # type: ignore[arg-type]
+    for f in fields(cls):  # type: ignore[arg-type]  # cls: any dataclass type
         if f.name in given or f.name not in table:
             continue
         value = table[f.name]

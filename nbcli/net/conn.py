@@ -12,6 +12,7 @@ from typing import Any
 from nbcli.status import (
     CONNECTION_BROKEN,
     CONNECTION_TIMED_OUT,
+    PREMATURE_EOF,
     SOCKET_READ_FAILED,
     SOCKET_WRITE_FAILED,
     NbuError,
@@ -89,7 +90,7 @@ class Connection:
             if k == 0:
                 if at_boundary and got == 0:
                     raise EOFError(self.peer)
-                raise ProtocolError(233, f"{self.peer or 'peer'} closed the connection "
+                raise ProtocolError(PREMATURE_EOF, f"{self.peer or 'peer'} closed the connection "
                                          "in the middle of a message")
             got += k
         return bytes(buf)

@@ -125,7 +125,7 @@ def renew_if_due(cfg: HostConfig, now: float, server: str | None = None) -> \
 def get_crl(cfg: HostConfig, server: str) -> x509.CertificateRevocationList:
     ca = _trusted(cfg)
     crl = pki.parse_crl(_call(cfg, server, "crl")["crl"])
-    if not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+    if not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]  # our CA: EC
         raise NbuError(HANDSHAKE_FAILED, "the CRL received is not signed by the trusted CA; "
                                          "nothing was stored")
     pki.save_crl(paths(cfg), crl)

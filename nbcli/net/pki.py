@@ -264,7 +264,8 @@ def issue(ca_key: Key, ca_cert: x509.Certificate, public_key: Any, host_id: str,
             .add_extension(x509.SubjectAlternativeName(san), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
+                ca_cert.public_key()),  # type: ignore[arg-type]  # our CA's key is EC
+                critical=False)
             .sign(ca_key, hashes.SHA256()))
 
 
@@ -283,7 +284,8 @@ def make_crl(ca_key: Key, ca_cert: x509.Certificate, revoked: dict[int, float],
     builder = (x509.CertificateRevocationListBuilder().issuer_name(ca_cert.subject)
                .last_update(utc(now) - SKEW).next_update(utc(now + CRL_DAYS * 86400))
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                   ca_cert.public_key()), critical=False)  # type: ignore[arg-type]
+                   ca_cert.public_key()),  # type: ignore[arg-type]  # our CA's key is EC
+                   critical=False)
                .add_extension(x509.CRLNumber(int(now)), critical=False))
     for serial, when in sorted(revoked.items()):
         builder = builder.add_revoked_certificate(

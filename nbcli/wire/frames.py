@@ -28,7 +28,7 @@ import json
 import struct
 from typing import Any
 
-from nbcli.status import PROTOCOL_ERROR, NbuError
+from nbcli.status import NO_BUFFER_SPACE, PROTOCOL_ERROR, NbuError
 
 PROTOCOL_VERSION = 1
 HEADER = struct.Struct("!I")
@@ -86,7 +86,7 @@ def encode(msg: Message) -> bytes:
     """One frame: length prefix and compact JSON, ready for a single sendall."""
     body = json.dumps(msg, separators=(",", ":")).encode("ascii")
     if len(body) > MAX_FRAME:
-        raise ProtocolError(235, f"message of {len(body)} bytes exceeds {MAX_FRAME}")
+        raise ProtocolError(NO_BUFFER_SPACE, f"message of {len(body)} bytes exceeds {MAX_FRAME}")
     return HEADER.pack(len(body)) + body
 
 
