@@ -74,6 +74,10 @@ from nbcli.status import (
     NbuError,
 )
 from nbcli.vtl.api import Changer, ChangerError, TapeDrive, status_for
+from nbcli.vtl.library import Library, VirtualChanger
+from nbcli.vtl.mtio import RealDrive
+from nbcli.vtl.mtx import MtxChanger
+from nbcli.vtl.vdrive import VirtualDrive
 
 log = logging.getLogger(__name__)
 LABEL_READ = 256 * 1024  # enough for any header record; a larger first record is foreign
@@ -213,14 +217,10 @@ class TapeStorage:
 
     def _parts(self) -> tuple[TapeDrive, Changer | None]:
         if self.library:
-            from nbcli.vtl.library import Library, VirtualChanger
-            from nbcli.vtl.vdrive import VirtualDrive
             lib = Library(self.library)
             if not lib.exists():
                 raise NbuError(MEDIA_REQUEST_FAILED, f"no tape library in {self.library}")
             return VirtualDrive(lib, self.drive_index), VirtualChanger(lib)
-        from nbcli.vtl.mtio import RealDrive
-        from nbcli.vtl.mtx import MtxChanger
         return RealDrive(self.drive_path), (MtxChanger(self.robot_device)
                                             if self.robot_device else None)
 
