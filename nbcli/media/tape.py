@@ -264,7 +264,11 @@ class TapeStorage:
 
     def open_reader(self, image: StoredImage, fragment: int = 1,
                     block: int = 0) -> TapeReader:
-        reader = TapeReader(self._held(), image)
+        held = self._held()
+        if held.writer is not None:  # a reader would move the tape under the writer
+            raise NbuError(MEDIA_IN_USE, f"{held.name} is writing image "
+                           f"{held.writer.backupid}")
+        reader = TapeReader(held, image)
         reader.seek(image.block_index(fragment, block))
         return reader
 

@@ -239,13 +239,17 @@ def test_mount_swaps_cartridges_and_a_drive_open_elsewhere_is_97(lib: Library) -
         other.close()
 
 
-def test_one_writer_per_drive(lib: Library) -> None:
+def test_one_writer_per_drive_and_no_reader_beside_it(lib: Library) -> None:
     st = storage.open_unit(unit_of(lib))
     w = st.open_writer("c_1", BLOCK, MAX_FRAGMENT)
     with pytest.raises(NbuError) as e:
         storage.open_unit(unit_of(lib)).open_writer("c_2", BLOCK, MAX_FRAGMENT)
     assert e.value.status == status.MEDIA_IN_USE
     w.write_block(memoryview(b"x" * BLOCK))
+    image = storage.StoredImage("c_1", [], "crc32:00000000", BLOCK, 0)
+    with pytest.raises(NbuError) as e:  # nor a reader: it would move the tape under it
+        st.open_reader(image)
+    assert e.value.status == status.MEDIA_IN_USE
     w.finish()
     storage.open_unit(unit_of(lib)).open_writer("c_2", BLOCK, MAX_FRAGMENT).abort()
 
