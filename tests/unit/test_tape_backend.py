@@ -8,6 +8,7 @@ import io
 import mmap
 import random
 import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -371,3 +372,28 @@ def test_emergency_read_with_gnu_tar(lib: Library, tmp_path: Path) -> None:
     subprocess.run(["tar", "-xf", "-", "-C", str(out)], input=pulled, check=True)
     for name, body in files.items():
         assert (out / name).read_bytes() == body
+
+
+def test_another_process_mounts_and_restores(lib: Library, tmp_path: Path) -> None:
+    """What the catalog keeps is all a later bptm needs: a new process mounts the tape (no
+    state of the writer's process) and reads the image back byte for byte."""
+    payload = random.Random(12).randbytes(9 * BLOCK + 5)
+    image = write(unit_of(lib), "c_1", payload)
+    tape.release_all()
+    frags = [f.as_dict("media1") for f in image.fragments]
+    script = f"""
+import mmap, sys
+from nbcli.media import storage
+unit = {unit_of(lib)!r}
+im = storage.StoredImage.from_request({{"backupid": "c_1", "fragments": {frags!r},
+    "checksum": {image.checksum!r}, "block_size": {BLOCK}, "stream_bytes": {len(payload)}}})
+st = storage.open_unit(unit)
+st.mount()
+r = st.open_reader(im, 2, 1)
+buf = memoryview(mmap.mmap(-1, {BLOCK}))
+while n := r.read(buf):
+    sys.stdout.buffer.write(buf[:n])
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True,
+                         cwd=Path(__file__).parents[2], timeout=60).stdout
+    assert out == payload[5 * BLOCK:]  # from block 1 of fragment 2 to the end
