@@ -61,7 +61,7 @@ from typing import Any
 
 from nbcli.media import tapefmt
 from nbcli.media.storage import StoredImage
-from nbcli.media.tapeio import (  # noqa: F401 (re-exported: the backend's public names)
+from nbcli.media.tapeio import (
     LABEL_READ,
     Held,
     Located,
@@ -84,6 +84,9 @@ from nbcli.vtl.library import Library, VirtualChanger
 from nbcli.vtl.mtio import RealDrive
 from nbcli.vtl.mtx import MtxChanger
 from nbcli.vtl.vdrive import VirtualDrive
+
+__all__ = ["Located", "TapeReader", "TapeStorage", "TapeWriter", "locator", "media_id_of",
+           "parse_locator", "release_all"]
 
 log = logging.getLogger(__name__)
 
