@@ -28,11 +28,13 @@ from typing import Any, Protocol
 from nbcli.status import INVALID_PARAMETER, NbuError
 
 BASIC_DISK = 1  # the storage unit type of a BasicDisk folder (bpstuadd -dt 1; nbemm's "stype")
+MEDIA_MANAGER = 2  # a tape storage unit (bpstuadd -dt 2: robot, drives and media of Media Manager)
 
 # storage unit type -> "module:class" of its backend, imported on first use. A unit that does
 # not say its type is a disk folder: restore and delete requests carry only label and path.
 BACKENDS: dict[int, str] = {
     BASIC_DISK: "nbcli.media.disk:DiskStorage",
+    MEDIA_MANAGER: "nbcli.media.tape:TapeStorage",
 }
 
 
@@ -41,12 +43,19 @@ class Fragment:
     """One fragment of a stored image, as the catalog keeps it (image_add's "fragments").
 
     `path` is where the backend finds it: a file for disk; another backend puts its own
-    locator there (a tape's media id and file number, an object's key)."""
+    locator there (a tape's media id and file number, an object's key). A tape fragment also
+    fills the last four fields (NetBackup's FRAG id, file_num, offset and block_size); disk
+    leaves them at their defaults, and `as_dict` sends the five keys the catalog keeps, so the
+    tape locator reaches the catalog in `path` until the catalog keeps the four."""
 
     num: int
     path: str
     offset: int  # where the fragment starts in the image stream
     bytes: int
+    media_id: str = ""      # tape: the medium holding it
+    file_num: int = -1      # tape: the tape file number of its backup header
+    block_offset: int = -1  # tape: logical block (from BOT) of its first data record
+    block_size: int = 0     # tape: bytes of each data record (the last may be short)
 
     def as_dict(self, host: str) -> dict[str, object]:
         return {"num": self.num, "path": self.path, "host": host, "offset": self.offset,
@@ -67,7 +76,9 @@ class StoredImage:
     def from_request(cls, im: Mapping[str, Any]) -> StoredImage:
         frags = sorted(im["fragments"], key=lambda f: int(f["offset"]))
         return cls(str(im["backupid"]),
-                   [Fragment(i + 1, str(f["path"]), int(f["offset"]), int(f["bytes"]))
+                   [Fragment(i + 1, str(f["path"]), int(f["offset"]), int(f["bytes"]),
+                             str(f.get("media_id", "")), int(f.get("file_num", -1)),
+                             int(f.get("block_offset", -1)), int(f.get("block_size", 0)))
                     for i, f in enumerate(frags)],
                    str(im["checksum"]), int(im["block_size"]), int(im["stream_bytes"]))
 
@@ -99,7 +110,7 @@ class ImageWriter(Protocol):
     - `write_block` appends one block (every block full but the last); it splits the stream
       into a new fragment when the current one reaches `max_fragment` bytes, so no fragment
       is larger. A write the unit has no room for raises NbuError(DISK_FULL) (129; a tape
-      backend that cannot go on to another volume says so with its own media status).
+      backend that cannot go on to another volume says so with its own media status: 96).
     - Nothing a writer stores is visible to a reader before `finish` returns; `finish`
       makes the image durable (fsync, a header written last, the tape mark) and returns its
       fragments for the catalog.
@@ -184,8 +195,9 @@ class Storage(Protocol):
         NbuError(MEDIA_OPEN_ERROR) if any is still there afterwards, or if the unit is not
         there (an unmounted file system looks like an empty one)."""
 
-    def free_space(self) -> int:
-        """Bytes a writer could still store on the unit (for a tape: on the mounted volume)."""
+    def free_space(self) -> int | None:
+        """Bytes a writer could still store on the unit (for a tape: on the mounted volume;
+        None when the medium cannot tell, as a real tape drive cannot)."""
 
 
 class Backend(Protocol):
