@@ -35,6 +35,7 @@ from nbcli.catalog.imagehdr import Header
 from nbcli.catalog.images import ImageStore
 from nbcli.catalog.plan import restore_plan
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.bpdbm_config import ConfigOps
 from nbcli.daemons.cleanup import TICK, Cleanup
 from nbcli.daemons.image_ops import IMAGE_OPS, LISTABLE
 from nbcli.kinds import default_period
@@ -124,7 +125,9 @@ class Bpdbm(Daemon):
                           "restore_plan": Op(self.restore_plan, IMAGE_OPS["restore_plan"]),
                           "image_expire": Op(self.image_expire, IMAGE_OPS["image_expire"]),
                           "image_cleanup": Op(self.image_cleanup,
-                                              IMAGE_OPS["image_cleanup"])}}
+                                              IMAGE_OPS["image_cleanup"]),
+                          # the policy and configuration ops (lost in the merge of 'ops')
+                          **ConfigOps(lambda: self.cfg, self.paths, self.log).ops()}}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}

@@ -25,12 +25,19 @@ from nbcli import clock, events, kinds
 from nbcli.catalog import jobrecord
 from nbcli.catalog.jobrecord import VALUE
 from nbcli.catalog.jobsdb import JobsDB
+from nbcli.daemons import orphans
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import JobLog
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, op
-from nbcli.status import CONNECTION_BROKEN, CONNECTION_TIMED_OUT, INVALID_JOB_ID, NbuError
+from nbcli.status import (
+    CONNECTION_BROKEN,
+    CONNECTION_TIMED_OUT,
+    INVALID_JOB_ID,
+    TERMINATED_BY_ADMIN,
+    NbuError,
+)
 from nbcli.wire.frames import MAX_FRAME, Message
 from nbcli.wire.schema import Fields, Rest, opt, req
 
@@ -107,7 +114,7 @@ class Bpjobd(Daemon):
             "job_get": op(self.job_get, jobid=JOBID),
             "job_list": op(self.job_list, jobids=opt(list, items=req(int)),
                            detail=opt(bool, False), before=opt(int, lo=1),
-                           limit=opt(int, lo=1)),
+                           limit=opt(int, lo=1), open=opt(bool, False)),
             "job_wait": op(self.job_wait, jobid=JOBID, timeout=SECONDS),
             "job_cancel": op(self.job_cancel, jobid=JOBID),
             "summary": op(self.summary),
@@ -195,7 +202,8 @@ class Bpjobd(Daemon):
 
     def job_list(self, msg: Message, conn: Connection) -> Message:
         jobs, more = self.db.jobs(_now(), jobids=msg["jobids"], detail=msg["detail"],
-                                  before=msg["before"], limit=msg["limit"])
+                                  before=msg["before"], limit=msg["limit"],
+                                  open_only=msg["open"])
         return {"jobs": jobs, "more": more}
 
     def summary(self, msg: Message, conn: Connection) -> Message:
@@ -220,38 +228,51 @@ class Bpjobd(Daemon):
     # --- cancel -------------------------------------------------------------------------------
 
     def job_cancel(self, msg: Message, conn: Connection) -> Message:
-        """Ask nbjm to end the job; end a waiting job here when nbjm cannot be asked."""
+        """Ask the job's owner (nbjm, or bprd for a restore) to end it; when the owner does not
+        run it or cannot be asked, nobody else will: end it here (150) and let go of what it
+        held (its incomplete image, nbrb's and nbemm's resources)."""
         jobid = msg["jobid"]
         found, _ = self.db.jobs(_now(), jobids=[jobid])
         if not found:
             raise NbuError(INVALID_JOB_ID, f"job {jobid} does not exist")
-        if found[0]["state"] == kinds.DONE:
+        job = found[0]
+        if job["closed"]:
             return {}
+        owner = orphans.owner_of(job) or "nbjm"
         try:
-            client.call(self.cfg, self.cfg.client_name, "nbjm", "cancel",
+            client.call(self.cfg, self.cfg.client_name, owner, "cancel",
                         recv_timeout=CANCEL_TIMEOUT, jobid=jobid)
-            self._log(jobid).info("cancel handed to nbjm")
+            self._log(jobid).info("cancel handed to %s", owner)
             return {}
         except NbuError as e:
-            nbjm_error = e
-        self._log(jobid).warning("nbjm did not take the cancel: %s", nbjm_error)
+            owner_error = e
+        self._log(jobid).warning("%s did not take the cancel: %s", owner, owner_error)
+        orphaned = orphans.owner_of(job) is not None and (
+            owner_error.status in orphans.NOT_RUNNING | orphans.UNREACHABLE)
+        ending = {"closed": True} if job["state"] == kinds.DONE else \
+            {"state": kinds.DONE, "status": TERMINATED_BY_ADMIN, "closed": True}
         try:
-            self.db.update(jobid, {"state": kinds.DONE, "status": 150, "closed": True}, False,
-                           _now(), only_from=WAITING_STATES)
+            self.db.update(jobid, ending, False, _now(),
+                           only_from=None if orphaned else WAITING_STATES)
         except NbuError as e:
             if e.status != 133:
                 raise
-            if self.db.jobs(_now(), jobids=[jobid])[0][0]["state"] == kinds.DONE:
+            if self.db.closed(jobid):
                 return {}  # it ended meanwhile
-            raise NbuError(nbjm_error.status,
-                           f"cannot cancel job {jobid}: nbjm: {nbjm_error.detail}") from e
+            raise NbuError(owner_error.status,
+                           f"cannot cancel job {jobid}: {owner}: {owner_error.detail}") from e
         self.db.add_event(jobid, stored_event(
             {"process": "bpjobd", "pid": os.getpid(), "host": self.cfg.client_name,
-             "time": None, "msg": "termination requested by administrator"}, "log", None,
-            "Info"))
-        self._log(jobid).info("canceled while queued (nbjm did not take it)")
+             "time": None, "msg": "termination requested by administrator"
+                                  + (f"; {owner} does not run the job" if orphaned else "")},
+            "log", None, "Info"))
+        self._log(jobid).info("canceled here (%s did not take it)", owner)
         self._closed()
+        if orphaned:
+            events.job_event(self.cfg, self.db.get(jobid, _now()), closed=True)
+            threading.Thread(target=orphans.let_go, name=f"let go {jobid}", daemon=True,
+                             args=(self.cfg, jobid, str(job.get("backupid") or ""),
+                                   self.log)).start()
         return {}
-
 
 main = daemon_main(Bpjobd)

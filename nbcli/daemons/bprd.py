@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import defaultdict
 from typing import Any
 
 from nbcli import clock, jobreport, kinds
+from nbcli.daemons import recover
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import set_job
 from nbcli.net import client
@@ -28,6 +30,7 @@ from nbcli.status import (
     INVALID_JOB_ID,
     INVALID_PARAMETER,
     NO_ENTITY,
+    TERMINATED_BY_ADMIN,
     NbuError,
 )
 from nbcli.wire.frames import Message
@@ -61,6 +64,40 @@ class Bprd(Daemon):
         super().__init__(*args, **kwargs)
         self.lock = threading.Lock()
         self.running: dict[int, Connection | None] = {}
+        self.created: set[int] = set()  # the restores this bprd started (recover.Owner)
+        self.canceled: set[int] = set()  # canceled before bpbrm could be told
+        self.booted = 0
+
+    def owns(self, jobid: int) -> bool:
+        with self.lock:
+            return jobid in self.created
+
+    def on_start(self) -> None:
+        # The restores a previous bprd left are ended once bpjobd answers; at stop, ours are.
+        self.booted = int(clock.now())
+        threading.Thread(target=recover.reconcile, args=(self,), name="reconcile",
+                         daemon=True).start()
+        threading.Thread(target=self._cancel_at_stop, name="stopper", daemon=True).start()
+
+    def _cancel_at_stop(self) -> None:
+        """`netbackup stop`: cancel the running restores (150) while the others still serve."""
+        self.stop.wait()
+        with self.lock:
+            running = list(self.running)
+        for jobid in running:
+            self.log.info("stopping: canceling restore %d", jobid)
+            self._quietly(lambda jobid=jobid: self.cancel({"jobid": jobid}, None))
+
+    def on_stop(self) -> None:
+        """Wait (a while) for the canceled restores to end and be recorded."""
+        deadline = time.monotonic() + recover.STOP_WAIT
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.running:
+                    return
+            time.sleep(0.1)
+        with self.lock:
+            self.log.warning("stopping with restores still ending: %s", sorted(self.running))
 
     def services(self) -> dict[str, Ops]:
         return {"bprd": {
@@ -147,6 +184,7 @@ class Bprd(Daemon):
                "missing": plan.get("missing", [])}
         with self.lock:
             self.running[jobid] = None
+            self.created.add(jobid)
         threading.Thread(target=self._run_restore, args=(job, report), daemon=True,
                          name=f"restore {jobid}").start()
         return {"jobid": jobid, "missing": job["missing"]}
@@ -196,6 +234,7 @@ class Bprd(Daemon):
         report.close()
         with self.lock:
             self.running.pop(jobid, None)
+            self.canceled.discard(jobid)
         set_job(None)
 
     def _one_media_server(self, job: dict[str, Any], report: jobreport.JobReporter,
@@ -208,6 +247,8 @@ class Bprd(Daemon):
             bpbrm.request("launch", program="bpbrm", args=[])
             with self.lock:
                 self.running[jobid] = bpbrm
+                if jobid in self.canceled:
+                    raise NbuError(TERMINATED_BY_ADMIN, "restore canceled")
             bpbrm.send({"op": "restore", "jobid": jobid, "master": self.cfg.client_name,
                         "client": job["dest"], "images": images, "renames": job["renames"],
                         "dest": job["dest_roots"], "keep_existing": job["keep_existing"]})
@@ -222,12 +263,13 @@ class Bprd(Daemon):
                                    "Error" if msg.get("status") else "Info")
                     return msg
 
-    def cancel(self, msg: Message, conn: Connection) -> Message:
+    def cancel(self, msg: Message, conn: Connection | None) -> Message:
         jobid = msg["jobid"]
         with self.lock:
             if jobid not in self.running:
                 raise NbuError(INVALID_JOB_ID, f"restore job {jobid} is not running")
             bpbrm = self.running[jobid]
+            self.canceled.add(jobid)
         if bpbrm is not None:
             try:
                 bpbrm.send({"op": "cancel"})

@@ -13,10 +13,12 @@ For restores (owned by bprd) nbjm is bptm's way to the resource broker (restore 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from nbcli import clock, jobreport, kinds
+from nbcli.daemons import recover
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.nbjm_backup import BackupJob
 from nbcli.daemons.nbjm_job import JOB_START, request_resources
@@ -24,7 +26,7 @@ from nbcli.log import set_job
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, op
-from nbcli.status import INVALID_JOB_ID, INVALID_JOBID, NbuError
+from nbcli.status import INVALID_JOB_ID, INVALID_JOBID, LOGIC_ERROR, NbuError
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
@@ -52,6 +54,40 @@ class Nbjm(Daemon):
         self.jobs: dict[int, BackupJob] = {}
         self.restores: dict[int, RestoreResources] = {}
         self._last_backup_time: dict[str, int] = {}
+        self.created: set[int] = set()  # every job this nbjm created (recover.Owner)
+        self.booted = 0
+
+    def owns(self, jobid: int) -> bool:
+        with self.lock:
+            return jobid in self.created
+
+    def on_start(self) -> None:
+        # The jobs a previous nbjm left are ended once bpjobd answers; at stop, ours are.
+        self.booted = int(clock.now())
+        threading.Thread(target=recover.reconcile, args=(self,), name="reconcile",
+                         daemon=True).start()
+        threading.Thread(target=self._cancel_at_stop, name="stopper", daemon=True).start()
+
+    def _cancel_at_stop(self) -> None:
+        """`netbackup stop`: cancel every running job at once (status 150), as bp.kill_all
+        does, while the other daemons still serve the jobs' ends."""
+        self.stop.wait()
+        with self.lock:
+            running = list(self.jobs.values())
+        for job in running:
+            self.log.info("stopping: canceling job %d", job.jobid)
+            job.cancel()
+
+    def on_stop(self) -> None:
+        """Wait (a while) for the canceled jobs to end: image removed, resources released."""
+        deadline = time.monotonic() + recover.STOP_WAIT
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.jobs:
+                    return
+            time.sleep(0.1)
+        with self.lock:
+            self.log.warning("stopping with jobs still ending: %s", sorted(self.jobs))
 
     def services(self) -> dict[str, Ops]:
         return {"nbjm": {
@@ -90,6 +126,9 @@ class Nbjm(Daemon):
         job = BackupJob(self, jobid, msg, report)
         with self.lock:
             self.jobs[jobid] = job
+            self.created.add(jobid)
+        if self.stop.is_set():
+            job.canceled.set()  # started while nbjm stops: it ends at once (150)
         threading.Thread(target=self._run, args=(job,), name=f"job {jobid}", daemon=True).start()
         return {"jobid": jobid}
 
@@ -98,7 +137,9 @@ class Nbjm(Daemon):
         try:
             job.run()
         except Exception:
+            # A bug must not leave the job Active and its resources held: end it with 256.
             self.log.exception("job %d failed unexpectedly", job.jobid)
+            job.abandon(LOGIC_ERROR)
         finally:
             with self.lock:
                 self.jobs.pop(job.jobid, None)

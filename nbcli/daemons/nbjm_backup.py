@@ -15,6 +15,7 @@ import threading
 from typing import Any
 
 from nbcli import clock, jobreport, kinds, timefmt
+from nbcli.daemons import orphans
 from nbcli.daemons.nbjm_job import LOST_BPBRM, JobManager, request_resources
 from nbcli.net import client
 from nbcli.net.conn import Connection
@@ -271,6 +272,13 @@ class BackupJob:
             action()
         except NbuError as e:
             self.nbjm.log.warning("job %d: %s", self.jobid, e)
+
+    def abandon(self, status: int) -> None:
+        """End the job after an unexpected failure: Done with `status`, image and resources
+        let go (orphans.let_go), nbpem not asked for a retry."""
+        self._quietly(lambda: self.report.update(self.jobid, state=kinds.DONE, status=status,
+                                                 ended=int(clock.now()), closed=True))
+        orphans.let_go(self.cfg, self.jobid, self.backupid or "", self.nbjm.log)
 
     # --- control from outside -----------------------------------------------------------------
 
