@@ -9,7 +9,7 @@ from tests.faults.faultkit import Site, check_after, full_only, kill, restart, s
 
 # (victim, whether the job may still end 0: processes off the data path)
 CI = [("nbjm", False), ("bpjobd", True)]
-FULL = [("nbrb", True), ("nbemm", True), ("bpdbm", False), ("nbproxy", False),
+FULL = [("nbrb", True), ("nbemm", True), ("bpdbm", False), ("nbproxy", True),
         ("pbx_exchange", True)]
 
 
