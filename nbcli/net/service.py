@@ -34,6 +34,12 @@ from nbcli.wire import frames, schema
 from nbcli.wire.frames import Message, ProtocolError
 
 PACKET_MAX = 64 * 1024
+# A connection that sends no request for this long is closed (NetBackup's CLIENT_READ_TIMEOUT
+# default): an idle peer must not hold a daemon's thread for ever. Clients that keep a
+# connection (nbcli.jobreport) open a new one when theirs was closed.
+IDLE_TIMEOUT = 300.0
+# Live connections one peer address may hold in one daemon; more are refused with status 25.
+MAX_PER_PEER = 512
 
 
 class _Detached:
@@ -180,7 +186,7 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
     try:
         while True:
             try:
-                msg = conn.recv()
+                msg = conn.recv(timeout=IDLE_TIMEOUT)
             except EOFError:
                 return
             except ProtocolError as e:
@@ -255,6 +261,9 @@ class ServiceHost:
         self.log = log
         self.stop = threading.Event()
         self._regs: dict[str, Registration] = {}
+        # live connections per peer address ("local": through PBX's Unix socket)
+        self._peers: dict[str, int] = {}
+        self._peers_lock = threading.Lock()
 
     def register_all(self, deadline: float) -> None:
         """Register every service, retrying while PBX is still starting."""
@@ -284,12 +293,37 @@ class ServiceHost:
                     reg.close()
                     self._reregister(sel, name)
                     continue
-                if accepted is not None:
-                    threading.Thread(target=serve_connection, daemon=True,
-                                     args=(accepted.conn, self.services[name], self.log),
+                if accepted is not None and self._admit(accepted):
+                    threading.Thread(target=self._serve, daemon=True,
+                                     args=(accepted, self.services[name]),
                                      name=f"{name}:{accepted.peer}").start()
         for reg in self._regs.values():
             reg.close()
+
+    def _admit(self, accepted: Accepted) -> bool:
+        """Count the peer's connection; refuse one over MAX_PER_PEER (status 25, closed), so
+        that no one peer holds all of a daemon's threads."""
+        with self._peers_lock:
+            n = self._peers.get(accepted.peer, 0)
+            if n < MAX_PER_PEER:
+                self._peers[accepted.peer] = n + 1
+                return True
+        self.log.warning("refused a connection from %s: it holds %d already", accepted.peer, n)
+        _try_send(accepted.conn, frames.error(NbuError(
+            CANNOT_CONNECT, f"too many connections from {accepted.peer} ({MAX_PER_PEER})")))
+        accepted.conn.close()
+        return False
+
+    def _serve(self, accepted: Accepted, ops: Ops) -> None:
+        try:
+            serve_connection(accepted.conn, ops, self.log)
+        finally:
+            with self._peers_lock:
+                left = self._peers.get(accepted.peer, 1) - 1
+                if left:
+                    self._peers[accepted.peer] = left
+                else:
+                    self._peers.pop(accepted.peer, None)
 
     def _reregister(self, sel: selectors.BaseSelector, name: str) -> None:
         """PBX went away (restarted): hold the name again as soon as it is back."""

@@ -1,0 +1,60 @@
+"""A daemon's connections are bounded: an idle one is closed after IDLE_TIMEOUT, and one peer
+address holds at most MAX_PER_PEER at once (the next is refused with 25 and closed)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from nbcli.config import Paths
+from nbcli.net import service
+from nbcli.net.conn import Connection
+from nbcli.net.service import Accepted, Ops, ServiceHost, op, serve_connection
+
+OPS: Ops = {"ping": op(lambda m, c: {"pong": True})}
+LOG = logging.getLogger("test_serve_limits")
+
+
+def test_an_idle_connection_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service, "IDLE_TIMEOUT", 0.3)
+    ours, theirs = socket.socketpair()
+    server = threading.Thread(target=serve_connection, args=(Connection(theirs), OPS, LOG))
+    server.start()
+    conn = Connection(ours, "daemon")
+    assert conn.request("ping")["pong"] is True  # a request resets nothing but is answered
+    started = time.monotonic()
+    server.join(timeout=10)
+    assert not server.is_alive() and time.monotonic() - started < 5
+    with pytest.raises(EOFError):
+        conn.recv(timeout=5)  # the daemon closed its side
+    conn.close()
+
+
+def test_one_peer_holds_at_most_max_per_peer(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    monkeypatch.setattr(service, "MAX_PER_PEER", 3)
+    host = ServiceHost(Paths(tmp_path), "h", {"svc": OPS}, LOG)
+    pairs = [socket.socketpair() for _ in range(6)]
+    try:
+        accepted = [Accepted(Connection(theirs, "x", "10.0.0.9"), {}, "10.0.0.9")
+                    for _, theirs in pairs[:5]]
+        assert [host._admit(a) for a in accepted[:4]] == [True, True, True, False]
+        refused = Connection(pairs[3][0])
+        assert refused.recv(timeout=5)["status"] == 25
+        with pytest.raises(EOFError):
+            refused.recv(timeout=5)
+        other = Accepted(Connection(pairs[5][1], "y", "10.0.0.8"), {}, "10.0.0.8")
+        assert host._admit(other)  # another address is not held up
+        # a connection that ends gives its place back
+        pairs[0][0].close()
+        host._serve(accepted[0], OPS)
+        assert host._admit(accepted[4])
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()
