@@ -105,14 +105,24 @@ def job(site: Site, jobid: int) -> dict:
     return site.call("bpjobd", "job_get", jobid=jobid)["job"]
 
 
-def start_backup(site: Site) -> tuple[int, str]:
-    """A backup of the big source, once its data reaches the storage unit: (jobid, backupid)."""
+def start_backup(site: Site) -> tuple[int, subprocess.Popen[str]]:
+    """`bpbackup -i -w` of the big source, once its data reaches the storage unit:
+    (jobid, the waiting command)."""
     sized(site, BIG)
-    jobid = int(site.call("bprd", "backup", policy=POLICY, schedule="full")["jobids"][0])
-    backupid = str(wait_for(lambda: job(site, jobid).get("backupid"), 60, "the image"))
+    cmd = subprocess.Popen(_argv("bpbackup", "-i", "-p", POLICY, "-s", "full", "-w"),
+                           env=site.host.env(), text=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    jobid = int(wait_for(lambda: _newest_open(site, kinds.JOB_BACKUP), 60, "the backup job"))
+    backupid = wait_for(lambda: job(site, jobid).get("backupid"), 60, "the image")
     wait_for(lambda: any(f.stat().st_size for f in site.stu.glob(f"{backupid}_C1_F*")), 60,
              "data to reach the storage unit")
-    return jobid, backupid
+    return jobid, cmd
+
+
+def waited(cmd: subprocess.Popen[str], done: dict) -> None:
+    """The user's waiting command ended by itself, with the job's status."""
+    out, err = cmd.communicate(timeout=120)
+    assert cmd.returncode == done["status"] % 256, (cmd.returncode, out, err)
 
 
 def image_of_big_source(site: Site) -> str:
@@ -147,10 +157,14 @@ def _argv(*argv: str) -> list[str]:
     return programs.argv_for(argv[0]) + list(argv[1:])
 
 
-def _newest_restore(site: Site) -> int | None:
+def _newest_open(site: Site, jobtype: int) -> int | None:
     jobs = site.call("bpjobd", "job_list", open=True)["jobs"]
-    restores = [j["jobid"] for j in jobs if j["jobtype"] == kinds.JOB_RESTORE]
-    return max(restores) if restores else None
+    found = [j["jobid"] for j in jobs if j["jobtype"] == jobtype]
+    return max(found) if found else None
+
+
+def _newest_restore(site: Site) -> int | None:
+    return _newest_open(site, kinds.JOB_RESTORE)
 
 
 def _written(dest: Path) -> bool:
@@ -197,7 +211,7 @@ def check_after(site: Site, jobid: int, *, may_succeed: bool = False,
              "no image in progress in the catalog")
     if dest is not None:
         assert not [p for p in dest.rglob(".nbtr*")], list(dest.rglob("*"))
-    wait_for(lambda: not _held(site, jobid), 60, f"job {jobid}'s resources to be released")
+    wait_for(lambda: not held(site, jobid), 60, f"job {jobid}'s resources to be released")
     next_backup_ends_0(site)
     forget_images(site)
     return done
@@ -208,7 +222,7 @@ def forget_images(site: Site) -> None:
     site.host.run("bpexpdate", "-policy", POLICY, "-d", "0", "-force", check=False)
 
 
-def _held(site: Site, jobid: int) -> bool:
+def held(site: Site, jobid: int) -> bool:
     q = site.call("nbrb", "queue")
     held = site.call("nbemm", "allocations")["allocations"]
     return jobid in q["active"] or jobid in [r["jobid"] for r in q["queued"]] \
