@@ -66,7 +66,7 @@ class Bprd(Daemon):
         self.running: dict[int, Connection | None] = {}
         self.created: set[int] = set()  # the restores this bprd started (recover.Owner)
         self.canceled: set[int] = set()  # canceled before bpbrm could be told
-        self.booted = 0
+        self.creating = threading.Lock()
 
     def owns(self, jobid: int) -> bool:
         with self.lock:
@@ -74,7 +74,6 @@ class Bprd(Daemon):
 
     def on_start(self) -> None:
         # The restores a previous bprd left are ended once bpjobd answers; at stop, ours are.
-        self.booted = int(clock.now())
         threading.Thread(target=recover.reconcile, args=(self,), name="reconcile",
                          daemon=True).start()
         threading.Thread(target=self._cancel_at_stop, name="stopper", daemon=True).start()
@@ -168,11 +167,14 @@ class Bprd(Daemon):
                          f"{', '.join(i['header']['backupid'] for i in images)}; "
                          f"no neededimage file is needed for disk", clock.now()))
         report = jobreport.JobReporter(self.cfg, "bprd")
-        jobid = report.create(jobtype=kinds.JOB_RESTORE, state=kinds.ACTIVE, client=dest,
-                              policy="", schedule="", owner=msg["owner"],
-                              masterserver=self.cfg.client_name, filelist=paths,
-                              started=int(clock.now()), operation=kinds.OP_RESTORE,
-                              srcserver=source, new_try=True)
+        with self.creating:  # created and registered as one, for recover.reconcile
+            jobid = report.create(jobtype=kinds.JOB_RESTORE, state=kinds.ACTIVE, client=dest,
+                                  policy="", schedule="", owner=msg["owner"],
+                                  masterserver=self.cfg.client_name, filelist=paths,
+                                  started=int(clock.now()), operation=kinds.OP_RESTORE,
+                                  srcserver=source, new_try=True)
+            with self.lock:
+                self.created.add(jobid)
         for n, text, at in steps:
             report.step(jobid, n, text, time=at)
         report.step(jobid, 3, f"restore job {jobid} created in bpjobd")
@@ -184,7 +186,6 @@ class Bprd(Daemon):
                "missing": plan.get("missing", [])}
         with self.lock:
             self.running[jobid] = None
-            self.created.add(jobid)
         threading.Thread(target=self._run_restore, args=(job, report), daemon=True,
                          name=f"restore {jobid}").start()
         return {"jobid": jobid, "missing": job["missing"]}

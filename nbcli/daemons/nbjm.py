@@ -55,7 +55,7 @@ class Nbjm(Daemon):
         self.restores: dict[int, RestoreResources] = {}
         self._last_backup_time: dict[str, int] = {}
         self.created: set[int] = set()  # every job this nbjm created (recover.Owner)
-        self.booted = 0
+        self.creating = threading.Lock()
 
     def owns(self, jobid: int) -> bool:
         with self.lock:
@@ -63,7 +63,6 @@ class Nbjm(Daemon):
 
     def on_start(self) -> None:
         # The jobs a previous nbjm left are ended once bpjobd answers; at stop, ours are.
-        self.booted = int(clock.now())
         threading.Thread(target=recover.reconcile, args=(self,), name="reconcile",
                          daemon=True).start()
         threading.Thread(target=self._cancel_at_stop, name="stopper", daemon=True).start()
@@ -109,15 +108,18 @@ class Nbjm(Daemon):
     def job_start(self, msg: Message, conn: Connection) -> Message:
         """Seed step 2: queue the job, make it visible in bpjobd, run it on its own thread."""
         report = jobreport.JobReporter(self.cfg, "nbjm")
-        jobid = report.create(
-            jobtype=kinds.JOB_ARCHIVE if msg["sched_type"] == 3 else kinds.JOB_BACKUP,
-            state=kinds.QUEUED, policy=msg["policy"], schedule=msg["schedule"],
-            client=msg["client"], policytype=msg["policy_type"],
-            scheduletype=msg["sched_type"], priority=msg["priority"],
-            subtype=msg["subtype"], owner=msg["owner"],
-            retentionlevel=msg["retention_level"],
-            masterserver=self.cfg.client_name, filelist=msg["paths"], started=int(clock.now()),
-            stunit=msg["stu"] or "", operation=kinds.OP_REQUEST_RESOURCES)
+        with self.creating:  # created and registered as one, for recover.reconcile
+            jobid = report.create(
+                jobtype=kinds.JOB_ARCHIVE if msg["sched_type"] == 3 else kinds.JOB_BACKUP,
+                state=kinds.QUEUED, policy=msg["policy"], schedule=msg["schedule"],
+                client=msg["client"], policytype=msg["policy_type"],
+                scheduletype=msg["sched_type"], priority=msg["priority"],
+                subtype=msg["subtype"], owner=msg["owner"],
+                retentionlevel=msg["retention_level"],
+                masterserver=self.cfg.client_name, filelist=msg["paths"], started=int(clock.now()),
+                stunit=msg["stu"] or "", operation=kinds.OP_REQUEST_RESOURCES)
+            with self.lock:
+                self.created.add(jobid)
         first = msg["nbpem_step"] or {}
         report.step(jobid, 1, first.get("msg") or "Job Start from nbpem", process="nbpem",
                     pid=first.get("pid"), host=first.get("host"), time=first.get("time"))
@@ -126,7 +128,6 @@ class Nbjm(Daemon):
         job = BackupJob(self, jobid, msg, report)
         with self.lock:
             self.jobs[jobid] = job
-            self.created.add(jobid)
         if self.stop.is_set():
             job.canceled.set()  # started while nbjm stops: it ends at once (150)
         threading.Thread(target=self._run, args=(job,), name=f"job {jobid}", daemon=True).start()

@@ -37,7 +37,9 @@ class Owner(Protocol):
     cfg: HostConfig
     log: logging.Logger
     stop: threading.Event
-    booted: int  # clock time of this nbjm's start
+    # Held while a job is created in bpjobd and added to the owner's own (`owns`), so that a
+    # listing taken under it tells a previous run's jobs from this run's.
+    creating: threading.Lock
 
     def owns(self, jobid: int) -> bool:
         """Whether this run of the owner created the job (it runs it, or ran it to its end)."""
@@ -49,7 +51,9 @@ def reconcile(nbjm: Owner) -> None:
     deadline = time.monotonic() + RECONCILE_FOR
     while not nbjm.stop.is_set():
         try:
-            jobs = orphans.open_jobs(nbjm.cfg, nbjm.name)
+            with nbjm.creating:
+                left = [j for j in orphans.open_jobs(nbjm.cfg, nbjm.name)
+                        if not nbjm.owns(int(j["jobid"]))]
             break
         except NbuError as e:
             if time.monotonic() > deadline:
@@ -60,9 +64,8 @@ def reconcile(nbjm: Owner) -> None:
         return
     report = jobreport.JobReporter(nbjm.cfg, nbjm.name)
     try:
-        for job in jobs:
-            if int(job["started"] or 0) <= nbjm.booted and not nbjm.owns(int(job["jobid"])):
-                end_orphan(nbjm, report, job)
+        for job in left:
+            end_orphan(nbjm, report, job)
     finally:
         report.close()
 

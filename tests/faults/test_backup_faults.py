@@ -72,3 +72,16 @@ def test_an_orphan_canceled_while_the_catalog_is_down(site: Site) -> None:
     restart(site)
     done = check_after(site, jobid)
     assert done["status"] == 150
+
+
+@full_only
+def test_a_waiting_bpbackup_ends_when_the_master_stays_away(site: Site) -> None:
+    """bpjobd dies and is not started again: `bpbackup -w` does not hang; after MASTER_GONE
+    (60 s) it ends with the status that says how the master was lost."""
+    jobid, cmd = start_backup(site)
+    kill(site, "bpjobd")
+    out, err = cmd.communicate(timeout=120)
+    assert cmd.returncode in (25, 40), (cmd.returncode, out, err)
+    assert "went away" in err
+    restart(site)
+    check_after(site, jobid, may_succeed=True)
