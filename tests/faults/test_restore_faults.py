@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.faults.faultkit import (
     Site,
     check_after,
     forget_images,
     full_only,
+    held,
     image_of_big_source,
     kill,
     restart,
@@ -47,3 +49,21 @@ def test_kill_during_restore(site: Site, victim: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("victim", FULL)
 def test_kill_during_restore_full(site: Site, victim: str, tmp_path: Path) -> None:
     _scenario(site, victim, tmp_path)
+
+
+@full_only
+def test_cancel_of_a_restore_whose_bprd_died(site: Site, tmp_path: Path) -> None:
+    """`bpdbjobs -cancel` of a restore nobody runs (bprd killed, not restarted): bpjobd ends
+    it (150), its waiting `bprestore -w` exits 150, nbrb and nbemm let go."""
+    image_of_big_source(site)
+    cmd, dest = start_restore(site, tmp_path)
+    jobid = newest_restore(site)
+    assert jobid is not None
+    kill(site, "bprd")
+    assert site.host.run("bpdbjobs", "-cancel", str(jobid)).stdout == "1 job(s) canceled\n"
+    out, err = cmd.communicate(timeout=120)
+    assert cmd.returncode == 150, (out, err)
+    wait_for(lambda: not held(site, jobid), 60, "nbrb and nbemm to let go")
+    restart(site)
+    assert check_after(site, jobid, dest=dest)["status"] == 150
+    forget_images(site)
