@@ -24,7 +24,7 @@ import click
 
 from nbcli import clock, config
 from nbcli.config import HostConfig
-from nbcli.status import LOGIC_ERROR, NbuError, exit_code, exit_line
+from nbcli.status import INVALID_PARAMETER, LOGIC_ERROR, NbuError, exit_code, exit_line
 
 if TYPE_CHECKING:
     import logging
@@ -35,6 +35,16 @@ def load_cfg(root: str | None) -> HostConfig:
     cfg = config.load(root)
     clock.use_root(cfg.root)
     return cfg
+
+
+def master_list(cfg: HostConfig, option: str | None) -> list[str]:
+    """`-M master_server,...`: the masters to ask, in order (default: this host's master)."""
+    if option is None:
+        return [cfg.master]
+    names = [n.strip() for n in option.split(",") if n.strip()]
+    if not names:
+        raise NbuError(INVALID_PARAMETER, "-M needs a master server name")
+    return names
 
 
 def admin_log(cfg: HostConfig) -> logging.Logger:

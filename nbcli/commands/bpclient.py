@@ -15,20 +15,36 @@ import click
 
 from nbcli.cli import admin_log, entry, root_option
 from nbcli.commands import clientattrfmt
-from nbcli.commands.policyfmt import MasterDb, master_db, master_option, policy_command
+from nbcli.commands.policyfmt import (
+    FLAG01,
+    MasterDb,
+    ignored_options,
+    master_db,
+    master_option,
+    policy_command,
+    pop_ignored,
+)
 from nbcli.model.clientattrs import ClientAttrs
 from nbcli.model.records import from_table
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
 
-SYNOPSIS = """bpclient -All [-L | -l] [-M master]
-bpclient -client client_name [-L | -l] [-M master]
+SYNOPSIS = """bpclient -All [-L | -l] [-v] [-M master_server,...]
+bpclient -client client_name [-L | -l] [-v] [-M master_server,...]
 bpclient -client client_name -add | -update [-max_jobs 1-99] [-current_host host_name]
     [-ip address] [-port number] [-dynamic_address 0|1] [-free_browse 0|1|2]
     [-list_restore 0|1|2|3] [-connect_options 0|1|2 0|1|2 0|1|2|3]
     [-online | -offline | -online_backup | -offline_backup | -online_restore |
-     -offline_restore] [-M master]
-bpclient -client client_name -delete [-M master]"""
+     -offline_restore] [-ut] [-WOFB_enabled 0|1] [-WOFB_FIM 0|1] [-WOFB_usage 0|1]
+    [-WOFB_error 0|1] [-client_direct 0|1|2] [-client_direct_restore 0|1|2]
+    [-M master_server,...]
+bpclient -client client_name -delete [-M master_server,...]"""
+# NetBackup's options for features nbcli does not have (Windows open file backup, client
+# direct): accepted and checked, without effect (man/bpclient.8).
+IGNORED = (("-ut", None), ("-WOFB_enabled", FLAG01), ("-WOFB_FIM", FLAG01),
+           ("-WOFB_usage", FLAG01), ("-WOFB_error", FLAG01),
+           ("-client_direct", click.IntRange(0, 2)),
+           ("-client_direct_restore", click.IntRange(0, 2)))
 
 # option destination -> ClientAttrs attribute, for the plain values
 SIMPLE = {"max_jobs": "max_jobs", "current_host": "current_host", "ip": "ip_address",
@@ -93,6 +109,7 @@ def _list(db: MasterDb, client: str | None, form: str) -> int:
 @click.option("-connect_options", "connect_options", type=int, nargs=3, metavar="A B C",
               help="BPCD connect-back, ports, daemon connection (default 2 2 3).")
 @_state_options
+@ignored_options(*IGNORED)
 @click.option("-v", "verbose", is_flag=True, hidden=True)
 @master_option
 @root_option
@@ -111,7 +128,10 @@ def cli(all_clients: bool, client: str | None, form: str | None, mode: str | Non
       226  -add: the client already has an entry
       227  no entry for the client (or, with -All, for any client)
     """
+    ignored = pop_ignored(opts)
     changes = changes_from(opts)
+    if ignored and mode not in ("add", "update"):
+        raise NbuError(INVALID_PARAMETER, "attribute options go with -client NAME -add or -update")
     if all_clients == (client is not None):
         raise NbuError(INVALID_PARAMETER, "give one of -All or -client NAME")
     if (mode is None or mode == "delete" or all_clients) and changes:
@@ -127,7 +147,8 @@ def cli(all_clients: bool, client: str | None, form: str | None, mode: str | Non
         db("client_delete", client=client)
     else:
         db(f"client_{mode}", client=client, attrs=changes)
-    admin_log(db.cfg).info("bpclient: %s %s %s", mode, client, changes)
+    admin_log(db.cfg).info("bpclient: %s %s %s%s", mode, client, changes,
+                           f" (without effect: {sorted(ignored)})" if ignored else "")
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from nbcli import __version__, atomic, kinds, timefmt
-from nbcli.cli import admin_log, command, join_date_times, load_cfg, root_option
+from nbcli.cli import admin_log, command, join_date_times, load_cfg, master_list, root_option
 from nbcli.commands import jobctl, jobfmt
 from nbcli.config import HostConfig
 from nbcli.net import client
@@ -229,15 +229,6 @@ def _hours(hours: int | None, days: int | None, name: str) -> int | None:
     return value
 
 
-def _masters(cfg: HostConfig, option: str | None) -> list[str]:
-    if option is None:
-        return [cfg.master]
-    names = [n.strip() for n in option.split(",") if n.strip()]
-    if not names:
-        raise NbuError(INVALID_PARAMETER, "-M needs a master server name")
-    return names
-
-
 @command("bpdbjobs", SYNOPSIS)
 @click.option("-report", "report_", is_flag=True, help="List the jobs (the default).")
 @click.option("-all_columns", is_flag=True,
@@ -324,7 +315,7 @@ def cli(report_: bool, all_columns: bool, most_columns: bool, gdm: bool, vault: 
         return 0
     jobids = parse_jobids(jobid_list) if jobid_list else None
     cfg = load_cfg(root)
-    servers = _masters(cfg, masters)
+    servers = master_list(cfg, masters)
     if reason is not None or mode in ACTIONS + ("cancel_all", "clean"):
         admin_log(cfg).info("bpdbjobs -%s %s%s", mode, specs.get(mode) or "",
                             f" reason: {reason}" if reason else "")

@@ -11,41 +11,59 @@ import click
 from nbcli.cli import admin_log, entry, root_option
 from nbcli.commands.policyfmt import (
     MasterDb,
+    check_reason,
     client_l,
     form_options,
     master_db,
     master_option,
     policy_command,
+    policy_type,
+    reason_option,
 )
 from nbcli.model import policy_raw
 from nbcli.model.policy import MAX_NAME, Client, check_name
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NbuError
 
-SYNOPSIS = """bpplclients [policy_name] [-L | -l | -U] [-allunique] [-noheader] [-M master]
+SYNOPSIS = """bpplclients [policy_name | -allunique [-pt policy_type]] [-L | -l | -U | -noheader]
+    [-v] [-M master_server,...]
+bpplclients policy_name -add host_name hardware os [priority]
 bpplclients policy_name -add host_name hardware os [host_name hardware os]... [-priority n]
-    [-M master]
-bpplclients policy_name -delete host_name... [-M master]
+    [-reason "string"] [-v] [-M master_server,...]
+bpplclients policy_name -delete host_name... [-reason "string"] [-v] [-M master_server,...]
 bpplclients policy_name -modify host_name [-hardware hardware] [-os os] [-priority n]
-    [-M master]"""
+    [-reason "string"] [-v] [-M master_server,...]"""
 
+MAX_PRIORITY = 99999
 HEADER = ["Hardware         OS                         Client",
           "---------------  -------------------------  --------------"]
 
 
 def _word(text: str, what: str) -> str:
-    if not text or len(text) > MAX_NAME or any(ch.isspace() for ch in text):
+    if not text or len(text) > MAX_NAME or not text.isprintable() \
+            or any(ch.isspace() for ch in text):
         raise NbuError(INVALID_PARAMETER, f"invalid {what} {text!r}: one word of at most "
                                           f"{MAX_NAME} characters")
     return text
 
 
 def _new_clients(operands: tuple[str, ...], priority: int | None) -> list[Client]:
+    # NetBackup's own form: `-add host_name hardware os [priority]`, the priority positional.
+    if len(operands) == 4 and priority is None:
+        priority = _priority(operands[3])
+        operands = operands[:3]
     if not operands or len(operands) % 3:
         raise NbuError(INVALID_PARAMETER, "-add takes one or more 'host_name hardware os' triples")
     return [Client(check_name(operands[i], "client name"),
                    _word(operands[i + 1], "hardware"), _word(operands[i + 2], "os"),
                    priority or 0) for i in range(0, len(operands), 3)]
+
+
+def _priority(text: str) -> int:
+    if not text.isdigit() or int(text) > MAX_PRIORITY:
+        raise NbuError(INVALID_PARAMETER, f"a client's priority is 0 to {MAX_PRIORITY}, not "
+                                          f"{text!r}")
+    return int(text)
 
 
 def rows(clients: list[Client], form: str | None, noheader: bool) -> list[str]:
@@ -57,8 +75,10 @@ def rows(clients: list[Client], form: str | None, noheader: bool) -> list[str]:
     return table if noheader else HEADER + table
 
 
-def _listed(db: MasterDb, name: str | None, unique: bool) -> list[Client]:
+def _listed(db: MasterDb, name: str | None, unique: bool, kind: int | None) -> list[Client]:
     chosen = [db.policy(name)] if name else db.policies()
+    if kind is not None:
+        chosen = [p for p in chosen if p.policy_type == kind]
     clients = [c for p in chosen for c in p.clients]
     if unique:
         first: dict[str, Client] = {}
@@ -80,11 +100,15 @@ def _listed(db: MasterDb, name: str | None, unique: bool) -> list[Client]:
 @click.option("-os", "os_name", help="With -modify: the new operating system.")
 @click.option("-priority", "priority", type=click.IntRange(0, 99999),
               help="With -add/-modify: the client's priority in the policy.")
+@click.option("-pt", "ptype", metavar="TYPE", help="List only the clients of policies of "
+                                                  "this type.")
+@reason_option
 @master_option
 @root_option
 def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool,
         noheader: bool, action: str | None, hardware: str | None, os_name: str | None,
-        priority: int | None, master: str | None, root: str | None) -> int:
+        priority: int | None, ptype: str | None, reason: str | None, master: str | None,
+        root: str | None) -> int:
     """List the clients of policies, or add, delete or modify clients of a policy.
 
     \b
@@ -98,13 +122,17 @@ def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool
       230  the policy does not exist
       239  -delete/-modify: the client is not in the policy
     """
+    kind = None if ptype is None else policy_type(ptype)
+    why = check_reason(reason)
     db = master_db(root, master)
     if action is None:
         if len(operands) > 1:
             raise NbuError(INVALID_PARAMETER, f"unexpected arguments: {' '.join(operands[1:])}")
-        echo_lines(rows(_listed(db, operands[0] if operands else None, unique), form,
+        echo_lines(rows(_listed(db, operands[0] if operands else None, unique, kind), form,
                         noheader))
         return 0
+    if kind is not None:
+        raise NbuError(INVALID_PARAMETER, "-pt goes with a listing")
     if not operands:
         raise NbuError(INVALID_PARAMETER, f"-{action} needs a policy name")
     name, rest = operands[0], operands[1:]
@@ -117,7 +145,8 @@ def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool
         db("policy_client_delete", policy=name, names=list(rest))
     else:
         _modify(db, name, rest, hardware, os_name, priority)
-    admin_log(db.cfg).info("bpplclients: %s -%s %s", name, action, " ".join(rest))
+    admin_log(db.cfg).info("bpplclients: %s -%s %s%s", name, action, " ".join(rest),
+                           f" reason: {why}" if why else "")
     return 0
 
 

@@ -11,29 +11,56 @@ from typing import Any
 
 import click
 
-from nbcli import kinds, timefmt
+from nbcli import timefmt
 from nbcli.cli import admin_log, entry, root_option
 from nbcli.commands.policyfmt import (
+    FLAG01,
+    NameType,
+    TextType,
     attributes_u,
     bpplinfo_l,
+    check_reason,
     form_options,
     header,
+    ignored_options,
     master_db,
     master_option,
     policy_command,
+    policy_type,
+    pop_ignored,
+    reason_option,
 )
 from nbcli.model import policy_raw
 from nbcli.model.policy import ANY_GROUP, MAX_NAME, Policy, check_name
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, TEXT_TOO_LONG, NbuError
 
-SYNOPSIS = """bpplinfo policy_name -L | -l | -U [-M master]
-bpplinfo policy_name -set | -modify [-active | -inactive] [-pt policy_type]
+INT_MAX = 2147483647
+# NetBackup's options for features nbcli does not have (snapshots, BMR, accelerator, virtual
+# machines...): accepted and checked, without effect (man/bpplinfo.8).
+IGNORED = (("-collect_bmr_info", FLAG01), ("-disaster", FLAG01),
+           ("-granular_restore_info", FLAG01),
+           ("-job_subtype", click.Choice(["DUPLICATE", "LIVE"], case_sensitive=False)),
+           ("-rfile", FLAG01), ("-ignore_client_direct", FLAG01), ("-use_accelerator", FLAG01),
+           ("-application_discovery", FLAG01),
+           ("-discovery_lifetime", click.IntRange(0, INT_MAX)),
+           ("-use_virtual_machine", click.IntRange(0, 3)),
+           ("-alt_client_name", NameType("alternate client name")),
+           ("-snapshot_method", NameType("snapshot method")),
+           ("-snapshot_method_args", TextType(1024)), ("-application_consistent", FLAG01))
+
+SYNOPSIS = """bpplinfo policy_name -L | -l | -U [-v] [-M master_server,...]
+bpplinfo policy_name -set | -modify [-v] [-active | -inactive] [-pt policy_type]
     [-residence label] [-pool label] [-priority number] [-policyjobs max_jobs]
     [-collect_tir_info 0|1|2] [-keyword "keyword phrase"] [-compress 0|1] [-crossmp 0|1]
     [-follownfs 0|1] [-blkincr 0|1] [-multiple_streams 0|1] [-encrypt 0|1] [-chkpt 0|1]
-    [-chkpt_intrvl minutes] [-ef effective_time] [-sg server_group] [-data_class class]
-    [-M master]"""
+    [-chkpt_intrvl minutes] [-ef effective_time] [-ut] [-sg server_group | *ANY* | *NONE*]
+    [-data_class class | *NULL*] [-collect_bmr_info 0|1] [-disaster 0|1]
+    [-granular_restore_info 0|1] [-job_subtype DUPLICATE | LIVE] [-rfile 0|1]
+    [-ignore_client_direct 0|1] [-use_accelerator 0|1] [-application_discovery 0|1]
+    [-discovery_lifetime seconds] [-use_virtual_machine 0|1|2|3] [-alt_client_name name]
+    [-snapshot_method method] [-snapshot_method_args args] [-application_consistent 0|1]
+    [-reason "string"] [-M master_server,...]"""
 
 FLAG = click.IntRange(0, 1)
 # option destination -> Policy attribute, for the 0|1 flags
@@ -49,15 +76,6 @@ def _pool_or_label(value: str, what: str) -> str:
     return check_name(value, what)
 
 
-def _policy_type(text: str) -> int:
-    if text.isdigit() and int(text) in kinds.POLICY_TYPES:
-        return int(text)
-    try:
-        return kinds.POLICY_CODES[text.lower()]
-    except KeyError:
-        raise NbuError(INVALID_PARAMETER, f"unknown policy type {text!r}") from None
-
-
 def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
     """The Policy attributes the command line sets (checked), by attribute name."""
     out: dict[str, Any] = {FLAGS[k]: bool(v) for k, v in opts.items()
@@ -68,7 +86,7 @@ def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
               "collect_tir_info": "collect_tir", "chkpt_intrvl": "checkpoint_interval"}
     out.update({attr: opts[k] for k, attr in simple.items() if opts[k] is not None})
     if opts["pt"] is not None:
-        out["policy_type"] = _policy_type(opts["pt"])
+        out["policy_type"] = policy_type(opts["pt"])
     if opts["residence"] is not None:
         out["residence"] = _pool_or_label(opts["residence"], "storage unit")
     if opts["pool"] is not None:
@@ -80,12 +98,25 @@ def changes_from(opts: dict[str, Any]) -> dict[str, Any]:
     if opts["data_class"] is not None:
         out["data_classification"] = _pool_or_label(opts["data_class"], "data classification")
     if opts["keyword"] is not None:
-        if "\n" in opts["keyword"] or len(opts["keyword"]) > MAX_NAME:
-            raise NbuError(TEXT_TOO_LONG, "the keyword must be one line of at most 128 characters")
-        out["keyword"] = opts["keyword"]
+        out["keyword"] = _keyword(opts["keyword"])
     if opts["ef"] is not None:
-        out["effective_date"] = timefmt.parse(opts["ef"])
+        out["effective_date"] = _epoch(opts["ef"]) if opts["ut"] else timefmt.parse(opts["ef"])
     return out
+
+
+def _keyword(text: str) -> str:
+    if len(text) > MAX_NAME:
+        raise NbuError(TEXT_TOO_LONG, "the keyword phrase is at most 128 characters")
+    if not text.isprintable():
+        raise NbuError(INVALID_PARAMETER, "the keyword phrase is one line of printable text")
+    return text
+
+
+def _epoch(text: str) -> int:
+    """-ef with -ut: seconds since 1970 (0 to 2147483647)."""
+    if not text.isdigit() or int(text) > INT_MAX:
+        raise NbuError(INVALID_PARAMETER, f"-ef with -ut takes seconds since 1970, not {text!r}")
+    return int(text)
 
 
 def _show(p: Policy, form: str) -> list[str]:
@@ -125,10 +156,13 @@ def _show(p: Policy, form: str) -> list[str]:
 @click.option("-ef", "ef", metavar="DATE", help="Effective time, mm/dd/yyyy [hh:mm:ss].")
 @click.option("-sg", "sg", metavar="GROUP", help="Server group (*ANY*, *NONE*).")
 @click.option("-data_class", "data_class", metavar="CLASS", help="Data classification.")
+@click.option("-ut", "ut", is_flag=True, help="-ef is in seconds since 1970 (UNIX time).")
+@ignored_options(*IGNORED)
+@reason_option
 @master_option
 @root_option
-def cli(name: str, form: str | None, verbose: bool, mode: str | None, master: str | None,
-        root: str | None, **opts: Any) -> int:
+def cli(name: str, form: str | None, verbose: bool, mode: str | None, reason: str | None,
+        master: str | None, root: str | None, **opts: Any) -> int:
     """Display or change the attributes of a policy.
 
     \b
@@ -139,9 +173,12 @@ def cli(name: str, form: str | None, verbose: bool, mode: str | None, master: st
       46   this host is not a server of the master
       109  invalid -ef date
       153  this host is not the master server (and no -M names one)
+      219  -residence: no such storage unit
       225  keyword or name too long
       230  the policy does not exist
     """
+    ignored = pop_ignored(opts)
+    why = check_reason(reason)
     if bool(form) == bool(mode):
         raise NbuError(INVALID_PARAMETER,
                        "give one of -L, -l, -U, or -set / -modify with attributes")
@@ -151,7 +188,9 @@ def cli(name: str, form: str | None, verbose: bool, mode: str | None, master: st
         return 0
     changes = changes_from(opts)
     db("policy_set_info", policy=name, changes=changes, reset=mode == "set")
-    admin_log(db.cfg).info("bpplinfo: %s %s %s", name, mode, sorted(changes))
+    admin_log(db.cfg).info("bpplinfo: %s %s %s%s%s", name, mode, sorted(changes),
+                           f" (without effect: {sorted(ignored)})" if ignored else "",
+                           f" reason: {why}" if why else "")
     return 0
 
 

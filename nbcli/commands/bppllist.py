@@ -4,6 +4,8 @@
     bppllist P                     P in raw form (`bppllist P | grep INCLUDE | cut -d' ' -f2`)
     bppllist -allpolicies -U       every policy, labelled
     bppllist -byclient C           the policies that back up client C
+    bppllist -keyword K            the policies whose keyword phrase contains K
+    bppllist -M m1,m2              the same on each master in turn
 """
 
 from __future__ import annotations
@@ -18,25 +20,31 @@ from nbcli.commands.policyfmt import (
     master_option,
     policy_command,
     policy_lines,
+    policy_type,
 )
 from nbcli.model.policy import Policy
 from nbcli.render import echo_lines
 from nbcli.status import NO_ENTITY, NbuError
 
 SYNOPSIS = """bppllist [policy_name] [-L | -l | -U] [-allpolicies] [-byclient client]
-    [-M master]"""
+    [-keyword "keyword phrase"] [-pt policy_type] [-v | -verbose] [-M master_server,...]"""
 
 
-def _selected(db: MasterDb, name: str | None, every: bool,
-              client: str | None) -> list[Policy]:
+def _selected(db: MasterDb, name: str | None, every: bool, client: str | None,
+              keyword: str | None, ptype: int | None) -> list[Policy]:
     if name:
         chosen = [db.policy(name)]
     else:
-        chosen = db.policies() if every or client else []
+        chosen = db.policies() if every or client or keyword is not None \
+            or ptype is not None else []
     if client:
         chosen = [p for p in chosen if any(c.name == client for c in p.clients)]
         if not chosen:
             raise NbuError(NO_ENTITY, f"no policy has client {client}")
+    if keyword is not None:
+        chosen = [p for p in chosen if keyword in p.keyword]
+    if ptype is not None:
+        chosen = [p for p in chosen if p.policy_type == ptype]
     return chosen
 
 
@@ -46,30 +54,37 @@ def _selected(db: MasterDb, name: str | None, every: bool,
 @click.option("-allpolicies", "every", is_flag=True, help="List every policy.")
 @click.option("-byclient", "client", metavar="CLIENT",
               help="Only the policies that contain this client.")
+@click.option("-keyword", "keyword", metavar="PHRASE",
+              help="Only the policies whose keyword phrase contains PHRASE.")
+@click.option("-pt", "ptype", metavar="TYPE", help="Only the policies of this type.")
+@click.option("-verbose", "verbose_long", is_flag=True, hidden=True)
 @master_option
 @root_option
 def cli(name: str | None, form: str | None, verbose: bool, every: bool,
-        client: str | None, master: str | None, root: str | None) -> int:
+        client: str | None, keyword: str | None, ptype: str | None, verbose_long: bool,
+        master: str | None, root: str | None) -> int:
     """List policies: names, or their whole definition.
 
-    Without arguments, the policy names, one per line. With a policy name, -allpolicies or
-    -byclient, the policies themselves: raw records (-l, the default), or labelled (-L, -U).
+    Without arguments, the policy names, one per line. With a policy name, -allpolicies,
+    -byclient, -keyword or -pt, the policies themselves: raw records (-l, the default), or
+    labelled (-L, -U). -v and -verbose change nothing in the output.
 
     \b
     EXIT STATUS
       0    listed (nothing at all when there is no policy)
-      20   invalid option or policy name
+      20   invalid option, policy name or policy type
       25   cannot connect to bpdbm on the master
       153  this host is not the master server (and no -M names one)
       227  -byclient: no policy contains that client
       230  the policy does not exist
     """
+    kind = None if ptype is None else policy_type(ptype)
     db = master_db(root, master)
-    if not (name or every or client):
+    if not (name or every or client or keyword is not None or kind is not None):
         echo_lines(db("policy_names")["names"])
         return 0
-    for p in _selected(db, name, every, client):
-        echo_lines(policy_lines(p, form))
+    for p in _selected(db, name, every, client, keyword, kind):
+        echo_lines(policy_lines(p, form, db.periods))
     return 0
 
 

@@ -14,11 +14,16 @@ import click
 
 from nbcli.cli import admin_log, entry, root_option
 from nbcli.commands.policyfmt import (
+    FLAG01,
     SCHEDULE_LISTS,
+    check_reason,
     given_options,
+    ignored_options,
     master_db,
     master_option,
     policy_command,
+    pop_ignored,
+    reason_option,
     schedule_options,
 )
 from nbcli.model import schedules
@@ -32,7 +37,13 @@ SYNOPSIS = """bpplschedrep policy_name sched_label [-st sched_type] [-freq backu
     [-number_copies number] [-rl retention_level[,rl-copy2,...]]
     [-fail_on_error 0|1[,0|1,...]] [-residence storage_unit_label[,stunit_copy2,...]]
     [-pool volume_pool_label[,pool_copy2,...]] [-sg share_group[,share_copy2,...]]
-    [-synthetic 0|1] [-(0..6) start duration] [-window start duration] [-M master]"""
+    [-synthetic 0|1] [-(0..6) start duration] [-window start duration] [-res_is_stl 0|1]
+    [-checksum_change_detection 0|1] [-slpwindow] [-reason "string"] [-v]
+    [-M master_server,...]"""
+# NetBackup's options for features nbcli does not have (storage lifecycle policies,
+# accelerator): accepted and checked, without effect (man/bpplschedrep.8).
+IGNORED = (("-res_is_stl", FLAG01), ("-checksum_change_detection", FLAG01),
+           ("-slpwindow", None))
 
 _DAY_NAMES = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 
@@ -61,10 +72,12 @@ def _rep_options(f: Any) -> Any:
 @schedule_options
 @_rep_options
 @click.option("-v", "verbose", is_flag=True, hidden=True)
+@ignored_options(*IGNORED)
+@reason_option
 @master_option
 @root_option
-def cli(name: str, label: str, verbose: bool, master: str | None, root: str | None,
-        **opts: Any) -> int:
+def cli(name: str, label: str, verbose: bool, reason: str | None, master: str | None,
+        root: str | None, **opts: Any) -> int:
     """Change the attributes of a schedule.
 
     \b
@@ -76,16 +89,21 @@ def cli(name: str, label: str, verbose: bool, master: str | None, root: str | No
       109  invalid date
       153  this host is not the master server (and no -M names one)
       197  the policy has no such schedule
+      219  -residence: no such storage unit
       230  the policy does not exist
       231  the start windows overlap
     """
-    if all(v in (None, (), False) for v in opts.values()):
+    ignored = pop_ignored(opts)
+    why = check_reason(reason)
+    if all(v in (None, (), False) for v in opts.values()) and not ignored:
         raise NbuError(INVALID_PARAMETER, "nothing to change: give at least one attribute")
     schedules.changes_from(opts)  # bad values fail here, before any request
     db = master_db(root, master)
     db("policy_sched_change", policy=name, label=label, options=given_options(opts))
-    admin_log(db.cfg).info("bpplschedrep: %s %s %s", name, label,
-                        sorted(k for k, v in opts.items() if v not in (None, (), False)))
+    admin_log(db.cfg).info("bpplschedrep: %s %s %s%s%s", name, label,
+                           sorted(k for k, v in opts.items() if v not in (None, (), False)),
+                           f" (without effect: {sorted(ignored)})" if ignored else "",
+                           f" reason: {why}" if why else "")
     return 0
 
 

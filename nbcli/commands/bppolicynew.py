@@ -9,13 +9,14 @@ from __future__ import annotations
 import click
 
 from nbcli.cli import admin_log, entry, root_option
-from nbcli.commands.policyfmt import master_db, master_option, policy_command
+from nbcli.commands.policyfmt import check_reason, master_db, master_option, policy_command
 from nbcli.status import INVALID_PARAMETER, NbuError
 
-SYNOPSIS = """bppolicynew policy_name [-verbose] [-reason "string"] [-M master]
-bppolicynew policy_name -sameas existing_policy_name [-verbose] [-reason "string"] [-M master]
-bppolicynew existing_policy_name -renameto policy_name [-verbose] [-reason "string"]
-    [-M master]"""
+SYNOPSIS = """bppolicynew policy_name [-verbose] [-M master_server,...] [-reason "string"]
+bppolicynew policy_name -sameas existing_policy_name [-verbose] [-M master_server,...]
+    [-reason "string"]
+bppolicynew existing_policy_name -renameto policy_name [-verbose] [-M master_server,...]
+    [-reason "string"]"""
 
 
 @policy_command("bppolicynew", SYNOPSIS)
@@ -42,6 +43,7 @@ def cli(name: str, sameas: str | None, renameto: str | None, verbose: bool,
       226  a policy of that name already exists
       230  the existing policy does not exist
     """
+    why = check_reason(reason)
     if sameas and renameto:
         raise NbuError(INVALID_PARAMETER, "-sameas and -renameto exclude each other")
     db = master_db(root, master)
@@ -51,7 +53,7 @@ def cli(name: str, sameas: str | None, renameto: str | None, verbose: bool,
     else:
         db("policy_create", policy=name, sameas=sameas)
         done = f"policy {name} created" + (f" as a copy of {sameas}" if sameas else "")
-    admin_log(db.cfg).info("bppolicynew: %s%s", done, f" (reason: {reason})" if reason else "")
+    admin_log(db.cfg).info("bppolicynew: %s%s", done, f" (reason: {why})" if why else "")
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.cli import command, entry, load_cfg, master_list, root_option
 from nbcli.commands import stufmt
 
 SYNOPSIS = """bpstuadd -label storage_unit_label -path path_name [-dt 1] [-host host_name]
@@ -46,7 +46,7 @@ def cli(label: str, path: str, disk_type: int, host: str | None, cj: int | None,
       2101  the host is not a media server in the EMM database
     """
     cfg = load_cfg(root)
-    for m in stufmt.masters(cfg, master):
+    for m in master_list(cfg, master):
         stufmt.emm_request(cfg, m, "stu_add", label=label, path=path, host=host, cj=cj,
                     mfs_mb=mfs, stype=disk_type, odo=odo)
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.cli import command, entry, load_cfg, master_list, root_option
 from nbcli.commands import stufmt
 
 SYNOPSIS = "bpstudel -label storage_unit_label [-M master_server,...]"
@@ -29,7 +29,7 @@ def cli(label: str, master: str | None, root: str | None) -> int:
       227   no storage unit has this label
     """
     cfg = load_cfg(root)
-    for m in stufmt.masters(cfg, master):
+    for m in master_list(cfg, master):
         stufmt.emm_request(cfg, m, "stu_delete", label=label)
     return 0
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.cli import command, entry, load_cfg, master_list, root_option
 from nbcli.commands import stufmt
 from nbcli.render import echo_lines
 
@@ -40,7 +40,7 @@ def cli(label: str | None, form: str | None, groups: str | None, master: str | N
     cfg = load_cfg(root)
     if groups == "only":
         return 0
-    for m in stufmt.masters(cfg, master):
+    for m in master_list(cfg, master):
         for stu in stufmt.emm_request(cfg, m, "stu_list", label=label)["stus"]:
             if form in ("long", "user"):
                 # NetBackup starts every block with a blank line, the first one too:

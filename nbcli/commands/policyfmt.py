@@ -13,6 +13,7 @@ adds the policy type's number.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from nbcli import kinds, timefmt
 from nbcli.cli import NbCommand, load_cfg
 from nbcli.config import HostConfig
 from nbcli.model import policy_raw, schedule_text
-from nbcli.model.policy import Client, Policy, from_toml
+from nbcli.model.policy import Client, Policy, check_name, from_toml
 from nbcli.net import client as net
 from nbcli.status import INVALID_PARAMETER, NOT_MASTER, NbuError
 
@@ -84,10 +85,106 @@ def form_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("-v", "verbose", is_flag=True, hidden=True)(f)
 
 
+def split_masters(text: str | None) -> list[str | None]:
+    """`-M a,b,c` -> ["a", "b", "c"]; no -M -> [None] (the first SERVER). Status 20 for an
+    empty name in the list (`-M a,,b`)."""
+    if text is None:
+        return [None]
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise NbuError(INVALID_PARAMETER, f"-M takes master server names separated by commas, "
+                                          f"not {text!r}")
+    return list(names)
+
+
 def master_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    """`-M master`: the master server whose bpdbm to ask (destination `master`)."""
-    return click.option("-M", "master", metavar="MASTER",
-                        help="The master server to ask (default: the first SERVER).")(f)
+    """`-M master[,master...]`: the master servers whose bpdbm to ask (destination `master`).
+
+    As NetBackup's: with a list, the command runs once for each master in turn, and stops at
+    the first that fails (its status is the command's)."""
+    @functools.wraps(f)
+    def each_master(*args: Any, master: str | None = None, **kwargs: Any) -> Any:
+        status: Any = 0
+        for name in split_masters(master):
+            status = f(*args, master=name, **kwargs)
+            if status:
+                return status
+        return status
+
+    return click.option("-M", "master", metavar="MASTER[,MASTER...]",
+                        help="The master servers to ask, in turn (default: the first "
+                             "SERVER).")(each_master)
+
+
+IGNORED = "ignored_"  # destination prefix of the options that change nothing in nbcli
+
+
+def ignored_options(*spec: tuple[str, click.ParamType[Any] | None]) -> Callable[..., Any]:
+    """Options of NetBackup's synopsis for features nbcli does not have: accepted, their
+    values checked (`type`; None = a flag without value), then without effect (each man page
+    lists them). The callback gets them as `ignored_<name>`; `pop_ignored` takes them out."""
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for flag, kind in reversed(spec):
+            dest = IGNORED + flag.lstrip("-")
+            if kind is None:
+                f = click.option(flag, dest, is_flag=True, hidden=True)(f)
+            else:
+                f = click.option(flag, dest, type=kind, hidden=True)(f)
+        return f
+    return decorate
+
+
+def pop_ignored(opts: dict[str, Any]) -> dict[str, Any]:
+    """The ignored options given (see ignored_options), removed from `opts`."""
+    found = {k[len(IGNORED):]: opts.pop(k) for k in [k for k in opts if k.startswith(IGNORED)]}
+    return {k: v for k, v in found.items() if v not in (None, False)}
+
+
+class NameType(click.ParamType[str]):
+    """A value that must be a NetBackup name (status 20, 225 when too long)."""
+
+    name = "name"
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        return check_name(str(value), self.what)
+
+
+class TextType(click.ParamType[str]):
+    """Free text of one line: printable, at most `limit` characters (status 20)."""
+
+    name = "text"
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value)
+        if len(text) > self.limit or not text.isprintable():
+            raise NbuError(INVALID_PARAMETER, f"{param.opts[0] if param else 'value'}: one line "
+                                              f"of at most {self.limit} printable characters")
+        return text
+
+
+FLAG01 = click.IntRange(0, 1)
+
+
+def reason_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`-reason "string"`: why the change is made; nbcli writes it to the admin log."""
+    return click.option("-reason", "reason", metavar="TEXT", default=None,
+                        help="Why: written to the admin log with the change.")(f)
+
+
+def check_reason(text: str | None) -> str:
+    """-reason: one line of printable text, at most 512 characters (status 20)."""
+    if text is None:
+        return ""
+    if len(text) > 512 or not text.isprintable():
+        raise NbuError(INVALID_PARAMETER, "-reason is one line of at most 512 printable "
+                                          "characters")
+    return text
 
 
 class MasterDb:
@@ -102,6 +199,8 @@ class MasterDb:
             raise NbuError(NOT_MASTER, f"{cfg.client_name} is not the master server")
         self.cfg = cfg
         self.host = host
+        # The master's retention periods (bpretlevel), as policy_get last answered them.
+        self.periods: dict[int, int | None] | None = None
 
     def __call__(self, op: str, **fields: Any) -> dict[str, Any]:
         return net.call(self.cfg, self.host, "bpdbm", op, **fields)
@@ -115,7 +214,20 @@ class MasterDb:
         return self._policies()
 
     def _policies(self, **fields: Any) -> list[Policy]:
-        return [from_toml(p["name"], p["toml"]) for p in self("policy_get", **fields)["policies"]]
+        reply = self("policy_get", **fields)
+        if "levels" in reply:
+            self.periods = {level: seconds for level, seconds in reply["levels"]}
+        return [from_toml(p["name"], p["toml"]) for p in reply["policies"]]
+
+
+def policy_type(text: str) -> int:
+    """`-pt`: a policy type by name (any case) or number; status 20 for another."""
+    if text.isdigit() and int(text) in kinds.POLICY_TYPES:
+        return int(text)
+    try:
+        return kinds.POLICY_CODES[text.lower()]
+    except KeyError:
+        raise NbuError(INVALID_PARAMETER, f"unknown policy type {text!r}") from None
 
 
 def master_db(root: str | None, master: str | None) -> MasterDb:
@@ -262,32 +374,34 @@ def include_l(path: str) -> str:
 # --- whole policies -------------------------------------------------------------------------
 
 
-def policy_u(p: Policy) -> list[str]:
+def policy_u(p: Policy, periods: schedule_text.Periods | None = None) -> list[str]:
     """`bppllist <policy> -U`: the §1.7 sample's layout, with clients, includes, schedules."""
     out = header(p, blank_after=True) + attributes_u(p)
     out += [""] + clients_u(p.clients) + [""] + includes_u(p.includes)
     if not p.schedules:
         return out + ["", f"  Schedule:\t{NONE_DEFINED}"]
     for s in p.schedules:
-        out += [""] + schedule_text.schedule_u(s)
+        out += [""] + schedule_text.schedule_u(s, periods)
     return out
 
 
-def policy_l(p: Policy) -> list[str]:
+def policy_l(p: Policy, periods: schedule_text.Periods | None = None) -> list[str]:
     """`bppllist <policy> -L`: one label per line, ending with a blank line."""
     out = header(p, blank_after=False) + attributes_l(p)
     out += [client_l(c) for c in p.clients] + [include_l(i) for i in p.includes]
     for s in p.schedules:
-        out += schedule_text.schedule_l(s)
+        out += schedule_text.schedule_l(s, periods)
     return out + [""]
 
 
-def policy_lines(p: Policy, form: str | None) -> list[str]:
-    """A whole policy in `form` (None = raw, as `bppllist <policy>` prints it)."""
+def policy_lines(p: Policy, form: str | None,
+                 periods: schedule_text.Periods | None = None) -> list[str]:
+    """A whole policy in `form` (None = raw, as `bppllist <policy>` prints it); labelled
+    retention levels name the master's configured `periods`."""
     if form == "U":
-        return policy_u(p)
+        return policy_u(p, periods)
     if form == "L":
-        return policy_l(p)
+        return policy_l(p, periods)
     return policy_raw.policy_lines(p)
 
 

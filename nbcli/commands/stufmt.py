@@ -16,7 +16,6 @@ from typing import Any
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.render import raw_field
-from nbcli.status import INVALID_PARAMETER, NbuError
 
 STU_TYPE_DISK = 0  # raw field 2: Disk (Media Manager units would be 2)
 DISK_SUBTYPES = {1: "Basic"}
@@ -67,16 +66,6 @@ def labelled(stu: dict[str, Any]) -> list[str]:
              ("Low Water Mark", f"{LOW_WATER}%"),
              ("Ok On Root", "no")]
     return [f"{name + ':':<22}{value}" for name, value in pairs]
-
-
-def masters(cfg: HostConfig, option: str | None) -> list[str]:
-    """`-M master_server,...`: the masters to ask, in order (default: this host's master)."""
-    if option is None:
-        return [cfg.master]
-    names = [n.strip() for n in option.split(",") if n.strip()]
-    if not names:
-        raise NbuError(INVALID_PARAMETER, "-M needs a master server name")
-    return names
 
 
 def emm_request(cfg: HostConfig, server: str, op: str, /, **fields: Any) -> dict[str, Any]:

@@ -160,7 +160,6 @@ class Bpdbm(Daemon):
                           "image_expire": Op(self.image_expire, IMAGE_OPS["image_expire"]),
                           "image_cleanup": Op(self.image_cleanup,
                                               IMAGE_OPS["image_cleanup"]),
-                          # the policy and configuration ops (lost in the merge of 'ops')
                           **ConfigOps(lambda: self.cfg, self.paths, self.log).ops()}}
 
     def ping(self, msg: Message, conn: Connection) -> Message:

@@ -44,13 +44,17 @@ from nbcli.model import records, schedules
 from nbcli.model.clientattrs import ClientAttrs
 from nbcli.model.globals import Globals
 from nbcli.model.policy import ANY_GROUP, MAX_NAME, Client, Policy, check_name, to_toml
+from nbcli.net import client as net_client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, op
 from nbcli.net.trust import server_name
 from nbcli.status import (
     INVALID_PARAMETER,
     INVALID_PROTOCOL,
+    NO_ENTITY,
+    PATH_NOT_ABSOLUTE,
     SERVER_NOT_ALLOWED,
+    STU_UNAVAILABLE,
     TEXT_TOO_LONG,
     NbuError,
 )
@@ -75,7 +79,7 @@ INFO_RANGES = {"priority": (0, 99999), "max_jobs": (0, 999), "collect_tir": (0, 
 SCHEDULE_KEYS = frozenset({"st", "freq", "mpxmax", "number_copies", "synthetic", "rl",
                            "residence", "pool", "sg", "fail_on_error", "cal", "incl", "excl",
                            "weekday", "dayomonth", "window", "delincl", "delexcl", "delweekday",
-                           "deldayomonth", "ci", "ce", "cw", "cd",
+                           "deldayomonth", "ci", "ce", "cw", "cd", "ut",
                            *(f"day{d}" for d in range(7))})
 
 
@@ -132,6 +136,17 @@ class ConfigOps:
             raise NbuError(SERVER_NOT_ALLOWED, f"{what}: {conn.peer} is not a server of this "
                                                "master")
 
+    def _check_stus(self, labels: list[str]) -> None:
+        """Status 219 unless nbemm on this master knows each storage unit ("" = any)."""
+        for label in dict.fromkeys(x for x in labels if x):
+            try:
+                net_client.call(self.cfg(), self.cfg().client_name, "nbemm", "stu_list",
+                                label=label)
+            except NbuError as e:
+                if e.status != NO_ENTITY:
+                    raise
+                raise NbuError(STU_UNAVAILABLE, f"storage unit {label} does not exist") from None
+
     def _done(self, conn: Connection, what: str, *detail: object) -> Message:
         self.log.info("%s from %s: %s", what, conn.peer, " ".join(map(str, detail)))
         return {}
@@ -145,7 +160,9 @@ class ConfigOps:
         """One policy (230 if there is none) or, without a name, every policy."""
         chosen = [policies.load(self.paths, msg["policy"])] if msg["policy"] \
             else policies.load_all(self.paths)
-        return {"policies": [{"name": p.name, "toml": to_toml(p)} for p in chosen]}
+        # The configured retention periods come along: -U/-L name each level's period.
+        return {"policies": [{"name": p.name, "toml": to_toml(p)} for p in chosen],
+                "levels": [[level, s] for level, s in retention.levels(self.paths)]}
 
     # --- policies: writing ----------------------------------------------------------------------
 
@@ -163,6 +180,7 @@ class ConfigOps:
         """bpplinfo -modify (or -set: every attribute back to its default first)."""
         self._writer(conn, "policy_set_info")
         changes = info_changes(msg["changes"])
+        self._check_stus([changes.get("residence", "")])
         with policies.modify(self.paths, msg["policy"]) as p:
             if msg["reset"]:
                 p.reset_attributes(int(clock.now()))
@@ -209,6 +227,8 @@ class ConfigOps:
             raise NbuError(INVALID_PARAMETER,
                            f"-{action} needs {'OLD NEW' if action == 'modify' else 'paths'}")
         with policies.modify(self.paths, msg["policy"]) as p:
+            for path in given[1:] if action == "modify" else given if action == "add" else []:
+                check_selection(p, path)
             if action == "add":
                 p.includes += given
             elif action == "delete":
@@ -222,6 +242,7 @@ class ConfigOps:
         self._writer(conn, "policy_sched_add")
         new = schedules.new_schedule(msg["label"],
                                      schedules.changes_from(schedule_options(msg["options"])))
+        self._check_stus([c.residence for c in new.copies])
         with policies.modify(self.paths, msg["policy"]) as p:
             p.add_schedule(new)
         return self._done(conn, "policy_sched_add", msg["policy"], msg["label"])
@@ -242,6 +263,7 @@ class ConfigOps:
         """bpplschedrep: only what the command line names changes."""
         self._writer(conn, "policy_sched_change")
         changes = schedules.changes_from(schedule_options(msg["options"]))
+        self._check_stus(changes.residence or [])
         with policies.modify(self.paths, msg["policy"]) as p:
             schedules.apply(p.find_schedule(msg["label"]), changes)
         return self._done(conn, "policy_sched_change", msg["policy"], msg["label"],
@@ -316,8 +338,9 @@ def record(cls: type[Any], table: dict[str, Any], what: str, **given: Any) -> An
 
 
 def word(text: str, what: str) -> str:
-    """A policy client's hardware or OS: one word of at most MAX_NAME characters."""
-    if not text or len(text) > MAX_NAME or any(ch.isspace() for ch in text):
+    """A policy client's hardware or OS: one word of at most MAX_NAME printable characters."""
+    if not text or len(text) > MAX_NAME or not text.isprintable() \
+            or any(ch.isspace() for ch in text):
         raise NbuError(INVALID_PARAMETER, f"invalid {what} {text!r}: one word of at most "
                                           f"{MAX_NAME} characters")
     return text
@@ -340,9 +363,23 @@ def policy_client(c: dict[str, Any]) -> Client:
 
 
 def include_entry(text: str) -> str:
-    if not text.strip() or "\n" in text:
+    if not text.strip() or "\n" in text or "\0" in text:
         raise NbuError(INVALID_PARAMETER, f"invalid backup selection {text!r}")
     return text
+
+
+# What a Standard policy's selections may hold besides absolute paths: its directives.
+STANDARD_DIRECTIVES = ("NEW_STREAM", "UNSET_ALL")
+STANDARD_PREFIXES = ("SET ", "UNSET ")
+
+
+def check_selection(p: Policy, path: str) -> None:
+    """Status 141 for a Standard policy's selection that is neither an absolute path nor one
+    of its directives (other policy types have other forms: C:\\, vmware:/?filter=...)."""
+    if p.policy_type != 0 or path.startswith("/") or path in STANDARD_DIRECTIVES \
+            or path.startswith(STANDARD_PREFIXES):
+        return
+    raise NbuError(PATH_NOT_ABSOLUTE, f"{path}: a Standard policy backs up absolute paths")
 
 
 def info_changes(changes: dict[str, Any]) -> dict[str, Any]:
@@ -363,8 +400,10 @@ def info_changes(changes: dict[str, Any]) -> dict[str, Any]:
     if changes.get("policy_type", 0) not in kinds.POLICY_TYPES:
         raise NbuError(INVALID_PARAMETER, f"unknown policy type {changes['policy_type']}")
     keyword = changes.get("keyword", "")
-    if "\n" in keyword or len(keyword) > MAX_NAME:
-        raise NbuError(TEXT_TOO_LONG, "the keyword must be one line of at most 128 characters")
+    if len(keyword) > MAX_NAME:
+        raise NbuError(TEXT_TOO_LONG, "the keyword phrase is at most 128 characters")
+    if not keyword.isprintable():
+        raise NbuError(INVALID_PARAMETER, "the keyword phrase is one line of printable text")
     return changes
 
 

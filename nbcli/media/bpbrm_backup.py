@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
-from nbcli.media import agent, disk
-from nbcli.media.bpbrm import CANCELED, Ctx, bptm_status, stop_bptm
+from nbcli.media import agent, storage
+from nbcli.media.bpbrm_ctx import CANCELED, Ctx, bptm_status, stop_bptm
 from nbcli.media.mux import EOF_MARK, Mux
 from nbcli.net import client
 from nbcli.net.conn import Connection
@@ -166,12 +165,18 @@ class Backup:
         else:
             stop_bptm(self.bptm, self.bptm_proc)
             stu = self.req.get("stu") or {}
-            if stu.get("path"):  # bptm may have died before it could clean up
-                disk.remove_image(Path(str(stu["path"])), self.backupid)
+            if stu:  # bptm may have died before it could clean up
+                self._remove_image(stu)
         if self.dbm is not None:
             self.dbm.close()
         if self.bpbkar is not None and not (self.req.get("archive") and status in (0, 1)):
             self.bpbkar.close()
+
+    def _remove_image(self, stu: dict[str, Any]) -> None:
+        try:
+            storage.open_unit(stu).delete_image(self.backupid)
+        except NbuError as e:  # no unit, nothing written: the job's status is already set
+            self.ctx.log.warning("could not remove what bptm wrote of %s: %s", self.backupid, e)
 
     def archive_end(self) -> None:
         """An archive's files go only once nbjm has the image in the catalog (its step 15)."""

@@ -4,7 +4,7 @@ Place: one request of bpbrm (nbcli/media/bpbrm.py dispatches on its op), sent by
 Cleanup job (nbcli/daemons/cleanup.py) through bpcd:
 
     bpdbm -> bpbrm: delete{jobid, master, images: [{backupid, path, fragments}]}
-    bpbrm: for each image, disk.remove_image(path, backupid); its fragments must be gone
+    bpbrm: for each image, storage.open_unit(image).delete_image(backupid, fragments)
     bpbrm -> bpdbm: done{status, removed: [{backupid, files}], failed: [{backupid, status, msg}]}
 
 An image counts as removed only when none of its fragment files is left. A storage unit folder
@@ -16,50 +16,35 @@ glob character can never widen what goes.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any
 
-from nbcli.media import disk
-from nbcli.media.bpbrm import Ctx
-from nbcli.status import INVALID_PARAMETER, MEDIA_OPEN_ERROR, NbuError
+from nbcli.media import storage
+from nbcli.media.bpbrm_ctx import Ctx
+from nbcli.status import INVALID_PARAMETER, NbuError
 
 BACKUPID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*_[0-9]+\Z")
-SYSTEM_CALL_FAILED = 11
 
 
-def check_image(image: Any) -> tuple[str, Path, list[str]]:
-    """(backup id, storage unit folder, fragment paths) of a request; status 20 if malformed."""
+def check_image(image: Any) -> tuple[str, list[str]]:
+    """(backup id, fragment paths) of a request; status 20 if malformed. Where the unit is
+    (a disk unit's "path", which must be absolute) its backend checks (storage.open_unit)."""
     if not isinstance(image, dict):
         raise NbuError(INVALID_PARAMETER, "delete: each image must be an object")
-    backupid, folder = image.get("backupid"), image.get("path")
+    backupid = image.get("backupid")
     fragments = image.get("fragments", [])
     if not isinstance(backupid, str) or not BACKUPID.match(backupid):
         raise NbuError(INVALID_PARAMETER, f"delete: invalid backup id {backupid!r}")
-    if not isinstance(folder, str) or not os.path.isabs(folder):
-        raise NbuError(INVALID_PARAMETER,
-                       f"delete: storage unit folder {folder!r} is not an absolute path")
     if not isinstance(fragments, list) or not all(isinstance(f, str) for f in fragments):
         raise NbuError(INVALID_PARAMETER, "delete: fragments must be a list of paths")
-    return backupid, Path(folder), fragments
+    return backupid, fragments
 
 
 def delete_image(image: Any) -> int:
-    """Remove one image's files from its disk storage unit; how many went. NbuError when a
+    """Remove one image's files from its storage unit; how many went. NbuError when a
     fragment is left behind."""
-    backupid, folder, fragments = check_image(image)
-    if not folder.is_dir():
-        raise NbuError(MEDIA_OPEN_ERROR, f"storage unit folder {folder} is not there")
-    try:
-        removed = disk.remove_image(folder, backupid)
-    except OSError as e:
-        raise NbuError(SYSTEM_CALL_FAILED, f"cannot remove {backupid} from {folder}: "
-                                           f"{e.strerror}") from e
-    left = [f for f in fragments if os.path.lexists(f)]
-    if left:
-        raise NbuError(MEDIA_OPEN_ERROR, f"fragment {left[0]} of {backupid} is still there")
-    return removed
+    backupid, fragments = check_image(image)
+    return storage.open_unit(image).delete_image(backupid, fragments)
 
 
 def run(ctx: Ctx, req: dict[str, Any]) -> int:

@@ -9,105 +9,30 @@ tar-restore. The fork happens before any thread exists - bptm never starts threa
 
 bptm reports its steps and progress to bpbrm as frames and ends with a "done" frame. It stops
 as soon as bpbrm goes away or says "abort", removing whatever it wrote.
+
+Place: the dispatcher. It imports the part for the request's op (OPS) only then; a spare
+imports all of them, and the storage backends, ahead (nbcli.net.spare). The parts import
+bptm_ctx, never this module.
 """
 
 from __future__ import annotations
 
-import logging
+import importlib
 import os
-import selectors
-import signal
-from dataclasses import dataclass
 
-from nbcli import jobreport
 from nbcli import log as nblog
-from nbcli.config import HostConfig
-from nbcli.media import agent
+from nbcli.media import agent, storage
+from nbcli.media.bptm_ctx import Aborted, Ctx
 from nbcli.media.ring import ignore_sigpipe
-from nbcli.net.conn import Connection
-from nbcli.status import INVALID_PROTOCOL, NbuError, exit_code
-from nbcli.wire.frames import Message
+from nbcli.status import INVALID_PROTOCOL, TERMINATED_BY_ADMIN, NbuError, exit_code
 
-
-class Aborted(Exception):
-    """bpbrm said abort, or went away: stop and undo."""
-
-
-@dataclass
-class Ctx:
-    """One bptm run: its host, log and control channel to bpbrm."""
-
-    cfg: HostConfig
-    log: logging.Logger
-    ctl: Connection
-    jobid: int
-
-    @property
-    def host(self) -> str:
-        return self.cfg.client_name
-
-    def step(self, n: int, msg: str, process: str = "bptm", pid: int | None = None) -> None:
-        """Report a step and wait until bpbrm has recorded it: bptm's next act may be a call
-        to nbjm, whose own step must come after this one in the job's details."""
-        self.log.info("step %d: %s", n, msg)
-        self.ctl.send({**jobreport.step_frame(process, self.host, n, msg, pid), "ack": True})
-        while self.read_control().get("op") != "ack":
-            pass
-
-    def info(self, msg: str, severity: str = "Info") -> None:
-        self.log.info("%s", msg)
-        self.ctl.send(jobreport.log_frame("bptm", self.host, msg, severity))
-
-    def check_control(self) -> None:
-        """Raise Aborted if bpbrm has said abort or closed the channel."""
-        sel = selectors.DefaultSelector()
-        sel.register(self.ctl.sock, selectors.EVENT_READ)
-        if sel.select(timeout=0):
-            self.read_control()
-        sel.close()
-
-    def read_control(self) -> Message:
-        try:
-            msg = self.ctl.recv()
-        except (EOFError, NbuError) as e:
-            raise Aborted("bpbrm went away") from e
-        if msg.get("op") == "abort":
-            raise Aborted("bpbrm asked to abort")
-        return msg
-
-
-def wait_readable(ctx: Ctx, fileobj: object, timeout: float) -> bool:
-    """Wait for `fileobj` while watching bpbrm; False on timeout, Aborted if bpbrm quits."""
-    sel = selectors.DefaultSelector()
-    sel.register(fileobj, selectors.EVENT_READ, "x")  # type: ignore[arg-type]
-    sel.register(ctx.ctl.sock, selectors.EVENT_READ, "ctl")
-    try:
-        for key, _ in sel.select(timeout=timeout):
-            if key.data == "ctl":
-                ctx.read_control()
-        return any(k.data == "x" for k, _ in sel.select(timeout=0))
-    finally:
-        sel.close()
-
-
-def reap(pid: int, kill: bool = False) -> int:
-    """Wait for bptm child (killing it first if asked); its exit code, -signal if killed."""
-    if kill:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
-
-
-# Imported when the job's kind is known (they import this module); a spare imports them ahead.
-OPS = ("nbcli.media.bptm_backup", "nbcli.media.bptm_restore")
+# request op -> the module whose run(ctx, req) does it
+OPS = {"backup": "nbcli.media.bptm_backup", "restore": "nbcli.media.bptm_restore"}
 
 
 def main() -> None:
     ignore_sigpipe()
-    cfg, log, ctl = agent.start("bptm", preload=OPS)
+    cfg, log, ctl = agent.start("bptm", preload=(*OPS.values(), *storage.backend_modules()))
     try:
         req = ctl.recv(timeout=60)
     except (EOFError, NbuError):
@@ -116,19 +41,12 @@ def main() -> None:
     nblog.set_job(ctx.jobid)
     op = req.get("op")
     try:
-        if op == "backup":
-            from nbcli.media import bptm_backup
-
-            status = bptm_backup.run(ctx, req)
-        elif op == "restore":
-            from nbcli.media import bptm_restore
-
-            status = bptm_restore.run(ctx, req)
-        else:
+        if not isinstance(op, str) or op not in OPS:
             raise NbuError(INVALID_PROTOCOL, f"bptm cannot do {op!r}")
+        status = int(importlib.import_module(OPS[op]).run(ctx, req))
     except Aborted as e:
         log.info("stopped: %s", e)
-        status = 150
+        status = TERMINATED_BY_ADMIN
     except NbuError as e:
         status = agent.report_failure(ctl, log, e)
     nblog.log_peak(log, "bptm")

@@ -9,7 +9,7 @@
       |-------------------------------- send{host, service} ------------------------->|
       |           |                                                     |<== image ====|
       |           |<== (slot, len) ==| ring |<== recv_into slots =======|  (step 12)    |
-      |           | os.write to fragments, CRC per block                                |
+      |           | blocks to the storage unit's writer, CRC per block                 |
       |<--done----| (step 13)   -- media_done --> nbjm                                  |
       |--commit-->| (or abort: the fragments are removed)                               |
 """
@@ -23,9 +23,9 @@ import zlib
 from typing import Any
 
 from nbcli.log import log_peak
-from nbcli.media import disk
+from nbcli.media import storage
 from nbcli.media.agent import die_with_parent
-from nbcli.media.bptm import Aborted, Ctx, reap, wait_readable
+from nbcli.media.bptm_ctx import Aborted, Ctx, reap, wait_readable
 from nbcli.media.ring import Consumer, Ring, RingBroken
 from nbcli.net import client
 from nbcli.net.service import Registration
@@ -38,16 +38,17 @@ PROGRESS_EVERY = 2.0
 def run(ctx: Ctx, req: dict[str, Any]) -> int:
     service = f"bptm.{ctx.jobid}"
     reg = Registration(ctx.cfg.paths, service, ctx.host)
-    writer: disk.ImageWriter | None = None
+    writer: storage.ImageWriter | None = None
     child = 0
     try:
         info = _media_info(ctx, req, reg, service)
         stu = info["stu"]
-        folder = disk.mount(str(stu["path"]))
+        unit = storage.open_unit(stu)
+        mounted = unit.mount()
         block = int(ctx.cfg.get("SIZE_DATA_BUFFERS"))
         ring = Ring(int(ctx.cfg.get("NUMBER_DATA_BUFFERS")), block)
-        writer = disk.ImageWriter(folder, str(req["backupid"]), int(stu["mfs_mb"]) << 20, block)
-        ctx.step(10, f"mounted disk storage unit {stu['label']} ({stu['path']}); "
+        writer = unit.open_writer(str(req["backupid"]), block, int(stu["mfs_mb"]) << 20)
+        ctx.step(10, f"mounted {mounted}; "
                      f"spawning bptm child with {ring.slots} x {block} byte shared buffers")
         child = os.fork()
         if child == 0:
@@ -62,9 +63,9 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             raise NbuError(end or 40, "bptm child ended without the whole image")
         fragments = writer.finish()
         ctx.step(13, f"image written: {writer.total} bytes in {len(fragments)} fragment(s), "
-                     f"{writer.crc.text}; notifying bpbrm and releasing the media with nbjm")
+                     f"{writer.checksum}; notifying bpbrm and releasing the media with nbjm")
         ctx.ctl.send({"op": "done", "status": 0, "kbytes": (writer.total + 1023) // 1024,
-                      "stream_bytes": writer.total, "checksum": writer.crc.text,
+                      "stream_bytes": writer.total, "checksum": writer.checksum,
                       "block_size": block,
                       "fragments": [f.as_dict(ctx.host) for f in fragments]})
         _media_done(ctx, req)
@@ -140,7 +141,7 @@ def _child(ctx: Ctx, reg: Registration, ring: Ring) -> None:
     os._exit(0)
 
 
-def _drain(ctx: Ctx, cons: Consumer, writer: disk.ImageWriter, child: int) -> int:
+def _drain(ctx: Ctx, cons: Consumer, writer: storage.ImageWriter, child: int) -> int:
     """bptm parent: blocks from the ring to the fragments; returns the child's end status."""
     sel = selectors.DefaultSelector()
     sel.register(cons.fileno(), selectors.EVENT_READ, "ring")
@@ -160,7 +161,7 @@ def _drain(ctx: Ctx, cons: Consumer, writer: disk.ImageWriter, child: int) -> in
                     ctx.step(12, "bptm child receiving the image block by block into shared "
                                  "memory", process="bptm child", pid=child)
                     ctx.step(12, f"bptm writing blocks from shared memory to "
-                                 f"{writer.folder}")
+                                 f"{writer.where}")
                     first = False
                 writer.write_block(item[1], item[2])
                 cons.release()

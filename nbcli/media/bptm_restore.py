@@ -22,9 +22,9 @@ import socket
 from typing import Any
 
 from nbcli.log import log_peak
-from nbcli.media import disk
+from nbcli.media import storage
 from nbcli.media.agent import die_with_parent
-from nbcli.media.bptm import Ctx, reap, wait_readable
+from nbcli.media.bptm_ctx import Ctx, reap, wait_readable
 from nbcli.media.ring import Producer, Ring, RingBroken
 from nbcli.net import client
 from nbcli.net.service import Registration
@@ -58,14 +58,16 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
     child = 0
     with client.connect(ctx.cfg, str(req["master"]), "nbjm") as nbjm:
         try:
+            units = [storage.open_unit(im["stu"]) for im in images]
             labels = sorted({str(im["stu"]["label"]) for im in images})
-            ctx.step(7, f"sending resource request to nbjm for disk storage unit "
+            nouns = " or ".join(sorted({u.noun for u in units}))
+            ctx.step(7, f"sending resource request to nbjm for {nouns} "
                         f"{', '.join(labels)} on {ctx.host}")
             nbjm.request("restore_resources", jobid=ctx.jobid, host=ctx.host, stus=labels)
             ctx.ctl.send({"op": "requested", "host": ctx.host, "service": service})
             tar = _accept_tar(ctx, reg)
             nbjm.request("allocate", jobid=ctx.jobid)  # nbjm does steps 9 to 11
-            readers = _mount(ctx, images)
+            readers = _mount(ctx, units, images)
             block = max(r.block_size for r in readers)
             ring = Ring(int(ctx.cfg.get("NUMBER_DATA_BUFFERS")), block)
             first = images[0]["ranges"][0][0] if images[0]["ranges"] else 0
@@ -103,17 +105,16 @@ def _accept_tar(ctx: Ctx, reg: Registration) -> socket.socket:
     return accepted.conn.sock
 
 
-def _mount(ctx: Ctx, images: list[dict[str, Any]]) -> list[disk.ImageReader]:
-    """Seed step 12: the disk is there, and each image's header matches the catalog."""
+def _mount(ctx: Ctx, units: list[storage.Storage],
+           images: list[dict[str, Any]]) -> list[storage.ImageReader]:
+    """Seed step 12: each unit is there, and each image's block CRCs match the catalog."""
     readers = []
-    for im in images:
-        folder = disk.mount(str(im["stu"]["path"]))
-        ctx.step(12, f"mounted disk storage unit {im['stu']['label']} ({folder}) "
-                     f"for image {im['backupid']}")
-        readers.append(disk.ImageReader(im["fragments"],
-                                        folder / disk.header_name(str(im["backupid"])),
-                                        str(im["checksum"]), int(im["block_size"]),
-                                        int(im["stream_bytes"])))
+    for unit, im in zip(units, images):
+        mounted = unit.mount()
+        ctx.step(12, f"mounted {mounted} for image {im['backupid']}")
+        image = storage.StoredImage.from_request(im)
+        first = min((int(offset) for offset, _ in im["ranges"]), default=0)
+        readers.append(unit.open_reader(image, *image.locate(first // image.block_size)))
     return readers
 
 
@@ -143,7 +144,7 @@ def _child(ctx: Ctx, ring: Ring, tar: socket.socket) -> None:
     os._exit(0)
 
 
-def _fill(ctx: Ctx, prod: Producer, readers: list[disk.ImageReader],
+def _fill(ctx: Ctx, prod: Producer, readers: list[storage.ImageReader],
           images: list[dict[str, Any]], child: int) -> int:
     """bptm parent: read the wanted blocks into slots, keeping only the wanted bytes."""
     mem = prod.ring.map
@@ -158,7 +159,8 @@ def _fill(ctx: Ctx, prod: Producer, readers: list[disk.ImageReader],
                     ctx.step(14, "bptm reading image blocks into shared memory; bptm child "
                                  "sending them to tar-restore")
                     first = False
-                reader.read_block(index, slot)
+                reader.seek(index)
+                reader.read(slot)
                 if len(pieces) == 1:
                     prod.post(pieces[0][0], pieces[0][1])
                     continue

@@ -17,6 +17,10 @@ ring's page-aligned slots: read buffered, the first restore of a fresh 2 GiB ima
 here (the page cache growing by the image) and the next ones 1.4 s; direct, every one takes
 the time of the second. A read that cannot be direct (an unaligned buffer or offset, a file
 system without O_DIRECT) is made buffered.
+
+Place: the BasicDisk backend of storage.py (DiskStorage); bptm and bpbrm reach it only
+through storage.open_unit. Imports storage, checksum, atomic and status; never an agent,
+catalog or daemon.
 """
 
 from __future__ import annotations
@@ -26,12 +30,22 @@ import errno
 import fcntl
 import os
 import zlib
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from nbcli import atomic
 from nbcli.media import checksum
-from nbcli.status import DISK_FULL, MEDIA_OPEN_ERROR, MEDIA_READ_ERROR, MEDIA_WRITE_ERROR, NbuError
+from nbcli.media.storage import Fragment, StoredImage
+from nbcli.status import (
+    DISK_FULL,
+    INVALID_PARAMETER,
+    MEDIA_OPEN_ERROR,
+    MEDIA_READ_ERROR,
+    MEDIA_WRITE_ERROR,
+    SYSTEM_CALL_FAILED,
+    NbuError,
+)
 
 HDR_MAGIC = "NBCLI_DISK_IMAGE 1"
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
@@ -56,16 +70,60 @@ def mount(path: str) -> Path:
     return folder
 
 
-@dataclass
-class Fragment:
-    num: int
-    path: str
-    offset: int  # where the fragment starts in the image stream
-    bytes: int
+class DiskStorage:
+    """A BasicDisk storage unit: a folder on this media server (storage.Storage)."""
 
-    def as_dict(self, host: str) -> dict[str, object]:
-        return {"num": self.num, "path": self.path, "host": host, "offset": self.offset,
-                "bytes": self.bytes}
+    noun = "disk storage unit"
+
+    def __init__(self, label: str, path: str) -> None:
+        self.label = label
+        self.path = path  # as the unit's record says it (the job's details show it so)
+        self.folder = Path(path)
+
+    @classmethod
+    def from_stu(cls, stu: Mapping[str, Any]) -> DiskStorage:
+        path = stu.get("path")
+        if not isinstance(path, str) or not os.path.isabs(path):
+            raise NbuError(INVALID_PARAMETER,
+                           f"storage unit folder {path!r} is not an absolute path")
+        return cls(str(stu.get("label", "")), path)
+
+    def mount(self) -> str:
+        mount(self.path)
+        return f"{self.noun} {self.label} ({self.path})"
+
+    def open_writer(self, backupid: str, block_size: int, max_fragment: int) -> ImageWriter:
+        return ImageWriter(self.folder, backupid, max_fragment, block_size)
+
+    def open_reader(self, image: StoredImage, fragment: int = 1,
+                    block: int = 0) -> ImageReader:
+        reader = ImageReader([{"offset": f.offset, "bytes": f.bytes, "path": f.path}
+                              for f in image.fragments],
+                             self.folder / header_name(image.backupid), image.checksum,
+                             image.block_size, image.stream_bytes)
+        reader.seek(image.block_index(fragment, block))
+        return reader
+
+    def delete_image(self, backupid: str, fragments: Sequence[str] = ()) -> int:
+        if not self.folder.is_dir():
+            raise NbuError(MEDIA_OPEN_ERROR, f"storage unit folder {self.folder} is not there")
+        try:
+            removed = remove_image(self.folder, backupid)
+        except OSError as e:
+            raise NbuError(SYSTEM_CALL_FAILED, f"cannot remove {backupid} from {self.folder}: "
+                                               f"{e.strerror}") from e
+        left = [f for f in fragments if os.path.lexists(f)]
+        if left:
+            raise NbuError(MEDIA_OPEN_ERROR, f"fragment {left[0]} of {backupid} is still there")
+        return removed
+
+    def free_space(self) -> int:
+        try:
+            st = os.statvfs(self.folder)
+        except OSError as e:
+            raise NbuError(MEDIA_OPEN_ERROR, f"storage unit folder {self.folder}: "
+                                             f"{e.strerror}") from e
+        return st.f_bavail * st.f_frsize
 
 
 class ImageWriter:
@@ -82,10 +140,19 @@ class ImageWriter:
         self._fd = -1
         self._direct = False
         self._left = 0
+        self._header = False  # whether finish wrote the header (abort then removes it too)
 
     @property
     def total(self) -> int:
         return self.crc.length
+
+    @property
+    def checksum(self) -> str:
+        return self.crc.text
+
+    @property
+    def where(self) -> str:
+        return str(self.folder)
 
     def write_block(self, data: memoryview, block_crc: int | None = None) -> None:
         """Append one block of the stream (full blocks except the last); `block_crc` is its
@@ -167,14 +234,29 @@ class ImageWriter:
                               mode=0o600)
         except OSError as e:
             raise self._media_error(e, self.folder / header_name(self.backupid)) from e
+        self._header = True
         return self.fragments
 
     def abort(self) -> None:
-        """Remove whatever this image wrote: a failed backup leaves nothing behind."""
+        """Remove whatever this image wrote: a failed backup leaves nothing behind. Only the
+        files this writer made: a writer that failed to create a fragment because another
+        has it (the same backup id) must not remove the other's (bpbrm's clean-up after a
+        dead bptm removes by name, remove_image)."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        remove_image(self.folder, self.backupid)
+        mine = [Path(f.path) for f in self.fragments]
+        if self._header:
+            mine.append(self.folder / header_name(self.backupid))
+        removed = 0
+        for p in mine:
+            try:
+                p.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+        if removed:
+            atomic.fsync_dir(self.folder)
 
 
 def remove_image(folder: Path, backupid: str) -> int:
@@ -194,15 +276,27 @@ def remove_image(folder: Path, backupid: str) -> int:
 class ImageReader:
     """Reads blocks of an image from its fragments, checking each against its CRC."""
 
-    def __init__(self, fragments: list[dict[str, object]], header: Path, checksum_text: str,
+    def __init__(self, fragments: list[dict[str, Any]], header: Path, checksum_text: str,
                  block_size: int, stream_bytes: int) -> None:
-        self.fragments = sorted(fragments, key=lambda f: int(f["offset"]))  # type: ignore[arg-type]
-        self.starts = [int(f["offset"]) for f in self.fragments]  # type: ignore[arg-type]
+        self.fragments = sorted(fragments, key=lambda f: int(f["offset"]))
+        self.starts = [int(f["offset"]) for f in self.fragments]
         self.block_size = block_size
         self.stream_bytes = stream_bytes
         self.block_crcs = self._load_crcs(header, checksum_text)
         self._fds: dict[tuple[int, bool], int] = {}  # (fragment, direct) -> fd
         self.bytes_read = 0
+        self.position = 0  # the block `read` reads next
+
+    def seek(self, index: int) -> None:
+        self.position = index
+
+    def read(self, into: memoryview) -> int:
+        """The block at the position (storage.ImageReader); 0 past the end."""
+        if self.position * self.block_size >= self.stream_bytes:
+            return 0
+        n = self.read_block(self.position, into)
+        self.position += 1
+        return n
 
     def _load_crcs(self, header: Path, checksum_text: str) -> list[int]:
         try:
@@ -228,8 +322,8 @@ class ImageReader:
         while got < length:
             frag_i = bisect.bisect_right(self.starts, start + got) - 1
             frag = self.fragments[frag_i]
-            local = start + got - int(frag["offset"])  # type: ignore[arg-type]
-            n = min(length - got, int(frag["bytes"]) - local)  # type: ignore[arg-type]
+            local = start + got - int(frag["offset"])
+            n = min(length - got, int(frag["bytes"]) - local)
             k = self._pread(frag_i, into[got:], n, local)
             if k <= 0:
                 raise NbuError(MEDIA_READ_ERROR,

@@ -140,7 +140,7 @@ class Consumer:
             record += got
         index, offset, length, crc = _RECORD.unpack(record)
         if index == END:
-            return length
+            return int(length)
         if index != self._expect or offset + length > self.ring.slot_size:
             raise RingBroken(f"ring out of order: slot {index}, expected {self._expect}")
         self._expect = (self._expect + 1) % self.ring.slots

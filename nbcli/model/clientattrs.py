@@ -22,6 +22,7 @@ LIST_RESTORE = {0: "Not Specified", 1: "Allow Both", 2: "List Only", 3: "Deny Bo
 # 2 daemon port only, 3 default).
 CONNECT_RANGES = (range(0, 3), range(0, 3), range(0, 4))
 DEFAULT_CONNECT = [2, 2, 3]
+MAX_ADDRESS = 255
 
 
 @dataclass
@@ -58,6 +59,7 @@ def check(attrs: ClientAttrs) -> ClientAttrs:
     if len(attrs.connect_options) != 3 or any(
             v not in r for v, r in zip(attrs.connect_options, CONNECT_RANGES)):
         raise NbuError(INVALID_PARAMETER, "connect options are three numbers: 0-2 0-2 0-3")
-    if not 0 <= attrs.port <= 65535 or any(c.isspace() for c in attrs.ip_address):
+    if not 0 <= attrs.port <= 65535 or len(attrs.ip_address) > MAX_ADDRESS \
+            or not attrs.ip_address.isprintable() or any(c.isspace() for c in attrs.ip_address):
         raise NbuError(INVALID_PARAMETER, "bad port or IP address")
     return attrs

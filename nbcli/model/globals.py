@@ -59,6 +59,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "policy_update_minutes": (1, 1440),
 }
 MIN_COMPRESS = 86400  # -cd is 0 (off) or at least a day
+MAX_MAIL = 1024  # -ma: addresses, comma-separated, as one word
 
 
 
@@ -72,6 +73,8 @@ def check(g: Globals) -> Globals:
     if 0 < g.compress_after_seconds < MIN_COMPRESS:
         raise NbuError(INVALID_PARAMETER, f"compress after must be 0 or {MIN_COMPRESS} to "
                                           f"{RANGES['compress_after_seconds'][1]} seconds")
-    if any(c.isspace() for c in g.admin_mail):
-        raise NbuError(INVALID_PARAMETER, "the mail address must be one word")
+    if any(c.isspace() for c in g.admin_mail) or not g.admin_mail.isprintable() \
+            or len(g.admin_mail) > MAX_MAIL:
+        raise NbuError(INVALID_PARAMETER, f"the mail address must be one word of at most "
+                                          f"{MAX_MAIL} printable characters")
     return g

@@ -10,21 +10,27 @@ Pure text from a Schedule; the raw SCHED records are in policy_raw.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from nbcli import kinds
 from nbcli.model.policy import DAYS, Schedule
+from nbcli.model.retention import period_text
 
 _PERIODS = {0: "1 week", 1: "2 weeks", 2: "3 weeks", 3: "1 month", 4: "2 months",
             5: "3 months", 6: "6 months", 7: "9 months", 8: "1 year",
             25: "expires immediately"}
 _UNITS = ((kinds.DAY, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
 Line = Callable[[str, object], str]  # (label, value) -> a line of the calling form
+# The master's configured retention periods (bpretlevel): level -> seconds, None = infinity.
+Periods = Mapping[int, int | None]
 NO_EXCLUDES = ["No specific exclude dates entered", "No exclude days of week entered"]
 
 
-def retention_text(level: int) -> str:
-    """`1 (2 weeks)`: the level and its period (levels 9-24 and 26-100 never expire)."""
+def retention_text(level: int, periods: Periods | None = None) -> str:
+    """`1 (2 weeks)`: the level and its period - the one configured on the master (bpretlevel)
+    when `periods` has it, else NetBackup's default (levels 9-24 and 26-100 never expire)."""
+    if periods is not None and level in periods:
+        return f"{level} ({period_text(periods[level])})"
     return f"{level} ({_PERIODS.get(level, 'infinity')})"
 
 
@@ -92,13 +98,13 @@ def _dates(s: Schedule, form: str) -> list[str]:
     return out + [entry + t for t in excluded or NO_EXCLUDES]
 
 
-def schedule_u(s: Schedule) -> list[str]:
+def schedule_u(s: Schedule, periods: Periods | None = None) -> list[str]:
     """The -U block: `  Schedule:` then attributes indented by four, windows last."""
     def line(name: str, value: object) -> str:
         return f"    {name + ':':<20} {value}"
 
     out = [f"  {'Schedule:':<22} {s.label}", line("Type", type_word(s.sched_type))]
-    out += _dates(s, "U") + _copies(s, line)
+    out += _dates(s, "U") + _copies(s, line, periods)
     out.append(line("Residence is Storage Lifecycle Policy", 0))
     out.append("    Daily Windows:")
     for day, w in enumerate(s.windows):
@@ -109,11 +115,12 @@ def schedule_u(s: Schedule) -> list[str]:
     return out
 
 
-def _copies(s: Schedule, line: Line) -> list[str]:
+def _copies(s: Schedule, line: Line, periods: Periods | None) -> list[str]:
     """MPX to Retention Level, then per-copy lines (one per copy each), in NetBackup's order."""
     out = [line("Maximum MPX", s.max_mpx), line("Synthetic", int(s.synthetic)),
            line("Checksum Change Detection", 0), line("PFI Recovery", 0)]
-    out += [line("Retention Level", retention_text(c.retention)) for c in s.copies]
+    out += [line("Retention Level", retention_text(c.retention, periods))
+            for c in s.copies]
     out.append(line("Number Copies", len(s.copies)))
     out += [line("Fail on Error", int(c.fail_on_error)) for c in s.copies]
     out += [line("Residence", c.residence or "(specific storage unit not required)")
@@ -123,14 +130,14 @@ def _copies(s: Schedule, line: Line) -> list[str]:
                   for c in s.copies]
 
 
-def schedule_l(s: Schedule) -> list[str]:
+def schedule_l(s: Schedule, periods: Periods | None = None) -> list[str]:
     """The -L block: `Schedule:` at column 0, attributes indented by two, the window table."""
     def line(name: str, value: object) -> str:
         return f"  {name + ':':<15} {value}"
 
     out = [f"{'Schedule:':<18} {s.label}",
            line("Type", f"{kinds.SCHED_TYPES.get(s.sched_type, '?')} ({s.sched_type})")]
-    out += _dates(s, "L") + _copies(s, line)
+    out += _dates(s, "L") + _copies(s, line, periods)
     out += [line("u-wind/o/d", "0 0"), line("Incr Type", "DELTA (0)"),
             line("Alt Read Host", "(none defined)"), line("Max Frag Size", "0 MB")]
     out += [line("Residence is Storage Lifecycle Policy", 0), line("Schedule indexing", 0)]

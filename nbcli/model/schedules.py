@@ -41,9 +41,17 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",")]
 
 
-def parse_date(text: str) -> datetime.date:
-    """`mm/dd/yyyy` -> a date; status 109 when it is not a real date."""
-    t = time.localtime(timefmt.parse(text))
+MAX_EPOCH = 2147483647
+
+
+def parse_date(text: str, unix: bool = False) -> datetime.date:
+    """`mm/dd/yyyy` -> a date; status 109 when it is not a real date. With `unix` (-ut), the
+    text is seconds since 1970 and the date the local day it falls in (status 20 otherwise)."""
+    if unix:
+        seconds = parse_int(text, "UNIX time", 0, MAX_EPOCH)
+        t = time.localtime(seconds)
+    else:
+        t = time.localtime(timefmt.parse(text))
     return datetime.date(t.tm_year, t.tm_mon, t.tm_mday)
 
 
@@ -239,7 +247,7 @@ def changes_from(opts: Mapping[str, Any]) -> ScheduleChanges:
 def _calendar_changes(ch: ScheduleChanges, opts: Mapping[str, Any]) -> None:
     for key, attr in (("incl", "include"), ("excl", "exclude"), ("delincl", "drop_include"),
                       ("delexcl", "drop_exclude")):
-        setattr(ch, attr, [parse_date(d) for d in opts.get(key) or ()])
+        setattr(ch, attr, [parse_date(d, bool(opts.get("ut"))) for d in opts.get(key) or ()])
     ch.weekdays = [parse_weekday(d, w) for d, w in opts.get("weekday") or ()]
     ch.drop_weekdays = [parse_weekday(d, w) for d, w in opts.get("delweekday") or ()]
     ch.days = [parse_day_of_month(d) for d in opts.get("dayomonth") or ()]

@@ -16,6 +16,7 @@ import pytest
 from nbcli import clock, config, multihost, programs
 from nbcli.status import exit_line
 from tests.conftest import Host
+from tests.flowkit import add_stu
 from tests.unit.test_policy_formats import SAMPLE_U
 
 NOW = 1685708000  # the hosts' test clock stands still here
@@ -26,8 +27,11 @@ COMMANDS = ["bppolicynew", "bpplinfo", "bpplclients", "bpplinclude", "bpplsched"
 @pytest.fixture
 def host(aio_root: Host) -> Iterator[Host]:
     clock.set_test_clock(aio_root.root, fixed=NOW)
-    # The commands ask bpdbm, the owner of db/class (PBX starts with it).
-    aio_root.run("netbackup", "start", "--only", "bpdbm")
+    # The commands ask bpdbm, the owner of db/class (PBX starts with it); bpdbm asks nbemm
+    # whether a policy's storage units exist.
+    aio_root.run("netbackup", "start", "--only", "bpdbm,nbemm")
+    for label in ("stu1", "stu2"):
+        add_stu(aio_root, label, aio_root.root / "stus" / label, media=aio_root.name)
     yield aio_root
     aio_root.stop()
     assert aio_root.processes() == []

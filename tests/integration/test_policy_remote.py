@@ -164,3 +164,20 @@ def make_image(master: Host, level: int) -> str:
                          "path": str(Path("/stu") / "f1")}],
              checksum="crc32:89abcdef", block_size=65536, stream_bytes=end)
     return str(backupid)
+
+
+def test_a_list_of_masters_runs_on_each_in_turn_and_stops_at_the_first_failure(
+        site: dict[str, Host]) -> None:
+    """NetBackup's -M master_server,...: each master in turn; the first failure ends it."""
+    admin = site["client"]
+    admin.run("bppolicynew", "multi", "-M", "master")
+    names = admin.run("bppllist", "-M", "master").stdout
+    assert admin.run("bppllist", "-M", "master,master").stdout == names * 2
+    # media runs no bpdbm: master's listing is printed, then media's failure ends the command
+    r = admin.run("bppllist", "-M", "master,media,master", check=False)
+    assert r.returncode == 25 and r.stdout == names, r.stderr
+    assert r.stderr.rstrip().endswith(exit_line(25)) and "Traceback" not in r.stderr
+    r = admin.run("bpplinfo", "multi", "-modify", "-priority", "77", "-M", "master,media",
+                  check=False)
+    assert r.returncode == 25  # the change landed on master before media failed
+    assert admin.run("bpplinfo", "multi", "-l", "-M", "master").stdout.split()[4] == "77"

@@ -136,6 +136,15 @@ def test_writes_from_a_host_not_in_the_server_list_are_46(ops: dict[str, Op], op
     ("retention_set", {"level": 3}, 20),
     ("retention_set", {"level": 3, "seconds": 60, "infinity": True}, 20),
     ("retention_set", {"level": 9, "seconds": 60}, 20),
+    ("policy_include", {"policy": "p", "action": "add", "paths": ["etc"]}, 141),
+    ("policy_include", {"policy": "p", "action": "add", "paths": ["/a", "./b"]}, 141),
+    ("policy_include", {"policy": "p", "action": "modify", "paths": ["/a", "a"]}, 141),
+    ("policy_set_info", {"policy": "p", "changes": {"keyword": "tab\there"}}, 20),
+    ("policy_set_info", {"policy": "p", "changes": {"keyword": "k" * 129}}, 225),
+    ("policy_client_add", {"policy": "p", "clients": [{"name": "c", "hardware": "a\x01",
+                                                       "os": "x"}]}, 20),
+    ("client_add", {"client": "c", "attrs": {"ip_address": "1.2.3.4\x07"}}, 20),
+    ("globals_set", {"changes": {"admin_mail": "a\x01b"}}, 20),
 ])
 def test_bad_requests_get_netbackups_statuses(ops: dict[str, Op], op: str,
                                               fields: dict[str, Any], expected: int) -> None:
@@ -158,6 +167,35 @@ def test_attributes_round_trip(ops: dict[str, Op]) -> None:
     ask(ops, "retention_set", level=5, seconds=3600)
     levels = ask(ops, "retention_list")["levels"]
     assert (levels[4], levels[5], len(levels)) == ([4, None], [5, 3600], 101)
+
+
+def test_a_standard_policy_takes_absolute_paths_and_directives(ops: dict[str, Op]) -> None:
+    ask(ops, "policy_create", policy="std")
+    ask(ops, "policy_include", policy="std", action="add",
+        paths=["/etc", "NEW_STREAM", "/home", "SET X=1", "UNSET X", "UNSET_ALL"])
+    assert includes(ops, "std")[:3] == ["/etc", "NEW_STREAM", "/home"]
+    ask(ops, "policy_create", policy="win")
+    ask(ops, "policy_set_info", policy="win", changes={"policy_type": 13})
+    ask(ops, "policy_include", policy="win", action="add", paths=["C:\\", "System_State:\\"])
+    assert includes(ops, "win") == ["C:\\", "System_State:\\"]
+
+
+def test_listings_carry_the_configured_retention_periods(ops: dict[str, Op]) -> None:
+    ask(ops, "policy_create", policy="p")
+    ask(ops, "retention_set", level=3, seconds=45 * 86400)
+    levels = dict(map(tuple, ask(ops, "policy_get", policy="p")["levels"]))
+    assert (levels[3], levels[9], len(levels)) == (45 * 86400, None, 101)
+
+
+def test_master_lists() -> None:
+    from nbcli.commands.policyfmt import split_masters
+    assert split_masters(None) == [None]
+    assert split_masters("m1") == ["m1"]
+    assert split_masters("m1, m2,m3") == ["m1", "m2", "m3"]
+    for bad in ("m1,,m2", ",", "m1,"):
+        with pytest.raises(NbuError) as e:
+            split_masters(bad)
+        assert e.value.status == 20
 
 
 def test_the_master_a_command_asks(tmp_path: Path) -> None:

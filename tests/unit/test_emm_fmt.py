@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from nbcli.cli import master_list
 from nbcli.commands import nbemmcmd, stufmt
 from nbcli.config import HostConfig
 from nbcli.status import NbuError
@@ -52,10 +53,10 @@ def test_labelled_block() -> None:
 
 def test_masters_option(tmp_path: Path) -> None:
     cfg = HostConfig(tmp_path, {"SERVER": ["m1", "media"]})
-    assert stufmt.masters(cfg, None) == ["m1"]
-    assert stufmt.masters(cfg, "a, b,") == ["a", "b"]
+    assert master_list(cfg, None) == ["m1"]
+    assert master_list(cfg, "a, b,") == ["a", "b"]
     with pytest.raises(NbuError) as e:
-        stufmt.masters(cfg, " , ")
+        master_list(cfg, " , ")
     assert e.value.status == 20
 
 

@@ -108,3 +108,49 @@ def test_agents_control_ops_refuse_undeclared_fields() -> None:
 
 def test_host_root_is_a_real_root(host: config.HostConfig) -> None:
     assert Path(host.paths.bp_toml).is_file()
+
+
+def requests_in_source() -> set[tuple[str, str, str]]:
+    """(file:line, service, op) of every request nbcli's code sends with literal names:
+    `call(cfg, host, "service", "op", ...)`, `request`-style helpers alike - any call whose
+    arguments hold a service name followed by an op name as string literals."""
+    import ast
+
+    services = {"bpcd", "bpdbm", "bpjobd", "bprd", "nbemm", "nbjm", "nbpem", "nbproxy", "nbrb",
+                "nbevtmgr", "nbwmc", "ltid"}
+    found: set[tuple[str, str, str]] = set()
+    for path in sorted(Path(programs.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            words = [a.value for a in node.args
+                     if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+            for first, second in zip(words, words[1:]):
+                if first in services:
+                    found.add((f"{path.name}:{node.lineno}", first, second))
+            # The policy commands' MasterDb: db("policy_get", ...) goes to the master's bpdbm.
+            callee = node.func
+            name = callee.id if isinstance(callee, ast.Name) else \
+                callee.attr if isinstance(callee, ast.Attribute) else ""
+            if path.parent.name == "commands" and name in ("db", "self") and words and \
+                    node.args and node.args[0] == _first_literal(node):
+                found.add((f"{path.name}:{node.lineno}", "bpdbm", words[0]))
+    return found
+
+
+def _first_literal(node: object) -> object:
+    import ast
+    assert isinstance(node, ast.Call)
+    first = node.args[0]
+    return first if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
+
+
+def test_every_request_the_code_sends_has_an_op(host: config.HostConfig) -> None:
+    """A caller whose op no daemon serves would get 143 at run time (as bpdbm's policy ops did
+    once, lost in a merge): every literal (service, op) the code sends is in some table."""
+    served = {(service, op_name) for _, service, op_name, _ in op_table(host)}
+    sent = requests_in_source()
+    assert len(sent) > 30
+    missing = sorted(f"{where}: {service} {op_name}" for where, service, op_name in sent
+                     if (service, op_name) not in served)
+    assert not missing, "requests no daemon serves:\n" + "\n".join(missing)

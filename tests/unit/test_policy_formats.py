@@ -218,3 +218,16 @@ def test_expand_lists() -> None:
         "P", "S", "-weekday", "Mon", "1", "-weekday", "Fri", "2", "-dayomonth", "1",
         "-dayomonth", "15", "-dayomonth", "l", "-ci"]
     assert policyfmt.expand_lists(["-weekday", "Mon"], spec) == ["-weekday", "Mon"]
+
+
+def test_labelled_retention_names_the_configured_period() -> None:
+    s = Schedule("full", copies=[Copy(retention=3), Copy(retention=9)])
+    periods = {3: 45 * 86400, 9: None}
+    u = schedule_text.schedule_u(s, periods)
+    assert "    Retention Level:     3 (45 days)" in u
+    assert "    Retention Level:     9 (infinity)" in u
+    assert "  Retention Level: 3 (45 days)" in schedule_text.schedule_l(s, periods)
+    # without the master's periods: NetBackup's defaults
+    assert "    Retention Level:     3 (1 month)" in schedule_text.schedule_u(s)
+    p = Policy("pol", schedules=[s])
+    assert "    Retention Level:     3 (45 days)" in policyfmt.policy_lines(p, "U", periods)

@@ -1,0 +1,91 @@
+"""What bptm's parts share: its run context (Ctx), Aborted, and waiting on bpbrm and the child.
+
+Place: imported by the dispatcher (bptm.py) and by each part (bptm_backup, bptm_restore);
+imports none of them, so imports go one way: dispatcher -> parts -> this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import signal
+from dataclasses import dataclass
+
+from nbcli import jobreport
+from nbcli.config import HostConfig
+from nbcli.net.conn import Connection
+from nbcli.status import NbuError
+from nbcli.wire.frames import Message
+
+
+class Aborted(Exception):
+    """bpbrm said abort, or went away: stop and undo."""
+
+
+@dataclass
+class Ctx:
+    """One bptm run: its host, log and control channel to bpbrm."""
+
+    cfg: HostConfig
+    log: logging.Logger
+    ctl: Connection
+    jobid: int
+
+    @property
+    def host(self) -> str:
+        return self.cfg.client_name
+
+    def step(self, n: int, msg: str, process: str = "bptm", pid: int | None = None) -> None:
+        """Report a step and wait until bpbrm has recorded it: bptm's next act may be a call
+        to nbjm, whose own step must come after this one in the job's details."""
+        self.log.info("step %d: %s", n, msg)
+        self.ctl.send({**jobreport.step_frame(process, self.host, n, msg, pid), "ack": True})
+        while self.read_control().get("op") != "ack":
+            pass
+
+    def info(self, msg: str, severity: str = "Info") -> None:
+        self.log.info("%s", msg)
+        self.ctl.send(jobreport.log_frame("bptm", self.host, msg, severity))
+
+    def check_control(self) -> None:
+        """Raise Aborted if bpbrm has said abort or closed the channel."""
+        sel = selectors.DefaultSelector()
+        sel.register(self.ctl.sock, selectors.EVENT_READ)
+        if sel.select(timeout=0):
+            self.read_control()
+        sel.close()
+
+    def read_control(self) -> Message:
+        try:
+            msg = self.ctl.recv()
+        except (EOFError, NbuError) as e:
+            raise Aborted("bpbrm went away") from e
+        if msg.get("op") == "abort":
+            raise Aborted("bpbrm asked to abort")
+        return msg
+
+
+def wait_readable(ctx: Ctx, fileobj: object, timeout: float) -> bool:
+    """Wait for `fileobj` while watching bpbrm; False on timeout, Aborted if bpbrm quits."""
+    sel = selectors.DefaultSelector()
+    sel.register(fileobj, selectors.EVENT_READ, "x")  # type: ignore[arg-type]
+    sel.register(ctx.ctl.sock, selectors.EVENT_READ, "ctl")
+    try:
+        for key, _ in sel.select(timeout=timeout):
+            if key.data == "ctl":
+                ctx.read_control()
+        return any(k.data == "x" for k, _ in sel.select(timeout=0))
+    finally:
+        sel.close()
+
+
+def reap(pid: int, kill: bool = False) -> int:
+    """Wait for bptm child (killing it first if asked); its exit code, -signal if killed."""
+    if kill:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
