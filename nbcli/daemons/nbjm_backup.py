@@ -269,19 +269,19 @@ class BackupJob:
                                                 f"{backupid} from the catalog"))
         self._quietly(lambda: self._catalog("image_abort", backupid=backupid))
         if result.get("fragments"):  # written in full, refused by the catalog: not kept
-            self._quietly(lambda: self._remove_fragments(backupid))
+            self._quietly(lambda: self._remove_fragments(backupid, result["fragments"]))
         return status
 
-    def _remove_fragments(self, backupid: str) -> None:
+    def _remove_fragments(self, backupid: str, fragments: list[Any]) -> None:
         """An image the catalog would not take leaves no fragment on its storage unit:
-        bpbrm deletes its files (`<backupid>_C1_*`), as for an expired image."""
+        bpbrm deletes them through the unit's storage backend, as for an expired image."""
         assert self.grant is not None
         stu = self.grant["stu"]
+        paths = [str(f["path"]) for f in fragments if isinstance(f, dict) and "path" in f]
         with client.connect(self.cfg, str(stu["host"]), "bpcd") as bpbrm:
             bpbrm.request("launch", program="bpbrm", args=[])
             bpbrm.send({"op": "delete", "jobid": self.jobid, "master": self.cfg.client_name,
-                        "images": [{"backupid": backupid, "path": str(stu["path"]),
-                                    "fragments": []}]})
+                        "images": [{**stu, "backupid": backupid, "fragments": paths}]})
             reply = bpbrm.recv(60)
         self.report.log(self.jobid, f"fragments of image {backupid} removed from storage "
                                     f"unit {stu['label']}: {reply.get('removed', [])}",
