@@ -8,7 +8,8 @@ nbrb and nbemm release what they hold for the job. Each part is quiet: a daemon 
 now does its own reconciliation when it starts (nbrb and nbemm release what belongs to closed
 jobs, bpdbm finishes interrupted removals).
 
-Place: a helper of the daemons nbjm, bprd and bpjobd; imports net and status only, no daemon.
+Place: a helper of the daemons nbjm, bprd and bpjobd (and recover.py); imports the base
+floor, config and net, no daemon.
 """
 
 from __future__ import annotations
