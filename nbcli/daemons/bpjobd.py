@@ -4,7 +4,9 @@ Runs on the master. nbjm and bprd create and update jobs as they go through the 
 bpdbjobs, bpbackup -w and bprestore -w read them; `job_wait` holds a request until the job's
 owner closes the job. The ops and fields are docs/protocol.md "Job records (bpjobd)". Records
 live in nbcli/catalog/jobsdb.py (SQLite under db/jobs/); this module checks requests, keeps
-waiters informed and relays cancels to nbjm. It imports no other daemon.
+waiters informed and relays cancels to the job's owner (nbjm, or bprd for a restore); a job its
+owner does not run is ended here (150) and let go of (nbcli/daemons/orphans.py). It imports no
+other daemon but that helper.
 
 Each client is served on its own thread (net/service.py), so a waiting `job_wait` never stops
 other requests. Waiters sleep on one condition variable that every write that may close a job

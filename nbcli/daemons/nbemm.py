@@ -6,6 +6,9 @@ bpstudel, nbemmcmd) and nbrb ask here. Handlers only check the request's shape a
 values to EmmDB, where the rules live; a malformed request gets status 143 and leaves the
 database untouched.
 
+Allocations live in emm.db and outlive every process; every RECONCILE seconds nbemm releases
+those of jobs bpjobd has seen closed (a release lost while nbemm or nbrb was down).
+
 On start nbemm makes sure the EMM database knows this master (machine type master, and media
 when this host has the media role) and every MEDIA_SERVER of bp.toml as a media server.
 """

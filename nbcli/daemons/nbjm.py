@@ -8,6 +8,10 @@ completes or removes the image (15), releases the resources (16) and tells nbpem
 
 For restores (owned by bprd) nbjm is bptm's way to the resource broker (restore steps 9, 11,
 16). Each job runs on its own thread; all a thread shares with the others is the job table.
+
+nbjm keeps no state of its own on disk: at start it ends the jobs a previous nbjm left open in
+bpjobd (status 50, nbcli/daemons/recover.py), and at stop it cancels its running jobs (150) and
+waits for their ends, so no job stays Active with nobody running it.
 """
 
 from __future__ import annotations

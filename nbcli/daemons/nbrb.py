@@ -10,6 +10,10 @@ and a job blocked by its own limit does not hold up the others.
 
 All of a job's resources are granted at once or not at all, so jobs never hold a part while
 waiting for the rest: there is nothing to deadlock on.
+
+nbemm's allocations outlive nbrb; at start nbrb takes them over, and every RECONCILE seconds it
+releases those whose job bpjobd has seen closed (its owner died before step 16, or bpjobd ended
+an orphan), so a lost release never holds a limit for ever.
 """
 
 from __future__ import annotations
