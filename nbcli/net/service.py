@@ -34,9 +34,10 @@ from nbcli.wire import frames, schema
 from nbcli.wire.frames import Message, ProtocolError
 
 PACKET_MAX = 64 * 1024
-# A connection that sends no request for this long is closed (NetBackup's CLIENT_READ_TIMEOUT
-# default): an idle peer must not hold a daemon's thread for ever. Clients that keep a
-# connection (nbcli.jobreport) open a new one when theirs was closed.
+# A connection that sends no first request for this long is closed (NetBackup's
+# CLIENT_READ_TIMEOUT default): a peer that only said hello must not hold a daemon's thread for
+# ever. Once it has made a request it is a client's line that may idle for a whole job (bptm's
+# to nbjm, bpbrm's to bpdbm, a job reporter's to bpjobd): MAX_PER_PEER bounds those.
 IDLE_TIMEOUT = 300.0
 # Live connections one peer address may hold in one daemon; more are refused with status 25.
 MAX_PER_PEER = 512
@@ -183,10 +184,11 @@ def _int_or_none(value: object) -> int | None:
 def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
     """Answer requests on `conn` until the peer closes it or breaks the framing."""
     detached = False
+    timeout: float | None = IDLE_TIMEOUT  # until the first request
     try:
         while True:
             try:
-                msg = conn.recv(timeout=IDLE_TIMEOUT)
+                msg = conn.recv(timeout=timeout)
             except EOFError:
                 return
             except ProtocolError as e:
@@ -196,6 +198,7 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger) -> None:
             except NbuError as e:
                 log.info("connection from %s ended: %s", conn.peer, e)
                 return
+            timeout = None
             op = msg.get("op")
             entry = ops.get(op) if isinstance(op, str) else None
             if entry is None:

@@ -1,7 +1,7 @@
 """Idle connections cannot take a daemon: one peer holds at most MAX_PER_PEER connections to
 bpjobd after their hello (the next is refused with 25); the daemon answers the others and
-everyone again once they close; an idle one is closed after IDLE_TIMEOUT (unit-tested in
-tests/unit/test_serve_limits.py, 300 s here)."""
+everyone again once they close; one that makes no request is closed after IDLE_TIMEOUT
+(unit-tested in tests/unit/test_serve_limits.py, 300 s here)."""
 
 from __future__ import annotations
 

@@ -20,19 +20,34 @@ OPS: Ops = {"ping": op(lambda m, c: {"pong": True})}
 LOG = logging.getLogger("test_serve_limits")
 
 
-def test_an_idle_connection_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_connection_with_no_request_is_closed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "IDLE_TIMEOUT", 0.3)
     ours, theirs = socket.socketpair()
     server = threading.Thread(target=serve_connection, args=(Connection(theirs), OPS, LOG))
+    started = time.monotonic()
     server.start()
     conn = Connection(ours, "daemon")
-    assert conn.request("ping")["pong"] is True  # a request resets nothing but is answered
-    started = time.monotonic()
     server.join(timeout=10)
     assert not server.is_alive() and time.monotonic() - started < 5
     with pytest.raises(EOFError):
         conn.recv(timeout=5)  # the daemon closed its side
     conn.close()
+
+
+def test_a_clients_line_may_idle_after_its_first_request(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """bptm's line to nbjm idles for a whole restore before restore_done: it stays open."""
+    monkeypatch.setattr(service, "IDLE_TIMEOUT", 0.2)
+    ours, theirs = socket.socketpair()
+    server = threading.Thread(target=serve_connection, args=(Connection(theirs), OPS, LOG))
+    server.start()
+    conn = Connection(ours, "daemon")
+    assert conn.request("ping")["pong"] is True
+    time.sleep(0.6)
+    assert server.is_alive() and conn.request("ping")["pong"] is True
+    conn.close()
+    server.join(timeout=10)
+    assert not server.is_alive()
 
 
 def test_one_peer_holds_at_most_max_per_peer(monkeypatch: pytest.MonkeyPatch,
