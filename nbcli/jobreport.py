@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 from nbcli import clock
@@ -40,12 +41,25 @@ def log_frame(process: str, host: str, msg: str, severity: str = "Info",
 PID_OWNERS = frozenset({"bpbrm", "bpbrm child"})
 
 
-class JobReporter:
-    """One process's line to bpjobd on the master, opened on first use and kept."""
+# Answers that mean bpjobd is not there (restarting, stopping), not that it refused the request.
+LOST = frozenset({23, 24, 25, 26, 40, 41, 233})
+# How long a job's reports wait for bpjobd to come back before the reporter gives up: a
+# restarted bpjobd (`netbackup start` after a crash) gets every update, so no job's end is lost.
+PATIENCE = 60.0
+PAUSE = 0.5
 
-    def __init__(self, cfg: HostConfig, process: str) -> None:
+
+class JobReporter:
+    """One process's line to bpjobd on the master, opened on first use and kept.
+
+    A report that finds bpjobd gone is sent again on a new connection until `patience`
+    seconds have passed (once at least: a dropped connection is retried at once). A new job
+    (`create`) is sent again only if it never reached bpjobd, so no job is created twice."""
+
+    def __init__(self, cfg: HostConfig, process: str, patience: float = PATIENCE) -> None:
         self.cfg = cfg
         self.process = process
+        self.patience = patience
         self._conn: Connection | None = None
         # A job's thread and the handlers answering its agents may report at the same time.
         self._lock = threading.Lock()
@@ -56,19 +70,28 @@ class JobReporter:
             return self._call_locked(op, **fields)
 
     def _call_locked(self, op: str, **fields: Any) -> Message:
-        for attempt in (1, 2):
-            if self._conn is None:
-                self._conn = client.master(self.cfg, "bpjobd")
+        deadline: float | None = None
+        tries = 0
+        while True:
+            tries += 1
+            sent = False
             try:
+                if self._conn is None:
+                    self._conn = client.master(self.cfg, "bpjobd")
+                sent = True
                 return self._conn.request(op, **fields)
             except NbuError as e:
-                # A dropped connection (bpjobd restarted) is retried once on a new one;
-                # an error bpjobd answered with is the caller's.
-                if e.status in (23, 24, 40, 41, 233) and attempt == 1:
-                    self.close()
-                    continue
-                raise
-        raise AssertionError("unreachable")
+                # An error bpjobd answered with is the caller's; a lost bpjobd is waited for.
+                if e.status not in LOST:
+                    raise
+                self.close()
+                if deadline is None:
+                    deadline = time.monotonic() + self.patience
+                if (op == "job_create" and sent and tries > 1) \
+                        or (tries > 1 and time.monotonic() > deadline):
+                    raise
+                if tries > 1:
+                    time.sleep(PAUSE)
 
     def step(self, jobid: int, step: int, msg: str, *, process: str | None = None,
              pid: int | None = None, host: str | None = None,

@@ -291,6 +291,24 @@ class ImageStore:
             self.log.info("finished removing %d image(s) a crash had interrupted", done)
         return done
 
+    def in_progress(self) -> list[tuple[str, int]]:
+        """(backup id, job id) of every image in progress on disk, whoever created it: what
+        bpdbm checks against bpjobd to find the images a crash left (the job is closed)."""
+        out = []
+        for cdir in self._client_dirs(None):
+            for tdir in sorted(cdir.iterdir()):
+                for name in os.listdir(tdir) if tdir.is_dir() else []:
+                    if not name.endswith(SUFFIX) or name.endswith(".f" + SUFFIX):
+                        continue
+                    try:
+                        h = parse_header((tdir / name).read_text("utf-8", "surrogateescape"),
+                                         str(tdir / name))
+                    except (OSError, NbuError) as e:
+                        self.log.warning("image in progress %s unreadable: %s", tdir / name, e)
+                        continue
+                    out.append((str(h["backupid"]), int(h.get("jobid") or 0)))
+        return out
+
     # --- reading -----------------------------------------------------------------------------
 
     def find(self, client: str | None = None, backupid: str | None = None,

@@ -249,12 +249,15 @@ class JobsDB:
         return jobs[0]
 
     def jobs(self, now: int, *, jobids: list[int] | None = None, detail: bool = False,
-             before: int | None = None, limit: int | None = None
+             before: int | None = None, limit: int | None = None, open_only: bool = False
              ) -> tuple[list[dict[str, Any]], bool]:
         """Jobs newest first (those of `jobids`, or all below `before`), and whether more
-        remain after `limit`; with `detail`, each carries its tries and steps."""
+        remain after `limit`; with `detail`, each carries its tries and steps; `open_only`:
+        the jobs their owner has not closed (what a restarted owner must reconcile)."""
         where: list[str] = []
         args: list[object] = []
+        if open_only:
+            where.append("closed = 0")
         if jobids is not None:
             where.append("jobid IN (SELECT value FROM json_each(?))")
             args.append(json.dumps(jobids))

@@ -13,19 +13,30 @@ from typing import Any
 from nbcli import clock, timefmt
 from nbcli.config import HostConfig
 from nbcli.net import client
-from nbcli.status import FILE_WRITE_FAILED, NbuError, exit_line
+from nbcli.status import FILE_WRITE_FAILED, INVALID_PARAMETER, NbuError, exit_line
 
 TIMEOUT_STATUS = 41  # the job goes on on the server; only the wait ended
+# Answers that say bpjobd is not there (restarting, stopping) rather than what the job did.
+MASTER_LOST = frozenset({23, 24, 25, 26, 40, 58, 233})
+MASTER_GONE = 60.0  # how long -w waits for a lost bpjobd to come back
+RECONNECT_PAUSE = 1.0
 
 
 def parse_wait(value: str | None) -> float | None:
-    """hh:mm:ss (or mm:ss) -> seconds; None or "" means wait for as long as it takes."""
+    """hh:mm:ss (or mm:ss, or ss) -> seconds; None or "" means wait for as long as it takes.
+    Minutes and seconds are 0-59 and hours 0-99, as the clock NetBackup's -w takes; anything
+    else is status 20, checked before the request is sent."""
     if not value:
         return None
-    parts = [int(p) for p in value.split(":")]
-    while len(parts) < 3:
-        parts.insert(0, 0)
-    h, m, s = parts
+    parts = value.split(":")
+    if len(parts) > 3 or not all(p.isdigit() and len(p) <= 2 for p in parts):
+        raise NbuError(INVALID_PARAMETER, f"-w takes hh:mm:ss, not {value!r}")
+    nums = [int(p) for p in parts]
+    while len(nums) < 3:
+        nums.insert(0, 0)
+    h, m, s = nums
+    if m > 59 or s > 59:
+        raise NbuError(INVALID_PARAMETER, f"-w {value}: minutes and seconds are 00-59")
     return float(h * 3600 + m * 60 + s) or None
 
 
@@ -59,18 +70,38 @@ def wait_jobs(cfg: HostConfig, jobids: list[int], timeout: float | None,
     deadline = None if timeout is None else time.monotonic() + timeout
     worst = 0
     for jobid in jobids:
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            job = client.master_call(cfg, "bpjobd", "job_wait", jobid=jobid, timeout=left)["job"]
-        except NbuError as e:
-            if e.status == 41:
-                log.write(f"the wait ended before job {jobid} finished")
-                return TIMEOUT_STATUS
-            raise
+        job = _wait_one(cfg, jobid, deadline)
+        if job is None:
+            log.write(f"the wait ended before job {jobid} finished")
+            return TIMEOUT_STATUS
         for line in _status_lines(job):
             log.write(line, stamp=False)
         worst = max(worst, int(job.get("status") or 0))
     return worst
+
+
+def _wait_one(cfg: HostConfig, jobid: int, deadline: float | None) -> dict[str, Any] | None:
+    """The finished job; None when the -w time ran out. A master that goes away (bpjobd
+    restarting, `netbackup start` after a crash) is waited for up to MASTER_GONE seconds,
+    then the wait ends with the status that says how it was lost."""
+    lost_since: float | None = None
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            return dict(client.master_call(cfg, "bpjobd", "job_wait", jobid=jobid,
+                                           timeout=left)["job"])
+        except NbuError as e:
+            now = time.monotonic()
+            if e.status == TIMEOUT_STATUS and (lost_since is None or (
+                    deadline is not None and now >= deadline)):
+                return None
+            if e.status not in MASTER_LOST and e.status != TIMEOUT_STATUS:
+                raise
+            lost_since = lost_since or now
+            if now - lost_since > MASTER_GONE or (deadline is not None and now >= deadline):
+                raise NbuError(e.status, f"the master's job database went away while "
+                                         f"waiting for job {jobid}: {e.message}") from e
+            time.sleep(RECONNECT_PAUSE)
 
 
 def _status_lines(job: dict[str, Any]) -> list[str]:

@@ -56,6 +56,7 @@ def cli(policy: str | None, schedule: str | None, master: str | None, policy_typ
     cfg = load_cfg(root)
     if master:
         cfg.data["SERVER"] = [master] + [s for s in cfg.servers if s != master]
+    timeout = parse_wait(wait_for)  # checked before anything is asked
     log = ProgressLog(progress_log, "Archive")
     try:
         jobids = user_request(cfg, True, policy, schedule, files, listfile, log)
@@ -64,7 +65,7 @@ def cli(policy: str | None, schedule: str | None, master: str | None, policy_typ
         raise
     for jobid in jobids:
         log.write(f"INF - Archive Job Id={jobid}")
-    status = wait_jobs(cfg, jobids, parse_wait(wait_for), log) if wait else 0
+    status = wait_jobs(cfg, jobids, timeout, log) if wait else 0
     log.end(status)
     return status
 

@@ -90,6 +90,7 @@ def cli(immediate: bool, policy: str | None, schedule: str | None, hostname: str
     cfg = load_cfg(root)
     if master:
         cfg.data["SERVER"] = [master] + [s for s in cfg.servers if s != master]
+    timeout = parse_wait(wait_for)  # checked before anything is asked
     log = ProgressLog(progress_log, "Backup")
     try:
         if immediate:
@@ -108,7 +109,7 @@ def cli(immediate: bool, policy: str | None, schedule: str | None, hostname: str
         raise
     for jobid in jobids:
         log.write(f"INF - Backup Job Id={jobid}")
-    status = wait_jobs(cfg, jobids, parse_wait(wait_for), log) if wait else 0
+    status = wait_jobs(cfg, jobids, timeout, log) if wait else 0
     log.end(status)
     return status
 

@@ -54,6 +54,9 @@ def time_range(since: str | None, until: str | None, hoursago: int | None,
         raise NbuError(INVALID_PARAMETER, "-hoursago needs a positive number of hours")
     now = int(clock.now())
     if hoursago is not None:
+        if hoursago * 3600 > now:  # before 1970: no date NetBackup can name
+            raise NbuError(INVALID_PARAMETER, f"-hoursago {hoursago} reaches back before "
+                                              f"01/01/1970")
         start: int | None = now - hoursago * 3600
     elif since:
         start = timefmt.parse(since)

@@ -101,6 +101,7 @@ def cli(source: str | None, dest: str | None, start: str | None, end: str | None
     renames = read_rename_file(rename_file) if rename_file else []
     since = timefmt.parse(start) if start else None
     until = timefmt.parse(end, end_of_day=True) if end else None
+    timeout = parse_wait(wait_for)  # checked before anything is asked
     log = ProgressLog(progress_log, "Restore")
     try:
         reply = client.master_call(cfg, "bprd", "restore", client=source or cfg.client_name,
@@ -116,7 +117,7 @@ def cli(source: str | None, dest: str | None, start: str | None, end: str | None
         log.write(f"WRN - {missing} was not found in any backup image")
     if print_jobid:
         click.echo(f"Restore Job Id={jobid}")
-    status = wait_jobs(cfg, [jobid], parse_wait(wait_for), log) if wait else 0
+    status = wait_jobs(cfg, [jobid], timeout, log) if wait else 0
     log.end(status)
     return status
 

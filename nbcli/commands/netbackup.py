@@ -2,8 +2,10 @@
 
 `start` starts the daemons of the host's roles (programs.daemons_for), detached, each writing
 its pid file; a daemon already running is left alone, so starting twice starts no duplicates.
-`stop` sends SIGTERM to every nbcli process of the host (daemons and per-job agents alike),
-waits for them, and kills what is left, so that nothing of that root keeps running.
+`stop` stops the host as bp.kill_all does (see `stop`): running jobs end with status 150 and
+let go of what they held, users' waiting commands end with their job's status, then every
+nbcli process of the host gets SIGTERM, and what is left after STOP_DEADLINE is killed, so
+that nothing of that root keeps running.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ netbackup init [--force] [--name HOST] [--roles master,media,client] [--address 
 
 START_DEADLINE = 30.0
 STOP_DEADLINE = 20.0
+# `stop`'s order: what starts jobs, then what runs them (they end their jobs), then the rest.
+STOP_PHASES = (frozenset({"nbpem"}), frozenset({"nbjm", "bprd"}))
+COMMAND_GRACE = 10.0  # for users' commands to end with their jobs before they are stopped too
 
 # The service each daemon registers first: `start` waits until PBX hands it a connection.
 READY_SERVICE = {"bpcd": "bpcd", "nbevtmgr": "nbevtmgr", "nbemm": "nbemm", "bpjobd": "bpjobd",
@@ -114,8 +119,50 @@ def start(cfg: HostConfig, only: list[str] | None = None) -> None:
 
 
 def stop(cfg: HostConfig) -> int:
-    """Stop every nbcli process of the host; return how many had to be killed."""
-    victims = procs.find(cfg.root)
+    """Stop the host's daemons and agents as NetBackup's bp.kill_all does; return how many
+    had to be killed.
+
+    In order: nbpem (no new job starts), then the jobs' owners nbjm and bprd, which cancel
+    their running jobs (150) and wait for them to end - image removed, resources released,
+    the end recorded in bpjobd - while the other daemons still serve. Users' commands (a
+    waiting `bpbackup -w`, also one nbcmdd forked) are not signaled: they get their job's
+    status from bpjobd and end by themselves, for which they have COMMAND_GRACE seconds.
+    Then everything of the host that is left, commands that still run included."""
+    killed = 0
+    for phase in STOP_PHASES:
+        killed += _terminate([p for p in _stoppable(cfg) if p.program in phase])
+    commands = [p.proc for p in procs.find(cfg.root) if _is_command(cfg, p)]
+    psutil.wait_procs(commands, timeout=COMMAND_GRACE)
+    killed += _terminate(procs.find(cfg.root))
+    # Agents started while we were stopping (a job in flight) go too.
+    late = procs.find(cfg.root)
+    for p in late:
+        try:
+            p.proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs([p.proc for p in late], timeout=5)
+    return killed + len(late)
+
+
+def _stoppable(cfg: HostConfig) -> list[procs.NbProcess]:
+    """The host's daemons and agents, not its users' commands."""
+    return [p for p in procs.find(cfg.root) if not _is_command(cfg, p)]
+
+
+def _is_command(cfg: HostConfig, p: procs.NbProcess) -> bool:
+    """A user's command: its own program, or one nbcmdd forked (its command line is
+    nbcmdd's; nbcmdd itself is the process its pid file names)."""
+    if p.program in programs.COMMANDS:
+        return True
+    if p.program != "nbcmdd":
+        return False
+    cmdd = read_pidfile(cfg.paths, "nbcmdd")
+    return cmdd is None or p.proc.pid != cmdd.pid
+
+
+def _terminate(victims: list[procs.NbProcess]) -> int:
+    """SIGTERM, wait STOP_DEADLINE, SIGKILL what is left; how many were killed."""
     for p in victims:
         click.echo(f"Stopping {p.program} (pid {p.proc.pid})...")
         try:
@@ -129,15 +176,7 @@ def stop(cfg: HostConfig) -> int:
         except psutil.Error:
             pass
     psutil.wait_procs(alive, timeout=5)
-    # Agents started while we were stopping (a job in flight) go too.
-    late = procs.find(cfg.root)
-    for p in late:
-        try:
-            p.proc.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs([p.proc for p in late], timeout=5)
-    return len(alive) + len(late)
+    return len(alive)
 
 
 @command("netbackup", SYNOPSIS)

@@ -18,6 +18,7 @@ stream of frames, each holding a bounded amount of the listing.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -40,7 +41,7 @@ from nbcli.daemons.bpdbm_config import ConfigOps
 from nbcli.daemons.cleanup import TICK, Cleanup
 from nbcli.daemons.image_ops import IMAGE_OPS, LISTABLE
 from nbcli.kinds import default_period
-from nbcli.net import trust
+from nbcli.net import client, trust
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE, LISTERS, server_name
@@ -53,6 +54,10 @@ from nbcli.status import (
 )
 from nbcli.wire import schema
 from nbcli.wire.frames import Message, ProtocolError
+
+# Seconds between looks for images in progress whose job has ended (the first soon after start).
+REAP = 30.0
+REAP_FIRST = 3.0
 
 # A file_list frame is flushed once its paths add up to about this much; frames that still
 # exceed the wire's bound are split in two.
@@ -113,12 +118,40 @@ class Bpdbm(Daemon):
         self.store = ImageStore(self.paths.images, self.log)
         self.store.sweep()
         self.cleanup = Cleanup(lambda: self.cfg, self.store, self.log)
+        # What a crash left in progress goes soon after start (once bpjobd answers), then
+        # every REAP seconds.
+        first = threading.Timer(REAP_FIRST, self.reap)
+        first.daemon = True
+        first.start()
 
     def on_stop(self) -> None:
         self.store.close()
 
     def periodic(self) -> list[tuple[float, Callable[[], None]]]:
-        return [(TICK, self.cleanup.tick)]
+        return [(TICK, self.cleanup.tick), (REAP, self.reap)]
+
+    def reap(self) -> None:
+        """Remove the images in progress whose job bpjobd has seen closed: a crash (of nbjm,
+        of the host) left them, and no one will complete them. Nothing is removed while
+        bpjobd cannot say (the image of a job that still runs must stay)."""
+        pending = [(b, j) for b, j in self.store.in_progress() if j]
+        if not pending:
+            return
+        try:
+            jobs = client.call(self.cfg, self.cfg.client_name, "bpjobd", "job_list",
+                               jobids=sorted({j for _, j in pending}))["jobs"]
+        except NbuError as e:
+            self.log.debug("cannot ask bpjobd about images in progress: %s", e)
+            return
+        closed = {int(j["jobid"]) for j in jobs if j["closed"]}
+        for backupid, jobid in pending:
+            if jobid in closed:
+                try:
+                    self.store.abort(backupid)
+                    self.log.warning("removed image %s: its job %d ended without it",
+                                     backupid, jobid)
+                except NbuError as e:
+                    self.log.debug("image %s: %s", backupid, e)
 
     def services(self) -> dict[str, Ops]:
         image = {name: Op(getattr(self, name), ADMIN, IMAGE_OPS[name])

@@ -4,7 +4,9 @@ Runs on the master. nbjm and bprd create and update jobs as they go through the 
 bpdbjobs, bpbackup -w and bprestore -w read them; `job_wait` holds a request until the job's
 owner closes the job. The ops and fields are docs/protocol.md "Job records (bpjobd)". Records
 live in nbcli/catalog/jobsdb.py (SQLite under db/jobs/); this module checks requests, keeps
-waiters informed and relays cancels to nbjm. It imports no other daemon.
+waiters informed and relays cancels to the job's owner (nbjm, or bprd for a restore); a job its
+owner does not run is ended here (150) and let go of (nbcli/daemons/orphans.py). It imports no
+other daemon but that helper.
 
 Each client is served on its own thread (net/service.py), so a waiting `job_wait` never stops
 other requests. Waiters sleep on one condition variable that every write that may close a job
@@ -25,13 +27,20 @@ from nbcli import clock, events, kinds
 from nbcli.catalog import jobrecord
 from nbcli.catalog.jobrecord import VALUE
 from nbcli.catalog.jobsdb import JobsDB
+from nbcli.daemons import orphans
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import JobLog
 from nbcli.net import client, trust
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER
-from nbcli.status import CONNECTION_BROKEN, CONNECTION_TIMED_OUT, INVALID_JOB_ID, NbuError
+from nbcli.status import (
+    CONNECTION_BROKEN,
+    CONNECTION_TIMED_OUT,
+    INVALID_JOB_ID,
+    TERMINATED_BY_ADMIN,
+    NbuError,
+)
 from nbcli.wire.frames import MAX_FRAME, Message
 from nbcli.wire.schema import Fields, Rest, opt, req
 
@@ -108,7 +117,7 @@ class Bpjobd(Daemon):
             "job_get": op(self.job_get, ADMIN | CLIENT | USER, jobid=JOBID),
             "job_list": op(self.job_list, ADMIN, jobids=opt(list, items=req(int)),
                            detail=opt(bool, False), before=opt(int, lo=1),
-                           limit=opt(int, lo=1)),
+                           limit=opt(int, lo=1), open=opt(bool, False)),
             "job_wait": op(self.job_wait, ADMIN | CLIENT | USER, jobid=JOBID, timeout=SECONDS),
             "job_cancel": op(self.job_cancel, ADMIN, jobid=JOBID),
             "summary": op(self.summary, ADMIN),
@@ -199,7 +208,8 @@ class Bpjobd(Daemon):
 
     def job_list(self, msg: Message, conn: Connection) -> Message:
         jobs, more = self.db.jobs(_now(), jobids=msg["jobids"], detail=msg["detail"],
-                                  before=msg["before"], limit=msg["limit"])
+                                  before=msg["before"], limit=msg["limit"],
+                                  open_only=msg["open"])
         return {"jobs": jobs, "more": more}
 
     def summary(self, msg: Message, conn: Connection) -> Message:
@@ -226,38 +236,51 @@ class Bpjobd(Daemon):
     # --- cancel -------------------------------------------------------------------------------
 
     def job_cancel(self, msg: Message, conn: Connection) -> Message:
-        """Ask nbjm to end the job; end a waiting job here when nbjm cannot be asked."""
+        """Ask the job's owner (nbjm, or bprd for a restore) to end it; when the owner does not
+        run it or cannot be asked, nobody else will: end it here (150) and let go of what it
+        held (its incomplete image, nbrb's and nbemm's resources)."""
         jobid = msg["jobid"]
         found, _ = self.db.jobs(_now(), jobids=[jobid])
         if not found:
             raise NbuError(INVALID_JOB_ID, f"job {jobid} does not exist")
-        if found[0]["state"] == kinds.DONE:
+        job = found[0]
+        if job["closed"]:
             return {}
+        owner = orphans.owner_of(job) or "nbjm"
         try:
-            client.call(self.cfg, self.cfg.client_name, "nbjm", "cancel",
+            client.call(self.cfg, self.cfg.client_name, owner, "cancel",
                         recv_timeout=CANCEL_TIMEOUT, jobid=jobid)
-            self._log(jobid).info("cancel handed to nbjm")
+            self._log(jobid).info("cancel handed to %s", owner)
             return {}
         except NbuError as e:
-            nbjm_error = e
-        self._log(jobid).warning("nbjm did not take the cancel: %s", nbjm_error)
+            owner_error = e
+        self._log(jobid).warning("%s did not take the cancel: %s", owner, owner_error)
+        orphaned = orphans.owner_of(job) is not None and (
+            owner_error.status in orphans.NOT_RUNNING | orphans.UNREACHABLE)
+        ending = {"closed": True} if job["state"] == kinds.DONE else \
+            {"state": kinds.DONE, "status": TERMINATED_BY_ADMIN, "closed": True}
         try:
-            self.db.update(jobid, {"state": kinds.DONE, "status": 150, "closed": True}, False,
-                           _now(), only_from=WAITING_STATES)
+            self.db.update(jobid, ending, False, _now(),
+                           only_from=None if orphaned else WAITING_STATES)
         except NbuError as e:
             if e.status != 133:
                 raise
-            if self.db.jobs(_now(), jobids=[jobid])[0][0]["state"] == kinds.DONE:
+            if self.db.closed(jobid):
                 return {}  # it ended meanwhile
-            raise NbuError(nbjm_error.status,
-                           f"cannot cancel job {jobid}: nbjm: {nbjm_error.detail}") from e
+            raise NbuError(owner_error.status,
+                           f"cannot cancel job {jobid}: {owner}: {owner_error.detail}") from e
         self.db.add_event(jobid, stored_event(
             {"process": "bpjobd", "pid": os.getpid(), "host": self.cfg.client_name,
-             "time": None, "msg": "termination requested by administrator"}, "log", None,
-            "Info"))
-        self._log(jobid).info("canceled while queued (nbjm did not take it)")
+             "time": None, "msg": "termination requested by administrator"
+                                  + (f"; {owner} does not run the job" if orphaned else "")},
+            "log", None, "Info"))
+        self._log(jobid).info("canceled here (%s did not take it)", owner)
         self._closed()
+        if orphaned:
+            events.job_event(self.cfg, self.db.get(jobid, _now()), closed=True)
+            threading.Thread(target=orphans.let_go, name=f"let go {jobid}", daemon=True,
+                             args=(self.cfg, jobid, str(job.get("backupid") or ""),
+                                   self.log)).start()
         return {}
-
 
 main = daemon_main(Bpjobd)

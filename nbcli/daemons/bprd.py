@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import defaultdict
 from typing import Any
 
 from nbcli import clock, jobreport, kinds
 from nbcli.client import identity
-from nbcli.daemons import restore_rights
+from nbcli.daemons import recover, restore_rights
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import set_job
 from nbcli.net import client, trust
@@ -30,6 +31,7 @@ from nbcli.status import (
     INVALID_JOB_ID,
     INVALID_PARAMETER,
     NO_ENTITY,
+    TERMINATED_BY_ADMIN,
     NbuError,
 )
 from nbcli.wire.frames import Message
@@ -63,6 +65,39 @@ class Bprd(Daemon):
         super().__init__(*args, **kwargs)
         self.lock = threading.Lock()
         self.running: dict[int, Connection | None] = {}
+        self.created: set[int] = set()  # the restores this bprd started (recover.Owner)
+        self.canceled: set[int] = set()  # canceled before bpbrm could be told
+        self.creating = threading.Lock()
+
+    def owns(self, jobid: int) -> bool:
+        with self.lock:
+            return jobid in self.created
+
+    def on_start(self) -> None:
+        # The restores a previous bprd left are ended once bpjobd answers; at stop, ours are.
+        threading.Thread(target=recover.reconcile, args=(self,), name="reconcile",
+                         daemon=True).start()
+        threading.Thread(target=self._cancel_at_stop, name="stopper", daemon=True).start()
+
+    def _cancel_at_stop(self) -> None:
+        """`netbackup stop`: cancel the running restores (150) while the others still serve."""
+        self.stop.wait()
+        with self.lock:
+            running = list(self.running)
+        for jobid in running:
+            self.log.info("stopping: canceling restore %d", jobid)
+            self._quietly(lambda jobid=jobid: self.cancel({"jobid": jobid}, None))
+
+    def on_stop(self) -> None:
+        """Wait (a while) for the canceled restores to end and be recorded."""
+        deadline = time.monotonic() + recover.STOP_WAIT
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.running:
+                    return
+            time.sleep(0.1)
+        with self.lock:
+            self.log.warning("stopping with restores still ending: %s", sorted(self.running))
 
     def services(self) -> dict[str, Ops]:
         return {"bprd": audited({
@@ -139,11 +174,14 @@ class Bprd(Daemon):
                          f"{', '.join(i['header']['backupid'] for i in images)}; "
                          f"no neededimage file is needed for disk", clock.now()))
         report = jobreport.JobReporter(self.cfg, "bprd")
-        jobid = report.create(jobtype=kinds.JOB_RESTORE, state=kinds.ACTIVE, client=dest,
-                              policy="", schedule="", owner=msg["owner"],
-                              masterserver=self.cfg.client_name, filelist=paths,
-                              started=int(clock.now()), operation=kinds.OP_RESTORE,
-                              srcserver=source, new_try=True)
+        with self.creating:  # created and registered as one, for recover.reconcile
+            jobid = report.create(jobtype=kinds.JOB_RESTORE, state=kinds.ACTIVE, client=dest,
+                                  policy="", schedule="", owner=msg["owner"],
+                                  masterserver=self.cfg.client_name, filelist=paths,
+                                  started=int(clock.now()), operation=kinds.OP_RESTORE,
+                                  srcserver=source, new_try=True)
+            with self.lock:
+                self.created.add(jobid)
         for n, text, at in steps:
             report.step(jobid, n, text, time=at)
         report.step(jobid, 3, f"restore job {jobid} created in bpjobd")
@@ -228,6 +266,7 @@ class Bprd(Daemon):
         report.close()
         with self.lock:
             self.running.pop(jobid, None)
+            self.canceled.discard(jobid)
         set_job(None)
 
     def _one_media_server(self, job: dict[str, Any], report: jobreport.JobReporter,
@@ -240,6 +279,8 @@ class Bprd(Daemon):
             bpbrm.request("launch", program="bpbrm", args=[])
             with self.lock:
                 self.running[jobid] = bpbrm
+                if jobid in self.canceled:
+                    raise NbuError(TERMINATED_BY_ADMIN, "restore canceled")
             bpbrm.send({"op": "restore", "jobid": jobid, "master": self.cfg.client_name,
                         "client": job["dest"], "images": images, "renames": job["renames"],
                         "dest": job["dest_roots"], "keep_existing": job["keep_existing"],
@@ -255,12 +296,13 @@ class Bprd(Daemon):
                                    "Error" if msg.get("status") else "Info")
                     return msg
 
-    def cancel(self, msg: Message, conn: Connection) -> Message:
+    def cancel(self, msg: Message, conn: Connection | None) -> Message:
         jobid = msg["jobid"]
         with self.lock:
             if jobid not in self.running:
                 raise NbuError(INVALID_JOB_ID, f"restore job {jobid} is not running")
             bpbrm = self.running[jobid]
+            self.canceled.add(jobid)
         if bpbrm is not None:
             try:
                 bpbrm.send({"op": "cancel"})

@@ -6,6 +6,9 @@ bpstudel, nbemmcmd) and nbrb ask here. Handlers only check the request's shape a
 values to EmmDB, where the rules live; a malformed request gets status 143 and leaves the
 database untouched.
 
+Allocations live in emm.db and outlive every process; every RECONCILE seconds nbemm releases
+those of jobs bpjobd has seen closed (a release lost while nbemm or nbrb was down).
+
 On start nbemm makes sure the EMM database knows this master (machine type master, and media
 when this host has the media role) and every MEDIA_SERVER of bp.toml as a media server.
 """
@@ -23,6 +26,7 @@ from nbcli.catalog import emmdb
 from nbcli.catalog.emmdb import EmmDB
 from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Handler, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE
@@ -32,6 +36,7 @@ from nbcli.wire.schema import opt, req
 
 DB_NAME = "emm.db"
 JOBID_MAX = 2**63 - 1  # SQLite's largest integer
+RECONCILE = 10.0  # seconds between looks at bpjobd for closed jobs still allocated
 
 
 def _database_errors(handler: Handler) -> Handler:
@@ -169,6 +174,28 @@ class Nbemm(Daemon):
 
     def allocations(self, msg: Message, conn: Connection) -> Message:
         return {"allocations": self.emm.allocations()}
+
+    def periodic(self) -> list[tuple[float, Any]]:
+        return [(RECONCILE, self.reconcile)]
+
+    def reconcile(self) -> None:
+        """Release the allocations of jobs bpjobd has seen closed: their release was lost
+        (nbemm or nbrb was down at the job's step 16, or the job's owner died)."""
+        if self.db is None:
+            return
+        ids = sorted({int(a["jobid"]) for a in self.emm.allocations()})
+        if not ids:
+            return
+        try:
+            jobs = client.call(self.cfg, self.cfg.client_name, "bpjobd", "job_list",
+                               jobids=ids)["jobs"]
+        except NbuError as e:
+            self.log.debug("cannot reconcile with bpjobd: %s", e)
+            return
+        for job in jobs:
+            if job["closed"] and self.emm.release(int(job["jobid"])):
+                self.log.warning("released the allocation of closed job %d", job["jobid"],
+                                 extra={"jobid": job["jobid"]})
 
 
 main = daemon_main(Nbemm)

@@ -8,15 +8,21 @@ completes or removes the image (15), releases the resources (16) and tells nbpem
 
 For restores (owned by bprd) nbjm is bptm's way to the resource broker (restore steps 9, 11,
 16). Each job runs on its own thread; all a thread shares with the others is the job table.
+
+nbjm keeps no state of its own on disk: at start it ends the jobs a previous nbjm left open in
+bpjobd (status 50, nbcli/daemons/recover.py), and at stop it cancels its running jobs (150) and
+waits for their ends, so no job stays Active with nobody running it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from nbcli import clock, jobreport, kinds
+from nbcli.daemons import recover
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.nbjm_backup import BackupJob
 from nbcli.daemons.nbjm_job import JOB_START, request_resources
@@ -25,7 +31,7 @@ from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, op
 from nbcli.net.trust import ADMIN, ANYONE
-from nbcli.status import INVALID_JOB_ID, INVALID_JOBID, NbuError
+from nbcli.status import INVALID_JOB_ID, INVALID_JOBID, LOGIC_ERROR, NbuError
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
@@ -53,6 +59,39 @@ class Nbjm(Daemon):
         self.jobs: dict[int, BackupJob] = {}
         self.restores: dict[int, RestoreResources] = {}
         self._last_backup_time: dict[str, int] = {}
+        self.created: set[int] = set()  # every job this nbjm created (recover.Owner)
+        self.creating = threading.Lock()
+
+    def owns(self, jobid: int) -> bool:
+        with self.lock:
+            return jobid in self.created
+
+    def on_start(self) -> None:
+        # The jobs a previous nbjm left are ended once bpjobd answers; at stop, ours are.
+        threading.Thread(target=recover.reconcile, args=(self,), name="reconcile",
+                         daemon=True).start()
+        threading.Thread(target=self._cancel_at_stop, name="stopper", daemon=True).start()
+
+    def _cancel_at_stop(self) -> None:
+        """`netbackup stop`: cancel every running job at once (status 150), as bp.kill_all
+        does, while the other daemons still serve the jobs' ends."""
+        self.stop.wait()
+        with self.lock:
+            running = list(self.jobs.values())
+        for job in running:
+            self.log.info("stopping: canceling job %d", job.jobid)
+            job.cancel()
+
+    def on_stop(self) -> None:
+        """Wait (a while) for the canceled jobs to end: image removed, resources released."""
+        deadline = time.monotonic() + recover.STOP_WAIT
+        while time.monotonic() < deadline:
+            with self.lock:
+                if not self.jobs:
+                    return
+            time.sleep(0.1)
+        with self.lock:
+            self.log.warning("stopping with jobs still ending: %s", sorted(self.jobs))
 
     def services(self) -> dict[str, Ops]:
         return {"nbjm": {
@@ -74,15 +113,18 @@ class Nbjm(Daemon):
     def job_start(self, msg: Message, conn: Connection) -> Message:
         """Seed step 2: queue the job, make it visible in bpjobd, run it on its own thread."""
         report = jobreport.JobReporter(self.cfg, "nbjm")
-        jobid = report.create(
-            jobtype=kinds.JOB_ARCHIVE if msg["sched_type"] == 3 else kinds.JOB_BACKUP,
-            state=kinds.QUEUED, policy=msg["policy"], schedule=msg["schedule"],
-            client=msg["client"], policytype=msg["policy_type"],
-            scheduletype=msg["sched_type"], priority=msg["priority"],
-            subtype=msg["subtype"], owner=msg["owner"],
-            retentionlevel=msg["retention_level"],
-            masterserver=self.cfg.client_name, filelist=msg["paths"], started=int(clock.now()),
-            stunit=msg["stu"] or "", operation=kinds.OP_REQUEST_RESOURCES)
+        with self.creating:  # created and registered as one, for recover.reconcile
+            jobid = report.create(
+                jobtype=kinds.JOB_ARCHIVE if msg["sched_type"] == 3 else kinds.JOB_BACKUP,
+                state=kinds.QUEUED, policy=msg["policy"], schedule=msg["schedule"],
+                client=msg["client"], policytype=msg["policy_type"],
+                scheduletype=msg["sched_type"], priority=msg["priority"],
+                subtype=msg["subtype"], owner=msg["owner"],
+                retentionlevel=msg["retention_level"],
+                masterserver=self.cfg.client_name, filelist=msg["paths"], started=int(clock.now()),
+                stunit=msg["stu"] or "", operation=kinds.OP_REQUEST_RESOURCES)
+            with self.lock:
+                self.created.add(jobid)
         first = msg["nbpem_step"] or {}
         report.step(jobid, 1, first.get("msg") or "Job Start from nbpem", process="nbpem",
                     pid=first.get("pid"), host=first.get("host"), time=first.get("time"))
@@ -91,6 +133,8 @@ class Nbjm(Daemon):
         job = BackupJob(self, jobid, msg, report)
         with self.lock:
             self.jobs[jobid] = job
+        if self.stop.is_set():
+            job.canceled.set()  # started while nbjm stops: it ends at once (150)
         threading.Thread(target=self._run, args=(job,), name=f"job {jobid}", daemon=True).start()
         return {"jobid": jobid}
 
@@ -99,7 +143,9 @@ class Nbjm(Daemon):
         try:
             job.run()
         except Exception:
+            # A bug must not leave the job Active and its resources held: end it with 256.
             self.log.exception("job %d failed unexpectedly", job.jobid)
+            job.abandon(LOGIC_ERROR)
         finally:
             with self.lock:
                 self.jobs.pop(job.jobid, None)

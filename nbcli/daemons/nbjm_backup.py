@@ -12,14 +12,20 @@ imports no daemon.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from nbcli import clock, jobreport, kinds, timefmt
+from nbcli.daemons import orphans
 from nbcli.daemons.nbjm_job import LOST_BPBRM, JobManager, request_resources
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.status import TERMINATED_BY_ADMIN, NbuError
+from nbcli.status import EVENTS_OUT_OF_SEQUENCE, TERMINATED_BY_ADMIN, NbuError
 from nbcli.wire.frames import Message
+
+# Answers that say the catalog's daemons cannot be reached now, not what they think of the image.
+CATALOG_LOST = frozenset({21, 23, 24, 25, 26, 40, 41, 58})
+CATALOG_PATIENCE = 60.0
 
 
 class BackupJob:
@@ -247,7 +253,7 @@ class BackupJob:
                           f"through nbproxy and bpdbm")
             elapsed = int(clock.now()) - self.backup_time
             try:
-                client.call(self.cfg, self.cfg.client_name, "nbproxy", "image_complete",
+                self._catalog("image_complete",
                             backupid=backupid, kbytes=int(result.get("kbytes", 0)),
                             num_files=int(result.get("files", 0)), elapsed=max(elapsed, 0),
                             fragments=result.get("fragments", []),
@@ -261,16 +267,62 @@ class BackupJob:
         else:
             self._quietly(lambda: self.step(15, f"removing the incomplete image "
                                                 f"{backupid} from the catalog"))
-        self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbproxy",
-                                          "image_abort", backupid=backupid))
+        self._quietly(lambda: self._catalog("image_abort", backupid=backupid))
+        if result.get("fragments"):  # written in full, refused by the catalog: not kept
+            self._quietly(lambda: self._remove_fragments(backupid, result["fragments"]))
         return status
+
+    def _remove_fragments(self, backupid: str, fragments: list[Any]) -> None:
+        """An image the catalog would not take leaves no fragment on its storage unit:
+        bpbrm deletes them through the unit's storage backend, as for an expired image."""
+        assert self.grant is not None
+        stu = self.grant["stu"]
+        paths = [str(f["path"]) for f in fragments if isinstance(f, dict) and "path" in f]
+        with client.connect(self.cfg, str(stu["host"]), "bpcd") as bpbrm:
+            bpbrm.request("launch", program="bpbrm", args=[])
+            bpbrm.send({"op": "delete", "jobid": self.jobid, "master": self.cfg.client_name,
+                        "images": [{**stu, "backupid": backupid, "fragments": paths}]})
+            reply = bpbrm.recv(60)
+        self.report.log(self.jobid, f"fragments of image {backupid} removed from storage "
+                                    f"unit {stu['label']}: {reply.get('removed', [])}",
+                        "Info" if not reply.get("status") else "Error")
+
+    def _catalog(self, op: str, **fields: Any) -> None:
+        """Step 15's request to bpdbm, through nbproxy (else to bpdbm itself), sent again
+        while the catalog cannot be reached (nbproxy, bpdbm or PBX restarting) for up to
+        CATALOG_PATIENCE seconds: a fully written image is committed, an incomplete one
+        removed, never left in progress. A retry that finds the image no longer in progress
+        (229) finds the first request's work done."""
+        deadline = time.monotonic() + CATALOG_PATIENCE
+        tries = 0
+        while True:
+            for service in ("nbproxy", "bpdbm"):
+                tries += 1
+                try:
+                    client.call(self.cfg, self.cfg.client_name, service, op, **fields)
+                    return
+                except NbuError as e:
+                    if e.status == EVENTS_OUT_OF_SEQUENCE and tries > 1:
+                        return
+                    if e.status not in CATALOG_LOST or time.monotonic() > deadline:
+                        raise
+                    self.nbjm.log.warning("job %d: %s through %s: %s; trying again",
+                                          self.jobid, op, service, e)
+            time.sleep(1.0)
 
     def _quietly(self, action: Any) -> None:
         """Clean-up must go on when one part of it fails; the failure goes to the log."""
         try:
             action()
-        except NbuError as e:
-            self.nbjm.log.warning("job %d: %s", self.jobid, e)
+        except (NbuError, EOFError, OSError) as e:
+            self.nbjm.log.warning("job %d: %s", self.jobid, e or type(e).__name__)
+
+    def abandon(self, status: int) -> None:
+        """End the job after an unexpected failure: Done with `status`, image and resources
+        let go (orphans.let_go), nbpem not asked for a retry."""
+        self._quietly(lambda: self.report.update(self.jobid, state=kinds.DONE, status=status,
+                                                 ended=int(clock.now()), closed=True))
+        orphans.let_go(self.cfg, self.jobid, self.backupid or "", self.nbjm.log)
 
     # --- control from outside -----------------------------------------------------------------
 

@@ -10,6 +10,10 @@ and a job blocked by its own limit does not hold up the others.
 
 All of a job's resources are granted at once or not at all, so jobs never hold a part while
 waiting for the rest: there is nothing to deadlock on.
+
+nbemm's allocations outlive nbrb; at start nbrb takes them over, and every RECONCILE seconds it
+releases those whose job bpjobd has seen closed (its owner died before step 16, or bpjobd ended
+an orphan), so a lost release never holds a limit for ever.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from nbcli.wire.schema import opt, req
 # nbemm's answers that mean "not now" rather than "never".
 BUSY = {2040, 2001, 134}
 RECHECK = 2.0  # seconds between looks at a queue that nothing has changed
+RECONCILE = 5.0  # seconds between looks at bpjobd for closed jobs still holding resources
 JOBID = req(int, lo=1)
 
 
@@ -90,28 +95,52 @@ class Nbrb(Daemon):
             "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}}
 
     def periodic(self) -> list[tuple[float, Any]]:
-        return [(RECHECK, self.evaluate)]
+        return [(RECHECK, self.evaluate), (RECONCILE, self.reconcile)]
 
     def on_start(self) -> None:
-        # Allocations nbemm still holds belong to jobs nbjm still runs; count them again.
+        # nbemm's allocations outlive nbrb: count again those whose job is still open (its
+        # owner runs it, or reconciles it at its own start); release those of closed jobs.
         try:
             held = client.call(self.cfg, self.cfg.client_name, "nbemm", "allocations")
-            for a in held.get("allocations", []):
-                jobid = int(a["jobid"])
-                job = self._job_of(jobid)  # nbemm keeps no policy/client: bpjobd has them
-                self.active[jobid] = Request(jobid, str(a.get("kind", "backup")),
-                                             str(job.get("policy") or ""),
-                                             str(job.get("client") or ""),
-                                             str(a.get("stu", "")), "", 0, 0, 0, -1)
         except NbuError as e:
             self.log.warning("could not read nbemm's allocations: %s", e)
+            return
+        for a in held.get("allocations", []):
+            jobid = int(a["jobid"])
+            self.active[jobid] = Request(jobid, str(a.get("kind", "backup")), "", "",
+                                         str(a.get("stu", "")), "", 0, 0, 0, -1)
+        self.reconcile()
 
-    def _job_of(self, jobid: int) -> Message:
+    def reconcile(self) -> None:
+        """Release what jobs bpjobd has seen closed still hold (their owner died before its
+        step 16, or bpjobd ended an orphan); fill in the limits' policy and client of
+        allocations taken over at start. Nothing changes while bpjobd cannot be asked."""
+        with self.lock:
+            ids = sorted(self.active)
+        if not ids:
+            return
         try:
-            return dict(client.call(self.cfg, self.cfg.client_name, "bpjobd", "job_get",
-                                    jobid=jobid)["job"])
-        except NbuError:
-            return {}
+            jobs = client.call(self.cfg, self.cfg.client_name, "bpjobd", "job_list",
+                               jobids=ids)["jobs"]
+        except NbuError as e:
+            self.log.debug("cannot reconcile with bpjobd: %s", e)
+            return
+        closed = []
+        with self.lock:
+            for job in jobs:
+                req = self.active.get(int(job["jobid"]))
+                if req is None:
+                    continue
+                if job["closed"]:
+                    closed.append(req.jobid)
+                elif req.seq < 0 and not req.policy:
+                    req.policy, req.client = str(job["policy"] or ""), str(job["client"] or "")
+        for jobid in closed:
+            self.log.warning("job %d is closed but held resources; releasing them", jobid)
+            try:
+                self.release({"jobid": jobid}, None)
+            except NbuError as e:
+                self.log.warning("job %d not released: %s", jobid, e)
 
     # --- ops -----------------------------------------------------------------------------------
 
@@ -140,7 +169,7 @@ class Nbrb(Daemon):
             conn.send(frames.reply(0, granted=req.grant))
         return None
 
-    def release(self, msg: Message, conn: Connection) -> Message:
+    def release(self, msg: Message, conn: Connection | None) -> Message:
         jobid = msg["jobid"]
         with self.lock:
             req = self.active.pop(jobid, None)
@@ -241,7 +270,7 @@ class Nbrb(Daemon):
             return  # an allocation taken over after a restart: its job is not ours to report
         report = getattr(self._tls, "report", None)
         if report is None:
-            report = self._tls.report = jobreport.JobReporter(self.cfg, "nbrb")
+            report = self._tls.report = jobreport.JobReporter(self.cfg, "nbrb", patience=0)
         try:
             report.step(req.jobid, step, msg)
         except NbuError as e:

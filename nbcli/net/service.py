@@ -35,6 +35,13 @@ from nbcli.wire import frames, schema
 from nbcli.wire.frames import Message, ProtocolError
 
 PACKET_MAX = 64 * 1024
+# A connection that sends no first request for this long is closed (NetBackup's
+# CLIENT_READ_TIMEOUT default): a peer that only said hello must not hold a daemon's thread for
+# ever. Once it has made a request it is a client's line that may idle for a whole job (bptm's
+# to nbjm, bpbrm's to bpdbm, a job reporter's to bpjobd): MAX_PER_PEER bounds those.
+IDLE_TIMEOUT = 300.0
+# Live connections one peer address may hold in one daemon; more are refused with status 25.
+MAX_PER_PEER = 512
 
 
 class _Detached:
@@ -202,10 +209,11 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger, gate: Gate
     """Answer requests on `conn` until the peer closes it or breaks the framing. Each request
     passes `gate` (its op's rule: who may call it) before its fields are looked at."""
     detached = False
+    timeout: float | None = IDLE_TIMEOUT  # until the first request
     try:
         while True:
             try:
-                msg = conn.recv()
+                msg = conn.recv(timeout=timeout)
             except EOFError:
                 return
             except ProtocolError as e:
@@ -215,6 +223,7 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger, gate: Gate
             except NbuError as e:
                 log.info("connection from %s ended: %s", conn.peer, e)
                 return
+            timeout = None
             op = msg.get("op")
             entry = ops.get(op) if isinstance(op, str) else None
             if entry is None:
@@ -285,6 +294,9 @@ class ServiceHost:
         self.log = log
         self.stop = threading.Event()
         self._regs: dict[str, Registration] = {}
+        # live connections per peer address ("local": through PBX's Unix socket)
+        self._peers: dict[str, int] = {}
+        self._peers_lock = threading.Lock()
 
     def register_all(self, deadline: float) -> None:
         """Register every service, retrying while PBX is still starting."""
@@ -314,13 +326,37 @@ class ServiceHost:
                     reg.close()
                     self._reregister(sel, name)
                     continue
-                if accepted is not None:
-                    threading.Thread(target=serve_connection, daemon=True,
-                                     args=(accepted.conn, self.services[name], self.log,
-                                           self.gate, name),
+                if accepted is not None and self._admit(accepted):
+                    threading.Thread(target=self._serve, daemon=True,
+                                     args=(accepted, self.services[name], name),
                                      name=f"{name}:{accepted.peer}").start()
         for reg in self._regs.values():
             reg.close()
+
+    def _admit(self, accepted: Accepted) -> bool:
+        """Count the peer's connection; refuse one over MAX_PER_PEER (status 25, closed), so
+        that no one peer holds all of a daemon's threads."""
+        with self._peers_lock:
+            n = self._peers.get(accepted.peer, 0)
+            if n < MAX_PER_PEER:
+                self._peers[accepted.peer] = n + 1
+                return True
+        self.log.warning("refused a connection from %s: it holds %d already", accepted.peer, n)
+        _try_send(accepted.conn, frames.error(NbuError(
+            CANNOT_CONNECT, f"too many connections from {accepted.peer} ({MAX_PER_PEER})")))
+        accepted.conn.close()
+        return False
+
+    def _serve(self, accepted: Accepted, ops: Ops, service: str) -> None:
+        try:
+            serve_connection(accepted.conn, ops, self.log, self.gate, service)
+        finally:
+            with self._peers_lock:
+                left = self._peers.get(accepted.peer, 1) - 1
+                if left:
+                    self._peers[accepted.peer] = left
+                else:
+                    self._peers.pop(accepted.peer, None)
 
     def _reregister(self, sel: selectors.BaseSelector, name: str) -> None:
         """PBX went away (restarted): hold the name again as soon as it is back."""

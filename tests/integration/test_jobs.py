@@ -245,10 +245,11 @@ def test_cancel_without_nbjm(jobd: Host) -> None:
     assert row.split()[2:4] == ["Done", "150"]
     assert jobd.run("bpdbjobs", "-cancel", str(queued), "-quiet").stdout == ""  # done: no-op
 
-    # an active job needs nbjm: the cancel fails with PBX's status and the job runs on
-    r = jobd.run("bpdbjobs", "-cancel", str(active), check=False)
-    assert r.returncode == 25 and "nbjm" in r.stderr
-    assert call(jobd, "job_get", jobid=active)["job"]["state"] == kinds.ACTIVE
+    # an active job whose owner (nbjm) is not there is run by nobody: bpjobd ends it (150)
+    assert jobd.run("bpdbjobs", "-cancel", str(active)).stdout == "1 job(s) canceled\n"
+    job = call(jobd, "job_get", jobid=active)["job"]
+    assert (job["state"], job["status"], job["closed"]) == (kinds.DONE, 150, True)
+    assert "nbjm does not run the job" in job["tries"][0]["trystatuslines"][-1]
 
     r = jobd.run("bpdbjobs", "-cancel", "999", check=False)
     assert r.returncode == 273 % 256 and "EXIT STATUS 273: invalid job id" in r.stderr

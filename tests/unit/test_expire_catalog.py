@@ -124,3 +124,20 @@ def test_tombstone_names_round_trip() -> None:
     assert name.startswith(".") and expire.header_of_tombstone(name) == "pol_1700000000_FULL"
     for other in ("pol_1700000000_FULL", ".pol_1700000000_FULL.x.tmp", ".deleted"):
         assert expire.header_of_tombstone(other) is None
+
+
+def test_in_progress_lists_the_images_a_crash_may_leave(store: ImageStore,
+                                                        tmp_path: Path) -> None:
+    """bpdbm's reaper asks bpjobd about these: (backup id, job id) of each image in progress,
+    also after a restart of bpdbm; a complete or aborted image is not one."""
+    done = make_image(store, T0, 0, FULL_SPEC)
+    left = store.create(create_fields({"client": "c1", "policy": "p", "sched_type": 0,
+                                       "backup_time": T0 + 10, "jobid": 7}))
+    gone = store.create(create_fields({"client": "c2", "policy": "p", "sched_type": 0,
+                                       "backup_time": T0 + 20, "jobid": 8}))
+    store.abort(gone["backupid"])
+    again = ImageStore(tmp_path / "images", logging.getLogger("test"))
+    assert again.in_progress() == [(left["backupid"], 7)]
+    again.abort(left["backupid"])
+    assert again.in_progress() == [] and files_of(again, left["backupid"]) == []
+    assert [h["backupid"] for h in again.find("c1")] == [done["backupid"]]

@@ -217,3 +217,14 @@ def test_state_machine_table_covers_every_state() -> None:
 def test_messages_are_kept_on_one_line(db: JobsDB) -> None:
     jobid = db.create(backup(policy="a\nb"), T0)
     assert db.get(jobid, T0)["policy"] == "a b"
+
+
+def test_open_only_lists_the_jobs_no_owner_closed(db: JobsDB) -> None:
+    """What a restarted nbjm or bprd reconciles: every job not closed, whatever its state."""
+    queued, active, done_open, closed = (db.create(backup(), T0) for _ in range(4))
+    update(db, active, new_try=True, state=kinds.ACTIVE)
+    update(db, done_open, state=kinds.DONE, status=0)
+    update(db, closed, state=kinds.DONE, status=0, closed=True)
+    jobs, more = db.jobs(T0, open_only=True)
+    assert [j["jobid"] for j in jobs] == [done_open, active, queued] and not more
+    assert db.jobs(T0, jobids=[closed], open_only=True) == ([], False)

@@ -1,0 +1,104 @@
+"""A job owner's start: the jobs its previous run left (nbjm: backups and archives; bprd:
+restores).
+
+The jobs of an owner that bpjobd still has open and that a previous run of that owner created
+are run by nobody: their thread died with it, and bpbrm and its agents ended when their control
+connection closed. Each is ended with status 50 (orphans.OWNER_LOST), its incomplete image is
+removed and its resources released (orphans.let_go). A backup's nbpem hears the end with a
+deadline of now, so nbpem frees the policy/client and its next look at what is due starts a
+new job: NetBackup's retry of a job whose try failed.
+
+At stop (`netbackup stop`, bp.kill_all) the owners cancel their running jobs themselves (150)
+and wait up to STOP_WAIT for them to end, so users' `bpbackup -w` get the job's status.
+
+Place: imported by nbcli/daemons/nbjm.py and bprd.py; knows them as the Owner protocol below.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Protocol
+
+from nbcli import clock, jobreport, kinds
+from nbcli.config import HostConfig
+from nbcli.daemons import orphans
+from nbcli.net import client
+from nbcli.status import NbuError
+
+RECONCILE_FOR = 120.0  # seconds to keep trying while bpjobd is not up yet
+RETRY_PAUSE = 1.0
+STOP_WAIT = 15.0  # `netbackup stop` kills what is left after 20 s
+
+
+class Owner(Protocol):
+    name: str
+    cfg: HostConfig
+    log: logging.Logger
+    stop: threading.Event
+    # Held while a job is created in bpjobd and added to the owner's own (`owns`), so that a
+    # listing taken under it tells a previous run's jobs from this run's.
+    creating: threading.Lock
+
+    def owns(self, jobid: int) -> bool:
+        """Whether this run of the owner created the job (it runs it, or ran it to its end)."""
+        ...
+
+
+def reconcile(nbjm: Owner) -> None:
+    """End the open jobs a previous run left (runs on its own thread from on_start)."""
+    deadline = time.monotonic() + RECONCILE_FOR
+    while not nbjm.stop.is_set():
+        try:
+            with nbjm.creating:
+                left = [j for j in orphans.open_jobs(nbjm.cfg, nbjm.name)
+                        if not nbjm.owns(int(j["jobid"]))]
+            break
+        except NbuError as e:
+            if time.monotonic() > deadline:
+                nbjm.log.error("cannot reconcile the jobs of a previous %s: %s", nbjm.name, e)
+                return
+            nbjm.stop.wait(RETRY_PAUSE)
+    else:
+        return
+    report = jobreport.JobReporter(nbjm.cfg, nbjm.name)
+    try:
+        for job in left:
+            end_orphan(nbjm, report, job)
+    finally:
+        report.close()
+
+
+def end_orphan(nbjm: Owner, report: jobreport.JobReporter, job: dict[str, Any]) -> None:
+    jobid, status = int(job["jobid"]), orphans.OWNER_LOST
+    nbjm.log.warning("job %d was left %s by a previous %s; ending it with status %d", jobid,
+                     kinds.JOB_STATES.get(job["state"], job["state"]), nbjm.name, status)
+    try:
+        report.log(jobid, f"{nbjm.name} restarted: nobody runs the job any more; ending it",
+                   "Error")
+        if job["state"] != kinds.DONE:
+            report.update(jobid, state=kinds.DONE, status=status, ended=int(clock.now()))
+        else:
+            status = int(job["status"] or 0)
+    except NbuError as e:
+        nbjm.log.warning("job %d: %s", jobid, e)
+    orphans.let_go(nbjm.cfg, jobid, str(job.get("backupid") or ""), nbjm.log)
+    if nbjm.name == "nbjm":
+        _tell_nbpem(nbjm, job, status)
+    try:
+        report.update(jobid, closed=True)
+    except NbuError as e:
+        nbjm.log.warning("job %d not closed: %s", jobid, e)
+
+
+def _tell_nbpem(nbjm: Owner, job: dict[str, Any], status: int) -> None:
+    jobid = int(job["jobid"])
+    try:
+        client.call(nbjm.cfg, nbjm.cfg.client_name, "nbpem", "job_done", jobid=jobid,
+                    status=status, policy=job.get("policy") or "",
+                    schedule=job.get("schedule") or "", client=job.get("client") or "",
+                    sched_type=int(job.get("scheduletype") or 0),
+                    subtype=int(job.get("subtype") or 0), deadline=clock.now())
+    except NbuError as e:
+        nbjm.log.warning("job %d: nbpem did not hear the end: %s", jobid, e)

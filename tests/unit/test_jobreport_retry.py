@@ -1,0 +1,78 @@
+"""nbcli.jobreport outlasts a bpjobd restart: a report that finds bpjobd gone is sent again
+until `patience` runs out; a job is never created twice; bpjobd's own answers are not retried."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from nbcli import jobreport
+from nbcli.config import HostConfig
+from nbcli.status import NbuError
+
+
+class FakeConn:
+    def __init__(self, log: list[str], fail_after_send: bool = False,
+                 answer: NbuError | None = None) -> None:
+        self.log, self.fail_after_send, self.answer = log, fail_after_send, answer
+
+    def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        self.log.append(op)
+        if self.fail_after_send:
+            raise NbuError(40, "bpjobd closed the connection")
+        if self.answer is not None:
+            raise self.answer
+        return {"jobid": 7}
+
+    def close(self) -> None:
+        pass
+
+
+def reporter(monkeypatch: pytest.MonkeyPatch, conns: list[Any], patience: float
+             ) -> jobreport.JobReporter:
+    monkeypatch.setattr(jobreport, "PAUSE", 0.01)
+
+    def master(cfg: HostConfig, service: str) -> Any:
+        c = conns.pop(0)
+        if isinstance(c, NbuError):
+            raise c
+        return c
+
+    monkeypatch.setattr(jobreport.client, "master", master)
+    return jobreport.JobReporter(None, "nbjm", patience=patience)  # type: ignore[arg-type]
+
+
+def test_an_update_waits_for_bpjobd_to_come_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+    down = NbuError(25, "cannot connect")
+    r = reporter(monkeypatch, [FakeConn(sent, fail_after_send=True), down, down, down,
+                               FakeConn(sent)], patience=5)
+    r.update(7, state=3)
+    assert sent == ["job_update", "job_update"]
+
+
+def test_patience_runs_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    r = reporter(monkeypatch, [NbuError(25, "cannot connect")] * 1000, patience=0.1)
+    with pytest.raises(NbuError) as e:
+        r.log(7, "x")
+    assert e.value.status == 25
+
+
+def test_a_job_is_not_created_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+    r = reporter(monkeypatch, [FakeConn(sent, fail_after_send=True),
+                               FakeConn(sent, fail_after_send=True), FakeConn(sent)],
+                 patience=5)
+    with pytest.raises(NbuError):
+        r.create(jobtype=0, state=0)
+    assert sent == ["job_create", "job_create"]  # the old single retry, then no more
+
+
+def test_bpjobds_own_answer_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[str] = []
+    r = reporter(monkeypatch, [FakeConn(sent, answer=NbuError(133, "job 7 is Done"))],
+                 patience=5)
+    with pytest.raises(NbuError) as e:
+        r.update(7, state=1)
+    assert e.value.status == 133 and sent == ["job_update"]
