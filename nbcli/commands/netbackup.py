@@ -131,8 +131,10 @@ def stop(cfg: HostConfig) -> int:
     killed = 0
     for phase in STOP_PHASES:
         killed += _terminate([p for p in _stoppable(cfg) if p.program in phase])
-    commands = [p.proc for p in procs.find(cfg.root) if _is_command(cfg, p)]
-    psutil.wait_procs(commands, timeout=COMMAND_GRACE)
+    # Not this `netbackup stop` (nor its launcher): it would wait COMMAND_GRACE for itself.
+    commands = [p.proc for p in procs.find(cfg.root)
+                if _is_command(cfg, p) and p.program != "netbackup" and p.proc.pid != os.getpid()]
+    _wait_gone(commands, COMMAND_GRACE)
     killed += _terminate(procs.find(cfg.root))
     # Agents started while we were stopping (a job in flight) go too.
     late = procs.find(cfg.root)
@@ -141,7 +143,7 @@ def stop(cfg: HostConfig) -> int:
             p.proc.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs([p.proc for p in late], timeout=5)
+    _wait_gone([p.proc for p in late], 5)
     return killed + len(late)
 
 
@@ -169,14 +171,36 @@ def _terminate(victims: list[procs.NbProcess]) -> int:
             p.proc.terminate()
         except psutil.Error:
             pass
-    gone, alive = psutil.wait_procs([p.proc for p in victims], timeout=STOP_DEADLINE)
+    alive = _wait_gone([p.proc for p in victims], STOP_DEADLINE)
     for proc in alive:
         try:
             proc.kill()
         except psutil.Error:
             pass
-    psutil.wait_procs(alive, timeout=5)
+    _wait_gone(alive, 5)
     return len(alive)
+
+
+def _wait_gone(victims: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has ended; those still running after `timeout`.
+
+    A process that has exited but is not reaped yet (a zombie) has ended: the daemons are
+    detached, so their parent is init, which may take seconds to reap them, and waiting for
+    that made each phase of a stop last as long."""
+    deadline = time.monotonic() + timeout
+    alive = victims
+    while True:
+        alive = [p for p in alive if _running(p)]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.02)
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 @command("netbackup", SYNOPSIS)
