@@ -75,13 +75,10 @@ class Bprd(Daemon):
 
     def on_start(self) -> None:
         # The restores a previous bprd left are ended once bpjobd answers; at stop, ours are.
-        threading.Thread(target=recover.reconcile, args=(self,), name="reconcile",
-                         daemon=True).start()
-        threading.Thread(target=self._cancel_at_stop, name="stopper", daemon=True).start()
+        recover.start(self, self._cancel_at_stop)
 
     def _cancel_at_stop(self) -> None:
         """`netbackup stop`: cancel the running restores (150) while the others still serve."""
-        self.stop.wait()
         with self.lock:
             running = list(self.running)
         for jobid in running:
