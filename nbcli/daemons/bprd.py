@@ -202,12 +202,9 @@ class Bprd(Daemon):
         """Root here or a server may restore any client to any client; a client (or a user
         of this host) restores to itself only, its own backups or those the master's
         altnames allow, as its list_restore setting allows (nbcli.daemons.restore_rights)."""
-        me = trust.own_client(self.cfg, conn)
+        me = trust.asking_client(self.cfg, conn)
         if me is None:
             return
-        if not me:
-            raise NbuError(CLIENT_NOT_VALIDATED, f"{conn.peer} ({conn.address}) is not a "
-                                                 f"client of this master")
         if dest != me:
             raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
                            f"{conn.peer} ({conn.address}) may restore only to itself, "
