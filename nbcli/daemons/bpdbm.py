@@ -46,7 +46,6 @@ from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE, LISTERS, server_name
 from nbcli.status import (
-    CLIENT_NOT_VALIDATED,
     INVALID_PARAMETER,
     NO_ENTITY,
     SERVER_NOT_ALLOWED,
@@ -238,12 +237,9 @@ class Bpdbm(Daemon):
     def _bound(self, msg: Message, conn: Connection) -> None:
         """A client or a user of this host lists its own backups (the client field, when
         left empty, becomes it), or another client's that the master's altnames allow."""
-        me = trust.own_client(self.cfg, conn)
+        me = trust.asking_client(self.cfg, conn)
         if me is None:
             return
-        if not me:
-            raise NbuError(CLIENT_NOT_VALIDATED, f"{conn.peer} ({conn.address}) is not a "
-                                                 f"client of this master")
         if not msg["client"]:
             msg["client"] = me
         restore_rights.check(self.cfg, me, str(msg["client"]), restore=False)

@@ -75,13 +75,10 @@ class Bprd(Daemon):
 
     def on_start(self) -> None:
         # The restores a previous bprd left are ended once bpjobd answers; at stop, ours are.
-        threading.Thread(target=recover.reconcile, args=(self,), name="reconcile",
-                         daemon=True).start()
-        threading.Thread(target=self._cancel_at_stop, name="stopper", daemon=True).start()
+        recover.start(self, self._cancel_at_stop)
 
     def _cancel_at_stop(self) -> None:
         """`netbackup stop`: cancel the running restores (150) while the others still serve."""
-        self.stop.wait()
         with self.lock:
             running = list(self.running)
         for jobid in running:
@@ -205,12 +202,9 @@ class Bprd(Daemon):
         """Root here or a server may restore any client to any client; a client (or a user
         of this host) restores to itself only, its own backups or those the master's
         altnames allow, as its list_restore setting allows (nbcli.daemons.restore_rights)."""
-        me = trust.own_client(self.cfg, conn)
+        me = trust.asking_client(self.cfg, conn)
         if me is None:
             return
-        if not me:
-            raise NbuError(CLIENT_NOT_VALIDATED, f"{conn.peer} ({conn.address}) is not a "
-                                                 f"client of this master")
         if dest != me:
             raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP,
                            f"{conn.peer} ({conn.address}) may restore only to itself, "

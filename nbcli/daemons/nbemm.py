@@ -25,8 +25,8 @@ from nbcli import clock
 from nbcli.catalog import emmdb
 from nbcli.catalog.emmdb import EmmDB
 from nbcli.config import HostConfig
+from nbcli.daemons import orphans
 from nbcli.daemons.base import Daemon, daemon_main
-from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Handler, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE
@@ -186,13 +186,8 @@ class Nbemm(Daemon):
         ids = sorted({int(a["jobid"]) for a in self.emm.allocations()})
         if not ids:
             return
-        try:
-            jobs = client.call(self.cfg, self.cfg.client_name, "bpjobd", "job_list",
-                               jobids=ids)["jobs"]
-        except NbuError as e:
-            self.log.debug("cannot reconcile with bpjobd: %s", e)
-            return
-        for job in jobs:
+        jobs = orphans.jobs_in_bpjobd(self.cfg, ids, self.log)
+        for job in jobs or []:
             if job["closed"] and self.emm.release(int(job["jobid"])):
                 self.log.warning("released the allocation of closed job %d", job["jobid"],
                                  extra={"jobid": job["jobid"]})

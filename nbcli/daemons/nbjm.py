@@ -68,14 +68,11 @@ class Nbjm(Daemon):
 
     def on_start(self) -> None:
         # The jobs a previous nbjm left are ended once bpjobd answers; at stop, ours are.
-        threading.Thread(target=recover.reconcile, args=(self,), name="reconcile",
-                         daemon=True).start()
-        threading.Thread(target=self._cancel_at_stop, name="stopper", daemon=True).start()
+        recover.start(self, self._cancel_at_stop)
 
     def _cancel_at_stop(self) -> None:
         """`netbackup stop`: cancel every running job at once (status 150), as bp.kill_all
         does, while the other daemons still serve the jobs' ends."""
-        self.stop.wait()
         with self.lock:
             running = list(self.jobs.values())
         for job in running:

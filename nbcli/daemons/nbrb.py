@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nbcli import clock, jobreport
+from nbcli.daemons import orphans
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net import client
 from nbcli.net.conn import Connection
@@ -119,11 +120,8 @@ class Nbrb(Daemon):
             ids = sorted(self.active)
         if not ids:
             return
-        try:
-            jobs = client.call(self.cfg, self.cfg.client_name, "bpjobd", "job_list",
-                               jobids=ids)["jobs"]
-        except NbuError as e:
-            self.log.debug("cannot reconcile with bpjobd: %s", e)
+        jobs = orphans.jobs_in_bpjobd(self.cfg, ids, self.log)
+        if jobs is None:
             return
         closed = []
         with self.lock:

@@ -20,7 +20,20 @@ from typing import Any
 from nbcli import kinds
 from nbcli.config import HostConfig
 from nbcli.net import client
-from nbcli.status import CLIENT_ABORTED, NbuError
+from nbcli.status import (
+    CANNOT_CONNECT,
+    CANT_CONNECT_TO_CLIENT,
+    CLIENT_ABORTED,
+    CONNECTION_BROKEN,
+    CONNECTION_TIMED_OUT,
+    HANDSHAKE_FAILED,
+    INVALID_JOB_ID,
+    INVALID_JOBID,
+    SOCKET_OPEN_FAILED,
+    SOCKET_READ_FAILED,
+    SOCKET_WRITE_FAILED,
+    NbuError,
+)
 
 # The status of a job whose owner died with it: its processes were stopped with their
 # controller (bpbrm and its agents end when their control connection closes), as NetBackup
@@ -29,8 +42,10 @@ OWNER_LOST = CLIENT_ABORTED
 # Jobs that run on their owner's thread: the ones an owner's restart or a cancel may orphan.
 OWNED = {kinds.JOB_BACKUP: "nbjm", kinds.JOB_ARCHIVE: "nbjm", kinds.JOB_RESTORE: "bprd"}
 # Answers that say an owner does not run a job, or cannot be asked (it is down).
-NOT_RUNNING = frozenset({273, 805})
-UNREACHABLE = frozenset({21, 23, 24, 25, 26, 40, 41, 58})
+NOT_RUNNING = frozenset({INVALID_JOB_ID, INVALID_JOBID})
+UNREACHABLE = frozenset({SOCKET_OPEN_FAILED, SOCKET_READ_FAILED, SOCKET_WRITE_FAILED,
+                         CANNOT_CONNECT, HANDSHAKE_FAILED, CONNECTION_BROKEN,
+                         CONNECTION_TIMED_OUT, CANT_CONNECT_TO_CLIENT})
 
 
 def owner_of(job: dict[str, Any]) -> str | None:
@@ -41,6 +56,17 @@ def open_jobs(cfg: HostConfig, owner: str) -> list[dict[str, Any]]:
     """The jobs of `owner` that bpjobd has not seen closed (status 25... if bpjobd is down)."""
     jobs = client.call(cfg, cfg.client_name, "bpjobd", "job_list", open=True)["jobs"]
     return [j for j in jobs if owner_of(j) == owner]
+
+
+def jobs_in_bpjobd(cfg: HostConfig, ids: list[int],
+                   log: logging.Logger) -> list[dict[str, Any]] | None:
+    """bpjobd's records of jobs `ids` (nbrb's and nbemm's look at what their holders became),
+    or None while bpjobd cannot be asked: then nothing is released on a guess."""
+    try:
+        return list(client.call(cfg, cfg.client_name, "bpjobd", "job_list", jobids=ids)["jobs"])
+    except NbuError as e:
+        log.debug("cannot reconcile with bpjobd: %s", e)
+        return None
 
 
 def let_go(cfg: HostConfig, jobid: int, backupid: str, log: logging.Logger) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from nbcli import clock, jobreport, kinds
@@ -44,6 +45,18 @@ class Owner(Protocol):
     def owns(self, jobid: int) -> bool:
         """Whether this run of the owner created the job (it runs it, or ran it to its end)."""
         ...
+
+
+def start(owner: Owner, at_stop: Callable[[], None]) -> None:
+    """An owner's on_start: end a previous run's jobs once bpjobd answers (its own thread), and
+    run `at_stop` (cancel this run's jobs) once the owner is told to stop."""
+    threading.Thread(target=reconcile, args=(owner,), name="reconcile", daemon=True).start()
+
+    def stopper() -> None:
+        owner.stop.wait()
+        at_stop()
+
+    threading.Thread(target=stopper, name="stopper", daemon=True).start()
 
 
 def reconcile(nbjm: Owner) -> None:

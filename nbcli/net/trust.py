@@ -147,6 +147,16 @@ def own_client(cfg: HostConfig, conn: Peer) -> str | None:
     return conn.peer if speaks_for(cfg, conn, conn.peer) else ""
 
 
+def asking_client(cfg: HostConfig, conn: Peer) -> str | None:
+    """own_client, with 131 for a caller that is neither a server nor a client of this master
+    (so a handler gets None: any client, or the one client the caller is)."""
+    me = own_client(cfg, conn)
+    if me == "":
+        raise NbuError(CLIENT_NOT_VALIDATED, f"{conn.peer} ({conn.address}) is not a "
+                                             f"client of this master")
+    return me
+
+
 def require_own(cfg: HostConfig, conn: Peer, client: str, what: str) -> None:
     """135 unless the caller may ask about `client` (own_client)."""
     mine = own_client(cfg, conn)
