@@ -7,12 +7,13 @@ about -set holds here too. Clients, selections and schedules are never touched.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
 
 from nbcli import timefmt
-from nbcli.cli import admin_log, entry, root_option
+from nbcli.cli import admin_log, join_date_times, root_option
 from nbcli.commands.policyfmt import (
     FLAG01,
     NameType,
@@ -194,4 +195,7 @@ def cli(name: str, form: str | None, verbose: bool, mode: str | None, reason: st
     return 0
 
 
-main = entry(cli)
+
+def main() -> None:
+    # `-ef 03/01/2014 00:00:00`: the time is the next word, as NetBackup reads it.
+    cli.main(args=join_date_times(sys.argv[1:], {"-ef"}), prog_name="bpplinfo")

@@ -180,6 +180,18 @@ def test_bpplinfo_every_flag(site: Host) -> None:
     assert info(site, "pol")[4] == "11"
 
 
+
+def test_bpplinfo_ef_takes_the_time_as_the_next_word(site: Host) -> None:
+    """`-ef 03/01/2030 00:00:00` as NetBackup's examples write it: the same effective time as
+    the quoted form (INFO field 19), never "unexpected extra arguments"."""
+    make_policy(site, "eftime")
+    site.run("bpplinfo", "eftime", "-modify", "-ef", "03/01/2030 06:30:00")
+    quoted = info(site, "eftime")[19]
+    site.run("bpplinfo", "eftime", "-modify", "-ef", "01/01/2031")
+    assert info(site, "eftime")[19] != quoted
+    site.run("bpplinfo", "eftime", "-modify", "-ef", "03/01/2030", "06:30:00")
+    assert info(site, "eftime")[19] == quoted
+
 # --- bpplsched --------------------------------------------------------------------------------
 
 
