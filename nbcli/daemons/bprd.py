@@ -65,13 +65,8 @@ class Bprd(Daemon):
         super().__init__(*args, **kwargs)
         self.lock = threading.Lock()
         self.running: dict[int, Connection | None] = {}
-        self.created: set[int] = set()  # the restores this bprd started (recover.Owner)
+        self.created = recover.Created()  # the restores this bprd started
         self.canceled: set[int] = set()  # canceled before bpbrm could be told
-        self.creating = threading.Lock()
-
-    def owns(self, jobid: int) -> bool:
-        with self.lock:
-            return jobid in self.created
 
     def on_start(self) -> None:
         # The restores a previous bprd left are ended once bpjobd answers; at stop, ours are.
@@ -171,14 +166,13 @@ class Bprd(Daemon):
                          f"{', '.join(i['header']['backupid'] for i in images)}; "
                          f"no neededimage file is needed for disk", clock.now()))
         report = jobreport.JobReporter(self.cfg, "bprd")
-        with self.creating:  # created and registered as one, for recover.reconcile
+        with self.created.lock:  # created and registered as one, for recover.reconcile
             jobid = report.create(jobtype=kinds.JOB_RESTORE, state=kinds.ACTIVE, client=dest,
                                   policy="", schedule="", owner=msg["owner"],
                                   masterserver=self.cfg.client_name, filelist=paths,
                                   started=int(clock.now()), operation=kinds.OP_RESTORE,
                                   srcserver=source, new_try=True)
-            with self.lock:
-                self.created.add(jobid)
+            self.created.add(jobid)
         for n, text, at in steps:
             report.step(jobid, n, text, time=at)
         report.step(jobid, 3, f"restore job {jobid} created in bpjobd")

@@ -59,12 +59,7 @@ class Nbjm(Daemon):
         self.jobs: dict[int, BackupJob] = {}
         self.restores: dict[int, RestoreResources] = {}
         self._last_backup_time: dict[str, int] = {}
-        self.created: set[int] = set()  # every job this nbjm created (recover.Owner)
-        self.creating = threading.Lock()
-
-    def owns(self, jobid: int) -> bool:
-        with self.lock:
-            return jobid in self.created
+        self.created = recover.Created()  # every job this nbjm created
 
     def on_start(self) -> None:
         # The jobs a previous nbjm left are ended once bpjobd answers; at stop, ours are.
@@ -110,7 +105,7 @@ class Nbjm(Daemon):
     def job_start(self, msg: Message, conn: Connection) -> Message:
         """Seed step 2: queue the job, make it visible in bpjobd, run it on its own thread."""
         report = jobreport.JobReporter(self.cfg, "nbjm")
-        with self.creating:  # created and registered as one, for recover.reconcile
+        with self.created.lock:  # created and registered as one, for recover.reconcile
             jobid = report.create(
                 jobtype=kinds.JOB_ARCHIVE if msg["sched_type"] == 3 else kinds.JOB_BACKUP,
                 state=kinds.QUEUED, policy=msg["policy"], schedule=msg["schedule"],
@@ -120,8 +115,7 @@ class Nbjm(Daemon):
                 retentionlevel=msg["retention_level"],
                 masterserver=self.cfg.client_name, filelist=msg["paths"], started=int(clock.now()),
                 stunit=msg["stu"] or "", operation=kinds.OP_REQUEST_RESOURCES)
-            with self.lock:
-                self.created.add(jobid)
+            self.created.add(jobid)
         first = msg["nbpem_step"] or {}
         report.step(jobid, 1, first.get("msg") or "Job Start from nbpem", process="nbpem",
                     pid=first.get("pid"), host=first.get("host"), time=first.get("time"))

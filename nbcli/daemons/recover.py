@@ -33,18 +33,32 @@ RETRY_PAUSE = 1.0
 STOP_WAIT = 15.0  # `netbackup stop` kills what is left after 20 s
 
 
+class Created:
+    """The jobs this run of an owner created (it runs them, or ran them to their end).
+
+    `lock` is held while a job is created in bpjobd and added here, so that a listing of open
+    jobs taken under it tells a previous run's jobs from this run's."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._ids: set[int] = set()
+        self._guard = threading.Lock()
+
+    def add(self, jobid: int) -> None:
+        with self._guard:
+            self._ids.add(jobid)
+
+    def __contains__(self, jobid: object) -> bool:
+        with self._guard:
+            return jobid in self._ids
+
+
 class Owner(Protocol):
     name: str
     cfg: HostConfig
     log: logging.Logger
     stop: threading.Event
-    # Held while a job is created in bpjobd and added to the owner's own (`owns`), so that a
-    # listing taken under it tells a previous run's jobs from this run's.
-    creating: threading.Lock
-
-    def owns(self, jobid: int) -> bool:
-        """Whether this run of the owner created the job (it runs it, or ran it to its end)."""
-        ...
+    created: Created
 
 
 def start(owner: Owner, at_stop: Callable[[], None]) -> None:
@@ -64,9 +78,9 @@ def reconcile(nbjm: Owner) -> None:
     deadline = time.monotonic() + RECONCILE_FOR
     while not nbjm.stop.is_set():
         try:
-            with nbjm.creating:
+            with nbjm.created.lock:
                 left = [j for j in orphans.open_jobs(nbjm.cfg, nbjm.name)
-                        if not nbjm.owns(int(j["jobid"]))]
+                        if int(j["jobid"]) not in nbjm.created]
             break
         except NbuError as e:
             if time.monotonic() > deadline:

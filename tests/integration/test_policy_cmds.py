@@ -26,6 +26,12 @@ COMMANDS = ["bppolicynew", "bpplinfo", "bpplclients", "bpplinclude", "bpplsched"
 
 @pytest.fixture
 def host(aio_root: Host) -> Iterator[Host]:
+    yield from policy_master(aio_root)
+
+
+def policy_master(aio_root: Host) -> Iterator[Host]:
+    """An all-in-one host on a test clock with bpdbm and nbemm running and storage units stu1
+    and stu2 (the policy commands' fixture here and in test_runbook_policy)."""
     clock.set_test_clock(aio_root.root, fixed=NOW)
     # The commands ask bpdbm, the owner of db/class (PBX starts with it); bpdbm asks nbemm
     # whether a policy's storage units exist.

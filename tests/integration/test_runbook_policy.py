@@ -26,24 +26,16 @@ from pathlib import Path
 
 import pytest
 
-from nbcli import clock
 from nbcli.status import exit_line
 from tests.conftest import Host
-from tests.flowkit import add_stu
-from tests.integration.test_policy_cmds import NOW, make_policy, shell
+from tests.integration.test_policy_cmds import NOW, make_policy, policy_master, shell
 
 DAY = 86400
 
 
 @pytest.fixture
 def site(aio_root: Host) -> Iterator[Host]:
-    clock.set_test_clock(aio_root.root, fixed=NOW)
-    aio_root.run("netbackup", "start", "--only", "bpdbm,nbemm")
-    for label in ("stu1", "stu2"):
-        add_stu(aio_root, label, aio_root.root / "stus" / label, media=aio_root.name)
-    yield aio_root
-    aio_root.stop()
-    assert aio_root.processes() == []
+    yield from policy_master(aio_root)
 
 
 def stored(host: Host) -> dict[str, bytes]:
