@@ -110,6 +110,12 @@ class Connection:
         timeout: the parameters before them are positional-only."""
         return self.call({"op": op, **fields}, recv_timeout)
 
+    def buffered(self) -> bool:
+        """Bytes already read from the socket wait here (TLS decrypts whole records): a
+        select or poll on the socket would not see them."""
+        pending = getattr(self.sock, "pending", None)
+        return bool(pending is not None and pending())
+
     def close(self) -> None:
         try:
             self.sock.close()

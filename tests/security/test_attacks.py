@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 
 from nbcli import multihost
+from nbcli.net import tls
+from nbcli.net.certpaths import CertPaths
 from nbcli.net.service import Op
 from nbcli.net.trust import CLIENT, OTHER, USER
 from nbcli.wire import frames
@@ -122,11 +124,14 @@ def as_nobody(jobs: list[tuple[Any, bytes, bytes]]) -> list[tuple[dict | None, d
             for a, b in result["replies"]]
 
 
-def as_outsider(addr: tuple[str, int], hello: bytes, request: bytes) -> dict[str, Any]:
-    with socket.socket() as s:
-        s.bind((OUTSIDER, 0))
-        s.settimeout(20)
-        s.connect(addr)
+def as_outsider(target: Host, hello: bytes, request: bytes) -> dict[str, Any]:
+    """The outsider's request: TLS with its own good certificate, from its own address."""
+    raw = socket.socket()
+    raw.bind((OUTSIDER, 0))
+    raw.settimeout(20)
+    raw.connect(target.cfg.address_of(target.name))
+    outsider = target.root.parent / "outsider"
+    with tls.wrap_client(raw, CertPaths(outsider), target.name) as s:
         s.sendall(hello)
         assert _frame(s)["status"] == 0
         s.sendall(request)
@@ -165,11 +170,14 @@ def target() -> Iterator[Host]:
     os.chmod(base, 0o755)
     old = os.environ.get("NBCLI_TESTING")
     os.environ["NBCLI_TESTING"] = "1"
-    (spec,) = multihost.create(base / "hosts", layout=[("aio", "127.0.0.1",
-                                                        ["master", "media", "client"])])
+    # the outsider: a host the CA enrolled (its certificate is good) but that is in no
+    # SERVER list and is not the client it claims to be; it runs no daemon
+    spec, outsider = multihost.create(base / "hosts", layout=[
+        ("aio", "127.0.0.1", ["master", "media", "client"]), ("outsider", OUTSIDER, ["client"])])
     os.chmod(base / "hosts", 0o755)
     host = Host(spec)
     host.start()
+    multihost.enrol([spec, outsider])
     try:
         data = base / "data"
         data.mkdir()
@@ -219,7 +227,7 @@ def test_every_op_refuses_a_local_user_and_an_outsider(target: Host) -> None:
         assert set(reply) == {"status", "msg"}, reply  # nothing read comes back
     # a host outside the SERVER list, claiming to be the host itself
     for service, op_name, entry, msg in ops:
-        reply = as_outsider(addr, frames.encode(frames.hello(service, target.name)),
+        reply = as_outsider(target, frames.encode(frames.hello(service, target.name)),
                             frames.encode(msg))
         assert reply["status"] == expected(entry, False), (service, op_name, reply)
         assert OUTSIDER in reply["msg"] and set(reply) == {"status", "msg"}, reply
