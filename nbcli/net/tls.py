@@ -73,7 +73,15 @@ def _base(server: bool, trust: Path, crl: Path) -> ssl.SSLContext:
     ctx.load_verify_locations(cafile=str(trust))
     ctx.load_verify_locations(cafile=str(crl))
     ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_X509_STRICT
+    _half_close(ctx)
     return ctx
+
+
+def _half_close(ctx: ssl.SSLContext) -> None:
+    """A TCP end of stream reads as the end of the data, and the connection stays writable
+    the other way: a sender shuts down writing (bpbkar after the last block) and then reads
+    the answer, as on plain TCP; without it OpenSSL 3 fails the connection at that EOF."""
+    ctx.options |= ssl.OP_IGNORE_UNEXPECTED_EOF
 
 
 def _context(paths: CertPaths, server: bool) -> ssl.SSLContext:
@@ -128,6 +136,7 @@ def enrolment_context(paths: CertPaths) -> ssl.SSLContext:
                                          f"(nbcertcmd -getCACertificate): {paths.trust_store}")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    _half_close(ctx)
     ctx.load_verify_locations(cafile=str(paths.trust_store))
     if paths.crl.exists():
         ctx.load_verify_locations(cafile=str(paths.crl))
