@@ -19,23 +19,26 @@ from __future__ import annotations
 import selectors
 import socket
 import ssl
+from collections import deque
 
 CHUNK = 256 * 1024
 BUFFER = 1024 * 1024
 
 
 class _Side:
-    """One socket of the relay and the bytes waiting to be written to it."""
+    """One socket of the relay and the chunks waiting to be written to it."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.out = bytearray()
+        self.out: deque[memoryview] = deque()
+        self.queued = 0      # bytes in `out`
         self.reading = True  # its peer has not ended its stream yet
         self.shut = False    # we have shut down writing to it
 
     def read_into(self, other: _Side) -> None:
-        """Read what is there (all of it, for TLS: decrypted bytes may wait in the object)."""
-        while self.reading and len(other.out) < BUFFER:
+        """Read until the socket has nothing more (a TLS socket gives one record a call, so
+        one readiness is many reads) or the other side's queue is full."""
+        while self.reading and other.queued < BUFFER:
             try:
                 data = self.sock.recv(CHUNK)
             except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
@@ -45,20 +48,25 @@ class _Side:
             if not data:
                 self.reading = False
                 return
-            other.out += data
-            if not (isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()):
-                return
+            other.out.append(memoryview(data))
+            other.queued += len(data)
 
     def flush(self) -> bool:
-        """Write what waits; False when the socket is gone."""
+        """Write what waits; False when the socket is gone. After a would-block the same
+        chunk is offered again, as a TLS write that must be retried needs."""
         while self.out:
+            head = self.out[0]
             try:
-                n = self.sock.send(self.out[:CHUNK])
+                n = self.sock.send(head)
             except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 return True
             except (ConnectionError, ssl.SSLError, OSError):
                 return False
-            del self.out[:n]
+            self.queued -= n
+            if n == len(head):
+                self.out.popleft()
+            else:
+                self.out[0] = head[n:]
         return True
 
     def shutdown_write(self) -> None:
@@ -89,40 +97,33 @@ def relay(tls_side: socket.socket, local: socket.socket, half_closed_idle: float
         s.setblocking(False)
     moved = 0
     sel = selectors.DefaultSelector()
+    masks = {a.sock: 0, b.sock: 0}
     try:
         while True:
             for src, dst in ((a, b), (b, a)):
-                before = len(dst.out)
+                before = dst.queued
                 src.read_into(dst)
-                moved += len(dst.out) - before
+                moved += dst.queued - before
                 if not dst.flush():
                     return moved
                 if not src.reading and not dst.out:
                     dst.shutdown_write()
             if a.shut and b.shut:
                 return moved
-            events = {}
-            for side in (a, b):
-                mask = 0
-                other = b if side is a else a
-                if side.reading and len(other.out) < BUFFER:
-                    mask |= selectors.EVENT_READ
-                if side.out:
-                    mask |= selectors.EVENT_WRITE
-                if mask:
-                    events[side.sock] = mask
-            if not events:
+            for side, other in ((a, b), (b, a)):
+                mask = (selectors.EVENT_READ if side.reading and other.queued < BUFFER else 0) \
+                    | (selectors.EVENT_WRITE if side.out else 0)
+                if mask != masks[side.sock]:
+                    if not masks[side.sock]:
+                        sel.register(side.sock, mask)
+                    elif not mask:
+                        sel.unregister(side.sock)
+                    else:
+                        sel.modify(side.sock, mask)
+                    masks[side.sock] = mask
+            if not any(masks.values()):
                 return moved
-            sel_keys = set()
-            for sock, mask in events.items():
-                sel.register(sock, mask)
-                sel_keys.add(sock)
-            try:
-                ready = sel.select(None if a.reading and b.reading else half_closed_idle)
-            finally:
-                for sock in sel_keys:
-                    sel.unregister(sock)
-            if not ready:
+            if not sel.select(None if a.reading and b.reading else half_closed_idle):
                 return moved
     finally:
         sel.close()
