@@ -318,8 +318,7 @@ class PbxExchange(Daemon):
         try:
             self._send_fd(self._target(service), service, there,
                           {"op": "connection", "hello": hello, "peer": p.peer,
-                           **p.credentials, "tls": names[0] if names else "",
-                           "hostid": host_id})
+                           **p.credentials, "cert_names": names, "hostid": host_id})
         except BaseException:
             here.close()
             raise

@@ -33,6 +33,9 @@ class Connection:
         self.uid: int | None = None
         self.gid: int | None = None
         self.port: int | None = None  # a TCP peer's source port
+        # the host names in the certificate of a TLS peer, as PBX verified it (the CA, the
+        # CRL): who the peer is, rather than what its hello says or its address
+        self.cert_names: list[str] = []
 
     @property
     def privileged(self) -> bool:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 from nbcli.config import Paths
 from nbcli.net.conn import Connection
-from nbcli.net.trust import Gate, Who
+from nbcli.net.trust import REFUSALS, Gate, Who
 from nbcli.status import CANNOT_CONNECT, INVALID_PROTOCOL, LOGIC_ERROR, NbuError
 from nbcli.wire import frames, schema
 from nbcli.wire.frames import Message, ProtocolError
@@ -187,6 +187,9 @@ class Registration:
         conn = Connection(sock, str(hello.get("host", "?")), str(msg.get("peer", "")))
         conn.uid, conn.gid = _int_or_none(msg.get("uid")), _int_or_none(msg.get("gid"))
         conn.port = _int_or_none(msg.get("port"))
+        names = msg.get("cert_names")
+        if isinstance(names, list):
+            conn.cert_names = [str(n) for n in names]
         try:
             conn.send(frames.reply(0, host=self.host, service=self.service))
         except NbuError:
@@ -237,9 +240,14 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger, gate: Gate
                 _try_send(conn, frames.error(NbuError(INVALID_PROTOCOL, f"unknown request {op!r}")))
                 continue
             try:
-                gate.check(service, str(op), entry.who, entry.client, msg, conn)
-                checked = entry.validate(str(op), msg)
-                result = entry.handler(checked, conn)
+                gate.check(service, str(op), entry.who, entry.client, msg, conn)  # audits
+                try:
+                    checked = entry.validate(str(op), msg)
+                    result = entry.handler(checked, conn)
+                except NbuError as e:
+                    if e.status in REFUSALS:  # the handler's own check of who asks
+                        gate.refused(service, str(op), conn, e)
+                    raise
                 if entry.audit:
                     gate.record(service, str(op), checked, conn)
             except NbuError as e:
