@@ -260,6 +260,9 @@ def test_span_marks_full_and_keeps_the_drive(db: EmmDB) -> None:
     assert rec(db, "A00001")["state"] & FULL and rec(db, "A00001")["jobid"] == 0
     assert (rec(db, "A00002")["jobid"], rec(db, "A00002")["rl"]) == (1, 1)
     assert status_of(db.span, 1, "A00002", NOW) == 96
+    add(db, "A00003", 3)
+    db.media.drive_loaded("drive1", "media1", "A00003", NOW)  # idle drive: can be moved
+    assert db.span(1, "A00002", NOW)["stu"]["media_id"] == "A00003"
     assert status_of(db.span, 9, "A00002", NOW) == 227
 
 
@@ -274,9 +277,24 @@ def test_third_error_in_the_window_freezes_an_unassigned_medium(db: EmmDB) -> No
     assert rec(db, "A00001")["state"] & FROZEN and rec(db, "A00001")["errors"] == 3
 
 
+def test_third_error_freezes_a_medium_chosen_but_not_written(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    add(db, "A00002", 2)
+    backup(db, 1)
+    m = db.media
+    for t in (0, 1):
+        assert m.media_error(1, "A00001", 0, "write", NOW + t * HOUR) == "none"
+    assert m.media_error(1, "A00001", 0, "write", NOW + 2 * HOUR) == "frozen"
+    r = rec(db, "A00001")
+    assert (r["state"] & FROZEN, r["assigned"]) == (FROZEN, NOW)
+    db.release(1)
+    assert backup(db, 2)["media_id"] == "A00002"  # the retry takes another medium
+
+
 def test_third_error_suspends_an_assigned_medium(db: EmmDB) -> None:
     add(db, "A00001", 1)
     backup(db, 1)
+    db.media.media_written("A00001", 64, 1, False, 1, NOW + 99, NOW)
     m = db.media
     for t in (0, 1):
         assert m.media_error(1, "A00001", 0, "write", NOW + t * HOUR) == "none"
