@@ -236,9 +236,8 @@ class Volumes:
         """Record a read, write or position error; what the threshold makes of it.
 
         NetBackup's rule (next-areas.md §1.3): more than `media_error_threshold` errors on
-        one medium within `time_window` hours freeze it when it is not assigned yet - nothing
-        written on it, although the job that chose it assigned it - (another medium is
-        picked) or suspend it when it is (the backup is abandoned); a drive that
+        one medium within `time_window` hours freeze it when it is not assigned yet (another
+        medium is picked) or suspend it when it is (the backup is abandoned); a drive that
         failed on two different media in the window is the culprit instead: it goes DOWN.
         """
         if kind not in ERROR_KINDS:
@@ -263,16 +262,12 @@ class Volumes:
                                   "AND time > ?", (rec["media_id"], since)).fetchone()[0]
             if on_medium <= threshold:
                 return "none"
-            if rec["assigned"] and (rec["kbytes"] or rec["images"]):
-                c.execute("UPDATE media SET state = state | ? WHERE media_id = ?",
-                          (SUSPENDED, rec["media_id"]))
-                return "suspended"
-            # Nothing written on it yet: the job that chose it has assigned it but nothing
-            # depends on it. Frozen, it is never picked again; it keeps its assignment, so
-            # that bpmedialist shows it (FROZEN) until an administrator unfreezes it.
+            # TAPE-PLAN's contract: a medium is assigned as soon as a job's allocation picks
+            # it, so an error while its first image is written suspends it too.
+            bit, action = (SUSPENDED, "suspended") if rec["assigned"] else (FROZEN, "frozen")
             c.execute("UPDATE media SET state = state | ? WHERE media_id = ?",
-                      (FROZEN, rec["media_id"]))
-            return "frozen"
+                      (bit, rec["media_id"]))
+            return action
 
     def media_unassign(self, media_id: str) -> bool:
         """The last valid image on a medium expired: it is unassigned (its counters cleared,
