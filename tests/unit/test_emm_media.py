@@ -15,6 +15,7 @@ from nbcli.catalog import emm_media, emmdb
 from nbcli.catalog.emm_media import FROZEN, FULL, SUSPENDED
 from nbcli.catalog.emmdb import EmmDB
 from nbcli.status import NbuError
+from tests.unit.test_emm_db import at_once
 
 HOME = "/nb/volmgr/vtl"
 NOW = 1_700_000_000
@@ -264,6 +265,24 @@ def test_span_marks_full_and_keeps_the_drive(db: EmmDB) -> None:
     db.media.drive_loaded("drive1", "media1", "A00003", NOW)  # idle drive: can be moved
     assert db.span(1, "A00002", NOW)["stu"]["media_id"] == "A00003"
     assert status_of(db.span, 9, "A00002", NOW) == 227
+
+
+def test_many_jobs_at_once_never_share_a_drive_or_a_medium(db: EmmDB) -> None:
+    for n in range(1, 7):
+        add(db, f"A0000{n}", n)
+
+    def ask(jobid: int, ready: Callable[[], object]) -> str:
+        ready()
+        grant = backup(db, jobid)
+        return f"{grant['drive_name']}/{grant['media_id']}"
+
+    results = at_once(12, ask)
+    granted = [r for r in results.values() if isinstance(r, str)]
+    assert len(granted) == 2 and len({g.split("/")[0] for g in granted}) == 2
+    assert len({g.split("/")[1] for g in granted}) == 2
+    assert [r for r in results.values() if not isinstance(r, str)] == [2001] * 10
+    assert sorted(a["jobid"] for a in db.allocations()) == \
+        sorted(j for j, r in results.items() if isinstance(r, str))
 
 
 # --- the media error threshold ------------------------------------------------------------
