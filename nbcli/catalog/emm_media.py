@@ -232,8 +232,9 @@ def pool_record(row: sqlite3.Row) -> dict[str, Any]:
 
 def pool_number(c: sqlite3.Connection, pool: str) -> int:
     """The number of pool `pool` (a name, or a number in digits); 167 when there is none."""
-    row = c.execute("SELECT number FROM pools WHERE name = ? OR (? AND number = ?)",
-                    (pool, pool.isdigit(), int(pool) if pool.isdigit() else -1)).fetchone()
+    number = int(pool) if pool.isdigit() and len(pool) < 10 else -1
+    row = c.execute("SELECT number FROM pools WHERE name = ? OR number = ?",
+                    (pool, number)).fetchone()
     if row is None:
         raise NbuError(NO_SUCH_POOL, f"volume pool {pool} is not in the EMM database")
     return int(row["number"])

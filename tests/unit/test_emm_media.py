@@ -125,6 +125,7 @@ def test_media_add_checks_and_record_keys(db: EmmDB) -> None:
     assert status_of(add, db, "A00002", 1) == 226  # slot taken
     assert status_of(add, db, "A0000003", 3) == 171
     assert status_of(add, db, "A00003", 3, pool="NoSuch") == 167
+    assert status_of(add, db, "A00003", 3, pool="9" * 30) == 167
     assert status_of(add, db, "A00003", 3, rn=4) == 227
     assert status_of(add, db, "A00003", 3, mtype="floppy") == 20
     db.media.media_add("S00001", "hcart", NOW)  # standalone
@@ -410,3 +411,47 @@ def test_old_database_gains_the_new_columns(tmp_path: Path) -> None:
         assert emm_media.DEFAULT_SETTINGS == d.media.settings()
     finally:
         d.close()
+
+
+# --- the ops, fed well-formed nonsense --------------------------------------------------------
+
+def test_media_ops_answer_well_formed_nonsense_with_a_status(db: EmmDB) -> None:
+    """Values of the declared types and bounds that make no sense reach the handlers: each
+    answers or refuses with a NetBackup status, never an exception of another kind."""
+    import logging
+    import random
+
+    from nbcli.daemons.nbemm_media import MediaOps
+    from nbcli.wire.schema import Field
+
+    add(db, "A00001", 1)
+    ops = MediaOps(lambda: db, logging.getLogger("test"))
+    strings = ["", "x", "A00001", "drive0", "NetBackup", "9" * 40, "\x00\x7f", "../x", "tld",
+               "hcart", "UP", "DOWN", "freeze", "write", "-1", " ", "é" * 10]
+    rng = random.Random(14)
+
+    def value(spec: Field) -> Any:
+        kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+        kind = rng.choice(kinds)
+        if spec.choices:
+            return rng.choice(sorted(spec.choices))
+        if kind is bool:
+            return rng.random() < 0.5
+        if kind is int:
+            lo = spec.lo if spec.lo is not None else -(2**63)
+            hi = spec.hi if spec.hi is not None else 2**63 - 1
+            return rng.choice([lo, hi, 0, 1, -1, 7, 32767])
+        return rng.choice(strings)
+
+    class Peer:
+        peer = "test"
+
+    for name, entry in sorted(ops.ops().items()):
+        for _ in range(60):
+            msg = {"op": name, **{f: value(s) for f, s in entry.fields.items()
+                                  if s.required or rng.random() < 0.5}}
+            try:
+                checked = entry.validate(name, msg)
+                entry.handler(checked, Peer())  # type: ignore[arg-type]
+            except NbuError:
+                pass
