@@ -70,6 +70,17 @@ def mount(host: Host, jobid: int, barcode: str, drive: int, mode: str = "w") -> 
                 drive=DRIVES[drive], mode=mode)
 
 
+def test_bpps_lists_the_media_manager_processes(tape: Host) -> None:
+    out = tape.run("bpps", "-x").stdout.splitlines()
+    mm = out[out.index("MM Processes") + 2:out.index("Shared Veritas Processes") - 1]
+    # CMD is the console script, or python running it
+    running = sorted(next(w.rsplit("/", 1)[-1] for w in line.split()[7:]
+                          if not w.rsplit("/", 1)[-1].startswith("python")) for line in mm)
+    assert running == ["avrd", "ltid", "tldcd", "tldd", "vmd"]
+    nb = out[:out.index("MM Processes")]
+    assert not any(name in line for line in nb for name in ("ltid", "tldd", "avrd"))
+
+
 def test_mount_unmount_and_unload_after_the_delay(tape: Host) -> None:
     reply = mount(tape, 11, "A00001L6", 0)
     assert reply["drive"] == DRIVES[0] and reply["drnum"] == 0
