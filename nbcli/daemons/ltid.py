@@ -9,7 +9,8 @@ media_list), tldd (moves) and avrd (media headers) on this host.
 ltid learns its drives and robots from nbemm at start, every LEARN_EVERY seconds, when told
 (`learn`, after tpconfig) and when a mount names a drive it does not know. A cartridge stays
 in its drive MEDIA_UNMOUNT_DELAY seconds (bp.toml, default 180) after an unmount; a periodic
-task sends it home.
+task sends it home. Every SYNC_EVERY seconds it reads the robots' inventories again, so that
+a cartridge an operator moved (nbvtl, robtest) shows, and avrd reads it.
 
 Place: a daemon; imports ltid_mount, ltid_drives, net, status.
 """
@@ -34,6 +35,7 @@ from nbcli.wire.schema import opt, req
 
 UNMOUNT_DELAY = 180.0  # NetBackup's MEDIA_UNMOUNT_DELAY default
 LEARN_EVERY = 30.0
+SYNC_EVERY = 5.0  # a cartridge an operator moved shows in vmoprcmd (and avrd reads it)
 MOVE_TIMEOUT = 1800.0  # tldd may unload, then load: two slow robot moves
 JOBID_MAX = 2**63 - 1
 
@@ -76,7 +78,7 @@ class Ports:
 
     def read_label(self, drive: Drive) -> dict[str, Any]:
         return client.call(self.cfg, self.me, "avrd", "read", recv_timeout=300.0,
-                           device=drive.device, drnum=drive.drnum, path=drive.path)
+                           rn=drive.rn, drnum=drive.drnum, path=drive.path)
 
 
 class Ltid(Daemon):
@@ -126,7 +128,8 @@ class Ltid(Daemon):
 
     def periodic(self) -> list[tuple[float, Callable[[], None]]]:
         tick = min(1.0, max(self.mounter.delay / 4, 0.2))
-        return [(tick, self.mounter.unload_due), (LEARN_EVERY, self._learn_quietly)]
+        return [(tick, self.mounter.unload_due), (LEARN_EVERY, self._learn_quietly),
+                (SYNC_EVERY, self.mounter.sync_all)]
 
     def _learn_quietly(self) -> None:
         try:

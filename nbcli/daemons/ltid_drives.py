@@ -46,6 +46,7 @@ class Drive:
     ready: bool = False
     unload_at: float = 0.0
     scanning: float = 0.0  # monotonic time avrd took it for a read (0: not)
+    synced: bool = False   # nbemm was told what the robot's inventory says it holds
 
     @classmethod
     def of(cls, rec: dict[str, Any], device: str = "") -> Drive:
@@ -107,8 +108,9 @@ class Drive:
 
 
 def due_unloads(drives: list[Drive], now: float) -> list[Drive]:
-    """Loaded, idle drives whose cartridge's time in the drive is up."""
-    return [d for d in drives if d.barcode and d.free and d.robotic
+    """Loaded, idle drives whose cartridge's time in the drive is up (not while avrd reads
+    one: it has the drive open)."""
+    return [d for d in drives if d.barcode and d.free and d.robotic and not d.scanning
             and 0 < d.unload_at <= now]
 
 

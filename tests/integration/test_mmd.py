@@ -174,6 +174,23 @@ def test_killed_mid_mount_leaves_nothing_reserved(tape: Host, victim: str) -> No
     assert reply["media_id"] == "0003L6" and where(tape, "A00003L6") == ("drive", 0)
 
 
+def test_avrd_reads_a_cartridge_loaded_by_hand(tape: Host) -> None:
+    lib = library(tape)
+    VirtualChanger(lib).load(6, 1)
+    d = VirtualDrive(lib, 1)
+    d.open(True)
+    d.write(tapefmt.encode_mh(tapefmt.MediaHeader("0005L6", 1)))
+    d.write_filemarks(1)
+    d.close()
+    wait_for(lambda: drives(tape)[1]["recmid"] == "0005L6", timeout=30,
+             what="avrd's read of drive 1")
+    line = tape.run("vmoprcmd", "-d", "ds").stdout.splitlines()[5]
+    assert line[30:35] == " Yes " and line[37:43] == "0005L6" and line[20:29].strip() == ""
+    assert emm_drives(tape)[1]["media_id"] == "0005L6"
+    wait_for(lambda: where(tape, "A00005L6") == ("slot", 6), timeout=30,
+             what="home after the delay")
+
+
 def test_ltid_not_active(tape: Host) -> None:
     proc = read_pidfile(tape.cfg.paths, "ltid")
     assert proc is not None

@@ -29,6 +29,7 @@ from nbcli.vtl.vdrive import VirtualDrive
 from tests.unit.tapekit import make_library
 
 DELAY = 10.0
+DRIVES = ("IBM.ULT3580-TD5.000", "IBM.ULT3580-TD5.001")
 
 
 class Ports:
@@ -91,6 +92,8 @@ def world(lib: Library) -> tuple[Mounter, Ports, Clock]:
     ports, clock = Ports(lib), Clock()
     m = Mounter(ports, DELAY, logging.getLogger("test-ltid"), clock)
     m.learn()
+    assert ports.loaded == [(DRIVES[0], ""), (DRIVES[1], "")]  # nbemm told: both empty
+    ports.loaded.clear()
     return m, ports, clock
 
 
@@ -113,19 +116,23 @@ def where(lib: Library, barcode: str) -> tuple[str, int]:
 def test_mount_loads_records_and_tells_emm(world: tuple[Mounter, Ports, Clock],
                                            lib: Library) -> None:
     m, ports, _ = world
-    reply = m.mount(7, "0000L6", "A00000L6", "IBM.ULT3580-TD5.000", "w")
+    reply = m.mount(7, "MINE00", "A00000L6", "IBM.ULT3580-TD5.000", "w")
     assert reply["drive"] == "IBM.ULT3580-TD5.000" and reply["drnum"] == 0
-    assert reply["library"] == str(lib.home) and reply["media_id"] == "0000L6"
+    assert reply["library"] == str(lib.home) and reply["media_id"] == "MINE00"
     assert where(lib, "A00000L6") == ("drive", 0)
-    assert ports.loaded == [("IBM.ULT3580-TD5.000", "0000L6")]
+    assert ports.loaded == [("IBM.ULT3580-TD5.000", "MINE00")]  # the id mounted for
     rec = m.status()["drives"][0]
     assert (rec["user"], rec["jobid"], rec["ready"], rec["label"], rec["extmid"]) == \
-        ("root", 7, True, "No", "0000L6")  # a blank tape: not labelled yet
-    # the same job mounts again: no move; another job: 97
+        ("root", 7, True, "No", "MINE00")  # a blank tape: not labelled yet
+    # the same job asks again while its bptm has the drive open: no move, no read (97)
+    bptm = VirtualDrive(lib, 0)
+    bptm.open(True)
     moves = ports.moves
-    m.mount(7, "0000L6", "A00000L6", "IBM.ULT3580-TD5.000", "w")
+    assert m.mount(7, "MINE00", "A00000L6", "IBM.ULT3580-TD5.000", "w")["reqid"] == \
+        reply["reqid"]
     assert ports.moves == moves
-    with pytest.raises(NbuError) as e:
+    bptm.close()
+    with pytest.raises(NbuError) as e:  # another job: 97
         m.mount(8, "0001L6", "A00001L6", "IBM.ULT3580-TD5.000", "w")
     assert e.value.status == MEDIA_IN_USE
 
@@ -225,6 +232,7 @@ def test_learn_finds_loaded_cartridges_and_sends_them_home(lib: Library) -> None
     m.learn()
     rec = m.status()["drives"][1]
     assert rec["barcode"] == "A00001L6" and rec["user"] == "" and rec["label"] == "-"
+    assert sorted(ports.loaded) == [(DRIVES[0], ""), (DRIVES[1], "0001L6")]
     clock.now += DELAY + 1
     m.unload_due()
     assert where(lib, "A00001L6") == ("slot", 2)
@@ -247,7 +255,8 @@ def test_avrd_reads_drives_ltid_did_not_mount(world: tuple[Mounter, Ports, Clock
     todo = m.avr_next()
     assert todo["name"] == "IBM.ULT3580-TD5.000" and todo["barcode"] == "A00001L6"
     assert m.avr_next() == {}  # handed out once
-    label = robots.read_label(robots.drive(todo["device"], todo["drnum"], todo["path"]))
+    assert todo["rn"] == 0
+    label = robots.read_label(robots.drive(str(lib.home), todo["drnum"], todo["path"]))
     m.avr_label(todo["name"], todo["barcode"], label.record())
     rec = m.status()["drives"][0]
     assert rec["recmid"] == "0001L6" and rec["label"] == "Yes"
