@@ -107,11 +107,11 @@ class Drive:
                 "mode": self.mode}
 
 
-def due_unloads(drives: list[Drive], now: float) -> list[Drive]:
+def due_unloads(drives: list[Drive], now: float, stale: float = 60.0) -> list[Drive]:
     """Loaded, idle drives whose cartridge's time in the drive is up (not while avrd reads
-    one: it has the drive open)."""
-    return [d for d in drives if d.barcode and d.free and d.robotic and not d.scanning
-            and 0 < d.unload_at <= now]
+    one - it has the drive open - unless that read began `stale` seconds ago)."""
+    return [d for d in drives if d.barcode and d.free and d.robotic
+            and not (d.scanning and now - d.scanning <= stale) and 0 < d.unload_at <= now]
 
 
 def scan_candidate(drives: list[Drive], now: float, stale: float) -> Drive | None:

@@ -304,7 +304,7 @@ class Mounter:
     def unload_due(self) -> None:
         """Send home the cartridges whose time in an idle drive is up."""
         with self.cond:
-            due = due_unloads(list(self.drives.values()), self.clock())
+            due = due_unloads(list(self.drives.values()), self.clock(), SCAN_STALE)
         for d in due:
             try:
                 self._unload(d, only_when_due=True)
