@@ -268,3 +268,64 @@ def test_tpreq_and_tpunmount(tape: Host, tmp_path: Path) -> None:
     assert tape.run("tpunmount", str(f), check=False).returncode == 227
     wait_for(lambda: where(tape, "A00004L6") == ("slot", 5), timeout=20,
              what="the cartridge home after tpunmount and the delay")
+
+
+def test_two_mounts_at_once_are_moved_one_after_the_other(tape: Host) -> None:
+    """tldcd serialises the robot: two drives mounted at once take two move times."""
+    import time
+
+    with library(tape).update() as s:
+        s.geometry.move_time = 1.0
+    results: list[dict[str, Any] | BaseException] = []
+
+    def one(jobid: int, barcode: str, drive: int) -> None:
+        try:
+            results.append(mount(tape, jobid, barcode, drive, "r"))
+        except BaseException as e:
+            results.append(e)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=one, args=(31, "A00000L6", 0)),
+               threading.Thread(target=one, args=(32, "A00001L6", 1))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    elapsed = time.monotonic() - started
+    assert all(isinstance(r, dict) for r in results) and len(results) == 2, results
+    assert elapsed >= 2.0, elapsed
+    assert where(tape, "A00000L6") == ("drive", 0) and where(tape, "A00001L6") == ("drive", 1)
+
+
+def test_media_server_and_master_apart(three_hosts: dict[str, Host]) -> None:
+    """ltid and the robot daemons on the media server, nbemm and vmd on the master: the
+    mount reaches EMM across hosts, vmupdate on the media server goes through the master's
+    vmd, robtest through the media server's tldcd."""
+    master, media = three_hosts["master"], three_hosts["media"]
+    media.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--move-time", "0",
+              "--barcodes", "B00000L6..B00002L6")
+    home = str(media.root / "volmgr" / "vtl")
+    call(master, "nbemm", "robot_add", rn=3, rt="tld", host=media.name, device=home)
+    call(master, "nbemm", "drive_add", name="MEDIA.DRV0", host=media.name, type="hcart",
+         rn=3, drnum=0, path=f"{home}/drive0")
+    assert call(media, "ltid", "learn")["drives"] == 1
+    out = media.run("vmupdate", "-rt", "tld", "-rn", "3").stdout
+    assert "Logically add new media 0002L6 (barcode B00002L6) to robot slot 3." in out
+    media_ids = {m["media_id"] for m in call(master, "nbemm", "media_list", rn=3)["media"]}
+    assert media_ids == {"0000L6", "0001L6", "0002L6"}
+    reply = call(media, "ltid", "mount", jobid=41, media_id="0001L6", barcode="B00001L6",
+                 drive="MEDIA.DRV0", mode="w")
+    assert reply["library"] == home
+    (drv,) = call(master, "nbemm", "drive_list", host=media.name)["drives"]
+    assert drv["media_id"] == "0001L6"
+    line = media.run("vmoprcmd", "-d", "ds").stdout.splitlines()[4]
+    assert line[20:24] == "root" and line[45:51] == "0001L6"
+    # from the master, about the media server's ltid
+    remote = master.run("vmoprcmd", "-h", media.name, "-d", "ds").stdout.splitlines()[4]
+    assert remote == line
+    call(media, "ltid", "unmount", jobid=41, drive="MEDIA.DRV0")
+    media.run("vmoprcmd", "-resetdrive", "0")
+    assert Library(home).state().cartridges["B00001L6"].location == "slot"
+    session = media.run("robtest", "-rn", "3", input="s s\nq\n").stdout
+    assert "slot 2 (addr 2) contains Cartridge = yes" in session
+    assert "Barcode = B00001L6" in session
