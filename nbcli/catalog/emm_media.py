@@ -312,12 +312,13 @@ class MediaDB:
     # --- drives ------------------------------------------------------------------------------
 
     def drive_add(self, name: str, host: str, dtype: str, rn: int, drnum: int, path: str,
-                  state: str = UP) -> int:
+                  state: str = UP, comment: str = "") -> int:
         """Add a drive; its index is the lowest one free (as tpconfig numbers drives)."""
         check_name("drive name", name)
         check_name("host name", host)
         dtype, state = check_density(dtype), _drive_state(state)
         check_text("drive path", path, 1024)
+        check_text("drive comment", comment)
         if not path:
             raise NbuError(INVALID_PARAMETER, "a drive needs a path")
         with self.db.tx() as c:
@@ -340,10 +341,10 @@ class MediaDB:
                 raise NbuError(ENTITY_EXISTS, f"a drive on {host} already has path {path}")
             used = {int(r["idx"]) for r in c.execute("SELECT idx FROM drives")}
             index = next(i for i in range(len(used) + 1) if i not in used)
-            c.execute("INSERT INTO drives (idx, name, host, type, rn, drnum, path, state) "
-                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            c.execute("INSERT INTO drives (idx, name, host, type, rn, drnum, path, state, "
+                      "comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       (index, name, host, dtype, rn, drnum if rn != STANDALONE else -1,
-                       path, state))
+                       path, state, comment))
         return index
 
     def drive_update(self, name: str | int, host: str | None, state: str | None = None,
