@@ -40,11 +40,11 @@ def tape(aio_root: Host, daemons: Callable[..., Host]) -> Iterator[Host]:
                  "--barcodes", "A00000L6..A00005L6")
     host = daemons(*MM)
     home = str(host.root / "volmgr" / "vtl")
-    call(host, "nbemm", "robot_add", rn=0, rt="tld", host=host.name, device=home)
+    host.run("tpconfig", "-add", "-robot", "0", "-robtype", "tld", "-robpath", home)
     for i, name in enumerate(DRIVES):
-        call(host, "nbemm", "drive_add", name=name, host=host.name, type="hcart", rn=0,
-             drnum=i, path=f"{home}/drive{i}")
-    call(host, "ltid", "learn")
+        host.run("tpconfig", "-add", "-drive", "-type", "hcart", "-robot", "0", "-robtype",
+                 "tld", "-robdrnum", str(i), "-asciiname", name)  # path HOME:N
+    call(host, "ltid", "learn")  # else within LEARN_EVERY seconds
     yield host
 
 
@@ -128,7 +128,7 @@ def test_wrong_media_header_is_93_and_down_drive_is_164(tape: Host) -> None:
     dp = tape.run("vmoprcmd", "-dp", "ds").stdout.splitlines()
     # a path longer than the column pushes the rest right, as NetBackup's does
     assert dp[3].startswith("Drv DrivePath") and dp[3].endswith("Status  Label  Ready")
-    assert dp[5].split()[1:] == [f"{library(tape).home}/drive1", "DOWN", "-", "No"]
+    assert dp[5].split()[1:] == [f"{library(tape).home}:1", "DOWN", "-", "No"]
     assert dp[4].split()[2] == "UP"
     with pytest.raises(NbuError) as e:
         mount(tape, 13, "A00000L6", 1)

@@ -223,6 +223,14 @@ def test_unknown_drive_and_missing_cartridge(world: tuple[Mounter, Ports, Clock]
     assert m.status()["drives"][0]["user"] == ""
 
 
+def test_a_drive_added_since_is_learnt_at_its_first_mount(
+        world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    m, ports, _ = world
+    ports.drives[1]["name"] = "NEW.DRIVE"
+    m.mount(4, "0000L6", "A00000L6", "NEW.DRIVE", "r")
+    assert [d["name"] for d in m.status()["drives"]] == [DRIVES[0], "NEW.DRIVE"]
+
+
 def test_learn_finds_loaded_cartridges_and_sends_them_home(lib: Library) -> None:
     """A restarted ltid: what a previous one left loaded is free and goes home after the
     delay."""
