@@ -33,11 +33,11 @@ from typing import Any, Protocol
 
 from nbcli.daemons.ltid_drives import DOWN, UP, Drive, due_unloads, scan_candidate, tpreq_drive
 from nbcli.status import (
+    INVALID_PARAMETER,
     MEDIA_DOWN,
     MEDIA_HEADER_UNREADABLE,
     MEDIA_IN_USE,
     MEDIA_PROTECTED,
-    MEDIA_REQUEST_FAILED,
     NO_DRIVES,
     NO_ENTITY,
     WRONG_TAPE,
@@ -402,5 +402,5 @@ def _virtual(device: str) -> bool:
 def check_state(state: str) -> str:
     state = state.upper()
     if state not in (UP, DOWN, "RESET"):
-        raise NbuError(MEDIA_REQUEST_FAILED, f"drive state {state!r}: UP, DOWN or RESET")
+        raise NbuError(INVALID_PARAMETER, f"drive state {state!r}: UP, DOWN or RESET")
     return state

@@ -201,6 +201,10 @@ def test_ltid_not_active(tape: Host) -> None:
     assert r.stdout.strip() == \
         f"The Media Manager device daemon (ltid) is not active on host {tape.name}"
     assert r.returncode == 25
+    # started again, it learns its drives from nbemm by itself
+    tape.run("netbackup", "start", "--only", "ltid")
+    wait_for(lambda: [d["name"] for d in drives(tape)] == list(DRIVES), timeout=20,
+             what="ltid's drives learnt from nbemm")
 
 
 def test_robtest_session(tape: Host) -> None:
