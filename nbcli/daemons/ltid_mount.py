@@ -96,6 +96,7 @@ class Mounter:
         self.pending: dict[int, dict[str, Any]] = {}
         self._next_reqid = 0
         self._robot_locks: dict[int, threading.Lock] = {}
+        self._quiet: set[int] = set()  # robots whose inventory failed (warned once)
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -133,8 +134,11 @@ class Mounter:
             with self._robot(rn):
                 inv = self.ports.robot_inventory(rn)
         except NbuError as e:
-            self.log.warning("robot %d: no inventory: %s", rn, e)
+            if rn not in self._quiet:  # once until it answers again: this runs every 5 s
+                self.log.warning("robot %d: no inventory: %s", rn, e)
+            self._quiet.add(rn)
             return
+        self._quiet.discard(rn)
         held = {int(e["number"]): str(e["barcode"]) if e["full"] else ""
                 for e in inv.get("drives", [])}
         now = self.clock()
