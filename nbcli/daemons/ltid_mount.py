@@ -298,7 +298,8 @@ class Mounter:
         with self.cond:
             if d.free:
                 return
-            if (jobid and d.jobid != jobid) or (reqid and d.reqid != reqid):
+            # jobid 0 (a command's or tpreq's mount) frees only a drive no job holds
+            if d.jobid != jobid or (reqid and d.reqid != reqid):
                 raise NbuError(MEDIA_IN_USE, f"drive {d.name} is held by another request")
             d.release(self.clock(), self.delay)
             self.cond.notify_all()

@@ -141,6 +141,10 @@ def test_unmount_keeps_the_cartridge_for_the_delay_then_sends_it_home(
         world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
     m, ports, clock = world
     m.mount(7, "0001L6", "A00001L6", "IBM.ULT3580-TD5.001", "r")
+    for other in (0, 8):  # a command's unmount (job 0) or another job's frees nothing
+        with pytest.raises(NbuError) as e:
+            m.unmount(other, "IBM.ULT3580-TD5.001")
+        assert e.value.status == MEDIA_IN_USE
     m.unmount(7, "IBM.ULT3580-TD5.001")
     assert m.status()["drives"][1]["user"] == ""
     clock.now += DELAY - 1
