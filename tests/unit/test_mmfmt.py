@@ -66,6 +66,8 @@ def test_whole_display_sections() -> None:
     assert out[3] == " " * 37 + "<NONE>"
     add = out[out.index(mmfmt.ADDITIONAL_HEADER) + 1]
     assert add.split() == ["0", "IBM.ULT3580-TD5.000", "No", "media1"]
+    assert add[25:27] == "No" and add[35:41] == "media1"
+    assert "" not in [a + b for a, b in zip(out, out[1:])]  # never two blank lines
     assert mmfmt.vmoprcmd_lines(reply, "pr") == out[:5]
     pending = {"reqid": 4, "user": "root", "media_id": "A00001", "mode": "w", "time": 0,
                "drive": "D0"}
