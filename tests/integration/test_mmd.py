@@ -140,7 +140,7 @@ def test_wrong_media_header_is_93_and_down_drive_is_164(tape: Host) -> None:
     assert where(tape, "A00000L6") == ("slot", 1) and drives(tape)[1]["user"] == ""
 
 
-@pytest.mark.parametrize("victim", ["ltid", "tldcd"])
+@pytest.mark.parametrize("victim", ["ltid", "tldd", "tldcd"])
 def test_killed_mid_mount_leaves_nothing_reserved(tape: Host, victim: str) -> None:
     with library(tape).update() as s:
         s.geometry.move_time = 3.0
