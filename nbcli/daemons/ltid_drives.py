@@ -2,7 +2,7 @@
 time (who holds it, what is loaded, what avrd read), with the records `drive_status` sends.
 
 Pure: no I/O, no clock of its own (callers pass monotonic times), so the rules are unit
-tested. ltid_mount.py does the moves; ltid.py is the daemon.
+tested. ltid_mount.py does the moves; ltid.py is the daemon. Imports nothing of nbcli.
 
 A drive's run time state:
     barcode    the cartridge in it ("" empty), from the robot's inventory and ltid's moves

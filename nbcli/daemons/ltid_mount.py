@@ -20,6 +20,8 @@ inventories (`learn`), every drive free, loaded cartridges due home after the de
 
 Moves of one robot are serialised by a lock per robot (tldcd serialises them again, for every
 host). The table is guarded by one condition variable; no port is called while holding it.
+
+Place: ltid's rules; imports ltid_drives and status only (the ports are handed in).
 """
 
 from __future__ import annotations
