@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nbcli.catalog import emm_media, emm_tape
-from nbcli.catalog.emm_media import MediaDB
+from nbcli.catalog.emm_volumes import MediaDB
 from nbcli.catalog.sqlitedb import Database
 from nbcli.status import (
     ENTITY_EXISTS,
