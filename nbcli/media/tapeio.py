@@ -115,8 +115,10 @@ class Held:
 class TapeWriter:
     """Writes one image after the last on the medium: BH *, data *, CRCS * per fragment."""
 
-    def __init__(self, held: Held, backupid: str, block_size: int, max_fragment: int) -> None:
+    def __init__(self, held: Held, backupid: str, block_size: int, max_fragment: int,
+                 density: int = 6) -> None:
         self.held = held
+        self.density = density  # NetBackup's code, for the catalog's fragments
         self.backupid = backupid
         self.block_size = block_size
         self.max_fragment = max(max_fragment, block_size)
@@ -228,7 +230,8 @@ class TapeWriter:
                 self._end_of_medium(None)
             raise self._failed(fail(e, "write", f"{self.held.name}: backup header")) from e
         self._frag = Fragment(len(self.fragments) + 1, "", self._done_bytes, 0,
-                              self.held.media_id, self._next_file, block + 2, self.block_size)
+                              self.held.media_id, self._next_file, block + 2, self.block_size,
+                              self.density)
         self._blocks = []
         self._frag_crc = checksum.ImageCrc(self.block_size)
 
