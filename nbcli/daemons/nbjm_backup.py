@@ -39,6 +39,7 @@ class BackupJob:
         self.grant: Message | None = None
         self.backupid: str | None = None
         self.backup_time = 0  # the image's, as bpdbm answered image_create
+        self.expiration = 0  # the image's (a tape medium's expiration is its latest image's)
         self.bpbrm: Connection | None = None
         self.canceled = threading.Event()
         self._lock = threading.Lock()
@@ -114,6 +115,7 @@ class BackupJob:
         level = p["retention_level"]
         period = p["retention_seconds"]  # None: this level keeps images for ever
         expiration = kinds.INFINITY if period is None else backup_time + int(period)
+        self.expiration = expiration
         self.step(6, "creating the image header and .f files in the catalog through "
                      "nbproxy and bpdbm")
         reply = client.call(self.cfg, self.cfg.client_name, "nbproxy", "image_create",

@@ -32,12 +32,15 @@ Mount loads the cartridge (if needed), opens the drive in variable block mode, l
 tape (MH + EH) and checks a labelled one's media id (93). A writer verifies the EH after the
 last image, overwrites it with its first BH and ends with a new EH; abort writes an EH where
 its first BH began (a write cuts off what follows). At the first ENOSPC (early warning) the
-fragment is closed with its CRCs and two tape marks and the writer fails with 96: spanning to
-another medium is a later step (TapeWriter.pending keeps the block that did not fit, to
-start the next medium with). Images are never deleted from a tape: expiration unassigns the
+fragment is closed with its CRCs and two tape marks and the writer fails with 96; bptm then
+spans (bptm_tape.py): a writer opened `after` the full one on the next medium goes on with
+the image's next fragment, starting with TapeWriter.pending (the block that did not fit). A
+writer that finds a backup header where the EH should be (a bptm killed mid-image) writes the
+EH back there first. Images are never deleted from a tape: expiration unassigns the
 medium (delete_image does nothing). The fragment's locator in the catalog's `path` is
 `tape:MEDIA:FILE:BLOCK:BLOCKSIZE:CRC` (the CRC of the fragment's bytes, which ties the
-CRC record to the catalog's image checksum) until the catalog keeps those fields.
+CRC record to the catalog's image checksum); the catalog also keeps the fields themselves
+(TAPE_FRAGMENT lines: media_id, file_num, block_offset, block_size, density).
 
 Emergency read without nbcli. A fragment's data file is the image's bytes, one block per
 record; the fragments in order are a POSIX tar stream. On a real drive: `mt -f /dev/nst0
@@ -272,7 +275,10 @@ class TapeStorage:
 
     # --- images ----------------------------------------------------------------------------
 
-    def open_writer(self, backupid: str, block_size: int, max_fragment: int) -> TapeWriter:
+    def open_writer(self, backupid: str, block_size: int, max_fragment: int,
+                    after: TapeWriter | None = None) -> TapeWriter:
+        """A writer after the last image on the medium; `after` a writer of the same image
+        that filled another medium: this one writes the image's next fragment (spanning)."""
         held = self._held()
         if held.writer is not None:
             raise NbuError(MEDIA_IN_USE, f"{held.name} is writing image "
@@ -282,7 +288,7 @@ class TapeStorage:
         if not 0 < block_size <= tapefmt.MAX_RECORD:
             raise NbuError(INVALID_PARAMETER, f"block size {block_size} for a tape record")
         tapefmt.encode_bh(tapefmt.BackupHeader(self.media_id, backupid, 1, 0, 0, 0, 0, 0))
-        writer = TapeWriter(held, backupid, block_size, max_fragment, self.density)
+        writer = TapeWriter(held, backupid, block_size, max_fragment, self.density, after)
         held.writer = writer
         return writer
 
