@@ -242,3 +242,37 @@ def test_a_killed_bptm_leaves_no_drive_or_medium_held(tape: Host, tmp_path: Path
     im = image(h, again["backupid"])
     assert [(f["media_id"], f["file_num"]) for f in im["fragments"]] == [("A00000", 1)]
     assert_image_holds(h, im, small)
+
+
+def test_expiring_the_last_image_of_a_medium_unassigns_it(tape: Host, tmp_path: Path) -> None:
+    h = tape
+    emm(h, "pool_add", name="scratch")
+    emm(h, "pool_scratch", name="scratch", on=True)
+    add_media(h, 1, 2, pool="scratch")  # taken from scratch into "tapes" when written
+    for p in ("e1", "e2"):
+        tape_policy(h, p, data_dir(tmp_path, p, 0.5, 11))
+    one, two = backup(h, "e1"), backup(h, "e2")
+    m = media(h)["A00000"]
+    assert m["assigned"] and m["pool"] == "tapes" and m["images"] == 2
+    h.run("bpexpdate", "-backupid", one["backupid"], "-d", "0", "-force")
+    m = media(h)["A00000"]
+    assert m["assigned"] and m["pool"] == "tapes"  # one valid image left on it
+    h.run("bpexpdate", "-backupid", two["backupid"], "-d", "0", "-force")
+    m = media(h)["A00000"]
+    assert not m["assigned"] and m["pool"] == "scratch", m  # back to the scratch pool
+    cleanup = max(j["jobid"] for j in jobs(h) if j["jobtype"] == kinds.JOB_IMAGE_CLEANUP)
+    text = h.run("bpdbjobs", "-jobid", str(cleanup), "-all_columns").stdout
+    assert "media A00000 has no valid image left: unassigned" in text
+    # bpexpdate -m's op: a whole medium at once, frozen media stay assigned
+    three = backup(h, "e1")
+    assert [f["media_id"] for f in image(h, three["backupid"])["fragments"]] == ["A00000"]
+    emm(h, "media_state", media_id="A00000", action="freeze")
+    reply = client.call(h.cfg, h.name, "bpdbm", "expire_media", media_id="a00000")
+    assert reply["images"] == [three["backupid"]] and reply["unassigned"] is False
+    assert client.call(h.cfg, h.name, "bpdbm", "image_list",
+                       backupid=three["backupid"])["images"] == []
+    assert media(h)["A00000"]["assigned"]
+    emm(h, "media_state", media_id="A00000", action="unfreeze")
+    reply = client.call(h.cfg, h.name, "bpdbm", "expire_media", media_id="A00000")
+    assert (reply["media_id"], reply["images"], reply["unassigned"]) == ("A00000", [], True)
+    assert not media(h)["A00000"]["assigned"]
