@@ -190,7 +190,7 @@ class BackupJob:
             status = self._close_image(self.backupid, status, result)
         if self.archive:
             status = self._archive_delete(status)
-        if self.grant is not None:
+        if self.grant is not None and status not in (0, 1):
             self._let_go_of_drive(self.grant["stu"])
             self._quietly(lambda: self.step(16, "releasing the job's resources with nbrb"))
             self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbrb",
@@ -211,8 +211,8 @@ class BackupJob:
         return None
 
     def _let_go_of_drive(self, stu: dict[str, Any]) -> None:
-        """A tape job's drive is free in ltid too, whatever became of bptm (a bptm that was
-        killed never unmounted): ltid answers at once when bptm did it already."""
+        """A failed tape job's drive is free in ltid too, whatever became of bptm (a bptm
+        that was killed never unmounted; one that ended well did)."""
         drive = stu.get("drive_name")
         if not stu.get("media_id") or not drive:
             return

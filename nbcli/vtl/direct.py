@@ -5,10 +5,13 @@ GiB took 3-4 times as long as O_DIRECT ones), and a disk storage unit writes its
 with O_DIRECT; a virtual drive writing its records buffered made tape backups the slower.
 SIMH records are framed (a length word before and after the data), so a record's data never
 lands on an aligned file offset; the records are copied into an aligned staging buffer and
-written from it in large aligned pieces. `flush` writes what is staged (the last partial page
-padded, the file then cut back to its real end) - the drive flushes before every read, move,
-tape mark and close, so that a reader of the file (the drive itself, another process after
-close) sees every record.
+written from it in large aligned pieces. Two buffers take turns: while a thread writes the
+full one (the write gives up the GIL), the caller's records are copied into the other, so the
+copy costs no time beside the write. (The thread exists only while a piece is written: a
+process that forks, as bptm does, forks before it writes.) `flush` writes what is staged (the
+last partial page padded, the file then cut back to its real end) - the drive flushes before
+every read, move, tape mark and close, so that a reader of the file (the drive itself, another
+process after close) sees every record.
 
 A writer killed between flushes leaves the file ending inside a record; `torn_end` finds the
 end of the last whole object, where the drive cuts the image when its next user opens it (a
@@ -23,11 +26,12 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import threading
 
 from nbcli.vtl import image, simh
 
 ALIGN = 4096           # O_DIRECT's alignment of offsets, lengths and memory (a page)
-STAGE = 8 << 20        # the staging buffer: aligned pieces of up to this much are written
+STAGE = 4 << 20        # a staging buffer: aligned pieces of up to this much are written
 
 
 def open_appender(path: str) -> Appender | None:
@@ -49,9 +53,12 @@ class Appender:
 
     def __init__(self, dfd: int) -> None:
         self.dfd = dfd
-        self.buf = mmap.mmap(-1, STAGE + ALIGN)  # page aligned: mmap's memory is
-        self.view = memoryview(self.buf)
-        self.base = 0      # the file offset of buf[0] (aligned)
+        self.bufs = [mmap.mmap(-1, STAGE + ALIGN) for _ in range(2)]  # page aligned
+        self.views = [memoryview(b) for b in self.bufs]
+        self.view = self.views[0]  # the one being filled
+        self.writing: threading.Thread | None = None  # the other one's write, if any
+        self.error: OSError | None = None
+        self.base = 0      # the file offset of view[0] (aligned)
         self.fill = 0      # bytes staged: the file's logical end is base + fill
         self.dirty = False  # staged bytes not written yet
         self.active = False  # whether base/fill describe the file's tail
@@ -93,14 +100,36 @@ class Appender:
         self.active, self.dirty = True, False
 
     def _write_full(self) -> None:
-        """Write the whole staging buffer (aligned); keep staging after it."""
-        _pwrite(self.dfd, self.view[:STAGE], self.base)
+        """Have the full staging buffer written (aligned) while the other one fills."""
+        self._wait()
+        full, at = self.view[:STAGE], self.base
+        self.writing = threading.Thread(target=self._write_piece, args=(full, at),
+                                        name="vtl-direct", daemon=True)
+        self.writing.start()
+        self.view = self.views[1] if self.view is self.views[0] else self.views[0]
         self.base += STAGE
         self.fill = 0
         self.dirty = False
 
+    def _write_piece(self, data: memoryview, offset: int) -> None:
+        try:
+            _pwrite(self.dfd, data, offset)
+        except OSError as e:
+            self.error = e
+
+    def _wait(self) -> None:
+        """The write in flight is done (its error raised here)."""
+        if self.writing is not None:
+            self.writing.join()
+            self.writing = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            self.active = False  # what the file holds is not known: start again
+            raise error
+
     def flush(self, fd: int) -> None:
         """Write what is staged: the last page padded, then the file cut to its end."""
+        self._wait()
         if not (self.active and self.dirty):
             return
         length = -(-self.fill // ALIGN) * ALIGN
@@ -118,8 +147,11 @@ class Appender:
         try:
             self.flush(fd)
         finally:
-            self.view.release()
-            self.buf.close()
+            if self.writing is not None:  # flush failed: the write must end before the close
+                self.writing.join()
+            for view, buf in zip(self.views, self.bufs):
+                view.release()
+                buf.close()
             os.close(self.dfd)
 
 
