@@ -63,6 +63,7 @@ class Request:
     reason: str = ""
     code: int = 0  # the status that says why it waits (2040, 194...)
     asked_emm: bool = False
+    media_id: str = ""  # a restore from tape: the medium it reads
 
     def key(self) -> tuple[int, int]:
         return (-self.priority, self.seq)
@@ -89,7 +90,7 @@ class Nbrb(Daemon):
                            policy=opt(str, ""), client=opt(str, ""), stu=opt(str),
                            host=opt(str, ""), priority=opt(int, 0),
                            max_jobs_policy=opt(int, 0, lo=0), max_jobs_client=opt(int, 0, lo=0),
-                           deadline=opt(float)),
+                           deadline=opt(float), media_id=opt(str, "")),
             "release": op(self.release, ADMIN, jobid=JOBID),
             "cancel": op(self.cancel, ADMIN, jobid=JOBID),
             "queue": op(self.list_queue, ADMIN),
@@ -147,7 +148,7 @@ class Nbrb(Daemon):
         req = Request(msg["jobid"], msg["kind"], msg["policy"], msg["client"],
                       msg["stu"] or "*ANY*", msg["host"], msg["priority"],
                       msg["max_jobs_policy"], msg["max_jobs_client"], next(self.seq),
-                      float(msg["deadline"] or 0))
+                      float(msg["deadline"] or 0), media_id=msg["media_id"])
         with self.lock:
             if req.jobid in self.active or any(r.jobid == req.jobid for r in self.queue):
                 raise NbuError(ENTITY_EXISTS, f"job {req.jobid} already has a resource request")
@@ -231,10 +232,11 @@ class Nbrb(Daemon):
             req.asked_emm = True
             self._step(req, f"requesting storage unit {req.stu} from nbemm",
                        4 if req.kind == "backup" else 10)
+        fields: dict[str, Any] = {"media_id": req.media_id} if req.media_id else {}
         try:
             grant = client.call(self.cfg, self.cfg.client_name, "nbemm", "allocate",
                                 jobid=req.jobid, kind=req.kind, stu=req.stu, host=req.host,
-                                policy=req.policy, client=req.client)
+                                policy=req.policy, client=req.client, **fields)
         except NbuError as e:
             if e.status in BUSY:
                 req.reason = f"awaiting resource {req.stu}. Waiting for resources. Reason: " \
