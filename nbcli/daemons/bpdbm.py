@@ -32,7 +32,7 @@ from nbcli.catalog.expire import (
 )
 from nbcli.catalog.files import ENTRY_FIELDS
 from nbcli.catalog.imagechain import ALL_DEPTHS, Part, View, normalize, select_chain
-from nbcli.catalog.imagehdr import Header
+from nbcli.catalog.imagehdr import FRAGMENT_KEYS, TAPE_KEYS, Header, is_tape
 from nbcli.catalog.images import ImageStore
 from nbcli.catalog.plan import restore_plan
 from nbcli.daemons import restore_rights
@@ -92,8 +92,20 @@ def complete_fields(msg: Message) -> dict[str, Any]:
     if not CHECKSUM.match(msg["checksum"]):
         raise NbuError(INVALID_PARAMETER,
                        f"image_complete: checksum {msg['checksum']!r} is not crc32:<8 hex>")
-    return {k: msg[k] for k in ("kbytes", "num_files", "elapsed", "fragments", "checksum",
-                                "block_size", "stream_bytes")}
+    out = {k: msg[k] for k in ("kbytes", "num_files", "elapsed", "checksum", "block_size",
+                               "stream_bytes")}
+    return {**out, "fragments": [_fragment(f) for f in msg["fragments"]]}
+
+
+def _fragment(f: dict[str, Any]) -> dict[str, Any]:
+    """A checked fragment as the header keeps it: a disk fragment without the tape keys (their
+    defaults), a tape fragment with a place a reader can locate (status 20 otherwise)."""
+    if not is_tape(f):
+        return {k: f[k] for k in FRAGMENT_KEYS}
+    if f["file_num"] < 1 or f["block_offset"] < 0 or f["block_size"] < 1:
+        raise NbuError(INVALID_PARAMETER, f"image_complete: tape fragment {f['num']} on "
+                                          f"{f['media_id']} has no place on the tape")
+    return {k: f[k] for k in (*FRAGMENT_KEYS, *TAPE_KEYS)}
 
 
 def split_frame(frame: dict[str, Any]) -> list[dict[str, Any]]:

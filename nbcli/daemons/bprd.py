@@ -427,9 +427,11 @@ def _for_bptm(im: dict[str, Any], tape: bool = False) -> dict[str, Any]:
     """What bptm needs of a planned image: where it is, how to check it, what to read."""
     hdr = im["header"]
     first = im["fragments"][0]
-    stu = {"label": hdr.get("stu", ""), "stype": storage_types.MEDIA_MANAGER} if tape else \
-        {"label": hdr.get("stu", ""), "path": os.path.dirname(str(first["path"]))}
-    return {"backupid": hdr["backupid"], "stu": stu,
+    tape = tape or bool(first.get("media_id"))  # the unit's type: 2 tape (Media Manager), 1 disk
+    return {"backupid": hdr["backupid"],
+            "stu": {"label": hdr.get("stu", ""),
+                    "stype": storage_types.MEDIA_MANAGER if tape else storage_types.BASIC_DISK,
+                    "path": "" if tape else os.path.dirname(str(first["path"]))},
             "fragments": im["fragments"], "checksum": im["checksum"],
             "block_size": im["block_size"], "stream_bytes": hdr["stream_bytes"],
             "ranges": im["ranges"]}

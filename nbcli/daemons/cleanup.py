@@ -29,12 +29,13 @@ from typing import Any
 
 from nbcli import clock, jobreport, kinds, timefmt
 from nbcli.catalog import expire
-from nbcli.catalog.imagehdr import Header
+from nbcli.catalog.imagehdr import Header, is_tape
 from nbcli.catalog.images import ImageStore
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.status import NbuError
 
+BASIC_DISK = 1  # a delete entry's storage unit type (media/storage.py's; catalog cannot import it)
 TICK = 1.0  # seconds between looks at the clock: the interval itself is on clock.now()
 DELETE_TIMEOUT = 600.0  # bpbrm's answer; removing files is quick, a hung server is not
 
@@ -43,14 +44,29 @@ Requests = dict[str, list[dict[str, Any]]]
 
 
 def media_requests(images: list[Header]) -> Requests:
-    """host -> the delete entries bpbrm there gets: {backupid, path (the folder), fragments}."""
+    """host -> the delete entries bpbrm there gets: {backupid, stype, path (the folder),
+    fragments}. Fragments on tape get none: a tape keeps its images until its medium is
+    unassigned and written again (NetBackup expires a tape image in the catalog only), so an
+    image on tape leaves the catalog even while its media server is down."""
     out: Requests = defaultdict(list)
     for h in images:
         parts: dict[tuple[str, str], list[str]] = defaultdict(list)
         for f in h["fragments"]:
-            parts[(str(f["host"]), os.path.dirname(str(f["path"])))].append(str(f["path"]))
+            if not is_tape(f):
+                parts[(str(f["host"]), os.path.dirname(str(f["path"])))].append(str(f["path"]))
         for (host, folder), paths in parts.items():
-            out[host].append({"backupid": h["backupid"], "path": folder, "fragments": paths})
+            out[host].append({"backupid": h["backupid"], "stype": BASIC_DISK, "path": folder,
+                              "fragments": paths})
+    return dict(out)
+
+
+def tape_media(images: list[Header]) -> dict[str, set[str]]:
+    """media id -> the backup ids among `images` with a fragment on it."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for h in images:
+        for f in h["fragments"]:
+            if is_tape(f):
+                out[str(f["media_id"])].add(str(h["backupid"]))
     return dict(out)
 
 
