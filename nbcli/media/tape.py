@@ -262,10 +262,16 @@ class TapeStorage:
             raw = d.read(LABEL_READ)
         except OSError as e:
             raise fail(e, "read", f"{held.name}: reading the media header") from e
+        held.bytes_read += len(raw)
         found = tapefmt.decode_mh(raw).media_id
         if found != self.media_id:
             raise NbuError(WRONG_TAPE, f"drive {self.drive_index} holds media {found}, "
                            f"not {self.media_id}")
+
+    def bytes_read(self) -> int:
+        """Bytes this process read from the mounted cartridge (headers, CRC records, blocks)."""
+        held = _HELD.get(self.key)
+        return held.bytes_read if held is not None and held.media_id == self.media_id else 0
 
     def unmount(self) -> None:
         """Let go of the drive (the cartridge stays in it: ltid unloads it later)."""
