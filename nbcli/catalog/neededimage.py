@@ -13,7 +13,7 @@ to read, in the order the restore reads them, with '#' comment lines:
 of its first data record (what a locate goes to), `block_size` the bytes of its records.
 
 Place: a pure format and the file's atomic write, read and removal; bprd and the bprd child
-(nbcli/daemons) use it. Imports atomic and status only: no daemon, net or media.
+(nbcli/daemons) use it. Imports atomic, kinds and status only: no daemon, net or media.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nbcli import atomic
+from nbcli.kinds import DENSITIES
 from nbcli.status import INVALID_ENTRY, NbuError
 
 HEADER = "# media_id backupid copy fragment file_num block_offset block_size media_server density"
@@ -117,6 +118,13 @@ def tape_fields(frag: Mapping[str, Any]) -> tuple[str, int, int, int] | None:
         raise NbuError(INVALID_ENTRY, f"{path!r} is not a tape fragment locator") from None
 
 
+def density_name(value: object) -> str:
+    """The density as NetBackup names it ("hcart"), from the catalog's code or name."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return DENSITIES.get(value, str(value))
+    return str(value) if value else UNKNOWN
+
+
 def on_tape(images: Sequence[Mapping[str, Any]]) -> bool:
     """Whether any fragment of the planned images is on tape (a neededimage file is needed)."""
     return any(tape_fields(f) is not None for im in images for f in im["fragments"])
@@ -143,7 +151,7 @@ def from_plan(images: Sequence[Mapping[str, Any]]) -> list[Needed]:
             out.append(Needed(media, str(hdr["backupid"]), int(frag.get("copy", 1) or 1),
                               int(frag.get("num", num) or num), file_num, block,
                               size or int(im.get("block_size", 0)), str(frag["host"]),
-                              str(frag.get("density") or hdr.get("density") or UNKNOWN)))
+                              density_name(frag.get("density"))))
     return out
 
 

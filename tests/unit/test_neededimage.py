@@ -70,6 +70,9 @@ def test_only_fragments_holding_requested_bytes_in_read_order() -> None:
     assert [(e.backupid, e.fragment, e.media_id, e.file_num) for e in got] == \
         [("c_1", 1, "A00001", 1), ("c_1", 2, "B00002", 1), ("c_2", 2, "A00001", 7)]
     assert {e.server for e in got} == {"media"}
+    assert {e.density for e in got} == {"-"}
+    two["fragments"][1]["density"] = 6  # the catalog's code
+    assert neededimage.from_plan([two])[0].density == "hcart"
 
 
 def test_mounts_group_consecutive_fragments_of_a_medium_in_file_order() -> None:
