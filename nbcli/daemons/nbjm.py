@@ -220,13 +220,25 @@ class Nbjm(Daemon):
             raise NbuError(INVALID_JOBID, f"no resource request for restore job {jobid}")
         stu = res.stus[0] if res.stus else "*ANY*"
         with res.lock:
+            # The seed's steps are recorded for the first medium; the next ones' as log lines.
+            again = res.allocations > 0
+
+            def record(step: int, text: str) -> None:
+                if again:
+                    res.report.log(jobid, text)
+                else:
+                    res.report.step(jobid, step, text)
+
             if res.granted:
                 res.granted = False
-                client.call(self.cfg, self.cfg.client_name, "nbrb", "release", jobid=jobid)
+                client.call(self.cfg, self.cfg.client_name, "nbrb", "release", jobid=jobid,
+                            again=True)
             what = f"media {media_id} for reading (storage unit {stu})" if media_id else \
                 f"read access to storage unit {stu}"
-            res.report.step(jobid, 9, f"requesting resources from nbrb: {what} on {res.host}")
-            extra = {"media_id": media_id} if media_id else {}
+            record(9, f"requesting resources from nbrb: {what} on {res.host}")
+            extra: dict[str, Any] = {"media_id": media_id} if media_id else {}
+            if again:
+                extra["again"] = True
             grant = request_resources(self.cfg, res.report, jobid, kind="restore", stu=stu,
                                       host=res.host, **extra)
             res.granted = True
@@ -235,8 +247,8 @@ class Nbjm(Daemon):
             drive = got.get("drive_name") or got.get("drive")
             where = f"media {got.get('media_id')} in drive {drive}" if media_id else \
                 f"storage unit {got['label']}"
-            res.report.step(jobid, 11, f"nbrb allocated {where}; forwarding the allocation to "
-                                       f"bptm on {res.host}")
+            record(11, f"nbrb allocated {where}; forwarding the allocation to bptm on "
+                       f"{res.host}")
         return {"granted": grant}
 
     def restore_done(self, msg: Message, conn: Connection) -> Message:

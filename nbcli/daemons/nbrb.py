@@ -86,6 +86,7 @@ class Request:
     rl: int = -1  # and retention level (nbemm prefers media of the same level)
     media_since: float = 0.0  # monotonic time nbemm first said no medium (0: it has not)
     media_id: str = ""  # a restore from tape: the medium it reads
+    again: bool = False  # and not its first: log lines, not seed steps again
 
     def key(self) -> tuple[int, int]:
         return (-self.priority, self.seq)
@@ -113,8 +114,10 @@ class Nbrb(Daemon):
                            host=opt(str, ""), priority=opt(int, 0),
                            max_jobs_policy=opt(int, 0, lo=0), max_jobs_client=opt(int, 0, lo=0),
                            deadline=opt(float), pool=opt(str, DEFAULT_POOL),
-                           rl=opt(int, -1, lo=-1), media_id=opt(str, "")),
-            "release": op(self.release, ADMIN, jobid=JOBID),
+                           rl=opt(int, -1, lo=-1), media_id=opt(str, ""),
+                           again=opt(bool, False)),
+            # again: a restore's next medium (its steps were recorded for the first)
+            "release": op(self.release, ADMIN, jobid=JOBID, again=opt(bool, False)),
             "cancel": op(self.cancel, ADMIN, jobid=JOBID),
             "queue": op(self.list_queue, ADMIN),
             "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}}
@@ -172,7 +175,7 @@ class Nbrb(Daemon):
                       msg["stu"] or "*ANY*", msg["host"], msg["priority"],
                       msg["max_jobs_policy"], msg["max_jobs_client"], next(self.seq),
                       float(msg["deadline"] or 0), pool=msg["pool"], rl=msg["rl"],
-                      media_id=msg["media_id"])
+                      media_id=msg["media_id"], again=msg["again"])
         with self.lock:
             if req.jobid in self.active or any(r.jobid == req.jobid for r in self.queue):
                 raise NbuError(ENTITY_EXISTS, f"job {req.jobid} already has a resource request")
@@ -198,6 +201,7 @@ class Nbrb(Daemon):
             req = self.active.pop(jobid, None)
             client.call(self.cfg, self.cfg.client_name, "nbemm", "release", jobid=jobid)
             if req is not None:
+                req.again = bool(msg.get("again", False))  # reconcile passes only jobid
                 self._step(req, "released the job's resources with nbemm", 16)
         self.evaluate()
         return {}
@@ -333,7 +337,10 @@ class Nbrb(Daemon):
         if report is None:
             report = self._tls.report = jobreport.JobReporter(self.cfg, "nbrb", patience=0)
         try:
-            report.step(req.jobid, step, msg)
+            if req.again:
+                report.log(req.jobid, msg)
+            else:
+                report.step(req.jobid, step, msg)
         except NbuError as e:
             self.log.warning("job %d: cannot record step: %s", req.jobid, e)
 

@@ -37,7 +37,7 @@ from nbcli.media.bptm_restore import accept_tar, blocks_for, child_main, fill
 from nbcli.media.bptm_tape import unknown_op
 from nbcli.media.ring import Ring
 from nbcli.media.storage import StoredImage
-from nbcli.media.tape import TapeReader, TapeStorage, parse_locator
+from nbcli.media.tape import TapeReader, TapeStorage, close_inherited, parse_locator
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Registration
@@ -198,6 +198,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             ctx.step(13, f"{where}; spawning bptm child")
             child = os.fork()
             if child == 0:
+                close_inherited()  # the parent's drives: its unmounts must let them go
                 child_main(ctx, ring, tar)
             tar.close()
             read = fill(ctx, ring.producer(), tapes, images)

@@ -137,6 +137,12 @@ class VirtualDrive:
             os.close(self._lock)
             self._fd = self._lock = -1
 
+    def close_inherited(self) -> None:
+        for fd in (self._fd, self._lock):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = self._lock = -1
+
     def __enter__(self) -> VirtualDrive:
         return self
 

@@ -44,8 +44,8 @@ def emm(h: Host, op: str, /, **fields: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Host, Path]]:
     """The host with its library in EMM, a tape storage unit, and the images the tests read:
-    a tree; four images that fill most of tape 1 (each a 1.5 MiB file and a 1 KiB one); and
-    one that spans from tape 1 to tape 2."""
+    four images that fill most of tape 1 (each a 1.5 MiB file and a 1 KiB one), one that
+    spans from tape 1 to tape 2, and a tree of every kind of file that spans tapes 2 and 3."""
     base = tmp_path_factory.mktemp("tape")
     old = os.environ.get("NBCLI_TESTING")
     os.environ["NBCLI_TESTING"] = "1"
@@ -67,10 +67,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Host, Path]
             emm(host, "media_add", media_id=f"A{n:05d}", type="hcart", barcode=f"A{n:05d}L6",
                 rt="tld", rn=0, slot=n + 1)
         client.call(host.cfg, "aio", "ltid", "learn")
-        host.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
-                 "hcart", "-host", "aio")
-        tree = make_hard_tree(base / "data" / "tree")
-        backup(host, "tree", [tree])
+        # bpstuadd -label tape1 -dt 2 -rt tld -rn 0 -den hcart -host aio, as nbemm gets it
+        emm(host, "stu_add", label="tape1", host="aio", stype=2, rt="tld", rn=0,
+            density="hcart", cj=2)
         for n in range(1, 5):
             folder = base / "data" / f"fill{n}"
             folder.mkdir(parents=True)
@@ -81,6 +80,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Host, Path]
         span.mkdir()
         (span / "big.bin").write_bytes(os.urandom(3 << 20))
         backup(host, "span", [span])
+        tree = make_hard_tree(base / "data" / "tree")  # 9 MiB: it spans too
+        backup(host, "tree", [tree])
         yield host, base
     finally:
         host.stop()
@@ -163,7 +164,7 @@ def test_restore_from_tape_runs_the_seed_steps_with_a_bprd_child(site, tmp_path:
     host, base = site
     tree = base / "data" / "tree"
     dest = base / "restored_tree"
-    needed = host.root / "db" / "neededimage"
+    needed = host.cfg.paths.neededimage
     slow_robot(host, 2.0)
     try:
         proc = start_restore(host, tmp_path, tree, dest)
@@ -173,8 +174,10 @@ def test_restore_from_tape_runs_the_seed_steps_with_a_bprd_child(site, tmp_path:
         lines = files[0].read_text().splitlines()
         assert lines[0].startswith("# media_id backupid copy fragment file_num")
         media, backupid, copy, frag, file_num, block, size, server, density = lines[1].split()
-        assert (media, copy, frag, size, server, density) == \
-            ("A00000", "1", "1", str(BLOCK), "aio", "hcart")
+        frags = fragments(host, "aio", "tree")
+        assert (media, int(file_num), copy, frag, size, server, density) == \
+            (frags[0][0], frags[0][1], "1", "1", str(BLOCK), "aio", "hcart")
+        assert [line.split()[0] for line in lines[1:]] == [m for m, _ in frags]
         assert backupid.startswith("aio_")
         assert int(file_num) >= 1 and int(block) == int(file_num) + 2
         bprd_child, bpbrm_child = wait_for(lambda: all(children(host)) and children(host),
@@ -194,8 +197,9 @@ def test_restore_from_tape_runs_the_seed_steps_with_a_bprd_child(site, tmp_path:
     assert_steps(found, TAPE_ACTORS, dest="aio",
                  required={"4:bprd child", "5:bprd child", "17:bprd child", "8:bpbrm child",
                            "12:bptm", "13:bptm", "14:tar-restore"})
-    (s12,) = [s for s in found if s.step == 12]
-    assert "ltid mounted" in s12.msg and "A00000" in s12.msg
+    s12 = [s for s in found if s.step == 12][0]
+    assert "ltid mounted" in s12.msg and frags[0][0] in s12.msg
+    assert read_counts(found)[2] == list(dict.fromkeys(m for m, _ in frags))
     assert "neededimage file" in [s for s in found if s.step == 2][0].msg
 
 
@@ -230,7 +234,7 @@ def test_an_image_spanning_two_tapes_restores_mounting_them_in_order(site, tmp_p
     data, cartridge, mounted = read_counts(found)
     assert mounted == media
     assert data >= 3 << 20
-    needed = host.root / "db" / "neededimage"
+    needed = host.cfg.paths.neededimage
     assert not list(needed.iterdir())
     wait_for(lambda: nothing_held(host), timeout=15, what="drive and media released")
     first = {}
@@ -245,7 +249,7 @@ def test_killing_the_bprd_child_or_bptm_mid_restore(site, tmp_path, victim, stat
     host, base = site
     src = base / "data" / "fill1"
     dest = base / f"killed_{victim.replace(' ', '_')}"
-    needed = host.root / "db" / "neededimage"
+    needed = host.cfg.paths.neededimage
     slow_robot(host, 3.0)
     try:
         proc = start_restore(host, tmp_path, src, dest)
