@@ -135,6 +135,8 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
         failure = e
     if failure is not None or bptm_done is None:
         stop_bptm(bptm, proc)
+        if req.get("mounts"):
+            _free_drives(ctx)
     elif proc is not None:
         proc.wait()
     child.close()
@@ -151,6 +153,25 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                   "bytes_read": int((bptm_done or {}).get("bytes_read", 0)),
                   "msg": failure.detail if failure else str((tar_done or {}).get("msg", ""))})
     return status
+
+
+def _free_drives(ctx: Ctx) -> None:
+    """A bptm that died with a medium mounted could not unmount it: ltid still reserves the
+    drive for the job until it is told, so bpbrm tells it."""
+    try:
+        drives = client.call(ctx.cfg, ctx.host, "ltid", "drive_status").get("drives", [])
+    except NbuError as e:
+        ctx.log.warning("cannot ask ltid which drives job %d holds: %s", ctx.jobid, e)
+        return
+    for d in drives:
+        if int(d.get("jobid") or 0) != ctx.jobid:
+            continue
+        try:
+            client.call(ctx.cfg, ctx.host, "ltid", "unmount", jobid=ctx.jobid,
+                        drive=str(d["name"]))
+            ctx.info(f"bptm ended with {d['name']} mounted: asked ltid to unmount it")
+        except NbuError as e:
+            ctx.log.warning("ltid did not unmount %s for job %d: %s", d["name"], ctx.jobid, e)
 
 
 def _status(failure: NbuError | None, bptm_done: dict[str, Any] | None,
