@@ -20,6 +20,7 @@ import pytest
 
 from nbcli import multihost, programs
 from nbcli.net import client
+from nbcli.pidfile import read_pidfile
 from nbcli.vtl.library import Library
 from tests.conftest import Host, wait_for
 from tests.flowkit import Step, add_policy, job, last_jobid, rename_file, steps
@@ -299,3 +300,18 @@ def test_killing_the_bprd_child_or_bptm_mid_restore(site, tmp_path, victim, stat
                        policy="fill1")
     assert (base / f"after_{victim.replace(' ', '_')}" / "zz_small.txt").read_bytes() == \
         (src / "zz_small.txt").read_bytes()
+
+
+def test_bprd_at_start_removes_the_neededimage_files_of_closed_jobs(site) -> None:
+    host, _ = site
+    needed = host.cfg.paths.neededimage
+    ended = last_jobid(host)  # a restore that has ended
+    assert job(host, ended)["closed"]
+    for jobid in (ended, 99999):  # and one bpjobd never knew
+        (needed / str(jobid)).write_text("# left by a bprd child that died with its bprd\n")
+    bprd = read_pidfile(host.cfg.paths, "bprd")
+    assert bprd is not None
+    bprd.send_signal(signal.SIGTERM)
+    bprd.wait(30)
+    host.run("netbackup", "start")
+    wait_for(lambda: not list(needed.iterdir()), timeout=30, what="the leftovers removed")
