@@ -54,6 +54,8 @@ IMAGE_OPS: dict[str, Fields] = {
                   "columns": opt(list, items=req(str, choices=frozenset(LISTABLE)))},
     "restore_plan": {**VIEW, "paths": req(list, items=req(str))},
     "image_expire": {**SELECT, "expiration": req(int)},
+    # bpexpdate -m ID -d 0: every image with a fragment on the tape medium, and the medium.
+    "expire_media": {"media_id": req(str, max_len=6)},
     "image_cleanup": {},
 }
 

@@ -190,7 +190,8 @@ class BackupJob:
             status = self._close_image(self.backupid, status, result)
         if self.archive:
             status = self._archive_delete(status)
-        if self.grant is not None:
+        if self.grant is not None and status not in (0, 1):
+            self._let_go_of_drive(self.grant["stu"])
             self._quietly(lambda: self.step(16, "releasing the job's resources with nbrb"))
             self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbrb",
                                               "release", jobid=self.jobid))
@@ -208,6 +209,15 @@ class BackupJob:
             return retry_at
         self._quietly(lambda: self.report.update(self.jobid, closed=True))
         return None
+
+    def _let_go_of_drive(self, stu: dict[str, Any]) -> None:
+        """A failed tape job's drive is free in ltid too, whatever became of bptm (a bptm
+        that was killed never unmounted; one that ended well did)."""
+        drive = stu.get("drive_name")
+        if not stu.get("media_id") or not drive:
+            return
+        self._quietly(lambda: client.call(self.cfg, str(stu["host"]), "ltid", "unmount",
+                                          jobid=self.jobid, drive=str(drive)))
 
     def _tell_nbpem(self, status: int) -> float | None:
         """Seed step 17: nbpem hears how the try ended and may ask for a retry."""

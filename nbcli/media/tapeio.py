@@ -175,13 +175,12 @@ class TapeWriter:
                            f"and no empty header: the medium is full") from e
         try:
             at = d.tell()
-            raw = d.read(LABEL_READ)
-            d.backward_records(1)
+            raw = self._read_header(at)
         except OSError as e:
             raise fail(e, "position", f"{name}: reading the empty header") from e
         eh = tapefmt.decode_eh(raw)
-        if eh is None and tapefmt.kind_of(raw) == "BH":
-            eh = self._after_dead_writer(at, raw)
+        if eh is None and tapefmt.kind_of(raw) != "MH":
+            at, eh = self._after_dead_writer(at, raw)
         if eh is None or eh.media_id != self.held.media_id:
             kind = tapefmt.kind_of(raw) or "data"
             raise NbuError(CANNOT_POSITION, f"{name}: the last tape file is a {kind} record, "
@@ -189,28 +188,53 @@ class TapeWriter:
         self._start = (at, eh.file_num)
         self._next_file = eh.file_num
 
-    def _after_dead_writer(self, at: int, raw: bytes) -> tapefmt.EmptyHeader | None:
-        """The last tape file is a backup header: a writer died (killed bptm) after writing
-        it and maybe data, before its tape marks. Its image was never in the catalog; the EH
-        goes back where that BH is (where the dead writer found it). None if the BH is not
-        this medium's."""
+    def _read_header(self, at: int) -> bytes:
+        """The record at block `at` if it may be a header (b"" for a larger one: data),
+        leaving the tape at `at` again."""
+        try:
+            raw = self.held.drive.read(LABEL_READ)
+        except OSError as e:
+            if e.errno != errno.ENOMEM:  # ENOMEM: a record larger than the read (st)
+                raise
+            raw = b""
+        self.held.locate(at)
+        return raw
+
+    def _after_dead_writer(self, at: int,
+                           raw: bytes) -> tuple[int, tapefmt.EmptyHeader | None]:
+        """The last tape file is not an EH but a backup header, data or a CRC record: a
+        writer died (a killed bptm; the drive wrote a tape mark when its file closed) in
+        the middle of an image, which was never in the catalog. The EH goes back where
+        that fragment's BH is: (its block, the EH); (at, None) if no BH of this medium is
+        one or two tape files back."""
+        d, bh_at = self.held.drive, at
+        try:
+            for _ in range(2):  # from data: the BH is one file back; from a CRC record, two
+                if tapefmt.kind_of(raw) == "BH":
+                    break
+                d.backward_files(1)
+                d.backward_records(1)
+                bh_at = d.tell()
+                raw = self._read_header(bh_at)
+        except (OSError, NbuError) as e:
+            log.warning("%s: no backup header before the end of data: %s", self.held.name, e)
+            return at, None
+        if tapefmt.kind_of(raw) != "BH":
+            return at, None
         bh = tapefmt.decode_bh(raw)
         if bh.media_id != self.held.media_id:
-            return None
+            return at, None
         eh = tapefmt.EmptyHeader(self.held.media_id, bh.file_num)
         log.warning("%s: image %s was left unfinished at tape file %d; writing the empty "
                     "header there again", self.held.name, bh.backupid, bh.file_num)
         try:
-            d = self.held.drive
-            self.held.locate(at)
             d.write(tapefmt.encode_eh(eh))
             d.write_filemarks(1)
-            d.backward_files(1)
-            d.backward_records(1)
+            self.held.locate(bh_at)
         except OSError as e:
             raise fail(e, "write", f"{self.held.name}: empty header after an unfinished "
                                    f"image") from e
-        return eh
+        return bh_at, eh
 
     def _check(self) -> None:
         if self.state != "open":

@@ -20,7 +20,10 @@ Documentation/scsi/st.rst and SSC:
   nothing is written. Tape marks are always written while they fit. Any move resets it;
 - MTREW, MTBSF and MTSEEK, and close, write one tape mark first when the last op was a write.
 
-A write is all or nothing here (a real drive may write part of a fixed-mode request).
+A write is all or nothing here (a real drive may write part of a fixed-mode request). Records
+are staged and written to the image with O_DIRECT where the file system allows (direct.py);
+everything staged is in the file before any read, move, tape mark or close, and a drive
+opened after a holder died cuts a record that holder left half written.
 This module imports only nbcli.vtl's own modules.
 """
 
@@ -32,7 +35,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 
-from nbcli.vtl import image, simh, spacing
+from nbcli.vtl import direct, image, simh, spacing
 from nbcli.vtl.api import DriveStatus
 from nbcli.vtl.library import Library
 from nbcli.vtl.state import Cartridge, DriveState
@@ -65,6 +68,7 @@ class VirtualDrive:
         self._last = ""            # "write" | "weof" | "read" | "move"
         self._after_mark = False   # GMT_EOF
         self._ew = "none"          # early warning: none | refuse (next write ENOSPC) | allow
+        self._app: direct.Appender | None = None  # O_DIRECT writes of a writable open
 
     # --- open and close ------------------------------------------------------------------
 
@@ -96,19 +100,29 @@ class VirtualDrive:
         if writable and s.cartridges[barcode].write_protected:
             raise _err(errno.EROFS, f"{barcode} is write protected")
         flags = (os.O_RDWR if writable else os.O_RDONLY) | os.O_CLOEXEC
-        fd = os.open(self.library.cartridge_path(barcode), flags)
+        path = self.library.cartridge_path(barcode)
+        fd = os.open(path, flags)
+        appender = None
         try:
             with self.library.update() as fresh:
                 d = fresh.drives[self.index]
-                if d.held:
+                dead = d.held
+                if dead:
                     # The last holder died with the drive open: where it left the tape is
-                    # not known, so start at BOT, as after a reset.
+                    # not known, so start at BOT, as after a reset; a record it was writing
+                    # when it died is not on the tape (direct.py: staged writes).
                     d.at_bot()
+                    torn = direct.torn_end(fd)
+                    if torn is not None:
+                        os.truncate(path, torn)
                 d.held = True
                 self._pos = replace(d)
+            if writable:
+                appender = direct.open_appender(str(path))
         except BaseException:
             os.close(fd)
             raise
+        self._app = appender
         self._fd, self._writable, self._barcode = fd, writable, barcode
         self._size = os.fstat(self._fd).st_size
         self._pos.offset = min(self._pos.offset, self._size)
@@ -122,6 +136,7 @@ class VirtualDrive:
             try:
                 if self._last == "write":
                     self._write_marks(1)
+                self._flush()
                 if self._writable:
                     os.fsync(self._fd)
             finally:  # even when the tape mark did not fit: the position is known
@@ -133,9 +148,14 @@ class VirtualDrive:
                             self._pos.logical)
                         d.block_size, d.held = self._pos.block_size, False
         finally:
-            os.close(self._fd)
-            os.close(self._lock)
-            self._fd = self._lock = -1
+            app, self._app = self._app, None
+            try:
+                if app is not None:
+                    app.close(self._fd)
+            finally:
+                os.close(self._fd)
+                os.close(self._lock)
+                self._fd = self._lock = -1
 
     def close_inherited(self) -> None:
         for fd in (self._fd, self._lock):
@@ -274,14 +294,24 @@ class VirtualDrive:
         if count:
             self._pos.file = self._pos.file + count if self._pos.file >= 0 else -1
             self._pos.block, self._after_mark = 0, True
+        self._flush()
         os.fsync(self._fd)  # a tape mark is st's synchronization point
 
     def _put(self, parts: list[bytes | memoryview]) -> None:
         """Write at the position, cutting off whatever followed (tape semantics)."""
         if self._pos.offset < self._size:
+            self._flush()
             os.ftruncate(self._fd, self._pos.offset)
-        self._pos.offset += image.write_at(self._fd, parts, self._pos.offset)
+        if self._app is not None:
+            self._pos.offset += self._app.append(self._fd, parts, self._pos.offset)
+        else:
+            self._pos.offset += image.write_at(self._fd, parts, self._pos.offset)
         self._size = self._pos.offset
+
+    def _flush(self) -> None:
+        """Put staged records into the image file (before anything reads or moves)."""
+        if self._app is not None:
+            self._app.flush(self._fd)
 
     # --- positioning ---------------------------------------------------------------------
 
@@ -396,9 +426,12 @@ class VirtualDrive:
         return image.read_word(self._fd, offset)
 
     def _ready(self, writing: bool = False) -> None:
-        """EIO when the drive is down or the cartridge is gone; EACCES/EBADF for writes."""
+        """EIO when the drive is down or the cartridge is gone; EACCES/EBADF for writes.
+        Anything but a write first puts staged records into the image."""
         if self._fd < 0:
             raise _err(errno.EBADF, f"drive {self.index} is not open")
+        if not writing:
+            self._flush()
         s = self.library.state()
         if s.drives[self.index].down:
             raise _err(errno.EIO, f"drive {self.index} is down")

@@ -125,3 +125,17 @@ def test_restore_and_delete_requests_name_the_storage_unit_type() -> None:
     # a tape delete entry removes nothing (the tape keeps the image) and does not fail
     assert delete_image({"backupid": "c_1", "stype": 2, "label": "tape1", "path": "",
                          "fragments": [TAPE1["path"]]}) == 0
+
+
+def test_valid_images_are_counted_per_medium() -> None:
+    from nbcli.catalog.expire import media_of, valid_images_on
+    a = {**header(TAPE1, TAPE2), "expiration": 100}
+    b = {**header({**TAPE1, "media_id": "a00001"}), "backupid": "c_2", "expiration": 300}
+    disk = {**header(DISK), "backupid": "c_3", "expiration": 300}
+    assert media_of(a) == {"A00001", "A00002"} and media_of(disk) == set()
+    assert media_of(b) == {"A00001"}  # EMM's ids are upper case
+    assert valid_images_on([a, b, disk], {"A00001", "A00002"}, 50) == {"A00001": 2,
+                                                                       "A00002": 1}
+    assert valid_images_on([a, b, disk], {"A00001", "A00002"}, 100) == {"A00001": 1,
+                                                                        "A00002": 0}
+    assert valid_images_on([b], {"A00009"}, 0) == {"A00009": 0}

@@ -159,20 +159,30 @@ def test_without_span_in_nbemm_a_full_medium_is_status_96(
     assert e.value.status == 96 and "cannot span" in e.value.detail
 
 
-def test_a_writer_puts_the_empty_header_back_after_a_killed_one(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["data", "data, mark", "crcs, mark", "bh"])
+def test_a_writer_puts_the_empty_header_back_after_a_killed_one(tmp_path: Path,
+                                                                where: str) -> None:
+    """A killed bptm leaves its image's BH, data and maybe a fragment's CRCs, then a tape
+    mark when the drive's file closed (st writes one) or none."""
     lib = make_library(tmp_path, capacity=8 << 20)
     unit = stu(lib, "A00000L6")
     pid = os.fork()
-    if pid == 0:  # a bptm killed mid-image: BH, mark, data, nothing closed
+    if pid == 0:
         try:
-            w = storage.open_unit(unit).open_writer("c_dead", BLOCK, 1 << 30)
-            for _ in range(3):
+            w = storage.open_unit(unit).open_writer("c_dead", BLOCK, 2 * BLOCK)
+            for _ in range(0 if where == "bh" else 2):
                 w.write_block(memoryview(b"d" * BLOCK))
+            if where == "bh":
+                w._begin_fragment()
+            if where.startswith("crcs"):
+                w._end_fragment()  # data *, CRCS *: the next BH not written yet
+            if where.endswith("mark"):
+                tape.release_all()
         finally:
             os._exit(0)
     os.waitpid(pid, 0)
     kinds = [tapefmt.kind_of(f[0]) if f else "-" for f in tape_files(unit)]
-    assert kinds[:3] == ["MH", "BH", ""] and "EH" not in kinds
+    assert kinds[:2] == ["MH", "BH"] and "EH" not in kinds
     st = storage.open_unit(unit)
     w = st.open_writer("c_2", BLOCK, 1 << 30)
     w.write_block(memoryview(b"e" * BLOCK))

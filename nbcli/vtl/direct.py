@@ -1,0 +1,185 @@
+"""Writing a cartridge image's tail with O_DIRECT: the virtual drive's write-behind buffer.
+
+Why: on this machine the page cache is the slow part (bench/README.md: buffered writes of 2
+GiB took 3-4 times as long as O_DIRECT ones), and a disk storage unit writes its fragments
+with O_DIRECT; a virtual drive writing its records buffered made tape backups the slower.
+SIMH records are framed (a length word before and after the data), so a record's data never
+lands on an aligned file offset; the records are copied into an aligned staging buffer and
+written from it in large aligned pieces. Two buffers take turns: while a thread writes the
+full one (the write gives up the GIL), the caller's records are copied into the other, so the
+copy costs no time beside the write. (The thread exists only while a piece is written: a
+process that forks, as bptm does, forks before it writes.) `flush` writes what is staged (the
+last partial page padded, the file then cut back to its real end) - the drive flushes before
+every read, move, tape mark and close, so that a reader of the file (the drive itself, another
+process after close) sees every record.
+
+A writer killed between flushes leaves the file ending inside a record; `torn_end` finds the
+end of the last whole object, where the drive cuts the image when its next user opens it (a
+real drive's interrupted write leaves the records before it).
+
+A file system without O_DIRECT (tmpfs) gets no Appender (`open_appender` returns None) and
+the drive writes buffered, as before. Imports only nbcli.vtl's own modules.
+"""
+
+from __future__ import annotations
+
+import errno
+import mmap
+import os
+import threading
+
+from nbcli.vtl import image, simh
+
+ALIGN = 4096           # O_DIRECT's alignment of offsets, lengths and memory (a page)
+STAGE = 4 << 20        # a staging buffer: aligned pieces of up to this much are written
+
+
+def open_appender(path: str) -> Appender | None:
+    """An Appender for the image at `path`, or None where O_DIRECT cannot be used."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return None
+    try:
+        fd = os.open(path, os.O_WRONLY | flag | os.O_CLOEXEC)
+    except OSError as e:
+        if e.errno in (errno.EINVAL, errno.EOPNOTSUPP):
+            return None
+        raise
+    return Appender(fd)
+
+
+class Appender:
+    """Staged appends to one image file through its O_DIRECT descriptor `dfd`."""
+
+    def __init__(self, dfd: int) -> None:
+        self.dfd = dfd
+        self.bufs = [mmap.mmap(-1, STAGE + ALIGN) for _ in range(2)]  # page aligned
+        self.views = [memoryview(b) for b in self.bufs]
+        self.view = self.views[0]  # the one being filled
+        self.writing: threading.Thread | None = None  # the other one's write, if any
+        self.error: OSError | None = None
+        self.base = 0      # the file offset of view[0] (aligned)
+        self.fill = 0      # bytes staged: the file's logical end is base + fill
+        self.dirty = False  # staged bytes not written yet
+        self.active = False  # whether base/fill describe the file's tail
+
+    @property
+    def end(self) -> int:
+        return self.base + self.fill
+
+    def append(self, fd: int, parts: list[bytes | memoryview], offset: int) -> int:
+        """Stage `parts` at `offset` (the file's logical end; `fd` reads the partial page
+        before it when the staging starts there); the bytes staged."""
+        if not self.active or offset != self.end:
+            self.flush(fd)
+            self._start(fd, offset)
+        total = 0
+        for part in parts:
+            src = memoryview(part).cast("B")
+            n, at = len(src), 0
+            while at < n:
+                room = STAGE - self.fill
+                take = min(room, n - at)
+                self.view[self.fill:self.fill + take] = src[at:at + take]
+                self.fill += take
+                at += take
+                self.dirty = True
+                if self.fill == STAGE:
+                    self._write_full()
+            total += n
+        return total
+
+    def _start(self, fd: int, offset: int) -> None:
+        """Stage from `offset`: the partial page before it is read back from the file."""
+        self.base = offset - offset % ALIGN
+        self.fill = offset - self.base
+        if self.fill:
+            got = os.preadv(fd, [self.view[:self.fill]], self.base)
+            if got != self.fill:
+                raise OSError(errno.EIO, "cartridge image shorter than its position")
+        self.active, self.dirty = True, False
+
+    def _write_full(self) -> None:
+        """Have the full staging buffer written (aligned) while the other one fills."""
+        self._wait()
+        full, at = self.view[:STAGE], self.base
+        self.writing = threading.Thread(target=self._write_piece, args=(full, at),
+                                        name="vtl-direct", daemon=True)
+        self.writing.start()
+        self.view = self.views[1] if self.view is self.views[0] else self.views[0]
+        self.base += STAGE
+        self.fill = 0
+        self.dirty = False
+
+    def _write_piece(self, data: memoryview, offset: int) -> None:
+        try:
+            _pwrite(self.dfd, data, offset)
+        except OSError as e:
+            self.error = e
+
+    def _wait(self) -> None:
+        """The write in flight is done (its error raised here)."""
+        if self.writing is not None:
+            self.writing.join()
+            self.writing = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            self.active = False  # what the file holds is not known: start again
+            raise error
+
+    def flush(self, fd: int) -> None:
+        """Write what is staged: the last page padded, then the file cut to its end."""
+        self._wait()
+        if not (self.active and self.dirty):
+            return
+        length = -(-self.fill // ALIGN) * ALIGN
+        self.view[self.fill:length] = bytes(length - self.fill)
+        _pwrite(self.dfd, self.view[:length], self.base)
+        os.ftruncate(fd, self.end)
+        # The staged pages stay: later appends go on in them and write them again whole.
+        self.dirty = False
+
+    def forget(self) -> None:
+        """The file changed under the staging (truncated elsewhere): start again."""
+        self.active = self.dirty = False
+
+    def close(self, fd: int) -> None:
+        try:
+            self.flush(fd)
+        finally:
+            if self.writing is not None:  # flush failed: the write must end before the close
+                self.writing.join()
+            for view, buf in zip(self.views, self.bufs):
+                view.release()
+                buf.close()
+            os.close(self.dfd)
+
+
+def _pwrite(fd: int, data: memoryview, offset: int) -> None:
+    done = 0
+    while done < len(data):
+        n = os.pwrite(fd, data[done:], offset + done)
+        if n <= 0:
+            raise OSError(errno.EIO, "short write to a cartridge image")
+        done += n
+
+
+def torn_end(fd: int) -> int | None:
+    """Where the last whole object of the image ends, when the file goes on past it with a
+    piece of a record (a writer killed between flushes); None when the image is whole."""
+    size = os.fstat(fd).st_size
+    at = 0
+    while at < size:
+        word = image.read_word(fd, at)
+        if word is None:
+            return at
+        if word in (simh.TAPE_MARK, simh.END_OF_MEDIUM):
+            at += simh.WORD
+            continue
+        if not simh.is_data(word):
+            return at
+        end = at + simh.record_size(simh.length_of(word))
+        if end > size or image.read_word(fd, end - simh.WORD) != word:
+            return at
+        at = end
+    return None
