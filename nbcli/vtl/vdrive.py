@@ -158,7 +158,9 @@ class VirtualDrive:
                 self._fd = self._lock = -1
 
     def close_inherited(self) -> None:
-        for fd in (self._fd, self._lock):
+        # Nothing staged is written: the parent owns what it staged (direct.py).
+        app, self._app = self._app, None
+        for fd in (self._fd, self._lock, app.dfd if app is not None else -1):
             if fd >= 0:
                 os.close(fd)
         self._fd = self._lock = -1
