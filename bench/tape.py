@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -100,16 +101,22 @@ def tape_vs_disk(site: Site, work: Path, ds: DataSet, runs: int) -> list[Row]:
                 site.clear_stu()
     disk, tape = series[("backup large", "disk")], series[("backup large", "tape")]
     ratio = disk.median / tape.median
+    # Each run's two backups ran back to back: their ratio sees less of the machine's drift
+    # (other work on it) than the ratio of the medians does.
+    paired = statistics.median(d / t for d, t in zip(disk.times, tape.times))
     peaks = {w: max(_peak_kib(site, j, w) for j in tape_jobs) for w in ("bptm", "bptm child")}
     worst = max(peaks.values())
     mb = ds.bytes / 1e6
     return [{"row": f"backup large ({ds.files} files, {mb:,.0f} MB) to a virtual tape drive "
                     f"vs the disk storage unit",
-             "measured": f"{ratio:.2f}x the disk's throughput (tape {tape.median:.2f} s, "
+             "measured": f"{ratio:.2f}x the disk's throughput by medians, {paired:.2f}x "
+                         f"the median of each run's pair (tape {tape.median:.2f} s, "
                          f"{mb / tape.median:,.0f} MB/s; disk {disk.median:.2f} s, "
-                         f"{mb / disk.median:,.0f} MB/s; runs tape {tape.times}, disk "
-                         f"{disk.times})",
-             "target": f">= {TARGET}x", "met": ratio >= TARGET},
+                         f"{mb / disk.median:,.0f} MB/s; runs tape "
+                         f"{[round(t, 2) for t in tape.times]}, disk "
+                         f"{[round(t, 2) for t in disk.times]}; load average "
+                         f"{os.getloadavg()[0]:.1f})",
+             "target": f">= {TARGET}x", "met": ratio >= TARGET and paired >= TARGET},
             {"row": "memory: peak RSS of bptm backing up to tape",
              "measured": f"{worst / 1024:.0f} MiB max ({peaks} KiB)",
              "target": "<= 64 MiB", "met": 0 < worst <= 64 * 1024}]

@@ -190,8 +190,9 @@ class BackupJob:
             status = self._close_image(self.backupid, status, result)
         if self.archive:
             status = self._archive_delete(status)
-        if self.grant is not None and status not in (0, 1):
-            self._let_go_of_drive(self.grant["stu"])
+        if self.grant is not None:
+            if status not in (0, 1):
+                self._let_go_of_drive(self.grant["stu"])
             self._quietly(lambda: self.step(16, "releasing the job's resources with nbrb"))
             self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbrb",
                                               "release", jobid=self.jobid))
