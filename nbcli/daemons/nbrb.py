@@ -43,6 +43,7 @@ from nbcli.status import (
     DRIVES_DOWN_MEDIA_AVAILABLE,
     ENTITY_EXISTS,
     INVALID_PROTOCOL,
+    MEDIA_IN_USE,
     MEDIA_UNAVAILABLE,
     NO_DRIVES,
     NO_MEDIA_AVAILABLE,
@@ -263,7 +264,10 @@ class Nbrb(Daemon):
         try:
             grant = self._emm_allocate(req)
         except NbuError as e:
-            if e.status in BUSY and not self._media_wait_over(req, e):
+            # A restore waits for its medium while a backup writes it (NetBackup's "media in
+            # use" wait); a backup is given another medium instead.
+            busy = e.status in BUSY or (req.kind == "restore" and e.status == MEDIA_IN_USE)
+            if busy and not self._media_wait_over(req, e):
                 req.reason = f"awaiting resource {req.stu}. Waiting for resources. Reason: " \
                              f"{e.message}, {self._what_waits(req, e)}"
                 req.code = e.status
@@ -320,6 +324,8 @@ class Nbrb(Daemon):
         if e.status in (NO_DRIVES, DRIVES_DOWN_MEDIA_AVAILABLE, MEDIA_UNAVAILABLE):
             detail = f" ({e.detail})" if e.detail else ""
             return f"Volume Pool: {req.pool}, Storage Unit: {req.stu}{detail}"
+        if req.media_id:  # a restore's medium (in use: by which job)
+            return f"Media ID: {req.media_id}, Storage Unit: {req.stu} ({e.detail})"
         return f"storage unit {req.stu}"
 
     def _drop(self, req: Request, err: NbuError) -> None:
