@@ -157,10 +157,10 @@ def _usable_drives(c: sqlite3.Connection, unit: dict[str, Any]) -> list[dict[str
 
 
 def _elsewhere(c: sqlite3.Connection, held: dict[str, Any]) -> set[str]:
-    """Media loaded in drives other than the held one (a span keeps its drive)."""
-    rows = c.execute("SELECT media_id FROM drives WHERE idx != ? AND media_id != ''",
-                     (held["drive"],))
-    return {r["media_id"] for r in rows}
+    """Media a span cannot take: loaded in another drive that is DOWN or held by a job (one
+    in an idle drive can be moved to the span's drive)."""
+    return {d["media_id"] for d in _all_drives(c) if d["media_id"] and
+            d["index"] != held["drive"] and (d["state"] != UP or d["jobid"])}
 
 
 def _backup_medium(c: sqlite3.Connection, unit: dict[str, Any], pool: str, rl: int,

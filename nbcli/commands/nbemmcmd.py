@@ -1,4 +1,5 @@
-"""nbemmcmd: add, delete and list the hosts of the EMM database (through the master's nbemm).
+"""nbemmcmd: add, delete and list the hosts of the EMM database, list and delete its media, and
+change its media settings (through the master's nbemm).
 
 Output is framed as NetBackup frames it, because scripts strip the frame by position or by
 text (`grep -v NBEMMCMD | grep -v "Command completed successfully"`, or lines 2 to n-1):
@@ -37,7 +38,8 @@ nbemmcmd -listhosts [-verbose] [-nbservers | -machinetype type |
 nbemmcmd -getemmserver [-masterserver name] [-timeout seconds]
 nbemmcmd -listsettings -machinename name -machinetype type
 nbemmcmd -listmedia [-mediaid id] [-conflicts] [-poolname name] [-mediatype type]
-nbemmcmd -deletemedia -mediaid id [-originhost name]"""
+nbemmcmd -deletemedia -mediaid id [-originhost name]
+nbemmcmd -changesetting [-machinename name] [-media_error_threshold n] [-time_window hours]"""
 
 DONE, FAILED = "Command completed successfully.", "Command did not complete successfully."
 SERVER_TYPES = ("master", "media")
@@ -104,6 +106,32 @@ def settings_lines(cfg: Any, name: str, kind: str) -> list[str]:
     return out
 
 
+def media_blocks(cfg: Any, media_id: str | None, pool: str | None,
+                 mtype: str | None) -> list[str]:
+    """-listmedia: a labelled block a volume (conflicts: nbcli's EMM has none to list)."""
+    media = emm_request(cfg, cfg.master, "media_list", media_id=media_id, pool=pool)["media"]
+    lines: list[str] = []
+    for m in media:
+        if mtype and m["type"] != mtype.lower():
+            continue
+        pairs = [("Media ID", m["media_id"]), ("Media Type", m["type"].upper()),
+                 ("Barcode", m["barcode"] or "-"), ("Description", m["description"] or "---"),
+                 ("Volume Pool", m["pool"]), ("Robot Type", m["rt"].upper()),
+                 ("Robot Number", m["rn"]), ("Slot", m["slot"]),
+                 ("Media Status", "ASSIGNED" if m["assigned"] else "UNASSIGNED"),
+                 ("Number of Mounts", m["mounts"]), ("Maximum Mounts", m["max_mounts"]),
+                 ("Media Flags", f"0x{m['state']:x}")]
+        lines += ["=" * 68] + [f"{k + ':':<32}{v}" for k, v in pairs]
+    return lines
+
+
+def settings_change(cfg: Any, threshold: int | None, window: int | None) -> list[str]:
+    settings = emm_request(cfg, cfg.master, "settings", media_error_threshold=threshold,
+                           time_window=window)["settings"]
+    return [f'MEDIA_ERROR_THRESHOLD="{settings["media_error_threshold"]}"',
+            f'TIME_WINDOW="{settings["time_window"]}"']
+
+
 def _require(ctx: click.Context, action: str, name: str | None, kind: str | None) -> None:
     if not name or not kind:
         raise click.UsageError(f"-{action} needs -machinename and -machinetype", ctx)
@@ -131,14 +159,20 @@ def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
 @click.option("-listsettings", "action", flag_value="listsettings",
               help="A host's configuration entries as KEY=\"value\" lines.")
 @click.option("-listmedia", "action", flag_value="listmedia",
-              help="Removable media (nbcli has none: nothing is listed).")
+              help="List removable media (-conflicts: none).")
 @click.option("-deletemedia", "action", flag_value="deletemedia",
-              help="Delete a medium (nbcli has none: 227).")
+              help="Delete an unassigned medium.")
+@click.option("-changesetting", "action", flag_value="changesetting",
+              help="Change the media error settings.")
+@click.option("-media_error_threshold", "threshold", type=int, metavar="N",
+              help="-changesetting: errors allowed on a medium in the window [2].")
+@click.option("-time_window", "window", type=int, metavar="HOURS",
+              help="-changesetting: the window of the media error threshold [12].")
 @click.option("-mediaid", metavar="ID", help="-listmedia/-deletemedia: the medium.")
 @click.option("-originhost", metavar="NAME", help="-deletemedia: accepted.")
-@click.option("-conflicts", is_flag=True, help="-listmedia: accepted (no media).")
-@click.option("-poolname", metavar="NAME", help="-listmedia: accepted (no media).")
-@click.option("-mediatype", metavar="TYPE", help="-listmedia: accepted (no media).")
+@click.option("-conflicts", is_flag=True, help="-listmedia: media in conflict (none).")
+@click.option("-poolname", metavar="NAME", help="-listmedia: only this pool's.")
+@click.option("-mediatype", metavar="TYPE", help="-listmedia: only this type's.")
 @click.option("-machinename", "name", help="Host name.")
 @click.option("-machinetype", "kind",
               help="master (or primary), media (or mediaserver), client, ndmp, cluster.")
@@ -153,24 +187,28 @@ def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
 def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | None,
         master: str | None, version: str | None, timeout: int | None, verbose: bool,
         nbservers: bool, display_server: bool, mediaid: str | None, originhost: str | None,
-        conflicts: bool, poolname: str | None, mediatype: str | None,
-        root: str | None) -> int:
+        conflicts: bool, poolname: str | None, mediatype: str | None, threshold: int | None,
+        window: int | None, root: str | None) -> int:
     """Manage the hosts of the EMM database.
 
     \b
     EXIT STATUS
       0     done
-      20    invalid parameter (unknown machine type, bad host name or version)
+      20    invalid parameter (machine type, host name, version, a setting)
       25    the master's nbemm (or its PBX) is not running
       225   the host name is longer than 128 characters
       226   -addhost: the host record exists
-      227   -deletehost / -listhosts -machinename: no such host record
+      168   -deletemedia: the medium is assigned
+      227   no such host record (-deletehost, -listhosts) or medium
     """
     if action is None:
         raise click.UsageError("one of -addhost, -deletehost, -listhosts, -getemmserver is "
                                "required", ctx)
     if action == "deletemedia" and not mediaid:
         raise click.UsageError("-deletemedia needs -mediaid", ctx)
+    if action == "changesetting" and threshold is None and window is None:
+        raise click.UsageError("-changesetting needs -media_error_threshold or -time_window",
+                               ctx)
     if action in ("addhost", "deletehost", "listsettings") or display_server:
         _require(ctx, "display_server" if action == "listhosts" else action, name, kind)
     cfg = load_cfg(root)
@@ -186,11 +224,13 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
         elif action == "listsettings":
             assert name is not None and kind is not None
             echo_lines(settings_lines(cfg, name, kind))
-        elif action == "deletemedia" or (action == "listmedia" and mediaid):
-            raise NbuError(NO_ENTITY, f"medium {mediaid} does not exist (nbcli's disk storage "
-                                      "units have no removable media)")
+        elif action == "deletemedia":
+            emm_request(cfg, cfg.master, "media_delete", media_id=mediaid)
         elif action == "listmedia":
-            pass  # no removable media: the frame alone
+            if not conflicts:  # nbcli's EMM keeps no conflicting records: the frame alone
+                echo_lines(media_blocks(cfg, mediaid, poolname, mediatype))
+        elif action == "changesetting":
+            echo_lines(settings_change(cfg, threshold, window))
         else:
             echo_lines(list_hosts(cfg, name, kind, verbose, nbservers))
     except Exception:

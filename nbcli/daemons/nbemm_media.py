@@ -45,7 +45,7 @@ class MediaOps:
             "robot_list": op(self.robot_list, ADMIN),
             "drive_add": op(self.drive_add, ADMIN, name=name, host=name, type=req(str),
                             rn=req(int, **NUMBER), drnum=req(int, **NUMBER), path=text,
-                            state=opt(str, UP)),
+                            state=opt(str, UP), comment=opt(str, "")),
             "drive_update": op(self.drive_update, ADMIN, name=req((str, int)), host=opt(str),
                                state=opt(str), path=opt(str), comment=opt(str)),
             "drive_delete": op(self.drive_delete, ADMIN, name=req((str, int)), host=opt(str)),
@@ -107,7 +107,8 @@ class MediaOps:
 
     def drive_add(self, msg: Message, conn: Connection) -> Message:
         index = self.emm().media.drive_add(msg["name"], msg["host"], msg["type"], msg["rn"],
-                                           msg["drnum"], msg["path"], msg["state"])
+                                           msg["drnum"], msg["path"], msg["state"],
+                                           msg["comment"])
         self.log.info("drive %d %s on %s added by %s", index, msg["name"], msg["host"],
                       conn.peer)
         return {"index": index}

@@ -15,6 +15,7 @@ from nbcli.catalog import emm_media, emmdb
 from nbcli.catalog.emm_media import FROZEN, FULL, SUSPENDED
 from nbcli.catalog.emmdb import EmmDB
 from nbcli.status import NbuError
+from tests.unit.test_emm_db import at_once
 
 HOME = "/nb/volmgr/vtl"
 NOW = 1_700_000_000
@@ -42,12 +43,15 @@ def add(d: EmmDB, media_id: str, slot: int, pool: str = "NetBackup", mtype: str 
 
 
 def rec(d: EmmDB, media_id: str) -> dict[str, Any]:
-    return d.media.media(media_id)[0]
+    (found,) = d.media.media(media_id)
+    return found
 
 
 def backup(d: EmmDB, jobid: int, pool: str = "NetBackup", rl: int = 1,
            now: int = NOW) -> dict[str, Any]:
-    return d.allocate(jobid, "backup", "TAPE", None, now, pool=pool, rl=rl)["stu"]
+    unit: dict[str, Any] = d.allocate(jobid, "backup", "TAPE", None, now, pool=pool,
+                                      rl=rl)["stu"]
+    return unit
 
 
 def status_of(fn: Callable[..., object], *args: Any, **kwargs: Any) -> int:
@@ -121,6 +125,7 @@ def test_media_add_checks_and_record_keys(db: EmmDB) -> None:
     assert status_of(add, db, "A00002", 1) == 226  # slot taken
     assert status_of(add, db, "A0000003", 3) == 171
     assert status_of(add, db, "A00003", 3, pool="NoSuch") == 167
+    assert status_of(add, db, "A00003", 3, pool="9" * 30) == 167
     assert status_of(add, db, "A00003", 3, rn=4) == 227
     assert status_of(add, db, "A00003", 3, mtype="floppy") == 20
     db.media.media_add("S00001", "hcart", NOW)  # standalone
@@ -257,7 +262,28 @@ def test_span_marks_full_and_keeps_the_drive(db: EmmDB) -> None:
     assert rec(db, "A00001")["state"] & FULL and rec(db, "A00001")["jobid"] == 0
     assert (rec(db, "A00002")["jobid"], rec(db, "A00002")["rl"]) == (1, 1)
     assert status_of(db.span, 1, "A00002", NOW) == 96
+    add(db, "A00003", 3)
+    db.media.drive_loaded("drive1", "media1", "A00003", NOW)  # idle drive: can be moved
+    assert db.span(1, "A00002", NOW)["stu"]["media_id"] == "A00003"
     assert status_of(db.span, 9, "A00002", NOW) == 227
+
+
+def test_many_jobs_at_once_never_share_a_drive_or_a_medium(db: EmmDB) -> None:
+    for n in range(1, 7):
+        add(db, f"A0000{n}", n)
+
+    def ask(jobid: int, ready: Callable[[], object]) -> str:
+        ready()
+        grant = backup(db, jobid)
+        return f"{grant['drive_name']}/{grant['media_id']}"
+
+    results = at_once(12, ask)
+    granted = [r for r in results.values() if isinstance(r, str)]
+    assert len(granted) == 2 and len({g.split("/")[0] for g in granted}) == 2
+    assert len({g.split("/")[1] for g in granted}) == 2
+    assert [r for r in results.values() if not isinstance(r, str)] == [2001] * 10
+    assert sorted(a["jobid"] for a in db.allocations()) == \
+        sorted(j for j, r in results.items() if isinstance(r, str))
 
 
 # --- the media error threshold ------------------------------------------------------------
@@ -271,9 +297,22 @@ def test_third_error_in_the_window_freezes_an_unassigned_medium(db: EmmDB) -> No
     assert rec(db, "A00001")["state"] & FROZEN and rec(db, "A00001")["errors"] == 3
 
 
+def test_third_error_suspends_a_medium_its_job_just_chose(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    add(db, "A00002", 2)
+    backup(db, 1)  # the allocation assigns it: nothing written yet, it is assigned
+    m = db.media
+    for t in (0, 1):
+        assert m.media_error(1, "A00001", 0, "write", NOW + t * HOUR) == "none"
+    assert m.media_error(1, "A00001", 0, "write", NOW + 2 * HOUR) == "suspended"
+    db.release(1)
+    assert backup(db, 2)["media_id"] == "A00002"  # the retry takes another medium
+
+
 def test_third_error_suspends_an_assigned_medium(db: EmmDB) -> None:
     add(db, "A00001", 1)
     backup(db, 1)
+    db.media.media_written("A00001", 64, 1, False, 1, NOW + 99, NOW)
     m = db.media
     for t in (0, 1):
         assert m.media_error(1, "A00001", 0, "write", NOW + t * HOUR) == "none"
@@ -372,3 +411,47 @@ def test_old_database_gains_the_new_columns(tmp_path: Path) -> None:
         assert emm_media.DEFAULT_SETTINGS == d.media.settings()
     finally:
         d.close()
+
+
+# --- the ops, fed well-formed nonsense --------------------------------------------------------
+
+def test_media_ops_answer_well_formed_nonsense_with_a_status(db: EmmDB) -> None:
+    """Values of the declared types and bounds that make no sense reach the handlers: each
+    answers or refuses with a NetBackup status, never an exception of another kind."""
+    import logging
+    import random
+
+    from nbcli.daemons.nbemm_media import MediaOps
+    from nbcli.wire.schema import Field
+
+    add(db, "A00001", 1)
+    ops = MediaOps(lambda: db, logging.getLogger("test"))
+    strings = ["", "x", "A00001", "drive0", "NetBackup", "9" * 40, "\x00\x7f", "../x", "tld",
+               "hcart", "UP", "DOWN", "freeze", "write", "-1", " ", "é" * 10]
+    rng = random.Random(14)
+
+    def value(spec: Field) -> Any:
+        kinds = spec.kind if isinstance(spec.kind, tuple) else (spec.kind,)
+        kind = rng.choice(kinds)
+        if spec.choices:
+            return rng.choice(sorted(spec.choices))
+        if kind is bool:
+            return rng.random() < 0.5
+        if kind is int:
+            lo = spec.lo if spec.lo is not None else -(2**63)
+            hi = spec.hi if spec.hi is not None else 2**63 - 1
+            return rng.choice([lo, hi, 0, 1, -1, 7, 32767])
+        return rng.choice(strings)
+
+    class Peer:
+        peer = "test"
+
+    for name, entry in sorted(ops.ops().items()):
+        for _ in range(60):
+            msg = {"op": name, **{f: value(s) for f, s in entry.fields.items()
+                                  if s.required or rng.random() < 0.5}}
+            try:
+                checked = entry.validate(name, msg)
+                entry.handler(checked, Peer())  # type: ignore[arg-type]
+            except NbuError:
+                pass
