@@ -73,7 +73,7 @@ def additional_lines(drives: Sequence[Record], host: str) -> list[str]:
     lines = _title("ADDITIONAL DRIVE STATUS", 29) + [ADDITIONAL_HEADER]
     for d in drives:
         assigned = host if d.get("user") else "-"
-        lines.append(f"{d['index']:3d} {d['name']:<20} {'No':^6}    {assigned:<15} "
+        lines.append(f"{d['index']:3d} {d['name']:<20} {'No':<6}    {assigned:<15} "
                      f"{d.get('comment') or ''}".rstrip())
     return lines + [""]
 
@@ -87,13 +87,16 @@ def _clock(epoch: int) -> str:
 def vmoprcmd_lines(reply: Record, sections: str, paths: bool = False) -> list[str]:
     """`vmoprcmd -d [pr|ds|ad]` (`-dp` with `paths`): the sections asked for ("" = all)."""
     drives, pending = reply.get("drives", []), reply.get("pending", [])
-    out: list[str] = []
+    parts: list[list[str]] = []
     if sections in ("", "pr"):
-        out += pending_lines(pending)
+        parts.append(pending_lines(pending))
     if sections in ("", "ds"):
-        out += drive_path_lines(drives) if paths else drive_status_lines(drives)
+        parts.append(drive_path_lines(drives) if paths else drive_status_lines(drives))
     if sections in ("", "ad"):
-        out += additional_lines(drives, str(reply.get("host", "")))
+        parts.append(additional_lines(drives, str(reply.get("host", ""))))
+    out: list[str] = []
+    for part in parts:  # one blank line between sections
+        out += part[1:] if out else part
     return out
 
 

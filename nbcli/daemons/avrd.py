@@ -13,7 +13,7 @@ Two ways a tape gets read:
 Reading opens the drive read-only, rewinds, reads the first record, rewinds and closes
 (nbcli.daemons.robots.read_label); a drive a process has open is never touched (97).
 
-Place: a daemon; imports robots, net, status.
+Place: a daemon; imports robots, mmconf, net, status.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from collections.abc import Callable
 from nbcli.config import HostConfig
 from nbcli.daemons import robots
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.mmconf import RobotBook
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, op
 from nbcli.net.trust import ADMIN, ANYONE
-from nbcli.status import NbuError
+from nbcli.status import INVALID_PARAMETER, NbuError
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
@@ -42,13 +43,14 @@ class Avrd(Daemon):
 
     def __init__(self, cfg: HostConfig) -> None:
         super().__init__(cfg)
+        self.robots = RobotBook(cfg)
         self._busy = threading.Lock()  # one read at a time: a host's drives share its bus
 
     def services(self) -> dict[str, Ops]:
         return {"avrd": {
             "ping": op(self.ping, ANYONE),
-            "read": op(self.read, ADMIN, device=req(str), drnum=req(int, lo=0, hi=100_000),
-                       path=opt(str, "")),
+            "read": op(self.read, ADMIN, rn=req(int, lo=-1, hi=9999),
+                       drnum=req(int, lo=0, hi=100_000), path=opt(str, "")),
         }}
 
     def periodic(self) -> list[tuple[float, Callable[[], None]]]:
@@ -59,11 +61,23 @@ class Avrd(Daemon):
         return {"host": self.cfg.client_name, "service": self.name}
 
     def read(self, msg: Message, conn: Connection) -> Message:
-        with self._busy:
-            label = robots.read_label(robots.drive(msg["device"], msg["drnum"], msg["path"]))
-        self.log.info("drive %d of %s: %s", msg["drnum"], msg["device"] or msg["path"],
+        label = self._read(msg["rn"], msg["drnum"], msg["path"])
+        self.log.info("drive %d of robot %d (%s): %s", msg["drnum"], msg["rn"], msg["path"],
                       label)
         return label.record()
+
+    def _read(self, rn: int, drnum: int, path: str) -> robots.Label:
+        """A robot's drive by EMM's device of the robot, a standalone one by its /dev path:
+        never a file a request names."""
+        if rn >= 0:
+            device = self.robots.get(rn).device
+        elif path.startswith("/dev/"):
+            device = ""
+        else:
+            raise NbuError(INVALID_PARAMETER, f"a standalone drive's path is a device "
+                           f"(/dev/nstN), not {path!r}")
+        with self._busy:
+            return robots.read_label(robots.drive(device, drnum, path))
 
     def scan(self) -> None:
         """Read the loaded drives ltid has not mounted and not had read, one at a time."""
@@ -78,9 +92,7 @@ class Avrd(Daemon):
                 return
             report: Message = {"name": todo["name"], "barcode": todo["barcode"]}
             try:
-                with self._busy:
-                    label = robots.read_label(robots.drive(todo["device"], todo["drnum"],
-                                                           todo["path"]))
+                label = self._read(todo["rn"], todo["drnum"], todo["path"])
                 report.update(label.record())
                 self.log.info("drive %s holds %s: %s", todo["name"], todo["barcode"], label)
             except NbuError as e:

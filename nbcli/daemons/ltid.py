@@ -6,10 +6,12 @@ rules live in ltid_mount.py (Mounter) and ltid_drives.py; this module is the op 
 real ports: nbemm on the master (drive_list, robot_list, drive_loaded, drive_update,
 media_list), tldd (moves) and avrd (media headers) on this host.
 
-ltid learns its drives and robots from nbemm at start, every LEARN_EVERY seconds, when told
+ltid learns its drives and robots from nbemm as soon as it can after start (without holding
+up its start: nbemm may be starting too), every LEARN_EVERY seconds, when told
 (`learn`, after tpconfig) and when a mount names a drive it does not know. A cartridge stays
 in its drive MEDIA_UNMOUNT_DELAY seconds (bp.toml, default 180) after an unmount; a periodic
-task sends it home.
+task sends it home. Every SYNC_EVERY seconds it reads the robots' inventories again, so that
+a cartridge an operator moved (nbvtl, robtest) shows, and avrd reads it.
 
 Place: a daemon; imports ltid_mount, ltid_drives, net, status.
 """
@@ -17,6 +19,7 @@ Place: a daemon; imports ltid_mount, ltid_drives, net, status.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +37,8 @@ from nbcli.wire.schema import opt, req
 
 UNMOUNT_DELAY = 180.0  # NetBackup's MEDIA_UNMOUNT_DELAY default
 LEARN_EVERY = 30.0
+LEARN_TICK = 1.0
+SYNC_EVERY = 5.0  # a cartridge an operator moved shows in vmoprcmd (and avrd reads it)
 MOVE_TIMEOUT = 1800.0  # tldd may unload, then load: two slow robot moves
 JOBID_MAX = 2**63 - 1
 
@@ -76,7 +81,7 @@ class Ports:
 
     def read_label(self, drive: Drive) -> dict[str, Any]:
         return client.call(self.cfg, self.me, "avrd", "read", recv_timeout=300.0,
-                           device=drive.device, drnum=drive.drnum, path=drive.path)
+                           rn=drive.rn, drnum=drive.drnum, path=drive.path)
 
 
 class Ltid(Daemon):
@@ -90,6 +95,8 @@ class Ltid(Daemon):
         self.mounter = Mounter(Ports(cfg), max(delay, 0.0), self.log)
         self._tpreqs: dict[str, tuple[int, str]] = {}  # file -> (reqid, drive)
         self._tp_lock = threading.Lock()
+        self._learnt = 0.0  # monotonic time of the last learn (0: not yet)
+        self._warned = False
 
     def services(self) -> dict[str, Ops]:
         jobid = req(int, lo=0, hi=JOBID_MAX)
@@ -121,18 +128,29 @@ class Ltid(Daemon):
         }
         return {"ltid": audited(ops, "drive_state")}
 
-    def on_start(self) -> None:
-        self._learn_quietly()
-
     def periodic(self) -> list[tuple[float, Callable[[], None]]]:
         tick = min(1.0, max(self.mounter.delay / 4, 0.2))
-        return [(tick, self.mounter.unload_due), (LEARN_EVERY, self._learn_quietly)]
+        return [(tick, self.mounter.unload_due), (LEARN_TICK, self._learn_when_due),
+                (SYNC_EVERY, self.mounter.sync_all)]
 
-    def _learn_quietly(self) -> None:
+    def reload(self) -> None:
+        super().reload()
+        self.mounter.delay = max(float(self.cfg.get("MEDIA_UNMOUNT_DELAY", UNMOUNT_DELAY)),
+                                 0.0)
+
+    def _learn_when_due(self) -> None:
+        """Learn from nbemm soon after start (nbemm may start at the same time, or the master
+        be away: then again every LEARN_TICK), then every LEARN_EVERY seconds."""
+        now = time.monotonic()
+        if self._learnt and now - self._learnt < LEARN_EVERY:
+            return
         try:
             self.mounter.learn()
+            self._learnt = now
         except NbuError as e:
-            self.log.warning("cannot learn the drives of this host from nbemm: %s", e)
+            if not self._warned:
+                self.log.warning("cannot learn the drives of this host from nbemm: %s", e)
+            self._warned = True
 
     # --- ops ---------------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 time (who holds it, what is loaded, what avrd read), with the records `drive_status` sends.
 
 Pure: no I/O, no clock of its own (callers pass monotonic times), so the rules are unit
-tested. ltid_mount.py does the moves; ltid.py is the daemon.
+tested. ltid_mount.py does the moves; ltid.py is the daemon. Imports nothing of nbcli.
 
 A drive's run time state:
     barcode    the cartridge in it ("" empty), from the robot's inventory and ltid's moves
@@ -46,6 +46,7 @@ class Drive:
     ready: bool = False
     unload_at: float = 0.0
     scanning: float = 0.0  # monotonic time avrd took it for a read (0: not)
+    synced: bool = False   # nbemm was told what the robot's inventory says it holds
 
     @classmethod
     def of(cls, rec: dict[str, Any], device: str = "") -> Drive:
@@ -106,10 +107,11 @@ class Drive:
                 "mode": self.mode}
 
 
-def due_unloads(drives: list[Drive], now: float) -> list[Drive]:
-    """Loaded, idle drives whose cartridge's time in the drive is up."""
+def due_unloads(drives: list[Drive], now: float, stale: float = 60.0) -> list[Drive]:
+    """Loaded, idle drives whose cartridge's time in the drive is up (not while avrd reads
+    one - it has the drive open - unless that read began `stale` seconds ago)."""
     return [d for d in drives if d.barcode and d.free and d.robotic
-            and 0 < d.unload_at <= now]
+            and not (d.scanning and now - d.scanning <= stale) and 0 < d.unload_at <= now]
 
 
 def scan_candidate(drives: list[Drive], now: float, stale: float) -> Drive | None:

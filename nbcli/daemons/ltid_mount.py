@@ -20,6 +20,8 @@ inventories (`learn`), every drive free, loaded cartridges due home after the de
 
 Moves of one robot are serialised by a lock per robot (tldcd serialises them again, for every
 host). The table is guarded by one condition variable; no port is called while holding it.
+
+Place: ltid's rules; imports ltid_drives and status only (the ports are handed in).
 """
 
 from __future__ import annotations
@@ -33,11 +35,11 @@ from typing import Any, Protocol
 
 from nbcli.daemons.ltid_drives import DOWN, UP, Drive, due_unloads, scan_candidate, tpreq_drive
 from nbcli.status import (
+    INVALID_PARAMETER,
     MEDIA_DOWN,
     MEDIA_HEADER_UNREADABLE,
     MEDIA_IN_USE,
     MEDIA_PROTECTED,
-    MEDIA_REQUEST_FAILED,
     NO_DRIVES,
     NO_ENTITY,
     WRONG_TAPE,
@@ -96,6 +98,7 @@ class Mounter:
         self.pending: dict[int, dict[str, Any]] = {}
         self._next_reqid = 0
         self._robot_locks: dict[int, threading.Lock] = {}
+        self._quiet: set[int] = set()  # robots whose inventory failed (warned once)
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -120,6 +123,12 @@ class Mounter:
         for rn in wanted:
             self.sync(rn)
 
+    def sync_all(self) -> None:
+        with self.cond:
+            wanted = sorted({d.rn for d in self.drives.values() if d.robotic})
+        for rn in wanted:
+            self.sync(rn)
+
     def sync(self, rn: int) -> None:
         """What robot `rn`'s drives hold, from its inventory; a loaded idle drive is due home
         after the delay (a cartridge a previous ltid left, or one loaded by hand)."""
@@ -127,20 +136,29 @@ class Mounter:
             with self._robot(rn):
                 inv = self.ports.robot_inventory(rn)
         except NbuError as e:
-            self.log.warning("robot %d: no inventory: %s", rn, e)
+            if rn not in self._quiet:  # once until it answers again: this runs every 5 s
+                self.log.warning("robot %d: no inventory: %s", rn, e)
+            self._quiet.add(rn)
             return
+        self._quiet.discard(rn)
         held = {int(e["number"]): str(e["barcode"]) if e["full"] else ""
                 for e in inv.get("drives", [])}
         now = self.clock()
+        told: list[tuple[str, str]] = []
         with self.cond:
             for d in self.drives.values():
                 if d.rn != rn or d.drnum not in held or not d.free:
                     continue
+                if held[d.drnum] != d.barcode or not d.synced:
+                    d.synced = True
+                    told.append((d.name, media_id_of(held[d.drnum]) if held[d.drnum] else ""))
                 if held[d.drnum] != d.barcode or (d.barcode and not d.unload_at):
                     d.loaded(held[d.drnum])
                     if d.barcode:
                         d.unload_at = now + self.delay
             self.cond.notify_all()
+        for name, media in told:  # what a previous ltid or an operator left in the drives
+            self._tell_loaded(name, media)
 
     def drive(self, key: str | int) -> Drive:
         """A drive by name or index; unknown ones are looked up in nbemm again."""
@@ -172,12 +190,27 @@ class Mounter:
               user: str = "root") -> dict[str, Any]:
         d = self.drive(name)
         barcode = barcode or media_id
-        reqid = self._reserve(d, jobid, media_id, barcode, mode, user)
+        reqid, again = self._reserve(d, jobid, media_id, barcode, mode, user)
+        if not again:
+            self._load_and_check(d, reqid, media_id, barcode, mode)
+        with self.cond:
+            self.pending.pop(reqid, None)
+            d.ready = True
+        self.log.info("mounted %s (%s) in %s for job %d (%s)", media_id, barcode, d.name,
+                      jobid, mode)
+        return {"drive": d.name, "drnum": d.drnum, "index": d.index,
+                "library": d.device if _virtual(d.device) else "",
+                "robot_device": d.device if not _virtual(d.device) else "",
+                "path": d.path, "media_id": media_id, "barcode": barcode, "reqid": reqid}
+
+    def _load_and_check(self, d: Drive, reqid: int, media_id: str, barcode: str,
+                        mode: str) -> None:
+        """The robot's moves and avrd's read; the reservation freed again on failure."""
         try:
             if d.robotic:
                 with self._robot(d.rn):
                     self.ports.robot_mount(d.rn, d.drnum, barcode)
-                    self._loaded_here(d, barcode)
+                    self._loaded_here(d, barcode, media_id)
             label = self.ports.read_label(d)
             self._check_label(d, media_id, mode, label)
         except BaseException:
@@ -189,19 +222,16 @@ class Mounter:
             if d.robotic:
                 self.sync(d.rn)
             raise
-        with self.cond:
-            self.pending.pop(reqid, None)
-            d.ready = True
-        self.log.info("mounted %s (%s) in %s for job %d (%s)", media_id, barcode, d.name,
-                      jobid, mode)
-        return {"drive": d.name, "drnum": d.drnum, "index": d.index,
-                "library": d.device if _virtual(d.device) else "",
-                "robot_device": d.device if not _virtual(d.device) else "",
-                "path": d.path, "media_id": media_id, "barcode": barcode, "reqid": reqid}
 
     def _reserve(self, d: Drive, jobid: int, media_id: str, barcode: str, mode: str,
-                 user: str) -> int:
+                 user: str) -> tuple[int, bool]:
+        """The request id holding the drive now, and whether the job had this very medium
+        mounted there already (bptm asking again: no move, no read of a drive it may have
+        open)."""
         with self.cond:
+            if jobid and d.jobid == jobid and d.barcode == barcode and d.ready \
+                    and d.extmid == media_id and d.state != DOWN:
+                return d.reqid, True
             deadline = self.clock() + SCAN_WAIT
             while self._scanning(d, barcode) and self.clock() < deadline:
                 self.cond.wait(0.2)
@@ -220,14 +250,14 @@ class Mounter:
             self.pending[reqid] = {"reqid": reqid, "user": user, "jobid": jobid,
                                    "media_id": media_id, "barcode": barcode, "mode": mode,
                                    "drive": d.name, "time": int(time.time())}
-            return reqid
+            return reqid, False
 
     def _scanning(self, d: Drive, barcode: str) -> bool:
         now = self.clock()
         return any(o.scanning and now - o.scanning <= SCAN_STALE
                    and (o is d or o.barcode == barcode) for o in self.drives.values())
 
-    def _loaded_here(self, d: Drive, barcode: str) -> None:
+    def _loaded_here(self, d: Drive, barcode: str, media_id: str) -> None:
         """After tldd's mount: `barcode` is in `d`, and in no other drive."""
         told: list[tuple[str, str]] = []
         with self.cond:
@@ -236,7 +266,7 @@ class Mounter:
                     other.loaded("")
                     told.append((other.name, ""))
             if d.barcode != barcode:
-                told.append((d.name, media_id_of(barcode)))
+                told.append((d.name, media_id))
             extmid = d.extmid
             d.loaded(barcode)
             d.extmid = extmid
@@ -270,7 +300,8 @@ class Mounter:
         with self.cond:
             if d.free:
                 return
-            if (jobid and d.jobid != jobid) or (reqid and d.reqid != reqid):
+            # jobid 0 (a command's or tpreq's mount) frees only a drive no job holds
+            if d.jobid != jobid or (reqid and d.reqid != reqid):
                 raise NbuError(MEDIA_IN_USE, f"drive {d.name} is held by another request")
             d.release(self.clock(), self.delay)
             self.cond.notify_all()
@@ -280,7 +311,7 @@ class Mounter:
     def unload_due(self) -> None:
         """Send home the cartridges whose time in an idle drive is up."""
         with self.cond:
-            due = due_unloads(list(self.drives.values()), self.clock())
+            due = due_unloads(list(self.drives.values()), self.clock(), SCAN_STALE)
         for d in due:
             try:
                 self._unload(d, only_when_due=True)
@@ -347,8 +378,8 @@ class Mounter:
             if d is None:
                 return {}
             d.scanning = self.clock()
-            return {"name": d.name, "barcode": d.barcode, "device": d.device,
-                    "drnum": d.drnum, "path": d.path}
+            return {"name": d.name, "barcode": d.barcode, "rn": d.rn, "drnum": d.drnum,
+                    "path": d.path}
 
     def avr_label(self, name: str, barcode: str, label: dict[str, Any]) -> None:
         with self.cond:
@@ -378,5 +409,5 @@ def _virtual(device: str) -> bool:
 def check_state(state: str) -> str:
     state = state.upper()
     if state not in (UP, DOWN, "RESET"):
-        raise NbuError(MEDIA_REQUEST_FAILED, f"drive state {state!r}: UP, DOWN or RESET")
+        raise NbuError(INVALID_PARAMETER, f"drive state {state!r}: UP, DOWN or RESET")
     return state
