@@ -50,16 +50,16 @@ class TapeSite:
         multihost.up([self.host])
         self.cfg = config.load(self.host.root)
         home = str(self.host.root / "volmgr" / "vtl")
-        self.call("nbemm", "robot_add", rn=0, rt="tld", host="aio", device=home)
+        self.run("tpconfig", "-add", "-robot", "0", "-robtype", "tld", "-robpath", home)
         for n in range(2):
-            self.call("nbemm", "drive_add", name=f"HP.ULTRIUM.00{n}", host="aio",
-                      type="hcart", rn=0, drnum=n, path=f"{home}/drive{n}")
+            self.run("tpconfig", "-add", "-drive", "-type", "hcart", "-robot", "0", "-robtype",
+                     "tld", "-robdrnum", str(n), "-asciiname", f"HP.ULTRIUM.00{n}")
         for n in range(10):
             self.call("nbemm", "media_add", media_id=f"A{n:05d}", type="hcart",
                       barcode=f"A{n:05d}L6", rt="tld", rn=0, slot=n + 1)
         self.call("ltid", "learn")
-        self.call("nbemm", "stu_add", label="tape1", host="aio", stype=2, rt="tld", rn=0,
-                  density="hcart", cj=1)
+        self.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
+                 "hcart", "-host", "aio", "-cj", "1")
 
     def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
         r = multihost.run(self.host, *argv, check=False)

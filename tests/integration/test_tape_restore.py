@@ -61,17 +61,16 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Host, Path]
     try:
         host.start()
         home = str(host.root / "volmgr" / "vtl")
-        emm(host, "robot_add", rn=0, rt="tld", host="aio", device=home)
+        host.run("tpconfig", "-add", "-robot", "0", "-robtype", "tld", "-robpath", home)
         for n, name in enumerate(DRIVES):
-            emm(host, "drive_add", name=name, host="aio", type="hcart", rn=0, drnum=n,
-                path=f"{home}/drive{n}")
+            host.run("tpconfig", "-add", "-drive", "-type", "hcart", "-robot", "0",
+                     "-robtype", "tld", "-robdrnum", str(n), "-asciiname", name)
         for n in range(10):
             emm(host, "media_add", media_id=f"A{n:05d}", type="hcart", barcode=f"A{n:05d}L6",
                 rt="tld", rn=0, slot=n + 1)
         client.call(host.cfg, "aio", "ltid", "learn")
-        # bpstuadd -label tape1 -dt 2 -rt tld -rn 0 -den hcart -host aio, as nbemm gets it
-        emm(host, "stu_add", label="tape1", host="aio", stype=2, rt="tld", rn=0,
-            density="hcart", cj=2)
+        host.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
+                 "hcart", "-host", "aio", "-cj", "2")
         for n in range(1, 5):
             folder = base / "data" / f"fill{n}"
             folder.mkdir(parents=True)
