@@ -89,3 +89,26 @@ def find(root: Path) -> list[NbProcess]:
         except psutil.Error:
             continue
     return found
+
+
+def set_title(words: list[str]) -> None:
+    """Show this process as `words` in ps and bpps (its /proc/<pid>/cmdline), as
+    setproctitle does: a forked child (bpbrm child) is told from its parent this way.
+
+    The title is written over the process's own argument area, through /proc/self/mem, cut to
+    that area's size; the environment (NB_ROOT, which `find` reads) is left as it is. A NUL
+    ends the title and the rest is blank, so the kernel shows the title alone. Does nothing
+    where /proc cannot be written."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end (proc(5) 48, 49)
+        size = end - start
+        if size < 2:
+            return
+        title = " ".join(words).encode()[:size - 2] + b"\0"
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            mem.write(title + b" " * (size - len(title)))
+    except (OSError, ValueError, IndexError):
+        pass

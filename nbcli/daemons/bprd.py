@@ -5,21 +5,32 @@ restore flow: it gets the images and the byte ranges of the requested files from
 creates the restore job in bpjobd (step 3), and - for disk storage units, which need no
 neededimage file and no bprd child (step 4) - launches bpbrm on the media server that holds
 the images (step 5) and waits on its own thread for bpbrm's report (step 17).
+
+A restore from tape: bprd writes the job's neededimage file (db/neededimage/<jobid>, step 2)
+and starts a bprd child (nbcli.daemons.bprd_child), which plans the mounts, launches bpbrm and
+removes the file at the end (4, 5, 17); bprd waits for the child on the restore's thread and
+records the job's end. A file left by a dead child or a previous bprd goes once its job is
+closed (at start and every SWEEP seconds).
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
 from typing import Any
 
-from nbcli import clock, jobreport, kinds
+from nbcli import clock, jobreport, kinds, programs
+from nbcli.catalog import neededimage
 from nbcli.client import identity
-from nbcli.daemons import recover, restore_rights
+from nbcli.daemons import orphans, recover, restore_rights
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import set_job
+from nbcli.media import storage as storage_types
 from nbcli.net import client, trust
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, audited, op
@@ -27,6 +38,8 @@ from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER
 from nbcli.status import (
     CLIENT_NOT_VALIDATED,
     CLIENT_NOT_VALIDATED_FOR_OP,
+    EXEC_FAILED,
+    FILE_WRITE_FAILED,
     INVALID_FILELIST,
     INVALID_JOB_ID,
     INVALID_PARAMETER,
@@ -38,6 +51,8 @@ from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
 LOST_BPBRM = 40
+LOST_CHILD = 40  # the bprd child died: its line to bpbrm broke with it
+SWEEP = 60.0  # seconds between looks for neededimage files of closed jobs
 STRINGS = opt(list, [], items=req(str))
 
 
@@ -71,6 +86,26 @@ class Bprd(Daemon):
     def on_start(self) -> None:
         # The restores a previous bprd left are ended once bpjobd answers; at stop, ours are.
         recover.start(self, self._cancel_at_stop)
+        threading.Thread(target=self.sweep_neededimage, daemon=True, name="sweep").start()
+
+    def periodic(self) -> list[tuple[float, Any]]:
+        return [(SWEEP, self.sweep_neededimage)]
+
+    def sweep_neededimage(self) -> None:
+        """Remove the neededimage files of closed jobs (a child killed before its step 17, or
+        one of a previous bprd); files of jobs bpjobd does not know go too."""
+        ids = neededimage.jobs_with_files(self.paths.neededimage)
+        with self.lock:
+            ids = [i for i in ids if i not in self.running]
+        if not ids:
+            return
+        jobs = orphans.jobs_in_bpjobd(self.cfg, ids, self.log)
+        if jobs is None:
+            return
+        still_open = {int(j["jobid"]) for j in jobs if not j["closed"]}
+        for jobid in ids:
+            if jobid not in still_open and neededimage.remove(self.paths.neededimage, jobid):
+                self.log.info("removed the neededimage file of closed restore job %d", jobid)
 
     def _cancel_at_stop(self) -> None:
         """`netbackup stop`: cancel the running restores (150) while the others still serve."""
@@ -162,9 +197,11 @@ class Bprd(Daemon):
         if not images:
             raise NbuError(NO_ENTITY, f"none of the requested files of {source} was found in a "
                                       f"backup image")
-        steps.append((2, f"bpdbm found {len(images)} image(s) on disk: "
-                         f"{', '.join(i['header']['backupid'] for i in images)}; "
-                         f"no neededimage file is needed for disk", clock.now()))
+        tape = _tape_plan(images)
+        ids = ', '.join(i['header']['backupid'] for i in images)
+        if not tape:
+            steps.append((2, f"bpdbm found {len(images)} image(s) on disk: {ids}; no "
+                             f"neededimage file is needed for disk", clock.now()))
         report = jobreport.JobReporter(self.cfg, "bprd")
         with self.created.lock:  # created and registered as one, for recover.reconcile
             jobid = report.create(jobtype=kinds.JOB_RESTORE, state=kinds.ACTIVE, client=dest,
@@ -173,6 +210,19 @@ class Bprd(Daemon):
                                   started=int(clock.now()), operation=kinds.OP_RESTORE,
                                   srcserver=source, new_try=True)
             self.created.add(jobid)
+        if tape:
+            try:
+                path = neededimage.write(self.paths.neededimage, jobid, tape)
+            except OSError as e:
+                self._quietly(lambda: report.update(jobid, state=kinds.DONE, closed=True,
+                                                    status=FILE_WRITE_FAILED,
+                                                    ended=int(clock.now())))
+                raise NbuError(FILE_WRITE_FAILED, f"cannot write the neededimage file of job "
+                                                  f"{jobid}: {e.strerror or e}") from e
+            media = ", ".join(dict.fromkeys(e.media_id for e in tape))
+            steps.append((2, f"bpdbm found {len(images)} image(s) on tape: {ids}; wrote the "
+                             f"neededimage file {path}: {len(tape)} fragment(s) on media "
+                             f"{media}", clock.now()))
         for n, text, at in steps:
             report.step(jobid, n, text, time=at)
         report.step(jobid, 3, f"restore job {jobid} created in bpjobd")
@@ -188,8 +238,8 @@ class Bprd(Daemon):
                "missing": plan.get("missing", []), "run_as": run_as}
         with self.lock:
             self.running[jobid] = None
-        threading.Thread(target=self._run_restore, args=(job, report), daemon=True,
-                         name=f"restore {jobid}").start()
+        threading.Thread(target=self._run_tape_restore if tape else self._run_restore,
+                         args=(job, report), daemon=True, name=f"restore {jobid}").start()
         return {"jobid": jobid, "missing": job["missing"]}
 
     def _check_restore_rights(self, conn: Connection, source: str, dest: str) -> None:
@@ -244,18 +294,81 @@ class Bprd(Daemon):
             self._quietly(lambda: report.log(jobid, why, "Error"))
         if job["missing"] and status == 0:
             status = 1  # some of the requested files were in no image
-        self._quietly(lambda: report.update(jobid, state=kinds.DONE, status=status,
-                                            ended=int(clock.now()), files=files,
-                                            kbytes=kbytes))
         self._quietly(lambda: report.step(jobid, 17, "bpbrm reported the end of the restore; "
                                                      "no neededimage file to remove; restore "
                                                      f"finished with status {status}"))
+        self._finish(job, report, status, files, kbytes)
+
+    def _finish(self, job: dict[str, Any], report: jobreport.JobReporter, status: int,
+                files: int, kbytes: int) -> None:
+        """Record the restore's end in bpjobd and forget it."""
+        jobid = int(job["jobid"])
+        if job["missing"] and status == 0:
+            status = 1  # some of the requested files were in no image
+        self._quietly(lambda: report.update(jobid, state=kinds.DONE, status=status,
+                                            ended=int(clock.now()), files=files,
+                                            kbytes=kbytes))
         self._quietly(lambda: report.update(jobid, closed=True))
         report.close()
         with self.lock:
             self.running.pop(jobid, None)
             self.canceled.discard(jobid)
         set_job(None)
+
+    def _run_tape_restore(self, job: dict[str, Any], report: jobreport.JobReporter) -> None:
+        """Seed step 4 for tape: a bprd child runs the restore; bprd records its end."""
+        jobid = int(job["jobid"])
+        set_job(jobid)
+        result: Message = {}
+        proc: subprocess.Popen[bytes] | None = None
+        try:
+            proc, conn = self._start_child(jobid)
+            report.step(jobid, 4, f"restore from tape: started bprd child (pid {proc.pid}) "
+                                  f"to manage the restore")
+            conn.send({"op": "restore", **job,
+                       "images": [_for_bptm(im, tape=True) for im in job["images"]]})
+            with self.lock:
+                self.running[jobid] = conn
+                canceled = jobid in self.canceled
+            if canceled:
+                conn.send({"op": "cancel"})
+            result = _child_result(conn)
+            conn.close()
+        except NbuError as e:
+            why = e.detail or e.message
+            self._quietly(lambda: report.log(jobid, why, "Error"))
+            result = {"status": e.status}
+        if proc is not None:
+            _reap(proc)
+        status = int(result.get("status", LOST_CHILD))
+        if not result:
+            self._quietly(lambda: report.log(jobid, "the bprd child ended without a result",
+                                             "Error"))
+        # What a child that died left: the file, and resources bptm held (nbjm lets them go;
+        # it does nothing when bptm said so itself).
+        if neededimage.remove(self.paths.neededimage, jobid):
+            self._quietly(lambda: report.log(jobid, "bprd removed the neededimage file the "
+                                                    "bprd child left"))
+        self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbjm",
+                                          "restore_done", jobid=jobid, status=status))
+        self._finish(job, report, status, int(result.get("files", 0)),
+                     int(result.get("kbytes", 0)))
+
+    def _start_child(self, jobid: int) -> tuple[subprocess.Popen[bytes], Connection]:
+        """`bprd -child`, a child process of this bprd, with a socketpair to it."""
+        ours, theirs = socket.socketpair()
+        fd = theirs.fileno()
+        try:
+            proc = subprocess.Popen(
+                [*programs.argv_for("bprd"), "-child", "-jobid", str(jobid), "-fd", str(fd)],
+                pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                env=dict(os.environ, NB_ROOT=str(self.cfg.root)))
+        except OSError as e:
+            ours.close()
+            raise NbuError(EXEC_FAILED, f"cannot start the bprd child: {e}") from e
+        finally:
+            theirs.close()
+        return proc, Connection(ours, "bprd child")
 
     def _one_media_server(self, job: dict[str, Any], report: jobreport.JobReporter,
                           host: str, images: list[dict[str, Any]]) -> Message:
@@ -310,17 +423,59 @@ def _dest_root(final: str, folder: bool) -> str:
     return final if folder else (os.path.dirname(final.rstrip("/")) or "/")
 
 
-def _for_bptm(im: dict[str, Any]) -> dict[str, Any]:
+def _for_bptm(im: dict[str, Any], tape: bool = False) -> dict[str, Any]:
     """What bptm needs of a planned image: where it is, how to check it, what to read."""
     hdr = im["header"]
     first = im["fragments"][0]
-    tape = bool(first.get("media_id"))  # the storage unit's type: 2 tape (Media Manager), 1 disk
+    tape = tape or bool(first.get("media_id"))  # the unit's type: 2 tape (Media Manager), 1 disk
     return {"backupid": hdr["backupid"],
-            "stu": {"label": hdr.get("stu", ""), "stype": 2 if tape else 1,
+            "stu": {"label": hdr.get("stu", ""),
+                    "stype": storage_types.MEDIA_MANAGER if tape else storage_types.BASIC_DISK,
                     "path": "" if tape else os.path.dirname(str(first["path"]))},
             "fragments": im["fragments"], "checksum": im["checksum"],
             "block_size": im["block_size"], "stream_bytes": hdr["stream_bytes"],
             "ranges": im["ranges"]}
 
 
-main = daemon_main(Bprd)
+def _tape_plan(images: list[dict[str, Any]]) -> list[neededimage.Needed]:
+    """The neededimage entries of a restore from tape; [] for a disk restore. A restore that
+    needs images on disk and on tape at once is refused (one reader kind per restore)."""
+    if not neededimage.on_tape(images):
+        return []
+    disk = [im["header"]["backupid"] for im in images if not neededimage.on_tape([im])]
+    if disk:
+        raise NbuError(INVALID_PARAMETER, f"the restore needs images on disk ({', '.join(disk)}) "
+                                          f"and on tape at once: restore them separately")
+    return neededimage.from_plan(images)
+
+
+def _child_result(conn: Connection) -> Message:
+    """The bprd child's "done"; {} when it ended without one."""
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, NbuError):
+            return {}
+        if msg.get("op") == "done":
+            return msg
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+_daemon = daemon_main(Bprd)
+
+
+def main() -> None:
+    """bprd, or (`bprd -child ...`) the bprd child of a restore from tape."""
+    if sys.argv[1:2] == ["-child"]:
+        from nbcli.daemons import bprd_child
+
+        bprd_child.main(sys.argv[2:])
+        return
+    _daemon()

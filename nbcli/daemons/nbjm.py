@@ -44,7 +44,9 @@ class RestoreResources:
     host: str
     stus: list[str]
     report: jobreport.JobReporter
+    media: list[str] = field(default_factory=list)  # a tape restore's media, in mount order
     granted: bool = False
+    allocations: int = 0  # how many times resources were granted (one per mount)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -93,8 +95,11 @@ class Nbjm(Daemon):
             "media_done": op(self.media_done, ADMIN, jobid=JOBID),
             # bptm (restore): restore steps 7, 9-11 and 16.
             "restore_resources": op(self.restore_resources, ADMIN, jobid=JOBID, host=req(str),
-                                    stus=opt(list, [], items=req(str))),
-            "allocate": op(self.restore_allocate, ADMIN, jobid=JOBID),
+                                    stus=opt(list, [], items=req(str)),
+                                    media=opt(list, [], items=req(str))),
+            # from tape: one medium at a time, in the bprd child's mount order
+            "allocate": op(self.restore_allocate, ADMIN, jobid=JOBID,
+                           media_id=opt(str, "", max_len=6)),
             "restore_done": op(self.restore_done, ADMIN, jobid=JOBID, status=opt(int)),
             "cancel": op(self.cancel, ADMIN, jobid=JOBID),
             "jobs": op(self.list_jobs, ADMIN),
@@ -198,26 +203,52 @@ class Nbjm(Daemon):
         """Restore step 7 (bptm's request); the allocation follows on the same connection."""
         jobid = msg["jobid"]
         res = RestoreResources(jobid, msg["host"], msg["stus"],
-                               jobreport.JobReporter(self.cfg, "nbjm"))
+                               jobreport.JobReporter(self.cfg, "nbjm"), list(msg["media"]))
         with self.lock:
             self.restores[jobid] = res
         return {}
 
     def restore_allocate(self, msg: Message, conn: Connection) -> Message:
-        """Restore steps 9 and 11: nbrb allocates (through nbemm), nbjm forwards to bptm."""
-        jobid = msg["jobid"]
+        """Restore steps 9 and 11: nbrb allocates (through nbemm), nbjm forwards to bptm.
+
+        From tape, bptm asks once per medium, in mount order: the drive and medium of the
+        previous mount are released first (nbrb holds one allocation a job)."""
+        jobid, media_id = msg["jobid"], msg["media_id"]
         with self.lock:
             res = self.restores.get(jobid)
         if res is None:
             raise NbuError(INVALID_JOBID, f"no resource request for restore job {jobid}")
         stu = res.stus[0] if res.stus else "*ANY*"
-        res.report.step(jobid, 9, f"requesting resources from nbrb: read access to storage "
-                                  f"unit {stu} on {res.host}")
-        grant = request_resources(self.cfg, res.report, jobid, kind="restore", stu=stu,
-                                  host=res.host)
-        res.granted = True
-        res.report.step(jobid, 11, f"nbrb allocated storage unit {grant['stu']['label']}; "
-                                   f"forwarding the allocation to bptm on {res.host}")
+        with res.lock:
+            # The seed's steps are recorded for the first medium; the next ones' as log lines.
+            again = res.allocations > 0
+
+            def record(step: int, text: str) -> None:
+                if again:
+                    res.report.log(jobid, text)
+                else:
+                    res.report.step(jobid, step, text)
+
+            if res.granted:
+                res.granted = False
+                client.call(self.cfg, self.cfg.client_name, "nbrb", "release", jobid=jobid,
+                            again=True)
+            what = f"media {media_id} for reading (storage unit {stu})" if media_id else \
+                f"read access to storage unit {stu}"
+            record(9, f"requesting resources from nbrb: {what} on {res.host}")
+            extra: dict[str, Any] = {"media_id": media_id} if media_id else {}
+            if again:
+                extra["again"] = True
+            grant = request_resources(self.cfg, res.report, jobid, kind="restore", stu=stu,
+                                      host=res.host, **extra)
+            res.granted = True
+            res.allocations += 1
+            got = grant["stu"]
+            drive = got.get("drive_name") or got.get("drive")
+            where = f"media {got.get('media_id')} in drive {drive}" if media_id else \
+                f"storage unit {got['label']}"
+            record(11, f"nbrb allocated {where}; forwarding the allocation to bptm on "
+                       f"{res.host}")
         return {"granted": grant}
 
     def restore_done(self, msg: Message, conn: Connection) -> Message:

@@ -43,6 +43,7 @@ from nbcli.status import (
     DRIVES_DOWN_MEDIA_AVAILABLE,
     ENTITY_EXISTS,
     INVALID_PROTOCOL,
+    MEDIA_IN_USE,
     MEDIA_UNAVAILABLE,
     NO_DRIVES,
     NO_MEDIA_AVAILABLE,
@@ -85,6 +86,8 @@ class Request:
     pool: str = DEFAULT_POOL  # a tape backup's volume pool
     rl: int = -1  # and retention level (nbemm prefers media of the same level)
     media_since: float = 0.0  # monotonic time nbemm first said no medium (0: it has not)
+    media_id: str = ""  # a restore from tape: the medium it reads
+    again: bool = False  # and not its first: log lines, not seed steps again
 
     def key(self) -> tuple[int, int]:
         return (-self.priority, self.seq)
@@ -112,8 +115,10 @@ class Nbrb(Daemon):
                            host=opt(str, ""), priority=opt(int, 0),
                            max_jobs_policy=opt(int, 0, lo=0), max_jobs_client=opt(int, 0, lo=0),
                            deadline=opt(float), pool=opt(str, DEFAULT_POOL),
-                           rl=opt(int, -1, lo=-1)),
-            "release": op(self.release, ADMIN, jobid=JOBID),
+                           rl=opt(int, -1, lo=-1), media_id=opt(str, ""),
+                           again=opt(bool, False)),
+            # again: a restore's next medium (its steps were recorded for the first)
+            "release": op(self.release, ADMIN, jobid=JOBID, again=opt(bool, False)),
             "cancel": op(self.cancel, ADMIN, jobid=JOBID),
             "queue": op(self.list_queue, ADMIN),
             "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}}
@@ -170,7 +175,8 @@ class Nbrb(Daemon):
         req = Request(msg["jobid"], msg["kind"], msg["policy"], msg["client"],
                       msg["stu"] or "*ANY*", msg["host"], msg["priority"],
                       msg["max_jobs_policy"], msg["max_jobs_client"], next(self.seq),
-                      float(msg["deadline"] or 0), pool=msg["pool"], rl=msg["rl"])
+                      float(msg["deadline"] or 0), pool=msg["pool"], rl=msg["rl"],
+                      media_id=msg["media_id"], again=msg["again"])
         with self.lock:
             if req.jobid in self.active or any(r.jobid == req.jobid for r in self.queue):
                 raise NbuError(ENTITY_EXISTS, f"job {req.jobid} already has a resource request")
@@ -196,6 +202,7 @@ class Nbrb(Daemon):
             req = self.active.pop(jobid, None)
             client.call(self.cfg, self.cfg.client_name, "nbemm", "release", jobid=jobid)
             if req is not None:
+                req.again = bool(msg.get("again", False))  # reconcile passes only jobid
                 self._step(req, "released the job's resources with nbemm", 16)
         self.evaluate()
         return {}
@@ -257,7 +264,10 @@ class Nbrb(Daemon):
         try:
             grant = self._emm_allocate(req)
         except NbuError as e:
-            if e.status in BUSY and not self._media_wait_over(req, e):
+            # A restore waits for its medium while a backup writes it (NetBackup's "media in
+            # use" wait); a backup is given another medium instead.
+            busy = e.status in BUSY or (req.kind == "restore" and e.status == MEDIA_IN_USE)
+            if busy and not self._media_wait_over(req, e):
                 req.reason = f"awaiting resource {req.stu}. Waiting for resources. Reason: " \
                              f"{e.message}, {self._what_waits(req, e)}"
                 req.code = e.status
@@ -282,6 +292,8 @@ class Nbrb(Daemon):
         fields: dict[str, Any] = {"jobid": req.jobid, "kind": req.kind, "stu": req.stu,
                                   "host": req.host, "policy": req.policy, "client": req.client}
         tape: dict[str, Any] = {"pool": req.pool, "rl": req.rl} if req.kind == "backup" else {}
+        if req.media_id:  # a restore from tape names its medium
+            tape["media_id"] = req.media_id
         try:
             return client.call(self.cfg, self.cfg.client_name, "nbemm", "allocate",
                                **fields, **tape)
@@ -312,6 +324,8 @@ class Nbrb(Daemon):
         if e.status in (NO_DRIVES, DRIVES_DOWN_MEDIA_AVAILABLE, MEDIA_UNAVAILABLE):
             detail = f" ({e.detail})" if e.detail else ""
             return f"Volume Pool: {req.pool}, Storage Unit: {req.stu}{detail}"
+        if req.media_id:  # a restore's medium (in use: by which job)
+            return f"Media ID: {req.media_id}, Storage Unit: {req.stu} ({e.detail})"
         return f"storage unit {req.stu}"
 
     def _drop(self, req: Request, err: NbuError) -> None:
@@ -329,7 +343,10 @@ class Nbrb(Daemon):
         if report is None:
             report = self._tls.report = jobreport.JobReporter(self.cfg, "nbrb", patience=0)
         try:
-            report.step(req.jobid, step, msg)
+            if req.again:
+                report.log(req.jobid, msg)
+            else:
+                report.step(req.jobid, step, msg)
         except NbuError as e:
             self.log.warning("job %d: cannot record step: %s", req.jobid, e)
 

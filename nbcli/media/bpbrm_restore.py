@@ -8,6 +8,10 @@
     ... bptm and tar-restore move the data (steps 9-15) ...
     bpbrm -> bprd: done{status, files, bytes_read}             (step 17)
 
+From tape the request comes from the bprd child and carries its mount plan ("mounts": media in
+order, each with its fragments' tape files and blocks), which bptm follows. The bpbrm child
+shows in bpps as `bpbrm -child -jobid N`.
+
 The child launches tar-restore at once but points it at bptm only after bptm's request, so
 that the steps happen in the seed's order. Both report through bpbrm; bpbrm records their
 steps in bpjobd as they arrive.
@@ -20,7 +24,7 @@ import socket
 import subprocess
 from typing import Any
 
-from nbcli import jobreport
+from nbcli import jobreport, procs
 from nbcli.media import agent
 from nbcli.media.bpbrm_ctx import CANCELED, Ctx, bptm_status, stop_bptm
 from nbcli.media.mux import EOF_MARK, Mux
@@ -41,6 +45,7 @@ def _child(ctx: Ctx, req: dict[str, Any], up: Connection) -> None:
     still fails the job before bptm is given any storage: bpbrm stops bptm on that "done".
     """
     agent.die_with_parent()
+    procs.set_title(["bpbrm", "-child", "-jobid", str(ctx.jobid)])  # bpps -x tells it apart
     ctx.ctl.sock.close()
     dest = str(req["client"])
     try:
@@ -76,7 +81,9 @@ def _child(ctx: Ctx, req: dict[str, Any], up: Connection) -> None:
 
 def run(ctx: Ctx, req: dict[str, Any]) -> int:
     dest = str(req["client"])
-    ctx.step(6, f"starting bpbrm child (for tar-restore on {dest}) and bptm on {ctx.host}")
+    media = ", ".join(str(m["media_id"]) for m in req.get("mounts", []))
+    ctx.step(6, f"starting bpbrm child (for tar-restore on {dest}) and bptm on {ctx.host}" +
+             (f" with media {media}" if media else ""))
     ours, theirs = socket.socketpair()
     pid = os.fork()
     if pid == 0:
@@ -91,8 +98,9 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
     failure: NbuError | None = None
     try:
         proc, bptm = agent.spawn(ctx.cfg, "bptm")
+        # A restore from tape also carries the mounts the bprd child planned (neededimage).
         bptm.send({"op": "restore", "jobid": ctx.jobid, "master": ctx.master,
-                   "client": dest, "images": req["images"]})
+                   "client": dest, "images": req["images"], "mounts": req.get("mounts", [])})
         mux = Mux()
         for name, conn in (("ctl", ctx.ctl), ("bptm", bptm), ("child", child)):
             mux.add(name, conn)
@@ -127,6 +135,8 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
         failure = e
     if failure is not None or bptm_done is None:
         stop_bptm(bptm, proc)
+        if req.get("mounts"):
+            _free_drives(ctx)
     elif proc is not None:
         proc.wait()
     child.close()
@@ -143,6 +153,25 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                   "bytes_read": int((bptm_done or {}).get("bytes_read", 0)),
                   "msg": failure.detail if failure else str((tar_done or {}).get("msg", ""))})
     return status
+
+
+def _free_drives(ctx: Ctx) -> None:
+    """A bptm that died with a medium mounted could not unmount it: ltid still reserves the
+    drive for the job until it is told, so bpbrm tells it."""
+    try:
+        drives = client.call(ctx.cfg, ctx.host, "ltid", "drive_status").get("drives", [])
+    except NbuError as e:
+        ctx.log.warning("cannot ask ltid which drives job %d holds: %s", ctx.jobid, e)
+        return
+    for d in drives:
+        if int(d.get("jobid") or 0) != ctx.jobid:
+            continue
+        try:
+            client.call(ctx.cfg, ctx.host, "ltid", "unmount", jobid=ctx.jobid,
+                        drive=str(d["name"]))
+            ctx.info(f"bptm ended with {d['name']} mounted: asked ltid to unmount it")
+        except NbuError as e:
+            ctx.log.warning("ltid did not unmount %s for job %d: %s", d["name"], ctx.jobid, e)
 
 
 def _status(failure: NbuError | None, bptm_done: dict[str, Any] | None,

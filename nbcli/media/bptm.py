@@ -29,11 +29,14 @@ from nbcli.status import INVALID_PROTOCOL, TERMINATED_BY_ADMIN, NbuError, exit_c
 
 # request op -> the module whose run(ctx, req) does it
 OPS = {"backup": "nbcli.media.bptm_backup", "restore": "nbcli.media.bptm_restore"}
+# a restore from tape (its request carries the bprd child's mount plan)
+TAPE_RESTORE = "nbcli.media.bptm_restore_tape"
 
 
 def main() -> None:
     ignore_sigpipe()
-    cfg, log, ctl = agent.start("bptm", preload=(*OPS.values(), *storage.backend_modules()))
+    cfg, log, ctl = agent.start("bptm", preload=(*OPS.values(), TAPE_RESTORE,
+                                                 *storage.backend_modules()))
     try:
         req = ctl.recv(timeout=60)
     except (EOFError, NbuError):
@@ -44,7 +47,8 @@ def main() -> None:
     try:
         if not isinstance(op, str) or op not in OPS:
             raise NbuError(INVALID_PROTOCOL, f"bptm cannot do {op!r}")
-        status = int(importlib.import_module(OPS[op]).run(ctx, req))
+        module = TAPE_RESTORE if op == "restore" and req.get("mounts") else OPS[op]
+        status = int(importlib.import_module(module).run(ctx, req))
     except Aborted as e:
         log.info("stopped: %s", e)
         status = TERMINATED_BY_ADMIN

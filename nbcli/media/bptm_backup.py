@@ -27,6 +27,7 @@ from nbcli.media import bptm_tape, storage
 from nbcli.media.agent import die_with_parent
 from nbcli.media.bptm_ctx import Aborted, Ctx, reap, wait_readable
 from nbcli.media.ring import Consumer, Ring, RingBroken
+from nbcli.media.tape import close_inherited
 from nbcli.net import client
 from nbcli.net.service import Registration
 from nbcli.status import CONNECTION_BROKEN, MOUNT_TIMED_OUT, UNEXPECTED_MESSAGE, NbuError
@@ -119,6 +120,7 @@ def _media_info(ctx: Ctx, req: dict[str, Any], reg: Registration,
 def _child(ctx: Ctx, reg: Registration, ring: Ring) -> None:
     """bptm child: take bpbkar's connection and receive the image into the ring's slots."""
     die_with_parent()
+    close_inherited()  # the parent's drive: its unmount must let it go (spanning)
     ctx.ctl.sock.close()  # bpbrm talks to the parent only
     prod = ring.producer()
     try:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+from typing import Any, Protocol
 
 from nbcli.log import log_peak
 from nbcli.media import storage
@@ -51,6 +51,38 @@ def blocks_for(ranges: list[list[int]], block_size: int) -> list[tuple[int, list
     return sorted(wanted.items())
 
 
+class Source(Protocol):
+    """Where _fill gets each image's blocks: the readers of disk units, or tape mounts."""
+
+    def reader(self, k: int, index: int) -> storage.ImageReader | None:
+        """The reader of image `k` for its block `index`; None: another bptm reads it."""
+
+    def close(self) -> None:
+        """Close the readers."""
+
+    @property
+    def bytes_read(self) -> int:
+        """Bytes of image blocks read so far."""
+
+
+class DiskReaders:
+    """A disk restore's readers, one an image, opened at mount."""
+
+    def __init__(self, readers: list[storage.ImageReader]) -> None:
+        self.readers = readers
+
+    def reader(self, k: int, index: int) -> storage.ImageReader | None:
+        return self.readers[k]
+
+    def close(self) -> None:
+        for r in self.readers:
+            r.close()
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(r.bytes_read for r in self.readers)
+
+
 def run(ctx: Ctx, req: dict[str, Any]) -> int:
     service = f"bptm.{ctx.jobid}"
     images = req["images"]
@@ -65,7 +97,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                         f"{', '.join(labels)} on {ctx.host}")
             nbjm.request("restore_resources", jobid=ctx.jobid, host=ctx.host, stus=labels)
             ctx.ctl.send({"op": "requested", "host": ctx.host, "service": service})
-            tar = _accept_tar(ctx, reg)
+            tar = accept_tar(ctx, reg)
             nbjm.request("allocate", jobid=ctx.jobid)  # nbjm does steps 9 to 11
             readers = _mount(ctx, units, images)
             block = max(r.block_size for r in readers)
@@ -75,9 +107,9 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                          f"spawning bptm child")
             child = os.fork()
             if child == 0:
-                _child(ctx, ring, tar)
+                child_main(ctx, ring, tar)
             tar.close()
-            read = _fill(ctx, ring.producer(), readers, images, child)
+            read = fill(ctx, ring.producer(), DiskReaders(readers), images)
             code = reap(child)
             child = 0
             status = 0 if code == 0 else 24
@@ -95,7 +127,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             reg.close()
 
 
-def _accept_tar(ctx: Ctx, reg: Registration) -> socket.socket:
+def accept_tar(ctx: Ctx, reg: Registration) -> socket.socket:
     if not wait_readable(ctx, reg, ACCEPT_TIMEOUT):
         raise NbuError(CLIENT_CONNECT_TIMED_OUT, "tar-restore did not connect to bptm")
     accepted = reg.accept(timeout=5)
@@ -118,7 +150,7 @@ def _mount(ctx: Ctx, units: list[storage.Storage],
     return readers
 
 
-def _child(ctx: Ctx, ring: Ring, tar: socket.socket) -> None:
+def child_main(ctx: Ctx, ring: Ring, tar: socket.socket) -> None:
     """bptm child: slots from the ring to tar-restore, then the end of the tar stream."""
     die_with_parent()
     ctx.ctl.sock.close()
@@ -144,14 +176,16 @@ def _child(ctx: Ctx, ring: Ring, tar: socket.socket) -> None:
     os._exit(0)
 
 
-def _fill(ctx: Ctx, prod: Producer, readers: list[storage.ImageReader],
-          images: list[dict[str, Any]], child: int) -> int:
+def fill(ctx: Ctx, prod: Producer, source: Source, images: list[dict[str, Any]]) -> int:
     """bptm parent: read the wanted blocks into slots, keeping only the wanted bytes."""
     mem = prod.ring.map
     first = True
     try:
-        for reader, im in zip(readers, images):
-            for index, pieces in blocks_for(im["ranges"], reader.block_size):
+        for k, im in enumerate(images):
+            for index, pieces in blocks_for(im["ranges"], int(im["block_size"])):
+                reader = source.reader(k, index)
+                if reader is None:
+                    continue
                 while prod.would_block():
                     wait_readable(ctx, prod, 5.0)
                 slot_index, slot = prod.acquire()
@@ -180,7 +214,6 @@ def _fill(ctx: Ctx, prod: Producer, readers: list[storage.ImageReader],
             pass
         raise
     finally:
-        for r in readers:
-            r.close()
+        source.close()
         prod.close()
-    return sum(r.bytes_read for r in readers)
+    return source.bytes_read

@@ -92,8 +92,8 @@ from nbcli.vtl.mtio import RealDrive
 from nbcli.vtl.mtx import MtxChanger
 from nbcli.vtl.vdrive import VirtualDrive
 
-__all__ = ["Located", "TapeReader", "TapeStorage", "TapeWriter", "locator", "media_id_of",
-           "parse_locator", "release_all"]
+__all__ = ["Located", "TapeReader", "TapeStorage", "TapeWriter", "close_inherited", "locator",
+           "media_id_of", "parse_locator", "release_all"]
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,15 @@ def media_id_of(barcode: str) -> str:
 
 
 _HELD: dict[tuple[str, int], Held] = {}
+
+
+def close_inherited() -> None:
+    """In a child forked while drives were held (bptm child): close its copies of their
+    descriptors, so that the parent's unmount really lets the drive go (a copy kept open
+    holds the drive's lock: the robot could not take the cartridge out)."""
+    for held in list(_HELD.values()):
+        held.drive.close_inherited()
+    _HELD.clear()
 
 
 def release_all() -> None:
@@ -262,10 +271,16 @@ class TapeStorage:
             raw = d.read(LABEL_READ)
         except OSError as e:
             raise fail(e, "read", f"{held.name}: reading the media header") from e
+        held.bytes_read += len(raw)
         found = tapefmt.decode_mh(raw).media_id
         if found != self.media_id:
             raise NbuError(WRONG_TAPE, f"drive {self.drive_index} holds media {found}, "
                            f"not {self.media_id}")
+
+    def bytes_read(self) -> int:
+        """Bytes this process read from the mounted cartridge (headers, CRC records, blocks)."""
+        held = _HELD.get(self.key)
+        return held.bytes_read if held is not None and held.media_id == self.media_id else 0
 
     def unmount(self) -> None:
         """Let go of the drive (the cartridge stays in it: ltid unloads it later)."""

@@ -74,6 +74,7 @@ class Held:
         self.name = name              # "drive 0 (A00000)" for messages
         self.writer: TapeWriter | None = None
         self.user: object = None      # the reader or writer that moved the tape last
+        self.bytes_read = 0           # bytes of records read from the cartridge while held
 
     def locate(self, block: int) -> None:
         """To logical block `block`: forward by MTSEEK; backward by spacing records (within a
@@ -94,10 +95,12 @@ class Held:
 
     def read_record(self, size: int = LABEL_READ) -> bytes:
         try:
-            return self.drive.read(size)
+            data = self.drive.read(size)
         except OSError as e:
             raise fail(e, "read", f"{self.name}: read at block "
                                    f"{self._tell_or_unknown()}") from e
+        self.bytes_read += len(data)
+        return data
 
     def _tell_or_unknown(self) -> str:
         try:
@@ -404,9 +407,34 @@ class TapeReader:
                 sum(f.bytes for f in image.fragments) != image.stream_bytes:
             raise NbuError(MEDIA_READ_ERROR, f"the fragments of {image.backupid} do not add "
                                              f"up to the catalog's checksum")
-        if any(p.media_id != held.media_id for p in self.places):
-            raise NbuError(MEDIA_REQUEST_FAILED, f"{image.backupid} has fragments on another "
-                           f"medium than {held.media_id} (spanned images come later)")
+        if all(p.media_id != held.media_id for p in self.places):
+            raise NbuError(MEDIA_REQUEST_FAILED, f"{image.backupid} has no fragment on media "
+                           f"{held.media_id}")
+
+    def media_of(self, index: int) -> str:
+        """The medium holding image block `index` (a spanned image's blocks are on several:
+        this reader reads those on its own, the restore mounts the others in turn)."""
+        return self.places[self.image.locate(index)[0] - 1].media_id
+
+    def position_at(self, index: int) -> tuple[int, int]:
+        """Move the tape to image block `index` now (the read after does not move it):
+        locate to its fragment's backup header, check it, read the CRC record, locate to the
+        block. (tape file of the fragment, logical block of `index`)."""
+        self.seek(index)
+        num, blk = self.image.locate(index)
+        place = self._place(num)
+        self._load(num)
+        target = place.block + blk
+        self.held.locate(target)
+        self.held.user, self._at = self, target
+        return place.file_num, target
+
+    def _place(self, num: int) -> Located:
+        place = self.places[num - 1]
+        if place.media_id != self.held.media_id:
+            raise NbuError(MEDIA_REQUEST_FAILED, f"fragment {num} of {self.image.backupid} "
+                           f"is on media {place.media_id}, not {self.held.media_id}")
+        return place
 
     def seek(self, index: int) -> None:
         self.position = index
@@ -415,7 +443,7 @@ class TapeReader:
         if self.position * self.block_size >= self.image.stream_bytes:
             return 0
         num, blk = self.image.locate(self.position)
-        frag, place = self.image.fragments[num - 1], self.places[num - 1]
+        frag, place = self.image.fragments[num - 1], self._place(num)
         crcs = self._load(num)
         target = place.block + blk
         if self.held.user is not self or self._at != target:
@@ -435,6 +463,7 @@ class TapeReader:
             raise NbuError(MEDIA_READ_ERROR, f"block {self.position} of {self.image.backupid} "
                            f"fails its checksum")
         self.bytes_read += n
+        self.held.bytes_read += n
         self.position += 1
         return n
 

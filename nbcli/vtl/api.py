@@ -53,6 +53,11 @@ class TapeDrive(Protocol):
     def close(self) -> None:
         """Release the drive; a tape mark is written first when the last op was a write."""
 
+    def close_inherited(self) -> None:
+        """In a process forked while the drive was open: close this process's copies of its
+        descriptors (and so of its lock), touching neither the tape nor its state; the
+        parent goes on using the drive."""
+
     def read(self, size: int) -> bytes:
         """The next record (variable mode) or as many whole blocks as fit (fixed mode).
         At a tape mark: b"" and the position moves past the mark. At the end of data: EIO,

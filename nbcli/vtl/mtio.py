@@ -79,6 +79,12 @@ class RealDrive:
             fd, self._fd = self._fd, -1
             os.close(fd)  # st writes the tape mark after a write
 
+    def close_inherited(self) -> None:
+        # st's release runs when the last copy closes: the parent's stays open.
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
     def read(self, size: int) -> bytes:
         return os.read(self._fd, size)
 

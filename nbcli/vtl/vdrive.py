@@ -157,6 +157,14 @@ class VirtualDrive:
                 os.close(self._lock)
                 self._fd = self._lock = -1
 
+    def close_inherited(self) -> None:
+        # Nothing staged is written: the parent owns what it staged (direct.py).
+        app, self._app = self._app, None
+        for fd in (self._fd, self._lock, app.dfd if app is not None else -1):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = self._lock = -1
+
     def __enter__(self) -> VirtualDrive:
         return self
 

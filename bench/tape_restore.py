@@ -1,0 +1,180 @@
+"""The tape restore row: one 1 KiB file from the 20th image on a tape holding 20 images.
+
+    .venv/bin/python bench/tape_restore.py [--image-mib 400] [--images 20] [--runs 5]
+                                           [--dir DIR]
+
+One all-in-one host (master, media, client) with a virtual library (`nbvtl create`: 2 drives,
+10 slots, cartridges big enough for all the images), its robot, drives and media in EMM and a
+tape storage unit; a policy backs up a folder holding a random file of --image-mib MiB and a
+1 KiB file (after it in the image) --images times, so the tape holds that many images and the
+last is the newest. Then, interleaved run by run: the newest image restored whole, and its
+1 KiB file alone.
+
+Measured: the bytes bptm read from the cartridge for the 1 KiB file (media header, backup
+header, CRC record and the file's block: the "bytes of cartridge read" of its step 15), and
+the time of the 1 KiB restore against the whole image's, end to end (bprestore -w) and bptm's
+own (from its step 7 to its step 15, in its log). Writes bench/results/tape-restore-<time>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness import write_results  # noqa: E402
+from nbcli import config, multihost  # noqa: E402
+from nbcli.net import client  # noqa: E402
+
+READ = re.compile(r"\((\d+) bytes read from tape; (\d+) bytes of cartridge read")
+STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) .*\[jobid=(\d+)\] step (\d+):")
+
+
+class TapeSite:
+    """One aio host with a virtual library and a tape storage unit."""
+
+    def __init__(self, base: Path, capacity_mib: int) -> None:
+        self.base = base
+        (self.host,) = multihost.create(base / "hosts", layout=[
+            ("aio", "127.0.0.1", ["master", "media", "client"])])
+        self.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--capacity",
+                 f"{capacity_mib}M", "--move-time", "0")
+        multihost.up([self.host])
+        self.cfg = config.load(self.host.root)
+        home = str(self.host.root / "volmgr" / "vtl")
+        self.run("tpconfig", "-add", "-robot", "0", "-robtype", "tld", "-robpath", home)
+        for n in range(2):
+            self.run("tpconfig", "-add", "-drive", "-type", "hcart", "-robot", "0", "-robtype",
+                     "tld", "-robdrnum", str(n), "-asciiname", f"HP.ULTRIUM.00{n}")
+        for n in range(10):
+            self.call("nbemm", "media_add", media_id=f"A{n:05d}", type="hcart",
+                      barcode=f"A{n:05d}L6", rt="tld", rn=0, slot=n + 1)
+        self.call("ltid", "learn")
+        self.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
+                 "hcart", "-host", "aio", "-cj", "1")
+
+    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        r = multihost.run(self.host, *argv, check=False)
+        if r.returncode:
+            raise SystemExit(f"{' '.join(argv)} failed ({r.returncode}): {r.stderr}")
+        return r
+
+    def call(self, service: str, op: str, **fields: Any) -> dict[str, Any]:
+        return client.call(config.load(self.host.root), "aio", service, op, **fields)
+
+    def last_job(self) -> int:
+        return int(self.call("bpjobd", "job_list", limit=1)["jobs"][0]["jobid"])
+
+    def restore(self, source: Path, into: Path, *paths: Path) -> tuple[int, float]:
+        rename = self.base / f"rename_{time.monotonic_ns()}"
+        rename.write_text(f"change {source} to {into}\n")
+        t = time.perf_counter()
+        self.run("bprestore", "-C", "aio", "-R", str(rename), "-w",
+                 *[str(p) for p in paths or (source,)])
+        return self.last_job(), time.perf_counter() - t
+
+    def details(self, jobid: int) -> str:
+        return self.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+
+    def bptm_seconds(self, jobid: int) -> float:
+        """From bptm's step 7 to its step 15, by its log's millisecond stamps."""
+        at: dict[int, float] = {}
+        for log in (self.host.root / "netbackup" / "logs" / "bptm").glob("log.*"):
+            for line in log.read_text(errors="replace").splitlines():
+                m = STAMP.match(line)
+                if m and int(m[5]) == jobid:
+                    at[int(m[6])] = int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3]) + \
+                        int(m[4]) / 1000
+        return at[15] - at[7]
+
+    def down(self) -> None:
+        multihost.down([self.host])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dir", type=Path, default=Path(os.environ.get("BENCH_DIR",
+                                                                   "/var/tmp/nbcli-bench")))
+    p.add_argument("--image-mib", type=int, default=400)
+    p.add_argument("--images", type=int, default=20)
+    p.add_argument("--runs", type=int, default=5)
+    a = p.parse_args()
+    work = a.dir / time.strftime("tape-%Y%m%d-%H%M%S")
+    work.mkdir(parents=True)
+    data = work / "data"
+    data.mkdir()
+    with open(data / "big.bin", "wb") as f:
+        for _ in range(a.image_mib):
+            f.write(os.urandom(1 << 20))
+    (data / "zz_small.txt").write_bytes(os.urandom(1024))
+    site = TapeSite(work, a.image_mib * a.images + a.image_mib * a.images // 16 + 64)
+    try:
+        site.run("bppolicynew", "tape")
+        site.run("bpplinfo", "tape", "-modify", "-residence", "tape1")
+        site.run("bpplinclude", "tape", "-add", str(data))
+        site.run("bpplsched", "tape", "-add", "full", "-st", "FULL")
+        site.run("bpplclients", "tape", "-add", "aio", "Linux", "Debian")
+        t = time.perf_counter()
+        for _ in range(a.images):
+            site.run("bpbackup", "-i", "-p", "tape", "-s", "full", "-w")
+        backups = time.perf_counter() - t
+        print(f"{a.images} backups of {a.image_mib} MiB to tape: {backups:.1f} s", flush=True)
+        frags = [line.split() for line in site.run(
+            "bpimagelist", "-client", "aio", "-l").stdout.splitlines() if line.startswith("FRAG")]
+        media = sorted({f[8] for f in frags})
+        files = sorted(int(f[7]) for f in frags)
+        print(f"fragments on media {media}, tape files {files}", flush=True)
+        wholes, ones, bptm_whole, bptm_one, reads = [], [], [], [], []
+        for run in range(a.runs + 1):  # run 0 is the warm-up, discarded
+            job, secs = site.restore(data, work / f"whole_{run}")
+            (work / f"whole_{run}" / "big.bin").unlink()
+            if run:
+                wholes.append(secs)
+                bptm_whole.append(site.bptm_seconds(job))
+            job, secs = site.restore(data, work / f"one_{run}", data / "zz_small.txt")
+            m = READ.search(site.details(job))
+            if run:
+                ones.append(secs)
+                bptm_one.append(site.bptm_seconds(job))
+                reads.append((int(m[1]), int(m[2])) if m else (0, 0))
+        whole, one = statistics.median(wholes), statistics.median(ones)
+        tw, to = statistics.median(bptm_whole), statistics.median(bptm_one)
+        cartridge = max(r[1] for r in reads)
+        rows: list[dict[str, Any]] = [
+            {"row": f"tape restore of 1 KiB from image {a.images} of {a.images} "
+                    f"({a.image_mib} MiB each) on one tape: cartridge bytes bptm read",
+             "measured": f"{cartridge:,} bytes ({cartridge / 2**20:.2f} MiB; image bytes "
+                         f"{reads[-1][0]:,})",
+             "target": "< 2 MiB", "met": cartridge < 2 << 20},
+            {"row": "  the same: time against restoring the image whole, end to end",
+             "measured": f"{100 * one / whole:.2f}% ({one:.3f} s vs {whole:.2f} s, medians "
+                         f"of {a.runs})",
+             "target": "< 2%", "met": one / whole < 0.02},
+            {"row": "  the same: bptm's time (step 7 to 15) against the whole image's",
+             "measured": f"{100 * to / tw:.2f}% ({to:.3f} s vs {tw:.2f} s)",
+             "target": "< 2%", "met": to / tw < 0.02}]
+        table = "\n".join(["| row | measured | target | met |", "|---|---|---|---|"] + [
+            f"| {r['row']} | {r['measured']} | {r['target']} | "
+            f"{'yes' if r['met'] else '**no**'} |" for r in rows])
+        print("\n" + table, flush=True)
+        raw: list[dict[str, object]] = [*rows, {"whole_s": wholes, "one_s": ones,
+                                                "bptm_whole_s": bptm_whole,
+                                                "bptm_one_s": bptm_one, "reads": reads,
+                                                "backups_s": backups, "media": media,
+                                                "tape_files": files}]
+        path = write_results(Path(__file__).parent / "results", "tape-restore", raw, table)
+        print(f"\nwritten to {path}; scratch data in {work} (delete it when done)")
+    finally:
+        site.down()
+
+
+if __name__ == "__main__":
+    main()

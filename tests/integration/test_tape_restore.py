@@ -1,0 +1,319 @@
+"""Restores from tape through the seed's restore steps 1-17, on a real all-in-one host with a
+virtual library of 2 drives and 10 slots of 8 MiB cartridges (`nbvtl create`): the neededimage
+file and the bprd and bpbrm children while a restore runs, byte-identical data, positioning
+to one file in the middle of a full tape, an image spanning two tapes mounted in order, and
+killed processes leaving nothing behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from nbcli import multihost, programs
+from nbcli.net import client
+from nbcli.pidfile import read_pidfile
+from nbcli.vtl.library import Library
+from tests.conftest import Host, wait_for
+from tests.flowkit import Step, add_policy, job, last_jobid, rename_file, steps
+from tests.integration.test_flow import assert_steps
+from tests.treegen import assert_same_tree, make_hard_tree
+
+BLOCK = 65536
+DRIVES = ("HP.ULTRIUM.000", "HP.ULTRIUM.001")
+TAPE_ACTORS = {1: {"bprd@aio"}, 2: {"bprd@aio"}, 3: {"bprd@aio"},
+               4: {"bprd@aio", "bprd child@aio"}, 5: {"bprd child@aio"}, 6: {"bpbrm@aio"},
+               7: {"bptm@aio"}, 8: {"bpbrm child@aio"}, 9: {"nbjm@aio"}, 10: {"nbrb@aio"},
+               11: {"nbjm@aio", "nbrb@aio"}, 12: {"bptm@aio"}, 13: {"bptm@aio"},
+               14: {"bptm@aio", "bptm child@aio", "tar-restore@dest"}, 15: {"bptm@aio"},
+               16: {"nbjm@aio", "nbrb@aio"}, 17: {"bpbrm@aio", "bprd child@aio"}}
+READ = re.compile(r"\((\d+) bytes read from tape; (\d+) bytes of cartridge read; media "
+                  r"mounted in order: ([^)]*)\)")
+
+
+def emm(h: Host, op: str, /, **fields: Any) -> dict[str, Any]:
+    return client.call(h.cfg, h.name, "nbemm", op, **fields)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Host, Path]]:
+    """The host with its library in EMM, a tape storage unit, and the images the tests read:
+    four images that fill most of tape 1 (each a 1.5 MiB file and a 1 KiB one), one that
+    spans from tape 1 to tape 2, and a tree of every kind of file that spans tapes 2 and 3."""
+    base = tmp_path_factory.mktemp("tape")
+    old = os.environ.get("NBCLI_TESTING")
+    os.environ["NBCLI_TESTING"] = "1"
+    (host,) = [Host(s) for s in multihost.create(base / "hosts", layout=[
+        ("aio", "127.0.0.1", ["master", "media", "client"])])]
+    cfg = host.cfg
+    cfg.data.update({"MEDIA_UNMOUNT_DELAY": 1, "SIZE_DATA_BUFFERS": BLOCK})
+    cfg.save()
+    host.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--capacity", "8M",
+             "--move-time", "0")
+    try:
+        host.start()
+        home = str(host.root / "volmgr" / "vtl")
+        host.run("tpconfig", "-add", "-robot", "0", "-robtype", "tld", "-robpath", home)
+        for n, name in enumerate(DRIVES):
+            host.run("tpconfig", "-add", "-drive", "-type", "hcart", "-robot", "0",
+                     "-robtype", "tld", "-robdrnum", str(n), "-asciiname", name)
+        for n in range(10):
+            emm(host, "media_add", media_id=f"A{n:05d}", type="hcart", barcode=f"A{n:05d}L6",
+                rt="tld", rn=0, slot=n + 1)
+        client.call(host.cfg, "aio", "ltid", "learn")
+        host.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
+                 "hcart", "-host", "aio", "-cj", "2")
+        for n in range(1, 5):
+            folder = base / "data" / f"fill{n}"
+            folder.mkdir(parents=True)
+            (folder / "big.bin").write_bytes(os.urandom(3 << 19))
+            (folder / "zz_small.txt").write_bytes(os.urandom(1024))
+            backup(host, f"fill{n}", [folder])
+        span = base / "data" / "span"
+        span.mkdir()
+        (span / "big.bin").write_bytes(os.urandom(3 << 20))
+        backup(host, "span", [span])
+        tree = make_hard_tree(base / "data" / "tree")  # 9 MiB: it spans too
+        backup(host, "tree", [tree])
+        yield host, base
+    finally:
+        host.stop()
+        if old is None:
+            os.environ.pop("NBCLI_TESTING", None)
+        assert host.processes() == []
+
+
+def backup(host: Host, policy: str, includes: list[Path]) -> str:
+    add_policy(host, policy, "tape1", ["aio"], [str(p) for p in includes])
+    r = host.run("bpbackup", "-i", "-p", policy, "-s", "full", "-w", check=False)
+    done = job(host, last_jobid(host))
+    assert (r.returncode, done["status"]) == (0, 0), (r.stdout, r.stderr, done)
+    return str(done["backupid"])
+
+
+def fragments(host: Host, client_name: str, policy: str) -> list[tuple[str, int]]:
+    """(media id, tape file) of the newest image of `policy`, in fragment order."""
+    out = host.run("bpimagelist", "-client", client_name, "-policy", policy, "-l").stdout
+    found = []
+    for line in out.splitlines():
+        words = line.split()
+        if words and words[0] == "FRAG":
+            found.append((int(words[2]), words[8], int(words[7])))
+    return [(m, f) for _, m, f in sorted(found)]
+
+
+def as_of(host: Host, policy: str) -> list[str]:
+    """bprestore's -s/-e for the state as of `policy`'s image (a later full backup of the
+    client would hide it otherwise)."""
+    out = host.run("bpimagelist", "-client", "aio", "-policy", policy, "-l").stdout
+    (backupid,) = [w.split()[5] for w in out.splitlines() if w.startswith("IMAGE ")]
+    when = time.strftime("%m/%d/%Y %H:%M:%S", time.localtime(int(backupid.split("_")[-1])))
+    return ["-s", when, "-e", when]
+
+
+def restore(host: Host, tmp: Path, src: Path, dest: Path, *paths: Path,
+            policy: str = "") -> tuple[int, list[Step]]:
+    ren = rename_file(tmp / f"ren_{dest.name}", [(src, dest)])
+    r = host.run("bprestore", "-C", "aio", "-R", str(ren), "-w",
+                 *(as_of(host, policy) if policy else []),
+                 *[str(p) for p in (paths or (src,))], check=False)
+    jobid = last_jobid(host)
+    assert r.returncode == 0, (r.stdout, r.stderr, job(host, jobid))
+    return jobid, steps(host, jobid)
+
+
+def read_counts(found: list[Step]) -> tuple[int, int, list[str]]:
+    (last,) = [s for s in found if s.step == 15 and s.process == "bptm"]
+    m = READ.search(last.msg)
+    assert m, last.msg
+    return int(m[1]), int(m[2]), [x.strip() for x in m[3].split(",")]
+
+
+def library(host: Host) -> Library:
+    return Library(host.root / "volmgr" / "vtl")
+
+
+def all_home(host: Host) -> bool:
+    return all(c.location == "slot" for c in library(host).state().cartridges.values())
+
+
+def slow_robot(host: Host, seconds: float) -> None:
+    """Each robot move takes `seconds` from now (once every cartridge is home, so that the
+    next restore's mount is a move)."""
+    wait_for(lambda: all_home(host), timeout=30, what="every cartridge back in its slot")
+    with library(host).update() as s:
+        s.geometry.move_time = seconds
+
+
+def children(host: Host) -> tuple[list[str], list[str]]:
+    lines = host.run("bpps", "-x").stdout.splitlines()
+    return ([x for x in lines if re.search(r"\bbprd -child -jobid \d+", x)],
+            [x for x in lines if re.search(r"\bbpbrm -child -jobid \d+", x)])
+
+
+def nothing_held(host: Host) -> bool:
+    """No allocation in nbemm, no drive reserved there or in ltid."""
+    ltid = client.call(host.cfg, "aio", "ltid", "drive_status")["drives"]
+    return not emm(host, "allocations")["allocations"] and \
+        not any(d["jobid"] for d in emm(host, "drive_list")["drives"]) and \
+        not any(d["jobid"] for d in ltid)
+
+
+def start_restore(host: Host, tmp: Path, src: Path, dest: Path,
+                  policy: str = "") -> subprocess.Popen[str]:
+    ren = rename_file(tmp / f"ren_{dest.name}", [(src, dest)])
+    return subprocess.Popen(programs.argv_for("bprestore") + [
+        "-C", "aio", "-R", str(ren), "-w", *(as_of(host, policy) if policy else []), str(src)],
+                            env=host.env(), text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+
+
+def test_restore_from_tape_runs_the_seed_steps_with_a_bprd_child(site, tmp_path: Path) -> None:
+    host, base = site
+    tree = base / "data" / "tree"
+    dest = base / "restored_tree"
+    needed = host.cfg.paths.neededimage
+    slow_robot(host, 2.0)
+    try:
+        proc = start_restore(host, tmp_path, tree, dest)
+        # while it runs (the robot moves the cartridge): the file and both children
+        files = wait_for(lambda: list(needed.iterdir()), timeout=30, what="a neededimage file")
+        jobid = int(files[0].name)
+        lines = files[0].read_text().splitlines()
+        assert lines[0].startswith("# media_id backupid copy fragment file_num")
+        media, backupid, copy, frag, file_num, block, size, server, density = lines[1].split()
+        frags = fragments(host, "aio", "tree")
+        assert (media, int(file_num), copy, frag, size, server, density) == \
+            (frags[0][0], frags[0][1], "1", "1", str(BLOCK), "aio", "hcart")
+        assert [line.split()[0] for line in lines[1:]] == [m for m, _ in frags]
+        assert backupid.startswith("aio_")
+        assert int(file_num) >= 1 and int(block) > int(file_num)  # records and marks before
+        bprd_child, bpbrm_child = wait_for(lambda: all(children(host)) and children(host),
+                                           timeout=30, what="bprd and bpbrm children in bpps")
+        assert f"-jobid {jobid}" in bprd_child[0] and f"-jobid {jobid}" in bpbrm_child[0]
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, (out, err)
+    finally:
+        with library(host).update() as s:
+            s.geometry.move_time = 0
+    assert_same_tree(tree, dest)
+    # afterwards: no file, no child, nothing held
+    assert not list(needed.iterdir())
+    wait_for(lambda: children(host) == ([], []), timeout=10, what="the children gone")
+    wait_for(lambda: nothing_held(host), timeout=15, what="drive and medium released")
+    found = steps(host, jobid)
+    assert_steps(found, TAPE_ACTORS, dest="aio",
+                 required={"4:bprd child", "5:bprd child", "17:bprd child", "8:bpbrm child",
+                           "12:bptm", "13:bptm", "14:tar-restore"})
+    s12 = [s for s in found if s.step == 12][0]
+    assert "ltid mounted" in s12.msg and frags[0][0] in s12.msg
+    assert read_counts(found)[2] == list(dict.fromkeys(m for m, _ in frags))
+    assert "neededimage file" in [s for s in found if s.step == 2][0].msg
+
+
+def test_one_file_from_the_middle_of_a_full_tape_reads_a_few_blocks(site, tmp_path) -> None:
+    host, base = site
+    src = base / "data" / "fill3"
+    ((media, file_num),) = fragments(host, "aio", "fill3")
+    assert media == "A00000" and file_num > 6  # after the tree and two other images
+    jobid, found = restore(host, tmp_path, src, base / "one_file", src / "zz_small.txt",
+                           policy="fill3")
+    assert (base / "one_file" / "zz_small.txt").read_bytes() == \
+        (src / "zz_small.txt").read_bytes()
+    assert not (base / "one_file" / "big.bin").exists()
+    data, cartridge, mounted = read_counts(found)
+    (s13,) = [s for s in found if s.step == 13]
+    at = int(re.search(r"logical block (\d+)", s13.msg)[1])
+    assert f"tape file {file_num}" in s13.msg and at > 3 * (3 << 19) // BLOCK
+    # the file's block, and the media header, backup header and CRC record: not the tape
+    assert mounted == ["A00000"]
+    assert 0 < data <= 2 * BLOCK, data
+    assert cartridge < data + 16 * 1024, cartridge
+    assert job(host, jobid)["status"] == 0
+
+
+def test_an_image_spanning_two_tapes_restores_mounting_them_in_order(site, tmp_path) -> None:
+    host, base = site
+    src = base / "data" / "span"
+    frags = fragments(host, "aio", "span")
+    media = list(dict.fromkeys(m for m, _ in frags))
+    assert len(media) == 2, frags  # it did not fit on the first tape
+    jobid, found = restore(host, tmp_path, src, base / "span_back", policy="span")
+    assert (base / "span_back" / "big.bin").read_bytes() == (src / "big.bin").read_bytes()
+    data, cartridge, mounted = read_counts(found)
+    assert mounted == media
+    assert data >= 3 << 20
+    needed = host.cfg.paths.neededimage
+    assert not list(needed.iterdir())
+    wait_for(lambda: nothing_held(host), timeout=15, what="drive and media released")
+    assert_steps(found, TAPE_ACTORS, dest="aio")  # the second mount: log lines, not steps
+    assert media[0] in [s for s in found if s.step == 12][0].msg
+
+
+@pytest.mark.parametrize("victim,status", [("bprd child", 40), ("bptm", 82), ("cancel", 150)])
+def test_killing_the_bprd_child_or_bptm_mid_restore(site, tmp_path, victim, status) -> None:
+    """Killed, or the job canceled (bpdbjobs -cancel), while the robot mounts the tape."""
+    host, base = site
+    src = base / "data" / "fill1"
+    dest = base / f"killed_{victim.replace(' ', '_')}"
+    needed = host.cfg.paths.neededimage
+    slow_robot(host, 3.0)
+    try:
+        proc = start_restore(host, tmp_path, src, dest, policy="fill1")
+        wait_for(lambda: list(needed.iterdir()), timeout=30, what="a neededimage file")
+        jobid = int(next(needed.iterdir()).name)
+
+        def target() -> list[psutil.Process]:
+            if victim in ("bprd child", "cancel"):
+                return [p.proc for p in host.processes(spares=False) if p.program == "bprd"
+                        and "-child" in p.proc.cmdline()]
+            # bptm once it asked ltid for the mount (the robot is moving)
+            if not [s for s in steps(host, jobid) if s.step == 11]:
+                return []
+            return [p.proc for p in host.processes(spares=False) if p.program == "bptm"]
+
+        (victim_proc, *_) = wait_for(target, timeout=30, what=f"{victim} running")
+        if victim == "cancel":
+            wait_for(lambda: [s for s in steps(host, jobid) if s.step == 11], timeout=30,
+                     what="the medium allocated")
+            host.run("bpdbjobs", "-cancel", str(jobid))
+        else:
+            victim_proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=120)
+    finally:
+        with library(host).update() as s:
+            s.geometry.move_time = 0
+    done = wait_for(lambda: job(host, jobid)["closed"] and job(host, jobid), timeout=60,
+                    what="the job ended")
+    assert done["status"] == status, done
+    assert not list(needed.iterdir())
+    wait_for(lambda: nothing_held(host), timeout=30, what="drive and medium released")
+    wait_for(lambda: children(host) == ([], []), timeout=10, what="the children gone")
+    # and the next restore runs
+    jobid, _ = restore(host, tmp_path, src, base / f"after_{victim.replace(' ', '_')}",
+                       policy="fill1")
+    assert (base / f"after_{victim.replace(' ', '_')}" / "zz_small.txt").read_bytes() == \
+        (src / "zz_small.txt").read_bytes()
+
+
+def test_bprd_at_start_removes_the_neededimage_files_of_closed_jobs(site) -> None:
+    host, _ = site
+    needed = host.cfg.paths.neededimage
+    ended = last_jobid(host)  # a restore that has ended
+    assert job(host, ended)["closed"]
+    for jobid in (ended, 99999):  # and one bpjobd never knew
+        (needed / str(jobid)).write_text("# left by a bprd child that died with its bprd\n")
+    bprd = read_pidfile(host.cfg.paths, "bprd")
+    assert bprd is not None
+    bprd.send_signal(signal.SIGTERM)
+    bprd.wait(30)
+    host.run("netbackup", "start")
+    wait_for(lambda: not list(needed.iterdir()), timeout=30, what="the leftovers removed")
