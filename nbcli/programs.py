@@ -83,6 +83,11 @@ COMMANDS: dict[str, str] = {
     "nbcertcmd": "nbcli.commands.nbcertcmd:main",
     "bperror": "nbcli.commands.bperror:main",
     "bpclntcmd": "nbcli.commands.bpclntcmd:main",
+    "vmquery": "nbcli.commands.vmquery:main",
+    "bpmedialist": "nbcli.commands.bpmedialist:main",
+    "bpmedia": "nbcli.commands.bpmedia:main",
+    "bplabel": "nbcli.commands.bplabel:main",
+    "available_media": "nbcli.commands.available_media:main",
 }
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}
