@@ -9,7 +9,9 @@ daemons move it, avrd reads the header) and `unmount`s it afterwards; the comman
 the drive as `mt` and `dd` open /dev/nst (nbcli.vtl: the virtual library's drive, or the real
 one at the drive's path). An ltid that cannot mount yet (an older one, status 143) is stood in
 for by the robot itself: the command moves the cartridge with the library's changer, as
-`mtx load` would, and leaves it in the drive, as ltid does for a while after an unmount.
+`mtx load` would, and leaves it in the drive, as ltid does for a while after an unmount. So
+is an ltid whose avrd refused the tape's header (93, 172): the cartridge is in the drive, and
+the command reads (and bplabel -o overwrites) what is there.
 
 Place: a helper of the media commands; imports net, status, vtl and labelfmt.
 """
@@ -29,11 +31,13 @@ from nbcli.config import HostConfig
 from nbcli.net import client as net
 from nbcli.status import (
     INVALID_PROTOCOL,
+    MEDIA_HEADER_UNREADABLE,
     MEDIA_IN_USE,
     MEDIA_PROTECTED,
     MEDIA_REQUEST_FAILED,
     NO_DRIVES,
     NO_ENTITY,
+    WRONG_TAPE,
     NbuError,
 )
 from nbcli.vtl.api import Changer, ChangerError, TapeDrive, status_for
@@ -92,13 +96,16 @@ def choose(cfg: HostConfig, server: str, rec: dict[str, Any], host: str | None =
 
 def _ltid_mount(cfg: HostConfig, place: Place, rec: dict[str, Any], mode: str
                 ) -> dict[str, Any] | None:
-    """ltid's mount reply, or None when this ltid cannot mount (143)."""
+    """ltid's mount reply, or None when the command reads the drive without ltid: an ltid
+    that cannot mount (143), or one whose avrd refused the tape's header (93: another media
+    id, 172: not a NetBackup tape). Those are what bplabel -o overwrites and -mheader shows;
+    the cartridge is in the drive by then, and the command checks the header itself."""
     try:
         return net.call(cfg, place.host, "ltid", "mount", jobid=COMMAND_JOB,
                         media_id=rec["media_id"], barcode=rec.get("barcode") or rec["media_id"],
                         drive=place.drive["name"], mode=mode)
     except NbuError as e:
-        if e.status == INVALID_PROTOCOL:
+        if e.status in (INVALID_PROTOCOL, WRONG_TAPE, MEDIA_HEADER_UNREADABLE):
             return None
         raise
 
