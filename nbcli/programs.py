@@ -22,6 +22,7 @@ DAEMONS: dict[str, str] = {
     "bpcd": "nbcli.daemons.bpcd:main",
     "nbevtmgr": "nbcli.daemons.nbevtmgr:main",
     "nbemm": "nbcli.daemons.nbemm:main",
+    "vmd": "nbcli.daemons.vmd:main",
     "nbwmc": "nbcli.daemons.nbwmc:main",
     "bpjobd": "nbcli.daemons.bpjobd:main",
     "bpdbm": "nbcli.daemons.bpdbm:main",
@@ -30,15 +31,19 @@ DAEMONS: dict[str, str] = {
     "nbjm": "nbcli.daemons.nbjm:main",
     "nbpem": "nbcli.daemons.nbpem:main",
     "bprd": "nbcli.daemons.bprd:main",
+    "tldcd": "nbcli.daemons.tldcd:main",
+    "tldd": "nbcli.daemons.tldd:main",
+    "avrd": "nbcli.daemons.avrd:main",
     "ltid": "nbcli.daemons.ltid:main",
     "nbcmdd": "nbcli.daemons.nbcmdd:main",
 }
 
 ROLE_DAEMONS: dict[str, list[str]] = {
     "every": ["pbx_exchange", "bpcd", "nbcmdd"],
-    "master": ["nbevtmgr", "nbemm", "nbwmc", "bpjobd", "bpdbm", "nbproxy", "nbrb", "nbjm",
+    "master": ["nbevtmgr", "nbemm", "vmd", "nbwmc", "bpjobd", "bpdbm", "nbproxy", "nbrb", "nbjm",
                "nbpem", "bprd"],
-    "media": ["ltid"],
+    # The robot control process first, the robotic process, avrd, then ltid, which asks them.
+    "media": ["tldcd", "tldd", "avrd", "ltid"],
     "client": [],
 }
 
@@ -88,6 +93,11 @@ COMMANDS: dict[str, str] = {
     "bpmedia": "nbcli.commands.bpmedia:main",
     "bplabel": "nbcli.commands.bplabel:main",
     "available_media": "nbcli.commands.available_media:main",
+    "vmoprcmd": "nbcli.commands.vmoprcmd:main",
+    "tpreq": "nbcli.commands.tpreq:main",
+    "tpunmount": "nbcli.commands.tpunmount:main",
+    "robtest": "nbcli.commands.robtest:main",
+    "vmupdate": "nbcli.commands.vmupdate:main",
 }
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}

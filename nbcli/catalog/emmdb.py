@@ -9,7 +9,11 @@ allocations and recording a new one cannot interleave with another request, so h
 nbrb threads ask at once, a unit never holds more than its maximum concurrent jobs. Allocations
 are rows, so they survive an nbemm restart until `release`.
 
-Imports nothing from nbcli but status and the SQLite helper.
+Tape storage units (stype 2, Media Manager) name a robot, its number and a density instead of a
+path; their allocations also take a drive and a medium (emm_tape.py) in the same transaction.
+The media tables themselves are emm_media.py's, in the same database.
+
+Imports nothing from nbcli but status, the SQLite helper and the catalog's EMM modules.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from nbcli.catalog import emm_media, emm_tape
+from nbcli.catalog.emm_media import MediaDB
 from nbcli.catalog.sqlitedb import Database
 from nbcli.status import (
     ENTITY_EXISTS,
@@ -42,10 +48,13 @@ MACHINE_ALIASES = {"primary": "master", "mediaserver": "media"}
 
 ANY = "*ANY*"
 KINDS = ("backup", "restore")
-BASIC_DISK = 1  # bpstuadd -dt 1; the only storage unit type nbcli has so far
+BASIC_DISK = 1  # bpstuadd -dt 1
+MEDIA_MANAGER = emm_tape.MEDIA_MANAGER  # bpstuadd -dt 2: a tape unit (robot, density)
 DEFAULT_CJ = 1
 MFS_MIN, MFS_MAX = 20, 524288  # MB; NetBackup's range for disk fragments
 MFS_DEFAULT = MFS_MAX
+TAPE_MFS_MAX = 1048576  # MB; tape fragments may be larger (the default: one a medium)
+DEFAULT_POOL = "NetBackup"
 MAX_INT = 2**31 - 1
 # Labels and host names end up as fields of space-separated raw lines: no blanks, no quotes.
 NAME_RE = re.compile(r"[A-Za-z0-9_.+][A-Za-z0-9_.+:-]*")
@@ -99,15 +108,22 @@ def machine_type(value: str) -> str:
     return kind
 
 
-def check_stu(label: str, host: str, path: str, cj: int, mfs_mb: int, stype: int,
-              odo: int) -> dict[str, Any]:
-    """A new storage unit's row, each value checked (NetBackup's status for each mistake)."""
+def check_stu(label: str, host: str, path: str, cj: int, mfs_mb: int | None, stype: int,
+              odo: int, rt: str | None = None, rn: int | None = None,
+              density: str | None = None) -> dict[str, Any]:
+    """A new storage unit's row, each value checked (NetBackup's status for each mistake).
+    A disk unit has a path; a tape unit (stype 2) a robot type, robot number and density."""
     check_name("storage unit label", label)
     check_name("host name", host)
+    if stype == MEDIA_MANAGER:
+        return _check_tape_stu(label, host, path, cj, mfs_mb, odo, rt, rn, density)
     if stype != BASIC_DISK:
         raise NbuError(INVALID_PARAMETER,
-                       f"disk type {stype} is not supported (only -dt {BASIC_DISK}, "
-                           "BasicDisk)")
+                       f"storage unit type {stype} is not supported (-dt {BASIC_DISK}, "
+                           f"BasicDisk, or -dt {MEDIA_MANAGER}, Media Manager)")
+    if rt is not None or rn is not None or density is not None:
+        raise NbuError(INVALID_PARAMETER, "a disk storage unit has no robot or density")
+    mfs_mb = MFS_DEFAULT if mfs_mb is None else mfs_mb
     if not path.startswith("/"):
         raise NbuError(PATH_NOT_ABSOLUTE, f"path {path!r} is not absolute")
     if any(ord(c) < 32 or c in '"\x7f' for c in path):
@@ -121,7 +137,29 @@ def check_stu(label: str, host: str, path: str, cj: int, mfs_mb: int, stype: int
     if odo not in (0, 1):
         raise NbuError(INVALID_PARAMETER, f"on demand only must be 0 or 1, not {odo}")
     return {"label": label, "stype": stype, "host": host, "path": posixpath.normpath(path),
-            "cj": cj, "mfs_mb": mfs_mb, "odo": odo}
+            "cj": cj, "mfs_mb": mfs_mb, "odo": odo, "rt": None, "rn": None, "density": None}
+
+
+def _check_tape_stu(label: str, host: str, path: str, cj: int, mfs_mb: int | None, odo: int,
+                    rt: str | None, rn: int | None, density: str | None) -> dict[str, Any]:
+    if path:
+        raise NbuError(INVALID_PARAMETER, "a tape storage unit has no path (it names -rt, "
+                                          "-rn and -den)")
+    if rt is None or rn is None or density is None:
+        raise NbuError(INVALID_PARAMETER, "a tape storage unit needs -rt, -rn and -den")
+    if not 0 <= rn <= 32767:
+        raise NbuError(INVALID_PARAMETER, f"robot number must be 0 to 32767, not {rn}")
+    mfs_mb = TAPE_MFS_MAX if mfs_mb is None else mfs_mb
+    if not MFS_MIN <= mfs_mb <= TAPE_MFS_MAX:
+        raise NbuError(INVALID_PARAMETER, f"maximum fragment size must be {MFS_MIN} to "
+                                          f"{TAPE_MFS_MAX} MB, not {mfs_mb}")
+    if not 0 <= cj <= MAX_INT:
+        raise NbuError(INVALID_PARAMETER, f"maximum concurrent jobs must be 0 or more, not {cj}")
+    if odo not in (0, 1):
+        raise NbuError(INVALID_PARAMETER, f"on demand only must be 0 or 1, not {odo}")
+    return {"label": label, "stype": MEDIA_MANAGER, "host": host, "path": "", "cj": cj,
+            "mfs_mb": mfs_mb, "odo": odo, "rt": emm_media.check_robot_type(rt), "rn": rn,
+            "density": emm_media.check_density(density)}
 
 
 class EmmDB:
@@ -129,6 +167,7 @@ class EmmDB:
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path, SCHEMA)
+        self.media = MediaDB(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -184,13 +223,21 @@ class EmmDB:
                                      "(add it: nbemmcmd -addhost -machinetype media)")
             if c.execute("SELECT 1 FROM stus WHERE label = ?", (row["label"],)).fetchone():
                 raise NbuError(ENTITY_EXISTS, f"storage unit {row['label']} already exists")
-            same = c.execute("SELECT label FROM stus WHERE host = ? AND path = ?",
-                             (row["host"], row["path"])).fetchone()
+            if row["stype"] == MEDIA_MANAGER:
+                same = c.execute("SELECT label FROM stus WHERE host = ? AND rn = ? AND "
+                                 "density = ?", (row["host"], row["rn"], row["density"])
+                                 ).fetchone()
+                where = f"{row['density']} drives of robot {row['rn']} on {row['host']}"
+            else:
+                same = c.execute("SELECT label FROM stus WHERE host = ? AND path = ?",
+                                 (row["host"], row["path"])).fetchone()
+                where = f"{row['host']}:{row['path']}"
             if same:
                 raise NbuError(ENTITY_EXISTS, f"storage unit {same['label']} already writes to "
-                                              f"{row['host']}:{row['path']}")
-            c.execute("INSERT INTO stus (label, stype, host, path, cj, mfs_mb, odo) "
-                      "VALUES (:label, :stype, :host, :path, :cj, :mfs_mb, :odo)", row)
+                                              f"{where}")
+            c.execute("INSERT INTO stus (label, stype, host, path, cj, mfs_mb, odo, rt, rn, "
+                      "density) VALUES (:label, :stype, :host, :path, :cj, :mfs_mb, :odo, "
+                      ":rt, :rn, :density)", row)
 
     def delete_stu(self, label: str) -> None:
         with self.db.tx() as c:
@@ -210,9 +257,11 @@ class EmmDB:
 
     # --- allocations ---------------------------------------------------------------------
 
-    def allocate(self, jobid: int, kind: str, stu: str, host: str | None,
-                 now: int) -> dict[str, Any]:
-        """Grant `jobid` a storage unit now, or raise the status that says why not.
+    def allocate(self, jobid: int, kind: str, stu: str, host: str | None, now: int,
+                 pool: str = DEFAULT_POOL, rl: int = -1,
+                 media_id: str | None = None) -> dict[str, Any]:
+        """Grant `jobid` a storage unit now (on tape: with a drive and a medium, emm_tape.py),
+        or raise the status that says why not.
 
         A job holds one allocation at most: asking again returns the one it has, so a request
         repeated after a lost reply does not take a second slot.
@@ -225,18 +274,54 @@ class EmmDB:
             if held is not None:
                 row = c.execute(STU_SELECT + " WHERE s.label = ?", (held["stu"],)).fetchone()
                 if row is not None:
-                    return {"stu": dict(row), "host": held["host"]}
+                    return {"stu": self._granted(c, dict(row), dict(held)),
+                            "host": held["host"]}
                 c.execute("DELETE FROM allocations WHERE jobid = ?", (jobid,))
-            candidates = self._candidates(c, kind, stu, host)
-            chosen = self._pick(c, candidates)
-            c.execute("INSERT INTO allocations (jobid, stu, kind, host, time) "
-                      "VALUES (?, ?, ?, ?, ?)", (jobid, chosen["label"], kind, chosen["host"],
-                                                 now))
-            chosen["jobs"] += 1
-        return {"stu": chosen, "host": chosen["host"]}
+            candidates = self._candidates(c, kind, stu, host, media_id)
+            why: NbuError | None = None
+            for unit in self._free(c, candidates):
+                drive, medium = None, None
+                if emm_tape.is_tape(unit):
+                    try:
+                        drive, medium = emm_tape.choose(c, unit, kind, pool, rl, media_id, now)
+                    except NbuError as e:
+                        # Another unit may do; else the first reason to wait is the answer.
+                        if why is None or (e.status in emm_tape.NOT_NOW and
+                                           why.status not in emm_tape.NOT_NOW):
+                            why = e
+                        continue
+                c.execute("INSERT INTO allocations (jobid, stu, kind, host, time, drive, "
+                          "media_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          (jobid, unit["label"], kind, unit["host"], now,
+                           None if drive is None else drive["index"],
+                           None if medium is None else medium["media_id"]))
+                unit["jobs"] += 1
+                held = c.execute("SELECT * FROM allocations WHERE jobid = ?",
+                                 (jobid,)).fetchone()
+                return {"stu": self._granted(c, unit, dict(held)), "host": unit["host"]}
+        assert why is not None
+        raise why
 
-    def _candidates(self, c: sqlite3.Connection, kind: str, stu: str,
-                    host: str | None) -> list[dict[str, Any]]:
+    def _granted(self, c: sqlite3.Connection, unit: dict[str, Any],
+                 held: dict[str, Any]) -> dict[str, Any]:
+        if held.get("drive") is None or not held.get("media_id"):
+            return unit
+        return emm_tape.grant(c, unit, held["drive"], held["media_id"])
+
+    def span(self, jobid: int, full_media_id: str, now: int) -> dict[str, Any]:
+        """A backup's medium is full: another one in the same drive (emm_tape.span)."""
+        with self.db.tx() as c:
+            held = c.execute("SELECT * FROM allocations WHERE jobid = ?", (jobid,)).fetchone()
+            if held is None:
+                raise NbuError(NO_ENTITY, f"job {jobid} holds no allocation")
+            row = c.execute(STU_SELECT + " WHERE s.label = ?", (held["stu"],)).fetchone()
+            if row is None or not emm_tape.is_tape(dict(row)):
+                raise NbuError(STU_UNAVAILABLE, f"job {jobid} does not write to tape")
+            return {"stu": emm_tape.span(c, dict(row), dict(held), full_media_id, now),
+                    "host": held["host"]}
+
+    def _candidates(self, c: sqlite3.Connection, kind: str, stu: str, host: str | None,
+                    media_id: str | None = None) -> list[dict[str, Any]]:
         """The units this request may use, before their limits are looked at."""
         if kind == "restore":
             if not host:
@@ -253,10 +338,15 @@ class EmmDB:
                 raise NbuError(STU_UNAVAILABLE,
                                f"storage unit {stu} is on {row['host']}, the image is "
                                     f"on {host}")
+            if kind == "restore" and bool(media_id) != emm_tape.is_tape(dict(row)):
+                raise NbuError(STU_UNAVAILABLE, f"storage unit {stu} cannot read "
+                                                f"{'media ' + media_id if media_id else 'disk'}")
             return [dict(row)]
         units = [dict(r) for r in c.execute(STU_SELECT + " ORDER BY s.label")]
         if kind == "restore":
-            units = [u for u in units if u["host"] == host]
+            # A restore from tape names its medium; one from disk names none.
+            units = [u for u in units
+                     if u["host"] == host and bool(media_id) == emm_tape.is_tape(u)]
             if not units:
                 raise NbuError(STU_UNAVAILABLE, f"no storage unit on media server {host}")
             return units
@@ -267,8 +357,10 @@ class EmmDB:
             raise NbuError(STU_ON_DEMAND_ONLY, "every storage unit is on demand only")
         return units
 
-    def _pick(self, c: sqlite3.Connection, units: list[dict[str, Any]]) -> dict[str, Any]:
-        """The usable unit with the fewest running jobs; why none is, when none is."""
+    def _free(self, c: sqlite3.Connection, units: list[dict[str, Any]]
+              ) -> list[dict[str, Any]]:
+        """The usable units with a free job slot, fewest running jobs first; why none is,
+        when none is."""
         usable = [u for u in units if self._is_media(c, u["host"])]
         if not usable:
             raise NbuError(MEDIA_SERVER_NOT_FOUND,
@@ -283,7 +375,7 @@ class EmmDB:
         if not free:
             busy = ", ".join(f"{u['label']} ({u['jobs']}/{u['cj']})" for u in enabled)
             raise NbuError(STU_MAX_JOBS_REACHED, f"all job slots in use: {busy}")
-        return min(free, key=lambda u: (u["jobs"], u["label"]))
+        return sorted(free, key=lambda u: (u["jobs"], u["label"]))
 
     def release(self, jobid: int) -> bool:
         """Free the job's allocation; False when it held none (release is idempotent)."""
@@ -293,4 +385,5 @@ class EmmDB:
 
     def allocations(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.query(
-            "SELECT jobid, stu, kind, host, time FROM allocations ORDER BY jobid")]
+            "SELECT jobid, stu, kind, host, time, drive, media_id FROM allocations "
+            "ORDER BY jobid")]

@@ -39,7 +39,8 @@ COMMAND_GRACE = 10.0  # for users' commands to end with their jobs before they a
 # The service each daemon registers first: `start` waits until PBX hands it a connection.
 READY_SERVICE = {"bpcd": "bpcd", "nbevtmgr": "nbevtmgr", "nbemm": "nbemm", "bpjobd": "bpjobd",
                  "bpdbm": "bpdbm", "nbproxy": "nbproxy", "nbrb": "nbrb", "nbjm": "nbjm",
-                 "nbpem": "nbpem", "bprd": "bprd", "ltid": "ltid", "nbwmc": "nbwmc"}
+                 "nbpem": "nbpem", "bprd": "bprd", "ltid": "ltid", "nbwmc": "nbwmc",
+                 "vmd": "vmd", "tldcd": "tldcd", "tldd": "tldd", "avrd": "avrd"}
 
 
 def _cfg(root: str | None, create: bool) -> HostConfig:

@@ -1,4 +1,5 @@
-"""nbemm: the Enterprise Media Manager on the master: hosts, storage units, allocations.
+"""nbemm: the Enterprise Media Manager on the master: hosts, storage units, allocations, and
+the removable media (robots, drives, pools, media: nbemm_media.py's ops, in the same service).
 
 Serves the `nbemm` ops of docs/protocol.md ("EMM") over PBX. Its state is db/emm/emm.db
 (nbcli/catalog/emmdb.py), owned by this daemon alone: the commands (bpstuadd, bpstulist,
@@ -27,6 +28,7 @@ from nbcli.catalog.emmdb import EmmDB
 from nbcli.config import HostConfig
 from nbcli.daemons import orphans
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.nbemm_media import MediaOps
 from nbcli.net.conn import Connection
 from nbcli.net.service import Handler, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE
@@ -70,17 +72,22 @@ class Nbemm(Daemon):
                            master=opt(str), version=opt(str)),
             "host_delete": op(self.host_delete, ADMIN, name=name, machinetype=kind),
             "host_list": op(self.host_list, ADMIN, name=opt(str), machinetype=opt(str)),
-            "stu_add": op(self.stu_add, ADMIN, label=req(str), host=opt(str), path=req(str),
-                          cj=opt(int, emmdb.DEFAULT_CJ), mfs_mb=opt(int, emmdb.MFS_DEFAULT),
-                          stype=opt(int, emmdb.BASIC_DISK), odo=opt(int, 0)),
+            "stu_add": op(self.stu_add, ADMIN, label=req(str), host=opt(str),
+                          path=opt(str, ""), cj=opt(int, emmdb.DEFAULT_CJ), mfs_mb=opt(int),
+                          stype=opt(int, emmdb.BASIC_DISK), odo=opt(int, 0), rt=opt(str),
+                          rn=opt(int), density=opt(str)),
             "stu_delete": op(self.stu_delete, ADMIN, label=req(str)),
             "stu_list": op(self.stu_list, ADMIN, label=opt(str)),
             "allocate": op(self.allocate, ADMIN, jobid=jobid, kind=req(str, max_len=32),
-                           stu=opt(str), host=opt(str), policy=opt(str), client=opt(str)),
+                           stu=opt(str), host=opt(str), policy=opt(str), client=opt(str),
+                           pool=opt(str, emmdb.DEFAULT_POOL, max_len=128),
+                           rl=opt(int, -1, lo=-1, hi=100), media_id=opt(str, max_len=32)),
             "release": op(self.release, ADMIN, jobid=jobid),
             "allocations": op(self.allocations, ADMIN),
         }
-        ops = audited(ops, "host_add", "host_delete", "stu_add", "stu_delete")
+        media = MediaOps(lambda: self.emm, self.log)
+        ops.update(media.ops())
+        ops = audited(ops, "host_add", "host_delete", "stu_add", "stu_delete", *media.AUDITED)
         return {"nbemm": {n: replace(o, handler=_database_errors(o.handler))
                           for n, o in ops.items()}}
 
@@ -136,7 +143,7 @@ class Nbemm(Daemon):
     def stu_add(self, msg: Message, conn: Connection) -> Message:
         row = emmdb.check_stu(
             msg["label"], msg["host"] or self.cfg.client_name, msg["path"], msg["cj"],
-            msg["mfs_mb"], msg["stype"], msg["odo"])
+            msg["mfs_mb"], msg["stype"], msg["odo"], msg["rt"], msg["rn"], msg["density"])
         self.emm.add_stu(row)
         self.log.info("storage unit %s added by %s: %s", row["label"], conn.peer, row)
         return {}
@@ -156,14 +163,17 @@ class Nbemm(Daemon):
         jobid, kind = msg["jobid"], msg["kind"]
         stu = msg["stu"] or emmdb.ANY
         try:
-            granted = self.emm.allocate(jobid, kind, stu, msg["host"],
-                                        int(clock.now()))
+            granted = self.emm.allocate(jobid, kind, stu, msg["host"], int(clock.now()),
+                                        msg["pool"], msg["rl"], msg["media_id"])
         except NbuError as e:
             self.log.debug("allocation for %s job %d on %s refused: %s", kind, jobid, stu, e,
                            extra={"jobid": jobid})
             raise
-        self.log.info("allocated %s on %s to %s job %d", granted["stu"]["label"],
-                      granted["host"], kind, jobid, extra={"jobid": jobid})
+        unit = granted["stu"]
+        tape = f", drive {unit['drive_name']}, media {unit['media_id']}" \
+            if unit.get("media_id") else ""
+        self.log.info("allocated %s on %s%s to %s job %d", unit["label"], granted["host"],
+                      tape, kind, jobid, extra={"jobid": jobid})
         return granted
 
     def release(self, msg: Message, conn: Connection) -> Message:

@@ -75,7 +75,8 @@ def test_storage_unit_add_list_delete(db: EmmDB) -> None:
     units = db.stus()
     assert [u["label"] for u in units] == ["a", "b"]
     assert units[1] == {"label": "b", "stype": 1, "host": "media1", "path": "/disk/b", "cj": 3,
-                        "mfs_mb": 524288, "odo": 0, "jobs": 0}
+                        "mfs_mb": 524288, "odo": 0, "jobs": 0, "rt": None, "rn": None,
+                        "density": None}
     assert db.stus("a")[0]["mfs_mb"] == 1024 and db.stus("a")[0]["odo"] == 1
     assert status_of(db.stus, "zz") == 227
     db.delete_stu("a")
@@ -223,7 +224,7 @@ def test_state_survives_a_reopen(tmp_path: Path) -> None:
     try:
         assert again.stus("a")[0]["jobs"] == 1
         assert again.allocations() == [{"jobid": 5, "stu": "a", "kind": "restore", "host": "m",
-                                         "time": 50}]
+                                         "time": 50, "drive": None, "media_id": None}]
         assert again.hosts() == [{"name": "m", "machinetype": "media", "master": "",
                                   "version": ""}]
     finally:

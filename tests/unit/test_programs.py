@@ -19,4 +19,6 @@ def test_role_daemons_start_pbx_first() -> None:
     assert programs.daemons_for(["client"]) == ["pbx_exchange", "bpcd", "nbcmdd"]
     master = programs.daemons_for(["master"])
     assert master[:2] == ["pbx_exchange", "bpcd"] and "nbjm" in master and "ltid" not in master
-    assert programs.daemons_for(["media"]) == ["pbx_exchange", "bpcd", "ltid", "nbcmdd"]
+    assert programs.daemons_for(["media"]) == ["pbx_exchange", "bpcd", "tldcd", "tldd", "avrd",
+                                               "ltid", "nbcmdd"]
+    assert "vmd" in master and "tldd" not in master

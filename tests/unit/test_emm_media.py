@@ -1,0 +1,374 @@
+"""The EMM's media rules on a real SQLite file: pools and the scratch pool, robots, drives and
+media, the choice of a drive and a medium for a tape job, spanning, the media error threshold
+(with the clock passed in) and unassigning expired media."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbcli.catalog import emm_media, emmdb
+from nbcli.catalog.emm_media import FROZEN, FULL, SUSPENDED
+from nbcli.catalog.emmdb import EmmDB
+from nbcli.status import NbuError
+
+HOME = "/nb/volmgr/vtl"
+NOW = 1_700_000_000
+HOUR = 3600
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[EmmDB]:
+    """A master with media server media1, a TLD robot 0 with two hcart drives (drnum 0 and
+    1) and one TAPE storage unit (4 concurrent jobs) using them."""
+    d = EmmDB(tmp_path / "emm" / "emm.db")
+    d.add_host("media1", "media")
+    d.media.robot_add(0, "tld", "media1", HOME)
+    for n in (0, 1):
+        d.media.drive_add(f"drive{n}", "media1", "hcart", 0, n, f"{HOME}:{n}")
+    d.add_stu(emmdb.check_stu("TAPE", "media1", "", 4, None, 2, 0, "tld", 0, "hcart"))
+    yield d
+    d.close()
+
+
+def add(d: EmmDB, media_id: str, slot: int, pool: str = "NetBackup", mtype: str = "hcart",
+        rn: int = 0) -> None:
+    d.media.media_add(media_id, mtype, NOW, barcode=f"{media_id}L6", pool=pool, rt="tld",
+                      rn=rn, slot=slot)
+
+
+def rec(d: EmmDB, media_id: str) -> dict[str, Any]:
+    return d.media.media(media_id)[0]
+
+
+def backup(d: EmmDB, jobid: int, pool: str = "NetBackup", rl: int = 1,
+           now: int = NOW) -> dict[str, Any]:
+    return d.allocate(jobid, "backup", "TAPE", None, now, pool=pool, rl=rl)["stu"]
+
+
+def status_of(fn: Callable[..., object], *args: Any, **kwargs: Any) -> int:
+    with pytest.raises(NbuError) as e:
+        fn(*args, **kwargs)
+    return e.value.status
+
+
+# --- pools ----------------------------------------------------------------------------------
+
+def test_default_pools_then_user_pools_numbered_next(db: EmmDB) -> None:
+    assert [(p["number"], p["name"]) for p in db.media.pools()] == \
+        [(0, "None"), (1, "NetBackup"), (2, "DataStore"), (3, "CatalogBackup")]
+    assert db.media.pool_add("Weekly", "weekly fulls") == 4
+    assert db.media.pool_add("Scratch") == 5
+    weekly = db.media.pools()[4]
+    assert weekly == {"number": 4, "name": "Weekly", "description": "weekly fulls",
+                      "host": "ANYHOST", "user": "ANY", "group": "NONE", "scratch": False}
+    assert status_of(db.media.pool_add, "Weekly") == 226
+    assert status_of(db.media.pool_delete, "NetBackup") == 133
+    db.media.pool_delete("Weekly")
+    assert status_of(db.media.pool_delete, "Weekly") == 167
+
+
+def test_one_scratch_pool_never_netbackup_or_datastore(db: EmmDB) -> None:
+    db.media.pool_add("Scratch")
+    db.media.pool_add("Other")
+    assert status_of(db.media.pool_scratch, "NetBackup", True) == 133
+    assert status_of(db.media.pool_scratch, "DataStore", True) == 133
+    db.media.pool_scratch("Scratch", True)
+    assert status_of(db.media.pool_scratch, "Other", True) == 226
+    assert [p["name"] for p in db.media.pools() if p["scratch"]] == ["Scratch"]
+    db.media.pool_scratch("Scratch", False)
+    db.media.pool_scratch("Other", True)
+    assert [p["name"] for p in db.media.pools() if p["scratch"]] == ["Other"]
+
+
+# --- robots, drives, media ------------------------------------------------------------------
+
+def test_drives_get_the_lowest_free_index_and_robot_checks(db: EmmDB) -> None:
+    assert [(d["index"], d["name"], d["drnum"], d["state"], d["jobid"], d["media_id"])
+            for d in db.media.drives()] == [(0, "drive0", 0, "UP", 0, ""),
+                                            (1, "drive1", 1, "UP", 0, "")]
+    assert status_of(db.media.drive_add, "drive0", "media1", "hcart", 0, 5, "/x") == 226
+    assert status_of(db.media.drive_add, "d9", "media1", "hcart", 0, 1, "/x") == 226
+    assert status_of(db.media.drive_add, "d9", "media1", "hcart", 7, 3, "/x") == 227
+    assert status_of(db.media.drive_add, "d9", "media1", "lto", 0, 3, "/x") == 20
+    db.media.drive_delete("drive0", "media1")
+    assert db.media.drive_add("drive9", "media1", "hcart", 0, 9, f"{HOME}:9") == 0
+    assert status_of(db.media.robot_delete, 0) == 133  # drives first
+    assert status_of(db.media.robot_add, 0, "tld", "media1", HOME) == 226
+    assert status_of(db.media.robot_add, 1, "acs", "media1", HOME) == 20
+    assert db.media.robots() == [{"rn": 0, "rt": "tld", "host": "media1", "device": HOME}]
+
+
+def test_media_add_checks_and_record_keys(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    r = rec(db, "a00001")
+    assert {k: r[k] for k in ("media_id", "type", "barcode", "pool", "pool_number", "rt", "rn",
+                              "slot", "host", "state", "assigned", "rl", "jobid", "density",
+                              "created")} == \
+        {"media_id": "A00001", "type": "hcart", "barcode": "A00001L6", "pool": "NetBackup",
+         "pool_number": 1, "rt": "tld", "rn": 0, "slot": 1, "host": "media1", "state": 0,
+         "assigned": 0, "rl": -1, "jobid": 0, "density": "hcart", "created": NOW}
+    keys = {"media_id", "type", "barcode", "pool", "pool_number", "rt", "rn", "slot", "host",
+            "state", "assigned", "expiration", "last_written", "last_read", "kbytes", "images",
+            "vimages", "rl", "mounts", "max_mounts", "errors", "created", "first_mount",
+            "last_mount", "description", "jobid"}
+    assert keys <= set(r)
+    assert status_of(add, db, "A00001", 2) == 226
+    assert status_of(add, db, "A00002", 1) == 226  # slot taken
+    assert status_of(add, db, "A0000003", 3) == 171
+    assert status_of(add, db, "A00003", 3, pool="NoSuch") == 167
+    assert status_of(add, db, "A00003", 3, rn=4) == 227
+    assert status_of(add, db, "A00003", 3, mtype="floppy") == 20
+    db.media.media_add("S00001", "hcart", NOW)  # standalone
+    assert (rec(db, "S00001")["rt"], rec(db, "S00001")["rn"]) == ("none", -1)
+    db.media.media_change("A00001", slot=5)
+    assert rec(db, "A00001")["slot"] == 5
+    db.media.media_delete("A00001")
+    assert status_of(db.media.media, "A00001") == 227
+
+
+# --- tape allocation ------------------------------------------------------------------------
+
+def test_grant_names_unit_drive_and_medium(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    g = backup(db, 10)
+    assert (g["label"], g["stype"], g["library"], g["drive"], g["drive_name"], g["barcode"],
+            g["media_id"], g["pool"], g["density"]) == \
+        ("TAPE", 2, HOME, 0, "drive0", "A00001L6", "A00001", "NetBackup", "hcart")
+    r = rec(db, "A00001")
+    assert (r["assigned"], r["rl"], r["jobid"]) == (NOW, 1, 10)
+    assert db.media.drives()[0]["jobid"] == 10
+    assert backup(db, 10) == g  # asking again: the same grant
+    db.release(10)
+    assert rec(db, "A00001")["jobid"] == 0 and db.media.drives()[0]["jobid"] == 0
+    assert rec(db, "A00001")["assigned"] == NOW  # released, still assigned
+
+
+def test_assigned_same_retention_first_then_unassigned(db: EmmDB) -> None:
+    for n, slot in (("A00001", 1), ("A00002", 2), ("A00003", 3)):
+        add(db, n, slot)
+    db.media.media_written("A00002", 500, 1, False, 3, NOW + 10, NOW)  # assigned, rl 3
+    db.media.media_written("A00003", 900, 1, False, 1, NOW + 10, NOW)  # assigned, rl 1
+    assert backup(db, 1, rl=1)["media_id"] == "A00003"
+    assert backup(db, 2, rl=2)["media_id"] == "A00001"  # no rl-2 medium: an unassigned one
+    db.release(1)
+    db.release(2)
+    assert backup(db, 3, rl=3)["media_id"] == "A00002"
+
+
+def test_scratch_medium_moves_to_the_requested_pool(db: EmmDB) -> None:
+    db.media.pool_add("Weekly")
+    db.media.pool_add("Scratch")
+    db.media.pool_scratch("Scratch", True)
+    add(db, "S00001", 1, pool="Scratch")
+    add(db, "N00001", 2)  # another pool's: never taken
+    g = backup(db, 1, pool="Weekly")
+    assert (g["media_id"], g["pool"]) == ("S00001", "Weekly")
+    assert rec(db, "S00001")["pool_number"] == 4
+    assert status_of(backup, db, 2, pool="Weekly") in (2000, 2001)
+    assert status_of(backup, db, 3, pool="NoSuch") == 167
+
+
+def test_busy_drives_then_down_drives_then_no_media(db: EmmDB) -> None:
+    for n, slot in (("A00001", 1), ("A00002", 2), ("A00003", 3)):
+        add(db, n, slot)
+    backup(db, 1)
+    backup(db, 2)
+    # Both drives are held: the unit's job slots allow it, the drives do not.
+    assert status_of(backup, db, 3) == 2001
+    db.release(2)
+    db.media.drive_update("drive1", "media1", state="DOWN")
+    assert status_of(backup, db, 3) == 2001  # the UP one is busy
+    db.release(1)
+    db.media.drive_update("drive0", "media1", state="DOWN")
+    assert status_of(backup, db, 3) == 2009
+    db.media.drive_update("drive0", "media1", state="UP")
+    g = backup(db, 3)
+    assert g["drive_name"] == "drive0"  # DOWN drive1 never used
+    db.release(3)
+    for m in ("A00001", "A00002", "A00003"):
+        db.media.media_written(m, 1, 1, True, 1, NOW, NOW)  # all FULL
+    assert status_of(backup, db, 4) == 2000
+    assert db.allocations() == []
+
+
+def test_drive_holding_the_medium_is_preferred(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    db.media.drive_loaded("drive1", "media1", "A00001", NOW)
+    g = backup(db, 1)
+    assert (g["media_id"], g["drive_name"]) == ("A00001", "drive1")
+    assert rec(db, "A00001")["mounts"] == 1
+
+
+def test_medium_in_a_down_drive_is_not_chosen(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    add(db, "A00002", 2)
+    db.media.media_written("A00001", 100, 1, False, 1, NOW, NOW)
+    db.media.drive_loaded("drive1", "media1", "A00001", NOW)
+    db.media.drive_update("drive1", "media1", state="DOWN")
+    assert backup(db, 1)["media_id"] == "A00002"
+
+
+def test_restore_names_its_medium(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    add(db, "A00002", 2)
+    db.media.media_written("A00002", 100, 1, False, 1, NOW, NOW)
+    db.media.drive_loaded("drive1", "media1", "A00002", NOW)
+    g = db.allocate(2, "restore", emmdb.ANY, "media1", NOW, media_id="A00002")["stu"]
+    assert (g["label"], g["media_id"], g["drive_name"], g["drive"]) == \
+        ("TAPE", "A00002", "drive1", 1)
+    assert db.allocations()[0]["media_id"] == "A00002"
+    assert rec(db, "A00002")["assigned"] == NOW  # a restore assigns nothing new
+    assert rec(db, "A00001")["assigned"] == 0
+    # A restore from tape must name its medium; a disk restore goes to disk units only.
+    assert status_of(db.allocate, 3, "restore", "TAPE", "media1", NOW) == 219
+
+
+def test_restore_waits_for_a_medium_in_use_and_reads_a_frozen_one(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    add(db, "A00002", 2)
+    assert backup(db, 1)["media_id"] == "A00001"
+    assert status_of(db.allocate, 2, "restore", emmdb.ANY, "media1", NOW,
+                     media_id="A00001") == 97
+    db.media.media_written("A00002", 100, 1, False, 1, NOW, NOW)
+    db.media.media_state("A00002", "freeze")
+    g = db.allocate(2, "restore", emmdb.ANY, "media1", NOW, media_id="A00002")["stu"]
+    assert (g["media_id"], g["drive_name"]) == ("A00002", "drive1")
+    assert status_of(db.allocate, 3, "restore", emmdb.ANY, "media1", NOW,
+                     media_id="A00002") == 2001  # both drives busy
+    db.release(1)
+    assert status_of(db.allocate, 3, "restore", emmdb.ANY, "media1", NOW,
+                     media_id="A00002") == 97
+    assert status_of(db.allocate, 3, "restore", emmdb.ANY, "media1", NOW,
+                     media_id="NOSUCH") == 227
+
+
+def test_span_marks_full_and_keeps_the_drive(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    add(db, "A00002", 2)
+    g = backup(db, 1)
+    db.media.drive_loaded(g["drive_name"], "media1", g["media_id"], NOW)
+    nxt = db.span(1, "A00001", NOW + 5)["stu"]
+    assert (nxt["media_id"], nxt["drive_name"]) == ("A00002", g["drive_name"])
+    assert rec(db, "A00001")["state"] & FULL and rec(db, "A00001")["jobid"] == 0
+    assert (rec(db, "A00002")["jobid"], rec(db, "A00002")["rl"]) == (1, 1)
+    assert status_of(db.span, 1, "A00002", NOW) == 96
+    assert status_of(db.span, 9, "A00002", NOW) == 227
+
+
+# --- the media error threshold ------------------------------------------------------------
+
+def test_third_error_in_the_window_freezes_an_unassigned_medium(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    m = db.media
+    assert m.media_error(1, "A00001", "drive0", "write", NOW) == "none"
+    assert m.media_error(1, "A00001", "drive0", "write", NOW + HOUR) == "none"
+    assert m.media_error(1, "A00001", "drive0", "write", NOW + 2 * HOUR) == "frozen"
+    assert rec(db, "A00001")["state"] & FROZEN and rec(db, "A00001")["errors"] == 3
+
+
+def test_third_error_suspends_an_assigned_medium(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    backup(db, 1)
+    m = db.media
+    for t in (0, 1):
+        assert m.media_error(1, "A00001", 0, "write", NOW + t * HOUR) == "none"
+    assert m.media_error(1, "A00001", 0, "read", NOW + 2 * HOUR) == "suspended"
+    assert rec(db, "A00001")["state"] & SUSPENDED
+
+
+def test_errors_outside_the_window_do_not_count_and_settings_change_it(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    m = db.media
+    assert m.media_error(1, "A00001", 0, "write", NOW) == "none"
+    assert m.media_error(1, "A00001", 0, "write", NOW + 13 * HOUR) == "none"
+    assert m.media_error(1, "A00001", 0, "write", NOW + 14 * HOUR) == "none"  # 2 in window
+    assert m.settings(threshold=1, window=24) == {"media_error_threshold": 1,
+                                                  "time_window": 24}
+    assert m.media_error(1, "A00001", 0, "write", NOW + 15 * HOUR) == "frozen"
+
+
+def test_one_drive_failing_on_two_media_goes_down(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    add(db, "A00002", 2)
+    m = db.media
+    assert m.media_error(1, "A00001", "drive1", "write", NOW) == "none"
+    assert m.media_error(2, "A00002", "drive1", "position", NOW + 60) == "drive_down"
+    assert m.drives()[1]["state"] == "DOWN"
+    assert rec(db, "A00002")["state"] == 0
+
+
+# --- unassign -------------------------------------------------------------------------------
+
+def test_unassign_clears_and_returns_to_scratch(db: EmmDB) -> None:
+    db.media.pool_add("Scratch")
+    db.media.pool_scratch("Scratch", True)
+    add(db, "A00001", 1)
+    db.media.media_written("A00001", 100, 2, True, 1, NOW + 99, NOW)
+    assert db.media.media_unassign("A00001") is True
+    r = rec(db, "A00001")
+    assert (r["assigned"], r["rl"], r["kbytes"], r["images"], r["vimages"], r["state"],
+            r["pool"]) == (0, -1, 0, 0, 0, 0, "Scratch")
+
+
+def test_unassign_keeps_frozen_and_in_use_media(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    add(db, "A00002", 2)
+    db.media.media_written("A00001", 100, 2, False, 1, NOW, NOW)
+    db.media.media_state("A00001", "freeze")
+    assert db.media.media_unassign("A00001") is False
+    assert rec(db, "A00001")["assigned"] == NOW
+    backup(db, 1)  # takes A00002 (A00001 is frozen)
+    assert rec(db, "A00002")["jobid"] == 1
+    assert db.media.media_unassign("A00002") is False
+    db.release(1)
+    assert db.media.media_unassign("A00002") is True
+    assert rec(db, "A00002")["pool"] == "NetBackup"  # no scratch pool: stays
+
+
+def test_freeze_needs_an_assigned_medium(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    assert status_of(db.media.media_state, "A00001", "suspend") == 95
+    assert status_of(db.media.media_delete, "NOSUCH") == 227
+    db.media.media_written("A00001", 1, 1, False, 1, NOW, NOW)
+    assert status_of(db.media.media_delete, "A00001") == 168
+    assert status_of(db.media.media_change, "A00001", pool="None") == 168
+
+
+# --- storage units and old databases --------------------------------------------------------
+
+def test_tape_storage_unit_rules(db: EmmDB) -> None:
+    def tape(**kw: Any) -> dict[str, Any]:
+        args: dict[str, Any] = {"label": "T", "host": "media1", "path": "", "cj": 1,
+                                "mfs_mb": None, "stype": 2, "odo": 0, "rt": "tld", "rn": 1,
+                                "density": "hcart"}
+        args.update(kw)
+        return emmdb.check_stu(**args)
+    assert tape()["mfs_mb"] == emmdb.TAPE_MFS_MAX
+    assert status_of(tape, path="/x") == 20
+    assert status_of(tape, rt=None) == 20
+    assert status_of(tape, density="lto9") == 20
+    assert status_of(tape, rn=40000) == 20
+    assert status_of(db.add_stu, tape(label="T2", rn=0)) == 226  # robot 0 hcart is TAPE's
+
+
+def test_old_database_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "emm.db"
+    old = sqlite3.connect(path)
+    old.executescript(emmdb.SCHEMA)
+    old.execute("INSERT INTO stus VALUES ('d', 1, 'm', '/d', 1, 20, 0)")
+    old.execute("INSERT INTO allocations VALUES (4, 'd', 'backup', 'm', 1)")
+    old.commit()
+    old.close()
+    d = EmmDB(path)
+    try:
+        assert d.allocations() == [{"jobid": 4, "stu": "d", "kind": "backup", "host": "m",
+                                    "time": 1, "drive": None, "media_id": None}]
+        assert d.stus("d")[0]["density"] is None
+        assert emm_media.DEFAULT_SETTINGS == d.media.settings()
+    finally:
+        d.close()

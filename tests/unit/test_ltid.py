@@ -1,0 +1,296 @@
+"""ltid's rules (nbcli.daemons.ltid_mount) over ports that drive a real virtual library on
+tmp_path: tldd's plan, tldcd's moves and avrd's header reads are the real functions; only
+nbemm is a dictionary and the clock is a number the test moves."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbcli.daemons import robots
+from nbcli.daemons.ltid_drives import Drive, due_unloads, scan_candidate, tpreq_drive
+from nbcli.daemons.ltid_mount import Mounter
+from nbcli.daemons.tldd import plan
+from nbcli.media import tapefmt
+from nbcli.status import (
+    MEDIA_DOWN,
+    MEDIA_HEADER_UNREADABLE,
+    MEDIA_IN_USE,
+    MEDIA_REQUEST_FAILED,
+    NO_ENTITY,
+    WRONG_TAPE,
+    NbuError,
+)
+from nbcli.vtl.library import Library, VirtualChanger
+from nbcli.vtl.vdrive import VirtualDrive
+from tests.unit.tapekit import make_library
+
+DELAY = 10.0
+
+
+class Ports:
+    """nbemm as dictionaries; the robot and avrd as the daemons do it, on a real library."""
+
+    def __init__(self, lib: Library) -> None:
+        self.lib = lib
+        self.drives = [
+            {"index": i, "name": f"IBM.ULT3580-TD5.00{i}", "host": "aio", "type": "hcart",
+             "rn": 0, "drnum": i, "path": f"/dev/nst{i}", "state": "UP", "comment": ""}
+            for i in range(2)]
+        self.loaded: list[tuple[str, str]] = []
+        self.states: list[tuple[str, str]] = []
+        self.moves = 0
+
+    def emm_drives(self) -> list[dict[str, Any]]:
+        return [dict(d) for d in self.drives]
+
+    def emm_robots(self) -> list[dict[str, Any]]:
+        return [{"rn": 0, "rt": "tld", "host": "aio", "device": str(self.lib.home)}]
+
+    def emm_loaded(self, name: str, media_id: str) -> None:
+        self.loaded.append((name, media_id))
+
+    def emm_state(self, name: str, state: str) -> None:
+        self.states.append((name, state))
+
+    def robot_inventory(self, rn: int) -> dict[str, Any]:
+        return robots.inventory_record(VirtualChanger(self.lib).inventory())
+
+    def robot_mount(self, rn: int, drnum: int, barcode: str) -> None:
+        changer = VirtualChanger(self.lib)
+        for kind, a, b in plan(self.robot_inventory(rn), drnum, barcode):
+            self.moves += 1
+            changer.unload(a) if kind == "unload" else changer.load(a, b)
+
+    def robot_unmount(self, rn: int, drnum: int) -> None:
+        self.moves += 1
+        VirtualChanger(self.lib).unload(drnum)
+
+    def read_label(self, drive: Drive) -> dict[str, Any]:
+        return robots.read_label(robots.drive(drive.device, drive.drnum, drive.path)).record()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> Library:
+    return make_library(tmp_path, drives=2, slots=4)
+
+
+@pytest.fixture
+def world(lib: Library) -> tuple[Mounter, Ports, Clock]:
+    ports, clock = Ports(lib), Clock()
+    m = Mounter(ports, DELAY, logging.getLogger("test-ltid"), clock)
+    m.learn()
+    return m, ports, clock
+
+
+def label_cartridge(lib: Library, slot: int, media_id: str) -> None:
+    """Write a NetBackup media header on the cartridge of `slot` through drive 1."""
+    VirtualChanger(lib).load(slot, 1)
+    d = VirtualDrive(lib, 1)
+    d.open(True)
+    d.write(tapefmt.encode_mh(tapefmt.MediaHeader(media_id, 1)))
+    d.write_filemarks(1)
+    d.close()
+    VirtualChanger(lib).unload(1)
+
+
+def where(lib: Library, barcode: str) -> tuple[str, int]:
+    c = lib.state().cartridges[barcode]
+    return c.location, c.element
+
+
+def test_mount_loads_records_and_tells_emm(world: tuple[Mounter, Ports, Clock],
+                                           lib: Library) -> None:
+    m, ports, _ = world
+    reply = m.mount(7, "0000L6", "A00000L6", "IBM.ULT3580-TD5.000", "w")
+    assert reply["drive"] == "IBM.ULT3580-TD5.000" and reply["drnum"] == 0
+    assert reply["library"] == str(lib.home) and reply["media_id"] == "0000L6"
+    assert where(lib, "A00000L6") == ("drive", 0)
+    assert ports.loaded == [("IBM.ULT3580-TD5.000", "0000L6")]
+    rec = m.status()["drives"][0]
+    assert (rec["user"], rec["jobid"], rec["ready"], rec["label"], rec["extmid"]) == \
+        ("root", 7, True, "No", "0000L6")  # a blank tape: not labelled yet
+    # the same job mounts again: no move; another job: 97
+    moves = ports.moves
+    m.mount(7, "0000L6", "A00000L6", "IBM.ULT3580-TD5.000", "w")
+    assert ports.moves == moves
+    with pytest.raises(NbuError) as e:
+        m.mount(8, "0001L6", "A00001L6", "IBM.ULT3580-TD5.000", "w")
+    assert e.value.status == MEDIA_IN_USE
+
+
+def test_unmount_keeps_the_cartridge_for_the_delay_then_sends_it_home(
+        world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    m, ports, clock = world
+    m.mount(7, "0001L6", "A00001L6", "IBM.ULT3580-TD5.001", "r")
+    m.unmount(7, "IBM.ULT3580-TD5.001")
+    assert m.status()["drives"][1]["user"] == ""
+    clock.now += DELAY - 1
+    m.unload_due()
+    assert where(lib, "A00001L6") == ("drive", 1)
+    # a next job of the same medium within the delay mounts it without a move
+    moves = ports.moves
+    m.mount(9, "0001L6", "A00001L6", "IBM.ULT3580-TD5.001", "r")
+    assert ports.moves == moves
+    m.unmount(9, "IBM.ULT3580-TD5.001")
+    clock.now += DELAY + 1
+    m.unload_due()
+    assert where(lib, "A00001L6") == ("slot", 2)
+    assert ports.loaded[-1] == ("IBM.ULT3580-TD5.001", "")
+    assert m.status()["drives"][1]["ready"] is False
+
+
+def test_a_header_naming_another_media_id_is_93_and_frees_the_drive(
+        world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    m, _, _ = world
+    label_cartridge(lib, 3, "OTHER1")
+    with pytest.raises(NbuError) as e:
+        m.mount(5, "0002L6", "A00002L6", "IBM.ULT3580-TD5.000", "w")
+    assert e.value.status == WRONG_TAPE and "OTHER1" in e.value.detail
+    rec = m.status()["drives"][0]
+    assert rec["user"] == "" and rec["recmid"] == "OTHER1" and rec["label"] == "Yes"
+    assert m.status()["pending"] == []
+    # the right id passes
+    m.mount(6, "OTHER1", "A00002L6", "IBM.ULT3580-TD5.000", "w")
+
+
+def test_a_foreign_tape_is_172(world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    m, _, _ = world
+    VirtualChanger(lib).load(4, 1)
+    d = VirtualDrive(lib, 1)
+    d.open(True)
+    d.write(b"not a header" * 10)
+    d.close()
+    VirtualChanger(lib).unload(1)
+    with pytest.raises(NbuError) as e:
+        m.mount(5, "0003L6", "A00003L6", "IBM.ULT3580-TD5.000", "w")
+    assert e.value.status == MEDIA_HEADER_UNREADABLE
+
+
+def test_down_drive_is_164_and_state_goes_to_emm(world: tuple[Mounter, Ports, Clock]) -> None:
+    m, ports, _ = world
+    m.set_state(1, "DOWN")
+    assert ports.states == [("IBM.ULT3580-TD5.001", "DOWN")]
+    assert m.status()["drives"][1]["control"] == "DOWN-TLD"
+    with pytest.raises(NbuError) as e:
+        m.mount(5, "0000L6", "A00000L6", "IBM.ULT3580-TD5.001", "w")
+    assert e.value.status == MEDIA_DOWN
+    m.set_state("IBM.ULT3580-TD5.001", "UP")
+    assert m.status()["drives"][1]["control"] == "TLD"
+
+
+def test_a_cartridge_in_another_idle_drive_moves_over(world: tuple[Mounter, Ports, Clock],
+                                                      lib: Library) -> None:
+    m, ports, _ = world
+    m.mount(1, "0000L6", "A00000L6", "IBM.ULT3580-TD5.000", "r")
+    with pytest.raises(NbuError) as e:  # held by job 1
+        m.mount(2, "0000L6", "A00000L6", "IBM.ULT3580-TD5.001", "r")
+    assert e.value.status == MEDIA_IN_USE
+    m.unmount(1, "IBM.ULT3580-TD5.000")
+    m.mount(2, "0000L6", "A00000L6", "IBM.ULT3580-TD5.001", "r")
+    assert where(lib, "A00000L6") == ("drive", 1)
+    assert m.status()["drives"][0]["ready"] is False
+    assert ("IBM.ULT3580-TD5.000", "") in ports.loaded
+
+
+def test_unknown_drive_and_missing_cartridge(world: tuple[Mounter, Ports, Clock],
+                                             lib: Library) -> None:
+    m, _, _ = world
+    with pytest.raises(NbuError) as e:
+        m.mount(1, "0000L6", "A00000L6", "NO.SUCH.DRIVE", "r")
+    assert e.value.status == NO_ENTITY
+    with pytest.raises(NbuError) as e:
+        m.mount(1, "XYZ999", "XYZ999", "IBM.ULT3580-TD5.000", "r")
+    assert e.value.status == MEDIA_REQUEST_FAILED
+    assert m.status()["drives"][0]["user"] == ""
+
+
+def test_learn_finds_loaded_cartridges_and_sends_them_home(lib: Library) -> None:
+    """A restarted ltid: what a previous one left loaded is free and goes home after the
+    delay."""
+    VirtualChanger(lib).load(2, 1)
+    ports, clock = Ports(lib), Clock()
+    m = Mounter(ports, DELAY, logging.getLogger("test-ltid"), clock)
+    m.learn()
+    rec = m.status()["drives"][1]
+    assert rec["barcode"] == "A00001L6" and rec["user"] == "" and rec["label"] == "-"
+    clock.now += DELAY + 1
+    m.unload_due()
+    assert where(lib, "A00001L6") == ("slot", 2)
+
+
+def test_reset_frees_and_unloads_now(world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    m, _, _ = world
+    m.mount(3, "0000L6", "A00000L6", "IBM.ULT3580-TD5.000", "w")
+    m.set_state(0, "RESET")
+    assert where(lib, "A00000L6") == ("slot", 1)
+    assert m.status()["drives"][0]["user"] == ""
+
+
+def test_avrd_reads_drives_ltid_did_not_mount(world: tuple[Mounter, Ports, Clock],
+                                              lib: Library) -> None:
+    m, _, _ = world
+    label_cartridge(lib, 2, "0001L6")
+    VirtualChanger(lib).load(2, 0)  # an operator's load
+    m.sync(0)
+    todo = m.avr_next()
+    assert todo["name"] == "IBM.ULT3580-TD5.000" and todo["barcode"] == "A00001L6"
+    assert m.avr_next() == {}  # handed out once
+    label = robots.read_label(robots.drive(todo["device"], todo["drnum"], todo["path"]))
+    m.avr_label(todo["name"], todo["barcode"], label.record())
+    rec = m.status()["drives"][0]
+    assert rec["recmid"] == "0001L6" and rec["label"] == "Yes"
+    assert m.avr_next() == {}
+
+
+def test_pure_drive_rules() -> None:
+    a = Drive(0, "a", "hcart", 0, 0, "/dev/nst0", barcode="X", unload_at=5.0)
+    b = Drive(1, "b", "hcart", 0, 1, "/dev/nst1")
+    c = Drive(2, "c", "dlt", -1, 0, "/dev/nst2", state="DOWN")
+    assert due_unloads([a, b, c], 5.0) == [a] and due_unloads([a], 4.9) == []
+    assert scan_candidate([a, b], 0.0, 60) is a
+    a.scanning = 1.0
+    assert scan_candidate([a, b], 30.0, 60) is None and scan_candidate([a], 62.0, 60) is a
+    assert tpreq_drive([a, b, c], 0, "", set()) is b
+    assert tpreq_drive([a, b, c], 0, "", {"b"}) is a
+    assert tpreq_drive([a, b], 0, "dlt", set()) is None
+    assert c.control() == "DOWN" and Drive(3, "d", "x", -1, 0, "").control() == "AVR"
+
+
+def test_tldd_plan() -> None:
+    inv = {"drives": [{"number": 0, "full": True, "barcode": "B", "source": 2},
+                      {"number": 1, "full": False, "barcode": "", "source": None}],
+           "slots": [{"number": 1, "full": True, "barcode": "A", "source": None},
+                     {"number": 2, "full": False, "barcode": "", "source": None}]}
+    assert plan(inv, 0, "B") == []
+    assert plan(inv, 1, "A") == [("load", 1, 1)]
+    assert plan(inv, 0, "A") == [("unload", 0, 0), ("load", 1, 0)]
+    assert plan(inv, 1, "B") == [("unload", 0, 0), ("load", 2, 1)]
+    with pytest.raises(NbuError) as e:
+        plan(inv, 1, "C")
+    assert e.value.status == MEDIA_REQUEST_FAILED
+
+
+def test_read_label_blank_labelled_and_busy(lib: Library) -> None:
+    VirtualChanger(lib).load(1, 0)
+    d = robots.drive(str(lib.home), 0, "")
+    assert robots.read_label(d) == robots.Label("", True, False, False)
+    w = VirtualDrive(lib, 0)
+    w.open(True)
+    w.write(tapefmt.encode_mh(tapefmt.MediaHeader("ABC123", 1)))
+    with pytest.raises(NbuError) as e:  # open elsewhere: never touched
+        robots.read_label(robots.drive(str(lib.home), 0, ""))
+    assert e.value.status == MEDIA_IN_USE
+    w.close()
+    assert robots.read_label(d).recmid == "ABC123"
