@@ -207,7 +207,10 @@ def _requests(cfg: HostConfig, masters: str | None, backupid: str | None,
 
 
 def _expire_medium(cfg: HostConfig, masters: str | None, media_id: str, force: bool) -> int:
-    """`-m ID -d 0`: bpdbm expires every image on the medium and unassigns it."""
+    """`-m ID -d 0`: bpdbm expires every image on the medium and unassigns it (227 when the
+    EMM database has no such medium)."""
+    for m in masters_of(cfg, masters):
+        emm_request(cfg, m, "media_list", media_id=media_id)
     if not force and not confirmed(f"Are you SURE you want to delete the images on media "
                                    f"{media_id} y/n (n)? "):
         raise NbuError(TERMINATED_BY_ADMIN, "the expiration was not changed")
