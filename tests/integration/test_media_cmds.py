@@ -177,3 +177,18 @@ def test_bplabel_and_mheader(tapes: Host, library: Path) -> None:
     h.run("bplabel", "-m", "A00004", "-d", "hcart", "-o", "-erase")
     assert h.run("bpmedialist", "-mheader", "-m", "A00004").stdout.startswith(
         "media id = A00004, ")
+
+
+def test_bpexpdate_deassignempty_gives_back_media_without_valid_images(tapes: Host) -> None:
+    h = tapes
+    emm(h, "media_written", jobid=1, media_id="A00003", kbytes=0, images=0, rl=1)
+    assign(h, "A00001", 1, 1)
+    assert [line.split()[0] for line in h.run("bpmedialist", "-l").stdout.splitlines()] == \
+        ["A00001", "A00003"]
+    h.run("bpexpdate", "-deassignempty", "-m", "A00001", "-force")  # it holds an image
+    h.run("bpexpdate", "-deassignempty", "-force")
+    assert h.run("bpmedialist", "-l").stdout.split()[0] == "A00001"
+    back = h.run("vmquery", "-m", "A00003").stdout
+    assert "volume pool:           Scratch (" in back and "status:                0x0" in back
+    assert h.run("bpexpdate", "-m", "NOPE", "-d", "0", "-force", check=False).returncode \
+        == 227
