@@ -16,7 +16,7 @@ Long form (the default, and -m): `label: value` lines, one block a volume, each 
 by a line of `=` and the first one opened by one. A cleaning tape has `cleanings left:` where
 a data tape has `number of mounts:` (`awk '/^cleanings left/ {print $3}'`).
 
-Place: pure formatting for the vmquery command; imports timefmt-free time only.
+Place: pure formatting for the vmquery command; imports mediacodes only.
 """
 
 from __future__ import annotations
