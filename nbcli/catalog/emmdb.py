@@ -119,7 +119,7 @@ def check_stu(label: str, host: str, path: str, cj: int, mfs_mb: int | None, sty
         return _check_tape_stu(label, host, path, cj, mfs_mb, odo, rt, rn, density)
     if stype != BASIC_DISK:
         raise NbuError(INVALID_PARAMETER,
-                       f"storage unit type {stype} is not supported (-dt {BASIC_DISK}, "
+                       f"disk type {stype} is not supported (-dt {BASIC_DISK}, "
                            f"BasicDisk, or -dt {MEDIA_MANAGER}, Media Manager)")
     if rt is not None or rn is not None or density is not None:
         raise NbuError(INVALID_PARAMETER, "a disk storage unit has no robot or density")

@@ -42,12 +42,15 @@ def add(d: EmmDB, media_id: str, slot: int, pool: str = "NetBackup", mtype: str 
 
 
 def rec(d: EmmDB, media_id: str) -> dict[str, Any]:
-    return d.media.media(media_id)[0]
+    (found,) = d.media.media(media_id)
+    return found
 
 
 def backup(d: EmmDB, jobid: int, pool: str = "NetBackup", rl: int = 1,
            now: int = NOW) -> dict[str, Any]:
-    return d.allocate(jobid, "backup", "TAPE", None, now, pool=pool, rl=rl)["stu"]
+    unit: dict[str, Any] = d.allocate(jobid, "backup", "TAPE", None, now, pool=pool,
+                                      rl=rl)["stu"]
+    return unit
 
 
 def status_of(fn: Callable[..., object], *args: Any, **kwargs: Any) -> int:
