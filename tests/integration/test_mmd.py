@@ -1,0 +1,253 @@
+"""The Media Manager daemons as a media server runs them: ltid, tldd, tldcd, avrd (and vmd,
+nbemm on the master) as real processes on an all-in-one host with a virtual library of 2
+drives and 10 slots; requests over PBX and the commands as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbcli.media import tapefmt
+from nbcli.net import client
+from nbcli.pidfile import read_pidfile
+from nbcli.status import MEDIA_DOWN, WRONG_TAPE, NbuError
+from nbcli.vtl.library import Library, VirtualChanger
+from nbcli.vtl.vdrive import VirtualDrive
+from tests.conftest import Host, wait_for
+
+MM = ("nbevtmgr", "nbemm", "vmd", "tldcd", "tldd", "avrd", "ltid")
+DRIVES = ("IBM.ULT3580-TD5.000", "IBM.ULT3580-TD5.001")
+
+
+def call(h: Host, service: str, op: str, /, **fields: Any) -> dict[str, Any]:
+    return client.call(h.cfg, h.name, service, op, **fields)
+
+
+@pytest.fixture
+def tape(aio_root: Host, daemons: Callable[..., Host]) -> Iterator[Host]:
+    """The host with its library configured in EMM and ltid's delay set to 1 s."""
+    cfg = aio_root.cfg
+    cfg.data.update({"MEDIA_UNMOUNT_DELAY": 1, "AVRD_SCAN_DELAY": 0.5})
+    cfg.save()
+    aio_root.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--move-time", "0",
+                 "--barcodes", "A00000L6..A00005L6")
+    host = daemons(*MM)
+    home = str(host.root / "volmgr" / "vtl")
+    call(host, "nbemm", "robot_add", rn=0, rt="tld", host=host.name, device=home)
+    for i, name in enumerate(DRIVES):
+        call(host, "nbemm", "drive_add", name=name, host=host.name, type="hcart", rn=0,
+             drnum=i, path=f"{home}/drive{i}")
+    call(host, "ltid", "learn")
+    yield host
+
+
+def library(host: Host) -> Library:
+    return Library(host.root / "volmgr" / "vtl")
+
+
+def where(host: Host, barcode: str) -> tuple[str, int]:
+    c = library(host).state().cartridges[barcode]
+    return c.location, c.element
+
+
+def drives(host: Host) -> list[dict[str, Any]]:
+    return list(call(host, "ltid", "drive_status")["drives"])
+
+
+def emm_drives(host: Host) -> list[dict[str, Any]]:
+    return sorted(call(host, "nbemm", "drive_list")["drives"], key=lambda d: d["index"])
+
+
+def mount(host: Host, jobid: int, barcode: str, drive: int, mode: str = "w") -> dict[str, Any]:
+    return call(host, "ltid", "mount", jobid=jobid, media_id=barcode[-6:], barcode=barcode,
+                drive=DRIVES[drive], mode=mode)
+
+
+def test_bpps_lists_the_media_manager_processes(tape: Host) -> None:
+    out = tape.run("bpps", "-x").stdout.splitlines()
+    mm = out[out.index("MM Processes") + 2:out.index("Shared Veritas Processes") - 1]
+    # CMD is the console script, or python running it
+    running = sorted(next(w.rsplit("/", 1)[-1] for w in line.split()[7:]
+                          if not w.rsplit("/", 1)[-1].startswith("python")) for line in mm)
+    assert running == ["avrd", "ltid", "tldcd", "tldd", "vmd"]
+    nb = out[:out.index("MM Processes")]
+    assert not any(name in line for line in nb for name in ("ltid", "tldd", "avrd"))
+
+
+def test_mount_unmount_and_unload_after_the_delay(tape: Host) -> None:
+    reply = mount(tape, 11, "A00001L6", 0)
+    assert reply["drive"] == DRIVES[0] and reply["drnum"] == 0
+    assert reply["library"] == str(library(tape).home)
+    assert where(tape, "A00001L6") == ("drive", 0)
+    d0 = drives(tape)[0]
+    assert (d0["user"], d0["jobid"], d0["ready"], d0["extmid"]) == ("root", 11, True, "0001L6")
+    assert emm_drives(tape)[0]["media_id"] == "0001L6"
+    # vmoprcmd -d ds by position (netbackup-cli.md 1.9)
+    out = tape.run("vmoprcmd", "-d", "ds").stdout.splitlines()
+    assert out[1].strip() == "DRIVE STATUS" and out[3].startswith("Drv Type   Control  User")
+    line = out[4]
+    assert line[:3] == "  0" and line[4:10] == "hcart " and line[11:19] == "TLD     "
+    assert line[20:24] == "root" and line[30:35] == " No  "  # blank tape: no label yet
+    assert line[45:51] == "0001L6" and line[53:58] == " Yes " and line[61:66] == " Yes "
+    assert out[5][:3] == "  1" and out[5][11:14] == "TLD" and out[5][53:58] == " No  "
+
+    call(tape, "ltid", "unmount", jobid=11, drive=DRIVES[0])
+    assert drives(tape)[0]["user"] == ""
+    wait_for(lambda: where(tape, "A00001L6") == ("slot", 2), timeout=20,
+             what="the cartridge back home after MEDIA_UNMOUNT_DELAY")
+    wait_for(lambda: emm_drives(tape)[0]["media_id"] == "", timeout=10, what="nbemm told")
+    assert drives(tape)[0]["ready"] is False
+
+
+def test_wrong_media_header_is_93_and_down_drive_is_164(tape: Host) -> None:
+    lib = library(tape)
+    VirtualChanger(lib).load(3, 1)
+    d = VirtualDrive(lib, 1)
+    d.open(True)
+    d.write(tapefmt.encode_mh(tapefmt.MediaHeader("OTHER1", 1)))
+    d.write_filemarks(1)
+    d.close()
+    VirtualChanger(lib).unload(1)
+    with pytest.raises(NbuError) as e:
+        mount(tape, 12, "A00002L6", 0)
+    assert e.value.status == WRONG_TAPE and "OTHER1" in e.value.detail
+    d0 = drives(tape)[0]
+    assert d0["user"] == "" and d0["recmid"] == "OTHER1" and d0["label"] == "Yes"
+
+    tape.run("vmoprcmd", "-down", "1")
+    assert emm_drives(tape)[1]["state"] == "DOWN"
+    ds = tape.run("vmoprcmd", "-d", "ds").stdout.splitlines()
+    assert ds[5][11:19] == "DOWN-TLD"
+    dp = tape.run("vmoprcmd", "-dp", "ds").stdout.splitlines()
+    # a path longer than the column pushes the rest right, as NetBackup's does
+    assert dp[3].startswith("Drv DrivePath") and dp[3].endswith("Status  Label  Ready")
+    assert dp[5].split()[1:] == [f"{library(tape).home}/drive1", "DOWN", "-", "No"]
+    assert dp[4].split()[2] == "UP"
+    with pytest.raises(NbuError) as e:
+        mount(tape, 13, "A00000L6", 1)
+    assert e.value.status == MEDIA_DOWN
+    assert where(tape, "A00000L6") == ("slot", 1)
+    tape.run("vmoprcmd", "-up", "1")
+    mount(tape, 13, "A00000L6", 1)
+    tape.run("vmoprcmd", "-resetdrive", "1")
+    assert where(tape, "A00000L6") == ("slot", 1) and drives(tape)[1]["user"] == ""
+
+
+@pytest.mark.parametrize("victim", ["ltid", "tldcd"])
+def test_killed_mid_mount_leaves_nothing_reserved(tape: Host, victim: str) -> None:
+    with library(tape).update() as s:
+        s.geometry.move_time = 3.0
+    failed: list[BaseException] = []
+
+    def slow_mount() -> None:
+        try:
+            mount(tape, 21, "A00003L6", 0)
+        except BaseException as e:
+            failed.append(e)
+
+    t = threading.Thread(target=slow_mount)
+    t.start()
+    wait_for(lambda: drives(tape)[0]["user"] == "root", timeout=10, what="the reservation")
+    proc = read_pidfile(tape.cfg.paths, victim)
+    assert proc is not None
+    os.kill(proc.pid, signal.SIGKILL)
+    t.join(30)
+    assert failed, "the mount should fail when its daemon dies"
+    wait_for(lambda: read_pidfile(tape.cfg.paths, victim) is None
+             or not read_pidfile(tape.cfg.paths, victim).is_running(),  # type: ignore[union-attr]
+             timeout=10, what=f"{victim} gone")
+    tape.run("netbackup", "start", "--only", ",".join(MM))
+    # the library finished or never made the move; nothing is held anywhere
+    wait_for(lambda: all(d["user"] == "" for d in drives(tape)), timeout=20,
+             what="no drive held after the restart")
+    assert call(tape, "nbemm", "allocations").get("allocations", []) == []
+    with library(tape).update() as s:
+        s.geometry.move_time = 0.0
+    reply = mount(tape, 22, "A00003L6", 0)
+    assert reply["media_id"] == "0003L6" and where(tape, "A00003L6") == ("drive", 0)
+
+
+def test_ltid_not_active(tape: Host) -> None:
+    proc = read_pidfile(tape.cfg.paths, "ltid")
+    assert proc is not None
+    proc.terminate()
+    wait_for(lambda: read_pidfile(tape.cfg.paths, "ltid") is None, timeout=20,
+             what="ltid stopped")
+    r = tape.run("vmoprcmd", "-d", check=False)
+    assert r.stdout.strip() == \
+        f"The Media Manager device daemon (ltid) is not active on host {tape.name}"
+    assert r.returncode == 25
+
+
+def test_robtest_session(tape: Host) -> None:
+    r = tape.run("robtest", "-rn", "0",
+                 input="s d\nm s1 d2\ns d\nm s1 d1\nbogus\nunload d2\ns s\nq\ns s\n")
+    out = r.stdout.splitlines()
+    assert "Enter tld commands (? returns help information)" in out
+    assert "drive 1 (addr 0) access = 1 Contains Cartridge = no" in out
+    assert "Initiating MOVE_MEDIUM from address 1 to 1" in out
+    i = out.index("MOVE_MEDIUM complete")
+    assert out[i + 1:i + 5] == ["drive 1 (addr 0) access = 1 Contains Cartridge = no",
+                                "drive 2 (addr 1) access = 1 Contains Cartridge = yes",
+                                "Source address = 1 (slot 1)", "Barcode = A00000L6"]
+    assert any(line.startswith("Error: ") and "source element 1 is empty" in line
+               for line in out)
+    assert any(line.startswith("Error: unknown command 'bogus'") for line in out)
+    assert "slot 1 (addr 1) contains Cartridge = yes" in out
+    assert out.count("slot 1 (addr 1) contains Cartridge = yes") == 1  # after q: nothing
+    assert where(tape, "A00000L6") == ("slot", 1)
+
+
+def test_vmupdate_takes_the_mail_slot_and_adds_media(tape: Host) -> None:
+    VirtualChanger(library(tape)).insert("NEW001L6")
+    call(tape, "nbemm", "pool_add", name="Scratch", description="scratch")
+    call(tape, "nbemm", "pool_scratch", name="Scratch", on=True)
+    call(tape, "nbemm", "media_add", media_id="0000L6", type="hcart", barcode="A00000L6",
+         pool="NetBackup", rt="tld", rn=0, slot=9)
+    plan = tape.run("vmupdate", "-rt", "tld", "-rn", "0", "-recommend").stdout
+    assert "Move cartridge NEW001L6 from the mail slot into slot 7." in plan
+    assert where(tape, "NEW001L6")[0] == "mailslot"
+    out = tape.run("vmupdate", "-rt", "tld", "-rn", "0", "-use_barcode_rules").stdout
+    assert "Logically add new media 0001L6 (barcode A00001L6) to robot slot 2." in out
+    assert "Logically move media 0000L6 from slot 9 to robot slot 1." in out
+    assert out.splitlines()[-1] == "Volume configuration successfully updated."
+    assert where(tape, "NEW001L6") == ("slot", 7)
+    media = {m["media_id"]: m for m in call(tape, "nbemm", "media_list")["media"]}
+    assert sorted(media) == ["0000L6", "0001L6", "0002L6", "0003L6", "0004L6", "0005L6",
+                             "W001L6"]
+    assert media["W001L6"]["pool"] == "Scratch" and media["W001L6"]["slot"] == 7
+    assert media["W001L6"]["barcode"] == "NEW001L6" and media["0000L6"]["slot"] == 1
+    assert media["0000L6"]["pool"] == "NetBackup"
+    again = tape.run("vmupdate", "-rt", "tld", "-rn", "0").stdout
+    assert "up to date" in again
+
+
+def test_tpreq_and_tpunmount(tape: Host, tmp_path: Path) -> None:
+    call(tape, "nbemm", "media_add", media_id="0004L6", type="hcart", barcode="A00004L6",
+         rt="tld", rn=0, slot=5)
+    f = tmp_path / "mytape"
+    tape.run("tpreq", "-m", "0004L6", "-a", "w", str(f))
+    bound = tomllib.loads(f.read_text())
+    assert bound["media_id"] == "0004L6" and bound["library"] == str(library(tape).home)
+    assert where(tape, "A00004L6") == ("drive", bound["drnum"])
+    d = drives(tape)[bound["drive_index"]]
+    assert d["user"] == "root" and d["jobid"] == 0 and d["extmid"] == "0004L6"
+    # the file says how to drive it: nbvtl mt DRNUM
+    words = bound["mt"].split()
+    assert words[:2] == ["nbvtl", "mt"]
+    st = tape.run("nbvtl", "mt", words[2], "status").stdout
+    assert "BOT" in st
+    again = tape.run("tpreq", "-m", "0004L6", str(f), check=False)
+    assert again.returncode == 226
+    tape.run("tpunmount", str(f))
+    assert not f.exists() and drives(tape)[bound["drive_index"]]["user"] == ""
+    assert tape.run("tpunmount", str(f), check=False).returncode == 227
+    wait_for(lambda: where(tape, "A00004L6") == ("slot", 5), timeout=20,
+             what="the cartridge home after tpunmount and the delay")
