@@ -2,8 +2,9 @@
 
 A host is one root folder laid out like /usr/openv (see `Paths`). Its configuration is
 `netbackup/bp.toml`, which holds bp.conf's keys (CLIENT_NAME, SERVER, MEDIA_SERVER, VERBOSE,
-NUMBER_DATA_BUFFERS, SIZE_DATA_BUFFERS, ...) plus nbcli's own: PBX_PORT, ROLES and a [hosts]
-table that maps host names to "address:port" (names not in it are looked up in DNS).
+NUMBER_DATA_BUFFERS, SIZE_DATA_BUFFERS, ...) plus nbcli's own: PBX_PORT, MEDIA_WAIT (seconds
+a tape backup waits for a medium), ROLES and a [hosts] table that maps host names to
+"address:port" (names not in it are looked up in DNS).
 
 The first SERVER entry is the master, as in NetBackup. Only the config commands and
 `netbackup init` write bp.toml, always atomically.
@@ -36,7 +37,8 @@ ROLES = ("master", "media", "client")
 # the whole list, as NetBackup does.
 LIST_KEYS = frozenset({"SERVER", "MEDIA_SERVER", "EXCLUDE", "INCLUDE", "ROLES",
                        "BPDBJOBS_COLDEFS", "HOSTS"})
-INT_KEYS = frozenset({"VERBOSE", "NUMBER_DATA_BUFFERS", "SIZE_DATA_BUFFERS", "PBX_PORT"})
+INT_KEYS = frozenset({"VERBOSE", "NUMBER_DATA_BUFFERS", "SIZE_DATA_BUFFERS", "PBX_PORT",
+                      "MEDIA_WAIT"})
 
 DEFAULTS: dict[str, Any] = {
     "VERBOSE": 0,
@@ -44,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "NUMBER_DATA_BUFFERS": 16,
     "SIZE_DATA_BUFFERS": 1 << 20,
     "PBX_PORT": DEFAULT_PBX_PORT,
+    # nbcli's: seconds a tape backup waits for a usable medium before it ends with status 96
+    "MEDIA_WAIT": 300,
     "MEDIA_SERVER": [],
     "ROLES": list(ROLES),
 }

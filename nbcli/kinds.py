@@ -78,3 +78,12 @@ def sched_code(word: str) -> int:
         raise NbuError(INVALID_PARAMETER,
                        f"unknown schedule type {word!r} (FULL, INCR, CINC, UBAK, UARC)")
     return SCHED_CODES[w]
+
+
+# Tape densities: the name a storage unit or drive names (bpstuadd -den) <-> NetBackup's code
+# (bpimagelist's FRAG density, bpmedialist -L "density = hcart (6)"); next-areas.md §1.5.
+DENSITIES: dict[int, str] = {0: "qscsi", 6: "hcart", 9: "odiskwm", 10: "odiskwo", 12: "4mm",
+                             13: "dlt", 14: "hcart2", 15: "dlt2", 16: "8mm", 19: "dtf",
+                             20: "hcart3", 21: "dlt3"}
+DENSITY_CODES: dict[str, int] = {v: k for k, v in DENSITIES.items()}
+MEDIA_TYPE_DISK, MEDIA_TYPE_TAPE = 0, 2  # FRAG media_type: 0 disk, 2 removable (tape)

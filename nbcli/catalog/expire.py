@@ -8,6 +8,10 @@ interval (nbcli.catalog.globals, bpconfig's). No network, no commands.
 An image is expired when its header's EXPIRATION is at or before the master's clock.now(); from
 then on it neither lists nor restores, whether or not the cleanup has removed it yet. INFINITY
 (NetBackup's 2147483647, retention level 9) is never reached, whatever the clock says.
+
+A tape medium holds images until the last valid one on it expires; then EMM unassigns it (back
+to the scratch pool; a frozen one stays assigned). `media_of` and `valid_images_on` are the
+catalog's side of that count.
 """
 
 from __future__ import annotations
@@ -42,6 +46,23 @@ def is_expired(h: dict[str, Any], now: float) -> bool:
     """Whether the image of header `h` has expired at `now`."""
     expiration = int(h["expiration"])
     return expiration < kinds.INFINITY and expiration <= now
+
+
+def media_of(h: dict[str, Any]) -> set[str]:
+    """The tape media an image has fragments on (upper case, as EMM keeps media ids)."""
+    return {str(f["media_id"]).upper() for f in h.get("fragments", []) if f.get("media_id")}
+
+
+def valid_images_on(headers: list[dict[str, Any]], media: set[str],
+                    now: float) -> dict[str, int]:
+    """Per medium of `media`: how many of `headers` (the catalog's complete images) are on
+    it and not expired at `now`."""
+    counts = dict.fromkeys(media, 0)
+    for h in headers:
+        if not is_expired(h, now):
+            for m in media_of(h) & media:
+                counts[m] += 1
+    return counts
 
 
 def retention_period(paths: Paths, level: int) -> int | None:

@@ -8,9 +8,19 @@ Layout (reference/netbackup-cli.md §4.5):
 
     db/images/<client>/<ctime // 10**6 * 10**6, 10 digits>/<policy>_<ctime>_<SCHEDTYPE>
 
-A header is one `KEY value` line per field, in the order of FIELDS, then one `FRAGMENT` line per
-fragment: `FRAGMENT <num> <image offset> <bytes> <host> <path>` (the path last: it may hold
-spaces). Values are escaped (`\\n`, `\\\\`) so that one field is always one line.
+A header is one `KEY value` line per field, in the order of FIELDS, then one line per fragment,
+in stream order: a disk fragment's `FRAGMENT <num> <image offset> <bytes> <host> <path>` (the
+path last: it may hold spaces), a tape fragment's
+
+    TAPE_FRAGMENT <num> <image offset> <bytes> <host> <media_id> <file_num> <block_offset>
+                  <block_size> <density> <path>
+
+(NetBackup's FRAG id, file_num, offset and block_size: the medium, the tape file of the
+fragment's backup header, the logical block of its first data record, the bytes of a record;
+density as NetBackup's code, 6 = hcart; the path is the backend's locator). A fragment dict has
+the tape keys only for a tape fragment, so disk headers and headers written before tape read
+and write as they always did. Values are escaped (`\\n`, `\\\\`) so that one field is always
+one line.
 """
 
 from __future__ import annotations
@@ -55,6 +65,11 @@ FIELDS: list[tuple[str, str, type]] = [
     ("STREAM_BYTES", "stream_bytes", int),
 ]
 FRAGMENT_KEYS = ("num", "offset", "bytes", "host", "path")
+# A tape fragment's own keys (a fragment dict with a media_id is on tape), written between the
+# host and the path of its TAPE_FRAGMENT line.
+TAPE_KEYS = ("media_id", "file_num", "block_offset", "block_size", "density")
+_TAPE_TYPES: dict[str, type] = {"media_id": str, "file_num": int, "block_offset": int,
+                                "block_size": int, "density": int}
 
 # Names that go into a path component: no separators, no dot names, nothing invisible.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
@@ -116,9 +131,36 @@ def format_header(h: Header) -> str:
     """The header file's text."""
     lines = [f"{key} {_escape(h.get(name, '' if kind is str else 0))}"
              for key, name, kind in FIELDS]
-    for f in h.get("fragments", []):
-        lines.append("FRAGMENT " + " ".join(_escape(f[k]) for k in FRAGMENT_KEYS))
+    lines += [fragment_line(f) for f in h.get("fragments", [])]
     return "\n".join(lines) + "\n"
+
+
+def is_tape(f: dict[str, Any]) -> bool:
+    """Whether fragment dict `f` is on a tape (it names its medium)."""
+    return bool(f.get("media_id"))
+
+
+def fragment_line(f: dict[str, Any]) -> str:
+    if not is_tape(f):
+        return "FRAGMENT " + " ".join(_escape(f[k]) for k in FRAGMENT_KEYS)
+    keys = (*FRAGMENT_KEYS[:4], *TAPE_KEYS, "path")
+    return "TAPE_FRAGMENT " + " ".join(_escape(f.get(k, 0)) for k in keys)
+
+
+def _fragment(key: str, value: str) -> dict[str, Any]:
+    """A FRAGMENT or TAPE_FRAGMENT line's value -> fragment dict (ValueError if damaged)."""
+    tape = key == "TAPE_FRAGMENT"
+    parts = value.split(" ", 9 if tape else 4)
+    num, offset, size, host = parts[:4]
+    f: dict[str, Any] = {"num": int(num), "offset": int(offset), "bytes": int(size),
+                         "host": _unescape(host), "path": _unescape(parts[-1])}
+    if tape:
+        if len(parts) != 10 or not parts[4]:
+            raise ValueError(value)
+        f.update({k: _TAPE_TYPES[k](_unescape(v)) for k, v in zip(TAPE_KEYS, parts[4:9])})
+    elif len(parts) != 5:
+        raise ValueError(value)
+    return f
 
 
 def parse_header(text: str, where: str = "header") -> Header:
@@ -129,11 +171,8 @@ def parse_header(text: str, where: str = "header") -> Header:
     try:
         for line in text.splitlines():
             key, _, value = line.partition(" ")
-            if key == "FRAGMENT":
-                num, offset, size, host, path = value.split(" ", 4)
-                h["fragments"].append({"num": int(num), "offset": int(offset),
-                                       "bytes": int(size), "host": _unescape(host),
-                                       "path": _unescape(path)})
+            if key in ("FRAGMENT", "TAPE_FRAGMENT"):
+                h["fragments"].append(_fragment(key, value))
             elif key in kinds:
                 name, kind = kinds[key]
                 h[name] = kind(_unescape(value))

@@ -20,7 +20,16 @@ from typing import Any
 
 import nbcli
 from nbcli import timefmt
-from nbcli.kinds import INFINITY, POLICY_TYPES, SCHED_TYPES, SCHED_WORDS, default_period
+from nbcli.kinds import (
+    DENSITIES,
+    INFINITY,
+    MEDIA_TYPE_DISK,
+    MEDIA_TYPE_TAPE,
+    POLICY_TYPES,
+    SCHED_TYPES,
+    SCHED_WORDS,
+    default_period,
+)
 from nbcli.model.retention import period_text
 from nbcli.render import raw_field
 
@@ -47,12 +56,23 @@ def image_line(h: Header) -> str:
     return "IMAGE " + " ".join(raw_field(f) for f in fields)
 
 
+def frag_place(h: Header, f: dict[str, Any]) -> tuple[int, int, int, str, int, int]:
+    """(media_type, density, file_num, id, block_size, offset) of a FRAG line: a disk
+    fragment's path and image offset; a tape fragment's media id, tape file number (of its
+    backup header), record size and logical block, as NetBackup lists them (reference §1.5)."""
+    if f.get("media_id"):
+        return (MEDIA_TYPE_TAPE, int(f.get("density", 0)), int(f["file_num"]),
+                str(f["media_id"]), int(f["block_size"]), int(f["block_offset"]))
+    return MEDIA_TYPE_DISK, 0, 0, str(f["path"]), int(h["block_size"]), int(f["offset"])
+
+
 def frag_line(h: Header, f: dict[str, Any]) -> str:
-    """A FRAG line: copy 1 of fragment `f` (its image offset in the offset field)."""
-    fields = [1, f["num"], f["bytes"] // 1024, f["bytes"] % 1024, 0, 0, 0, f["path"], f["host"],
-              h["block_size"], f["offset"], h["backup_time"], 0, 0, NULL, h["expiration"], 0,
-              h["retention_level"], 0, 0, 0, 0, 0, h["backup_time"], 1, 0, NULL, NULL, 0, 0,
-              0, 0, 0, 0, 0]
+    """A FRAG line: copy 1 of fragment `f`."""
+    mtype, density, file_num, ident, block_size, offset = frag_place(h, f)
+    fields = [1, f["num"], f["bytes"] // 1024, f["bytes"] % 1024, mtype, density, file_num,
+              ident, f["host"], block_size, offset, h["backup_time"], 0, 0, NULL,
+              h["expiration"], 0, h["retention_level"], 0, 0, 0, 0, 0, h["backup_time"], 1, 0,
+              NULL, NULL, 0, 0, 0, 0, 0, 0, 0]
     return "FRAG " + " ".join(raw_field(v) for v in fields)
 
 
@@ -111,10 +131,16 @@ def long_lines(h: Header) -> list[str]:
     ]
     lines = [f"{label + ':':<18} {value}" for label, value in pairs]
     for f in h["fragments"]:
+        mtype, density, file_num, ident, block_size, offset = frag_place(h, f)
+        place: tuple[tuple[str, Any], ...] = (("Media Type", "Disk (0)"),)
+        if mtype == MEDIA_TYPE_TAPE:
+            place = (("Media Type", f"Removable Media ({mtype})"),
+                     ("Density", f"{DENSITIES.get(density, '?')} ({density})"),
+                     ("File Num", file_num))
         lines += ["", "Copy number:       1"] + [f" {label + ':':<17} {value}" for label, value in (
             ("Fragment", f["num"]), ("Kilobytes", f["bytes"] // 1024),
-            ("Remainder", f["bytes"] % 1024), ("Media Type", "Disk (0)"), ("ID", f["path"]),
-            ("Host", f["host"]), ("Block Size", h["block_size"]), ("Offset", f["offset"]),
+            ("Remainder", f["bytes"] % 1024), *place, ("ID", ident),
+            ("Host", f["host"]), ("Block Size", block_size), ("Offset", offset),
             ("Media Date", f"{ctime(h['backup_time'])} ({h['backup_time']})"),
             ("Expiration Time", f"{ctime(h['expiration'])} ({h['expiration']})"))]
     return lines + [""]

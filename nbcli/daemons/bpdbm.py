@@ -28,11 +28,12 @@ from nbcli.catalog.expire import (
     check_expiration,
     expiration_of,
     is_expired,
+    media_of,
     retention_period,
 )
 from nbcli.catalog.files import ENTRY_FIELDS
 from nbcli.catalog.imagechain import ALL_DEPTHS, Part, View, normalize, select_chain
-from nbcli.catalog.imagehdr import Header
+from nbcli.catalog.imagehdr import FRAGMENT_KEYS, TAPE_KEYS, Header, is_tape
 from nbcli.catalog.images import ImageStore
 from nbcli.catalog.plan import restore_plan
 from nbcli.daemons import restore_rights
@@ -92,8 +93,20 @@ def complete_fields(msg: Message) -> dict[str, Any]:
     if not CHECKSUM.match(msg["checksum"]):
         raise NbuError(INVALID_PARAMETER,
                        f"image_complete: checksum {msg['checksum']!r} is not crc32:<8 hex>")
-    return {k: msg[k] for k in ("kbytes", "num_files", "elapsed", "fragments", "checksum",
-                                "block_size", "stream_bytes")}
+    out = {k: msg[k] for k in ("kbytes", "num_files", "elapsed", "checksum", "block_size",
+                               "stream_bytes")}
+    return {**out, "fragments": [_fragment(f) for f in msg["fragments"]]}
+
+
+def _fragment(f: dict[str, Any]) -> dict[str, Any]:
+    """A checked fragment as the header keeps it: a disk fragment without the tape keys (their
+    defaults), a tape fragment with a place a reader can locate (status 20 otherwise)."""
+    if not is_tape(f):
+        return {k: f[k] for k in FRAGMENT_KEYS}
+    if f["file_num"] < 1 or f["block_offset"] < 0 or f["block_size"] < 1:
+        raise NbuError(INVALID_PARAMETER, f"image_complete: tape fragment {f['num']} on "
+                                          f"{f['media_id']} has no place on the tape")
+    return {k: f[k] for k in (*FRAGMENT_KEYS, *TAPE_KEYS)}
 
 
 def split_frame(frame: dict[str, Any]) -> list[dict[str, Any]]:
@@ -155,7 +168,7 @@ class Bpdbm(Daemon):
     def services(self) -> dict[str, Ops]:
         image = {name: Op(getattr(self, name), ADMIN, IMAGE_OPS[name])
                  for name in ("image_create", "image_add_files", "image_complete", "image_abort",
-                              "restore_plan", "image_expire", "image_cleanup")}
+                              "restore_plan", "image_expire", "expire_media", "image_cleanup")}
         # a client (or a user of this host) lists its own images and files, or those the
         # master's altnames allow: _bound
         lists = {name: Op(getattr(self, name), LISTERS, IMAGE_OPS[name])
@@ -163,7 +176,7 @@ class Bpdbm(Daemon):
         # the policy and settings ops (lost from this table in the merge of the op tables)
         config = ConfigOps(lambda: self.cfg, self.paths, self.log).ops()
         return {"bpdbm": audited({"ping": op(self.ping, ANYONE), **image, **lists, **config},
-                                 "image_expire", "image_cleanup")}
+                                 "image_expire", "expire_media", "image_cleanup")}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}
@@ -340,6 +353,31 @@ class Bpdbm(Daemon):
             raise NbuError(e.status, f"the images expired, but the image cleanup job did not "
                                      f"run: {e.detail or e.message}") from e
         return {"images": ids, "jobid": jobid, "job_status": status}
+
+    def expire_media(self, msg: Message, conn: Connection) -> Message:
+        """bpexpdate -m ID -d 0: every image on the tape medium expires now (also its parts on
+        other media: an image is expired whole), their Image Cleanup job runs, and the
+        medium is unassigned - also when no image was on it (a frozen one stays assigned)."""
+        self._require_server(conn, "expire_media")
+        media_id = str(msg["media_id"]).upper()
+        with self.cleanup.lock:
+            now = clock.now()
+            images = [h for h in self.store.find(live_at=now) if media_id in media_of(h)]
+            for h in images:
+                self.store.set_expiration(h["backupid"], int(now))
+        ids = [h["backupid"] for h in images]
+        reply: dict[str, Any] = {"media_id": media_id, "images": ids}
+        if ids:
+            try:
+                reply["jobid"], reply["job_status"] = self.cleanup.run(ids)
+            except NbuError as e:
+                raise NbuError(e.status, f"the images on {media_id} expired, but the image "
+                                         f"cleanup job did not run: {e.detail or e.message}"
+                               ) from e
+        reply["unassigned"] = bool(client.call(self.cfg, self.cfg.client_name, "nbemm",
+                                               "media_unassign",
+                                               media_id=media_id).get("unassigned"))
+        return reply
 
     def image_cleanup(self, msg: Message, conn: Connection) -> Message:
         """bpimage -cleanup: an Image Cleanup job now; the reply comes when it is done."""

@@ -314,8 +314,10 @@ def _for_bptm(im: dict[str, Any]) -> dict[str, Any]:
     """What bptm needs of a planned image: where it is, how to check it, what to read."""
     hdr = im["header"]
     first = im["fragments"][0]
+    tape = bool(first.get("media_id"))  # the storage unit's type: 2 tape (Media Manager), 1 disk
     return {"backupid": hdr["backupid"],
-            "stu": {"label": hdr.get("stu", ""), "path": os.path.dirname(str(first["path"]))},
+            "stu": {"label": hdr.get("stu", ""), "stype": 2 if tape else 1,
+                    "path": "" if tape else os.path.dirname(str(first["path"]))},
             "fragments": im["fragments"], "checksum": im["checksum"],
             "block_size": im["block_size"], "stream_bytes": hdr["stream_bytes"],
             "ranges": im["ranges"]}

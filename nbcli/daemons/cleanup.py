@@ -13,9 +13,12 @@ through ImageStore.remove; fragments through bpbrm on each media server (media/b
     bpdbm -> bpjobd: Done, status 0 - or 1 when an image stays (tried again next time)
 
 Fragments go first: an image whose media server cannot be reached keeps its catalog entry, so
-the catalog never forgets an image whose data is still on a disk. One cleanup runs at a time and
-expiration changes wait for it (`lock`): an image whose expiration moves into the future cannot
-be half removed. A job removes what had expired when it was asked for, not when it got the lock.
+the catalog never forgets an image whose data is still on a disk. Fragments on tape stay on
+the tape: the image leaves the catalog, and when no valid image is left on a medium, nbemm
+`media_unassign`s it (it goes back to the scratch pool; a frozen medium stays assigned).
+One cleanup runs at a time and expiration changes wait for it (`lock`): an image whose
+expiration moves into the future cannot be half removed. A job removes what had expired when
+it was asked for, not when it got the lock.
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ from typing import Any
 
 from nbcli import clock, jobreport, kinds, timefmt
 from nbcli.catalog import expire
-from nbcli.catalog.imagehdr import Header
+from nbcli.catalog.imagehdr import Header, is_tape
 from nbcli.catalog.images import ImageStore
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.status import NbuError
 
+BASIC_DISK = 1  # a delete entry's storage unit type (media/storage.py's; catalog cannot import it)
 TICK = 1.0  # seconds between looks at the clock: the interval itself is on clock.now()
 DELETE_TIMEOUT = 600.0  # bpbrm's answer; removing files is quick, a hung server is not
 
@@ -43,14 +47,29 @@ Requests = dict[str, list[dict[str, Any]]]
 
 
 def media_requests(images: list[Header]) -> Requests:
-    """host -> the delete entries bpbrm there gets: {backupid, path (the folder), fragments}."""
+    """host -> the delete entries bpbrm there gets: {backupid, stype, path (the folder),
+    fragments}. Fragments on tape get none: a tape keeps its images until its medium is
+    unassigned and written again (NetBackup expires a tape image in the catalog only), so an
+    image on tape leaves the catalog even while its media server is down."""
     out: Requests = defaultdict(list)
     for h in images:
         parts: dict[tuple[str, str], list[str]] = defaultdict(list)
         for f in h["fragments"]:
-            parts[(str(f["host"]), os.path.dirname(str(f["path"])))].append(str(f["path"]))
+            if not is_tape(f):
+                parts[(str(f["host"]), os.path.dirname(str(f["path"])))].append(str(f["path"]))
         for (host, folder), paths in parts.items():
-            out[host].append({"backupid": h["backupid"], "path": folder, "fragments": paths})
+            out[host].append({"backupid": h["backupid"], "stype": BASIC_DISK, "path": folder,
+                              "fragments": paths})
+    return dict(out)
+
+
+def tape_media(images: list[Header]) -> dict[str, set[str]]:
+    """media id -> the backup ids among `images` with a fragment on it."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for h in images:
+        for f in h["fragments"]:
+            if is_tape(f):
+                out[str(f["media_id"])].add(str(h["backupid"]))
     return dict(out)
 
 
@@ -167,11 +186,42 @@ class Cleanup:
                 kept += 1
                 job.line(f"image {bid}: its catalog files could not be removed: {e}", "Error")
                 continue
+            on_tape = sorted(expire.media_of(h))
+            where = removed[bid] + ([f"fragments left on media {', '.join(on_tape)}"]
+                                    if on_tape else [])
             job.line(f"removed image {bid} (policy {h['policy']}, expired "
                      f"{timefmt.fmt(h['expiration'])}): "
-                     f"{', '.join(removed[bid]) or 'no fragments'}; header and files file")
+                     f"{', '.join(where) or 'no fragments'}; header and files file")
         job.line(f"image cleanup done: {len(expired) - kept} image(s) removed, {kept} kept")
-        return 1 if kept else 0
+        out = [h for h in expired if h["backupid"] not in failed]
+        unassigned = self.release_media(job, {m for h in out for m in expire.media_of(h)},
+                                        now)
+        return 1 if kept or not unassigned else 0
+
+    def release_media(self, job: JobLog, media: set[str], now: float) -> bool:
+        """Count each medium's valid images left in the catalog; nbemm unassigns those with
+        none. False if nbemm could not be told (the next cleanup does not know to try again:
+        the job says so, and `bpexpdate -m ID -d 0` unassigns it)."""
+        if not media:
+            return True
+        ok = True
+        left = expire.valid_images_on(self.store.find(), media, now)
+        for media_id, count in sorted(left.items()):
+            if count:
+                job.line(f"media {media_id} keeps {count} valid image(s)")
+                continue
+            try:
+                reply = client.call(self.cfg(), self.cfg().client_name, "nbemm",
+                                    "media_unassign", media_id=media_id)
+            except NbuError as e:
+                ok = False
+                job.line(f"media {media_id} has no valid image left, but nbemm did not "
+                         f"unassign it: {e}", "Error")
+                continue
+            job.line(f"media {media_id} has no valid image left: " +
+                     ("unassigned" if reply.get("unassigned") else
+                      "it stays assigned (frozen, or in use)"))
+        return ok
 
     def _delete_on(self, host: str, entries: list[dict[str, Any]],
                    jobid: int) -> tuple[dict[str, int], dict[str, str]]:

@@ -26,9 +26,13 @@ SELECT: Fields = {"client": opt(str), "backupid": opt(str), "start": opt(int), "
 VIEW: Fields = {"client": req(str), "backupid": opt(str), "start": opt(int), "end": opt(int),
                 "policy": opt(str), "policy_type": opt(int)}
 # One fragment of a completed image: where its bytes are (whether the fragments add up is
-# the store's to say: 229).
+# the store's to say: 229). A tape fragment also names its medium, the tape file of its backup
+# header, the logical block of its first data record, the record size and the density code
+# (NetBackup's FRAG id, file_num, offset, block_size, density); a disk fragment leaves them.
 FRAGMENT: Fields = {"num": req(int), "offset": req(int), "bytes": req(int), "host": req(str),
-                    "path": req(str)}
+                    "path": req(str), "media_id": opt(str, "", max_len=6),
+                    "file_num": opt(int, -1, lo=-1), "block_offset": opt(int, -1, lo=-1),
+                    "block_size": opt(int, 0, lo=0), "density": opt(int, 0, lo=0)}
 
 IMAGE_OPS: dict[str, Fields] = {
     "image_create": {
@@ -50,6 +54,8 @@ IMAGE_OPS: dict[str, Fields] = {
                   "columns": opt(list, items=req(str, choices=frozenset(LISTABLE)))},
     "restore_plan": {**VIEW, "paths": req(list, items=req(str))},
     "image_expire": {**SELECT, "expiration": req(int)},
+    # bpexpdate -m ID -d 0: every image with a fragment on the tape medium, and the medium.
+    "expire_media": {"media_id": req(str, max_len=6)},
     "image_cleanup": {},
 }
 

@@ -160,7 +160,9 @@ class Nbjm(Daemon):
         job.report.step(jobid, 9, f"returning media and drive information to bptm on "
                                   f"{msg['host']} through a separate connection")
         with client.connect(self.cfg, msg["host"], msg["service"]) as back:
-            back.send({"op": "media_info", "jobid": jobid, "stu": job.grant["stu"]})
+            back.send({"op": "media_info", "jobid": jobid, "stu": job.grant["stu"],
+                       "rl": job.p.get("retention_level", -1),
+                       "expiration": job.expiration})
             back.recv(timeout=30)
         return None
 

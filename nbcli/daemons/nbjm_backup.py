@@ -39,6 +39,7 @@ class BackupJob:
         self.grant: Message | None = None
         self.backupid: str | None = None
         self.backup_time = 0  # the image's, as bpdbm answered image_create
+        self.expiration = 0  # the image's (a tape medium's expiration is its latest image's)
         self.bpbrm: Connection | None = None
         self.canceled = threading.Event()
         self._lock = threading.Lock()
@@ -84,10 +85,12 @@ class BackupJob:
     def _allocate(self) -> None:
         p = self.p
         stu = p.get("stu") or "*ANY*"
-        self.step(3, f"requesting resources from nbrb: storage unit {stu}, max jobs per policy "
-                     f"{p.get('max_jobs_policy') or 'unlimited'}, max jobs per client "
-                     f"{p.get('max_jobs_client') or 'unlimited'}")
+        pool = p.get("pool") or "NetBackup"
+        self.step(3, f"requesting resources from nbrb: storage unit {stu}, volume pool {pool}, "
+                     f"max jobs per policy {p.get('max_jobs_policy') or 'unlimited'}, max jobs "
+                     f"per client {p.get('max_jobs_client') or 'unlimited'}")
         grant = request_resources(self.cfg, self.report, self.jobid, kind="backup", stu=stu,
+                                  pool=pool, rl=int(p.get("retention_level", -1)),
                                   policy=p.get("policy"), client=p.get("client"),
                                   priority=p.get("priority", 0),
                                   max_jobs_policy=p.get("max_jobs_policy", 0),
@@ -101,8 +104,10 @@ class BackupJob:
         self.report.update(self.jobid, state=kinds.ACTIVE, stunit=s["label"],
                            server=grant.get("host", s.get("host")), queuereason=0, reasonstring="",
                            operation=kinds.OP_CONNECT, new_try=True)
+        tape = f", drive {s.get('drive_name') or s.get('drive')} and media " \
+               f"{s['media_id']}" if s.get("media_id") else ""
         self.step(5, f"nbemm allocated storage unit {s['label']} on media server "
-                     f"{s['host']} through nbrb; job active")
+                     f"{s['host']}{tape} through nbrb; job active")
 
     def _create_image(self) -> None:
         p = self.p
@@ -110,6 +115,7 @@ class BackupJob:
         level = p["retention_level"]
         period = p["retention_seconds"]  # None: this level keeps images for ever
         expiration = kinds.INFINITY if period is None else backup_time + int(period)
+        self.expiration = expiration
         self.step(6, "creating the image header and .f files in the catalog through "
                      "nbproxy and bpdbm")
         reply = client.call(self.cfg, self.cfg.client_name, "nbproxy", "image_create",
@@ -185,6 +191,7 @@ class BackupJob:
         if self.archive:
             status = self._archive_delete(status)
         if self.grant is not None:
+            self._let_go_of_drive(self.grant["stu"])
             self._quietly(lambda: self.step(16, "releasing the job's resources with nbrb"))
             self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbrb",
                                               "release", jobid=self.jobid))
@@ -202,6 +209,15 @@ class BackupJob:
             return retry_at
         self._quietly(lambda: self.report.update(self.jobid, closed=True))
         return None
+
+    def _let_go_of_drive(self, stu: dict[str, Any]) -> None:
+        """A tape job's drive is free in ltid too, whatever became of bptm (a bptm that was
+        killed never unmounted): ltid answers at once when bptm did it already."""
+        drive = stu.get("drive_name")
+        if not stu.get("media_id") or not drive:
+            return
+        self._quietly(lambda: client.call(self.cfg, str(stu["host"]), "ltid", "unmount",
+                                          jobid=self.jobid, drive=str(drive)))
 
     def _tell_nbpem(self, status: int) -> float | None:
         """Seed step 17: nbpem hears how the try ended and may ask for a retry."""

@@ -34,7 +34,8 @@ JOB_START: Fields = {
     "max_jobs_client": opt(int, 0, lo=0),
     "retention_level": opt(int, kinds.DEFAULT_RETENTION_LEVEL),
     "retention_seconds": opt(int, lo=0),  # null: the level keeps images for ever
-    "stu": opt(str), "keyword": opt(str, ""), "tir": opt(bool, False),
+    "stu": opt(str), "pool": opt(str, "NetBackup"), "keyword": opt(str, ""),
+    "tir": opt(bool, False),
     "cross_mount_points": opt(bool, False), "owner": opt(str, "root"),
     "since": opt(int, lo=0), "deadline": opt(float),
     "run_as": obj(RUN_AS, required=False),

@@ -11,6 +11,12 @@ and a job blocked by its own limit does not hold up the others.
 All of a job's resources are granted at once or not at all, so jobs never hold a part while
 waiting for the rest: there is nothing to deadlock on.
 
+A tape backup names its volume pool and retention level; nbemm picks a drive and a medium for
+it. "No drive free" (2001), "the drives are down" (2009) and "no usable medium" (2000) are not
+now, as a full storage unit (2040) is: the job waits, saying why in its details and in
+bpdbjobs. A job that waits for a medium longer than MEDIA_WAIT seconds (bp.toml; NetBackup's
+media mount timeout plays that part) ends with status 96.
+
 nbemm's allocations outlive nbrb; at start nbrb takes them over, and every RECONCILE seconds it
 releases those whose job bpjobd has seen closed (its owner died before step 16, or bpjobd ended
 an orphan), so a lost release never holds a limit for ever.
@@ -22,6 +28,7 @@ import itertools
 import select
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,13 +39,25 @@ from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, op
 from nbcli.net.trust import ADMIN, ANYONE
-from nbcli.status import ENTITY_EXISTS, TERMINATED_BY_ADMIN, WINDOW_CLOSED, NbuError
+from nbcli.status import (
+    DRIVES_DOWN_MEDIA_AVAILABLE,
+    ENTITY_EXISTS,
+    INVALID_PROTOCOL,
+    MEDIA_UNAVAILABLE,
+    NO_DRIVES,
+    NO_MEDIA_AVAILABLE,
+    STU_MAX_JOBS_REACHED,
+    TERMINATED_BY_ADMIN,
+    WINDOW_CLOSED,
+    NbuError,
+)
 from nbcli.wire import frames
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
-# nbemm's answers that mean "not now" rather than "never".
-BUSY = {2040, 2001, 134}
+# nbemm's answers that mean "not now" rather than "never" (134: resources busy).
+BUSY = {STU_MAX_JOBS_REACHED, NO_DRIVES, DRIVES_DOWN_MEDIA_AVAILABLE, MEDIA_UNAVAILABLE, 134}
+DEFAULT_POOL = "NetBackup"
 RECHECK = 2.0  # seconds between looks at a queue that nothing has changed
 RECONCILE = 5.0  # seconds between looks at bpjobd for closed jobs still holding resources
 JOBID = req(int, lo=1)
@@ -63,6 +82,9 @@ class Request:
     reason: str = ""
     code: int = 0  # the status that says why it waits (2040, 194...)
     asked_emm: bool = False
+    pool: str = DEFAULT_POOL  # a tape backup's volume pool
+    rl: int = -1  # and retention level (nbemm prefers media of the same level)
+    media_since: float = 0.0  # monotonic time nbemm first said no medium (0: it has not)
 
     def key(self) -> tuple[int, int]:
         return (-self.priority, self.seq)
@@ -89,7 +111,8 @@ class Nbrb(Daemon):
                            policy=opt(str, ""), client=opt(str, ""), stu=opt(str),
                            host=opt(str, ""), priority=opt(int, 0),
                            max_jobs_policy=opt(int, 0, lo=0), max_jobs_client=opt(int, 0, lo=0),
-                           deadline=opt(float)),
+                           deadline=opt(float), pool=opt(str, DEFAULT_POOL),
+                           rl=opt(int, -1, lo=-1)),
             "release": op(self.release, ADMIN, jobid=JOBID),
             "cancel": op(self.cancel, ADMIN, jobid=JOBID),
             "queue": op(self.list_queue, ADMIN),
@@ -147,7 +170,7 @@ class Nbrb(Daemon):
         req = Request(msg["jobid"], msg["kind"], msg["policy"], msg["client"],
                       msg["stu"] or "*ANY*", msg["host"], msg["priority"],
                       msg["max_jobs_policy"], msg["max_jobs_client"], next(self.seq),
-                      float(msg["deadline"] or 0))
+                      float(msg["deadline"] or 0), pool=msg["pool"], rl=msg["rl"])
         with self.lock:
             if req.jobid in self.active or any(r.jobid == req.jobid for r in self.queue):
                 raise NbuError(ENTITY_EXISTS, f"job {req.jobid} already has a resource request")
@@ -232,17 +255,17 @@ class Nbrb(Daemon):
             self._step(req, f"requesting storage unit {req.stu} from nbemm",
                        4 if req.kind == "backup" else 10)
         try:
-            grant = client.call(self.cfg, self.cfg.client_name, "nbemm", "allocate",
-                                jobid=req.jobid, kind=req.kind, stu=req.stu, host=req.host,
-                                policy=req.policy, client=req.client)
+            grant = self._emm_allocate(req)
         except NbuError as e:
-            if e.status in BUSY:
+            if e.status in BUSY and not self._media_wait_over(req, e):
                 req.reason = f"awaiting resource {req.stu}. Waiting for resources. Reason: " \
-                             f"{e.message}, storage unit {req.stu}"
+                             f"{e.message}, {self._what_waits(req, e)}"
                 req.code = e.status
                 return
             self.queue.remove(req)
-            req.error = e
+            req.error = e if e.status != MEDIA_UNAVAILABLE else NbuError(
+                NO_MEDIA_AVAILABLE, f"no usable medium in volume pool {req.pool} for "
+                                    f"{self._media_wait():g} seconds: {e.detail or e.message}")
             req.done.set()
             return
         self.queue.remove(req)
@@ -251,9 +274,45 @@ class Nbrb(Daemon):
         # Recorded under the broker's lock: the order of grants and releases in bpjobd is the
         # order they happened, so a job's history proves no limit was exceeded.
         self._step(req, f"granted storage unit {grant['stu']['label']} on "
-                        f"{grant['stu']['host']}; answering nbjm",
+                        f"{grant['stu']['host']}{tape_words(grant['stu'])}; answering nbjm",
                    5 if req.kind == "backup" else 11)
         req.done.set()
+
+    def _emm_allocate(self, req: Request) -> Message:
+        fields: dict[str, Any] = {"jobid": req.jobid, "kind": req.kind, "stu": req.stu,
+                                  "host": req.host, "policy": req.policy, "client": req.client}
+        tape: dict[str, Any] = {"pool": req.pool, "rl": req.rl} if req.kind == "backup" else {}
+        try:
+            return client.call(self.cfg, self.cfg.client_name, "nbemm", "allocate",
+                               **fields, **tape)
+        except NbuError as e:
+            # An nbemm from before tape allocation refuses the fields (143): ask it as before.
+            if not tape or e.status != INVALID_PROTOCOL or "unknown field" not in e.detail:
+                raise
+        return client.call(self.cfg, self.cfg.client_name, "nbemm", "allocate", **fields)
+
+    def _media_wait(self) -> float:
+        return float(self.cfg.get("MEDIA_WAIT"))
+
+    def _media_wait_over(self, req: Request, e: NbuError) -> bool:
+        """Whether a job nbemm has no medium for has waited MEDIA_WAIT seconds (the clock
+        starts at the first such answer and stops at any other)."""
+        if e.status != MEDIA_UNAVAILABLE:
+            req.media_since = 0.0
+            return False
+        now = time.monotonic()
+        if not req.media_since:
+            req.media_since = now
+        return now - req.media_since >= self._media_wait()
+
+    @staticmethod
+    def _what_waits(req: Request, e: NbuError) -> str:
+        """The rest of the reason, as NetBackup's details name it: the unit, and for the
+        tape statuses the volume pool and nbemm's own words."""
+        if e.status in (NO_DRIVES, DRIVES_DOWN_MEDIA_AVAILABLE, MEDIA_UNAVAILABLE):
+            detail = f" ({e.detail})" if e.detail else ""
+            return f"Volume Pool: {req.pool}, Storage Unit: {req.stu}{detail}"
+        return f"storage unit {req.stu}"
 
     def _drop(self, req: Request, err: NbuError) -> None:
         with self.lock:
@@ -273,6 +332,14 @@ class Nbrb(Daemon):
             report.step(req.jobid, step, msg)
         except NbuError as e:
             self.log.warning("job %d: cannot record step: %s", req.jobid, e)
+
+
+def tape_words(stu: Message) -> str:
+    """", drive D, media M (pool P)" for a tape grant; "" for a disk unit."""
+    if not stu.get("media_id"):
+        return ""
+    return f", drive {stu.get('drive_name') or stu.get('drive')}, media {stu['media_id']} " \
+           f"(volume pool {stu.get('pool') or DEFAULT_POOL})"
 
 
 def _peer_gone(conn: Connection) -> bool:

@@ -42,8 +42,11 @@ def check_image(image: Any) -> tuple[str, list[str]]:
 
 def delete_image(image: Any) -> int:
     """Remove one image's files from its storage unit; how many went. NbuError when a
-    fragment is left behind."""
+    fragment is left behind. An image on tape (stype 2) has nothing to remove: the tape keeps
+    it until its medium is written again, and an entry naming no drive cannot mount one."""
     backupid, fragments = check_image(image)
+    if storage.unit_type(image) == storage.MEDIA_MANAGER and not image.get("barcode"):
+        return 0
     return storage.open_unit(image).delete_image(backupid, fragments)
 
 
@@ -63,7 +66,8 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             failed.append({"backupid": backupid, "status": e.status,
                            "msg": e.detail or e.message})
             continue
-        ctx.log.info("removed %d file(s) of image %s from %s", files, backupid, image["path"])
+        ctx.log.info("removed %d file(s) of image %s from %s", files, backupid,
+                     image.get("path") or image.get("label"))
         removed.append({"backupid": backupid, "files": files})
     status = 1 if failed else 0
     ctx.ctl.send({"op": "done", "status": status, "removed": removed, "failed": failed})

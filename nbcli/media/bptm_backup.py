@@ -23,7 +23,7 @@ import zlib
 from typing import Any
 
 from nbcli.log import log_peak
-from nbcli.media import storage
+from nbcli.media import bptm_tape, storage
 from nbcli.media.agent import die_with_parent
 from nbcli.media.bptm_ctx import Aborted, Ctx, reap, wait_readable
 from nbcli.media.ring import Consumer, Ring, RingBroken
@@ -32,6 +32,7 @@ from nbcli.net.service import Registration
 from nbcli.status import CONNECTION_BROKEN, MOUNT_TIMED_OUT, UNEXPECTED_MESSAGE, NbuError
 
 ACCEPT_TIMEOUT = 300.0  # how long the child waits for bpbkar to connect
+TAPE_MFS_MB = 1048576  # a unit that sets no maximum fragment size: NetBackup's tape default
 PROGRESS_EVERY = 2.0
 
 
@@ -39,15 +40,22 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
     service = f"bptm.{ctx.jobid}"
     reg = Registration(ctx.cfg.paths, service, ctx.host)
     writer: storage.ImageWriter | None = None
+    tape: bptm_tape.TapeMedia | None = None
     child = 0
     try:
         info = _media_info(ctx, req, reg, service)
         stu = info["stu"]
-        unit = storage.open_unit(stu)
-        mounted = unit.mount()
         block = int(ctx.cfg.get("SIZE_DATA_BUFFERS"))
+        max_fragment = int(stu.get("mfs_mb") or TAPE_MFS_MB) << 20
+        if bptm_tape.is_tape(stu):
+            tape = bptm_tape.TapeMedia(ctx, req, info)
+            mounted = tape.mount()
+            writer = tape.open_writer(block, max_fragment)
+        else:
+            unit = storage.open_unit(stu)
+            mounted = unit.mount()
+            writer = unit.open_writer(str(req["backupid"]), block, max_fragment)
         ring = Ring(int(ctx.cfg.get("NUMBER_DATA_BUFFERS")), block)
-        writer = unit.open_writer(str(req["backupid"]), block, int(stu["mfs_mb"]) << 20)
         ctx.step(10, f"mounted {mounted}; "
                      f"spawning bptm child with {ring.slots} x {block} byte shared buffers")
         child = os.fork()
@@ -72,15 +80,21 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
         verdict = ctx.read_control()
         if verdict.get("op") != "commit":
             raise Aborted(f"bpbrm answered {verdict.get('op')!r}")
+        if tape is not None:
+            tape.media_written(fragments)
         return 0
-    except BaseException:
+    except BaseException as e:
         if child:
             reap(child, kill=True)
+        if tape is not None and isinstance(e, NbuError):
+            tape.media_error(e)
         if writer is not None:
             writer.abort()
         raise
     finally:
         reg.close()
+        if tape is not None:
+            tape.unmount()
 
 
 def _media_info(ctx: Ctx, req: dict[str, Any], reg: Registration,

@@ -44,9 +44,9 @@ class Fragment:
 
     `path` is where the backend finds it: a file for disk; another backend puts its own
     locator there (a tape's media id and file number, an object's key). A tape fragment also
-    fills the last four fields (NetBackup's FRAG id, file_num, offset and block_size); disk
-    leaves them at their defaults, and `as_dict` sends the five keys the catalog keeps, so the
-    tape locator reaches the catalog in `path` until the catalog keeps the four."""
+    fills the last five fields (NetBackup's FRAG id, file_num, offset, block_size and density
+    code); disk leaves them at their defaults, and `as_dict` sends them only for a fragment on
+    tape (the catalog's TAPE_FRAGMENT lines keep them)."""
 
     num: int
     path: str
@@ -56,10 +56,16 @@ class Fragment:
     file_num: int = -1      # tape: the tape file number of its backup header
     block_offset: int = -1  # tape: logical block (from BOT) of its first data record
     block_size: int = 0     # tape: bytes of each data record (the last may be short)
+    density: int = 0        # tape: NetBackup's density code of the medium (6 hcart)
 
     def as_dict(self, host: str) -> dict[str, object]:
-        return {"num": self.num, "path": self.path, "host": host, "offset": self.offset,
-                "bytes": self.bytes}
+        d: dict[str, object] = {"num": self.num, "path": self.path, "host": host,
+                                "offset": self.offset, "bytes": self.bytes}
+        if self.media_id:
+            d.update(media_id=self.media_id, file_num=self.file_num,
+                     block_offset=self.block_offset, block_size=self.block_size,
+                     density=self.density)
+        return d
 
 
 @dataclass
@@ -78,7 +84,8 @@ class StoredImage:
         return cls(str(im["backupid"]),
                    [Fragment(i + 1, str(f["path"]), int(f["offset"]), int(f["bytes"]),
                              str(f.get("media_id", "")), int(f.get("file_num", -1)),
-                             int(f.get("block_offset", -1)), int(f.get("block_size", 0)))
+                             int(f.get("block_offset", -1)), int(f.get("block_size", 0)),
+                             int(f.get("density", 0)))
                     for i, f in enumerate(frags)],
                    str(im["checksum"]), int(im["block_size"]), int(im["stream_bytes"]))
 

@@ -25,17 +25,22 @@ EMM (choosing media and drives) and ltid (mounting) will:
     barcode      the cartridge to use; the changer loads it if the drive holds another
     media_id     the id the media header must carry (<= 6 characters; default: the last
                  six characters of the barcode, NetBackup's default rule)
+    density      the drive's and medium's density ("hcart", or its code), which the
+                 catalog's fragments record (default hcart)
 
 Mount loads the cartridge (if needed), opens the drive in variable block mode, labels a blank
 tape (MH + EH) and checks a labelled one's media id (93). A writer verifies the EH after the
 last image, overwrites it with its first BH and ends with a new EH; abort writes an EH where
 its first BH began (a write cuts off what follows). At the first ENOSPC (early warning) the
-fragment is closed with its CRCs and two tape marks and the writer fails with 96: spanning to
-another medium is a later step (TapeWriter.pending keeps the block that did not fit, to
-start the next medium with). Images are never deleted from a tape: expiration unassigns the
+fragment is closed with its CRCs and two tape marks and the writer fails with 96; bptm then
+spans (bptm_tape.py): a writer opened `after` the full one on the next medium goes on with
+the image's next fragment, starting with TapeWriter.pending (the block that did not fit). A
+writer that finds a backup header where the EH should be (a bptm killed mid-image) writes the
+EH back there first. Images are never deleted from a tape: expiration unassigns the
 medium (delete_image does nothing). The fragment's locator in the catalog's `path` is
 `tape:MEDIA:FILE:BLOCK:BLOCKSIZE:CRC` (the CRC of the fragment's bytes, which ties the
-CRC record to the catalog's image checksum) until the catalog keeps those fields.
+CRC record to the catalog's image checksum); the catalog also keeps the fields themselves
+(TAPE_FRAGMENT lines: media_id, file_num, block_offset, block_size, density).
 
 Emergency read without nbcli. A fragment's data file is the image's bytes, one block per
 record; the fragments in order are a POSIX tar stream. On a real drive: `mt -f /dev/nst0
@@ -47,7 +52,8 @@ reader that feeds them to GNU tar.
 
 Place: the tape backend of storage.py (TapeStorage: the unit, mounting); tapeio.py has the
 mounted drive and the writer and reader, tapefmt.py the header bytes. Imports those, storage,
-status and nbcli.vtl (drives and changers); never an agent, catalog or daemon.
+status, kinds (density codes) and nbcli.vtl (drives and changers); never an agent, catalog
+or daemon.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from nbcli.kinds import DENSITIES, DENSITY_CODES
 from nbcli.media import tapefmt
 from nbcli.media.storage import StoredImage
 from nbcli.media.tapeio import (
@@ -91,6 +98,21 @@ __all__ = ["Located", "TapeReader", "TapeStorage", "TapeWriter", "locator", "med
 log = logging.getLogger(__name__)
 
 
+DEFAULT_DENSITY = DENSITY_CODES["hcart"]
+
+
+def density_code(value: object) -> int:
+    """A unit's density (a name as bpstuadd -den gives it, or NetBackup's code) -> the code;
+    hcart when the record does not say. Status 20 for a density NetBackup does not know."""
+    if value is None or value == "":
+        return DEFAULT_DENSITY
+    if isinstance(value, int) and not isinstance(value, bool) and value in DENSITIES:
+        return value
+    if isinstance(value, str) and value.lower() in DENSITY_CODES:
+        return DENSITY_CODES[value.lower()]
+    raise NbuError(INVALID_PARAMETER, f"unknown tape density {value!r}")
+
+
 def media_id_of(barcode: str) -> str:
     """NetBackup's default media id generation rule: the barcode's last six characters."""
     return barcode[-tapefmt.MEDIA_ID_MAX:]
@@ -112,8 +134,10 @@ class TapeStorage:
     noun = "tape storage unit"
 
     def __init__(self, label: str, drive_index: int, barcode: str, media_id: str,
-                 library: str = "", robot_device: str = "", drive_path: str = "") -> None:
+                 library: str = "", robot_device: str = "", drive_path: str = "",
+                 density: int = DEFAULT_DENSITY) -> None:
         self.label = label
+        self.density = density
         self.drive_index = drive_index
         self.barcode = barcode
         self.media_id = media_id
@@ -137,7 +161,7 @@ class TapeStorage:
         if not 0 < len(media_id) <= tapefmt.MEDIA_ID_MAX:
             raise NbuError(INVALID_PARAMETER, f"media id {media_id!r}: 1 to 6 characters")
         return cls(str(stu.get("label", "")), drive, barcode, media_id, library,
-                   str(stu.get("robot_device") or ""), device)
+                   str(stu.get("robot_device") or ""), device, density_code(stu.get("density")))
 
     # --- mount -----------------------------------------------------------------------------
 
@@ -251,7 +275,10 @@ class TapeStorage:
 
     # --- images ----------------------------------------------------------------------------
 
-    def open_writer(self, backupid: str, block_size: int, max_fragment: int) -> TapeWriter:
+    def open_writer(self, backupid: str, block_size: int, max_fragment: int,
+                    after: TapeWriter | None = None) -> TapeWriter:
+        """A writer after the last image on the medium; `after` a writer of the same image
+        that filled another medium: this one writes the image's next fragment (spanning)."""
         held = self._held()
         if held.writer is not None:
             raise NbuError(MEDIA_IN_USE, f"{held.name} is writing image "
@@ -261,7 +288,7 @@ class TapeStorage:
         if not 0 < block_size <= tapefmt.MAX_RECORD:
             raise NbuError(INVALID_PARAMETER, f"block size {block_size} for a tape record")
         tapefmt.encode_bh(tapefmt.BackupHeader(self.media_id, backupid, 1, 0, 0, 0, 0, 0))
-        writer = TapeWriter(held, backupid, block_size, max_fragment)
+        writer = TapeWriter(held, backupid, block_size, max_fragment, self.density, after)
         held.writer = writer
         return writer
 

@@ -115,8 +115,10 @@ class Held:
 class TapeWriter:
     """Writes one image after the last on the medium: BH *, data *, CRCS * per fragment."""
 
-    def __init__(self, held: Held, backupid: str, block_size: int, max_fragment: int) -> None:
+    def __init__(self, held: Held, backupid: str, block_size: int, max_fragment: int,
+                 density: int = 6, after: TapeWriter | None = None) -> None:
         self.held = held
+        self.density = density  # NetBackup's code, for the catalog's fragments
         self.backupid = backupid
         self.block_size = block_size
         self.max_fragment = max(max_fragment, block_size)
@@ -133,6 +135,9 @@ class TapeWriter:
         self._frag_crc = checksum.ImageCrc(block_size)
         self._blocks: list[int] = []        # block CRCs of the fragment being written
         self._frag: Fragment | None = None
+        if after is not None:  # the image goes on from a full medium: its next fragment
+            self.fragments = list(after.fragments)
+            self._done_crc, self._done_bytes = after._done_crc, after._done_bytes
         self._append_point()
 
     @property
@@ -167,17 +172,66 @@ class TapeWriter:
                            f"and no empty header: the medium is full") from e
         try:
             at = d.tell()
-            raw = d.read(LABEL_READ)
-            d.backward_records(1)
+            raw = self._read_header(at)
         except OSError as e:
             raise fail(e, "position", f"{name}: reading the empty header") from e
         eh = tapefmt.decode_eh(raw)
+        if eh is None and tapefmt.kind_of(raw) != "MH":
+            at, eh = self._after_dead_writer(at, raw)
         if eh is None or eh.media_id != self.held.media_id:
             kind = tapefmt.kind_of(raw) or "data"
             raise NbuError(CANNOT_POSITION, f"{name}: the last tape file is a {kind} record, "
                            f"not an empty header: the medium is damaged")
         self._start = (at, eh.file_num)
         self._next_file = eh.file_num
+
+    def _read_header(self, at: int) -> bytes:
+        """The record at block `at` if it may be a header (b"" for a larger one: data),
+        leaving the tape at `at` again."""
+        try:
+            raw = self.held.drive.read(LABEL_READ)
+        except OSError as e:
+            if e.errno != errno.ENOMEM:  # ENOMEM: a record larger than the read (st)
+                raise
+            raw = b""
+        self.held.locate(at)
+        return raw
+
+    def _after_dead_writer(self, at: int,
+                           raw: bytes) -> tuple[int, tapefmt.EmptyHeader | None]:
+        """The last tape file is not an EH but a backup header, data or a CRC record: a
+        writer died (a killed bptm; the drive wrote a tape mark when its file closed) in
+        the middle of an image, which was never in the catalog. The EH goes back where
+        that fragment's BH is: (its block, the EH); (at, None) if no BH of this medium is
+        one or two tape files back."""
+        d, bh_at = self.held.drive, at
+        try:
+            for _ in range(2):  # from data: the BH is one file back; from a CRC record, two
+                if tapefmt.kind_of(raw) == "BH":
+                    break
+                d.backward_files(1)
+                d.backward_records(1)
+                bh_at = d.tell()
+                raw = self._read_header(bh_at)
+        except (OSError, NbuError) as e:
+            log.warning("%s: no backup header before the end of data: %s", self.held.name, e)
+            return at, None
+        if tapefmt.kind_of(raw) != "BH":
+            return at, None
+        bh = tapefmt.decode_bh(raw)
+        if bh.media_id != self.held.media_id:
+            return at, None
+        eh = tapefmt.EmptyHeader(self.held.media_id, bh.file_num)
+        log.warning("%s: image %s was left unfinished at tape file %d; writing the empty "
+                    "header there again", self.held.name, bh.backupid, bh.file_num)
+        try:
+            d.write(tapefmt.encode_eh(eh))
+            d.write_filemarks(1)
+            self.held.locate(bh_at)
+        except OSError as e:
+            raise fail(e, "write", f"{self.held.name}: empty header after an unfinished "
+                                   f"image") from e
+        return bh_at, eh
 
     def _check(self) -> None:
         if self.state != "open":
@@ -228,7 +282,8 @@ class TapeWriter:
                 self._end_of_medium(None)
             raise self._failed(fail(e, "write", f"{self.held.name}: backup header")) from e
         self._frag = Fragment(len(self.fragments) + 1, "", self._done_bytes, 0,
-                              self.held.media_id, self._next_file, block + 2, self.block_size)
+                              self.held.media_id, self._next_file, block + 2, self.block_size,
+                              self.density)
         self._blocks = []
         self._frag_crc = checksum.ImageCrc(self.block_size)
 
@@ -265,11 +320,12 @@ class TapeWriter:
 
     def _end_of_medium(self, data: memoryview | None) -> None:
         """End the tape as NetBackup ends a full one: the fragment's CRCs, two tape marks,
-        no EH. The writer then fails with 96 (spanning comes later)."""
+        no EH. The writer then fails with 96; bptm spans: a writer on the next medium made
+        `after` this one writes `pending` first (nbcli/media/bptm_tape.py)."""
         self.pending = bytes(data) if data is not None else None
         why = NbuError(NO_MEDIA_AVAILABLE, f"end of medium on {self.held.media_id} after "
                        f"{self.total} bytes of {self.backupid}: the medium is full "
-                       f"(spanning to another medium is not done yet)")
+                       f"(bptm goes on spanning to another medium)")
         try:
             if self._frag is not None:
                 self._end_fragment(marks=2)

@@ -28,11 +28,11 @@ def test_media_requests_group_by_server_and_folder() -> None:
     req = media_requests(images)
     assert sorted(req) == ["m1", "m2"]
     assert req["m1"] == [
-        {"backupid": "c_1", "path": "/stu/a", "fragments": ["/stu/a/c_1_C1_F1",
-                                                            "/stu/a/c_1_C1_F2"]},
-        {"backupid": "c_3", "path": "/stu/a", "fragments": ["/stu/a/c_3_C1_F1"]},
-        {"backupid": "c_3", "path": "/other", "fragments": ["/other/c_3_C1_F2"]}]
-    assert req["m2"] == [{"backupid": "c_2", "path": "/stu/b",
+        {"backupid": "c_1", "stype": 1, "path": "/stu/a",
+         "fragments": ["/stu/a/c_1_C1_F1", "/stu/a/c_1_C1_F2"]},
+        {"backupid": "c_3", "stype": 1, "path": "/stu/a", "fragments": ["/stu/a/c_3_C1_F1"]},
+        {"backupid": "c_3", "stype": 1, "path": "/other", "fragments": ["/other/c_3_C1_F2"]}]
+    assert req["m2"] == [{"backupid": "c_2", "stype": 1, "path": "/stu/b",
                           "fragments": ["/stu/b/c_2_C1_F1"]}]
     assert media_requests([header("c_4")]) == {}
 

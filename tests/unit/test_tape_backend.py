@@ -119,9 +119,10 @@ def test_the_catalog_record_round_trip_keeps_the_tape_fields(lib: Library) -> No
     msg: dict[str, Any] = {"backupid": "c_1", "checksum": image.checksum, "block_size": BLOCK,
            "stream_bytes": image.stream_bytes,
            "fragments": [f.as_dict("media1") for f in image.fragments]}
-    assert set(msg["fragments"][0]) == {"num", "path", "host", "offset", "bytes"}
+    assert set(msg["fragments"][0]) == {"num", "path", "host", "offset", "bytes", "media_id",
+                                        "file_num", "block_offset", "block_size", "density"}
     back = storage.StoredImage.from_request(msg)
-    assert back.fragments[0].path == image.fragments[0].path
+    assert back.fragments == image.fragments and back.fragments[0].density == 6
     assert tape.parse_locator(back.fragments[0].path).block == image.fragments[0].block_offset
 
 

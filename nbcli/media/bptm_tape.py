@@ -1,0 +1,270 @@
+"""bptm's media on a tape backup: the mount through ltid, spanning to the next medium, and what
+nbemm hears about the media written.
+
+    bptm                      ltid (this host)          nbemm (master)
+      |-- mount{jobid, media_id, barcode, drive, mode w} -->|  robot moves it, avrd checks it
+      |   write the image's fragments (TapeWriter)           |
+      |   early warning: the fragment is closed (two tape marks), the writer fails 96
+      |-- span{jobid, full_media_id} ---------------------------------->| another medium,
+      |<-- {stu: ... media_id, barcode, same drive} ---------------------| same drive
+      |-- unmount{jobid, drive}, mount{... the new medium} ->|
+      |   a new TapeWriter goes on from TapeWriter.pending: the image's next fragment
+      |-- media_written{jobid, media_id, kbytes, images, full, rl, expiration} (per medium,
+      |                                   once bpbrm said commit) ------>|
+      |-- media_error{jobid, media_id, drive, kind} on 84/85/86 -------->| {action}
+      |-- unmount{jobid, drive} (at the end, whatever happened) -->|
+
+An ltid that has no `mount` op (143) leaves the loading to TapeStorage, which moves the
+cartridge through the changer itself; an nbemm without `span` ends the backup with 96 at the
+end of the first medium, as before spanning. Reports nbemm cannot take are logged, never the
+cause of a failed backup: the image is on tape either way.
+
+Place: a part of bptm_backup (imported by it); imports storage, tape, the net client and
+status, never catalog or a daemon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nbcli.media import storage
+from nbcli.media.bptm_ctx import Ctx
+from nbcli.media.tape import TapeStorage, TapeWriter
+from nbcli.net import client
+from nbcli.status import (
+    CANNOT_POSITION,
+    INVALID_PROTOCOL,
+    MEDIA_POSITION_ERROR,
+    MEDIA_READ_ERROR,
+    MEDIA_WRITE_ERROR,
+    NO_MEDIA_AVAILABLE,
+    NbuError,
+)
+
+# A write's status -> the kind of media error nbemm counts toward its threshold.
+ERROR_KINDS = {MEDIA_WRITE_ERROR: "write", MEDIA_READ_ERROR: "read",
+               MEDIA_POSITION_ERROR: "position", CANNOT_POSITION: "position"}
+MAX_SPANS = 64  # media one image may take; more is a loop (a medium that fills at once)
+
+
+def is_tape(stu: dict[str, Any]) -> bool:
+    return storage.unit_type(stu) == storage.MEDIA_MANAGER
+
+
+def unknown_op(e: NbuError) -> bool:
+    """The daemon does not have the op yet (another branch's work not merged in)."""
+    return e.status == INVALID_PROTOCOL and "unknown request" in e.detail
+
+
+@dataclass
+class Medium:
+    """One medium this backup wrote on."""
+
+    media_id: str
+    drive: str
+    full: bool = False
+
+
+class TapeMedia:
+    """The tape side of one bptm backup: which drive and media it holds, and their reports."""
+
+    def __init__(self, ctx: Ctx, req: dict[str, Any], info: dict[str, Any]) -> None:
+        """`req` bpbrm's backup request, `info` nbjm's media information (the unit with its
+        drive and medium, the image's retention level and expiration)."""
+        self.ctx = ctx
+        self.master = str(req["master"])
+        self.backupid = str(req["backupid"])
+        self.rl = int(info.get("rl", -1))
+        self.expiration = int(info.get("expiration", 0))
+        self.stu = dict(info["stu"])
+        self.unit: TapeStorage | None = None
+        self.media: list[Medium] = []
+        self.ltid_mounted = ""  # the drive ltid mounted for us ("" none, or ltid cannot)
+
+    @property
+    def drive(self) -> str:
+        return str(self.stu.get("drive_name") or f"drive {self.stu.get('drive', 0)}")
+
+    @property
+    def media_id(self) -> str:
+        return str(self.stu.get("media_id") or "")
+
+    # --- mount and unmount -----------------------------------------------------------------
+
+    def mount(self) -> str:
+        """ltid mounts the granted medium (else TapeStorage loads it); the unit's phrase."""
+        self._ltid_mount()
+        unit = storage.open_unit(self.stu)
+        assert isinstance(unit, TapeStorage)
+        self.unit = unit
+        phrase = unit.mount()
+        self.media.append(Medium(unit.media_id, self.drive))
+        return phrase
+
+    def _ltid_mount(self) -> None:
+        try:
+            reply = client.call(self.ctx.cfg, self.ctx.host, "ltid", "mount",
+                                jobid=self.ctx.jobid, media_id=self.media_id,
+                                barcode=str(self.stu.get("barcode", "")), drive=self.drive,
+                                mode="w")
+        except NbuError as e:
+            if not unknown_op(e):
+                raise
+            self.ctx.log.info("ltid has no mount request; the robot is driven from bptm")
+            return
+        self.ltid_mounted = self.drive
+        for key, field in (("drnum", "drive"), ("library", "library"), ("path", "drive_path")):
+            if reply.get(key) not in (None, ""):
+                self.stu[field] = reply[key]
+        if self.stu.get("drive_path") and self.stu.get("library"):
+            self.stu.pop("drive_path")  # a virtual library's drive: the library names it
+
+    def unmount(self) -> None:
+        """Let go of the drive: close it here, then tell ltid (which unloads it later)."""
+        if self.unit is not None:
+            self.unit.unmount()
+        if not self.ltid_mounted:
+            return
+        drive, self.ltid_mounted = self.ltid_mounted, ""
+        try:
+            client.call(self.ctx.cfg, self.ctx.host, "ltid", "unmount", jobid=self.ctx.jobid,
+                        drive=drive)
+        except NbuError as e:
+            self.ctx.info(f"ltid did not take the unmount of {drive}: {e}", "Warning")
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def open_writer(self, block: int, max_fragment: int) -> SpanningWriter:
+        return SpanningWriter(self, block, max_fragment)
+
+    def first_writer(self, block: int, max_fragment: int) -> TapeWriter:
+        """A writer on the mounted medium, or on the next one when this one is full (its last
+        backup ended at the end of medium) or its end cannot be found."""
+        assert self.unit is not None
+        for _ in range(MAX_SPANS):
+            try:
+                return self.unit.open_writer(self.backupid, block, max_fragment)
+            except NbuError as e:
+                if e.status not in (NO_MEDIA_AVAILABLE, CANNOT_POSITION):
+                    raise
+                self.ctx.info(f"media {self.unit.media_id} cannot take the image: "
+                              f"{e.detail or e.message}; asking for another medium", "Warning")
+                if e.status == CANNOT_POSITION:
+                    self.media_error(e)
+                self.next_medium()
+        raise NbuError(NO_MEDIA_AVAILABLE, "no medium could take the image")
+
+    def next_medium(self) -> None:
+        """Spanning: nbemm gives another medium for the same drive; unmount, mount it."""
+        full = self.media[-1] if self.media else Medium(self.media_id, self.drive)
+        full.full = True
+        try:
+            grant = client.call(self.ctx.cfg, self.master, "nbemm", "span",
+                                jobid=self.ctx.jobid, full_media_id=full.media_id)
+        except NbuError as e:
+            if unknown_op(e):
+                raise NbuError(NO_MEDIA_AVAILABLE, f"media {full.media_id} is full and nbemm "
+                               f"cannot span to another medium") from e
+            raise
+        self.unmount()
+        self.stu = dict(grant["stu"])
+        self.ctx.info(f"media {full.media_id} is full: the image goes on to media "
+                      f"{self.media_id} in {self.drive}")
+        self.mount()
+
+    # --- what nbemm hears ------------------------------------------------------------------
+
+    def media_error(self, e: NbuError) -> str:
+        """Tell nbemm about a write/read/position error of the medium (its threshold); the
+        action it took ("none", "frozen", "suspended", "drive_down")."""
+        kind = ERROR_KINDS.get(e.status)
+        if kind is None or not self.media:
+            return "none"
+        medium = self.media[-1]
+        try:
+            reply = client.call(self.ctx.cfg, self.master, "nbemm", "media_error",
+                                jobid=self.ctx.jobid, media_id=medium.media_id,
+                                drive=medium.drive, kind=kind)
+        except NbuError as err:
+            self.ctx.info(f"nbemm did not take the {kind} error of media "
+                          f"{medium.media_id}: {err}", "Warning")
+            return "none"
+        action = str(reply.get("action", "none"))
+        if action != "none":
+            what = {"frozen": f"media {medium.media_id} is now FROZEN",
+                    "suspended": f"media {medium.media_id} is now SUSPENDED",
+                    "drive_down": f"drive {medium.drive} is now DOWN"}.get(action, action)
+            self.ctx.info(f"{kind} error on media {medium.media_id} in {medium.drive}: "
+                          f"{what}; the job is to be retried on other resources", "Error")
+        return action
+
+    def media_written(self, fragments: list[storage.Fragment]) -> None:
+        """Per medium the image has fragments on: its kbytes, one image more, whether full."""
+        for medium in self.media:
+            nbytes = sum(f.bytes for f in fragments if f.media_id == medium.media_id)
+            if not nbytes and not medium.full:
+                continue
+            try:
+                client.call(self.ctx.cfg, self.master, "nbemm", "media_written",
+                            jobid=self.ctx.jobid, media_id=medium.media_id,
+                            kbytes=(nbytes + 1023) // 1024, images=1 if nbytes else 0,
+                            full=medium.full, rl=self.rl, expiration=self.expiration)
+            except NbuError as e:
+                self.ctx.info(f"nbemm did not record what was written on media "
+                              f"{medium.media_id}: {e}", "Warning")
+
+    def where(self) -> str:
+        ids = ", ".join(m.media_id for m in self.media)
+        return f"{self.drive} (media {ids})"
+
+
+class SpanningWriter:
+    """An ImageWriter over the media of one tape backup: at the end of a medium it goes on
+    with the image's next fragment on the next one (storage.ImageWriter's contract)."""
+
+    def __init__(self, media: TapeMedia, block: int, max_fragment: int) -> None:
+        self.tape = media
+        self.block = block
+        self.max_fragment = max_fragment
+        self.cur = media.first_writer(block, max_fragment)
+
+    @property
+    def total(self) -> int:
+        return self.cur.total
+
+    @property
+    def checksum(self) -> str:
+        return self.cur.checksum
+
+    @property
+    def where(self) -> str:
+        return self.tape.where()
+
+    def write_block(self, data: memoryview, block_crc: int | None = None) -> None:
+        for _ in range(MAX_SPANS):
+            try:
+                self.cur.write_block(data, block_crc)
+                return
+            except NbuError:
+                if self.cur.state != "full":
+                    raise
+            self._span()
+        raise NbuError(NO_MEDIA_AVAILABLE, f"{self.tape.backupid}: more than {MAX_SPANS} media")
+
+    def _span(self) -> None:
+        """The medium is full (its last fragment closed with two tape marks): the next one.
+        The block that met the end of medium (TapeWriter.pending) is written again there."""
+        full = self.cur
+        self.tape.next_medium()
+        assert self.tape.unit is not None
+        self.cur = self.tape.unit.open_writer(self.tape.backupid, self.block, self.max_fragment,
+                                              after=full)
+
+    def finish(self) -> list[storage.Fragment]:
+        return self.cur.finish()
+
+    def abort(self) -> None:
+        """Undo on the mounted medium; fragments on full media before it stay there as dead
+        space (no catalog entry names them; the media were marked full when spanned)."""
+        self.cur.abort()

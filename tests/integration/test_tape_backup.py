@@ -1,0 +1,278 @@
+"""Backups to tape on a real all-in-one host with a virtual library of 2 drives and 10 slots
+(8 MiB cartridges, so tapes fill): three policies to one volume pool until an image spans two
+tapes; a pool with no media (the wait, then 96); write errors up to the threshold (the medium
+frozen or suspended, the job retried on another); a DOWN drive never used; a killed bptm
+leaving no drive or medium held."""
+
+from __future__ import annotations
+
+import io
+import random
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbcli import clock, config, kinds
+from nbcli.net import client
+from nbcli.vtl.library import Library
+from tests.conftest import Host, wait_for
+from tests.flowkit import job, last_jobid, steps
+from tests.storage.backends import tape_files
+from tests.test_schedule_helpers import jobs, local_midnight_in_a_year, wake
+
+DAY = 86400
+BARCODES = [f"A{n:05d}L6" for n in range(10)]
+FULL, FROZEN, SUSPENDED = 0x8, 0x1, 0x2
+
+
+def emm(h: Host, op: str, **fields: Any) -> Any:
+    return client.call(h.cfg, h.name, "nbemm", op, **fields)
+
+
+def media(h: Host) -> dict[str, dict[str, Any]]:
+    return {m["media_id"]: m for m in emm(h, "media_list")["media"]}
+
+
+@pytest.fixture
+def tape(aio_root: Host) -> Iterator[Host]:
+    """The all-in-one host with its library, robot 0, drives DRV0 and DRV1, volume pool
+    "tapes" and the tape storage unit "tape1" (MEDIA_WAIT 6 s); no media in EMM yet."""
+    h = aio_root
+    h.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--capacity", "8M",
+          "--move-time", "0")
+    cfg = config.load(h.root)
+    cfg.data["MEDIA_WAIT"] = 6
+    cfg.save()
+    h.start()
+    try:
+        emm(h, "robot_add", rn=0, rt="tld", host=h.name, device=str(h.root / "volmgr" / "vtl"))
+        for n in (0, 1):
+            emm(h, "drive_add", name=f"DRV{n}", host=h.name, type="hcart", rn=0, drnum=n,
+                path=f"/dev/nst{n}")
+        emm(h, "pool_add", name="tapes", description="the tests' pool")
+        emm(h, "stu_add", label="tape1", host=h.name, stype=2, rt="tld", rn=0,
+            density="hcart", cj=2)
+        yield h
+    finally:
+        h.stop()
+    assert h.processes() == []
+
+
+def add_media(h: Host, *slots: int, pool: str = "tapes") -> None:
+    for slot in slots:
+        code = BARCODES[slot - 1]
+        emm(h, "media_add", media_id=code[:6], type="hcart", barcode=code, pool=pool,
+            rt="tld", rn=0, slot=slot)
+
+
+def tape_policy(h: Host, name: str, data: Path, pool: str = "tapes",
+                schedule: list[str] | None = None) -> None:
+    h.run("bppolicynew", name)
+    h.run("bpplinfo", name, "-modify", "-residence", "tape1", "-pool", pool)
+    h.run("bpplclients", name, "-add", h.name, "Linux", "Debian")
+    h.run("bpplinclude", name, "-add", str(data))
+    h.run("bpplsched", name, "-add", "full", "-st", "FULL", *(schedule or []))
+
+
+def data_dir(base: Path, name: str, mib: float, seed: int) -> Path:
+    d = base / name
+    d.mkdir(parents=True)
+    rnd = random.Random(seed)
+    for i in range(3):
+        (d / f"f{i}.bin").write_bytes(rnd.randbytes(int(mib * (1 << 20) / 3)))
+    return d
+
+
+def backup(h: Host, policy: str, check: bool = True) -> dict[str, Any]:
+    r = h.run("bpbackup", "-i", "-p", policy, "-s", "full", "-w", check=False, timeout=300)
+    done = job(h, last_jobid(h))
+    if check:
+        assert r.returncode == 0 and done["status"] == 0, (r.stderr, done)
+    return done
+
+
+def image(h: Host, backupid: str) -> dict[str, Any]:
+    (im,) = client.call(h.cfg, h.name, "bpdbm", "image_list", backupid=backupid)["images"]
+    return dict(im)
+
+
+def image_bytes(h: Host, im: dict[str, Any]) -> bytes:
+    """The image's stream, read straight from the cartridges: each fragment's data file."""
+    out = io.BytesIO()
+    for f in sorted(im["fragments"], key=lambda f: f["num"]):
+        unit = {"library": str(h.root / "volmgr" / "vtl"), "barcode": f"{f['media_id']}L6"}
+        out.write(b"".join(tape_files(unit)[f["file_num"] + 1]))
+    return out.getvalue()
+
+
+def assert_image_holds(h: Host, im: dict[str, Any], data: Path) -> None:
+    with tarfile.open(fileobj=io.BytesIO(image_bytes(h, im))) as tar:
+        for f in data.iterdir():
+            member = tar.extractfile(str(f).lstrip("/"))
+            assert member is not None and member.read() == f.read_bytes(), f
+
+
+def allocations(h: Host) -> list[dict[str, Any]]:
+    return list(emm(h, "allocations")["allocations"])
+
+
+def test_three_policies_fill_a_tape_and_an_image_spans_two(tape: Host, tmp_path: Path) -> None:
+    h = tape
+    add_media(h, 1, 2, 3)
+    # DRV0 DOWN from the start: every job runs in DRV1, none ever loads DRV0
+    emm(h, "drive_update", name="DRV0", host=h.name, state="DOWN")
+    dirs = {p: data_dir(tmp_path, p, 3, seed) for seed, p in enumerate(("p1", "p2", "p3"))}
+    for p, d in dirs.items():
+        tape_policy(h, p, d)
+    done = {p: backup(h, p) for p in dirs}
+    images = {p: image(h, j["backupid"]) for p, j in done.items()}
+    on = {p: [f["media_id"] for f in im["fragments"]] for p, im in images.items()}
+    assert on["p1"][0] == on["p2"][0] == on["p3"][0] == "A00000"
+    spanned = on["p3"]
+    assert spanned[-1] != "A00000" and spanned == sorted(spanned), on
+    for p, im in images.items():
+        for f in im["fragments"]:
+            assert f["file_num"] >= 1 and f["block_offset"] >= 4 and f["density"] == 6
+            assert f["block_size"] == 1 << 20
+        assert_image_holds(h, im, dirs[p])
+    # bpimagelist -l: FRAG media_type 2, density 6, file number, media id, block offset
+    frags = [ln.split() for ln in h.run("bpimagelist", "-backupid", done["p3"]["backupid"],
+                                        "-l").stdout.splitlines() if ln.startswith("FRAG")]
+    assert [(f[5], f[6], f[8]) for f in frags] == [
+        ("2", "6", fr["media_id"]) for fr in images["p3"]["fragments"]]
+    assert [int(f[7]) for f in frags] == [fr["file_num"] for fr in images["p3"]["fragments"]]
+    # EMM: the first tape FULL with three images, the second holds the rest of p3
+    m = media(h)
+    assert m["A00000"]["state"] & FULL and m["A00000"]["images"] == 3
+    assert m[spanned[-1]]["images"] == 1 and m[spanned[-1]]["kbytes"] > 0
+    assert m[spanned[-1]]["pool"] == "tapes" and m[spanned[-1]]["assigned"]
+    # job details name drive and media; the spanning is there too
+    details = h.run("bpdbjobs", "-jobid", str(done["p3"]["jobid"]), "-all_columns").stdout
+    assert "DRV1" in details and "A00000" in details and spanned[-1] in details
+    assert "is full: the image goes on to media" in details
+    assert [s.step for s in steps(h, done["p3"]["jobid"])][-1] == 17
+    for p in dirs:
+        assert "DRV0" not in h.run("bpdbjobs", "-jobid", str(done[p]["jobid"]),
+                                   "-all_columns").stdout
+    lib = Library(str(h.root / "volmgr" / "vtl"))
+    assert lib.state().drives[0].offset == 0 and lib.state().at("drive", 0) is None
+    assert allocations(h) == []
+
+
+def test_no_media_the_job_waits_with_the_reason_then_96(tape: Host, tmp_path: Path) -> None:
+    h = tape
+    emm(h, "pool_add", name="empty")
+    tape_policy(h, "nomedia", data_dir(tmp_path, "d", 0.1, 1), pool="empty")
+    h.run("bpbackup", "-i", "-p", "nomedia", "-s", "full")
+    jobid = wait_for(lambda: [j["jobid"] for j in jobs(h) if j["policy"] == "nomedia"], 30,
+                     "the job")[0]
+    waiting = wait_for(lambda: "Unable to allocate new media" in
+                       (job(h, jobid).get("reasonstring") or ""), 30, "the reason")
+    assert waiting
+    line = h.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+    assert "Volume Pool: empty" in line and "Unable to allocate new media" in line
+    assert job(h, jobid)["state"] == kinds.QUEUED
+    done = client.call(h.cfg, h.name, "bpjobd", "job_wait", jobid=jobid, timeout=60)["job"]
+    assert (done["state"], done["status"]) == (kinds.DONE, 96)
+    # media in the pool: the next job runs
+    add_media(h, 5, pool="empty")
+    assert backup(h, "nomedia")["status"] == 0
+    assert allocations(h) == []
+
+
+def test_write_errors_suspend_the_medium_and_the_job_goes_on_another(
+        tape: Host, tmp_path: Path) -> None:
+    h = tape
+    t = local_midnight_in_a_year() + 12 * 3600
+    clock.set_test_clock(h.root, fixed=t)
+    add_media(h, 1, 2)
+    h.run("nbvtl", "fault", "write_error", BARCODES[0], "6")  # a data block of image 1
+    h.run("bpconfig", "-tries", "4", "-period", "12", "-wi", "1")
+    tape_policy(h, "flaky", data_dir(tmp_path, "d", 2, 7),
+                schedule=["-freq", str(DAY), "-window", "0", str(DAY)])
+    wake(h)
+    jobid = wait_for(lambda: [j["jobid"] for j in jobs(h) if j["policy"] == "flaky"], 30,
+                     "the scheduled job")[0]
+    for n in (1, 2, 3):  # three write errors on A00000: the third suspends it (assigned)
+        wait_for(lambda n=n: (lambda j: j["state"] == kinds.REQUEUED and len(j["tries"]) == n)
+                 (job(h, jobid)), 120, f"try {n} to fail")
+        clock.set_test_clock(h.root, fixed=t + n * 61)
+    done = client.call(h.cfg, h.name, "bpjobd", "job_wait", jobid=jobid, timeout=120)["job"]
+    assert [tr["trystatus"] for tr in done["tries"]] == [84, 84, 84, 0]
+    assert (done["state"], done["status"]) == (kinds.DONE, 0)
+    m = media(h)
+    assert m["A00000"]["state"] & (SUSPENDED | FROZEN) and m["A00000"]["errors"] >= 3
+    assert [f["media_id"] for f in image(h, done["backupid"])["fragments"]] == ["A00001"]
+    details = h.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+    assert "media A00000 is now SUSPENDED" in details
+    assert allocations(h) == []
+
+
+def test_a_killed_bptm_leaves_no_drive_or_medium_held(tape: Host, tmp_path: Path) -> None:
+    h = tape
+    add_media(h, 1)
+    tape_policy(h, "killme", data_dir(tmp_path, "big", 30, 3))
+    cartridge = Library(str(h.root / "volmgr" / "vtl")).cartridge_path(BARCODES[0])
+    h.run("bpbackup", "-i", "-p", "killme", "-s", "full")
+    deadline = time.monotonic() + 120
+    while not (cartridge.exists() and cartridge.stat().st_size > 2 << 20):  # mid-image
+        assert time.monotonic() < deadline, "the backup never wrote 2 MiB"
+        time.sleep(0.002)
+    bptm = [p.proc for p in h.processes(spares=False) if p.program == "bptm"]
+    for p in bptm:
+        if p.ppid() not in {q.pid for q in bptm}:
+            p.kill()  # SIGKILL: no abort, no unmount
+    jobid = last_jobid(h)
+    done = client.call(h.cfg, h.name, "bpjobd", "job_wait", jobid=jobid, timeout=120)["job"]
+    assert done["status"] not in (0, 1)
+    wait_for(lambda: allocations(h) == [], 30, "the allocation to go")
+    drives = emm(h, "drive_list", host=h.name)["drives"]
+    assert all(d["jobid"] == 0 for d in drives), drives
+    assert all(m["jobid"] == 0 for m in media(h).values())
+    status = client.call(h.cfg, h.name, "ltid", "drive_status")
+    assert not status["pending"], status
+    # the next job runs, on the same medium: the killed image's header gives way to it
+    small = data_dir(tmp_path, "small", 1, 4)
+    tape_policy(h, "small", small)
+    again = backup(h, "small")
+    im = image(h, again["backupid"])
+    assert [(f["media_id"], f["file_num"]) for f in im["fragments"]] == [("A00000", 1)]
+    assert_image_holds(h, im, small)
+
+
+def test_expiring_the_last_image_of_a_medium_unassigns_it(tape: Host, tmp_path: Path) -> None:
+    h = tape
+    emm(h, "pool_add", name="scratch")
+    emm(h, "pool_scratch", name="scratch", on=True)
+    add_media(h, 1, 2, pool="scratch")  # taken from scratch into "tapes" when written
+    for p in ("e1", "e2"):
+        tape_policy(h, p, data_dir(tmp_path, p, 0.5, 11))
+    one, two = backup(h, "e1"), backup(h, "e2")
+    m = media(h)["A00000"]
+    assert m["assigned"] and m["pool"] == "tapes" and m["images"] == 2
+    h.run("bpexpdate", "-backupid", one["backupid"], "-d", "0", "-force")
+    m = media(h)["A00000"]
+    assert m["assigned"] and m["pool"] == "tapes"  # one valid image left on it
+    h.run("bpexpdate", "-backupid", two["backupid"], "-d", "0", "-force")
+    m = media(h)["A00000"]
+    assert not m["assigned"] and m["pool"] == "scratch", m  # back to the scratch pool
+    cleanup = max(j["jobid"] for j in jobs(h) if j["jobtype"] == kinds.JOB_IMAGE_CLEANUP)
+    text = h.run("bpdbjobs", "-jobid", str(cleanup), "-all_columns").stdout
+    assert "media A00000 has no valid image left: unassigned" in text
+    # bpexpdate -m's op: a whole medium at once, frozen media stay assigned
+    three = backup(h, "e1")
+    assert [f["media_id"] for f in image(h, three["backupid"])["fragments"]] == ["A00000"]
+    emm(h, "media_state", media_id="A00000", action="freeze")
+    reply = client.call(h.cfg, h.name, "bpdbm", "expire_media", media_id="a00000")
+    assert reply["images"] == [three["backupid"]] and reply["unassigned"] is False
+    assert client.call(h.cfg, h.name, "bpdbm", "image_list",
+                       backupid=three["backupid"])["images"] == []
+    assert media(h)["A00000"]["assigned"]
+    emm(h, "media_state", media_id="A00000", action="unfreeze")
+    reply = client.call(h.cfg, h.name, "bpdbm", "expire_media", media_id="A00000")
+    assert (reply["media_id"], reply["images"], reply["unassigned"]) == ("A00000", [], True)
+    assert not media(h)["A00000"]["assigned"]
