@@ -192,3 +192,76 @@ def test_bpexpdate_deassignempty_gives_back_media_without_valid_images(tapes: Ho
     assert "volume pool:           Scratch (" in back and "status:                0x0" in back
     assert h.run("bpexpdate", "-m", "NOPE", "-d", "0", "-force", check=False).returncode \
         == 227
+
+
+@pytest.fixture
+def tape_unit(aio_root: Host, tmp_path: Path) -> Host:
+    """The host running, its library in EMM with the tape storage unit "tape1" writing to
+    volume pool "tapes", A00000 and A00001 in the scratch pool, and a policy "p" of a small
+    directory backing up to it."""
+    h = aio_root
+    h.run("nbvtl", "create", "--drives", "2", "--slots", "4", "--capacity", "8M",
+          "--barcodes", "A00000L6..A00003L6", "--move-time", "0")
+    h.start()
+    emm(h, "robot_add", rn=0, rt="tld", host=h.name, device=str(h.root / "volmgr" / "vtl"))
+    for n in (0, 1):
+        emm(h, "drive_add", name=f"DRV{n}", host=h.name, type="hcart", rn=0, drnum=n,
+            path=f"/dev/nst{n}")
+    emm(h, "pool_add", name="tapes")
+    emm(h, "pool_add", name="scratch")
+    emm(h, "pool_scratch", name="scratch", on=True)
+    for n in (0, 1):
+        emm(h, "media_add", media_id=f"A0000{n}", type="hcart", barcode=f"A0000{n}L6",
+            pool="scratch", rt="tld", rn=0, slot=n + 1)
+    emm(h, "stu_add", label="tape1", host=h.name, stype=2, rt="tld", rn=0, density="hcart",
+        cj=1)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "f.bin").write_bytes(bytes(range(256)) * 1024)
+    h.run("bppolicynew", "p")
+    h.run("bpplinfo", "p", "-modify", "-residence", "tape1", "-pool", "tapes")
+    h.run("bpplclients", "p", "-add", h.name, "Linux", "Debian")
+    h.run("bpplinclude", "p", "-add", str(data))
+    h.run("bpplsched", "p", "-add", "full", "-st", "FULL", "-rl", "3")
+    return h
+
+
+def test_a_backed_up_tape_reported_relabelled_refused_and_given_back(tape_unit: Host
+                                                                      ) -> None:
+    h = tape_unit
+    try:
+        for _ in range(2):
+            h.run("bpbackup", "-i", "-p", "p", "-s", "full", "-w", timeout=300)
+        ids = [ln.split()[5] for ln in h.run("bpimagelist", "-l").stdout.splitlines()
+               if ln.startswith("IMAGE")]
+        assert len(ids) == 2
+        raw = h.run("bpmedialist", "-mlist", "-l").stdout.split()
+        assert raw[0] == "A00000" and raw[9:12] == ["2", "2", "3"]  # images, valid, level
+        # bptm labelled the blank tape: its header, read back through ltid
+        line = h.run("bpmedialist", "-mheader", "-m", "A00000").stdout.strip()
+        assert line.startswith("media id = A00000, allocated ")
+        assert line.endswith(", retention level = 3")
+        assert "volume pool:           tapes (" in h.run("vmquery", "-m", "A00000").stdout
+        assert h.run("bplabel", "-m", "A00000", "-d", "hcart", check=False).returncode \
+            == 168
+
+        later = time.strftime("%m/%d/%Y %H:%M:%S", time.localtime(time.time() + 90 * DAY))
+        h.run("bpexpdate", "-m", "A00000", "-d", *later.split(), "-force")
+        want = int(time.mktime(time.strptime(later, "%m/%d/%Y %H:%M:%S")))
+        for backupid in ids:
+            fields = h.run("bpimagelist", "-backupid", backupid, "-l").stdout.split()
+            assert int(fields[15]) == want
+        no = h.run("bpexpdate", "-m", "A00000", "-d", "0", input="n\n", check=False)
+        assert no.returncode == 150 and "media A00000" in no.stdout
+        assert h.run("bpmedialist", "-l").stdout.split()[0] == "A00000"
+
+        h.run("bpexpdate", "-m", "A00000", "-d", "0", "-force")
+        assert h.run("bpimagelist", "-l", check=False).returncode == 227
+        assert h.run("bpmedialist").stdout == ""  # no assigned media: nothing at all
+        assert "volume pool:           scratch (" in h.run("vmquery", "-m", "A00000").stdout
+        h.run("bplabel", "-m", "A00000", "-d", "hcart")
+        assert h.run("bpmedialist", "-mheader", "-m", "A00000").stdout.endswith(
+            ", retention level = 0\n")
+    finally:
+        h.stop()
+    assert h.processes() == []
