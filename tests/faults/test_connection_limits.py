@@ -81,7 +81,7 @@ def test_another_users_flood_does_not_lock_root_out(daemons: Callable[..., Host]
     os.close(done_r)
     try:
         answer = os.read(ready_r, 256)
-        assert answer in (b"25", b"40"), answer
+        assert answer in (b"24", b"25", b"40"), answer  # refused: closed after its error
         assert client.call(cfg, cfg.client_name, "bpjobd", "ping")["service"] == "bpjobd"
     finally:
         os.write(done_w, b"x")
