@@ -168,7 +168,9 @@ def test_three_policies_fill_a_tape_and_an_image_spans_two(tape: Host, tmp_path:
 def test_no_media_the_job_waits_with_the_reason_then_96(tape: Host, tmp_path: Path) -> None:
     h = tape
     h.run("vmpool", "-add", "empty", "no media", "ANYHOST", "ANY", "NONE")
-    tape_policy(h, "nomedia", data_dir(tmp_path, "d", 0.1, 1), pool="empty")
+    # the schedule's volume pool wins over the policy's
+    tape_policy(h, "nomedia", data_dir(tmp_path, "d", 0.1, 1), pool="tapes",
+                schedule=["-pool", "empty"])
     h.run("bpbackup", "-i", "-p", "nomedia", "-s", "full")
     jobid = wait_for(lambda: [j["jobid"] for j in jobs(h) if j["policy"] == "nomedia"], 30,
                      "the job")[0]
@@ -182,7 +184,8 @@ def test_no_media_the_job_waits_with_the_reason_then_96(tape: Host, tmp_path: Pa
     assert (done["state"], done["status"]) == (kinds.DONE, 96)
     # media in the pool: the next job runs
     add_media(h, 5, pool="empty")
-    assert backup(h, "nomedia")["status"] == 0
+    again = backup(h, "nomedia")
+    assert [f["media_id"] for f in image(h, again["backupid"])["fragments"]] == ["A00004"]
     assert allocations(h) == []
 
 
