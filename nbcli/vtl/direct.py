@@ -15,8 +15,9 @@ every read, move, tape mark and close, so that a reader of the file (the drive i
 process after close) sees every record.
 
 A writer killed between flushes leaves the file ending inside a record; `torn_end` finds the
-end of the last whole object, where the drive cuts the image when its next user opens it (a
-real drive's interrupted write leaves the records before it).
+end of the last whole object, where `cut_torn` cuts the image when the drive's next user
+opens it, or when the robot takes the cartridge out of that drive (a real drive's
+interrupted write leaves the records before it).
 
 A file system without O_DIRECT (tmpfs) gets no Appender (`open_appender` returns None) and
 the drive writes buffered, as before. Imports only nbcli.vtl's own modules.
@@ -197,3 +198,19 @@ def torn_end(fd: int) -> int | None:
             return at
         at = end
     return None
+
+
+def cut_torn(path: str, fd: int | None = None) -> int | None:
+    """Cut the image at `path` after its last whole object if a dead writer left part of a
+    record after it; where it was cut (None: it was whole)."""
+    own = fd is None
+    if fd is None:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        torn = torn_end(fd)
+    finally:
+        if own:
+            os.close(fd)
+    if torn is not None:
+        os.truncate(path, torn)
+    return torn
