@@ -17,8 +17,8 @@ from nbcli.render import echo_lines
 from nbcli.status import CANNOT_CONNECT, CONNECTION_TIMED_OUT, INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """vmoprcmd [-h host] [-d [pr|ds|ad] | -dp [pr|ds|ad] | -up drive_index
-         | -down drive_index | -reset drive_index | -resetdrive drive_index
-         | -upbyname drive_name | -downbyname drive_name]"""
+  | -down drive_index | -reset drive_index | -resetdrive drive_index
+  | -upbyname drive_name | -downbyname drive_name]"""
 
 DISPLAYS = ("-d", "-dp")
 CHANGES = {"-up": "UP", "-down": "DOWN", "-reset": "RESET", "-resetdrive": "RESET",

@@ -22,7 +22,7 @@ from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
 
 SYNOPSIS = """vmupdate -rt robot_type -rn robot_number [-rh robot_host] [-mt media_type]
-         [-p pool_name] [-use_barcode_rules] [-recommend] [-interactive]"""
+  [-p pool_name] [-use_barcode_rules] [-recommend] [-interactive]"""
 DEFAULT_POOL = "NetBackup"
 DEFAULT_TYPE = "hcart"
 

@@ -6,9 +6,11 @@ rules live in ltid_mount.py (Mounter) and ltid_drives.py; this module is the op 
 real ports: nbemm on the master (drive_list, robot_list, drive_loaded, drive_update,
 media_list), tldd (moves) and avrd (media headers) on this host.
 
-ltid learns its drives and robots from nbemm as soon as it can after start (without holding
-up its start: nbemm may be starting too), every LEARN_EVERY seconds, when told
-(`learn`, after tpconfig) and when a mount names a drive it does not know. A cartridge stays
+ltid learns its drives and robots from nbemm at start (when nbemm does not answer yet - it may
+be starting too, or the master be away - again every LEARN_TICK seconds until it does), when
+told (`learn`, after tpconfig), when a mount names a drive it does not know, and before each
+`drive_status` (vmoprcmd shows EMM's UP/DOWN as tpconfig left them). It does not poll nbemm
+otherwise: an idle media server costs the master nothing. A cartridge stays
 in its drive MEDIA_UNMOUNT_DELAY seconds (bp.toml, default 180) after an unmount; a periodic
 task sends it home. Every SYNC_EVERY seconds it reads the robots' inventories again, so that
 a cartridge an operator moved (nbvtl, robtest) shows, and avrd reads it.
@@ -19,7 +21,6 @@ Place: a daemon; imports ltid_mount, ltid_drives, net, status.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +37,6 @@ from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
 UNMOUNT_DELAY = 180.0  # NetBackup's MEDIA_UNMOUNT_DELAY default
-LEARN_EVERY = 30.0
 LEARN_TICK = 1.0
 SYNC_EVERY = 5.0  # a cartridge an operator moved shows in vmoprcmd (and avrd reads it)
 MOVE_TIMEOUT = 1800.0  # tldd may unload, then load: two slow robot moves
@@ -95,7 +95,7 @@ class Ltid(Daemon):
         self.mounter = Mounter(Ports(cfg), max(delay, 0.0), self.log)
         self._tpreqs: dict[str, tuple[int, str]] = {}  # file -> (reqid, drive)
         self._tp_lock = threading.Lock()
-        self._learnt = 0.0  # monotonic time of the last learn (0: not yet)
+        self._learnt = False
         self._warned = False
 
     def services(self) -> dict[str, Ops]:
@@ -130,7 +130,7 @@ class Ltid(Daemon):
 
     def periodic(self) -> list[tuple[float, Callable[[], None]]]:
         tick = min(1.0, max(self.mounter.delay / 4, 0.2))
-        return [(tick, self.mounter.unload_due), (LEARN_TICK, self._learn_when_due),
+        return [(tick, self.mounter.unload_due), (LEARN_TICK, self._learn_until_learnt),
                 (SYNC_EVERY, self.mounter.sync_all)]
 
     def reload(self) -> None:
@@ -138,18 +138,18 @@ class Ltid(Daemon):
         self.mounter.delay = max(float(self.cfg.get("MEDIA_UNMOUNT_DELAY", UNMOUNT_DELAY)),
                                  0.0)
 
-    def _learn_when_due(self) -> None:
-        """Learn from nbemm soon after start (nbemm may start at the same time, or the master
-        be away: then again every LEARN_TICK), then every LEARN_EVERY seconds."""
-        now = time.monotonic()
-        if self._learnt and now - self._learnt < LEARN_EVERY:
+    def on_start(self) -> None:
+        self._learn_until_learnt()
+
+    def _learn_until_learnt(self) -> None:
+        if self._learnt:
             return
         try:
             self.mounter.learn()
-            self._learnt = now
+            self._learnt = True
         except NbuError as e:
             if not self._warned:
-                self.log.warning("cannot learn the drives of this host from nbemm: %s", e)
+                self.log.warning("cannot learn the drives of this host from nbemm yet: %s", e)
             self._warned = True
 
     # --- ops ---------------------------------------------------------------------------------
@@ -166,6 +166,11 @@ class Ltid(Daemon):
         return {}
 
     def drive_status(self, msg: Message, conn: Connection) -> Message:
+        try:
+            self.mounter.learn(inventories=False)  # never wait for a move in progress
+            self._learnt = True
+        except NbuError as e:  # show what ltid knows
+            self.log.warning("drive status without nbemm: %s", e)
         return {"host": self.cfg.client_name, **self.mounter.status()}
 
     def drive_state(self, msg: Message, conn: Connection) -> Message:

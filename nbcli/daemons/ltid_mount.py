@@ -102,8 +102,9 @@ class Mounter:
 
     # --- configuration -----------------------------------------------------------------------
 
-    def learn(self) -> None:
-        """Drives and robots from nbemm, what is loaded from the robots' inventories."""
+    def learn(self, inventories: bool = True) -> None:
+        """Drives and robots from nbemm, then (`inventories`) what is loaded from the robots'
+        inventories - which waits for a robot move in progress."""
         robots = {int(r["rn"]): r for r in self.ports.emm_robots()}
         records = self.ports.emm_drives()
         with self.cond:
@@ -120,7 +121,7 @@ class Mounter:
             for name in [n for n, d in self.drives.items() if n not in seen and d.free]:
                 del self.drives[name]
             wanted = sorted({d.rn for d in self.drives.values() if d.robotic})
-        for rn in wanted:
+        for rn in wanted if inventories else []:
             self.sync(rn)
 
     def sync_all(self) -> None:

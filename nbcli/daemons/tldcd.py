@@ -73,12 +73,18 @@ class Tldcd(Daemon):
         return robots.changer(robot.device)
 
     def inventory(self, msg: Message, conn: Connection) -> Message:
-        changer = self._changer(msg["rn"])
-        with self._lock(msg["rn"]):
-            try:
+        """The robot's elements. A virtual library's state is read without waiting for a
+        move in progress (its file is replaced whole); a real changer is asked between
+        moves."""
+        rn = msg["rn"]
+        changer = self._changer(rn)
+        try:
+            if robots.is_virtual(self.robots.get(rn).device):
                 return robots.inventory_record(changer.inventory())
-            except ChangerError as e:
-                raise robots.changer_error(e, f"robot {msg['rn']}: inventory") from e
+            with self._lock(rn):
+                return robots.inventory_record(changer.inventory())
+        except ChangerError as e:
+            raise robots.changer_error(e, f"robot {rn}: inventory") from e
 
     def load(self, msg: Message, conn: Connection) -> Message:
         what = f"robot {msg['rn']}: slot {msg['slot']} to drive {msg['drive']}"
