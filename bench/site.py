@@ -24,6 +24,7 @@ class Site:
         self.base = base
         self.hosts = {s.name: s for s in multihost.create(base / "hosts")}
         multihost.up(list(self.hosts.values()))
+        multihost.enrol(list(self.hosts.values()))  # hosts talk TLS, as in production
         self.stu = stu or base / "stu"
         self.stu.mkdir(parents=True, exist_ok=True)
         self.run("bpstuadd", "-label", "bench", "-path", str(self.stu), "-host", "media")

@@ -119,16 +119,26 @@ def daemons(aio_root: Host) -> Iterator[Callable[..., Host]]:
     assert aio_root.processes() == []
 
 
-@pytest.fixture(scope="module")
-def three_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
-    """master (127.0.0.1), media (127.0.0.2), client (127.0.0.3), running; shared by a module."""
-    base = tmp_path_factory.mktemp("three")
+def start_enrolled(hosts: list[Host]) -> None:
+    """Start hosts and enrol them with the master's CA, as `nb-hosts up` does: once the master
+    holds its certificate, other hosts reach it (and each other) only in TLS."""
+    for h in hosts:
+        h.start()
+    multihost.enrol([h.spec for h in hosts])
+
+
+def running_three(base: Path, enrolled: bool = True) -> Iterator[dict[str, Host]]:
+    """master (127.0.0.1), media (127.0.0.2), client (127.0.0.3), running, enrolled unless
+    told otherwise; stopped and checked to be gone afterwards."""
     old = os.environ.get("NBCLI_TESTING")
     os.environ["NBCLI_TESTING"] = "1"
     hosts = {h.name: h for h in _make(base, multihost.LAYOUT)}
     try:
-        for h in hosts.values():
-            h.start()
+        if enrolled:
+            start_enrolled(list(hosts.values()))
+        else:
+            for h in hosts.values():
+                h.start()
         yield hosts
     finally:
         for h in hosts.values():
@@ -137,3 +147,17 @@ def three_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             os.environ.pop("NBCLI_TESTING", None)
         leftovers = [p for h in hosts.values() for p in h.processes()]
         assert leftovers == [], leftovers
+
+
+@pytest.fixture(scope="module")
+def three_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
+    """Three enrolled hosts (running_three), shared by a module."""
+    yield from running_three(tmp_path_factory.mktemp("three"))
+
+
+@pytest.fixture(scope="module")
+def three_hosts_not_enrolled(tmp_path_factory: pytest.TempPathFactory
+                             ) -> Iterator[dict[str, Host]]:
+    """Three hosts of which only the master holds a certificate (nbwmc issues its own): the
+    others reach each other in plain TCP, and the master only for enrolment."""
+    yield from running_three(tmp_path_factory.mktemp("three"), enrolled=False)

@@ -141,11 +141,13 @@ def _watched(sock: socket.socket, ctl: Controller) -> ReadInto:
     poll.register(ctl.conn.fileno(), select.POLLIN)
     data_fd = sock.fileno()
     started = False
+    # Over TLS (another host), bytes already decrypted wait in the TLS object, not the socket
+    decrypted = getattr(sock, "pending", lambda: 0)
 
     def readinto(view: memoryview) -> int:
         nonlocal started
         while True:
-            ready = {fd for fd, _ in poll.poll()}
+            ready = {data_fd} if decrypted() else {fd for fd, _ in poll.poll()}
             if ctl.conn.fileno() in ready:
                 ctl.check()
             if data_fd in ready:

@@ -5,6 +5,13 @@ the options name (227 when there is none), then - once the user has confirmed, o
 image_expire gives them their new expiration. An image expired this way leaves the catalog and
 its storage unit at once (bpdbm runs an Image Cleanup job for it, and the exit status is that
 job's); a later date only changes the expiration bpimagelist shows.
+
+-m names the images by the medium that holds them (their fragments' media id). `-m ID -d 0`
+is one request, bpdbm's expire_media: every image on the medium expires and goes, and the
+medium is unassigned (back to the scratch pool; a frozen one stays assigned), whether or not
+any image was left on it - that is how NetBackup gives a medium back. A later date changes
+the expiration of each image on the medium. -deassignempty asks nbemm to unassign every
+assigned medium (or the one of -m) that holds no valid image.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import click
 from nbcli import kinds, timefmt
 from nbcli.cli import command, join_date_times, load_cfg, root_option
 from nbcli.commands.bpimage import check_jobs, masters_of
+from nbcli.commands.stufmt import emm_request
 from nbcli.config import HostConfig
 from nbcli.net import client as net
 from nbcli.status import (
@@ -89,7 +97,7 @@ EXIT STATUS
   46   this host is not a server of the master
   109  invalid date
   150  not confirmed: nothing was changed
-  227  no image matches
+  227  no image matches (-m with a date: no image is on the medium)
 """
 
 
@@ -105,9 +113,10 @@ EXIT STATUS
               help="Images whose backup ids this file lists, one a line.")
 @click.option("-servername", metavar="NAME", help="Every image this media server wrote.")
 @click.option("-m", "media_id", metavar="MEDIA_ID",
-              help="Images on this medium (nbcli's disk images have no media ids).")
+              help="The images on this tape; with -d 0 the tape is unassigned too.")
 @click.option("-host", metavar="NAME", help="With -m: the medium's server (accepted).")
-@click.option("-deassignempty", is_flag=True, help="Deassign empty media (nbcli has none).")
+@click.option("-deassignempty", is_flag=True,
+              help="Unassign the media (or the one of -m) that hold no valid image.")
 @click.option("-stype", metavar="TYPE", help="Images on this disk type (nbcli has no pools).")
 @click.option("-dp", metavar="POOL", help="With -stype: the disk pool.")
 @click.option("-dv", metavar="VOLUME", help="With -dp: the disk volume.")
@@ -137,7 +146,7 @@ def cli(backupid: str | None, policy: str | None, date: str | None, client_name:
         raise NbuError(INVALID_PARAMETER, "give one of -backupid, -Bidfile, -policy, "
                                           "-servername, -m, -deassignempty, -stype")
     if deassignempty:
-        return 0  # disk storage units have no media to deassign
+        return _deassign_empty(cfg, masters, media_id)
     if date is None:
         raise NbuError(INVALID_PARAMETER, "-d date | 0 | infinity is required")
     expiration = parse_expiration(date)
@@ -146,17 +155,21 @@ def cli(backupid: str | None, policy: str | None, date: str | None, client_name:
                                           "moment it expires")
     if copy is not None and copy != 1:
         raise NbuError(COPY_NOT_FOUND, f"copy {copy} does not exist (nbcli keeps one copy)")
-    if media_id or stype:
-        raise NbuError(NO_ENTITY, f"no image is on {media_id or stype}: nbcli's disk images "
-                                  "have no media ids or disk pools")
-    requests = _requests(cfg, masters, backupid, policy, client_name, bidfile, servername)
+    if stype:
+        raise NbuError(NO_ENTITY, f"no image is on {stype}: nbcli's disk images have no "
+                                  "disk pools")
+    if media_id and expiration == 0:
+        return _expire_medium(cfg, masters, media_id, force)
+    requests = _requests(cfg, masters, backupid, policy, client_name, bidfile, servername,
+                         media_id)
     found = {m: len(net.call(cfg, m, "bpdbm", "image_list", **r)["images"])
              for m, r in requests}
     if not any(found.values()):
         raise NbuError(NO_ENTITY, "no image matches")
     what_id = backupid or (requests[0][1].get("backupid") if len(requests) == 1 else None)
     prompt = question(expiration, sum(found.values()), what_id,
-                      policy or (f"server {servername}" if servername else "the Bidfile"),
+                      policy or (f"server {servername}" if servername
+                                 else f"media {media_id}" if media_id else "the Bidfile"),
                       client_name)
     if not force and not confirmed(prompt):
         raise NbuError(TERMINATED_BY_ADMIN, "the expiration was not changed")
@@ -170,7 +183,8 @@ def cli(backupid: str | None, policy: str | None, date: str | None, client_name:
 
 def _requests(cfg: HostConfig, masters: str | None, backupid: str | None,
               policy: str | None, client_name: str | None, bidfile: str | None,
-              servername: str | None) -> list[tuple[str, dict[str, Any]]]:
+              servername: str | None, media_id: str | None = None
+              ) -> list[tuple[str, dict[str, Any]]]:
     """(master, image_list/image_expire fields) for each set of images the options name."""
     base: dict[str, Any] = {"client": client_name} if client_name else {}
     out: list[tuple[str, dict[str, Any]]] = []
@@ -185,7 +199,36 @@ def _requests(cfg: HostConfig, masters: str | None, backupid: str | None,
             out += [(m, {**base, "backupid": h["backupid"]}) for h in images
                     if h.get("media_server") == servername
                     or any(f["host"] == servername for f in h["fragments"])]
+        elif media_id:
+            images = net.call(cfg, m, "bpdbm", "image_list", **base)["images"]
+            out += [(m, {**base, "backupid": h["backupid"]}) for h in images
+                    if any(f.get("media_id") == media_id for f in h["fragments"])]
     return out
+
+
+def _expire_medium(cfg: HostConfig, masters: str | None, media_id: str, force: bool) -> int:
+    """`-m ID -d 0`: bpdbm expires every image on the medium and unassigns it (227 when the
+    EMM database has no such medium)."""
+    for m in masters_of(cfg, masters):
+        emm_request(cfg, m, "media_list", media_id=media_id)
+    if not force and not confirmed(f"Are you SURE you want to delete the images on media "
+                                   f"{media_id} y/n (n)? "):
+        raise NbuError(TERMINATED_BY_ADMIN, "the expiration was not changed")
+    replies = {m: net.call(cfg, m, "bpdbm", "expire_media", media_id=media_id)
+               for m in masters_of(cfg, masters)}
+    return check_jobs(replies, f"the images on {media_id} expired, but not all could be "
+                               "removed yet")
+
+
+def _deassign_empty(cfg: HostConfig, masters: str | None, media_id: str | None) -> int:
+    """-deassignempty: nbemm unassigns each assigned medium with no valid image left."""
+    for m in masters_of(cfg, masters):
+        fields = {"media_id": media_id} if media_id else {}
+        for rec in emm_request(cfg, m, "media_list", **fields)["media"]:
+            if rec.get("assigned") and not rec.get("vimages") and \
+                    (media_id is None or rec["media_id"] == media_id):
+                emm_request(cfg, m, "media_unassign", media_id=rec["media_id"])
+    return 0
 
 
 def _backupids(path: str) -> list[str]:

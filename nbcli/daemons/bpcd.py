@@ -24,7 +24,7 @@ from nbcli.net import client, enrol
 from nbcli.net.conn import Connection
 from nbcli.net.service import DETACHED, Ops, Result, audited, op
 from nbcli.net.spare import Spares
-from nbcli.net.trust import ADMIN, ANYONE, USER, server_name
+from nbcli.net.trust import ADMIN, ANYONE, USER, server_of
 from nbcli.status import CLIENT_NOT_VALIDATED_FOR_OP, EXEC_FAILED, SERVER_NOT_ALLOWED, NbuError
 from nbcli.wire.frames import MAX_FRAME, Message
 from nbcli.wire.schema import opt, req
@@ -65,7 +65,7 @@ class Bpcd(Daemon):
                             add=opt(bool, False), remove=opt(bool, False))}, "setconfig")}
 
     def _require_server(self, conn: Connection, what: str) -> str:
-        who = server_name(self.cfg, conn.address)
+        who = server_of(self.cfg, conn)
         if who is None:
             self.log.warning("refused %s from %s (%s): not in SERVER list", what,
                              conn.address, conn.peer)

@@ -45,7 +45,7 @@ from nbcli.kinds import default_period
 from nbcli.net import client, trust
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, Ops, audited, op
-from nbcli.net.trust import ADMIN, ANYONE, LISTERS, server_name
+from nbcli.net.trust import ADMIN, ANYONE, LISTERS, server_of
 from nbcli.status import (
     INVALID_PARAMETER,
     NO_ENTITY,
@@ -325,7 +325,7 @@ class Bpdbm(Daemon):
 
     def _require_server(self, conn: Connection, op: str) -> None:
         """Only the master's servers may expire images: a client asking gets status 46."""
-        if server_name(self.cfg, conn.address) is None:
+        if server_of(self.cfg, conn) is None:
             self.log.warning("refused %s from %s (%s): not in the SERVER list", op, conn.peer,
                              conn.address)
             raise NbuError(SERVER_NOT_ALLOWED, f"{op}: {conn.peer} is not a server of this master")

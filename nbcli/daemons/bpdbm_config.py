@@ -47,7 +47,7 @@ from nbcli.model.policy import ANY_GROUP, MAX_NAME, Client, Policy, check_name, 
 from nbcli.net import client as net_client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Op, audited, op
-from nbcli.net.trust import ADMIN, server_name
+from nbcli.net.trust import ADMIN, server_of
 from nbcli.status import (
     INVALID_PARAMETER,
     INVALID_PROTOCOL,
@@ -137,7 +137,7 @@ class ConfigOps:
 
     def _writer(self, conn: Connection, what: str) -> None:
         """Only the master's servers change its policies and settings: others get 46."""
-        if server_name(self.cfg(), conn.address) is None:
+        if server_of(self.cfg(), conn) is None:
             self.log.warning("refused %s from %s (%s): not in the SERVER list", what,
                              conn.peer, conn.address)
             raise NbuError(SERVER_NOT_ALLOWED, f"{what}: {conn.peer} is not a server of this "

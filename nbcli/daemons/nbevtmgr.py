@@ -23,7 +23,7 @@ from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, op
-from nbcli.net.trust import ADMIN, ANYONE, CLIENT, server_name
+from nbcli.net.trust import ADMIN, ANYONE, CLIENT, server_of
 from nbcli.status import DATABASE_ERROR, SERVER_NOT_ALLOWED, NbuError
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
@@ -104,14 +104,14 @@ class Nbevtmgr(Daemon):
         """`bpclntcmd -pn`: the name and address the master sees the caller by."""
         if conn.address == "local":
             return {"name": self.cfg.client_name, "address": "local", "port": 0}
-        name = server_name(self.cfg, conn.address)
+        name = server_of(self.cfg, conn)
         if name is None:
             name = next((h for h in self.cfg.hosts if conn.address in self.cfg.addresses_of(h)),
                         conn.address)
         return {"name": name, "address": conn.address, "port": conn.port or 0}
 
     def log_entry(self, msg: Message, conn: Connection) -> Message:
-        if conn.address != "local" and server_name(self.cfg, conn.address) is None:
+        if conn.address != "local" and server_of(self.cfg, conn) is None:
             raise NbuError(SERVER_NOT_ALLOWED, f"{conn.peer} ({conn.address}) is not a server "
                                                f"of {self.cfg.client_name}")
         when = msg["time"] if msg["time"] is not None else int(clock.now())

@@ -6,6 +6,15 @@ their names (var/run/pbx.reg). For each client it reads exactly the first frame 
 a service - and hands the socket itself to that service with SCM_RIGHTS; from then on PBX is off
 the data path. An unknown service or a bad first frame gets an error frame and a closed socket.
 
+Secure communication. Another host's connection that opens with a TLS ClientHello is TLS up to
+here: a thread of PBX makes the handshake (the peer's host certificate checked against the CA
+and its CRL, and against the address it comes from), reads the hello inside TLS and hands the
+service one end of a local socketpair, relaying between it and the TLS connection (relay.py) -
+the vnetd proxy's job in NetBackup. Once this host holds a host certificate, plain TCP from
+other hosts reaches nbwmc alone (a host that is not enrolled yet asks it for the CA certificate
+and its own); everything else is refused with status 26. Local clients (the Unix socket, or TCP
+from this host's own address by a process the kernel names) need no TLS.
+
 One thread, one selectors loop, non-blocking sockets: a client that connects and says nothing
 costs a few bytes of state and is dropped after HELLO_TIMEOUT; it cannot stall anyone else.
 """
@@ -15,18 +24,25 @@ from __future__ import annotations
 import os
 import selectors
 import socket
+import ssl
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from nbcli.config import HostConfig
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.net import tls
+from nbcli.net.certpaths import CertPaths
+from nbcli.net.relay import relay
 from nbcli.net.trust import tcp_owner
 from nbcli.status import (
     CANNOT_CONNECT,
+    CERT_NAME_MISMATCH,
     CONNECTION_TIMED_OUT,
     ENTITY_EXISTS,
+    HANDSHAKE_FAILED,
     PREMATURE_EOF,
     PROTOCOL_ERROR,
     SOCKET_OPEN_FAILED,
@@ -39,6 +55,10 @@ HELLO_TIMEOUT = 30.0
 PACKET_MAX = 64 * 1024
 # A hello is a few hundred bytes; PBX never buffers more than this for a client.
 HELLO_MAX = 16 * 1024
+TLS_RECORD = 0x16  # the first byte of a TLS handshake record; never of a frame (a length)
+MAX_TLS = 1024  # TLS connections relayed at once: a thread each
+# What a host that is not enrolled yet may reach in plain TCP: the CA, for its certificate.
+ENROLMENT_SERVICES = frozenset({"nbwmc"})
 
 
 @dataclass
@@ -50,6 +70,9 @@ class _Pending:
     # who is on the other end: the source port of a TCP peer (below 1024 only root can bind
     # it); the kernel's uid and gid of a local peer (SO_PEERCRED) - handed on to the service
     credentials: dict[str, int] = field(default_factory=dict)
+    # a TCP peer at this host's own address whose owner the kernel named: a local process
+    # (known as surely as on the Unix socket), which needs no TLS
+    same_host: bool = False
     since: float = field(default_factory=time.monotonic)
     decoder: frames.Decoder = field(default_factory=lambda: frames.Decoder(HELLO_MAX))
 
@@ -64,6 +87,8 @@ class PbxExchange(Daemon):
         self.sel = selectors.DefaultSelector()
         self.registered: dict[str, socket.socket] = {}
         self.pending: dict[int, _Pending] = {}
+        self.certs = CertPaths(cfg.root)
+        self.relays = threading.BoundedSemaphore(MAX_TLS)
 
     def serve(self) -> None:
         listeners = self._listen()
@@ -149,18 +174,22 @@ class PbxExchange(Daemon):
             # service's second frame waited for the peer's delayed ACK (~30 ms measured).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             peer, creds = addr[0], {"port": int(addr[1])}
-            owner = tcp_owner((addr[0], int(addr[1])), sock.getsockname()[:2])
+            here = sock.getsockname()[:2]
+            owner = tcp_owner((addr[0], int(addr[1])), here)
             if owner is not None:  # a process of this machine: its uid, as for local peers
                 creds["uid"] = owner
+            same_host = owner is not None and addr[0] == here[0]
         else:
-            peer, creds = "local", _peer_credentials(sock)
-        pending = _Pending(sock, peer, creds)
+            peer, creds, same_host = "local", _peer_credentials(sock), False
+        pending = _Pending(sock, peer, creds, same_host)
         self.pending[sock.fileno()] = pending
         self.sel.register(sock, selectors.EVENT_READ, ("client", pending))
 
     # --- clients: read exactly the hello, then hand the socket over -----------------------------
 
     def _read_hello(self, p: _Pending) -> None:
+        if "port" in p.credentials and not p.decoder.in_frame and self._starts_tls(p):
+            return
         try:
             data = p.sock.recv(p.decoder.wanted())
         except (BlockingIOError, InterruptedError):
@@ -179,12 +208,13 @@ class PbxExchange(Daemon):
             if msg is None:
                 return
             service = frames.check_hello(msg)
-            target = self.registered.get(service)
-            if target is None:
-                raise NbuError(CANNOT_CONNECT,
-                               f"service {service!r} is not registered with pbx_exchange "
-                                   f"on {self.cfg.client_name}")
-            self._hand_over(p, target, service, msg)
+            if "port" in p.credentials and not p.same_host and self._secure() \
+                    and service not in ENROLMENT_SERVICES:
+                raise NbuError(HANDSHAKE_FAILED,
+                               f"{self.cfg.client_name} accepts only secure (TLS) connections "
+                               f"from other hosts: enrol {p.peer} with nbcertcmd "
+                               "-getCACertificate and -getCertificate")
+            self._hand_over(p, self._target(service), service, msg)
         except NbuError as e:
             if not isinstance(e, ProtocolError):
                 self.log.info("refused %s: %s", p.peer, e.detail)
@@ -192,18 +222,121 @@ class PbxExchange(Daemon):
                 self.log.warning("bad hello from %s: %s", p.peer, e.detail)
             self._refuse(p, e)
 
+    def _target(self, service: str) -> socket.socket:
+        target = self.registered.get(service)
+        if target is None:
+            raise NbuError(CANNOT_CONNECT, f"service {service!r} is not registered with "
+                                           f"pbx_exchange on {self.cfg.client_name}")
+        return target
+
     def _hand_over(self, p: _Pending, target: socket.socket, service: str,
                    hello: frames.Message) -> None:
-        packet = frames.encode({"op": "connection", "hello": hello, "peer": p.peer,
-                                **p.credentials})
-        try:
-            target.sendmsg([packet], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                       _fd_bytes(p.sock.fileno()))])
-        except OSError as e:
-            self._forget_service(service)
-            raise NbuError(CANNOT_CONNECT, f"service {service!r} went away: {e}") from e
+        self._send_fd(target, service, p.sock, {"op": "connection", "hello": hello,
+                                                "peer": p.peer, **p.credentials})
         self.log.debug("handed %s to %s", p.peer, service)
         self._drop(p)  # the service holds its own copy of the socket now
+
+    def _send_fd(self, target: socket.socket, service: str, sock: socket.socket,
+                 packet: dict[str, Any]) -> None:
+        try:
+            target.sendmsg([frames.encode(packet)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                                      _fd_bytes(sock.fileno()))])
+        except OSError as e:
+            # the service's registration is dead: the main loop forgets it when it reads EOF
+            raise NbuError(CANNOT_CONNECT, f"service {service!r} went away: {e}") from e
+
+    # --- TLS from other hosts ----------------------------------------------------------------
+
+    def _secure(self) -> bool:
+        """This host is enrolled: other hosts must come in TLS."""
+        return self.certs.host_cert.exists()
+
+    def _starts_tls(self, p: _Pending) -> bool:
+        """Peek at a TCP client's first byte; a TLS handshake goes to a thread of its own."""
+        try:
+            first = p.sock.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return True  # nothing yet (the selector fires again)
+        except OSError:
+            self._drop(p)
+            return True
+        if first[:1] != bytes([TLS_RECORD]):
+            return False
+        self.pending.pop(p.sock.fileno(), None)
+        self.sel.unregister(p.sock)
+        if not self.relays.acquire(blocking=False):
+            self.log.warning("refused TLS from %s: %d relayed connections already",
+                             p.peer, MAX_TLS)
+            p.sock.close()
+            return True
+        threading.Thread(target=self._serve_tls, args=(p,), daemon=True,
+                         name=f"tls:{p.peer}").start()
+        return True
+
+    def _serve_tls(self, p: _Pending) -> None:
+        """Handshake, read the hello inside TLS, hand the service a socketpair and relay."""
+        here: socket.socket | None = None
+        try:
+            p.sock.setblocking(True)
+            p.sock.settimeout(HELLO_TIMEOUT)
+            try:
+                secure = tls.wrap_server_optional(p.sock, self.certs)
+            except NbuError as e:
+                self.log.info("TLS from %s refused: %s", p.peer, e.detail)
+                return
+            try:
+                here = self._tls_hand_over(p, secure)
+            except NbuError as e:
+                self.log.info("refused TLS client %s: %s", p.peer, e.detail)
+                try:
+                    secure.sendall(frames.encode(frames.error(e)))
+                except OSError:
+                    pass
+                return
+            secure.settimeout(None)
+            relay(secure, here)
+        except Exception:
+            self.log.exception("relaying TLS from %s failed", p.peer)
+        finally:
+            if here is not None:
+                here.close()
+            p.sock.close()
+            self.relays.release()
+
+    def _tls_hand_over(self, p: _Pending, secure: ssl.SSLSocket) -> socket.socket:
+        hello = _read_frame(secure, p.decoder)
+        service = frames.check_hello(hello)
+        host_id, names = tls.peer_identity_or_none(secure)
+        if not names and service not in ENROLMENT_SERVICES:
+            raise NbuError(HANDSHAKE_FAILED, f"{p.peer} presented no host certificate: "
+                                             f"only {', '.join(ENROLMENT_SERVICES)} serves "
+                                             "hosts that are not enrolled")
+        if names and not self._comes_from(names, p.peer):
+            raise NbuError(CERT_NAME_MISMATCH, f"the certificate of {', '.join(names)} is "
+                                               f"presented from {p.peer}, not their address")
+        here, there = socket.socketpair()
+        try:
+            self._send_fd(self._target(service), service, there,
+                          {"op": "connection", "hello": hello, "peer": p.peer,
+                           **p.credentials, "cert_names": names, "hostid": host_id})
+        except BaseException:
+            here.close()
+            raise
+        finally:
+            there.close()
+        self.log.debug("relaying TLS from %s (%s) to %s", p.peer, host_id or "no certificate",
+                       service)
+        return here
+
+    def _comes_from(self, names: list[str], address: str) -> bool:
+        """One of the certificate's host names has `address` (the hosts table, else DNS)."""
+        for name in names:
+            try:
+                if self.cfg.address_of(name)[0] == address:
+                    return True
+            except NbuError:
+                continue
+        return False
 
     def _refuse(self, p: _Pending, e: NbuError) -> None:
         try:
@@ -279,6 +412,22 @@ class PbxExchange(Daemon):
                 pass
             sock.close()
             self.log.debug("unregistered %s", service)
+
+
+def _read_frame(sock: socket.socket, decoder: frames.Decoder) -> frames.Message:
+    """One frame, read from a blocking socket (its timeout bounds the wait)."""
+    while True:
+        try:
+            data = sock.recv(decoder.wanted())
+        except TimeoutError as e:
+            raise ProtocolError(CONNECTION_TIMED_OUT, "no hello received in time") from e
+        except OSError as e:
+            raise ProtocolError(PREMATURE_EOF, f"reading the hello: {e}") from e
+        if not data:
+            raise ProtocolError(PREMATURE_EOF, "connection closed inside the hello")
+        msg = decoder.feed(data)
+        if msg is not None:
+            return msg
 
 
 def _peer_credentials(sock: socket.socket) -> dict[str, int]:

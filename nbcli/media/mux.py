@@ -35,12 +35,12 @@ class Mux:
     def events(self, timeout: float | None = None) -> Iterator[tuple[str, Message]]:
         """Messages as they come; (\"\", {}) after `timeout` seconds with nothing."""
         while self.conns:
-            ready = self.sel.select(timeout)
-            if not ready:
+            buffered = [n for n, c in self.conns.items() if c.buffered()]
+            names = buffered or [key.data for key, _ in self.sel.select(timeout)]
+            if not names:
                 yield "", {}
                 continue
-            for key, _ in ready:
-                name = key.data
+            for name in names:
                 conn = self.conns.get(name)
                 if conn is None:
                     continue

@@ -12,6 +12,11 @@ bad hello), it answers the hello itself with an error and closes the socket.
 
 A local service (this host) is reached through PBX's Unix socket; another host through its TCP
 port, from this host's own address when bp.toml fixes one, so that the peer can tell who asks.
+A host that holds a host certificate (nbcertcmd -getCertificate) speaks TLS to the other host's
+PBX, which checks the certificate and relays to the service (nbcli/net/relay.py): the hello,
+the requests and the backup data all travel encrypted, and the other host's certificate must
+name the host this one meant to reach (8509 otherwise). A host that is not enrolled can reach
+nbwmc alone, for its certificate.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ import socket
 from typing import Any
 
 from nbcli.config import HostConfig
+from nbcli.net import tls
+from nbcli.net.certpaths import CertPaths
 from nbcli.net.conn import Connection
 from nbcli.status import (
     CANNOT_CONNECT,
@@ -38,13 +45,18 @@ HELLO_TIMEOUT = 30.0
 
 
 def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_TIMEOUT,
-            privileged: bool = False, secret: str | None = None) -> Connection:
+            privileged: bool = False, secret: str | None = None,
+            enrolling: bool = False) -> Connection:
     """A connection to `service` on `host`, hello answered (NbuError otherwise).
 
     `privileged` (root only) connects from a source port below 1024, so that the other host
     can trust what this one says about its users (bpcd forwarding a user's request).
     `secret` goes in the hello: a job's data service (bptm child) takes the image only from
-    the agent its job launched, which got the secret through its control channel."""
+    the agent its job launched, which got the secret through its control channel.
+    `enrolling` (nbwmc's enrolment and CRL requests) checks the other host's certificate but
+    presents none, so that a host with no certificate, or a revoked one, can get a new one
+    over TLS; before the host trusts the CA at all it is plain TCP (what it fetches then is
+    checked against the CA's fingerprint)."""
     peer = f"{service}@{host}"
     try:
         if cfg.is_local(host):
@@ -55,6 +67,13 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
             addr = cfg.address_of(host)
             sock = _tcp(addr, cfg.own_address(), timeout, privileged)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            certs = CertPaths(cfg.root)
+            if (certs.trust_store if enrolling else certs.host_cert).exists():
+                try:
+                    sock = tls.wrap_client(sock, certs, host, enrolling)
+                except NbuError:
+                    sock.close()
+                    raise
     except (FileNotFoundError, ConnectionRefusedError) as e:
         raise NbuError(CANNOT_CONNECT, f"cannot connect to {peer}: PBX is not running there") from e
     except TimeoutError as e:

@@ -33,6 +33,9 @@ class Connection:
         self.uid: int | None = None
         self.gid: int | None = None
         self.port: int | None = None  # a TCP peer's source port
+        # the host names in the certificate of a TLS peer, as PBX verified it (the CA, the
+        # CRL): who the peer is, rather than what its hello says or its address
+        self.cert_names: list[str] = []
 
     @property
     def privileged(self) -> bool:
@@ -109,6 +112,12 @@ class Connection:
         """`{op, **fields}` and its reply. Fields may be named anything, even host or
         timeout: the parameters before them are positional-only."""
         return self.call({"op": op, **fields}, recv_timeout)
+
+    def buffered(self) -> bool:
+        """Bytes already read from the socket wait here (TLS decrypts whole records): a
+        select or poll on the socket would not see them."""
+        pending = getattr(self.sock, "pending", None)
+        return bool(pending is not None and pending())
 
     def close(self) -> None:
         try:

@@ -49,7 +49,10 @@ def host_names(cfg: HostConfig) -> list[str]:
 
 
 def _call(cfg: HostConfig, server: str, op: str, **fields: Any) -> dict[str, Any]:
-    return client.call(cfg, server, SERVICE, op, **fields)
+    """A request to nbwmc, in TLS once the CA is trusted (the master's certificate checked,
+    none presented: a revoked or expired host must still be able to enrol again)."""
+    with client.connect(cfg, server, SERVICE, enrolling=True) as conn:
+        return conn.request(op, **fields)
 
 
 def fetch_ca(cfg: HostConfig, server: str) -> x509.Certificate:
@@ -90,8 +93,8 @@ def get_certificate(cfg: HostConfig, server: str, token: str, force: bool = Fals
     key = pki.new_key()
     csr = pki.csr_pem(pki.make_csr(key, host_names(cfg)))
     cert = _signed_cert(_call(cfg, server, "certificate_sign", csr=csr, token=token), ca)
+    get_crl(cfg, server)  # first: once the certificate is there, TLS needs the CRL too
     pki.save_credentials(p, key, cert)
-    get_crl(cfg, server)
     return cert
 
 

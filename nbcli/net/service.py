@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 
 from nbcli.config import Paths
 from nbcli.net.conn import Connection
-from nbcli.net.trust import Gate, Who
+from nbcli.net.trust import REFUSALS, Gate, Who
 from nbcli.status import CANNOT_CONNECT, INVALID_PROTOCOL, LOGIC_ERROR, NbuError
 from nbcli.wire import frames, schema
 from nbcli.wire.frames import Message, ProtocolError
@@ -40,8 +40,15 @@ PACKET_MAX = 64 * 1024
 # ever. Once it has made a request it is a client's line that may idle for a whole job (bptm's
 # to nbjm, bpbrm's to bpdbm, a job reporter's to bpjobd): MAX_PER_PEER bounds those.
 IDLE_TIMEOUT = 300.0
-# Live connections one peer address may hold in one daemon; more are refused with status 25.
+# Live connections one peer may hold in one daemon; more are refused with status 25. A peer is
+# its address and, when the kernel tells (a local process, through PBX), its uid: every local
+# process has the same address, so without the uid one user's flood would lock root out.
 MAX_PER_PEER = 512
+
+
+def _peer_key(accepted: Accepted) -> tuple[str, int | None]:
+    """Whose connection this is, for MAX_PER_PEER: the address and the kernel's uid."""
+    return accepted.peer, accepted.conn.uid
 
 
 class _Detached:
@@ -180,6 +187,9 @@ class Registration:
         conn = Connection(sock, str(hello.get("host", "?")), str(msg.get("peer", "")))
         conn.uid, conn.gid = _int_or_none(msg.get("uid")), _int_or_none(msg.get("gid"))
         conn.port = _int_or_none(msg.get("port"))
+        names = msg.get("cert_names")
+        if isinstance(names, list):
+            conn.cert_names = [str(n) for n in names]
         try:
             conn.send(frames.reply(0, host=self.host, service=self.service))
         except NbuError:
@@ -230,9 +240,14 @@ def serve_connection(conn: Connection, ops: Ops, log: logging.Logger, gate: Gate
                 _try_send(conn, frames.error(NbuError(INVALID_PROTOCOL, f"unknown request {op!r}")))
                 continue
             try:
-                gate.check(service, str(op), entry.who, entry.client, msg, conn)
-                checked = entry.validate(str(op), msg)
-                result = entry.handler(checked, conn)
+                gate.check(service, str(op), entry.who, entry.client, msg, conn)  # audits
+                try:
+                    checked = entry.validate(str(op), msg)
+                    result = entry.handler(checked, conn)
+                except NbuError as e:
+                    if e.status in REFUSALS:  # the handler's own check of who asks
+                        gate.refused(service, str(op), conn, e)
+                    raise
                 if entry.audit:
                     gate.record(service, str(op), checked, conn)
             except NbuError as e:
@@ -295,7 +310,7 @@ class ServiceHost:
         self.stop = threading.Event()
         self._regs: dict[str, Registration] = {}
         # live connections per peer address ("local": through PBX's Unix socket)
-        self._peers: dict[str, int] = {}
+        self._peers: dict[tuple[str, int | None], int] = {}
         self._peers_lock = threading.Lock()
 
     def register_all(self, deadline: float) -> None:
@@ -336,10 +351,11 @@ class ServiceHost:
     def _admit(self, accepted: Accepted) -> bool:
         """Count the peer's connection; refuse one over MAX_PER_PEER (status 25, closed), so
         that no one peer holds all of a daemon's threads."""
+        key = _peer_key(accepted)
         with self._peers_lock:
-            n = self._peers.get(accepted.peer, 0)
+            n = self._peers.get(key, 0)
             if n < MAX_PER_PEER:
-                self._peers[accepted.peer] = n + 1
+                self._peers[key] = n + 1
                 return True
         self.log.warning("refused a connection from %s: it holds %d already", accepted.peer, n)
         _try_send(accepted.conn, frames.error(NbuError(
@@ -351,12 +367,13 @@ class ServiceHost:
         try:
             serve_connection(accepted.conn, ops, self.log, self.gate, service)
         finally:
+            key = _peer_key(accepted)
             with self._peers_lock:
-                left = self._peers.get(accepted.peer, 1) - 1
+                left = self._peers.get(key, 1) - 1
                 if left:
-                    self._peers[accepted.peer] = left
+                    self._peers[key] = left
                 else:
-                    self._peers.pop(accepted.peer, None)
+                    self._peers.pop(key, None)
 
     def _reregister(self, sel: selectors.BaseSelector, name: str) -> None:
         """PBX went away (restarted): hold the name again as soon as it is back."""

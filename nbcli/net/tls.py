@@ -24,13 +24,14 @@ import os
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nbcli.net.certpaths import CertPaths
 from nbcli.status import CERT_NAME_MISMATCH, HANDSHAKE_FAILED, NbuError
 
-_cache: dict[tuple[str, bool], tuple[tuple[float, ...], ssl.SSLContext]] = {}
+_cache: dict[tuple[str, str], tuple[tuple[float, ...], ssl.SSLContext]] = {}
 _lock = threading.Lock()
 
 
@@ -72,7 +73,15 @@ def _base(server: bool, trust: Path, crl: Path) -> ssl.SSLContext:
     ctx.load_verify_locations(cafile=str(trust))
     ctx.load_verify_locations(cafile=str(crl))
     ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF | ssl.VERIFY_X509_STRICT
+    _half_close(ctx)
     return ctx
+
+
+def _half_close(ctx: ssl.SSLContext) -> None:
+    """A TCP end of stream reads as the end of the data, and the connection stays writable
+    the other way: a sender shuts down writing (bpbkar after the last block) and then reads
+    the answer, as on plain TCP; without it OpenSSL 3 fails the connection at that EOF."""
+    ctx.options |= ssl.OP_IGNORE_UNEXPECTED_EOF
 
 
 def _context(paths: CertPaths, server: bool) -> ssl.SSLContext:
@@ -87,14 +96,15 @@ def _context(paths: CertPaths, server: bool) -> ssl.SSLContext:
     return ctx
 
 
-def _cached(paths: CertPaths, server: bool) -> ssl.SSLContext:
-    key = (str(paths.root), server)
+def _cached(paths: CertPaths, kind: str, build: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    """The context of `kind` for `paths`, built again when a file under it changed."""
+    key = (str(paths.root), kind)
     stamp = tuple(_mtime(p) for p in (paths.trust_store, paths.crl, paths.host_cert))
     with _lock:
         hit = _cache.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-    ctx = _context(paths, server)
+    ctx = build()
     with _lock:
         _cache[key] = (stamp, ctx)
     return ctx
@@ -109,12 +119,12 @@ def _mtime(path: Path) -> float:
 
 def server_context(paths: CertPaths) -> ssl.SSLContext:
     """The context a host accepts TLS connections with (cached; rebuilt when files change)."""
-    return _cached(paths, server=True)
+    return _cached(paths, "server", lambda: _context(paths, server=True))
 
 
 def client_context(paths: CertPaths) -> ssl.SSLContext:
     """The context a host opens TLS connections with (cached; rebuilt when files change)."""
-    return _cached(paths, server=False)
+    return _cached(paths, "client", lambda: _context(paths, server=False))
 
 
 def enrolment_context(paths: CertPaths) -> ssl.SSLContext:
@@ -126,6 +136,7 @@ def enrolment_context(paths: CertPaths) -> ssl.SSLContext:
                                          f"(nbcertcmd -getCACertificate): {paths.trust_store}")
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    _half_close(ctx)
     ctx.load_verify_locations(cafile=str(paths.trust_store))
     if paths.crl.exists():
         ctx.load_verify_locations(cafile=str(paths.crl))
@@ -145,6 +156,11 @@ def enrolment_server_context(paths: CertPaths) -> ssl.SSLContext:
     return ctx
 
 
+def pbx_server_context(paths: CertPaths) -> ssl.SSLContext:
+    """enrolment_server_context, cached as the others: PBX's, for every TLS connection."""
+    return _cached(paths, "pbx", lambda: enrolment_server_context(paths))
+
+
 def forget_contexts() -> None:
     """Drop cached contexts (tests; a process that forks for another host)."""
     with _lock:
@@ -153,10 +169,13 @@ def forget_contexts() -> None:
 
 # --- handshakes -----------------------------------------------------------------------------
 
-def wrap_client(sock: socket.socket, paths: CertPaths, expected_host: str) -> ssl.SSLSocket:
-    """Handshake as the client with the host that must be `expected_host`."""
+def wrap_client(sock: socket.socket, paths: CertPaths, expected_host: str,
+                enrolling: bool = False) -> ssl.SSLSocket:
+    """Handshake as the client with the host that must be `expected_host`; `enrolling`
+    presents no certificate (enrolment_context: this host has none, or one being replaced)."""
+    ctx = enrolment_context(paths) if enrolling else client_context(paths)
     try:
-        return client_context(paths).wrap_socket(sock, server_hostname=expected_host)
+        return ctx.wrap_socket(sock, server_hostname=expected_host)
     except ssl.SSLCertVerificationError as e:
         raise _refusal(e, f"{expected_host}'s certificate") from e
     except (ssl.SSLError, OSError) as e:
@@ -168,6 +187,17 @@ def wrap_server(sock: socket.socket, paths: CertPaths) -> ssl.SSLSocket:
     """Handshake as the server; the client's certificate is verified (see require_name)."""
     try:
         return server_context(paths).wrap_socket(sock, server_side=True)
+    except ssl.SSLCertVerificationError as e:
+        raise _refusal(e, "the peer's certificate") from e
+    except (ssl.SSLError, OSError) as e:
+        raise NbuError(HANDSHAKE_FAILED, f"TLS handshake failed: {_reason(e)}") from e
+
+
+def wrap_server_optional(sock: socket.socket, paths: CertPaths) -> ssl.SSLSocket:
+    """Handshake as PBX does: a certificate presented is verified (CA, CRL, dates) and one not
+    presented is allowed - the caller then serves enrolment alone (peer_identity_or_none)."""
+    try:
+        return pbx_server_context(paths).wrap_socket(sock, server_side=True)
     except ssl.SSLCertVerificationError as e:
         raise _refusal(e, "the peer's certificate") from e
     except (ssl.SSLError, OSError) as e:
@@ -209,6 +239,13 @@ def peer_identity(sslsock: ssl.SSLSocket) -> tuple[str, list[str]]:
         elif kind == "URI" and str(value).startswith(HOSTID_URI):
             host_id = str(value)[len(HOSTID_URI):]
     return host_id, names
+
+
+def peer_identity_or_none(sslsock: ssl.SSLSocket) -> tuple[str, list[str]]:
+    """(host id, names) of the peer's verified certificate; ("", []) when it presented none."""
+    if not sslsock.getpeercert():
+        return "", []
+    return peer_identity(sslsock)
 
 
 def require_name(sslsock: ssl.SSLSocket, name: str) -> str:

@@ -66,6 +66,7 @@ class Peer(Protocol):
     address: str
     uid: int | None
     port: int | None
+    cert_names: list[str]
 
 
 def server_name(cfg: HostConfig, address: str) -> str | None:
@@ -79,6 +80,15 @@ def server_name(cfg: HostConfig, address: str) -> str | None:
     return None
 
 
+def server_of(cfg: HostConfig, conn: Peer) -> str | None:
+    """The SERVER/MEDIA_SERVER entry the caller is: by its certificate's names when it came in
+    TLS (PBX checked them), else by its address (a host not enrolled, or a local one)."""
+    if conn.cert_names:
+        names = set(cfg.servers + cfg.media_servers)
+        return next((n for n in conn.cert_names if n in names), None)
+    return server_name(cfg, conn.address)
+
+
 def caller(cfg: HostConfig, conn: Peer) -> Who:
     """What the connection is, message aside (CLIENT needs the message: `speaks_for`)."""
     if conn.address == "local":
@@ -89,7 +99,7 @@ def caller(cfg: HostConfig, conn: Peer) -> Who:
         return OTHER | ROOT | USER | (SERVER if server_name(cfg, "local") else Who(0))
     if conn.uid not in (None, 0):
         return OTHER  # a non-root process of this machine, whatever address it took
-    return OTHER | (SERVER if server_name(cfg, conn.address) else Who(0))
+    return OTHER | (SERVER if server_of(cfg, conn) else Who(0))
 
 
 def in_admin_group(cfg: HostConfig, uid: int) -> bool:
@@ -113,11 +123,17 @@ def in_admin_group(cfg: HostConfig, uid: int) -> bool:
 
 
 def speaks_for(cfg: HostConfig, conn: Peer, client: str) -> bool:
-    """The TCP peer is `client` itself: the name it gave in its hello is `client` and the
-    connection comes from one of that name's addresses."""
+    """The TCP peer is `client` itself: its certificate names `client` (TLS); without TLS, the
+    name it gave in its hello is `client` and the connection comes from one of its addresses."""
     if conn.address == "local" or conn.uid not in (None, 0) or not client:
         return False
+    if conn.cert_names:
+        return client in conn.cert_names
     return client == conn.peer and conn.address in cfg.addresses_of(client)
+
+
+# The statuses that refuse a caller (NetBackup's): a handler raising one is audited as the gate is.
+REFUSALS = frozenset({SERVER_NOT_ALLOWED, CLIENT_NOT_VALIDATED, CLIENT_NOT_VALIDATED_FOR_OP})
 
 
 def refusal(who: Who, have: Who, what: str, conn: Peer, host: str) -> NbuError:
@@ -144,6 +160,8 @@ def own_client(cfg: HostConfig, conn: Peer) -> str | None:
         return None
     if USER in have:
         return cfg.client_name
+    if conn.cert_names and conn.uid in (None, 0):  # the certificate says who it is
+        return conn.peer if conn.peer in conn.cert_names else conn.cert_names[0]
     return conn.peer if speaks_for(cfg, conn, conn.peer) else ""
 
 
@@ -219,18 +237,23 @@ class Gate:
                     msg[client_field] = cfg.client_name
                 return
         elif CLIENT in who and (named in (None, "") or isinstance(named, str)):
-            name = str(named or conn.peer)
+            name = str(named or own_client(cfg, conn) or conn.peer)
             if speaks_for(cfg, conn, name):
                 if client_field:
                     msg[client_field] = name
                 return
         error = refusal(who, have, f"{service} {op}", conn, cfg.client_name)
+        self.refused(service, op, conn, error)
+        raise error
+
+    def refused(self, service: str, op: str, conn: Peer, error: NbuError) -> None:
+        """Record a refusal in the audit trail: the gate's own, or a handler's that looked at
+        the record asked for (another client's job, image or files)."""
         if self.audit is not None:
             uid = f", uid {conn.uid}" if conn.uid is not None else ""
             self.audit(f"{service} {op}",
                        f"refused {op} from {conn.address or '?'} ({conn.peer or '?'}{uid}) "
                        f"to {service}: status {error.status}, {error.message}")
-        raise error
 
 
 # --- who holds a TCP connection's other end, when it is on this machine ------------------------

@@ -21,6 +21,12 @@ from tests.conftest import Host
 
 Hosts = dict[str, Host]
 
+@pytest.fixture(scope="module")
+def three_hosts(three_hosts_not_enrolled: dict[str, Host]) -> dict[str, Host]:
+    """These tests need hosts that are not enrolled (enrolment, plain TCP to PBX)."""
+    return three_hosts_not_enrolled
+
+
 
 def certs(host: Host) -> CertPaths:
     return CertPaths(host.root)

@@ -1,4 +1,5 @@
-"""Three hosts on loopback: requests cross PBX; bad input gets an error; bpcd checks SERVER."""
+"""Three hosts on loopback: requests cross PBX (in TLS once enrolled); bad input gets an error;
+bpcd checks SERVER."""
 
 from __future__ import annotations
 
@@ -9,8 +10,18 @@ import struct
 import psutil
 import pytest
 
+from nbcli.net import tls
+from nbcli.net.certpaths import CertPaths
 from nbcli.wire import frames
 from tests.conftest import Host
+
+
+@pytest.fixture(scope="module")
+def plain_hosts(three_hosts_not_enrolled: dict[str, Host]) -> dict[str, Host]:
+    """Hosts not enrolled: the client and media server take plain TCP, so that raw frames
+    reach PBX and the daemons (the master takes them from its own address only)."""
+    return three_hosts_not_enrolled
+
 
 
 def tcp_listeners(host: Host) -> list[tuple[str, int]]:
@@ -37,10 +48,13 @@ def test_master_reaches_a_service_on_the_client_through_its_pbx(three_hosts) -> 
     assert "PEER_NAME = client" in probe
 
 
-def raw(host: Host, source: str = "127.0.0.1") -> socket.socket:
+def raw(host: Host, source: str = "127.0.0.1", as_host: Host | None = None) -> socket.socket:
+    """A TCP connection to host's PBX from `source`; in TLS with as_host's certificate."""
     s = socket.create_connection(host.cfg.address_of(host.name), timeout=10,
                                  source_address=(source, 0))
-    return s
+    if as_host is None:
+        return s
+    return tls.wrap_client(s, CertPaths(as_host.root), host.name)
 
 
 def read_reply(s: socket.socket) -> dict:
@@ -86,8 +100,8 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("kind", list(BAD_INPUTS) + ["truncated frame", "unknown service"])
-def test_pbx_answers_bad_first_frames_and_keeps_serving(three_hosts, kind: str) -> None:
-    client = three_hosts["client"]
+def test_pbx_answers_bad_first_frames_and_keeps_serving(plain_hosts, kind: str) -> None:
+    client = plain_hosts["client"]
     before = {p.proc.pid for p in client.processes(spares=False)}
     with raw(client) as s:
         if kind == "truncated frame":
@@ -111,8 +125,8 @@ def test_pbx_answers_bad_first_frames_and_keeps_serving(three_hosts, kind: str) 
 
 
 @pytest.mark.parametrize("kind", list(BAD_INPUTS) + ["truncated frame", "unknown op"])
-def test_daemon_answers_bad_frames_and_keeps_serving(three_hosts, kind: str) -> None:
-    master = three_hosts["master"]
+def test_daemon_answers_bad_frames_and_keeps_serving(plain_hosts, kind: str) -> None:
+    master = plain_hosts["master"]
     before = {p.proc.pid for p in master.processes(spares=False)}
     with raw(master) as s:
         s.sendall(frames.encode(frames.hello("bpjobd", "x")))
@@ -140,7 +154,7 @@ def test_bpcd_refuses_hosts_not_in_server_list(three_hosts) -> None:
     media, client = three_hosts["media"], three_hosts["client"]
     before = {p.proc.pid for p in media.processes()}
     # the client host asks the media server's bpcd to launch a program
-    with raw(media, source="127.0.0.3") as s:
+    with raw(media, source="127.0.0.3", as_host=client) as s:
         s.sendall(frames.encode(frames.hello("bpcd", "client")))
         assert read_reply(s)["status"] == 0
         s.sendall(frames.encode({"op": "launch", "program": "bpbkar", "args": []}))
@@ -160,8 +174,8 @@ def test_bpcd_refuses_hosts_not_in_server_list(three_hosts) -> None:
     assert "CLIENT_NAME = media" in three_hosts["master"].run("bpgetconfig", "-M", "media").stdout
 
 
-def test_bpcd_launches_only_known_programs(three_hosts) -> None:
-    with raw(three_hosts["media"], source="127.0.0.1") as s:
+def test_bpcd_launches_only_known_programs(plain_hosts) -> None:
+    with raw(plain_hosts["media"], source="127.0.0.1") as s:
         s.sendall(frames.encode(frames.hello("bpcd", "master")))
         assert read_reply(s)["status"] == 0
         s.sendall(frames.encode({"op": "launch", "program": "/bin/sh", "args": ["-c", "id"]}))
@@ -193,8 +207,8 @@ def send_and_forget(s: socket.socket, data: bytes) -> None:
         pass
 
 
-def test_pbx_and_a_daemon_survive_any_bytes(three_hosts) -> None:
-    master, client = three_hosts["master"], three_hosts["client"]
+def test_pbx_and_a_daemon_survive_any_bytes(plain_hosts) -> None:
+    master, client = plain_hosts["master"], plain_hosts["client"]
     before = {h.name: {p.proc.pid for p in h.processes(spares=False)} for h in (master, client)}
     for data in fuzz_frames(1, 150):
         with raw(client) as s:  # as the first frame, to PBX itself

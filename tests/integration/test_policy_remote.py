@@ -41,6 +41,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
     master_cfg.save()
     try:
         hosts["master"].start()
+        # the other hosts run no daemon, but their commands reach the master in TLS
+        multihost.enrol([h.spec for h in hosts.values()])
         yield hosts
     finally:
         hosts["master"].stop()

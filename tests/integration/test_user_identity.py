@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from nbcli.net import tls
+from nbcli.net.certpaths import CertPaths
 from nbcli.net.service import Registration
 from nbcli.wire import frames
 from tests.conftest import Host
@@ -61,7 +63,8 @@ def test_bprd_believes_a_user_only_from_a_privileged_peer(three_hosts) -> None:
     master = three_hosts["master"]
     addr = master.cfg.address_of("master")
     # an ordinary process on the client host (unprivileged port) claiming to be root
-    with socket.create_connection(addr, source_address=("127.0.0.3", 0)) as s:
+    raw = socket.create_connection(addr, source_address=("127.0.0.3", 0))
+    with tls.wrap_client(raw, CertPaths(three_hosts["client"].root), "master") as s:
         s.sendall(frames.encode(frames.hello("bprd", "client")))
         assert frames.decode_body(_frame(s))["status"] == 0
         s.sendall(frames.encode({"op": "user_backup", "client": "client", "paths": ["/etc"],
@@ -73,7 +76,8 @@ def test_bprd_believes_a_user_only_from_a_privileged_peer(three_hosts) -> None:
 def test_bpcd_takes_user_requests_from_local_users_only(three_hosts) -> None:
     client_host = three_hosts["client"]
     addr = client_host.cfg.address_of("client")
-    with socket.create_connection(addr, source_address=("127.0.0.1", 0)) as s:
+    raw = socket.create_connection(addr, source_address=("127.0.0.1", 0))
+    with tls.wrap_client(raw, CertPaths(three_hosts["master"].root), "client") as s:
         s.sendall(frames.encode(frames.hello("bpcd", "master")))
         assert frames.decode_body(_frame(s))["status"] == 0
         s.sendall(frames.encode({"op": "user_request", "paths": ["/etc"]}))

@@ -28,6 +28,8 @@ from typing import Any
 import pytest
 
 from nbcli import multihost
+from nbcli.net import tls
+from nbcli.net.certpaths import CertPaths
 from nbcli.net.service import Op
 from nbcli.net.trust import CLIENT, OTHER, USER
 from nbcli.wire import frames
@@ -105,6 +107,8 @@ def attack_ops(hostname: str, cfg: Any) -> list[tuple[str, str, Op, dict[str, An
                 kind = field.kind[0] if isinstance(field.kind, tuple) else field.kind
                 msg[field_name] = next(iter(field.choices)) if field.choices else \
                     (field.lo if field.lo is not None and kind is int else SAMPLES[kind])
+        for about in {entry.client, "client"} & set(entry.fields):
+            msg[about] = hostname  # about the target's client, never the caller's own
         msg.update(HARM.get(op_name, {}))
         out.append((service, op_name, entry, msg))
     return out
@@ -122,11 +126,14 @@ def as_nobody(jobs: list[tuple[Any, bytes, bytes]]) -> list[tuple[dict | None, d
             for a, b in result["replies"]]
 
 
-def as_outsider(addr: tuple[str, int], hello: bytes, request: bytes) -> dict[str, Any]:
-    with socket.socket() as s:
-        s.bind((OUTSIDER, 0))
-        s.settimeout(20)
-        s.connect(addr)
+def as_outsider(target: Host, hello: bytes, request: bytes) -> dict[str, Any]:
+    """The outsider's request: TLS with its own good certificate, from its own address."""
+    raw = socket.socket()
+    raw.bind((OUTSIDER, 0))
+    raw.settimeout(20)
+    raw.connect(target.cfg.address_of(target.name))
+    outsider = target.root.parent / "outsider"
+    with tls.wrap_client(raw, CertPaths(outsider), target.name) as s:
         s.sendall(hello)
         assert _frame(s)["status"] == 0
         s.sendall(request)
@@ -165,11 +172,14 @@ def target() -> Iterator[Host]:
     os.chmod(base, 0o755)
     old = os.environ.get("NBCLI_TESTING")
     os.environ["NBCLI_TESTING"] = "1"
-    (spec,) = multihost.create(base / "hosts", layout=[("aio", "127.0.0.1",
-                                                        ["master", "media", "client"])])
+    # the outsider: a host the CA enrolled (its certificate is good) but that is in no
+    # SERVER list and is not the client it claims to be; it runs no daemon
+    spec, outsider = multihost.create(base / "hosts", layout=[
+        ("aio", "127.0.0.1", ["master", "media", "client"]), ("outsider", OUTSIDER, ["client"])])
     os.chmod(base / "hosts", 0o755)
     host = Host(spec)
     host.start()
+    multihost.enrol([spec, outsider])
     try:
         data = base / "data"
         data.mkdir()
@@ -218,25 +228,36 @@ def test_every_op_refuses_a_local_user_and_an_outsider(target: Host) -> None:
                                                                   reply)
         assert set(reply) == {"status", "msg"}, reply  # nothing read comes back
     # a host outside the SERVER list, claiming to be the host itself
+    at_gate = set()  # refused by the gate (which audits), not by a handler's own check
     for service, op_name, entry, msg in ops:
-        reply = as_outsider(addr, frames.encode(frames.hello(service, target.name)),
+        reply = as_outsider(target, frames.encode(frames.hello(service, target.name)),
                             frames.encode(msg))
-        assert reply["status"] == expected(entry, False), (service, op_name, reply)
-        assert OUTSIDER in reply["msg"] and set(reply) == {"status", "msg"}, reply
+        # its certificate says who it is: asking about the target's client is 131 at the
+        # gate, or 135 where the handler compares the record's client with the caller's
+        allowed = {131, 135} if CLIENT in entry.who else {expected(entry, False)}
+        assert reply["status"] in allowed, (service, op_name, reply)
+        assert OUTSIDER in reply["msg"] or "outsider" in reply["msg"], reply
+        assert set(reply) == {"status", "msg"}, reply
+        if OUTSIDER in reply["msg"]:
+            at_gate.add((service, op_name))
 
     assert state(target) == before_state
     assert {p.proc.pid for p in target.processes(spares=False)} == before_procs
     assert not [p for p in target.processes(spares=False)
                 if p.program in ("bpbkar", "tar-restore", "bpbrm", "bptm")]
-    # every refusal is in the master's error log
-    refused = {(s, o) for s, o, *_ in ops}
+    # every refusal at the gate is in the master's error log
+    refused = at_gate
+    assert len(refused) > 60
 
     def logged() -> set[tuple[str, str]]:
         text = target.run("bperror", "-all", "-hoursago", "1").stdout
         return {(s, o) for s, o in refused if f"refused {o} from {OUTSIDER}" in text
                 and f"to {s}:" in text}
 
-    wait_for(lambda: logged() == refused, timeout=60, what="refusals in the error log")
+    try:
+        wait_for(lambda: logged() == refused, timeout=60, what="refusals in the error log")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; missing {sorted(refused - logged())[:8]}") from None
     text = target.run("bperror", "-all", "-hoursago", "1").stdout
     assert "uid 65534" in text
 

@@ -14,7 +14,7 @@ from nbcli.catalog import clientattrs
 from nbcli.daemons import restore_rights
 from nbcli.model.clientattrs import ClientAttrs
 from nbcli.status import NbuError
-from tests.conftest import Host
+from tests.conftest import Host, start_enrolled
 from tests.flowkit import add_policy, add_stu
 
 LAYOUT = [("master", "127.0.0.1", ["master", "media"]), ("c1", "127.0.0.3", ["client"]),
@@ -72,8 +72,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
     os.environ["NBCLI_TESTING"] = "1"
     hosts = {s.name: Host(s) for s in multihost.create(base, layout=LAYOUT)}
     try:
-        for h in hosts.values():
-            h.start()
+        start_enrolled(list(hosts.values()))
         data = base / "data2"
         data.mkdir()
         (data / "secret.txt").write_text("c2's file")

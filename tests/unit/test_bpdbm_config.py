@@ -36,7 +36,7 @@ def ops(tmp_path: Path) -> dict[str, Op]:
 
 def ask(ops: dict[str, Op], op: str, address: str = "local", **fields: Any) -> dict[str, Any]:
     """One request as bpdbm's service layer runs it: validated, then handled."""
-    conn: Any = SimpleNamespace(address=address, peer=f"test@{address}")
+    conn: Any = SimpleNamespace(address=address, peer=f"test@{address}", cert_names=[])
     entry = ops[op]
     result = entry.handler(schema.validate(op, {"op": op, **fields}, entry.fields), conn)
     assert isinstance(result, dict)

@@ -77,7 +77,8 @@ def test_page_renders_without_warnings(name: str) -> None:
 # Commands whose every option must have its line in the man page (issue 13: runbook
 # compatibility); the others follow as their pages are brought up to date.
 EVERY_FLAG = ("bpdbjobs", "bpimagelist", "bplist", "bpstulist", "bpgetconfig", "bpps",
-              "nbemmcmd", "bpexpdate", "bperror", "bpclntcmd")
+              "nbemmcmd", "bpexpdate", "bperror", "bpclntcmd", "vmquery", "bpmedialist",
+              "bpmedia", "bplabel", "available_media")
 
 
 @pytest.mark.parametrize("name", EVERY_FLAG)

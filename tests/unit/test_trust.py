@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ class Peer:
     address: str
     uid: int | None = None
     port: int | None = None
+    cert_names: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -65,6 +66,21 @@ def test_a_client_asks_about_itself_only(cfg: config.HostConfig) -> None:
     # a hello naming a client the address does not belong to
     assert refused(gate, LISTERS, Peer("client", "127.0.0.9"), {}, "client") == 131
     assert refused(gate, CLIENT | USER, Peer("client", "127.0.0.3", uid=1000), {}, "") == 135
+
+
+def test_a_tls_peer_is_who_its_certificate_names(cfg: config.HostConfig) -> None:
+    """In TLS the certificate's names decide, not the hello or the address: the media
+    server's certificate is a server from any address; the client's certificate speaks for
+    the client whatever its hello claims, and for nobody else."""
+    gate = Gate(lambda: cfg)
+    gate.check("svc", "op", ADMIN, "", {}, Peer("x", "127.0.0.9", cert_names=["media"]))
+    assert refused(gate, ADMIN, Peer("media", "127.0.0.2", cert_names=["client"])) == 46
+    msg: dict[str, object] = {}
+    gate.check("bpdbm", "image_list", LISTERS, "client", msg,
+               Peer("media", "127.0.0.9", cert_names=["client"]))
+    assert msg == {"client": "client"}
+    assert refused(gate, LISTERS, Peer("client", "127.0.0.3", cert_names=["other"]),
+                   {"client": "client"}, "client") == 131
 
 
 def test_a_user_of_this_host_asks_about_this_host_only(cfg: config.HostConfig) -> None:

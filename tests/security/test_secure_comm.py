@@ -1,0 +1,213 @@
+"""Secure communication between hosts, as an attacker on the network would meet it.
+
+Three enrolled hosts on loopback (master 127.0.0.1, media 127.0.0.2, client 127.0.0.3). A
+real packet capture (an AF_PACKET socket on lo) watches a backup and a restore cross the hosts:
+the file's bytes must never appear on the wire, while the same capture does see them on a
+plain connection (so the capture works). A host that is not enrolled, a certificate shown from
+another address, and a revoked host are refused by PBX before any daemon sees a request.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nbcli.net import tls
+from nbcli.net.certpaths import CertPaths
+from nbcli.status import CERT_NAME_MISMATCH, HANDSHAKE_FAILED, NbuError
+from nbcli.wire import frames
+from tests.conftest import Host, running_three, wait_for
+from tests.flowkit import add_policy, add_stu, rename_file
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a packet capture needs root")
+
+ETH_P_ALL = 0x0003
+HOSTS = {"127.0.0.1", "127.0.0.2", "127.0.0.3"}
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
+    yield from running_three(tmp_path_factory.mktemp("secure"))
+
+
+class Capture:
+    """TCP payloads seen on lo, by (source, destination) address, while it runs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.sock.bind(("lo", 0))
+        self.sock.settimeout(0.2)
+        self.payloads: dict[tuple[str, str], bytearray] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Capture:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.sock.close()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                packet = self.sock.recv(1 << 17)
+            except TimeoutError:
+                continue
+            ip = packet[14:]  # lo's frames carry an all-zero Ethernet header
+            if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != socket.IPPROTO_TCP:
+                continue
+            ihl = (ip[0] & 0x0F) * 4
+            total = struct.unpack("!H", ip[2:4])[0]
+            tcp = ip[ihl:total]
+            data = tcp[(tcp[12] >> 4) * 4:]
+            if data:
+                key = (socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20]))
+                self.payloads.setdefault(key, bytearray()).extend(data)
+
+    def between(self, a: str, b: str) -> bytes:
+        return bytes(self.payloads.get((a, b), b"") + self.payloads.get((b, a), b""))
+
+    def everything(self) -> bytes:
+        return b"".join(bytes(v) for v in self.payloads.values())
+
+
+def test_backup_and_restore_cross_the_wire_encrypted(hosts: dict[str, Host],
+                                                     tmp_path: Path) -> None:
+    master = hosts["master"]
+    marker = os.urandom(16).hex().encode()  # 32 bytes no TLS record would hold by chance
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "secret.txt").write_bytes(marker * 8192)  # 256 KiB of it
+    add_stu(master, "disk1", tmp_path / "stu")
+    add_policy(master, "secret", "disk1", ["client"], [str(data)])
+    back = tmp_path / "restored"
+    with Capture() as cap:
+        assert master.run("bpbackup", "-i", "-p", "secret", "-s", "full", "-w").returncode == 0
+        ren = rename_file(tmp_path / "ren", [(data, back)])
+        r = master.run("bprestore", "-C", "client", "-R", str(ren), "-w", str(data))
+        assert r.returncode == 0, r.stderr
+        # the control: the same bytes on a plain connection are seen by this capture
+        with socket.create_connection(("127.0.0.2", media_port(hosts)),
+                                      source_address=("127.0.0.9", 0)) as s:
+            s.sendall(frames.encode(frames.hello("bpcd", marker.decode())))
+            wait_for(lambda: marker in cap.between("127.0.0.9", "127.0.0.2"), 10,
+                     "the plain connection in the capture")
+    assert (back / "secret.txt").read_bytes() == marker * 8192
+    client_media = cap.between("127.0.0.3", "127.0.0.2")
+    assert len(client_media) > 2 * 256 * 1024  # the image went both ways between them
+    for a, b in (("127.0.0.3", "127.0.0.2"), ("127.0.0.1", "127.0.0.2"),
+                 ("127.0.0.1", "127.0.0.3")):
+        wire = cap.between(a, b)
+        assert marker not in wire, f"plaintext between {a} and {b}"
+        assert b"secret.txt" not in wire, f"a file name between {a} and {b}"
+    # the job's connections open with TLS handshake records (type 22, version 3.x)
+    assert client_media.count(b"\x16\x03") >= 2
+
+
+def media_port(hosts: dict[str, Host]) -> int:
+    return hosts["media"].cfg.address_of("media")[1]
+
+
+def hello_reply(s: socket.socket) -> dict:
+    header = _exact(s, 4)
+    return frames.decode_body(_exact(s, frames.frame_length(header)))
+
+
+def _exact(s: socket.socket, n: int) -> bytes:
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    return buf
+
+
+def test_a_host_that_is_not_enrolled_is_refused(hosts: dict[str, Host]) -> None:
+    """Plain TCP from the client's own address, as a host without a certificate: PBX answers
+    26 and closes; bpcd never sees it. Only nbwmc (enrolment) takes such a host."""
+    media = hosts["media"]
+    with socket.create_connection(("127.0.0.2", media_port(hosts)),
+                                  source_address=("127.0.0.3", 0), timeout=10) as s:
+        s.sendall(frames.encode(frames.hello("bpcd", "client")))
+        reply = hello_reply(s)
+    assert reply["status"] == HANDSHAKE_FAILED and "only secure" in reply["msg"]
+    with socket.create_connection(("127.0.0.1", master_port(hosts)),
+                                  source_address=("127.0.0.3", 0), timeout=10) as s:
+        s.sendall(frames.encode(frames.hello("nbwmc", "client")))
+        assert hello_reply(s)["status"] == 0  # enrolment stays open
+        s.sendall(frames.encode({"op": "ping"}))
+        assert hello_reply(s)["status"] == 0
+    log = next((media.cfg.paths.logs / "pbx_exchange").glob("log.*")).read_text()
+    assert "accepts only secure (TLS) connections" in log
+
+
+def master_port(hosts: dict[str, Host]) -> int:
+    return hosts["master"].cfg.address_of("master")[1]
+
+
+def test_a_certificate_shown_from_another_address_is_refused(hosts: dict[str, Host]) -> None:
+    """The client's own certificate and key, used from 127.0.0.9: 8509, nothing handed on."""
+    client_certs = CertPaths(hosts["client"].root)
+    raw = socket.create_connection(("127.0.0.2", media_port(hosts)),
+                                   source_address=("127.0.0.9", 0), timeout=10)
+    with tls.wrap_client(raw, client_certs, "media") as s:
+        s.sendall(frames.encode(frames.hello("bpcd", "client")))
+        reply = hello_reply(s)
+    assert reply["status"] == CERT_NAME_MISMATCH and "127.0.0.9" in reply["msg"]
+
+
+def test_a_server_that_is_not_who_it_says_is_refused(hosts: dict[str, Host]) -> None:
+    """The client meant to reach the master but the media server answered: its certificate
+    does not name the master (8509), and nothing was sent."""
+    raw = socket.create_connection(("127.0.0.2", media_port(hosts)), timeout=10)
+    with pytest.raises(NbuError) as e:
+        tls.wrap_client(raw, CertPaths(hosts["client"].root), "master")
+    raw.close()
+    assert e.value.status == CERT_NAME_MISMATCH
+
+
+def as_client(hosts: dict[str, Host], target: str) -> dict:
+    """The hello of a TLS connection from the client's address with the client's
+    certificate to `target`'s PBX (bpcd): PBX's answer, or the handshake's NbuError."""
+    addr = hosts[target].cfg.address_of(target)
+    raw = socket.create_connection(addr, source_address=("127.0.0.3", 0), timeout=10)
+    try:
+        with tls.wrap_client(raw, CertPaths(hosts["client"].root), target) as s:
+            s.sendall(frames.encode(frames.hello("bpcd", "client")))
+            return hello_reply(s)
+    except (OSError, EOFError) as e:  # the server refused the handshake after it ended
+        raise NbuError(HANDSHAKE_FAILED, str(e)) from e
+    finally:
+        raw.close()
+
+
+def test_a_revoked_host_is_cut_off_once_the_crl_names_it(hosts: dict[str, Host]) -> None:
+    """Last in the module: it revokes the client. Before, the client's TLS connection to the
+    media server's PBX is taken; once the media server has fetched the CRL that names it
+    (bpcd does every hour; here nbcertcmd -getCRL), the handshake fails; the master, whose
+    CA wrote the CRL, refuses it at once."""
+    master, media = hosts["master"], hosts["media"]
+    assert as_client(hosts, "media")["status"] == 0
+    master.run("nbcertcmd", "-revokeCertificate", "-host", "client", "-reason", "test")
+    with pytest.raises(NbuError) as e:
+        as_client(hosts, "master")
+    assert e.value.status == HANDSHAKE_FAILED
+    media.run("nbcertcmd", "-getCRL")
+    with pytest.raises(NbuError) as e:
+        as_client(hosts, "media")
+    assert e.value.status == HANDSHAKE_FAILED
+    log = next((media.cfg.paths.logs / "pbx_exchange").glob("log.*")).read_text()
+    assert "revoked" in log
+    # while a host in good standing is still served
+    assert master.run("bpgetconfig", "-M", "media", "CLIENT_NAME").stdout == \
+        "CLIENT_NAME = media\n"
