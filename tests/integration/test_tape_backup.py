@@ -20,7 +20,7 @@ from nbcli import clock, config, kinds
 from nbcli.net import client
 from nbcli.vtl.library import Library
 from tests.conftest import Host, wait_for
-from tests.flowkit import job, last_jobid, steps
+from tests.flowkit import job, last_jobid, rename_file, steps
 from tests.storage.backends import tape_files
 from tests.test_schedule_helpers import jobs, local_midnight_in_a_year, wake
 
@@ -163,6 +163,23 @@ def test_three_policies_fill_a_tape_and_an_image_spans_two(tape: Host, tmp_path:
     lib = Library(str(h.root / "volmgr" / "vtl"))
     assert lib.state().drives[0].offset == 0 and lib.state().at("drive", 0) is None
     assert allocations(h) == []
+    # every image restores byte-identical through bprestore (bprd child, neededimage); the
+    # spanned one mounts its two tapes in the order they were written
+    for p, d in dirs.items():
+        dest = tmp_path / f"restored_{p}"
+        ren = rename_file(tmp_path / f"ren_{p}", [(d, dest)])
+        r = h.run("bprestore", "-C", h.name, "-R", str(ren), "-w", str(d), check=False,
+                  timeout=300)
+        assert r.returncode == 0, (r.stderr, job(h, last_jobid(h)))
+        for f in d.iterdir():
+            assert (dest / f.name).read_bytes() == f.read_bytes(), f
+        (last,) = [x for x in steps(h, last_jobid(h)) if x.step == 15 and x.process == "bptm"]
+        mounted = [m for m in dict.fromkeys(spanned) if m in last.msg]
+        assert mounted == list(dict.fromkeys(on[p])), (p, last.msg)
+        if p == "p3":
+            assert last.msg.index(spanned[0]) < last.msg.index(spanned[-1]), last.msg
+    assert not list(h.cfg.paths.neededimage.iterdir())
+    wait_for(lambda: allocations(h) == [], timeout=15, what="restores' resources released")
 
 
 def test_no_media_the_job_waits_with_the_reason_then_96(tape: Host, tmp_path: Path) -> None:
