@@ -135,8 +135,7 @@ class Ltid(Daemon):
 
     def reload(self) -> None:
         super().reload()
-        self.mounter.delay = max(float(self.cfg.get("MEDIA_UNMOUNT_DELAY", UNMOUNT_DELAY)),
-                                 0.0)
+        self.mounter.set_delay(float(self.cfg.get("MEDIA_UNMOUNT_DELAY", UNMOUNT_DELAY)))
 
     def on_start(self) -> None:
         self._learn_until_learnt()

@@ -102,6 +102,16 @@ class Mounter:
 
     # --- configuration -----------------------------------------------------------------------
 
+
+    def set_delay(self, delay: float) -> None:
+        """A new MEDIA_UNMOUNT_DELAY (SIGHUP): cartridges already waiting go home by it too,
+        when it is shorter, rather than after the old delay."""
+        with self.cond:
+            self.delay = max(delay, 0.0)
+            latest = self.clock() + self.delay
+            for d in self.drives.values():
+                if d.unload_at > latest:
+                    d.unload_at = latest
     def learn(self, inventories: bool = True) -> None:
         """Drives and robots from nbemm, then (`inventories`) what is loaded from the robots'
         inventories - which waits for a robot move in progress."""

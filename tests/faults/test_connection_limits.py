@@ -29,7 +29,7 @@ def test_one_peer_cannot_hold_all_of_bpjobd(daemons: Callable[..., Host]) -> Non
         with pytest.raises(NbuError) as e:
             extra.request("ping")
         extra.close()
-        assert e.value.status in (25, 40)
+        assert e.value.status in (24, 25, 40)  # refused: closed after its error
         assert held[0].request("ping")["service"] == "bpjobd"  # the held ones are served
     finally:
         for c in held:

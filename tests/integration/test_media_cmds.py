@@ -8,17 +8,20 @@ media are assigned with media_written, as bptm reports a backup.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from nbcli import config
 from nbcli.media import tapefmt
 from nbcli.net import client
 from nbcli.vtl.library import Library, VirtualChanger
 from nbcli.vtl.vdrive import VirtualDrive
-from tests.conftest import Host
+from tests.conftest import Host, wait_for
 
 DAY = 86400
 
@@ -169,6 +172,16 @@ def test_bplabel_and_mheader(tapes: Host, library: Path) -> None:
     blank = h.run("bpmedialist", "-mheader", "-m", "A00005", check=False)
     assert blank.returncode == 172
 
+    # ltid keeps A00000 in drive 1 for MEDIA_UNMOUNT_DELAY after bplabel: make it short
+    # (ltid reads bp.toml again on SIGHUP) and wait for the robot to send it home
+    cfg = config.load(h.root)
+    cfg.data["MEDIA_UNMOUNT_DELAY"] = 1
+    cfg.save()
+    for p in h.processes(spares=False):
+        if p.program == "ltid":
+            os.kill(p.proc.pid, signal.SIGHUP)
+    wait_for(lambda: not VirtualChanger(Library(library)).inventory().drives[1].full, 60,
+             "drive 1 unloaded after the unmount delay")
     write_foreign_header(library, "A00004L6", "ZZ0004")
     other = h.run("bpmedialist", "-mheader", "-m", "A00004").stdout
     assert other.startswith("media id = ZZ0004, allocated ")

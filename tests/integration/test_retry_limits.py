@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import signal
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
+import pytest
 
-from nbcli import clock, kinds
+from nbcli import clock, config, kinds
 from nbcli.net import client
 from tests.conftest import Host, wait_for
 from tests.flowkit import add_policy, add_stu, job
@@ -102,12 +104,26 @@ def test_a_queued_job_whose_window_closes_ends_with_196(aio: Host, tmp_path: Pat
                 pass
 
 
-def test_every_limit_at_once_and_all_jobs_finish(aio: Host, tmp_path: Path) -> None:
+@pytest.fixture
+def aliased(aio_root: Host) -> Iterator[tuple[Host, list[str]]]:
+    """The all-in-one host with 20 more names of its own (aliases in [hosts]), set before it
+    starts so that the certificate nbwmc issues it carries them: a connection to c07 checks
+    that the host answering is c07, as to any host."""
+    names = [f"c{i:02d}" for i in range(1, 21)]
+    cfg = config.load(aio_root.root)
+    own = cfg.hosts[cfg.client_name]
+    config.apply_settings(cfg, {"HOSTS": [f"{n} {own}" for n in names]}, add=True)
+    cfg.save()
+    aio_root.start()
+    yield aio_root, names
+    aio_root.stop()
+    assert aio_root.processes() == []
+
+
+def test_every_limit_at_once_and_all_jobs_finish(aliased: tuple[Host, list[str]],
+                                                 tmp_path: Path) -> None:
+    aio, names = aliased
     add_stu(aio, "disk1", tmp_path / "stu", media=aio.name, cj="3")
-    _, port = aio.cfg.address_of(aio.name)
-    names = [f"c{i:02d}" for i in range(1, 21)]  # 20 clients: names of this host
-    aio.run("bpsetconfig", "--add", input="".join(f"HOSTS = {n} 127.0.0.1:{port}\n"
-                                                  for n in names))
     aio.run("bpconfig", "-mj", "1")
     data = tmp_path / "data"
     data.mkdir()

@@ -159,7 +159,8 @@ def state(host: Host) -> dict[str, str]:
     out = {}
     for path in sorted(host.root.rglob("*")):
         rel = path.relative_to(host.root)
-        if not path.is_file() or {"logs", "var", "error"} & set(rel.parts):
+        if not path.is_file() or {"logs", "var", "error"} & set(rel.parts) \
+                or path.name.endswith("-shm"):  # SQLite's read marks, not data (-wal is)
             continue  # logs and the error log take the refusals; var holds sockets, pids
         out[str(rel)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
