@@ -4,7 +4,9 @@
 
 ROWS is a comma list of: flow (backup and restore of both data sets by nbcli, GNU tar,
 restic and borg), memory (peak RSS at 1 and 8 GiB, then one file from the 8 GiB image),
-job_start, concurrency, catalog. All rows by default. --quick shrinks every data set (a
+job_start, concurrency, catalog, tape (the large set to a virtual tape drive against the
+disk unit; bench/tape.py), tape_restore (one 1 KiB file from the 20th image on a tape;
+bench/tape_restore.py). All rows by default. --quick shrinks every data set (a
 smoke test of the harness, not a measurement).
 
 Prints the targets table (measured, target, met) and writes it with the machine's description
@@ -21,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import flow, rows  # noqa: E402
+from bench import flow, rows, tape, tape_restore  # noqa: E402
 from bench.harness import DataSet, Series, write_results  # noqa: E402
 from bench.site import Site  # noqa: E402
 
-ROWS = ("flow", "memory", "job_start", "concurrency", "catalog")
+ROWS = ("flow", "memory", "job_start", "concurrency", "catalog", "tape", "tape_restore")
 
 # nbcli's time / the peer's, at most (backups and restores against GNU tar).
 TAR_TARGETS = {("backup large", "tar|socat"): 0.8, ("backup small", "tar|socat"): 1.5,
@@ -103,6 +105,13 @@ def main() -> None:
             result += rows.concurrency(site, work, 20 if a.quick else 100)
         if "catalog" in only:
             result += rows.catalog(site, work, 50_000 if a.quick else 1_000_000)
+        if "tape" in only:
+            (large,) = flow.data_sets(a.dir / "data", "large", a.quick)
+            result += tape.tape_vs_disk(site, work, large, a.runs)
+        if "tape_restore" in only:  # a one-host site of its own, with a virtual library
+            found = tape_restore.tape_restore_rows(work / "tape_restore",
+                                                   40 if a.quick else 400, 20, a.runs)
+            result += [r for r in found if "row" in r]
     finally:
         site.down()
     text = table(result)

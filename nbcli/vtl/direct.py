@@ -7,15 +7,17 @@ SIMH records are framed (a length word before and after the data), so a record's
 lands on an aligned file offset; the records are copied into an aligned staging buffer and
 written from it in large aligned pieces. Two buffers take turns: while a thread writes the
 full one (the write gives up the GIL), the caller's records are copied into the other, so the
-copy costs no time beside the write. (The thread exists only while a piece is written: a
-process that forks, as bptm does, forks before it writes.) `flush` writes what is staged (the
+copy costs no time beside the write. (The thread starts at the first full buffer and ends at
+close: a process that forks, as bptm does, forks before it writes; a child never writes on
+its parent's drive.) `flush` writes what is staged (the
 last partial page padded, the file then cut back to its real end) - the drive flushes before
 every read, move, tape mark and close, so that a reader of the file (the drive itself, another
 process after close) sees every record.
 
 A writer killed between flushes leaves the file ending inside a record; `torn_end` finds the
-end of the last whole object, where the drive cuts the image when its next user opens it (a
-real drive's interrupted write leaves the records before it).
+end of the last whole object, where `cut_torn` cuts the image when the drive's next user
+opens it, or when the robot takes the cartridge out of that drive (a real drive's
+interrupted write leaves the records before it).
 
 A file system without O_DIRECT (tmpfs) gets no Appender (`open_appender` returns None) and
 the drive writes buffered, as before. Imports only nbcli.vtl's own modules.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import errno
 import mmap
 import os
+import queue
 import threading
 
 from nbcli.vtl import image, simh
@@ -56,7 +59,12 @@ class Appender:
         self.bufs = [mmap.mmap(-1, STAGE + ALIGN) for _ in range(2)]  # page aligned
         self.views = [memoryview(b) for b in self.bufs]
         self.view = self.views[0]  # the one being filled
-        self.writing: threading.Thread | None = None  # the other one's write, if any
+        # The writer thread (started at the first full buffer) and its work: (piece, offset)
+        # in, one release of `written` per piece out; at most one piece is in flight.
+        self.writer: threading.Thread | None = None
+        self.todo: queue.SimpleQueue[tuple[memoryview, int] | None] = queue.SimpleQueue()
+        self.written = threading.Semaphore(0)
+        self.in_flight = False
         self.error: OSError | None = None
         self.base = 0      # the file offset of view[0] (aligned)
         self.fill = 0      # bytes staged: the file's logical end is base + fill
@@ -102,26 +110,32 @@ class Appender:
     def _write_full(self) -> None:
         """Have the full staging buffer written (aligned) while the other one fills."""
         self._wait()
-        full, at = self.view[:STAGE], self.base
-        self.writing = threading.Thread(target=self._write_piece, args=(full, at),
-                                        name="vtl-direct", daemon=True)
-        self.writing.start()
+        if self.writer is None:
+            self.writer = threading.Thread(target=self._write_pieces, name="vtl-direct",
+                                           daemon=True)
+            self.writer.start()
+        self.todo.put((self.view[:STAGE], self.base))
+        self.in_flight = True
         self.view = self.views[1] if self.view is self.views[0] else self.views[0]
         self.base += STAGE
         self.fill = 0
         self.dirty = False
 
-    def _write_piece(self, data: memoryview, offset: int) -> None:
-        try:
-            _pwrite(self.dfd, data, offset)
-        except OSError as e:
-            self.error = e
+    def _write_pieces(self) -> None:
+        """The writer thread: each piece given, until None."""
+        while (item := self.todo.get()) is not None:
+            try:
+                _pwrite(self.dfd, *item)
+            except OSError as e:
+                self.error = e
+            finally:
+                self.written.release()
 
     def _wait(self) -> None:
         """The write in flight is done (its error raised here)."""
-        if self.writing is not None:
-            self.writing.join()
-            self.writing = None
+        if self.in_flight:
+            self.written.acquire()
+            self.in_flight = False
         if self.error is not None:
             error, self.error = self.error, None
             self.active = False  # what the file holds is not known: start again
@@ -147,8 +161,9 @@ class Appender:
         try:
             self.flush(fd)
         finally:
-            if self.writing is not None:  # flush failed: the write must end before the close
-                self.writing.join()
+            if self.writer is not None:  # the piece in flight, if any, ends first
+                self.todo.put(None)
+                self.writer.join()
             for view, buf in zip(self.views, self.bufs):
                 view.release()
                 buf.close()
@@ -183,3 +198,19 @@ def torn_end(fd: int) -> int | None:
             return at
         at = end
     return None
+
+
+def cut_torn(path: str, fd: int | None = None) -> int | None:
+    """Cut the image at `path` after its last whole object if a dead writer left part of a
+    record after it; where it was cut (None: it was whole)."""
+    own = fd is None
+    if fd is None:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        torn = torn_end(fd)
+    finally:
+        if own:
+            os.close(fd)
+    if torn is not None:
+        os.truncate(path, torn)
+    return torn

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nbcli import atomic
+from nbcli.vtl import direct
 from nbcli.vtl import state as st
 from nbcli.vtl.api import ChangerError, Element, Inventory
 from nbcli.vtl.state import Cartridge, DriveState, Geometry, State
@@ -156,6 +157,8 @@ class VirtualChanger:
                                    f"prevented")
             target = slot if slot is not None else s.drives[drive].source
             self._free(s, target)
+            if s.drives[drive].held:  # its holder died with it open, maybe mid-record
+                direct.cut_torn(str(self.library.cartridge_path(code)))
             self._place(s, code, _kind(s, target), target)
             s.drives[drive].source = 0
             s.drives[drive].at_bot()

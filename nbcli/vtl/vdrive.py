@@ -112,9 +112,7 @@ class VirtualDrive:
                     # not known, so start at BOT, as after a reset; a record it was writing
                     # when it died is not on the tape (direct.py: staged writes).
                     d.at_bot()
-                    torn = direct.torn_end(fd)
-                    if torn is not None:
-                        os.truncate(path, torn)
+                    direct.cut_torn(str(path), fd)
                 d.held = True
                 self._pos = replace(d)
             if writable:

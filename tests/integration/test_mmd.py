@@ -32,9 +32,9 @@ def call(h: Host, service: str, op: str, /, **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def tape(aio_root: Host, daemons: Callable[..., Host]) -> Iterator[Host]:
-    """The host with its library configured in EMM and ltid's delay set to 1 s."""
+    """The host with its library configured in EMM and ltid's delay set to 2 s."""
     cfg = aio_root.cfg
-    cfg.data.update({"MEDIA_UNMOUNT_DELAY": 1, "AVRD_SCAN_DELAY": 0.5})
+    cfg.data.update({"MEDIA_UNMOUNT_DELAY": 2, "AVRD_SCAN_DELAY": 0.5})
     cfg.save()
     aio_root.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--move-time", "0",
                  "--barcodes", "A00000L6..A00005L6")
@@ -100,6 +100,7 @@ def test_mount_unmount_and_unload_after_the_delay(tape: Host) -> None:
 
     call(tape, "ltid", "unmount", jobid=11, drive=DRIVES[0])
     assert drives(tape)[0]["user"] == ""
+    assert where(tape, "A00001L6") == ("drive", 0)  # kept loaded for the delay
     wait_for(lambda: where(tape, "A00001L6") == ("slot", 2), timeout=20,
              what="the cartridge back home after MEDIA_UNMOUNT_DELAY")
     wait_for(lambda: emm_drives(tape)[0]["media_id"] == "", timeout=10, what="nbemm told")

@@ -39,8 +39,9 @@ def media(h: Host) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def tape(aio_root: Host) -> Iterator[Host]:
-    """The all-in-one host with its library, robot 0, drives DRV0 and DRV1, volume pool
-    "tapes" and the tape storage unit "tape1" (MEDIA_WAIT 6 s); no media in EMM yet."""
+    """The all-in-one host with its library as robot 0, drives DRV0 and DRV1, volume pool
+    "tapes" and the tape storage unit "tape1" (MEDIA_WAIT 6 s), configured with the
+    commands; no media in EMM yet."""
     h = aio_root
     h.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--capacity", "8M",
           "--move-time", "0")
@@ -49,13 +50,13 @@ def tape(aio_root: Host) -> Iterator[Host]:
     cfg.save()
     h.start()
     try:
-        emm(h, "robot_add", rn=0, rt="tld", host=h.name, device=str(h.root / "volmgr" / "vtl"))
+        h.run("tpconfig", "-add", "-robot", "0", "-robtype", "tld")
         for n in (0, 1):
-            emm(h, "drive_add", name=f"DRV{n}", host=h.name, type="hcart", rn=0, drnum=n,
-                path=f"/dev/nst{n}")
-        emm(h, "pool_add", name="tapes", description="the tests' pool")
-        emm(h, "stu_add", label="tape1", host=h.name, stype=2, rt="tld", rn=0,
-            density="hcart", cj=2)
+            h.run("tpconfig", "-add", "-drive", "-type", "hcart", "-robot", "0", "-robtype",
+                  "tld", "-robdrnum", str(n), "-asciiname", f"DRV{n}")
+        h.run("vmpool", "-add", "tapes", "the tests' pool", "ANYHOST", "ANY", "NONE")
+        h.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
+              "hcart", "-host", h.name, "-cj", "2")
         yield h
     finally:
         h.stop()
@@ -63,10 +64,11 @@ def tape(aio_root: Host) -> Iterator[Host]:
 
 
 def add_media(h: Host, *slots: int, pool: str = "tapes") -> None:
+    number = {p["name"]: p["number"] for p in emm(h, "pool_list")["pools"]}[pool]
     for slot in slots:
         code = BARCODES[slot - 1]
-        emm(h, "media_add", media_id=code[:6], type="hcart", barcode=code, pool=pool,
-            rt="tld", rn=0, slot=slot)
+        h.run("vmadd", "-m", code[:6], "-mt", "hcart", "-b", code, "-rt", "tld", "-rn", "0",
+              "-rc1", str(slot), "-p", str(number))
 
 
 def tape_policy(h: Host, name: str, data: Path, pool: str = "tapes",
@@ -124,7 +126,7 @@ def test_three_policies_fill_a_tape_and_an_image_spans_two(tape: Host, tmp_path:
     h = tape
     add_media(h, 1, 2, 3)
     # DRV0 DOWN from the start: every job runs in DRV1, none ever loads DRV0
-    emm(h, "drive_update", name="DRV0", host=h.name, state="DOWN")
+    h.run("vmoprcmd", "-downbyname", "DRV0")
     dirs = {p: data_dir(tmp_path, p, 3, seed) for seed, p in enumerate(("p1", "p2", "p3"))}
     for p, d in dirs.items():
         tape_policy(h, p, d)
@@ -165,8 +167,10 @@ def test_three_policies_fill_a_tape_and_an_image_spans_two(tape: Host, tmp_path:
 
 def test_no_media_the_job_waits_with_the_reason_then_96(tape: Host, tmp_path: Path) -> None:
     h = tape
-    emm(h, "pool_add", name="empty")
-    tape_policy(h, "nomedia", data_dir(tmp_path, "d", 0.1, 1), pool="empty")
+    h.run("vmpool", "-add", "empty", "no media", "ANYHOST", "ANY", "NONE")
+    # the schedule's volume pool wins over the policy's
+    tape_policy(h, "nomedia", data_dir(tmp_path, "d", 0.1, 1), pool="tapes",
+                schedule=["-pool", "empty"])
     h.run("bpbackup", "-i", "-p", "nomedia", "-s", "full")
     jobid = wait_for(lambda: [j["jobid"] for j in jobs(h) if j["policy"] == "nomedia"], 30,
                      "the job")[0]
@@ -180,7 +184,8 @@ def test_no_media_the_job_waits_with_the_reason_then_96(tape: Host, tmp_path: Pa
     assert (done["state"], done["status"]) == (kinds.DONE, 96)
     # media in the pool: the next job runs
     add_media(h, 5, pool="empty")
-    assert backup(h, "nomedia")["status"] == 0
+    again = backup(h, "nomedia")
+    assert [f["media_id"] for f in image(h, again["backupid"])["fragments"]] == ["A00004"]
     assert allocations(h) == []
 
 
@@ -248,8 +253,8 @@ def test_a_killed_bptm_leaves_no_drive_or_medium_held(tape: Host, tmp_path: Path
 
 def test_expiring_the_last_image_of_a_medium_unassigns_it(tape: Host, tmp_path: Path) -> None:
     h = tape
-    emm(h, "pool_add", name="scratch")
-    emm(h, "pool_scratch", name="scratch", on=True)
+    h.run("vmpool", "-add", "scratch", "the scratch pool", "ANYHOST", "ANY", "NONE")
+    h.run("vmpool", "-set_scratch", "scratch")
     add_media(h, 1, 2, pool="scratch")  # taken from scratch into "tapes" when written
     for p in ("e1", "e2"):
         tape_policy(h, p, data_dir(tmp_path, p, 0.5, 11))

@@ -317,3 +317,29 @@ def test_bprd_at_start_removes_the_neededimage_files_of_closed_jobs(site) -> Non
     bprd.wait(30)
     host.run("netbackup", "start")
     wait_for(lambda: not list(needed.iterdir()), timeout=30, what="the leftovers removed")
+
+
+def test_netbackup_stop_mid_restore_ends_it_and_leaves_nothing(site, tmp_path) -> None:
+    host, base = site
+    src = base / "data" / "fill2"
+    needed = host.cfg.paths.neededimage
+    slow_robot(host, 3.0)
+    try:
+        proc = start_restore(host, tmp_path, src, base / "stopped", policy="fill2")
+        wait_for(lambda: all(children(host)), timeout=30, what="the restore's children")
+        jobid = int(next(needed.iterdir()).name)
+        host.stop()
+        assert host.processes() == []
+        proc.communicate(timeout=120)
+    finally:
+        with library(host).update() as s:
+            s.geometry.move_time = 0
+    host.start()
+    done = wait_for(lambda: job(host, jobid)["closed"] and job(host, jobid), timeout=60,
+                    what="the job closed")
+    assert done["status"] not in (0, None), done
+    wait_for(lambda: not list(needed.iterdir()), timeout=90, what="no neededimage left")
+    wait_for(lambda: nothing_held(host), timeout=30, what="drive and medium released")
+    jobid, _ = restore(host, tmp_path, src, base / "after_stop", policy="fill2")
+    assert (base / "after_stop" / "zz_small.txt").read_bytes() == \
+        (src / "zz_small.txt").read_bytes()

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 from nbcli.vtl import direct
-from nbcli.vtl.library import Library
+from nbcli.vtl.library import Library, VirtualChanger
 from nbcli.vtl.vdrive import VirtualDrive
 from tests.unit.tapekit import loaded_drive, make_library
 
@@ -76,4 +76,31 @@ def test_a_writer_killed_between_flushes_leaves_whole_records(tmp_path: Path) ->
     assert got and all(g == rec for g in got)
     d.end_of_data()
     d.write(b"next")  # appends after the last whole record
+    d.close()
+
+
+def test_the_robot_cuts_the_half_record_when_it_unloads_a_dead_writers_drive(
+        tmp_path: Path) -> None:
+    lib = lib_of(tmp_path)
+    rec = os.urandom(3 << 20)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            d = loaded_drive(lib)
+            for _ in range(4):
+                d.write(rec)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    path = lib.cartridge_path("A00000L6")
+    with open(path, "rb") as f:
+        assert direct.torn_end(f.fileno()) is not None
+    changer = VirtualChanger(lib)
+    changer.unload(0)  # the cartridge leaves the drive whose holder died
+    with open(path, "rb") as f:
+        assert direct.torn_end(f.fileno()) is None
+    changer.load(1, 1)
+    d = VirtualDrive(lib, 1)
+    d.open(False)
+    assert d.read(4 << 20) == rec
     d.close()
