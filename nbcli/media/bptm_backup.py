@@ -23,7 +23,7 @@ import zlib
 from typing import Any
 
 from nbcli.log import log_peak
-from nbcli.media import dataservice, bptm_tape, storage
+from nbcli.media import bptm_tape, dataservice, storage
 from nbcli.media.agent import die_with_parent
 from nbcli.media.bptm_ctx import Aborted, Ctx, reap, wait_readable
 from nbcli.media.ring import Consumer, Ring, RingBroken

@@ -53,3 +53,9 @@ def encrypt(global_mode: str, client_mode: str, image_on: bool = False) -> bool:
                                              f"client (DTE_CLIENT_MODE = OFF) but {why}")
         return False
     return c == "ON" or g != "PREFERRED_OFF" or image_on
+
+
+def described(encrypt: bool) -> str:
+    """What the job's details say of the image stream between hosts."""
+    return ("; data-in-transit encryption on (TLS)" if encrypt
+            else "; data-in-transit encryption off (the image crosses in the clear)")
