@@ -48,6 +48,9 @@ DEFAULTS: dict[str, Any] = {
     "PBX_PORT": DEFAULT_PBX_PORT,
     # nbcli's: seconds a tape backup waits for a usable medium before it ends with status 96
     "MEDIA_WAIT": 300,
+    # data-in-transit encryption (nbcli.net.dte): the master's, and each client's own
+    "DTE_GLOBAL_MODE": "PREFERRED_ON",
+    "DTE_CLIENT_MODE": "AUTOMATIC",
     "MEDIA_SERVER": [],
     "ROLES": list(ROLES),
 }

@@ -45,6 +45,8 @@ STRINGS = opt(list, [], items=req(str))
 # The job's secret for its bptm child's data service (nbcli.net.client.connect), when bptm
 # hands one out: the agent says it in its hello and never logs it.
 SECRET = opt(str, None, max_len=128)
+# The master's DTE_GLOBAL_MODE: the agent decides with its own DTE_CLIENT_MODE (nbcli.net.dte)
+DTE_GLOBAL = opt(str, "", max_len=32)
 
 # What a controller may send an agent, by op (docs/protocol.md "Agents").
 CONTROL_OPS: dict[str, Fields] = {
@@ -52,7 +54,7 @@ CONTROL_OPS: dict[str, Fields] = {
     "backup": {"jobid": opt(int, lo=1), "client": opt(str), "paths": STRINGS,
                "since": opt(int), "block_size": opt(int), "exclude": STRINGS,
                "tir": opt(bool, False), "cross_mount_points": opt(bool, False),
-               "archive": opt(bool, False),
+               "archive": opt(bool, False), "dte_global": DTE_GLOBAL,
                "run_as": obj({"uid": req(int, lo=0), "gid": opt(int, lo=0),
                               "user": opt(str)}, required=False)},
     # bpbrm -> bpbkar: where bptm's child waits for the image.
@@ -61,6 +63,7 @@ CONTROL_OPS: dict[str, Fields] = {
     "restore": {"jobid": opt(int, lo=1), "host": req(str), "service": req(str),
                 "renames": opt(list, [], items=req(list, items=req(str))),
                 "keep_existing": opt(bool, False), "dest": STRINGS, "secret": SECRET,
+                "dte_global": DTE_GLOBAL,
                 # a user's restore (bprd): tar-restore writes with that user's rights alone
                 "run_as": obj({"uid": req(int, lo=0), "gid": opt(int, lo=0),
                                "user": opt(str)}, required=False)},

@@ -31,7 +31,7 @@ from nbcli.client.blocks import Sink
 from nbcli.client.identity import become
 from nbcli.client.tarstream import BLOCK
 from nbcli.config import HostConfig
-from nbcli.net import client
+from nbcli.net import client, dte
 from nbcli.status import (
     FILE_WRITE_FAILED,
     INVALID_FILELIST,
@@ -183,13 +183,15 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     if not isinstance(host, str) or not isinstance(service, str):
         raise NbuError(PROTOCOL_ERROR, "send needs host and service")
     secret = send.get("secret")
-    with client.connect(cfg, host, service,
-                        secret=secret if isinstance(secret, str) else None) as data:
+    encrypt = dte.encrypt(str(msg.get("dte_global") or ""), str(cfg.get("DTE_CLIENT_MODE")))
+    with client.connect(cfg, host, service, secret=secret if isinstance(secret, str) else None,
+                        encrypt=encrypt) as data:
         # Connections made, logs open: from here on, a user's backup reads (and an archive
         # deletes) with that user's rights alone.
         become(msg.get("run_as"))
         ctl.step(11, "sending file metadata to bpbrm")
-        ctl.step(12, "begin sending image data to bptm child")
+        ctl.step(12, "begin sending image data to bptm child"
+                     + ("" if cfg.is_local(host) else dte.described(encrypt)))
         def on_entries(entries: list[list[object]]) -> None:
             ctl.send({"op": "files", "entries": entries})
             if archive is not None:

@@ -26,7 +26,7 @@ from nbcli.client.identity import become
 from nbcli.client.streamreader import ReadInto, StreamReader, reader_for_fd
 from nbcli.client.untar import RestoreResult, Untar
 from nbcli.config import HostConfig
-from nbcli.net import client
+from nbcli.net import client, dte
 from nbcli.status import FILE_OPEN_FAILED, TAR_INVALID_ARGUMENT, NbuError
 from nbcli.wire.frames import Message
 
@@ -130,7 +130,7 @@ def destination_from_request(msg: Message) -> tuple[Destination, bool]:
                        f"cannot use the destination {e.filename}: {e.strerror}") from e
 
 
-def _watched(sock: socket.socket, ctl: Controller) -> ReadInto:
+def _watched(sock: socket.socket, ctl: Controller, transit: str = "") -> ReadInto:
     """recv_into on the image connection that also notices the controller going away.
 
     Seed restore step 14 is tar-restore's when the image starts arriving: it is reported then,
@@ -155,7 +155,7 @@ def _watched(sock: socket.socket, ctl: Controller) -> ReadInto:
                 if not started:
                     started = True
                     ctl.step(14, "tar-restore receiving the image from bptm child and "
-                                 "writing files", wait=True)
+                                 f"writing files{transit}", wait=True)
                 return n
 
     return readinto
@@ -172,14 +172,18 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     try:
         ctl.accept()
         secret = msg.get("secret")
+        encrypt = dte.encrypt(str(msg.get("dte_global") or ""),
+                              str(cfg.get("DTE_CLIENT_MODE")))
         with client.connect(cfg, host, service,
-                            secret=secret if isinstance(secret, str) else None) as data:
+                            secret=secret if isinstance(secret, str) else None,
+                            encrypt=encrypt) as data:
             if opened is None:
                 # Connections made, logs open: from here on a user's restore makes folders
                 # and files with that user's rights alone (and they are the user's).
                 become(run_as)
                 opened = destination_from_request(msg)
-            reader = StreamReader(_watched(data.sock, ctl))
+            reader = StreamReader(_watched(data.sock, ctl, "" if cfg.is_local(host)
+                                           else dte.described(encrypt)))
             result = Untar(reader, opened[0], ctl.report, opened[1]).run()
     finally:
         if opened is not None:

@@ -385,7 +385,8 @@ class Bprd(Daemon):
             bpbrm.send({"op": "restore", "jobid": jobid, "master": self.cfg.client_name,
                         "client": job["dest"], "images": images, "renames": job["renames"],
                         "dest": job["dest_roots"], "keep_existing": job["keep_existing"],
-                        "run_as": job["run_as"]})
+                        "run_as": job["run_as"],
+                        "dte_global": str(self.cfg.get("DTE_GLOBAL_MODE"))})
             while True:
                 try:
                     msg = bpbrm.recv()

@@ -121,7 +121,8 @@ class Child:
             bpbrm.send({"op": "restore", "jobid": self.jobid, "master": self.cfg.client_name,
                         "client": job["dest"], "images": images, "renames": job["renames"],
                         "dest": job["dest_roots"], "keep_existing": job["keep_existing"],
-                        "run_as": job["run_as"], "mounts": [m.as_dict() for m in mounts]})
+                        "run_as": job["run_as"], "mounts": [m.as_dict() for m in mounts],
+                        "dte_global": str(self.cfg.get("DTE_GLOBAL_MODE"))})
             try:
                 return self._wait(bpbrm, host)
             finally:

@@ -149,7 +149,8 @@ class BackupJob:
                        "paths": p.get("paths", []), "since": p.get("since"),
                        "exclude": p.get("exclude", []), "tir": bool(p.get("tir")),
                        "cross_mount_points": bool(p.get("cross_mount_points")), "stu": stu,
-                       "archive": self.archive, "run_as": p.get("run_as")})
+                       "archive": self.archive, "run_as": p.get("run_as"),
+                       "dte_global": str(self.cfg.get("DTE_GLOBAL_MODE"))})
             self.report.update(self.jobid, operation=kinds.OP_WRITE)
             while True:
                 try:

@@ -12,8 +12,9 @@ and its CRL, and against the address it comes from), reads the hello inside TLS 
 service one end of a local socketpair, relaying between it and the TLS connection (relay.py) -
 the vnetd proxy's job in NetBackup. Once this host holds a host certificate, plain TCP from
 other hosts reaches nbwmc alone (a host that is not enrolled yet asks it for the CA certificate
-and its own); everything else is refused with status 26. Local clients (the Unix socket, or TCP
-from this host's own address by a process the kernel names) need no TLS.
+and its own) and a job's data service (an image stream with data-in-transit encryption off,
+which the job's secret guards); everything else is refused with status 26. Local clients (the
+Unix socket, or TCP from this host's own address by a process the kernel names) need no TLS.
 
 One thread, one selectors loop, non-blocking sockets: a client that connects and says nothing
 costs a few bytes of state and is dropped after HELLO_TIMEOUT; it cannot stall anyone else.
@@ -59,6 +60,10 @@ TLS_RECORD = 0x16  # the first byte of a TLS handshake record; never of a frame 
 MAX_TLS = 1024  # TLS connections relayed at once: a thread each
 # What a host that is not enrolled yet may reach in plain TCP: the CA, for its certificate.
 ENROLMENT_SERVICES = frozenset({"nbwmc"})
+# A job's data service (bptm.<jobid>), which a job's agent may reach in plain TCP when
+# data-in-transit encryption is off for the job (nbcli.net.dte): it takes only the peer that
+# knows the job's secret (nbcli.media.dataservice).
+DATA_SERVICES = "bptm."
 
 
 @dataclass
@@ -209,7 +214,8 @@ class PbxExchange(Daemon):
                 return
             service = frames.check_hello(msg)
             if "port" in p.credentials and not p.same_host and self._secure() \
-                    and service not in ENROLMENT_SERVICES:
+                    and service not in ENROLMENT_SERVICES \
+                    and not service.startswith(DATA_SERVICES):
                 raise NbuError(HANDSHAKE_FAILED,
                                f"{self.cfg.client_name} accepts only secure (TLS) connections "
                                f"from other hosts: enrol {p.peer} with nbcertcmd "

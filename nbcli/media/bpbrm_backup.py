@@ -72,7 +72,8 @@ class Backup:
                                 block_size=int(ctx.cfg.get("SIZE_DATA_BUFFERS")),
                                 exclude=req.get("exclude", []), tir=bool(req.get("tir")),
                                 cross_mount_points=bool(req.get("cross_mount_points")),
-                                archive=bool(req.get("archive")), run_as=req.get("run_as"))
+                                archive=bool(req.get("archive")), run_as=req.get("run_as"),
+                                dte_global=str(req.get("dte_global") or ""))
         except NbuError as e:
             if e.status in SECONDARY:  # bpbkar died before it answered
                 raise NbuError(CLIENT_ABORTED, f"bpbkar on {self.client} went away") from e
@@ -93,7 +94,8 @@ class Backup:
             self.ctx.report.update(self.ctx.jobid, kbytes=int(msg.get("kbytes", 0)))
         elif op == "ready":
             assert self.bpbkar is not None
-            self.bpbkar.send({"op": "send", "host": msg["host"], "service": msg["service"]})
+            self.bpbkar.send({"op": "send", "host": msg["host"], "service": msg["service"],
+                              "secret": msg.get("secret")})
         elif op == "done":
             self.bptm_done = msg
             if msg.get("status"):

@@ -61,7 +61,8 @@ def _child(ctx: Ctx, req: dict[str, Any], up: Connection) -> None:
             tar.request("restore", jobid=ctx.jobid, host=start["host"],
                         service=start["service"], renames=req.get("renames", []),
                         keep_existing=bool(req.get("keep_existing")),
-                        dest=req.get("dest", ["/"]), run_as=req.get("run_as"))
+                        dest=req.get("dest", ["/"]), run_as=req.get("run_as"),
+                        secret=start.get("secret"), dte_global=str(req.get("dte_global") or ""))
             while True:
                 msg = tar.recv()
                 up.send(msg)
@@ -113,7 +114,8 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                           ctx.host if name == "bptm" else dest, msg, mux.conns[name])
             elif name == "bptm" and op == "requested":
                 try:
-                    child.send({"op": "start", "host": msg["host"], "service": msg["service"]})
+                    child.send({"op": "start", "host": msg["host"], "service": msg["service"],
+                                "secret": msg.get("secret")})
                 except NbuError:
                     pass  # the child failed first: its "done" or its end is on the way
             elif op == "done":

@@ -23,7 +23,7 @@ import zlib
 from typing import Any
 
 from nbcli.log import log_peak
-from nbcli.media import bptm_tape, storage
+from nbcli.media import bptm_tape, dataservice, storage
 from nbcli.media.agent import die_with_parent
 from nbcli.media.bptm_ctx import Aborted, Ctx, reap, wait_readable
 from nbcli.media.ring import Consumer, Ring, RingBroken
@@ -40,6 +40,7 @@ PROGRESS_EVERY = 2.0
 def run(ctx: Ctx, req: dict[str, Any]) -> int:
     service = f"bptm.{ctx.jobid}"
     reg = Registration(ctx.cfg.paths, service, ctx.host)
+    secret = dataservice.new_secret()  # for bpbkar alone (bpbrm passes it on)
     writer: storage.ImageWriter | None = None
     tape: bptm_tape.TapeMedia | None = None
     child = 0
@@ -61,10 +62,10 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                      f"spawning bptm child with {ring.slots} x {block} byte shared buffers")
         child = os.fork()
         if child == 0:
-            _child(ctx, reg, ring)
+            _child(ctx, reg, ring, secret)
         reg.close()
         ctx.ctl.send({"op": "ready", "host": ctx.host, "service": service,
-                      "block_size": block})
+                      "block_size": block, "secret": secret})
         end = _drain(ctx, ring.consumer(), writer, child)
         code = reap(child)
         child = 0
@@ -106,7 +107,7 @@ def _media_info(ctx: Ctx, req: dict[str, Any], reg: Registration,
         nbjm.request("media_info", jobid=ctx.jobid, host=ctx.host, service=service)
     if not wait_readable(ctx, reg, 60):
         raise NbuError(MOUNT_TIMED_OUT, "nbjm did not send the media information")
-    accepted = reg.accept(timeout=5)
+    accepted = dataservice.accept_server(reg, ctx.cfg, 5, ctx.log)
     if accepted is None:
         raise NbuError(MOUNT_TIMED_OUT, "nbjm did not send the media information")
     with accepted.conn as conn:
@@ -117,14 +118,14 @@ def _media_info(ctx: Ctx, req: dict[str, Any], reg: Registration,
     return info
 
 
-def _child(ctx: Ctx, reg: Registration, ring: Ring) -> None:
+def _child(ctx: Ctx, reg: Registration, ring: Ring, secret: str) -> None:
     """bptm child: take bpbkar's connection and receive the image into the ring's slots."""
     die_with_parent()
     close_inherited()  # the parent's drive: its unmount must let it go (spanning)
     ctx.ctl.sock.close()  # bpbrm talks to the parent only
     prod = ring.producer()
     try:
-        accepted = reg.accept(timeout=ACCEPT_TIMEOUT)
+        accepted = dataservice.accept_agent(reg, secret, ACCEPT_TIMEOUT, ctx.log)
         reg.close()
         if accepted is None:
             prod.end(54)  # timed out connecting to client

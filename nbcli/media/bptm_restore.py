@@ -22,7 +22,7 @@ import socket
 from typing import Any, Protocol
 
 from nbcli.log import log_peak
-from nbcli.media import storage
+from nbcli.media import dataservice, storage
 from nbcli.media.agent import die_with_parent
 from nbcli.media.bptm_ctx import Ctx, reap, wait_readable
 from nbcli.media.ring import Producer, Ring, RingBroken
@@ -96,8 +96,10 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             ctx.step(7, f"sending resource request to nbjm for {nouns} "
                         f"{', '.join(labels)} on {ctx.host}")
             nbjm.request("restore_resources", jobid=ctx.jobid, host=ctx.host, stus=labels)
-            ctx.ctl.send({"op": "requested", "host": ctx.host, "service": service})
-            tar = accept_tar(ctx, reg)
+            secret = dataservice.new_secret()  # for tar-restore alone (bpbrm passes it on)
+            ctx.ctl.send({"op": "requested", "host": ctx.host, "service": service,
+                          "secret": secret})
+            tar = accept_tar(ctx, reg, secret)
             nbjm.request("allocate", jobid=ctx.jobid)  # nbjm does steps 9 to 11
             readers = _mount(ctx, units, images)
             block = max(r.block_size for r in readers)
@@ -127,10 +129,11 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             reg.close()
 
 
-def accept_tar(ctx: Ctx, reg: Registration) -> socket.socket:
+def accept_tar(ctx: Ctx, reg: Registration, secret: str) -> socket.socket:
+    """tar-restore's connection: the one that knows the job's secret (dataservice)."""
     if not wait_readable(ctx, reg, ACCEPT_TIMEOUT):
         raise NbuError(CLIENT_CONNECT_TIMED_OUT, "tar-restore did not connect to bptm")
-    accepted = reg.accept(timeout=5)
+    accepted = dataservice.accept_agent(reg, secret, ACCEPT_TIMEOUT, ctx.log)
     if accepted is None:
         raise NbuError(CLIENT_CONNECT_TIMED_OUT, "tar-restore did not connect to bptm")
     reg.close()

@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from nbcli.media import storage
+from nbcli.media import dataservice, storage
 from nbcli.media.bptm_ctx import Ctx, reap
 from nbcli.media.bptm_restore import accept_tar, blocks_for, child_main, fill
 from nbcli.media.bptm_tape import unknown_op
@@ -181,8 +181,10 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                         f"(tape storage unit {', '.join(labels)}) on {ctx.host}")
             nbjm.request("restore_resources", jobid=ctx.jobid, host=ctx.host, stus=labels,
                          media=media)
-            ctx.ctl.send({"op": "requested", "host": ctx.host, "service": service})
-            tar = accept_tar(ctx, reg)
+            secret = dataservice.new_secret()  # for tar-restore alone (bpbrm passes it on)
+            ctx.ctl.send({"op": "requested", "host": ctx.host, "service": service,
+                          "secret": secret})
+            tar = accept_tar(ctx, reg, secret)
             first = _first_block(req, tapes)
             where = "nothing to read"
             if first is not None:

@@ -46,7 +46,7 @@ HELLO_TIMEOUT = 30.0
 
 def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_TIMEOUT,
             privileged: bool = False, secret: str | None = None,
-            enrolling: bool = False) -> Connection:
+            enrolling: bool = False, encrypt: bool = True) -> Connection:
     """A connection to `service` on `host`, hello answered (NbuError otherwise).
 
     `privileged` (root only) connects from a source port below 1024, so that the other host
@@ -56,7 +56,10 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     `enrolling` (nbwmc's enrolment and CRL requests) checks the other host's certificate but
     presents none, so that a host with no certificate, or a revoked one, can get a new one
     over TLS; before the host trusts the CA at all it is plain TCP (what it fetches then is
-    checked against the CA's fingerprint)."""
+    checked against the CA's fingerprint).
+    `encrypt=False` (a job's image stream when data-in-transit encryption is off for it,
+    nbcli.net.dte) is plain TCP even between enrolled hosts: the other host's PBX takes it
+    for a job's data service alone, which takes only the peer that knows the job's secret."""
     peer = f"{service}@{host}"
     try:
         if cfg.is_local(host):
@@ -68,7 +71,7 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
             sock = _tcp(addr, cfg.own_address(), timeout, privileged)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             certs = CertPaths(cfg.root)
-            if (certs.trust_store if enrolling else certs.host_cert).exists():
+            if encrypt and (certs.trust_store if enrolling else certs.host_cert).exists():
                 try:
                     sock = tls.wrap_client(sock, certs, host, enrolling)
                 except NbuError:

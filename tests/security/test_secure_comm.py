@@ -10,6 +10,7 @@ another address, and a revoked host are refused by PBX before any daemon sees a 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import struct
 import threading
@@ -23,7 +24,7 @@ from nbcli.net.certpaths import CertPaths
 from nbcli.status import CERT_NAME_MISMATCH, HANDSHAKE_FAILED, NbuError
 from nbcli.wire import frames
 from tests.conftest import Host, running_three, wait_for
-from tests.flowkit import add_policy, add_stu, rename_file
+from tests.flowkit import add_policy, add_stu, last_jobid, rename_file
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a packet capture needs root")
 
@@ -174,6 +175,64 @@ def test_a_server_that_is_not_who_it_says_is_refused(hosts: dict[str, Host]) -> 
         tls.wrap_client(raw, CertPaths(hosts["client"].root), "master")
     raw.close()
     assert e.value.status == CERT_NAME_MISMATCH
+
+
+def set_dte(host: Host, key: str, mode: str) -> None:
+    """Set a DTE mode in the host's bp.toml; its daemons read it again (SIGHUP), agents read
+    it at each job's start."""
+    host.run("bpsetconfig", input=f"{key} = {mode}\n")
+    for p in host.processes(spares=False):
+        if p.program in ("nbjm", "bprd"):
+            os.kill(p.proc.pid, signal.SIGHUP)
+
+
+def test_dte_off_sends_the_image_in_the_clear_to_its_job_alone(hosts: dict[str, Host],
+                                                               tmp_path: Path) -> None:
+    """Global PREFERRED_OFF, client AUTOMATIC: the image crosses in the clear (the capture
+    sees it) while the control connections stay TLS; the job's details say so. A stranger
+    that reaches the job's data service in plain TCP without the secret is turned away
+    (unit: tests/integration/test_data_service.py)."""
+    master = hosts["master"]
+    set_dte(master, "DTE_GLOBAL_MODE", "PREFERRED_OFF")
+    try:
+        marker = os.urandom(16).hex().encode()
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "open.txt").write_bytes(marker * 4096)
+        add_stu(master, "disk2", tmp_path / "stu")
+        add_policy(master, "open", "disk2", ["client"], [str(data)])
+        with Capture() as cap:
+            assert master.run("bpbackup", "-i", "-p", "open", "-s", "full",
+                              "-w").returncode == 0
+        assert marker in cap.between("127.0.0.3", "127.0.0.2")  # the image, in the clear
+        for a, b in (("127.0.0.1", "127.0.0.2"), ("127.0.0.1", "127.0.0.3")):
+            assert marker not in cap.between(a, b)
+        details = master.run("bpdbjobs", "-jobid", str(last_jobid(master)),
+                             "-all_columns").stdout
+        assert "data-in-transit encryption off" in details
+    finally:
+        set_dte(master, "DTE_GLOBAL_MODE", "PREFERRED_ON")
+
+
+def test_dte_enforced_fails_a_client_that_turned_it_off(hosts: dict[str, Host],
+                                                       tmp_path: Path) -> None:
+    master, client = hosts["master"], hosts["client"]
+    set_dte(master, "DTE_GLOBAL_MODE", "ENFORCED")
+    set_dte(client, "DTE_CLIENT_MODE", "OFF")
+    try:
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "f").write_text("x")
+        add_stu(master, "disk3", tmp_path / "stu")
+        add_policy(master, "enforced", "disk3", ["client"], [str(data)])
+        r = master.run("bpbackup", "-i", "-p", "enforced", "-s", "full", "-w", check=False)
+        assert r.returncode == HANDSHAKE_FAILED, r.stderr
+        details = master.run("bpdbjobs", "-jobid", str(last_jobid(master)),
+                             "-all_columns").stdout
+        assert "ENFORCED" in details
+    finally:
+        set_dte(client, "DTE_CLIENT_MODE", "AUTOMATIC")
+        set_dte(master, "DTE_GLOBAL_MODE", "PREFERRED_ON")
 
 
 def as_client(hosts: dict[str, Host], target: str) -> dict:
