@@ -133,6 +133,10 @@ def sweep(cfg: HostConfig, job: Log, known: Callable[[], set[str]], delete: Dele
     stays = 0
     for unit, stored in listed.items():
         old, fresh = orphans(stored, catalog, writing)
+        for s in stored:
+            if s.backupid in writing and s.backupid not in catalog:
+                job.line(f"image {s.backupid} on {unit.host}:{unit.path} has no catalog entry "
+                         f"but an open job writes it: left alone")
         for s in fresh:
             job.line(f"image {s.backupid} on {unit.host}:{unit.path} has no catalog entry but "
                      f"was written {s.age:.0f} s ago: left for a later cleanup")

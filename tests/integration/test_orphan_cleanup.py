@@ -62,6 +62,12 @@ def test_cleanup_removes_old_orphans_only(aio: Host, tmp_path: Path) -> None:
     fresh_files = [n for n in plant(stu, real, fresh, age=60) if "_F" in n]
     (stu / f"{fresh}_C1_HDR").unlink()  # a writer at work has no header yet
     assert len(old_files) == 2 and len(fresh_files) == 1
+    # an old one whose id an open job holds (a job writing slowly): not an orphan either
+    slow = f"{aio.name}_{ctime - 1800}"
+    slow_files = plant(stu, real, slow, age=GRACE * 3)
+    slow_job = client.call(aio.cfg, aio.name, "bpjobd", "job_create", jobtype=kinds.JOB_BACKUP,
+                           state=kinds.ACTIVE, client=aio.name, policy="orph",
+                           backupid=slow)["jobid"]
 
     r = aio.run("bpimage", "-cleanup", "-allclients", check=False)
     assert r.returncode == 0, r.stderr
@@ -72,7 +78,7 @@ def test_cleanup_removes_old_orphans_only(aio: Host, tmp_path: Path) -> None:
     # the old orphan is gone; the fresh one, the real image and the catalog are as they were
     left = image_files(stu)
     assert not set(old_files) & set(left)
-    assert set(left) == set(kept) | set(fresh_files)
+    assert set(left) == set(kept) | set(fresh_files) | set(slow_files)
     assert {n: left[n] for n in kept} == kept
     assert catalog_files(aio) == catalog
     assert aio.run("bpimagelist", "-backupid", real, "-l").returncode == 0
@@ -81,12 +87,42 @@ def test_cleanup_removes_old_orphans_only(aio: Host, tmp_path: Path) -> None:
     assert f"removed orphaned image {old} from storage unit disk1" in details
     assert "2 file(s) no catalog entry owns" in details
     assert f"image {fresh} on {aio.name}:{stu} has no catalog entry" in details
+    assert f"image {slow} on {aio.name}:{stu} has no catalog entry but an open job" in details
     assert real not in details  # the real image is no orphan
     errors = wait_for(lambda: [line for line in aio.run("bperror", "-all", "-hoursago", "1")
                                .stdout.splitlines() if f"orphaned image {old}" in line],
                       30, "the removal in the error log")
     assert len(errors) == 1 and fresh not in errors[0]
 
-    # the next cleanup finds nothing more to remove and leaves the fresh one again
+    # once the job is closed, its leftover is an orphan like any other
+    client.call(aio.cfg, aio.name, "bpjobd", "job_update", jobid=slow_job, state=kinds.DONE,
+                status=50)
+    client.call(aio.cfg, aio.name, "bpjobd", "job_update", jobid=slow_job, closed=True)
     aio.run("bpimage", "-cleanup", "-allclients")
     assert set(image_files(stu)) == set(kept) | set(fresh_files)
+
+
+def test_the_master_has_a_media_servers_orphans_removed(three_hosts: dict[str, Host],
+                                                        tmp_path: Path) -> None:
+    """Three hosts: bpdbm on the master lists the unit through bpbrm on the media server and
+    has it delete the orphan there; the client's data and the real image stay."""
+    master = three_hosts["master"]
+    data, stu = tmp_path / "data", tmp_path / "stu"
+    data.mkdir()
+    (data / "b.bin").write_bytes(os.urandom(100_000))
+    add_stu(master, "mdisk", stu)  # on the host named "media"
+    add_policy(master, "orph3", "mdisk", ["client"], [str(data)])
+    r = master.run("bpbackup", "-i", "-p", "orph3", "-s", "full", "-w", check=False)
+    assert r.returncode == 0, r.stderr
+    real = next(p.name for p in stu.iterdir()).rsplit("_C1_", 1)[0]
+    kept = image_files(stu)
+    old = f"client_{int(real.rsplit('_', 1)[1]) - 7200}"
+    planted = plant(stu, real, old, age=GRACE * 2)
+    r = master.run("bpimage", "-cleanup", "-allclients", check=False)
+    assert r.returncode == 0, r.stderr
+    assert image_files(stu) == kept
+    assert not any((stu / n).exists() for n in planted)
+    jobs = client.call(master.cfg, master.name, "bpjobd", "job_list")["jobs"]
+    jobid = next(j["jobid"] for j in jobs if j["jobtype"] == kinds.JOB_IMAGE_CLEANUP)
+    details = master.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+    assert f"removed orphaned image {old} from storage unit mdisk (media:{stu})" in details
