@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from nbcli.daemons.cleanup_orphans import GRACE, Stored, Unit, disk_units, orphans, read_listing
 from nbcli.media import disk, storage
 from nbcli.media.bpbrm_list import listing
-from nbcli.status import INVALID_PARAMETER, INVALID_PROTOCOL, MEDIA_OPEN_ERROR, NbuError
+from nbcli.status import (
+    CANNOT_CONNECT,
+    INVALID_PARAMETER,
+    INVALID_PROTOCOL,
+    MEDIA_OPEN_ERROR,
+    NbuError,
+)
 
 
 def touch(path: Path, mtime: float, data: bytes = b"x") -> None:
@@ -99,3 +106,88 @@ def test_a_listing_that_failed_or_cannot_be_read_is_an_error() -> None:
         with pytest.raises(NbuError) as e:
             read_listing(garbage)
         assert e.value.status == INVALID_PROTOCOL
+
+
+class FakeJob:
+    jobid = 7
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def line(self, msg: str, severity: str = "Info") -> None:
+        self.lines.append((severity, msg))
+
+
+STUS = [{"label": "a", "stype": 1, "host": "m1", "path": "/a"},
+        {"label": "b", "stype": 1, "host": "m2", "path": "/b"}]
+
+
+def fake_sweep(monkeypatch: pytest.MonkeyPatch, listings: dict[str, object],
+               jobs: object, failed: dict[str, str] | None = None
+               ) -> tuple[int, FakeJob, list[tuple[str, list[str]]]]:
+    """cleanup_orphans.sweep against fake nbemm, bpbrm listings (per host: images or an
+    error) and bpjobd; what it asked bpbrm to delete."""
+    from nbcli.daemons import cleanup_orphans as co
+
+    def call(cfg: object, host: str, service: str, op: str, **kw: object) -> object:
+        if service == "nbemm":
+            return {"stus": STUS}
+        if isinstance(jobs, NbuError):
+            raise jobs
+        return {"jobs": jobs}
+
+    def list_unit(cfg: object, unit: Unit, jobid: int) -> list[Stored]:
+        got = listings[unit.host]
+        if isinstance(got, NbuError):
+            raise got
+        assert isinstance(got, list)
+        return got
+
+    asked: list[tuple[str, list[str]]] = []
+
+    def delete(host: str, entries: list[dict], jobid: int) -> tuple[dict, dict]:
+        asked.append((host, [e["backupid"] for e in entries]))
+        bad = failed or {}
+        return ({e["backupid"]: 2 for e in entries if e["backupid"] not in bad},
+                {k: v for k, v in bad.items() if k in [e["backupid"] for e in entries]})
+
+    monkeypatch.setattr(co.client, "call", call)
+    monkeypatch.setattr(co, "list_unit", list_unit)
+    monkeypatch.setattr(co.events, "send", lambda *a, **k: None)
+    job = FakeJob()
+    cfg = SimpleNamespace(client_name="master")
+    stays = co.sweep(cfg, job, lambda: {"c_1"}, delete)  # type: ignore[arg-type]
+    return stays, job, asked
+
+
+def test_sweep_deletes_per_unit_and_a_unit_that_cannot_be_listed_is_a_warning(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    old = GRACE * 2
+    stays, job, asked = fake_sweep(
+        monkeypatch, {"m1": [Stored("c_1", old), Stored("c_2", old), Stored("c_3", old)],
+                      "m2": NbuError(MEDIA_OPEN_ERROR, "folder /b is not there")},
+        jobs=[{"jobid": 5, "backupid": "c_3"}, {"jobid": 6}])
+    assert stays == 0
+    assert asked == [("m1", ["c_2"])]  # c_1 in the catalog, c_3 an open job's
+    assert any(s == "Warning" and "not looked for on m2:/b" in m and "is not there" in m
+               for s, m in job.lines)
+    assert any(m.startswith("removed orphaned image c_2 from storage unit a (m1:/a)")
+               for _, m in job.lines)
+
+
+def test_sweep_removes_nothing_when_the_jobs_cannot_be_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    stays, job, asked = fake_sweep(monkeypatch, {"m1": [Stored("c_2", GRACE * 2)], "m2": []},
+                                   jobs=NbuError(CANNOT_CONNECT, "bpjobd is down"))
+    assert (stays, asked) == (0, [])
+    assert any(s == "Warning" and "not removed" in m for s, m in job.lines)
+
+
+def test_an_orphan_bpbrm_did_not_remove_counts_as_staying(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    stays, job, asked = fake_sweep(
+        monkeypatch, {"m1": [Stored("c_2", GRACE * 2), Stored("c_4", GRACE * 2)], "m2": []},
+        jobs=[], failed={"c_4": "permission denied (status 11)"})
+    assert stays == 1 and asked == [("m1", ["c_2", "c_4"])]
+    assert ("Error", "orphaned image c_4 on m1:/a stays: permission denied (status 11)") \
+        in job.lines
