@@ -3,7 +3,8 @@
 Place: bpdbm's (nbcli/daemons/bpdbm.py), which runs it every cleanup interval (bpconfig's,
 measured on clock.now(), so a test clock drives it), for `bpimage -cleanup`, and for the images
 bpexpdate expires now. What has expired is nbcli/catalog/expire.py's rule; catalog files go
-through ImageStore.remove; fragments through bpbrm on each media server (media/bpbrm_delete.py).
+through ImageStore.remove; fragments through bpbrm on each media server (media/bpbrm_delete.py);
+orphaned fragments, after the expired images, through cleanup_orphans.py.
 
     bpdbm -> bpjobd: job_create{jobtype 17, Active}
     per media server holding expired images:
