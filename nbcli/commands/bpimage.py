@@ -40,7 +40,8 @@ EXIT_STATUS = """
 EXIT STATUS
   0    every expired image was removed
   1    some image could not be removed (its media server is unreachable, ...):
-       it stays in the catalog and the next cleanup tries again
+       it stays in the catalog and the next cleanup tries again; or an orphaned
+       fragment (on a disk unit, owned by no image) could not be removed
   20   invalid option (-cleanup -allclients is needed)
   25   cannot connect to bpdbm or bpjobd on the master
   46   this host is not a server of the master

@@ -3,13 +3,16 @@
 Place: bpdbm's (nbcli/daemons/bpdbm.py), which runs it every cleanup interval (bpconfig's,
 measured on clock.now(), so a test clock drives it), for `bpimage -cleanup`, and for the images
 bpexpdate expires now. What has expired is nbcli/catalog/expire.py's rule; catalog files go
-through ImageStore.remove; fragments through bpbrm on each media server (media/bpbrm_delete.py).
+through ImageStore.remove; fragments through bpbrm on each media server (media/bpbrm_delete.py);
+orphaned fragments, after the expired images, through cleanup_orphans.py.
 
     bpdbm -> bpjobd: job_create{jobtype 17, Active}
     per media server holding expired images:
         bpdbm -> bpcd: launch bpbrm;  bpdbm -> bpbrm: delete{images}
         bpbrm -> bpdbm: done{removed, failed}
     per image whose fragments are all gone: header and .f removed (ImageStore.remove)
+    a full cleanup then removes orphaned fragments: images on a disk storage unit that no
+    catalog entry owns and no job is writing, untouched for an hour (cleanup_orphans.py)
     bpdbm -> bpjobd: Done, status 0 - or 1 when an image stays (tried again next time)
 
 Fragments go first: an image whose media server cannot be reached keeps its catalog entry, so
@@ -35,6 +38,7 @@ from nbcli.catalog import expire
 from nbcli.catalog.imagehdr import Header, is_tape
 from nbcli.catalog.images import ImageStore
 from nbcli.config import HostConfig
+from nbcli.daemons import cleanup_orphans
 from nbcli.net import client
 from nbcli.status import NbuError
 
@@ -196,7 +200,15 @@ class Cleanup:
         out = [h for h in expired if h["backupid"] not in failed]
         unassigned = self.release_media(job, {m for h in out for m in expire.media_of(h)},
                                         now)
+        if backupids is None:  # a full cleanup also removes what no catalog entry owns
+            kept += cleanup_orphans.sweep(self.cfg(), job, self.catalog_ids, self._delete_on)
         return 1 if kept or not unassigned else 0
+
+    def catalog_ids(self) -> set[str]:
+        """Every backup id the catalog knows: complete images (expired ones too) and those
+        in progress."""
+        return {str(h["backupid"]) for h in self.store.find()} | \
+            {bid for bid, _ in self.store.in_progress()}
 
     def release_media(self, job: JobLog, media: set[str], now: float) -> bool:
         """Count each medium's valid images left in the catalog; nbemm unassigns those with

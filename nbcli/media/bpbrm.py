@@ -6,7 +6,8 @@ the client (through the client's PBX and bpcd) and bptm here (step 8), forwards 
 metadata to bpdbm (step 11) and the agents' steps to bpjobd, and tells nbjm how it ended
 (step 13). For a restore it starts `bpbrm child` and bptm (step 6); the child starts
 tar-restore on the destination client (step 8); bpbrm tells bprd how it ended (step 17).
-bpdbm's image cleanup has it delete expired images (bpbrm_delete).
+bpdbm's image cleanup has it delete expired images (bpbrm_delete) and list what a storage unit
+holds, to find orphaned fragments (bpbrm_list).
 
 bpbrm is one thread reading all its peers (mux.py). If the controller goes away or cancels,
 bpbrm stops its agents and removes what they wrote.
@@ -28,7 +29,7 @@ from nbcli.status import INVALID_PROTOCOL, NbuError, exit_code
 
 # request op -> the module whose run(ctx, req) does it
 OPS = {"backup": "nbcli.media.bpbrm_backup", "restore": "nbcli.media.bpbrm_restore",
-       "delete": "nbcli.media.bpbrm_delete"}
+       "delete": "nbcli.media.bpbrm_delete", "list": "nbcli.media.bpbrm_list"}
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """What bpbrm's parts share: its run context (Ctx) and stopping bptm.
 
 Place: imported by the dispatcher (bpbrm.py) and by each part (bpbrm_backup, bpbrm_restore,
-bpbrm_delete); imports none of them, so imports go one way: dispatcher -> parts -> this module.
+bpbrm_delete, bpbrm_list); imports none of them, so imports go one way: dispatcher -> parts ->
+this module.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Disk storage units: an image is fragment files plus a header file in the STU's folder.
 
 NetBackup's BasicDisk naming: `<backupid>_C1_F<n>` for the fragments of copy 1 and
-`<backupid>_C1_HDR` for its header. A fragment ends when it reaches the storage unit's maximum
+`<backupid>_C1_HDR` for its header (PIECE matches both: what `image_ids` lists, for the image
+cleanup to find orphans). A fragment ends when it reaches the storage unit's maximum
 fragment size. The header lists every block's CRC-32 (see checksum.py) and is written last,
 atomically, after the fragments are fsynced: an image folder without a header is not an image.
 
@@ -29,6 +30,8 @@ import bisect
 import errno
 import fcntl
 import os
+import re
+import stat
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -58,6 +61,10 @@ def fragment_name(backupid: str, num: int) -> str:
 
 def header_name(backupid: str) -> str:
     return f"{backupid}_C1_HDR"
+
+
+# A fragment's or header's name; the backup id as bpbrm_delete accepts it (<name>_<digits>).
+PIECE = re.compile(r"(?P<backupid>[A-Za-z0-9][A-Za-z0-9_.+-]*_[0-9]+)_C1_(?:F[1-9][0-9]*|HDR)\Z")
 
 
 def mount(path: str) -> Path:
@@ -116,6 +123,11 @@ class DiskStorage:
         if left:
             raise NbuError(MEDIA_OPEN_ERROR, f"fragment {left[0]} of {backupid} is still there")
         return removed
+
+    def image_ids(self) -> dict[str, float]:
+        if not self.folder.is_dir():
+            raise NbuError(MEDIA_OPEN_ERROR, f"storage unit folder {self.folder} is not there")
+        return stored_images(self.folder)
 
     def free_space(self) -> int:
         try:
@@ -271,6 +283,28 @@ def remove_image(folder: Path, backupid: str) -> int:
     if removed:
         atomic.fsync_dir(folder)
     return removed
+
+
+def stored_images(folder: Path) -> dict[str, float]:
+    """Backup id -> newest mtime of its pieces, for every regular file in `folder` named as
+    a fragment or header of an image (PIECE); other files, and links, are none of ours."""
+    out: dict[str, float] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                m = PIECE.match(entry.name)
+                if not m:
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # removed while we looked (an abort, a delete)
+                if stat.S_ISREG(st.st_mode):
+                    out[m["backupid"]] = max(out.get(m["backupid"], 0.0), st.st_mtime)
+    except OSError as e:
+        raise NbuError(MEDIA_OPEN_ERROR, f"cannot list storage unit folder {folder}: "
+                                         f"{e.strerror}") from e
+    return out
 
 
 class ImageReader:

@@ -1,6 +1,7 @@
 """Storage: what bptm and bpbrm need from the place images live, and which backend is which.
 
-Place: the media server's agents (bptm_backup, bptm_restore, bpbrm_backup, bpbrm_delete) see
+Place: the media server's agents (bptm_backup, bptm_restore, bpbrm_backup, bpbrm_delete,
+bpbrm_list) see
 a storage unit only through `open_unit(stu)` and the three protocols below; the backend
 modules (disk.py: BasicDisk folders) implement them. This module imports no backend at import
 time - `open_unit` imports the one a unit's type names - and never imports catalog, daemons
@@ -205,6 +206,15 @@ class Storage(Protocol):
     def free_space(self) -> int | None:
         """Bytes a writer could still store on the unit (for a tape: on the mounted volume;
         None when the medium cannot tell, as a real tape drive cannot)."""
+
+    def image_ids(self) -> dict[str, float]:
+        """Backup id -> when its newest piece was written (epoch seconds, this host's clock),
+        for every image that has anything stored on the unit: complete, partial (a writer
+        still at work, or one that died) or orphaned (its catalog entry never made or gone).
+        The image cleanup removes the ids the catalog does not know; the time lets it leave
+        alone what a running job may still be writing. Empty where a unit keeps images it
+        cannot remove one by one (a tape). NbuError(MEDIA_OPEN_ERROR) when the unit is not
+        there (an unmounted file system looks like an empty one)."""
 
 
 class Backend(Protocol):

@@ -322,6 +322,13 @@ class TapeStorage:
         (NetBackup's expiration of tape images touches only the catalog)."""
         return 0
 
+    def image_ids(self) -> dict[str, float]:
+        """Nothing to list: a tape keeps every image written on it until the medium is
+        unassigned and relabelled, and no image on it can be removed alone (delete_image does
+        nothing), so there is no orphan for the image cleanup to remove. Listing would also
+        mean loading and reading the whole medium."""
+        return {}
+
     def free_space(self) -> int | None:
         """Bytes left after the last image on the mounted medium (the virtual drive knows;
         a real one does not: None). Moves the tape to the end of data when no writer is

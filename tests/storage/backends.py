@@ -5,7 +5,8 @@ empty unit's record (what nbemm would hold for it: stype, label, path...), a uni
 runs out of room at about `capacity` bytes, what is stored on a unit (to see what a test left
 behind), and the status its writes fail with when the unit is full. Where tape differs by
 nature it says so: `deletes` (a tape never deletes an image: expiration unassigns the whole
-medium), `concurrent_writers` (one drive writes one image at a time), and `release` lets go
+medium), `lists` (so a tape lists no image for the cleanup to remove), `concurrent_writers`
+(one drive writes one image at a time), and `release` lets go
 of what the unit holds open (a tape drive) when a test ends.
 """
 
@@ -40,6 +41,7 @@ class Backend:
     contents: Callable[[Unit], set[str]]  # the names of what is stored on the unit
     full_status: int  # a write's status when the unit has no room left
     deletes: bool = True  # delete_image removes the image's pieces
+    lists: bool = True  # image_ids names the images stored (a tape lists none: nothing to remove)
     concurrent_writers: bool = True  # two images can be written at once
     release: Callable[[], None] = lambda: None  # close what the unit holds (end of a test)
 
@@ -125,7 +127,7 @@ def _tape_contents(unit: Unit) -> set[str]:
 
 
 TAPE = Backend("virtual tape", _tape_unit, _small_tape_unit, _tape_contents,
-               NO_MEDIA_AVAILABLE, deletes=False, concurrent_writers=False,
+               NO_MEDIA_AVAILABLE, deletes=False, lists=False, concurrent_writers=False,
                release=tape.release_all)
 
 BACKENDS = [DISK, TAPE]

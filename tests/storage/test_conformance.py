@@ -1,6 +1,7 @@
 """One suite for every storage backend (backends.py): what bptm and bpbrm rely on, checked on
 real media - bytes back exact, fragments cut at the limit, a reader positioned at any block,
-abort and delete leaving nothing, a full unit failing with its status, writers apart.
+abort and delete leaving nothing, the images stored listed (image_ids), a full unit failing
+with its status, writers apart.
 
 Every test goes through storage.open_unit, as the agents do, with the unit's record."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import mmap
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -258,3 +260,27 @@ def test_block_index_and_locate_agree(unit: Unit) -> None:
     for index in range(image.blocks):
         assert image.block_index(*image.locate(index)) == index
     assert image.locate(4) == (2, 0) and image.locate(11) == (3, 3)
+
+
+def test_image_ids_lists_what_is_stored_and_nothing_gone(backend: Backend, unit: Unit) -> None:
+    """The image cleanup finds orphans by image_ids: a written image is listed with the time
+    of its newest write; an aborted one, a deleted one, and one on a tape are not."""
+    st = storage.open_unit(unit)
+    assert st.image_ids() == {}
+    before = time.time()
+    kept = write(unit, "client_1", data(13))
+    aborted = st.open_writer("client_2", BLOCK, MAX_FRAGMENT)
+    _write_blocks(aborted, data(14))
+    if backend.lists:  # a writer at work is stored too: the cleanup's grace covers it
+        assert set(st.image_ids()) == {"client_1", "client_2"}
+    aborted.abort()
+    gone = write(unit, "client_3", data(15))
+    listed = st.image_ids()
+    if not backend.lists:
+        assert listed == {}
+        return
+    assert set(listed) == {"client_1", "client_3"}
+    # written now, on the clock the cleanup compares with (file system times are coarse)
+    assert before - 1 <= listed["client_1"] <= listed["client_3"] <= time.time() + 1
+    st.delete_image("client_3", [f.path for f in gone.fragments])
+    assert set(st.image_ids()) == {kept.backupid}
