@@ -18,7 +18,7 @@ import pytest
 
 from nbcli import clock, config, kinds
 from nbcli.net import client
-from nbcli.vtl.library import Library
+from nbcli.vtl.library import Library, VirtualChanger
 from tests.conftest import Host, wait_for
 from tests.flowkit import job, last_jobid, rename_file, steps
 from tests.storage.backends import tape_files
@@ -168,8 +168,10 @@ def test_three_policies_fill_a_tape_and_an_image_spans_two(tape: Host, tmp_path:
     for p, d in dirs.items():
         dest = tmp_path / f"restored_{p}"
         ren = rename_file(tmp_path / f"ren_{p}", [(d, dest)])
-        r = h.run("bprestore", "-C", h.name, "-R", str(ren), "-w", str(d), check=False,
-                  timeout=300)
+        when = time.strftime("%m/%d/%Y %H:%M:%S",  # as of p's image (later fulls hide it)
+                             time.localtime(int(done[p]["backupid"].split("_")[-1])))
+        r = h.run("bprestore", "-C", h.name, "-R", str(ren), "-s", when, "-e", when, "-w",
+                  str(d), check=False, timeout=300)
         assert r.returncode == 0, (r.stderr, job(h, last_jobid(h)))
         for f in d.iterdir():
             assert (dest / f.name).read_bytes() == f.read_bytes(), f
@@ -199,10 +201,19 @@ def test_no_media_the_job_waits_with_the_reason_then_96(tape: Host, tmp_path: Pa
     assert job(h, jobid)["state"] == kinds.QUEUED
     done = client.call(h.cfg, h.name, "bpjobd", "job_wait", jobid=jobid, timeout=60)["job"]
     assert (done["state"], done["status"]) == (kinds.DONE, 96)
-    # media in the pool: the next job runs
-    add_media(h, 5, pool="empty")
+    # an operator puts a new cartridge in the mail slot and runs vmupdate into the pool: the
+    # robot takes it into a free slot, EMM knows it, and the next job runs
+    lib = Library(str(h.root / "volmgr" / "vtl"))
+    for action in ("export", "remove"):  # a full library: an unused tape leaves it first
+        h.run("nbvtl", action, BARCODES[9])
+    VirtualChanger(lib).insert("NEW001L6")
+    out = h.run("vmupdate", "-rt", "tld", "-rn", "0", "-p", "empty").stdout
+    assert out.splitlines()[-1] == "Volume configuration successfully updated."
+    m = media(h)
+    assert m["W001L6"]["pool"] == "empty" and m["W001L6"]["barcode"] == "NEW001L6"
     again = backup(h, "nomedia")
-    assert [f["media_id"] for f in image(h, again["backupid"])["fragments"]] == ["A00004"]
+    used = [f["media_id"] for f in image(h, again["backupid"])["fragments"]]
+    assert used and all(media(h)[u]["pool"] == "empty" for u in used), used
     assert allocations(h) == []
 
 
