@@ -311,3 +311,37 @@ def test_expiring_the_last_image_of_a_medium_unassigns_it(tape: Host, tmp_path: 
     reply = client.call(h.cfg, h.name, "bpdbm", "expire_media", media_id="A00000")
     assert (reply["media_id"], reply["images"], reply["unassigned"]) == ("A00000", [], True)
     assert not media(h)["A00000"]["assigned"]
+
+
+@pytest.mark.parametrize("victim", ["ltid", "tldcd"])
+def test_killing_a_media_manager_daemon_mid_backup_holds_nothing(tape: Host, tmp_path: Path,
+                                                                 victim: str) -> None:
+    """ltid or the robot control daemon killed while a backup writes (it spans: a later
+    mount needs them): the job ends with a status, `netbackup start` brings the daemon
+    back, no drive or medium stays reserved and the next job runs."""
+    h = tape
+    add_media(h, 1, 2, 3, 4, 5)
+    tape_policy(h, "spans", data_dir(tmp_path, "big", 30, 5))
+    cartridge = Library(str(h.root / "volmgr" / "vtl")).cartridge_path(BARCODES[0])
+    h.run("bpbackup", "-i", "-p", "spans", "-s", "full")
+    deadline = time.monotonic() + 120
+    while not (cartridge.exists() and cartridge.stat().st_size > 1 << 20):
+        assert time.monotonic() < deadline, "the backup never wrote 1 MiB"
+        time.sleep(0.002)
+    for p in h.processes(spares=False):
+        if p.program == victim:
+            p.proc.kill()
+    jobid = last_jobid(h)
+    done = client.call(h.cfg, h.name, "bpjobd", "job_wait", jobid=jobid, timeout=180)["job"]
+    assert done["state"] == kinds.DONE  # ended, with whatever status the loss caused
+    h.run("netbackup", "start")  # as an administrator (or a watchdog) would
+    wait_for(lambda: allocations(h) == [], 30, "the allocation to go")
+    drives = emm(h, "drive_list", host=h.name)["drives"]
+    assert all(d["jobid"] == 0 for d in drives), drives
+    assert all(m["jobid"] == 0 for m in media(h).values())
+    status = wait_for(lambda: client.call(h.cfg, h.name, "ltid", "drive_status"), 30, "ltid")
+    assert not status["pending"], status
+    small = data_dir(tmp_path, "small", 1, 6)
+    tape_policy(h, "small", small)
+    again = backup(h, "small")
+    assert_image_holds(h, image(h, again["backupid"]), small)
