@@ -7,6 +7,7 @@ the job's status. A rename file moves files on the way: one `change /a/b to /x/y
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -15,7 +16,13 @@ from nbcli import timefmt
 from nbcli.cli import command, join_date_times, load_cfg, optional_clock, root_option
 from nbcli.commands._userreq import ProgressLog, parse_wait, wait_jobs
 from nbcli.net import client
-from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, PATH_NOT_ABSOLUTE, NbuError
+from nbcli.status import (
+    CLIENT_NOT_VALIDATED_FOR_OP,
+    FILE_OPEN_FAILED,
+    INVALID_PARAMETER,
+    PATH_NOT_ABSOLUTE,
+    NbuError,
+)
 
 SYNOPSIS = """bprestore [-K] [-L progress_log [-en]] [-R rename_file] [-C client] [-D client]
           [-S master_server] [-t policy_type] [-p policy] [-w [hh:mm:ss]] [-print_jobid]
@@ -104,10 +111,22 @@ def cli(source: str | None, dest: str | None, start: str | None, end: str | None
     timeout = parse_wait(wait_for)  # checked before anything is asked
     log = ProgressLog(progress_log, "Restore")
     try:
-        reply = client.master_call(cfg, "bprd", "restore", client=source or cfg.client_name,
-                                   dest_client=dest or source or cfg.client_name,
-                                   paths=paths, start=since, end=until, renames=renames,
-                                   keep_existing=keep)
+        if os.geteuid() != 0 and not cfg.is_local(cfg.master):
+            # a user of a client: through this host's bpcd, which tells the master who asks
+            # (the kernel told it) and checks the user may write where the files go; they
+            # come back to this client, written with the user's rights alone
+            if dest and dest != cfg.client_name:
+                raise NbuError(CLIENT_NOT_VALIDATED_FOR_OP, "a user restores to this client "
+                                                            "only (-D needs root)")
+            reply = client.call(cfg, cfg.client_name, "bpcd", "user_restore",
+                                client=source or cfg.client_name, paths=paths, start=since,
+                                end=until, renames=renames, keep_existing=keep)
+        else:
+            reply = client.master_call(cfg, "bprd", "restore",
+                                       client=source or cfg.client_name,
+                                       dest_client=dest or source or cfg.client_name,
+                                       paths=paths, start=since, end=until, renames=renames,
+                                       keep_existing=keep)
     except NbuError as e:
         log.end(e.status)
         raise

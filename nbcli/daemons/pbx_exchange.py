@@ -60,6 +60,11 @@ TLS_RECORD = 0x16  # the first byte of a TLS handshake record; never of a frame 
 MAX_TLS = 1024  # TLS connections relayed at once: a thread each
 # What a host that is not enrolled yet may reach in plain TCP: the CA, for its certificate.
 ENROLMENT_SERVICES = frozenset({"nbwmc"})
+# A local process that cannot speak TLS for this host (a user's command: the host's key is
+# root's) asks PBX to open its connection to another host: PBX makes the TLS connection with
+# the host's certificate, from an unprivileged port (so the other host sees what it saw of a
+# user's plain connection: this host, not root), and relays (NetBackup's outbound vnetd proxy).
+OUTBOUND = "pbx_outbound"
 # A job's data service (bptm.<jobid>), which a job's agent may reach in plain TCP when
 # data-in-transit encryption is off for the job (nbcli.net.dte): it takes only the peer that
 # knows the job's secret (nbcli.media.dataservice).
@@ -213,6 +218,9 @@ class PbxExchange(Daemon):
             if msg is None:
                 return
             service = frames.check_hello(msg)
+            if service == OUTBOUND and p.peer == "local":
+                self._start_outbound(p, msg)
+                return
             if "port" in p.credentials and not p.same_host and self._secure() \
                     and service not in ENROLMENT_SERVICES \
                     and not service.startswith(DATA_SERVICES):
@@ -333,6 +341,59 @@ class PbxExchange(Daemon):
         self.log.debug("relaying TLS from %s (%s) to %s", p.peer, host_id or "no certificate",
                        service)
         return here
+
+    def _start_outbound(self, p: _Pending, hello: frames.Message) -> None:
+        """Hand a local client's outbound request to a thread (connect, TLS, relay)."""
+        target = hello.get("target")
+        if not isinstance(target, str) or not target:
+            self._refuse(p, ProtocolError(PROTOCOL_ERROR, f"{OUTBOUND} needs a target host"))
+            return
+        self.pending.pop(p.sock.fileno(), None)
+        self.sel.unregister(p.sock)
+        if not self.relays.acquire(blocking=False):
+            self._refuse(p, NbuError(CANNOT_CONNECT, f"{MAX_TLS} relayed connections already"))
+            return
+        threading.Thread(target=self._serve_outbound, args=(p, target), daemon=True,
+                         name=f"out:{target}").start()
+
+    def _serve_outbound(self, p: _Pending, target: str) -> None:
+        remote: socket.socket | None = None
+        try:
+            p.sock.setblocking(True)
+            p.sock.settimeout(HELLO_TIMEOUT)
+            try:
+                addr = self.cfg.address_of(target)
+                own = self.cfg.own_address()
+                raw = socket.create_connection(addr, timeout=HELLO_TIMEOUT,
+                                               source_address=(own, 0) if own else None)
+                raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                try:
+                    remote = tls.wrap_client(raw, self.certs, target)
+                except NbuError:
+                    raw.close()
+                    raise
+            except OSError as e:
+                raise NbuError(CANNOT_CONNECT, f"cannot connect to {target}: {e}") from e
+            p.sock.sendall(frames.encode(frames.reply(0)))
+            remote.settimeout(None)
+            p.sock.settimeout(None)
+            self.log.debug("relaying %s (uid %s) to %s", p.peer, p.credentials.get("uid"),
+                           target)
+            relay(remote, p.sock)
+        except NbuError as e:
+            self.log.info("outbound connection to %s for uid %s failed: %s", target,
+                          p.credentials.get("uid"), e.detail)
+            try:
+                p.sock.sendall(frames.encode(frames.error(e)))
+            except OSError:
+                pass
+        except Exception:
+            self.log.exception("relaying to %s failed", target)
+        finally:
+            if remote is not None:
+                remote.close()
+            p.sock.close()
+            self.relays.release()
 
     def _comes_from(self, names: list[str], address: str) -> bool:
         """One of the certificate's host names has `address` (the hosts table, else DNS)."""

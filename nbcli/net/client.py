@@ -22,6 +22,7 @@ nbwmc alone, for its certificate.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 from typing import Any
 
@@ -42,6 +43,7 @@ CONNECT_TIMEOUT = 10.0
 # Requests that wait on a job or a resource hold the connection for long; callers that need a
 # bound pass their own timeout to Connection.recv/call.
 HELLO_TIMEOUT = 30.0
+OUTBOUND = "pbx_outbound"  # pbx_exchange's outbound relay for processes that are not root
 
 
 def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_TIMEOUT,
@@ -61,16 +63,20 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     nbcli.net.dte) is plain TCP even between enrolled hosts: the other host's PBX takes it
     for a job's data service alone, which takes only the peer that knows the job's secret."""
     peer = f"{service}@{host}"
+    certs = CertPaths(cfg.root)
+    outbound = (not cfg.is_local(host) and encrypt and not enrolling and os.geteuid() != 0
+                and certs.host_cert.exists())
     try:
-        if cfg.is_local(host):
+        if cfg.is_local(host) or outbound:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(timeout)
             sock.connect(str(cfg.paths.pbx_socket))
+            if outbound:  # this host's key is root's: PBX makes the TLS connection for us
+                _through_pbx(sock, cfg, host)
         else:
             addr = cfg.address_of(host)
             sock = _tcp(addr, cfg.own_address(), timeout, privileged)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            certs = CertPaths(cfg.root)
             if encrypt and (certs.trust_store if enrolling else certs.host_cert).exists():
                 try:
                     sock = tls.wrap_client(sock, certs, host, enrolling)
@@ -96,6 +102,21 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
         conn.close()
         raise
     return conn
+
+
+def _through_pbx(sock: socket.socket, cfg: HostConfig, host: str) -> None:
+    """Ask the local PBX to connect to `host` for us (in TLS, with this host's certificate);
+    once it answers, the socket is a line to `host`'s PBX. NbuError as PBX says why not."""
+    conn = Connection(sock, f"pbx_exchange@{cfg.client_name}")
+    try:
+        conn.send(frames.hello(OUTBOUND, cfg.client_name, target=host))
+        frames.raise_for_status(conn.recv(HELLO_TIMEOUT))
+    except EOFError as e:
+        sock.close()
+        raise NbuError(HANDSHAKE_FAILED, f"PBX closed the connection to {host}") from e
+    except NbuError:
+        sock.close()
+        raise
 
 
 def _tcp(addr: tuple[str, int], own: str | None, timeout: float,
