@@ -12,6 +12,7 @@ from nbcli.cli import admin_log, entry, root_option
 from nbcli.commands.policyfmt import (
     check_reason,
     form_options,
+    generation_option,
     include_l,
     includes_u,
     master_db,
@@ -67,11 +68,12 @@ def _show(includes: list[str], form: str | None) -> list[str]:
 @click.option("-f", "listfile", metavar="FILE",
               help="With -add or -delete: the paths, one per line.")
 @reason_option
+@generation_option
 @master_option
 @root_option
 def cli(name: str, paths_given: tuple[str, ...], form: str | None, verbose: bool,
-        action: str | None, listfile: str | None, reason: str | None, master: str | None,
-        root: str | None) -> int:
+        action: str | None, listfile: str | None, reason: str | None, generation: int | None,
+        master: str | None, root: str | None) -> int:
     """List or change the backup selections of a policy.
 
     \b
@@ -101,7 +103,7 @@ def cli(name: str, paths_given: tuple[str, ...], form: str | None, verbose: bool
     if not given or (action == "modify" and len(given) != 2):
         raise NbuError(INVALID_PARAMETER,
                        f"-{action} needs {'OLD NEW' if action == 'modify' else 'paths'}")
-    db("policy_include", policy=name, action=action, paths=given)
+    db("policy_include", policy=name, action=action, paths=given, generation=generation)
     admin_log(db.cfg).info("bpplinclude: %s -%s %s%s", name, action, " ".join(given),
                            f" reason: {why}" if why else "")
     return 0

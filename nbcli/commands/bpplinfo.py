@@ -22,6 +22,7 @@ from nbcli.commands.policyfmt import (
     bpplinfo_l,
     check_reason,
     form_options,
+    generation_option,
     header,
     ignored_options,
     master_db,
@@ -32,7 +33,7 @@ from nbcli.commands.policyfmt import (
     reason_option,
 )
 from nbcli.model import policy_raw
-from nbcli.model.policy import ANY_GROUP, MAX_NAME, Policy, check_name
+from nbcli.model.policy import ANY_GROUP, MAX_NAME, Policy, check_generation, check_name
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, TEXT_TOO_LONG, NbuError
 
@@ -160,10 +161,11 @@ def _show(p: Policy, form: str) -> list[str]:
 @click.option("-ut", "ut", is_flag=True, help="-ef is in seconds since 1970 (UNIX time).")
 @ignored_options(*IGNORED)
 @reason_option
+@generation_option
 @master_option
 @root_option
 def cli(name: str, form: str | None, verbose: bool, mode: str | None, reason: str | None,
-        master: str | None, root: str | None, **opts: Any) -> int:
+        generation: int | None, master: str | None, root: str | None, **opts: Any) -> int:
     """Display or change the attributes of a policy.
 
     \b
@@ -185,10 +187,13 @@ def cli(name: str, form: str | None, verbose: bool, mode: str | None, reason: st
                        "give one of -L, -l, -U, or -set / -modify with attributes")
     db = master_db(root, master)
     if form:
-        echo_lines(_show(db.policy(name), form))
+        shown = db.policy(name)
+        check_generation(shown, generation)
+        echo_lines(_show(shown, form))
         return 0
     changes = changes_from(opts)
-    db("policy_set_info", policy=name, changes=changes, reset=mode == "set")
+    db("policy_set_info", policy=name, changes=changes, reset=mode == "set",
+       generation=generation)
     admin_log(db.cfg).info("bpplinfo: %s %s %s%s%s", name, mode, sorted(changes),
                            f" (without effect: {sorted(ignored)})" if ignored else "",
                            f" reason: {why}" if why else "")

@@ -17,6 +17,7 @@ from nbcli.commands.policyfmt import (
     FLAG01,
     SCHEDULE_LISTS,
     check_reason,
+    generation_option,
     given_options,
     ignored_options,
     master_db,
@@ -74,10 +75,11 @@ def _rep_options(f: Any) -> Any:
 @click.option("-v", "verbose", is_flag=True, hidden=True)
 @ignored_options(*IGNORED)
 @reason_option
+@generation_option
 @master_option
 @root_option
-def cli(name: str, label: str, verbose: bool, reason: str | None, master: str | None,
-        root: str | None, **opts: Any) -> int:
+def cli(name: str, label: str, verbose: bool, reason: str | None, generation: int | None,
+        master: str | None, root: str | None, **opts: Any) -> int:
     """Change the attributes of a schedule.
 
     \b
@@ -99,7 +101,8 @@ def cli(name: str, label: str, verbose: bool, reason: str | None, master: str | 
         raise NbuError(INVALID_PARAMETER, "nothing to change: give at least one attribute")
     schedules.changes_from(opts)  # bad values fail here, before any request
     db = master_db(root, master)
-    db("policy_sched_change", policy=name, label=label, options=given_options(opts))
+    db("policy_sched_change", policy=name, label=label, options=given_options(opts),
+       generation=generation)
     admin_log(db.cfg).info("bpplschedrep: %s %s %s%s%s", name, label,
                            sorted(k for k, v in opts.items() if v not in (None, (), False)),
                            f" (without effect: {sorted(ignored)})" if ignored else "",

@@ -177,6 +177,14 @@ def reason_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="Why: written to the admin log with the change.")(f)
 
 
+def generation_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`-generation N`: refuse the change (status 20) unless the policy is still at generation N,
+    the number `bppllist -L` shows as "Generation:" and each change adds one to."""
+    return click.option("-generation", "generation", type=click.IntRange(0, 2**31 - 1),
+                        metavar="N", default=None,
+                        help="Refuse the change unless the policy's generation is N.")(f)
+
+
 def check_reason(text: str | None) -> str:
     """-reason: one line of printable text, at most 512 characters (status 20)."""
     if text is None:

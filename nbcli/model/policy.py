@@ -218,6 +218,15 @@ class Policy:
 _KEPT_AS_IS = ("clients", "includes", "schedules", "name", "policy_type")
 
 
+def check_generation(policy: Policy, generation: int | None) -> None:
+    """-generation N of the policy commands: status 20 unless the policy is still at
+    generation N (each saved change adds one, so another one has changed it since N was read)."""
+    if generation is not None and policy.generation != generation:
+        raise NbuError(INVALID_PARAMETER, f"policy {policy.name} is at generation "
+                                          f"{policy.generation}, not {generation}: it changed "
+                                          "since it was read")
+
+
 def to_toml(policy: Policy) -> str:
     """The policy.toml text of `policy` (its name is the folder's, so it is not stored)."""
     data: dict[str, Any] = {"version": FORMAT_VERSION,

@@ -317,3 +317,43 @@ def test_help_ends_with_exit_status(host: Host, command: str) -> None:
     section = description[[line.strip() for line in description].index("EXIT STATUS") + 1:]
     assert section and all(re.match(r"\s+\d+\s+\S", line) for line in section), section
     assert section[0].split()[0] == "0"
+
+
+def generation(host: Host, name: str = "pol") -> int:
+    """The policy's generation as a script reads it: bpplinfo P -L | grep Generation: | $2."""
+    lines = [line for line in host.run("bpplinfo", name, "-L").stdout.splitlines()
+             if re.match(r"Generation:\s", line)]
+    assert len(lines) == 1, lines
+    return int(lines[0].split()[1])
+
+
+def test_generation_refuses_a_change_to_a_changed_policy(host: Host) -> None:
+    make_policy(host)
+    read = generation(host)
+    host.run("bpplinfo", "pol", "-modify", "-priority", "5", "-generation", str(read))
+    assert generation(host) == read + 1
+    # The generation the script read is stale now: every policy command refuses with 20.
+    stale = str(read)
+    err = fails(host, 20, "bpplinfo", "pol", "-modify", "-priority", "7", "-generation", stale)
+    assert f"at generation {read + 1}, not {read}" in err
+    fails(host, 20, "bpplclients", "pol", "-add", "c3", "Linux", "RedHat", "-generation", stale)
+    fails(host, 20, "bpplclients", "pol", "-delete", "c1", "-generation", stale)
+    fails(host, 20, "bpplclients", "pol", "-modify", "c1", "-os", "Alma", "-generation", stale)
+    fails(host, 20, "bpplinclude", "pol", "-add", "/srv", "-generation", stale)
+    fails(host, 20, "bpplsched", "pol", "-add", "incr", "-st", "INCR", "-generation", stale)
+    fails(host, 20, "bpplsched", "pol", "-delete", "full", "-generation", stale)
+    fails(host, 20, "bpplsched", "pol", "-deleteall", "-generation", stale)
+    fails(host, 20, "bpplschedrep", "pol", "full", "-rl", "4", "-generation", stale)
+    fails(host, 20, "bpplsched", "pol", "-L", "-generation", stale)
+    fails(host, 20, "bpplinfo", "pol", "-L", "-generation", stale)
+    # With the current generation each goes through, and each adds one.
+    for argv in (["bpplclients", "pol", "-add", "c3", "Linux", "RedHat"],
+                 ["bpplinclude", "pol", "-add", "/srv"],
+                 ["bpplschedrep", "pol", "full", "-rl", "4"],
+                 ["bpplsched", "pol", "-add", "incr", "-st", "INCR"]):
+        now = generation(host)
+        host.run(*argv, "-generation", str(now))
+        assert generation(host) == now + 1
+    assert "incr" in host.run("bpplsched", "pol", "-L", "-generation",
+                              str(generation(host))).stdout
+    fails(host, 20, "bpplinfo", "pol", "-modify", "-priority", "7", "-generation", "-1")
