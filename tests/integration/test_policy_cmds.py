@@ -357,3 +357,16 @@ def test_generation_refuses_a_change_to_a_changed_policy(host: Host) -> None:
     assert "incr" in host.run("bpplsched", "pol", "-L", "-generation",
                               str(generation(host))).stdout
     fails(host, 20, "bpplinfo", "pol", "-modify", "-priority", "7", "-generation", "-1")
+
+
+def test_bppllist_hwos(host: Host) -> None:
+    make_policy(host)  # clients c1 Linux RedHat, c2 Linux Debian
+    host.run("bpplclients", "pol", "-add", "c9", "ARM64", "Alpine")
+    lines = host.run("bppllist", "-hwos").stdout.splitlines()
+    # one `hardware os` pair a line, as `bpplclients P -add C $hw $os` takes them
+    assert all(re.fullmatch(r"\S+ \S+", line) for line in lines)
+    assert lines == sorted(set(lines))
+    pairs = [tuple(line.split()) for line in lines]
+    assert {("Linux", "RedHat"), ("Linux", "Debian"), ("ARM64", "Alpine"),
+            ("Windows-x64", "Windows")} <= set(pairs)
+    fails(host, 20, "bppllist", "pol", "-hwos")
