@@ -34,7 +34,9 @@ SYNOPSIS = """bpplschedrep policy_name sched_label [-st sched_type] [-freq backu
     [-mpxmax mpx_factor] [-cal 0|1|2] [-incl mm/dd/yyyy] [-excl mm/dd/yyyy]
     [-delincl mm/dd/yyyy] [-delexcl mm/dd/yyyy] [-weekday day_name week [day_name week]...]
     [-dayomonth 1-31 [1-31]... | l] [-deldayomonth 1-31 [1-31]... | l]
-    [-delweekday day_name week [day_name week]...] [-ci] [-ce] [-cw] [-cd]
+    [-delweekday day_name week [day_name week]...]
+    [-xweekday day_name week [day_name week]...] [-xdayomonth 1-31 [1-31]... | l]
+    [-ci] [-ce] [-cw] [-cd] [-generation generation]
     [-number_copies number] [-rl retention_level[,rl-copy2,...]]
     [-fail_on_error 0|1[,0|1,...]] [-residence storage_unit_label[,stunit_copy2,...]]
     [-pool volume_pool_label[,pool_copy2,...]] [-sg share_group[,share_copy2,...]]
@@ -57,6 +59,10 @@ def _rep_options(f: Any) -> Any:
     for flag, text in (("-cd", "days of the month"), ("-cw", "weekdays"),
                        ("-ce", "exclude dates"), ("-ci", "include dates")):
         f = click.option(flag, flag[1:], is_flag=True, help=f"Clear all {text}.")(f)
+    f = click.option("-xdayomonth", "xdayomonth", multiple=True, metavar="1-31|l",
+                     help="Never run on this day of the month (l: the last).")(f)
+    f = click.option("-xweekday", "xweekday", nargs=2, multiple=True, metavar="DAY WEEK",
+                     help="Never run on this weekday (week 1-5, 0: every week).")(f)
     f = click.option("-deldayomonth", "deldayomonth", multiple=True, metavar="1-31|l",
                      help="Stop running on this day of the month.")(f)
     f = click.option("-delweekday", "delweekday", nargs=2, multiple=True,

@@ -417,7 +417,8 @@ def policy_lines(p: Policy, form: str | None,
 
 # Options that take several values in one go; PolicyCommand repeats the flag for each group.
 SCHEDULE_LISTS = {"-weekday": 2, "-delweekday": 2, "-dayomonth": 1, "-deldayomonth": 1,
-                  "-incl": 1, "-excl": 1, "-delincl": 1, "-delexcl": 1}
+                  "-incl": 1, "-excl": 1, "-delincl": 1, "-delexcl": 1,
+                  "-xweekday": 2, "-xdayomonth": 1}
 
 _SCHEDULE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("-st", {"metavar": "TYPE", "help": "Schedule type: FULL, INCR, CINC, UBAK, UARC."}),

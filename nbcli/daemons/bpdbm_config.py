@@ -82,7 +82,8 @@ INFO_RANGES = {"priority": (0, 99999), "max_jobs": (0, 999), "collect_tir": (0, 
 SCHEDULE_KEYS = frozenset({"st", "freq", "mpxmax", "number_copies", "synthetic", "rl",
                            "residence", "pool", "sg", "fail_on_error", "cal", "incl", "excl",
                            "weekday", "dayomonth", "window", "delincl", "delexcl", "delweekday",
-                           "deldayomonth", "ci", "ce", "cw", "cd", "ut",
+                           "deldayomonth", "xweekday", "xdayomonth", "ci", "ce", "cw",
+                           "cd", "ut",
                            *(f"day{d}" for d in range(7))})
 
 

@@ -370,3 +370,30 @@ def test_bppllist_hwos(host: Host) -> None:
     assert {("Linux", "RedHat"), ("Linux", "Debian"), ("ARM64", "Alpine"),
             ("Windows-x64", "Windows")} <= set(pairs)
     fails(host, 20, "bppllist", "pol", "-hwos")
+
+
+def excluded_entries(host: Host, form: str) -> list[str]:
+    """The entries under `Excluded Dates----------`, up to the next rule or label."""
+    lines = host.run("bpplsched", "pol", form, "-label", "full").stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "Excluded Dates-" in line)
+    out = []
+    for line in lines[start + 1:]:
+        if re.match(r"\s*(\w[\w ./]*:|\S+-{5,})", line):
+            break
+        out.append(line.strip())
+    return out
+
+
+def test_bpplschedrep_xweekday_xdayomonth(host: Host) -> None:
+    make_policy(host)
+    host.run("bpplschedrep", "pol", "full", "-excl", "12/25/2024",
+             "-xweekday", "Sunday", "0", "Friday", "5", "-xdayomonth", "15", "l")
+    assert excluded_entries(host, "-U") == ["12/25/2024", "Sunday, Every Week",
+                                            "Friday, Week 5", "Day 15 of the month",
+                                            "Last day of the month"]
+    assert excluded_entries(host, "-L")[0] == "EXCLUDE DATE 0 - 12/25/2024"
+    fails(host, 20, "bpplschedrep", "pol", "full", "-xweekday", "Someday", "1")
+    fails(host, 20, "bpplschedrep", "pol", "full", "-xdayomonth", "32")
+    host.run("bpplschedrep", "pol", "full", "-ce")  # every exclusion goes
+    assert excluded_entries(host, "-U") == ["No specific exclude dates entered",
+                                            "No exclude days of week entered"]
