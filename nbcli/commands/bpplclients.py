@@ -30,10 +30,11 @@ SYNOPSIS = """bpplclients [policy_name | -allunique [-pt policy_type]] [-L | -l 
     [-v] [-M master_server,...]
 bpplclients policy_name -add host_name hardware os [priority]
 bpplclients policy_name -add host_name hardware os [host_name hardware os]... [-priority n]
-    [-reason "string"] [-v] [-M master_server,...]
+    [-reason "string"] [-generation generation] [-v] [-M master_server,...]
 bpplclients policy_name -delete host_name... [-reason "string"] [-v] [-M master_server,...]
+    [-generation generation]
 bpplclients policy_name -modify host_name [-hardware hardware] [-os os] [-priority n]
-    [-reason "string"] [-v] [-M master_server,...]"""
+    [-reason "string"] [-generation generation] [-v] [-M master_server,...]"""
 
 MAX_PRIORITY = 99999
 HEADER = ["Hardware         OS                         Client",

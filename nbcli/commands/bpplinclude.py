@@ -25,11 +25,13 @@ from nbcli.render import echo_lines
 from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpplinclude policy_name [-L | -l | -U] [-v] [-M master_server,...]
-bpplinclude policy_name -add path_name... | -add -f file [-reason "string"]
+bpplinclude policy_name -add path_name... | -add -f file [-reason "string"] [-generation generation]
     [-v] [-M master_server,...]
 bpplinclude policy_name -delete path_name... | -delete -f file [-reason "string"]
+    [-generation generation]
     [-v] [-M master_server,...]
 bpplinclude policy_name -modify old_path_name new_path_name [-reason "string"]
+    [-generation generation]
     [-v] [-M master_server,...]"""
 
 MAX_PATH = 4096

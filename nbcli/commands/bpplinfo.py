@@ -51,7 +51,7 @@ IGNORED = (("-collect_bmr_info", FLAG01), ("-disaster", FLAG01),
            ("-snapshot_method", NameType("snapshot method")),
            ("-snapshot_method_args", TextType(1024)), ("-application_consistent", FLAG01))
 
-SYNOPSIS = """bpplinfo policy_name -L | -l | -U [-v] [-M master_server,...]
+SYNOPSIS = """bpplinfo policy_name -L | -l | -U [-v] [-generation generation] [-M master_server,...]
 bpplinfo policy_name -set | -modify [-v] [-active | -inactive] [-pt policy_type]
     [-residence label] [-pool label] [-priority number] [-policyjobs max_jobs]
     [-collect_tir_info 0|1|2] [-keyword "keyword phrase"] [-compress 0|1] [-crossmp 0|1]
@@ -62,7 +62,7 @@ bpplinfo policy_name -set | -modify [-v] [-active | -inactive] [-pt policy_type]
     [-ignore_client_direct 0|1] [-use_accelerator 0|1] [-application_discovery 0|1]
     [-discovery_lifetime seconds] [-use_virtual_machine 0|1|2|3] [-alt_client_name name]
     [-snapshot_method method] [-snapshot_method_args args] [-application_consistent 0|1]
-    [-reason "string"] [-M master_server,...]"""
+    [-reason "string"] [-generation generation] [-M master_server,...]"""
 
 FLAG = click.IntRange(0, 1)
 # option destination -> Policy attribute, for the 0|1 flags

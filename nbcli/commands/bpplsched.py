@@ -33,8 +33,11 @@ from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpplsched policy_name [-v] [-M master_server,...] [-L | -l | -U] [-label sched_label]
+    [-generation generation]
 bpplsched policy_name [-v] [-M master_server,...] -delete sched_label,... [-reason "string"]
+    [-generation generation]
 bpplsched policy_name [-v] [-M master_server,...] -deleteall [-reason "string"]
+    [-generation generation]
 bpplsched policy_name [-v] [-M master_server,...] -add sched_label [-st sched_type]
     [-freq frequency] [-mpxmax mpx_factor] [-number_copies number] [-synthetic 0|1]
     [-pfi_fast_recovery 0|1] [-rl retention_level[,rl_copy,...]]
@@ -42,7 +45,7 @@ bpplsched policy_name [-v] [-M master_server,...] -add sched_label [-st sched_ty
     [-res_is_stl 0|1] [-fail_on_error 0|1[,0|1,...]] [-sg share_group[,share_copy,...]]
     [-window start duration] [-cal 0|1|2] [-ut] [-incl mm/dd/yyyy] [-excl mm/dd/yyyy]
     [-weekday day_name week] [-dayomonth value | l] [-checksum_change_detection 0|1]
-    [-reason "string"]"""
+    [-reason "string"] [-generation generation]"""
 # NetBackup's options for features nbcli does not have: accepted and checked, no effect.
 IGNORED = (("-pfi_fast_recovery", FLAG01), ("-res_is_stl", FLAG01),
            ("-checksum_change_detection", FLAG01))
