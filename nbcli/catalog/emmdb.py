@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from nbcli.catalog import emm_media, emm_tape
+from nbcli.catalog.emm_hosts import HostDB
 from nbcli.catalog.emm_volumes import MediaDB
 from nbcli.catalog.sqlitedb import Database
 from nbcli.status import (
@@ -60,6 +61,8 @@ MAX_INT = 2**31 - 1
 NAME_RE = re.compile(r"[A-Za-z0-9_.+][A-Za-z0-9_.+:-]*")
 NAME_MAX = 128
 VERSION_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}")
+# nbemmcmd -updatehost -operatingsystem: free text shown by -listhosts -verbose, one line.
+OS_RE = re.compile(r"[A-Za-z0-9_.+:/ ()-]{1,64}")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hosts (
@@ -68,6 +71,10 @@ CREATE TABLE IF NOT EXISTS hosts (
     master TEXT NOT NULL DEFAULT '',
     version TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (name, machinetype));
+CREATE TABLE IF NOT EXISTS host_aliases (
+    alias TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    machinetype TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stus (
     label TEXT PRIMARY KEY,
     stype INTEGER NOT NULL,
@@ -87,6 +94,20 @@ CREATE INDEX IF NOT EXISTS allocations_stu ON allocations (stu)
 
 STU_SELECT = ("SELECT s.*, (SELECT COUNT(*) FROM allocations a WHERE a.stu = s.label) AS jobs "
               "FROM stus s")
+
+
+def check_os(value: str) -> str:
+    """An operating system description (-updatehost -operatingsystem): one short line."""
+    if not OS_RE.fullmatch(value):
+        raise NbuError(INVALID_PARAMETER, f"invalid operating system {value!r}")
+    return value
+
+
+def check_version(version: str) -> str:
+    if not VERSION_RE.fullmatch(version):
+        raise NbuError(INVALID_PARAMETER,
+                       f"invalid NetBackup version {version!r} (like 10.1.1)")
+    return version
 
 
 def check_name(what: str, value: str) -> str:
@@ -167,7 +188,11 @@ class EmmDB:
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path, SCHEMA)
+        with self.db.tx() as c:  # databases made before -updatehost -operatingsystem
+            if "os" not in {r["name"] for r in c.execute("PRAGMA table_info(hosts)")}:
+                c.execute("ALTER TABLE hosts ADD COLUMN os TEXT NOT NULL DEFAULT ''")
         self.media = MediaDB(self.db)
+        self.host_edits = HostDB(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -181,9 +206,8 @@ class EmmDB:
         kind = machine_type(machinetype)
         if master:
             check_name("master server name", master)
-        if version and not VERSION_RE.fullmatch(version):
-            raise NbuError(INVALID_PARAMETER,
-                           f"invalid NetBackup version {version!r} (like 10.1.1)")
+        if version:
+            check_version(version)
         with self.db.tx() as c:
             cur = c.execute("INSERT OR IGNORE INTO hosts (name, machinetype, master, version) "
                             "VALUES (?, ?, ?, ?)", (name, kind, master, version))
@@ -195,18 +219,29 @@ class EmmDB:
         kind = machine_type(machinetype)
         with self.db.tx() as c:
             cur = c.execute("DELETE FROM hosts WHERE name = ? AND machinetype = ?", (name, kind))
+            c.execute("DELETE FROM host_aliases WHERE name = ? AND machinetype = ?", (name, kind))
         if cur.rowcount == 0:
             raise NbuError(NO_ENTITY, f"host {name} ({kind}) is not in the EMM database")
 
     def hosts(self, name: str | None = None, machinetype: str | None = None
               ) -> list[dict[str, Any]]:
         """Host records in the order they were added, optionally only one name or type."""
-        sql, args = "SELECT name, machinetype, master, version FROM hosts WHERE 1", list[str]()
+        sql, args = "SELECT name, machinetype, master, version, os FROM hosts WHERE 1", \
+            list[str]()
         if name is not None:
             sql, args = sql + " AND name = ?", [*args, name]
         if machinetype is not None:
             sql, args = sql + " AND machinetype = ?", [*args, machine_type(machinetype)]
         return [dict(r) for r in self.db.query(sql + " ORDER BY rowid", tuple(args))]
+
+    def media_errors(self, media_id: str | None = None) -> list[dict[str, Any]]:
+        """The media and drive errors nbemm has recorded (nbemmcmd -errorsprobe), oldest first."""
+        sql = ("SELECT e.time, e.media_id, e.kind, e.jobid, COALESCE(d.name, '-') AS drive, "
+               "COALESCE(d.host, '-') AS host FROM media_errors e "
+               "LEFT JOIN drives d ON d.idx = e.drive")
+        args = (media_id,) if media_id else ()
+        return [dict(r) for r in self.db.query(
+            sql + (" WHERE e.media_id = ?" if media_id else "") + " ORDER BY e.id", args)]
 
     def _is_media(self, c: sqlite3.Connection, name: str) -> bool:
         return c.execute("SELECT 1 FROM hosts WHERE name = ? AND machinetype = 'media'",

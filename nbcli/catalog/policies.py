@@ -29,7 +29,14 @@ from pathlib import Path
 
 from nbcli import atomic, clock
 from nbcli.config import HostConfig, Paths
-from nbcli.model.policy import MAX_NAME, Policy, check_name, from_toml, to_toml
+from nbcli.model.policy import (
+    MAX_NAME,
+    Policy,
+    check_generation,
+    check_name,
+    from_toml,
+    to_toml,
+)
 from nbcli.status import ENTITY_EXISTS, NO_SUCH_POLICY, NOT_MASTER, NbuError
 
 POLICY_FILE = "policy.toml"
@@ -121,13 +128,16 @@ def _write(folder: Path, policy: Policy) -> None:
 
 
 @contextmanager
-def modify(paths: Paths, name: str) -> Iterator[Policy]:
+def modify(paths: Paths, name: str, generation: int | None = None) -> Iterator[Policy]:
     """Read-modify-write under the policy's lock: `with modify(p, n) as pol: pol.x = ...`.
 
-    The policy is saved (generation + 1) only if the block ends without an exception.
+    The policy is saved (generation + 1) only if the block ends without an exception. With
+    `generation` (the -generation of the policy commands) it is refused, status 20, unless the
+    policy's generation is still that: it changed since the caller read it.
     """
     with _policy_lock(paths, name):
         policy = load(paths, name)
+        check_generation(policy, generation)
         yield policy
         policy.generation += 1
         _write(_folder(paths, name), policy)

@@ -5,6 +5,10 @@ host is.
 them by position or split them on `= `, so there are always eight: values alone by default,
 `Label = value` with -L or -U. The host's bpcd answers them (ping); an older bpcd that does not
 send its platform gets "unknown" there, never a shorter block.
+
+`-i file [host]` copies the host's include list (its INCLUDE entries, the exceptions to its
+exclude list) into a local file, one path a line, as inventory scripts use it
+(`bpgetconfig -i $DEST/incl_$client $client`, then `[[ -e ... ]] && cat`): no list, no file.
 """
 
 from __future__ import annotations
@@ -13,14 +17,15 @@ from pathlib import Path
 
 import click
 
-from nbcli import config
+from nbcli import atomic, config
 from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, NO_ENTITY, NbuError
 
 SYNOPSIS = """bpgetconfig [-u | -h] [-x | -X | -d | -e bpcfg_file | -M host] [-L | -U | -l]
-            [config_item ...]
+            [-r] [config_item ...]
+bpgetconfig -i filename [host]
 bpgetconfig -g host [-L | -U] [-A]
 bpgetconfig -s host [-L | -U] [-A]"""
 
@@ -66,17 +71,22 @@ def host_info(info: dict[str, object]) -> list[str]:
 @click.option("-u", "user_config", is_flag=True,
               help="The user's configuration ($HOME/bp.conf) instead of the host's.")
 @click.option("-h", "host_config", is_flag=True, help="The host's configuration (the default).")
+@click.option("-i", "include_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the include list of the host (the operand) to FILE.")
+@click.option("-r", "raw", is_flag=True, help="Accepted; no effect (see the man page).")
 @click.argument("items", nargs=-1)
 @root_option
 def cli(host: str | None, info_host: str | None, long_form: bool, user_form: bool,
         server_host: str | None, all_info: bool, list_form: bool, set_only: bool,
         with_defaults: bool, defaults_only: bool, bpcfg_file: str | None, user_config: bool,
-        host_config: bool, items: tuple[str, ...], root: str | None) -> int:
+        host_config: bool, include_file: str | None, raw: bool, items: tuple[str, ...],
+        root: str | None) -> int:
     """Print configuration entries (all of them, or the named items).
 
     \b
     EXIT STATUS
-      0    printed
+      0    printed (-i: the list written, or nothing to write)
+      12   -i: the file cannot be written
       46   this host is not in the other host's SERVER list
       227  none of the named items is set
     """
@@ -87,6 +97,11 @@ def cli(host: str | None, info_host: str | None, long_form: bool, user_form: boo
                                           "together")
     info_host = info_host or server_host
     cfg = load_cfg(root)
+    if include_file:
+        if len(items) > 1:
+            raise NbuError(INVALID_PARAMETER, "-i takes one host operand")
+        write_include_list(cfg, items[0] if items else host, Path(include_file))
+        return 0
     if info_host:
         values = host_info(client.call(cfg, info_host, "bpcd", "ping"))
         labelled = long_form or user_form
@@ -111,6 +126,21 @@ def cli(host: str | None, info_host: str | None, long_form: bool, user_form: boo
     for line in lines:
         click.echo(line)
     return 0
+
+
+def write_include_list(cfg: HostConfig, host: str | None, path: Path) -> None:
+    """-i: the host's INCLUDE paths into `path`, one a line (atomically); none, no file."""
+    if host and not cfg.is_local(host):
+        lines = client.call(cfg, host, "bpcd", "getconfig", keys=["INCLUDE"])["lines"]
+    else:
+        lines = config.to_bpconf_lines(cfg, ["INCLUDE"])
+    paths = [line.partition(" = ")[2] for line in lines]
+    if not paths:
+        return
+    try:
+        atomic.write_text(path, "".join(f"{p}\n" for p in paths))
+    except OSError as e:
+        raise NbuError(FILE_OPEN_FAILED, f"cannot write {path}: {e.strerror}") from e
 
 
 def file_lines(path: Path, keys: list[str] | None) -> list[str]:

@@ -14,6 +14,7 @@ from nbcli.commands.policyfmt import (
     check_reason,
     client_l,
     form_options,
+    generation_option,
     master_db,
     master_option,
     policy_command,
@@ -29,10 +30,11 @@ SYNOPSIS = """bpplclients [policy_name | -allunique [-pt policy_type]] [-L | -l 
     [-v] [-M master_server,...]
 bpplclients policy_name -add host_name hardware os [priority]
 bpplclients policy_name -add host_name hardware os [host_name hardware os]... [-priority n]
-    [-reason "string"] [-v] [-M master_server,...]
+    [-reason "string"] [-generation generation] [-v] [-M master_server,...]
 bpplclients policy_name -delete host_name... [-reason "string"] [-v] [-M master_server,...]
+    [-generation generation]
 bpplclients policy_name -modify host_name [-hardware hardware] [-os os] [-priority n]
-    [-reason "string"] [-v] [-M master_server,...]"""
+    [-reason "string"] [-generation generation] [-v] [-M master_server,...]"""
 
 MAX_PRIORITY = 99999
 HEADER = ["Hardware         OS                         Client",
@@ -103,12 +105,13 @@ def _listed(db: MasterDb, name: str | None, unique: bool, kind: int | None) -> l
 @click.option("-pt", "ptype", metavar="TYPE", help="List only the clients of policies of "
                                                   "this type.")
 @reason_option
+@generation_option
 @master_option
 @root_option
 def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool,
         noheader: bool, action: str | None, hardware: str | None, os_name: str | None,
-        priority: int | None, ptype: str | None, reason: str | None, master: str | None,
-        root: str | None) -> int:
+        priority: int | None, ptype: str | None, reason: str | None, generation: int | None,
+        master: str | None, root: str | None) -> int:
     """List the clients of policies, or add, delete or modify clients of a policy.
 
     \b
@@ -138,26 +141,28 @@ def cli(operands: tuple[str, ...], form: str | None, verbose: bool, unique: bool
     name, rest = operands[0], operands[1:]
     if action == "add":
         added = _new_clients(rest, priority)
-        db("policy_client_add", policy=name, clients=[vars(c) for c in added])
+        db("policy_client_add", policy=name, clients=[vars(c) for c in added],
+           generation=generation)
     elif action == "delete":
         if not rest:
             raise NbuError(INVALID_PARAMETER, "-delete needs one or more client names")
-        db("policy_client_delete", policy=name, names=list(rest))
+        db("policy_client_delete", policy=name, names=list(rest), generation=generation)
     else:
-        _modify(db, name, rest, hardware, os_name, priority)
+        _modify(db, name, rest, hardware, os_name, priority, generation)
     admin_log(db.cfg).info("bpplclients: %s -%s %s%s", name, action, " ".join(rest),
                            f" reason: {why}" if why else "")
     return 0
 
 
 def _modify(db: MasterDb, name: str, rest: tuple[str, ...], hardware: str | None,
-            os_name: str | None, priority: int | None) -> None:
+            os_name: str | None, priority: int | None, generation: int | None) -> None:
     if len(rest) != 1 or (hardware, os_name, priority) == (None, None, None):
         raise NbuError(INVALID_PARAMETER,
                        "-modify takes one client and -hardware, -os or -priority")
     db("policy_client_modify", policy=name, client=rest[0],
        hardware=None if hardware is None else _word(hardware, "hardware"),
-       os=None if os_name is None else _word(os_name, "os"), priority=priority)
+       os=None if os_name is None else _word(os_name, "os"), priority=priority,
+       generation=generation)
 
 
 main = entry(cli)

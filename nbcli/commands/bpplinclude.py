@@ -12,6 +12,7 @@ from nbcli.cli import admin_log, entry, root_option
 from nbcli.commands.policyfmt import (
     check_reason,
     form_options,
+    generation_option,
     include_l,
     includes_u,
     master_db,
@@ -24,11 +25,13 @@ from nbcli.render import echo_lines
 from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpplinclude policy_name [-L | -l | -U] [-v] [-M master_server,...]
-bpplinclude policy_name -add path_name... | -add -f file [-reason "string"]
+bpplinclude policy_name -add path_name... | -add -f file [-reason "string"] [-generation generation]
     [-v] [-M master_server,...]
 bpplinclude policy_name -delete path_name... | -delete -f file [-reason "string"]
+    [-generation generation]
     [-v] [-M master_server,...]
 bpplinclude policy_name -modify old_path_name new_path_name [-reason "string"]
+    [-generation generation]
     [-v] [-M master_server,...]"""
 
 MAX_PATH = 4096
@@ -67,11 +70,12 @@ def _show(includes: list[str], form: str | None) -> list[str]:
 @click.option("-f", "listfile", metavar="FILE",
               help="With -add or -delete: the paths, one per line.")
 @reason_option
+@generation_option
 @master_option
 @root_option
 def cli(name: str, paths_given: tuple[str, ...], form: str | None, verbose: bool,
-        action: str | None, listfile: str | None, reason: str | None, master: str | None,
-        root: str | None) -> int:
+        action: str | None, listfile: str | None, reason: str | None, generation: int | None,
+        master: str | None, root: str | None) -> int:
     """List or change the backup selections of a policy.
 
     \b
@@ -101,7 +105,7 @@ def cli(name: str, paths_given: tuple[str, ...], form: str | None, verbose: bool
     if not given or (action == "modify" and len(given) != 2):
         raise NbuError(INVALID_PARAMETER,
                        f"-{action} needs {'OLD NEW' if action == 'modify' else 'paths'}")
-    db("policy_include", policy=name, action=action, paths=given)
+    db("policy_include", policy=name, action=action, paths=given, generation=generation)
     admin_log(db.cfg).info("bpplinclude: %s -%s %s%s", name, action, " ".join(given),
                            f" reason: {why}" if why else "")
     return 0

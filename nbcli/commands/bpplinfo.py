@@ -22,6 +22,7 @@ from nbcli.commands.policyfmt import (
     bpplinfo_l,
     check_reason,
     form_options,
+    generation_option,
     header,
     ignored_options,
     master_db,
@@ -32,7 +33,7 @@ from nbcli.commands.policyfmt import (
     reason_option,
 )
 from nbcli.model import policy_raw
-from nbcli.model.policy import ANY_GROUP, MAX_NAME, Policy, check_name
+from nbcli.model.policy import ANY_GROUP, MAX_NAME, Policy, check_generation, check_name
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, TEXT_TOO_LONG, NbuError
 
@@ -50,7 +51,7 @@ IGNORED = (("-collect_bmr_info", FLAG01), ("-disaster", FLAG01),
            ("-snapshot_method", NameType("snapshot method")),
            ("-snapshot_method_args", TextType(1024)), ("-application_consistent", FLAG01))
 
-SYNOPSIS = """bpplinfo policy_name -L | -l | -U [-v] [-M master_server,...]
+SYNOPSIS = """bpplinfo policy_name -L | -l | -U [-v] [-generation generation] [-M master_server,...]
 bpplinfo policy_name -set | -modify [-v] [-active | -inactive] [-pt policy_type]
     [-residence label] [-pool label] [-priority number] [-policyjobs max_jobs]
     [-collect_tir_info 0|1|2] [-keyword "keyword phrase"] [-compress 0|1] [-crossmp 0|1]
@@ -61,7 +62,7 @@ bpplinfo policy_name -set | -modify [-v] [-active | -inactive] [-pt policy_type]
     [-ignore_client_direct 0|1] [-use_accelerator 0|1] [-application_discovery 0|1]
     [-discovery_lifetime seconds] [-use_virtual_machine 0|1|2|3] [-alt_client_name name]
     [-snapshot_method method] [-snapshot_method_args args] [-application_consistent 0|1]
-    [-reason "string"] [-M master_server,...]"""
+    [-reason "string"] [-generation generation] [-M master_server,...]"""
 
 FLAG = click.IntRange(0, 1)
 # option destination -> Policy attribute, for the 0|1 flags
@@ -160,10 +161,11 @@ def _show(p: Policy, form: str) -> list[str]:
 @click.option("-ut", "ut", is_flag=True, help="-ef is in seconds since 1970 (UNIX time).")
 @ignored_options(*IGNORED)
 @reason_option
+@generation_option
 @master_option
 @root_option
 def cli(name: str, form: str | None, verbose: bool, mode: str | None, reason: str | None,
-        master: str | None, root: str | None, **opts: Any) -> int:
+        generation: int | None, master: str | None, root: str | None, **opts: Any) -> int:
     """Display or change the attributes of a policy.
 
     \b
@@ -185,10 +187,13 @@ def cli(name: str, form: str | None, verbose: bool, mode: str | None, reason: st
                        "give one of -L, -l, -U, or -set / -modify with attributes")
     db = master_db(root, master)
     if form:
-        echo_lines(_show(db.policy(name), form))
+        shown = db.policy(name)
+        check_generation(shown, generation)
+        echo_lines(_show(shown, form))
         return 0
     changes = changes_from(opts)
-    db("policy_set_info", policy=name, changes=changes, reset=mode == "set")
+    db("policy_set_info", policy=name, changes=changes, reset=mode == "set",
+       generation=generation)
     admin_log(db.cfg).info("bpplinfo: %s %s %s%s%s", name, mode, sorted(changes),
                            f" (without effect: {sorted(ignored)})" if ignored else "",
                            f" reason: {why}" if why else "")

@@ -6,6 +6,7 @@
     bppllist -byclient C           the policies that back up client C
     bppllist -keyword K            the policies whose keyword phrase contains K
     bppllist -M m1,m2              the same on each master in turn
+    bppllist -hwos                 the hardware/OS pairs clients may have, one `hw os` a line
 """
 
 from __future__ import annotations
@@ -24,10 +25,24 @@ from nbcli.commands.policyfmt import (
 )
 from nbcli.model.policy import Policy
 from nbcli.render import echo_lines
-from nbcli.status import NO_ENTITY, NbuError
+from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
 
 SYNOPSIS = """bppllist [policy_name] [-L | -l | -U] [-allpolicies] [-byclient client]
-    [-keyword "keyword phrase"] [-pt policy_type] [-v | -verbose] [-M master_server,...]"""
+    [-keyword "keyword phrase"] [-pt policy_type] [-v | -verbose] [-M master_server,...]
+bppllist -hwos [-M master_server,...]"""
+
+# The client types of NetBackup's usual installations (hardware, operating system), as
+# bpplclients -add takes them; -hwos adds those the master's policies use.
+CLIENT_TYPES = (("Linux", "RedHat"), ("Linux", "SuSE"), ("Linux", "Debian"),
+                ("Linux", "Ubuntu"), ("Solaris", "Solaris11"), ("RS6000", "AIX7"),
+                ("HP-UX-IA64", "HP-UX11.31"), ("Windows-x64", "Windows"),
+                ("VMware", "VMware"), ("NDMP", "NDMP"))
+
+
+def hwos_lines(policies: list[Policy]) -> list[str]:
+    """-hwos: the known client types and those in use, `hardware os` a line, sorted."""
+    pairs = set(CLIENT_TYPES) | {(c.hardware, c.os) for p in policies for c in p.clients}
+    return [f"{hw} {os_name}" for hw, os_name in sorted(pairs)]
 
 
 def _selected(db: MasterDb, name: str | None, every: bool, client: str | None,
@@ -58,11 +73,13 @@ def _selected(db: MasterDb, name: str | None, every: bool, client: str | None,
               help="Only the policies whose keyword phrase contains PHRASE.")
 @click.option("-pt", "ptype", metavar="TYPE", help="Only the policies of this type.")
 @click.option("-verbose", "verbose_long", is_flag=True, hidden=True)
+@click.option("-hwos", "hwos", is_flag=True,
+              help="The hardware/OS pairs a client may have, one `hardware os` a line.")
 @master_option
 @root_option
 def cli(name: str | None, form: str | None, verbose: bool, every: bool,
         client: str | None, keyword: str | None, ptype: str | None, verbose_long: bool,
-        master: str | None, root: str | None) -> int:
+        hwos: bool, master: str | None, root: str | None) -> int:
     """List policies: names, or their whole definition.
 
     Without arguments, the policy names, one per line. With a policy name, -allpolicies,
@@ -80,6 +97,11 @@ def cli(name: str | None, form: str | None, verbose: bool, every: bool,
     """
     kind = None if ptype is None else policy_type(ptype)
     db = master_db(root, master)
+    if hwos:
+        if name or every or client or keyword is not None or kind is not None or form:
+            raise NbuError(INVALID_PARAMETER, "-hwos takes no policy selection or form")
+        echo_lines(hwos_lines(db.policies()))
+        return 0
     if not (name or every or client or keyword is not None or kind is not None):
         echo_lines(db("policy_names")["names"])
         return 0

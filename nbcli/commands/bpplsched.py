@@ -16,6 +16,7 @@ from nbcli.commands.policyfmt import (
     SCHEDULE_LISTS,
     check_reason,
     form_options,
+    generation_option,
     given_options,
     ignored_options,
     master_db,
@@ -26,14 +27,17 @@ from nbcli.commands.policyfmt import (
     schedule_options,
 )
 from nbcli.model import policy_raw, schedule_text, schedules
-from nbcli.model.policy import Schedule
+from nbcli.model.policy import Schedule, check_generation
 from nbcli.model.schedule_text import Periods
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = """bpplsched policy_name [-v] [-M master_server,...] [-L | -l | -U] [-label sched_label]
+    [-generation generation]
 bpplsched policy_name [-v] [-M master_server,...] -delete sched_label,... [-reason "string"]
+    [-generation generation]
 bpplsched policy_name [-v] [-M master_server,...] -deleteall [-reason "string"]
+    [-generation generation]
 bpplsched policy_name [-v] [-M master_server,...] -add sched_label [-st sched_type]
     [-freq frequency] [-mpxmax mpx_factor] [-number_copies number] [-synthetic 0|1]
     [-pfi_fast_recovery 0|1] [-rl retention_level[,rl_copy,...]]
@@ -41,7 +45,7 @@ bpplsched policy_name [-v] [-M master_server,...] -add sched_label [-st sched_ty
     [-res_is_stl 0|1] [-fail_on_error 0|1[,0|1,...]] [-sg share_group[,share_copy,...]]
     [-window start duration] [-cal 0|1|2] [-ut] [-incl mm/dd/yyyy] [-excl mm/dd/yyyy]
     [-weekday day_name week] [-dayomonth value | l] [-checksum_change_detection 0|1]
-    [-reason "string"]"""
+    [-reason "string"] [-generation generation]"""
 # NetBackup's options for features nbcli does not have: accepted and checked, no effect.
 IGNORED = (("-pfi_fast_recovery", FLAG01), ("-res_is_stl", FLAG01),
            ("-checksum_change_detection", FLAG01))
@@ -68,11 +72,12 @@ def show(chosen: list[Schedule], form: str | None, periods: Periods | None = Non
 @click.option("-ut", "ut", is_flag=True, help="-incl and -excl dates are seconds since 1970.")
 @ignored_options(*IGNORED)
 @reason_option
+@generation_option
 @master_option
 @root_option
 def cli(name: str, form: str | None, verbose: bool, label: str | None, add: str | None,
-        delete: str | None, deleteall: bool, reason: str | None, master: str | None,
-        root: str | None, **opts: Any) -> int:
+        delete: str | None, deleteall: bool, reason: str | None, generation: int | None,
+        master: str | None, root: str | None, **opts: Any) -> int:
     """List, add or delete the schedules of a policy.
 
     \b
@@ -100,15 +105,18 @@ def cli(name: str, form: str | None, verbose: bool, label: str | None, add: str 
     db = master_db(root, master)
     if not (add or delete or deleteall):
         p = db.policy(name)
+        check_generation(p, generation)
         echo_lines(show([p.find_schedule(label)] if label else p.schedules, form, db.periods))
         return 0
     if add:
         schedules.new_schedule(add, schedules.changes_from(opts))  # bad values: fail here
-        db("policy_sched_add", policy=name, label=add, options=given_options(opts))
+        db("policy_sched_add", policy=name, label=add, options=given_options(opts),
+           generation=generation)
     elif delete:
-        db("policy_sched_delete", policy=name, labels=schedules.split_list(delete))
+        db("policy_sched_delete", policy=name, labels=schedules.split_list(delete),
+           generation=generation)
     else:
-        db("policy_sched_delete", policy=name, all=True)
+        db("policy_sched_delete", policy=name, all=True, generation=generation)
     admin_log(db.cfg).info("bpplsched: %s %s%s%s", name, f"-add {add}" if add else
                            f"-delete {delete}" if delete else "-deleteall",
                            f" (without effect: {sorted(ignored)})" if ignored else "",

@@ -17,6 +17,7 @@ from nbcli.commands.policyfmt import (
     FLAG01,
     SCHEDULE_LISTS,
     check_reason,
+    generation_option,
     given_options,
     ignored_options,
     master_db,
@@ -33,7 +34,9 @@ SYNOPSIS = """bpplschedrep policy_name sched_label [-st sched_type] [-freq backu
     [-mpxmax mpx_factor] [-cal 0|1|2] [-incl mm/dd/yyyy] [-excl mm/dd/yyyy]
     [-delincl mm/dd/yyyy] [-delexcl mm/dd/yyyy] [-weekday day_name week [day_name week]...]
     [-dayomonth 1-31 [1-31]... | l] [-deldayomonth 1-31 [1-31]... | l]
-    [-delweekday day_name week [day_name week]...] [-ci] [-ce] [-cw] [-cd]
+    [-delweekday day_name week [day_name week]...]
+    [-xweekday day_name week [day_name week]...] [-xdayomonth 1-31 [1-31]... | l]
+    [-ci] [-ce] [-cw] [-cd] [-generation generation]
     [-number_copies number] [-rl retention_level[,rl-copy2,...]]
     [-fail_on_error 0|1[,0|1,...]] [-residence storage_unit_label[,stunit_copy2,...]]
     [-pool volume_pool_label[,pool_copy2,...]] [-sg share_group[,share_copy2,...]]
@@ -56,6 +59,10 @@ def _rep_options(f: Any) -> Any:
     for flag, text in (("-cd", "days of the month"), ("-cw", "weekdays"),
                        ("-ce", "exclude dates"), ("-ci", "include dates")):
         f = click.option(flag, flag[1:], is_flag=True, help=f"Clear all {text}.")(f)
+    f = click.option("-xdayomonth", "xdayomonth", multiple=True, metavar="1-31|l",
+                     help="Never run on this day of the month (l: the last).")(f)
+    f = click.option("-xweekday", "xweekday", nargs=2, multiple=True, metavar="DAY WEEK",
+                     help="Never run on this weekday (week 1-5, 0: every week).")(f)
     f = click.option("-deldayomonth", "deldayomonth", multiple=True, metavar="1-31|l",
                      help="Stop running on this day of the month.")(f)
     f = click.option("-delweekday", "delweekday", nargs=2, multiple=True,
@@ -74,10 +81,11 @@ def _rep_options(f: Any) -> Any:
 @click.option("-v", "verbose", is_flag=True, hidden=True)
 @ignored_options(*IGNORED)
 @reason_option
+@generation_option
 @master_option
 @root_option
-def cli(name: str, label: str, verbose: bool, reason: str | None, master: str | None,
-        root: str | None, **opts: Any) -> int:
+def cli(name: str, label: str, verbose: bool, reason: str | None, generation: int | None,
+        master: str | None, root: str | None, **opts: Any) -> int:
     """Change the attributes of a schedule.
 
     \b
@@ -99,7 +107,8 @@ def cli(name: str, label: str, verbose: bool, reason: str | None, master: str | 
         raise NbuError(INVALID_PARAMETER, "nothing to change: give at least one attribute")
     schedules.changes_from(opts)  # bad values fail here, before any request
     db = master_db(root, master)
-    db("policy_sched_change", policy=name, label=label, options=given_options(opts))
+    db("policy_sched_change", policy=name, label=label, options=given_options(opts),
+       generation=generation)
     admin_log(db.cfg).info("bpplschedrep: %s %s %s%s%s", name, label,
                            sorted(k for k, v in opts.items() if v not in (None, (), False)),
                            f" (without effect: {sorted(ignored)})" if ignored else "",

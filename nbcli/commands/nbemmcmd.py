@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 import nbcli
-from nbcli import config
+from nbcli import config, timefmt
 from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands.stufmt import emm_request
 from nbcli.net import client
@@ -33,8 +33,14 @@ from nbcli.status import NO_ENTITY, NbuError
 SYNOPSIS = """nbemmcmd -addhost -machinename name -machinetype master|media|client|ndmp|cluster
          [-masterserver name] [-netbackupversion level[.major[.minor]]]
 nbemmcmd -deletehost -machinename name -machinetype master|media|client|ndmp|cluster
-nbemmcmd -listhosts [-verbose] [-nbservers | -machinetype type |
+nbemmcmd -updatehost -machinename name -machinetype type [-masterserver name]
+         [-netbackupversion level[.major[.minor]]] [-operatingsystem os]
+nbemmcmd -renamehost -machinename name -newmachinename name -machinetype type
+nbemmcmd -machinealias -machinename name -machinetype type
+         -addalias -alias alias | -deletealias -alias alias | -getaliases
+nbemmcmd -listhosts [-verbose] [-parsable] [-nbservers | -machinetype type |
          -display_server -machinename name -machinetype type]
+nbemmcmd -errorsprobe [-mediaid id]
 nbemmcmd -getemmserver [-masterserver name] [-timeout seconds]
 nbemmcmd -listsettings -machinename name -machinetype type
 nbemmcmd -listmedia [-mediaid id] [-conflicts] [-poolname name] [-mediatype type]
@@ -72,8 +78,48 @@ def verbose_block(host: dict[str, Any]) -> list[str]:
              ("MachineDescription", '""'),
              ("MachineNbuType", f"{kind} ({NBU_TYPE_CODES.get(kind, 0)})"),
              ("MasterServerName", f'"{host["master"]}"'),
+             ("OperatingSystem", f'"{host.get("os") or ""}"'),
              ("NetBackupVersion", f"{version} ({version_number(version)})")]
     return [host["name"]] + [f"{INDENT}{key} = {value}" for key, value in pairs]
+
+
+def parsable_line(host: dict[str, Any]) -> str:
+    """-listhosts -parsable: one line a host record, fields joined by " - " after the record
+    word and the version (the shape NetBackup's users report; the fields after the name are
+    nbcli's: machine type, master, operating system)."""
+    fields = [host["name"], host["machinetype"], host["master"] or "-", host.get("os") or "-"]
+    return " - ".join([f"EMMHOST{host['version'] or '0.0.0.0'}"] + fields)
+
+
+def probe_lines(errors: list[dict[str, Any]]) -> list[str]:
+    """-errorsprobe: the media and drive errors nbemm recorded, oldest first, or a line saying
+    there are none (then `bperror -media` has the master's whole media log)."""
+    if not errors:
+        return ["No media or drive errors were found."]
+    lines = ["The following media and drive errors were found:",
+             f"{'Time':<20} {'Media ID':<8} {'Drive':<16} {'Media Server':<16} {'Job ID':>8} "
+             "Error"]
+    lines += [f"{timefmt.fmt(e['time']):<20} {e['media_id']:<8} {e['drive']:<16} "
+              f"{e['host']:<16} {e['jobid']:>8} {e['kind']}" for e in errors]
+    return lines
+
+
+def host_change(cfg: Any, action: str, name: str, kind: str, master: str | None,
+                version: str | None, os_name: str | None, new_name: str | None,
+                alias_action: str | None, alias: str | None) -> list[str]:
+    """-updatehost, -renamehost, -machinealias: one request to nbemm; the lines to print."""
+    if action == "updatehost":
+        emm_request(cfg, cfg.master, "host_update", name=name, machinetype=kind,
+                    master=master, version=version, os=os_name)
+    elif action == "renamehost":
+        emm_request(cfg, cfg.master, "host_rename", name=name, machinetype=kind,
+                    new_name=new_name)
+    else:
+        reply = emm_request(cfg, cfg.master, "host_alias", name=name, machinetype=kind,
+                            action=alias_action, alias=alias)
+        if alias_action == "get":
+            return list(reply["aliases"])
+    return []
 
 
 def emm_server_lines(cfg: Any) -> list[str]:
@@ -138,21 +184,58 @@ def _require(ctx: click.Context, action: str, name: str | None, kind: str | None
 
 
 def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
-               nbservers: bool) -> list[str]:
+               nbservers: bool, parsable: bool = False) -> list[str]:
     """The body of -listhosts: the header line, then one line (or block) a host record."""
     hosts = emm_request(cfg, cfg.master, "host_list", name=name, machinetype=kind)["hosts"]
     if nbservers:
         hosts = [h for h in hosts if h["machinetype"] in SERVER_TYPES]
+    if parsable:  # -parsable wins over -verbose: every attribute is on the line already
+        return [parsable_line(host) for host in hosts]
     lines = ["The following hosts were found:"]
     for host in hosts:
         lines += verbose_block(host) if verbose else [host_line(host)]
     return lines
 
 
+def check_usage(ctx: click.Context, action: str, name: str | None, kind: str | None,
+                new_name: str | None, alias_action: str | None, alias: str | None,
+                changes: tuple[str | None, ...]) -> None:
+    """The host-changing forms' required flags (a usage error, 20, before any request)."""
+    if action == "updatehost" and all(c is None for c in changes):
+        raise click.UsageError("-updatehost needs -masterserver, -netbackupversion or "
+                               "-operatingsystem", ctx)
+    if action == "renamehost" and not new_name:
+        raise click.UsageError("-renamehost needs -newmachinename", ctx)
+    if action == "machinealias":
+        if alias_action is None:
+            raise click.UsageError("-machinealias needs -addalias, -deletealias or "
+                                   "-getaliases", ctx)
+        if alias_action != "get" and not alias:
+            raise click.UsageError(f"-{alias_action}alias needs -alias", ctx)
+
+
 @command("nbemmcmd", SYNOPSIS)
 @click.option("-addhost", "action", flag_value="addhost", help="Add a host record.")
 @click.option("-deletehost", "action", flag_value="deletehost", help="Delete a host record.")
 @click.option("-listhosts", "-listh", "action", flag_value="listhosts", help="List host records.")
+@click.option("-updatehost", "action", flag_value="updatehost",
+              help="Change a host record's master, version or operating system.")
+@click.option("-renamehost", "action", flag_value="renamehost",
+              help="Rename a host record (refused when the new name is in use).")
+@click.option("-newmachinename", "new_name", metavar="NAME", help="-renamehost: the new name.")
+@click.option("-machinealias", "action", flag_value="machinealias",
+              help="Add, delete or list a host's aliases.")
+@click.option("-addalias", "alias_action", flag_value="add", help="-machinealias: add -alias.")
+@click.option("-deletealias", "alias_action", flag_value="delete",
+              help="-machinealias: delete -alias.")
+@click.option("-getaliases", "alias_action", flag_value="get",
+              help="-machinealias: list the aliases.")
+@click.option("-alias", metavar="NAME", help="-addalias/-deletealias: the alias.")
+@click.option("-errorsprobe", "action", flag_value="errorsprobe",
+              help="List the media and drive errors the EMM recorded.")
+@click.option("-parsable", is_flag=True, help="-listhosts: one EMMHOST line a host.")
+@click.option("-operatingsystem", "os_name", metavar="OS",
+              help="-updatehost: the host's operating system.")
 @click.option("-getemmserver", "action", flag_value="getemmserver",
               help="The domain's servers and their EMM server.")
 @click.option("-timeout", type=int, metavar="SECONDS", help="-getemmserver: accepted.")
@@ -176,8 +259,10 @@ def list_hosts(cfg: Any, name: str | None, kind: str | None, verbose: bool,
 @click.option("-machinename", "name", help="Host name.")
 @click.option("-machinetype", "kind",
               help="master (or primary), media (or mediaserver), client, ndmp, cluster.")
-@click.option("-masterserver", "master", help="-addhost: the host's master (default: this one).")
-@click.option("-netbackupversion", "version", help="-addhost: the host's NetBackup version.")
+@click.option("-masterserver", "master",
+              help="-addhost/-updatehost: the host's master (default: this one).")
+@click.option("-netbackupversion", "version",
+              help="-addhost/-updatehost: the host's NetBackup version.")
 @click.option("-verbose", "verbose", is_flag=True, help="-listhosts: every attribute.")
 @click.option("-nbservers", "nbservers", is_flag=True, help="-listhosts: masters and media only.")
 @click.option("-display_server", "display_server", is_flag=True,
@@ -188,7 +273,8 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
         master: str | None, version: str | None, timeout: int | None, verbose: bool,
         nbservers: bool, display_server: bool, mediaid: str | None, originhost: str | None,
         conflicts: bool, poolname: str | None, mediatype: str | None, threshold: int | None,
-        window: int | None, root: str | None) -> int:
+        window: int | None, new_name: str | None, alias_action: str | None,
+        alias: str | None, parsable: bool, os_name: str | None, root: str | None) -> int:
     """Manage the hosts of the EMM database.
 
     \b
@@ -197,26 +283,37 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
       20    invalid parameter (machine type, host name, version, a setting)
       25    the master's nbemm (or its PBX) is not running
       225   the host name is longer than 128 characters
-      226   -addhost: the host record exists
+      226   -addhost: the host record exists; -renamehost, -addalias: the name is in use
       168   -deletemedia: the medium is assigned
       227   no such host record (-deletehost, -listhosts) or medium
     """
     if action is None:
-        raise click.UsageError("one of -addhost, -deletehost, -listhosts, -getemmserver is "
+        raise click.UsageError("one of -addhost, -deletehost, -updatehost, -renamehost, "
+                               "-machinealias, -listhosts, -getemmserver, -errorsprobe is "
                                "required", ctx)
     if action == "deletemedia" and not mediaid:
         raise click.UsageError("-deletemedia needs -mediaid", ctx)
     if action == "changesetting" and threshold is None and window is None:
         raise click.UsageError("-changesetting needs -media_error_threshold or -time_window",
                                ctx)
-    if action in ("addhost", "deletehost", "listsettings") or display_server:
+    if action in ("addhost", "deletehost", "listsettings", "updatehost", "renamehost",
+                  "machinealias") or display_server:
         _require(ctx, "display_server" if action == "listhosts" else action, name, kind)
+    check_usage(ctx, action, name, kind, new_name, alias_action, alias, (master, version,
+                                                                          os_name))
     cfg = load_cfg(root)
     click.echo(banner())
     try:
         if action == "addhost":
             emm_request(cfg, cfg.master, "host_add", name=name, machinetype=kind,
                                master=master, version=version)
+        elif action in ("updatehost", "renamehost", "machinealias"):
+            assert name is not None and kind is not None
+            echo_lines(host_change(cfg, action, name, kind, master, version, os_name,
+                                   new_name, alias_action, alias))
+        elif action == "errorsprobe":
+            errors = emm_request(cfg, cfg.master, "errors_probe", media_id=mediaid)["errors"]
+            echo_lines(probe_lines(errors))
         elif action == "deletehost":
             emm_request(cfg, cfg.master, "host_delete", name=name, machinetype=kind)
         elif action == "getemmserver":
@@ -232,7 +329,7 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
         elif action == "changesetting":
             echo_lines(settings_change(cfg, threshold, window))
         else:
-            echo_lines(list_hosts(cfg, name, kind, verbose, nbservers))
+            echo_lines(list_hosts(cfg, name, kind, verbose, nbservers, parsable))
     except Exception:
         click.echo(FAILED)
         raise

@@ -177,6 +177,14 @@ def reason_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="Why: written to the admin log with the change.")(f)
 
 
+def generation_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`-generation N`: refuse the change (status 20) unless the policy is still at generation N,
+    the number `bppllist -L` shows as "Generation:" and each change adds one to."""
+    return click.option("-generation", "generation", type=click.IntRange(0, 2**31 - 1),
+                        metavar="N", default=None,
+                        help="Refuse the change unless the policy's generation is N.")(f)
+
+
 def check_reason(text: str | None) -> str:
     """-reason: one line of printable text, at most 512 characters (status 20)."""
     if text is None:
@@ -409,7 +417,8 @@ def policy_lines(p: Policy, form: str | None,
 
 # Options that take several values in one go; PolicyCommand repeats the flag for each group.
 SCHEDULE_LISTS = {"-weekday": 2, "-delweekday": 2, "-dayomonth": 1, "-deldayomonth": 1,
-                  "-incl": 1, "-excl": 1, "-delincl": 1, "-delexcl": 1}
+                  "-incl": 1, "-excl": 1, "-delincl": 1, "-delexcl": 1,
+                  "-xweekday": 2, "-xdayomonth": 1}
 
 _SCHEDULE_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("-st", {"metavar": "TYPE", "help": "Schedule type: FULL, INCR, CINC, UBAK, UARC."}),

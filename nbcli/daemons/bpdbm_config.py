@@ -64,6 +64,9 @@ from nbcli.wire.schema import opt, req
 # Names are not bounded here: the stores' check_name answers 225 for a long one, 20 for a bad one.
 NAME = req(str)
 OPT_NAME = opt(str)
+# -generation N: the change is refused unless the policy is still at generation N.
+GENERATION = opt(int, None, lo=0, hi=2**31 - 1)
+POLICY = {"policy": NAME, "generation": GENERATION}  # the fields of every policy change
 MAX_PATH = 4096
 # Policy attributes bpplinfo sets (the lists, the name and the generation are not attributes).
 INFO_ATTRS: dict[str, type[Any]] = {f.name: type(f.default) for f in fields(Policy)
@@ -79,7 +82,8 @@ INFO_RANGES = {"priority": (0, 99999), "max_jobs": (0, 999), "collect_tir": (0, 
 SCHEDULE_KEYS = frozenset({"st", "freq", "mpxmax", "number_copies", "synthetic", "rl",
                            "residence", "pool", "sg", "fail_on_error", "cal", "incl", "excl",
                            "weekday", "dayomonth", "window", "delincl", "delexcl", "delweekday",
-                           "deldayomonth", "ci", "ce", "cw", "cd", "ut",
+                           "deldayomonth", "xweekday", "xdayomonth", "ci", "ce", "cw",
+                           "cd", "ut",
                            *(f"day{d}" for d in range(7))})
 
 
@@ -105,24 +109,24 @@ class ConfigOps:
             "policy_get": op(self.policy_get, ADMIN, policy=OPT_NAME),
             "policy_create": op(self.policy_create, ADMIN, policy=NAME, sameas=OPT_NAME),
             "policy_rename": op(self.policy_rename, ADMIN, policy=NAME, new_name=NAME),
-            "policy_set_info": op(self.policy_set_info, ADMIN, policy=NAME, changes=req(dict),
+            "policy_set_info": op(self.policy_set_info, ADMIN, **POLICY, changes=req(dict),
                                   reset=opt(bool, False)),
-            "policy_client_add": op(self.policy_client_add, ADMIN, policy=NAME,
+            "policy_client_add": op(self.policy_client_add, ADMIN, **POLICY,
                                     clients=req(list, items=req(dict))),
-            "policy_client_delete": op(self.policy_client_delete, ADMIN, policy=NAME,
+            "policy_client_delete": op(self.policy_client_delete, ADMIN, **POLICY,
                                        names=req(list, items=req(str))),
-            "policy_client_modify": op(self.policy_client_modify, ADMIN, policy=NAME, client=NAME,
+            "policy_client_modify": op(self.policy_client_modify, ADMIN, **POLICY, client=NAME,
                                        hardware=opt(str), os=opt(str),
                                        priority=opt(int, None, lo=0, hi=99999)),
-            "policy_include": op(self.policy_include, ADMIN, policy=NAME,
+            "policy_include": op(self.policy_include, ADMIN, **POLICY,
                                  action=req(str, choices=frozenset({"add", "delete", "modify"})),
                                  paths=req(list, items=req(str, max_len=MAX_PATH))),
-            "policy_sched_add": op(self.policy_sched_add, ADMIN, policy=NAME, label=NAME,
+            "policy_sched_add": op(self.policy_sched_add, ADMIN, **POLICY, label=NAME,
                                    options=req(dict)),
-            "policy_sched_delete": op(self.policy_sched_delete, ADMIN, policy=NAME,
+            "policy_sched_delete": op(self.policy_sched_delete, ADMIN, **POLICY,
                                       labels=opt(list, None, items=req(str)),
                                       all=opt(bool, False)),
-            "policy_sched_change": op(self.policy_sched_change, ADMIN, policy=NAME, label=NAME,
+            "policy_sched_change": op(self.policy_sched_change, ADMIN, **POLICY, label=NAME,
                                       options=req(dict)),
             "client_attrs": op(self.client_attrs, ADMIN, client=OPT_NAME),
             "client_add": op(self.client_add, ADMIN, client=NAME, attrs=req(dict)),
@@ -188,7 +192,7 @@ class ConfigOps:
         self._writer(conn, "policy_set_info")
         changes = info_changes(msg["changes"])
         self._check_stus([changes.get("residence", "")])
-        with policies.modify(self.paths, msg["policy"]) as p:
+        with policies.modify(self.paths, msg["policy"], msg["generation"]) as p:
             if msg["reset"]:
                 p.reset_attributes(int(clock.now()))
             for attr, value in changes.items():
@@ -200,7 +204,7 @@ class ConfigOps:
         added = [policy_client(c) for c in msg["clients"]]
         if not added:
             raise NbuError(INVALID_PARAMETER, "policy_client_add: no clients")
-        with policies.modify(self.paths, msg["policy"]) as p:
+        with policies.modify(self.paths, msg["policy"], msg["generation"]) as p:
             for c in added:
                 p.add_client(c)
         return self._done(conn, "policy_client_add", msg["policy"], *(c.name for c in added))
@@ -209,7 +213,7 @@ class ConfigOps:
         self._writer(conn, "policy_client_delete")
         if not msg["names"]:
             raise NbuError(INVALID_PARAMETER, "policy_client_delete: no clients")
-        with policies.modify(self.paths, msg["policy"]) as p:
+        with policies.modify(self.paths, msg["policy"], msg["generation"]) as p:
             for name in msg["names"]:
                 p.delete_client(name)
         return self._done(conn, "policy_client_delete", msg["policy"], *msg["names"])
@@ -219,7 +223,7 @@ class ConfigOps:
         hardware, os_name, priority = msg["hardware"], msg["os"], msg["priority"]
         if (hardware, os_name, priority) == (None, None, None):
             raise NbuError(INVALID_PARAMETER, "policy_client_modify: nothing to change")
-        with policies.modify(self.paths, msg["policy"]) as p:
+        with policies.modify(self.paths, msg["policy"], msg["generation"]) as p:
             c = p.find_client(msg["client"])
             c.hardware = word(hardware, "hardware") if hardware is not None else c.hardware
             c.os = word(os_name, "os") if os_name is not None else c.os
@@ -233,7 +237,7 @@ class ConfigOps:
         if not given or (action == "modify" and len(given) != 2):
             raise NbuError(INVALID_PARAMETER,
                            f"-{action} needs {'OLD NEW' if action == 'modify' else 'paths'}")
-        with policies.modify(self.paths, msg["policy"]) as p:
+        with policies.modify(self.paths, msg["policy"], msg["generation"]) as p:
             for path in given[1:] if action == "modify" else given if action == "add" else []:
                 check_selection(p, path)
             if action == "add":
@@ -250,7 +254,7 @@ class ConfigOps:
         new = schedules.new_schedule(msg["label"],
                                      schedules.changes_from(schedule_options(msg["options"])))
         self._check_stus([c.residence for c in new.copies])
-        with policies.modify(self.paths, msg["policy"]) as p:
+        with policies.modify(self.paths, msg["policy"], msg["generation"]) as p:
             p.add_schedule(new)
         return self._done(conn, "policy_sched_add", msg["policy"], msg["label"])
 
@@ -259,7 +263,7 @@ class ConfigOps:
         self._writer(conn, "policy_sched_delete")
         if bool(msg["labels"]) == msg["all"]:
             raise NbuError(INVALID_PARAMETER, "policy_sched_delete: give labels or all")
-        with policies.modify(self.paths, msg["policy"]) as p:
+        with policies.modify(self.paths, msg["policy"], msg["generation"]) as p:
             if msg["all"]:
                 p.schedules = []
             for label in msg["labels"] or []:
@@ -271,7 +275,7 @@ class ConfigOps:
         self._writer(conn, "policy_sched_change")
         changes = schedules.changes_from(schedule_options(msg["options"]))
         self._check_stus(changes.residence or [])
-        with policies.modify(self.paths, msg["policy"]) as p:
+        with policies.modify(self.paths, msg["policy"], msg["generation"]) as p:
             schedules.apply(p.find_schedule(msg["label"]), changes)
         return self._done(conn, "policy_sched_change", msg["policy"], msg["label"],
                           sorted(msg["options"]))

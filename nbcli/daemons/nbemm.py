@@ -32,7 +32,7 @@ from nbcli.daemons.nbemm_media import MediaOps
 from nbcli.net.conn import Connection
 from nbcli.net.service import Handler, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE
-from nbcli.status import DATABASE_ERROR, NO_ENTITY, NbuError
+from nbcli.status import DATABASE_ERROR, INVALID_PARAMETER, NO_ENTITY, NbuError
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
@@ -72,6 +72,14 @@ class Nbemm(Daemon):
                            master=opt(str), version=opt(str)),
             "host_delete": op(self.host_delete, ADMIN, name=name, machinetype=kind),
             "host_list": op(self.host_list, ADMIN, name=opt(str), machinetype=opt(str)),
+            "host_update": op(self.host_update, ADMIN, name=name, machinetype=kind,
+                              master=opt(str), version=opt(str), os=opt(str)),
+            "host_rename": op(self.host_rename, ADMIN, name=name, machinetype=kind,
+                              new_name=req(str)),
+            "host_alias": op(self.host_alias, ADMIN, name=name, machinetype=kind,
+                             action=req(str, choices=("add", "delete", "get")),
+                             alias=opt(str)),
+            "errors_probe": op(self.errors_probe, ADMIN, media_id=opt(str)),
             "stu_add": op(self.stu_add, ADMIN, label=req(str), host=opt(str),
                           path=opt(str, ""), cj=opt(int, emmdb.DEFAULT_CJ), mfs_mb=opt(int),
                           stype=opt(int, emmdb.BASIC_DISK), odo=opt(int, 0), rt=opt(str),
@@ -87,7 +95,8 @@ class Nbemm(Daemon):
         }
         media = MediaOps(lambda: self.emm, self.log)
         ops.update(media.ops())
-        ops = audited(ops, "host_add", "host_delete", "stu_add", "stu_delete", *media.AUDITED)
+        ops = audited(ops, "host_add", "host_delete", "host_update", "host_rename",
+                      "host_alias", "stu_add", "stu_delete", *media.AUDITED)
         return {"nbemm": {n: replace(o, handler=_database_errors(o.handler))
                           for n, o in ops.items()}}
 
@@ -137,6 +146,47 @@ class Nbemm(Daemon):
         if name is not None and not hosts:
             raise NbuError(NO_ENTITY, f"host {name} is not in the EMM database")
         return {"hosts": hosts}
+
+    def host_update(self, msg: Message, conn: Connection) -> Message:
+        name, kind = msg["name"], emmdb.machine_type(msg["machinetype"])
+        master, version, os_name = msg["master"], msg["version"], msg["os"]
+        if master is not None:
+            emmdb.check_name("master server name", master)
+        if version is not None:
+            emmdb.check_version(version)
+        if os_name is not None:
+            emmdb.check_os(os_name)
+        self.emm.host_edits.update(name, kind, master, version, os_name)
+        self.log.info("host %s (%s) updated by %s", name, kind, conn.peer)
+        return {}
+
+    def host_rename(self, msg: Message, conn: Connection) -> Message:
+        old, kind = msg["name"], emmdb.machine_type(msg["machinetype"])
+        new = emmdb.check_name("new machine name", msg["new_name"])
+        if old == self.cfg.client_name:
+            # nbemm adds this host back under its bp.toml name on the next start.
+            raise NbuError(INVALID_PARAMETER, f"{old} is this master: rename it in bp.toml")
+        self.emm.host_edits.rename(old, new, kind)
+        self.log.info("host %s (%s) renamed %s by %s", old, kind, new, conn.peer)
+        return {}
+
+    def host_alias(self, msg: Message, conn: Connection) -> Message:
+        name, kind = msg["name"], emmdb.machine_type(msg["machinetype"])
+        action, alias = msg["action"], msg["alias"]
+        edits = self.emm.host_edits
+        if action == "get":
+            return {"aliases": edits.aliases(name, kind)}
+        if not alias:
+            raise NbuError(INVALID_PARAMETER, f"-{action}alias needs -alias")
+        if action == "add":
+            edits.add_alias(name, kind, emmdb.check_name("alias", alias))
+        else:
+            edits.delete_alias(name, kind, alias)
+        self.log.info("alias %s of %s (%s): %s by %s", alias, name, kind, action, conn.peer)
+        return {}
+
+    def errors_probe(self, msg: Message, conn: Connection) -> Message:
+        return {"errors": self.emm.media_errors(msg["media_id"])}
 
     # --- storage units -----------------------------------------------------------------------
 

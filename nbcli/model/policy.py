@@ -111,6 +111,11 @@ class Schedule:
     days_of_month: list[int] = field(default_factory=list)
     last_day_of_month: bool = False
     windows: list[Window] = field(default_factory=_no_windows)
+    # bpplschedrep -xweekday / -xdayomonth: recurring days that are never run days and open no
+    # window, whatever the schedule's type (as excluded_dates).
+    excluded_weekdays: list[Weekday] = field(default_factory=list)
+    excluded_days_of_month: list[int] = field(default_factory=list)
+    excluded_last_day: bool = False
 
     @property
     def retention(self) -> int:
@@ -218,6 +223,15 @@ class Policy:
 _KEPT_AS_IS = ("clients", "includes", "schedules", "name", "policy_type")
 
 
+def check_generation(policy: Policy, generation: int | None) -> None:
+    """-generation N of the policy commands: status 20 unless the policy is still at
+    generation N (each saved change adds one, so another one has changed it since N was read)."""
+    if generation is not None and policy.generation != generation:
+        raise NbuError(INVALID_PARAMETER, f"policy {policy.name} is at generation "
+                                          f"{policy.generation}, not {generation}: it changed "
+                                          "since it was read")
+
+
 def to_toml(policy: Policy) -> str:
     """The policy.toml text of `policy` (its name is the folder's, so it is not stored)."""
     data: dict[str, Any] = {"version": FORMAT_VERSION,
@@ -242,7 +256,20 @@ def _schedule_data(s: Schedule) -> dict[str, Any]:
         "windows": [{"day": DAYS[d], "start": w.start, "duration": w.duration}
                     for d, w in enumerate(s.windows)],
         "copies": [vars(c) for c in s.copies],
-    }
+    } | _exclusions_data(s)
+
+
+def _exclusions_data(s: Schedule) -> dict[str, Any]:
+    """The recurring exclusions, only when there are some (older files stay byte-identical)."""
+    data: dict[str, Any] = {}
+    if s.excluded_weekdays:
+        data["excluded_weekdays"] = [{"day": DAYS[w.day], "week": w.week}
+                                     for w in s.excluded_weekdays]
+    if s.excluded_days_of_month:
+        data["excluded_days_of_month"] = list(s.excluded_days_of_month)
+    if s.excluded_last_day:
+        data["excluded_last_day"] = True
+    return data
 
 
 def from_toml(name: str, text: str) -> Policy:
@@ -291,13 +318,17 @@ def _policy(name: str, data: dict[str, Any]) -> Policy:
 def _schedule(d: dict[str, Any]) -> Schedule:
     s = Schedule(str(d["label"]))
     s.sched_type = kinds.SCHED_CODES[str(d.get("type", "FULL"))]
-    for key in ("frequency", "calendar", "max_mpx", "synthetic", "last_day_of_month"):
+    for key in ("frequency", "calendar", "max_mpx", "synthetic", "last_day_of_month",
+                "excluded_last_day"):
         setattr(s, key, _take(d, key, getattr(s, key)))
     s.included_dates = [_date(x) for x in _list(d, "included_dates")]
     s.excluded_dates = [_date(x) for x in _list(d, "excluded_dates")]
     s.weekdays = [Weekday(DAYS.index(w["day"]), int(w["week"]))
                   for w in _list(d, "weekdays")]
     s.days_of_month = [int(x) for x in _list(d, "days_of_month")]
+    s.excluded_weekdays = [Weekday(DAYS.index(w["day"]), int(w["week"]))
+                           for w in _list(d, "excluded_weekdays")]
+    s.excluded_days_of_month = [int(x) for x in _list(d, "excluded_days_of_month")]
     windows = _list(d, "windows")
     if windows:
         if len(windows) != len(DAYS):

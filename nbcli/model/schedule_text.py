@@ -67,6 +67,14 @@ def _recurring(s: Schedule) -> list[str]:
     return out + (["Last day of the month"] if s.last_day_of_month else [])
 
 
+def _recurring_exclusions(s: Schedule) -> list[str]:
+    """bpplschedrep -xweekday / -xdayomonth, in the words of the included days' entries."""
+    out = [f"{DAYS[w.day]}, {'Every Week' if w.week == 0 else f'Week {w.week}'}"
+           for w in s.excluded_weekdays]
+    out += [f"Day {n} of the month" for n in s.excluded_days_of_month]
+    return out + (["Last day of the month"] if s.excluded_last_day else [])
+
+
 def _hms(seconds: int, hour_digits: int = 2) -> str:
     return f"{seconds // 3600:0{hour_digits}d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
@@ -94,7 +102,7 @@ def _dates(s: Schedule, form: str) -> list[str]:
                    f"{head}{'Frequency:':<20} {frequency_u(s.frequency)}")
     out.append(f"{rule}Excluded Dates----------")
     excluded = [f"EXCLUDE DATE {n} - {_date(d)}" if long else _date(d)
-                for n, d in enumerate(s.excluded_dates)]
+                for n, d in enumerate(s.excluded_dates)] + _recurring_exclusions(s)
     return out + [entry + t for t in excluded or NO_EXCLUDES]
 
 

@@ -122,6 +122,8 @@ class ScheduleChanges:
     drop_weekdays: list[Weekday] = field(default_factory=list)
     days: list[int | str] = field(default_factory=list)
     drop_days: list[int | str] = field(default_factory=list)
+    exclude_weekdays: list[Weekday] = field(default_factory=list)  # -xweekday
+    exclude_days: list[int | str] = field(default_factory=list)  # -xdayomonth
     windows: dict[int, Window] = field(default_factory=dict)  # day -> window
 
     @property
@@ -184,8 +186,9 @@ def _apply_copies(s: Schedule, ch: ScheduleChanges) -> None:
 def _apply_calendar(s: Schedule, ch: ScheduleChanges) -> None:
     if ch.clear_included:
         s.included_dates = []
-    if ch.clear_excluded:
-        s.excluded_dates = []
+    if ch.clear_excluded:  # -ce: every exclusion, the recurring ones too
+        s.excluded_dates, s.excluded_weekdays = [], []
+        s.excluded_days_of_month, s.excluded_last_day = [], False
     if ch.clear_weekdays:
         s.weekdays = []
     if ch.clear_days:
@@ -198,6 +201,11 @@ def _apply_calendar(s: Schedule, ch: ScheduleChanges) -> None:
     s.days_of_month = numbers
     if LAST_DAY in ch.days:
         s.last_day_of_month = True
+    s.excluded_weekdays = _edit(s.excluded_weekdays, ch.exclude_weekdays, [])
+    s.excluded_days_of_month = _edit(
+        s.excluded_days_of_month, [d for d in ch.exclude_days if isinstance(d, int)], [])
+    if LAST_DAY in ch.exclude_days:
+        s.excluded_last_day = True
     if LAST_DAY in ch.drop_days:
         s.last_day_of_month = False
 
@@ -252,6 +260,8 @@ def _calendar_changes(ch: ScheduleChanges, opts: Mapping[str, Any]) -> None:
     ch.drop_weekdays = [parse_weekday(d, w) for d, w in opts.get("delweekday") or ()]
     ch.days = [parse_day_of_month(d) for d in opts.get("dayomonth") or ()]
     ch.drop_days = [parse_day_of_month(d) for d in opts.get("deldayomonth") or ()]
+    ch.exclude_weekdays = [parse_weekday(d, w) for d, w in opts.get("xweekday") or ()]
+    ch.exclude_days = [parse_day_of_month(d) for d in opts.get("xdayomonth") or ()]
     for key in ("ci", "ce", "cw", "cd"):
         setattr(ch, _CLEARS[key], bool(opts.get(key)))
     if opts.get("window"):

@@ -6,7 +6,8 @@ following days. Times are computed on the wall clock (`time.mktime` with isdst=-
 window that opens at 18:00 opens at 18:00 on a DST day too, and a window of 24 hours from
 midnight ends at the next midnight: on the 23- and 25-hour days of a DST change the windows
 of consecutive days neither overlap nor leave a gap. A window belongs to the day it opens on;
-no window opens on an excluded date.
+no window opens on an excluded date, nor on an excluded weekday or day of the month
+(bpplschedrep -xweekday, -xdayomonth).
 
 Pure code: no disk, no clock (callers pass the time). Imports only nbcli's tables and the
 policy model.
@@ -14,12 +15,13 @@ policy model.
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import time
 from dataclasses import dataclass
 
 from nbcli import kinds
-from nbcli.catalog.policy_model import Schedule
+from nbcli.catalog.policy_model import Schedule, Weekday
 
 # parse_window allows a duration of up to a week, so a window open at t may have opened on
 # any of the 7 days before t's own day.
@@ -63,6 +65,32 @@ def weekday(day: datetime.date) -> int:
     return (day.weekday() + 1) % 7
 
 
+LAST_WEEK = 5
+
+
+def days_in_month(day: datetime.date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def matches_weekday(w: Weekday, day: datetime.date) -> bool:
+    """Whether `day` is weekday `w`: weeks 1-4 the first to fourth such day of the month,
+    5 the last one, 0 every week."""
+    if w.day != weekday(day):
+        return False
+    if w.week == 0:
+        return True
+    if w.week == LAST_WEEK:
+        return day.day + 7 > days_in_month(day)
+    return (day.day - 1) // 7 + 1 == w.week
+
+
+def is_excluded(schedule: Schedule, day: datetime.date) -> bool:
+    """An exclude date, or a day of the excluded weekdays or days of the month."""
+    return (day in schedule.excluded_dates or day.day in schedule.excluded_days_of_month
+            or (schedule.excluded_last_day and day.day == days_in_month(day))
+            or any(matches_weekday(w, day) for w in schedule.excluded_weekdays))
+
+
 def has_windows(schedule: Schedule) -> bool:
     """False for a schedule that never starts automatically (every duration 0)."""
     return any(w.duration > 0 for w in schedule.windows)
@@ -71,7 +99,7 @@ def has_windows(schedule: Schedule) -> bool:
 def opening_on(schedule: Schedule, day: datetime.date) -> Opening | None:
     """The window that opens on `day`, if that weekday has one and `day` is not excluded."""
     w = schedule.windows[weekday(day)]
-    if w.duration <= 0 or day in schedule.excluded_dates:
+    if w.duration <= 0 or is_excluded(schedule, day):
         return None
     return Opening(day, wall(day, w.start), wall(day, w.start + w.duration))
 

@@ -5,6 +5,7 @@ commands run as real processes with their output checked field by field."""
 from __future__ import annotations
 
 import gc
+import re
 import shlex
 import warnings
 from collections.abc import Callable, Iterator
@@ -338,3 +339,98 @@ def test_daemon_stops_cleanly(emm: Host) -> None:
     wait_for(lambda: not emm.cfg.paths.pidfile("nbemm").exists(), 10, "nbemm's pid file gone")
     log = next((emm.cfg.paths.logs / "nbemm").glob("log.*")).read_text()
     assert log.splitlines()[-1].endswith("nbemm stopped")
+
+
+def framed(out: str) -> list[str]:
+    """The lines between NetBackup's frame (Perl scripts read lines 2..n-1)."""
+    lines = out.splitlines()
+    assert lines[0].startswith("NBEMMCMD, Version: ")
+    assert lines[-1] == "Command completed successfully."
+    return lines[1:-1]
+
+
+def test_nbemmcmd_update_rename_alias(emm: Host) -> None:
+    emm.run("nbemmcmd", "-addhost", "-machinename", "media2", "-machinetype", "media")
+    emm.run("bpstuadd", "-label", "disk2", "-path", "/nb/disk2", "-host", "media2")
+    assert framed(emm.run("nbemmcmd", "-updatehost", "-machinename", "media2", "-machinetype",
+                          "media", "-netbackupversion", "10.2", "-operatingsystem",
+                          "Linux").stdout) == []
+    block = framed(emm.run("nbemmcmd", "-listhosts", "-verbose", "-display_server",
+                           "-machinename", "media2", "-machinetype", "media").stdout)
+    assert '        OperatingSystem = "Linux"' in block
+    assert block[-1] == "        NetBackupVersion = 10.2 (1020000)"
+    # -parsable: one EMMHOST line a record, split on " - "
+    parsable = framed(emm.run("nbemmcmd", "-listhosts", "-parsable").stdout)
+    assert [line.split(" - ") for line in parsable] == [
+        [f"EMMHOST{call(emm, 'host_list')['hosts'][0]['version']}", "aio", "master", "aio",
+         "-"],
+        [parsable[1].split(" - ")[0], "aio", "media", "aio", "-"],
+        ["EMMHOST10.2", "media2", "media", "aio", "Linux"]]
+    # A name in use is refused (226), as NetBackup refuses it; nothing changes.
+    rc, out, err = run_fail(emm, "nbemmcmd", "-renamehost", "-machinename", "media2",
+                            "-newmachinename", "aio", "-machinetype", "media")
+    assert rc == 226 and out.splitlines()[-1] == "Command did not complete successfully."
+    assert err.splitlines()[-1].startswith("EXIT STATUS 226: ")
+    emm.run("nbemmcmd", "-renamehost", "-machinename", "media2", "-newmachinename",
+            "media2.lan", "-machinetype", "media")
+    lines = framed(emm.run("nbemmcmd", "-listhosts").stdout)
+    assert [line.split() for line in lines[1:]] == \
+        [["master", "aio"], ["media", "aio"], ["media", "media2.lan"]]
+    assert emm.run("bpstulist", "-label", "disk2").stdout.split()[2] == "media2.lan"
+    emm.run("nbemmcmd", "-machinealias", "-machinename", "media2.lan", "-machinetype",
+            "media", "-addalias", "-alias", "media2")
+    emm.run("nbemmcmd", "-machinealias", "-machinename", "media2.lan", "-machinetype",
+            "media", "-addalias", "-alias", "m2")
+    rc, _, _ = run_fail(emm, "nbemmcmd", "-machinealias", "-machinename", "aio",
+                        "-machinetype", "media", "-addalias", "-alias", "m2")
+    assert rc == 226
+    get = ("nbemmcmd", "-machinealias", "-machinename", "media2.lan", "-machinetype", "media",
+           "-getaliases")
+    assert framed(emm.run(*get).stdout) == ["media2", "m2"]
+    emm.run("nbemmcmd", "-machinealias", "-machinename", "media2.lan", "-machinetype",
+            "media", "-deletealias", "-alias", "media2")
+    assert framed(emm.run(*get).stdout) == ["m2"]
+    rc, _, _ = run_fail(emm, "nbemmcmd", "-machinealias", "-machinename", "media2.lan",
+                        "-machinetype", "media", "-deletealias", "-alias", "media2")
+    assert rc == 227
+
+
+@pytest.mark.parametrize("argv, code", [
+    (["-updatehost", "-machinename", "aio", "-machinetype", "media"], 20),
+    (["-updatehost", "-machinename", "ghost", "-machinetype", "media", "-operatingsystem",
+      "x"], 227),
+    (["-updatehost", "-machinename", "aio", "-machinetype", "media", "-netbackupversion",
+      "ten"], 20),
+    (["-renamehost", "-machinename", "aio", "-machinetype", "media"], 20),
+    (["-renamehost", "-machinename", "aio", "-machinetype", "master", "-newmachinename",
+      "x"], 20),
+    (["-renamehost", "-machinename", "ghost", "-machinetype", "media", "-newmachinename",
+      "x"], 227),
+    (["-machinealias", "-machinename", "aio", "-machinetype", "media"], 20),
+    (["-machinealias", "-machinename", "aio", "-machinetype", "media", "-addalias"], 20),
+    (["-machinealias", "-machinename", "aio", "-machinetype", "media", "-addalias",
+      "-alias", "bad name"], 20),
+])
+def test_nbemmcmd_host_change_errors(emm: Host, argv: list[str], code: int) -> None:
+    rc, _, err = run_fail(emm, "nbemmcmd", *argv)
+    assert rc == code and err.splitlines()[-1].startswith(f"EXIT STATUS {code}: ")
+    assert "Traceback" not in err
+    assert [h["name"] for h in call(emm, "host_list")["hosts"]] == ["aio", "aio"]
+
+
+def test_nbemmcmd_errorsprobe(emm: Host) -> None:
+    assert framed(emm.run("nbemmcmd", "-errorsprobe").stdout) == \
+        ["No media or drive errors were found."]
+    home = "/nb/volmgr/vtl"  # a robot, a drive and a medium, as test_emm_media's library()
+    call(emm, "robot_add", rn=0, rt="tld", host="aio", device=home)
+    call(emm, "drive_add", name="HP.ULTRIUM.000", host="aio", type="hcart", rn=0, drnum=0,
+         path=f"{home}:0")
+    call(emm, "media_add", media_id="A00001", type="hcart", rt="tld", rn=0, slot=1)
+    call(emm, "media_error", jobid=7, media_id="A00001", drive="HP.ULTRIUM.000", kind="write")
+    lines = framed(emm.run("nbemmcmd", "-errorsprobe").stdout)
+    assert lines[0] == "The following media and drive errors were found:"
+    assert lines[1].split()[:3] == ["Time", "Media", "ID"]
+    assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d +A00001 +HP\.ULTRIUM\.000 +aio +7 "
+                        r"write", lines[2])
+    assert framed(emm.run("nbemmcmd", "-errorsprobe", "-mediaid", "A00002").stdout) == \
+        ["No media or drive errors were found."]

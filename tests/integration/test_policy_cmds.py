@@ -317,3 +317,83 @@ def test_help_ends_with_exit_status(host: Host, command: str) -> None:
     section = description[[line.strip() for line in description].index("EXIT STATUS") + 1:]
     assert section and all(re.match(r"\s+\d+\s+\S", line) for line in section), section
     assert section[0].split()[0] == "0"
+
+
+def generation(host: Host, name: str = "pol") -> int:
+    """The policy's generation as a script reads it: bpplinfo P -L | grep Generation: | $2."""
+    lines = [line for line in host.run("bpplinfo", name, "-L").stdout.splitlines()
+             if re.match(r"Generation:\s", line)]
+    assert len(lines) == 1, lines
+    return int(lines[0].split()[1])
+
+
+def test_generation_refuses_a_change_to_a_changed_policy(host: Host) -> None:
+    make_policy(host)
+    read = generation(host)
+    host.run("bpplinfo", "pol", "-modify", "-priority", "5", "-generation", str(read))
+    assert generation(host) == read + 1
+    # The generation the script read is stale now: every policy command refuses with 20.
+    stale = str(read)
+    err = fails(host, 20, "bpplinfo", "pol", "-modify", "-priority", "7", "-generation", stale)
+    assert f"at generation {read + 1}, not {read}" in err
+    fails(host, 20, "bpplclients", "pol", "-add", "c3", "Linux", "RedHat", "-generation", stale)
+    fails(host, 20, "bpplclients", "pol", "-delete", "c1", "-generation", stale)
+    fails(host, 20, "bpplclients", "pol", "-modify", "c1", "-os", "Alma", "-generation", stale)
+    fails(host, 20, "bpplinclude", "pol", "-add", "/srv", "-generation", stale)
+    fails(host, 20, "bpplsched", "pol", "-add", "incr", "-st", "INCR", "-generation", stale)
+    fails(host, 20, "bpplsched", "pol", "-delete", "full", "-generation", stale)
+    fails(host, 20, "bpplsched", "pol", "-deleteall", "-generation", stale)
+    fails(host, 20, "bpplschedrep", "pol", "full", "-rl", "4", "-generation", stale)
+    fails(host, 20, "bpplsched", "pol", "-L", "-generation", stale)
+    fails(host, 20, "bpplinfo", "pol", "-L", "-generation", stale)
+    # With the current generation each goes through, and each adds one.
+    for argv in (["bpplclients", "pol", "-add", "c3", "Linux", "RedHat"],
+                 ["bpplinclude", "pol", "-add", "/srv"],
+                 ["bpplschedrep", "pol", "full", "-rl", "4"],
+                 ["bpplsched", "pol", "-add", "incr", "-st", "INCR"]):
+        now = generation(host)
+        host.run(*argv, "-generation", str(now))
+        assert generation(host) == now + 1
+    assert "incr" in host.run("bpplsched", "pol", "-L", "-generation",
+                              str(generation(host))).stdout
+    fails(host, 20, "bpplinfo", "pol", "-modify", "-priority", "7", "-generation", "-1")
+
+
+def test_bppllist_hwos(host: Host) -> None:
+    make_policy(host)  # clients c1 Linux RedHat, c2 Linux Debian
+    host.run("bpplclients", "pol", "-add", "c9", "ARM64", "Alpine")
+    lines = host.run("bppllist", "-hwos").stdout.splitlines()
+    # one `hardware os` pair a line, as `bpplclients P -add C $hw $os` takes them
+    assert all(re.fullmatch(r"\S+ \S+", line) for line in lines)
+    assert lines == sorted(set(lines))
+    pairs = [tuple(line.split()) for line in lines]
+    assert {("Linux", "RedHat"), ("Linux", "Debian"), ("ARM64", "Alpine"),
+            ("Windows-x64", "Windows")} <= set(pairs)
+    fails(host, 20, "bppllist", "pol", "-hwos")
+
+
+def excluded_entries(host: Host, form: str) -> list[str]:
+    """The entries under `Excluded Dates----------`, up to the next rule or label."""
+    lines = host.run("bpplsched", "pol", form, "-label", "full").stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "Excluded Dates-" in line)
+    out = []
+    for line in lines[start + 1:]:
+        if re.match(r"\s*(\w[\w ./]*:|\S+-{5,})", line):
+            break
+        out.append(line.strip())
+    return out
+
+
+def test_bpplschedrep_xweekday_xdayomonth(host: Host) -> None:
+    make_policy(host)
+    host.run("bpplschedrep", "pol", "full", "-excl", "12/25/2024",
+             "-xweekday", "Sunday", "0", "Friday", "5", "-xdayomonth", "15", "l")
+    assert excluded_entries(host, "-U") == ["12/25/2024", "Sunday, Every Week",
+                                            "Friday, Week 5", "Day 15 of the month",
+                                            "Last day of the month"]
+    assert excluded_entries(host, "-L")[0] == "EXCLUDE DATE 0 - 12/25/2024"
+    fails(host, 20, "bpplschedrep", "pol", "full", "-xweekday", "Someday", "1")
+    fails(host, 20, "bpplschedrep", "pol", "full", "-xdayomonth", "32")
+    host.run("bpplschedrep", "pol", "full", "-ce")  # every exclusion goes
+    assert excluded_entries(host, "-U") == ["No specific exclude dates entered",
+                                            "No exclude days of week entered"]

@@ -249,3 +249,25 @@ def test_nbemmcmd_settings_and_media(host: Host) -> None:
                     host.name, check=False)
     assert gone.returncode == 227 and gone.stdout.endswith(
         "Command did not complete successfully.\n")
+
+
+def test_bpgetconfig_i_writes_the_include_list(aio_root: Host, tmp_path: Path) -> None:
+    # InventoryLinuxInclExclList.sh (public inventory script):
+    #   bpgetconfig -i $DEST_PATH/incl_$client $client; [[ -e $DEST_PATH/incl_$client ]] && cat
+    out = tmp_path / f"incl_{aio_root.name}"
+    r = aio_root.run("bpgetconfig", "-i", str(out), aio_root.name)
+    assert r.stdout == "" and not out.exists()  # no include list, no file
+    aio_root.run("bpsetconfig", input="INCLUDE = /var/log/keep\nINCLUDE = /tmp/keep me\n"
+                                      "EXCLUDE = /var/log\n")
+    aio_root.run("bpgetconfig", "-i", str(out), aio_root.name)
+    assert out.read_text() == "/var/log/keep\n/tmp/keep me\n"
+    aio_root.run("bpgetconfig", "-i", str(tmp_path / "local"))  # no operand: this host
+    assert (tmp_path / "local").read_text() == out.read_text()
+    # -r is accepted and changes nothing
+    assert aio_root.run("bpgetconfig", "-r", "INCLUDE").stdout == \
+        aio_root.run("bpgetconfig", "INCLUDE").stdout == \
+        "INCLUDE = /var/log/keep\nINCLUDE = /tmp/keep me\n"
+    bad = aio_root.run("bpgetconfig", "-i", str(tmp_path / "no" / "dir" / "f"), check=False)
+    assert bad.returncode == 12 and bad.stderr.splitlines()[-1].startswith("EXIT STATUS 12")
+    two = aio_root.run("bpgetconfig", "-i", str(out), "a", "b", check=False)
+    assert two.returncode == 20

@@ -45,7 +45,7 @@ def test_hosts_add_list_filter_delete(db: EmmDB) -> None:
     assert db.add_host("master1", "primary", exist_ok=True) is False  # alias of master
     db.add_host("nas1", "ndmp", version="10.1.1")
     assert db.hosts(machinetype="ndmp") == [{"name": "nas1", "machinetype": "ndmp",
-                                             "master": "", "version": "10.1.1"}]
+                                             "master": "", "version": "10.1.1", "os": ""}]
     assert [h["machinetype"] for h in db.hosts(name="media1")] == ["media"]
     db.delete_host("nas1", "ndmp")
     assert db.hosts(name="nas1") == []
@@ -226,7 +226,7 @@ def test_state_survives_a_reopen(tmp_path: Path) -> None:
         assert again.allocations() == [{"jobid": 5, "stu": "a", "kind": "restore", "host": "m",
                                          "time": 50, "drive": None, "media_id": None}]
         assert again.hosts() == [{"name": "m", "machinetype": "media", "master": "",
-                                  "version": ""}]
+                                  "version": "", "os": ""}]
     finally:
         again.close()
 
@@ -238,3 +238,48 @@ def test_a_failing_database_is_status_220() -> None:
         raise sqlite3.OperationalError("database or disk is full")
 
     assert status_of(_database_errors(broken), {"op": "stu_add"}, None) == 220
+
+
+def test_update_rename_and_aliases(db: EmmDB) -> None:
+    edits = db.host_edits
+    edits.update("media1", "media", None, "10.2", "Linux")
+    assert db.hosts(name="media1")[0] == {"name": "media1", "machinetype": "media",
+                                          "master": "master1", "version": "10.2", "os": "Linux"}
+    assert status_of(edits.update, "ghost", "media", "m", None, None) == 227
+    db.add_stu(stu("d1"))
+    edits.add_alias("media1", "media", "m1")
+    assert status_of(edits.add_alias, "media2", "media", "m1") == 226  # another's alias
+    assert status_of(edits.add_alias, "media2", "media", "media1") == 226  # a host's name
+    # NetBackup refuses a name in use: a host of any type, or an alias.
+    assert status_of(edits.rename, "media1", "media2", "media") == 226
+    assert status_of(edits.rename, "media1", "master1", "media") == 226
+    assert status_of(edits.rename, "media2", "m1", "media") == 226
+    assert status_of(edits.rename, "ghost", "new", "media") == 227
+    edits.rename("media1", "media1.lan", "media")
+    assert [h["name"] for h in db.hosts(machinetype="media")] == ["media1.lan", "media2"]
+    assert db.stus("d1")[0]["host"] == "media1.lan"  # its storage unit follows
+    assert edits.aliases("media1.lan", "media") == ["m1"]
+    assert status_of(edits.delete_alias, "media1.lan", "media", "nope") == 227
+    edits.delete_alias("media1.lan", "media", "m1")
+    assert edits.aliases("media1.lan", "media") == []
+    edits.add_alias("media2", "media", "m2")
+    db.delete_host("media2", "media")
+    db.add_host("media2", "media")
+    assert edits.aliases("media2", "media") == []  # deleting a host deletes its aliases
+
+
+def test_hosts_table_gains_os_column(tmp_path: Path) -> None:
+    path = tmp_path / "emm.db"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE hosts (name TEXT NOT NULL, machinetype TEXT NOT NULL, "
+                "master TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '', "
+                "PRIMARY KEY (name, machinetype))")
+    old.execute("INSERT INTO hosts VALUES ('m', 'master', '', '9.1')")
+    old.commit()
+    old.close()
+    d = EmmDB(path)
+    try:
+        assert d.hosts() == [{"name": "m", "machinetype": "master", "master": "",
+                              "version": "9.1", "os": ""}]
+    finally:
+        d.close()

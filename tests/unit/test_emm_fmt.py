@@ -71,3 +71,9 @@ def test_nbemmcmd_lines() -> None:
     assert "        NetBackupVersion = 10.1.1 (1011000)" in block
     assert nbemmcmd.version_number("8.1.2") == 812000
     assert nbemmcmd.verbose_block({**host, "version": ""})[-1].endswith("0.0.0.0 (0)")
+    assert nbemmcmd.verbose_block({**host, "os": "Linux"})[-2] == \
+        '        OperatingSystem = "Linux"'
+    # -parsable: split on " - " (NetBackup's shape: EMMHOST<version> - <host> - ...)
+    assert nbemmcmd.parsable_line(host).split(" - ") == \
+        ["EMMHOST10.1.1", "media1", "media", "m1", "-"]
+    assert nbemmcmd.probe_lines([]) == ["No media or drive errors were found."]

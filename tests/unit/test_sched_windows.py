@@ -184,3 +184,23 @@ def test_last_run_day_looks_back_to_the_floor() -> None:
     assert last_run_day(s, D(2024, 3, 7), D(2024, 1, 1)) == D(2024, 3, 4)
     assert last_run_day(s, D(2024, 3, 4), D(2024, 3, 4)) == D(2024, 3, 4)
     assert last_run_day(s, D(2024, 3, 7), D(2024, 3, 5)) is None
+
+
+def test_excluded_weekdays_and_days_of_month_are_never_run_days() -> None:
+    # bpplschedrep -xweekday Friday 5 -xdayomonth 15 l: every Friday and day 1/15/last
+    # would run; the last Friday (29), the 15th and the last day (31) are excluded.
+    s = Schedule("s", calendar=1, weekdays=[Weekday(5, 0)], days_of_month=[1, 15],
+                 last_day_of_month=True, excluded_weekdays=[Weekday(5, 5)],
+                 excluded_days_of_month=[15], excluded_last_day=True)
+    runs = [d for d in range(1, 32) if is_run_day(s, D(2024, 3, d))]
+    assert runs == [1, 8, 22]
+
+
+def test_no_window_opens_on_an_excluded_weekday_or_day() -> None:
+    s = Schedule("s", windows=[Window(18 * HOUR, 2 * HOUR) for _ in range(7)],
+                 excluded_weekdays=[Weekday(2, 0)], excluded_days_of_month=[7])
+    # Tuesday 03/05/2024 (every Tuesday excluded), Thursday the 7th: the next window after
+    # Monday's opens on Wednesday, then Friday.
+    assert window_at(s, at("03/05/2024 19:00:00")) is None
+    assert opens(s, at("03/04/2024 21:00:00")) == at("03/06/2024 18:00:00")
+    assert opens(s, at("03/06/2024 21:00:00")) == at("03/08/2024 18:00:00")
