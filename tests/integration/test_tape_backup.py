@@ -243,6 +243,12 @@ def test_write_errors_suspend_the_medium_and_the_job_goes_on_another(
     details = h.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
     assert "media A00000 is now SUSPENDED" in details
     assert allocations(h) == []
+    # as an operator sees it: bpmedialist's status word, and available_media's
+    listed = h.run("bpmedialist", "-m", "A00000").stdout
+    assert "SUSPENDED" in listed and "SUSPENDED" not in h.run("bpmedialist", "-m",
+                                                              "A00001").stdout
+    assert any(ln.split()[0] == "A00000" and ln.split()[-1] == "SUSPENDED"
+               for ln in h.run("available_media").stdout.splitlines() if ln.strip())
 
 
 def test_a_killed_bptm_leaves_no_drive_or_medium_held(tape: Host, tmp_path: Path) -> None:

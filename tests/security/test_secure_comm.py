@@ -25,6 +25,7 @@ from nbcli.status import CERT_NAME_MISMATCH, HANDSHAKE_FAILED, NbuError
 from nbcli.wire import frames
 from tests.conftest import Host, running_three, wait_for
 from tests.flowkit import add_policy, add_stu, last_jobid, rename_file
+from tests.integration.test_pbx import read_reply
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a packet capture needs root")
 
@@ -118,21 +119,6 @@ def media_port(hosts: dict[str, Host]) -> int:
     return hosts["media"].cfg.address_of("media")[1]
 
 
-def hello_reply(s: socket.socket) -> dict:
-    header = _exact(s, 4)
-    return frames.decode_body(_exact(s, frames.frame_length(header)))
-
-
-def _exact(s: socket.socket, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
-
-
 def test_a_host_that_is_not_enrolled_is_refused(hosts: dict[str, Host]) -> None:
     """Plain TCP from the client's own address, as a host without a certificate: PBX answers
     26 and closes; bpcd never sees it. Only nbwmc (enrolment) takes such a host."""
@@ -140,14 +126,14 @@ def test_a_host_that_is_not_enrolled_is_refused(hosts: dict[str, Host]) -> None:
     with socket.create_connection(("127.0.0.2", media_port(hosts)),
                                   source_address=("127.0.0.3", 0), timeout=10) as s:
         s.sendall(frames.encode(frames.hello("bpcd", "client")))
-        reply = hello_reply(s)
+        reply = read_reply(s)
     assert reply["status"] == HANDSHAKE_FAILED and "only secure" in reply["msg"]
     with socket.create_connection(("127.0.0.1", master_port(hosts)),
                                   source_address=("127.0.0.3", 0), timeout=10) as s:
         s.sendall(frames.encode(frames.hello("nbwmc", "client")))
-        assert hello_reply(s)["status"] == 0  # enrolment stays open
+        assert read_reply(s)["status"] == 0  # enrolment stays open
         s.sendall(frames.encode({"op": "ping"}))
-        assert hello_reply(s)["status"] == 0
+        assert read_reply(s)["status"] == 0
     log = next((media.cfg.paths.logs / "pbx_exchange").glob("log.*")).read_text()
     assert "accepts only secure (TLS) connections" in log
 
@@ -163,7 +149,7 @@ def test_a_certificate_shown_from_another_address_is_refused(hosts: dict[str, Ho
                                    source_address=("127.0.0.9", 0), timeout=10)
     with tls.wrap_client(raw, client_certs, "media") as s:
         s.sendall(frames.encode(frames.hello("bpcd", "client")))
-        reply = hello_reply(s)
+        reply = read_reply(s)
     assert reply["status"] == CERT_NAME_MISMATCH and "127.0.0.9" in reply["msg"]
 
 
@@ -243,7 +229,7 @@ def as_client(hosts: dict[str, Host], target: str) -> dict:
     try:
         with tls.wrap_client(raw, CertPaths(hosts["client"].root), target) as s:
             s.sendall(frames.encode(frames.hello("bpcd", "client")))
-            return hello_reply(s)
+            return read_reply(s)
     except (OSError, EOFError) as e:  # the server refused the handshake after it ended
         raise NbuError(HANDSHAKE_FAILED, str(e)) from e
     finally:
