@@ -39,7 +39,6 @@ from nbcli.status import (
     STU_MAX_JOBS_REACHED,
     STU_ON_DEMAND_ONLY,
     STU_UNAVAILABLE,
-    TEXT_TOO_LONG,
     NbuError,
 )
 
@@ -57,9 +56,10 @@ MFS_DEFAULT = MFS_MAX
 TAPE_MFS_MAX = 1048576  # MB; tape fragments may be larger (the default: one a medium)
 DEFAULT_POOL = "NetBackup"
 MAX_INT = 2**31 - 1
-# Labels and host names end up as fields of space-separated raw lines: no blanks, no quotes.
-NAME_RE = re.compile(r"[A-Za-z0-9_.+][A-Za-z0-9_.+:-]*")
-NAME_MAX = 128
+# Labels and host names end up as fields of space-separated raw lines: no blanks, no quotes;
+# one rule for every EMM record (emm_media.check_name: 225 when too long, 20 otherwise).
+check_name = emm_media.check_name
+NAME_MAX = emm_media.NAME_MAX
 VERSION_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){0,3}")
 # nbemmcmd -updatehost -operatingsystem: free text shown by -listhosts -verbose, one line.
 OS_RE = re.compile(r"[A-Za-z0-9_.+:/ ()-]{1,64}")
@@ -108,16 +108,6 @@ def check_version(version: str) -> str:
         raise NbuError(INVALID_PARAMETER,
                        f"invalid NetBackup version {version!r} (like 10.1.1)")
     return version
-
-
-def check_name(what: str, value: str) -> str:
-    """A label or host name: 225 when too long, 20 when it has characters raw lines cannot hold."""
-    if len(value) > NAME_MAX:
-        raise NbuError(TEXT_TOO_LONG, f"{what} is longer than {NAME_MAX} characters")
-    if not NAME_RE.fullmatch(value):
-        raise NbuError(INVALID_PARAMETER,
-                       f"invalid {what} {value!r}: use letters, digits and . _ + - :")
-    return value
 
 
 def machine_type(value: str) -> str:

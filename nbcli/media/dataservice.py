@@ -18,6 +18,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 
 from nbcli.config import HostConfig
 from nbcli.net import trust
@@ -32,32 +33,35 @@ def accept_agent(reg: Registration, secret: str, timeout: float,
                  log: logging.Logger) -> Accepted | None:
     """The first connection whose hello says the job's secret, within `timeout` seconds;
     others are closed (and logged)."""
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        accepted = reg.accept(timeout=left)
-        if accepted is None:
-            return None
+
+    def knows(accepted: Accepted) -> bool:
         given = accepted.hello.get("secret")
-        if isinstance(given, str) and hmac.compare_digest(given.encode(), secret.encode()):
-            return accepted
-        log.warning("refused a connection to %s from %s: it does not know the job's secret",
-                    reg.service, trust.describe(accepted.conn))
-        accepted.conn.close()
-    return None
+        return isinstance(given, str) and hmac.compare_digest(given.encode(), secret.encode())
+
+    return _first(reg, timeout, log, knows, "it does not know the job's secret")
 
 
 def accept_server(reg: Registration, cfg: HostConfig, timeout: float,
                   log: logging.Logger) -> Accepted | None:
     """The first connection from root here or a server of this host (nbjm on the master);
     others are closed (and logged)."""
+
+    def server(accepted: Accepted) -> bool:
+        return bool(trust.caller(cfg, accepted.conn) & (trust.ROOT | trust.SERVER))
+
+    return _first(reg, timeout, log, server, "not a server of this host")
+
+
+def _first(reg: Registration, timeout: float, log: logging.Logger,
+           wanted: Callable[[Accepted], bool], why: str) -> Accepted | None:
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
         accepted = reg.accept(timeout=left)
         if accepted is None:
             return None
-        if trust.caller(cfg, accepted.conn) & (trust.ROOT | trust.SERVER):
+        if wanted(accepted):
             return accepted
-        log.warning("refused a connection to %s from %s: not a server of this host",
-                    reg.service, trust.describe(accepted.conn))
+        log.warning("refused a connection to %s from %s: %s", reg.service,
+                    trust.describe(accepted.conn), why)
         accepted.conn.close()
     return None
