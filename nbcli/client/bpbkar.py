@@ -185,7 +185,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     secret = send.get("secret")
     encrypt = dte.encrypt(str(msg.get("dte_global") or ""), str(cfg.get("DTE_CLIENT_MODE")))
     with client.connect(cfg, host, service, secret=secret if isinstance(secret, str) else None,
-                        encrypt=encrypt) as data:
+                        encrypt=encrypt, direct=True) as data:
         # Connections made, logs open: from here on, a user's backup reads (and an archive
         # deletes) with that user's rights alone.
         become(msg.get("run_as"))

@@ -176,7 +176,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
                               str(cfg.get("DTE_CLIENT_MODE")))
         with client.connect(cfg, host, service,
                             secret=secret if isinstance(secret, str) else None,
-                            encrypt=encrypt) as data:
+                            encrypt=encrypt, direct=True) as data:
             if opened is None:
                 # Connections made, logs open: from here on a user's restore makes folders
                 # and files with that user's rights alone (and they are the user's).

@@ -48,7 +48,8 @@ OUTBOUND = "pbx_outbound"  # pbx_exchange's outbound relay for processes that ar
 
 def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_TIMEOUT,
             privileged: bool = False, secret: str | None = None,
-            enrolling: bool = False, encrypt: bool = True) -> Connection:
+            enrolling: bool = False, encrypt: bool = True,
+            direct: bool = False) -> Connection:
     """A connection to `service` on `host`, hello answered (NbuError otherwise).
 
     `privileged` (root only) connects from a source port below 1024, so that the other host
@@ -61,7 +62,11 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     checked against the CA's fingerprint).
     `encrypt=False` (a job's image stream when data-in-transit encryption is off for it,
     nbcli.net.dte) is plain TCP even between enrolled hosts: the other host's PBX takes it
-    for a job's data service alone, which takes only the peer that knows the job's secret."""
+    for a job's data service alone, which takes only the peer that knows the job's secret.
+    `direct` (a job's image stream with encryption on): the TLS is made with the service
+    itself rather than with the other host's PBX - plain TCP to PBX, a hello asking for
+    STARTTLS, then TLS with the data service (the bptm child), and the secret inside it - so
+    the image is encrypted and decrypted once, with no relay copying it on the way."""
     peer = f"{service}@{host}"
     certs = CertPaths(cfg.root)
     outbound = (not cfg.is_local(host) and encrypt and not enrolling and os.geteuid() != 0
@@ -77,7 +82,9 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
             addr = cfg.address_of(host)
             sock = _tcp(addr, cfg.own_address(), timeout, privileged)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if encrypt and (certs.trust_store if enrolling else certs.host_cert).exists():
+            starttls = direct and encrypt and certs.host_cert.exists()
+            if not starttls and encrypt and \
+                    (certs.trust_store if enrolling else certs.host_cert).exists():
                 try:
                     sock = tls.wrap_client(sock, certs, host, enrolling)
                 except NbuError:
@@ -90,11 +97,17 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     except OSError as e:
         raise NbuError(CANNOT_CONNECT, f"cannot connect to {peer}: {e}") from e
     sock.settimeout(None)
+    starttls = direct and encrypt and not cfg.is_local(host) and certs.host_cert.exists()
     conn = Connection(sock, peer)
     try:
-        conn.send(frames.hello(service, cfg.client_name,
-                               **({"secret": secret} if secret else {})))
+        conn.send(frames.hello(service, cfg.client_name, **(
+            {"starttls": True} if starttls else {"secret": secret} if secret else {})))
         frames.raise_for_status(conn.recv(HELLO_TIMEOUT))
+        if starttls:
+            sock.settimeout(HELLO_TIMEOUT)
+            conn.sock = tls.wrap_client(sock, certs, host)
+            conn.sock.settimeout(None)
+            conn.send({"op": "secret", "secret": secret or ""})
     except EOFError as e:
         conn.close()
         raise NbuError(HANDSHAKE_FAILED, f"{peer} closed the connection during the hello") from e
