@@ -48,6 +48,9 @@ bpexpdate -servername server_name -d date | 0 | infinity [-force] [-nodelete]
 bpexpdate -m media_id -d date | 0 | infinity [-host name] [-force] [-nodelete]
           [-notimmediate] [-force_not_complete] [-M master_server,...]
 bpexpdate -deassignempty [-m media_id] [-force] [-M master_server,...]
+bpexpdate -recalculate [-backupid backup_id] [-copy number] [-d date | 0 | infinity]
+          [-client name] [-policy name] [-ret retention_level] [-sched type] [-force]
+          [-M master_server,...]
 bpexpdate -stype server_type [-dp disk_pool_name [-dv disk_volume]] [-nodelete]
           [-notimmediate] [-force_not_complete] [-M master_server,...]"""
 
@@ -117,6 +120,14 @@ EXIT STATUS
 @click.option("-host", metavar="NAME", help="With -m: the medium's server (accepted).")
 @click.option("-deassignempty", is_flag=True,
               help="Unassign the media (or the one of -m) that hold no valid image.")
+@click.option("-recalculate", is_flag=True,
+              help="New expirations from the retention periods as configured now: backup "
+                   "time + the period of the image's level (or -ret's); -d sets a date.")
+@click.option("-ret", "ret", type=click.IntRange(0, 100), metavar="LEVEL",
+              help="With -recalculate: the retention level whose period counts.")
+@click.option("-sched", "sched", type=click.IntRange(0, 4), metavar="TYPE",
+              help="With -recalculate: only images of this schedule type (0 full, 1 "
+                   "differential incremental, 2 user backup, 3 user archive, 4 cumulative).")
 @click.option("-stype", metavar="TYPE", help="Images on this disk type (nbcli has no pools).")
 @click.option("-dp", metavar="POOL", help="With -stype: the disk pool.")
 @click.option("-dv", metavar="VOLUME", help="With -dp: the disk volume.")
@@ -134,9 +145,20 @@ def cli(backupid: str | None, policy: str | None, date: str | None, client_name:
         media_id: str | None, host: str | None, deassignempty: bool, stype: str | None,
         dp: str | None, dv: str | None, copy: int | None, nodelete: bool, notimmediate: bool,
         force_not_complete: bool, try_expire_worm_copy: bool, do_not_follow_dependee: bool,
-        extend_worm_locks: bool, refresh_worm_locks: bool, root: str | None) -> int:
+        extend_worm_locks: bool, refresh_worm_locks: bool, recalculate: bool,
+        ret: int | None, sched: int | None, root: str | None) -> int:
     """Change the expiration date of backup images; -d 0 expires and removes them now."""
     cfg = load_cfg(root)
+    if copy is not None and copy != 1:
+        raise NbuError(COPY_NOT_FOUND, f"copy {copy} does not exist (nbcli keeps one copy)")
+    if recalculate:
+        if media_id or bidfile or servername or stype or deassignempty:
+            raise NbuError(INVALID_PARAMETER, "-recalculate takes -backupid, -client, "
+                                              "-policy, -ret, -sched and -d only")
+        return _recalculate(cfg, masters, backupid, policy, client_name, date, ret, sched,
+                            force)
+    if ret is not None or sched is not None:
+        raise NbuError(INVALID_PARAMETER, "-ret and -sched go with -recalculate")
     chosen = [name for name, given in (("backupid", backupid), ("policy", policy),
                                        ("Bidfile", bidfile), ("servername", servername),
                                        ("m", media_id and not deassignempty),
@@ -153,8 +175,6 @@ def cli(backupid: str | None, policy: str | None, date: str | None, client_name:
     if nodelete and expiration == 0:
         raise NbuError(INVALID_PARAMETER, "-nodelete with -d 0: nbcli removes an image the "
                                           "moment it expires")
-    if copy is not None and copy != 1:
-        raise NbuError(COPY_NOT_FOUND, f"copy {copy} does not exist (nbcli keeps one copy)")
     if stype:
         raise NbuError(NO_ENTITY, f"no image is on {stype}: nbcli's disk images have no "
                                   "disk pools")
@@ -178,6 +198,37 @@ def cli(backupid: str | None, policy: str | None, date: str | None, client_name:
         if found.get(m):
             replies[f"{m} {r.get('backupid', '')}".strip()] = net.call(
                 cfg, m, "bpdbm", "image_expire", expiration=expiration, **r)
+    return check_jobs(replies, "the images expired, but not all could be removed yet")
+
+
+def _recalculate(cfg: HostConfig, masters: str | None, backupid: str | None,
+                 policy: str | None, client_name: str | None, date: str | None,
+                 ret: int | None, sched: int | None, force: bool) -> int:
+    """-recalculate: each chosen image expires at its backup time plus the period its level
+    (or -ret's) has now (bpretlevel), or at -d's date; 227 when no image matches."""
+    fixed = parse_expiration(date) if date is not None else None
+    if fixed == 0:
+        raise NbuError(INVALID_PARAMETER, "-recalculate -d 0: expire with bpexpdate "
+                                          "-backupid ID -d 0")
+    fields: dict[str, Any] = {k: v for k, v in (("backupid", backupid), ("policy", policy),
+                                                ("client", client_name)) if v}
+    plan: list[tuple[str, str, int]] = []
+    for m in masters_of(cfg, masters):
+        periods = dict(net.call(cfg, m, "bpdbm", "retention_list")["levels"])
+        for im in net.call(cfg, m, "bpdbm", "image_list", **fields)["images"]:
+            if sched is not None and int(im["sched_type"]) != sched:
+                continue
+            period = periods.get(ret) if ret is not None else im["retention_period"]
+            new = fixed if fixed is not None else kinds.INFINITY if period is None else \
+                min(int(im["backup_time"]) + int(period), kinds.INFINITY)
+            plan.append((m, str(im["backupid"]), new))
+    if not plan:
+        raise NbuError(NO_ENTITY, "no image matches")
+    if not force and not confirmed(f"Are you SURE you want to recalculate the expiration "
+                                   f"date of {len(plan)} image(s) y/n (n)? "):
+        raise NbuError(TERMINATED_BY_ADMIN, "the expiration was not changed")
+    replies = {f"{m} {b}": net.call(cfg, m, "bpdbm", "image_expire", backupid=b, expiration=e)
+               for m, b, e in plan}
     return check_jobs(replies, "the images expired, but not all could be removed yet")
 
 

@@ -236,6 +236,38 @@ def test_bpexpdate_synopsis_flags(host: Host, tmp_path: Path) -> None:
     assert host.run("bpimagelist", "-hoursago", "1", check=False).returncode == 227
 
 
+def test_bpexpdate_recalculate_from_the_retention_periods(host: Host) -> None:
+    """-recalculate: an image's expiration becomes its backup time plus the period its level
+    has now (after bpretlevel changed it), or -ret's level's, or -d's date; -sched picks
+    images by schedule type."""
+    host.run("bpbackup", "-i", "-p", "p", "-s", "full", "-w")
+    line = host.run("bpimagelist", "-l").stdout.splitlines()[0].split()
+    backupid, level, ctime = line[5], int(line[21]), int(line[13])
+
+    def expiration() -> int:
+        return int(host.run("bpimagelist", "-backupid", backupid, "-l").stdout.split()[15])
+
+    original = host.run("bpretlevel", "-l").stdout  # put back at the end: a shared host
+    host.run("bpretlevel", "-r", str(level), "-s", str(7 * 86400 + 60))  # the level changes
+    assert expiration() != ctime + 7 * 86400 + 60  # images keep their date until told
+    host.run("bpexpdate", "-recalculate", "-backupid", backupid, "-force")
+    assert expiration() == ctime + 7 * 86400 + 60
+    host.run("bpretlevel", "-r", "50", "-s", "86400")
+    host.run("bpexpdate", "-recalculate", "-policy", "p", "-ret", "50", "-force")
+    assert expiration() == ctime + 86400
+    assert host.run("bpexpdate", "-recalculate", "-backupid", backupid, "-sched", "2",
+                    "-force", check=False).returncode == 227  # not a user backup
+    host.run("bpexpdate", "-recalculate", "-client", host.name, "-d", "infinity", "-force")
+    assert expiration() == 2147483647
+    assert host.run("bpexpdate", "-ret", "3", "-backupid", backupid, "-d", "infinity",
+                    "-force", check=False).returncode == 20  # -ret goes with -recalculate
+    for ln in original.splitlines():  # the levels as they were (-l: level days seconds text)
+        words = ln.split()
+        if words and words[0] in (str(level), "50"):
+            how = ["-p", "infinity"] if "infinity" in words[3:] else ["-s", words[2]]
+            host.run("bpretlevel", "-r", words[0], *how)
+
+
 def test_nbemmcmd_settings_and_media(host: Host) -> None:
     lines = host.run("nbemmcmd", "-listsettings", "-machinename", host.name,
                      "-machinetype", "master").stdout.splitlines()
