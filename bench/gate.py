@@ -8,6 +8,7 @@ once-per-TCP-connection lookup of a local peer's owner (/proc/net/tcp).
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import tempfile
 import time
@@ -27,6 +28,7 @@ class Peer:
     address: str
     uid: int | None = None
     port: int | None = None
+    cert_names: list[str] = dataclasses.field(default_factory=list)  # a TLS peer's names
 
 
 def per_call(call: Callable[[], object], n: int = N) -> float:
