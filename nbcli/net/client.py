@@ -69,10 +69,11 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     the image is encrypted and decrypted once, with no relay copying it on the way."""
     peer = f"{service}@{host}"
     certs = CertPaths(cfg.root)
-    outbound = (not cfg.is_local(host) and encrypt and not enrolling and os.geteuid() != 0
-                and certs.host_cert.exists())
+    remote, enrolled = not cfg.is_local(host), certs.host_cert.exists()
+    outbound = remote and encrypt and not enrolling and os.geteuid() != 0 and enrolled
+    starttls = remote and direct and encrypt and enrolled and not outbound
     try:
-        if cfg.is_local(host) or outbound:
+        if not remote or outbound:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(timeout)
             sock.connect(str(cfg.paths.pbx_socket))
@@ -82,7 +83,6 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
             addr = cfg.address_of(host)
             sock = _tcp(addr, cfg.own_address(), timeout, privileged)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            starttls = direct and encrypt and certs.host_cert.exists()
             if not starttls and encrypt and \
                     (certs.trust_store if enrolling else certs.host_cert).exists():
                 try:
@@ -97,7 +97,6 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     except OSError as e:
         raise NbuError(CANNOT_CONNECT, f"cannot connect to {peer}: {e}") from e
     sock.settimeout(None)
-    starttls = direct and encrypt and not cfg.is_local(host) and certs.host_cert.exists()
     conn = Connection(sock, peer)
     try:
         conn.send(frames.hello(service, cfg.client_name, **(
