@@ -64,6 +64,13 @@ class Host:
         """The host's nbcli processes; `spares=False` leaves out agents waiting for a job."""
         return [p for p in procs.find(self.root) if spares or not p.spare]
 
+    def log(self, program: str) -> str:
+        """All of `program`'s debug log on this host, oldest file first: a run that crosses
+        midnight writes two files (log.MMDDYY)."""
+        files = sorted((self.cfg.paths.logs / program).glob("log.*"),
+                       key=lambda f: f.stat().st_mtime)
+        return "".join(f.read_text(errors="replace") for f in files)
+
     def start(self) -> None:
         self.run("netbackup", "start")
 

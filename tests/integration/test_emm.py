@@ -337,7 +337,7 @@ def test_daemon_stops_cleanly(emm: Host) -> None:
     proc.terminate()
     proc.wait(timeout=20)
     wait_for(lambda: not emm.cfg.paths.pidfile("nbemm").exists(), 10, "nbemm's pid file gone")
-    log = next((emm.cfg.paths.logs / "nbemm").glob("log.*")).read_text()
+    log = emm.log("nbemm")
     assert log.splitlines()[-1].endswith("nbemm stopped")
 
 

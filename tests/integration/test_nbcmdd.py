@@ -26,7 +26,7 @@ def _pidfile_pid(host: Host) -> int:
 
 def served(host: Host) -> list[str]:
     """nbcmdd's log lines about commands it ran."""
-    log = next((host.cfg.paths.logs / "nbcmdd").glob("log.*")).read_text()
+    log = host.log("nbcmdd")
     return [line for line in log.splitlines() if "(pid " in line and "ms" in line]
 
 
@@ -129,7 +129,7 @@ def test_stop_and_continue_pass_on_and_a_killed_launcher_takes_its_command(aio: 
     launcher.communicate(timeout=30)
     child.wait(timeout=30)  # nbcmdd saw its launcher go and killed it
     assert any("went away" in line for line in
-               next((aio.cfg.paths.logs / "nbcmdd").glob("log.*")).read_text().splitlines())
+               aio.log("nbcmdd").splitlines())
 
 
 def test_bad_requests_are_refused_and_nbcmdd_serves_on(aio: Host) -> None:

@@ -161,7 +161,7 @@ def test_bpcd_refuses_hosts_not_in_server_list(three_hosts) -> None:
         reply = read_reply(s)
     assert reply["status"] == 46
     assert {p.proc.pid for p in media.processes()} == before  # nothing was launched
-    log = next((media.cfg.paths.logs / "bpcd").glob("log.*")).read_text()
+    log = media.log("bpcd")
     assert "refused launch from 127.0.0.3" in log
 
     # the same through the commands: status 46 and NetBackup's message

@@ -55,7 +55,7 @@ def test_sigterm_stops_a_daemon_cleanly(aio: Host) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=10)  # not our child: psutil cannot give its exit code
     assert not aio.cfg.paths.pidfile("bpjobd").exists()
-    log = next((aio.cfg.paths.logs / "bpjobd").glob("log.*")).read_text()
+    log = aio.log("bpjobd")
     assert log.splitlines()[-1].endswith("bpjobd stopped")  # a clean stop, not a kill
     # start brings back only what is missing
     aio.start()
