@@ -42,7 +42,6 @@ from nbcli.net.trust import ADMIN, ANYONE
 from nbcli.status import (
     DRIVES_DOWN_MEDIA_AVAILABLE,
     ENTITY_EXISTS,
-    INVALID_PROTOCOL,
     MEDIA_IN_USE,
     MEDIA_UNAVAILABLE,
     NO_DRIVES,
@@ -291,16 +290,10 @@ class Nbrb(Daemon):
     def _emm_allocate(self, req: Request) -> Message:
         fields: dict[str, Any] = {"jobid": req.jobid, "kind": req.kind, "stu": req.stu,
                                   "host": req.host, "policy": req.policy, "client": req.client}
-        tape: dict[str, Any] = {"pool": req.pool, "rl": req.rl} if req.kind == "backup" else {}
+        if req.kind == "backup":  # the volume pool and retention level a tape unit picks by
+            fields.update(pool=req.pool, rl=req.rl)
         if req.media_id:  # a restore from tape names its medium
-            tape["media_id"] = req.media_id
-        try:
-            return client.call(self.cfg, self.cfg.client_name, "nbemm", "allocate",
-                               **fields, **tape)
-        except NbuError as e:
-            # An nbemm from before tape allocation refuses the fields (143): ask it as before.
-            if not tape or e.status != INVALID_PROTOCOL or "unknown field" not in e.detail:
-                raise
+            fields["media_id"] = req.media_id
         return client.call(self.cfg, self.cfg.client_name, "nbemm", "allocate", **fields)
 
     def _media_wait(self) -> float:

@@ -39,7 +39,7 @@ def test_a_restore_waits_while_its_medium_is_written(broker, monkeypatch) -> Non
     assert not req.done.is_set() and req.code == MEDIA_IN_USE
     assert "in use by job 2" in req.reason
     b.evaluate()
-    assert req.done.is_set() and req.grant == GRANT and req.error is None
+    assert req.done.is_set() and req.grant == {"status": 0, **GRANT} and req.error is None
     assert [a["media_id"] for a in asked] == ["A00001", "A00001"]
     assert "pool" not in asked[0]  # a restore asks for its medium, not a pool's
 
