@@ -19,8 +19,8 @@ The blocks go in the plan's order (images in order, each one's blocks in order);
 another medium than the mounted one ends that mount and starts the next, so a spanned image's
 media are mounted in the order its fragments were written. Only the wanted blocks are read:
 for one file of a full tape bptm reads the media header, the fragment's backup header, its
-CRC record and the file's blocks (the cartridge bytes read are counted and reported). An ltid
-without `mount` (143) leaves the loading to TapeStorage, as on a backup (bptm_tape.py).
+CRC record and the file's blocks (the cartridge bytes read are counted and reported). ltid
+mounts and unmounts each medium as on a backup (bptm_tape.py).
 
 Place: a part of bptm (bptm.py picks it for a restore request with "mounts"); shares the
 ring, the child and the block loop with bptm_restore; imports media and net only.
@@ -34,7 +34,7 @@ from typing import Any
 from nbcli.media import dataservice, storage
 from nbcli.media.bptm_ctx import Ctx, reap
 from nbcli.media.bptm_restore import accept_tar, blocks_for, child_main, fill
-from nbcli.media.bptm_tape import unknown_op
+from nbcli.media.bptm_tape import drive_name, ltid_mount, ltid_unmount
 from nbcli.media.ring import Ring
 from nbcli.media.storage import StoredImage
 from nbcli.media.tape import TapeReader, TapeStorage, close_inherited, parse_locator
@@ -56,7 +56,7 @@ class TapeMounts:
                       for image in self.images]
         self.unit: TapeStorage | None = None
         self.stu: dict[str, Any] = {}
-        self.ltid_drive = ""  # the drive ltid mounted for us ("": none, or ltid cannot)
+        self.ltid_drive = ""  # the drive ltid mounted for us ("": none now)
         self.readers: dict[int, TapeReader] = {}
         self.mounted: list[str] = []  # media mounted so far, in order
         self.done_bytes = 0      # image bytes read on media already unmounted
@@ -91,13 +91,13 @@ class TapeMounts:
         if not self.stu.get("media_id"):
             raise NbuError(INVALID_PARAMETER, f"nbjm granted storage unit "
                            f"{self.stu.get('label')} without a medium for a tape restore")
-        asked = self._ltid_mount()
+        self.ltid_drive = ltid_mount(self.ctx, self.stu, "r")
         unit = storage.open_unit(self.stu)
         assert isinstance(unit, TapeStorage)
         phrase = unit.mount()
         self.unit = unit
         self.mounted.append(media_id)
-        what = f"{'ltid mounted' if asked else 'mounted'} {phrase} for reading"
+        what = f"ltid mounted {phrase} for reading"
         if first:
             self.ctx.step(12, f"mount request for media {media_id} in {self.drive}: {what}")
         else:
@@ -105,26 +105,7 @@ class TapeMounts:
 
     @property
     def drive(self) -> str:
-        return str(self.stu.get("drive_name") or f"drive {self.stu.get('drive', 0)}")
-
-    def _ltid_mount(self) -> bool:
-        try:
-            reply = client.call(self.ctx.cfg, self.ctx.host, "ltid", "mount",
-                                jobid=self.ctx.jobid, media_id=str(self.stu["media_id"]),
-                                barcode=str(self.stu.get("barcode", "")), drive=self.drive,
-                                mode="r")
-        except NbuError as e:
-            if not unknown_op(e):
-                raise
-            self.ctx.log.info("ltid has no mount request; the robot is driven from bptm")
-            return False
-        self.ltid_drive = self.drive
-        for key, field in (("drnum", "drive"), ("library", "library"), ("path", "drive_path")):
-            if reply.get(key) not in (None, ""):
-                self.stu[field] = reply[key]
-        if self.stu.get("drive_path") and self.stu.get("library"):
-            self.stu.pop("drive_path")  # a virtual library's drive: the library names it
-        return True
+        return drive_name(self.stu)
 
     def unmount(self) -> None:
         """Close the drive here and tell ltid; count what was read on the medium."""
@@ -137,11 +118,7 @@ class TapeMounts:
         if not self.ltid_drive:
             return
         drive, self.ltid_drive = self.ltid_drive, ""
-        try:
-            client.call(self.ctx.cfg, self.ctx.host, "ltid", "unmount", jobid=self.ctx.jobid,
-                        drive=drive)
-        except NbuError as e:
-            self.ctx.info(f"ltid did not take the unmount of {drive}: {e}", "Warning")
+        ltid_unmount(self.ctx, drive)
 
     # --- Source (bptm_restore.fill) ------------------------------------------------------------
 

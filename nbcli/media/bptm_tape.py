@@ -14,13 +14,11 @@ nbemm hears about the media written.
       |-- media_error{jobid, media_id, drive, kind} on 84/85/86 -------->| {action}
       |-- unmount{jobid, drive} (at the end, whatever happened) -->|
 
-An ltid that has no `mount` op (143) leaves the loading to TapeStorage, which moves the
-cartridge through the changer itself; an nbemm without `span` ends the backup with 96 at the
-end of the first medium, as before spanning. Reports nbemm cannot take are logged, never the
-cause of a failed backup: the image is on tape either way.
+Reports nbemm cannot take are logged, never the cause of a failed backup: the image is on
+tape either way. `ltid_mount` and `ltid_unmount` serve the restore from tape too.
 
-Place: a part of bptm_backup (imported by it); imports storage, tape, the net client and
-status, never catalog or a daemon.
+Place: a part of bptm_backup (imported by it and by bptm_restore_tape); imports storage,
+tape, the net client and status, never catalog or a daemon.
 """
 
 from __future__ import annotations
@@ -34,7 +32,6 @@ from nbcli.media.tape import TapeStorage, TapeWriter
 from nbcli.net import client
 from nbcli.status import (
     CANNOT_POSITION,
-    INVALID_PROTOCOL,
     MEDIA_POSITION_ERROR,
     MEDIA_READ_ERROR,
     MEDIA_WRITE_ERROR,
@@ -52,9 +49,33 @@ def is_tape(stu: dict[str, Any]) -> bool:
     return storage.unit_type(stu) == storage.MEDIA_MANAGER
 
 
-def unknown_op(e: NbuError) -> bool:
-    """The daemon does not have the op yet (another branch's work not merged in)."""
-    return e.status == INVALID_PROTOCOL and "unknown request" in e.detail
+def drive_name(stu: dict[str, Any]) -> str:
+    """The drive a granted tape unit names (nbemm's drive name; its number else)."""
+    return str(stu.get("drive_name") or f"drive {stu.get('drive', 0)}")
+
+
+def ltid_mount(ctx: Ctx, stu: dict[str, Any], mode: str) -> str:
+    """ltid puts the medium of the granted unit `stu` in its drive (the robot's moves, avrd's
+    check of the label); `stu` then says where the drive is. The drive ltid mounted."""
+    drive = drive_name(stu)
+    reply = client.call(ctx.cfg, ctx.host, "ltid", "mount", jobid=ctx.jobid,
+                        media_id=str(stu.get("media_id") or ""),
+                        barcode=str(stu.get("barcode", "")), drive=drive, mode=mode)
+    for key, field in (("drnum", "drive"), ("library", "library"), ("path", "drive_path")):
+        if reply.get(key) not in (None, ""):
+            stu[field] = reply[key]
+    if stu.get("drive_path") and stu.get("library"):
+        stu.pop("drive_path")  # a virtual library's drive: the library names it
+    return drive
+
+
+def ltid_unmount(ctx: Ctx, drive: str) -> None:
+    """Tell ltid the job is done with `drive` (it unloads the cartridge later); a refusal is
+    a warning of the job's, not its failure."""
+    try:
+        client.call(ctx.cfg, ctx.host, "ltid", "unmount", jobid=ctx.jobid, drive=drive)
+    except NbuError as e:
+        ctx.info(f"ltid did not take the unmount of {drive}: {e}", "Warning")
 
 
 @dataclass
@@ -80,11 +101,11 @@ class TapeMedia:
         self.stu = dict(info["stu"])
         self.unit: TapeStorage | None = None
         self.media: list[Medium] = []
-        self.ltid_mounted = ""  # the drive ltid mounted for us ("" none, or ltid cannot)
+        self.ltid_mounted = ""  # the drive ltid mounted for us ("": none now)
 
     @property
     def drive(self) -> str:
-        return str(self.stu.get("drive_name") or f"drive {self.stu.get('drive', 0)}")
+        return drive_name(self.stu)
 
     @property
     def media_id(self) -> str:
@@ -93,32 +114,14 @@ class TapeMedia:
     # --- mount and unmount -----------------------------------------------------------------
 
     def mount(self) -> str:
-        """ltid mounts the granted medium (else TapeStorage loads it); the unit's phrase."""
-        self._ltid_mount()
+        """ltid mounts the granted medium; the unit's phrase."""
+        self.ltid_mounted = ltid_mount(self.ctx, self.stu, "w")
         unit = storage.open_unit(self.stu)
         assert isinstance(unit, TapeStorage)
         self.unit = unit
         phrase = unit.mount()
         self.media.append(Medium(unit.media_id, self.drive))
         return phrase
-
-    def _ltid_mount(self) -> None:
-        try:
-            reply = client.call(self.ctx.cfg, self.ctx.host, "ltid", "mount",
-                                jobid=self.ctx.jobid, media_id=self.media_id,
-                                barcode=str(self.stu.get("barcode", "")), drive=self.drive,
-                                mode="w")
-        except NbuError as e:
-            if not unknown_op(e):
-                raise
-            self.ctx.log.info("ltid has no mount request; the robot is driven from bptm")
-            return
-        self.ltid_mounted = self.drive
-        for key, field in (("drnum", "drive"), ("library", "library"), ("path", "drive_path")):
-            if reply.get(key) not in (None, ""):
-                self.stu[field] = reply[key]
-        if self.stu.get("drive_path") and self.stu.get("library"):
-            self.stu.pop("drive_path")  # a virtual library's drive: the library names it
 
     def unmount(self) -> None:
         """Let go of the drive: close it here, then tell ltid (which unloads it later)."""
@@ -127,11 +130,7 @@ class TapeMedia:
         if not self.ltid_mounted:
             return
         drive, self.ltid_mounted = self.ltid_mounted, ""
-        try:
-            client.call(self.ctx.cfg, self.ctx.host, "ltid", "unmount", jobid=self.ctx.jobid,
-                        drive=drive)
-        except NbuError as e:
-            self.ctx.info(f"ltid did not take the unmount of {drive}: {e}", "Warning")
+        ltid_unmount(self.ctx, drive)
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -159,14 +158,8 @@ class TapeMedia:
         """Spanning: nbemm gives another medium for the same drive; unmount, mount it."""
         full = self.media[-1] if self.media else Medium(self.media_id, self.drive)
         full.full = True
-        try:
-            grant = client.call(self.ctx.cfg, self.master, "nbemm", "span",
-                                jobid=self.ctx.jobid, full_media_id=full.media_id)
-        except NbuError as e:
-            if unknown_op(e):
-                raise NbuError(NO_MEDIA_AVAILABLE, f"media {full.media_id} is full and nbemm "
-                               f"cannot span to another medium") from e
-            raise
+        grant = client.call(self.ctx.cfg, self.master, "nbemm", "span", jobid=self.ctx.jobid,
+                            full_media_id=full.media_id)
         self.unmount()
         self.stu = dict(grant["stu"])
         self.ctx.info(f"media {full.media_id} is full: the image goes on to media "

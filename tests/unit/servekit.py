@@ -19,7 +19,7 @@ import pytest
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.service import Ops, serve_connection
+from nbcli.net.service import Handler, Ops, serve_connection
 from nbcli.net.trust import Gate
 from nbcli.status import CANNOT_CONNECT, NbuError
 from nbcli.wire.frames import Message
@@ -99,3 +99,8 @@ def script(ops: Ops, names: Iterable[str], *results: Message | NbuError) -> Ops:
             raise r
         return r
     return {name: replace(ops[name], handler=handler) for name in names}
+
+
+def handled(ops: Ops, **handlers: Handler) -> Ops:
+    """The ops named of a daemon's table, their fields and rules kept, run by `handlers`."""
+    return {name: replace(ops[name], handler=h) for name, h in handlers.items()}

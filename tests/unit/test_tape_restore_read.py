@@ -1,6 +1,7 @@
 """bptm's restore from tape, on a real virtual library: the media of a spanned image mounted in
-order, one block from the middle of a tape read without reading the tape, a block on another
-medium refused by a reader, and a forked child that lets go of the parent's drive."""
+order by ltid (its real op table and rules over a socket, its robot moving the cartridges),
+one block from the middle of a tape read without reading the tape, a block on another medium
+refused by a reader, and a forked child that lets go of the parent's drive."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ import pytest
 
 from nbcli.media import bptm_restore_tape, storage, tape
 from nbcli.media.bptm_restore import blocks_for
-from nbcli.net import client
 from nbcli.status import MEDIA_REQUEST_FAILED, NbuError
 from nbcli.vtl.library import Library, VirtualChanger
 from tests.unit.tapekit import make_library
@@ -37,7 +37,7 @@ def write_image(lib: Library, monkeypatch: pytest.MonkeyPatch, nbytes: int,
                 max_fragment: int) -> tuple[bytes, dict[str, Any]]:
     """An image written through bptm's tape media (spanning when it must): its bytes and the
     restore request's image record."""
-    tm = media(lib, Daemons(lib), monkeypatch)
+    tm = media(lib, Daemons(lib, monkeypatch))
     tm.mount()
     w = tm.open_writer(BLOCK, max_fragment)
     payload = random.Random(nbytes).randbytes(nbytes)
@@ -66,8 +66,7 @@ class Nbjm:
 
 
 def mounts(ctx: Any, nbjm: Nbjm, im: dict[str, Any],
-           monkeypatch: pytest.MonkeyPatch) -> bptm_restore_tape.TapeMounts:
-    monkeypatch.setattr(client, "call", Daemons(nbjm.lib))  # ltid has no mount: 143
+           daemons: Daemons) -> bptm_restore_tape.TapeMounts:
     ids = list(dict.fromkeys(f["media_id"] for f in im["fragments"]))
     return bptm_restore_tape.TapeMounts(ctx, nbjm,  # type: ignore[arg-type]
                                         {"images": [im], "mounts": [{"media_id": m}
@@ -103,13 +102,21 @@ def test_a_spanned_image_is_read_mounting_its_media_in_order(
     lib = make_library(tmp_path, capacity=1 << 20, early_warning=200 << 10)
     payload, im = write_image(lib, monkeypatch, 20 * BLOCK + 77, 4 * BLOCK)
     assert len({f["media_id"] for f in im["fragments"]}) == 2
-    c, nbjm = ctx(), Nbjm(lib)
-    tm = mounts(c, nbjm, im, monkeypatch)
+    c, nbjm, daemons = ctx(), Nbjm(lib), Daemons(lib, monkeypatch)
+    tm = mounts(c, nbjm, im, daemons)
     assert read(tm, im, [[0, len(payload)]]) == payload
     assert tm.mounted == nbjm.asked == ["A00000", "A00001"]
     assert [n for n, _ in c.steps] == [12]  # the first mount is the seed's; the next, a line
-    assert "mount 2 of the restore" in c.infos[0]
+    assert "ltid mounted" in c.steps[0][1] and "mount 2 of the restore" in c.infos[0]
     tm.unmount()
+    assert [(m["op"], m["drive"], m.get("mode"), m.get("media_id"))
+            for m in daemons.served.sent["ltid"]] == [
+        ("mount", "DRV0", "r", "A00000"), ("unmount", "DRV0", None, None),
+        ("mount", "DRV0", "r", "A00001"), ("unmount", "DRV0", None, None)]
+    # ltid's robot put each medium in: A00001 out of the drive (the backup left it there),
+    # A00000 in; then A00000 out, A00001 in
+    assert daemons.ports.loaded[-2:] == [("DRV0", "A00000"), ("DRV0", "A00001")]
+    assert daemons.ports.moves == 4
     assert tm.bytes_read == len(payload)
     # what was read from the cartridges: the blocks, and only labels, headers, CRC records
     assert len(payload) < tm.cartridge_bytes < len(payload) + 16 * 1024
@@ -119,7 +126,7 @@ def test_one_block_from_the_middle_of_a_tape_reads_that_block(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lib = make_library(tmp_path, capacity=4 << 20)
     payload, im = write_image(lib, monkeypatch, 40 * BLOCK, 8 * BLOCK)
-    tm = mounts(ctx(), Nbjm(lib), im, monkeypatch)
+    tm = mounts(ctx(), Nbjm(lib), im, Daemons(lib, monkeypatch))
     want = [[30 * BLOCK + 100, 1024]]  # in fragment 4
     reader = tm.reader(0, 30)
     assert reader is not None

@@ -1,6 +1,7 @@
 """bptm's tape media: spanning an image over two media (each fragment its medium's file and
-block), the reports to nbemm, the fallbacks while ltid/nbemm lack the ops, and a writer that
-finds the backup header of a killed bptm where the empty header should be."""
+block), ltid's mounts (its real op table and rules, the robot's moves on a real virtual
+library), the reports to nbemm, and a writer that finds the backup header of a killed bptm
+where the empty header should be. ltid and nbemm are reached over sockets (servekit)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,17 @@ from typing import Any
 
 import pytest
 
-from nbcli import status
+from nbcli import config, status
+from nbcli.daemons import ltid, nbemm
+from nbcli.daemons.ltid_mount import Mounter
 from nbcli.media import bptm_tape, checksum, storage, tape, tapefmt
 from nbcli.status import NbuError
 from nbcli.vtl.library import Library
+from nbcli.wire.frames import Message
 from tests.storage.backends import tape_files
+from tests.unit import servekit
 from tests.unit.tapekit import make_library
+from tests.unit.test_ltid import Ports
 
 BLOCK = 64 * 1024
 
@@ -38,28 +44,41 @@ def stu(lib: Library, barcode: str) -> dict[str, Any]:
 
 
 class Daemons:
-    """ltid and nbemm as bptm_tape calls them through client.call."""
+    """ltid as the daemon is - its op table, its Mounter over a robot and avrd that work the
+    library as tldd and avrd do - and nbemm's span, media_written and media_error entries
+    answering as the test says; both served over sockets for bptm_tape's client calls."""
 
-    def __init__(self, lib: Library, ltid: bool = False, action: str = "none") -> None:
-        self.lib, self.ltid, self.action = lib, ltid, action
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+    def __init__(self, lib: Library, monkeypatch: pytest.MonkeyPatch,
+                 action: str = "none") -> None:
+        self.lib, self.action = lib, action
         self.spare = ["A00001L6", "A00002L6"]
+        self.ports = Ports(lib)
+        for d in self.ports.drives:
+            d["name"] = f"DRV{d['drnum']}"
+        cfg = config.init_root(lib.home.parent.parent / "root", name="m1")
+        self.ltid = ltid.Ltid(cfg)
+        self.ltid.mounter = Mounter(self.ports, 60.0, logging.getLogger("t"))
+        emm = nbemm.Nbemm(cfg).services()["nbemm"]
+        self.served = servekit.serve(monkeypatch, cfg, {
+            "ltid": self.ltid.services()["ltid"],
+            "nbemm": servekit.handled(emm, span=lambda m, c: self.span(m, c),
+                                      media_written=lambda m, c: {},
+                                      media_error=lambda m, c: {"action": self.action})})
 
-    def __call__(self, cfg: Any, host: str, service: str, op: str, **f: Any) -> Any:
-        self.calls.append((service, op, f))
-        if service == "ltid":
-            if not self.ltid:
-                raise NbuError(143, f"unknown request {op!r}")
-            return {"drive": f.get("drive"), "drnum": 0, "library": str(self.lib.home),
-                    "path": "", "media_id": f.get("media_id")}
-        if op == "span":
-            return {"stu": stu(self.lib, self.spare.pop(0)), "host": "m1"}
-        if op == "media_error":
-            return {"action": self.action}
-        return {}
+    def span(self, msg: Message, conn: Any) -> Message:
+        return {"stu": stu(self.lib, self.spare.pop(0)), "host": "m1"}
 
     def ops(self, service: str) -> list[str]:
-        return [op for s, op, _ in self.calls if s == service]
+        return self.served.ops(service)
+
+    def asked(self, service: str, op: str) -> list[Message]:
+        return self.served.asked(service, op)
+
+
+def ltid_drive(daemons: Daemons, name: str) -> Any:
+    mounter = daemons.ltid.mounter
+    with mounter.cond:
+        return mounter.drives[name]
 
 
 def ctx() -> Any:
@@ -68,9 +87,7 @@ def ctx() -> Any:
                            info=lambda msg, sev="Info": infos.append(msg), infos=infos)
 
 
-def media(lib: Library, daemons: Daemons, monkeypatch: pytest.MonkeyPatch,
-          barcode: str = "A00000L6") -> bptm_tape.TapeMedia:
-    monkeypatch.setattr(bptm_tape.client, "call", daemons)
+def media(lib: Library, daemons: Daemons, barcode: str = "A00000L6") -> bptm_tape.TapeMedia:
     return bptm_tape.TapeMedia(ctx(), {"master": "m1", "backupid": "c_1"},
                                {"stu": stu(lib, barcode), "rl": 3, "expiration": 99})
 
@@ -78,8 +95,8 @@ def media(lib: Library, daemons: Daemons, monkeypatch: pytest.MonkeyPatch,
 def test_an_image_spans_two_media_each_fragment_placed_on_its_own(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lib = make_library(tmp_path, capacity=1 << 20, early_warning=200 << 10)
-    daemons = Daemons(lib)
-    tm = media(lib, daemons, monkeypatch)
+    daemons = Daemons(lib, monkeypatch)
+    tm = media(lib, daemons)
     assert "media A00000" in tm.mount()
     w = tm.open_writer(BLOCK, 4 * BLOCK)
     payload = random.Random(3).randbytes(20 * BLOCK + 77)
@@ -102,10 +119,13 @@ def test_an_image_spans_two_media_each_fragment_placed_on_its_own(
         bh = tapefmt.decode_bh(files[f.file_num][0])
         assert (bh.backupid, bh.fragment, bh.offset) == ("c_1", f.num, f.offset)
         assert b"".join(files[f.file_num + 1]) == payload[f.offset:f.offset + f.bytes]
-    assert [op for op in daemons.ops("nbemm")] == ["span"]
-    assert daemons.ops("ltid") == ["mount", "mount"]  # unknown to ltid: TapeStorage loads
+    assert daemons.ops("nbemm") == ["span"]
+    assert daemons.ops("ltid") == ["mount", "unmount", "mount"]
+    # ltid's robot made the moves (the second medium's took the first out of the drive)
+    assert [(d, m) for d, m in daemons.ports.loaded if m] == [("DRV0", "A00000"),
+                                                              ("DRV0", "A00001")]
     tm.media_written(frags)
-    written = [f for s, op, f in daemons.calls if op == "media_written"]
+    written = daemons.asked("nbemm", "media_written")
     assert [(m["media_id"], m["full"], m["images"], m["rl"], m["expiration"])
             for m in written] == [("A00000", True, 1, 3, 99), ("A00001", False, 1, 3, 99)]
     assert sum(m["kbytes"] for m in written) >= len(payload) // 1024
@@ -113,50 +133,67 @@ def test_an_image_spans_two_media_each_fragment_placed_on_its_own(
     tm.unmount()
 
 
-def test_ltid_mounts_and_unmounts_when_it_can(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ltid_mounts_the_medium_and_the_drive_is_free_after_the_unmount(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lib = make_library(tmp_path, capacity=8 << 20)
-    daemons = Daemons(lib, ltid=True)
-    tm = media(lib, daemons, monkeypatch)
+    daemons = Daemons(lib, monkeypatch)
+    tm = media(lib, daemons)
     tm.mount()
+    assert lib.state().cartridges["A00000L6"].location == "drive"
+    (drive,) = [d for d in daemons.ports.drives if d["name"] == "DRV0"]
+    held = ltid_drive(daemons, "DRV0")
+    assert (held.jobid, held.extmid, held.mode, held.ready) == (9, "A00000", "w", True)
+    assert (tm.stu["drive"], tm.stu["library"]) == (drive["drnum"], str(lib.home))
     tm.unmount()
-    assert [(op, f.get("drive"), f.get("mode", "")) for s, op, f in daemons.calls
-            if s == "ltid"] == [("mount", "DRV0", "w"), ("unmount", "DRV0", "")]
+    assert [(m["op"], m["drive"], m.get("mode", "")) for m in daemons.served.sent["ltid"]] == \
+        [("mount", "DRV0", "w"), ("unmount", "DRV0", "")]
+    assert ltid_drive(daemons, "DRV0").free
+
+
+def test_a_mount_ltid_refuses_fails_the_backup(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """No loading behind ltid's back: a drive ltid has DOWN is the job's failure (164)."""
+    lib = make_library(tmp_path, capacity=8 << 20)
+    daemons = Daemons(lib, monkeypatch)
+    daemons.ports.drives[0]["state"] = "DOWN"
+    tm = media(lib, daemons)
+    with pytest.raises(NbuError) as e:
+        tm.mount()
+    assert e.value.status == status.MEDIA_DOWN and "DRV0" in e.value.detail
+    assert lib.state().cartridges["A00000L6"].location == "slot"
+    assert tm.unit is None and not tm.ltid_mounted
 
 
 def test_a_write_error_goes_to_nbemm_and_its_action_to_the_job(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lib = make_library(tmp_path, capacity=8 << 20)
-    daemons = Daemons(lib, action="frozen")
-    tm = media(lib, daemons, monkeypatch)
+    daemons = Daemons(lib, monkeypatch, action="frozen")
+    tm = media(lib, daemons)
     tm.mount()
     assert tm.media_error(NbuError(status.MEDIA_WRITE_ERROR, "x")) == "frozen"
     assert tm.media_error(NbuError(status.NO_MEDIA_AVAILABLE, "x")) == "none"
-    (err,) = [f for s, op, f in daemons.calls if op == "media_error"]
+    (err,) = daemons.asked("nbemm", "media_error")
     assert err == {"jobid": 9, "media_id": "A00000", "drive": "DRV0", "kind": "write"}
     assert "media A00000 is now FROZEN" in " ".join(tm.ctx.infos)
 
 
-def test_without_span_in_nbemm_a_full_medium_is_status_96(
+def test_no_medium_to_span_to_fails_the_backup_with_nbemms_status(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lib = make_library(tmp_path, capacity=1 << 20, early_warning=200 << 10)
-    daemons = Daemons(lib)
+    daemons = Daemons(lib, monkeypatch)
     daemons.spare = []
-    real = daemons.__call__
+    tm = media(lib, daemons)
 
-    def old_nbemm(cfg: Any, host: str, service: str, op: str, **f: Any) -> Any:
-        if op == "span":
-            raise NbuError(143, "unknown request 'span'")
-        return real(cfg, host, service, op, **f)
-
-    tm = media(lib, daemons, monkeypatch)
-    monkeypatch.setattr(bptm_tape.client, "call", old_nbemm)
+    def no_medium(msg: Message, conn: Any) -> Message:
+        raise NbuError(status.NO_MEDIA_AVAILABLE, "no unassigned medium in pool tapes")
+    daemons.span = no_medium  # type: ignore[method-assign]
     tm.mount()
     w = tm.open_writer(BLOCK, 4 * BLOCK)
     with pytest.raises(NbuError) as e:
         for _ in range(40):
             w.write_block(memoryview(b"q" * BLOCK))
-    assert e.value.status == 96 and "cannot span" in e.value.detail
+    assert e.value.status == 96 and "pool tapes" in e.value.detail
+    assert daemons.ops("nbemm") == ["span"]
 
 
 @pytest.mark.parametrize("where", ["data", "data, mark", "crcs, mark", "bh"])
