@@ -5,10 +5,9 @@ for the pools). mediafmt prints it.
 
 from __future__ import annotations
 
-import click
-
 from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands import mediafmt
+from nbcli.commands.options import emm_server_query_option
 from nbcli.commands.stufmt import emm_request
 from nbcli.render import echo_lines
 
@@ -22,14 +21,13 @@ EXIT STATUS
 """
 
 
-@command("available_media", SYNOPSIS, epilog=EXIT_STATUS,
-         context_settings={"help_option_names": ["-help", "--help"]})
-@click.option("-h", "server", metavar="EMM_SERVER", help="The EMM server (default: the master).")
+@command("available_media", SYNOPSIS, epilog=EXIT_STATUS)
+@emm_server_query_option
 @root_option
-def cli(server: str | None, root: str | None) -> int:
+def cli(emm_server: str | None, root: str | None) -> int:
     """List every volume with its status, grouped by volume pool."""
     cfg = load_cfg(root)
-    at = server or cfg.master
+    at = emm_server or cfg.master
     pools = emm_request(cfg, at, "pool_list")["pools"]
     media = emm_request(cfg, at, "media_list")["media"]
     echo_lines(mediafmt.available(pools, media))

@@ -15,6 +15,7 @@ import click
 from nbcli import clock, timefmt
 from nbcli.cli import command, join_date_times, load_cfg, root_option
 from nbcli.commands import errfmt
+from nbcli.commands.options import verbose_accepted
 from nbcli.net import client
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NbuError
@@ -93,7 +94,7 @@ def render(entries: list[dict[str, Any]], report: str, form: str, by_statcode: b
 @click.option("-server", metavar="NAME", help="Only entries of this server.")
 @click.option("-jobid", type=click.IntRange(min=0), metavar="N", help="Only this job's entries.")
 @click.option("-M", "masters", metavar="MASTER,...", help="Ask these masters.")
-@click.option("-v", "verbose", is_flag=True, help="Accepted; no effect.")
+@verbose_accepted
 @root_option
 def cli(status_code: int | None, recommendation: bool, report: str | None, by_statcode: bool,
         form: str | None, columns: int | None, since: str | None, until: str | None,

@@ -24,6 +24,7 @@ import click
 from nbcli import kinds, timefmt
 from nbcli.cli import command, join_date_times, load_cfg, root_option
 from nbcli.commands.bpimage import check_jobs, masters_of
+from nbcli.commands.options import masters_option
 from nbcli.commands.stufmt import emm_request
 from nbcli.config import HostConfig
 from nbcli.net import client as net
@@ -111,7 +112,7 @@ EXIT STATUS
               help="New expiration: mm/dd/yyyy [hh:mm:ss], 0 (now) or infinity.")
 @click.option("-client", "client_name", metavar="NAME", help="Only images of this client.")
 @click.option("-force", is_flag=True, help="Do not ask for confirmation.")
-@click.option("-M", "masters", metavar="MASTER", help="Masters to ask (comma-separated).")
+@masters_option
 @click.option("-Bidfile", "bidfile", type=click.Path(dir_okay=False), metavar="FILE",
               help="Images whose backup ids this file lists, one a line.")
 @click.option("-servername", metavar="NAME", help="Every image this media server wrote.")

@@ -14,6 +14,7 @@ import click
 from nbcli import clock, kinds, timefmt
 from nbcli.cli import command, join_date_times, load_cfg, root_option
 from nbcli.commands import imagefmt
+from nbcli.commands.options import verbose_accepted
 from nbcli.net import client as net
 from nbcli.render import echo_json, echo_lines
 from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
@@ -139,7 +140,7 @@ def render(images: list[dict[str, Any]], form: str) -> None:
 @click.option("-stl_complete", is_flag=True, help="Accepted; no effect (no SLPs).")
 @click.option("-stl_incomplete", is_flag=True, help="Accepted; no effect (no SLPs).")
 @click.option("-stl_name", metavar="NAME", help="Images of this SLP (nbcli has none).")
-@click.option("-v", "verbose", is_flag=True, help="Accepted; no effect.")
+@verbose_accepted
 @root_option
 def cli(form: str, since: str | None, until: str | None, hoursago: int | None,
         client_name: str | None, backupid: str | None, policy: str | None,

@@ -18,6 +18,7 @@ import click
 
 from nbcli.cli import command, entry, load_cfg, master_list, root_option
 from nbcli.commands import mediacodes, tapeaccess
+from nbcli.commands.options import first_master_option
 from nbcli.status import (
     INVALID_PARAMETER,
     MEDIA_HEADER_UNREADABLE,
@@ -61,7 +62,7 @@ EXIT STATUS
               help="The media server whose drive labels it (default: the robot's host).")
 @click.option("-erase", is_flag=True, help="Erase the tape first.")
 @click.option("-l", "long_erase", is_flag=True, help="With -erase: a long erase.")
-@click.option("-M", "masters", metavar="MASTER", help="The master (first of the list).")
+@first_master_option
 @root_option
 def cli(media_id: str | None, density: str | None, overwrite: bool, pool: str | None,
         drive_name: str | None, drive_index: int | None, host: str | None, erase: bool,

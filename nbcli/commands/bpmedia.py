@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from nbcli.cli import command, entry, load_cfg, master_list, root_option
+from nbcli.commands.options import first_master_option, media_id_options, verbose_accepted
 from nbcli.commands.stufmt import emm_request
 from nbcli.status import INVALID_PARAMETER, NbuError
 
@@ -28,21 +29,19 @@ EXIT STATUS
 ACTIONS = ("freeze", "unfreeze", "suspend", "unsuspend")
 
 
-@command("bpmedia", SYNOPSIS, epilog=EXIT_STATUS,
-         context_settings={"help_option_names": ["-help", "--help"]})
+@command("bpmedia", SYNOPSIS, epilog=EXIT_STATUS)
 @click.option("-freeze", "action", flag_value="freeze",
               help="Never write this medium again, never unassign it.")
 @click.option("-unfreeze", "action", flag_value="unfreeze", help="Undo -freeze.")
 @click.option("-suspend", "action", flag_value="suspend",
               help="Do not write this medium again (it is unassigned when it expires).")
 @click.option("-unsuspend", "action", flag_value="unsuspend", help="Undo -suspend.")
-@click.option("-m", "media_id", metavar="MEDIA_ID", help="The medium.")
-@click.option("-ev", "ev", metavar="MEDIA_ID", help="The medium (as -m).")
+@media_id_options("The medium")
 @click.option("-h", "host", metavar="HOST",
               help="The media server whose media database holds it (accepted: nbcli keeps "
                    "one EMM database on the master).")
-@click.option("-M", "masters", metavar="MASTER", help="The master (first of the list).")
-@click.option("-v", "verbose", is_flag=True, help="Accepted; no effect.")
+@first_master_option
+@verbose_accepted
 @root_option
 def cli(action: str | None, media_id: str | None, ev: str | None, host: str | None,
         masters: str | None, verbose: bool, root: str | None) -> int:

@@ -15,6 +15,7 @@ import click
 
 from nbcli.cli import command, entry, load_cfg, master_list, root_option
 from nbcli.commands import mediafmt, tapeaccess
+from nbcli.commands.options import masters_option, media_id_options, verbose_accepted
 from nbcli.commands.stufmt import emm_request
 from nbcli.config import HostConfig
 from nbcli.render import echo_lines
@@ -64,8 +65,7 @@ def _mheader(cfg: HostConfig, master: str, media_id: str, host: str | None) -> N
     click.echo(mediafmt.mheader_line(found, allocated, rec.get("rl")))
 
 
-@command("bpmedialist", SYNOPSIS, epilog=EXIT_STATUS,
-         context_settings={"help_option_names": ["-help", "--help"]})
+@command("bpmedialist", SYNOPSIS, epilog=EXIT_STATUS)
 @click.option("-mlist", "report", flag_value="mlist", help="Media list report (the default).")
 @click.option("-summary", "report", flag_value="summary", help="Summary report.")
 @click.option("-mheader", "report", flag_value="mheader",
@@ -74,14 +74,13 @@ def _mheader(cfg: HostConfig, master: str, media_id: str, host: str | None) -> N
 @click.option("-U", "form", flag_value="user", help="User form (the default).")
 @click.option("-l", "form", flag_value="raw", help="Raw form: one line a medium.")
 @click.option("-L", "form", flag_value="long", help="Long form: key = value lines.")
-@click.option("-m", "media_id", metavar="MEDIA_ID", help="This medium only.")
-@click.option("-ev", "ev", metavar="MEDIA_ID", help="This medium only (as -m).")
+@media_id_options("This medium only")
 @click.option("-h", "host", metavar="HOST", help="Media of this media server only.")
 @click.option("-rl", "rl", type=click.IntRange(0, 100), metavar="LEVEL",
               help="Media of this retention level only.")
 @click.option("-p", "pool", metavar="POOL", help="Media of this volume pool only.")
-@click.option("-M", "masters", metavar="MASTER", help="Masters to ask (comma-separated).")
-@click.option("-v", "verbose", is_flag=True, help="Accepted; no effect.")
+@masters_option
+@verbose_accepted
 @root_option
 def cli(report: str | None, brief: bool, form: str | None, media_id: str | None,
         ev: str | None, host: str | None, rl: int | None, pool: str | None,

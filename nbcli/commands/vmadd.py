@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.commands.options import emm_server_option
 from nbcli.commands.stufmt import emm_request
 
 SYNOPSIS = """vmadd -m media_id -mt media_type [-h EMM_server] [-verbose] [-b barcode]
@@ -22,7 +23,7 @@ SYNOPSIS = """vmadd -m media_id -mt media_type [-h EMM_server] [-verbose] [-b ba
 @click.option("-m", "media_id", required=True, help="Media id (1 to 6 characters).")
 @click.option("-mt", "media_type", required=True,
               help="Media type: hcart, hcart2, hcart3, 4mm, 8mm, dlt ... (hc_cln ... cleaning).")
-@click.option("-h", "emm_server", help="EMM server (default: this host's master).")
+@emm_server_option
 @click.option("-verbose", is_flag=True, help="Accepted.")
 @click.option("-b", "barcode", default="", help="Barcode (at most 16 characters).")
 @click.option("-rt", "rt", default="none", show_default=True,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.commands.options import emm_server_option
 from nbcli.commands.stufmt import emm_request
 
 SYNOPSIS = """vmchange [-h EMM_server] -m media_id -p pool_number
@@ -23,7 +24,7 @@ vmchange [-h EMM_server] -m media_id -d "media_description\""""
 
 @command("vmchange", SYNOPSIS)
 @click.option("-m", "media_id", required=True, help="Media id of the volume.")
-@click.option("-h", "emm_server", help="EMM server (default: this host's master).")
+@emm_server_option
 @click.option("-p", "pool", type=int, help="New volume pool number.")
 @click.option("-maxmounts", "-mm", "max_mounts", type=int, help="Maximum mounts (0: no limit).")
 @click.option("-rt", "rt", help="Robot type: tld, or none (out of every robot).")

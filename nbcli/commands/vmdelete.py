@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.commands.options import emm_server_option
 from nbcli.commands.stufmt import emm_request
 
 SYNOPSIS = """vmdelete [-h EMM_server] -m media_id"""
@@ -16,7 +17,7 @@ SYNOPSIS = """vmdelete [-h EMM_server] -m media_id"""
 
 @command("vmdelete", SYNOPSIS)
 @click.option("-m", "media_id", required=True, help="Media id of the volume to delete.")
-@click.option("-h", "emm_server", help="EMM server (default: this host's master).")
+@emm_server_option
 @root_option
 def cli(media_id: str, emm_server: str | None, root: str | None) -> int:
     """Delete a volume from the EMM database.

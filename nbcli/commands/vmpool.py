@@ -16,6 +16,7 @@ import click
 
 from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands import tapecfgfmt
+from nbcli.commands.options import emm_server_option
 from nbcli.commands.stufmt import emm_request
 from nbcli.render import echo_lines
 
@@ -28,7 +29,7 @@ IDS = {"-1": "ANY", "-2": "NONE"}
 
 
 @command("vmpool", SYNOPSIS, context_settings={"ignore_unknown_options": True})
-@click.option("-h", "emm_server", help="EMM server (default: this host's master).")
+@emm_server_option
 @click.option("-listall", "action", flag_value="listall", help="List every pool.")
 @click.option("-b", "brief", flag_value="b", help="-listall: one line a pool.")
 @click.option("-bx", "brief", flag_value="bx", help="-listall: as -b.")

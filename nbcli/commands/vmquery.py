@@ -17,6 +17,7 @@ import click
 from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands import mediacodes as codes
 from nbcli.commands import vmqueryfmt as fmt
+from nbcli.commands.options import emm_server_query_option
 from nbcli.commands.stufmt import emm_request
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NO_SUCH_POOL, NbuError
@@ -66,9 +67,7 @@ def select(cfg: Any, server: str, media_id: str | None, pool: str | None,
     return sorted(records, key=lambda r: str(r["media_id"]))
 
 
-# -h is NetBackup's EMM server here, not help: --help and -help show the help.
-@command("vmquery", SYNOPSIS, epilog=EXIT_STATUS,
-         context_settings={"help_option_names": ["-help", "--help"]})
+@command("vmquery", SYNOPSIS, epilog=EXIT_STATUS)
 @click.option("-a", "everything", is_flag=True, help="Every volume.")
 @click.option("-m", "media_id", metavar="MEDIA_ID", help="This volume.")
 @click.option("-pn", "pool", metavar="POOL", help="The volumes of this volume pool.")
@@ -79,16 +78,16 @@ def select(cfg: Any, server: str, media_id: str | None, pool: str | None,
 @click.option("-w", "form", flag_value="wide", help="Wide form: one 37-field line a volume.")
 @click.option("-W", "form", flag_value="wide",
               help="Wide form, as -w (nbcli's columns are already parseable).")
-@click.option("-h", "server", metavar="EMM_SERVER", help="The EMM server (default: the master).")
+@emm_server_query_option
 @root_option
 def cli(everything: bool, media_id: str | None, pool: str | None, rn: int | None,
-        rt: str | None, mt: str | None, form: str | None, server: str | None,
+        rt: str | None, mt: str | None, form: str | None, emm_server: str | None,
         root: str | None) -> int:
     """Query the EMM volume database."""
     if not (everything or media_id or pool or rn is not None or rt or mt):
         raise NbuError(INVALID_PARAMETER, "give -a, -m, -pn, -rn, -rt or -mt")
     cfg = load_cfg(root)
-    records = select(cfg, server or cfg.master, media_id, pool, rn, rt, mt)
+    records = select(cfg, emm_server or cfg.master, media_id, pool, rn, rt, mt)
     if form == "wide":
         echo_lines([*fmt.WIDE_HEADER, *(fmt.wide_line(r) for r in records)])
     elif form == "brief":
