@@ -3,8 +3,9 @@ host is.
 
 `-g host` prints NetBackup's eight host-information lines in NetBackup's order; collectors read
 them by position or split them on `= `, so there are always eight: values alone by default,
-`Label = value` with -L or -U. The host's bpcd answers them (ping); an older bpcd that does not
-send its platform gets "unknown" there, never a shorter block.
+`Label = value` with -L or -U; -A adds a ninth, last, `Patch Level = version`. The host's
+bpcd answers them (ping); an older bpcd that does not send its platform gets "unknown" there,
+never a shorter block.
 
 `-e file` / `-i file` [-c policy [-s schedule]] [host] copy one of the host's exclude or
 include lists (nbcli.exclude_lists) into a local file, one pattern a line, as inventory scripts
@@ -61,7 +62,8 @@ def host_info(info: dict[str, object]) -> list[str]:
 @click.option("-U", "user_form", is_flag=True, help="With -g: `Label = value` lines, as -L.")
 @click.option("-s", "server_host",
               help="The same as -g, for a server; with -e/-i: the schedule of -c's policy.")
-@click.option("-A", "all_info", is_flag=True, help="With -g/-s: accepted (all eight lines).")
+@click.option("-A", "all_info", is_flag=True,
+              help="With -g/-s: a ninth line, the patch level (Patch Level = version).")
 @click.option("-l", "list_form", is_flag=True, help="Accepted; `KEY = value` lines always.")
 @click.option("-x", "set_only", is_flag=True, help="Only the entries set in bp.toml.")
 @click.option("-X", "with_defaults", is_flag=True,
@@ -113,7 +115,10 @@ def cli(host: str | None, info_host: str | None, long_form: bool, user_form: boo
     if info_host:
         values = host_info(client.call(cfg, info_host, "bpcd", "ping"))
         labelled = long_form or user_form
-        for label, value in zip(INFO_LABELS, values, strict=True):
+        pairs = list(zip(INFO_LABELS, values, strict=True))
+        if all_info:  # nbuworker: bpgetconfig -g $C -AL | grep "Patch Level" | awk '{print $4}'
+            pairs.append(("Patch Level", values[4]))
+        for label, value in pairs:
             click.echo(f"{label} = {value}" if labelled else value)
         return 0
     keys = [k.upper() for k in items] or None

@@ -174,8 +174,14 @@ def test_bpgetconfig_sources(host: Host, tmp_path: Path) -> None:
     set_only = host.run("bpgetconfig", "-x").stdout.splitlines()
     assert "PBX_PORT = 1556" not in set_only and set(set_only) <= set(every)
     assert host.run("bpgetconfig", "-d", "VERBOSE").stdout == "VERBOSE = 0\n"
-    assert host.run("bpgetconfig", "-s", host.name, "-L", "-A").stdout == \
-        host.run("bpgetconfig", "-g", host.name, "-L").stdout
+    eight = host.run("bpgetconfig", "-g", host.name, "-L").stdout
+    assert host.run("bpgetconfig", "-s", host.name, "-L").stdout == eight
+    # nbuworker (public): bpgetconfig -g $CLIENTNAME -AL |grep "Patch Level" |awk '{print $4}'
+    nine = host.run("bpgetconfig", "-g", host.name, "-AL").stdout
+    assert nine.startswith(eight) and len(nine.splitlines()) == 9
+    version = eight.splitlines()[4].split(" = ")[1]
+    assert shell(host, f"bpgetconfig -g {host.name} -AL | grep 'Patch Level' | "
+                       "awk '{print $4}'") == f"{version}\n"
     assert host.run("bpgetconfig", "-x", "-d", check=False).returncode == 20
 
 
