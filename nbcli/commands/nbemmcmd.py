@@ -130,8 +130,10 @@ def emm_server_lines(cfg: Any) -> list[str]:
     lines = [f"These hosts were found in this domain: {', '.join(names)}", ""]
     lines += [f'Checking with the host "{n}"...' for n in names] + [""]
     lines.append(f"{'Server Type':<16}{'Host Version':<16}{'Host Name':<16}EMM Server")
-    lines += [f"{h['machinetype']:<16}{(h['version'] or '-'):<16}{h['name']:<16}{cfg.master}"
-              for h in hosts]
+    # The server type in capitals: health scripts read `grep "^MASTER\s" | awk '{print $2}'`
+    # for the master's version and "^MEDIA\s" lines for the media servers'.
+    lines += [f"{h['machinetype'].upper():<16}{(h['version'] or '-'):<16}{h['name']:<16}"
+              f"{cfg.master}" for h in hosts]
     return lines + [""]
 
 
@@ -236,7 +238,7 @@ def check_usage(ctx: click.Context, action: str, name: str | None, kind: str | N
 @click.option("-parsable", is_flag=True, help="-listhosts: one EMMHOST line a host.")
 @click.option("-operatingsystem", "os_name", metavar="OS",
               help="-updatehost: the host's operating system.")
-@click.option("-getemmserver", "action", flag_value="getemmserver",
+@click.option("-getemmserver", "-getemm", "action", flag_value="getemmserver",
               help="The domain's servers and their EMM server.")
 @click.option("-timeout", type=int, metavar="SECONDS", help="-getemmserver: accepted.")
 @click.option("-listsettings", "action", flag_value="listsettings",

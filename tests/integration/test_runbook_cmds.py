@@ -190,8 +190,14 @@ def test_nbemmcmd_getemmserver_and_bpstulist_verbose(host: Host) -> None:
     # framed as every nbemmcmd output: scripts strip the first and last lines
     assert lines[0].startswith("NBEMMCMD") and lines[-1] == "Command completed successfully."
     assert f"These hosts were found in this domain: {host.name}" in lines
-    rows = [line.split() for line in lines if line.startswith(("master ", "media "))]
+    rows = [line.split() for line in lines if line.startswith(("MASTER ", "MEDIA "))]
     assert rows and all(r[-1] == host.name for r in rows)
+    # a public health-report script: nbemmcmd -getemm | grep "^MASTER\s" | awk '{print $2}'
+    version = host.run("bpgetconfig", "-g", host.name).stdout.splitlines()[4]
+    assert shell(host, r'nbemmcmd -getemm | grep "^MASTER\s" | awk "{print \$2}"') == \
+        f"{version}\n"
+    assert shell(host, r'nbemmcmd -getemm | grep "^MEDIA\s" | awk "{print \$3}"') == \
+        f"{host.name}\n"
     assert host.run("bpstulist", "-verbose").stdout == host.run("bpstulist").stdout
 
 
