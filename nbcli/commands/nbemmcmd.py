@@ -25,6 +25,7 @@ import click
 import nbcli
 from nbcli import config, timefmt
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.commands.mediacodes import state_words
 from nbcli.commands.stufmt import emm_request
 from nbcli.net import client
 from nbcli.render import echo_lines
@@ -166,11 +167,19 @@ def media_blocks(cfg: Any, media_id: str | None, pool: str | None,
                  ("Barcode", m["barcode"] or "-"), ("Description", m["description"] or "---"),
                  ("Volume Pool", m["pool"]), ("Robot Type", m["rt"].upper()),
                  ("Robot Number", m["rn"]), ("Slot", m["slot"]),
-                 ("Media Status", "ASSIGNED" if m["assigned"] else "UNASSIGNED"),
+                 ("Media Status", media_status(m)),
                  ("Number of Mounts", m["mounts"]), ("Maximum Mounts", m["max_mounts"]),
                  ("Media Flags", f"0x{m['state']:x}")]
         lines += ["=" * 68] + [f"{k + ':':<32}{v}" for k, v in pairs]
     return lines
+
+
+def media_status(m: dict[str, Any]) -> str:
+    """FROZEN, SUSPENDED, FULL, IMPORTED (the bits set), else ASSIGNED or UNASSIGNED: scripts
+    find frozen media with `nbemmcmd -listmedia -mediaid ID | Where-Object {$_ -match
+    "FROZEN"}`."""
+    words = state_words(int(m.get("state") or 0))
+    return " ".join(words) if words else "ASSIGNED" if m["assigned"] else "UNASSIGNED"
 
 
 def settings_change(cfg: Any, threshold: int | None, window: int | None) -> list[str]:
