@@ -103,6 +103,8 @@ def cli(host: str | None, info_host: str | None, long_form: bool, user_form: boo
                                           "together")
     cfg = load_cfg(root)
     if exclude_file or include_file:
+        if info_host:
+            raise NbuError(INVALID_PARAMETER, "-g cannot be used with -e or -i")
         if len(items) > 1:
             raise NbuError(INVALID_PARAMETER, "-e and -i take one host operand")
         kind, out = ("exclude", exclude_file) if exclude_file else ("include", include_file)
