@@ -342,6 +342,7 @@ def test_bpgetconfig_e_and_i_write_the_lists(aio_root: Host, tmp_path: Path) -> 
                  ("bpgetconfig", "-c", "p1"),  # -c without -e/-i
                  ("bpgetconfig", "-e", str(excl), "-c", "../x"),
                  ("bpgetconfig", "-e", str(excl), "-i", str(incl)),
+                 ("bpgetconfig", "-e", str(excl), "-g", aio_root.name),
                  ("bpsetconfig", "-e", str(tmp_path / "mine"), "-s", "full"),
                  ("bpsetconfig", "-c", "p1", str(tmp_path / "mine"))):
         assert run(*argv, check=False).returncode == 20, argv
