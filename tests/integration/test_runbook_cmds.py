@@ -347,6 +347,15 @@ def test_bpgetconfig_e_and_i_write_the_lists(aio_root: Host, tmp_path: Path) -> 
                  ("bpsetconfig", "-c", "p1", str(tmp_path / "mine"))):
         assert run(*argv, check=False).returncode == 20, argv
     assert run("bpsetconfig", "-e", str(tmp_path / "nothere"), check=False).returncode == 12
+    # -u user: that user's $HOME/bp.conf (an unknown user is 20; a home that cannot be
+    # written is 12, and the host's configuration is untouched either way)
+    before = run("bpgetconfig").stdout
+    assert run("bpsetconfig", "-u", "no-such-user-x", input="VERBOSE = 5\n",
+               check=False).returncode == 20
+    if not os.path.isdir(os.path.expanduser("~nobody")):
+        assert run("bpsetconfig", "-u", "nobody", input="VERBOSE = 5\n",
+                   check=False).returncode == 12
+    assert run("bpgetconfig").stdout == before
 
 
 def test_a_backup_uses_the_most_specific_exclude_list(host: Host, tmp_path: Path) -> None:

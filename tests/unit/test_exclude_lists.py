@@ -53,3 +53,18 @@ def test_an_include_pattern_rescues_an_excluded_path(tmp_path: Path) -> None:
     root = os.fsencode(tmp_path)
     got = sorted(p[len(root):] for p, _ in walker.walk([root]))
     assert got == [b"", b"/b.dat", b"/keep.log", b"/logs"]
+
+
+def test_bpsetconfig_u_rewrites_the_users_bp_conf(tmp_path: Path, monkeypatch) -> None:
+    import pwd
+    from types import SimpleNamespace
+
+    from nbcli.commands import bpsetconfig
+
+    monkeypatch.setattr(pwd, "getpwnam", lambda name: SimpleNamespace(pw_dir=str(tmp_path)))
+    (tmp_path / "bp.conf").write_text("SERVER = m1\nVERBOSE = 1\n")
+    bpsetconfig.set_user_config("u1", "SERVER = m2\nSERVER = m3\n", add=False, remove=False)
+    assert (tmp_path / "bp.conf").read_text() == "SERVER = m2\nSERVER = m3\nVERBOSE = 1\n"
+    bpsetconfig.set_user_config("u1", "SERVER = m4\n", add=True, remove=False)
+    assert (tmp_path / "bp.conf").read_text().splitlines()[:3] == \
+        ["SERVER = m2", "SERVER = m3", "SERVER = m4"]
