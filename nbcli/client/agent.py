@@ -51,7 +51,8 @@ DTE_GLOBAL = opt(str, "", max_len=32)
 # What a controller may send an agent, by op (docs/protocol.md "Agents").
 CONTROL_OPS: dict[str, Fields] = {
     # bpbrm -> bpbkar: the backup to make (an empty file list is bpbkar's 69).
-    "backup": {"jobid": opt(int, lo=1), "client": opt(str), "paths": STRINGS,
+    "backup": {"jobid": opt(int, lo=1), "client": opt(str), "policy": opt(str),
+               "schedule": opt(str), "paths": STRINGS,
                "since": opt(int), "block_size": opt(int), "exclude": STRINGS,
                "tir": opt(bool, False), "cross_mount_points": opt(bool, False),
                "archive": opt(bool, False), "dte_global": DTE_GLOBAL,

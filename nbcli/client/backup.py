@@ -33,6 +33,7 @@ class BackupSpec:
     exclude: list[str] = field(default_factory=list)
     tir: bool = False
     cross_mount_points: bool = False
+    include: list[str] = field(default_factory=list)  # exceptions to `exclude`
 
 
 @dataclass
@@ -74,7 +75,7 @@ def run_backup(spec: BackupSpec, sink: Sink, report: Callable[[str], None], *,
     """Write the whole image to `sink` (end-of-archive blocks included)."""
     problems = _Problems(report)
     out = BlockBuffer(sink, spec.block_size, on_flush=tick)
-    walker = Walker(problems, spec.exclude, spec.cross_mount_points)
+    walker = Walker(problems, spec.exclude, spec.cross_mount_points, spec.include)
     writer = ImageWriter(out, problems, since=spec.since, tir=spec.tir,
                          on_entries=on_entries, on_file=on_file)
     add = writer.add

@@ -6,7 +6,8 @@ request naming bptm child's service; bpbkar connects there through PBX, streams 
 
 By hand, NetBackup's troubleshooting form: `bpbkar -nocont PATH... > image.tar` writes the
 image to stdout and one line per file to stderr; the exit status is the backup's (0, 1, 71).
-The host's EXCLUDE list (bp.toml) applies in both forms, as the client's exclude_list does.
+The client's exclude list applies in both forms, its include list (exceptions) too; under
+bpbrm the most specific of the job's policy and schedule (nbcli.exclude_lists).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import BinaryIO
 
 import click
 
-from nbcli import config
+from nbcli import config, exclude_lists
 from nbcli import log as nblog
 from nbcli.cli import command
 from nbcli.client.agent import Controller, program, str_list
@@ -46,8 +47,13 @@ SYNOPSIS = "bpbkar -nocont [-dt N] [-nofileinfo] [-nokeepalives] [-since epoch] 
 MAX_BLOCK_SIZE = 64 << 20
 
 
-def _exclude_list(cfg: HostConfig | None) -> list[str]:
-    return [str(p) for p in (cfg.get("EXCLUDE") or [])] if cfg is not None else []
+def _lists(cfg: HostConfig | None, policy: str | None = None,
+           schedule: str | None = None) -> dict[str, list[str]]:
+    """The exclude and include patterns of a backup of this policy and schedule."""
+    if cfg is None:
+        return {"exclude": [], "include": []}
+    return {kind: exclude_lists.effective(cfg, kind, policy, schedule)
+            for kind in exclude_lists.KINDS}
 
 
 # --- run by hand ---------------------------------------------------------------------------
@@ -108,8 +114,9 @@ def cli(nocont: bool, dt: int, nofileinfo: bool, nokeepalives: bool, since: int 
         cfg = None  # -nocont also works on a machine without a host root
     err: BinaryIO = io.BufferedWriter(io.FileIO(2, "w", closefd=False), 1 << 16)
     report = _stderr_report(err, cfg)
+    lists = _lists(cfg)
     spec = BackupSpec([os.path.abspath(os.fsencode(p)) for p in paths], since=since,
-                      exclude=_exclude_list(cfg))
+                      exclude=lists["exclude"], include=lists["include"])
 
     def list_file(path: bytes) -> None:
         err.write(path + b"\n")
@@ -155,11 +162,15 @@ def spec_from_request(msg: Message, cfg: HostConfig) -> BackupSpec:
             or not BLOCK <= block_size <= MAX_BLOCK_SIZE:
         raise NbuError(INVALID_PARAMETER,
                        f"block_size must be a multiple of {BLOCK} up to {MAX_BLOCK_SIZE}")
-    exclude = str_list(msg, "exclude", 20, []) + _exclude_list(cfg)
+    policy, schedule = msg.get("policy"), msg.get("schedule")
+    lists = _lists(cfg, policy if isinstance(policy, str) else None,
+                   schedule if isinstance(schedule, str) else None)
+    exclude = str_list(msg, "exclude", 20, []) + lists["exclude"]
     flags = {k: msg.get(k, False) for k in ("tir", "cross_mount_points")}
     if not all(isinstance(v, bool) for v in flags.values()):
         raise NbuError(INVALID_PARAMETER, "tir and cross_mount_points must be true or false")
-    return BackupSpec([os.fsencode(p) for p in paths], since, block_size, exclude, **flags)
+    return BackupSpec([os.fsencode(p) for p in paths], since, block_size, exclude,
+                      include=lists["include"], **flags)
 
 
 def _socket_sink(sock: socket.socket) -> Sink:

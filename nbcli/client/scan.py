@@ -8,7 +8,9 @@ selection are not emitted; selection "/" emits its children, not itself.
 
 A directory on another file system than its selection is emitted but not entered unless
 `cross_mount_points`. Exclude patterns are globs matched against the full path (a pattern
-without "/" also matches the base name, as NetBackup's exclude lists do). What cannot be read
+without "/" also matches the base name, as NetBackup's exclude lists do); a path an include
+pattern matches is not excluded (the include list holds the exceptions to the exclude list;
+a folder that is excluded is not entered to look for them). What cannot be read
 is reported through `warn` and skipped; the walk goes on.
 
 Paths are bytes throughout: names that are not UTF-8 pass unchanged. Imports nothing from nbcli.
@@ -67,9 +69,10 @@ class Walker:
     """Yields (path, lstat result) in image order; counts what it could not read."""
 
     def __init__(self, warn: Warn, exclude: Iterable[str] = (),
-                 cross_mount_points: bool = False) -> None:
+                 cross_mount_points: bool = False, include: Iterable[str] = ()) -> None:
         self.warn = warn
         self.excluder = Excluder(exclude)
+        self.includer = Excluder(include)
         self.cross = cross_mount_points
         self.missing = 0  # selections that do not exist
         self.found = 0  # selections that do
@@ -83,7 +86,7 @@ class Walker:
                 self.warn("Cannot stat", root, e)
                 continue
             self.found += 1
-            if self.excluder and self.excluder.match(root):
+            if self._excluded(root):
                 continue
             if root != b"/":
                 yield root, st
@@ -91,13 +94,13 @@ class Walker:
                 yield from self._tree(root, st.st_dev)
 
     def _tree(self, root: bytes, dev: int) -> Iterator[tuple[bytes, os.stat_result]]:
-        excluder = self.excluder if self.excluder else None
+        excluding = bool(self.excluder)
         stack = [root]
         while stack:
             subdirs = []
             for entry in self._entries(stack.pop()):
                 path = entry.path
-                if excluder is not None and excluder.match(path):
+                if excluding and self._excluded(path):
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
@@ -108,6 +111,9 @@ class Walker:
                 if stat.S_ISDIR(st.st_mode) and (st.st_dev == dev or self.cross):
                     subdirs.append(path)
             stack.extend(reversed(subdirs))
+
+    def _excluded(self, path: bytes) -> bool:
+        return self.excluder.match(path) and not (self.includer and self.includer.match(path))
 
     def _entries(self, folder: bytes) -> list[os.DirEntry[bytes]]:
         try:

@@ -3,12 +3,14 @@ host is.
 
 `-g host` prints NetBackup's eight host-information lines in NetBackup's order; collectors read
 them by position or split them on `= `, so there are always eight: values alone by default,
-`Label = value` with -L or -U. The host's bpcd answers them (ping); an older bpcd that does not
-send its platform gets "unknown" there, never a shorter block.
+`Label = value` with -L or -U; -A adds a ninth, last, `Patch Level = version`. The host's
+bpcd answers them (ping); an older bpcd that does not send its platform gets "unknown" there,
+never a shorter block.
 
-`-i file [host]` copies the host's include list (its INCLUDE entries, the exceptions to its
-exclude list) into a local file, one path a line, as inventory scripts use it
-(`bpgetconfig -i $DEST/incl_$client $client`, then `[[ -e ... ]] && cat`): no list, no file.
+`-e file` / `-i file` [-c policy [-s schedule]] [host] copy one of the host's exclude or
+include lists (nbcli.exclude_lists) into a local file, one pattern a line, as inventory scripts
+use them (`bpgetconfig -e $DEST/excl_$client $client`, then `[[ -e ... ]] && cat`): no list, no
+file. With -e/-i, -s names the schedule (NetBackup's bpsetconfig uses the same letters).
 """
 
 from __future__ import annotations
@@ -17,15 +19,14 @@ from pathlib import Path
 
 import click
 
-from nbcli import atomic, config
+from nbcli import atomic, config, exclude_lists
 from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.status import FILE_OPEN_FAILED, INVALID_PARAMETER, NO_ENTITY, NbuError
 
-SYNOPSIS = """bpgetconfig [-u | -h] [-x | -X | -d | -e bpcfg_file | -M host] [-L | -U | -l]
-            [-r] [config_item ...]
-bpgetconfig -i filename [host]
+SYNOPSIS = """bpgetconfig [-u | -h] [-x | -X | -d | -M host] [-L | -U | -l] [-r] [config_item ...]
+bpgetconfig -e filename | -i filename [-c policy [-s schedule]] [host]
 bpgetconfig -g host [-L | -U] [-A]
 bpgetconfig -s host [-L | -U] [-A]"""
 
@@ -59,60 +60,74 @@ def host_info(info: dict[str, object]) -> list[str]:
 @click.option("-g", "info_host", help="Print what this host is: name, roles, version.")
 @click.option("-L", "long_form", is_flag=True, help="With -g: `Label = value` lines.")
 @click.option("-U", "user_form", is_flag=True, help="With -g: `Label = value` lines, as -L.")
-@click.option("-s", "server_host", help="The same as -g, for a server.")
-@click.option("-A", "all_info", is_flag=True, help="With -g/-s: accepted (all eight lines).")
+@click.option("-s", "server_host",
+              help="The same as -g, for a server; with -e/-i: the schedule of -c's policy.")
+@click.option("-A", "all_info", is_flag=True,
+              help="With -g/-s: a ninth line, the patch level (Patch Level = version).")
 @click.option("-l", "list_form", is_flag=True, help="Accepted; `KEY = value` lines always.")
 @click.option("-x", "set_only", is_flag=True, help="Only the entries set in bp.toml.")
 @click.option("-X", "with_defaults", is_flag=True,
               help="Every entry, defaults included (the default).")
 @click.option("-d", "defaults_only", is_flag=True, help="The default values only.")
-@click.option("-e", "bpcfg_file", type=click.Path(dir_okay=False, exists=True),
-              help="Read the entries from this bp.conf-format file instead.")
+@click.option("-e", "exclude_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the exclude list of the host (the operand) to FILE.")
 @click.option("-u", "user_config", is_flag=True,
               help="The user's configuration ($HOME/bp.conf) instead of the host's.")
 @click.option("-h", "host_config", is_flag=True, help="The host's configuration (the default).")
 @click.option("-i", "include_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the include list of the host (the operand) to FILE.")
+@click.option("-c", "policy", metavar="POLICY",
+              help="With -e/-i: the list of this policy (-s: and schedule), not the host's.")
 @click.option("-r", "raw", is_flag=True, help="Accepted; no effect (see the man page).")
 @click.argument("items", nargs=-1)
 @root_option
 def cli(host: str | None, info_host: str | None, long_form: bool, user_form: bool,
         server_host: str | None, all_info: bool, list_form: bool, set_only: bool,
-        with_defaults: bool, defaults_only: bool, bpcfg_file: str | None, user_config: bool,
-        host_config: bool, include_file: str | None, raw: bool, items: tuple[str, ...],
-        root: str | None) -> int:
+        with_defaults: bool, defaults_only: bool, exclude_file: str | None, user_config: bool,
+        host_config: bool, include_file: str | None, policy: str | None, raw: bool,
+        items: tuple[str, ...], root: str | None) -> int:
     """Print configuration entries (all of them, or the named items).
 
     \b
     EXIT STATUS
-      0    printed (-i: the list written, or nothing to write)
-      12   -i: the file cannot be written
+      0    printed (-e/-i: the list written, or there is none)
+      12   -e/-i: the file cannot be written
       46   this host is not in the other host's SERVER list
       227  none of the named items is set
     """
     sources = [n for n, on in (("x", set_only), ("X", with_defaults), ("d", defaults_only),
-                                ("e", bpcfg_file), ("M", host), ("u", user_config)) if on]
+                                ("M", host), ("u", user_config), ("e", exclude_file),
+                                ("i", include_file)) if on]
     if len(sources) > 1:
         raise NbuError(INVALID_PARAMETER, f"-{sources[0]} and -{sources[1]} cannot be used "
                                           "together")
-    info_host = info_host or server_host
     cfg = load_cfg(root)
-    if include_file:
+    if exclude_file or include_file:
+        if info_host:
+            raise NbuError(INVALID_PARAMETER, "-g cannot be used with -e or -i")
         if len(items) > 1:
-            raise NbuError(INVALID_PARAMETER, "-i takes one host operand")
-        write_include_list(cfg, items[0] if items else host, Path(include_file))
+            raise NbuError(INVALID_PARAMETER, "-e and -i take one host operand")
+        kind, out = ("exclude", exclude_file) if exclude_file else ("include", include_file)
+        assert out is not None
+        write_list(cfg, items[0] if items else None, kind, policy, server_host, Path(out))
         return 0
+    if policy:
+        raise NbuError(INVALID_PARAMETER, "-c policy goes with -e or -i")
+    info_host = info_host or server_host
     if info_host:
         values = host_info(client.call(cfg, info_host, "bpcd", "ping"))
         labelled = long_form or user_form
-        for label, value in zip(INFO_LABELS, values, strict=True):
+        pairs = list(zip(INFO_LABELS, values, strict=True))
+        if all_info:  # nbuworker: bpgetconfig -g $C -AL | grep "Patch Level" | awk '{print $4}'
+            pairs.append(("Patch Level", values[4]))
+        for label, value in pairs:
             click.echo(f"{label} = {value}" if labelled else value)
         return 0
     keys = [k.upper() for k in items] or None
     if host and not cfg.is_local(host):
         lines = client.call(cfg, host, "bpcd", "getconfig", keys=keys)["lines"]
-    elif bpcfg_file or user_config:
-        lines = file_lines(Path(bpcfg_file) if bpcfg_file else Path.home() / "bp.conf", keys)
+    elif user_config:
+        lines = file_lines(Path.home() / "bp.conf", keys)
     elif set_only or defaults_only:
         data = dict(cfg.data) if set_only else dict(config.DEFAULTS)
         lines = config.to_bpconf_lines(HostConfig(cfg.root, data), keys)
@@ -128,23 +143,25 @@ def cli(host: str | None, info_host: str | None, long_form: bool, user_form: boo
     return 0
 
 
-def write_include_list(cfg: HostConfig, host: str | None, path: Path) -> None:
-    """-i: the host's INCLUDE paths into `path`, one a line (atomically); none, no file."""
+def write_list(cfg: HostConfig, host: str | None, kind: str, policy: str | None,
+               schedule: str | None, out: Path) -> None:
+    """-e/-i: one of the host's lists into `out`, one line a line (atomically); none, no file."""
+    exclude_lists.check(kind, policy, schedule)
     if host and not cfg.is_local(host):
-        lines = client.call(cfg, host, "bpcd", "getconfig", keys=["INCLUDE"])["lines"]
+        lines = client.call(cfg, host, "bpcd", "getlist", kind=kind, policy=policy,
+                            schedule=schedule)["lines"]
     else:
-        lines = config.to_bpconf_lines(cfg, ["INCLUDE"])
-    paths = [line.partition(" = ")[2] for line in lines]
-    if not paths:
+        lines = exclude_lists.read(cfg, kind, policy, schedule)
+    if lines is None:
         return
     try:
-        atomic.write_text(path, "".join(f"{p}\n" for p in paths))
+        atomic.write_text(out, "".join(f"{x}\n" for x in lines))
     except OSError as e:
-        raise NbuError(FILE_OPEN_FAILED, f"cannot write {path}: {e.strerror}") from e
+        raise NbuError(FILE_OPEN_FAILED, f"cannot write {out}: {e.strerror}") from e
 
 
 def file_lines(path: Path, keys: list[str] | None) -> list[str]:
-    """-e / -u: the entries of a bp.conf-format file (none when -u finds no file)."""
+    """-u: the entries of a bp.conf-format file (none when there is no file)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -25,6 +25,7 @@ import click
 import nbcli
 from nbcli import config, timefmt
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.commands.mediacodes import state_words
 from nbcli.commands.stufmt import emm_request
 from nbcli.net import client
 from nbcli.render import echo_lines
@@ -130,8 +131,10 @@ def emm_server_lines(cfg: Any) -> list[str]:
     lines = [f"These hosts were found in this domain: {', '.join(names)}", ""]
     lines += [f'Checking with the host "{n}"...' for n in names] + [""]
     lines.append(f"{'Server Type':<16}{'Host Version':<16}{'Host Name':<16}EMM Server")
-    lines += [f"{h['machinetype']:<16}{(h['version'] or '-'):<16}{h['name']:<16}{cfg.master}"
-              for h in hosts]
+    # The server type in capitals: health scripts read `grep "^MASTER\s" | awk '{print $2}'`
+    # for the master's version and "^MEDIA\s" lines for the media servers'.
+    lines += [f"{h['machinetype'].upper():<16}{(h['version'] or '-'):<16}{h['name']:<16}"
+              f"{cfg.master}" for h in hosts]
     return lines + [""]
 
 
@@ -164,11 +167,19 @@ def media_blocks(cfg: Any, media_id: str | None, pool: str | None,
                  ("Barcode", m["barcode"] or "-"), ("Description", m["description"] or "---"),
                  ("Volume Pool", m["pool"]), ("Robot Type", m["rt"].upper()),
                  ("Robot Number", m["rn"]), ("Slot", m["slot"]),
-                 ("Media Status", "ASSIGNED" if m["assigned"] else "UNASSIGNED"),
+                 ("Media Status", media_status(m)),
                  ("Number of Mounts", m["mounts"]), ("Maximum Mounts", m["max_mounts"]),
                  ("Media Flags", f"0x{m['state']:x}")]
         lines += ["=" * 68] + [f"{k + ':':<32}{v}" for k, v in pairs]
     return lines
+
+
+def media_status(m: dict[str, Any]) -> str:
+    """FROZEN, SUSPENDED, FULL, IMPORTED (the bits set), else ASSIGNED or UNASSIGNED: scripts
+    find frozen media with `nbemmcmd -listmedia -mediaid ID | Where-Object {$_ -match
+    "FROZEN"}`."""
+    words = state_words(int(m.get("state") or 0))
+    return " ".join(words) if words else "ASSIGNED" if m["assigned"] else "UNASSIGNED"
 
 
 def settings_change(cfg: Any, threshold: int | None, window: int | None) -> list[str]:
@@ -236,7 +247,7 @@ def check_usage(ctx: click.Context, action: str, name: str | None, kind: str | N
 @click.option("-parsable", is_flag=True, help="-listhosts: one EMMHOST line a host.")
 @click.option("-operatingsystem", "os_name", metavar="OS",
               help="-updatehost: the host's operating system.")
-@click.option("-getemmserver", "action", flag_value="getemmserver",
+@click.option("-getemmserver", "-getemm", "action", flag_value="getemmserver",
               help="The domain's servers and their EMM server.")
 @click.option("-timeout", type=int, metavar="SECONDS", help="-getemmserver: accepted.")
 @click.option("-listsettings", "action", flag_value="listsettings",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pwd
 from collections.abc import Callable
 
-from nbcli import config, programs
+from nbcli import config, exclude_lists, programs
 from nbcli.client import identity
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.bprd import apply_renames
@@ -30,6 +30,8 @@ from nbcli.wire.frames import MAX_FRAME, Message
 from nbcli.wire.schema import opt, req
 
 STRINGS = opt(list, [], items=req(str))
+LIST = {"kind": req(str, choices=frozenset(exclude_lists.KINDS)), "policy": opt(str),
+        "schedule": opt(str)}
 
 
 class Bpcd(Daemon):
@@ -62,7 +64,11 @@ class Bpcd(Daemon):
             "ping": op(self.ping, ANYONE),
             "getconfig": op(self.getconfig, ADMIN, keys=opt(list, items=req(str))),
             "setconfig": op(self.setconfig, ADMIN, text=req(str, max_len=MAX_FRAME),
-                            add=opt(bool, False), remove=opt(bool, False))}, "setconfig")}
+                            add=opt(bool, False), remove=opt(bool, False)),
+            # bpgetconfig / bpsetconfig -e|-i [-c policy [-s schedule]]: one list, whole
+            "getlist": op(self.getlist, ADMIN, **LIST),
+            "setlist": op(self.setlist, ADMIN, **LIST, lines=STRINGS)},
+            "setconfig", "setlist")}
 
     def _require_server(self, conn: Connection, what: str) -> str:
         who = server_of(self.cfg, conn)
@@ -146,6 +152,20 @@ class Bpcd(Daemon):
         settings = config.parse_bpconf(msg["text"])
         config.apply_settings(cfg, settings, add=msg["add"], remove=msg["remove"])
         cfg.save()
+        self.cfg = cfg
+        return {}
+
+    def getlist(self, msg: Message, conn: Connection) -> Message:
+        """One exclude or include list as stored (None: there is none)."""
+        self._require_server(conn, "getlist")
+        return {"lines": exclude_lists.read(config.load(self.cfg.root), msg["kind"],
+                                            msg["policy"], msg["schedule"])}
+
+    def setlist(self, msg: Message, conn: Connection) -> Message:
+        """Replace one exclude or include list (the client's own one is in bp.toml)."""
+        self._require_server(conn, "setlist")
+        cfg = config.load(self.cfg.root)
+        exclude_lists.write(cfg, msg["kind"], msg["lines"], msg["policy"], msg["schedule"])
         self.cfg = cfg
         return {}
 

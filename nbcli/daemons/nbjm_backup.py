@@ -146,6 +146,7 @@ class BackupJob:
             p = self.p
             conn.send({"op": "backup", "jobid": self.jobid, "backupid": self.backupid,
                        "master": self.cfg.client_name, "client": p["client"],
+                       "policy": p.get("policy"), "schedule": p.get("schedule"),
                        "paths": p.get("paths", []), "since": p.get("since"),
                        "exclude": p.get("exclude", []), "tir": bool(p.get("tir")),
                        "cross_mount_points": bool(p.get("cross_mount_points")), "stu": stu,

@@ -67,7 +67,9 @@ class Backup:
                            f"can't connect to client {self.client}: {e.detail}") from e
         self.bpbkar.peer = f"bpbkar@{self.client}"
         try:
+            # policy and schedule: which of the client's exclude/include lists apply
             self.bpbkar.request("backup", jobid=ctx.jobid, client=self.client,
+                                policy=req.get("policy"), schedule=req.get("schedule"),
                                 paths=req["paths"], since=req.get("since"),
                                 block_size=int(ctx.cfg.get("SIZE_DATA_BUFFERS")),
                                 exclude=req.get("exclude", []), tir=bool(req.get("tir")),

@@ -97,6 +97,11 @@ def test_reports_and_states(tapes: Host) -> None:
     first = report[6].split()
     assert first[:3] == ["A00000", "1", "2"] and first[7:10] == ["hcart", "2048", "0"]
     assert report[7].split()[-1] == "FULL" and report[11].split()[-1] == "FROZEN"
+    # a public PowerShell script finds frozen media so:
+    #   nbemmcmd -listmedia -mediaid $mediaID | Where-Object {$_ -match "FROZEN"}
+    listed = h.run("nbemmcmd", "-listmedia", "-mediaid", "A00001").stdout.splitlines()
+    assert [line.split(":")[1].strip() for line in listed if "FROZEN" in line] == ["FROZEN"]
+    assert "FROZEN" not in h.run("nbemmcmd", "-listmedia", "-mediaid", "A00003").stdout
 
     raw = {line.split()[0]: line.split() for line in
            h.run("bpmedialist", "-mlist", "-l").stdout.splitlines()}

@@ -231,3 +231,18 @@ def test_pbx_and_a_daemon_survive_any_bytes(plain_hosts) -> None:
     for host, daemon in ((client, "pbx_exchange"), (master, "pbx_exchange"), (master, "bpjobd")):
         for log in (host.cfg.paths.logs / daemon).glob("log.*"):
             assert "Traceback" not in log.read_text(errors="replace"), log
+
+
+def test_exclude_lists_of_another_host_through_its_bpcd(three_hosts, tmp_path) -> None:
+    # bpgetconfig -e/-i FILE [-c policy [-s schedule]] client; bpsetconfig -e FILE -h client
+    master, client = three_hosts["master"], three_hosts["client"]
+    (tmp_path / "list").write_text("/scratch\n*.o\n")
+    master.run("bpsetconfig", "-e", str(tmp_path / "list"), "-h", "client", "-c", "p1")
+    assert (client.root / "netbackup" / "exclude_list.p1").read_text() == "/scratch\n*.o\n"
+    master.run("bpgetconfig", "-e", str(tmp_path / "got"), "-c", "p1", "client")
+    assert (tmp_path / "got").read_text() == "/scratch\n*.o\n"
+    master.run("bpgetconfig", "-i", str(tmp_path / "none"), "client")
+    assert not (tmp_path / "none").exists()
+    # the client may not ask the media server for its lists (not in its SERVER list)
+    r = client.run("bpgetconfig", "-e", str(tmp_path / "x"), "media", check=False)
+    assert r.returncode == 46 and not (tmp_path / "x").exists()

@@ -174,12 +174,14 @@ def test_bpgetconfig_sources(host: Host, tmp_path: Path) -> None:
     set_only = host.run("bpgetconfig", "-x").stdout.splitlines()
     assert "PBX_PORT = 1556" not in set_only and set(set_only) <= set(every)
     assert host.run("bpgetconfig", "-d", "VERBOSE").stdout == "VERBOSE = 0\n"
-    conf = tmp_path / "bp.conf"
-    conf.write_text("SERVER = m1\nSERVER = m2\nEXCLUDE = /tmp\n")
-    assert host.run("bpgetconfig", "-e", str(conf), "SERVER").stdout == \
-        "SERVER = m1\nSERVER = m2\n"
-    assert host.run("bpgetconfig", "-s", host.name, "-L", "-A").stdout == \
-        host.run("bpgetconfig", "-g", host.name, "-L").stdout
+    eight = host.run("bpgetconfig", "-g", host.name, "-L").stdout
+    assert host.run("bpgetconfig", "-s", host.name, "-L").stdout == eight
+    # nbuworker (public): bpgetconfig -g $CLIENTNAME -AL |grep "Patch Level" |awk '{print $4}'
+    nine = host.run("bpgetconfig", "-g", host.name, "-AL").stdout
+    assert nine.startswith(eight) and len(nine.splitlines()) == 9
+    version = eight.splitlines()[4].split(" = ")[1]
+    assert shell(host, f"bpgetconfig -g {host.name} -AL | grep 'Patch Level' | "
+                       "awk '{print $4}'") == f"{version}\n"
     assert host.run("bpgetconfig", "-x", "-d", check=False).returncode == 20
 
 
@@ -188,8 +190,14 @@ def test_nbemmcmd_getemmserver_and_bpstulist_verbose(host: Host) -> None:
     # framed as every nbemmcmd output: scripts strip the first and last lines
     assert lines[0].startswith("NBEMMCMD") and lines[-1] == "Command completed successfully."
     assert f"These hosts were found in this domain: {host.name}" in lines
-    rows = [line.split() for line in lines if line.startswith(("master ", "media "))]
+    rows = [line.split() for line in lines if line.startswith(("MASTER ", "MEDIA "))]
     assert rows and all(r[-1] == host.name for r in rows)
+    # a public health-report script: nbemmcmd -getemm | grep "^MASTER\s" | awk '{print $2}'
+    version = host.run("bpgetconfig", "-g", host.name).stdout.splitlines()[4]
+    assert shell(host, r'nbemmcmd -getemm | grep "^MASTER\s" | awk "{print \$2}"') == \
+        f"{version}\n"
+    assert shell(host, r'nbemmcmd -getemm | grep "^MEDIA\s" | awk "{print \$3}"') == \
+        f"{host.name}\n"
     assert host.run("bpstulist", "-verbose").stdout == host.run("bpstulist").stdout
 
 
@@ -283,23 +291,101 @@ def test_nbemmcmd_settings_and_media(host: Host) -> None:
         "Command did not complete successfully.\n")
 
 
-def test_bpgetconfig_i_writes_the_include_list(aio_root: Host, tmp_path: Path) -> None:
+def test_bpgetconfig_e_and_i_write_the_lists(aio_root: Host, tmp_path: Path) -> None:
     # InventoryLinuxInclExclList.sh (public inventory script):
+    #   bpgetconfig -e $DEST_PATH/excl_$client $client
     #   bpgetconfig -i $DEST_PATH/incl_$client $client; [[ -e $DEST_PATH/incl_$client ]] && cat
-    out = tmp_path / f"incl_{aio_root.name}"
-    r = aio_root.run("bpgetconfig", "-i", str(out), aio_root.name)
-    assert r.stdout == "" and not out.exists()  # no include list, no file
-    aio_root.run("bpsetconfig", input="INCLUDE = /var/log/keep\nINCLUDE = /tmp/keep me\n"
-                                      "EXCLUDE = /var/log\n")
-    aio_root.run("bpgetconfig", "-i", str(out), aio_root.name)
-    assert out.read_text() == "/var/log/keep\n/tmp/keep me\n"
-    aio_root.run("bpgetconfig", "-i", str(tmp_path / "local"))  # no operand: this host
-    assert (tmp_path / "local").read_text() == out.read_text()
+    # nbuworker (public): `bpgetconfig -e $FILEPATH $CLIENTNAME` where older releases did
+    # `bpgp from $CLIENTNAME /usr/openv/netbackup/exclude_list $FILEPATH`.
+    run = aio_root.run
+    excl, incl = tmp_path / f"excl_{aio_root.name}", tmp_path / f"incl_{aio_root.name}"
+    r = run("bpgetconfig", "-i", str(incl), aio_root.name)
+    assert r.stdout == "" and not incl.exists()  # no include list, no file
+    run("bpgetconfig", "-e", str(excl), aio_root.name)
+    assert not excl.exists()
+    run("bpsetconfig", input="INCLUDE = /var/log/keep\nINCLUDE = /tmp/keep me\n"
+                             "EXCLUDE = /var/log\n")
+    run("bpgetconfig", "-i", str(incl), aio_root.name)
+    assert incl.read_text() == "/var/log/keep\n/tmp/keep me\n"
+    run("bpgetconfig", "-e", str(excl), aio_root.name)
+    assert excl.read_text() == "/var/log\n"
+    run("bpgetconfig", "-i", str(tmp_path / "local"))  # no operand: this host
+    assert (tmp_path / "local").read_text() == incl.read_text()
+    # bpsetconfig -e/-i [-c policy [-s schedule]] (Commands Reference, bpsetconfig), the
+    # client's own list as bp.conf's EXCLUDE lines, a policy's as exclude_list.POLICY
+    (tmp_path / "mine").write_text("# scratch\n/scratch\n*.o\n")
+    run("bpsetconfig", "-e", str(tmp_path / "mine"), "-h", aio_root.name, "-c", "p1")
+    nb = aio_root.root / "netbackup"
+    assert (nb / "exclude_list.p1").read_text() == "# scratch\n/scratch\n*.o\n"
+    (tmp_path / "empty").write_text("")
+    run("bpsetconfig", "-e", str(tmp_path / "empty"), "-c", "p1", "-s", "full")
+    assert (nb / "exclude_list.p1.full").read_text() == ""
+    run("bpsetconfig", "-i", str(tmp_path / "mine"), "-c", "p1", "-s", "full", "-r", "why")
+    assert (nb / "include_list.p1.full").exists()
+    run("bpgetconfig", "-e", str(tmp_path / "p1"), "-c", "p1", aio_root.name)
+    assert (tmp_path / "p1").read_text() == "# scratch\n/scratch\n*.o\n"
+    run("bpgetconfig", "-e", str(tmp_path / "p1full"), "-c", "p1", "-s", "full")
+    assert (tmp_path / "p1full").read_text() == ""  # an empty list is still a list
+    run("bpgetconfig", "-e", str(tmp_path / "p2"), "-c", "p2")
+    assert not (tmp_path / "p2").exists()
+    assert run("bpgetconfig", "EXCLUDE").stdout == "EXCLUDE = /var/log\n"  # untouched
+    (tmp_path / "global").write_text("/var/tmp\n/srv/cache\n")
+    run("bpsetconfig", "-e", str(tmp_path / "global"))
+    assert run("bpgetconfig", "EXCLUDE").stdout == "EXCLUDE = /var/tmp\nEXCLUDE = /srv/cache\n"
     # -r is accepted and changes nothing
-    assert aio_root.run("bpgetconfig", "-r", "INCLUDE").stdout == \
-        aio_root.run("bpgetconfig", "INCLUDE").stdout == \
-        "INCLUDE = /var/log/keep\nINCLUDE = /tmp/keep me\n"
-    bad = aio_root.run("bpgetconfig", "-i", str(tmp_path / "no" / "dir" / "f"), check=False)
+    assert run("bpgetconfig", "-r", "INCLUDE").stdout == run("bpgetconfig", "INCLUDE").stdout \
+        == "INCLUDE = /var/log/keep\nINCLUDE = /tmp/keep me\n"
+    bad = run("bpgetconfig", "-i", str(tmp_path / "no" / "dir" / "f"), check=False)
     assert bad.returncode == 12 and bad.stderr.splitlines()[-1].startswith("EXIT STATUS 12")
-    two = aio_root.run("bpgetconfig", "-i", str(out), "a", "b", check=False)
-    assert two.returncode == 20
+    for argv in (("bpgetconfig", "-i", str(incl), "a", "b"),  # one host operand
+                 ("bpgetconfig", "-e", str(excl), "-s", "full"),  # -s without -c
+                 ("bpgetconfig", "-c", "p1"),  # -c without -e/-i
+                 ("bpgetconfig", "-e", str(excl), "-c", "../x"),
+                 ("bpgetconfig", "-e", str(excl), "-i", str(incl)),
+                 ("bpgetconfig", "-e", str(excl), "-g", aio_root.name),
+                 ("bpsetconfig", "-e", str(tmp_path / "mine"), "-s", "full"),
+                 ("bpsetconfig", "-c", "p1", str(tmp_path / "mine"))):
+        assert run(*argv, check=False).returncode == 20, argv
+    assert run("bpsetconfig", "-e", str(tmp_path / "nothere"), check=False).returncode == 12
+    # -u user: that user's $HOME/bp.conf (an unknown user is 20; a home that cannot be
+    # written is 12, and the host's configuration is untouched either way)
+    before = run("bpgetconfig").stdout
+    assert run("bpsetconfig", "-u", "no-such-user-x", input="VERBOSE = 5\n",
+               check=False).returncode == 20
+    if not os.path.isdir(os.path.expanduser("~nobody")):
+        assert run("bpsetconfig", "-u", "nobody", input="VERBOSE = 5\n",
+                   check=False).returncode == 12
+    assert run("bpgetconfig").stdout == before
+
+
+def test_a_backup_uses_the_most_specific_exclude_list(host: Host, tmp_path: Path) -> None:
+    # NetBackup Administrator's Guide, "Exclude Lists properties": "If more than one exclude
+    # or include list exists for a client, NetBackup uses only the most specific one."
+    data = Path(next(line.split()[1] for line in host.run("bppllist", "p", "-l").stdout
+                     .splitlines() if line.startswith("INCLUDE ")))
+    for name in ("a.log", "b.tmp", "c.dat", "keep.log"):
+        (data / name).write_text(name)
+
+    def backed_up() -> set[str]:
+        host.run("bpbackup", "-i", "-p", "p", "-s", "full", "-w")
+        listing = host.run("bplist", "-C", host.name, "-R", "-l", str(data)).stdout
+        return {line.split()[-1].rsplit("/", 1)[-1] for line in listing.splitlines()} & \
+            {"f", "a.log", "b.tmp", "c.dat", "keep.log"}
+
+    (tmp_path / "client").write_text("*.log\n*.tmp\n")
+    (tmp_path / "keep").write_text("keep.log\n")
+    (tmp_path / "policy").write_text("# only temporary files for this policy\n*.tmp\n")
+    (tmp_path / "sched").write_text("")
+    try:
+        host.run("bpsetconfig", "-e", str(tmp_path / "client"))
+        host.run("bpsetconfig", "-i", str(tmp_path / "keep"))
+        assert backed_up() == {"f", "c.dat", "keep.log"}  # the client's lists
+        host.run("bpsetconfig", "-e", str(tmp_path / "policy"), "-c", "p")
+        assert backed_up() == {"f", "a.log", "c.dat", "keep.log"}  # the policy's
+        host.run("bpsetconfig", "-e", str(tmp_path / "sched"), "-c", "p", "-s", "full")
+        assert backed_up() == {"f", "a.log", "b.tmp", "c.dat", "keep.log"}  # empty wins
+    finally:
+        for name in ("exclude_list.p", "exclude_list.p.full"):
+            (host.root / "netbackup" / name).unlink(missing_ok=True)
+        host.run("bpsetconfig", "-e", str(tmp_path / "sched"))
+        host.run("bpsetconfig", "-i", str(tmp_path / "sched"))

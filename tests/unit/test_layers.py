@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 # nbcli/__init__.py itself (__version__), "__main__" is `python -m nbcli`.
 FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
     ("base", frozenset({"__init__", "status", "kinds", "timefmt", "render", "model", "atomic",
-                        "clock", "log", "config", "pidfile", "programs"})),
+                        "clock", "log", "config", "pidfile", "programs", "exclude_lists"})),
     ("wire", frozenset({"wire"})),
     ("net", frozenset({"net"})),
     ("runtime", frozenset({"cli", "launcher", "procs", "jobreport", "events"})),
@@ -64,7 +64,7 @@ RULES: tuple[Rule, ...] = (
     Rule("commands", "commands ask daemons over the wire",
          only=frozenset({"__init__", "status", "kinds", "timefmt", "render", "model", "atomic",
                          "clock", "config", "pidfile", "programs", "wire", "net", "cli",
-                         "procs", "vtl"})),
+                         "procs", "vtl", "exclude_lists"})),
     # A tape library is a device: nbvtl drives it directly, as mtx and mt drive a real one.
     Rule("vtl", "a device knows nothing of NetBackup's processes",
          only=frozenset({"status", "atomic"})),
