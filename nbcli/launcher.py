@@ -17,8 +17,9 @@ never falls back.
 The way to nbcmdd imports only `os`, `sys`, `_socket` and `_signal`: `socket` and `signal`
 would import `enum` (~5 ms), and `platformdirs`, for the default root, ~15 ms.
 
-Place: the runtime floor (docs/architecture.md). Imports only nbcli.programs, nbcli.wire and
-nbcli.status, never a command module: it runs a command by name (programs.COMMANDS).
+Place: the runtime floor (docs/architecture.md). Imports only nbcli.programs, nbcli.wire,
+nbcli.unixaddr and nbcli.status, never a command module: it runs a command by name
+(programs.COMMANDS).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import os
 import sys
 
 from nbcli import programs
+from nbcli.unixaddr import Reach
 from nbcli.wire import cmdreq
 
 SOCKET = os.path.join("var", "run", "nbcmdd.sock")  # under the host root: Paths.cmd_socket
@@ -81,7 +83,8 @@ def _start(program: str) -> _socket.socket | None:
     except OSError:
         return None
     try:
-        sock.connect(os.path.join(host_root(sys.argv[1:]), SOCKET))
+        with Reach(os.path.join(host_root(sys.argv[1:]), SOCKET)) as address:
+            sock.connect(address)
         out = sys.stdout
         packet = cmdreq.encode_request(
             os.fsencode(sys.executable), os.fsencode(os.path.dirname(__file__)), program,

@@ -25,6 +25,7 @@ from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.pidfile import read_pidfile
 from nbcli.status import ENTITY_EXISTS, INIT_ERROR, INVALID_PARAMETER, NbuError
+from nbcli.unixaddr import Reach
 
 SYNOPSIS = """netbackup start [--only DAEMON,...] | stop | status [--root DIR]
 netbackup init [--force] [--name HOST] [--roles master,media,client] [--address ADDR] [--port N]
@@ -68,7 +69,8 @@ def _ready(cfg: HostConfig, name: str) -> bool:
         path = cfg.paths.pbx_register if name == "pbx_exchange" else cfg.paths.cmd_socket
         try:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            s.connect(str(path))
+            with Reach(path) as address:
+                s.connect(address)
             s.close()
             return name == "nbcmdd" or cfg.paths.pbx_socket.exists()
         except OSError:

@@ -40,6 +40,7 @@ from nbcli import clock, launcher, programs
 from nbcli.cli import fail
 from nbcli.daemons.base import Daemon, daemon_main, remove_pidfile
 from nbcli.status import LOGIC_ERROR, NbuError
+from nbcli.unixaddr import Reach
 from nbcli.wire import cmdreq
 
 SERVED = frozenset(programs.COMMANDS) - launcher.RUN_HERE
@@ -124,7 +125,8 @@ class Nbcmdd(Daemon):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         old = os.umask(0o077)  # only our own user may connect, from the first moment
         try:
-            s.bind(str(path))
+            with Reach(path) as address:
+                s.bind(address)
         finally:
             os.umask(old)
         s.listen(128)

@@ -49,6 +49,7 @@ from nbcli.status import (
     SOCKET_OPEN_FAILED,
     NbuError,
 )
+from nbcli.unixaddr import Reach
 from nbcli.wire import frames
 from nbcli.wire.frames import ProtocolError
 
@@ -160,7 +161,8 @@ class PbxExchange(Daemon):
             except FileNotFoundError:
                 pass
             s = socket.socket(socket.AF_UNIX, kind)
-            s.bind(str(path))
+            with Reach(path) as address:
+                s.bind(address)
             os.chmod(path, mode)
             s.listen(128)
             out.append(s)

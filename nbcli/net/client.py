@@ -37,6 +37,7 @@ from nbcli.status import (
     SYSTEM_CALL_FAILED,
     NbuError,
 )
+from nbcli.unixaddr import Reach
 from nbcli.wire import frames
 
 CONNECT_TIMEOUT = 10.0
@@ -76,7 +77,8 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
         if not remote or outbound:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(timeout)
-            sock.connect(str(cfg.paths.pbx_socket))
+            with Reach(cfg.paths.pbx_socket) as address:
+                sock.connect(address)
             if outbound:  # this host's key is root's: PBX makes the TLS connection for us
                 _through_pbx(sock, cfg, host)
         else:

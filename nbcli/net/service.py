@@ -31,6 +31,7 @@ from nbcli.config import Paths
 from nbcli.net.conn import Connection
 from nbcli.net.trust import REFUSALS, Gate, Who
 from nbcli.status import CANNOT_CONNECT, INVALID_PROTOCOL, LOGIC_ERROR, NbuError
+from nbcli.unixaddr import Reach
 from nbcli.wire import frames, schema
 from nbcli.wire.frames import Message, ProtocolError
 
@@ -126,7 +127,8 @@ class Registration:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock.settimeout(timeout)
         try:
-            self.sock.connect(str(paths.pbx_register))
+            with Reach(paths.pbx_register) as address:
+                self.sock.connect(address)
             self.sock.send(frames.encode({"op": "register", "service": service,
                                           "pid": os.getpid()}))
             answer = self.sock.recv(PACKET_MAX)

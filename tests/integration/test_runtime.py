@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+from pathlib import Path
 
 import psutil
 
-from nbcli import programs
+from nbcli import multihost, programs, unixaddr
 from tests.conftest import Host, wait_for
 
 DAEMONS = programs.daemons_for(["master", "media", "client"])
@@ -121,3 +123,19 @@ def test_pbx_restart_services_register_again(aio: Host) -> None:
     aio.start()
     wait_for(lambda: aio.run("bptestbpcd", check=False).returncode == 0, 20,
              "bpcd to register again with the new PBX")
+
+
+def test_a_host_root_too_deep_for_a_socket_path_starts_and_serves(tmp_path: Path) -> None:
+    """Socket files under a root this deep have paths longer than bind and connect take (107
+    bytes): nbcmdd and PBX still listen, and commands still reach nbcmdd and the daemons."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    (host,) = [Host(s) for s in multihost.create(deep, layout=[
+        ("aio", "127.0.0.1", ["master", "media", "client"])])]
+    assert len(os.fsencode(host.cfg.paths.cmd_socket)) >= unixaddr.SUN_PATH
+    host.start()
+    try:
+        assert host.run("bpdbjobs", "-summary").returncode == 0  # PBX's socket, then bpjobd
+        assert "bpdbjobs (pid" in host.log("nbcmdd")  # the launcher reached nbcmdd
+    finally:
+        host.stop()
+    assert host.processes() == []

@@ -33,7 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 # nbcli/__init__.py itself (__version__), "__main__" is `python -m nbcli`.
 FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
     ("base", frozenset({"__init__", "status", "kinds", "timefmt", "render", "model", "atomic",
-                        "clock", "log", "config", "pidfile", "programs", "exclude_lists"})),
+                        "clock", "log", "config", "pidfile", "programs", "exclude_lists",
+                        "unixaddr"})),
     ("wire", frozenset({"wire"})),
     ("net", frozenset({"net"})),
     ("runtime", frozenset({"cli", "launcher", "procs", "jobreport", "events"})),
@@ -64,7 +65,7 @@ RULES: tuple[Rule, ...] = (
     Rule("commands", "commands ask daemons over the wire",
          only=frozenset({"__init__", "status", "kinds", "timefmt", "render", "model", "atomic",
                          "clock", "config", "pidfile", "programs", "wire", "net", "cli",
-                         "procs", "vtl", "exclude_lists"})),
+                         "procs", "vtl", "exclude_lists", "unixaddr"})),
     # A tape library is a device: nbvtl drives it directly, as mtx and mt drive a real one.
     Rule("vtl", "a device knows nothing of NetBackup's processes",
          only=frozenset({"status", "atomic"})),
