@@ -108,6 +108,9 @@ def test_a_signal_to_the_launcher_reaches_the_command(aio: Host, sig: int) -> No
             proc.pid)
         wait_for(lambda: reading_a_pipe(child), what="bpsetconfig reading its stdin")  # noqa: B023
         proc.send_signal(sig)
+        # stdin stays open until the command has ended: closed at once, its EOF could reach
+        # the command before the signal the launcher passes on, and the command end 0.
+        proc.wait(timeout=30)
         out, err = proc.communicate(timeout=30)
         ended.append((proc.returncode, out, err))
     child.wait(timeout=30)
