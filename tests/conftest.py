@@ -112,13 +112,15 @@ def aio(aio_root: Host) -> Iterator[Host]:
 
 @pytest.fixture
 def daemons(aio_root: Host) -> Iterator[Callable[..., Host]]:
-    """Start only some daemons of an all-in-one host: `daemons("bpjobd")` (PBX comes too).
+    """Start only some daemons of an all-in-one host: `daemons("bpjobd")` (PBX and nbcmdd
+    come too).
 
     For tests of one daemon that must not depend on the others.
     """
 
     def start(*names: str) -> Host:
-        aio_root.run("netbackup", "start", "--only", ",".join(names))
+        # nbcmdd too: without it every command the test runs starts its own interpreter
+        aio_root.run("netbackup", "start", "--only", ",".join((*names, "nbcmdd")))
         return aio_root
 
     yield start
