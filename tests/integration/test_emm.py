@@ -5,6 +5,7 @@ commands run as real processes with their output checked field by field."""
 from __future__ import annotations
 
 import gc
+import os
 import re
 import shlex
 import warnings
@@ -19,7 +20,7 @@ from nbcli.daemons.base import read_pidfile
 from nbcli.net import client
 from nbcli.status import NbuError
 from nbcli.wire import frames
-from tests.conftest import Host, wait_for
+from tests.conftest import Host, _make, wait_for
 from tests.unit.test_emm_db import at_once
 
 
@@ -55,6 +56,21 @@ def emm(daemons: Callable[..., Host]) -> Iterator[Host]:
     host = daemons("nbemm")  # already running: starts nothing, returns the host
     yield host
     reap(host)
+
+
+@pytest.fixture(scope="module")
+def quiet_emm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+    """One nbemm for the module's refusal cases, which must change nothing and check that they
+    did not (a host for each of forty cases cost four seconds each)."""
+    os.environ["NBCLI_TESTING"] = "1"
+    (host,) = _make(tmp_path_factory.mktemp("emm") / "hosts",
+                    [("aio", "127.0.0.1", ["master", "media", "client"])])
+    host.run("netbackup", "start", "--only", "nbemm,nbcmdd")
+    try:
+        yield host
+    finally:
+        host.stop()
+    assert host.processes() == []
 
 
 def call(nb: Host, op: str, **fields: Any) -> dict[str, Any]:
@@ -175,8 +191,10 @@ def test_restart_keeps_units_hosts_and_allocations(emm: Host) -> None:
     ({"op": "host_list", "machinetype": 3}, 143),
     ({"op": "no_such_op"}, 143),
 ])
-def test_malformed_requests_get_a_status_and_change_nothing(emm: Host, request_: dict[str, Any],
+def test_malformed_requests_get_a_status_and_change_nothing(quiet_emm: Host,
+                                                            request_: dict[str, Any],
                                                             code: int) -> None:
+    emm = quiet_emm
     pid = nbemm_pid(emm)
     with client.connect(emm.cfg, emm.name, "nbemm") as conn:
         with pytest.raises(NbuError) as e:
@@ -246,7 +264,9 @@ def test_bpstuadd_bpstulist_bpstudel(emm: Host) -> None:
     (["bpstulist", "-label", "nope"], 227, "nope"),
     (["bpstulist", "-bogus"], 20, "No such option"),
 ])
-def test_storage_unit_command_errors(emm: Host, argv: list[str], code: int, words: str) -> None:
+def test_storage_unit_command_errors(quiet_emm: Host, argv: list[str], code: int,
+                                     words: str) -> None:
+    emm = quiet_emm
     rc, out, err = run_fail(emm, *argv)
     assert rc == code % 256
     assert err.splitlines()[-1].startswith(f"EXIT STATUS {code}: ")
@@ -301,7 +321,8 @@ def test_nbemmcmd_hosts(emm: Host) -> None:
     (["nbemmcmd", "-listhosts", "-display_server"], 20),
     (["nbemmcmd", "-listhosts", "-machinename", "ghost"], 227),
 ])
-def test_nbemmcmd_errors(emm: Host, argv: list[str], code: int) -> None:
+def test_nbemmcmd_errors(quiet_emm: Host, argv: list[str], code: int) -> None:
+    emm = quiet_emm
     rc, out, err = run_fail(emm, *argv)
     assert rc == code and err.splitlines()[-1].startswith(f"EXIT STATUS {code}: ")
     assert "Traceback" not in err
@@ -411,7 +432,8 @@ def test_nbemmcmd_update_rename_alias(emm: Host) -> None:
     (["-machinealias", "-machinename", "aio", "-machinetype", "media", "-addalias",
       "-alias", "bad name"], 20),
 ])
-def test_nbemmcmd_host_change_errors(emm: Host, argv: list[str], code: int) -> None:
+def test_nbemmcmd_host_change_errors(quiet_emm: Host, argv: list[str], code: int) -> None:
+    emm = quiet_emm
     rc, _, err = run_fail(emm, "nbemmcmd", *argv)
     assert rc == code and err.splitlines()[-1].startswith(f"EXIT STATUS {code}: ")
     assert "Traceback" not in err
