@@ -185,7 +185,7 @@ def test_restore_from_tape_runs_the_seed_steps_with_a_bprd_child(site, tmp_path:
     try:
         proc = start_restore(host, tmp_path, tree, dest)
         # while it runs (the robot moves the cartridge): the file and both children
-        files = wait_for(lambda: list(needed.iterdir()), timeout=30, what="a neededimage file")
+        files = wait_for(lambda: neededimages(needed), timeout=30, what="a neededimage file")
         jobid = int(files[0].name)
         lines = files[0].read_text().splitlines()
         assert lines[0].startswith("# media_id backupid copy fragment file_num")
@@ -258,6 +258,11 @@ def test_an_image_spanning_two_tapes_restores_mounting_them_in_order(site, tmp_p
     assert media[0] in [s for s in found if s.step == 12][0].msg
 
 
+def neededimages(folder: Path) -> list[Path]:
+    """The neededimage files, named by job id (not the temporary files they are written as)."""
+    return [f for f in folder.iterdir() if f.name.isdigit()]
+
+
 @pytest.mark.parametrize("victim,status", [("bprd child", 40), ("bptm", 82), ("cancel", 150)])
 def test_killing_the_bprd_child_or_bptm_mid_restore(site, tmp_path, victim, status) -> None:
     """Killed, or the job canceled (bpdbjobs -cancel), while the robot mounts the tape."""
@@ -268,8 +273,9 @@ def test_killing_the_bprd_child_or_bptm_mid_restore(site, tmp_path, victim, stat
     slow_robot(host, 3.0)
     try:
         proc = start_restore(host, tmp_path, src, dest, policy="fill1")
-        wait_for(lambda: list(needed.iterdir()), timeout=30, what="a neededimage file")
-        jobid = int(next(needed.iterdir()).name)
+        (named, *_) = wait_for(lambda: neededimages(needed), timeout=30,
+                               what="a neededimage file")
+        jobid = int(named.name)
 
         def target() -> list[psutil.Process]:
             if victim in ("bprd child", "cancel"):
@@ -327,7 +333,7 @@ def test_netbackup_stop_mid_restore_ends_it_and_leaves_nothing(site, tmp_path) -
     try:
         proc = start_restore(host, tmp_path, src, base / "stopped", policy="fill2")
         wait_for(lambda: all(children(host)), timeout=30, what="the restore's children")
-        jobid = int(next(needed.iterdir()).name)
+        jobid = int(neededimages(needed)[0].name)
         host.stop()
         assert host.processes() == []
         proc.communicate(timeout=120)
