@@ -15,6 +15,7 @@ import fcntl
 import io
 import os
 import socket
+import ssl
 import stat
 from collections.abc import Callable
 from typing import BinaryIO
@@ -31,7 +32,7 @@ from nbcli.client.blocks import Sink
 from nbcli.client.identity import become
 from nbcli.client.tarstream import BLOCK
 from nbcli.config import HostConfig
-from nbcli.net import client, dte, tlsstream
+from nbcli.net import client, dte
 from nbcli.status import (
     FILE_WRITE_FAILED,
     INVALID_FILELIST,
@@ -187,7 +188,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     with client.connect(cfg, host, service, secret=secret if isinstance(secret, str) else None,
                         encrypt=encrypt, direct=True) as data:
         # The image's DTE mode: whether this stream crosses to the media server in TLS.
-        crossed_encrypted = tlsstream.encrypted(data.sock)
+        crossed_encrypted = isinstance(data.sock, ssl.SSLSocket)
         # Connections made, logs open: from here on, a user's backup reads (and an archive
         # deletes) with that user's rights alone.
         become(msg.get("run_as"))

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 
 from nbcli.config import HostConfig
-from nbcli.net import tlsstream, trust
+from nbcli.net import tls, trust
 from nbcli.net.certpaths import CertPaths
 from nbcli.net.service import Accepted, Registration
 from nbcli.status import NbuError
@@ -68,7 +68,7 @@ def _secret_in_tls(accepted: Accepted, certs: CertPaths) -> object:
     conn = accepted.conn
     try:
         conn.sock.settimeout(HANDSHAKE_TIMEOUT)
-        conn.sock = tlsstream.server(conn.sock, certs)  # type: ignore[assignment]
+        conn.sock = tls.wrap_server(conn.sock, certs)
         first = conn.recv(timeout=HANDSHAKE_TIMEOUT)
         conn.sock.settimeout(None)
     except (NbuError, EOFError, OSError):

@@ -27,7 +27,7 @@ import socket
 from typing import Any
 
 from nbcli.config import HostConfig
-from nbcli.net import tls, tlsstream
+from nbcli.net import tls
 from nbcli.net.certpaths import CertPaths
 from nbcli.net.conn import Connection
 from nbcli.status import (
@@ -104,7 +104,7 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
         frames.raise_for_status(conn.recv(HELLO_TIMEOUT))
         if starttls:
             sock.settimeout(HELLO_TIMEOUT)
-            conn.sock = tlsstream.client(sock, certs, host)  # type: ignore[assignment]
+            conn.sock = tls.wrap_client(sock, certs, host)
             conn.sock.settimeout(None)
             conn.send({"op": "secret", "secret": secret or ""})
     except EOFError as e:

@@ -177,10 +177,10 @@ def wrap_client(sock: socket.socket, paths: CertPaths, expected_host: str,
     try:
         return ctx.wrap_socket(sock, server_hostname=expected_host)
     except ssl.SSLCertVerificationError as e:
-        raise refusal(e, f"{expected_host}'s certificate") from e
+        raise _refusal(e, f"{expected_host}'s certificate") from e
     except (ssl.SSLError, OSError) as e:
         raise NbuError(HANDSHAKE_FAILED, f"TLS handshake with {expected_host} failed: "
-                                         f"{reason(e)}") from e
+                                         f"{_reason(e)}") from e
 
 
 def wrap_server(sock: socket.socket, paths: CertPaths) -> ssl.SSLSocket:
@@ -188,9 +188,9 @@ def wrap_server(sock: socket.socket, paths: CertPaths) -> ssl.SSLSocket:
     try:
         return server_context(paths).wrap_socket(sock, server_side=True)
     except ssl.SSLCertVerificationError as e:
-        raise refusal(e, "the peer's certificate") from e
+        raise _refusal(e, "the peer's certificate") from e
     except (ssl.SSLError, OSError) as e:
-        raise NbuError(HANDSHAKE_FAILED, f"TLS handshake failed: {reason(e)}") from e
+        raise NbuError(HANDSHAKE_FAILED, f"TLS handshake failed: {_reason(e)}") from e
 
 
 def wrap_server_optional(sock: socket.socket, paths: CertPaths) -> ssl.SSLSocket:
@@ -199,19 +199,19 @@ def wrap_server_optional(sock: socket.socket, paths: CertPaths) -> ssl.SSLSocket
     try:
         return pbx_server_context(paths).wrap_socket(sock, server_side=True)
     except ssl.SSLCertVerificationError as e:
-        raise refusal(e, "the peer's certificate") from e
+        raise _refusal(e, "the peer's certificate") from e
     except (ssl.SSLError, OSError) as e:
-        raise NbuError(HANDSHAKE_FAILED, f"TLS handshake failed: {reason(e)}") from e
+        raise NbuError(HANDSHAKE_FAILED, f"TLS handshake failed: {_reason(e)}") from e
 
 
-def refusal(e: ssl.SSLCertVerificationError, whose: str) -> NbuError:
-    message = e.verify_message or reason(e)
+def _refusal(e: ssl.SSLCertVerificationError, whose: str) -> NbuError:
+    message = e.verify_message or _reason(e)
     if "hostname mismatch" in message.lower() or "ip address mismatch" in message.lower():
         return NbuError(CERT_NAME_MISMATCH, f"{whose} does not name the host: {message}")
     return NbuError(HANDSHAKE_FAILED, f"{whose} was refused: {message}")
 
 
-def reason(e: BaseException) -> str:
+def _reason(e: BaseException) -> str:
     if isinstance(e, ssl.SSLError) and e.reason:
         return e.reason.lower().replace("_", " ")
     return str(e) or type(e).__name__
