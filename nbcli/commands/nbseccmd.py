@@ -47,7 +47,7 @@ def cli(set_: bool, get: bool, mode: str | None, master: str | None, root: str |
     if set_ == get:
         raise NbuError(INVALID_PARAMETER, "one of -setsecurityconfig and -getsecurityconfig")
     if mode is None or (set_ and not mode):
-        raise NbuError(INVALID_PARAMETER, "-dteglobalmode " + ("0|1|2" if set_ else "")
+        raise NbuError(INVALID_PARAMETER, "-dteglobalmode" + (" 0|1|2" if set_ else "")
                        + " is needed")
     if get and mode:
         raise NbuError(INVALID_PARAMETER, "-getsecurityconfig takes -dteglobalmode alone")
