@@ -5,8 +5,13 @@ and reports medians in MiB/s:
 
 - plain:  a TCP connection on loopback, sender to receiver (no PBX: the floor);
 - tls:    TLS 1.3 (the hosts' certificates) straight between them, no relay;
-- relay:  what a backup's image does between hosts: the sender speaks TLS to "PBX", which
-          relays (nbcli/net/relay.py) over a socketpair to the receiver.
+- relay:  (--relay) what a backup's image did between hosts before STARTTLS: the sender
+          speaks TLS to "PBX", which relays (nbcli/net/relay.py) over a socketpair to the
+          receiver.
+
+The sender is a process of its own (fork), as bpbkar and the bptm child are, and the receiver
+recv_into's one buffer as the bptm child does; each run reports the time and the CPU seconds of
+both ends (the CPU column is the steadier one on a machine others use).
 
     .venv/bin/python bench/transit.py [--size MiB] [--runs N]
 """
@@ -14,6 +19,7 @@ and reports medians in MiB/s:
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import sys
@@ -32,17 +38,20 @@ CHUNK = 1 << 20
 
 
 def drain(sock: socket.socket) -> int:
+    """recv_into one buffer until the end, as the bptm child takes an image."""
+    buf = memoryview(bytearray(CHUNK))
     n = 0
-    while data := sock.recv(CHUNK):
-        n += len(data)
+    while k := sock.recv_into(buf):
+        n += k
     return n
 
 
 def send(sock: socket.socket, size: int) -> None:
-    block = bytes(CHUNK)
-    for _ in range(size // CHUNK):
+    block = bytearray(CHUNK)  # a new block made each time, as bpbkar reads one from files
+    for i in range(size // CHUNK):
+        block[:8] = i.to_bytes(8, "little")
         sock.sendall(block)
-    socket.socket.shutdown(sock, socket.SHUT_WR)
+    sock.shutdown(socket.SHUT_WR)
 
 
 def tcp_pair() -> tuple[socket.socket, socket.socket]:
@@ -52,15 +61,22 @@ def tcp_pair() -> tuple[socket.socket, socket.socket]:
     return a, b
 
 
+CPU: list[float] = []  # CPU seconds of both ends in the last run (the sender's + this one's)
+
+
 def timed(size: int, sender: socket.socket, receiver: socket.socket) -> float:
-    got: list[int] = []
-    t = threading.Thread(target=lambda: got.append(drain(receiver)))
     start = time.perf_counter()
-    t.start()
-    send(sender, size)
-    t.join()
+    before = os.times()
+    pid = os.fork()
+    if pid == 0:
+        send(sender, size)
+        os._exit(0)
+    got = drain(receiver)
+    os.waitpid(pid, 0)
     elapsed = time.perf_counter() - start
-    assert got == [size], got
+    after = os.times()
+    CPU[:] = [sum(after[:4]) - sum(before[:4])]
+    assert got == size, got
     return size / elapsed / (1 << 20)
 
 
@@ -112,25 +128,32 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", type=int, default=2048, help="MiB per run [2048]")
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--relay", action="store_true", help="also through PBX's relay")
     a = p.parse_args()
     size = a.size << 20
     with tempfile.TemporaryDirectory() as tmp:
         domain = Domain(Path(tmp))
         domain.paths = {h: domain.host(h) for h in ("media", "client")}  # type: ignore[attr-defined]
         ways: dict[str, Callable[[int, Domain], float]] = {
-            "plain": plain, "tls": direct_tls, "relay": relayed}
+            "plain": plain, "tls": direct_tls}
+        if a.relay:
+            ways["relay"] = relayed
         results: dict[str, list[float]] = {w: [] for w in ways}
+        cpu: dict[str, list[float]] = {w: [] for w in ways}
         for run in range(a.runs + 1):  # run 0 warms up and is dropped
             for name, way in ways.items():
                 rate = way(size, domain)
                 if run:
                     results[name].append(rate)
+                    cpu[name].append(CPU[0])
     base = statistics.median(results["plain"])
-    print(f"| way | MiB/s (median of {a.runs}, {a.size} MiB each) | vs plain TCP |")
-    print("|---|---|---|")
+    print(f"| way | MiB/s (median of {a.runs}, {a.size} MiB each) | vs plain TCP "
+          f"| CPU s per GiB (both ends) |")
+    print("|---|---|---|---|")
     for name, rates in results.items():
         med = statistics.median(rates)
-        print(f"| {name} | {med:,.0f} | {med / base:.2f}x |")
+        per_gib = statistics.median(cpu[name]) / (size / (1 << 30))
+        print(f"| {name} | {med:,.0f} | {med / base:.2f}x | {per_gib:.2f} |")
 
 
 if __name__ == "__main__":

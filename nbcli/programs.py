@@ -91,6 +91,7 @@ COMMANDS: dict[str, str] = {
     "vmdelete": "nbcli.commands.vmdelete:main",
     "vmpool": "nbcli.commands.vmpool:main",
     "nbcertcmd": "nbcli.commands.nbcertcmd:main",
+    "nbseccmd": "nbcli.commands.nbseccmd:main",
     "bperror": "nbcli.commands.bperror:main",
     "bpclntcmd": "nbcli.commands.bpclntcmd:main",
     "vmquery": "nbcli.commands.vmquery:main",

@@ -63,6 +63,11 @@ FIELDS: list[tuple[str, str, type]] = [
     ("CHECKSUM", "checksum", str),
     ("BLOCK_SIZE", "block_size", int),
     ("STREAM_BYTES", "stream_bytes", int),
+    # The image's DTE mode (NetBackup's "Image DTE mode"): 1 when its data crossed to the
+    # media server encrypted, 0 when not (and in headers written before it was kept). A restore
+    # of an image whose mode is 1 is encrypted whatever the global mode says (nbcli.net.dte);
+    # `bpimage -update -backupid ID -image_dtemode On|Off` changes it. The line's name is ours.
+    ("IMAGE_DTE_MODE", "dte_mode", int),
 ]
 FRAGMENT_KEYS = ("num", "offset", "bytes", "host", "path")
 # A tape fragment's own keys (a fragment dict with a media_id is on tape), written between the

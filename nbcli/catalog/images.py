@@ -231,10 +231,17 @@ class ImageStore:
 
     def set_expiration(self, backupid: str, expiration: int) -> Header:
         """Give a complete image a new expiration: its header is replaced atomically."""
+        h = self.update(backupid, expiration=expiration)
+        self.log.info("image %s now expires at %d", backupid, expiration)
+        return h
+
+    def update(self, backupid: str, **changes: Any) -> Header:
+        """Change header fields of a complete image (bpimage -update, bpexpdate): its header is
+        replaced atomically."""
         with self._lock:
             h = self._current(backupid)
             hdr, _ = self._complete_paths(h)
-            h["expiration"] = expiration
+            h.update(changes)
             try:
                 atomic.write_text(hdr, format_header(h))
             except OSError as e:
@@ -242,7 +249,6 @@ class ImageStore:
                                f"cannot rewrite the header of {backupid}: {e}") from e
             finally:
                 self._headers.pop(hdr, None)
-        self.log.info("image %s now expires at %d", backupid, expiration)
         return h
 
     def remove(self, backupid: str, now: float) -> None:

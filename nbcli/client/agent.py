@@ -64,7 +64,7 @@ CONTROL_OPS: dict[str, Fields] = {
     "restore": {"jobid": opt(int, lo=1), "host": req(str), "service": req(str),
                 "renames": opt(list, [], items=req(list, items=req(str))),
                 "keep_existing": opt(bool, False), "dest": STRINGS, "secret": SECRET,
-                "dte_global": DTE_GLOBAL,
+                "dte_global": DTE_GLOBAL, "image_dte": opt(bool, False),
                 # a user's restore (bprd): tar-restore writes with that user's rights alone
                 "run_as": obj({"uid": req(int, lo=0), "gid": opt(int, lo=0),
                                "user": opt(str)}, required=False)},

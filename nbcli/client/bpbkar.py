@@ -16,6 +16,7 @@ import fcntl
 import io
 import os
 import socket
+import ssl
 import stat
 from collections.abc import Callable
 from typing import BinaryIO
@@ -197,6 +198,8 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     encrypt = dte.encrypt(str(msg.get("dte_global") or ""), str(cfg.get("DTE_CLIENT_MODE")))
     with client.connect(cfg, host, service, secret=secret if isinstance(secret, str) else None,
                         encrypt=encrypt, direct=True) as data:
+        # The image's DTE mode: whether this stream crosses to the media server in TLS.
+        crossed_encrypted = isinstance(data.sock, ssl.SSLSocket)
         # Connections made, logs open: from here on, a user's backup reads (and an archive
         # deletes) with that user's rights alone.
         become(msg.get("run_as"))
@@ -219,7 +222,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
                  result.stream_bytes, result.checksum)
     ctl.send({"op": "done", "status": result.status, "files": result.files,
               "kbytes": result.kbytes, "stream_bytes": result.stream_bytes,
-              "checksum": result.checksum})
+              "checksum": result.checksum, "dte": crossed_encrypted})
     if archive is not None and result.status in (0, 1):
         return _archive_end(ctl, archive, result.status)
     return result.status

@@ -173,7 +173,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
         ctl.accept()
         secret = msg.get("secret")
         encrypt = dte.encrypt(str(msg.get("dte_global") or ""),
-                              str(cfg.get("DTE_CLIENT_MODE")))
+                              str(cfg.get("DTE_CLIENT_MODE")), bool(msg.get("image_dte")))
         with client.connect(cfg, host, service,
                             secret=secret if isinstance(secret, str) else None,
                             encrypt=encrypt, direct=True) as data:

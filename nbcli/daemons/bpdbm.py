@@ -94,7 +94,7 @@ def complete_fields(msg: Message) -> dict[str, Any]:
         raise NbuError(INVALID_PARAMETER,
                        f"image_complete: checksum {msg['checksum']!r} is not crc32:<8 hex>")
     out = {k: msg[k] for k in ("kbytes", "num_files", "elapsed", "checksum", "block_size",
-                               "stream_bytes")}
+                               "stream_bytes", "dte_mode")}
     return {**out, "fragments": [_fragment(f) for f in msg["fragments"]]}
 
 
@@ -168,7 +168,8 @@ class Bpdbm(Daemon):
     def services(self) -> dict[str, Ops]:
         image = {name: Op(getattr(self, name), ADMIN, IMAGE_OPS[name])
                  for name in ("image_create", "image_add_files", "image_complete", "image_abort",
-                              "restore_plan", "image_expire", "expire_media", "image_cleanup")}
+                              "restore_plan", "image_expire", "expire_media", "image_cleanup",
+                              "image_update")}
         # a client (or a user of this host) lists its own images and files, or those the
         # master's altnames allow: _bound
         lists = {name: Op(getattr(self, name), LISTERS, IMAGE_OPS[name])
@@ -176,7 +177,7 @@ class Bpdbm(Daemon):
         # the policy and settings ops (lost from this table in the merge of the op tables)
         config = ConfigOps(lambda: self.cfg, self.paths, self.log).ops()
         return {"bpdbm": audited({"ping": op(self.ping, ANYONE), **image, **lists, **config},
-                                 "image_expire", "expire_media", "image_cleanup")}
+                                 "image_expire", "expire_media", "image_cleanup", "image_update")}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}
@@ -329,6 +330,13 @@ class Bpdbm(Daemon):
             self.log.warning("refused %s from %s (%s): not in the SERVER list", op, conn.peer,
                              conn.address)
             raise NbuError(SERVER_NOT_ALLOWED, f"{op}: {conn.peer} is not a server of this master")
+
+    def image_update(self, msg: Message, conn: Connection) -> Message:
+        """bpimage -update: the image's DTE mode (the next restore of it decides with it)."""
+        self._require_server(conn, "image_update")
+        h = self.store.update(msg["backupid"], dte_mode=msg["dte_mode"])
+        self.log.info("image %s: DTE mode now %s", h["backupid"], msg["dte_mode"])
+        return {"backupid": h["backupid"]}
 
     def image_expire(self, msg: Message, conn: Connection) -> Message:
         """bpexpdate: new expiration for the images named; those it expires go at once."""

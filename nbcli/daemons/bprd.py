@@ -27,7 +27,7 @@ from typing import Any
 from nbcli import clock, jobreport, kinds, programs
 from nbcli.catalog import neededimage
 from nbcli.client import identity
-from nbcli.daemons import orphans, recover, restore_rights
+from nbcli.daemons import dte_config, orphans, recover, restore_rights
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import set_job
 from nbcli.media import storage as storage_types
@@ -144,7 +144,16 @@ class Bprd(Daemon):
                           # the user a client's bpcd vouches for (user_restore)
                           uid=opt(int, lo=0), gid=opt(int, lo=0), user=opt(str)),
             "cancel": op(self.cancel, ADMIN, jobid=req(int, lo=1)),
-            "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)}, "backup", "cancel")}
+            # nbseccmd -getsecurityconfig / -setsecurityconfig -dteglobalmode (dte_config)
+            "dte_global_get": op(lambda m, c: {"mode": dte_config.current(self.cfg)}, ADMIN),
+            "dte_global_set": op(self.dte_global_set, ADMIN, mode=req(str, max_len=32)),
+            "ping": op(lambda m, c: {"host": self.cfg.client_name}, ANYONE)},
+            "backup", "cancel", "dte_global_set")}
+
+    def dte_global_set(self, msg: Message, conn: Connection) -> Message:
+        mode = dte_config.set_mode(self.cfg, msg["mode"], self.log)
+        self.reload()
+        return {"mode": mode}
 
     def backup(self, msg: Message, conn: Connection) -> Message:
         """A manual backup (`bpbackup -i`): nbpem starts its jobs."""
@@ -435,7 +444,7 @@ def _for_bptm(im: dict[str, Any], tape: bool = False) -> dict[str, Any]:
                     "path": "" if tape else os.path.dirname(str(first["path"]))},
             "fragments": im["fragments"], "checksum": im["checksum"],
             "block_size": im["block_size"], "stream_bytes": hdr["stream_bytes"],
-            "ranges": im["ranges"]}
+            "ranges": im["ranges"], "dte_mode": int(hdr.get("dte_mode") or 0)}
 
 
 def _tape_plan(images: list[dict[str, Any]]) -> list[neededimage.Needed]:

@@ -46,7 +46,9 @@ IMAGE_OPS: dict[str, Fields] = {
     "image_complete": {
         "backupid": req(str), "kbytes": req(int), "num_files": req(int),
         "elapsed": opt(int, 0), "fragments": req(list, items=obj(FRAGMENT)),
-        "checksum": req(str), "block_size": req(int), "stream_bytes": req(int)},
+        "checksum": req(str), "block_size": req(int), "stream_bytes": req(int),
+        # whether the image crossed to the media server encrypted (the image's DTE mode)
+        "dte_mode": opt(int, 0, choices=frozenset((0, 1)))},
     "image_abort": {"backupid": req(str)},
     "image_list": SELECT,
     "file_list": {**VIEW, "path": req(str), "recursive": opt((bool, int), False),
@@ -54,6 +56,8 @@ IMAGE_OPS: dict[str, Fields] = {
                   "columns": opt(list, items=req(str, choices=frozenset(LISTABLE)))},
     "restore_plan": {**VIEW, "paths": req(list, items=req(str))},
     "image_expire": {**SELECT, "expiration": req(int)},
+    # bpimage -update -backupid ID -image_dtemode On|Off: the image's DTE mode (1 on, 0 off)
+    "image_update": {"backupid": req(str), "dte_mode": req(int, choices=frozenset((0, 1)))},
     # bpexpdate -m ID -d 0: every image with a fragment on the tape medium, and the medium.
     "expire_media": {"media_id": req(str, max_len=6)},
     "image_cleanup": {},

@@ -278,7 +278,8 @@ class BackupJob:
                             fragments=result.get("fragments", []),
                             checksum=result.get("checksum"),
                             block_size=result.get("block_size"),
-                            stream_bytes=result.get("stream_bytes"))
+                            stream_bytes=result.get("stream_bytes"),
+                            dte_mode=1 if result.get("dte") else 0)
                 return status
             except NbuError as e:
                 status, why = e.status, f"image {backupid} failed verification: {e}"

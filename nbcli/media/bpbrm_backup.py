@@ -225,10 +225,12 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
     job.finish(status)
     done = job.bptm_done or {}
     files = int((job.bpbkar_done or {}).get("files", 0))
+    # bpbkar says whether its stream crossed in TLS: the image's DTE mode
+    dte = bool((job.bpbkar_done or {}).get("dte"))
     ctx.ctl.send({"op": "done", "status": status, "files": files,
                   "kbytes": int(done.get("kbytes", 0)), "fragments": done.get("fragments", []),
                   "checksum": done.get("checksum"), "block_size": done.get("block_size"),
-                  "stream_bytes": done.get("stream_bytes"), "media_server": ctx.host,
+                  "stream_bytes": done.get("stream_bytes"), "media_server": ctx.host, "dte": dte,
                   "msg": job.failure.detail if job.failure else ""})
     if req.get("archive") and status in (0, 1):
         job.archive_end()

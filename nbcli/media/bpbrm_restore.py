@@ -62,7 +62,9 @@ def _child(ctx: Ctx, req: dict[str, Any], up: Connection) -> None:
                         service=start["service"], renames=req.get("renames", []),
                         keep_existing=bool(req.get("keep_existing")),
                         dest=req.get("dest", ["/"]), run_as=req.get("run_as"),
-                        secret=start.get("secret"), dte_global=str(req.get("dte_global") or ""))
+                        secret=start.get("secret"), dte_global=str(req.get("dte_global") or ""),
+                        # an image backed up encrypted is restored encrypted (nbcli.net.dte)
+                        image_dte=any(im.get("dte_mode") for im in req.get("images", [])))
             while True:
                 msg = tar.recv()
                 up.send(msg)

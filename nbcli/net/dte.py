@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from nbcli.status import HANDSHAKE_FAILED, INVALID_PARAMETER, NbuError
 
-GLOBAL_MODES = ("PREFERRED_OFF", "PREFERRED_ON", "ENFORCED")
+GLOBAL_MODES = ("PREFERRED_OFF", "PREFERRED_ON", "ENFORCED")  # nbseccmd's 0, 1, 2
 CLIENT_MODES = ("AUTOMATIC", "ON", "OFF")
 DEFAULT_GLOBAL = "PREFERRED_ON"
 DEFAULT_CLIENT = "AUTOMATIC"
@@ -39,6 +39,14 @@ def normal(mode: str, allowed: tuple[str, ...]) -> str:
         raise NbuError(INVALID_PARAMETER, f"invalid DTE mode {mode!r}: one of "
                                           f"{', '.join(allowed)}")
     return word
+
+
+def global_from_number(number: str) -> str:
+    """nbseccmd's `-dteglobalmode 0|1|2` -> the mode's name; 20 for anything else."""
+    if number.strip() not in ("0", "1", "2"):
+        raise NbuError(INVALID_PARAMETER, f"invalid -dteglobalmode {number!r}: 0 (preferred off), "
+                                          f"1 (preferred on) or 2 (enforced)")
+    return GLOBAL_MODES[int(number)]
 
 
 def encrypt(global_mode: str, client_mode: str, image_on: bool = False) -> bool:

@@ -375,7 +375,8 @@ def test_bpbkar_sends_image_steps_entries_and_done(daemons: Callable[..., Host],
     entries = entries_of(frames)
     assert done == {"op": "done", "status": 0, "files": len(entries),
                     "kbytes": (len(image) + 1023) // 1024, "stream_bytes": len(image),
-                    "checksum": f"crc32:{zlib.crc32(image):08x}"}
+                    "checksum": f"crc32:{zlib.crc32(image):08x}",
+                    "dte": False}  # the stream stayed on this host: not encrypted
     expected = [p for p in all_paths(src) if not p.endswith(b"/empty.dat")]
     assert sorted(os.fsencode(e[0]) for e in entries) == sorted(expected)
     assert_entries_point_at_members(entries, image)

@@ -73,3 +73,15 @@ def test_unsafe_client_names_and_backup_ids_are_status_20(bad: object) -> None:
     with pytest.raises(NbuError) as e:
         split_backupid(f"{bad}_123" if isinstance(bad, str) and bad else bad)
     assert e.value.status == 20
+
+
+def test_the_image_dte_mode_reads_off_in_a_header_written_before_it() -> None:
+    """IMAGE_DTE_MODE: 1 when the image crossed encrypted; a header without the line (written
+    before the field) reads 0, so its restore decides with the global and client modes."""
+    h = sample()
+    h["dte_mode"] = 1
+    text = format_header(h)
+    assert "IMAGE_DTE_MODE 1" in text.splitlines()
+    assert parse_header(text)["dte_mode"] == 1
+    old = "".join(ln + "\n" for ln in text.splitlines() if not ln.startswith("IMAGE_DTE_MODE"))
+    assert parse_header(old)["dte_mode"] == 0

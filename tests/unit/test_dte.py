@@ -40,3 +40,12 @@ def test_defaults_and_spellings() -> None:
     with pytest.raises(NbuError) as e:
         dte.encrypt("sometimes", "on")
     assert e.value.status == 20
+
+
+def test_nbseccmd_numbers() -> None:
+    """nbseccmd -dteglobalmode 0|1|2 are Preferred Off, Preferred On, Enforced."""
+    assert [dte.global_from_number(n) for n in "012"] == list(dte.GLOBAL_MODES)
+    for bad in ("3", "-1", "on", ""):
+        with pytest.raises(NbuError) as e:
+            dte.global_from_number(bad)
+        assert e.value.status == 20
