@@ -16,7 +16,6 @@ import fcntl
 import io
 import os
 import socket
-import ssl
 import stat
 from collections.abc import Callable
 from typing import BinaryIO
@@ -199,7 +198,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     with client.connect(cfg, host, service, secret=secret if isinstance(secret, str) else None,
                         encrypt=encrypt, direct=True) as data:
         # The image's DTE mode: whether this stream crosses to the media server in TLS.
-        crossed_encrypted = isinstance(data.sock, ssl.SSLSocket)
+        crossed_encrypted = data.encrypted
         # Connections made, logs open: from here on, a user's backup reads (and an archive
         # deletes) with that user's rights alone.
         become(msg.get("run_as"))

@@ -24,6 +24,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import ssl
 from typing import Any
 
 from nbcli.config import HostConfig
@@ -100,6 +101,7 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
         raise NbuError(CANNOT_CONNECT, f"cannot connect to {peer}: {e}") from e
     sock.settimeout(None)
     conn = Connection(sock, peer)
+    conn.encrypted = outbound or isinstance(sock, ssl.SSLSocket)
     try:
         conn.send(frames.hello(service, cfg.client_name, **(
             {"starttls": True} if starttls else {"secret": secret} if secret else {})))
@@ -107,6 +109,7 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
         if starttls:
             sock.settimeout(HELLO_TIMEOUT)
             conn.sock = tls.wrap_client(sock, certs, host)
+            conn.encrypted = True
             conn.sock.settimeout(None)
             conn.send({"op": "secret", "secret": secret or ""})
     except EOFError as e:
