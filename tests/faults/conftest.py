@@ -1,3 +1,15 @@
-"""The fault suite's fixtures (the kit is tests/faults/faultkit.py)."""
+"""The fault suite's fixtures and which of its matrix runs (the kit is
+tests/faults/faultkit.py)."""
 
-from tests.faults.faultkit import site  # noqa: F401  (a module-scoped fixture)
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.faultkit import (
+    select,
+    site,  # noqa: F401  (a module-scoped fixture)
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    select(config, items)
