@@ -86,6 +86,15 @@ def test_only_unknown_unwritten_old_images_are_orphans() -> None:
     assert orphans(stored, known={"c_1", "c_2", "c_3", "c_4", "c_5"}, writing=()) == ([], [])
 
 
+def test_a_partial_image_has_no_grace_but_a_writer_or_an_entry_still_keeps_it() -> None:
+    """An image whose entry in progress the cleanup removed (its job ended) goes at once;
+    the partial set never overrides an entry in the catalog or an open job's id."""
+    stored = [Stored("c_1", 1.0), Stored("c_2", 1.0), Stored("c_3", 1.0), Stored("c_4", 1.0)]
+    old, fresh = orphans(stored, known={"c_2"}, writing={"c_3"}, partial={"c_1", "c_2", "c_3"})
+    assert [s.backupid for s in old] == ["c_1"]
+    assert [s.backupid for s in fresh] == ["c_4"]
+
+
 def test_disk_units_are_the_disk_ones_once_per_folder() -> None:
     stus = [{"label": "a", "stype": 1, "host": "m1", "path": "/stu/a"},
             {"label": "a2", "stype": 1, "host": "m1", "path": "/stu/a"},  # the same folder
