@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from nbcli import kinds
+from nbcli.catalog.files import MAGIC
 from nbcli.daemons.cleanup_orphans import GRACE
 from nbcli.net import client
+from nbcli.status import DATABASE_ERROR
 from tests.conftest import Host, wait_for
 from tests.flowkit import add_policy, add_stu, job
 
@@ -217,3 +219,29 @@ def test_a_partial_image_of_a_closed_job_goes_with_its_fragments(layout: str,
         in details
     assert live not in details
     master.run("bpexpdate", "-policy", "live", "-d", "0", "-force")  # 4 GiB on the unit
+
+
+def test_an_image_the_catalog_refuses_leaves_no_fragment(aio: Host, tmp_path: Path) -> None:
+    """The catalog refuses a fully written image at step 15 (its files file was damaged on
+    the master's disk while the data flowed: bpdbm's check reads it back and says 220): nbjm
+    removes the entry in progress and has bpbrm delete the image's fragments and header from
+    the storage unit. The job ends 220, says why, and nothing of the image is left."""
+    stu = tmp_path / "stu"
+    add_stu(aio, "rdisk", stu, media=aio.name)
+    add_policy(aio, "refused", "rdisk", [aio.name], [str(sparse_source(tmp_path / "a", 2 << 30))])
+    jobid, backupid = moving(aio, stu, "refused")
+    (files,) = [p for p in in_progress(aio, backupid) if p.name.endswith(".f.inprogress")]
+    fd = os.open(files, os.O_WRONLY)
+    try:
+        os.pwrite(fd, b"\0" * len(MAGIC), 0)  # a disk that loses a sector
+    finally:
+        os.close(fd)
+    done = client.call(aio.cfg, aio.name, "bpjobd", "job_wait", jobid=jobid, timeout=300)["job"]
+    assert (done["state"], done["status"]) == (kinds.DONE, DATABASE_ERROR)
+    details = aio.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+    assert f"image {backupid} failed verification" in details
+    assert f"fragments of image {backupid} removed from storage unit rdisk" in details
+    assert list(stu.iterdir()) == []
+    assert in_progress(aio, backupid) == []
+    r = aio.run("bpimagelist", "-backupid", backupid, check=False)
+    assert r.returncode == 227, r  # no entity: no image left in the catalog
