@@ -1,9 +1,13 @@
 """The fault suite's kit: kill a process of the backup or restore flow mid-job, start the host
 again, and check that nothing is stuck, held or left behind.
 
-A scenario runs on a real all-in-one host (every daemon and agent a real process) with a real
-slow source: a sparse file of several GiB, so the job is still moving data when its victim is
-killed. After `netbackup start` (which restarts whatever died) `check_after` asserts:
+A scenario runs on a real site (every daemon and agent a real process) with a real slow
+source: a sparse file of several GiB, so the job is still moving data when its victim is
+killed. The site is one all-in-one host, or three (master 127.0.0.1, media server 127.0.0.2,
+client 127.0.0.3, enrolled, talking mutual TLS): the victim is killed on the host it runs on
+(WHERE), the catalog and nbrb's and nbemm's state are the master's, the fragments are in the
+media server's storage unit, a restore's destination is on the client. After `netbackup start`
+on each host (which restarts whatever died) `check_after` asserts:
 
 - the job is Done and closed (never Active), with a non-zero status unless the victim's death
   did not hurt it (nbrb, nbemm and bpjobd are not on the data path: then status 0 and a
@@ -11,11 +15,14 @@ killed. After `netbackup start` (which restarts whatever died) `check_after` ass
 - a failed job left no image: none listed, no `.inprogress` file in the catalog, no fragment of
   its backup id in the storage unit;
 - a restore left no temporary file in its destination;
-- no resource held: the job is in neither nbrb's `queue` nor nbemm's `allocations`;
+- no resource held: the job is in neither nbrb's `queue` nor nbemm's `allocations` (the
+  master's), and no job agent (bpbkar, tar-restore, bptm, bpbrm) runs on any host;
 - the next backup of the same policy ends 0 (the source is shrunk first, so it is quick).
 
-Which scenarios run: tests marked `fault_full` run only with NBCLI_FAULTS=all (see README.md in
-this folder); the others are the representative part CI runs.
+Which scenarios run: a matrix test (`matrix`) runs on both layouts; `select` keeps in the
+default run only the ones its module's CI set names, the others need NBCLI_FAULTS=all, as do
+the tests marked `full_only` (see README.md in this folder). With FAULTKIT_REPORT=<file> each
+scenario appends its line of the matrix's table (status, stuck, orphan, leaked, next) to it.
 """
 
 from __future__ import annotations
@@ -51,6 +58,7 @@ full_only = pytest.mark.skipif(not FULL, reason="the full fault matrix: NBCLI_FA
 WHERE = {"bpbkar": "client", "tar-restore": "client", "bptm": "media", "bptm child": "media",
          "bpbrm": "media", "bpbrm child": "media"}
 LAYOUTS = ("aio", "three")
+AGENTS = ("bpbkar", "tar-restore", "bptm", "bpbrm")
 
 
 @dataclass
@@ -278,6 +286,8 @@ def check_after(site: Site, jobid: int, *, may_succeed: bool = False,
     checks.run("orphan", "no", lambda: no_orphan(site, done, dest))
     checks.run("leaked", "no", lambda: wait_for(lambda: not held(site, jobid), 60,
                                                 f"job {jobid}'s resources to be released"))
+    checks.run("leaked", "no", lambda: wait_for(lambda: not agents_left(site), 60,
+                                                "the job's agents to exit"))
     checks.run("next", "0", lambda: next_backup_ends_0(site))
     forget_images(site)
     _report(site, scenario, checks.row)
@@ -317,6 +327,13 @@ def _report(site: Site, scenario: str, row: dict[str, str]) -> None:
 def forget_images(site: Site) -> None:
     """Expire the policy's images (a full one holds BIG bytes in the storage unit)."""
     site.host.run("bpexpdate", "-policy", POLICY, "-d", "0", "-force", check=False)
+
+
+def agents_left(site: Site) -> list[str]:
+    """The job agents still running on any host (a spare waiting for a job is not one): a
+    job that is over keeps none."""
+    return [f"{p.program}@{h.name}" for h in site.each() for p in h.processes(spares=False)
+            if p.program in AGENTS]
 
 
 def held(site: Site, jobid: int) -> bool:
