@@ -143,10 +143,11 @@ class Bpdbm(Daemon):
         return [(TICK, self.cleanup.tick), (REAP, self.reap)]
 
     def reap(self) -> None:
-        """Remove the images in progress whose job bpjobd has seen closed (or no longer
-        knows), catalog entry and fragments: a crash (of nbjm, of the host) left them, and no
-        one will complete them. Nothing is removed while bpjobd cannot say (the image of a job
-        that still runs must stay). An Image Cleanup job does it, when there are some."""
+        """Remove the images in progress whose job bpjobd has seen closed (or does not know,
+        and nothing wrote them for an hour), catalog entry and fragments: a crash (of nbjm,
+        of the host) left them, and no one will complete them. Nothing is removed while
+        bpjobd cannot say (the image of a job that still runs must stay). An Image Cleanup
+        job does it, when there are some."""
         try:
             jobid = self.cleanup.reap()
         except NbuError as e:

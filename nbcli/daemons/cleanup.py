@@ -32,13 +32,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from typing import Any
 
 from nbcli import clock, jobreport, kinds, timefmt
 from nbcli.catalog import expire
-from nbcli.catalog.imagehdr import Header, is_tape
+from nbcli.catalog.imagehdr import (
+    SUFFIX,
+    Header,
+    ctime_of_file,
+    image_dir,
+    is_tape,
+    split_backupid,
+)
 from nbcli.catalog.images import ImageStore
 from nbcli.config import HostConfig
 from nbcli.daemons import cleanup_orphans
@@ -181,8 +189,10 @@ class Cleanup:
 
     def partial_images(self) -> dict[str, int] | None:
         """backup id -> job id of the images in progress whose job has ended without them:
-        bpjobd has it closed, or knows no such job (cleared). None while bpjobd cannot say:
-        the image of a job that still runs must stay."""
+        bpjobd has it closed, or knows no such job (its record cleared) and nothing wrote the
+        image for the orphans' GRACE, an hour (a job id bpjobd does not know may be a request
+        made by hand, whose next batch is on its way). None while bpjobd cannot say: the image of a
+        job that still runs must stay."""
         pending = [(b, j) for b, j in self.store.in_progress() if j]
         if not pending:
             return {}
@@ -193,8 +203,21 @@ class Cleanup:
         except NbuError as e:
             self.log.debug("cannot ask bpjobd about images in progress: %s", e)
             return None
-        running = {int(j["jobid"]) for j in jobs if not j["closed"]}
-        return {b: j for b, j in pending if j not in running}
+        closed = {int(j["jobid"]): bool(j["closed"]) for j in jobs}
+        return {b: j for b, j in pending
+                if (closed[j] if j in closed else self._untouched(b) >= cleanup_orphans.GRACE)}
+
+    def _untouched(self, backupid: str) -> float:
+        """Seconds since a file of image `backupid` in progress was last written (0 if none
+        can be read: then it counts as fresh)."""
+        client_name, ctime = split_backupid(backupid)
+        folder = image_dir(self.store.root, client_name, ctime)
+        try:
+            times = [(folder / n).stat().st_mtime for n in os.listdir(folder)
+                     if n.endswith(SUFFIX) and ctime_of_file(n) == ctime]
+        except OSError:
+            return 0.0
+        return time.time() - max(times) if times else 0.0
 
     def _reap(self, job: JobLog, dead: dict[str, int]) -> int:
         gone = self._abort_partial(job, dead)
