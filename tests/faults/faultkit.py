@@ -54,7 +54,7 @@ full_only = pytest.mark.skipif(not FULL, reason="the full fault matrix: NBCLI_FA
 
 # Where each victim runs: on all-in-one that is the one host; on three hosts the agents of the
 # client and the media server run there, every other daemon on the master. pbx_exchange and
-# `netbackup stop` run on every host: their scenarios name the host (see MATRIX).
+# `netbackup stop` run on every host: their scenarios name the host (see `matrix`).
 WHERE = {"bpbkar": "client", "tar-restore": "client", "bptm": "media", "bptm child": "media",
          "bpbrm": "media", "bpbrm child": "media"}
 LAYOUTS = ("aio", "three")
