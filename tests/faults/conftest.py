@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.faultkit import (
+from tests.faults.faultkit import (  # noqa: F401  (fixtures)
+    commands_closed,
     select,
-    site,  # noqa: F401  (a module-scoped fixture)
+    site,
 )
 
 

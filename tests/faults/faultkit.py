@@ -169,9 +169,7 @@ def start_backup(site: Site) -> tuple[int, subprocess.Popen[str]]:
     """`bpbackup -i -w` of the big source (on the master), once its data reaches the storage
     unit: (jobid, the waiting command)."""
     sized(site, BIG)
-    cmd = subprocess.Popen(_argv("bpbackup", "-i", "-p", POLICY, "-s", "full", "-w"),
-                           env=site.host.env(), text=True, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
+    cmd = command(site, "bpbackup", "-i", "-p", POLICY, "-s", "full", "-w")
     jobid = int(wait_for(lambda: _newest_open(site, kinds.JOB_BACKUP), 60, "the backup job"))
     backupid = wait_for(lambda: job(site, jobid).get("backupid"), 60, "the image")
     wait_for(lambda: any(f.stat().st_size for f in site.stu.glob(f"{backupid}_C1_F*")), 60,
@@ -200,10 +198,7 @@ def start_restore(site: Site, tmp_path: Path) -> tuple[subprocess.Popen[str], Pa
     dest = tmp_path / "restored"
     dest.mkdir()
     ren = rename_file(tmp_path / "ren", [(site.source.parent, dest)])
-    cmd = subprocess.Popen(_argv("bprestore", "-C", site.client, "-R", str(ren), "-w",
-                                 str(site.source)),
-                           env=site.host.env(), text=True, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
+    cmd = command(site, "bprestore", "-C", site.client, "-R", str(ren), "-w", str(site.source))
     jobid = int(wait_for(lambda: _newest_restore(site), 60, "the restore job"))
     wait_for(lambda: any(s["process"] == "tar-restore" for s in job(site, jobid)["steps"])
              or _written(dest), 60, "data to flow to tar-restore")
@@ -215,6 +210,29 @@ def _argv(*argv: str) -> list[str]:
     from nbcli import programs
 
     return programs.argv_for(argv[0]) + list(argv[1:])
+
+
+# The users' waiting commands a scenario started: `commands_closed` ends and reaps any that a
+# failed scenario left, so that its pipes are not collected (ResourceWarning) in a later test.
+COMMANDS: list[subprocess.Popen[str]] = []
+
+
+def command(site: Site, *argv: str) -> subprocess.Popen[str]:
+    """A user's command on the master, its output captured."""
+    cmd = subprocess.Popen(_argv(*argv), env=site.host.env(), text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    COMMANDS.append(cmd)
+    return cmd
+
+
+@pytest.fixture(autouse=True)
+def commands_closed() -> Iterator[None]:
+    yield
+    while COMMANDS:
+        cmd = COMMANDS.pop()
+        if cmd.poll() is None:
+            cmd.kill()
+        cmd.communicate()
 
 
 def _newest_open(site: Site, jobtype: int) -> int | None:
