@@ -189,7 +189,7 @@ def test_a_partial_image_of_a_closed_job_goes_with_its_fragments(layout: str,
     add_policy(master, "partial", "pdisk", [hosts["client"].name],
                [str(sparse_source(tmp_path / "a", 2 << 30))])
     add_policy(master, "live", "pdisk", [hosts["client"].name],
-               [str(sparse_source(tmp_path / "b", 4 << 30))])
+               [str(sparse_source(tmp_path / "b", 2 << 30))])
     dead_job, dead = moving(master, stu, "partial")
     kill((master, ("nbjm", "nbproxy", "bpdbm")), (media, ("bptm", "bpbrm")))
     assert master.run("bpdbjobs", "-cancel", str(dead_job)).stdout == "1 job(s) canceled\n"
@@ -218,7 +218,7 @@ def test_a_partial_image_of_a_closed_job_goes_with_its_fragments(layout: str,
     assert f"removed partial image {dead} from storage unit pdisk ({media.name}:{stu})" \
         in details
     assert live not in details
-    master.run("bpexpdate", "-policy", "live", "-d", "0", "-force")  # 4 GiB on the unit
+    master.run("bpexpdate", "-policy", "live", "-d", "0", "-force")  # 2 GiB on the unit
 
 
 def test_an_image_the_catalog_refuses_leaves_no_fragment(aio: Host, tmp_path: Path) -> None:
