@@ -388,7 +388,8 @@ def matrix(rows: list[tuple[str, str, bool]]) -> Callable[[Callable[..., None]],
 def select(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The matrix's tests that run: on all-in-one a victim that runs on every host is killed
     once (its master row); outside the full matrix only those its module's CI set names
-    ("layout-victim[@host]"). (Marks made here are read before any fixture is set up, so a
+    ("layout-victim[@host]" for every test of the module, "test[layout-victim[@host]]" for
+    one). (Marks made here are read before any fixture is set up, so a
     layout none of a module's chosen scenarios needs is never started.)"""
     kept, dropped = [], []
     for item in items:
@@ -402,7 +403,7 @@ def select(config: pytest.Config, items: list[pytest.Item]) -> None:
             continue
         kept.append(item)
         ci = getattr(getattr(item, "module", None), "CI", set())
-        if not FULL and spec.id not in ci:
+        if not FULL and spec.id not in ci and item.name not in ci:
             item.add_marker(pytest.mark.skip(reason="the full fault matrix: NBCLI_FAULTS=all"))
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -22,7 +22,7 @@ from tests.faults.faultkit import _newest_restore as newest_restore
 
 CANCELED = 150
 STOPS = [("netbackup stop", on, False) for on in ("master", "media", "client")]
-CI = {"aio-netbackup_stop@master", "three-netbackup_stop@media"}
+CI = {"aio-netbackup_stop@master", "test_stop_during_a_backup[three-netbackup_stop@media]"}
 
 
 def _stopped(site: Site, on: str, cmd: object) -> tuple[str, str, int]:
