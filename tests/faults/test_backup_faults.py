@@ -29,7 +29,7 @@ BACKUP = [("bpbkar", "", False), ("bptm", "", False), ("bptm child", "", False),
           ("bpjobd", "", True), ("bpdbm", "", False), ("nbproxy", "", True),
           ("pbx_exchange", "master", True), ("pbx_exchange", "media", True),
           ("pbx_exchange", "client", True)]
-CI = {"aio-nbjm", "aio-bpjobd", "three-pbx_exchange@media", "three-nbemm"}
+CI = {"aio-nbjm", "aio-bpjobd", "three-pbx_exchange@media", "three-bptm_child"}
 # the scenarios outside the matrix run on the all-in-one site the matrix uses
 AIO = pytest.mark.parametrize("site", ["aio"], indirect=True)
 
