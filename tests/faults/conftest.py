@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.faultkit import (  # noqa: F401  (fixtures)
-    commands_closed,
-    select,
-    site,
-)
+from tests.faults.faultkit import commands_closed, site  # noqa: F401  (fixtures)
+from tests.faults.matrix import select
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

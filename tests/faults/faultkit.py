@@ -19,7 +19,7 @@ on each host (which restarts whatever died) `check_after` asserts:
   master's), and no job agent (bpbkar, tar-restore, bptm, bpbrm) runs on any host;
 - the next backup of the same policy ends 0 (the source is shrunk first, so it is quick).
 
-Which scenarios run: a matrix test (`matrix`) runs on both layouts; `select` keeps in the
+Which scenarios run: a matrix test (matrix.py) runs on both layouts; `select` keeps in the
 default run only the ones its module's CI set names, the others need NBCLI_FAULTS=all, as do
 the tests marked `full_only` (see README.md in this folder). With FAULTKIT_REPORT=<file> each
 scenario appends its line of the matrix's table (status, stuck, orphan, leaked, next) to it.
@@ -54,7 +54,7 @@ full_only = pytest.mark.skipif(not FULL, reason="the full fault matrix: NBCLI_FA
 
 # Where each victim runs: on all-in-one that is the one host; on three hosts the agents of the
 # client and the media server run there, every other daemon on the master. pbx_exchange and
-# `netbackup stop` run on every host: their scenarios name the host (see `matrix`).
+# `netbackup stop` run on every host: their scenarios name the host (see matrix.py).
 WHERE = {"bpbkar": "client", "tar-restore": "client", "bptm": "media", "bptm child": "media",
          "bpbrm": "media", "bpbrm child": "media"}
 LAYOUTS = ("aio", "three")
@@ -366,49 +366,3 @@ def next_backup_ends_0(site: Site) -> None:
     jobid = int(site.call("bprd", "backup", policy=POLICY, schedule="full")["jobids"][0])
     done = site.call("bpjobd", "job_wait", jobid=jobid, timeout=120)["job"]
     assert (done["state"], done["status"]) == (kinds.DONE, 0), done
-
-
-def matrix(rows: list[tuple[str, str, bool]]) -> Callable[[Callable[..., None]], object]:
-    """Parametrize a scenario test with `site` (each layout, indirect: one site per module and
-    layout) and `victim, on, may_succeed` from `rows`: (victim, the host it is killed on or ""
-    for WHERE's, whether the job may still end 0). Which of them run is `select`'s choice."""
-
-    def ids(row: tuple[str, str, bool]) -> str:
-        victim, on, _ = row
-        return victim.replace(" ", "_") + (f"@{on}" if on else "")
-
-    def apply(test: Callable[..., None]) -> object:
-        test = pytest.mark.parametrize("site", LAYOUTS, indirect=True)(test)
-        return pytest.mark.parametrize("victim,on,may_succeed", rows,
-                                       ids=[ids(r) for r in rows])(test)
-
-    return apply
-
-
-def select(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The matrix's tests that run: on all-in-one a victim that runs on every host is killed
-    once (its master row); outside the full matrix only those its module's CI set names
-    ("layout-victim[@host]" for every test of the module, "test[layout-victim[@host]]" for
-    one). (Marks made here are read before any fixture is set up, so a
-    layout none of a module's chosen scenarios needs is never started.)"""
-    kept, dropped = [], []
-    for item in items:
-        spec = getattr(item, "callspec", None)
-        params = spec.params if spec else {}
-        if "victim" not in params:
-            kept.append(item)
-            continue
-        if params["site"] == "aio" and params["on"] not in ("", "master"):
-            dropped.append(item)
-            continue
-        kept.append(item)
-        ci = getattr(getattr(item, "module", None), "CI", set())
-        if not FULL and spec.id not in ci and item.name not in ci:
-            item.add_marker(pytest.mark.skip(reason="the full fault matrix: NBCLI_FAULTS=all"))
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
-
-
-def scenario_name(victim: str, on: str, flow: str) -> str:
-    return f"{flow}: kill {victim}" + (f" on {on}" if on else "")

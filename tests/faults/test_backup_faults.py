@@ -15,12 +15,11 @@ from tests.faults.faultkit import (
     held,
     job,
     kill,
-    matrix,
     restart,
-    scenario_name,
     start_backup,
     waited,
 )
+from tests.faults.matrix import matrix, scenario_name
 
 # (victim, the host it is killed on when it runs on each, whether the job may still end 0:
 # processes off the data path)

@@ -18,12 +18,11 @@ from tests.faults.faultkit import (
     held,
     image_of_big_source,
     kill,
-    matrix,
     restart,
-    scenario_name,
     start_restore,
 )
 from tests.faults.faultkit import _newest_restore as newest_restore
+from tests.faults.matrix import matrix, scenario_name
 
 RESTORE = [("bptm", "", False), ("bptm child", "", False), ("bpbrm", "", False),
            ("bpbrm child", "", False), ("tar-restore", "", False), ("bprd", "", False)]

@@ -13,12 +13,12 @@ from tests.faults.faultkit import (
     check_after,
     forget_images,
     image_of_big_source,
-    matrix,
     restart,
     start_backup,
     start_restore,
 )
 from tests.faults.faultkit import _newest_restore as newest_restore
+from tests.faults.matrix import matrix
 
 CANCELED = 150
 STOPS = [("netbackup stop", on, False) for on in ("master", "media", "client")]
