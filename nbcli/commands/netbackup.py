@@ -89,7 +89,8 @@ def _wait_ready(cfg: HostConfig, names: list[str], started: dict[str, psutil.Pop
         for name in list(waiting):
             if _ready(cfg, name):
                 waiting.remove(name)
-                click.echo(f"Started {name}.")
+                click.echo(f"Started {name}." if name in started else
+                           f"{name} serves again through the new pbx_exchange.")
             elif name in started and started[name].poll() is not None:
                 raise NbuError(INIT_ERROR,
                                f"{name} exited with {started[name].returncode} at start; "
@@ -102,7 +103,9 @@ def _wait_ready(cfg: HostConfig, names: list[str], started: dict[str, psutil.Pop
 
 
 def start(cfg: HostConfig, only: list[str] | None = None) -> None:
-    """Start the host's daemons (or only those named, with PBX), waiting until each serves."""
+    """Start the host's daemons (or only those named, with PBX), waiting until each serves;
+    when PBX itself was started again, also until the daemons that kept running serve
+    through it (they register again): a job started right after is not refused (58)."""
     names = programs.daemons_for(cfg.roles)
     if only is not None:
         names = [n for n in names if n == "pbx_exchange" or n in only]
@@ -114,6 +117,8 @@ def start(cfg: HostConfig, only: list[str] | None = None) -> None:
             running = read_pidfile(cfg.paths, name)
             if running is not None:
                 click.echo(f"{name} is already running (pid {running.pid}).")
+                if "pbx_exchange" in started:
+                    todo.append(name)  # it registers again with the new PBX: wait for that
                 continue
             click.echo(f"Starting {name}...")
             started[name] = spawn(cfg, name)

@@ -143,27 +143,19 @@ class Bpdbm(Daemon):
         return [(TICK, self.cleanup.tick), (REAP, self.reap)]
 
     def reap(self) -> None:
-        """Remove the images in progress whose job bpjobd has seen closed: a crash (of nbjm,
+        """Remove the images in progress whose job bpjobd has seen closed (or does not know,
+        and nothing wrote them for an hour), catalog entry and fragments: a crash (of nbjm,
         of the host) left them, and no one will complete them. Nothing is removed while
-        bpjobd cannot say (the image of a job that still runs must stay)."""
-        pending = [(b, j) for b, j in self.store.in_progress() if j]
-        if not pending:
-            return
+        bpjobd cannot say (the image of a job that still runs must stay). An Image Cleanup
+        job does it, when there are some."""
         try:
-            jobs = client.call(self.cfg, self.cfg.client_name, "bpjobd", "job_list",
-                               jobids=sorted({j for _, j in pending}))["jobs"]
+            jobid = self.cleanup.reap()
         except NbuError as e:
-            self.log.debug("cannot ask bpjobd about images in progress: %s", e)
+            self.log.warning("images in progress of ended jobs not removed: %s", e)
             return
-        closed = {int(j["jobid"]) for j in jobs if j["closed"]}
-        for backupid, jobid in pending:
-            if jobid in closed:
-                try:
-                    self.store.abort(backupid)
-                    self.log.warning("removed image %s: its job %d ended without it",
-                                     backupid, jobid)
-                except NbuError as e:
-                    self.log.debug("image %s: %s", backupid, e)
+        if jobid:
+            self.log.warning("image cleanup job %d removed images whose job ended without "
+                             "them", jobid)
 
     def services(self) -> dict[str, Ops]:
         image = {name: Op(getattr(self, name), ADMIN, IMAGE_OPS[name])

@@ -11,8 +11,11 @@ orphaned fragments, after the expired images, through cleanup_orphans.py.
         bpdbm -> bpcd: launch bpbrm;  bpdbm -> bpbrm: delete{images}
         bpbrm -> bpdbm: done{removed, failed}
     per image whose fragments are all gone: header and .f removed (ImageStore.remove)
-    a full cleanup then removes orphaned fragments: images on a disk storage unit that no
-    catalog entry owns and no job is writing, untouched for an hour (cleanup_orphans.py)
+    a full cleanup then removes partial images (in progress in the catalog, their job closed
+    or gone: the entry, then its fragments at once) and orphaned fragments: images on a disk
+    storage unit that no catalog entry owns and no job is writing, untouched for an hour
+    (cleanup_orphans.py). bpdbm's reap (at start, then every REAP seconds) runs a job that
+    removes only the partial images, when it finds some.
     bpdbm -> bpjobd: Done, status 0 - or 1 when an image stays (tried again next time)
 
 Fragments go first: an image whose media server cannot be reached keeps its catalog entry, so
@@ -29,13 +32,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Collection
 from typing import Any
 
 from nbcli import clock, jobreport, kinds, timefmt
 from nbcli.catalog import expire
-from nbcli.catalog.imagehdr import Header, is_tape
+from nbcli.catalog.imagehdr import (
+    SUFFIX,
+    Header,
+    ctime_of_file,
+    image_dir,
+    is_tape,
+    split_backupid,
+)
 from nbcli.catalog.images import ImageStore
 from nbcli.config import HostConfig
 from nbcli.daemons import cleanup_orphans
@@ -149,20 +160,86 @@ class Cleanup:
         with self.lock:
             if backupids is None:
                 self.last = now
-            report = jobreport.JobReporter(self.cfg(), "bpdbm")
+            return self._in_job(lambda job: self._clean(job, now, backupids))
+
+    def reap(self) -> int | None:
+        """bpdbm's look (at start, then every REAP seconds) for images in progress whose job
+        ended without them: when there are some, an Image Cleanup job removes them and their
+        fragments (the id of that job, else None)."""
+        with self.lock:
+            dead = self.partial_images()
+            if not dead:
+                return None
+            return self._in_job(lambda job: self._reap(job, dead))[0]
+
+    def _in_job(self, body: Callable[[JobLog], int]) -> tuple[int, int]:
+        report = jobreport.JobReporter(self.cfg(), "bpdbm")
+        try:
+            jobid = report.create(jobtype=kinds.JOB_IMAGE_CLEANUP, state=kinds.ACTIVE,
+                                  new_try=True, server=self.cfg().client_name, owner="root")
+            job = JobLog(report, jobid, self.log)
+            status = 1  # a job that breaks off leaves images for the next one
             try:
-                jobid = report.create(jobtype=kinds.JOB_IMAGE_CLEANUP, state=kinds.ACTIVE,
-                                      new_try=True, server=self.cfg().client_name,
-                                      owner="root")
-                job = JobLog(report, jobid, self.log)
-                status = 1  # a job that breaks off leaves images for the next one
-                try:
-                    status = self._clean(job, now, backupids)
-                finally:
-                    job.done(status)
+                status = body(job)
             finally:
-                report.close()
+                job.done(status)
+        finally:
+            report.close()
         return jobid, status
+
+    def partial_images(self) -> dict[str, int] | None:
+        """backup id -> job id of the images in progress whose job has ended without them:
+        bpjobd has it closed, or knows no such job (its record cleared) and nothing wrote the
+        image for the orphans' GRACE, an hour (a job id bpjobd does not know may be a request
+        made by hand, whose next batch is on its way). None while bpjobd cannot say: the image of a
+        job that still runs must stay."""
+        pending = [(b, j) for b, j in self.store.in_progress() if j]
+        if not pending:
+            return {}
+        cfg = self.cfg()
+        try:
+            jobs = client.call(cfg, cfg.client_name, "bpjobd", "job_list",
+                               jobids=sorted({j for _, j in pending}))["jobs"]
+        except NbuError as e:
+            self.log.debug("cannot ask bpjobd about images in progress: %s", e)
+            return None
+        closed = {int(j["jobid"]): bool(j["closed"]) for j in jobs}
+        return {b: j for b, j in pending
+                if (closed[j] if j in closed else self._untouched(b) >= cleanup_orphans.GRACE)}
+
+    def _untouched(self, backupid: str) -> float:
+        """Seconds since a file of image `backupid` in progress was last written (0 if none
+        can be read: then it counts as fresh)."""
+        client_name, ctime = split_backupid(backupid)
+        folder = image_dir(self.store.root, client_name, ctime)
+        try:
+            times = [(folder / n).stat().st_mtime for n in os.listdir(folder)
+                     if n.endswith(SUFFIX) and ctime_of_file(n) == ctime]
+        except OSError:
+            return 0.0
+        return time.time() - max(times) if times else 0.0
+
+    def _reap(self, job: JobLog, dead: dict[str, int]) -> int:
+        gone = self._abort_partial(job, dead)
+        kept = len(dead) - len(gone)
+        kept += cleanup_orphans.sweep(self.cfg(), job, self.catalog_ids, self._delete_on,
+                                      partial=gone, only=gone)
+        return 1 if kept else 0
+
+    def _abort_partial(self, job: JobLog, dead: dict[str, int]) -> set[str]:
+        """Remove the catalog entries of images in progress whose job ended: the ids gone
+        (their fragments, now owned by no entry, go at once, without the orphans' grace)."""
+        gone = set()
+        for bid, jobid in sorted(dead.items()):
+            try:
+                self.store.abort(bid)
+            except NbuError as e:
+                job.line(f"image {bid} in progress (job {jobid} ended) stays: {e}", "Error")
+                continue
+            gone.add(bid)
+            job.line(f"removed image {bid} from the catalog: it was in progress and its job "
+                     f"{jobid} ended without it; its fragments go too")
+        return gone
 
     def _clean(self, job: JobLog, now: float, backupids: Collection[str] | None) -> int:
         expired = [h for h in self.store.find() if expire.is_expired(h, now)
@@ -201,7 +278,11 @@ class Cleanup:
         unassigned = self.release_media(job, {m for h in out for m in expire.media_of(h)},
                                         now)
         if backupids is None:  # a full cleanup also removes what no catalog entry owns
-            kept += cleanup_orphans.sweep(self.cfg(), job, self.catalog_ids, self._delete_on)
+            dead = self.partial_images() or {}
+            aborted = self._abort_partial(job, dead)
+            kept += len(dead) - len(aborted)
+            kept += cleanup_orphans.sweep(self.cfg(), job, self.catalog_ids, self._delete_on,
+                                          partial=aborted)
         return 1 if kept or not unassigned else 0
 
     def catalog_ids(self) -> set[str]:

@@ -9,7 +9,8 @@ full Image Cleanup job here (nbcli/daemons/cleanup.py), after the expired images
     per unit: bpdbm -> bpcd: launch bpbrm;  bpdbm -> bpbrm: list{stu: {label, stype, path}}
               bpbrm -> bpdbm: done{images: [{backupid, written, age}]}     (bpbrm_list.py)
     orphans = listed ids the catalog does not know (complete or in progress), that no open
-              job in bpjobd is writing, whose newest piece is older than GRACE
+              job in bpjobd is writing, whose newest piece is older than GRACE - or at once
+              for a partial image (cleanup.py removed its entry in progress: its job ended)
     per unit with orphans: bpbrm delete{images: [{backupid, stype, path, fragments: []}]}
 
 The units are listed before the catalog and the jobs are read: an image committed meanwhile is
@@ -88,11 +89,14 @@ def read_listing(reply: dict[str, Any]) -> list[Stored]:
 
 
 def orphans(stored: list[Stored], known: Collection[str], writing: Collection[str],
-            grace: float = GRACE) -> tuple[list[Stored], list[Stored]]:
+            grace: float = GRACE, partial: Collection[str] = ()
+            ) -> tuple[list[Stored], list[Stored]]:
     """(orphans to remove, orphans too fresh to touch) among `stored`: the ids neither in the
-    catalog (`known`) nor written by an open job (`writing`)."""
+    catalog (`known`) nor written by an open job (`writing`). A `partial` image (its catalog
+    entry was in progress and its job has ended) has no grace: nobody will write it again."""
     lost = [s for s in stored if s.backupid not in known and s.backupid not in writing]
-    return [s for s in lost if s.age >= grace], [s for s in lost if s.age < grace]
+    ripe = [s for s in lost if s.age >= grace or s.backupid in partial]
+    return ripe, [s for s in lost if s not in ripe]
 
 
 def list_unit(cfg: HostConfig, unit: Unit, jobid: int) -> list[Stored]:
@@ -109,8 +113,10 @@ def writing_ids(cfg: HostConfig) -> set[str]:
     return {str(j["backupid"]) for j in jobs if j.get("backupid")}
 
 
-def sweep(cfg: HostConfig, job: Log, known: Callable[[], set[str]], delete: Delete) -> int:
-    """Remove the orphans of every disk unit; how many stay that should have gone."""
+def sweep(cfg: HostConfig, job: Log, known: Callable[[], set[str]], delete: Delete,
+          partial: Collection[str] = (), only: Collection[str] | None = None) -> int:
+    """Remove the orphans of every disk unit (only the ids `only` names, if given; `partial`
+    ones without grace); how many stay that should have gone."""
     try:
         units = disk_units(client.call(cfg, cfg.client_name, "nbemm", "stu_list")["stus"])
     except NbuError as e:
@@ -132,7 +138,9 @@ def sweep(cfg: HostConfig, job: Log, known: Callable[[], set[str]], delete: Dele
         return 0
     stays = 0
     for unit, stored in listed.items():
-        old, fresh = orphans(stored, catalog, writing)
+        if only is not None:
+            stored = [s for s in stored if s.backupid in only]
+        old, fresh = orphans(stored, catalog, writing, partial=partial)
         for s in stored:
             if s.backupid in writing and s.backupid not in catalog:
                 job.line(f"image {s.backupid} on {unit.host}:{unit.path} has no catalog entry "
@@ -141,11 +149,12 @@ def sweep(cfg: HostConfig, job: Log, known: Callable[[], set[str]], delete: Dele
             job.line(f"image {s.backupid} on {unit.host}:{unit.path} has no catalog entry but "
                      f"was written {s.age:.0f} s ago: left for a later cleanup")
         if old:
-            stays += _remove(cfg, job, unit, old, delete)
+            stays += _remove(cfg, job, unit, old, delete, partial)
     return stays
 
 
-def _remove(cfg: HostConfig, job: Log, unit: Unit, old: list[Stored], delete: Delete) -> int:
+def _remove(cfg: HostConfig, job: Log, unit: Unit, old: list[Stored], delete: Delete,
+            partial: Collection[str]) -> int:
     entries = [{"backupid": s.backupid, "stype": BASIC_DISK, "path": unit.path,
                 "fragments": []} for s in old]
     gone, failed = delete(unit.host, entries, job.jobid)
@@ -157,6 +166,10 @@ def _remove(cfg: HostConfig, job: Log, unit: Unit, old: list[Stored], delete: De
         text = (f"removed orphaned image {s.backupid} from storage unit {unit.label} "
                 f"({unit.host}:{unit.path}): {gone.get(s.backupid, 0)} file(s) no catalog "
                 f"entry owns, last written {s.age / 3600:.1f} hour(s) ago")
+        if s.backupid in partial:
+            text = (f"removed partial image {s.backupid} from storage unit {unit.label} "
+                    f"({unit.host}:{unit.path}): {gone.get(s.backupid, 0)} file(s) of a job "
+                    f"that ended without it")
         job.line(text)
         events.send(cfg, events.entry(events.MEDIA, events.WARNING, "bpdbm", text,
                                       server=cfg.client_name, jobid=job.jobid))

@@ -9,7 +9,9 @@ tar-restore. The fork happens before any thread exists: bptm starts none before 
 virtual tape drive's writer starts short-lived ones after it, nbcli/vtl/direct.py).
 
 bptm reports its steps and progress to bpbrm as frames and ends with a "done" frame. It stops
-as soon as bpbrm goes away or says "abort", removing whatever it wrote.
+as soon as bpbrm goes away or says "abort", removing whatever it wrote; so it does on SIGTERM
+(`netbackup stop` of its media server, which signals bpbrm at the same moment: nobody else is
+left to remove the fragments).
 
 Place: the dispatcher. It imports the part for the request's op (OPS) only then; a spare
 imports all of them, and the storage backends, ahead (nbcli.net.spare). The parts import
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
+from typing import Any
 
 from nbcli import log as nblog
 from nbcli.media import agent, storage
@@ -43,6 +47,7 @@ def main() -> None:
         os._exit(40)
     ctx = Ctx(cfg, log, ctl, int(req.get("jobid", 0)))
     nblog.set_job(ctx.jobid)
+    stop_on_sigterm()
     op = req.get("op")
     try:
         if not isinstance(op, str) or op not in OPS:
@@ -57,3 +62,16 @@ def main() -> None:
     nblog.log_peak(log, "bptm")
     ctl.close()
     os._exit(exit_code(status))
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM stops the job as bpbrm's abort does (Aborted: a backup's fragments removed,
+    status 150); a bptm child (forked later, same handler) just ends: its parent undoes."""
+    me = os.getpid()
+
+    def stop(signum: int, frame: Any) -> None:
+        if os.getpid() != me:
+            os._exit(exit_code(TERMINATED_BY_ADMIN))
+        raise Aborted("SIGTERM (netbackup stop)")
+
+    signal.signal(signal.SIGTERM, stop)

@@ -1,9 +1,13 @@
 """The fault suite's kit: kill a process of the backup or restore flow mid-job, start the host
 again, and check that nothing is stuck, held or left behind.
 
-A scenario runs on a real all-in-one host (every daemon and agent a real process) with a real
-slow source: a sparse file of several GiB, so the job is still moving data when its victim is
-killed. After `netbackup start` (which restarts whatever died) `check_after` asserts:
+A scenario runs on a real site (every daemon and agent a real process) with a real slow
+source: a sparse file of several GiB, so the job is still moving data when its victim is
+killed. The site is one all-in-one host, or three (master 127.0.0.1, media server 127.0.0.2,
+client 127.0.0.3, enrolled, talking mutual TLS): the victim is killed on the host it runs on
+(WHERE), the catalog and nbrb's and nbemm's state are the master's, the fragments are in the
+media server's storage unit, a restore's destination is on the client. After `netbackup start`
+on each host (which restarts whatever died) `check_after` asserts:
 
 - the job is Done and closed (never Active), with a non-zero status unless the victim's death
   did not hurt it (nbrb, nbemm and bpjobd are not on the data path: then status 0 and a
@@ -11,29 +15,34 @@ killed. After `netbackup start` (which restarts whatever died) `check_after` ass
 - a failed job left no image: none listed, no `.inprogress` file in the catalog, no fragment of
   its backup id in the storage unit;
 - a restore left no temporary file in its destination;
-- no resource held: the job is in neither nbrb's `queue` nor nbemm's `allocations`;
+- no resource held: the job is in neither nbrb's `queue` nor nbemm's `allocations` (the
+  master's), and no job agent (bpbkar, tar-restore, bptm, bpbrm) runs on any host;
 - the next backup of the same policy ends 0 (the source is shrunk first, so it is quick).
 
-Which scenarios run: tests marked `fault_full` run only with NBCLI_FAULTS=all (see README.md in
-this folder); the others are the representative part CI runs.
+Which scenarios run: a matrix test (matrix.py) runs on both layouts; `select` keeps in the
+default run only the ones its module's CI set names, the others need NBCLI_FAULTS=all, as do
+the tests marked `full_only` (see README.md in this folder). With FAULTKIT_REPORT=<file> each
+scenario appends its line of the matrix's table (status, stuck, orphan, leaked, next) to it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from nbcli import kinds, multihost
 from nbcli.net import client
 from nbcli.status import NbuError
-from tests.conftest import Host, wait_for
+from tests.conftest import Host, start_enrolled, wait_for
 from tests.flowkit import add_policy, add_stu, rename_file
 
 BIG = 2 << 30  # sparse: a backup or restore of it takes seconds, the window to kill in
@@ -43,46 +52,83 @@ FULL = os.environ.get("NBCLI_FAULTS") == "all"
 full_only = pytest.mark.skipif(not FULL, reason="the full fault matrix: NBCLI_FAULTS=all")
 
 
+# Where each victim runs: on all-in-one that is the one host; on three hosts the agents of the
+# client and the media server run there, every other daemon on the master. pbx_exchange and
+# `netbackup stop` run on every host: their scenarios name the host (see matrix.py).
+WHERE = {"bpbkar": "client", "tar-restore": "client", "bptm": "media", "bptm child": "media",
+         "bpbrm": "media", "bpbrm child": "media"}
+LAYOUTS = ("aio", "three")
+AGENTS = ("bpbkar", "tar-restore", "bptm", "bpbrm")
+
+
 @dataclass
 class Site:
-    host: Host
+    """A running site: one all-in-one host, or master, media and client (127.0.0.1-3,
+    enrolled, mutual TLS). `hosts` maps a role to the host that plays it."""
+
+    hosts: dict[str, Host]
     base: Path
+    layout: str
+
+    @property
+    def host(self) -> Host:
+        """The master (the one host, all-in-one): where jobs are asked for and looked at."""
+        return self.hosts["master"]
+
+    @property
+    def client(self) -> str:
+        return self.hosts["client"].name
 
     @property
     def stu(self) -> Path:
+        """The storage unit's folder, on the media server's disk."""
         return self.base / "stu"
 
     @property
     def source(self) -> Path:
+        """The big file, on the client's disk."""
         return self.base / "data" / "big.img"
+
+    def each(self) -> list[Host]:
+        return list({h.name: h for h in self.hosts.values()}.values())
 
     def call(self, service: str, op: str, **fields: object) -> dict:
         return client.call(self.host.cfg, self.host.name, service, op, **fields)
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """A running all-in-one host with a disk storage unit and a policy over one big file."""
-    base = tmp_path_factory.mktemp("faults")
-    old = {k: os.environ.get(k) for k in ("NBCLI_TESTING",)}
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Site]:
+    """A running site with a disk storage unit on its media server and a policy over one big
+    file of its client; all-in-one unless a test asks for `site` "three" (indirect)."""
+    layout = getattr(request, "param", "aio")
+    base = tmp_path_factory.mktemp(f"faults-{layout}")
+    old = os.environ.get("NBCLI_TESTING")
     os.environ["NBCLI_TESTING"] = "1"
-    (spec,) = multihost.create(base / "hosts", layout=[("aio", "127.0.0.1",
-                                                        ["master", "media", "client"])])
-    host = Host(spec)
-    site = Site(host, base)
+    if layout == "aio":
+        specs = multihost.create(base / "hosts", layout=[("aio", "127.0.0.1",
+                                                          ["master", "media", "client"])])
+        hosts = {role: Host(specs[0]) for role in ("master", "media", "client")}
+    else:
+        specs = multihost.create(base / "hosts", layout=multihost.LAYOUT)
+        hosts = {s.name: Host(s) for s in specs}
+    site = Site(hosts, base, layout)
     try:
-        host.start()
-        add_stu(host, "faultstu", site.stu, media="aio")
+        if layout == "aio":
+            site.host.start()
+        else:
+            start_enrolled(site.each())
+        add_stu(site.host, "faultstu", site.stu, media=hosts["media"].name)
         site.source.parent.mkdir()
         sized(site, BIG)
-        add_policy(host, POLICY, "faultstu", ["aio"], [str(site.source.parent)])
+        add_policy(site.host, POLICY, "faultstu", [site.client], [str(site.source.parent)])
         yield site
     finally:
-        host.stop()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-        leftovers = host.processes()
+        for h in site.each():
+            h.stop()
+        if old is None:
+            os.environ.pop("NBCLI_TESTING", None)
+        leftovers = [p for h in site.each() for p in h.processes()]
         assert leftovers == [], leftovers
 
 
@@ -91,13 +137,27 @@ def sized(site: Site, size: int) -> None:
         f.truncate(size)
 
 
-def kill(site: Site, program: str) -> None:
-    """SIGKILL every running process of `program` on the host (not spares)."""
-    victims = [p.proc for p in site.host.processes(spares=False) if p.program == program]
-    assert victims, f"no {program} running"
-    for p in victims:
+def victims(host: Host, program: str) -> list[psutil.Process]:
+    """The running processes `program` names on `host` (spares left out): "bptm child" and
+    "bpbrm child" are the ones a bptm or bpbrm forked; "bptm" is every bptm (parent and
+    child), as a kill of the process group would be."""
+    name = program.removesuffix(" child")
+    found = [p.proc for p in host.processes(spares=False) if p.program == name]
+    if name == program:
+        return found
+    parents = {p.pid for p in found}
+    return [p for p in found if p.ppid() in parents]
+
+
+def kill(site: Site, program: str, on: str = "") -> None:
+    """SIGKILL every running process of `program` on the host where it runs (`on`: a role,
+    for the programs that run on every host)."""
+    host = site.hosts[on or WHERE.get(program, "master")]
+    found = wait_for(lambda: victims(host, program), 30, f"{program} on {host.name}")
+    assert isinstance(found, list)
+    for p in found:
         p.send_signal(signal.SIGKILL)
-    for p in victims:
+    for p in found:
         p.wait(10)
 
 
@@ -106,12 +166,10 @@ def job(site: Site, jobid: int) -> dict:
 
 
 def start_backup(site: Site) -> tuple[int, subprocess.Popen[str]]:
-    """`bpbackup -i -w` of the big source, once its data reaches the storage unit:
-    (jobid, the waiting command)."""
+    """`bpbackup -i -w` of the big source (on the master), once its data reaches the storage
+    unit: (jobid, the waiting command)."""
     sized(site, BIG)
-    cmd = subprocess.Popen(_argv("bpbackup", "-i", "-p", POLICY, "-s", "full", "-w"),
-                           env=site.host.env(), text=True, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
+    cmd = command(site, "bpbackup", "-i", "-p", POLICY, "-s", "full", "-w")
     jobid = int(wait_for(lambda: _newest_open(site, kinds.JOB_BACKUP), 60, "the backup job"))
     backupid = wait_for(lambda: job(site, jobid).get("backupid"), 60, "the image")
     wait_for(lambda: any(f.stat().st_size for f in site.stu.glob(f"{backupid}_C1_F*")), 60,
@@ -135,15 +193,12 @@ def image_of_big_source(site: Site) -> str:
 
 
 def start_restore(site: Site, tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
-    """`bprestore -w` of the big file into a new folder, once data is flowing:
-    (the waiting command, the destination folder)."""
+    """`bprestore -w` (on the master) of the big file into a new folder of the client, once
+    data is flowing: (the waiting command, the destination folder)."""
     dest = tmp_path / "restored"
     dest.mkdir()
     ren = rename_file(tmp_path / "ren", [(site.source.parent, dest)])
-    cmd = subprocess.Popen(_argv("bprestore", "-C", "aio", "-R", str(ren), "-w",
-                                 str(site.source)),
-                           env=site.host.env(), text=True, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
+    cmd = command(site, "bprestore", "-C", site.client, "-R", str(ren), "-w", str(site.source))
     jobid = int(wait_for(lambda: _newest_restore(site), 60, "the restore job"))
     wait_for(lambda: any(s["process"] == "tar-restore" for s in job(site, jobid)["steps"])
              or _written(dest), 60, "data to flow to tar-restore")
@@ -155,6 +210,29 @@ def _argv(*argv: str) -> list[str]:
     from nbcli import programs
 
     return programs.argv_for(argv[0]) + list(argv[1:])
+
+
+# The users' waiting commands a scenario started: `commands_closed` ends and reaps any that a
+# failed scenario left, so that its pipes are not collected (ResourceWarning) in a later test.
+COMMANDS: list[subprocess.Popen[str]] = []
+
+
+def command(site: Site, *argv: str) -> subprocess.Popen[str]:
+    """A user's command on the master, its output captured."""
+    cmd = subprocess.Popen(_argv(*argv), env=site.host.env(), text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    COMMANDS.append(cmd)
+    return cmd
+
+
+@pytest.fixture(autouse=True)
+def commands_closed() -> Iterator[None]:
+    yield
+    while COMMANDS:
+        cmd = COMMANDS.pop()
+        if cmd.poll() is None:
+            cmd.kill()
+        cmd.communicate()
 
 
 def _newest_open(site: Site, jobtype: int) -> int | None:
@@ -172,8 +250,9 @@ def _written(dest: Path) -> bool:
 
 
 def restart(site: Site) -> None:
-    """`netbackup start`: what died is started again."""
-    site.host.start()
+    """`netbackup start` on each host: what died is started again."""
+    for h in site.each():
+        h.start()
 
 
 def closed_job(site: Site, jobid: int, timeout: float = 150) -> dict:
@@ -189,16 +268,59 @@ def closed_job(site: Site, jobid: int, timeout: float = 150) -> dict:
     return dict(wait_for(get, timeout, f"job {jobid} to be closed"))  # type: ignore[arg-type]
 
 
+class Checks:
+    """The verdicts of check_after, each a short word for the matrix's table; a failed check
+    is recorded and the first failure raised once all were tried."""
+
+    def __init__(self) -> None:
+        self.row: dict[str, str] = {}
+        self.failures: list[AssertionError] = []
+
+    def run(self, column: str, ok: str, check: Callable[[], object]) -> None:
+        try:
+            check()
+        except AssertionError as e:
+            self.row[column] = "FAIL"
+            self.failures.append(e)
+        else:
+            self.row.setdefault(column, ok)
+
+
 def check_after(site: Site, jobid: int, *, may_succeed: bool = False,
-                dest: Path | None = None) -> dict:
-    """The assertions every scenario ends with (module docstring); the closed job."""
-    done = closed_job(site, jobid)
-    assert done["state"] == kinds.DONE, done
-    if not may_succeed:
-        assert done["status"] != 0, done
+                dest: Path | None = None, scenario: str = "") -> dict:
+    """The assertions every scenario ends with (module docstring); the closed job. With
+    FAULTKIT_REPORT set, a line of the matrix's table is appended to that file."""
+    checks = Checks()
+    done: dict = {}
+
+    def is_closed() -> None:
+        done.update(closed_job(site, jobid))
+        assert done["state"] == kinds.DONE, done
+        if not may_succeed:
+            assert done["status"] != 0, done
+
+    checks.run("stuck", "no", is_closed)
+    checks.row["status"] = str(done.get("status", "Active"))
+    checks.run("orphan", "no", lambda: no_orphan(site, done, dest))
+    checks.run("leaked", "no", lambda: wait_for(lambda: not held(site, jobid), 60,
+                                                f"job {jobid}'s resources to be released"))
+    checks.run("leaked", "no", lambda: wait_for(lambda: not agents_left(site), 60,
+                                                "the job's agents to exit"))
+    checks.run("next", "0", lambda: next_backup_ends_0(site))
+    forget_images(site)
+    _report(site, scenario, checks.row)
+    if checks.failures:
+        raise checks.failures[0]
+    return done
+
+
+def no_orphan(site: Site, done: dict, dest: Path | None) -> None:
+    """A failed job's image is neither listed in the master's catalog nor on the media
+    server's storage unit; no image in progress in the catalog; no temporary file of a
+    restore in its destination on the client."""
     backupid = str(done.get("backupid") or "")
-    if done["jobtype"] != kinds.JOB_RESTORE and backupid:
-        listed = [i["backupid"] for i in site.call("bpdbm", "image_list", client="aio",
+    if done and done["jobtype"] != kinds.JOB_RESTORE and backupid:
+        listed = [i["backupid"] for i in site.call("bpdbm", "image_list", client=site.client,
                                                    policy=POLICY)["images"]]
         if done["status"] == 0:
             assert backupid in listed
@@ -211,15 +333,25 @@ def check_after(site: Site, jobid: int, *, may_succeed: bool = False,
              "no image in progress in the catalog")
     if dest is not None:
         assert not [p for p in dest.rglob(".nbtr*")], list(dest.rglob("*"))
-    wait_for(lambda: not held(site, jobid), 60, f"job {jobid}'s resources to be released")
-    next_backup_ends_0(site)
-    forget_images(site)
-    return done
+
+
+def _report(site: Site, scenario: str, row: dict[str, str]) -> None:
+    path = os.environ.get("FAULTKIT_REPORT")
+    if path and scenario:
+        with open(path, "a") as f:  # a test's log, not the product's state
+            f.write(json.dumps({"scenario": scenario, "layout": site.layout, **row}) + "\n")
 
 
 def forget_images(site: Site) -> None:
     """Expire the policy's images (a full one holds BIG bytes in the storage unit)."""
     site.host.run("bpexpdate", "-policy", POLICY, "-d", "0", "-force", check=False)
+
+
+def agents_left(site: Site) -> list[str]:
+    """The job agents still running on any host (a spare waiting for a job is not one): a
+    job that is over keeps none."""
+    return [f"{p.program}@{h.name}" for h in site.each() for p in h.processes(spares=False)
+            if p.program in AGENTS]
 
 
 def held(site: Site, jobid: int) -> bool:

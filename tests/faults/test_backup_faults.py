@@ -1,5 +1,6 @@
 """A process of the backup flow dies mid-backup (kill -9); after `netbackup start` the job is
-closed with a status, nothing is held, nothing partial stays, the next backup ends 0."""
+closed with a status, nothing is held, nothing partial stays, the next backup ends 0. Each
+scenario runs on all-in-one and on three hosts (the victim killed on the host it runs on)."""
 
 from __future__ import annotations
 
@@ -18,21 +19,21 @@ from tests.faults.faultkit import (
     start_backup,
     waited,
 )
+from tests.faults.matrix import matrix, scenario_name
 
-# (victim, whether the job may still end 0: processes off the data path)
-CI = [("nbjm", False), ("bpjobd", True)]
-FULL = [("nbrb", True), ("nbemm", True), ("bpdbm", False), ("nbproxy", True),
-        ("pbx_exchange", True)]
+# (victim, the host it is killed on when it runs on each, whether the job may still end 0:
+# processes off the data path)
+BACKUP = [("bpbkar", "", False), ("bptm", "", False), ("bptm child", "", False),
+          ("bpbrm", "", False), ("nbjm", "", False), ("nbrb", "", True), ("nbemm", "", True),
+          ("bpjobd", "", True), ("bpdbm", "", False), ("nbproxy", "", True),
+          ("pbx_exchange", "master", True), ("pbx_exchange", "media", True),
+          ("pbx_exchange", "client", True)]
+CI = {"aio-nbjm", "aio-bpjobd", "three-pbx_exchange@media", "three-bptm_child"}
+# the scenarios outside the matrix run on the all-in-one site the matrix uses
+AIO = pytest.mark.parametrize("site", ["aio"], indirect=True)
 
 
-def _scenario(site: Site, victim: str, may_succeed: bool) -> None:
-    jobid, cmd = start_backup(site)
-    kill(site, victim)
-    restart(site)
-    done = check_after(site, jobid, may_succeed=may_succeed)
-    waited(cmd, done)
-
-
+@AIO
 def test_cancel_of_a_job_whose_nbjm_died(site: Site) -> None:
     """`bpdbjobs -cancel` of a job nobody runs (its nbjm killed, not restarted): bpjobd ends
     it (150), its image goes and nbrb and nbemm release it before nbjm is back."""
@@ -48,18 +49,8 @@ def test_cancel_of_a_job_whose_nbjm_died(site: Site) -> None:
     check_after(site, jobid)
 
 
-@pytest.mark.parametrize("victim,may_succeed", CI)
-def test_kill_during_backup(site: Site, victim: str, may_succeed: bool) -> None:
-    _scenario(site, victim, may_succeed)
-
-
 @full_only
-@pytest.mark.parametrize("victim,may_succeed", FULL)
-def test_kill_during_backup_full(site: Site, victim: str, may_succeed: bool) -> None:
-    _scenario(site, victim, may_succeed)
-
-
-@full_only
+@AIO
 def test_an_orphan_canceled_while_the_catalog_is_down(site: Site) -> None:
     """nbjm, nbproxy and bpdbm die; the orphan is canceled (its image cannot be removed now);
     at its start bpdbm finds the image in progress of a closed job and removes it."""
@@ -75,6 +66,7 @@ def test_an_orphan_canceled_while_the_catalog_is_down(site: Site) -> None:
 
 
 @full_only
+@AIO
 def test_a_waiting_bpbackup_ends_when_the_master_stays_away(site: Site) -> None:
     """bpjobd dies and is not started again: `bpbackup -w` does not hang; after MASTER_GONE
     (60 s) it ends with the status that says how the master was lost."""
@@ -85,3 +77,13 @@ def test_a_waiting_bpbackup_ends_when_the_master_stays_away(site: Site) -> None:
     assert "went away" in err
     restart(site)
     check_after(site, jobid, may_succeed=True)
+
+
+@matrix(BACKUP)
+def test_kill_during_backup(site: Site, victim: str, on: str, may_succeed: bool) -> None:
+    jobid, cmd = start_backup(site)
+    kill(site, victim, on)
+    restart(site)
+    done = check_after(site, jobid, may_succeed=may_succeed,
+                       scenario=scenario_name(victim, on, "backup"))
+    waited(cmd, done)

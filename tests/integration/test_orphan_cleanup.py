@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from nbcli import kinds
+from nbcli.catalog.files import MAGIC
 from nbcli.daemons.cleanup_orphans import GRACE
 from nbcli.net import client
+from nbcli.status import DATABASE_ERROR
 from tests.conftest import Host, wait_for
 from tests.flowkit import add_policy, add_stu, job
 
@@ -126,3 +131,117 @@ def test_the_master_has_a_media_servers_orphans_removed(three_hosts: dict[str, H
     jobid = next(j["jobid"] for j in jobs if j["jobtype"] == kinds.JOB_IMAGE_CLEANUP)
     details = master.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
     assert f"removed orphaned image {old} from storage unit mdisk (media:{stu})" in details
+
+
+# --- partial images: in progress in the catalog, their job closed -----------------------------
+
+def kill(*where: tuple[Host, tuple[str, ...]]) -> None:
+    """SIGKILL to all of them at once: none lives to clean up after another."""
+    victims = [p.proc for host, programs in where for p in host.processes(spares=False)
+               if p.program in programs]
+    for p in victims:
+        p.send_signal(signal.SIGKILL)
+    for p in victims:
+        p.wait(10)
+
+
+def in_progress(master: Host, backupid: str) -> list[Path]:
+    ctime = backupid.rsplit("_", 1)[1]
+    return [p for p in master.cfg.paths.images.rglob(f"*{ctime}*.inprogress")]
+
+
+def moving(master: Host, stu: Path, policy: str) -> tuple[int, str]:
+    """A backup of `policy` (a big sparse source), once its data reaches the storage unit:
+    (jobid, backup id)."""
+    jobid = client.call(master.cfg, master.name, "bprd", "backup", policy=policy,
+                        schedule="full")["jobids"][0]
+    backupid = str(wait_for(lambda: job(master, jobid).get("backupid"), 60, "the image"))
+    wait_for(lambda: any(f.stat().st_size for f in stu.glob(f"{backupid}_C1_F*")), 60,
+             "data to reach the storage unit")
+    return jobid, backupid
+
+
+def sparse_source(folder: Path, size: int) -> Path:
+    folder.mkdir()
+    with open(folder / "big.img", "wb") as f:
+        f.truncate(size)
+    return folder
+
+
+@pytest.mark.parametrize("layout", ["aio", "three"])
+def test_a_partial_image_of_a_closed_job_goes_with_its_fragments(layout: str,
+                                                                 request: pytest.FixtureRequest,
+                                                                 tmp_path: Path) -> None:
+    """A crash leaves an image in progress: nbjm, nbproxy and bpdbm (the master) and bptm and
+    bpbrm (the media server) killed mid-backup, the job canceled while the catalog is down:
+    its `.inprogress` entry stays in the catalog and its fragment on the unit. Once the
+    master is back, an Image Cleanup job (`bpimage -cleanup` on all-in-one; bpdbm's own look
+    at start on three hosts) removes the entry and the fragment, while a backup running
+    meanwhile keeps its entry and fragment and ends 0."""
+    if layout == "aio":
+        aio = request.getfixturevalue("aio")
+        hosts = {"master": aio, "media": aio, "client": aio}
+    else:
+        hosts = request.getfixturevalue("three_hosts")
+    master, media = hosts["master"], hosts["media"]
+    stu = tmp_path / "stu"
+    add_stu(master, "pdisk", stu, media=media.name)
+    add_policy(master, "partial", "pdisk", [hosts["client"].name],
+               [str(sparse_source(tmp_path / "a", 2 << 30))])
+    add_policy(master, "live", "pdisk", [hosts["client"].name],
+               [str(sparse_source(tmp_path / "b", 2 << 30))])
+    dead_job, dead = moving(master, stu, "partial")
+    kill((master, ("nbjm", "nbproxy", "bpdbm")), (media, ("bptm", "bpbrm")))
+    assert master.run("bpdbjobs", "-cancel", str(dead_job)).stdout == "1 job(s) canceled\n"
+    assert in_progress(master, dead) and list(stu.glob(f"{dead}_C1_F*"))  # what a crash left
+
+    master.start()
+    live_job, live = moving(master, stu, "live")
+    if layout == "aio":
+        r = master.run("bpimage", "-cleanup", "-allclients", check=False)
+        assert r.returncode == 0, r.stderr
+    wait_for(lambda: not in_progress(master, dead), 60, "the entry in progress to go")
+    wait_for(lambda: not list(stu.glob(f"{dead}_*")), 60, "its fragment to go")
+    if not job(master, live_job)["closed"]:  # still writing: its entry and fragment stay
+        assert in_progress(master, live) and list(stu.glob(f"{live}_C1_F*"))
+    done = client.call(master.cfg, master.name, "bpjobd", "job_wait", jobid=live_job,
+                       timeout=300)["job"]
+    assert done["status"] == 0, done
+    assert master.run("bpimagelist", "-backupid", live).returncode == 0
+    assert {p.name.rsplit("_", 1)[1] for p in stu.glob(f"{live}_*")} == {"F1", "HDR"}
+
+    jobs = client.call(master.cfg, master.name, "bpjobd", "job_list")["jobs"]
+    details = "".join(master.run("bpdbjobs", "-jobid", str(j["jobid"]), "-all_columns").stdout
+                      for j in jobs if j["jobtype"] == kinds.JOB_IMAGE_CLEANUP)
+    assert (f"removed image {dead} from the catalog: it was in progress and its job "
+            f"{dead_job} ended without it") in details
+    assert f"removed partial image {dead} from storage unit pdisk ({media.name}:{stu})" \
+        in details
+    assert live not in details
+    master.run("bpexpdate", "-policy", "live", "-d", "0", "-force")  # 2 GiB on the unit
+
+
+def test_an_image_the_catalog_refuses_leaves_no_fragment(aio: Host, tmp_path: Path) -> None:
+    """The catalog refuses a fully written image at step 15 (its files file was damaged on
+    the master's disk while the data flowed: bpdbm's check reads it back and says 220): nbjm
+    removes the entry in progress and has bpbrm delete the image's fragments and header from
+    the storage unit. The job ends 220, says why, and nothing of the image is left."""
+    stu = tmp_path / "stu"
+    add_stu(aio, "rdisk", stu, media=aio.name)
+    add_policy(aio, "refused", "rdisk", [aio.name], [str(sparse_source(tmp_path / "a", 2 << 30))])
+    jobid, backupid = moving(aio, stu, "refused")
+    (files,) = [p for p in in_progress(aio, backupid) if p.name.endswith(".f.inprogress")]
+    fd = os.open(files, os.O_WRONLY)
+    try:
+        os.pwrite(fd, b"\0" * len(MAGIC), 0)  # a disk that loses a sector
+    finally:
+        os.close(fd)
+    done = client.call(aio.cfg, aio.name, "bpjobd", "job_wait", jobid=jobid, timeout=300)["job"]
+    assert (done["state"], done["status"]) == (kinds.DONE, DATABASE_ERROR)
+    details = aio.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+    assert f"image {backupid} failed verification" in details
+    assert f"fragments of image {backupid} removed from storage unit rdisk" in details
+    assert list(stu.iterdir()) == []
+    assert in_progress(aio, backupid) == []
+    r = aio.run("bpimagelist", "-backupid", backupid, check=False)
+    assert r.returncode == 227, r  # no entity: no image left in the catalog

@@ -4,12 +4,18 @@ bpbrm's `list` answer, and which listed images the Image Cleanup takes for orpha
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
+from nbcli.catalog.images import ImageStore
+from nbcli.daemons import cleanup
+from nbcli.daemons.bpdbm import create_fields
 from nbcli.daemons.cleanup_orphans import GRACE, Stored, Unit, disk_units, orphans, read_listing
 from nbcli.media import disk, storage
 from nbcli.media.bpbrm_list import listing
@@ -84,6 +90,15 @@ def test_only_unknown_unwritten_old_images_are_orphans() -> None:
     assert [s.backupid for s in old] == ["c_3", "c_5"]  # c_5: exactly the grace period old
     assert [s.backupid for s in fresh] == ["c_4"]
     assert orphans(stored, known={"c_1", "c_2", "c_3", "c_4", "c_5"}, writing=()) == ([], [])
+
+
+def test_a_partial_image_has_no_grace_but_a_writer_or_an_entry_still_keeps_it() -> None:
+    """An image whose entry in progress the cleanup removed (its job ended) goes at once;
+    the partial set never overrides an entry in the catalog or an open job's id."""
+    stored = [Stored("c_1", 1.0), Stored("c_2", 1.0), Stored("c_3", 1.0), Stored("c_4", 1.0)]
+    old, fresh = orphans(stored, known={"c_2"}, writing={"c_3"}, partial={"c_1", "c_2", "c_3"})
+    assert [s.backupid for s in old] == ["c_1"]
+    assert [s.backupid for s in fresh] == ["c_4"]
 
 
 def test_disk_units_are_the_disk_ones_once_per_folder() -> None:
@@ -191,3 +206,35 @@ def test_an_orphan_bpbrm_did_not_remove_counts_as_staying(
     assert stays == 1 and asked == [("m1", ["c_2", "c_4"])]
     assert ("Error", "orphaned image c_4 on m1:/a stays: permission denied (status 11)") \
         in job.lines
+
+
+def test_partial_images_are_those_of_closed_jobs_and_of_unknown_ones_an_hour_old(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images in progress against bpjobd's answer: job 1 closed (partial), job 2 open (kept),
+    job 3 unknown to bpjobd but written a minute ago (kept: a request made by hand may still
+    be adding files), job 4 unknown and untouched for more than GRACE (partial); nothing at
+    all while bpjobd cannot answer."""
+    store = ImageStore(tmp_path / "images", logging.getLogger("test"))
+    ids = {}
+    for jobid in (1, 2, 3, 4):
+        h = store.create(create_fields({"client": "c", "policy": "p", "sched_type": 0,
+                                        "backup_time": 1_700_000_000 + jobid, "jobid": jobid}))
+        ids[jobid] = h["backupid"]
+    old = time.time() - GRACE - 60
+    for p in store.root.rglob(f"*{ids[4].rsplit('_', 1)[1]}*"):
+        os.utime(p, (old, old))
+    bpjobd: dict[str, Any] = {"jobs": [{"jobid": 1, "closed": True},
+                                       {"jobid": 2, "closed": False}]}
+
+    def call(cfg: object, host: object, service: str, op: str, **fields: Any) -> dict:
+        assert (service, op, fields["jobids"]) == ("bpjobd", "job_list", [1, 2, 3, 4])
+        if isinstance(bpjobd, NbuError):
+            raise bpjobd
+        return bpjobd
+
+    monkeypatch.setattr(cleanup.client, "call", call)
+    cfg = SimpleNamespace(client_name="m")
+    job_cleanup = cleanup.Cleanup(lambda: cfg, store, logging.getLogger("test"))  # type: ignore
+    assert job_cleanup.partial_images() == {ids[1]: 1, ids[4]: 4}
+    bpjobd = NbuError(25, "bpjobd is down")  # type: ignore[assignment]
+    assert job_cleanup.partial_images() is None
