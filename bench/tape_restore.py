@@ -28,13 +28,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import write_results  # noqa: E402
-from nbcli import config, multihost  # noqa: E402
+from nbcli import config, multihost, procs  # noqa: E402
 from nbcli.net import client  # noqa: E402
 
 READ = re.compile(r"\((\d+) bytes read from tape; (\d+) bytes of cartridge read")
+# the agents of a tape restore that wait as spares between restores: bpcd's bpbrm and
+# tar-restore, the bpbrm spare's bptm, bprd's bprd child
+SPARES = {"bpbrm", "tar-restore", "bptm", "bprd"}
 STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) .*\[jobid=(\d+)\] step (\d+):")
 
 
@@ -72,6 +77,27 @@ class TapeSite:
 
     def last_job(self) -> int:
         return int(self.call("bpjobd", "job_list", limit=1)["jobs"][0]["jobid"])
+
+    def at_rest(self, timeout: float = 60.0) -> float:
+        """Wait until the host is at rest as between a user's restores: a spare of each agent
+        of a tape restore waits (nbcli.net.spare), done importing (asleep, its CPU time
+        unchanged over 50 ms). Back to back, a restore starts while the spares the last one
+        left are still importing at idle priority. Returns the seconds waited."""
+        t = time.perf_counter()
+        deadline = t + timeout
+        while time.perf_counter() < deadline:
+            spares = [p for p in procs.find(self.host.root) if p.spare]
+            if {p.program for p in spares} >= SPARES:
+                try:
+                    before = [p.proc.cpu_times() for p in spares]
+                    time.sleep(0.05)
+                    if [p.proc.cpu_times() for p in spares] == before and all(
+                            p.proc.status() == psutil.STATUS_SLEEPING for p in spares):
+                        return time.perf_counter() - t
+                except psutil.Error:
+                    pass
+            time.sleep(0.05)
+        raise SystemExit(f"the spares {sorted(SPARES)} were not ready within {timeout:g} s")
 
     def restore(self, source: Path, into: Path, *paths: Path) -> tuple[int, float]:
         rename = self.base / f"rename_{time.monotonic_ns()}"
