@@ -2,7 +2,9 @@
 
 Only bpjobd opens this file (nbcli/daemons/bpjobd.py); commands ask bpjobd. Writes go through
 `sqlitedb.Database` (one write connection under its lock, WAL, synchronous=FULL: a reply is
-sent only after its change is durable). Reads use a second, read-only connection with its own
+sent only after its change is durable; a step or log line is durable with the job's next
+durable change - its end at the latest - as the fsync it would cost is most of a step's
+time on a busy host). Reads use a second, read-only connection with its own
 lock, so that bpdbjobs is answered from the last committed state without queueing behind a
 writer's fsync - WAL lets one reader and one writer work at once.
 
@@ -194,8 +196,9 @@ class JobsDB:
         return gone
 
     def add_event(self, jobid: int, event: dict[str, Any]) -> None:
-        """Record a step or log line (see events in SCHEMA) against the job's current try."""
-        with self.db.tx() as c:
+        """Record a step or log line (see events in SCHEMA) against the job's current try;
+        it is durable with the next durable commit (sqlitedb: no fsync of its own)."""
+        with self.db.tx(durable=False) as c:
             if c.execute("SELECT 1 FROM jobs WHERE jobid = ?", (jobid,)).fetchone() is None:
                 raise NbuError(NO_ENTITY, f"job {jobid} does not exist")
             row = c.execute("SELECT MAX(trynum) FROM tries WHERE jobid = ?", (jobid,)).fetchone()
