@@ -313,10 +313,12 @@ class Bprd(Daemon):
         jobid = int(job["jobid"])
         if job["missing"] and status == 0:
             status = 1  # some of the requested files were in no image
-        self._quietly(lambda: report.update(jobid, state=kinds.DONE, status=status,
-                                            ended=int(clock.now()), files=files,
-                                            kbytes=kbytes))
-        self._quietly(lambda: report.update(jobid, closed=True))
+        try:  # one durable write, which also wakes `bprestore -w`
+            report.update(jobid, state=kinds.DONE, status=status, ended=int(clock.now()),
+                          files=files, kbytes=kbytes, closed=True)
+        except NbuError as e:
+            self.log.warning("%s", e)
+            self._quietly(lambda: report.update(jobid, closed=True))
         report.close()
         with self.lock:
             self.running.pop(jobid, None)
