@@ -354,13 +354,14 @@ class Bprd(Daemon):
         if not result:
             self._quietly(lambda: report.log(jobid, "the bprd child ended without a result",
                                              "Error"))
-        # What a child that died left: the file, and resources bptm held (nbjm lets them go;
-        # it does nothing when bptm said so itself).
+        # What a child that died left: the file, and resources bptm held (nbjm lets them go).
+        # A restore that succeeded had bptm release them itself (step 16, before its "done").
         if neededimage.remove(self.paths.neededimage, jobid):
             self._quietly(lambda: report.log(jobid, "bprd removed the neededimage file the "
                                                     "bprd child left"))
-        self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbjm",
-                                          "restore_done", jobid=jobid, status=status))
+        if not result or status not in (0, 1):
+            self._quietly(lambda: client.call(self.cfg, self.cfg.client_name, "nbjm",
+                                              "restore_done", jobid=jobid, status=status))
         self._finish(job, report, status, int(result.get("files", 0)),
                      int(result.get("kbytes", 0)))
 
