@@ -30,6 +30,12 @@ from nbcli.catalog import jobrecord as rec
 from nbcli.catalog.sqlitedb import Database
 from nbcli.status import INVALID_REQUEST, NO_ENTITY, NbuError, message
 
+# Job fields that say who works on a job and how far it is: an update of these alone is not
+# synced on its own (see update).
+PROGRESS = frozenset({"jobpid", "server", "stunit", "kbytes", "files", "percent",
+                      "kbyteslastwritten", "pathlastwritten", "trypid", "trystunit",
+                      "tryserver", "trybyteswritten", "tryfileswritten"})
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     jobid INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -132,9 +138,12 @@ class JobsDB:
         """Set checked fields, opening a new try first if asked; returns the job's `closed`.
 
         With `only_from`, the change happens only if the job is in one of those states
-        (status 133 otherwise), decided inside the transaction.
+        (status 133 otherwise), decided inside the transaction. A change of progress fields
+        alone (PROGRESS: who works on the job, how far it is) is durable with the job's next
+        durable change, as its step lines are.
         """
-        with self.db.tx() as c:
+        durable = new_try or not set(fields) <= PROGRESS
+        with self.db.tx(durable) as c:
             job = self._load(c, jobid)
             if only_from is not None and job["state"] not in only_from:
                 raise NbuError(INVALID_REQUEST, f"job {jobid} is {kinds.JOB_STATES[job['state']]}")
