@@ -13,7 +13,10 @@ last is the newest. Then, interleaved run by run: the newest image restored whol
 Measured: the bytes bptm read from the cartridge for the 1 KiB file (media header, backup
 header, CRC record and the file's block: the "bytes of cartridge read" of its step 15), and
 the time of the 1 KiB restore against the whole image's, end to end (bprestore -w) and bptm's
-own (from its step 7 to its step 15, in its log). Writes bench/results/tape-restore-<time>.md.
+own (from its step 7 to its step 15, in its log), twice: on a host at rest (each restore
+starts once the spares the last one left have imported: TapeSite.at_rest), as a user's
+restore finds it, and back to back, where the spares are still starting. Writes
+bench/results/tape-restore-<time>.md.
 """
 
 from __future__ import annotations
@@ -28,13 +31,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import write_results  # noqa: E402
-from nbcli import config, multihost  # noqa: E402
+from nbcli import config, multihost, procs  # noqa: E402
 from nbcli.net import client  # noqa: E402
 
 READ = re.compile(r"\((\d+) bytes read from tape; (\d+) bytes of cartridge read")
+# the agents of a tape restore that wait as spares between restores: bpcd's bpbrm and
+# tar-restore, the bpbrm spare's bptm, bprd's bprd child
+SPARES = {"bpbrm", "tar-restore", "bptm", "bprd"}
 STAMP = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d\d\d) .*\[jobid=(\d+)\] step (\d+):")
 
 
@@ -72,6 +80,27 @@ class TapeSite:
 
     def last_job(self) -> int:
         return int(self.call("bpjobd", "job_list", limit=1)["jobs"][0]["jobid"])
+
+    def at_rest(self, timeout: float = 60.0) -> float:
+        """Wait until the host is at rest as between a user's restores: a spare of each agent
+        of a tape restore waits (nbcli.net.spare), done importing (asleep, its CPU time
+        unchanged over 50 ms). Back to back, a restore starts while the spares the last one
+        left are still importing at idle priority. Returns the seconds waited."""
+        t = time.perf_counter()
+        deadline = t + timeout
+        while time.perf_counter() < deadline:
+            spares = [p for p in procs.find(self.host.root) if p.spare]
+            if {p.program for p in spares} >= SPARES:
+                try:
+                    before = [p.proc.cpu_times() for p in spares]
+                    time.sleep(0.05)
+                    if [p.proc.cpu_times() for p in spares] == before and all(
+                            p.proc.status() == psutil.STATUS_SLEEPING for p in spares):
+                        return time.perf_counter() - t
+                except psutil.Error:
+                    pass
+            time.sleep(0.05)
+        raise SystemExit(f"the spares {sorted(SPARES)} were not ready within {timeout:g} s")
 
     def restore(self, source: Path, into: Path, *paths: Path) -> tuple[int, float]:
         rename = self.base / f"rename_{time.monotonic_ns()}"
@@ -126,39 +155,56 @@ def tape_restore_rows(work: Path, image_mib: int = 400, images: int = 20,
         media = sorted({f[8] for f in frags})
         files = sorted(int(f[7]) for f in frags)
         print(f"fragments on media {media}, tape files {files}", flush=True)
-        wholes, ones, bptm_whole, bptm_one, reads = [], [], [], [], []
+        # by how the host is when the restore starts: "rest" (the spares the last restore
+        # left have started, as between a user's restores) or "b2b" (right after the last)
+        got: dict[str, dict[str, list[Any]]] = {
+            how: {"whole_s": [], "one_s": [], "bptm_whole_s": [], "bptm_one_s": [],
+                  "rest_waited_s": []} for how in ("rest", "b2b")}
+        reads: list[tuple[int, int]] = []
         for run in range(runs + 1):  # run 0 is the warm-up, discarded
-            job, secs = site.restore(data, work / f"whole_{run}")
-            (work / f"whole_{run}" / "big.bin").unlink()
-            if run:
-                wholes.append(secs)
-                bptm_whole.append(site.bptm_seconds(job))
-            job, secs = site.restore(data, work / f"one_{run}", data / "zz_small.txt")
-            m = READ.search(site.details(job))
-            if run:
-                ones.append(secs)
-                bptm_one.append(site.bptm_seconds(job))
-                reads.append((int(m[1]), int(m[2])) if m else (0, 0))
+            for how in ("rest", "b2b"):
+                g = got[how]
+                for kind in ("whole", "one"):
+                    if run and how == "rest":
+                        g["rest_waited_s"].append(site.at_rest())
+                    into = work / f"{kind}_{how}_{run}"
+                    if kind == "whole":
+                        job, secs = site.restore(data, into)
+                        (into / "big.bin").unlink()
+                    else:
+                        job, secs = site.restore(data, into, data / "zz_small.txt")
+                        m = READ.search(site.details(job))
+                        if run:
+                            reads.append((int(m[1]), int(m[2])) if m else (0, 0))
+                    if run:
+                        g[f"{kind}_s"].append(secs)
+                        g[f"bptm_{kind}_s"].append(site.bptm_seconds(job))
     finally:
         site.down()
-    whole, one = statistics.median(wholes), statistics.median(ones)
-    tw, to = statistics.median(bptm_whole), statistics.median(bptm_one)
     cartridge = max(r[1] for r in reads)
-    return [
+    rows: list[dict[str, Any]] = [
         {"row": f"tape restore of 1 KiB from image {images} of {images} ({image_mib} MiB "
                 f"each) on one tape: cartridge bytes bptm read",
          "measured": f"{cartridge:,} bytes ({cartridge / 2**20:.2f} MiB; image bytes "
                      f"{reads[-1][0]:,})",
-         "target": "< 2 MiB", "met": cartridge < 2 << 20},
-        {"row": "  the same: time against restoring the image whole, end to end",
-         "measured": f"{100 * one / whole:.2f}% ({one:.3f} s vs {whole:.2f} s, medians "
-                     f"of {runs})",
-         "target": "< 2%", "met": one / whole < 0.02},
-        {"row": "  the same: bptm's time (step 7 to 15) against the whole image's",
-         "measured": f"{100 * to / tw:.2f}% ({to:.3f} s vs {tw:.2f} s)",
-         "target": "< 2%", "met": to / tw < 0.02},
-        {"whole_s": wholes, "one_s": ones, "bptm_whole_s": bptm_whole, "bptm_one_s": bptm_one,
-         "reads": reads, "backups_s": backups, "media": media, "tape_files": files}]
+         "target": "< 2 MiB", "met": cartridge < 2 << 20}]
+    for how, said in (("rest", "on a host at rest (the spares ready)"),
+                      ("b2b", "back to back (each restore right after the last)")):
+        g = got[how]
+        whole, one = statistics.median(g["whole_s"]), statistics.median(g["one_s"])
+        tw, to = statistics.median(g["bptm_whole_s"]), statistics.median(g["bptm_one_s"])
+        rows += [
+            {"row": f"  the same, {said}: time against restoring the image whole, end to end",
+             "measured": f"{100 * one / whole:.2f}% ({one:.3f} s vs {whole:.2f} s, medians "
+                         f"of {runs}; fastest {min(g['one_s']):.3f} s vs "
+                         f"{min(g['whole_s']):.2f} s)",
+             "target": "< 2%", "met": one / whole < 0.02},
+            {"row": f"  the same, {said}: bptm's time (step 7 to 15) against the whole "
+                    f"image's",
+             "measured": f"{100 * to / tw:.2f}% ({to:.3f} s vs {tw:.2f} s)",
+             "target": "< 2%", "met": to / tw < 0.02}]
+    return rows + [{**{f"{how}_{k}": v for how, g in got.items() for k, v in g.items()},
+                    "reads": reads, "backups_s": backups, "media": media, "tape_files": files}]
 
 
 def main() -> None:

@@ -3,6 +3,9 @@
 The sequence is the one borg's SaveFile and restic's Local.Save use: a temp file in the same
 folder, write, fsync, close, rename over the target, fsync the folder. A crash leaves either
 the old file or the new one, never a torn one; the temp file is removed on any error.
+`durable=False` leaves out both fsyncs, for a file that lives only while the processes that
+use it do (a restore's neededimage file): readers never see it torn (the rename is atomic),
+and after an OS crash - which ends those processes - it may be gone or empty.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` atomically and durably."""
+def write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644,
+                durable: bool = True) -> None:
+    """Replace `path` with `data` atomically and (unless told otherwise) durably."""
     path = Path(path)
     fd, tmp = _temp_file(path)
     try:
@@ -36,7 +40,8 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) ->
         while view:
             view = view[os.write(fd, view):]
         os.fchmod(fd, mode)
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
         os.close(fd)
         fd = -1
         os.replace(tmp, path)
@@ -48,7 +53,8 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) ->
         except FileNotFoundError:
             pass
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def _temp_file(path: Path) -> tuple[int, Path]:
@@ -63,8 +69,9 @@ def _temp_file(path: Path) -> tuple[int, Path]:
             continue
 
 
-def write_text(path: str | os.PathLike[str], text: str, mode: int = 0o644) -> None:
-    write_bytes(path, text.encode("utf-8", "surrogateescape"), mode)
+def write_text(path: str | os.PathLike[str], text: str, mode: int = 0o644,
+               durable: bool = True) -> None:
+    write_bytes(path, text.encode("utf-8", "surrogateescape"), mode, durable)
 
 
 def makedirs(path: str | os.PathLike[str]) -> None:

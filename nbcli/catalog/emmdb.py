@@ -290,11 +290,14 @@ class EmmDB:
 
         A job holds one allocation at most: asking again returns the one it has, so a request
         repeated after a lost reply does not take a second slot.
+
+        A restore's allocation (a row, no medium assigned) is not synced on its own: an OS
+        crash that loses it also ended its job. A backup's may assign a medium: synced.
         """
         if kind not in KINDS:
             raise NbuError(INVALID_PARAMETER,
                            f"allocation kind must be backup or restore, not {kind!r}")
-        with self.db.tx() as c:
+        with self.db.tx(durable=kind != "restore") as c:
             held = c.execute("SELECT * FROM allocations WHERE jobid = ?", (jobid,)).fetchone()
             if held is not None:
                 row = c.execute(STU_SELECT + " WHERE s.label = ?", (held["stu"],)).fetchone()
@@ -403,8 +406,10 @@ class EmmDB:
         return sorted(free, key=lambda u: (u["jobs"], u["label"]))
 
     def release(self, jobid: int) -> bool:
-        """Free the job's allocation; False when it held none (release is idempotent)."""
-        with self.db.tx() as c:
+        """Free the job's allocation; False when it held none (release is idempotent). Not
+        synced on its own: a release an OS crash lost is done again by nbemm's reconcile (the
+        allocations of closed jobs), as one lost while nbemm was down."""
+        with self.db.tx(durable=False) as c:
             cur = c.execute("DELETE FROM allocations WHERE jobid = ?", (jobid,))
         return cur.rowcount == 1
 

@@ -2,7 +2,9 @@
 
 Only bpjobd opens this file (nbcli/daemons/bpjobd.py); commands ask bpjobd. Writes go through
 `sqlitedb.Database` (one write connection under its lock, WAL, synchronous=FULL: a reply is
-sent only after its change is durable). Reads use a second, read-only connection with its own
+sent only after its change is durable; a step or log line is durable with the job's next
+durable change - its end at the latest - as the fsync it would cost is most of a step's
+time on a busy host). Reads use a second, read-only connection with its own
 lock, so that bpdbjobs is answered from the last committed state without queueing behind a
 writer's fsync - WAL lets one reader and one writer work at once.
 
@@ -27,6 +29,12 @@ from nbcli import kinds
 from nbcli.catalog import jobrecord as rec
 from nbcli.catalog.sqlitedb import Database
 from nbcli.status import INVALID_REQUEST, NO_ENTITY, NbuError, message
+
+# Job fields that say who works on a job and how far it is: an update of these alone is not
+# synced on its own (see update).
+PROGRESS = frozenset({"jobpid", "server", "stunit", "kbytes", "files", "percent",
+                      "kbyteslastwritten", "pathlastwritten", "trypid", "trystunit",
+                      "tryserver", "trybyteswritten", "tryfileswritten"})
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -130,9 +138,12 @@ class JobsDB:
         """Set checked fields, opening a new try first if asked; returns the job's `closed`.
 
         With `only_from`, the change happens only if the job is in one of those states
-        (status 133 otherwise), decided inside the transaction.
+        (status 133 otherwise), decided inside the transaction. A change of progress fields
+        alone (PROGRESS: who works on the job, how far it is) is durable with the job's next
+        durable change, as its step lines are.
         """
-        with self.db.tx() as c:
+        durable = new_try or not set(fields) <= PROGRESS
+        with self.db.tx(durable) as c:
             job = self._load(c, jobid)
             if only_from is not None and job["state"] not in only_from:
                 raise NbuError(INVALID_REQUEST, f"job {jobid} is {kinds.JOB_STATES[job['state']]}")
@@ -194,8 +205,9 @@ class JobsDB:
         return gone
 
     def add_event(self, jobid: int, event: dict[str, Any]) -> None:
-        """Record a step or log line (see events in SCHEMA) against the job's current try."""
-        with self.db.tx() as c:
+        """Record a step or log line (see events in SCHEMA) against the job's current try;
+        it is durable with the next durable commit (sqlitedb: no fsync of its own)."""
+        with self.db.tx(durable=False) as c:
             if c.execute("SELECT 1 FROM jobs WHERE jobid = ?", (jobid,)).fetchone() is None:
                 raise NbuError(NO_ENTITY, f"job {jobid} does not exist")
             row = c.execute("SELECT MAX(trynum) FROM tries WHERE jobid = ?", (jobid,)).fetchone()

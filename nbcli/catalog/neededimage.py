@@ -180,10 +180,12 @@ def path_for(folder: Path, jobid: int) -> Path:
 
 
 def write(folder: Path, jobid: int, entries: Iterable[Needed]) -> Path:
-    """Write the job's file atomically (a crash leaves no torn one); its path."""
+    """Write the job's file atomically (the bprd child never reads a torn one); its path.
+    Not durably: it lives while its restore's processes do, which an OS crash ends (bprd
+    sweeps what is left), and its two fsyncs were on every tape restore's way."""
     atomic.makedirs(folder)
     path = path_for(folder, jobid)
-    atomic.write_text(path, format_lines(entries))
+    atomic.write_text(path, format_lines(entries), durable=False)
     return path
 
 

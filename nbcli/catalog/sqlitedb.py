@@ -3,7 +3,13 @@
 A daemon serves each client on its own thread; they share one connection under a lock, which
 keeps SQLite's writes ordered and cheap. WAL lets the readers of a copy (backups of the db
 folder, sqlite3 on the command line) see a consistent state while the daemon writes, and
-synchronous=FULL makes every committed transaction durable before the reply goes out.
+synchronous=FULL makes every committed transaction durable before the reply goes out, but
+for the transactions a caller marks `durable=False` (bpjobd's progress lines): those commit
+without an fsync (synchronous=NORMAL: atomic, and safe from a daemon's crash, since the
+WAL frames are in the kernel's cache) and become durable with the next durable commit, whose
+fsync of the WAL covers every frame before it. Under load an fsync costs several ms, and a
+job records some 25 progress lines on its way (measured: 3.5 ms median, 9 ms p90, for a
+durable commit while other jobs write; 0.01 ms without).
 """
 
 from __future__ import annotations
@@ -35,15 +41,21 @@ class Database:
                     c.execute(statement)
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
+    def tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            if not durable:
+                self.conn.execute("PRAGMA synchronous=NORMAL")  # not inside a transaction
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+            finally:
+                if not durable:
+                    self.conn.execute("PRAGMA synchronous=FULL")
 
     def query(self, sql: str, args: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         with self.lock:

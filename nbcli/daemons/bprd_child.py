@@ -11,9 +11,12 @@ bpjobd; if the child dies instead, bprd ends the job and removes the file.
     bprd ==(socketpair: restore{job}; cancel)==> bprd child ==(bpcd launch)==> bpbrm
     bprd <=(done{status, files, kbytes})======== bprd child <=(done{...})===== bpbrm
 
-It is a child process of bprd: `bprd -child -jobid N -fd F` (bprd serves on many threads, so
-the child is a fresh program rather than a bare fork of them), listed by bpps as a bprd. It
-dies with bprd; SIGTERM (`netbackup stop`) cancels its restore.
+It is a child process of bprd: `bprd -child` on a socketpair that is its stdin (bprd serves
+on many threads, so the child is a fresh program rather than a bare fork of them). Once a
+child has run, bprd keeps a spare one that has imported all this and waits for the socketpair
+(nbcli.net.spare), so the next restore from tape does not wait ~70 ms for a Python to start.
+The job's first message names the job: the child then shows as `bprd -child -jobid N` in ps
+and bpps -x. It dies with bprd; SIGTERM (`netbackup stop`) cancels its restore.
 
 Place: a process of its own; imports what bprd imports, never bprd itself.
 """
@@ -22,11 +25,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 from typing import Any
 
-from nbcli import clock, config, jobreport
+from nbcli import clock, config, jobreport, procs
 from nbcli import log as nblog
 from nbcli.catalog import neededimage
 from nbcli.catalog.neededimage import Mount
@@ -35,6 +37,7 @@ from nbcli.media.agent import die_with_parent
 from nbcli.media.mux import EOF_MARK, Mux
 from nbcli.net import client
 from nbcli.net.conn import Connection
+from nbcli.net.control import control_connection, launched_by_bpcd
 from nbcli.status import CONNECTION_BROKEN, INVALID_PARAMETER, TERMINATED_BY_ADMIN, NbuError
 from nbcli.wire.frames import Message
 
@@ -166,34 +169,24 @@ class Child:
             self.log.warning("%s", e)
 
 
-def _args(argv: list[str]) -> tuple[int, int]:
-    """-jobid N -fd F"""
-    opts = dict(zip(argv[::2], argv[1::2]))
-    try:
-        return int(opts["-jobid"]), int(opts["-fd"])
-    except (KeyError, ValueError):
-        raise NbuError(INVALID_PARAMETER, "usage: bprd -child -jobid N -fd F (bprd starts "
-                                          "it for a restore from tape)") from None
-
-
 def main(argv: list[str]) -> None:
-    """`bprd -child -jobid N -fd F`: run the restore bprd sends on the socket at fd F."""
-    try:
-        jobid, fd = _args(argv)
-        parent = Connection(socket.socket(fileno=fd), "bprd")
-    except (NbuError, OSError) as e:
-        sys.stderr.write(f"bprd: {e}\n")
+    """`bprd -child`: run the restore bprd sends on the socketpair that is our stdin."""
+    if argv or not launched_by_bpcd():
+        sys.stderr.write("bprd: usage: bprd -child (bprd starts it for a restore from tape)\n")
         sys.exit(INVALID_PARAMETER)
     die_with_parent()
-    cfg = config.load()
+    parent = control_connection("bprd")  # a spare waits here until bprd hands it a restore
+    try:
+        job = parent.recv(timeout=60)
+        jobid = int(job["jobid"])
+    except (EOFError, NbuError, KeyError, TypeError, ValueError):
+        os._exit(CONNECTION_BROKEN)
+    procs.set_title(["bprd", "-child", "-jobid", str(jobid)])  # what bpps -x shows
+    cfg = config.load()  # read now, not when a spare started: today's bp.toml
     clock.use_root(cfg.root)
     nblog.set_job(jobid)
     child = Child(cfg, jobid, parent)
     signal.signal(signal.SIGTERM, lambda *_: child.cancel())
-    try:
-        job = parent.recv(timeout=60)
-    except (EOFError, NbuError):
-        os._exit(CONNECTION_BROKEN)
     result = child.run(job)
     child.report.close()
     try:

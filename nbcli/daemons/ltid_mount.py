@@ -202,7 +202,7 @@ class Mounter:
         d = self.drive(name)
         barcode = barcode or media_id
         reqid, again = self._reserve(d, jobid, media_id, barcode, mode, user)
-        if not again:
+        if not again and not self._still_loaded(d, media_id, barcode, mode):
             self._load_and_check(d, reqid, media_id, barcode, mode)
         with self.cond:
             self.pending.pop(reqid, None)
@@ -213,6 +213,15 @@ class Mounter:
                 "library": d.device if _virtual(d.device) else "",
                 "robot_device": d.device if not _virtual(d.device) else "",
                 "path": d.path, "media_id": media_id, "barcode": barcode, "reqid": reqid}
+
+    def _still_loaded(self, d: Drive, media_id: str, barcode: str, mode: str) -> bool:
+        """Whether a read mount finds its cartridge still in the drive (its unmount delay
+        not over) with the media header avrd read when it went in: no robot move, no second
+        read of the label. bptm checks the media header again as it opens the drive (93), and
+        a cartridge moved behind ltid's back is loaded by bptm's own robot call."""
+        with self.cond:
+            return mode == "r" and d.barcode == barcode and bool(d.labelled) \
+                and d.recmid == media_id and d.state != DOWN
 
     def _load_and_check(self, d: Drive, reqid: int, media_id: str, barcode: str,
                         mode: str) -> None:

@@ -87,7 +87,7 @@ class TapeMounts:
         if not first:
             self.unmount()
         grant = self.nbjm.request("allocate", jobid=self.ctx.jobid, media_id=media_id)
-        self.stu = dict(grant["granted"]["stu"])
+        self.stu = {**grant["granted"]["stu"], "mode": "r"}  # read-only: nothing to sync
         if not self.stu.get("media_id"):
             raise NbuError(INVALID_PARAMETER, f"nbjm granted storage unit "
                            f"{self.stu.get('label')} without a medium for a tape restore")

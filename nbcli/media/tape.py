@@ -27,6 +27,8 @@ EMM (choosing media and drives) and ltid (mounting) will:
                  six characters of the barcode, NetBackup's default rule)
     density      the drive's and medium's density ("hcart", or its code), which the
                  catalog's fragments record (default hcart)
+    mode         "r": a restore's mount, which opens the drive read-only (no writer can
+                 open on it; closing it syncs nothing); else read-write (default)
 
 Mount loads the cartridge (if needed), opens the drive in variable block mode, labels a blank
 tape (MH + EH) and checks a labelled one's media id (93). A writer verifies the EH after the
@@ -144,8 +146,9 @@ class TapeStorage:
 
     def __init__(self, label: str, drive_index: int, barcode: str, media_id: str,
                  library: str = "", robot_device: str = "", drive_path: str = "",
-                 density: int = DEFAULT_DENSITY) -> None:
+                 density: int = DEFAULT_DENSITY, read_only: bool = False) -> None:
         self.label = label
+        self.read_only = read_only
         self.density = density
         self.drive_index = drive_index
         self.barcode = barcode
@@ -170,7 +173,8 @@ class TapeStorage:
         if not 0 < len(media_id) <= tapefmt.MEDIA_ID_MAX:
             raise NbuError(INVALID_PARAMETER, f"media id {media_id!r}: 1 to 6 characters")
         return cls(str(stu.get("label", "")), drive, barcode, media_id, library,
-                   str(stu.get("robot_device") or ""), device, density_code(stu.get("density")))
+                   str(stu.get("robot_device") or ""), device, density_code(stu.get("density")),
+                   read_only=stu.get("mode") == "r")
 
     # --- mount -----------------------------------------------------------------------------
 
@@ -227,10 +231,10 @@ class TapeStorage:
 
     def _open(self, drive: TapeDrive) -> Held:
         name = f"drive {self.drive_index} ({self.media_id})"
-        writable = True
+        writable = not self.read_only
         try:
             try:
-                drive.open(True)
+                drive.open(writable)
             except OSError as e:
                 if e.errno not in (errno.EROFS, errno.EACCES):
                     raise
@@ -256,6 +260,9 @@ class TapeStorage:
         except OSError as e:
             raise fail(e, "position", f"{held.name}: rewind") from e
         if st.bot and st.eod:
+            if self.read_only:
+                raise NbuError(WRONG_TAPE, f"{held.name} is blank: no media {self.media_id} "
+                               f"to read")
             if not held.writable:
                 raise NbuError(MEDIA_PROTECTED, f"{held.name}: blank and write protected")
             mh = tapefmt.encode_mh(tapefmt.MediaHeader(self.media_id, int(time.time())))
@@ -299,7 +306,8 @@ class TapeStorage:
             raise NbuError(MEDIA_IN_USE, f"{held.name} is writing image "
                            f"{held.writer.backupid}: one writer per drive")
         if not held.writable:
-            raise NbuError(MEDIA_PROTECTED, f"{held.name} is write protected")
+            raise NbuError(MEDIA_PROTECTED, f"{held.name} is write protected" if
+                           not self.read_only else f"{held.name} is mounted for reading")
         if not 0 < block_size <= tapefmt.MAX_RECORD:
             raise NbuError(INVALID_PARAMETER, f"block size {block_size} for a tape record")
         tapefmt.encode_bh(tapefmt.BackupHeader(self.media_id, backupid, 1, 0, 0, 0, 0, 0))

@@ -100,9 +100,12 @@ class Spares:
     jobs keep coming, launches start new processes as they would without spares.
     """
 
-    def __init__(self, root: Path, new_session: bool) -> None:
+    def __init__(self, root: Path, new_session: bool,
+                 fixed_args: dict[str, list[str]] | None = None) -> None:
         self.root = root
         self.new_session = new_session
+        # arguments every process of a program gets, its spares too (bprd's child: -child)
+        self.fixed_args = fixed_args or {}
         self._waiting: dict[str, Spare] = {}
         self._running: dict[str, list[subprocess.Popen[bytes]]] = {}
         self._lock = threading.Lock()
@@ -186,7 +189,7 @@ class Spares:
             env[SPARE_ENV] = "1"
         log_dir = Paths(self.root).logs / name
         log_dir.mkdir(parents=True, exist_ok=True)
-        argv = programs.argv_for(name) + (args or [])
+        argv = programs.argv_for(name) + self.fixed_args.get(name, []) + (args or [])
         if spare:
             argv = [str(_CHRT), "--idle", "0", *argv]  # chrt execs the program: same pid, argv
         with open(log_dir / "stderr.log", "ab") as err:

@@ -40,7 +40,7 @@ class DriveState:
     non-rewinding device keeps it)."""
 
     down: bool = False
-    held: bool = False     # open in a process; still true at the next open: that one died
+    held: bool = False     # open for writing in a process; still true at the next open: it died
     source: int = 0        # the slot the loaded cartridge came from (0: none)
     block_size: int = 0    # 0: variable block mode
     offset: int = 0        # byte offset in the cartridge image

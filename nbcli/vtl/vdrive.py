@@ -104,17 +104,23 @@ class VirtualDrive:
         fd = os.open(path, flags)
         appender = None
         try:
-            with self.library.update() as fresh:
-                d = fresh.drives[self.index]
-                dead = d.held
-                if dead:
-                    # The last holder died with the drive open: where it left the tape is
-                    # not known, so start at BOT, as after a reset; a record it was writing
-                    # when it died is not on the tape (direct.py: staged writes).
-                    d.at_bot()
-                    direct.cut_torn(str(path), fd)
-                d.held = True
-                self._pos = replace(d)
+            if not writable and not s.drives[self.index].held:
+                # A reader tears nothing: it need not mark the drive held (a durable write of
+                # library.toml) for the next opener; dying, it leaves the position its last
+                # holder closed at, which this drive lock keeps unchanged meanwhile.
+                self._pos = replace(s.drives[self.index])
+            else:
+                with self.library.update() as fresh:
+                    d = fresh.drives[self.index]
+                    dead = d.held
+                    if dead:
+                        # The last holder died with the drive open: where it left the tape
+                        # is not known, so start at BOT, as after a reset; a record it was
+                        # writing when it died is not on the tape (direct.py: staged writes).
+                        d.at_bot()
+                        direct.cut_torn(str(path), fd)
+                    d.held = writable
+                    self._pos = replace(d)
             if writable:
                 appender = direct.open_appender(str(path))
         except BaseException:

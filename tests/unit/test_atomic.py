@@ -44,3 +44,16 @@ def test_temp_names_do_not_collide(tmp_path: Path) -> None:
     for i in range(200):
         atomic.write_text(target, str(i))
     assert target.read_text() == "199" and os.listdir(tmp_path) == ["f"]
+
+
+def test_a_write_that_need_not_be_durable_syncs_nothing(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    target = tmp_path / "needed"
+    atomic.write_text(target, "one\n", durable=False)
+    assert synced == [] and target.read_text() == "one\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["needed"]
+    atomic.write_text(target, "two\n")
+    assert len(synced) == 2 and target.read_text() == "two\n"  # the file, then the folder

@@ -55,7 +55,12 @@ def test_the_child_launches_bpbrm_where_the_robot_of_the_media_is(
         [("media2", ["A00001", "A00002"]), ("media1", ["A00003", "A00004"])]
 
 
-def test_the_child_refuses_bad_arguments() -> None:
-    assert bprd_child._args(["-jobid", "7", "-fd", "5"]) == (7, 5)
-    with pytest.raises(NbuError):
-        bprd_child._args(["-jobid", "x"])
+def test_the_child_refuses_to_run_by_hand(monkeypatch, capsys) -> None:
+    """Only bprd starts it (its socketpair as stdin, NBCLI_CONTROL set): by hand, or with
+    arguments, it says so and exits 20."""
+    monkeypatch.delenv("NBCLI_CONTROL", raising=False)
+    for argv in ([], ["-jobid", "7"]):
+        with pytest.raises(SystemExit) as e:
+            bprd_child.main(argv)
+        assert e.value.code == 20
+        assert "bprd starts it" in capsys.readouterr().err

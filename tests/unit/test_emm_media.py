@@ -455,3 +455,25 @@ def test_media_ops_answer_well_formed_nonsense_with_a_status(db: EmmDB) -> None:
                 entry.handler(checked, Peer())  # type: ignore[arg-type]
             except NbuError:
                 pass
+
+
+def test_a_restore_allocation_and_every_release_are_not_synced_a_backup_allocation_is(
+        db: EmmDB) -> None:
+    """The restore's row and the release commit at synchronous=NORMAL (an OS crash ends
+    their jobs; reconcile redoes a lost release); a backup's, which may assign a medium, at
+    FULL."""
+    add(db, "A00001", 1)
+    add(db, "A00002", 2)
+    db.media.media_written("A00002", 100, 1, False, 1, NOW, NOW)
+    modes: list[str] = []
+    db.db.conn.set_trace_callback(
+        lambda sql: modes.append(sql.split("=")[1]) if sql.startswith("PRAGMA synchronous=")
+        else None)
+    db.allocate(2, "restore", emmdb.ANY, "media1", NOW, media_id="A00002")
+    assert modes == ["NORMAL", "FULL"]
+    assert db.release(2) and modes == ["NORMAL", "FULL"] * 2
+    backup(db, 3)
+    assert modes == ["NORMAL", "FULL"] * 2  # the backup's: no switch, synced
+    (held,) = db.allocations()
+    assert held["jobid"] == 3 and rec(db, held["media_id"])["assigned"] == NOW
+    db.db.conn.set_trace_callback(None)

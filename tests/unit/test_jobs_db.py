@@ -228,3 +228,29 @@ def test_open_only_lists_the_jobs_no_owner_closed(db: JobsDB) -> None:
     jobs, more = db.jobs(T0, open_only=True)
     assert [j["jobid"] for j in jobs] == [done_open, active, queued] and not more
     assert db.jobs(T0, jobids=[closed], open_only=True) == ([], False)
+
+
+def test_progress_lines_commit_without_fsync_and_the_next_change_makes_them_durable(
+        db: JobsDB, tmp_path: Path) -> None:
+    """A step is written at synchronous=NORMAL (no fsync), the connection is back at FULL
+    afterwards and for the job's changes, and a reopened database sees the steps in order."""
+    jobid = db.create(backup(), T0, new_try=True)
+    modes: list[str] = []
+    db.db.conn.set_trace_callback(
+        lambda sql: modes.append(sql.split("=")[1]) if sql.startswith("PRAGMA synchronous=")
+        else None)
+    db.add_event(jobid, step(1, "first"))
+    update(db, jobid, jobpid=4242, server="media1")  # progress: not synced on its own
+    db.add_event(jobid, step(2, "second"))
+    update(db, jobid, state=kinds.DONE, status=0)
+    db.db.conn.set_trace_callback(None)
+    assert modes == ["NORMAL", "FULL"] * 3  # none around the state change
+    assert db.db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    again = JobsDB(tmp_path / "jobs", "master1")
+    try:
+        job = again.get(jobid, T0)
+        text = "\n".join(job["tries"][0]["trystatuslines"])
+        assert 0 <= text.index("first") < text.index("second")
+        assert (job["jobpid"], job["server"], job["state"]) == (4242, "media1", kinds.DONE)
+    finally:
+        again.close()

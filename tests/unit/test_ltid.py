@@ -44,6 +44,7 @@ class Ports:
         self.loaded: list[tuple[str, str]] = []
         self.states: list[tuple[str, str]] = []
         self.moves = 0
+        self.reads = 0  # avrd label reads
 
     def emm_drives(self) -> list[dict[str, Any]]:
         return [dict(d) for d in self.drives]
@@ -71,6 +72,7 @@ class Ports:
         VirtualChanger(self.lib).unload(drnum)
 
     def read_label(self, drive: Drive) -> dict[str, Any]:
+        self.reads += 1
         return robots.read_label(robots.drive(drive.device, drive.drnum, drive.path)).record()
 
 
@@ -174,6 +176,29 @@ def test_a_header_naming_another_media_id_is_93_and_frees_the_drive(
     assert m.status()["pending"] == []
     # the right id passes
     m.mount(6, "OTHER1", "A00002L6", "IBM.ULT3580-TD5.000", "w")
+
+
+def test_a_read_mount_within_the_delay_reuses_the_loaded_labelled_cartridge(
+        world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    """The next restore of a cartridge still in its drive: no move and no second avrd read
+    (bptm checks the header as it opens the drive); a write mount reads the label again."""
+    m, ports, clock = world
+    label_cartridge(lib, 3, "0002L6")
+    m.mount(5, "0002L6", "A00002L6", "IBM.ULT3580-TD5.000", "r")
+    assert (ports.moves, ports.reads) == (1, 1)
+    m.unmount(5, "IBM.ULT3580-TD5.000")
+    clock.now += DELAY - 1
+    reply = m.mount(6, "0002L6", "A00002L6", "IBM.ULT3580-TD5.000", "r")
+    assert (ports.moves, ports.reads) == (1, 1) and reply["media_id"] == "0002L6"
+    rec = m.status()["drives"][0]
+    assert (rec["jobid"], rec["ready"], rec["recmid"]) == (6, True, "0002L6")
+    m.unmount(6, "IBM.ULT3580-TD5.000")
+    m.mount(7, "0002L6", "A00002L6", "IBM.ULT3580-TD5.000", "w")
+    assert (ports.moves, ports.reads) == (1, 2)
+    m.unmount(7, "IBM.ULT3580-TD5.000")
+    # another medium asked for in that drive: the robot swaps and avrd reads
+    m.mount(8, "0001L6", "A00001L6", "IBM.ULT3580-TD5.000", "r")
+    assert ports.reads == 3 and where(lib, "A00002L6") == ("slot", 3)
 
 
 def test_a_foreign_tape_is_172(world: tuple[Mounter, Ports, Clock], lib: Library) -> None:

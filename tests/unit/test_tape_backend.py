@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import mmap
+import os
 import random
 import subprocess
 import sys
@@ -398,3 +399,34 @@ while n := r.read(buf):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True,
                          cwd=Path(__file__).parents[2], timeout=60).stdout
     assert out == payload[5 * BLOCK:]  # from block 1 of fragment 2 to the end
+
+
+def test_a_restore_mounts_read_only(lib: Library, buf: memoryview,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """mode "r" (bptm's restore): the drive is opened read-only, reads as before, syncs
+    nothing when it lets go, refuses a writer, and finds nothing to read on a blank tape."""
+    payload = random.Random(7).randbytes(3 * BLOCK + 5)
+    image = write(unit_of(lib), "c_1", payload)
+    tape.release_all()
+    opened: list[bool] = []
+    real_open = VirtualDrive.open
+    monkeypatch.setattr(VirtualDrive, "open", lambda d, w=True: opened.append(w) or
+                        real_open(d, w))
+    synced: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+                        or real_fsync(fd))
+    st = storage.open_unit(unit_of(lib, mode="r"))
+    st.mount()
+    reader = st.open_reader(image, 1, 1)
+    n = reader.read(buf)
+    assert bytes(buf[:n]) == payload[BLOCK:2 * BLOCK] and opened == [False]
+    with pytest.raises(NbuError) as e:
+        st.open_writer("c_2", BLOCK, MAX_FRAGMENT)
+    assert e.value.status == status.MEDIA_PROTECTED and "for reading" in e.value.detail
+    st.unmount()
+    assert synced and not [p for p in synced if p.endswith(".tap")]  # only the library's state
+    blank = storage.open_unit(unit_of(lib, "A00001L6", drive=1, mode="r"))
+    with pytest.raises(NbuError) as e:
+        blank.mount()
+    assert e.value.status == status.WRONG_TAPE and "blank" in e.value.detail

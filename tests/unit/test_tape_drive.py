@@ -189,6 +189,31 @@ def test_position_is_kept_between_opens(tape: VirtualDrive, lib: Library) -> Non
     again.close()
 
 
+def test_a_reader_writes_the_library_state_once_and_dying_leaves_the_old_position(
+        tape: VirtualDrive, lib: Library) -> None:
+    """A read-only open marks nothing held (no write of library.toml); its close keeps the
+    position; a reader that dies leaves the position the last close kept (it tore nothing:
+    no rewind to BOT as after a dead writer)."""
+    tape.forward_files(1)
+    tape.close()
+    state = lib.state_file.stat()
+    reader = VirtualDrive(lib, 0)
+    reader.open(writable=False)
+    assert (lib.state_file.stat().st_ino, lib.state_file.stat().st_mtime_ns) == \
+        (state.st_ino, state.st_mtime_ns)
+    assert reader.read(1000) == b"r3" * 30 and reader.tell() == 4
+    reader.close()
+    assert lib.state_file.stat().st_ino != state.st_ino  # the close kept the position
+    dying = VirtualDrive(lib, 0)
+    dying.open(writable=False)
+    dying.rewind()
+    dying.close_inherited()  # what the kernel does for a process that dies
+    again = VirtualDrive(lib, 0)
+    again.open(writable=False)
+    assert again.tell() == 4
+    again.close()
+
+
 def test_fixed_block_mode(lib: Library) -> None:
     """MTSETBLK n: a write of k*n bytes makes k blocks; other counts fail with EINVAL; a read
     returns whole blocks and stops at a tape mark, which the next read returns as 0 bytes."""
