@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,3 +63,14 @@ def last_jobid(master: Host) -> int:
 def rename_file(path: Path, pairs: list[tuple[Path | str, Path | str]]) -> Path:
     path.write_text("".join(f"change {a} to {b}\n" for a, b in pairs))
     return path
+
+
+def marked_data(tmp_path: Path, name: str, copies: int = 4096) -> bytes:
+    """A folder tmp_path/data holding `name`: a random 32-byte marker repeated `copies` times
+    (no TLS record holds 32 given bytes by chance, so a packet capture that sees the marker saw
+    the file in the clear). Returns the marker."""
+    marker = os.urandom(16).hex().encode()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / name).write_bytes(marker * copies)
+    return marker

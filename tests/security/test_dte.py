@@ -14,7 +14,7 @@ import pytest
 
 from nbcli.status import HANDSHAKE_FAILED, INVALID_PARAMETER, NO_ENTITY
 from tests.conftest import Host, running_three
-from tests.flowkit import add_policy, add_stu, rename_file
+from tests.flowkit import add_policy, add_stu, marked_data, rename_file
 from tests.security.test_secure_comm import Capture, set_dte
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a packet capture needs root")
@@ -48,10 +48,8 @@ def test_nbseccmd_sets_and_shows_the_global_mode(hosts: dict[str, Host],
     assert global_mode(master) == "PREFERRED_ON"  # a fresh installation's
     bad = master.run("nbseccmd", "-setsecurityconfig", "-dteglobalmode", "3", check=False)
     assert bad.returncode == INVALID_PARAMETER and global_mode(master) == "PREFERRED_ON"
-    marker = os.urandom(16).hex().encode()
+    marker = marked_data(tmp_path, "f.txt")
     data = tmp_path / "data"
-    data.mkdir()
-    (data / "f.txt").write_bytes(marker * 4096)
     add_stu(master, "dte1", tmp_path / "stu")
     add_policy(master, "dteglobal", "dte1", ["client"], [str(data)])
     try:
@@ -75,10 +73,8 @@ def test_an_image_backed_up_encrypted_is_restored_encrypted(hosts: dict[str, Hos
     the global mode is now Preferred Off, and refused (26) to a client that turned DTE off.
     `bpimage -update -image_dtemode Off` gives the decision back to the global mode."""
     master, client = hosts["master"], hosts["client"]
-    marker = os.urandom(16).hex().encode()
+    marker = marked_data(tmp_path, "g.txt")
     data = tmp_path / "data"
-    data.mkdir()
-    (data / "g.txt").write_bytes(marker * 4096)
     add_stu(master, "dte2", tmp_path / "stu")
     add_policy(master, "dteimage", "dte2", ["client"], [str(data)])
     with Capture() as cap:

@@ -24,7 +24,7 @@ from nbcli.net.certpaths import CertPaths
 from nbcli.status import CERT_NAME_MISMATCH, HANDSHAKE_FAILED, NbuError
 from nbcli.wire import frames
 from tests.conftest import Host, running_three, wait_for
-from tests.flowkit import add_policy, add_stu, last_jobid, rename_file
+from tests.flowkit import add_policy, add_stu, last_jobid, marked_data, rename_file
 from tests.integration.test_pbx import read_reply
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a packet capture needs root")
@@ -85,10 +85,8 @@ class Capture:
 def test_backup_and_restore_cross_the_wire_encrypted(hosts: dict[str, Host],
                                                      tmp_path: Path) -> None:
     master = hosts["master"]
-    marker = os.urandom(16).hex().encode()  # 32 bytes no TLS record would hold by chance
+    marker = marked_data(tmp_path, "secret.txt", 8192)
     data = tmp_path / "data"
-    data.mkdir()
-    (data / "secret.txt").write_bytes(marker * 8192)  # 256 KiB of it
     add_stu(master, "disk1", tmp_path / "stu")
     add_policy(master, "secret", "disk1", ["client"], [str(data)])
     back = tmp_path / "restored"
@@ -184,10 +182,8 @@ def test_dte_off_sends_the_image_in_the_clear_to_its_job_alone(hosts: dict[str, 
     master = hosts["master"]
     set_dte(master, "DTE_GLOBAL_MODE", "PREFERRED_OFF")
     try:
-        marker = os.urandom(16).hex().encode()
+        marker = marked_data(tmp_path, "open.txt")
         data = tmp_path / "data"
-        data.mkdir()
-        (data / "open.txt").write_bytes(marker * 4096)
         add_stu(master, "disk2", tmp_path / "stu")
         add_policy(master, "open", "disk2", ["client"], [str(data)])
         with Capture() as cap:
