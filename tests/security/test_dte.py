@@ -15,7 +15,7 @@ import pytest
 from nbcli.status import HANDSHAKE_FAILED, INVALID_PARAMETER, NO_ENTITY
 from tests.conftest import Host, running_three
 from tests.flowkit import add_policy, add_stu, marked_data, rename_file
-from tests.security.test_secure_comm import Capture, set_dte
+from tests.security.test_secure_comm import Capture, media_port, set_dte
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a packet capture needs root")
 CLIENT_MEDIA = ("127.0.0.3", "127.0.0.2")
@@ -55,7 +55,7 @@ def test_nbseccmd_sets_and_shows_the_global_mode(hosts: dict[str, Host],
     try:
         master.run("nbseccmd", "-setsecurityconfig", "-dteglobalmode", "0")
         assert global_mode(master) == "PREFERRED_OFF"
-        with Capture() as cap:
+        with Capture(media_port(hosts)) as cap:
             master.run("bpbackup", "-i", "-p", "dteglobal", "-s", "full", "-w")
         assert marker in cap.between(*CLIENT_MEDIA)
         assert dte_line(header_of(master, "dteglobal")) == "IMAGE_DTE_MODE 0"
@@ -77,7 +77,7 @@ def test_an_image_backed_up_encrypted_is_restored_encrypted(hosts: dict[str, Hos
     data = tmp_path / "data"
     add_stu(master, "dte2", tmp_path / "stu")
     add_policy(master, "dteimage", "dte2", ["client"], [str(data)])
-    with Capture() as cap:
+    with Capture(media_port(hosts)) as cap:
         master.run("bpbackup", "-i", "-p", "dteimage", "-s", "full", "-w")
     assert marker not in cap.between(*CLIENT_MEDIA)
     header = header_of(master, "dteimage")
@@ -92,7 +92,7 @@ def test_an_image_backed_up_encrypted_is_restored_encrypted(hosts: dict[str, Hos
 
     master.run("nbseccmd", "-setsecurityconfig", "-dteglobalmode", "0")
     try:
-        with Capture() as cap:
+        with Capture(media_port(hosts)) as cap:
             restore("r1")
         assert (tmp_path / "r1" / "g.txt").read_bytes() == marker * 4096
         assert marker not in cap.between(*CLIENT_MEDIA)  # the image's mode won
@@ -104,7 +104,7 @@ def test_an_image_backed_up_encrypted_is_restored_encrypted(hosts: dict[str, Hos
             set_dte(client, "DTE_CLIENT_MODE", "AUTOMATIC")
         master.run("bpimage", "-update", "-backupid", backupid, "-image_dtemode", "Off")
         assert dte_line(header) == "IMAGE_DTE_MODE 0"
-        with Capture() as cap:
+        with Capture(media_port(hosts)) as cap:
             restore("r3")
         assert (tmp_path / "r3" / "g.txt").read_bytes() == marker * 4096
         assert marker in cap.between(*CLIENT_MEDIA)  # the global mode decided: in the clear

@@ -39,9 +39,13 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]
 
 
 class Capture:
-    """TCP payloads seen on lo, by (source, destination) address, while it runs."""
+    """TCP payloads seen on lo to or from `port`, by (source, destination) address, while it
+    runs. Every connection between hosts goes to a PBX port, and each module's hosts have one
+    of their own: so a capture sees its own module's traffic, not that of a test another
+    worker runs on the same addresses."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int) -> None:
+        self.port = port
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         self.sock.bind(("lo", 0))
         self.sock.settimeout(0.2)
@@ -71,7 +75,7 @@ class Capture:
             total = struct.unpack("!H", ip[2:4])[0]
             tcp = ip[ihl:total]
             data = tcp[(tcp[12] >> 4) * 4:]
-            if data:
+            if data and self.port in struct.unpack("!HH", tcp[:4]):
                 key = (socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20]))
                 self.payloads.setdefault(key, bytearray()).extend(data)
 
@@ -90,7 +94,7 @@ def test_backup_and_restore_cross_the_wire_encrypted(hosts: dict[str, Host],
     add_stu(master, "disk1", tmp_path / "stu")
     add_policy(master, "secret", "disk1", ["client"], [str(data)])
     back = tmp_path / "restored"
-    with Capture() as cap:
+    with Capture(media_port(hosts)) as cap:
         assert master.run("bpbackup", "-i", "-p", "secret", "-s", "full", "-w").returncode == 0
         ren = rename_file(tmp_path / "ren", [(data, back)])
         r = master.run("bprestore", "-C", "client", "-R", str(ren), "-w", str(data))
@@ -186,7 +190,7 @@ def test_dte_off_sends_the_image_in_the_clear_to_its_job_alone(hosts: dict[str, 
         data = tmp_path / "data"
         add_stu(master, "disk2", tmp_path / "stu")
         add_policy(master, "open", "disk2", ["client"], [str(data)])
-        with Capture() as cap:
+        with Capture(media_port(hosts)) as cap:
             assert master.run("bpbackup", "-i", "-p", "open", "-s", "full",
                               "-w").returncode == 0
         assert marker in cap.between("127.0.0.3", "127.0.0.2")  # the image, in the clear
