@@ -4,7 +4,8 @@ The process that sees an event reports it: bpjobd a job's end and each failed tr
 try's status lines), a daemon its own start and its faults. Sending never holds the reporter
 up: entries go on a queue that one thread of this process drains to nbevtmgr on the master; an
 entry that cannot be delivered (nbevtmgr not running, master unreachable) is dropped and the
-reporter goes on, as NetBackup's daemons go on when the event manager is down. At exit the
+reporter goes on, as NetBackup's daemons go on when the event manager is down (in a process's
+first START_GRACE seconds it is tried again: a host's daemons start together). At exit the
 queue gets a short while to drain.
 
 The builders (`job_entries`, `daemon_entry`) are pure: the entry fields of nbevtmgr's `log`
@@ -33,6 +34,9 @@ INFO, WARNING, ERROR, CRITICAL = 4, 8, 16, 32
 SERVICE = "nbevtmgr"
 CONNECT_TIMEOUT = 3.0
 DRAIN_AT_EXIT = 3.0
+# `netbackup start` starts nbevtmgr beside the other daemons, so their "started" entries may
+# come before it serves: for this long after a process's first entry, delivery is retried.
+START_GRACE = 10.0
 # Statuses that are the media's or a device's doing: their entries are media events.
 MEDIA_STATUSES = frozenset({*range(80, 100), 129, 2040, 2045})
 MEDIA_PROGRAMS = frozenset({"bptm", "ltid"})
@@ -115,12 +119,15 @@ class _Sender:
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
         self.pid = 0
+        self.started = 0.0
+        self.exiting = False  # at exit, one try each: a stop never waits for nbevtmgr
 
     def put(self, cfg: HostConfig, e: Entry) -> None:
         with self.lock:
             if self.thread is None or self.pid != os.getpid():  # a forked child starts its own
                 self.queue = queue.Queue()
                 self.pid = os.getpid()
+                self.started = time.monotonic()
                 self.thread = threading.Thread(target=self._run, name="events", daemon=True)
                 self.thread.start()
                 atexit.register(self.drain)
@@ -131,11 +138,14 @@ class _Sender:
             item = self.queue.get()
             try:
                 if item is not None:
-                    deliver(*item)
+                    while not deliver(*item) and not self.exiting and \
+                            time.monotonic() < self.started + START_GRACE:
+                        time.sleep(0.2)
             finally:
                 self.queue.task_done()
 
     def drain(self) -> None:
+        self.exiting = True
         deadline = time.monotonic() + DRAIN_AT_EXIT
         while self.queue.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.02)
