@@ -321,6 +321,8 @@ class Nbrb(Daemon):
         if e.status in (NO_DRIVES, DRIVES_DOWN_MEDIA_AVAILABLE, MEDIA_UNAVAILABLE):
             detail = f" ({e.detail})" if e.detail else ""
             return f"Volume Pool: {req.pool}, Storage Unit: {req.stu}{detail}"
+        if e.status == STUS_NOT_AVAILABLE:  # which media server is paused or disabled
+            return f"storage unit {req.stu} ({e.detail})"
         if req.media_id:  # a restore's medium (in use: by which job)
             return f"Media ID: {req.media_id}, Storage Unit: {req.stu} ({e.detail})"
         return f"storage unit {req.stu}"
