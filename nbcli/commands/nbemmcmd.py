@@ -343,8 +343,8 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
     \b
     EXIT STATUS
       0     done
-      20    invalid parameter (machine type, host name, version, a setting; -machinestateop
-            on a host that is not a media server; -setemmserver to another host)
+      20    invalid parameter (machine type, host name, version, a setting)
+      20    -machinestateop on a host that is not a media server; -setemmserver elsewhere
       97    -deletealldevices: a drive of the host is in use by a job (nothing deleted)
       133   -deletealldevices -allrobots: a robot still has another host's drives
       25    the master's nbemm (or its PBX) is not running
