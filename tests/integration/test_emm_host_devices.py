@@ -4,8 +4,10 @@ server's backup waiting with its reason until the pause is cleared."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
+import psutil
 import pytest
 
 from nbcli import kinds
@@ -88,22 +90,44 @@ def verbose_state(nb: Host) -> str:
 
 def test_paused_media_server_makes_a_backup_wait_until_cleared(aio: Host,
                                                                tmp_path: Path) -> None:
-    add_stu(aio, "disk1", tmp_path / "stu", media=aio.name)
+    add_stu(aio, "disk1", tmp_path / "stu", media=aio.name, cj="2")
+    big = tmp_path / "big"
+    big.mkdir()
+    with open(big / "sparse.img", "wb") as f:
+        f.truncate(8 << 30)
+    aio.run("bpclient", "-client", aio.name, "-add", "-max_jobs", "2")  # room for both
+    add_policy(aio, "hog", "disk1", [aio.name], [str(big)])
     data = tmp_path / "data"
     data.mkdir()
     (data / "f").write_bytes(b"paused\n")
     add_policy(aio, "pol", "disk1", [aio.name], [str(data)])
-    state = ("nbemmcmd", "-updatehost", "-machinename", "aio", "-machinetype", "media",
-             "-machinestateop")
-    aio.run(*state, "set_admin_pause")
-    assert verbose_state(aio) == "MachineState = administrative pause (1)"
-    aio.run("bpbackup", "-i", "-p", "pol", "-s", "full")
-    jobid = last_jobid(aio)
-    wait_for(lambda: "media server aio is in state administrative pause"
-             in job(aio, jobid)["reasonstring"], 30, "the job to wait for the paused server")
-    assert job(aio, jobid)["state"] == kinds.QUEUED
-    aio.run(*state, "clr_admin_pause")
-    assert verbose_state(aio) == "MachineState = active (0)"
-    done = client.call(aio.cfg, aio.name, "bpjobd", "job_wait", jobid=jobid,
-                       timeout=120)["job"]
-    assert (done["state"], done["status"]) == (kinds.DONE, 0)
+    aio.run("bpbackup", "-i", "-p", "hog", "-s", "full")
+    hog_job = last_jobid(aio)
+    hog = wait_for(lambda: [p.proc for p in aio.processes(spares=False)
+                            if p.program == "bpbkar"], 60, "the long backup to run")
+    for p in hog:
+        p.send_signal(signal.SIGSTOP)  # running, and stays so while the server is paused
+    try:
+        state = ("nbemmcmd", "-updatehost", "-machinename", "aio", "-machinetype", "media",
+                 "-machinestateop")
+        aio.run(*state, "set_admin_pause")
+        assert verbose_state(aio) == "MachineState = administrative pause (1)"
+        aio.run("bpbackup", "-i", "-p", "pol", "-s", "full")
+        jobid = last_jobid(aio)
+        wait_for(lambda: "media server aio is in state administrative pause"
+                 in job(aio, jobid)["reasonstring"], 30, "the job to wait for the server")
+        assert job(aio, jobid)["state"] == kinds.QUEUED
+        # the running job goes on: still active, its allocation kept
+        assert job(aio, hog_job)["state"] == kinds.ACTIVE
+        assert hog_job in [a["jobid"] for a in call(aio, "allocations")["allocations"]]
+        aio.run(*state, "clr_admin_pause")
+        assert verbose_state(aio) == "MachineState = active (0)"
+        done = client.call(aio.cfg, aio.name, "bpjobd", "job_wait", jobid=jobid,
+                           timeout=120)["job"]
+        assert (done["state"], done["status"]) == (kinds.DONE, 0)
+    finally:
+        for p in hog:
+            try:
+                p.send_signal(signal.SIGCONT)
+            except psutil.Error:
+                pass
