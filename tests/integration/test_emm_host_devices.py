@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 from pathlib import Path
+from typing import cast
 
 import psutil
 import pytest
@@ -103,8 +104,9 @@ def test_paused_media_server_makes_a_backup_wait_until_cleared(aio: Host,
     add_policy(aio, "pol", "disk1", [aio.name], [str(data)])
     aio.run("bpbackup", "-i", "-p", "hog", "-s", "full")
     hog_job = last_jobid(aio)
-    hog = wait_for(lambda: [p.proc for p in aio.processes(spares=False)
-                            if p.program == "bpbkar"], 60, "the long backup to run")
+    hog = cast(list[psutil.Process], wait_for(
+        lambda: [p.proc for p in aio.processes(spares=False) if p.program == "bpbkar"], 60,
+        "the long backup to run"))
     for p in hog:
         p.send_signal(signal.SIGSTOP)  # running, and stays so while the server is paused
     try:
