@@ -1,5 +1,6 @@
-"""Changes to the EMM database's host records beyond add and delete: update their attributes,
-rename a host, and keep a host's aliases (nbemmcmd -updatehost, -renamehost, -machinealias).
+"""Changes to the EMM database's host records beyond add and delete: update their attributes
+and a media server's machine state, rename a host, and keep a host's aliases (nbemmcmd
+-updatehost [-machinestateop], -renamehost, -machinealias).
 
 Part of nbemm's database (emmdb.py owns the tables and opens the file); nbemm's handlers call
 these methods, one transaction each. A new name or alias must not be in use by any host record
