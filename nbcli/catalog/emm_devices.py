@@ -134,6 +134,36 @@ class Devices:
                                              f"{drive['jobid']}")
             c.execute("DELETE FROM drives WHERE idx = ?", (drive["index"],))
 
+    def delete_host_devices(self, host: str, kind: str, all_robots: bool) -> tuple[int, int]:
+        """nbemmcmd -deletealldevices: every drive of `host` (and with `all_robots` every robot
+        it controls) in one transaction; (drives, robots) deleted. Nothing is deleted when a
+        drive is allocated to a job (97) or a robot would keep another host's drives (133)."""
+        with self.db.tx() as c:
+            if c.execute("SELECT 1 FROM hosts WHERE name = ? AND machinetype = ?",
+                         (host, kind)).fetchone() is None:
+                raise NbuError(NO_ENTITY, f"host {host} ({kind}) is not in the EMM database")
+            busy = c.execute(DRIVE_SELECT + " WHERE d.host = ? AND jobid != 0 ORDER BY d.idx",
+                             (host,)).fetchone()
+            if busy is not None:
+                raise NbuError(MEDIA_IN_USE, f"drive {busy['name']} on {host} is in use by job "
+                                             f"{busy['jobid']}: nothing was deleted")
+            robots = [int(r["rn"]) for r in c.execute(
+                "SELECT rn FROM robots WHERE host = ? ORDER BY rn", (host,))] if all_robots \
+                else []
+            for rn in robots:
+                other = c.execute("SELECT name, host FROM drives WHERE rn = ? AND host != ?",
+                                  (rn, host)).fetchone()
+                if other is not None:
+                    raise NbuError(INVALID_REQUEST,
+                                   f"robot {rn} still has drive {other['name']} of "
+                                   f"{other['host']}: delete it first; nothing was deleted")
+            drives = c.execute("DELETE FROM drives WHERE host = ?", (host,)).rowcount
+            for rn in robots:
+                c.execute("UPDATE media SET rt = ?, rn = ?, slot = 0 WHERE rn = ?",
+                          (NONE_RT, STANDALONE, rn))
+                c.execute("DELETE FROM robots WHERE rn = ?", (rn,))
+        return drives, len(robots)
+
     def drives(self, host: str | None = None) -> list[dict[str, Any]]:
         sql, args = DRIVE_SELECT, tuple[str, ...]()
         if host is not None:

@@ -1,5 +1,6 @@
-"""Changes to the EMM database's host records beyond add and delete: update their attributes,
-rename a host, and keep a host's aliases (nbemmcmd -updatehost, -renamehost, -machinealias).
+"""Changes to the EMM database's host records beyond add and delete: update their attributes
+and a media server's machine state, rename a host, and keep a host's aliases (nbemmcmd
+-updatehost [-machinestateop], -renamehost, -machinealias).
 
 Part of nbemm's database (emmdb.py owns the tables and opens the file); nbemm's handlers call
 these methods, one transaction each. A new name or alias must not be in use by any host record
@@ -19,6 +20,28 @@ from nbcli.status import ENTITY_EXISTS, INVALID_PARAMETER, NO_ENTITY, NbuError
 
 # The tables whose `host` column names a media server (emmdb's and emm_media's).
 MEDIA_SERVER_TABLES = ("stus", "robots", "drives")
+
+# A media server's machine state (nbemmcmd -updatehost -machinestateop): bits of hosts.state.
+# A paused or disabled media server is given no new allocations; running jobs go on.
+ADMIN_PAUSE, MASTER_PAUSE, DISABLED = 1, 2, 4
+STATE_OPS = {"set_admin_pause": (ADMIN_PAUSE, True), "clr_admin_pause": (ADMIN_PAUSE, False),
+             "set_master_pause": (MASTER_PAUSE, True),
+             "clr_master_pause": (MASTER_PAUSE, False),
+             "set_disabled": (DISABLED, True), "clr_disabled": (DISABLED, False),
+             "reset_all": (ADMIN_PAUSE | MASTER_PAUSE | DISABLED, False)}
+STATE_WORDS = ((ADMIN_PAUSE, "administrative pause"), (MASTER_PAUSE, "master pause"),
+               (DISABLED, "disabled"))
+
+
+def state_words(state: int) -> str:
+    """What -listhosts -verbose shows for a machine state: its flags' words, or "active"."""
+    return ", ".join(word for bit, word in STATE_WORDS if state & bit) or "active"
+
+
+def unavailable_media_servers(c: sqlite3.Connection) -> dict[str, int]:
+    """The media servers that take no new allocations, with their state."""
+    return {r["name"]: int(r["state"]) for r in c.execute(
+        "SELECT name, state FROM hosts WHERE machinetype = 'media' AND state != 0")}
 
 
 class HostDB:
@@ -42,15 +65,27 @@ class HostDB:
             raise NbuError(ENTITY_EXISTS, f"{name} is already an alias of {row['name']}")
 
     def update(self, name: str, kind: str, master: str | None, version: str | None,
-               os_name: str | None) -> None:
-        """Set the attributes given (None leaves one as it is); 227 for an unknown host."""
+               os_name: str | None, state_op: str | None = None) -> int:
+        """Set the attributes given (None leaves one as it is) and apply the -machinestateop
+        `state_op`, in one transaction; the host's machine state after. 227 for an unknown
+        host, 20 for a state operation on a host that is not a media server."""
         changes = {k: v for k, v in (("master", master), ("version", version),
                                      ("os", os_name)) if v is not None}
+        if state_op is not None:
+            _check_state_op(state_op, kind)
         with self.db.tx() as c:
             self._exists(c, name, kind)
             for column, value in changes.items():
                 c.execute(f"UPDATE hosts SET {column} = ? WHERE name = ? AND machinetype = ?",
                           (value, name, kind))
+            state = int(c.execute("SELECT state FROM hosts WHERE name = ? AND machinetype = ?",
+                                  (name, kind)).fetchone()["state"])
+            if state_op is not None:
+                bits, on = STATE_OPS[state_op]
+                state = state | bits if on else state & ~bits
+                c.execute("UPDATE hosts SET state = ? WHERE name = ? AND machinetype = ?",
+                          (state, name, kind))
+        return state
 
     def rename(self, old: str, new: str, kind: str) -> None:
         """Rename one host record (226 when `new` is a host or an alias already)."""
@@ -89,3 +124,12 @@ class HostDB:
                 "SELECT alias FROM host_aliases WHERE name = ? AND machinetype = ? "
                 "ORDER BY rowid", (name, kind)).fetchall()
         return [r["alias"] for r in rows]
+
+
+def _check_state_op(operation: str, kind: str) -> None:
+    if operation not in STATE_OPS:
+        raise NbuError(INVALID_PARAMETER, f"invalid machine state operation {operation!r} "
+                                          f"(one of {', '.join(STATE_OPS)})")
+    if kind != "media":
+        raise NbuError(INVALID_PARAMETER, "-machinestateop applies to media servers "
+                                          "(-machinetype media)")

@@ -24,7 +24,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from nbcli.catalog import emm_media, emm_tape
+from nbcli.catalog import emm_hosts, emm_media, emm_tape
 from nbcli.catalog.emm_hosts import HostDB
 from nbcli.catalog.emm_volumes import MediaDB
 from nbcli.catalog.sqlitedb import Database
@@ -39,6 +39,7 @@ from nbcli.status import (
     STU_MAX_JOBS_REACHED,
     STU_ON_DEMAND_ONLY,
     STU_UNAVAILABLE,
+    STUS_NOT_AVAILABLE,
     NbuError,
 )
 
@@ -179,8 +180,11 @@ class EmmDB:
     def __init__(self, path: Path) -> None:
         self.db = Database(path, SCHEMA)
         with self.db.tx() as c:  # databases made before -updatehost -operatingsystem
-            if "os" not in {r["name"] for r in c.execute("PRAGMA table_info(hosts)")}:
+            have = {r["name"] for r in c.execute("PRAGMA table_info(hosts)")}
+            if "os" not in have:
                 c.execute("ALTER TABLE hosts ADD COLUMN os TEXT NOT NULL DEFAULT ''")
+            if "state" not in have:  # and before -machinestateop (emm_hosts.STATE_OPS)
+                c.execute("ALTER TABLE hosts ADD COLUMN state INTEGER NOT NULL DEFAULT 0")
         self.media = MediaDB(self.db)
         self.host_edits = HostDB(self.db)
 
@@ -216,7 +220,7 @@ class EmmDB:
     def hosts(self, name: str | None = None, machinetype: str | None = None
               ) -> list[dict[str, Any]]:
         """Host records in the order they were added, optionally only one name or type."""
-        sql, args = "SELECT name, machinetype, master, version, os FROM hosts WHERE 1", \
+        sql, args = "SELECT name, machinetype, master, version, os, state FROM hosts WHERE 1", \
             list[str]()
         if name is not None:
             sql, args = sql + " AND name = ?", [*args, name]
@@ -394,6 +398,12 @@ class EmmDB:
             raise NbuError(MEDIA_SERVER_NOT_FOUND,
                            f"media server {units[0]['host']} of storage unit "
                                  f"{units[0]['label']} is not in the EMM database")
+        paused = emm_hosts.unavailable_media_servers(c)
+        usable = [u for u in usable if u["host"] not in paused]
+        if not usable:  # nbrb keeps the job waiting (BUSY) until the state is cleared
+            host = next(u["host"] for u in units if u["host"] in paused)
+            raise NbuError(STUS_NOT_AVAILABLE, f"media server {host} is in state "
+                                               f"{emm_hosts.state_words(paused[host])}")
         enabled = [u for u in usable if u["cj"] >= 1]
         if not enabled:
             raise NbuError(STU_DISABLED,

@@ -29,13 +29,18 @@ from nbcli.commands.mediacodes import state_words
 from nbcli.commands.stufmt import emm_request
 from nbcli.net import client
 from nbcli.render import echo_lines
-from nbcli.status import NO_ENTITY, NbuError
+from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
 
 SYNOPSIS = """nbemmcmd -addhost -machinename name -machinetype master|media|client|ndmp|cluster
          [-masterserver name] [-netbackupversion level[.major[.minor]]]
 nbemmcmd -deletehost -machinename name -machinetype master|media|client|ndmp|cluster
 nbemmcmd -updatehost -machinename name -machinetype type [-masterserver name]
          [-netbackupversion level[.major[.minor]]] [-operatingsystem os]
+         [-machinestateop set_admin_pause|clr_admin_pause|set_master_pause|
+          clr_master_pause|set_disabled|clr_disabled|reset_all]
+nbemmcmd -deletealldevices -machinename name -machinetype media|ndmp [-allrobots]
+nbemmcmd -setemmserver -emmservername name -newemmservername name
+         [-masterserver name] [-timeout seconds]
 nbemmcmd -renamehost -machinename name -newmachinename name -machinetype type
 nbemmcmd -machinealias -machinename name -machinetype type
          -addalias -alias alias | -deletealias -alias alias | -getaliases
@@ -53,6 +58,16 @@ SERVER_TYPES = ("master", "media")
 # Numbers shown after the type word by -listhosts -verbose; scripts read the word.
 NBU_TYPE_CODES = {"media": 1, "client": 2, "master": 3, "ndmp": 4, "cluster": 5}
 INDENT = " " * 8
+# -updatehost -machinestateop (nbemm keeps the state as bits; the words are nbcli's, shown by
+# -listhosts -verbose as `MachineState = <words> (<bits>)`).
+STATE_OPS = ("set_admin_pause", "clr_admin_pause", "set_master_pause", "clr_master_pause",
+             "set_disabled", "clr_disabled", "reset_all")
+STATE_WORDS = ((1, "administrative pause"), (2, "master pause"), (4, "disabled"))
+
+
+def machine_state(state: int) -> str:
+    words = ", ".join(word for bit, word in STATE_WORDS if state & bit) or "active"
+    return f"{words} ({state})"
 
 
 def banner() -> str:
@@ -81,6 +96,8 @@ def verbose_block(host: dict[str, Any]) -> list[str]:
              ("MasterServerName", f'"{host["master"]}"'),
              ("OperatingSystem", f'"{host.get("os") or ""}"'),
              ("NetBackupVersion", f"{version} ({version_number(version)})")]
+    if kind == "media":  # after the type: the last lines stay the OS and the version
+        pairs.insert(5, ("MachineState", machine_state(int(host.get("state") or 0))))
     return [host["name"]] + [f"{INDENT}{key} = {value}" for key, value in pairs]
 
 
@@ -107,11 +124,12 @@ def probe_lines(errors: list[dict[str, Any]]) -> list[str]:
 
 def host_change(cfg: Any, action: str, name: str, kind: str, master: str | None,
                 version: str | None, os_name: str | None, new_name: str | None,
-                alias_action: str | None, alias: str | None) -> list[str]:
+                alias_action: str | None, alias: str | None,
+                state_op: str | None = None) -> list[str]:
     """-updatehost, -renamehost, -machinealias: one request to nbemm; the lines to print."""
     if action == "updatehost":
         emm_request(cfg, cfg.master, "host_update", name=name, machinetype=kind,
-                    master=master, version=version, os=os_name)
+                    master=master, version=version, os=os_name, state_op=state_op)
     elif action == "renamehost":
         emm_request(cfg, cfg.master, "host_rename", name=name, machinetype=kind,
                     new_name=new_name)
@@ -121,6 +139,28 @@ def host_change(cfg: Any, action: str, name: str, kind: str, master: str | None,
         if alias_action == "get":
             return list(reply["aliases"])
     return []
+
+
+def delete_devices(cfg: Any, name: str, kind: str, all_robots: bool) -> list[str]:
+    """-deletealldevices: nbemm deletes the host's drives (and robots) in one transaction,
+    or nothing when one of its drives is allocated to a job (97)."""
+    reply = emm_request(cfg, cfg.master, "host_devices_delete", name=name, machinetype=kind,
+                        all_robots=all_robots)
+    return [f"Deleted {reply['drives']} drive(s) and {reply['robots']} robot(s) of {name}."]
+
+
+def set_emm_server(cfg: Any, old: str | None, new: str | None) -> list[str]:
+    """-setemmserver: nbcli has one EMM server, the master's nbemm, and it cannot move; the
+    master's own name is accepted (nothing to change), any other is refused (20)."""
+    if not old or not new:
+        raise NbuError(INVALID_PARAMETER, "-setemmserver needs -emmservername and "
+                                          "-newemmservername")
+    for server in (old, new):
+        if not cfg.is_local(server) and server != cfg.master:
+            raise NbuError(INVALID_PARAMETER,
+                           f"{server} is not this domain's EMM server: nbcli's EMM is the "
+                           f"master's nbemm on {cfg.master} and cannot move to another host")
+    return [f"The EMM server of this domain is {cfg.master}; nothing was changed."]
 
 
 def emm_server_lines(cfg: Any) -> list[str]:
@@ -213,8 +253,8 @@ def check_usage(ctx: click.Context, action: str, name: str | None, kind: str | N
                 changes: tuple[str | None, ...]) -> None:
     """The host-changing forms' required flags (a usage error, 20, before any request)."""
     if action == "updatehost" and all(c is None for c in changes):
-        raise click.UsageError("-updatehost needs -masterserver, -netbackupversion or "
-                               "-operatingsystem", ctx)
+        raise click.UsageError("-updatehost needs -masterserver, -netbackupversion, "
+                               "-operatingsystem or -machinestateop", ctx)
     if action == "renamehost" and not new_name:
         raise click.UsageError("-renamehost needs -newmachinename", ctx)
     if action == "machinealias":
@@ -242,6 +282,17 @@ def check_usage(ctx: click.Context, action: str, name: str | None, kind: str | N
 @click.option("-getaliases", "alias_action", flag_value="get",
               help="-machinealias: list the aliases.")
 @click.option("-alias", metavar="NAME", help="-addalias/-deletealias: the alias.")
+@click.option("-machinestateop", "state_op", type=click.Choice(STATE_OPS),
+              help="-updatehost: pause, disable or resume a media server's allocations.")
+@click.option("-deletealldevices", "action", flag_value="deletealldevices",
+              help="Delete every drive of a media or NDMP host (refused while one is in use).")
+@click.option("-allrobots", is_flag=True,
+              help="-deletealldevices: also the robots the host controls.")
+@click.option("-setemmserver", "action", flag_value="setemmserver",
+              help="Accepted for the master itself only (nbcli's EMM cannot move).")
+@click.option("-emmservername", "emm_old", metavar="NAME", help="-setemmserver: the old one.")
+@click.option("-newemmservername", "emm_new", metavar="NAME",
+              help="-setemmserver: the new one.")
 @click.option("-errorsprobe", "action", flag_value="errorsprobe",
               help="List the media and drive errors the EMM recorded.")
 @click.option("-parsable", is_flag=True, help="-listhosts: one EMMHOST line a host.")
@@ -285,13 +336,17 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
         nbservers: bool, display_server: bool, mediaid: str | None, originhost: str | None,
         conflicts: bool, poolname: str | None, mediatype: str | None, threshold: int | None,
         window: int | None, new_name: str | None, alias_action: str | None,
-        alias: str | None, parsable: bool, os_name: str | None, root: str | None) -> int:
+        alias: str | None, parsable: bool, os_name: str | None, state_op: str | None,
+        allrobots: bool, emm_old: str | None, emm_new: str | None, root: str | None) -> int:
     """Manage the hosts of the EMM database.
 
     \b
     EXIT STATUS
       0     done
       20    invalid parameter (machine type, host name, version, a setting)
+      20    -machinestateop on a host that is not a media server; -setemmserver elsewhere
+      97    -deletealldevices: a drive of the host is in use by a job (nothing deleted)
+      133   -deletealldevices -allrobots: a robot still has another host's drives
       25    the master's nbemm (or its PBX) is not running
       225   the host name is longer than 128 characters
       226   -addhost: the host record exists; -renamehost, -addalias: the name is in use
@@ -308,10 +363,10 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
         raise click.UsageError("-changesetting needs -media_error_threshold or -time_window",
                                ctx)
     if action in ("addhost", "deletehost", "listsettings", "updatehost", "renamehost",
-                  "machinealias") or display_server:
+                  "machinealias", "deletealldevices") or display_server:
         _require(ctx, "display_server" if action == "listhosts" else action, name, kind)
-    check_usage(ctx, action, name, kind, new_name, alias_action, alias, (master, version,
-                                                                          os_name))
+    check_usage(ctx, action, name, kind, new_name, alias_action, alias,
+                (master, version, os_name, state_op))
     cfg = load_cfg(root)
     click.echo(banner())
     try:
@@ -321,7 +376,12 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
         elif action in ("updatehost", "renamehost", "machinealias"):
             assert name is not None and kind is not None
             echo_lines(host_change(cfg, action, name, kind, master, version, os_name,
-                                   new_name, alias_action, alias))
+                                   new_name, alias_action, alias, state_op))
+        elif action == "deletealldevices":
+            assert name is not None and kind is not None
+            echo_lines(delete_devices(cfg, name, kind, allrobots))
+        elif action == "setemmserver":
+            echo_lines(set_emm_server(cfg, emm_old, emm_new))
         elif action == "errorsprobe":
             errors = emm_request(cfg, cfg.master, "errors_probe", media_id=mediaid)["errors"]
             echo_lines(probe_lines(errors))

@@ -23,7 +23,7 @@ from typing import Any
 
 import nbcli
 from nbcli import clock
-from nbcli.catalog import emmdb
+from nbcli.catalog import emm_hosts, emmdb
 from nbcli.catalog.emmdb import EmmDB
 from nbcli.config import HostConfig
 from nbcli.daemons import orphans
@@ -73,7 +73,10 @@ class Nbemm(Daemon):
             "host_delete": op(self.host_delete, ADMIN, name=name, machinetype=kind),
             "host_list": op(self.host_list, ADMIN, name=opt(str), machinetype=opt(str)),
             "host_update": op(self.host_update, ADMIN, name=name, machinetype=kind,
-                              master=opt(str), version=opt(str), os=opt(str)),
+                              master=opt(str), version=opt(str), os=opt(str),
+                              state_op=opt(str, choices=frozenset(emm_hosts.STATE_OPS))),
+            "host_devices_delete": op(self.host_devices_delete, ADMIN, name=name,
+                                      machinetype=kind, all_robots=opt(bool, False)),
             "host_rename": op(self.host_rename, ADMIN, name=name, machinetype=kind,
                               new_name=req(str)),
             "host_alias": op(self.host_alias, ADMIN, name=name, machinetype=kind,
@@ -96,6 +99,7 @@ class Nbemm(Daemon):
         media = MediaOps(lambda: self.emm, self.log)
         ops.update(media.ops())
         ops = audited(ops, "host_add", "host_delete", "host_update", "host_rename",
+                      "host_devices_delete",
                       "host_alias", "stu_add", "stu_delete", *media.AUDITED)
         return {"nbemm": {n: replace(o, handler=_database_errors(o.handler))
                           for n, o in ops.items()}}
@@ -156,9 +160,21 @@ class Nbemm(Daemon):
             emmdb.check_version(version)
         if os_name is not None:
             emmdb.check_os(os_name)
-        self.emm.host_edits.update(name, kind, master, version, os_name)
-        self.log.info("host %s (%s) updated by %s", name, kind, conn.peer)
+        state = self.emm.host_edits.update(name, kind, master, version, os_name,
+                                           msg["state_op"])
+        self.log.info("host %s (%s) updated by %s (machine state: %s)", name, kind, conn.peer,
+                      emm_hosts.state_words(state))
         return {}
+
+    def host_devices_delete(self, msg: Message, conn: Connection) -> Message:
+        name, kind = msg["name"], emmdb.machine_type(msg["machinetype"])
+        if kind not in ("media", "ndmp"):
+            raise NbuError(INVALID_PARAMETER, "-deletealldevices takes -machinetype media or "
+                                              "ndmp")
+        drives, robots = self.emm.media.delete_host_devices(name, kind, msg["all_robots"])
+        self.log.info("all devices of %s (%s) deleted by %s: %d drives, %d robots", name, kind,
+                      conn.peer, drives, robots)
+        return {"drives": drives, "robots": robots}
 
     def host_rename(self, msg: Message, conn: Connection) -> Message:
         old, kind = msg["name"], emmdb.machine_type(msg["machinetype"])

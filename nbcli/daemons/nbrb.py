@@ -47,6 +47,7 @@ from nbcli.status import (
     NO_DRIVES,
     NO_MEDIA_AVAILABLE,
     STU_MAX_JOBS_REACHED,
+    STUS_NOT_AVAILABLE,
     TERMINATED_BY_ADMIN,
     WINDOW_CLOSED,
     NbuError,
@@ -56,7 +57,10 @@ from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
 # nbemm's answers that mean "not now" rather than "never" (134: resources busy).
-BUSY = {STU_MAX_JOBS_REACHED, NO_DRIVES, DRIVES_DOWN_MEDIA_AVAILABLE, MEDIA_UNAVAILABLE, 134}
+# 2104: every unit asked for is on a paused or disabled media server (nbemmcmd -updatehost
+# -machinestateop): the job waits until the state is cleared.
+BUSY = {STU_MAX_JOBS_REACHED, NO_DRIVES, DRIVES_DOWN_MEDIA_AVAILABLE, MEDIA_UNAVAILABLE, 134,
+        STUS_NOT_AVAILABLE}
 DEFAULT_POOL = "NetBackup"
 RECHECK = 2.0  # seconds between looks at a queue that nothing has changed
 RECONCILE = 5.0  # seconds between looks at bpjobd for closed jobs still holding resources
@@ -317,6 +321,8 @@ class Nbrb(Daemon):
         if e.status in (NO_DRIVES, DRIVES_DOWN_MEDIA_AVAILABLE, MEDIA_UNAVAILABLE):
             detail = f" ({e.detail})" if e.detail else ""
             return f"Volume Pool: {req.pool}, Storage Unit: {req.stu}{detail}"
+        if e.status == STUS_NOT_AVAILABLE:  # which media server is paused or disabled
+            return f"storage unit {req.stu} ({e.detail})"
         if req.media_id:  # a restore's medium (in use: by which job)
             return f"Media ID: {req.media_id}, Storage Unit: {req.stu} ({e.detail})"
         return f"storage unit {req.stu}"

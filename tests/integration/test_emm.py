@@ -162,6 +162,8 @@ def test_restart_keeps_units_hosts_and_allocations(emm: Host) -> None:
     call(emm, "stu_add", label="d2", path="/nb/d2", host="media2", cj=2)
     call(emm, "allocate", jobid=1, kind="backup", stu="d2")
     call(emm, "allocate", jobid=2, kind="backup", stu="d2")
+    call(emm, "host_add", name="media3", machinetype="media")  # a machine state survives too
+    call(emm, "host_update", name="media3", machinetype="media", state_op="set_disabled")
     before = (call(emm, "stu_list")["stus"], call(emm, "allocations")["allocations"])
     proc = read_pidfile(emm.cfg.paths, "nbemm")
     assert proc is not None
@@ -172,6 +174,7 @@ def test_restart_keeps_units_hosts_and_allocations(emm: Host) -> None:
     assert (call(emm, "stu_list")["stus"], call(emm, "allocations")["allocations"]) == before
     assert status(emm, "allocate", jobid=3, kind="backup", stu="d2") == 2040
     assert len(call(emm, "host_list", name="aio")["hosts"]) == 2  # not added twice
+    assert call(emm, "host_list", name="media3")["hosts"][0]["state"] == 4
 
 
 @pytest.mark.parametrize("request_, code", [

@@ -45,7 +45,8 @@ def test_hosts_add_list_filter_delete(db: EmmDB) -> None:
     assert db.add_host("master1", "primary", exist_ok=True) is False  # alias of master
     db.add_host("nas1", "ndmp", version="10.1.1")
     assert db.hosts(machinetype="ndmp") == [{"name": "nas1", "machinetype": "ndmp",
-                                             "master": "", "version": "10.1.1", "os": ""}]
+                                             "master": "", "version": "10.1.1", "os": "",
+                                             "state": 0}]
     assert [h["machinetype"] for h in db.hosts(name="media1")] == ["media"]
     db.delete_host("nas1", "ndmp")
     assert db.hosts(name="nas1") == []
@@ -226,7 +227,7 @@ def test_state_survives_a_reopen(tmp_path: Path) -> None:
         assert again.allocations() == [{"jobid": 5, "stu": "a", "kind": "restore", "host": "m",
                                          "time": 50, "drive": None, "media_id": None}]
         assert again.hosts() == [{"name": "m", "machinetype": "media", "master": "",
-                                  "version": "", "os": ""}]
+                                  "version": "", "os": "", "state": 0}]
     finally:
         again.close()
 
@@ -244,7 +245,8 @@ def test_update_rename_and_aliases(db: EmmDB) -> None:
     edits = db.host_edits
     edits.update("media1", "media", None, "10.2", "Linux")
     assert db.hosts(name="media1")[0] == {"name": "media1", "machinetype": "media",
-                                          "master": "master1", "version": "10.2", "os": "Linux"}
+                                          "master": "master1", "version": "10.2", "os": "Linux",
+                                          "state": 0}
     assert status_of(edits.update, "ghost", "media", "m", None, None) == 227
     db.add_stu(stu("d1"))
     edits.add_alias("media1", "media", "m1")
@@ -280,6 +282,55 @@ def test_hosts_table_gains_os_column(tmp_path: Path) -> None:
     d = EmmDB(path)
     try:
         assert d.hosts() == [{"name": "m", "machinetype": "master", "master": "",
-                              "version": "9.1", "os": ""}]
+                              "version": "9.1", "os": "", "state": 0}]
+    finally:
+        d.close()
+
+
+# --- machine states (nbemmcmd -updatehost -machinestateop) ------------------------------------
+
+def test_paused_or_disabled_media_server_gets_no_new_allocation(db: EmmDB) -> None:
+    db.add_stu(stu("D1", "media1", cj=4))
+    db.add_stu(stu("D2", "media2", cj=4))
+    assert db.allocate(1, "backup", "D1", None, 0)["host"] == "media1"
+    assert db.host_edits.update("media1", "media", None, None, None, "set_admin_pause") == 1
+    # the running job keeps its allocation; a new one on media1 waits (2104), *ANY* goes on
+    assert [a["jobid"] for a in db.allocations()] == [1]
+    assert status_of(db.allocate, 2, "backup", "D1", None, 0) == 2104
+    assert db.allocate(3, "backup", ANY, None, 0)["host"] == "media2"
+    assert db.host_edits.update("media1", "media", None, None, None, "set_disabled") == 5
+    assert db.host_edits.update("media1", "media", None, None, None, "clr_admin_pause") == 4
+    assert status_of(db.allocate, 2, "backup", "D1", None, 0) == 2104
+    assert db.host_edits.update("media1", "media", None, None, None, "reset_all") == 0
+    assert db.allocate(2, "backup", "D1", None, 0)["host"] == "media1"
+
+
+def test_machine_state_persists_and_refusals_change_nothing(db: EmmDB, tmp_path: Path) -> None:
+    db.host_edits.update("media2", "media", None, None, None, "set_master_pause")
+    assert status_of(db.host_edits.update, "master1", "master", None, None, None,
+                     "set_admin_pause") == 20
+    assert status_of(db.host_edits.update, "media1", "media", None, None, None, "pause") == 20
+    assert status_of(db.host_edits.update, "nohost", "media", None, None, None,
+                     "set_disabled") == 227
+    db.close()
+    again = EmmDB(tmp_path / "emm" / "emm.db")
+    try:
+        assert {h["name"]: h["state"] for h in again.hosts()} == \
+            {"master1": 0, "media1": 0, "media2": 2}
+    finally:
+        again.close()
+
+
+def test_old_database_gains_the_state_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as c:
+        c.execute("CREATE TABLE hosts (name TEXT NOT NULL, machinetype TEXT NOT NULL, "
+                  "master TEXT NOT NULL DEFAULT '', version TEXT NOT NULL DEFAULT '', "
+                  "PRIMARY KEY (name, machinetype))")
+        c.execute("INSERT INTO hosts (name, machinetype) VALUES ('m1', 'media')")
+    c.close()
+    d = EmmDB(path)
+    try:
+        assert d.hosts()[0]["state"] == 0 and d.hosts()[0]["os"] == ""
     finally:
         d.close()

@@ -77,3 +77,13 @@ def test_nbemmcmd_lines() -> None:
     assert nbemmcmd.parsable_line(host).split(" - ") == \
         ["EMMHOST10.1.1", "media1", "media", "m1", "-"]
     assert nbemmcmd.probe_lines([]) == ["No media or drive errors were found."]
+
+
+def test_nbemmcmd_machine_state_line() -> None:
+    """-listhosts -verbose shows a media server's state after its type (words are nbcli's)."""
+    host = {"name": "media1", "machinetype": "media", "master": "m1", "version": "10.1.1"}
+    block = nbemmcmd.verbose_block({**host, "state": 5})
+    assert block[6] == "        MachineState = administrative pause, disabled (5)"
+    assert nbemmcmd.verbose_block(host)[6] == "        MachineState = active (0)"
+    assert not any("MachineState" in line
+                   for line in nbemmcmd.verbose_block({**host, "machinetype": "client"}))

@@ -477,3 +477,31 @@ def test_a_restore_allocation_and_every_release_are_not_synced_a_backup_allocati
     (held,) = db.allocations()
     assert held["jobid"] == 3 and rec(db, held["media_id"])["assigned"] == NOW
     db.db.conn.set_trace_callback(None)
+
+
+# --- nbemmcmd -deletealldevices -------------------------------------------------------------
+
+def test_delete_all_devices_of_a_host(db: EmmDB) -> None:
+    db.add_host("media2", "media")
+    db.media.drive_add("other", "media2", "hcart", -1, -1, "/dev/other")
+    add(db, "A00001", 1)
+    assert db.media.delete_host_devices("media1", "media", False) == (2, 0)
+    assert [d["name"] for d in db.media.drives()] == ["other"]
+    assert [r["rn"] for r in db.media.robots()] == [0]
+    assert db.media.delete_host_devices("media1", "media", True) == (0, 1)
+    assert db.media.robots() == []
+    assert rec(db, "A00001")["rn"] == -1  # its media are standalone now
+    assert status_of(db.media.delete_host_devices, "nohost", "media", False) == 227
+
+
+def test_delete_all_devices_refused_while_a_drive_is_in_use(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    backup(db, 7)  # holds a drive
+    assert status_of(db.media.delete_host_devices, "media1", "media", True) == 97
+    assert len(db.media.drives()) == 2 and len(db.media.robots()) == 1
+    db.release(7)
+    db.add_host("media2", "media")
+    db.media.drive_add("d2", "media2", "hcart", 0, 5, "/dev/d2")  # in media1's robot
+    assert status_of(db.media.delete_host_devices, "media1", "media", True) == 133
+    assert len(db.media.drives()) == 3 and len(db.media.robots()) == 1  # nothing deleted
+    assert db.media.delete_host_devices("media1", "media", False) == (2, 0)
