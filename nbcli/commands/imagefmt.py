@@ -51,8 +51,8 @@ def image_line(h: Header) -> str:
               h["backup_time"], h["elapsed"], h["expiration"], 0, 0, kb, h["num_files"], 1,
               len(h["fragments"]), 0, h["files_file"], SW_VERSION, NULL, 0, 1, 0, h["tir"], 0,
               h["keyword"], 0, 0, 0, 0, 1, 0, 0, NULL, NULL, 0, 0, NULL, h["jobid"], 0, NULL,
-              h["ff_size"], 0, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, kb, 0, 0, 0, 0,
-              NULL]
+              h["ff_size"], 0, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, kb,
+              h.get("dte_mode", 0), 0, 0, 0, NULL]  # $63: image_dteMode (bpimage -image_dtemode)
     return "IMAGE " + " ".join(raw_field(f) for f in fields)
 
 

@@ -67,6 +67,13 @@ def test_nbseccmd_sets_and_shows_the_global_mode(hosts: dict[str, Host],
     assert "DTE_GLOBAL_MODE" in (Path(master.root) / "netbackup" / "bp.toml").read_text()
 
 
+def listed_dte_mode(master: Host, backupid: str) -> str:
+    """image_dteMode of `bpimagelist -l`'s IMAGE line: awk's $63 (reference §1.5's field
+    list, after kilobytes_data_transferred)."""
+    line = master.run("bpimagelist", "-backupid", backupid, "-l").stdout.splitlines()[0]
+    return line.split()[62]
+
+
 def test_an_image_backed_up_encrypted_is_restored_encrypted(hosts: dict[str, Host],
                                                             tmp_path: Path) -> None:
     """The image's DTE mode is On after an encrypted backup: its restore is encrypted though
@@ -102,8 +109,10 @@ def test_an_image_backed_up_encrypted_is_restored_encrypted(hosts: dict[str, Hos
             assert not (tmp_path / "r2" / "g.txt").exists()
         finally:
             set_dte(client, "DTE_CLIENT_MODE", "AUTOMATIC")
+        assert listed_dte_mode(master, backupid) == "1"
         master.run("bpimage", "-update", "-backupid", backupid, "-image_dtemode", "Off")
         assert dte_line(header) == "IMAGE_DTE_MODE 0"
+        assert listed_dte_mode(master, backupid) == "0"
         with Capture(media_port(hosts)) as cap:
             restore("r3")
         assert (tmp_path / "r3" / "g.txt").read_bytes() == marker * 4096
