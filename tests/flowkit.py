@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from nbcli.net import client
-from tests.conftest import Host
+from tests.conftest import Host, wait_for
 
 STEP_LINE = re.compile(r"- Info (?P<process>.+?) \(pid=(?P<pid>\d+)\) step (?P<step>\d+) "
                        r"on (?P<host>\S+): (?P<msg>.*)")
@@ -74,3 +79,31 @@ def marked_data(tmp_path: Path, name: str, copies: int = 4096) -> bytes:
     data.mkdir()
     (data / name).write_bytes(marker * copies)
     return marker
+
+
+@contextmanager
+def stopped_backup(host: Host, tmp_path: Path, stu: str, max_jobs: int) -> Iterator[int]:
+    """A backup of an 8 GiB sparse file (policy "hog") that runs and holds its resources while
+    its bpbkar is stopped (SIGSTOP) inside the block, the client allowed `max_jobs` jobs;
+    yields its job id and lets bpbkar go on when the block ends."""
+    big = tmp_path / "big"
+    big.mkdir()
+    with open(big / "sparse.img", "wb") as f:
+        f.truncate(8 << 30)
+    host.run("bpclient", "-client", host.name, "-add", "-max_jobs", str(max_jobs))
+    add_policy(host, "hog", stu, [host.name], [str(big)])
+    host.run("bpbackup", "-i", "-p", "hog", "-s", "full")
+    jobid = last_jobid(host)
+    hog: list[psutil.Process] = wait_for(  # type: ignore[assignment]
+        lambda: [p.proc for p in host.processes(spares=False) if p.program == "bpbkar"], 60,
+        "the long backup to run")
+    for p in hog:
+        p.send_signal(signal.SIGSTOP)
+    try:
+        yield jobid
+    finally:
+        for p in hog:
+            try:
+                p.send_signal(signal.SIGCONT)
+            except psutil.Error:
+                pass

@@ -4,17 +4,14 @@ server's backup waiting with its reason until the pause is cleared."""
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
-from typing import cast
 
-import psutil
 import pytest
 
 from nbcli import kinds
 from nbcli.net import client
 from tests.conftest import Host, wait_for
-from tests.flowkit import add_policy, add_stu, job, last_jobid
+from tests.flowkit import add_policy, add_stu, job, last_jobid, stopped_backup
 from tests.integration import test_emm
 from tests.integration.test_emm import call, framed, run_fail
 
@@ -92,24 +89,12 @@ def verbose_state(nb: Host) -> str:
 def test_paused_media_server_makes_a_backup_wait_until_cleared(aio: Host,
                                                                tmp_path: Path) -> None:
     add_stu(aio, "disk1", tmp_path / "stu", media=aio.name, cj="2")
-    big = tmp_path / "big"
-    big.mkdir()
-    with open(big / "sparse.img", "wb") as f:
-        f.truncate(8 << 30)
-    aio.run("bpclient", "-client", aio.name, "-add", "-max_jobs", "2")  # room for both
-    add_policy(aio, "hog", "disk1", [aio.name], [str(big)])
     data = tmp_path / "data"
     data.mkdir()
     (data / "f").write_bytes(b"paused\n")
     add_policy(aio, "pol", "disk1", [aio.name], [str(data)])
-    aio.run("bpbackup", "-i", "-p", "hog", "-s", "full")
-    hog_job = last_jobid(aio)
-    hog = cast(list[psutil.Process], wait_for(
-        lambda: [p.proc for p in aio.processes(spares=False) if p.program == "bpbkar"], 60,
-        "the long backup to run"))
-    for p in hog:
-        p.send_signal(signal.SIGSTOP)  # running, and stays so while the server is paused
-    try:
+    # room for both jobs; the long one runs, and stays so while the server is paused
+    with stopped_backup(aio, tmp_path, "disk1", max_jobs=2) as hog_job:
         state = ("nbemmcmd", "-updatehost", "-machinename", "aio", "-machinetype", "media",
                  "-machinestateop")
         aio.run(*state, "set_admin_pause")
@@ -127,9 +112,3 @@ def test_paused_media_server_makes_a_backup_wait_until_cleared(aio: Host,
         done = client.call(aio.cfg, aio.name, "bpjobd", "job_wait", jobid=jobid,
                            timeout=120)["job"]
         assert (done["state"], done["status"]) == (kinds.DONE, 0)
-    finally:
-        for p in hog:
-            try:
-                p.send_signal(signal.SIGCONT)
-            except psutil.Error:
-                pass

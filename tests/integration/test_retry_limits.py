@@ -3,18 +3,16 @@ at once - checked against the jobs' own history in bpjobd."""
 
 from __future__ import annotations
 
-import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from nbcli import clock, config, kinds
 from nbcli.net import client
 from tests.conftest import Host, wait_for
-from tests.flowkit import add_policy, add_stu, job
+from tests.flowkit import add_policy, add_stu, job, stopped_backup
 from tests.test_schedule_helpers import jobs, local_midnight_in_a_year, wake
 
 DAY = 86400
@@ -65,18 +63,8 @@ def test_a_queued_job_whose_window_closes_ends_with_196(aio: Host, tmp_path: Pat
     midnight = local_midnight_in_a_year()
     clock.set_test_clock(aio.root, fixed=midnight + 22 * 3600 + 5 * 60)  # 22:05
     add_stu(aio, "disk1", tmp_path / "stu", media=aio.name)
-    big = tmp_path / "big"
-    big.mkdir()
-    with open(big / "sparse.img", "wb") as f:
-        f.truncate(8 << 30)
-    aio.run("bpclient", "-client", aio.name, "-add", "-max_jobs", "1")
-    add_policy(aio, "hog", "disk1", [aio.name], [str(big)])
-    aio.run("bpbackup", "-i", "-p", "hog", "-s", "full")  # holds the client's one job slot
-    hog = wait_for(lambda: [p.proc for p in aio.processes(spares=False)
-                            if p.program == "bpbkar"], 60, "the long backup to run")
-    for p in hog:
-        p.send_signal(signal.SIGSTOP)  # and keeps holding it
-    try:
+    # the long backup holds the client's one job slot
+    with stopped_backup(aio, tmp_path, "disk1", max_jobs=1):
         small = tmp_path / "small"
         small.mkdir()
         (small / "f").write_bytes(b"x")
@@ -96,12 +84,6 @@ def test_a_queued_job_whose_window_closes_ends_with_196(aio: Host, tmp_path: Pat
         done = client.call(aio.cfg, aio.name, "bpjobd", "job_wait", jobid=jobid,
                            timeout=60)["job"]
         assert (done["state"], done["status"]) == (kinds.DONE, 196)
-    finally:
-        for p in hog:
-            try:
-                p.send_signal(signal.SIGCONT)
-            except psutil.Error:
-                pass
 
 
 @pytest.fixture
