@@ -23,6 +23,8 @@ from __future__ import annotations
 import importlib
 import os
 import signal
+import socket
+import sys
 from typing import Any
 
 from nbcli import log as nblog
@@ -47,7 +49,7 @@ def main() -> None:
         os._exit(40)
     ctx = Ctx(cfg, log, ctl, int(req.get("jobid", 0)))
     nblog.set_job(ctx.jobid)
-    stop_on_sigterm()
+    stop_on_sigterm(ctl.sock)
     op = req.get("op")
     try:
         if not isinstance(op, str) or op not in OPS:
@@ -64,14 +66,28 @@ def main() -> None:
     os._exit(exit_code(status))
 
 
-def stop_on_sigterm() -> None:
+def stop_on_sigterm(control: socket.socket) -> None:
     """SIGTERM stops the job as bpbrm's abort does (Aborted: a backup's fragments removed,
-    status 150); a bptm child (forked later, same handler) just ends: its parent undoes."""
+    status 150); a bptm child (forked later, same handler) just ends: its parent undoes.
+
+    Once only, and never by raising into code that is already handling an exception: bpbrm,
+    signalled by the same `netbackup stop`, may have gone first, and an Aborted raised into
+    that clean-up would skip the removal of the fragments. Then the control channel is shut
+    instead, which the job's next look at bpbrm takes as bpbrm gone (Aborted there)."""
     me = os.getpid()
+    stopping: list[bool] = []
 
     def stop(signum: int, frame: Any) -> None:
         if os.getpid() != me:
             os._exit(exit_code(TERMINATED_BY_ADMIN))
-        raise Aborted("SIGTERM (netbackup stop)")
+        if stopping:
+            return
+        stopping.append(True)
+        if sys.exc_info()[1] is None:
+            raise Aborted("SIGTERM (netbackup stop)")
+        try:
+            control.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     signal.signal(signal.SIGTERM, stop)
