@@ -1,20 +1,38 @@
 """Data-in-transit encryption (DTE): whether a job's image stream between hosts travels in TLS.
 
-NetBackup's rules (Security and Encryption Guide, "How DTE configuration settings work"): the
-master's global mode and the client's own mode decide for a backup; a restore also honours the
-image's DTE mode (an image backed up encrypted is restored encrypted):
+NetBackup's rules (Security and Encryption Guide, "Configuring data-in-transit encryption (DTE)"
+> "How DTE configuration settings work in various NetBackup operations"): the master's global
+mode, the client's own mode and the media server's own mode decide for a backup ("Backup",
+https://docs.cohesity.com/docs/netbackup/10.1.1/21733320-158332701-0/v152910022-158332701):
 
-    global \\ client    ON          AUTOMATIC    OFF
-    PREFERRED_OFF      encrypted   clear        clear
-    PREFERRED_ON       encrypted   encrypted    clear
-    ENFORCED           encrypted   encrypted    the job fails
+    media server On (the default)            media server Off
+    global \\ client  ON    AUTOMATIC  OFF    ON    AUTOMATIC  OFF
+    PREFERRED_OFF    enc   clear      clear  fail  clear      clear
+    PREFERRED_ON     enc   enc        clear  fail  clear      clear
+    ENFORCED         enc   enc        fail   fail  fail       fail
 
-The global mode is the master's bp.toml `DTE_GLOBAL_MODE` (default PREFERRED_ON, as a fresh
-NetBackup installation), the client's its own bp.toml `DTE_CLIENT_MODE` (default AUTOMATIC);
-the client's agent (bpbkar, tar-restore) decides, since it opens the data connection. The
-control connections between hosts are TLS whatever the modes say (client.connect); only the
-image stream may travel in the clear, and then only to the job's own data service, which
-checks the job's secret.
+A restore ("Restore", .../v152910057-158332701) of an image whose DTE mode is Off decides by
+the same two tables. One whose mode is On (it was backed up encrypted) is encrypted whatever
+the modes say, and fails where a host will not encrypt: a media server Off, or a client whose
+own mode is OFF - unless the master's DTE_IGNORE_IMAGE_MODE ("DTE_IGNORE_IMAGE_MODE for
+NetBackup servers"; the duplication and verify pages give its columns, .../v152910245-... and
+.../v152910363-...) is ALWAYS: the restore then decides as if the image's mode were Off.
+WHERE_UNSUPPORTED ignores the image's mode only for hosts older than 9.1, which cannot encrypt;
+every nbcli host can, so it acts as NEVER (the default).
+
+Read from the pages: the media-Off table's ENFORCED and PREFERRED_ON rows for a restore, and
+the image-On rows for a client, are cut off in the copies we could read; they are taken from the
+backup page (the PREFERRED_OFF row, the one we read, is the same) and from the guide's "Modify
+the DTE mode on a backup image" ("if the image DTE mode is set to On, subsequent operations
+always encrypt the data ... If the host does not support DTE, then the job fails").
+
+The modes: the master's bp.toml `DTE_GLOBAL_MODE` (default PREFERRED_ON, as a fresh NetBackup
+installation) and `DTE_IGNORE_IMAGE_MODE` (default NEVER), the client's `DTE_CLIENT_MODE`
+(default AUTOMATIC), the media server's `MEDIA_DTE_MODE` (ON by default, or OFF; nbcli's name,
+see man/nbseccmd.8). The client's agent (bpbkar, tar-restore) decides, since it opens the data
+connection and alone knows its own mode; bpbrm hands it the others. The control connections
+between hosts are TLS whatever the modes say (client.connect); only the image stream may travel
+in the clear, and then only to the job's own data service, which checks the job's secret.
 
 Pure: imports status only.
 """
@@ -25,8 +43,31 @@ from nbcli.status import HANDSHAKE_FAILED, INVALID_PARAMETER, NbuError
 
 GLOBAL_MODES = ("PREFERRED_OFF", "PREFERRED_ON", "ENFORCED")  # nbseccmd's 0, 1, 2
 CLIENT_MODES = ("AUTOMATIC", "ON", "OFF")
+MEDIA_MODES = ("ON", "OFF")
+IGNORE_IMAGE_MODES = ("NEVER", "WHERE_UNSUPPORTED", "ALWAYS")
 DEFAULT_GLOBAL = "PREFERRED_ON"
 DEFAULT_CLIENT = "AUTOMATIC"
+DEFAULT_MEDIA = "ON"
+DEFAULT_IGNORE_IMAGE = "NEVER"
+
+# (global, client) -> encrypted, or None where the job fails: the guide's two tables.
+MEDIA_ON: dict[tuple[str, str], bool | None] = {
+    ("PREFERRED_OFF", "ON"): True, ("PREFERRED_OFF", "AUTOMATIC"): False,
+    ("PREFERRED_OFF", "OFF"): False,
+    ("PREFERRED_ON", "ON"): True, ("PREFERRED_ON", "AUTOMATIC"): True,
+    ("PREFERRED_ON", "OFF"): False,
+    ("ENFORCED", "ON"): True, ("ENFORCED", "AUTOMATIC"): True, ("ENFORCED", "OFF"): None,
+}
+MEDIA_OFF: dict[tuple[str, str], bool | None] = {
+    ("PREFERRED_OFF", "ON"): None, ("PREFERRED_OFF", "AUTOMATIC"): False,
+    ("PREFERRED_OFF", "OFF"): False,
+    ("PREFERRED_ON", "ON"): None, ("PREFERRED_ON", "AUTOMATIC"): False,
+    ("PREFERRED_ON", "OFF"): False,
+    ("ENFORCED", "ON"): None, ("ENFORCED", "AUTOMATIC"): None, ("ENFORCED", "OFF"): None,
+}
+
+_MEDIA_OFF = "data-in-transit encryption is off on the media server (MEDIA_DTE_MODE = OFF)"
+_CLIENT_OFF = "data-in-transit encryption is off on this client (DTE_CLIENT_MODE = OFF)"
 
 
 def normal(mode: str, allowed: tuple[str, ...]) -> str:
@@ -35,6 +76,8 @@ def normal(mode: str, allowed: tuple[str, ...]) -> str:
     word = mode.strip().upper().replace(" ", "_").replace("-", "_")
     if word in ("PREFERREDON", "PREFERREDOFF"):
         word = word.replace("PREFERRED", "PREFERRED_")
+    if word == "WHEREUNSUPPORTED":
+        word = "WHERE_UNSUPPORTED"
     if word not in allowed:
         raise NbuError(INVALID_PARAMETER, f"invalid DTE mode {mode!r}: one of "
                                           f"{', '.join(allowed)}")
@@ -49,21 +92,44 @@ def global_from_number(number: str) -> str:
     return GLOBAL_MODES[int(number)]
 
 
-def encrypt(global_mode: str, client_mode: str, image_on: bool = False) -> bool:
-    """Whether the stream is encrypted; NbuError(26) when the modes forbid the job."""
+def decide(global_mode: str, client_mode: str, media_mode: str = "", image_on: bool = False,
+           ignore_image: str = "") -> bool:
+    """Whether the stream is encrypted; NbuError(26) when the modes forbid the job. Empty
+    modes are their defaults; `image_on` and `ignore_image` are a restore's."""
     g = normal(global_mode or DEFAULT_GLOBAL, GLOBAL_MODES)
     c = normal(client_mode or DEFAULT_CLIENT, CLIENT_MODES)
-    if c == "OFF":
-        if g == "ENFORCED" or image_on:
-            why = "the global DTE mode is ENFORCED" if g == "ENFORCED" else \
-                "the image was backed up with data-in-transit encryption"
-            raise NbuError(HANDSHAKE_FAILED, f"data-in-transit encryption is off on this "
-                                             f"client (DTE_CLIENT_MODE = OFF) but {why}")
-        return False
-    return c == "ON" or g != "PREFERRED_OFF" or image_on
+    m = normal(media_mode or DEFAULT_MEDIA, MEDIA_MODES)
+    i = normal(ignore_image or DEFAULT_IGNORE_IMAGE, IGNORE_IMAGE_MODES)
+    if image_on and i != "ALWAYS":
+        if m == "OFF" or c == "OFF":
+            raise NbuError(HANDSHAKE_FAILED, f"{_MEDIA_OFF if m == 'OFF' else _CLIENT_OFF} but "
+                           f"the image was backed up with data-in-transit encryption (its DTE "
+                           f"mode is On; DTE_IGNORE_IMAGE_MODE = {i} on the master)")
+        return True
+    outcome = (MEDIA_ON if m == "ON" else MEDIA_OFF)[(g, c)]
+    if outcome is None:
+        raise NbuError(HANDSHAKE_FAILED, _refusal(g, c, m))
+    return outcome
+
+
+def _refusal(g: str, c: str, m: str) -> str:
+    if m == "OFF" and c == "ON":
+        return f"{_MEDIA_OFF} but this client's DTE_CLIENT_MODE is ON"
+    off = _MEDIA_OFF if m == "OFF" else _CLIENT_OFF
+    return f"{off} but the global DTE mode is {g}"
+
+
+def encrypt(global_mode: str, client_mode: str, image_on: bool = False) -> bool:
+    """`decide` with the media server On and the image's mode honoured (NEVER)."""
+    return decide(global_mode, client_mode, image_on=image_on)
 
 
 def described(encrypt: bool) -> str:
     """What the job's details say of the image stream between hosts."""
     return ("; data-in-transit encryption on (TLS)" if encrypt
             else "; data-in-transit encryption off (the image crosses in the clear)")
+
+
+def job_mode(encrypt: bool) -> str:
+    """The job's DTE mode as its record keeps it (REST `dteMode`): On or Off."""
+    return "On" if encrypt else "Off"
