@@ -39,6 +39,12 @@ LIST_KEYS = frozenset({"SERVER", "MEDIA_SERVER", "EXCLUDE", "INCLUDE", "ROLES",
                        "BPDBJOBS_COLDEFS", "HOSTS"})
 INT_KEYS = frozenset({"VERBOSE", "NUMBER_DATA_BUFFERS", "SIZE_DATA_BUFFERS", "PBX_PORT",
                       "MEDIA_WAIT"})
+# Keys that take one of a few words (nbcli.net.dte's modes): bpsetconfig refuses any other (20)
+# before it changes anything, rather than a job failing on it later.
+WORD_KEYS: dict[str, tuple[str, ...]] = {
+    "MEDIA_DTE_MODE": ("ON", "OFF"),
+    "DTE_IGNORE_IMAGE_MODE": ("NEVER", "WHERE_UNSUPPORTED", "ALWAYS"),
+}
 
 DEFAULTS: dict[str, Any] = {
     "VERBOSE": 0,
@@ -48,9 +54,12 @@ DEFAULTS: dict[str, Any] = {
     "PBX_PORT": DEFAULT_PBX_PORT,
     # nbcli's: seconds a tape backup waits for a usable medium before it ends with status 96
     "MEDIA_WAIT": 300,
-    # data-in-transit encryption (nbcli.net.dte): the master's, and each client's own
+    # data-in-transit encryption (nbcli.net.dte): the master's, each client's own, each media
+    # server's own, and the master's say on how a restore honours an image's DTE mode
     "DTE_GLOBAL_MODE": "PREFERRED_ON",
     "DTE_CLIENT_MODE": "AUTOMATIC",
+    "MEDIA_DTE_MODE": "ON",
+    "DTE_IGNORE_IMAGE_MODE": "NEVER",
     "MEDIA_SERVER": [],
     "ROLES": list(ROLES),
 }
@@ -320,6 +329,11 @@ def parse_bpconf(text: str) -> dict[str, Any]:
             except ValueError as e:
                 raise NbuError(INVALID_PARAMETER,
                                f"line {n}: {key} needs a number, not {value!r}") from e
+        elif key in WORD_KEYS:
+            if value.upper() not in WORD_KEYS[key]:
+                raise NbuError(INVALID_PARAMETER, f"line {n}: {key} is one of "
+                                                  f"{', '.join(WORD_KEYS[key])}, not {value!r}")
+            out[key] = value.upper()
         else:
             out[key] = value
     return out

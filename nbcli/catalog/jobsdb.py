@@ -296,7 +296,7 @@ class JobsDB:
         job.update(json.loads(row["fields"]))
         job.update(jobid=row["jobid"], state=row["state"], status=row["status"])
         rec.derive(job, row["ntries"], now)
-        out = {name: job[name] for name in rec.FIELDS}
+        out = {name: job[name] for name in rec.FIELDS + rec.EXTRA}
         out["closed"] = bool(row["closed"])
         return out
 

@@ -4,6 +4,7 @@
       | {op: "backup" | "restore", ...} ---->|
       |<------------------------ {status: 0, pid}   (or {status: n, msg}: the agent exits)
       | {op: "send", host, service} -------->|      (bpbkar only)
+      |<-- {op: "log", dte}                   |      the job's DTE mode, once decided
       |<-- {op: "step"} {op: "files"} {op: "log"} ...
       |<-- {op: "done", status, ...}          |      then the agent exits with that status
 
@@ -33,6 +34,7 @@ from nbcli import config
 from nbcli import log as nblog
 from nbcli.cli import NbCommand, entry
 from nbcli.config import HostConfig
+from nbcli.net import dte
 from nbcli.net.conn import Connection
 from nbcli.net.control import control_connection, launched_by_bpcd
 from nbcli.status import PROTOCOL_ERROR, NbuError
@@ -45,8 +47,10 @@ STRINGS = opt(list, [], items=req(str))
 # The job's secret for its bptm child's data service (nbcli.net.client.connect), when bptm
 # hands one out: the agent says it in its hello and never logs it.
 SECRET = opt(str, None, max_len=128)
-# The master's DTE_GLOBAL_MODE: the agent decides with its own DTE_CLIENT_MODE (nbcli.net.dte)
+# The master's DTE_GLOBAL_MODE (and, for a restore, its DTE_IGNORE_IMAGE_MODE) and the media
+# server's MEDIA_DTE_MODE: the agent decides with its own DTE_CLIENT_MODE (nbcli.net.dte)
 DTE_GLOBAL = opt(str, "", max_len=32)
+DTE_MEDIA = opt(str, "", max_len=32)
 
 # What a controller may send an agent, by op (docs/protocol.md "Agents").
 CONTROL_OPS: dict[str, Fields] = {
@@ -55,7 +59,7 @@ CONTROL_OPS: dict[str, Fields] = {
                "schedule": opt(str), "paths": STRINGS,
                "since": opt(int), "block_size": opt(int), "exclude": STRINGS,
                "tir": opt(bool, False), "cross_mount_points": opt(bool, False),
-               "archive": opt(bool, False), "dte_global": DTE_GLOBAL,
+               "archive": opt(bool, False), "dte_global": DTE_GLOBAL, "dte_media": DTE_MEDIA,
                "run_as": obj({"uid": req(int, lo=0), "gid": opt(int, lo=0),
                               "user": opt(str)}, required=False)},
     # bpbrm -> bpbkar: where bptm's child waits for the image.
@@ -65,6 +69,7 @@ CONTROL_OPS: dict[str, Fields] = {
                 "renames": opt(list, [], items=req(list, items=req(str))),
                 "keep_existing": opt(bool, False), "dest": STRINGS, "secret": SECRET,
                 "dte_global": DTE_GLOBAL, "image_dte": opt(bool, False),
+                "dte_media": DTE_MEDIA, "dte_ignore_image": DTE_GLOBAL,
                 # a user's restore (bprd): tar-restore writes with that user's rights alone
                 "run_as": obj({"uid": req(int, lo=0), "gid": opt(int, lo=0),
                                "user": opt(str)}, required=False)},
@@ -122,6 +127,13 @@ class Controller:
         level = {"Info": logging.INFO, "Warning": logging.WARNING}.get(severity, logging.ERROR)
         self.log.log(level, "%s", msg)
         self.send({"op": "log", "severity": severity, "msg": msg})
+
+    def dte_mode(self, encrypt: bool) -> None:
+        """The job's data-in-transit encryption mode, once this agent decided it: a line in
+        the job's details, and `dte` for bpbrm to record in the job (bpjobd's dtemode)."""
+        msg = f"data-in-transit encryption (DTE) mode of the job: {dte.job_mode(encrypt)}"
+        self.log.info("%s", msg)
+        self.send({"op": "log", "severity": "Info", "msg": msg, "dte": encrypt})
 
     def check(self) -> None:
         """Raise ControllerGone if the controller has closed the channel."""

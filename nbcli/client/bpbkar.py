@@ -188,13 +188,16 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     """One controlled backup: request, "send", image and metadata, "done"."""
     spec = spec_from_request(msg, cfg)
     archive = ArchiveList() if msg.get("archive") else None
+    # Decided before the job is taken: one the modes forbid (26) fails as its answer, before
+    # bptm is told where to wait for an image.
+    encrypt = dte.decide(msg["dte_global"], str(cfg.get("DTE_CLIENT_MODE")), msg["dte_media"])
     ctl.accept()
+    ctl.dte_mode(encrypt)
     send = ctl.receive("send")
     host, service = send.get("host"), send.get("service")
     if not isinstance(host, str) or not isinstance(service, str):
         raise NbuError(PROTOCOL_ERROR, "send needs host and service")
     secret = send.get("secret")
-    encrypt = dte.encrypt(str(msg.get("dte_global") or ""), str(cfg.get("DTE_CLIENT_MODE")))
     with client.connect(cfg, host, service, secret=secret if isinstance(secret, str) else None,
                         encrypt=encrypt, direct=True) as data:
         # The image's DTE mode: whether this stream crosses to the media server in TLS.

@@ -170,10 +170,12 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     # A user's restore opens its destination only once it is that user (below).
     opened = None if run_as is not None else destination_from_request(msg)
     try:
+        # Decided before the job is taken: one the modes forbid (26) fails as its answer.
+        encrypt = dte.decide(msg["dte_global"], str(cfg.get("DTE_CLIENT_MODE")),
+                             msg["dte_media"], msg["image_dte"], msg["dte_ignore_image"])
         ctl.accept()
+        ctl.dte_mode(encrypt)
         secret = msg.get("secret")
-        encrypt = dte.encrypt(str(msg.get("dte_global") or ""),
-                              str(cfg.get("DTE_CLIENT_MODE")), bool(msg.get("image_dte")))
         with client.connect(cfg, host, service,
                             secret=secret if isinstance(secret, str) else None,
                             encrypt=encrypt, direct=True) as data:

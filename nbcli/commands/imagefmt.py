@@ -69,10 +69,14 @@ def frag_place(h: Header, f: dict[str, Any]) -> tuple[int, int, int, str, int, i
 def frag_line(h: Header, f: dict[str, Any]) -> str:
     """A FRAG line: copy 1 of fragment `f`."""
     mtype, density, file_num, ident, block_size, offset = frag_place(h, f)
+    # copy_dtemode and hierarchical_dtemode ($31, $32 after "FRAG"): copy 1 is the backup's
+    # own copy, made with no parent, so both are the image's DTE mode (as it stands now:
+    # bpimage -update -image_dtemode changes all three).
+    dte_mode = h.get("dte_mode", 0)
     fields = [1, f["num"], f["bytes"] // 1024, f["bytes"] % 1024, mtype, density, file_num,
               ident, f["host"], block_size, offset, h["backup_time"], 0, 0, NULL,
               h["expiration"], 0, h["retention_level"], 0, 0, 0, 0, 0, h["backup_time"], 1, 0,
-              NULL, NULL, 0, 0, 0, 0, 0, 0, 0]
+              NULL, NULL, 0, 0, dte_mode, dte_mode, 0, 0, 0]
     return "FRAG " + " ".join(raw_field(v) for v in fields)
 
 

@@ -79,6 +79,9 @@ REPORT_COLUMNS: dict[str, tuple[str, Callable[[Job], object]]] = {
     "PATHNAME": ("Last Path", lambda j: j["pathlastwritten"]),
     "GROUP": ("Group", lambda j: j["group"]),
     "BACKUPID": ("Backup ID", lambda j: j["backupid"]),
+    # nbcli's name: the job's DTE mode (On/Off once decided; jobrecord.EXTRA), not a default
+    # column - NetBackup's place for it in bpdbjobs is not known to us
+    "DTEMODE": ("DTE Mode", lambda j: j.get("dtemode", "")),
 }
 # NetBackup's default column set (`JobID Type State Status Policy Schedule Client Dest Media
 # Svr Active PID`), as BPDBJOBS_COLDEFS lines: name, minimum width, whether it may grow.

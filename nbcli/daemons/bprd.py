@@ -403,7 +403,8 @@ class Bprd(Daemon):
                         "client": job["dest"], "images": images, "renames": job["renames"],
                         "dest": job["dest_roots"], "keep_existing": job["keep_existing"],
                         "run_as": job["run_as"],
-                        "dte_global": str(self.cfg.get("DTE_GLOBAL_MODE"))})
+                        "dte_global": str(self.cfg.get("DTE_GLOBAL_MODE")),
+                        "dte_ignore_image": str(self.cfg.get("DTE_IGNORE_IMAGE_MODE"))})
             while True:
                 try:
                     msg = bpbrm.recv()

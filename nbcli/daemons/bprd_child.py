@@ -125,7 +125,8 @@ class Child:
                         "client": job["dest"], "images": images, "renames": job["renames"],
                         "dest": job["dest_roots"], "keep_existing": job["keep_existing"],
                         "run_as": job["run_as"], "mounts": [m.as_dict() for m in mounts],
-                        "dte_global": str(self.cfg.get("DTE_GLOBAL_MODE"))})
+                        "dte_global": str(self.cfg.get("DTE_GLOBAL_MODE")),
+                        "dte_ignore_image": str(self.cfg.get("DTE_IGNORE_IMAGE_MODE"))})
             try:
                 return self._wait(bpbrm, host)
             finally:

@@ -75,7 +75,12 @@ class Backup:
                                 exclude=req.get("exclude", []), tir=bool(req.get("tir")),
                                 cross_mount_points=bool(req.get("cross_mount_points")),
                                 archive=bool(req.get("archive")), run_as=req.get("run_as"),
-                                dte_global=str(req.get("dte_global") or ""))
+                                dte_global=str(req.get("dte_global") or ""),
+                                # This media server's own DTE mode goes to the agent that
+                                # decides (nbcli.net.dte): bpbkar alone knows the client's mode
+                                # and opens the data connection, and bpbrm reads this host's
+                                # bp.toml afresh for each job, so no cache to refresh.
+                                dte_media=str(ctx.cfg.get("MEDIA_DTE_MODE")))
         except NbuError as e:
             if e.status in SECONDARY:  # bpbkar died before it answered
                 raise NbuError(CLIENT_ABORTED, f"bpbkar on {self.client} went away") from e

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from nbcli import jobreport
 from nbcli.config import HostConfig
+from nbcli.net import dte
 from nbcli.net.conn import Connection
 from nbcli.status import MEDIA_MANAGER_KILLED, TERMINATED_BY_ADMIN, NbuError
 
@@ -49,6 +50,9 @@ class Ctx:
         the agent waits for that."""
         frame.setdefault("process", agent_name)
         frame.setdefault("host", host)
+        dte_on = frame.pop("dte", None)
+        if isinstance(dte_on, bool):  # the agent decided the job's DTE mode (Controller.dte)
+            self.report.update(self.jobid, dtemode=dte.job_mode(dte_on))
         self.report.relay(self.jobid, frame)
         if frame.get("ack"):
             conn.send({"op": "ack"})

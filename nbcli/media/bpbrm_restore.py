@@ -63,8 +63,12 @@ def _child(ctx: Ctx, req: dict[str, Any], up: Connection) -> None:
                         keep_existing=bool(req.get("keep_existing")),
                         dest=req.get("dest", ["/"]), run_as=req.get("run_as"),
                         secret=start.get("secret"), dte_global=str(req.get("dte_global") or ""),
-                        # an image backed up encrypted is restored encrypted (nbcli.net.dte)
-                        image_dte=any(im.get("dte_mode") for im in req.get("images", [])))
+                        # an image backed up encrypted is restored encrypted unless the master's
+                        # DTE_IGNORE_IMAGE_MODE says ALWAYS; this media server's own mode too
+                        # (nbcli.net.dte, and bpbrm_backup for why the agent decides)
+                        image_dte=any(im.get("dte_mode") for im in req.get("images", [])),
+                        dte_ignore_image=str(req.get("dte_ignore_image") or ""),
+                        dte_media=str(ctx.cfg.get("MEDIA_DTE_MODE")))
             while True:
                 msg = tar.recv()
                 up.send(msg)
