@@ -6,6 +6,7 @@ test_secure_comm (three enrolled hosts: master 127.0.0.1, media 127.0.0.2, clien
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from nbcli.status import HANDSHAKE_FAILED, INVALID_PARAMETER, NO_ENTITY
 from tests.conftest import Host, running_three
-from tests.flowkit import add_policy, add_stu, marked_data, rename_file
+from tests.flowkit import add_policy, add_stu, last_jobid, marked_data, rename_file
 from tests.security.test_secure_comm import Capture, media_port, set_dte
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a packet capture needs root")
@@ -127,3 +128,120 @@ def test_an_image_backed_up_encrypted_is_restored_encrypted(hosts: dict[str, Hos
     gone = master.run("bpimage", "-update", "-backupid", "client_1", "-image_dtemode", "On",
                       check=False)
     assert gone.returncode == NO_ENTITY
+
+
+def job_dte_mode(master: Host, jobid: int) -> str:
+    """The job's DTE mode as `bpdbjobs -json` shows it (bpjobd's dtemode)."""
+    jobs = json.loads(master.run("bpdbjobs", "-jobid", str(jobid), "-json").stdout)
+    return str(jobs[0]["dtemode"])
+
+
+def frag_dte_modes(master: Host, backupid: str) -> tuple[str, str]:
+    """copy_dtemode and hierarchical_dtemode of the first FRAG line (reference §1.5)."""
+    frag = next(ln for ln in master.run("bpimagelist", "-backupid", backupid,
+                                        "-l").stdout.splitlines() if ln.startswith("FRAG"))
+    f = frag.split()
+    return f[31], f[32]
+
+
+def test_a_media_server_with_dte_off(hosts: dict[str, Host], tmp_path: Path) -> None:
+    """MEDIA_DTE_MODE = OFF on the media server (bpsetconfig there; a bad word is 20 and
+    changes nothing): under Preferred On a backup through it crosses in the clear (the capture
+    sees the file, the image's and the copy's DTE modes are Off, and so is the job's); under
+    Enforced it fails with 26 and leaves no image and no fragment."""
+    master, media = hosts["master"], hosts["media"]
+    bp_toml = Path(media.root) / "netbackup" / "bp.toml"
+    before = bp_toml.read_text()
+    bad = media.run("bpsetconfig", input="MEDIA_DTE_MODE = AUTOMATIC\n", check=False)
+    assert bad.returncode == INVALID_PARAMETER and bp_toml.read_text() == before
+    assert media.run("bpgetconfig", "MEDIA_DTE_MODE").stdout.strip() == "MEDIA_DTE_MODE = ON"
+    marker = marked_data(tmp_path, "m.txt")
+    data = tmp_path / "data"
+    add_stu(master, "dte5", tmp_path / "stu")
+    add_policy(master, "dtemedia", "dte5", ["client"], [str(data)])
+    enforced_stu = tmp_path / "stu_enforced"
+    add_stu(master, "dte6", enforced_stu)
+    add_policy(master, "dtemediaenf", "dte6", ["client"], [str(data)])
+    set_dte(media, "MEDIA_DTE_MODE", "off")
+    try:
+        assert media.run("bpgetconfig", "MEDIA_DTE_MODE").stdout.strip() == \
+            "MEDIA_DTE_MODE = OFF"
+        with Capture(media_port(hosts)) as cap:
+            master.run("bpbackup", "-i", "-p", "dtemedia", "-s", "full", "-w")
+        assert marker in cap.between(*CLIENT_MEDIA)
+        jobid = last_jobid(master)
+        assert job_dte_mode(master, jobid) == "Off"
+        details = master.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+        assert "(DTE) mode of the job: Off" in details
+        header = header_of(master, "dtemedia")
+        assert dte_line(header) == "IMAGE_DTE_MODE 0"
+        backupid = next(ln.split()[1] for ln in header.read_text().splitlines()
+                        if ln.startswith("BACKUP_ID "))
+        assert listed_dte_mode(master, backupid) == "0"
+        assert frag_dte_modes(master, backupid) == ("0", "0")
+
+        master.run("nbseccmd", "-setsecurityconfig", "-dteglobalmode", "2")
+        try:
+            r = master.run("bpbackup", "-i", "-p", "dtemediaenf", "-s", "full", "-w",
+                           check=False)
+        finally:
+            master.run("nbseccmd", "-setsecurityconfig", "-dteglobalmode", "1")
+        assert r.returncode == HANDSHAKE_FAILED, r.stderr
+        jobid = last_jobid(master)
+        details = master.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+        assert "MEDIA_DTE_MODE = OFF" in details and "ENFORCED" in details
+        assert job_dte_mode(master, jobid) == ""  # never decided
+        assert not list(Path(master.root).rglob("db/images/client/*/dtemediaenf_*"))
+        assert master.run("bpimagelist", "-policy", "dtemediaenf", "-l",
+                          check=False).returncode != 0
+        assert [p for p in enforced_stu.rglob("*") if p.is_file()] == []
+    finally:
+        set_dte(media, "MEDIA_DTE_MODE", "ON")
+    with Capture(media_port(hosts)) as cap:  # On again: encrypted
+        master.run("bpbackup", "-i", "-p", "dtemedia", "-s", "full", "-w")
+    assert marker not in cap.between(*CLIENT_MEDIA)
+    assert job_dte_mode(master, last_jobid(master)) == "On"
+
+
+def test_dte_ignore_image_mode(hosts: dict[str, Host], tmp_path: Path) -> None:
+    """An image backed up encrypted, restored to a client that turned DTE off: refused (26)
+    while the master's DTE_IGNORE_IMAGE_MODE is NEVER (its default) or WHERE_UNSUPPORTED
+    (every nbcli host supports DTE); with ALWAYS the restore decides as if the image's mode
+    were Off - Preferred On and a client Off: in the clear, and done."""
+    master, client = hosts["master"], hosts["client"]
+    marker = marked_data(tmp_path, "i.txt")
+    data = tmp_path / "data"
+    add_stu(master, "dte7", tmp_path / "stu")
+    add_policy(master, "dteignore", "dte7", ["client"], [str(data)])
+    master.run("bpbackup", "-i", "-p", "dteignore", "-s", "full", "-w")
+    assert dte_line(header_of(master, "dteignore")) == "IMAGE_DTE_MODE 1"
+    bp_toml = Path(master.root) / "netbackup" / "bp.toml"
+    before = bp_toml.read_text()
+    bad = master.run("bpsetconfig", input="DTE_IGNORE_IMAGE_MODE = SOMETIMES\n", check=False)
+    assert bad.returncode == INVALID_PARAMETER and bp_toml.read_text() == before
+
+    def restore(into: str, check: bool = True) -> int:
+        ren = rename_file(tmp_path / f"ren_{into}", [(data, tmp_path / into)])
+        return master.run("bprestore", "-C", "client", "-R", str(ren), "-w", str(data),
+                          check=check).returncode
+
+    set_dte(client, "DTE_CLIENT_MODE", "OFF")
+    try:
+        assert restore("n1", check=False) == HANDSHAKE_FAILED
+        assert not (tmp_path / "n1" / "i.txt").exists()
+        details = master.run("bpdbjobs", "-jobid", str(last_jobid(master)),
+                             "-all_columns").stdout
+        assert "DTE_IGNORE_IMAGE_MODE = NEVER" in details
+        set_dte(master, "DTE_IGNORE_IMAGE_MODE", "WHERE_UNSUPPORTED")
+        assert restore("n2", check=False) == HANDSHAKE_FAILED
+        set_dte(master, "DTE_IGNORE_IMAGE_MODE", "always")
+        assert master.run("bpgetconfig", "DTE_IGNORE_IMAGE_MODE").stdout.strip() == \
+            "DTE_IGNORE_IMAGE_MODE = ALWAYS"
+        with Capture(media_port(hosts)) as cap:
+            restore("a1")
+        assert (tmp_path / "a1" / "i.txt").read_bytes() == marker * 4096
+        assert marker in cap.between(*CLIENT_MEDIA)
+        assert job_dte_mode(master, last_jobid(master)) == "Off"
+    finally:
+        set_dte(client, "DTE_CLIENT_MODE", "AUTOMATIC")
+        set_dte(master, "DTE_IGNORE_IMAGE_MODE", "NEVER")
