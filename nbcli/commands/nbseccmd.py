@@ -8,7 +8,10 @@
 Reference, nbseccmd). bprd on the master writes the mode and has the running daemons use it
 from the next job on (nbcli.daemons.dte_config); no restart. What `-getsecurityconfig` prints is
 ours: the mode's name as NetBackup's REST API spells it (`PREFERRED_ON`). A client's own mode is
-its bp.conf DTE_CLIENT_MODE (AUTOMATIC, ON, OFF), set with bpsetconfig as in NetBackup.
+its bp.conf DTE_CLIENT_MODE (AUTOMATIC, ON, OFF), set with bpsetconfig as in NetBackup; a media
+server's is its MEDIA_DTE_MODE (ON, OFF) and the master's DTE_IGNORE_IMAGE_MODE (NEVER,
+WHERE_UNSUPPORTED, ALWAYS) says how a restore honours an image's mode, both set with
+bpsetconfig too (nbcli.net.dte; man/nbseccmd.8 says where the media server's name comes from).
 """
 
 from __future__ import annotations
