@@ -4,7 +4,6 @@
       | {op: "backup" | "restore", ...} ---->|
       |<------------------------ {status: 0, pid}   (or {status: n, msg}: the agent exits)
       | {op: "send", host, service} -------->|      (bpbkar only)
-      |<-- {op: "log", dte}                   |      the job's DTE mode, once decided
       |<-- {op: "step"} {op: "files"} {op: "log"} ...
       |<-- {op: "done", status, ...}          |      then the agent exits with that status
 
@@ -34,7 +33,6 @@ from nbcli import config
 from nbcli import log as nblog
 from nbcli.cli import NbCommand, entry
 from nbcli.config import HostConfig
-from nbcli.net import dte
 from nbcli.net.conn import Connection
 from nbcli.net.control import control_connection, launched_by_bpcd
 from nbcli.status import PROTOCOL_ERROR, NbuError
@@ -114,11 +112,16 @@ class Controller:
         self.send({"status": 0, "pid": self.pid})
         self.replied = True
 
-    def step(self, step: int, msg: str, wait: bool = False) -> None:
+    def step(self, step: int, msg: str, wait: bool = False, dte: bool | None = None) -> None:
         """Report a step; with `wait`, go on only once the controller has recorded it (so
-        that what this agent causes next cannot be recorded before it)."""
+        that what this agent causes next cannot be recorded before it). `dte`: whether the
+        image stream crosses in TLS, said with the step that opens it - bpbrm keeps it as the
+        job's DTE mode (bpjobd's dtemode)."""
         self.log.info("step %d: %s", step, msg)
-        self.send({"op": "step", "step": step, "msg": msg, "pid": self.pid, "ack": wait})
+        frame: Message = {"op": "step", "step": step, "msg": msg, "pid": self.pid, "ack": wait}
+        if dte is not None:
+            frame["dte"] = dte
+        self.send(frame)
         if wait:
             self.receive("ack", timeout=60)
 
@@ -127,13 +130,6 @@ class Controller:
         level = {"Info": logging.INFO, "Warning": logging.WARNING}.get(severity, logging.ERROR)
         self.log.log(level, "%s", msg)
         self.send({"op": "log", "severity": severity, "msg": msg})
-
-    def dte_mode(self, encrypt: bool) -> None:
-        """The job's data-in-transit encryption mode, once this agent decided it: a line in
-        the job's details, and `dte` for bpbrm to record in the job (bpjobd's dtemode)."""
-        msg = f"data-in-transit encryption (DTE) mode of the job: {dte.job_mode(encrypt)}"
-        self.log.info("%s", msg)
-        self.send({"op": "log", "severity": "Info", "msg": msg, "dte": encrypt})
 
     def check(self) -> None:
         """Raise ControllerGone if the controller has closed the channel."""

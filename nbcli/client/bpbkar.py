@@ -192,7 +192,6 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     # bptm is told where to wait for an image.
     encrypt = dte.decide(msg["dte_global"], str(cfg.get("DTE_CLIENT_MODE")), msg["dte_media"])
     ctl.accept()
-    ctl.dte_mode(encrypt)
     send = ctl.receive("send")
     host, service = send.get("host"), send.get("service")
     if not isinstance(host, str) or not isinstance(service, str):
@@ -207,7 +206,8 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
         become(msg.get("run_as"))
         ctl.step(11, "sending file metadata to bpbrm")
         ctl.step(12, "begin sending image data to bptm child"
-                     + ("" if cfg.is_local(host) else dte.described(encrypt)))
+                     + ("" if cfg.is_local(host) else dte.described(encrypt)),
+                 dte=crossed_encrypted)
         def on_entries(entries: list[list[object]]) -> None:
             ctl.send({"op": "files", "entries": entries})
             if archive is not None:

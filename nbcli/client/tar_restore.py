@@ -130,7 +130,8 @@ def destination_from_request(msg: Message) -> tuple[Destination, bool]:
                        f"cannot use the destination {e.filename}: {e.strerror}") from e
 
 
-def _watched(sock: socket.socket, ctl: Controller, transit: str = "") -> ReadInto:
+def _watched(sock: socket.socket, ctl: Controller, transit: str = "",
+             encrypted: bool = False) -> ReadInto:
     """recv_into on the image connection that also notices the controller going away.
 
     Seed restore step 14 is tar-restore's when the image starts arriving: it is reported then,
@@ -155,7 +156,7 @@ def _watched(sock: socket.socket, ctl: Controller, transit: str = "") -> ReadInt
                 if not started:
                     started = True
                     ctl.step(14, "tar-restore receiving the image from bptm child and "
-                                 f"writing files{transit}", wait=True)
+                                 f"writing files{transit}", wait=True, dte=encrypted)
                 return n
 
     return readinto
@@ -174,7 +175,6 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
         encrypt = dte.decide(msg["dte_global"], str(cfg.get("DTE_CLIENT_MODE")),
                              msg["dte_media"], msg["image_dte"], msg["dte_ignore_image"])
         ctl.accept()
-        ctl.dte_mode(encrypt)
         secret = msg.get("secret")
         with client.connect(cfg, host, service,
                             secret=secret if isinstance(secret, str) else None,
@@ -184,8 +184,9 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
                 # and files with that user's rights alone (and they are the user's).
                 become(run_as)
                 opened = destination_from_request(msg)
+            # the job's DTE mode is what the stream did (TLS or not), as the image's is
             reader = StreamReader(_watched(data.sock, ctl, "" if cfg.is_local(host)
-                                           else dte.described(encrypt)))
+                                           else dte.described(encrypt), data.encrypted))
             result = Untar(reader, opened[0], ctl.report, opened[1]).run()
     finally:
         if opened is not None:

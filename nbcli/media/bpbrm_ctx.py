@@ -51,7 +51,7 @@ class Ctx:
         frame.setdefault("process", agent_name)
         frame.setdefault("host", host)
         dte_on = frame.pop("dte", None)
-        if isinstance(dte_on, bool):  # the agent decided the job's DTE mode (Controller.dte)
+        if isinstance(dte_on, bool):  # the step that opened the image stream (Controller.step)
             self.report.update(self.jobid, dtemode=dte.job_mode(dte_on))
         self.report.relay(self.jobid, frame)
         if frame.get("ack"):

@@ -172,7 +172,7 @@ def test_a_media_server_with_dte_off(hosts: dict[str, Host], tmp_path: Path) -> 
         jobid = last_jobid(master)
         assert job_dte_mode(master, jobid) == "Off"
         details = master.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
-        assert "(DTE) mode of the job: Off" in details
+        assert "data-in-transit encryption off" in details
         header = header_of(master, "dtemedia")
         assert dte_line(header) == "IMAGE_DTE_MODE 0"
         backupid = next(ln.split()[1] for ln in header.read_text().splitlines()
