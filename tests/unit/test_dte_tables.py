@@ -12,23 +12,28 @@ import pytest
 from nbcli.net import dte
 from nbcli.status import NbuError
 
-ENC, CLEAR, FAIL = True, False, None
+ENC: bool | None = True
+CLEAR: bool | None = False
+FAIL: bool | None = None
+Row = tuple[bool | None, bool | None, bool | None]
 CLIENTS = ("ON", "OFF", "AUTOMATIC")  # the guide's column order
 
 # "Backup": media server On (default) / Off; rows global, columns client On, Off, Automatic.
-MEDIA_ON = {"PREFERRED_OFF": (ENC, CLEAR, CLEAR),
+MEDIA_ON: dict[str, Row] = {"PREFERRED_OFF": (ENC, CLEAR, CLEAR),
             "PREFERRED_ON": (ENC, CLEAR, ENC),
             "ENFORCED": (ENC, FAIL, ENC)}
-MEDIA_OFF = {"PREFERRED_OFF": (FAIL, CLEAR, CLEAR),
+MEDIA_OFF: dict[str, Row] = {"PREFERRED_OFF": (FAIL, CLEAR, CLEAR),
              "PREFERRED_ON": (FAIL, CLEAR, CLEAR),
              "ENFORCED": (FAIL, FAIL, FAIL)}
 # "Restore", image DTE mode On, DTE_IGNORE_IMAGE_MODE NEVER / WHERE_UNSUPPORTED / ALWAYS, for
 # each media server mode and client mode (ALWAYS: as the image-Off tables above).
-IMAGE_ON_MEDIA_ON = {"NEVER": (ENC, FAIL, ENC), "WHERE_UNSUPPORTED": (ENC, FAIL, ENC)}
-IMAGE_ON_MEDIA_OFF = {"NEVER": (FAIL, FAIL, FAIL), "WHERE_UNSUPPORTED": (FAIL, FAIL, FAIL)}
+IMAGE_ON_MEDIA_ON: dict[str, Row] = {"NEVER": (ENC, FAIL, ENC),
+                                     "WHERE_UNSUPPORTED": (ENC, FAIL, ENC)}
+IMAGE_ON_MEDIA_OFF: dict[str, Row] = {"NEVER": (FAIL, FAIL, FAIL),
+                                      "WHERE_UNSUPPORTED": (FAIL, FAIL, FAIL)}
 
 
-def cells(table: dict[str, tuple[bool | None, ...]]) -> list[tuple[str, str, bool | None]]:
+def cells(table: dict[str, Row]) -> list[tuple[str, str, bool | None]]:
     return [(row, client, want) for row, wants in table.items()
             for client, want in zip(CLIENTS, wants, strict=True)]
 
