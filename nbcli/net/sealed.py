@@ -145,12 +145,31 @@ class SealedSocket(socket.socket):
         super().__init__(sock.family, sock.type, sock.proto, fileno=sock.detach())
         self.settimeout(timeout)
         self.sealing = sealing
-        self._out = memoryview(bytearray(FRAME_MAX + TAG))
-        self._in = memoryview(bytearray(FRAME_MAX + TAG))
-        self._plain = memoryview(bytearray(FRAME_MAX))
+        # a frame's room each way, made at first use: a stream goes one way (3 MiB both)
+        self._out_buf: memoryview | None = None
+        self._in_buf: memoryview | None = None
+        self._plain_buf: memoryview | None = None
         self._start = self._end = 0  # opened bytes in _plain not yet given to the caller
         self._ended = False  # the peer's LAST frame has come
         self._last_sent = False
+
+    @property
+    def _out(self) -> memoryview:
+        if self._out_buf is None:
+            self._out_buf = memoryview(bytearray(FRAME_MAX + TAG))
+        return self._out_buf
+
+    @property
+    def _in(self) -> memoryview:
+        if self._in_buf is None:
+            self._in_buf = memoryview(bytearray(FRAME_MAX + TAG))
+        return self._in_buf
+
+    @property
+    def _plain(self) -> memoryview:
+        if self._plain_buf is None:
+            self._plain_buf = memoryview(bytearray(FRAME_MAX))
+        return self._plain_buf
 
     # sending
 
