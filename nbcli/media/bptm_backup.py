@@ -149,7 +149,8 @@ def _child(ctx: Ctx, reg: Registration, ring: Ring, secret: str) -> None:
         prod.end(0)
     except RingBroken:
         os._exit(1)
-    except OSError:
+    except OSError as e:  # the connection broke, or a sealed stream failed its check
+        ctx.log.error("bptm child: the image stream from the client broke: %s", e.strerror or e)
         try:
             prod.end(40)
         except RingBroken:
