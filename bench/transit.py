@@ -4,7 +4,10 @@ Moves SIZE bytes from a sender to a receiver three ways, interleaved run by run 
 and reports medians in MiB/s:
 
 - plain:  a TCP connection on loopback, sender to receiver (no PBX: the floor);
-- tls:    TLS 1.3 (the hosts' certificates) straight between them, no relay;
+- tls:    TLS 1.3 (the hosts' certificates) straight between them, no relay (what a backup's
+          image did with encryption on before the sealed stream);
+- sealed: the sealed stream a job's image takes with encryption on (nbcli/net/sealed.py:
+          AES-256-GCM frames of the sender's 1 MiB blocks, both ends' handshake included);
 - relay:  (--relay) what a backup's image did between hosts before STARTTLS: the sender
           speaks TLS to "PBX", which relays (nbcli/net/relay.py) over a socketpair to the
           receiver.
@@ -31,7 +34,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nbcli.net import relay, tls  # noqa: E402
+from nbcli.net import relay, sealed, tls  # noqa: E402
+from nbcli.net.conn import Connection  # noqa: E402
 from tests.unit.test_tls import Domain  # noqa: E402
 
 CHUNK = 1 << 20
@@ -109,6 +113,21 @@ def direct_tls(size: int, domain: Domain) -> float:
         server.close()
 
 
+def sealed_stream(size: int, _: Domain) -> float:
+    a, b = tcp_pair()
+    secret, salt = os.urandom(32).hex(), sealed.new_salt()
+    agent, service = Connection(a, "service"), Connection(b, "agent")
+    t = threading.Thread(target=sealed.seal_service, args=(service, secret, salt, 10))
+    t.start()
+    sealed.seal_agent(agent, secret, salt, 10)
+    t.join()
+    try:
+        return timed(size, agent.sock, service.sock)
+    finally:
+        agent.close()
+        service.close()
+
+
 def relayed(size: int, domain: Domain) -> float:
     client, server = _tls_pair(domain)
     here, service = socket.socketpair()
@@ -135,7 +154,7 @@ def main() -> None:
         domain = Domain(Path(tmp))
         domain.paths = {h: domain.host(h) for h in ("media", "client")}  # type: ignore[attr-defined]
         ways: dict[str, Callable[[int, Domain], float]] = {
-            "plain": plain, "tls": direct_tls}
+            "plain": plain, "tls": direct_tls, "sealed": sealed_stream}
         if a.relay:
             ways["relay"] = relayed
         results: dict[str, list[float]] = {w: [] for w in ways}

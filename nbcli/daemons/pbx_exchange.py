@@ -12,8 +12,9 @@ and its CRL, and against the address it comes from), reads the hello inside TLS 
 service one end of a local socketpair, relaying between it and the TLS connection (relay.py) -
 the vnetd proxy's job in NetBackup. Once this host holds a host certificate, plain TCP from
 other hosts reaches nbwmc alone (a host that is not enrolled yet asks it for the CA certificate
-and its own) and a job's data service (an image stream with data-in-transit encryption off,
-which the job's secret guards); everything else is refused with status 26. Local clients (the
+and its own) and a job's data service (an image stream, which the job's secret guards: sealed
+end to end with the service when data-in-transit encryption is on, nbcli.net.sealed, in the
+clear when it is off); everything else is refused with status 26. Local clients (the
 Unix socket, or TCP from this host's own address by a process the kernel names) need no TLS.
 
 One thread, one selectors loop, non-blocking sockets: a client that connects and says nothing
@@ -66,9 +67,10 @@ ENROLMENT_SERVICES = frozenset({"nbwmc"})
 # the host's certificate, from an unprivileged port (so the other host sees what it saw of a
 # user's plain connection: this host, not root), and relays (NetBackup's outbound vnetd proxy).
 OUTBOUND = "pbx_outbound"
-# A job's data service (bptm.<jobid>), which a job's agent may reach in plain TCP when
-# data-in-transit encryption is off for the job (nbcli.net.dte): it takes only the peer that
-# knows the job's secret (nbcli.media.dataservice).
+# A job's data service (bptm.<jobid>), which a job's agent reaches in plain TCP: the stream is
+# sealed end to end with the service (nbcli.net.sealed) or, with data-in-transit encryption off
+# for the job (nbcli.net.dte), in the clear; the service takes only the peer that knows the
+# job's secret (nbcli.media.dataservice).
 DATA_SERVICES = "bptm."
 
 

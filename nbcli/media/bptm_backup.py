@@ -29,7 +29,6 @@ from nbcli.media.bptm_ctx import Aborted, Ctx, reap, wait_readable
 from nbcli.media.ring import Consumer, Ring, RingBroken
 from nbcli.media.tape import close_inherited
 from nbcli.net import client
-from nbcli.net.certpaths import CertPaths
 from nbcli.net.service import Registration
 from nbcli.status import CONNECTION_BROKEN, MOUNT_TIMED_OUT, UNEXPECTED_MESSAGE, NbuError
 
@@ -126,8 +125,7 @@ def _child(ctx: Ctx, reg: Registration, ring: Ring, secret: str) -> None:
     ctx.ctl.sock.close()  # bpbrm talks to the parent only
     prod = ring.producer()
     try:
-        accepted = dataservice.accept_agent(reg, secret, ACCEPT_TIMEOUT, ctx.log,
-                                            CertPaths(ctx.cfg.root))
+        accepted = dataservice.accept_agent(reg, secret, ACCEPT_TIMEOUT, ctx.log)
         reg.close()
         if accepted is None:
             prod.end(54)  # timed out connecting to client
@@ -151,7 +149,8 @@ def _child(ctx: Ctx, reg: Registration, ring: Ring, secret: str) -> None:
         prod.end(0)
     except RingBroken:
         os._exit(1)
-    except OSError:
+    except OSError as e:  # the connection broke, or a sealed stream failed its check
+        ctx.log.error("bptm child: the image stream from the client broke: %s", e.strerror or e)
         try:
             prod.end(40)
         except RingBroken:

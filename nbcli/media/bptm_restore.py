@@ -27,7 +27,6 @@ from nbcli.media.agent import die_with_parent
 from nbcli.media.bptm_ctx import Ctx, reap, wait_readable
 from nbcli.media.ring import Producer, Ring, RingBroken
 from nbcli.net import client
-from nbcli.net.certpaths import CertPaths
 from nbcli.net.service import Registration
 from nbcli.status import CLIENT_CONNECT_TIMED_OUT, SOCKET_WRITE_FAILED, NbuError
 
@@ -134,8 +133,7 @@ def accept_tar(ctx: Ctx, reg: Registration, secret: str) -> socket.socket:
     """tar-restore's connection: the one that knows the job's secret (dataservice)."""
     if not wait_readable(ctx, reg, ACCEPT_TIMEOUT):
         raise NbuError(CLIENT_CONNECT_TIMED_OUT, "tar-restore did not connect to bptm")
-    accepted = dataservice.accept_agent(reg, secret, ACCEPT_TIMEOUT, ctx.log,
-                                        CertPaths(ctx.cfg.root))
+    accepted = dataservice.accept_agent(reg, secret, ACCEPT_TIMEOUT, ctx.log)
     if accepted is None:
         raise NbuError(CLIENT_CONNECT_TIMED_OUT, "tar-restore did not connect to bptm")
     reg.close()

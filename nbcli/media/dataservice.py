@@ -9,6 +9,11 @@ encryption is off for the job - a plain TCP peer) is refused and closed, and the
 on waiting for the right one: a stranger can neither feed an image nor read one, nor make the
 job fail by connecting first.
 
+The secret is 32 random bytes. An encrypted stream (data-in-transit encryption on) never
+shows it: the agent's hello carries a salt, and the stream is sealed with a key made from the
+secret and both ends' salts (nbcli.net.sealed), which the agent proves it holds before the
+service takes it. A stream in the clear, or one on this host, says the secret in its hello.
+
 Place: media floor; imports net and status.
 """
 
@@ -21,32 +26,28 @@ import time
 from collections.abc import Callable
 
 from nbcli.config import HostConfig
-from nbcli.net import tls, trust
-from nbcli.net.certpaths import CertPaths
+from nbcli.net import sealed, trust
 from nbcli.net.service import Accepted, Registration
-from nbcli.status import NbuError
 
-HANDSHAKE_TIMEOUT = 30.0  # seconds for an agent's STARTTLS handshake and its secret
+HANDSHAKE_TIMEOUT = 30.0  # seconds for an agent's proof on a sealed stream
 
 
 def new_secret() -> str:
-    return secrets.token_hex(16)
+    return secrets.token_hex(32)
 
 
-def accept_agent(reg: Registration, secret: str, timeout: float, log: logging.Logger,
-                 certs: CertPaths | None = None) -> Accepted | None:
-    """The first connection that says the job's secret, within `timeout` seconds; others are
-    closed (and logged). An agent whose stream is encrypted asks for STARTTLS in its hello:
-    the TLS is made here (the agent's host certificate checked against `certs`' CA and CRL)
-    and the secret comes inside it; otherwise the secret is in the hello (a stream in the
-    clear, or one on this host)."""
+def accept_agent(reg: Registration, secret: str, timeout: float,
+                 log: logging.Logger) -> Accepted | None:
+    """The first connection that knows the job's secret, within `timeout` seconds; others are
+    closed (and logged). A sealed stream's agent proves it with a frame sealed under the
+    connection's key (its `conn.sock` is then a nbcli.net.sealed.SealedSocket); any other
+    says the secret in its hello (a stream in the clear, or one on this host)."""
 
     def knows(accepted: Accepted) -> bool:
+        salt = accepted.hello.get("sealed")
+        if isinstance(salt, str):
+            return sealed.seal_service(accepted.conn, secret, salt, HANDSHAKE_TIMEOUT)
         given = accepted.hello.get("secret")
-        if accepted.hello.get("starttls") is True:
-            if certs is None:
-                return False
-            given = _secret_in_tls(accepted, certs)
         return isinstance(given, str) and hmac.compare_digest(given.encode(), secret.encode())
 
     return _first(reg, timeout, log, knows, "it does not know the job's secret")
@@ -61,19 +62,6 @@ def accept_server(reg: Registration, cfg: HostConfig, timeout: float,
         return bool(trust.caller(cfg, accepted.conn) & (trust.ROOT | trust.SERVER))
 
     return _first(reg, timeout, log, server, "not a server of this host")
-
-
-def _secret_in_tls(accepted: Accepted, certs: CertPaths) -> object:
-    """Make the TLS the agent asked for on its connection; the secret it then sends."""
-    conn = accepted.conn
-    try:
-        conn.sock.settimeout(HANDSHAKE_TIMEOUT)
-        conn.sock = tls.wrap_server(conn.sock, certs)
-        first = conn.recv(timeout=HANDSHAKE_TIMEOUT)
-        conn.sock.settimeout(None)
-    except (NbuError, EOFError, OSError):
-        return None
-    return first.get("secret") if first.get("op") == "secret" else None
 
 
 def _first(reg: Registration, timeout: float, log: logging.Logger,

@@ -28,6 +28,7 @@ import ssl
 from typing import Any
 
 from nbcli.config import HostConfig
+from nbcli.net import sealed as sealing
 from nbcli.net import tls
 from nbcli.net.certpaths import CertPaths
 from nbcli.net.conn import Connection
@@ -65,15 +66,18 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     `encrypt=False` (a job's image stream when data-in-transit encryption is off for it,
     nbcli.net.dte) is plain TCP even between enrolled hosts: the other host's PBX takes it
     for a job's data service alone, which takes only the peer that knows the job's secret.
-    `direct` (a job's image stream with encryption on): the TLS is made with the service
-    itself rather than with the other host's PBX - plain TCP to PBX, a hello asking for
-    STARTTLS, then TLS with the data service (the bptm child), and the secret inside it - so
-    the image is encrypted and decrypted once, with no relay copying it on the way."""
+    `direct` (a job's image stream with encryption on, `secret` given): the stream is sealed
+    with the data service itself (nbcli.net.sealed: AES-256-GCM frames keyed from the job's
+    secret, which crossed hosts only inside TLS) - plain TCP to the other host's PBX, a hello
+    with our salt and no secret, the service's salt, our proof - so the image is encrypted and
+    decrypted once, in frames as large as its blocks, and no relay copies it on the way; a
+    process that is not root needs no host key for it."""
     peer = f"{service}@{host}"
     certs = CertPaths(cfg.root)
     remote, enrolled = not cfg.is_local(host), certs.host_cert.exists()
-    outbound = remote and encrypt and not enrolling and os.geteuid() != 0 and enrolled
-    starttls = remote and direct and encrypt and enrolled and not outbound
+    sealed = remote and direct and encrypt and secret is not None
+    outbound = remote and encrypt and not enrolling and os.geteuid() != 0 and enrolled \
+        and not sealed
     try:
         if not remote or outbound:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -86,7 +90,7 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
             addr = cfg.address_of(host)
             sock = _tcp(addr, cfg.own_address(), timeout, privileged)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if not starttls and encrypt and \
+            if not sealed and encrypt and \
                     (certs.trust_store if enrolling else certs.host_cert).exists():
                 try:
                     sock = tls.wrap_client(sock, certs, host, enrolling)
@@ -101,17 +105,14 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
         raise NbuError(CANNOT_CONNECT, f"cannot connect to {peer}: {e}") from e
     sock.settimeout(None)
     conn = Connection(sock, peer)
-    conn.encrypted = outbound or isinstance(sock, ssl.SSLSocket)
+    conn.encrypted = outbound or sealed or isinstance(sock, ssl.SSLSocket)
+    salt = sealing.new_salt()
     try:
         conn.send(frames.hello(service, cfg.client_name, **(
-            {"starttls": True} if starttls else {"secret": secret} if secret else {})))
+            {"sealed": salt} if sealed else {"secret": secret} if secret else {})))
         frames.raise_for_status(conn.recv(HELLO_TIMEOUT))
-        if starttls:
-            sock.settimeout(HELLO_TIMEOUT)
-            conn.sock = tls.wrap_client(sock, certs, host)
-            conn.encrypted = True
-            conn.sock.settimeout(None)
-            conn.send({"op": "secret", "secret": secret or ""})
+        if sealed:
+            sealing.seal_agent(conn, secret or "", salt, HELLO_TIMEOUT)
     except EOFError as e:
         conn.close()
         raise NbuError(HANDSHAKE_FAILED, f"{peer} closed the connection during the hello") from e

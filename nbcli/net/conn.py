@@ -36,8 +36,9 @@ class Connection:
         # the host names in the certificate of a TLS peer, as PBX verified it (the CA, the
         # CRL): who the peer is, rather than what its hello says or its address
         self.cert_names: list[str] = []
-        # what leaves this end crosses the network in TLS (client.connect sets it: TLS with
-        # the peer, or PBX's outbound relay making the TLS for a process that is not root)
+        # what leaves this end crosses the network encrypted (client.connect sets it: TLS with
+        # the peer, PBX's outbound relay making the TLS for a process that is not root, or a
+        # job's image stream sealed with its data service)
         self.encrypted = False
 
     @property

@@ -9,6 +9,7 @@ another address, and a revoked host are refused by PBX before any daemon sees a 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -19,12 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from nbcli.net import tls
+from nbcli.media import dataservice
+from nbcli.net import client, sealed, tls
 from nbcli.net.certpaths import CertPaths
+from nbcli.net.service import Registration
 from nbcli.status import CERT_NAME_MISMATCH, HANDSHAKE_FAILED, NbuError
 from nbcli.wire import frames
 from tests.conftest import Host, running_three, wait_for
 from tests.flowkit import add_policy, add_stu, last_jobid, marked_data, rename_file
+from tests.integration.test_data_service import serve_in_thread
 from tests.integration.test_pbx import read_reply
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a packet capture needs root")
@@ -113,11 +117,11 @@ def test_backup_and_restore_cross_the_wire_encrypted(hosts: dict[str, Host],
         wire = cap.between(a, b)
         assert marker not in wire, f"plaintext between {a} and {b}"
         assert b"secret.txt" not in wire, f"a file name between {a} and {b}"
-    # the job's connections open with TLS handshake records (type 22, version 3.x); the image
-    # stream's TLS is made with the bptm child itself (STARTTLS after a plain hello that
-    # carries no secret), not relayed by PBX
-    assert client_media.count(b"\x16\x03") >= 2
-    assert b"starttls" in client_media and b'"secret"' not in client_media
+    # the job's control connections open with TLS handshake records (type 22, version 3.x);
+    # the image stream is sealed with the bptm child itself (nbcli.net.sealed): its plain
+    # hello carries a salt and never the job's secret, and PBX relays none of it
+    assert client_media.count(b"\x16\x03") >= 1
+    assert b'"sealed"' in client_media and b'"secret"' not in client_media
 
 
 def media_port(hosts: dict[str, Host]) -> int:
@@ -260,3 +264,56 @@ def test_a_revoked_host_is_cut_off_once_the_crl_names_it(hosts: dict[str, Host])
     # while a host in good standing is still served
     assert master.run("bpgetconfig", "-M", "media", "CLIENT_NAME").stdout == \
         "CLIENT_NAME = media\n"
+
+
+def test_a_sealed_stream_takes_only_the_agent_that_holds_the_key(
+        hosts: dict[str, Host], caplog: pytest.LogCaptureFixture) -> None:
+    """A job's data service on the media host, reached from the client host as bpbkar would:
+    strangers with a wrong secret, or with garbage for a proof, are closed; the agent with the
+    job's secret gets a stream sealed both ways (nbcli.net.sealed)."""
+    media, here = hosts["media"].cfg, hosts["client"].cfg
+    reg = Registration(media.paths, "bptm.990", media.client_name)
+    secret = dataservice.new_secret()
+    try:
+        t, out = serve_in_thread(lambda: dataservice.accept_agent(
+            reg, secret, 30, logging.getLogger("test.sealed")))
+        wrong = client.connect(here, "media", "bptm.990", secret="ab" * 32, direct=True)
+        assert wrong.encrypted and isinstance(wrong.sock, sealed.SealedSocket)
+        with socket.create_connection(("127.0.0.2", media_port(hosts)),
+                                      source_address=("127.0.0.3", 0), timeout=10) as raw:
+            raw.sendall(frames.encode(frames.hello("bptm.990", "client",
+                                                   sealed=sealed.new_salt())))
+            assert read_reply(raw)["status"] == 0
+            assert read_reply(raw)["op"] == "sealed"
+            raw.sendall(b"\0\0\0\x26\0" + os.urandom(0x26 + 16))  # a proof that is not one
+            agent = client.connect(here, "media", "bptm.990", secret=secret, direct=True)
+            t.join(30)
+            (accepted,) = out
+            assert accepted is not None and "secret" not in accepted.hello
+            assert closed_by_peer(raw)  # the garbage proof's connection
+        assert closed_by_peer(wrong.sock)  # the wrong key's: nothing was ever sent to it
+        wrong.close()
+        served = accepted.conn.sock
+        assert isinstance(served, sealed.SealedSocket)
+        agent.sock.sendall(b"image " * 100_000)
+        agent.sock.shutdown(socket.SHUT_WR)
+        got = bytearray()
+        while chunk := served.recv(1 << 20):
+            got += chunk
+        assert bytes(got) == b"image " * 100_000
+        served.sendall(b"restore " * 1000)
+        served.shutdown(socket.SHUT_WR)
+        assert agent.sock.recv(1 << 20) == b"restore " * 1000
+        agent.close()
+        accepted.conn.close()
+        assert caplog.text.count("does not know the job's secret") == 2
+    finally:
+        reg.close()
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """The other end closed: an end of stream, or a reset if our last bytes went unread."""
+    try:
+        return sock.recv(10) == b""
+    except ConnectionResetError:
+        return True
