@@ -115,7 +115,7 @@ class Controller:
     def step(self, step: int, msg: str, wait: bool = False, dte: bool | None = None) -> None:
         """Report a step; with `wait`, go on only once the controller has recorded it (so
         that what this agent causes next cannot be recorded before it). `dte`: whether the
-        image stream crosses in TLS, said with the step that opens it - bpbrm keeps it as the
+        image stream crosses encrypted, said with the step that opens it - bpbrm keeps it as the
         job's DTE mode (bpjobd's dtemode)."""
         self.log.info("step %d: %s", step, msg)
         frame: Message = {"op": "step", "step": step, "msg": msg, "pid": self.pid, "ack": wait}

@@ -199,7 +199,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     secret = send.get("secret")
     with client.connect(cfg, host, service, secret=secret if isinstance(secret, str) else None,
                         encrypt=encrypt, direct=True) as data:
-        # The image's DTE mode: whether this stream crosses to the media server in TLS.
+        # The image's DTE mode: whether this stream crosses to the media server encrypted.
         crossed_encrypted = data.encrypted
         # Connections made, logs open: from here on, a user's backup reads (and an archive
         # deletes) with that user's rights alone.

@@ -142,7 +142,7 @@ def _watched(sock: socket.socket, ctl: Controller, transit: str = "",
     poll.register(ctl.conn.fileno(), select.POLLIN)
     data_fd = sock.fileno()
     started = False
-    # Over TLS (another host), bytes already decrypted wait in the TLS object, not the socket
+    # A sealed stream (another host) may hold opened bytes of a frame here, not in the socket
     decrypted = getattr(sock, "pending", lambda: 0)
 
     def readinto(view: memoryview) -> int:
@@ -184,7 +184,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
                 # and files with that user's rights alone (and they are the user's).
                 become(run_as)
                 opened = destination_from_request(msg)
-            # the job's DTE mode is what the stream did (TLS or not), as the image's is
+            # the job's DTE mode is what the stream did (sealed or not), as the image's is
             reader = StreamReader(_watched(data.sock, ctl, "" if cfg.is_local(host)
                                            else dte.described(encrypt), data.encrypted))
             result = Untar(reader, opened[0], ctl.report, opened[1]).run()

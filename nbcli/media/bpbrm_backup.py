@@ -230,7 +230,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
     job.finish(status)
     done = job.bptm_done or {}
     files = int((job.bpbkar_done or {}).get("files", 0))
-    # bpbkar says whether its stream crossed in TLS: the image's DTE mode
+    # bpbkar says whether its stream crossed encrypted: the image's DTE mode
     dte = bool((job.bpbkar_done or {}).get("dte"))
     ctx.ctl.send({"op": "done", "status": status, "files": files,
                   "kbytes": int(done.get("kbytes", 0)), "fragments": done.get("fragments", []),

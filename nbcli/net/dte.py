@@ -1,4 +1,4 @@
-"""Data-in-transit encryption (DTE): whether a job's image stream between hosts travels in TLS.
+"""Data-in-transit encryption (DTE): whether a job's image stream between hosts is encrypted.
 
 NetBackup's rules (Security and Encryption Guide, "Configuring data-in-transit encryption (DTE)"
 > "How DTE configuration settings work in various NetBackup operations"): the master's global
@@ -126,7 +126,7 @@ def encrypt(global_mode: str, client_mode: str, image_on: bool = False) -> bool:
 
 def described(encrypt: bool) -> str:
     """What the job's details say of the image stream between hosts."""
-    return ("; data-in-transit encryption on (TLS)" if encrypt
+    return ("; data-in-transit encryption on (AES-256-GCM)" if encrypt
             else "; data-in-transit encryption off (the image crosses in the clear)")
 
 
