@@ -13,6 +13,7 @@ import signal
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from nbcli import kinds
@@ -140,9 +141,15 @@ def kill(*where: tuple[Host, tuple[str, ...]]) -> None:
     victims = [p.proc for host, programs in where for p in host.processes(spares=False)
                if p.program in programs]
     for p in victims:
-        p.send_signal(signal.SIGKILL)
+        try:
+            p.send_signal(signal.SIGKILL)
+        except psutil.NoSuchProcess:
+            pass  # gone with another victim (a bptm child dies with its parent)
     for p in victims:
-        p.wait(10)
+        try:
+            p.wait(10)
+        except psutil.NoSuchProcess:
+            pass
 
 
 def in_progress(master: Host, backupid: str) -> list[Path]:
