@@ -214,12 +214,14 @@ class SealedSocket(socket.socket):
             out = out[:nbytes]
         if not out:
             return 0
-        if self._start == self._end:
+        while self._start == self._end:
             if self._ended:
                 return 0
             n = self._next_frame(out)
-            if n >= 0:
+            if n > 0 or (n == 0 and self._ended):
                 return n
+            # -1: the frame waits in our buffer (the loop ends); 0 and not ended: an empty
+            # frame that is not the last (we never send one, but it is no end either)
         n = min(len(out), self._end - self._start)
         out[:n] = self._plain[self._start:self._start + n]
         self._start += n

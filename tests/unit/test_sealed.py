@@ -194,6 +194,17 @@ def test_a_changed_stream_is_refused(pair: tuple[socket.socket, socket.socket],
         receive_all(service_side(b, key), 1 << 16)
 
 
+def test_empty_and_large_last_frames_are_not_ends_or_losses(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    """An empty frame that is not the last reads as nothing, not as the end; a last frame
+    larger than the reader's buffer is handed over whole, in pieces."""
+    a, b = pair
+    key = os.urandom(32)
+    a.sendall(b"".join(raw_frames(key, [(b"", 0), (b"x" * 5000, 0), (b"y" * 3000, sealed.LAST)])))
+    a.shutdown(socket.SHUT_WR)
+    assert receive_all(service_side(b, key), 1000) == b"x" * 5000 + b"y" * 3000
+
+
 def test_a_direction_that_carried_nothing_ends_plainly(
         pair: tuple[socket.socket, socket.socket]) -> None:
     """tar-restore hangs up after a restore without having sent a frame: a plain end."""
