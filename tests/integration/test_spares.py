@@ -52,7 +52,9 @@ def test_a_spare_runs_the_next_job_and_dies_with_its_owner(aio: Host, tmp_path: 
     add_policy(aio, "p", "disk1", [aio.name], [str(data)])
     aio.run("bpbackup", "-i", "-p", "p", "-s", "full", "-w")
 
-    waiting = wait_for(lambda: all_spares_waiting(aio), 30, "a spare of each agent")
+    # all KEEP of each: with one seen, the next job may take the other (the older one)
+    waiting = wait_for(lambda: all_spares_waiting(aio, spare.KEEP), 30,
+                       "the spares of each agent")
     out = aio.run("bpps", "-x").stdout
     # -x lists spares under their kind's heading (NetBackup has no heading of its own for
     # them); plain bpps leaves them out.
