@@ -22,6 +22,7 @@ bench/results/tape-restore-<time>.md.
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import re
 import statistics
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import write_results  # noqa: E402
 from nbcli import config, multihost, procs  # noqa: E402
-from nbcli.net import client  # noqa: E402
+from nbcli.net import client, spare  # noqa: E402
 
 READ = re.compile(r"\((\d+) bytes read from tape; (\d+) bytes of cartridge read")
 # the agents of a tape restore that wait as spares between restores: bpcd's bpbrm and
@@ -82,15 +83,16 @@ class TapeSite:
         return int(self.call("bpjobd", "job_list", limit=1)["jobs"][0]["jobid"])
 
     def at_rest(self, timeout: float = 60.0) -> float:
-        """Wait until the host is at rest as between a user's restores: a spare of each agent
-        of a tape restore waits (nbcli.net.spare), done importing (asleep, its CPU time
-        unchanged over 50 ms). Back to back, a restore starts while the spares the last one
-        left are still importing at idle priority. Returns the seconds waited."""
+        """Wait until the host is at rest as between a user's restores: the spares of each
+        agent of a tape restore wait (nbcli.net.spare: KEEP of each), done importing (asleep,
+        CPU time unchanged over 50 ms). Back to back, a restore starts while the spares the
+        last one left are still importing at idle priority. Returns the seconds waited."""
         t = time.perf_counter()
         deadline = t + timeout
         while time.perf_counter() < deadline:
             spares = [p for p in procs.find(self.host.root) if p.spare]
-            if {p.program for p in spares} >= SPARES:
+            count = collections.Counter(p.program for p in spares)
+            if all(count[program] >= spare.KEEP for program in SPARES):
                 try:
                     before = [p.proc.cpu_times() for p in spares]
                     time.sleep(0.05)

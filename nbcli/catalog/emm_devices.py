@@ -134,29 +134,20 @@ class Devices:
                                              f"{drive['jobid']}")
             c.execute("DELETE FROM drives WHERE idx = ?", (drive["index"],))
 
+    def host_devices(self, host: str, kind: str, all_robots: bool) -> list[dict[str, Any]]:
+        """What nbemmcmd -deletealldevices would delete: the host's drives (with what each
+        holds), after the checks delete_host_devices makes - nothing is changed here."""
+        with self.db.tx(durable=False) as c:
+            _check_host_devices(c, host, kind, all_robots)
+            return [drive_record(r) for r in c.execute(
+                DRIVE_SELECT + " WHERE d.host = ? ORDER BY d.idx", (host,))]
+
     def delete_host_devices(self, host: str, kind: str, all_robots: bool) -> tuple[int, int]:
         """nbemmcmd -deletealldevices: every drive of `host` (and with `all_robots` every robot
         it controls) in one transaction; (drives, robots) deleted. Nothing is deleted when a
         drive is allocated to a job (97) or a robot would keep another host's drives (133)."""
         with self.db.tx() as c:
-            if c.execute("SELECT 1 FROM hosts WHERE name = ? AND machinetype = ?",
-                         (host, kind)).fetchone() is None:
-                raise NbuError(NO_ENTITY, f"host {host} ({kind}) is not in the EMM database")
-            busy = c.execute(DRIVE_SELECT + " WHERE d.host = ? AND jobid != 0 ORDER BY d.idx",
-                             (host,)).fetchone()
-            if busy is not None:
-                raise NbuError(MEDIA_IN_USE, f"drive {busy['name']} on {host} is in use by job "
-                                             f"{busy['jobid']}: nothing was deleted")
-            robots = [int(r["rn"]) for r in c.execute(
-                "SELECT rn FROM robots WHERE host = ? ORDER BY rn", (host,))] if all_robots \
-                else []
-            for rn in robots:
-                other = c.execute("SELECT name, host FROM drives WHERE rn = ? AND host != ?",
-                                  (rn, host)).fetchone()
-                if other is not None:
-                    raise NbuError(INVALID_REQUEST,
-                                   f"robot {rn} still has drive {other['name']} of "
-                                   f"{other['host']}: delete it first; nothing was deleted")
+            robots = _check_host_devices(c, host, kind, all_robots)
             drives = c.execute("DELETE FROM drives WHERE host = ?", (host,)).rowcount
             for rn in robots:
                 c.execute("UPDATE media SET rt = ?, rn = ?, slot = 0 WHERE rn = ?",
@@ -186,6 +177,29 @@ class Devices:
                               "ELSE first_mount END WHERE media_id = ?", (now, now, media_id))
             c.execute("UPDATE drives SET media_id = ? WHERE idx = ?",
                       (media_id, drive["index"]))
+
+
+def _check_host_devices(c: Any, host: str, kind: str, all_robots: bool) -> list[int]:
+    """-deletealldevices' refusals (the host unknown 227, a drive allocated to a job 97, a
+    robot keeping another host's drives 133); the robots it would delete."""
+    if c.execute("SELECT 1 FROM hosts WHERE name = ? AND machinetype = ?",
+                 (host, kind)).fetchone() is None:
+        raise NbuError(NO_ENTITY, f"host {host} ({kind}) is not in the EMM database")
+    busy = c.execute(DRIVE_SELECT + " WHERE d.host = ? AND jobid != 0 ORDER BY d.idx",
+                     (host,)).fetchone()
+    if busy is not None:
+        raise NbuError(MEDIA_IN_USE, f"drive {busy['name']} on {host} is in use by job "
+                                     f"{busy['jobid']}: nothing was deleted")
+    robots = [int(r["rn"]) for r in c.execute(
+        "SELECT rn FROM robots WHERE host = ? ORDER BY rn", (host,))] if all_robots else []
+    for rn in robots:
+        other = c.execute("SELECT name, host FROM drives WHERE rn = ? AND host != ?",
+                          (rn, host)).fetchone()
+        if other is not None:
+            raise NbuError(INVALID_REQUEST,
+                           f"robot {rn} still has drive {other['name']} of "
+                           f"{other['host']}: delete it first; nothing was deleted")
+    return robots
 
 
 def _drive_state(state: str) -> str:

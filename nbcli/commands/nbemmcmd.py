@@ -143,10 +143,16 @@ def host_change(cfg: Any, action: str, name: str, kind: str, master: str | None,
 
 def delete_devices(cfg: Any, name: str, kind: str, all_robots: bool) -> list[str]:
     """-deletealldevices: nbemm deletes the host's drives (and robots) in one transaction,
-    or nothing when one of its drives is allocated to a job (97)."""
+    or nothing when one of its drives is allocated to a job or held by a tpreq (97); a
+    line for each cartridge the host's ltid had loaded in them (sent home first)."""
     reply = emm_request(cfg, cfg.master, "host_devices_delete", name=name, machinetype=kind,
                         all_robots=all_robots)
-    return [f"Deleted {reply['drives']} drive(s) and {reply['robots']} robot(s) of {name}."]
+    lines = [f"Media {c['media_id']} in drive {c['drive']} " +
+             ("was returned to its slot." if c["home"] else
+              f"was left in the drive: ltid on {name} did not move it.")
+             for c in reply.get("cartridges", [])]
+    return lines + [f"Deleted {reply['drives']} drive(s) and {reply['robots']} robot(s) of "
+                    f"{name}."]
 
 
 def set_emm_server(cfg: Any, old: str | None, new: str | None) -> list[str]:

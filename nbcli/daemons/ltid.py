@@ -15,7 +15,7 @@ in its drive MEDIA_UNMOUNT_DELAY seconds (bp.toml, default 180) after an unmount
 task sends it home. Every SYNC_EVERY seconds it reads the robots' inventories again, so that
 a cartridge an operator moved (nbvtl, robtest) shows, and avrd reads it.
 
-Place: a daemon; imports ltid_mount, ltid_drives, net, status.
+Place: a daemon; imports ltid_mount, ltid_drives, ltid_withdraw, net, status.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nbcli.config import HostConfig
+from nbcli.daemons import ltid_withdraw
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.ltid_drives import Drive
 from nbcli.daemons.ltid_mount import Mounter, check_state
@@ -125,8 +126,13 @@ class Ltid(Daemon):
                             write_protected=opt(bool, False), failed=opt(int, 0)),
             "robot_list": op(self.robot_list, ADMIN),
             "learn": op(self.learn, ADMIN),
+            # nbemm on the master (a server of this host), while nbemmcmd -deletealldevices
+            # deletes this host's drives: ltid_withdraw.py
+            "devices_delete": op(self.devices_delete, ADMIN,
+                                 names=req(list, max_len=10_000, items=req(str, max_len=128)),
+                                 stage=req(str, choices=frozenset({"begin", "end"}))),
         }
-        return {"ltid": audited(ops, "drive_state")}
+        return {"ltid": audited(ops, "drive_state", "devices_delete")}
 
     def periodic(self) -> list[tuple[float, Callable[[], None]]]:
         tick = min(1.0, max(self.mounter.delay / 4, 0.2))
@@ -226,6 +232,13 @@ class Ltid(Daemon):
         with self.mounter.cond:
             robots = [dict(r) for _, r in sorted(self.mounter.robots.items())]
         return {"robots": robots}
+
+    def devices_delete(self, msg: Message, conn: Connection) -> Message:
+        names = list(dict.fromkeys(msg["names"]))
+        if msg["stage"] == "end":
+            ltid_withdraw.end(self.mounter, names)
+            return {}
+        return {"cartridges": ltid_withdraw.begin(self.mounter, names)}
 
     def learn(self, msg: Message, conn: Connection) -> Message:
         self.mounter.learn()

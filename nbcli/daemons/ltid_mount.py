@@ -99,6 +99,9 @@ class Mounter:
         self._next_reqid = 0
         self._robot_locks: dict[int, threading.Lock] = {}
         self._quiet: set[int] = set()  # robots whose inventory failed (warned once)
+        # drives nbemm is deleting (ltid_withdraw.py) -> until when learn() must not take
+        # them back from nbemm; a mount of one fails
+        self.deleting: dict[str, float] = {}
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -120,7 +123,11 @@ class Mounter:
         with self.cond:
             self.robots = robots
             seen = set()
+            now = self.clock()
+            self.deleting = {n: t for n, t in self.deleting.items() if t > now}
             for rec in records:
+                if str(rec["name"]) in self.deleting:
+                    continue
                 new = Drive.of(rec, str(robots.get(int(rec.get("rn", -1)), {}).get("device")
                                         or ""))
                 seen.add(new.name)
@@ -173,6 +180,9 @@ class Mounter:
 
     def drive(self, key: str | int) -> Drive:
         """A drive by name or index; unknown ones are looked up in nbemm again."""
+        with self.cond:
+            if key in self.deleting:
+                raise NbuError(NO_ENTITY, f"drive {key} is being deleted from this host")
         found = self._find(key)
         if found is None:
             self.learn()
@@ -255,6 +265,9 @@ class Mounter:
             deadline = self.clock() + SCAN_WAIT
             while self._scanning(d, barcode) and self.clock() < deadline:
                 self.cond.wait(0.2)
+            if d.name in self.deleting or self.drives.get(d.name) is not d:
+                raise NbuError(NO_ENTITY, f"drive {d.name} is not configured on this host "
+                                          "(deleted)")
             if d.state == DOWN:
                 raise NbuError(MEDIA_DOWN, f"drive {d.name} is DOWN")
             if not d.free and not (jobid and d.jobid == jobid):
@@ -339,6 +352,7 @@ class Mounter:
                 pass  # logged; tried again later
 
     def _unload(self, d: Drive, only_when_due: bool) -> None:
+        """Send `d`'s cartridge home (only an idle drive's); robot errors raise."""
         with self._robot(d.rn):
             with self.cond:
                 if not d.free or not d.barcode or \

@@ -29,16 +29,30 @@ from nbcli.config import HostConfig
 from nbcli.daemons import orphans
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.nbemm_media import MediaOps
+from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Handler, Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE
-from nbcli.status import DATABASE_ERROR, INVALID_PARAMETER, NO_ENTITY, NbuError
+from nbcli.status import (
+    CANNOT_CONNECT,
+    CLIENT_HOSTNAME_NOT_FOUND,
+    CONNECTION_TIMED_OUT,
+    DATABASE_ERROR,
+    HANDSHAKE_FAILED,
+    INVALID_PARAMETER,
+    NO_ENTITY,
+    NbuError,
+)
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
 DB_NAME = "emm.db"
 JOBID_MAX = 2**63 - 1  # SQLite's largest integer
 RECONCILE = 10.0  # seconds between looks at bpjobd for closed jobs still allocated
+LTID_TIMEOUT = 1800.0  # ltid sends cartridges home before a delete: robot moves
+# ltid could not be asked (not its refusal): the media server is down or gone
+UNREACHABLE = (CANNOT_CONNECT, CLIENT_HOSTNAME_NOT_FOUND, CONNECTION_TIMED_OUT,
+               HANDSHAKE_FAILED)
 
 
 def _database_errors(handler: Handler) -> Handler:
@@ -167,14 +181,58 @@ class Nbemm(Daemon):
         return {}
 
     def host_devices_delete(self, msg: Message, conn: Connection) -> Message:
+        """nbemmcmd -deletealldevices. A drive a job holds refuses the delete (97). Before the
+        delete, the host's ltid withdraws the drives (ltid_withdraw.py): it refuses too while
+        a user's tpreq holds one, and sends the cartridges it keeps loaded between jobs
+        (MEDIA_UNMOUNT_DELAY) home. NetBackup's documents do not say what tpconfig -delete
+        -drive does with such a cartridge; they say device changes take effect when the
+        Device Manager (ltid) restarts - Veritas tech note 281317, "situations where it is
+        necessary to restart daemons", II. Changing the device (robot/drive) configuration -
+        and that a restart fails the jobs in progress (NetBackup Administrator's Guide, "About
+        the NetBackup Device Manager"). So a job's drive refuses, as a restart would fail the
+        job, and an idle drive is emptied as vmoprcmd -reset empties it (the cartridge was
+        due home after the delay anyway); ltid learns at once instead of at its restart. An
+        ltid that does not answer (the media server is gone: the usual reason to delete all
+        its devices) does not stop the delete; the cartridges EMM saw in its drives are
+        reported as left there."""
         name, kind = msg["name"], emmdb.machine_type(msg["machinetype"])
         if kind not in ("media", "ndmp"):
             raise NbuError(INVALID_PARAMETER, "-deletealldevices takes -machinetype media or "
                                               "ndmp")
-        drives, robots = self.emm.media.delete_host_devices(name, kind, msg["all_robots"])
-        self.log.info("all devices of %s (%s) deleted by %s: %d drives, %d robots", name, kind,
-                      conn.peer, drives, robots)
-        return {"drives": drives, "robots": robots}
+        all_robots = msg["all_robots"]
+        planned = self.emm.media.host_devices(name, kind, all_robots)  # the refusals first
+        names = [str(d["name"]) for d in planned]
+        cartridges = self._ltid_withdraw(name, names, planned) if names else []
+        try:
+            drives, robots = self.emm.media.delete_host_devices(name, kind, all_robots)
+        finally:
+            if names:
+                self._ltid_settle(name, names)
+        self.log.info("all devices of %s (%s) deleted by %s: %d drives, %d robots; "
+                      "cartridges %s", name, kind, conn.peer, drives, robots, cartridges)
+        return {"drives": drives, "robots": robots, "cartridges": cartridges}
+
+    def _ltid_withdraw(self, host: str, names: list[str],
+                       planned: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """ltid's `begin` on `host`; its refusals (97, a robot error) stop the delete. When
+        it cannot be reached, the cartridges EMM last saw in the drives, as left there."""
+        try:
+            reply = client.call(self.cfg, host, "ltid", "devices_delete", names=names,
+                                stage="begin", recv_timeout=LTID_TIMEOUT)
+        except NbuError as e:
+            if e.status not in UNREACHABLE:
+                raise
+            self.log.warning("ltid on %s did not answer (%s): deleting its drives anyway", host,
+                             e)
+            return [{"drive": d["name"], "media_id": d["media_id"], "barcode": "", "home": False}
+                    for d in planned if d.get("media_id")]
+        return list(reply.get("cartridges", []))
+
+    def _ltid_settle(self, host: str, names: list[str]) -> None:
+        try:
+            client.call(self.cfg, host, "ltid", "devices_delete", names=names, stage="end")
+        except NbuError as e:  # its hold lapses by itself (ltid_withdraw.HOLD)
+            self.log.warning("ltid on %s: end of the device deletion: %s", host, e)
 
     def host_rename(self, msg: Message, conn: Connection) -> Message:
         old, kind = msg["name"], emmdb.machine_type(msg["machinetype"])

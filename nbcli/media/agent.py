@@ -60,7 +60,8 @@ def start(name: str, preload: tuple[str, ...] = (),
 
 @functools.cache
 def _spares() -> Spares:
-    return Spares(config.default_root(), new_session=False)
+    # one of each: a bpbrm runs one job, and each bpbrm spare a daemon keeps has its own
+    return Spares(config.default_root(), new_session=False, keep=1)
 
 
 def spawn(cfg: HostConfig, name: str) -> tuple[subprocess.Popen[bytes], Connection]:

@@ -3,14 +3,15 @@
 An agent (bpbrm, bptm, bpbkar, tar-restore) runs with the connection of whoever asked for it as
 its stdin and stdout. Starting Python and importing an agent takes ~60 ms on the machines we
 measured, and a job waits for two or three agents one after the other; so whoever starts
-agents (bpcd; bpbrm for its bptm) keeps a spare of each program it has started once: the same
-program, started the same way (its own command line, NB_ROOT in its environment: bpps and
-`netbackup stop` see it like any agent), but with NBCLI_SPARE=1 and a Unix socketpair as its
-stdin. It imports what it needs and waits there. Starting it is handing it the connection over
-the socketpair (SCM_RIGHTS); from then on it runs exactly as if it had been started on that
-connection. A spare whose owner goes away reads end of file and exits: it never runs a job
-nobody asked for. When no spare is waiting (the first time, or many jobs at once), a new
-process is started as before.
+agents (bpcd; bprd for its children; bpbrm for its bptm) keeps spares of each program it has
+started once - KEEP of them, so that back-to-back jobs find one ready; each costs ~21-24 MiB
+RSS, ~12 MiB of it its own (USS). A spare is the same program, started the same way (its own
+command line, NB_ROOT in its environment: bpps and `netbackup stop` see it like any agent),
+but with NBCLI_SPARE=1 and a Unix socketpair as its stdin. It imports what it needs and waits
+there. Starting it is handing it the connection over the socketpair (SCM_RIGHTS); from then on
+it runs exactly as if it had been started on that connection. A spare whose owner goes away
+reads end of file and exits: it never runs a job nobody asked for. When no spare is waiting
+(the first time, or many jobs at once), a new process is started as before.
 
 A spare starts under SCHED_IDLE (util-linux's chrt), so that its imports yield to any job
 that starts meanwhile; the owner puts it back to normal scheduling as it hands the connection
@@ -63,6 +64,11 @@ def _has_cap_sys_nice() -> bool:
 _CHRT = shutil.which("chrt") if _may_leave_idle() else None  # starts spares under SCHED_IDLE
 AVAILABLE = _CHRT is not None  # whether this host's launches keep spares
 REFILL_POLL = 0.05  # seconds between looks at the launched programs
+# Spares a daemon keeps of each program it launches. One is enough for jobs that come apart;
+# back to back, the one spare is taken and its replacement is still importing when the next
+# job comes (it is started only once the last job's process ended: see Spares). With two, the
+# next job takes the older one, ready, and the replacement imports at idle priority beside it.
+KEEP = 2
 
 
 class Spare:
@@ -91,22 +97,32 @@ class Spare:
 
 
 class Spares:
-    """The programs an owner starts, and one spare per program it has started before.
+    """The programs an owner starts, and up to `keep` spares per program it has started before.
 
-    The next spare of a program is started once no process of it started here is running any
-    more: a new Python importing an agent takes ~60 ms of CPU and page faults, and on a 2-core
+    A program's spares are topped up once no process of it started here is running any more:
+    a new Python importing an agent takes ~60 ms of CPU and page faults, and on a 2-core
     machine doing that beside a running job made each of the job's remaining steps 3-5 times
-    slower (measured, even under SCHED_IDLE). Between jobs it costs nobody anything; while
-    jobs keep coming, launches start new processes as they would without spares.
+    slower (measured, even under SCHED_IDLE). Between jobs it costs nobody anything. A launch
+    takes the oldest spare (the one most likely done importing), so that a job that comes
+    right after the last finds a ready one while the last job's replacement still imports;
+    only a third job within a job's time finds the spares still importing (or none: then a
+    new process is started, as without spares).
+
+    Back to back, the replacements import at idle priority beside the next job and still cost
+    it some (tape restore of 1 KiB on a loaded 2-core machine: ~0.28 s against ~0.15 s at
+    rest; ~0.50 s with one spare). Topping up only after a quiet second instead left the
+    second job alone but made the third wait for two spares importing at once (0.76-0.91 s),
+    so the top-up stays right after each job.
     """
 
     def __init__(self, root: Path, new_session: bool,
-                 fixed_args: dict[str, list[str]] | None = None) -> None:
+                 fixed_args: dict[str, list[str]] | None = None, keep: int = KEEP) -> None:
         self.root = root
         self.new_session = new_session
         # arguments every process of a program gets, its spares too (bprd's child: -child)
         self.fixed_args = fixed_args or {}
-        self._waiting: dict[str, Spare] = {}
+        self.keep = max(keep, 1)
+        self._waiting: dict[str, list[Spare]] = {}  # oldest first
         self._running: dict[str, list[subprocess.Popen[bytes]]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -117,11 +133,8 @@ class Spares:
         """Run program `name` on connection `fd` (its stdin and stdout); with `keep_spare`,
         have a spare ready for the next time. OSError when it cannot be started. Spares take
         no arguments: with `args`, a new process is started."""
-        with self._lock:
-            spare = None if args else self._waiting.pop(name, None)
-        if spare is not None and spare.hand_over(fd):
-            proc = spare.proc
-        else:
+        proc = None if args else self._from_spare(name, fd)
+        if proc is None:
             proc = self._popen(name, fd, spare=False, args=args or [])
         if keep_spare and _CHRT is not None:
             with self._lock:
@@ -131,6 +144,23 @@ class Spares:
                                                       name="spares")
                     self._refiller.start()
         return proc
+
+    def _from_spare(self, name: str, fd: int) -> subprocess.Popen[bytes] | None:
+        """The oldest waiting spare of `name` that takes connection `fd`, or None (a spare
+        that died meanwhile is passed over)."""
+        while True:
+            with self._lock:
+                queue = self._waiting.get(name)
+                spare = queue.pop(0) if queue else None
+            if spare is None:
+                return None
+            if spare.hand_over(fd):
+                return spare.proc
+
+    def waiting(self, name: str) -> list[int]:
+        """The pids of `name`'s spares waiting now, oldest first (the next launch's first)."""
+        with self._lock:
+            return [s.proc.pid for s in self._waiting.get(name, [])]
 
     def _refill(self) -> None:
         """Reap what was launched; start a program's spare once none of it runs."""
@@ -145,25 +175,35 @@ class Spares:
                 self.prepare(name)
 
     def prepare(self, name: str) -> None:
-        """Have a spare of `name` waiting (best effort: without one, launch starts a process)."""
+        """Have `keep` spares of `name` waiting (best effort: without one, launch starts a
+        process). Spares that died since are forgotten first."""
         if _CHRT is None:
             return
-        with self._lock:
-            if name in self._waiting:
+        while True:
+            with self._lock:
+                queue = self._waiting.setdefault(name, [])
+                for gone in [s for s in queue if s.proc.poll() is not None]:
+                    queue.remove(gone)
+                    gone.dismiss()
+                if len(queue) >= self.keep:
+                    return
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                proc = self._popen(name, theirs.fileno(), spare=True)
+            except OSError:
+                ours.close()
                 return
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            proc = self._popen(name, theirs.fileno(), spare=True)
-        except OSError:
-            ours.close()
-            return
-        finally:
-            theirs.close()
-        with self._lock:
-            old = self._waiting.get(name)
-            self._waiting[name] = Spare(proc, ours)
-        if old is not None:  # two threads prepared at once; keep one
-            old.dismiss()
+            finally:
+                theirs.close()
+            new = Spare(proc, ours)
+            with self._lock:
+                queue = self._waiting.setdefault(name, [])
+                extra = len(queue) >= self.keep  # another thread topped it up meanwhile
+                if not extra:
+                    queue.append(new)
+            if extra:
+                new.dismiss()  # it exits at end of file; subprocess reaps it later
+                return
 
     def close(self) -> None:
         """Dismiss every spare and reap them."""
@@ -171,7 +211,8 @@ class Spares:
         if self._refiller is not None:
             self._refiller.join()
         with self._lock:
-            waiting, self._waiting = list(self._waiting.values()), {}
+            waiting = [s for queue in self._waiting.values() for s in queue]
+            self._waiting = {}
         for spare in waiting:
             spare.dismiss()
         for spare in waiting:

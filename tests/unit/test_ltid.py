@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from nbcli.daemons import robots
+from nbcli.daemons import ltid_withdraw, robots
 from nbcli.daemons.ltid_drives import Drive, due_unloads, scan_candidate, tpreq_drive
 from nbcli.daemons.ltid_mount import Mounter
 from nbcli.daemons.tldd import plan
@@ -340,3 +340,58 @@ def test_read_label_blank_labelled_and_busy(lib: Library) -> None:
     assert e.value.status == MEDIA_IN_USE
     w.close()
     assert robots.read_label(d).recmid == "ABC123"
+
+
+def test_withdraw_refuses_a_held_drive_then_sends_cartridges_home_and_forgets(
+        world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    """nbemmcmd -deletealldevices' begin and end (ltid_withdraw): 97 while a job holds a
+    drive, nothing marked; then the idle loaded drives are emptied and forgotten, learn()
+    leaves them out during the hold, and a mount of one is refused (227) without a move."""
+    m, ports, _ = world
+    m.mount(7, "0000L6", "A00000L6", DRIVES[0], "w")
+    m.mount(8, "0001L6", "A00001L6", DRIVES[1], "w")
+    m.unmount(8, DRIVES[1])
+    with pytest.raises(NbuError) as e:
+        ltid_withdraw.begin(m, list(DRIVES))
+    assert e.value.status == MEDIA_IN_USE and "job 7" in str(e.value)
+    assert m.deleting == {} and sorted(m.drives) == list(DRIVES)
+    assert where(lib, "A00001L6") == ("drive", 1)  # nothing moved on a refusal
+    m.unmount(7, DRIVES[0])
+    out = ltid_withdraw.begin(m, list(DRIVES))
+    assert out == [{"drive": DRIVES[0], "media_id": "0000L6", "barcode": "A00000L6",
+                    "home": True},
+                   {"drive": DRIVES[1], "media_id": "0001L6", "barcode": "A00001L6",
+                    "home": True}]
+    assert where(lib, "A00000L6") == ("slot", 1) and where(lib, "A00001L6") == ("slot", 2)
+    assert m.drives == {} and m.status() == {"drives": [], "pending": []}
+    m.learn()  # nbemm still lists them (its delete runs now): left out
+    assert m.drives == {}
+    moves = ports.moves
+    with pytest.raises(NbuError) as e:
+        m.mount(9, "0000L6", "A00000L6", DRIVES[0], "r")
+    assert e.value.status == NO_ENTITY and ports.moves == moves
+    ports.drives = []  # nbemm deleted them
+    ltid_withdraw.end(m, list(DRIVES))
+    assert m.deleting == {} and m.drives == {}
+    with pytest.raises(NbuError) as e:
+        m.mount(9, "0000L6", "A00000L6", DRIVES[0], "r")
+    assert e.value.status == NO_ENTITY and "not configured on this host" in str(e.value)
+
+
+def test_withdraw_puts_everything_back_when_a_move_fails(
+        world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    m, ports, _ = world
+    m.mount(7, "0000L6", "A00000L6", DRIVES[0], "w")
+    m.unmount(7, DRIVES[0])
+
+    def broken(rn: int, drnum: int) -> None:
+        raise NbuError(MEDIA_REQUEST_FAILED, "the robot is jammed")
+
+    ports.robot_unmount = broken  # type: ignore[method-assign]
+    with pytest.raises(NbuError) as e:
+        ltid_withdraw.begin(m, list(DRIVES))
+    assert e.value.status == MEDIA_REQUEST_FAILED
+    assert m.deleting == {} and sorted(m.drives) == list(DRIVES)
+    assert where(lib, "A00000L6") == ("drive", 0)
+    ltid_withdraw.end(m, list(DRIVES))  # nbemm deleted nothing: the drives stay
+    assert sorted(m.drives) == list(DRIVES)
