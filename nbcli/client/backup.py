@@ -71,10 +71,12 @@ class _Problems:
 def run_backup(spec: BackupSpec, sink: Sink, report: Callable[[str], None], *,
                on_entries: Callable[[list[Entry]], None] | None = None,
                on_file: Callable[[bytes], None] | None = None,
-               tick: Callable[[], None] | None = None) -> BackupResult:
-    """Write the whole image to `sink` (end-of-archive blocks included)."""
+               tick: Callable[[], None] | None = None,
+               checksummed: bool = True) -> BackupResult:
+    """Write the whole image to `sink` (end-of-archive blocks included); `checksummed=False`
+    for a sink that proves its own integrity (a sealed stream: the result's checksum is "")."""
     problems = _Problems(report)
-    out = BlockBuffer(sink, spec.block_size, on_flush=tick)
+    out = BlockBuffer(sink, spec.block_size, on_flush=tick, checksummed=checksummed)
     walker = Walker(problems, spec.exclude, spec.cross_mount_points, spec.include)
     writer = ImageWriter(out, problems, since=spec.since, tir=spec.tir,
                          on_entries=on_entries, on_file=on_file)

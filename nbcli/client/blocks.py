@@ -5,8 +5,11 @@ are packed into it, file data is read into it with os.readv, many small files sh
 and each full block goes to the sink in one call (sendall to bptm, or write to stdout). No
 Python object is made per data byte range beyond the memoryview slice a read needs.
 
-Every byte that leaves is added to a running zlib.crc32 (the image checksum bpdbm records) and
-counted. Offsets in the stream are `tell()`: what was flushed plus what is buffered.
+Every byte that leaves is counted and, unless the stream is sealed, added to a running
+zlib.crc32, which bpbrm compares with the CRC bptm computed of what it received (a sealed
+stream, nbcli.net.sealed, carries its own proof that every byte arrived, in order: AES-GCM's
+tags and numbered frames, so a second checksum of it would only cost the client CPU).
+Offsets in the stream are `tell()`: what was flushed plus what is buffered.
 Headers always start on a 512-byte boundary, and block_size is a multiple of 512, so a header
 block never straddles two blocks. Imports only nbcli.client.tarstream.
 """
@@ -38,7 +41,7 @@ class BlockBuffer:
     """Fills block-sized buffers and hands each full one to `sink`."""
 
     def __init__(self, sink: Sink, block_size: int = 1 << 20,
-                 on_flush: Callable[[], None] | None = None) -> None:
+                 on_flush: Callable[[], None] | None = None, checksummed: bool = True) -> None:
         if block_size <= 0 or block_size % BLOCK:
             raise ValueError(f"block size {block_size} is not a multiple of {BLOCK}")
         self.sink = sink
@@ -48,6 +51,7 @@ class BlockBuffer:
         self.pos = 0
         self.flushed = 0
         self.crc = 0
+        self.checksummed = checksummed
         self.on_flush = on_flush
 
     def tell(self) -> int:
@@ -58,7 +62,8 @@ class BlockBuffer:
         if not self.pos:
             return
         block = self.mv[:self.pos]
-        self.crc = zlib.crc32(block, self.crc)
+        if self.checksummed:
+            self.crc = zlib.crc32(block, self.crc)
         self.sink(block)
         self.flushed += self.pos
         self.pos = 0
@@ -130,4 +135,5 @@ class BlockBuffer:
 
     @property
     def checksum(self) -> str:
-        return f"crc32:{self.crc:08x}"
+        """crc32:xxxxxxxx, or "" for a stream that was not checksummed (a sealed one)."""
+        return f"crc32:{self.crc:08x}" if self.checksummed else ""

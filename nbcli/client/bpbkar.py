@@ -32,7 +32,7 @@ from nbcli.client.blocks import Sink
 from nbcli.client.identity import become
 from nbcli.client.tarstream import BLOCK
 from nbcli.config import HostConfig
-from nbcli.net import client, dte
+from nbcli.net import client, dte, sealed
 from nbcli.status import (
     FILE_WRITE_FAILED,
     INVALID_FILELIST,
@@ -215,7 +215,9 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
 
         result = run_backup(spec, _socket_sink(data.sock),
                             lambda text: ctl.report("Warning", text),
-                            on_entries=on_entries, tick=ctl.check)
+                            on_entries=on_entries, tick=ctl.check,
+                            # a sealed stream proves bptm got every byte, in order: no CRC
+                            checksummed=not isinstance(data.sock, sealed.SealedSocket))
         try:
             data.sock.shutdown(socket.SHUT_WR)  # bptm child sees EOF after the last byte
         except OSError:

@@ -1,8 +1,9 @@
 """bpbrm's backup: bpbkar on the client, bptm here, metadata to bpdbm, the verdict to nbjm.
 
 The job succeeds only when both agents say so and agree on the image: bpbkar's stream checksum
-and length must equal what bptm wrote. Then bpbrm tells bptm to commit; otherwise to abort, and
-no image is left on the storage unit (bpbrm removes bptm's fragments itself if bptm died).
+and length must equal what bptm wrote (a sealed stream's length alone: its AES-GCM frames
+already proved that bptm received every byte bpbkar sent, in order, and bpbkar sends no CRC). Then bpbrm tells bptm to commit; otherwise to abort,
+and no image is left on the storage unit (bpbrm removes bptm's fragments itself if bptm died).
 """
 
 from __future__ import annotations
@@ -156,8 +157,9 @@ class Backup:
         if self.failure is not None:
             return self.failure.status
         kar, tm = self.bpbkar_done or {}, self.bptm_done or {}
-        if (kar.get("checksum"), kar.get("stream_bytes")) != \
-                (tm.get("checksum"), tm.get("stream_bytes")):
+        sealed = kar.get("dte") is True and kar.get("checksum") == ""
+        if (None if sealed else kar.get("checksum"), kar.get("stream_bytes")) != \
+                (None if sealed else tm.get("checksum"), tm.get("stream_bytes")):
             self.fail(NbuError(MEDIA_WRITE_ERROR,
                                f"image check failed: bpbkar sent {kar.get('stream_bytes')} "
                                    f"bytes {kar.get('checksum')}, bptm wrote "

@@ -35,6 +35,17 @@ def test_blocks_leave_whole_with_a_running_crc() -> None:
         BlockBuffer(lambda b: None, block_size=1000)
 
 
+def test_a_sealed_streams_blocks_carry_no_crc() -> None:
+    """checksummed=False (the sink is a sealed stream): the same blocks, no CRC computed."""
+    sent: list[bytes] = []
+    out = BlockBuffer(lambda b: sent.append(bytes(b)), block_size=1024, checksummed=False)
+    out.put(b"x" * 3000)
+    out.finish()
+    stream = b"".join(sent)
+    assert stream[:3000] == b"x" * 3000 and not stream[3000:].strip(b"\0")
+    assert out.tell() == len(stream) and out.crc == 0 and out.checksum == ""
+
+
 def test_walk_emits_each_folders_entries_together(tmp_path: Path) -> None:
     for d in ("a/x", "a/y", "b"):
         (tmp_path / d).mkdir(parents=True)
