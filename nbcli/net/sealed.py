@@ -29,7 +29,7 @@ end of the TCP stream (tar-restore hangs up after a restore without having sent 
 go through it, so the code that moves images (bpbkar, the bptm child, tar-restore) is the
 same for a sealed stream as for a clear one.
 
-Place: net floor; imports status only.
+Place: net floor; imports nbcli.net.conn and nbcli.status (the AEAD is the cryptography package's).
 """
 
 from __future__ import annotations
