@@ -30,8 +30,7 @@ HOLD = 120.0  # seconds learn() leaves drives out while nbemm deletes them (nbem
 
 def begin(m: Mounter, names: list[str]) -> list[dict[str, Any]]:
     """Withdraw and empty the drives `names`; what each held: [{drive, media_id, barcode,
-    home}]
-    (home False: the cartridge stayed in a standalone drive)."""
+    home}] (home False: the cartridge stayed in a standalone drive)."""
     drives = _withdraw(m, names)
     out: list[dict[str, Any]] = []
     try:
