@@ -1,0 +1,109 @@
+"""A man in the middle of a real job's sealed image stream (three enrolled hosts, real daemons).
+
+The client's agents are pointed at a relay for the media server (its [hosts] entry: agents read
+bp.toml per job; the daemons keep the one they started with), and the relay forwards to the
+media server's PBX from the client's address. Through a faithful relay a backup ends 0: the
+path works. When the relay changes one byte of the image on the way, bptm's child finds a frame
+whose tag fails: the job ends 40 with the reason in bptm's log, and no image and no fragment
+are left. The stream carries no byte of the file in the clear either way.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nbcli import config
+from tests.conftest import Host, running_three
+from tests.flowkit import add_policy, add_stu, last_jobid, marked_data
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="three hosts on loopback need root")
+
+FLIP_AT = 300 * 1024  # well inside the image: past the hello, the salts and the proof
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
+    yield from running_three(tmp_path_factory.mktemp("tamper"))
+
+
+class Relay:
+    """TCP from 127.0.0.4 to the media server's PBX, from the client's address; with `flip`,
+    one byte of the client-to-media direction at FLIP_AT is changed."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.flip = False
+        self.seen = bytearray()
+        self.socks: list[socket.socket] = []
+        self.listener = socket.create_server(("127.0.0.4", 0))
+        self.address = self.listener.getsockname()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(self.target, source_address=("127.0.0.3", 0))
+            self.socks += (near, far)
+            threading.Thread(target=self._pump, args=(near, far, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(far, near, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, outbound: bool) -> None:
+        moved = 0
+        try:
+            while data := src.recv(1 << 16):
+                if outbound:
+                    self.seen += data
+                    if self.flip and moved <= FLIP_AT < moved + len(data):
+                        at = FLIP_AT - moved
+                        data = data[:at] + bytes([data[at] ^ 0x40]) + data[at + 1:]
+                moved += len(data)
+                dst.sendall(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # the other end went: close() tidies up
+
+    def close(self) -> None:
+        self.listener.close()
+        for s in self.socks:
+            s.close()
+
+
+def test_a_changed_byte_in_a_real_jobs_sealed_stream_fails_the_job(
+        hosts: dict[str, Host], tmp_path: Path) -> None:
+    master, media, client = hosts["master"], hosts["media"], hosts["client"]
+    marker = marked_data(tmp_path, "payroll.txt", 65536)  # 2 MiB of one marked file
+    stu = tmp_path / "stu"
+    add_stu(master, "disk1", stu)
+    add_policy(master, "sealed", "disk1", ["client"], [str(tmp_path / "data")])
+    relay = Relay(media.cfg.address_of("media"))
+    cfg = config.load(client.cfg.root)
+    cfg.data["hosts"]["media"] = f"{relay.address[0]}:{relay.address[1]}"
+    cfg.save()
+    try:
+        r = master.run("bpbackup", "-i", "-p", "sealed", "-s", "full", "-w")
+        assert r.returncode == 0, r.stderr  # a faithful relay: the path itself works
+        good = master.run("bpimagelist", "-U", "-policy", "sealed").stdout
+        assert len(relay.seen) > FLIP_AT + (1 << 20) and marker not in relay.seen
+        before = sorted(p.name for p in stu.iterdir())
+
+        relay.flip = True
+        r = master.run("bpbackup", "-i", "-p", "sealed", "-s", "full", "-w", check=False)
+        assert r.returncode == 40, (r.returncode, r.stderr)
+        jobid = last_jobid(master)
+        details = master.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+        assert ",40," in details
+        assert "failed its integrity check" in media.log("bptm")
+        # nothing of the refused image is kept: the catalog and the storage unit as before
+        assert master.run("bpimagelist", "-U", "-policy", "sealed").stdout == good
+        assert sorted(p.name for p in stu.iterdir()) == before
+    finally:
+        relay.close()
