@@ -20,7 +20,7 @@ import pytest
 
 from nbcli import config
 from tests.conftest import Host, running_three
-from tests.flowkit import add_policy, add_stu, last_jobid, marked_data
+from tests.flowkit import add_policy, add_stu, last_jobid, marked_data, rename_file
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="three hosts on loopback need root")
 
@@ -38,7 +38,9 @@ class Relay:
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        self.flip = False
+        self.flip = False  # client to media (a backup's image)
+        self.flip_back = False  # media to client (a restore's)
+        self.flip_at = FLIP_AT
         self.seen = bytearray()
         self.socks: list[socket.socket] = []
         self.listener = socket.create_server(("127.0.0.4", 0))
@@ -62,19 +64,33 @@ class Relay:
             while data := src.recv(1 << 16):
                 if outbound:
                     self.seen += data
-                    if self.flip and moved <= FLIP_AT < moved + len(data):
-                        at = FLIP_AT - moved
-                        data = data[:at] + bytes([data[at] ^ 0x40]) + data[at + 1:]
+                if (self.flip if outbound else self.flip_back) and \
+                        moved <= self.flip_at < moved + len(data):
+                    at = self.flip_at - moved
+                    data = data[:at] + bytes([data[at] ^ 0x40]) + data[at + 1:]
                 moved += len(data)
                 dst.sendall(data)
             dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # the other end went: close() tidies up
+        except OSError:  # one end went: the other sees its connection go, as through a host
+            for sock in (src, dst):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def close(self) -> None:
         self.listener.close()
         for s in self.socks:
             s.close()
+
+
+def through_relay(media: Host, client: Host) -> Relay:
+    """The client's agents reach the media server through a new relay from now on."""
+    relay = Relay(media.cfg.address_of("media"))
+    cfg = config.load(client.cfg.root)
+    cfg.data["hosts"]["media"] = f"{relay.address[0]}:{relay.address[1]}"
+    cfg.save()
+    return relay
 
 
 def test_a_changed_byte_in_a_real_jobs_sealed_stream_fails_the_job(
@@ -84,10 +100,7 @@ def test_a_changed_byte_in_a_real_jobs_sealed_stream_fails_the_job(
     stu = tmp_path / "stu"
     add_stu(master, "disk1", stu)
     add_policy(master, "sealed", "disk1", ["client"], [str(tmp_path / "data")])
-    relay = Relay(media.cfg.address_of("media"))
-    cfg = config.load(client.cfg.root)
-    cfg.data["hosts"]["media"] = f"{relay.address[0]}:{relay.address[1]}"
-    cfg.save()
+    relay = through_relay(media, client)
     try:
         r = master.run("bpbackup", "-i", "-p", "sealed", "-s", "full", "-w")
         assert r.returncode == 0, r.stderr  # a faithful relay: the path itself works
@@ -105,5 +118,33 @@ def test_a_changed_byte_in_a_real_jobs_sealed_stream_fails_the_job(
         # nothing of the refused image is kept: the catalog and the storage unit as before
         assert master.run("bpimagelist", "-U", "-policy", "sealed").stdout == good
         assert sorted(p.name for p in stu.iterdir()) == before
+    finally:
+        relay.close()
+
+
+@pytest.mark.parametrize("flip_at,status", [(FLIP_AT, 186), (3 << 19, 183)])
+def test_a_changed_byte_in_a_real_restores_sealed_stream_fails_it(
+        hosts: dict[str, Host], tmp_path: Path, flip_at: int, status: int) -> None:
+    """tar-restore takes nothing from a frame whose tag fails: a change in the first frame
+    leaves it no data at all (186), one in a later frame an archive cut short (183)."""
+    master, media, client = hosts["master"], hosts["media"], hosts["client"]
+    marker = marked_data(tmp_path, "ledger.txt", 65536)
+    policy = f"sealed_{flip_at}"
+    add_stu(master, policy, tmp_path / "stu")
+    add_policy(master, policy, policy, ["client"], [str(tmp_path / "data")])
+    relay = through_relay(media, client)
+    try:
+        master.run("bpbackup", "-i", "-p", policy, "-s", "full", "-w")
+        relay.flip_back, relay.flip_at = True, flip_at
+        into = tmp_path / "restored"
+        ren = rename_file(tmp_path / "ren", [(tmp_path / "data", into)])
+        r = master.run("bprestore", "-C", "client", "-R", str(ren), "-w",
+                       str(tmp_path / "data"), check=False)
+        assert r.returncode == status, (r.returncode, r.stderr)
+        assert "failed its integrity check" in client.log("tar-restore")
+        # no file with changed bytes, and no temporary file, is left in the destination
+        left = [p for p in into.rglob("*") if p.is_file()] if into.exists() else []
+        assert all(p.read_bytes() == marker * 65536 for p in left), left
+        assert not [p for p in left if p.name.startswith(".nbtr")]
     finally:
         relay.close()
