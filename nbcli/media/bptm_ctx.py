@@ -80,6 +80,23 @@ def wait_readable(ctx: Ctx, fileobj: object, timeout: float) -> bool:
         sel.close()
 
 
+def reap_watching(ctx: Ctx, pid: int) -> int:
+    """Wait for bptm child to end while watching bpbrm: a restore's child may be blocked
+    sending to a tar-restore that stopped reading but kept its connection, and bpbrm's abort
+    must still end it at once (Aborted here; the caller kills the child) rather than after
+    bpbrm's 30 seconds. Its exit code, -signal if killed."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # no pidfd (a kernel before 5.3): wait as before
+        return reap(pid)
+    try:
+        while not wait_readable(ctx, pidfd, 5.0):
+            pass
+    finally:
+        os.close(pidfd)
+    return reap(pid)
+
+
 def reap(pid: int, kill: bool = False) -> int:
     """Wait for bptm child (killing it first if asked); its exit code, -signal if killed."""
     if kill:

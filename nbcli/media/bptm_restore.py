@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from nbcli.log import log_peak
 from nbcli.media import dataservice, storage
 from nbcli.media.agent import die_with_parent
-from nbcli.media.bptm_ctx import Ctx, reap, wait_readable
+from nbcli.media.bptm_ctx import Ctx, reap, reap_watching, wait_readable
 from nbcli.media.ring import Producer, Ring, RingBroken
 from nbcli.net import client
 from nbcli.net.service import Registration
@@ -112,7 +112,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                 child_main(ctx, ring, tar)
             tar.close()
             read = fill(ctx, ring.producer(), DiskReaders(readers), images)
-            code = reap(child)
+            code = reap_watching(ctx, child)
             child = 0
             status = 0 if code == 0 else 24
             ctx.step(15, f"restore data sent ({read} bytes read from disk); bptm child "

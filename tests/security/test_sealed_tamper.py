@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class Relay:
         self.flip = False  # client to media (a backup's image)
         self.flip_back = False  # media to client (a restore's)
         self.flip_at = FLIP_AT
+        # a client gone silent: when it hangs up, the media server's side is kept open and
+        # no longer read, as a hung host or a middlebox would leave it
+        self.keep_far_open = False
         self.seen = bytearray()
         self.socks: list[socket.socket] = []
         self.listener = socket.create_server(("127.0.0.4", 0))
@@ -72,6 +76,8 @@ class Relay:
                 dst.sendall(data)
             dst.shutdown(socket.SHUT_WR)
         except OSError:  # one end went: the other sees its connection go, as through a host
+            if self.keep_far_open and not outbound:
+                return  # bptm's side stays open and unread
             for sock in (src, dst):
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
@@ -146,5 +152,30 @@ def test_a_changed_byte_in_a_real_restores_sealed_stream_fails_it(
         left = [p for p in into.rglob("*") if p.is_file()] if into.exists() else []
         assert all(p.read_bytes() == marker * 65536 for p in left), left
         assert not [p for p in left if p.name.startswith(".nbtr")]
+    finally:
+        relay.close()
+
+
+def test_bptm_does_not_hang_on_a_client_that_keeps_its_connection_but_stops_reading(
+        hosts: dict[str, Host], tmp_path: Path) -> None:
+    """tar-restore fails on a changed frame and exits, but its connection to the media server
+    stays open and unread (the relay holds it): bptm's child is stuck sending into it. bpbrm's
+    abort must end bptm then, not after the 30 seconds bpbrm gives it before a kill."""
+    master, media, client = hosts["master"], hosts["media"], hosts["client"]
+    marked_data(tmp_path, "big.bin", 1 << 19)  # 16 MiB: more than the sockets' buffers hold
+    add_stu(master, "stall", tmp_path / "stu")
+    add_policy(master, "stall", "stall", ["client"], [str(tmp_path / "data")])
+    relay = through_relay(media, client)
+    try:
+        master.run("bpbackup", "-i", "-p", "stall", "-s", "full", "-w")
+        relay.flip_back, relay.keep_far_open = True, True
+        ren = rename_file(tmp_path / "ren", [(tmp_path / "data", tmp_path / "restored")])
+        started = time.monotonic()
+        r = master.run("bprestore", "-C", "client", "-R", str(ren), "-w",
+                       str(tmp_path / "data"), check=False)
+        took = time.monotonic() - started
+        assert r.returncode == 186, (r.returncode, r.stderr)
+        assert took < 20, f"the restore took {took:.0f} s: bptm waited for bpbrm's kill"
+        assert "bpbrm asked to abort" in media.log("bptm")
     finally:
         relay.close()
