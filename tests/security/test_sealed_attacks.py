@@ -1,0 +1,161 @@
+"""Attacks on a job's data service and its sealed image stream (nbcli.net.sealed,
+nbcli.media.dataservice), as a stranger on the network or a local user would try them: none may
+hold the service past its handshake timeout, make it raise, or make the real job fail.
+
+Real sockets throughout; the tests that go through PBX start one all-in-one host's PBX."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from nbcli.media import dataservice
+from nbcli.net import client, sealed
+from nbcli.net.conn import Connection
+from nbcli.net.service import Accepted, Registration
+from nbcli.wire import frames
+from tests.conftest import Host
+
+SECRET = "ab" * 32
+LOG = logging.getLogger("test.sealed_attacks")
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """A real TCP connection on loopback: (the stranger's end, the service's end)."""
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        a = socket.create_connection(srv.getsockname())
+        b, _ = srv.accept()
+    yield a, b
+    a.close()
+    b.close()
+
+
+def in_thread(target: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    out: list[object] = []
+    t = threading.Thread(target=lambda: out.append(target()), daemon=True)
+    t.start()
+    return t, out
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with an RST (SO_LINGER 0), as a stranger that hangs up hard."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+# --- the handshake alone ------------------------------------------------------------------------
+
+def test_a_stranger_that_resets_after_its_hello_is_refused_not_raised(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    """The service's salt cannot be sent (the stranger reset the connection): a refusal, not an
+    error that would end the accept loop and with it the job (bptm child's 40)."""
+    a, b = pair
+    reset(a)
+    time.sleep(0.1)  # the RST reaches b
+    assert sealed.seal_service(Connection(b, "stranger"), SECRET, sealed.new_salt(), 1) is False
+
+
+def test_a_stranger_trickling_a_proof_is_cut_off_at_the_timeout(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    """A header that announces a proof, then one byte every 0.3 s: the handshake timeout is
+    the whole proof's, not each read's (that would be 60 reads of 1 s: a minute, not 1 s)."""
+    a, b = pair
+    conn = Connection(b, "stranger")
+    t, out = in_thread(lambda: sealed.seal_service(conn, SECRET, sealed.new_salt(), 1.0))
+    start = time.monotonic()
+    a.sendall(sealed.HEADER.pack(len(sealed.PROOF), 0))
+    for _ in range(len(sealed.PROOF) + sealed.TAG):
+        if not t.is_alive():
+            break
+        a.sendall(b"x")
+        time.sleep(0.3)
+    t.join(30)
+    conn.close()
+    assert out == [False]
+    assert time.monotonic() - start < 3
+
+
+# --- the data service through PBX -----------------------------------------------------------------
+
+@pytest.fixture
+def pbx(daemons: Callable[..., Host]) -> Host:
+    return daemons("bpjobd")
+
+
+def stranger_hello(host: Host, service: str, **fields: object) -> socket.socket:
+    """A plain TCP connection to PBX's port that says a hello for `service`."""
+    cfg = host.cfg
+    sock = socket.create_connection(("127.0.0.1", cfg.pbx_port), timeout=10)
+    sock.sendall(frames.encode(frames.hello(service, "stranger", **fields)))
+    return sock
+
+
+def handed_over(reg: Registration) -> bool:
+    """PBX has handed a connection to `reg` (it waits in the registration socket)."""
+    import select
+    return bool(select.select([reg.fileno()], [], [], 0)[0])
+
+
+def test_a_stranger_that_hangs_up_before_it_is_taken_does_not_end_the_wait(
+        pbx: Host) -> None:
+    """A local user says a hello for the job's service and closes at once: when the service
+    comes to it, its answer cannot be sent - that connection is gone, not the agent's, and the
+    service must go on waiting (it returned None, and bptm failed the job with 54)."""
+    cfg = pbx.cfg
+    reg = Registration(cfg.paths, "bptm.881", cfg.client_name)
+    secret = dataservice.new_secret()
+    try:
+        local = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        local.connect(str(cfg.paths.pbx_socket))
+        local.sendall(frames.encode(frames.hello("bptm.881", "stranger", secret="0" * 64)))
+        local.close()
+        deadline = time.monotonic() + 10
+        while not handed_over(reg) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        t, out = in_thread(lambda: dataservice.accept_agent(reg, secret, 20, LOG))
+        agent = client.connect(cfg, cfg.client_name, "bptm.881", secret=secret)
+        t.join(20)
+        (accepted,) = out
+        assert isinstance(accepted, Accepted) and accepted.hello["secret"] == secret
+        accepted.conn.close()
+        agent.close()
+    finally:
+        reg.close()
+
+
+def test_silent_sealed_strangers_do_not_hold_the_agent_back(
+        pbx: Host, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strangers that say a sealed hello and then nothing each hold their handshake for
+    HANDSHAKE_TIMEOUT. One after another, three of them outlast the agent's own wait for its
+    hello's answer (HELLO_TIMEOUT, 30 s) and thirty the job's (ACCEPT_TIMEOUT): the agent must
+    be taken while they wait, not after them."""
+    monkeypatch.setattr(dataservice, "HANDSHAKE_TIMEOUT", 3.0)
+    cfg = pbx.cfg
+    reg = Registration(cfg.paths, "bptm.882", cfg.client_name)
+    secret = dataservice.new_secret()
+    strangers: list[socket.socket] = []
+    try:
+        t, out = in_thread(lambda: dataservice.accept_agent(reg, secret, 30, LOG))
+        strangers = [stranger_hello(pbx, "bptm.882", sealed=sealed.new_salt())
+                     for _ in range(3)]
+        time.sleep(0.3)  # they are handed over first
+        start = time.monotonic()
+        agent = client.connect(cfg, cfg.client_name, "bptm.882", secret=secret)
+        t.join(30)
+        took = time.monotonic() - start
+        (accepted,) = out
+        assert isinstance(accepted, Accepted) and accepted.hello["secret"] == secret
+        assert took < 2.5, f"the agent waited {took:.1f} s behind silent strangers"
+        accepted.conn.close()
+        agent.close()
+    finally:
+        for s in strangers:
+            s.close()
+        reg.close()
