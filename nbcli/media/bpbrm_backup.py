@@ -2,8 +2,9 @@
 
 The job succeeds only when both agents say so and agree on the image: bpbkar's stream checksum
 and length must equal what bptm wrote (a sealed stream's length alone: its AES-GCM frames
-already proved that bptm received every byte bpbkar sent, in order, and bpbkar sends no CRC). Then bpbrm tells bptm to commit; otherwise to abort,
-and no image is left on the storage unit (bpbrm removes bptm's fragments itself if bptm died).
+already proved that bptm received every byte bpbkar sent, in order, and bpbkar sends no CRC).
+Then bpbrm tells bptm to commit; otherwise to abort, and no image is left on the storage unit
+(bpbrm removes bptm's fragments itself if bptm died).
 """
 
 from __future__ import annotations
