@@ -20,7 +20,7 @@ from nbcli.net import client, sealed
 from nbcli.net.conn import Connection
 from nbcli.net.service import Accepted, Registration
 from nbcli.wire import frames
-from tests.conftest import Host
+from tests.conftest import Host, running_three
 
 SECRET = "ab" * 32
 LOG = logging.getLogger("test.sealed_attacks")
@@ -158,4 +158,34 @@ def test_silent_sealed_strangers_do_not_hold_the_agent_back(
     finally:
         for s in strangers:
             s.close()
+        reg.close()
+
+
+# --- hosts not enrolled ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def plain_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
+    """master, media and client not enrolled: their control connections are plain TCP."""
+    yield from running_three(tmp_path_factory.mktemp("plain"), enrolled=False)
+
+
+def test_a_host_not_enrolled_does_not_seal_with_a_secret_that_crossed_in_the_clear(
+        plain_hosts: dict[str, Host]) -> None:
+    """Between hosts with no certificate, bpbrm hands the agent the job's secret over plain
+    TCP (bpcd): a stream sealed with it is readable by whoever saw that, and must not count as
+    encrypted (the job's DTE mode On). The agent goes in the clear, as before the sealed
+    stream, and says so."""
+    media, here = plain_hosts["media"].cfg, plain_hosts["client"].cfg
+    reg = Registration(media.paths, "bptm.883", media.client_name)
+    secret = dataservice.new_secret()
+    try:
+        t, out = in_thread(lambda: dataservice.accept_agent(reg, secret, 20, LOG))
+        agent = client.connect(here, "media", "bptm.883", secret=secret, direct=True)
+        t.join(20)
+        (accepted,) = out
+        assert isinstance(accepted, Accepted)
+        assert agent.encrypted is False and not isinstance(agent.sock, sealed.SealedSocket)
+        accepted.conn.close()
+        agent.close()
+    finally:
         reg.close()
