@@ -96,7 +96,7 @@ def _first_of_many(reg: Registration, timeout: float, log: logging.Logger,
                    wanted: Callable[[Accepted], bool], why: str) -> Accepted | None:
     """`_first`, each check in a thread (HANDSHAKES_MAX at once): a slow stranger holds its
     own handshake, not the next connection's. Those still under way when it returns are cut
-    (their sockets shut down) and closed by their threads."""
+    (their sockets shut down), and their threads close them."""
     deadline = time.monotonic() + timeout
     lock = threading.Lock()
     won: list[Accepted] = []
@@ -152,14 +152,16 @@ def _first_of_many(reg: Registration, timeout: float, log: logging.Logger,
                 with lock:
                     running[t] = accepted.conn.sock.dup()
                 t.start()
-        with lock:
+        with lock:  # the probes of the checks still under way are ours to cut and close now
             over.set()
             cut = list(running.items())
+            running.clear()
         for _, probe in cut:
             try:
                 probe.shutdown(socket.SHUT_RDWR)  # its read ends now: the thread closes it
             except OSError:
                 pass
+            probe.close()
         for t, _ in cut:
             t.join(1.0)
         return won[0] if won else None
