@@ -293,8 +293,12 @@ class SealedSocket(socket.socket):
         if self._read_exact(memoryview(header), deadline) < HEADER.size:
             return False
         n, _ = parse_header(bytes(header))
-        body = self._in[:n + TAG]
-        if n != len(PROOF) or self._read_exact(body, deadline) < len(body):
+        if n != len(PROOF):
+            return False
+        # a buffer of the proof's size, not the 1 MiB frame buffer: the data service checks
+        # many strangers' proofs at once (nbcli.media.dataservice.HANDSHAKES_MAX)
+        body = memoryview(bytearray(n + TAG))
+        if self._read_exact(body, deadline) < len(body):
             return False
         proof = bytearray(n)
         try:

@@ -7,6 +7,7 @@ Real sockets throughout; the tests that go through PBX start one all-in-one host
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import struct
 import threading
@@ -80,6 +81,20 @@ def test_a_stranger_trickling_a_proof_is_cut_off_at_the_timeout(
     conn.close()
     assert out == [False]
     assert time.monotonic() - start < 3
+
+
+def test_a_strangers_proof_costs_the_service_no_frame_buffer(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    """Proofs are checked many at once: a stranger's garbage proof must not make the service
+    allocate a 1 MiB frame buffer for it."""
+    a, b = pair
+    conn = Connection(b, "stranger")
+    a.sendall(sealed.HEADER.pack(len(sealed.PROOF), 0) + os.urandom(len(sealed.PROOF)
+                                                                 + sealed.TAG))
+    assert sealed.seal_service(conn, SECRET, sealed.new_salt(), 5) is False
+    assert isinstance(conn.sock, sealed.SealedSocket)
+    assert conn.sock._in_buf is None and conn.sock._plain_buf is None
+    conn.close()
 
 
 # --- the data service through PBX -----------------------------------------------------------------
