@@ -75,6 +75,13 @@ def accept_server(reg: Registration, cfg: HostConfig, timeout: float,
     return _first(reg, timeout, log, server, "not a server of this host")
 
 
+def _who(accepted: Accepted) -> str:
+    """Who a refused peer is, for the log: its hello's host name is the stranger's own words,
+    so a line break or other control character in it is escaped (no forged log lines)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1]
+                   for c in trust.describe(accepted.conn))
+
+
 def _first(reg: Registration, timeout: float, log: logging.Logger,
            wanted: Callable[[Accepted], bool], why: str) -> Accepted | None:
     deadline = time.monotonic() + timeout
@@ -87,7 +94,7 @@ def _first(reg: Registration, timeout: float, log: logging.Logger,
         if wanted(accepted):
             return accepted
         log.warning("refused a connection to %s from %s: %s", reg.service,
-                    trust.describe(accepted.conn), why)
+                    _who(accepted), why)
         accepted.conn.close()
     return None
 
@@ -120,7 +127,7 @@ def _first_of_many(reg: Registration, timeout: float, log: logging.Logger,
         if not taken:
             if not ok:
                 log.warning("refused a connection to %s from %s: %s", reg.service,
-                            trust.describe(accepted.conn), why)
+                            _who(accepted), why)
             accepted.conn.close()
         try:
             wake_w.send(b".")

@@ -104,11 +104,12 @@ def pbx(daemons: Callable[..., Host]) -> Host:
     return daemons("bpjobd")
 
 
-def stranger_hello(host: Host, service: str, **fields: object) -> socket.socket:
-    """A plain TCP connection to PBX's port that says a hello for `service`."""
+def stranger_hello(host: Host, service: str, name: str = "stranger",
+                   **fields: object) -> socket.socket:
+    """A plain TCP connection to PBX's port that says a hello for `service`, as host `name`."""
     cfg = host.cfg
     sock = socket.create_connection(("127.0.0.1", cfg.pbx_port), timeout=10)
-    sock.sendall(frames.encode(frames.hello(service, "stranger", **fields)))
+    sock.sendall(frames.encode(frames.hello(service, name, **fields)))
     return sock
 
 
@@ -143,6 +144,24 @@ def test_a_stranger_that_hangs_up_before_it_is_taken_does_not_end_the_wait(
         agent.close()
     finally:
         reg.close()
+
+
+def test_a_strangers_host_name_cannot_forge_a_log_line(
+        pbx: Host, caplog: pytest.LogCaptureFixture) -> None:
+    """The refusal names the stranger by its hello's host: its own words, line breaks and all
+    - they must not start a line of bptm's log that looks like bptm's own."""
+    cfg = pbx.cfg
+    reg = Registration(cfg.paths, "bptm.884", cfg.client_name)
+    forged = "00:00:00.000 [1] <2> bptm child: the agent is in"
+    try:
+        t, out = in_thread(lambda: dataservice.accept_agent(reg, SECRET, 3, LOG))
+        with stranger_hello(pbx, "bptm.884", f"evil\n{forged}", secret="0" * 64):
+            t.join(10)
+    finally:
+        reg.close()
+    assert out == [None]
+    (refused,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert forged in refused and "\n" not in refused
 
 
 def test_silent_sealed_strangers_do_not_hold_the_agent_back(
