@@ -20,6 +20,7 @@ from nbcli.media import dataservice
 from nbcli.net import client, sealed
 from nbcli.net.conn import Connection
 from nbcli.net.service import Accepted, Registration
+from nbcli.status import HANDSHAKE_FAILED, NbuError
 from nbcli.wire import frames
 from tests.conftest import Host, running_three
 
@@ -95,6 +96,62 @@ def test_a_strangers_proof_costs_the_service_no_frame_buffer(
     assert isinstance(conn.sock, sealed.SealedSocket)
     assert conn.sock._in_buf is None and conn.sock._plain_buf is None
     conn.close()
+
+
+def test_a_service_that_answers_a_sealed_hello_otherwise_gets_nothing_in_the_clear(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    """A man in the middle answering the agent's sealed hello as a clear service would: the
+    agent refuses (26) and has sent nothing after its hello - no downgrade."""
+    agent_end, mitm = pair
+    Connection(mitm, "agent").send({"op": "clear"})
+    conn = Connection(agent_end, "bptm.1@media")
+    with pytest.raises(NbuError) as e:
+        sealed.seal_agent(conn, SECRET, sealed.new_salt(), 5)
+    assert e.value.status == HANDSHAKE_FAILED
+    mitm.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        mitm.recv(100)
+
+
+def sealed_pair(pair: tuple[socket.socket, socket.socket]
+                ) -> tuple[socket.socket, sealed.SealedSocket, bytes]:
+    """The agent's raw end, the service's sealed end, and their key."""
+    agent_end, service_end = pair
+    key = os.urandom(32)
+    return agent_end, sealed.SealedSocket(
+        service_end, sealed.Sealing(key, sealed.TO_AGENT, sealed.TO_SERVICE)), key
+
+
+def agent_frame(s: sealed.Sealing, payload: bytes, flags: int = 0) -> bytes:
+    out = memoryview(bytearray(len(payload) + sealed.TAG))
+    header, used = s.seal_into(payload, out, flags)
+    return header + bytes(out[:used])
+
+
+@pytest.mark.parametrize("header", [sealed.HEADER.pack(0xFFFFFFFF, 0),
+                                    sealed.HEADER.pack(sealed.FRAME_MAX + 1, 0),
+                                    sealed.HEADER.pack(10, 0x80)])
+def test_an_agent_with_the_key_cannot_announce_a_frame_we_do_not_send(
+        pair: tuple[socket.socket, socket.socket], header: bytes) -> None:
+    """Huge lengths and unknown flags fail before anything is allocated or read (bptm child
+    ends with 40), whoever sends them."""
+    agent_end, served, _ = sealed_pair(pair)
+    agent_end.sendall(header)
+    with pytest.raises(sealed.Broken):
+        served.recv(1 << 16)
+    served.close()
+
+
+def test_frames_after_the_last_are_never_read(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    """An agent sending on after its LAST frame: the stream has ended, and stays ended."""
+    agent_end, served, key = sealed_pair(pair)
+    s = sealed.Sealing(key, sealed.TO_SERVICE, sealed.TO_AGENT)
+    agent_end.sendall(agent_frame(s, b"image") + agent_frame(s, b"", sealed.LAST)
+                      + agent_frame(s, b"more after the end"))
+    assert served.recv(100) == b"image"
+    assert served.recv(100) == b"" and served.recv(100) == b""
+    served.close()
 
 
 # --- the data service through PBX -----------------------------------------------------------------
