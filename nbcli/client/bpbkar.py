@@ -206,7 +206,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
         become(msg.get("run_as"))
         ctl.step(11, "sending file metadata to bpbrm")
         ctl.step(12, "begin sending image data to bptm child"
-                     + ("" if cfg.is_local(host) else dte.described(encrypt)),
+                     + ("" if cfg.is_local(host) else dte.described(crossed_encrypted)),
                  dte=crossed_encrypted)
         def on_entries(entries: list[list[object]]) -> None:
             ctl.send({"op": "files", "entries": entries})

@@ -185,8 +185,9 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
                 become(run_as)
                 opened = destination_from_request(msg)
             # the job's DTE mode is what the stream did (sealed or not), as the image's is
+            # (and the details say what it did: not encrypted without a host certificate)
             reader = StreamReader(_watched(data.sock, ctl, "" if cfg.is_local(host)
-                                           else dte.described(encrypt), data.encrypted))
+                                           else dte.described(data.encrypted), data.encrypted))
             result = Untar(reader, opened[0], ctl.report, opened[1]).run()
     finally:
         if opened is not None:

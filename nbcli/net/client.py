@@ -75,7 +75,10 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     peer = f"{service}@{host}"
     certs = CertPaths(cfg.root)
     remote, enrolled = not cfg.is_local(host), certs.host_cert.exists()
-    sealed = remote and direct and encrypt and secret is not None
+    # Sealed only by an enrolled host: its PBX takes bpcd from other hosts in TLS alone, so the
+    # job's secret reached this agent encrypted. Without a certificate it came in plain TCP, and
+    # a stream sealed with it would be encrypted in name only (the job's DTE mode On).
+    sealed = remote and direct and encrypt and enrolled and secret is not None
     outbound = remote and encrypt and not enrolling and os.geteuid() != 0 and enrolled \
         and not sealed
     try:

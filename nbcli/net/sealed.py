@@ -38,6 +38,7 @@ import errno
 import os
 import socket
 import struct
+import time
 from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
@@ -260,10 +261,18 @@ class SealedSocket(socket.socket):
         self._start, self._end = 0, n
         return -1
 
-    def _read_exact(self, view: memoryview) -> int:
-        """Fill `view`: its length, or fewer bytes at the end of the stream."""
+    def _read_exact(self, view: memoryview, deadline: float | None = None) -> int:
+        """Fill `view`: its length, or fewer bytes at the end of the stream. TimeoutError past
+        `deadline` (time.monotonic), however the bytes trickle in."""
         got = 0
         while got < len(view):
+            if deadline is not None:
+                # The socket's timeout bounds each read, not all of them: a stranger sending
+                # a byte just inside it would hold the handshake for 60 of them.
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(errno.ETIMEDOUT, "the proof did not come in time")
+                super().settimeout(left)
             k = super().recv_into(view[got:], 0, socket.MSG_WAITALL)
             if not k:
                 break
@@ -276,14 +285,20 @@ class SealedSocket(socket.socket):
         header, used = self.sealing.seal_into(PROOF, self._out, 0, PROOF_DIRECTION)
         super().sendall(header + bytes(self._out[:used]))
 
-    def take_proof(self) -> bool:
-        """Whether the first frame is the agent's proof, sealed with this connection's key."""
+    def take_proof(self, timeout: float) -> bool:
+        """Whether the first frame, within `timeout` seconds, is the agent's proof, sealed
+        with this connection's key."""
+        deadline = time.monotonic() + timeout
         header = bytearray(HEADER.size)
-        if self._read_exact(memoryview(header)) < HEADER.size:
+        if self._read_exact(memoryview(header), deadline) < HEADER.size:
             return False
         n, _ = parse_header(bytes(header))
-        body = self._in[:n + TAG]
-        if n != len(PROOF) or self._read_exact(body) < len(body):
+        if n != len(PROOF):
+            return False
+        # a buffer of the proof's size, not the 1 MiB frame buffer: the data service checks
+        # many strangers' proofs at once (nbcli.media.dataservice.HANDSHAKES_MAX)
+        body = memoryview(bytearray(n + TAG))
+        if self._read_exact(body, deadline) < len(body):
             return False
         proof = bytearray(n)
         try:
@@ -324,12 +339,16 @@ def seal_service(conn: Connection, secret: str, agent_salt: str, timeout: float)
         key = connection_key(secret, agent_salt, salt)
     except NbuError:
         return False
-    conn.send({"op": "sealed", "salt": salt})
+    try:
+        conn.send({"op": "sealed", "salt": salt})
+    except NbuError:
+        # A stranger that hung up after its hello: a refusal like any other, not an error
+        # that would end the data service's wait for the job's own agent.
+        return False
     sock = SealedSocket(conn.sock, Sealing(key, TO_AGENT, TO_SERVICE))
     conn.sock = sock
-    sock.settimeout(timeout)
     try:
-        return sock.take_proof()
+        return sock.take_proof(timeout)
     except OSError:
         return False
     finally:
