@@ -169,8 +169,8 @@ def _first_of_many(reg: Registration, timeout: float, log: logging.Logger,
             except OSError:
                 pass
             probe.close()
-        for t, _ in cut:
-            t.join(1.0)
+        for t, _ in cut:  # ended before bptm forks its child: a cut read returns at once
+            t.join(5.0)
         return won[0] if won else None
     finally:
         sel.close()
