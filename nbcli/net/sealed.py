@@ -7,7 +7,7 @@ ssl hands over one record per read: 1.17 CPU seconds a GiB for both ends against
 clear, most of it per-record work, while AES-256-GCM on 1 MiB blocks runs at ~10 GB/s here.
 So the stream keeps what TLS gave it - secrecy, integrity, order, a proven peer - with frames
 as large as the job's blocks (bench/transit.py measures the three ways; bench/dte.py the whole
-backup, 1.06x its time in the clear).
+backup, about 1.03x its time in the clear).
 
 Keys. The job's secret (nbcli.media.dataservice: 32 random bytes that bptm makes) reaches the
 agent only through control channels, which between hosts are mutual TLS with host
