@@ -191,6 +191,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
     # Decided before the job is taken: one the modes forbid (26) fails as its answer, before
     # bptm is told where to wait for an image.
     encrypt = dte.decide(msg["dte_global"], str(cfg.get("DTE_CLIENT_MODE")), msg["dte_media"])
+    required = dte.required(msg["dte_global"], str(cfg.get("DTE_CLIENT_MODE")))
     ctl.accept()
     send = ctl.receive("send")
     host, service = send.get("host"), send.get("service")
@@ -198,7 +199,7 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
         raise NbuError(PROTOCOL_ERROR, "send needs host and service")
     secret = send.get("secret")
     with client.connect(cfg, host, service, secret=secret if isinstance(secret, str) else None,
-                        encrypt=encrypt, direct=True) as data:
+                        encrypt=encrypt, direct=True, required=required) as data:
         # The image's DTE mode: whether this stream crosses to the media server encrypted.
         crossed_encrypted = data.encrypted
         # Connections made, logs open: from here on, a user's backup reads (and an archive

@@ -174,11 +174,13 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
         # Decided before the job is taken: one the modes forbid (26) fails as its answer.
         encrypt = dte.decide(msg["dte_global"], str(cfg.get("DTE_CLIENT_MODE")),
                              msg["dte_media"], msg["image_dte"], msg["dte_ignore_image"])
+        required = dte.required(msg["dte_global"], str(cfg.get("DTE_CLIENT_MODE")),
+                                msg["image_dte"], msg["dte_ignore_image"])
         ctl.accept()
         secret = msg.get("secret")
         with client.connect(cfg, host, service,
                             secret=secret if isinstance(secret, str) else None,
-                            encrypt=encrypt, direct=True) as data:
+                            encrypt=encrypt, direct=True, required=required) as data:
             if opened is None:
                 # Connections made, logs open: from here on a user's restore makes folders
                 # and files with that user's rights alone (and they are the user's).

@@ -52,7 +52,7 @@ OUTBOUND = "pbx_outbound"  # pbx_exchange's outbound relay for processes that ar
 def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_TIMEOUT,
             privileged: bool = False, secret: str | None = None,
             enrolling: bool = False, encrypt: bool = True,
-            direct: bool = False) -> Connection:
+            direct: bool = False, required: bool = False) -> Connection:
     """A connection to `service` on `host`, hello answered (NbuError otherwise).
 
     `privileged` (root only) connects from a source port below 1024, so that the other host
@@ -71,7 +71,9 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     secret, which crossed hosts only inside TLS) - plain TCP to the other host's PBX, a hello
     with our salt and no secret, the service's salt, our proof - so the image is encrypted and
     decrypted once, in frames as large as its blocks, and no relay copies it on the way; a
-    process that is not root needs no host key for it."""
+    process that is not root needs no host key for it. A host with no certificate cannot
+    seal (below): its stream goes in the clear, or - `required` (nbcli.net.dte.required: the
+    modes forbid the clear) - nothing is connected and the job fails with 26."""
     peer = f"{service}@{host}"
     certs = CertPaths(cfg.root)
     remote, enrolled = not cfg.is_local(host), certs.host_cert.exists()
@@ -79,6 +81,11 @@ def connect(cfg: HostConfig, host: str, service: str, timeout: float = CONNECT_T
     # job's secret reached this agent encrypted. Without a certificate it came in plain TCP, and
     # a stream sealed with it would be encrypted in name only (the job's DTE mode On).
     sealed = remote and direct and encrypt and enrolled and secret is not None
+    if remote and direct and encrypt and required and not sealed:
+        raise NbuError(HANDSHAKE_FAILED, f"data-in-transit encryption is required for the image "
+                                         f"stream to {host}, but this host holds no host "
+                                         f"certificate to encrypt it with (nbcertcmd "
+                                         f"-getCertificate): nothing was sent")
     outbound = remote and encrypt and not enrolling and os.geteuid() != 0 and enrolled \
         and not sealed
     try:

@@ -17,8 +17,15 @@ the modes say, and fails where a host will not encrypt: a media server Off, or a
 own mode is OFF - unless the master's DTE_IGNORE_IMAGE_MODE ("DTE_IGNORE_IMAGE_MODE for
 NetBackup servers"; the duplication and verify pages give its columns, .../v152910245-... and
 .../v152910363-...) is ALWAYS: the restore then decides as if the image's mode were Off.
-WHERE_UNSUPPORTED ignores the image's mode only for hosts older than 9.1, which cannot encrypt;
-every nbcli host can, so it acts as NEVER (the default).
+WHERE_UNSUPPORTED ignores the image's mode only for hosts older than 9.1, which cannot encrypt.
+
+A host that cannot encrypt. NetBackup's tables give a column to hosts before 9.1: for them
+PREFERRED_OFF and PREFERRED_ON go in the clear, ENFORCED fails, and an image whose mode is On
+fails under NEVER and goes in the clear under WHERE_UNSUPPORTED. An nbcli host cannot encrypt
+its image stream while it holds no host certificate (the job's secret then reached it in the
+clear, nbcli.net.sealed): `required` says when such a host must fail the job (26) rather than
+send the image in the clear - ENFORCED, the image's mode under NEVER, and a client whose own
+mode is ON (its administrator asked for encryption; nbcli's rule, there is no 9.1 client ON).
 
 Read from the pages: the media-Off table's ENFORCED and PREFERRED_ON rows for a restore, and
 the image-On rows for a client, are cut off in the copies we could read; they are taken from the
@@ -110,6 +117,16 @@ def decide(global_mode: str, client_mode: str, media_mode: str = "", image_on: b
     if outcome is None:
         raise NbuError(HANDSHAKE_FAILED, _refusal(g, c, m))
     return outcome
+
+
+def required(global_mode: str, client_mode: str, image_on: bool = False,
+             ignore_image: str = "") -> bool:
+    """Whether a job that `decide` encrypts must fail where its stream cannot be encrypted
+    (a host with no host certificate), rather than go in the clear."""
+    g = normal(global_mode or DEFAULT_GLOBAL, GLOBAL_MODES)
+    c = normal(client_mode or DEFAULT_CLIENT, CLIENT_MODES)
+    i = normal(ignore_image or DEFAULT_IGNORE_IMAGE, IGNORE_IMAGE_MODES)
+    return g == "ENFORCED" or c == "ON" or (image_on and i == "NEVER")
 
 
 def _refusal(g: str, c: str, m: str) -> str:

@@ -280,3 +280,20 @@ def test_a_host_not_enrolled_does_not_seal_with_a_secret_that_crossed_in_the_cle
         agent.close()
     finally:
         reg.close()
+
+
+def test_a_host_that_cannot_encrypt_sends_nothing_where_encryption_is_required(
+        plain_hosts: dict[str, Host]) -> None:
+    """ENFORCED (or an image backed up encrypted, or a client set ON) on a host with no
+    certificate: the agent must not fall back to the clear. connect refuses with 26 before it
+    connects, and the data service never sees a connection."""
+    media, here = plain_hosts["media"].cfg, plain_hosts["client"].cfg
+    reg = Registration(media.paths, "bptm.884", media.client_name)
+    try:
+        with pytest.raises(NbuError) as e:
+            client.connect(here, "media", "bptm.884", secret=dataservice.new_secret(),
+                           direct=True, required=True)
+        assert e.value.status == HANDSHAKE_FAILED and "nothing was sent" in e.value.detail
+        assert reg.accept(timeout=1.0) is None  # nothing reached the service
+    finally:
+        reg.close()

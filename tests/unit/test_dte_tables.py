@@ -114,3 +114,24 @@ def test_bad_modes_are_20() -> None:
 
 def test_job_mode() -> None:
     assert (dte.job_mode(True), dte.job_mode(False)) == ("On", "Off")
+
+
+# A host that cannot encrypt (NetBackup's "host earlier than 9.1" column; in nbcli a host with
+# no host certificate): where the job is encrypted, whether it must fail (True) rather than go
+# in the clear (False). Backup, by global mode and client mode (On, Off, Automatic):
+CANNOT_BACKUP: dict[str, Row] = {"PREFERRED_OFF": (True, False, False),
+                                  "PREFERRED_ON": (True, False, False),
+                                  "ENFORCED": (True, True, True)}
+# Restore of an image whose mode is On, client AUTOMATIC, by DTE_IGNORE_IMAGE_MODE:
+CANNOT_IMAGE_ON = {"NEVER": True, "WHERE_UNSUPPORTED": False, "ALWAYS": False}
+
+
+@pytest.mark.parametrize("g,c,want", cells(CANNOT_BACKUP))
+def test_a_host_that_cannot_encrypt_fails_where_the_modes_forbid_the_clear(
+        g: str, c: str, want: bool | None) -> None:
+    assert dte.required(g, c) is want
+
+
+@pytest.mark.parametrize("ignore,want", CANNOT_IMAGE_ON.items())
+def test_an_image_on_from_a_host_that_cannot_encrypt(ignore: str, want: bool) -> None:
+    assert dte.required("PREFERRED_OFF", "AUTOMATIC", True, ignore) is want
