@@ -1,12 +1,15 @@
 """TLS between the hosts of one domain: ssl contexts from a host's certificates, and who the
 peer is.
 
-Both sides use TLS 1.3 only, mutual (CERT_REQUIRED both ways), trusting only the domain's CA
+Both sides use TLS 1.3 only, trusting only the domain's CA
 (var/webtruststore/cacert.pem) and checking the peer's certificate against the CA's CRL
 (VERIFY_CRL_CHECK_LEAF with var/vxss/crl/crl.pem loaded): a revoked host is cut off as soon as
 the CRL that names it reaches this host. The client checks the server's names against the
 host name it meant to reach (ssl's hostname check on the SAN dNSNames); the server learns the
-client's host id and names from `peer_identity` and checks them with `require_name`.
+client's host id and names from `peer_identity` and checks them with `require_name`. The
+client always presents its certificate; the server side (PBX, nbwmc) verifies one presented and
+allows none - a host not enrolled yet may reach enrolment alone, and PBX refuses it anything
+else (`peer_identity_or_none`).
 
 A failed handshake is NetBackup's status 26 (client/server handshaking failed) with a detail
 that says why (no certificate, unknown CA, expired, revoked); a certificate for another host
@@ -84,15 +87,10 @@ def _half_close(ctx: ssl.SSLContext) -> None:
     ctx.options |= ssl.OP_IGNORE_UNEXPECTED_EOF
 
 
-def _context(paths: CertPaths, server: bool) -> ssl.SSLContext:
+def _client(paths: CertPaths) -> ssl.SSLContext:
     trust, crl, _ = _files(paths)
-    ctx = _base(server, trust, crl)
+    ctx = _base(False, trust, crl)
     _load_credentials(ctx, paths)
-    if server:
-        # One handshake per connection and connections are long-lived: no session tickets
-        # to protect (a stolen ticket key would let a recording be decrypted).
-        ctx.options |= ssl.OP_NO_TICKET
-        ctx.num_tickets = 0
     return ctx
 
 
@@ -117,14 +115,9 @@ def _mtime(path: Path) -> float:
         return -1.0
 
 
-def server_context(paths: CertPaths) -> ssl.SSLContext:
-    """The context a host accepts TLS connections with (cached; rebuilt when files change)."""
-    return _cached(paths, "server", lambda: _context(paths, server=True))
-
-
 def client_context(paths: CertPaths) -> ssl.SSLContext:
     """The context a host opens TLS connections with (cached; rebuilt when files change)."""
-    return _cached(paths, "client", lambda: _context(paths, server=False))
+    return _cached(paths, "client", lambda: _client(paths))
 
 
 def enrolment_context(paths: CertPaths) -> ssl.SSLContext:
@@ -151,6 +144,8 @@ def enrolment_server_context(paths: CertPaths) -> ssl.SSLContext:
     ctx = _base(True, trust, crl)
     ctx.verify_mode = ssl.CERT_OPTIONAL
     _load_credentials(ctx, paths)
+    # One handshake per connection and connections are long-lived: no session tickets to
+    # protect (a stolen ticket key would let a recording be decrypted).
     ctx.options |= ssl.OP_NO_TICKET
     ctx.num_tickets = 0
     return ctx
@@ -181,16 +176,6 @@ def wrap_client(sock: socket.socket, paths: CertPaths, expected_host: str,
     except (ssl.SSLError, OSError) as e:
         raise NbuError(HANDSHAKE_FAILED, f"TLS handshake with {expected_host} failed: "
                                          f"{_reason(e)}") from e
-
-
-def wrap_server(sock: socket.socket, paths: CertPaths) -> ssl.SSLSocket:
-    """Handshake as the server; the client's certificate is verified (see require_name)."""
-    try:
-        return server_context(paths).wrap_socket(sock, server_side=True)
-    except ssl.SSLCertVerificationError as e:
-        raise _refusal(e, "the peer's certificate") from e
-    except (ssl.SSLError, OSError) as e:
-        raise NbuError(HANDSHAKE_FAILED, f"TLS handshake failed: {_reason(e)}") from e
 
 
 def wrap_server_optional(sock: socket.socket, paths: CertPaths) -> ssl.SSLSocket:

@@ -209,7 +209,7 @@ def test_revoked_host_is_in_the_crl_and_cut_off(three_hosts: Hosts) -> None:
 
     def serve() -> None:
         try:
-            outcome.append(tls.wrap_server(a, certs(master)))
+            outcome.append(tls.wrap_server_optional(a, certs(master)))
         except NbuError as e:
             outcome.append(e)
 
