@@ -136,11 +136,6 @@ def _refusal(g: str, c: str, m: str) -> str:
     return f"{off} but the global DTE mode is {g}"
 
 
-def encrypt(global_mode: str, client_mode: str, image_on: bool = False) -> bool:
-    """`decide` with the media server On and the image's mode honoured (NEVER)."""
-    return decide(global_mode, client_mode, image_on=image_on)
-
-
 def described(encrypt: bool) -> str:
     """What the job's details say of the image stream between hosts."""
     return ("; data-in-transit encryption on (AES-256-GCM)" if encrypt

@@ -21,24 +21,24 @@ BACKUP = {  # (global, client): encrypted, or None where the job fails
 def test_backup_table(modes: tuple[str, str], want: bool | None) -> None:
     if want is None:
         with pytest.raises(NbuError) as e:
-            dte.encrypt(*modes)
+            dte.decide(*modes)
         assert e.value.status == 26 and "ENFORCED" in e.value.detail
     else:
-        assert dte.encrypt(*modes) is want
+        assert dte.decide(*modes) is want
 
 
 def test_an_image_backed_up_encrypted_is_restored_encrypted() -> None:
-    assert dte.encrypt("PREFERRED_OFF", "AUTOMATIC", image_on=True) is True
+    assert dte.decide("PREFERRED_OFF", "AUTOMATIC", image_on=True) is True
     with pytest.raises(NbuError):
-        dte.encrypt("PREFERRED_OFF", "OFF", image_on=True)
+        dte.decide("PREFERRED_OFF", "OFF", image_on=True)
 
 
 def test_defaults_and_spellings() -> None:
-    assert dte.encrypt("", "") is True  # PREFERRED_ON and AUTOMATIC: a fresh installation
-    assert dte.encrypt("preferredOff", "automatic") is False
-    assert dte.encrypt("Preferred On", "on") is True
+    assert dte.decide("", "") is True  # PREFERRED_ON and AUTOMATIC: a fresh installation
+    assert dte.decide("preferredOff", "automatic") is False
+    assert dte.decide("Preferred On", "on") is True
     with pytest.raises(NbuError) as e:
-        dte.encrypt("sometimes", "on")
+        dte.decide("sometimes", "on")
     assert e.value.status == 20
 
 
