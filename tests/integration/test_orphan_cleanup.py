@@ -137,14 +137,17 @@ def test_the_master_has_a_media_servers_orphans_removed(three_hosts: dict[str, H
 # --- partial images: in progress in the catalog, their job closed -----------------------------
 
 def kill(*where: tuple[Host, tuple[str, ...]]) -> None:
-    """SIGKILL to all of them at once: none lives to clean up after another."""
+    """All of them killed as at once: none lives to clean up after another. Each is stopped
+    first (SIGSTOP), then killed: a SIGKILL at a time let bpbrm, on a loaded machine, see
+    bptm die and remove its fragments before its own SIGKILL came."""
     victims = [p.proc for host, programs in where for p in host.processes(spares=False)
                if p.program in programs]
-    for p in victims:
-        try:
-            p.send_signal(signal.SIGKILL)
-        except psutil.NoSuchProcess:
-            pass  # gone with another victim (a bptm child dies with its parent)
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for p in victims:
+            try:
+                p.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass  # gone with another victim (a bptm child dies with its parent)
     for p in victims:
         try:
             p.wait(10)

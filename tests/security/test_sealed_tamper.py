@@ -76,9 +76,11 @@ class Relay:
                 dst.sendall(data)
             dst.shutdown(socket.SHUT_WR)
         except OSError:  # one end went: the other sees its connection go, as through a host
-            if self.keep_far_open and not outbound:
-                return  # bptm's side stays open and unread
+            # (kept open and unread on the media server's side when the client goes silent,
+            # whichever direction notices first)
             for sock in (src, dst):
+                if self.keep_far_open and sock is (dst if outbound else src):
+                    continue
                 try:
                     sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
