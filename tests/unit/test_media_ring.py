@@ -19,6 +19,36 @@ def test_crc32_combine_matches_zlib(len1: int, len2: int) -> None:
     assert checksum.crc32_combine(zlib.crc32(a), zlib.crc32(b), len2) == zlib.crc32(a + b)
 
 
+def test_crc32_combine_at_any_length() -> None:
+    # every bit of the length takes its own power of x: lengths with many and few bits set,
+    # around the block sizes a job uses, and one past 4 GiB (the CRC of zeros is known
+    # without the bytes: the CRC of A followed by n zero bytes)
+    rng = random.Random(5)
+    a = rng.randbytes(333)
+    for n in [1, 2, 3, 255, 256, 65535, 65536, 65537, (1 << 20) - 1, 1 << 20,
+              *(rng.randrange(1, 3 << 20) for _ in range(20))]:
+        b = rng.randbytes(n)
+        assert checksum.crc32_combine(zlib.crc32(a), zlib.crc32(b), n) == zlib.crc32(a + b), n
+    zeros = bytes(1 << 20)
+    crc = zlib.crc32(a)
+    for _ in range(4097):  # 4 GiB + 1 MiB of zeros, one MiB at a time
+        crc = zlib.crc32(zeros, crc)
+    assert checksum.crc32_combine(zlib.crc32(a), 0, 4097 << 20) ^ zero_crc(4097 << 20) == crc
+
+
+def zero_crc(n: int) -> int:
+    """CRC-32 of n zero bytes, by combining powers of two."""
+    crc, size, left = 0, 1, n
+    piece = zlib.crc32(b"\0")
+    while left:
+        if left & 1:
+            crc = checksum.crc32_combine(crc, piece, size)
+        piece = checksum.crc32_combine(piece, piece, size)
+        size <<= 1
+        left >>= 1
+    return crc
+
+
 def test_image_crc_from_block_crcs() -> None:
     block = 4096
     data = os.urandom(block * 7 + 1234)
