@@ -34,7 +34,7 @@ from nbcli import log as nblog
 from nbcli.cli import NbCommand, entry
 from nbcli.config import HostConfig
 from nbcli.net.conn import Connection
-from nbcli.net.control import control_connection, launched_by_bpcd
+from nbcli.net.control import control_connection, exit_now, launched_by_bpcd
 from nbcli.status import PROTOCOL_ERROR, NbuError
 from nbcli.wire import frames, schema
 from nbcli.wire.frames import Message
@@ -168,7 +168,7 @@ def run_controlled(process: str, serve: Serve, first_op: str, crash_status: int)
     status = _serve(ctl, cfg, serve, first_op, crash_status)
     nblog.log_peak(log, process)
     conn.close()
-    sys.exit(status)
+    exit_now(status)
 
 
 def program(process: str, cli: NbCommand, serve: Serve, first_op: str,

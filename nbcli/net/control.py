@@ -13,8 +13,12 @@ exits without a word.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import socket
+import sys
+from typing import NoReturn
 
 from nbcli.net.conn import Connection
 
@@ -44,6 +48,9 @@ def control_connection(peer: str = "server") -> Connection:
 def _handed_over() -> int:
     """A spare's wait for its connection; exits when the owner goes away instead."""
     owner = socket.socket(fileno=os.dup(0))
+    # Everything imported so far lives as long as the process: out of the collector's sight,
+    # the job's collections walk only what the job itself makes.
+    gc.freeze()
     try:
         _, fds, _, _ = socket.recv_fds(owner, 1, 1)
     except OSError:
@@ -54,3 +61,18 @@ def _handed_over() -> int:
     # From here this is an agent like any other: what it starts is not a spare.
     os.environ.pop(SPARE_ENV, None)
     return fds[0]
+
+
+def exit_now(status: int) -> NoReturn:
+    """An agent's end once its job is answered: what atexit holds runs (the event queue's
+    drain, logging's flush), then the process ends without tearing the interpreter down.
+    The teardown (every module freed, a full collection) costs ~15-20 ms of CPU that nobody
+    waits for, but on a two-core host it runs beside the job's other processes as they
+    finish the job."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
