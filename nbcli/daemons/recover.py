@@ -64,7 +64,9 @@ class Owner(Protocol):
 def start(owner: Owner, at_stop: Callable[[], None]) -> None:
     """An owner's on_start: end a previous run's jobs once bpjobd answers (its own thread), and
     run `at_stop` (cancel this run's jobs) once the owner is told to stop."""
-    threading.Thread(target=reconcile, args=(owner,), name="reconcile", daemon=True).start()
+    started = clock.now()
+    threading.Thread(target=reconcile, args=(owner, started), name="reconcile",
+                     daemon=True).start()
 
     def stopper() -> None:
         owner.stop.wait()
@@ -73,14 +75,24 @@ def start(owner: Owner, at_stop: Callable[[], None]) -> None:
     threading.Thread(target=stopper, name="stopper", daemon=True).start()
 
 
-def reconcile(nbjm: Owner) -> None:
+def left_behind(jobs: list[dict[str, Any]], created: Created,
+                started: float) -> list[dict[str, Any]]:
+    """Of an owner's open jobs, those a previous run left: not created by this run, and
+    started before it. The second rule matters when bpjobd was not up yet at the owner's
+    start: the listing then comes a second or more later, and a job another process opened
+    meanwhile (bpjobd takes a job_create from any ADMIN caller) is nobody's leftover."""
+    return [j for j in jobs
+            if int(j["jobid"]) not in created and float(j.get("started") or 0) <= started]
+
+
+def reconcile(nbjm: Owner, started: float) -> None:
     """End the open jobs a previous run left (runs on its own thread from on_start)."""
     deadline = time.monotonic() + RECONCILE_FOR
     while not nbjm.stop.is_set():
         try:
             with nbjm.created.lock:
-                left = [j for j in orphans.open_jobs(nbjm.cfg, nbjm.name)
-                        if int(j["jobid"]) not in nbjm.created]
+                left = left_behind(orphans.open_jobs(nbjm.cfg, nbjm.name), nbjm.created,
+                                   started)
             break
         except NbuError as e:
             if time.monotonic() > deadline:
