@@ -108,6 +108,10 @@ class Nbcmdd(Daemon):
         t = time.perf_counter()
         for program in sorted(SERVED):
             importlib.import_module(programs.COMMANDS[program].partition(":")[0])
+        # click tries every option as a long one first, and the NoSuchOption it raises for a
+        # short one (-C, -w: most of NetBackup's) imports difflib for its suggestions: ~1.5 ms
+        # of each command's run, once here instead
+        importlib.import_module("difflib")
         gc.collect()
         gc.freeze()  # children then leave the imported objects' pages shared
         self._libc = ctypes.CDLL(None, use_errno=True)
