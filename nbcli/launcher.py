@@ -52,11 +52,20 @@ def __getattr__(name: str) -> object:
 
 
 def main(program: str) -> None:
-    sock = None if program in RUN_HERE else _start(program)
-    if sock is None:
+    if program in RUN_HERE:
         programs.run(program)
         return
-    _wait(program, sock)
+    # nbcmdd says `run` before it forks, and the command may be running before this process
+    # has its handlers that pass signals on: a Ctrl-C then would kill this launcher alone,
+    # with a traceback, and nbcmdd the command with SIGKILL. Held until the handlers are set,
+    # a signal is passed on like any other.
+    mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, FORWARDED)
+    sock = _start(program)
+    if sock is None:
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
+        programs.run(program)
+        return
+    _wait(program, sock, mask)
 
 
 def host_root(argv: list[str]) -> str:
@@ -110,8 +119,9 @@ def _umask() -> int:
     return mask
 
 
-def _wait(program: str, sock: _socket.socket) -> None:
-    """Pass signals on until nbcmdd says how the command ended; end the same way."""
+def _wait(program: str, sock: _socket.socket, mask: set[int]) -> None:
+    """Pass signals on until nbcmdd says how the command ended; end the same way. `mask`:
+    the signal mask to go back to once the handlers are set (signals held until then)."""
 
     def forward(signum: int, frame: object) -> None:
         # A stopped process group of nbcmdd's is orphaned: SIGTSTP would be discarded there.
@@ -127,6 +137,7 @@ def _wait(program: str, sock: _socket.socket) -> None:
     for signum, handler in saved.items():
         if handler != _signal.SIG_IGN:  # `nohup` and `&` keep theirs
             _signal.signal(signum, forward)
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
     while True:
         try:
             word, value = cmdreq.parse_reply(sock.recv(256))

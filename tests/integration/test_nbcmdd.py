@@ -58,6 +58,28 @@ def reading_a_pipe(proc: psutil.Process) -> bool:
         return False
 
 
+def catches(pid: int, sig: int) -> bool:
+    """Whether process `pid` has a handler of its own for `sig` (SigCgt in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next(line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) >> (sig - 1) & 1)
+
+
+def state(pid: int) -> str:
+    """What a stuck process waits in and which signals it catches, ignores, has pending."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text().splitlines()
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError as e:
+        return f"pid {pid}: {e}"
+    keep = ("State:", "Threads:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:", "SigCgt:")
+    return f"pid {pid} in {wchan!r}, " + ", ".join(
+        " ".join(line.split()) for line in status if line.startswith(keep))
+
+
 def test_a_served_command_answers_as_one_run_by_itself(aio: Host) -> None:
     before = len(served(aio))
     for argv in (["bppllist", "nosuch"], ["bpgetconfig", "CLIENT_NAME"],
@@ -107,10 +129,20 @@ def test_a_signal_to_the_launcher_reaches_the_command(aio: Host, sig: int) -> No
         child = command_process(aio, "bpsetconfig") if len(argv) == 1 else psutil.Process(
             proc.pid)
         wait_for(lambda: reading_a_pipe(child), what="bpsetconfig reading its stdin")  # noqa: B023
+        if len(argv) == 1:
+            # nbcmdd says `run` before it forks, so the command can be reading before its
+            # launcher has set the handler that passes a signal on (the launcher holds a
+            # signal until then: test_launcher_signals); this test is about the passing on
+            wait_for(lambda: catches(proc.pid, sig),  # noqa: B023
+                     what="the launcher catching the signal")
         proc.send_signal(sig)
         # stdin stays open until the command has ended: closed at once, its EOF could reach
         # the command before the signal the launcher passes on, and the command end 0.
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the launcher did not end: {state(proc.pid)}; the command: "
+                        f"{state(child.pid)}; nbcmdd's log:\n{aio.log('nbcmdd')[-3000:]}")
         out, err = proc.communicate(timeout=30)
         ended.append((proc.returncode, out, err))
     child.wait(timeout=30)
