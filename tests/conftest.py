@@ -8,6 +8,7 @@ loopback addresses), so tests never collide with each other or with a running Ne
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,13 @@ import pytest
 
 from nbcli import config, multihost, procs, programs
 from nbcli.config import HostConfig
+
+# A shell without job control starts a background command (`.ci/run &`, nohup) with SIGINT
+# ignored, and every process the tests start would inherit that. The launcher keeps an ignored
+# SIGINT ignored, as `nohup` asks, so the tests that pass a Ctrl-C on would wait for nothing:
+# the suite runs as from a terminal, wherever it is started.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

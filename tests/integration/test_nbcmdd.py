@@ -126,23 +126,28 @@ def test_a_signal_to_the_launcher_reaches_the_command(aio: Host, sig: int) -> No
                                                    "bpsetconfig"]):
         proc = subprocess.Popen(argv, env=aio.env(), stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        child = command_process(aio, "bpsetconfig") if len(argv) == 1 else psutil.Process(
-            proc.pid)
-        wait_for(lambda: reading_a_pipe(child), what="bpsetconfig reading its stdin")  # noqa: B023
-        if len(argv) == 1:
-            # nbcmdd says `run` before it forks, so the command can be reading before its
-            # launcher has set the handler that passes a signal on (the launcher holds a
-            # signal until then: test_launcher_signals); this test is about the passing on
-            wait_for(lambda: catches(proc.pid, sig),  # noqa: B023
-                     what="the launcher catching the signal")
-        proc.send_signal(sig)
-        # stdin stays open until the command has ended: closed at once, its EOF could reach
-        # the command before the signal the launcher passes on, and the command end 0.
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the launcher did not end: {state(proc.pid)}; the command: "
-                        f"{state(child.pid)}; nbcmdd's log:\n{aio.log('nbcmdd')[-3000:]}")
+        try:  # a failure leaves no launcher running into the next test
+            child = command_process(aio, "bpsetconfig") if len(argv) == 1 else psutil.Process(
+                proc.pid)
+            wait_for(lambda: reading_a_pipe(child), what="bpsetconfig reading its stdin")  # noqa: B023
+            if len(argv) == 1:
+                # nbcmdd says `run` before it forks, so the command can be reading before its
+                # launcher has set the handler that passes a signal on (the launcher holds a
+                # signal until then: test_launcher_signals); this test is about the passing on
+                wait_for(lambda: catches(proc.pid, sig),  # noqa: B023
+                         what="the launcher catching the signal")
+            proc.send_signal(sig)
+            # stdin stays open until the command has ended: closed at once, its EOF could reach
+            # the command before the signal the launcher passes on, and the command end 0.
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the launcher did not end: {state(proc.pid)}; the command: "
+                            f"{state(child.pid)}; nbcmdd's log:\n{aio.log('nbcmdd')[-3000:]}")
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
         out, err = proc.communicate(timeout=30)
         ended.append((proc.returncode, out, err))
     child.wait(timeout=30)

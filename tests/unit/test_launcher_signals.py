@@ -15,6 +15,8 @@ PROGRAM = textwrap.dedent("""
     from nbcli import launcher
     from nbcli.wire import cmdreq
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal
+
     def fake_nbcmdd(peer):
         word, value = cmdreq.parse_reply(peer.recv(256))
         sys.stderr.write(f"nbcmdd got {word} {value}\\n")
