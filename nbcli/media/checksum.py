@@ -25,6 +25,8 @@ _ONE = 1 << 31      # the polynomial 1 (x^0), reflected
 
 def _multmodp(a: int, b: int) -> int:
     """a times b modulo the CRC polynomial (reflected bit order, as zlib's multmodp)."""
+    if not a:
+        return 0  # no operator is 0, but the loop below would never end on one
     m = _ONE
     p = 0
     while True:
