@@ -80,7 +80,10 @@ def left_behind(jobs: list[dict[str, Any]], created: Created,
     """Of an owner's open jobs, those a previous run left: not created by this run, and
     started before it. The second rule matters when bpjobd was not up yet at the owner's
     start: the listing then comes a second or more later, and a job another process opened
-    meanwhile (bpjobd takes a job_create from any ADMIN caller) is nobody's leftover."""
+    meanwhile (bpjobd takes a job_create from any ADMIN caller) is nobody's leftover.
+    bpjobd keeps whole seconds, so a job opened in the second of the start counts as before
+    it: a previous run's leftover must never be missed (it would stay Active, its resources
+    held), while only a test opens an owner's kind of job itself."""
     return [j for j in jobs
             if int(j["jobid"]) not in created and float(j.get("started") or 0) <= started]
 
@@ -101,6 +104,7 @@ def reconcile(nbjm: Owner, started: float) -> None:
             nbjm.stop.wait(RETRY_PAUSE)
     else:
         return
+    nbjm.log.info("open jobs looked at: %d left by a previous %s", len(left), nbjm.name)
     report = jobreport.JobReporter(nbjm.cfg, nbjm.name)
     try:
         for job in left:
