@@ -44,14 +44,8 @@ launcher_pid = 0
 _STDIO = b"".join(fd.to_bytes(4, sys.byteorder) for fd in (0, 1, 2))  # SCM_RIGHTS' int array
 
 
-def __getattr__(name: str) -> object:
-    """`from nbcli.launcher import bpdbjobs`, as each command's console script does."""
-    if name in programs.COMMANDS:
-        return lambda: main(name)
-    raise AttributeError(name)
-
-
 def main(program: str) -> None:
+    """Each command's script (bin/<name>, installed beside the interpreter) calls this."""
     if program in RUN_HERE:
         programs.run(program)
         return
