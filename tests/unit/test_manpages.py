@@ -1,8 +1,9 @@
 """Every console script has a man page (man/<name>.8) with the sections a runbook reader expects,
 and `man -l` renders it without warnings.
 
-The list of programs comes from pyproject.toml's [project.scripts], so a new entry point without
-a page fails here. The rendering check runs `man` as an administrator would (MANWIDTH=80) and
+The list of programs comes from pyproject.toml: [project.scripts] (daemons, agents) and the
+commands' scripts under [tool.setuptools] script-files, so a new program without a page fails
+here. The rendering check runs `man` as an administrator would (MANWIDTH=80) and
 needs man-db; it is skipped where `man` is not installed.
 """
 
@@ -19,7 +20,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 MAN = REPO / "man"
-SCRIPTS = sorted(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"])
+_PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+SCRIPTS = sorted([*_PROJECT["project"]["scripts"],
+                  *(Path(f).name for f in _PROJECT["tool"]["setuptools"]["script-files"])])
 REQUIRED = ("NAME", "SYNOPSIS", "OPTIONS", "EXIT STATUS", "FILES", "EXAMPLES")
 
 
