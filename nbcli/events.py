@@ -121,6 +121,9 @@ class _Sender:
         self.pid = 0
         self.started = 0.0
         self.exiting = False  # at exit, one try each: a stop never waits for nbevtmgr
+        self.queued = 0  # entries put, and entries delivered or dropped, by this process
+        self.handled = 0
+        self.progress = threading.Condition()
 
     def put(self, cfg: HostConfig, e: Entry) -> None:
         with self.lock:
@@ -128,10 +131,22 @@ class _Sender:
                 self.queue = queue.Queue()
                 self.pid = os.getpid()
                 self.started = time.monotonic()
+                self.queued = self.handled = 0
+                self.progress = threading.Condition()
                 self.thread = threading.Thread(target=self._run, name="events", daemon=True)
                 self.thread.start()
                 atexit.register(self.drain)
-        self.queue.put((cfg, e))
+            self.queued += 1
+            self.queue.put((cfg, e))
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every entry put so far is delivered or dropped, for at most `timeout`."""
+        with self.lock:
+            if self.pid != os.getpid():
+                return True
+            target, progress = self.queued, self.progress
+        with progress:
+            return progress.wait_for(lambda: self.handled >= target, timeout)
 
     def _run(self) -> None:
         while True:
@@ -143,6 +158,9 @@ class _Sender:
                         time.sleep(0.2)
             finally:
                 self.queue.task_done()
+                with self.progress:
+                    self.handled += 1
+                    self.progress.notify_all()
 
     def drain(self) -> None:
         self.exiting = True
@@ -168,6 +186,13 @@ def send(cfg: HostConfig, *entries: Entry) -> None:
     """Queue entries for the master's error log; returns at once."""
     for e in entries:
         _sender.put(cfg, e)
+
+
+def flush(timeout: float) -> bool:
+    """Wait (at most `timeout`) until what this process has sent so far is in nbevtmgr's log
+    or dropped: bpjobd does so before it tells a waiter its job is done, so that `bpbackup -w`
+    followed by `bperror -backstat` finds the job."""
+    return _sender.flush(timeout)
 
 
 def job_event(cfg: HostConfig, job: dict[str, Any], *, closed: bool) -> None:

@@ -11,7 +11,9 @@ other daemon but that helper.
 Each client is served on its own thread (net/service.py), so a waiting `job_wait` never stops
 other requests. Waiters sleep on one condition variable that every write that may close a job
 notifies; they also look at their socket now and then, so a waiter whose client went away
-stops waiting instead of lingering until the job ends.
+stops waiting instead of lingering until the job ends. A write that closes a job queues the
+job's error-log entries under the same lock, and a waiter's answer waits for them to reach
+nbevtmgr: when `bpbackup -w` returns, `bperror -backstat` lists the job.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ from nbcli.wire.schema import Fields, Rest, opt, req
 CANCEL_TIMEOUT = 30.0
 # How often a waiter checks that its client is still there (and that bpjobd is not stopping).
 WAIT_POLL = 1.0
+# How long a waiter's answer waits for the closed job's error-log entries to reach nbevtmgr
+# (a local request, ~1 ms; nbevtmgr down fails at once, so this bounds only a stuck one).
+EVENTS_FLUSH = 5.0
 # Jobs bpjobd may end itself when nbjm cannot be asked: no process works on them.
 WAITING_STATES = frozenset({kinds.QUEUED, kinds.REQUEUED})
 # A step or log line may be long (bprd's names every image of a restore): the frame is its
@@ -143,11 +148,6 @@ class Bpjobd(Daemon):
         """The daemon's log with the job's id on each line (grep jobid=N follows a job)."""
         return JobLog(self.log, jobid)
 
-    def _closed(self) -> None:
-        """A job may have been closed: wake the waiters to look."""
-        with self._closing:
-            self._closing.notify_all()
-
     # --- writes -------------------------------------------------------------------------------
 
     def ping(self, msg: Message, conn: Connection) -> Message:
@@ -155,28 +155,32 @@ class Bpjobd(Daemon):
 
     def job_create(self, msg: Message, conn: Connection) -> Message:
         fields = {k: v for k, v in msg.items() if k not in ("op", "new_try")}
-        jobid = self.db.create(fields, _now(), msg["new_try"])
+        with self._closing:  # see job_update
+            jobid = self.db.create(fields, _now(), msg["new_try"])
+            if fields.get("closed"):
+                events.job_event(self.cfg, self.db.get(jobid, _now()), closed=True)
+                self._closing.notify_all()
         self._log(jobid).info("job created: %s %s, client %s, policy %s",
                               kinds.JOB_TYPES.get(fields["jobtype"], fields["jobtype"]),
                               kinds.JOB_STATES[fields["state"]], fields.get("client", ""),
                               fields.get("policy", ""))
-        if fields.get("closed"):
-            events.job_event(self.cfg, self.db.get(jobid, _now()), closed=True)
-            self._closed()
         return {"jobid": jobid}
 
     def job_update(self, msg: Message, conn: Connection) -> Message:
         jobid, new_try = msg["jobid"], msg["new_try"]
         fields = {k: v for k, v in msg.items() if k not in ("op", "jobid", "new_try")}
-        closed = self.db.update(jobid, fields, new_try, _now())
-        if new_try or fields.get("closed"):  # a failed try, or the job's end: the error log
-            events.job_event(self.cfg, self.db.get(jobid, _now()), closed=not new_try)
+        # Under the waiters' lock, so that a waiter that sees the job closed finds its
+        # error-log entries already queued (job_wait flushes them before it answers).
+        with self._closing:
+            closed = self.db.update(jobid, fields, new_try, _now())
+            if new_try or fields.get("closed"):  # a failed try, or the job's end: the error log
+                events.job_event(self.cfg, self.db.get(jobid, _now()), closed=not new_try)
+            if closed:
+                self._closing.notify_all()
         if "state" in fields or new_try:
             self._log(jobid).info("state %s%s", kinds.JOB_STATES[fields["state"]]
                                   if "state" in fields else "unchanged",
                                   ", new try" if new_try else "")
-        if closed:
-            self._closed()
         return {}
 
     def job_step(self, msg: Message, conn: Connection) -> Message:
@@ -231,6 +235,8 @@ class Bpjobd(Daemon):
                     self._log(jobid).info("waiter %s went away", conn.peer)
                     return None
                 self._closing.wait(min(left, WAIT_POLL))
+        if not events.flush(EVENTS_FLUSH):
+            self._log(jobid).warning("error log entries not yet delivered to nbevtmgr")
         return {"job": self.db.get(jobid, _now())}
 
     # --- cancel -------------------------------------------------------------------------------
@@ -259,25 +265,26 @@ class Bpjobd(Daemon):
             owner_error.status in orphans.NOT_RUNNING | orphans.UNREACHABLE)
         ending = {"closed": True} if job["state"] == kinds.DONE else \
             {"state": kinds.DONE, "status": TERMINATED_BY_ADMIN, "closed": True}
-        try:
-            self.db.update(jobid, ending, False, _now(),
-                           only_from=None if orphaned else WAITING_STATES)
-        except NbuError as e:
-            if e.status != 133:
-                raise
-            if self.db.closed(jobid):
-                return {}  # it ended meanwhile
-            raise NbuError(owner_error.status,
-                           f"cannot cancel job {jobid}: {owner}: {owner_error.detail}") from e
-        self.db.add_event(jobid, stored_event(
-            {"process": "bpjobd", "pid": os.getpid(), "host": self.cfg.client_name,
-             "time": None, "msg": "termination requested by administrator"
-                                  + (f"; {owner} does not run the job" if orphaned else "")},
-            "log", None, "Info"))
-        self._log(jobid).info("canceled here (%s did not take it)", owner)
-        self._closed()
-        if orphaned:
+        with self._closing:  # see job_update
+            try:
+                self.db.update(jobid, ending, False, _now(),
+                               only_from=None if orphaned else WAITING_STATES)
+            except NbuError as e:
+                if e.status != 133:
+                    raise
+                if self.db.closed(jobid):
+                    return {}  # it ended meanwhile
+                raise NbuError(owner_error.status,
+                               f"cannot cancel job {jobid}: {owner}: {owner_error.detail}") from e
+            self.db.add_event(jobid, stored_event(
+                {"process": "bpjobd", "pid": os.getpid(), "host": self.cfg.client_name,
+                 "time": None, "msg": "termination requested by administrator"
+                                      + (f"; {owner} does not run the job" if orphaned else "")},
+                "log", None, "Info"))
             events.job_event(self.cfg, self.db.get(jobid, _now()), closed=True)
+            self._closing.notify_all()
+        self._log(jobid).info("canceled here (%s did not take it)", owner)
+        if orphaned:
             threading.Thread(target=orphans.let_go, name=f"let go {jobid}", daemon=True,
                              args=(self.cfg, jobid, str(job.get("backupid") or ""),
                                    self.log)).start()

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -125,6 +126,32 @@ def test_all_lists_daemon_starts_and_dates_filter(site: tuple[Host, dict[str, in
     assert set(raw) <= set(same.stdout.splitlines())
     future = time.strftime("%m/%d/%Y", time.localtime(time.time() + 2 * DAY))
     assert host.run("bperror", "-all", "-d", future).stdout == ""
+
+
+def test_a_waiter_is_answered_once_the_jobs_backstat_is_logged(
+        site: tuple[Host, dict[str, int]]) -> None:
+    """`bpbackup -w; bperror -backstat` (a runbook's check) must find the job: bpjobd answers a
+    waiter only after the job's entries reached nbevtmgr. nbevtmgr is stopped while the job
+    closes, so an answer that does not wait for it comes while it is stopped."""
+    host, _ = site
+    (evtmgr,) = [p.proc for p in host.processes() if p.program == "nbevtmgr"]
+    before = sum(r.split()[2] == "Good_Policy" for r in backstat_rows(host, "-hoursago", "24"))
+    evtmgr.send_signal(signal.SIGSTOP)
+    answer: list[dict] = []
+    try:
+        jobid = backup(host, "Good_Policy")
+        waiter = threading.Thread(target=lambda: answer.append(wait_done(host, jobid)))
+        waiter.start()
+        wait_for(lambda: client.call(host.cfg, host.name, "bpjobd", "job_get",
+                                     jobid=jobid)["job"]["closed"], 60, "the job to close")
+        waiter.join(0.5)  # a wrong answer comes within milliseconds of the close
+        assert waiter.is_alive() and not answer
+    finally:
+        evtmgr.send_signal(signal.SIGCONT)
+    waiter.join(30)
+    assert answer and answer[0]["status"] == 0
+    after = sum(r.split()[2] == "Good_Policy" for r in backstat_rows(host, "-hoursago", "24"))
+    assert after == before + 1
 
 
 def test_status_and_recommendation() -> None:

@@ -8,6 +8,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from nbcli import events, kinds
 from nbcli.catalog import errorlog
 from nbcli.catalog.errorlog import Entry, ErrorLog
@@ -123,3 +125,22 @@ def test_bperror_forms() -> None:
     assert block[0].startswith("Time: ") and "Type: Backup" in block and "Severity: Error" in block
     assert errfmt.status_lines(71, False) == ["none of the files in the file list exist"]
     assert errfmt.status_lines(12345, True)[-1] == errfmt.GENERAL_ADVICE
+
+
+def test_flush_waits_for_every_entry_sent_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    gate, delivered = threading.Event(), []
+
+    def slow(cfg: object, e: dict) -> bool:
+        gate.wait(10)
+        delivered.append(e["message"])
+        return True
+
+    monkeypatch.setattr(events, "deliver", slow)
+    sender = events._Sender()
+    for text in ("first", "second"):
+        sender.put(None, events.entry(events.GENERAL, events.INFO, "t", text,  # type: ignore[arg-type]
+                                      server="m"))
+    assert not sender.flush(0.05) and delivered == []
+    gate.set()
+    assert sender.flush(10) and delivered == ["first", "second"]
+    assert sender.flush(0)  # nothing new since
