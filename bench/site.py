@@ -4,23 +4,20 @@ the agents' log lines)."""
 
 from __future__ import annotations
 
-import compileall
 import re
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-import nbcli
+from bench.harness import fresh_bytecode
 from nbcli import config, multihost
 from nbcli.net import client
 
 
 class Site:
     def __init__(self, base: Path, stu: Path | None = None) -> None:
-        # Commands start from bytecode, as an installed package's do, even where
-        # PYTHONDONTWRITEBYTECODE kept Python from leaving it (~10 ms a process).
-        compileall.compile_dir(Path(nbcli.__file__).parent, quiet=1)
+        fresh_bytecode()
         self.base = base
         self.hosts = {s.name: s for s in multihost.create(base / "hosts")}
         master_cfg = config.load(self.hosts["master"].root)

@@ -36,7 +36,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import write_results  # noqa: E402
+from bench.harness import fresh_bytecode, write_results  # noqa: E402
 from nbcli import config, multihost, procs  # noqa: E402
 from nbcli.net import client, spare  # noqa: E402
 
@@ -51,6 +51,7 @@ class TapeSite:
     """One aio host with a virtual library and a tape storage unit."""
 
     def __init__(self, base: Path, capacity_mib: int) -> None:
+        fresh_bytecode()
         self.base = base
         (self.host,) = multihost.create(base / "hosts", layout=[
             ("aio", "127.0.0.1", ["master", "media", "client"])])
