@@ -157,16 +157,13 @@ class _Sender:
                             time.monotonic() < self.started + START_GRACE:
                         time.sleep(0.2)
             finally:
-                self.queue.task_done()
                 with self.progress:
                     self.handled += 1
                     self.progress.notify_all()
 
     def drain(self) -> None:
         self.exiting = True
-        deadline = time.monotonic() + DRAIN_AT_EXIT
-        while self.queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self.flush(DRAIN_AT_EXIT)
 
 
 _sender = _Sender()

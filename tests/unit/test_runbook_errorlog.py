@@ -144,3 +144,28 @@ def test_flush_waits_for_every_entry_sent_before_it(monkeypatch: pytest.MonkeyPa
     gate.set()
     assert sender.flush(10) and delivered == ["first", "second"]
     assert sender.flush(0)  # nothing new since
+
+
+def test_drain_at_exit_delivers_what_is_queued_and_a_forked_child_does_not_wait(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    gate, delivered = threading.Event(), []
+
+    def slow(cfg: object, e: dict) -> bool:
+        gate.wait(10)
+        delivered.append(e["message"])
+        return True
+
+    monkeypatch.setattr(events, "deliver", slow)
+    sender = events._Sender()
+    sender.put(None, events.entry(events.GENERAL, events.INFO, "t", "queued",  # type: ignore[arg-type]
+                                  server="m"))
+    pid = os.fork()
+    if pid == 0:  # the parent's entry is not this process's to wait for
+        started = time.monotonic()
+        sender.drain()
+        os._exit(0 if time.monotonic() - started < 1 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    threading.Timer(0.1, gate.set).start()
+    sender.drain()
+    assert delivered == ["queued"]
