@@ -127,45 +127,45 @@ def test_bperror_forms() -> None:
     assert errfmt.status_lines(12345, True)[-1] == errfmt.GENERAL_ADVICE
 
 
-def test_flush_waits_for_every_entry_sent_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    gate, delivered = threading.Event(), []
+class SlowDelivery:
+    """nbevtmgr that takes each entry only once `gate` is set; what it took, in order."""
 
-    def slow(cfg: object, e: dict) -> bool:
-        gate.wait(10)
-        delivered.append(e["message"])
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.gate, self.delivered = threading.Event(), []
+        monkeypatch.setattr(events, "deliver", self.deliver)
+        self.sender = events._Sender()
+
+    def deliver(self, cfg: object, e: dict) -> bool:
+        self.gate.wait(10)
+        self.delivered.append(e["message"])
         return True
 
-    monkeypatch.setattr(events, "deliver", slow)
-    sender = events._Sender()
-    for text in ("first", "second"):
-        sender.put(None, events.entry(events.GENERAL, events.INFO, "t", text,  # type: ignore[arg-type]
-                                      server="m"))
-    assert not sender.flush(0.05) and delivered == []
-    gate.set()
-    assert sender.flush(10) and delivered == ["first", "second"]
-    assert sender.flush(0)  # nothing new since
+    def put(self, text: str) -> None:
+        self.sender.put(None, events.entry(events.GENERAL, events.INFO, "t",  # type: ignore[arg-type]
+                                           text, server="m"))
+
+
+def test_flush_waits_for_every_entry_sent_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = SlowDelivery(monkeypatch)
+    slow.put("first")
+    slow.put("second")
+    assert not slow.sender.flush(0.05) and slow.delivered == []
+    slow.gate.set()
+    assert slow.sender.flush(10) and slow.delivered == ["first", "second"]
+    assert slow.sender.flush(0)  # nothing new since
 
 
 def test_drain_at_exit_delivers_what_is_queued_and_a_forked_child_does_not_wait(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    gate, delivered = threading.Event(), []
-
-    def slow(cfg: object, e: dict) -> bool:
-        gate.wait(10)
-        delivered.append(e["message"])
-        return True
-
-    monkeypatch.setattr(events, "deliver", slow)
-    sender = events._Sender()
-    sender.put(None, events.entry(events.GENERAL, events.INFO, "t", "queued",  # type: ignore[arg-type]
-                                  server="m"))
+    slow = SlowDelivery(monkeypatch)
+    slow.put("queued")
     pid = os.fork()
     if pid == 0:  # the parent's entry is not this process's to wait for
         started = time.monotonic()
-        sender.drain()
+        slow.sender.drain()
         os._exit(0 if time.monotonic() - started < 1 else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    threading.Timer(0.1, gate.set).start()
-    sender.drain()
-    assert delivered == ["queued"]
+    threading.Timer(0.1, slow.gate.set).start()
+    slow.sender.drain()
+    assert slow.delivered == ["queued"]
