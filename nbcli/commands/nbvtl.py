@@ -18,6 +18,7 @@ from nbcli.vtl.library import Library
 
 SYNOPSIS = """nbvtl create [--drives N] [--slots N] [--mailslots N] [--capacity SIZE]
           [--early-warning SIZE] [--barcodes FIRST..LAST] [--move-time SECONDS]
+          [--speed SIZE]
 nbvtl status [-l]
 nbvtl load SLOT DRIVE | unload DRIVE [SLOT] | transfer FROM TO
 nbvtl import BARCODE [--slot N] | export BARCODE | remove BARCODE
@@ -49,13 +50,16 @@ MOVES = ("load", "unload", "transfer", "import", "export", "remove")
                    "[A00000L6.. one per slot].")
 @click.option("--move-time", "-move_time", "move_time", type=click.FloatRange(0), default=0.0,
               show_default=True, help="create: seconds each robot move takes.")
+@click.option("--speed", "-speed", default="0", show_default=True,
+              help="create: bytes a second each drive reads and writes (K, M, G suffixes; "
+                   "0: as fast as the disk).")
 @click.option("--slot", "-slot", "slot", type=click.IntRange(1), default=None,
               help="import/unload: the slot to move the cartridge to.")
 @click.option("-l", "long", is_flag=True, help="status: also list cartridges and drives.")
 @root_option
 def cli(action: str, words: tuple[str, ...], drives: int, slots: int, mailslots: int,
         capacity: str, early_warning: str | None, barcodes: str | None, move_time: float,
-        slot: int | None, long: bool, root: str | None) -> int:
+        speed: str, slot: int | None, long: bool, root: str | None) -> int:
     """Create and operate this host's virtual tape library.
 
     \b
@@ -76,7 +80,7 @@ def cli(action: str, words: tuple[str, ...], drives: int, slots: int, mailslots:
         _no_words(args, action)
         lib = admin.create(cfg.root, drives, slots, mailslots, admin.parse_size(capacity),
                            admin.parse_size(early_warning) if early_warning else None,
-                           barcodes, move_time)
+                           barcodes, move_time, admin.parse_size(speed))
         click.echo(f"created a tape library with {drives} drives, {slots} slots and "
                    f"{mailslots} mail slots in {lib.home}")
         return 0

@@ -63,11 +63,12 @@ def library(root: str | os.PathLike[str]) -> Library:
 
 def create(root: str | os.PathLike[str], drives: int, slots: int, mailslots: int,
            capacity: int, early_warning: int | None, barcodes: str | None,
-           move_time: float) -> Library:
+           move_time: float, speed: int = 0) -> Library:
     if not (1 <= drives <= 64 and 1 <= slots <= 10000 and 0 <= mailslots <= 100):
         raise NbuError(status.INVALID_PARAMETER, "1-64 drives, 1-10000 slots, 0-100 mail slots")
-    if capacity < 4096 or move_time < 0:
-        raise NbuError(status.INVALID_PARAMETER, "capacity of at least 4K, move time >= 0")
+    if capacity < 4096 or move_time < 0 or speed < 0:
+        raise NbuError(status.INVALID_PARAMETER,
+                       "capacity of at least 4K, move time >= 0, speed >= 0")
     ew = capacity // 32 if early_warning is None else early_warning
     if not 0 <= ew < capacity:
         raise NbuError(status.INVALID_PARAMETER, "early warning must be below the capacity")
@@ -78,7 +79,7 @@ def create(root: str | os.PathLike[str], drives: int, slots: int, mailslots: int
             raise ValueError(f"{len(codes)} barcodes for {slots} slots")
         try:
             return Library.create(home_of(root), Geometry(drives, slots, mailslots, capacity,
-                                                          ew, move_time), codes)
+                                                          ew, move_time, speed), codes)
         except FileExistsError:
             raise NbuError(status.ENTITY_EXISTS,
                            f"a tape library exists under {home_of(root)}") from None

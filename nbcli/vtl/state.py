@@ -32,6 +32,9 @@ class Geometry:
     capacity: int         # bytes of a new cartridge's image, framing included
     early_warning: int    # bytes before the physical end where early warning starts
     move_time: float      # seconds a robot move takes
+    # bytes a second a drive reads or writes, as a real drive streams at its native rate
+    # (0: as fast as the disk); tests use it for a job that moves data long enough to be hit
+    speed: int = 0
 
 
 @dataclass

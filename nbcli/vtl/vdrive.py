@@ -18,7 +18,9 @@ Documentation/scsi/st.rst and SSC:
   point succeeds; from then on writes alternate: ENOSPC (nothing written), then one that is
   written, then ENOSPC... until the physical end, where every write fails with ENOSPC and
   nothing is written. Tape marks are always written while they fit. Any move resets it;
-- MTREW, MTBSF and MTSEEK, and close, write one tape mark first when the last op was a write.
+- MTREW, MTBSF and MTSEEK, and close, write one tape mark first when the last op was a write;
+- records stream at the library's speed when it sets one (Geometry.speed), as a real drive
+  reads and writes at its native rate, whatever the disk could do.
 
 A write is all or nothing here (a real drive may write part of a fixed-mode request). Records
 are staged and written to the image with O_DIRECT where the file system allows (direct.py);
@@ -32,6 +34,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -69,6 +72,8 @@ class VirtualDrive:
         self._after_mark = False   # GMT_EOF
         self._ew = "none"          # early warning: none | refuse (next write ENOSPC) | allow
         self._app: direct.Appender | None = None  # O_DIRECT writes of a writable open
+        self._speed = 0            # bytes a second (Geometry.speed; 0: unpaced)
+        self._due = 0.0            # monotonic time by which the bytes moved so far are done
 
     # --- open and close ------------------------------------------------------------------
 
@@ -128,6 +133,7 @@ class VirtualDrive:
             raise
         self._app = appender
         self._fd, self._writable, self._barcode = fd, writable, barcode
+        self._speed, self._due = s.geometry.speed, 0.0
         self._size = os.fstat(self._fd).st_size
         self._pos.offset = min(self._pos.offset, self._size)
         self._last, self._after_mark, self._ew = "", False, "none"
@@ -227,6 +233,7 @@ class VirtualDrive:
                 break  # the next read returns b"" for the mark (st's FM_HIT)
             n, at = self._record(word, bs or size)
             place(n, at)
+            self._pace(n)
             done += 1
         self._after_mark, self._last = False, "read"
 
@@ -277,6 +284,7 @@ class VirtualDrive:
             self._last = "move"  # what follows is uncertain on a real drive; no mark at close
             raise _err(errno.EIO, f"write error on {self._barcode} (injected)")
         self._put(parts)
+        self._pace(n)
         self._pos.logical += len(chunks)
         if self._pos.block >= 0:
             self._pos.block += len(chunks)
@@ -302,6 +310,15 @@ class VirtualDrive:
             self._pos.block, self._after_mark = 0, True
         self._flush()
         os.fsync(self._fd)  # a tape mark is st's synchronization point
+
+    def _pace(self, n: int) -> None:
+        """Take as long as moving `n` bytes takes at the library's speed, counted from the
+        end of the last transfer or now, whichever is later (an idle drive saves no time)."""
+        if self._speed > 0:
+            now = time.monotonic()
+            self._due = max(self._due, now) + n / self._speed
+            if self._due > now:
+                time.sleep(self._due - now)
 
     def _put(self, parts: list[bytes | memoryview]) -> None:
         """Write at the position, cutting off whatever followed (tape semantics)."""

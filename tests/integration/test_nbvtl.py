@@ -14,11 +14,12 @@ def test_create_status_load_unload(aio_root: Host) -> None:
     move."""
     r = aio_root.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--mailslots", "1",
                      "--capacity", "64M", "--barcodes", "A00000L6..A00009L6",
-                     "--move-time", "0")
+                     "--move-time", "0", "--speed", "160M")
     home = aio_root.root / "volmgr" / "vtl"
     assert str(home) in r.stdout
     state = tomllib.loads((home / "library.toml").read_text())
     assert state["library"]["capacity"] == 64 << 20
+    assert state["library"]["speed"] == 160 << 20
     assert sorted(p.name for p in (home / "cartridges").iterdir()) == \
         [f"A0000{n}L6.tap" for n in range(10)]
 
@@ -54,6 +55,7 @@ def test_errors_are_netbackup_statuses(aio_root: Host) -> None:
     bad = aio_root.run("nbvtl", "load", "1", check=False)
     assert bad.returncode == 20 and "Traceback" not in bad.stderr
     assert aio_root.run("nbvtl", "create", "--capacity", "lots", check=False).returncode == 20
+    assert aio_root.run("nbvtl", "create", "--speed", "fast", check=False).returncode == 20
     assert aio_root.run("nbvtl", "fault", "melt", check=False).returncode == 20
 
 

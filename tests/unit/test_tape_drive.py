@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import time
 from pathlib import Path
 
 import pytest
@@ -344,3 +345,22 @@ def test_moves_after_a_write_write_a_tape_mark_first(lib: Library) -> None:
     d.end_of_data()
     assert d.tell() == 4                     # no mark at close: the last op was a move
     d.close()
+
+
+def test_a_library_speed_paces_reads_and_writes(lib: Library) -> None:
+    """Geometry.speed: a drive moves at most that many bytes a second, both ways (what the
+    fault tests rely on for a job still moving data when its victim is killed)."""
+    with lib.update() as s:
+        s.geometry.speed = 1 << 20
+    d = loaded_drive(lib)
+    start = time.monotonic()
+    for _ in range(4):
+        d.write(bytes(64 << 10))
+    wrote = time.monotonic() - start
+    d.rewind()
+    start = time.monotonic()
+    got = sum(len(d.read(64 << 10)) for _ in range(4))
+    read = time.monotonic() - start
+    d.close()
+    assert got == 256 << 10
+    assert wrote >= 0.24 and read >= 0.24, (wrote, read)
