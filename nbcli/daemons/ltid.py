@@ -13,9 +13,11 @@ told (`learn`, after tpconfig), when a mount names a drive it does not know, and
 otherwise: an idle media server costs the master nothing. A cartridge stays
 in its drive MEDIA_UNMOUNT_DELAY seconds (bp.toml, default 180) after an unmount; a periodic
 task sends it home. Every SYNC_EVERY seconds it reads the robots' inventories again, so that
-a cartridge an operator moved (nbvtl, robtest) shows, and avrd reads it.
+a cartridge an operator moved (nbvtl, robtest) shows, and avrd reads it. Every REAP_EVERY
+seconds it frees the drives whose mounting process died without unmounting (Mounter.reap).
 
-Place: a daemon; imports ltid_mount, ltid_drives, ltid_withdraw, net, status.
+Place: a daemon; imports ltid_mount, ltid_drives, ltid_withdraw, net, status (and psutil, for
+the processes that hold mounts).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+
+import psutil
 
 from nbcli.config import HostConfig
 from nbcli.daemons import ltid_withdraw
@@ -42,6 +46,33 @@ LEARN_TICK = 1.0
 SYNC_EVERY = 5.0  # a cartridge an operator moved shows in vmoprcmd (and avrd reads it)
 MOVE_TIMEOUT = 1800.0  # tldd may unload, then load: two slow robot moves
 JOBID_MAX = 2**63 - 1
+REAP_EVERY = 1.0  # how soon a drive whose mounting process died is free again
+
+
+def owner_of(conn: Connection) -> tuple[int, float] | None:
+    """The local process that asks for a mount (pid, start time), None when the kernel does
+    not name one (a TCP peer): a pid alone could be another process's by the time it is
+    looked at again."""
+    pid = conn.local_pid()
+    if pid is None:
+        return None
+    try:
+        return pid, psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def alive(owner: tuple[int, float]) -> bool:
+    """Whether the process `owner` names still runs (a zombie does not: it is dead, only
+    not reaped yet); True when psutil cannot tell, so that no live mount is freed."""
+    pid, started = owner
+    try:
+        p = psutil.Process(pid)
+        return p.create_time() == started and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True
 
 
 class Ports:
@@ -137,7 +168,10 @@ class Ltid(Daemon):
     def periodic(self) -> list[tuple[float, Callable[[], None]]]:
         tick = min(1.0, max(self.mounter.delay / 4, 0.2))
         return [(tick, self.mounter.unload_due), (LEARN_TICK, self._learn_until_learnt),
-                (SYNC_EVERY, self.mounter.sync_all)]
+                (SYNC_EVERY, self.mounter.sync_all), (REAP_EVERY, self._reap)]
+
+    def _reap(self) -> None:
+        self.mounter.reap(alive)
 
     def reload(self) -> None:
         super().reload()
@@ -164,7 +198,7 @@ class Ltid(Daemon):
 
     def mount(self, msg: Message, conn: Connection) -> Message:
         return self.mounter.mount(msg["jobid"], msg["media_id"], msg["barcode"], msg["drive"],
-                                  msg["mode"], msg["user"])
+                                  msg["mode"], msg["user"], owner_of(conn))
 
     def unmount(self, msg: Message, conn: Connection) -> Message:
         self.mounter.unmount(msg["jobid"], msg["drive"], msg["reqid"])

@@ -47,6 +47,9 @@ class Drive:
     unload_at: float = 0.0
     scanning: float = 0.0  # monotonic time avrd took it for a read (0: not)
     synced: bool = False   # nbemm was told what the robot's inventory says it holds
+    # the local process holding a mount (pid, start time), when the kernel named it: the
+    # drive is freed if that process dies without unmounting (Mounter.reap)
+    owner: tuple[int, float] | None = None
 
     @classmethod
     def of(cls, rec: dict[str, Any], device: str = "") -> Drive:
@@ -81,6 +84,7 @@ class Drive:
     def release(self, now: float, delay: float) -> None:
         """The holder let go: the cartridge stays loaded `delay` seconds, then goes home."""
         self.user, self.jobid, self.reqid, self.mode = "", 0, 0, ""
+        self.owner = None
         self.unload_at = now + delay if self.barcode else 0.0
 
     def control(self) -> str:

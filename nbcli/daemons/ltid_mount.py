@@ -10,6 +10,11 @@ it), has avrd read its media header - a header naming another media id is status
 tape passes (bptm labels it) - and records the drive's user, label and readiness, telling
 nbemm `drive_loaded` after each move. Any failure frees the reservation again.
 
+A mount made by a local process (bptm, a command such as bplabel) is that process's: when it
+dies without unmounting (killed with its bpbrm, or the command killed), `reap` (a periodic
+task) frees the drive, as if it had unmounted. A user's tpreq mount outlives its command, so
+it is nobody's process; neither is one that came over TCP.
+
 Unmount frees the drive; the cartridge stays in it for MEDIA_UNMOUNT_DELAY seconds (a next
 job of the same medium mounts it without a move, as NetBackup keeps media mounted between
 jobs), then `unload_due` (a periodic task) sends it to its home slot.
@@ -208,10 +213,11 @@ class Mounter:
     # --- mount and unmount -------------------------------------------------------------------
 
     def mount(self, jobid: int, media_id: str, barcode: str, name: str, mode: str,
-              user: str = "root") -> dict[str, Any]:
+              user: str = "root", owner: tuple[int, float] | None = None) -> dict[str, Any]:
+        """`owner`: the local process (pid, start time) the mount belongs to (reap)."""
         d = self.drive(name)
         barcode = barcode or media_id
-        reqid, again = self._reserve(d, jobid, media_id, barcode, mode, user)
+        reqid, again = self._reserve(d, jobid, media_id, barcode, mode, user, owner)
         if not again and not self._still_loaded(d, media_id, barcode, mode):
             self._load_and_check(d, reqid, media_id, barcode, mode)
         with self.cond:
@@ -254,13 +260,14 @@ class Mounter:
             raise
 
     def _reserve(self, d: Drive, jobid: int, media_id: str, barcode: str, mode: str,
-                 user: str) -> tuple[int, bool]:
+                 user: str, owner: tuple[int, float] | None) -> tuple[int, bool]:
         """The request id holding the drive now, and whether the job had this very medium
         mounted there already (bptm asking again: no move, no read of a drive it may have
         open)."""
         with self.cond:
             if jobid and d.jobid == jobid and d.barcode == barcode and d.ready \
                     and d.extmid == media_id and d.state != DOWN:
+                d.owner = owner  # the process asking again holds it now
                 return d.reqid, True
             deadline = self.clock() + SCAN_WAIT
             while self._scanning(d, barcode) and self.clock() < deadline:
@@ -279,7 +286,7 @@ class Mounter:
             self._next_reqid += 1
             reqid = self._next_reqid
             d.user, d.jobid, d.reqid, d.mode, d.unload_at = user, jobid, reqid, mode, 0.0
-            d.extmid, d.ready = media_id, False
+            d.extmid, d.ready, d.owner = media_id, False, owner
             self.pending[reqid] = {"reqid": reqid, "user": user, "jobid": jobid,
                                    "media_id": media_id, "barcode": barcode, "mode": mode,
                                    "drive": d.name, "time": int(time.time())}
@@ -340,6 +347,24 @@ class Mounter:
             self.cond.notify_all()
         self.log.info("unmounted %s from %s (job %d); home in %gs", d.extmid or d.barcode,
                       d.name, jobid, self.delay)
+
+    def reap(self, alive: Callable[[tuple[int, float]], bool]) -> None:
+        """Free each drive whose owner process is gone (`alive` says, from outside the
+        table's lock) and whose mount is not under way: nobody is left to unmount it."""
+        with self.cond:
+            held = [(d, d.owner) for d in self.drives.values()
+                    if d.owner is not None and not d.free and d.reqid not in self.pending]
+        gone = [(d, owner) for d, owner in held if not alive(owner)]
+        for d, owner in gone:
+            with self.cond:
+                if d.owner != owner or d.free:
+                    continue  # unmounted (or mounted again) meanwhile
+                jobid = d.jobid
+                d.release(self.clock(), self.delay)
+                self.cond.notify_all()
+            self.log.warning("the process that mounted %s in %s (pid %d, job %d) is gone: "
+                             "drive freed; home in %gs", d.extmid or d.barcode, d.name,
+                             owner[0], jobid, self.delay)
 
     def unload_due(self) -> None:
         """Send home the cartridges whose time in an idle drive is up."""

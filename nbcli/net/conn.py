@@ -7,6 +7,7 @@ connection to raw bytes, whatever follows is still in the socket for the data pa
 from __future__ import annotations
 
 import socket
+import struct
 from typing import Any
 
 from nbcli.status import (
@@ -49,6 +50,18 @@ class Connection:
             return self.uid == 0
         # a TCP peer of this machine whose owner PBX found must be root too
         return self.port is not None and self.port < 1024 and self.uid in (None, 0)
+
+    def local_pid(self) -> int | None:
+        """The pid of the local process that connected (PBX's Unix socket: the kernel says,
+        SO_PEERCRED of the socket PBX handed over); None for any other peer."""
+        if self.address != "local" or self.sock.family != socket.AF_UNIX:
+            return None
+        try:
+            pid, _uid, _gid = struct.unpack("3i", self.sock.getsockopt(
+                socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+        except OSError:
+            return None
+        return pid or None
 
     def fileno(self) -> int:
         return self.sock.fileno()

@@ -5,16 +5,21 @@ nbemm is a dictionary and the clock is a number the test moves."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
-from nbcli.daemons import ltid_withdraw, robots
+from nbcli.daemons import ltid, ltid_withdraw, robots
 from nbcli.daemons.ltid_drives import Drive, due_unloads, scan_candidate, tpreq_drive
 from nbcli.daemons.ltid_mount import Mounter
 from nbcli.daemons.tldd import plan
 from nbcli.media import tapefmt
+from nbcli.net.conn import Connection
 from nbcli.status import (
     MEDIA_DOWN,
     MEDIA_HEADER_UNREADABLE,
@@ -26,6 +31,7 @@ from nbcli.status import (
 )
 from nbcli.vtl.library import Library, VirtualChanger
 from nbcli.vtl.vdrive import VirtualDrive
+from tests.conftest import wait_for
 from tests.unit.tapekit import make_library
 
 DELAY = 10.0
@@ -162,6 +168,64 @@ def test_unmount_keeps_the_cartridge_for_the_delay_then_sends_it_home(
     assert where(lib, "A00001L6") == ("slot", 2)
     assert ports.loaded[-1] == ("IBM.ULT3580-TD5.001", "")
     assert m.status()["drives"][1]["ready"] is False
+
+
+def test_a_mount_whose_process_died_is_freed_and_a_users_tpreq_is_not(
+        world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    """reap: a drive held for a process that is gone (bptm killed with its bpbrm) is free
+    again, its cartridge due home after the delay; a live owner's, a mount still under way
+    and a tpreq mount (no owner: it outlives its command) stay held."""
+    m, _, clock = world
+    bptm, other = (111, 1.5), (222, 2.5)
+    m.mount(7, "0001L6", "A00001L6", DRIVES[0], "r", owner=bptm)
+    m.tpreq("0002L6", "A00002L6", 0, "", "r", "alice", set())
+    dead = {bptm}
+    m.reap(lambda owner: owner not in dead)
+    held = [d["jobid"] for d in m.status()["drives"]]
+    assert held == [0, 0] and m.status()["drives"][1]["user"] == "alice"
+    assert where(lib, "A00001L6") == ("drive", 0)  # home after the delay, as an unmount
+    clock.now += DELAY + 1
+    m.unload_due()
+    assert where(lib, "A00001L6") == ("slot", 2)
+    # a live owner keeps it; the same job asking again from another process moves it there
+    m.mount(8, "0001L6", "A00001L6", DRIVES[0], "r", owner=bptm)
+    dead.clear()
+    m.reap(lambda owner: owner not in dead)
+    assert m.status()["drives"][0]["jobid"] == 8
+    m.mount(8, "0001L6", "A00001L6", DRIVES[0], "r", owner=other)
+    dead.add(bptm)
+    m.reap(lambda owner: owner not in dead)
+    assert m.status()["drives"][0]["jobid"] == 8
+    # a mount under way (the robot moving) is left to finish first
+    with m.cond:
+        reqid = m.drives[DRIVES[0]].reqid
+        m.pending[reqid] = {"reqid": reqid}
+    dead.add(other)
+    m.reap(lambda owner: owner not in dead)
+    assert m.status()["drives"][0]["jobid"] == 8
+    with m.cond:
+        m.pending.pop(reqid)
+    m.reap(lambda owner: owner not in dead)
+    assert m.status()["drives"][0]["jobid"] == 0
+
+
+def test_owner_of_a_local_peer_and_whether_it_lives() -> None:
+    """ltid's real ports to the kernel: a Unix peer's pid and start time (SO_PEERCRED), and
+    `alive` false once that process is dead and reaped, or a zombie."""
+    a, b = socket.socketpair()
+    me = (os.getpid(), psutil.Process().create_time())
+    assert ltid.owner_of(Connection(b, "x", "local")) == me
+    assert ltid.owner_of(Connection(b, "x", "10.0.0.1")) is None  # not a local peer
+    a.close()
+    b.close()
+    child = subprocess.Popen(["sleep", "30"])
+    owner = (child.pid, psutil.Process(child.pid).create_time())
+    assert ltid.alive(owner) and not ltid.alive((child.pid, owner[1] + 1))  # pid reused
+    child.kill()
+    wait_for(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE, 10, "zombie")
+    assert not ltid.alive(owner)
+    child.wait()
+    assert not ltid.alive(owner)
 
 
 def test_a_header_naming_another_media_id_is_93_and_frees_the_drive(
