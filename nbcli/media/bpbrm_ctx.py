@@ -67,7 +67,9 @@ def bptm_status(proc: subprocess.Popen[bytes]) -> int:
         code = proc.wait()
     if code < 0:
         return MEDIA_MANAGER_KILLED
-    return code or 40
+    # 1 is Python's exit for an uncaught exception, never "partially successful" here: a
+    # bptm that did not say it finished failed, and its image must not be kept
+    return code if code > 1 else 40
 
 
 def stop_bptm(bptm: Connection | None, proc: subprocess.Popen[bytes] | None) -> None:

@@ -124,11 +124,13 @@ class Appender:
     def _write_pieces(self) -> None:
         """The writer thread: each piece given, until None."""
         while (item := self.todo.get()) is not None:
+            piece, at = item
             try:
-                _pwrite(self.dfd, *item)
+                _pwrite(self.dfd, piece, at)
             except OSError as e:
                 self.error = e
             finally:
+                piece.release()  # the error's traceback must not keep the buffer exported
                 self.written.release()
 
     def _wait(self) -> None:
@@ -148,7 +150,8 @@ class Appender:
             return
         length = -(-self.fill // ALIGN) * ALIGN
         self.view[self.fill:length] = bytes(length - self.fill)
-        _pwrite(self.dfd, self.view[:length], self.base)
+        with self.view[:length] as pages:  # released even when the write fails (close)
+            _pwrite(self.dfd, pages, self.base)
         os.ftruncate(fd, self.end)
         # The staged pages stay: later appends go on in them and write them again whole.
         self.dirty = False
@@ -164,16 +167,21 @@ class Appender:
             if self.writer is not None:  # the piece in flight, if any, ends first
                 self.todo.put(None)
                 self.writer.join()
-            for view, buf in zip(self.views, self.bufs):
-                view.release()
-                buf.close()
-            os.close(self.dfd)
+            try:
+                for view, buf in zip(self.views, self.bufs):
+                    view.release()
+                    buf.close()
+            finally:
+                os.close(self.dfd)
 
 
 def _pwrite(fd: int, data: memoryview, offset: int) -> None:
     done = 0
     while done < len(data):
-        n = os.pwrite(fd, data[done:], offset + done)
+        # a slice left alive by a failed write (in the traceback) would keep the staging
+        # buffer from being closed
+        with data[done:] as rest:
+            n = os.pwrite(fd, rest, offset + done)
         if n <= 0:
             raise OSError(errno.EIO, "short write to a cartridge image")
         done += n

@@ -35,7 +35,8 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from nbcli.vtl import direct, image, simh, spacing
@@ -148,7 +149,8 @@ class VirtualDrive:
                     self._write_marks(1)
                 self._flush()
                 if self._writable:
-                    os.fsync(self._fd)
+                    with self._on_disk():
+                        os.fsync(self._fd)
             finally:  # even when the tape mark did not fit: the position is known
                 with self.library.update() as s:
                     if s.at("drive", self.index) == self._barcode:
@@ -161,7 +163,8 @@ class VirtualDrive:
             app, self._app = self._app, None
             try:
                 if app is not None:
-                    app.close(self._fd)
+                    with self._on_disk():
+                        app.close(self._fd)
             finally:
                 os.close(self._fd)
                 os.close(self._lock)
@@ -309,7 +312,8 @@ class VirtualDrive:
             self._pos.file = self._pos.file + count if self._pos.file >= 0 else -1
             self._pos.block, self._after_mark = 0, True
         self._flush()
-        os.fsync(self._fd)  # a tape mark is st's synchronization point
+        with self._on_disk():
+            os.fsync(self._fd)  # a tape mark is st's synchronization point
 
     def _pace(self, n: int) -> None:
         """Take as long as moving `n` bytes takes at the library's speed, counted from the
@@ -320,21 +324,54 @@ class VirtualDrive:
             if self._due > now:
                 time.sleep(self._due - now)
 
+    @contextmanager
+    def _on_disk(self) -> Iterator[None]:
+        """The host's I/O on the cartridge image. Its file system filling up is the drive
+        failing to write (EIO), never the end of the tape (ENOSPC): bptm would mark a good
+        tape FULL and span the image onto the next one, which fails the same way. The image
+        is cut after its last whole object, as a dead writer's is (direct.cut_torn), so that
+        the next append finds the end of data; the position is unknown then, as st's is
+        after an error."""
+        try:
+            yield
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            why = e.strerror
+        else:
+            return
+        # (outside the except: its traceback would keep the staged buffers exported)
+        if self._app is not None:
+            self._app.forget()
+        try:
+            direct.cut_torn(str(self.library.cartridge_path(self._barcode)), self._fd)
+            self._size = os.fstat(self._fd).st_size
+        except OSError:
+            pass  # the next opener cuts it (DriveState.held)
+        if self._pos.offset > self._size:
+            self._pos.offset = self._size
+            self._pos.file = self._pos.block = -1
+        raise _err(errno.EIO, f"the file system holding the cartridge {self._barcode} is "
+                              f"full ({why})")
+
     def _put(self, parts: list[bytes | memoryview]) -> None:
         """Write at the position, cutting off whatever followed (tape semantics)."""
         if self._pos.offset < self._size:
             self._flush()
-            os.ftruncate(self._fd, self._pos.offset)
-        if self._app is not None:
-            self._pos.offset += self._app.append(self._fd, parts, self._pos.offset)
-        else:
-            self._pos.offset += image.write_at(self._fd, parts, self._pos.offset)
+            with self._on_disk():
+                os.ftruncate(self._fd, self._pos.offset)
+        with self._on_disk():
+            if self._app is not None:
+                self._pos.offset += self._app.append(self._fd, parts, self._pos.offset)
+            else:
+                self._pos.offset += image.write_at(self._fd, parts, self._pos.offset)
         self._size = self._pos.offset
 
     def _flush(self) -> None:
         """Put staged records into the image file (before anything reads or moves)."""
         if self._app is not None:
-            self._app.flush(self._fd)
+            with self._on_disk():
+                self._app.flush(self._fd)
 
     # --- positioning ---------------------------------------------------------------------
 

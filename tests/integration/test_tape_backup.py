@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import random
+import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 
 from nbcli import clock, config, kinds
 from nbcli.net import client
+from nbcli.status import MEDIA_WRITE_ERROR
 from nbcli.vtl.library import Library, VirtualChanger
 from tests.conftest import Host, wait_for
 from tests.flowkit import job, last_jobid, rename_file, steps
@@ -43,24 +45,34 @@ def tape(aio_root: Host) -> Iterator[Host]:
     "tapes" and the tape storage unit "tape1" (MEDIA_WAIT 6 s), configured with the
     commands; no media in EMM yet."""
     h = aio_root
+    create_library(h)
+    h.start()
+    try:
+        configure(h)
+        yield h
+    finally:
+        h.stop()
+    assert h.processes() == []
+
+
+def create_library(h: Host) -> None:
     h.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--capacity", "8M",
           "--move-time", "0")
     cfg = config.load(h.root)
     cfg.data["MEDIA_WAIT"] = 6
     cfg.save()
-    h.start()
-    try:
-        h.run("tpconfig", "-add", "-robot", "0", "-robtype", "tld")
-        for n in (0, 1):
-            h.run("tpconfig", "-add", "-drive", "-type", "hcart", "-robot", "0", "-robtype",
-                  "tld", "-robdrnum", str(n), "-asciiname", f"DRV{n}")
-        h.run("vmpool", "-add", "tapes", "the tests' pool", "ANYHOST", "ANY", "NONE")
-        h.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
-              "hcart", "-host", h.name, "-cj", "2")
-        yield h
-    finally:
-        h.stop()
-    assert h.processes() == []
+
+
+def configure(h: Host) -> None:
+    """Robot 0, drives DRV0 and DRV1, pool "tapes" and storage unit "tape1", as an
+    administrator adds them (the host running)."""
+    h.run("tpconfig", "-add", "-robot", "0", "-robtype", "tld")
+    for n in (0, 1):
+        h.run("tpconfig", "-add", "-drive", "-type", "hcart", "-robot", "0", "-robtype",
+              "tld", "-robdrnum", str(n), "-asciiname", f"DRV{n}")
+    h.run("vmpool", "-add", "tapes", "the tests' pool", "ANYHOST", "ANY", "NONE")
+    h.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
+          "hcart", "-host", h.name, "-cj", "2")
 
 
 def add_media(h: Host, *slots: int, pool: str = "tapes") -> None:
@@ -351,3 +363,47 @@ def test_killing_a_media_manager_daemon_mid_backup_holds_nothing(tape: Host, tmp
     tape_policy(h, "small", small)
     again = backup(h, "small")
     assert_image_holds(h, image(h, again["backupid"]), small)
+
+
+def test_a_full_file_system_under_the_library_is_a_write_error_not_full_tapes(
+        aio_root: Host, tmp_path: Path) -> None:
+    """The cartridges' file system fills (a 6 MiB tmpfs under 8 MiB cartridges): that is the
+    drive failing to write (84), not the end of the tape - no medium is marked FULL, no image
+    spans onto the other tapes, nothing stays held, and once there is room the next backup
+    writes that same tape."""
+    h = aio_root
+    cartridges = h.root / "volmgr" / "vtl" / "cartridges"
+    cartridges.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs",
+                              str(cartridges)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("needs permission to mount a 6 MiB tmpfs (run as root)")
+    try:
+        create_library(h)
+        h.start()
+        try:
+            configure(h)
+            h.run("bpconfig", "-tries", "1")
+            add_media(h, 1, 2, 3)
+            tape_policy(h, "fills", data_dir(tmp_path, "big", 7, 21))
+            done = backup(h, "fills", check=False)
+            assert done["status"] == MEDIA_WRITE_ERROR, done
+            details = h.run("bpdbjobs", "-jobid", str(done["jobid"]), "-all_columns").stdout
+            assert "the file system holding the cartridge A00000L6 is full" in details, details
+            m = media(h)
+            assert not any(x["state"] & FULL for x in m.values()), m
+            assert not any(x["images"] for x in m.values()), m
+            assert client.call(h.cfg, h.name, "bpdbm", "image_list",
+                               policy="fills")["images"] == []
+            wait_for(lambda: allocations(h) == [], 30, "the allocation to go")
+            # room again: the next backup writes the same tape, from its start
+            small = data_dir(tmp_path, "small", 1, 22)
+            tape_policy(h, "fits", small)
+            again = backup(h, "fits")
+            im = image(h, again["backupid"])
+            assert {f["media_id"] for f in im["fragments"]} == {"A00000"}
+            assert_image_holds(h, im, small)
+        finally:
+            h.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(cartridges)], check=False)
