@@ -6,11 +6,15 @@ and bpbkar computes no CRC of it. Pure logic: the agents' "done" messages are gi
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
 from nbcli.media.bpbrm_backup import Backup
+from nbcli.media.bpbrm_ctx import bptm_status
+from nbcli.status import MEDIA_MANAGER_KILLED
 
 
 class _Ctx:
@@ -47,3 +51,16 @@ def test_the_verdict(kar: dict[str, Any], status: int) -> None:
     got, lines = verdict(kar, BPTM)
     assert got == status
     assert (status == 84) == any("image check failed" in line for line in lines)
+
+
+@pytest.mark.parametrize("script,status", [
+    ("raise SystemExit(84)", 84),              # bptm's own status as its exit code
+    ("raise RuntimeError('a bug')", 40),       # an uncaught exception exits 1: never "partial"
+    ("pass", 40),                              # exited 0 without saying it finished
+    ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", MEDIA_MANAGER_KILLED),
+])
+def test_how_a_bptm_that_did_not_say_it_finished_ended(script: str, status: int) -> None:
+    """bptm_status, on real processes: a bptm that ended without its "done" failed, and the
+    job's status says how; status 1 (partially successful) would have nbjm keep the image."""
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+    assert bptm_status(proc) == status
