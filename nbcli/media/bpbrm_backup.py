@@ -14,7 +14,14 @@ import time
 from typing import Any
 
 from nbcli.media import agent, storage
-from nbcli.media.bpbrm_ctx import CANCELED, Ctx, bptm_status, stop_bptm
+from nbcli.media.bpbrm_ctx import (
+    CANCELED,
+    SECONDARY,
+    SETTLE_SECONDS,
+    Ctx,
+    bptm_status,
+    stop_bptm,
+)
 from nbcli.media.mux import EOF_MARK, Mux
 from nbcli.net import client
 from nbcli.net.conn import Connection
@@ -25,10 +32,6 @@ from nbcli.status import (
     MEDIA_WRITE_ERROR,
     NbuError,
 )
-
-SETTLE_SECONDS = 2.0  # how long a reported failure waits for the peer's fate to be known
-# Statuses an agent reports when its peer broke the connection: effects, not causes.
-SECONDARY = frozenset({23, 24, 40, 41, 42, 44, 233})
 
 
 class Backup:

@@ -19,6 +19,10 @@ from nbcli.status import MEDIA_MANAGER_KILLED, TERMINATED_BY_ADMIN, NbuError
 
 CANCELED = TERMINATED_BY_ADMIN
 
+SETTLE_SECONDS = 2.0  # how long a reported failure waits for the peer's fate to be known
+# Statuses an agent reports when its peer broke the connection: effects, not causes.
+SECONDARY = frozenset({23, 24, 40, 41, 42, 44, 233})
+
 
 @dataclass
 class Ctx:

@@ -22,17 +22,29 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from typing import Any
 
 from nbcli import jobreport, procs
 from nbcli.media import agent
-from nbcli.media.bpbrm_ctx import CANCELED, Ctx, bptm_status, stop_bptm
+from nbcli.media.bpbrm_ctx import (
+    CANCELED,
+    SECONDARY,
+    SETTLE_SECONDS,
+    Ctx,
+    bptm_status,
+    stop_bptm,
+)
 from nbcli.media.mux import EOF_MARK, Mux
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.status import RESTORE_FAILED, NbuError
+from nbcli.status import RESTORE_FAILED, TAR_INVALID_ARCHIVE, TAR_NO_DATA, NbuError
 
 TAR_FAILED = RESTORE_FAILED
+# tar-restore's statuses for a stream that broke on its way (invalid archive, no data): bptm,
+# which read it from the media, may know why (a block failing its checksum, 85, or its child
+# killed, 82), and is waited for SETTLE_SECONDS before tar-restore's word is taken
+STREAM_BROKE = frozenset({TAR_INVALID_ARCHIVE, TAR_NO_DATA})
 
 
 def _child(ctx: Ctx, req: dict[str, Any], up: Connection) -> None:
@@ -111,7 +123,8 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
         mux = Mux()
         for name, conn in (("ctl", ctx.ctl), ("bptm", bptm), ("child", child)):
             mux.add(name, conn)
-        for name, msg in mux.events():
+        grace_until = 0.0  # tar-restore's stream broke: bptm's word is awaited until then
+        for name, msg in mux.events(timeout=1.0):
             op = msg.get("op")
             if name == "ctl":
                 failure = NbuError(CANCELED if op == "cancel" else 40, "restore stopped")
@@ -136,9 +149,13 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                 failure = NbuError(TAR_FAILED, "bpbrm child ended without a result")
             if failure is not None or (tar_done and bptm_done):
                 break
-            if tar_done and int(tar_done.get("status", 0)) not in (0, 1) and not bptm_done:
-                failure = NbuError(int(tar_done["status"]), str(tar_done.get("msg", "")))
-                break
+            tar_status = int((tar_done or {}).get("status", 0))
+            if tar_status not in (0, 1) and not bptm_done:
+                if tar_status in STREAM_BROKE and not grace_until:
+                    grace_until = time.monotonic() + SETTLE_SECONDS
+                elif not grace_until or time.monotonic() >= grace_until:
+                    failure = NbuError(tar_status, str((tar_done or {}).get("msg", "")))
+                    break
     except NbuError as e:
         failure = e
     if failure is not None or bptm_done is None:
@@ -154,12 +171,15 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
         pass
     os.waitpid(pid, 0)
     status = _status(failure, bptm_done, tar_done)
+    why = _why(failure, bptm_done, tar_done)
+    if status not in (0, 1) and why:
+        ctx.info(f"{why} (status {status})", "Error")
     ctx.step(17, f"restore ended with status {status}; notifying bprd")
     ctx.ctl.send({"op": "done", "status": status,
                   "files": int((tar_done or {}).get("files", 0)),
                   "kbytes": int((tar_done or {}).get("kbytes", 0)),
                   "bytes_read": int((bptm_done or {}).get("bytes_read", 0)),
-                  "msg": failure.detail if failure else str((tar_done or {}).get("msg", ""))})
+                  "msg": why})
     return status
 
 
@@ -188,4 +208,17 @@ def _status(failure: NbuError | None, bptm_done: dict[str, Any] | None,
         return failure.status
     tm = int((bptm_done or {}).get("status", 0))
     tar = int((tar_done or {}).get("status", TAR_FAILED))
+    if tm in SECONDARY and tar not in (0, 1):
+        return tar  # bptm lost its client: tar-restore's status says why it went
     return tm or tar
+
+
+def _why(failure: NbuError | None, bptm_done: dict[str, Any] | None,
+         tar_done: dict[str, Any] | None) -> str:
+    """The words of whichever failure _status took."""
+    if failure is not None:
+        return failure.detail or failure.message
+    tm = int((bptm_done or {}).get("status", 0))
+    if tm and not (tm in SECONDARY and int((tar_done or {}).get("status", 0)) not in (0, 1)):
+        return str((bptm_done or {}).get("msg", ""))
+    return str((tar_done or {}).get("msg", ""))

@@ -25,12 +25,18 @@ from typing import Any
 from nbcli.log import log_peak
 from nbcli.media import bptm_tape, dataservice, storage
 from nbcli.media.agent import die_with_parent
-from nbcli.media.bptm_ctx import Aborted, Ctx, reap, wait_readable
+from nbcli.media.bptm_ctx import Aborted, Ctx, exit_code_of, reap, wait_readable
 from nbcli.media.ring import Consumer, Ring, RingBroken
 from nbcli.media.tape import close_inherited
 from nbcli.net import client
 from nbcli.net.service import Registration
-from nbcli.status import CONNECTION_BROKEN, MOUNT_TIMED_OUT, UNEXPECTED_MESSAGE, NbuError
+from nbcli.status import (
+    CONNECTION_BROKEN,
+    MEDIA_MANAGER_KILLED,
+    MOUNT_TIMED_OUT,
+    UNEXPECTED_MESSAGE,
+    NbuError,
+)
 
 ACCEPT_TIMEOUT = 300.0  # how long the child waits for bpbkar to connect
 TAPE_MFS_MB = 1048576  # a unit that sets no maximum fragment size: NetBackup's tape default
@@ -187,6 +193,10 @@ def _drain(ctx: Ctx, cons: Consumer, writer: storage.ImageWriter, child: int) ->
                 ctx.ctl.send({"op": "progress", "kbytes": writer.total // 1024})
                 last_report = time.monotonic()
     except RingBroken as e:
+        code = exit_code_of(child)
+        if code < 0:  # killed: the cause, as bptm killed would be (not the broken line)
+            raise NbuError(MEDIA_MANAGER_KILLED, f"bptm child was killed (signal {-code}) while "
+                                                 f"receiving the image") from e
         raise NbuError(CONNECTION_BROKEN, "bptm child died while receiving the image") from e
     finally:
         sel.close()

@@ -10,12 +10,13 @@ import logging
 import os
 import selectors
 import signal
+import time
 from dataclasses import dataclass
 
 from nbcli import jobreport
 from nbcli.config import HostConfig
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError
+from nbcli.status import MEDIA_MANAGER_KILLED, SOCKET_WRITE_FAILED, NbuError
 from nbcli.wire.frames import Message
 
 
@@ -95,6 +96,32 @@ def reap_watching(ctx: Ctx, pid: int) -> int:
     finally:
         os.close(pidfd)
     return reap(pid)
+
+
+def child_status(code: int) -> int:
+    """A restore's status from how its bptm child ended (reap's code): killed by a signal is
+    82, as bptm killed is; an exit with an error is 24, its send to tar-restore failed (the
+    client went, and tar-restore's own status says why: bpbrm takes that one)."""
+    if code == 0:
+        return 0
+    return MEDIA_MANAGER_KILLED if code < 0 else SOCKET_WRITE_FAILED
+
+
+def exit_code_of(pid: int, wait: float = 2.0) -> int:
+    """How bptm child `pid` ended, as reap says it (-signal if killed), without reaping it
+    (the caller still does); 1 when it has not ended within `wait` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return 1
+        if info is not None and info.si_pid:
+            killed = info.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
+            return -info.si_status if killed else info.si_status
+        if time.monotonic() > deadline:
+            return 1
+        time.sleep(0.01)
 
 
 def reap(pid: int, kill: bool = False) -> int:

@@ -24,11 +24,23 @@ from typing import Any, Protocol
 from nbcli.log import log_peak
 from nbcli.media import dataservice, storage
 from nbcli.media.agent import die_with_parent
-from nbcli.media.bptm_ctx import Ctx, reap, reap_watching, wait_readable
+from nbcli.media.bptm_ctx import (
+    Ctx,
+    child_status,
+    exit_code_of,
+    reap,
+    reap_watching,
+    wait_readable,
+)
 from nbcli.media.ring import Producer, Ring, RingBroken
 from nbcli.net import client
 from nbcli.net.service import Registration
-from nbcli.status import CLIENT_CONNECT_TIMED_OUT, SOCKET_WRITE_FAILED, NbuError
+from nbcli.status import (
+    CLIENT_CONNECT_TIMED_OUT,
+    MEDIA_MANAGER_KILLED,
+    SOCKET_WRITE_FAILED,
+    NbuError,
+)
 
 ACCEPT_TIMEOUT = 300.0
 
@@ -111,10 +123,10 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             if child == 0:
                 child_main(ctx, ring, tar)
             tar.close()
-            read = fill(ctx, ring.producer(), DiskReaders(readers), images)
+            read = fill(ctx, ring.producer(), DiskReaders(readers), images, child)
             code = reap_watching(ctx, child)
             child = 0
-            status = 0 if code == 0 else 24
+            status = child_status(code)
             ctx.step(15, f"restore data sent ({read} bytes read from disk); bptm child "
                          f"exited; unmounting and notifying nbjm")
             nbjm.request("restore_done", jobid=ctx.jobid, status=status)
@@ -179,8 +191,10 @@ def child_main(ctx: Ctx, ring: Ring, tar: socket.socket) -> None:
     os._exit(0)
 
 
-def fill(ctx: Ctx, prod: Producer, source: Source, images: list[dict[str, Any]]) -> int:
-    """bptm parent: read the wanted blocks into slots, keeping only the wanted bytes."""
+def fill(ctx: Ctx, prod: Producer, source: Source, images: list[dict[str, Any]],
+         child: int) -> int:
+    """bptm parent: read the wanted blocks into slots, keeping only the wanted bytes. When
+    the ring breaks, bptm `child` has ended: killed (82) or its send failed (24)."""
     mem = prod.ring.map
     first = True
     try:
@@ -209,6 +223,9 @@ def fill(ctx: Ctx, prod: Producer, source: Source, images: list[dict[str, Any]])
                 prod.post(0, dst)
         prod.end(0)
     except RingBroken as e:
+        code = exit_code_of(child)
+        if code < 0:
+            raise NbuError(MEDIA_MANAGER_KILLED, f"bptm child was killed (signal {-code})") from e
         raise NbuError(SOCKET_WRITE_FAILED, "bptm child stopped sending to tar-restore") from e
     except NbuError:
         try:

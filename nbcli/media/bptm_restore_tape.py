@@ -32,7 +32,7 @@ import os
 from typing import Any
 
 from nbcli.media import dataservice, storage
-from nbcli.media.bptm_ctx import Ctx, reap, reap_watching
+from nbcli.media.bptm_ctx import Ctx, child_status, reap, reap_watching
 from nbcli.media.bptm_restore import accept_tar, blocks_for, child_main, fill
 from nbcli.media.bptm_tape import drive_name, ltid_mount, ltid_unmount
 from nbcli.media.ring import Ring
@@ -180,10 +180,10 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                 close_inherited()  # the parent's drives: its unmounts must let them go
                 child_main(ctx, ring, tar)
             tar.close()
-            read = fill(ctx, ring.producer(), tapes, images)
+            read = fill(ctx, ring.producer(), tapes, images, child)
             code = reap_watching(ctx, child)
             child = 0
-            status = 0 if code == 0 else 24
+            status = child_status(code)
             mounted = ", ".join(tapes.mounted)
             tapes.unmount()
             cartridge = tapes.cartridge_bytes

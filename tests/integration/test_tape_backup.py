@@ -7,6 +7,7 @@ leaving no drive or medium held."""
 from __future__ import annotations
 
 import io
+import os
 import random
 import subprocess
 import tarfile
@@ -19,7 +20,7 @@ import pytest
 
 from nbcli import clock, config, kinds
 from nbcli.net import client
-from nbcli.status import MEDIA_WRITE_ERROR
+from nbcli.status import MEDIA_READ_ERROR, MEDIA_WRITE_ERROR
 from nbcli.vtl.library import Library, VirtualChanger
 from tests.conftest import Host, wait_for
 from tests.flowkit import job, last_jobid, rename_file, steps
@@ -407,3 +408,40 @@ def test_a_full_file_system_under_the_library_is_a_write_error_not_full_tapes(
             h.stop()
     finally:
         subprocess.run(["umount", "-l", str(cartridges)], check=False)
+
+
+def test_a_corrupt_block_on_tape_fails_the_restore_and_writes_nothing_half(
+        tape: Host, tmp_path: Path) -> None:
+    """A byte of an image's data changed on the cartridge (bit rot, a bad drive): the restore
+    ends with bptm's status (85, the block failing its checksum, in the details), the damaged
+    file is not left half written (nor under a temporary
+    name) in the destination, and nothing stays held."""
+    h = tape
+    add_media(h, 1)
+    data = tmp_path / "rot"
+    data.mkdir()
+    victim = os.urandom(200 << 10)
+    (data / "victim.bin").write_bytes(victim)
+    tape_policy(h, "rot", data)
+    backup(h, "rot")
+    wait_for(lambda: allocations(h) == [], 30, "the backup's allocation to go")
+    cartridge = Library(str(h.root / "volmgr" / "vtl")).cartridge_path(BARCODES[0])
+    raw = bytearray(cartridge.read_bytes())
+    at = raw.find(victim[:64])
+    assert at > 0 and raw.find(victim[:64], at + 1) < 0
+    raw[at + 1000] ^= 0x40
+    cartridge.write_bytes(bytes(raw))
+    dest = tmp_path / "restored"
+    ren = rename_file(tmp_path / "ren", [(data, dest)])
+    r = h.run("bprestore", "-C", h.name, "-R", str(ren), "-w", str(data), check=False,
+              timeout=120)
+    done = job(h, last_jobid(h))
+    # bptm's word, not tar-restore's "no data": the block failed its checksum on the media
+    assert r.returncode == done["status"] == MEDIA_READ_ERROR, (r.stderr, done)
+    details = h.run("bpdbjobs", "-jobid", str(done["jobid"]), "-all_columns").stdout
+    assert "fails its checksum" in details, details
+    left = sorted(p.name for p in dest.rglob("*")) if dest.exists() else []
+    assert not [n for n in left if n.startswith(".nbtr")], left
+    if (dest / "victim.bin").exists():
+        assert (dest / "victim.bin").read_bytes() == victim
+    wait_for(lambda: allocations(h) == [], 30, "the restore's allocation to go")
