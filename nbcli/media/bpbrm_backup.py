@@ -14,14 +14,7 @@ import time
 from typing import Any
 
 from nbcli.media import agent, storage
-from nbcli.media.bpbrm_ctx import (
-    CANCELED,
-    SECONDARY,
-    SETTLE_SECONDS,
-    Ctx,
-    bptm_status,
-    stop_bptm,
-)
+from nbcli.media.bpbrm_ctx import CANCELED, SECONDARY, SETTLE_SECONDS, Ctx, bptm_status, stop_bptm
 from nbcli.media.mux import EOF_MARK, Mux
 from nbcli.net import client
 from nbcli.net.conn import Connection

@@ -27,14 +27,7 @@ from typing import Any
 
 from nbcli import jobreport, procs
 from nbcli.media import agent
-from nbcli.media.bpbrm_ctx import (
-    CANCELED,
-    SECONDARY,
-    SETTLE_SECONDS,
-    Ctx,
-    bptm_status,
-    stop_bptm,
-)
+from nbcli.media.bpbrm_ctx import CANCELED, SECONDARY, SETTLE_SECONDS, Ctx, bptm_status, stop_bptm
 from nbcli.media.mux import EOF_MARK, Mux
 from nbcli.net import client
 from nbcli.net.conn import Connection

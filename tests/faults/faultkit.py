@@ -286,12 +286,9 @@ class Checks:
             self.row.setdefault(column, ok)
 
 
-def check_after(site: Site, jobid: int, *, may_succeed: bool = False,
-                dest: Path | None = None, scenario: str = "") -> dict:
-    """The assertions every scenario ends with (module docstring); the closed job. With
-    FAULTKIT_REPORT set, a line of the matrix's table is appended to that file."""
-    checks = Checks()
-    done: dict = {}
+def closed_check(site: Site, jobid: int, may_succeed: bool, done: dict) -> Callable[[], None]:
+    """The "stuck" check: the job is closed and Done, with a non-zero status unless it
+    `may_succeed`; the closed job goes into `done`."""
 
     def is_closed() -> None:
         done.update(closed_job(site, jobid))
@@ -299,7 +296,16 @@ def check_after(site: Site, jobid: int, *, may_succeed: bool = False,
         if not may_succeed:
             assert done["status"] != 0, done
 
-    checks.run("stuck", "no", is_closed)
+    return is_closed
+
+
+def check_after(site: Site, jobid: int, *, may_succeed: bool = False,
+                dest: Path | None = None, scenario: str = "") -> dict:
+    """The assertions every scenario ends with (module docstring); the closed job. With
+    FAULTKIT_REPORT set, a line of the matrix's table is appended to that file."""
+    checks = Checks()
+    done: dict = {}
+    checks.run("stuck", "no", closed_check(site, jobid, may_succeed, done))
     checks.row["status"] = str(done.get("status", "Active"))
     checks.run("orphan", "no", lambda: no_orphan(site, done, dest))
     checks.run("leaked", "no", lambda: wait_for(lambda: not held(site, jobid), 60,

@@ -33,7 +33,7 @@ from tests.faults.faultkit import (
     Site,
     _report,
     agents_left,
-    closed_job,
+    closed_check,
     command,
     forget_images,
     kill,
@@ -203,12 +203,6 @@ def check_tape(site: Site, jobid: int, cmd: subprocess.Popen[str], may_succeed: 
     checks = Checks()
     done: dict = {}
 
-    def is_closed() -> None:
-        done.update(closed_job(site, jobid))
-        assert done["state"] == kinds.DONE, done
-        if not may_succeed:
-            assert done["status"] != 0, done
-
     def command_ended() -> None:
         out, err = cmd.communicate(timeout=120)
         assert cmd.returncode == done.get("status", -1) % 256, (cmd.returncode, out, err)
@@ -226,7 +220,7 @@ def check_tape(site: Site, jobid: int, cmd: subprocess.Popen[str], may_succeed: 
         if dest is not None:
             assert not list(dest.rglob(".nbtr*")), list(dest.rglob("*"))
 
-    checks.run("stuck", "no", is_closed)
+    checks.run("stuck", "no", closed_check(site, jobid, may_succeed, done))
     checks.row["status"] = str(done.get("status", "Active"))
     checks.run("stuck", "no", command_ended)
     checks.run("orphan", "no", no_orphan)
