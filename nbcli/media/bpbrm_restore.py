@@ -164,9 +164,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
         pass
     os.waitpid(pid, 0)
     status = _status(failure, bptm_done, tar_done)
-    why = _why(failure, bptm_done, tar_done)
-    if status not in (0, 1) and why:
-        ctx.info(f"{why} (status {status})", "Error")
+    why = _why(failure, bptm_done, tar_done)  # bprd logs it in the job's details
     ctx.step(17, f"restore ended with status {status}; notifying bprd")
     ctx.ctl.send({"op": "done", "status": status,
                   "files": int((tar_done or {}).get("files", 0)),
