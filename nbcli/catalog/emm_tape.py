@@ -25,6 +25,7 @@ the catalog's own modules.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from typing import Any
 
 from nbcli.catalog import emm_media
@@ -108,20 +109,27 @@ def grant(c: sqlite3.Connection, unit: dict[str, Any], drive_index: int,
 
 
 def span(c: sqlite3.Connection, unit: dict[str, Any], held: dict[str, Any],
-         full_media_id: str, now: int) -> dict[str, Any]:
-    """Another medium for a backup whose medium is full, in the drive it holds: the medium it
-    had is marked FULL; 96 when the pool (and the scratch pool) has no other."""
+         full_media_id: str, now: int, full: bool = True,
+         avoid: Iterable[str] = ()) -> dict[str, Any]:
+    """Another medium for a backup, in the drive it holds: its medium is full (marked FULL),
+    or (`full` False) could not be mounted for writing (write protected, another media id
+    in its header, would not load), and is only left out, with the others in `avoid` that
+    this job could not mount either (NetBackup cancels such a mount and selects other
+    media). 96 when the pool (and the scratch pool) has no other."""
     if held["drive"] is None or held["media_id"] != full_media_id.upper():
         raise NbuError(NO_ENTITY, f"job {held['jobid']} does not hold media {full_media_id}")
-    full = emm_media.medium(c, full_media_id)
-    c.execute("UPDATE media SET state = state | ? WHERE media_id = ?",
-              (emm_media.FULL, full["media_id"]))
+    old = emm_media.medium(c, full_media_id)
+    if full:
+        c.execute("UPDATE media SET state = state | ? WHERE media_id = ?",
+                  (emm_media.FULL, old["media_id"]))
     c.execute("UPDATE allocations SET media_id = NULL WHERE jobid = ?", (held["jobid"],))
-    rec = _backup_medium(c, unit, full["pool"], full["rl"], None, _elsewhere(c, held))
+    blocked = _elsewhere(c, held) | {old["media_id"]} | {m.upper() for m in avoid}
+    rec = _backup_medium(c, unit, old["pool"], old["rl"], None, blocked)
     if rec is None:
-        raise NbuError(NO_MEDIA_AVAILABLE, f"no more {unit['density']} media in volume pool "
-                                           f"{full['pool']} to continue on")
-    _assign(c, rec, full["pool_number"], full["rl"], now)
+        raise NbuError(NO_MEDIA_AVAILABLE, f"no {'more' if full else 'other'} "
+                                           f"{unit['density']} media in volume pool "
+                                           f"{old['pool']} to continue on")
+    _assign(c, rec, old["pool_number"], old["rl"], now)
     c.execute("UPDATE allocations SET media_id = ? WHERE jobid = ?",
               (rec["media_id"], held["jobid"]))
     return grant(c, unit, held["drive"], rec["media_id"])

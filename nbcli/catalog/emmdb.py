@@ -21,6 +21,7 @@ from __future__ import annotations
 import posixpath
 import re
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -340,8 +341,10 @@ class EmmDB:
             return unit
         return emm_tape.grant(c, unit, held["drive"], held["media_id"])
 
-    def span(self, jobid: int, full_media_id: str, now: int) -> dict[str, Any]:
-        """A backup's medium is full: another one in the same drive (emm_tape.span)."""
+    def span(self, jobid: int, full_media_id: str, now: int, full: bool = True,
+             avoid: Iterable[str] = ()) -> dict[str, Any]:
+        """A backup's medium is full, or could not be mounted: another one in the same drive
+        (emm_tape.span)."""
         with self.db.tx() as c:
             held = c.execute("SELECT * FROM allocations WHERE jobid = ?", (jobid,)).fetchone()
             if held is None:
@@ -349,7 +352,8 @@ class EmmDB:
             row = c.execute(STU_SELECT + " WHERE s.label = ?", (held["stu"],)).fetchone()
             if row is None or not emm_tape.is_tape(dict(row)):
                 raise NbuError(STU_UNAVAILABLE, f"job {jobid} does not write to tape")
-            return {"stu": emm_tape.span(c, dict(row), dict(held), full_media_id, now),
+            return {"stu": emm_tape.span(c, dict(row), dict(held), full_media_id, now, full,
+                                         avoid),
                     "host": held["host"]}
 
     def _candidates(self, c: sqlite3.Connection, kind: str, stu: str, host: str | None,

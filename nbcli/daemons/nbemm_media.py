@@ -79,7 +79,9 @@ class MediaOps:
                               drive=req((str, int)),
                               kind=req(str, choices=frozenset(ERROR_KINDS))),
             "media_unassign": op(self.media_unassign, ADMIN, media_id=media_id),
-            "span": op(self.span, ADMIN, jobid=jobid, full_media_id=media_id),
+            "span": op(self.span, ADMIN, jobid=jobid, full_media_id=media_id,
+                       full=opt(bool, True),
+                       avoid=opt(list, [], max_len=64, items=req(str, max_len=32))),
             "settings": op(self.settings, ADMIN, media_error_threshold=opt(int, **count),
                            time_window=opt(int, **count)),
         }
@@ -211,8 +213,10 @@ class MediaOps:
 
     def span(self, msg: Message, conn: Connection) -> Message:
         jobid = msg["jobid"]
-        granted = self.emm().span(jobid, msg["full_media_id"], int(clock.now()))
-        self.log.info("job %d spans from %s to %s in drive %s", jobid, msg["full_media_id"],
+        granted = self.emm().span(jobid, msg["full_media_id"], int(clock.now()), msg["full"],
+                                  msg["avoid"])
+        self.log.info("job %d %s from %s to %s in drive %s", jobid,
+                      "spans" if msg["full"] else "selects other media", msg["full_media_id"],
                       granted["stu"]["media_id"], granted["stu"]["drive_name"],
                       extra={"jobid": jobid})
         return granted

@@ -7,6 +7,7 @@ nbemm hears about the media written.
       |   early warning: the fragment is closed (two tape marks), the writer fails 96
       |-- span{jobid, full_media_id} ---------------------------------->| another medium,
       |<-- {stu: ... media_id, barcode, same drive} ---------------------| same drive
+      |   (a mount refused for the medium - RESELECT - asks span{..., full false, avoid})
       |-- unmount{jobid, drive}, mount{... the new medium} ->|
       |   a new TapeWriter goes on from TapeWriter.pending: the image's next fragment
       |-- media_written{jobid, media_id, kbytes, images, full, rl, expiration} (per medium,
@@ -32,10 +33,14 @@ from nbcli.media.tape import TapeStorage, TapeWriter
 from nbcli.net import client
 from nbcli.status import (
     CANNOT_POSITION,
+    MEDIA_HEADER_UNREADABLE,
     MEDIA_POSITION_ERROR,
+    MEDIA_PROTECTED,
     MEDIA_READ_ERROR,
+    MEDIA_REQUEST_FAILED,
     MEDIA_WRITE_ERROR,
     NO_MEDIA_AVAILABLE,
+    WRONG_TAPE,
     NbuError,
 )
 
@@ -43,6 +48,10 @@ from nbcli.status import (
 ERROR_KINDS = {MEDIA_WRITE_ERROR: "write", MEDIA_READ_ERROR: "read",
                MEDIA_POSITION_ERROR: "position", CANNOT_POSITION: "position"}
 MAX_SPANS = 64  # media one image may take; more is a loop (a medium that fills at once)
+# A backup's mount that fails for the medium, not the drive: write protected, another media
+# id in its header or not a NetBackup tape, a cartridge that would not load.
+RESELECT = frozenset({MEDIA_PROTECTED, WRONG_TAPE, MEDIA_HEADER_UNREADABLE, MEDIA_REQUEST_FAILED})
+RESELECT_MAX = 3
 
 
 def is_tape(stu: dict[str, Any]) -> bool:
@@ -102,6 +111,7 @@ class TapeMedia:
         self.unit: TapeStorage | None = None
         self.media: list[Medium] = []
         self.ltid_mounted = ""  # the drive ltid mounted for us ("": none now)
+        self.unmountable: list[str] = []  # media this job could not mount (RESELECT)
 
     @property
     def drive(self) -> str:
@@ -114,7 +124,20 @@ class TapeMedia:
     # --- mount and unmount -----------------------------------------------------------------
 
     def mount(self) -> str:
-        """ltid mounts the granted medium; the unit's phrase."""
+        """ltid mounts the granted medium; the unit's phrase. A medium that cannot be mounted
+        for writing (RESELECT) is given up for another one of the pool, in the same drive, as
+        NetBackup cancels such a mount and selects other media for a backup."""
+        while True:
+            try:
+                return self._mount_once()
+            except NbuError as e:
+                # a few media refused in turn: the drive, not they, is likely at fault
+                if e.status not in RESELECT or len(self.unmountable) >= RESELECT_MAX:
+                    raise
+                self.unmount()
+                self._reselect(e)
+
+    def _mount_once(self) -> str:
         self.ltid_mounted = ltid_mount(self.ctx, self.stu, "w")
         unit = storage.open_unit(self.stu)
         assert isinstance(unit, TapeStorage)
@@ -122,6 +145,16 @@ class TapeMedia:
         phrase = unit.mount()
         self.media.append(Medium(unit.media_id, self.drive))
         return phrase
+
+    def _reselect(self, e: NbuError) -> None:
+        bad = self.media_id
+        self.unmountable.append(bad)
+        self.ctx.info(f"media {bad} cannot be mounted in {self.drive} for writing: "
+                      f"{e.detail or e.message} (status {e.status}); selecting other media",
+                      "Warning")
+        grant = client.call(self.ctx.cfg, self.master, "nbemm", "span", jobid=self.ctx.jobid,
+                            full_media_id=bad, full=False, avoid=self.unmountable)
+        self.stu = dict(grant["stu"])
 
     def unmount(self) -> None:
         """Let go of the drive: close it here, then tell ltid (which unloads it later)."""

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from nbcli import clock, config, kinds
+from nbcli.media.bptm_tape import RESELECT_MAX
 from nbcli.net import client
-from nbcli.status import MEDIA_READ_ERROR, MEDIA_WRITE_ERROR
+from nbcli.status import MEDIA_PROTECTED, MEDIA_READ_ERROR, MEDIA_WRITE_ERROR
 from nbcli.vtl.library import Library, VirtualChanger
 from tests.conftest import Host, wait_for
 from tests.flowkit import job, last_jobid, rename_file, steps
@@ -445,3 +446,46 @@ def test_a_corrupt_block_on_tape_fails_the_restore_and_writes_nothing_half(
     if (dest / "victim.bin").exists():
         assert (dest / "victim.bin").read_bytes() == victim
     wait_for(lambda: allocations(h) == [], 30, "the restore's allocation to go")
+
+
+@pytest.mark.parametrize("fault", ["write protected", "will not load"])
+def test_a_medium_that_cannot_be_mounted_is_given_up_for_another(
+        tape: Host, tmp_path: Path, fault: str) -> None:
+    """NetBackup cancels a backup's mount of a write-protected (or otherwise unmountable)
+    medium and selects other media: the job ends 0 on the next medium of the pool, says
+    why in its details, and the refused medium is neither FULL nor written."""
+    h = tape
+    add_media(h, 1, 2)
+    if fault == "write protected":
+        h.run("nbvtl", "protect", BARCODES[0], "on")
+    else:
+        h.run("nbvtl", "fault", "load_fail", BARCODES[0])
+    data = data_dir(tmp_path, "d", 0.5, 31)
+    tape_policy(h, "refused", data)
+    done = backup(h, "refused")
+    im = image(h, done["backupid"])
+    assert {f["media_id"] for f in im["fragments"]} == {"A00001"}
+    assert_image_holds(h, im, data)
+    details = h.run("bpdbjobs", "-jobid", str(done["jobid"]), "-all_columns").stdout
+    assert "media A00000 cannot be mounted in DRV0 for writing" in details, details
+    assert "selecting other media" in details
+    m = media(h)["A00000"]
+    assert not m["state"] & FULL and m["images"] == 0, m
+    wait_for(lambda: allocations(h) == [], 30, "the allocation to go")
+
+
+def test_media_refused_in_turn_end_the_job_with_the_mounts_status(
+        tape: Host, tmp_path: Path) -> None:
+    """Every medium of the pool write protected: the job gives up after RESELECT_MAX of them
+    with the mount's own status (168), not 96, and holds nothing."""
+    h = tape
+    add_media(h, 1, 2, 3, 4, 5)
+    for code in BARCODES[:5]:
+        h.run("nbvtl", "protect", code, "on")
+    tape_policy(h, "allro", data_dir(tmp_path, "d", 0.2, 32))
+    done = backup(h, "allro", check=False)
+    assert done["status"] == MEDIA_PROTECTED, done
+    details = h.run("bpdbjobs", "-jobid", str(done["jobid"]), "-all_columns").stdout
+    assert details.count("selecting other media") == RESELECT_MAX, details
+    assert not any(x["state"] & FULL for x in media(h).values())
+    wait_for(lambda: allocations(h) == [], 30, "the allocation to go")

@@ -268,6 +268,21 @@ def test_span_marks_full_and_keeps_the_drive(db: EmmDB) -> None:
     assert status_of(db.span, 9, "A00002", NOW) == 227
 
 
+def test_a_medium_that_could_not_be_mounted_is_left_out_not_marked(db: EmmDB) -> None:
+    """span(full=False): the job's medium could not be mounted for writing; another one of the
+    pool in the same drive, the refused ones (`avoid`) left out and not marked FULL."""
+    for n in (1, 2, 3):
+        add(db, f"A0000{n}", n)
+    g = backup(db, 1)
+    nxt = db.span(1, g["media_id"], NOW, full=False, avoid=[g["media_id"]])["stu"]
+    assert nxt["media_id"] != g["media_id"] and nxt["drive_name"] == g["drive_name"]
+    assert not rec(db, g["media_id"])["state"] & FULL and rec(db, g["media_id"])["jobid"] == 0
+    refused = [g["media_id"], nxt["media_id"]]
+    last = db.span(1, nxt["media_id"], NOW, full=False, avoid=refused)["stu"]["media_id"]
+    assert last not in refused
+    assert status_of(db.span, 1, last, NOW, full=False, avoid=[*refused, last]) == 96
+
+
 def test_many_jobs_at_once_never_share_a_drive_or_a_medium(db: EmmDB) -> None:
     for n in range(1, 7):
         add(db, f"A0000{n}", n)
