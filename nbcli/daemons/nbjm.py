@@ -261,7 +261,15 @@ class Nbjm(Daemon):
         res.report.step(jobid, 16, "bptm reported the restore complete; releasing its "
                                    "resources with nbrb")
         if res.granted:
-            client.call(self.cfg, self.cfg.client_name, "nbrb", "release", jobid=jobid)
+            try:
+                client.call(self.cfg, self.cfg.client_name, "nbrb", "release", jobid=jobid)
+            except NbuError as e:
+                # The data is restored: a release nbrb cannot take now is done by its
+                # reconciliation (the resources of closed jobs), never the restore's failure.
+                self.log.warning("job %d: nbrb did not take the release: %s", jobid, e)
+                res.report.log(jobid, f"nbrb could not be told to release the resources "
+                                      f"({e}); they are released once it sees the job "
+                                      f"closed", "Warning")
         res.report.close()
         return {}
 
