@@ -349,3 +349,29 @@ def test_netbackup_stop_mid_restore_ends_it_and_leaves_nothing(site, tmp_path) -
     jobid, _ = restore(host, tmp_path, src, base / "after_stop", policy="fill2")
     assert (base / "after_stop" / "zz_small.txt").read_bytes() == \
         (src / "zz_small.txt").read_bytes()
+
+
+def test_a_spanned_image_whose_second_tape_is_gone_names_it_and_leaves_nothing(
+        site, tmp_path: Path) -> None:
+    """The image spans two tapes and the second was exported: the restore ends with bptm's
+    reason (98, the cartridge is not in the robot), not tar-restore's cut stream (183); the
+    file it could not finish is not left in the destination; nothing stays held. (Last in
+    the module: it moves a cartridge, and puts it back.)"""
+    host, base = site
+    src = base / "data" / "span"
+    (*_, (second, _)) = fragments(host, "aio", "span")
+    wait_for(lambda: all_home(host), timeout=60, what="every cartridge back in its slot")
+    slot = library(host).state().cartridges[f"{second}L6"].element
+    host.run("nbvtl", "export", f"{second}L6")
+    try:
+        dest = base / "span_without_its_second_tape"
+        ren = rename_file(tmp_path / "ren", [(src, dest)])
+        r = host.run("bprestore", "-C", "aio", "-R", str(ren), "-w", *as_of(host, "span"),
+                     str(src), check=False, timeout=200)
+        assert r.returncode == 98, (r.stderr, job(host, last_jobid(host)))
+        details = host.run("bpdbjobs", "-jobid", str(last_jobid(host)), "-all_columns").stdout
+        assert f"cartridge {second}L6 is not in a slot of the robot" in details, details
+        assert not [p for p in dest.rglob("*") if p.is_file()] if dest.exists() else True
+        wait_for(lambda: nothing_held(host), timeout=30, what="drive and medium released")
+    finally:
+        host.run("nbvtl", "import", f"{second}L6", "--slot", str(slot))
