@@ -274,18 +274,24 @@ def test_kill_during_tape_backup(tape: Site, victim: str, survives: bool) -> Non
         assert done["status"] == CANCELED, done
 
 
-@pytest.mark.parametrize("victim,survives", rows("restore", RESTORE))
-def test_kill_during_tape_restore(tape: Site, victim: str, survives: bool,
-                                  tmp_path: Path) -> None:
-    sized(tape, BIG)
-    r = tape.host.run("bpbackup", "-i", "-p", POLICY, "-s", "full", "-w", check=False,
+def restore_moving(site: Site, tmp_path: Path) -> tuple[subprocess.Popen[str], Path, int]:
+    """A backup of the big file, then its `bprestore -w` into a new folder once STARTED bytes
+    have reached the client: (the waiting command, the destination, the restore's job id)."""
+    sized(site, BIG)
+    r = site.host.run("bpbackup", "-i", "-p", POLICY, "-s", "full", "-w", check=False,
                       timeout=120)
     assert r.returncode == 0, r.stderr
     dest = tmp_path / "restored"
-    cmd = restore_command(tape, dest, "big.img")
-    wait_for(lambda: moved(tape, "tar-restore", "write_chars") >= STARTED, 60,
+    cmd = restore_command(site, dest, "big.img")
+    wait_for(lambda: moved(site, "tar-restore", "write_chars") >= STARTED, 60,
              "the restore to move data")
-    jobid = last_jobid(tape.host)
+    return cmd, dest, last_jobid(site.host)
+
+
+@pytest.mark.parametrize("victim,survives", rows("restore", RESTORE))
+def test_kill_during_tape_restore(tape: Site, victim: str, survives: bool,
+                                  tmp_path: Path) -> None:
+    cmd, dest, jobid = restore_moving(tape, tmp_path)
     assert job(tape.host, jobid)["jobtype"] == kinds.JOB_RESTORE
     kill_all(tape, victim)
     restart(tape)
@@ -298,15 +304,7 @@ def test_a_restore_outlives_nbrb_down_until_its_end(tape: Site, tmp_path: Path) 
     """nbrb killed mid-restore and not started again before the restore ends: the data is
     restored, so the job ends 0 (nbjm cannot hand nbrb the release; that is a warning in the
     details), and once nbrb is back its reconciliation frees what the closed job held."""
-    sized(tape, BIG)
-    r = tape.host.run("bpbackup", "-i", "-p", POLICY, "-s", "full", "-w", check=False,
-                      timeout=120)
-    assert r.returncode == 0, r.stderr
-    dest = tmp_path / "restored"
-    cmd = restore_command(tape, dest, "big.img")
-    wait_for(lambda: moved(tape, "tar-restore", "write_chars") >= STARTED, 60,
-             "the restore to move data")
-    jobid = last_jobid(tape.host)
+    cmd, dest, jobid = restore_moving(tape, tmp_path)
     kill(tape, "nbrb")
     out, err = cmd.communicate(timeout=120)
     assert cmd.returncode == 0, (out, err, job(tape.host, jobid))

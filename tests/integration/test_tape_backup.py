@@ -132,6 +132,15 @@ def assert_image_holds(h: Host, im: dict[str, Any], data: Path) -> None:
             assert member is not None and member.read() == f.read_bytes(), f
 
 
+def backup_lands_on(h: Host, policy: str, data: Path, medium: str) -> dict[str, Any]:
+    """A backup of `policy` (over `data`) ends 0, its image whole on `medium` alone."""
+    done = backup(h, policy)
+    im = image(h, done["backupid"])
+    assert {f["media_id"] for f in im["fragments"]} == {medium}
+    assert_image_holds(h, im, data)
+    return done
+
+
 def allocations(h: Host) -> list[dict[str, Any]]:
     return list(emm(h, "allocations")["allocations"])
 
@@ -401,10 +410,7 @@ def test_a_full_file_system_under_the_library_is_a_write_error_not_full_tapes(
             # room again: the next backup writes the same tape, from its start
             small = data_dir(tmp_path, "small", 1, 22)
             tape_policy(h, "fits", small)
-            again = backup(h, "fits")
-            im = image(h, again["backupid"])
-            assert {f["media_id"] for f in im["fragments"]} == {"A00000"}
-            assert_image_holds(h, im, small)
+            backup_lands_on(h, "fits", small, "A00000")
         finally:
             h.stop()
     finally:
@@ -462,10 +468,7 @@ def test_a_medium_that_cannot_be_mounted_is_given_up_for_another(
         h.run("nbvtl", "fault", "load_fail", BARCODES[0])
     data = data_dir(tmp_path, "d", 0.5, 31)
     tape_policy(h, "refused", data)
-    done = backup(h, "refused")
-    im = image(h, done["backupid"])
-    assert {f["media_id"] for f in im["fragments"]} == {"A00001"}
-    assert_image_holds(h, im, data)
+    done = backup_lands_on(h, "refused", data, "A00001")
     details = h.run("bpdbjobs", "-jobid", str(done["jobid"]), "-all_columns").stdout
     assert "media A00000 cannot be mounted in DRV0 for writing" in details, details
     assert "selecting other media" in details
