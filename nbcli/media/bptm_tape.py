@@ -51,7 +51,7 @@ MAX_SPANS = 64  # media one image may take; more is a loop (a medium that fills 
 # A backup's mount that fails for the medium, not the drive: write protected, another media
 # id in its header or not a NetBackup tape, a cartridge that would not load.
 RESELECT = frozenset({MEDIA_PROTECTED, WRONG_TAPE, MEDIA_HEADER_UNREADABLE, MEDIA_REQUEST_FAILED})
-RESELECT_MAX = 3
+RESELECT_MAX = 3  # selections of other media before a refused mount fails the job
 
 
 def is_tape(stu: dict[str, Any]) -> bool:
