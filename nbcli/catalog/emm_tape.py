@@ -3,7 +3,10 @@
 emmdb.EmmDB.allocate calls `choose` inside its allocation transaction, once it has picked a
 tape unit with a free job slot, and records the allocation with the drive and medium chosen;
 `grant` rebuilds the same answer for a job that asks again; `span` gives a writing job another
-medium in the drive it holds. Everything here runs on the caller's connection, in its
+medium in the drive it holds. A medium that was unassigned when a backup took it (new, or
+its last image expired) is relabelled from the start of the tape: the grant says `relabel`,
+and the allocation keeps the pool it came from (`from_pool`), so that a medium the job
+could not mount goes back there unassigned. Everything here runs on the caller's connection, in its
 transaction, so two jobs can never be given one drive or one medium.
 
 The rules (TAPE-PLAN §1, next-areas.md §1.3):
@@ -80,6 +83,7 @@ def choose(c: sqlite3.Connection, unit: dict[str, Any], kind: str, pool: str, rl
             raise NbuError(MEDIA_UNAVAILABLE, f"no usable {unit['density']} media in volume "
                                               f"pool {pool} in robot {unit['rn']}")
         rec = found
+        rec["from_pool"] = None if rec["assigned"] else rec["pool_number"]
         _assign(c, rec, emm_media.pool_number(c, pool), rl, now)
     holding = [d for d in drives if d["media_id"] == rec["media_id"]]
     empty = [d for d in drives if not d["media_id"]]
@@ -87,8 +91,10 @@ def choose(c: sqlite3.Connection, unit: dict[str, Any], kind: str, pool: str, rl
 
 
 def grant(c: sqlite3.Connection, unit: dict[str, Any], drive_index: int,
-          media_id: str) -> dict[str, Any]:
-    """The storage unit as a tape grant names it: the unit's row and where to write."""
+          media_id: str, relabel: bool = False) -> dict[str, Any]:
+    """The storage unit as a tape grant names it: the unit's row and where to write;
+    `relabel` when the backup took the medium unassigned (bptm writes a new media header at
+    the start of the tape: what was on it expired with its last image)."""
     drive = emm_media.drive_by(c, drive_index)
     rec = emm_media.medium(c, media_id)
     where = robot(c, drive["rn"]) if drive["rn"] != emm_media.STANDALONE else None
@@ -96,7 +102,8 @@ def grant(c: sqlite3.Connection, unit: dict[str, Any], drive_index: int,
     out.update({"stype": MEDIA_MANAGER, "drive": drive["drnum"], "drive_name": drive["name"],
                 "drive_index": drive["index"], "barcode": rec["barcode"] or rec["media_id"],
                 "media_id": rec["media_id"], "pool": rec["pool"],
-                "density": unit["density"] or rec["density"], "rl": rec["rl"]})
+                "density": unit["density"] or rec["density"], "rl": rec["rl"],
+                "relabel": relabel})
     # A virtual library is named by its home folder (TapeStorage's `library`); a real robot
     # by its changer device, its drives by their own device paths.
     if where is not None and not where["device"].startswith("/dev/"):
@@ -115,24 +122,30 @@ def span(c: sqlite3.Connection, unit: dict[str, Any], held: dict[str, Any],
     or (`full` False) could not be mounted for writing (write protected, another media id
     in its header, would not load), and is only left out, with the others in `avoid` that
     this job could not mount either (NetBackup cancels such a mount and selects other
-    media). 96 when the pool (and the scratch pool) has no other."""
+    media); one this job took unassigned goes back to its pool unassigned, as nothing was
+    written on it. 96 when the pool (and the scratch pool) has no other."""
     if held["drive"] is None or held["media_id"] != full_media_id.upper():
         raise NbuError(NO_ENTITY, f"job {held['jobid']} does not hold media {full_media_id}")
     old = emm_media.medium(c, full_media_id)
     if full:
         c.execute("UPDATE media SET state = state | ? WHERE media_id = ?",
                   (emm_media.FULL, old["media_id"]))
-    c.execute("UPDATE allocations SET media_id = NULL WHERE jobid = ?", (held["jobid"],))
+    elif held.get("from_pool") is not None and not old["images"] and not old["kbytes"]:
+        c.execute("UPDATE media SET assigned = 0, rl = -1, pool_number = ? "
+                  "WHERE media_id = ?", (held["from_pool"], old["media_id"]))
+    c.execute("UPDATE allocations SET media_id = NULL, from_pool = NULL WHERE jobid = ?",
+              (held["jobid"],))
     blocked = _elsewhere(c, held) | {old["media_id"]} | {m.upper() for m in avoid}
     rec = _backup_medium(c, unit, old["pool"], old["rl"], None, blocked)
     if rec is None:
         raise NbuError(NO_MEDIA_AVAILABLE, f"no {'more' if full else 'other'} "
                                            f"{unit['density']} media in volume pool "
                                            f"{old['pool']} to continue on")
+    from_pool = None if rec["assigned"] else rec["pool_number"]
     _assign(c, rec, old["pool_number"], old["rl"], now)
-    c.execute("UPDATE allocations SET media_id = ? WHERE jobid = ?",
-              (rec["media_id"], held["jobid"]))
-    return grant(c, unit, held["drive"], rec["media_id"])
+    c.execute("UPDATE allocations SET media_id = ?, from_pool = ? WHERE jobid = ?",
+              (rec["media_id"], from_pool, held["jobid"]))
+    return grant(c, unit, held["drive"], rec["media_id"], from_pool is not None)
 
 
 def _compatible(c: sqlite3.Connection, unit: dict[str, Any]) -> list[dict[str, Any]]:

@@ -324,10 +324,11 @@ class EmmDB:
                             why = e
                         continue
                 c.execute("INSERT INTO allocations (jobid, stu, kind, host, time, drive, "
-                          "media_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                          "media_id, from_pool) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                           (jobid, unit["label"], kind, unit["host"], now,
                            None if drive is None else drive["index"],
-                           None if medium is None else medium["media_id"]))
+                           None if medium is None else medium["media_id"],
+                           None if medium is None else medium.get("from_pool")))
                 unit["jobs"] += 1
                 held = c.execute("SELECT * FROM allocations WHERE jobid = ?",
                                  (jobid,)).fetchone()
@@ -339,7 +340,8 @@ class EmmDB:
                  held: dict[str, Any]) -> dict[str, Any]:
         if held.get("drive") is None or not held.get("media_id"):
             return unit
-        return emm_tape.grant(c, unit, held["drive"], held["media_id"])
+        return emm_tape.grant(c, unit, held["drive"], held["media_id"],
+                              held.get("from_pool") is not None)
 
     def span(self, jobid: int, full_media_id: str, now: int, full: bool = True,
              avoid: Iterable[str] = ()) -> dict[str, Any]:

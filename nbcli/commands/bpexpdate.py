@@ -11,7 +11,7 @@ is one request, bpdbm's expire_media: every image on the medium expires and goes
 medium is unassigned (back to the scratch pool; a frozen one stays assigned), whether or not
 any image was left on it - that is how NetBackup gives a medium back. A later date changes
 the expiration of each image on the medium. -deassignempty asks nbemm to unassign every
-assigned medium (or the one of -m) that holds no valid image.
+assigned medium (or the one of -m) on which bpdbm's catalog has no image.
 """
 
 from __future__ import annotations
@@ -273,11 +273,17 @@ def _expire_medium(cfg: HostConfig, masters: str | None, media_id: str, force: b
 
 
 def _deassign_empty(cfg: HostConfig, masters: str | None, media_id: str | None) -> int:
-    """-deassignempty: nbemm unassigns each assigned medium with no valid image left."""
+    """-deassignempty: nbemm unassigns each assigned medium that no image in bpdbm's catalog
+    has a fragment on. The catalog decides, not EMM's image counts: a count can miss an
+    image (a report nbemm could not take), and the next backup to take an unassigned
+    medium labels it again from the start of the tape."""
     for m in masters_of(cfg, masters):
         fields = {"media_id": media_id} if media_id else {}
-        for rec in emm_request(cfg, m, "media_list", **fields)["media"]:
-            if rec.get("assigned") and not rec.get("vimages") and \
+        media = emm_request(cfg, m, "media_list", **fields)["media"]
+        held = {f.get("media_id") for h in net.call(cfg, m, "bpdbm", "image_list")["images"]
+                for f in h["fragments"]}
+        for rec in media:
+            if rec.get("assigned") and rec["media_id"] not in held and \
                     (media_id is None or rec["media_id"] == media_id):
                 emm_request(cfg, m, "media_unassign", media_id=rec["media_id"])
     return 0

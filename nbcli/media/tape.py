@@ -39,7 +39,9 @@ spans (bptm_tape.py): a writer opened `after` the full one on the next medium go
 the image's next fragment, starting with TapeWriter.pending (the block that did not fit). A
 writer that finds a backup header where the EH should be (a bptm killed mid-image) writes the
 EH back there first. Images are never deleted from a tape: expiration unassigns the
-medium (delete_image does nothing). The fragment's locator in the catalog's `path` is
+medium (delete_image does nothing), and the next backup that takes it is granted `relabel`:
+mount writes MH * EH * from the start again, which ends the old data there. The
+fragment's locator in the catalog's `path` is
 `tape:MEDIA:FILE:BLOCK:BLOCKSIZE:CRC` (the CRC of the fragment's bytes, which ties the
 CRC record to the catalog's image checksum); the catalog also keeps the fields themselves
 (TAPE_FRAGMENT lines: media_id, file_num, block_offset, block_size, density).
@@ -146,9 +148,12 @@ class TapeStorage:
 
     def __init__(self, label: str, drive_index: int, barcode: str, media_id: str,
                  library: str = "", robot_device: str = "", drive_path: str = "",
-                 density: int = DEFAULT_DENSITY, read_only: bool = False) -> None:
+                 density: int = DEFAULT_DENSITY, read_only: bool = False,
+                 relabel: bool = False) -> None:
         self.label = label
         self.read_only = read_only
+        self.relabel = relabel and not read_only
+        self.relabelled = False
         self.density = density
         self.drive_index = drive_index
         self.barcode = barcode
@@ -174,7 +179,7 @@ class TapeStorage:
             raise NbuError(INVALID_PARAMETER, f"media id {media_id!r}: 1 to 6 characters")
         return cls(str(stu.get("label", "")), drive, barcode, media_id, library,
                    str(stu.get("robot_device") or ""), device, density_code(stu.get("density")),
-                   read_only=stu.get("mode") == "r")
+                   read_only=stu.get("mode") == "r", relabel=stu.get("relabel") is True)
 
     # --- mount -----------------------------------------------------------------------------
 
@@ -190,8 +195,9 @@ class TapeStorage:
     def mount(self) -> str:
         self._held()
         where = self.library or self.drive_path
+        again = "; labelled again (unassigned: what it held expired)" if self.relabelled else ""
         return (f"{self.noun} {self.label}: media {self.media_id} ({self.barcode}) in drive "
-                f"{self.drive_index} of {where}")
+                f"{self.drive_index} of {where}{again}")
 
     def _held(self) -> Held:
         held = _HELD.get(self.key)
@@ -251,7 +257,8 @@ class TapeStorage:
         return held
 
     def _label_or_check(self, held: Held) -> None:
-        """Label a blank tape (MH * EH *); check a labelled one's media id (93)."""
+        """Label a blank tape (MH * EH *); check a labelled one's media id (93), and label
+        it again when EMM says the medium was unassigned (`relabel`: its images expired)."""
         d = held.drive
         try:
             d.set_block_size(0)
@@ -263,16 +270,7 @@ class TapeStorage:
             if self.read_only:
                 raise NbuError(WRONG_TAPE, f"{held.name} is blank: no media {self.media_id} "
                                f"to read")
-            if not held.writable:
-                raise NbuError(MEDIA_PROTECTED, f"{held.name}: blank and write protected")
-            mh = tapefmt.encode_mh(tapefmt.MediaHeader(self.media_id, int(time.time())))
-            try:
-                d.write(mh)
-                d.write_filemarks(1)
-                d.write(tapefmt.encode_eh(tapefmt.EmptyHeader(self.media_id, 1)))
-                d.write_filemarks(1)
-            except OSError as e:
-                raise fail(e, "write", f"{held.name}: labelling") from e
+            self._label(held, "blank")
             return
         try:
             raw = d.read(LABEL_READ)
@@ -283,6 +281,27 @@ class TapeStorage:
         if found != self.media_id:
             raise NbuError(WRONG_TAPE, f"drive {self.drive_index} holds media {found}, "
                            f"not {self.media_id}")
+        if self.relabel:
+            try:
+                d.rewind()
+            except OSError as e:
+                raise fail(e, "position", f"{held.name}: rewind") from e
+            self._label(held, "unassigned")
+            self.relabelled = True
+
+    def _label(self, held: Held, why: str) -> None:
+        """MH * EH * from the tape's start (the drive there): a write ends the data, so
+        whatever followed is gone (NetBackup labels a new or unassigned volume on first use)."""
+        if not held.writable:
+            raise NbuError(MEDIA_PROTECTED, f"{held.name}: {why} and write protected")
+        mh = tapefmt.encode_mh(tapefmt.MediaHeader(self.media_id, int(time.time())))
+        try:
+            held.drive.write(mh)
+            held.drive.write_filemarks(1)
+            held.drive.write(tapefmt.encode_eh(tapefmt.EmptyHeader(self.media_id, 1)))
+            held.drive.write_filemarks(1)
+        except OSError as e:
+            raise fail(e, "write", f"{held.name}: labelling") from e
 
     def bytes_read(self) -> int:
         """Bytes this process read from the mounted cartridge (headers, CRC records, blocks)."""

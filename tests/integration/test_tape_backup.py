@@ -342,6 +342,42 @@ def test_expiring_the_last_image_of_a_medium_unassigns_it(tape: Host, tmp_path: 
     assert not media(h)["A00000"]["assigned"]
 
 
+def test_a_full_tape_whose_images_expired_is_labelled_again_and_reused(
+        tape: Host, tmp_path: Path) -> None:
+    """Recycling: an image fills A00000 and spans to A00001; once `bpexpdate -m` expired
+    both media they are unassigned, and the next backup takes A00000 again, labelled anew
+    from the start of the tape (its image at tape file 1), not refused as full."""
+    h = tape
+    add_media(h, 1, 2, 3)
+    tape_policy(h, "big", data_dir(tmp_path, "big", 10, 41))
+    first = backup(h, "big")
+    assert [f["media_id"] for f in image(h, first["backupid"])["fragments"]][:2] == \
+        ["A00000", "A00001"]
+    assert media(h)["A00000"]["state"] & FULL
+    for medium in ("A00000", "A00001"):
+        h.run("bpexpdate", "-m", medium, "-d", "0", "-force")
+    assert not any(media(h)[m]["assigned"] for m in ("A00000", "A00001"))
+    small = data_dir(tmp_path, "small", 1, 42)
+    tape_policy(h, "small", small)
+    done = backup_lands_on(h, "small", small, "A00000")
+    im = image(h, done["backupid"])
+    assert [f["file_num"] for f in im["fragments"]] == [1]
+    m = media(h)["A00000"]
+    assert m["assigned"] and not m["state"] & FULL and m["images"] == 1, m
+    unit = {"library": str(h.root / "volmgr" / "vtl"), "barcode": BARCODES[0]}
+    assert len(tape_files(unit)) == 6  # MH * BH * data * CRCS * EH *: the rest is gone
+    details = h.run("bpdbjobs", "-jobid", str(done["jobid"]), "-all_columns").stdout
+    assert "media A00000 (A00000L6) in drive" in details
+    assert "labelled again (unassigned: what it held expired)" in details, details
+    dest = tmp_path / "restored"
+    ren = rename_file(tmp_path / "ren", [(small, dest)])
+    r = h.run("bprestore", "-C", h.name, "-R", str(ren), "-w", str(small), check=False,
+              timeout=120)
+    assert r.returncode == 0, (r.stderr, job(h, last_jobid(h)))
+    for f in small.iterdir():
+        assert (dest / f.name).read_bytes() == f.read_bytes(), f
+
+
 @pytest.mark.parametrize("victim", ["ltid", "tldcd"])
 def test_killing_a_media_manager_daemon_mid_backup_holds_nothing(tape: Host, tmp_path: Path,
                                                                  victim: str) -> None:
@@ -458,10 +494,13 @@ def test_a_corrupt_block_on_tape_fails_the_restore_and_writes_nothing_half(
 def test_a_medium_that_cannot_be_mounted_is_given_up_for_another(
         tape: Host, tmp_path: Path, fault: str) -> None:
     """NetBackup cancels a backup's mount of a write-protected (or otherwise unmountable)
-    medium and selects other media: the job ends 0 on the next medium of the pool, says
-    why in its details, and the refused medium is neither FULL nor written."""
+    medium and selects other media: the job ends 0 on the next medium, says why in its
+    details, and the refused medium is neither FULL nor written, and goes back to the
+    scratch pool it was taken from, unassigned."""
     h = tape
-    add_media(h, 1, 2)
+    h.run("vmpool", "-add", "scratch", "the scratch pool", "ANYHOST", "ANY", "NONE")
+    h.run("vmpool", "-set_scratch", "scratch")
+    add_media(h, 1, 2, pool="scratch")
     if fault == "write protected":
         h.run("nbvtl", "protect", BARCODES[0], "on")
     else:
@@ -474,6 +513,8 @@ def test_a_medium_that_cannot_be_mounted_is_given_up_for_another(
     assert "selecting other media" in details
     m = media(h)["A00000"]
     assert not m["state"] & FULL and m["images"] == 0, m
+    assert (m["assigned"], m["pool"]) == (0, "scratch"), m
+    assert media(h)["A00001"]["pool"] == "tapes"
     wait_for(lambda: allocations(h) == [], 30, "the allocation to go")
 
 

@@ -283,6 +283,50 @@ def test_a_medium_that_could_not_be_mounted_is_left_out_not_marked(db: EmmDB) ->
     assert status_of(db.span, 1, last, NOW, full=False, avoid=[*refused, last]) == 96
 
 
+def test_a_medium_taken_unassigned_is_relabelled_an_assigned_one_appended_to(
+        db: EmmDB) -> None:
+    """The grant says `relabel` when the backup took the medium unassigned (new, or its
+    images expired): what is on the tape is no image's any more. Asked again, the same."""
+    add(db, "A00001", 1)
+    add(db, "A00002", 2)
+    g = backup(db, 1)
+    assert (g["media_id"], g["relabel"]) == ("A00001", True)
+    assert backup(db, 1) == g
+    db.media.media_written("A00001", 500, 1, False, 1, NOW + 10, NOW)
+    db.release(1)
+    again = backup(db, 2)
+    assert (again["media_id"], again["relabel"]) == ("A00001", False)
+    assert db.span(2, "A00001", NOW)["stu"]["relabel"] is True  # on to unassigned A00002
+    db.release(2)
+    assert db.media.media_unassign("A00001")  # their last images expired
+    assert db.media.media_unassign("A00002")
+    third = backup(db, 3)
+    assert (third["media_id"], third["relabel"]) == ("A00001", True)
+
+
+def test_a_medium_taken_unassigned_and_refused_goes_back_where_it_came_from(
+        db: EmmDB) -> None:
+    """span(full=False) of a medium the job took unassigned (from the scratch pool here):
+    nothing was written on it, so it is unassigned again, in its pool; one that was
+    assigned before the job stays assigned."""
+    db.media.pool_add("Scratch")
+    db.media.pool_scratch("Scratch", True)
+    for n in (1, 2, 3):
+        add(db, f"S0000{n}", n, pool="Scratch")
+    g = backup(db, 1)
+    assert (g["media_id"], g["pool"]) == ("S00001", "NetBackup")
+    nxt = db.span(1, "S00001", NOW, full=False, avoid=["S00001"])["stu"]
+    back = rec(db, "S00001")
+    assert (back["assigned"], back["rl"], back["pool"]) == (0, -1, "Scratch"), back
+    assert (nxt["media_id"], nxt["relabel"]) == ("S00002", True)
+    db.media.media_written("S00002", 500, 1, False, 1, NOW + 10, NOW)
+    db.release(1)
+    assert backup(db, 2)["media_id"] == "S00002"  # assigned now: refused, it stays so
+    db.span(2, "S00002", NOW, full=False, avoid=["S00002"])
+    kept = rec(db, "S00002")
+    assert (kept["assigned"], kept["pool"], kept["images"]) == (NOW, "NetBackup", 1), kept
+
+
 def test_many_jobs_at_once_never_share_a_drive_or_a_medium(db: EmmDB) -> None:
     for n in range(1, 7):
         add(db, f"A0000{n}", n)

@@ -298,6 +298,45 @@ def test_a_full_tape_refuses_an_append(tmp_path: Path) -> None:
     assert e.value.status == status.NO_MEDIA_AVAILABLE
 
 
+def test_a_full_tape_taken_unassigned_is_labelled_again_from_its_start(
+        tmp_path: Path) -> None:
+    """EMM's `relabel` (the medium was unassigned: its images expired): a new MH * EH * at
+    the start, the old images cut off, so a full tape takes images again. Never on a tape
+    whose header names another medium (93, nothing written) or one write protected (168)."""
+    lib = make_library(tmp_path, capacity=1 << 20, early_warning=200 << 10)
+    unit = unit_of(lib)
+    w = storage.open_unit(unit).open_writer("c_1", BLOCK, MAX_FRAGMENT)
+    with pytest.raises(NbuError):
+        for _ in range(40):
+            w.write_block(memoryview(b"z" * BLOCK))
+    tape.release_all()
+    assert kinds(unit)[-2:] == ["-", "-"]  # full: two tape marks, no EH
+    before = tape_files(unit)
+    with pytest.raises(NbuError) as e:
+        storage.open_unit(unit_of(lib, media_id="B00000", relabel=True)).mount()
+    assert e.value.status == status.WRONG_TAPE and tape_files(unit) == before
+    tape.release_all()
+    with lib.update() as s:
+        s.cartridges["A00000L6"].write_protected = True
+    with pytest.raises(NbuError) as e:
+        storage.open_unit({**unit, "relabel": True}).mount()
+    assert e.value.status == status.MEDIA_PROTECTED and tape_files(unit) == before
+    tape.release_all()
+    with lib.update() as s:
+        s.cartridges["A00000L6"].write_protected = False
+    again = write({**unit, "relabel": True}, "c_2", b"n" * (BLOCK + 5))
+    assert kinds(unit) == ["MH", "BH", "", "CRCS", "EH", "-"]
+    assert [f.file_num for f in again.fragments] == [1]
+    with mmap.mmap(-1, BLOCK) as m:
+        view = memoryview(m)
+        reader = storage.open_unit(unit).open_reader(again)
+        assert reader.read(view) == BLOCK and bytes(view) == b"n" * BLOCK
+        view.release()
+    tape.release_all()
+    storage.open_unit({**unit, "relabel": True, "mode": "r"}).mount()  # a reader never does
+    assert kinds(unit) == ["MH", "BH", "", "CRCS", "EH", "-"]
+
+
 def test_abort_after_finish_spares_a_later_image(lib: Library, buf: memoryview) -> None:
     unit = unit_of(lib)
     st = storage.open_unit(unit)
