@@ -125,7 +125,7 @@ CREATE TABLE IF NOT EXISTS settings (
 
 # Columns later tables of emmdb gained; databases made before them get them by ALTER TABLE.
 ADDED_COLUMNS = (("allocations", "drive", "INTEGER"), ("allocations", "media_id", "TEXT"),
-                 ("allocations", "from_pool", "INTEGER"),
+                 ("allocations", "from_pool", "INTEGER"), ("allocations", "filled", "TEXT"),
                  ("stus", "rt", "TEXT"), ("stus", "rn", "INTEGER"), ("stus", "density", "TEXT"))
 
 MEDIA_SELECT = (

@@ -130,6 +130,10 @@ def span(c: sqlite3.Connection, unit: dict[str, Any], held: dict[str, Any],
     if full:
         c.execute("UPDATE media SET state = state | ? WHERE media_id = ?",
                   (emm_media.FULL, old["media_id"]))
+        # The image's first fragments are on it, in no catalog entry until the job ends:
+        # media_unassign must not give it back (to be labelled again) before then.
+        c.execute("UPDATE allocations SET filled = COALESCE(filled || ',', '') || ? "
+                  "WHERE jobid = ?", (old["media_id"], held["jobid"]))
     elif held.get("from_pool") is not None and not old["images"] and not old["kbytes"]:
         c.execute("UPDATE media SET assigned = 0, rl = -1, pool_number = ? "
                   "WHERE media_id = ?", (held["from_pool"], old["media_id"]))

@@ -272,10 +272,12 @@ class Volumes:
     def media_unassign(self, media_id: str) -> bool:
         """The last valid image on a medium expired: it is unassigned (its counters cleared,
         back to the scratch pool if there is one) - unless it is frozen, which keeps it
-        assigned, or a job is writing it now."""
+        assigned, or a job is writing it now or filled it and writes on another medium (the
+        image's fragments on it are in no catalog entry yet: the next backup to take an
+        unassigned medium labels it again)."""
         with self.db.tx() as c:
             rec = medium(c, media_id)
-            if rec["state"] & FROZEN or rec["jobid"]:
+            if rec["state"] & FROZEN or rec["jobid"] or _filled_by_a_job(c, rec["media_id"]):
                 return False
             scratch = scratch_pool(c)
             number = rec["pool_number"] if scratch is None else scratch
@@ -335,3 +337,9 @@ def _place(c: sqlite3.Connection, media_id: str, rt: str | None, rn: int, slot: 
         raise NbuError(ENTITY_EXISTS, f"slot {slot} of robot {rn} holds "
                                       f"{other['media_id']}")
     return robot["rt"], rn, slot
+
+
+def _filled_by_a_job(c: sqlite3.Connection, media_id: str) -> bool:
+    """Whether a running backup filled the medium and went on to another (span)."""
+    return any(media_id in str(r["filled"]).split(",") for r in
+               c.execute("SELECT filled FROM allocations WHERE filled IS NOT NULL"))

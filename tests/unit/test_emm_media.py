@@ -423,6 +423,24 @@ def test_unassign_keeps_frozen_and_in_use_media(db: EmmDB) -> None:
     backup(db, 1)  # takes A00002 (A00001 is frozen)
     assert rec(db, "A00002")["jobid"] == 1
     assert db.media.media_unassign("A00002") is False
+
+
+def test_unassign_keeps_a_medium_a_running_job_filled_and_spanned_from(db: EmmDB) -> None:
+    """Job 1 filled A00001 and writes on A00002: the image's first fragments on A00001 are
+    in no catalog entry yet, so the expiry of A00001's last older image must not give it
+    back (the next backup would label it again) until the job has ended."""
+    for n in (1, 2, 3):
+        add(db, f"A0000{n}", n)
+    db.media.media_written("A00001", 100, 1, False, 1, NOW, NOW)  # an older image
+    assert backup(db, 1)["media_id"] == "A00001"
+    assert db.span(1, "A00001", NOW)["stu"]["media_id"] == "A00002"
+    assert db.span(1, "A00002", NOW)["stu"]["media_id"] == "A00003"
+    assert rec(db, "A00001")["jobid"] == 0  # no longer the job's medium
+    assert db.media.media_unassign("A00001") is False
+    assert db.media.media_unassign("A00002") is False
+    assert rec(db, "A00001")["assigned"] == NOW
+    db.release(1)
+    assert db.media.media_unassign("A00001") is True
     db.release(1)
     assert db.media.media_unassign("A00002") is True
     assert rec(db, "A00002")["pool"] == "NetBackup"  # no scratch pool: stays
