@@ -26,6 +26,7 @@ from tests.flowkit import add_policy, add_stu, last_jobid, marked_data, rename_f
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="three hosts on loopback need root")
 
 FLIP_AT = 300 * 1024  # well inside the image: past the hello, the salts and the proof
+STALL_AFTER = 2 << 20  # a silent client stops reading this far past the flip (whole frames)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,13 @@ class Relay:
                 near, _ = self.listener.accept()
             except OSError:
                 return
-            far = socket.create_connection(self.target, source_address=("127.0.0.3", 0))
+            far = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if self.keep_far_open:
+                # A fixed receive buffer: the kernel's autotuning (tcp_rmem's maximum is
+                # 32 MiB on some hosts) would let an unread connection take a whole image.
+                far.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 128 << 10)
+            far.bind(("127.0.0.3", 0))
+            far.connect(self.target)
             self.socks += (near, far)
             threading.Thread(target=self._pump, args=(near, far, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(far, near, False), daemon=True).start()
@@ -66,6 +73,8 @@ class Relay:
         moved = 0
         try:
             while data := src.recv(1 << 16):
+                if self.keep_far_open and not outbound and moved > self.flip_at + STALL_AFTER:
+                    return  # the silent client reads no more (its side stays open)
                 if outbound:
                     self.seen += data
                 if (self.flip if outbound else self.flip_back) and \
