@@ -38,7 +38,8 @@ fragment is closed with its CRCs and two tape marks and the writer fails with 96
 spans (bptm_tape.py): a writer opened `after` the full one on the next medium goes on with
 the image's next fragment, starting with TapeWriter.pending (the block that did not fit). A
 writer that finds a backup header where the EH should be (a bptm killed mid-image) writes the
-EH back there first. Images are never deleted from a tape: expiration unassigns the
+EH back there first; one that finds the tape ending with its MH (a labelling cut off) writes
+the EH after it. Images are never deleted from a tape: expiration unassigns the
 medium (delete_image does nothing), and the next backup that takes it is granted `relabel`:
 mount writes MH * EH * from the start again, which ends the old data there. The
 fragment's locator in the catalog's `path` is

@@ -179,7 +179,9 @@ class TapeWriter:
         except OSError as e:
             raise fail(e, "position", f"{name}: reading the empty header") from e
         eh = tapefmt.decode_eh(raw)
-        if eh is None and tapefmt.kind_of(raw) != "MH":
+        if eh is None and tapefmt.kind_of(raw) == "MH":
+            at, eh = self._after_cut_label(at, raw)
+        elif eh is None:
             at, eh = self._after_dead_writer(at, raw)
         if eh is None or eh.media_id != self.held.media_id:
             kind = tapefmt.kind_of(raw) or "data"
@@ -199,6 +201,26 @@ class TapeWriter:
             raw = b""
         self.held.locate(at)
         return raw
+
+    def _after_cut_label(self, at: int,
+                         raw: bytes) -> tuple[int, tapefmt.EmptyHeader | None]:
+        """The tape ends with its media header: a labelling was cut off (a bptm killed
+        between the MH and the EH). The EH goes after the MH's tape mark: (its block, the
+        EH); (at, None) if the MH is another medium's."""
+        if tapefmt.decode_mh(raw).media_id != self.held.media_id:
+            return at, None
+        eh = tapefmt.EmptyHeader(self.held.media_id, 1)
+        log.warning("%s: the tape ends after its media header; writing the empty header",
+                    self.held.name)
+        try:
+            self.held.locate(at + 2)  # past the MH and its tape mark
+            self.held.drive.write(tapefmt.encode_eh(eh))
+            self.held.drive.write_filemarks(1)
+            self.held.locate(at + 2)
+        except OSError as e:
+            raise fail(e, "write", f"{self.held.name}: empty header after the media "
+                                   f"header") from e
+        return at + 2, eh
 
     def _after_dead_writer(self, at: int,
                            raw: bytes) -> tuple[int, tapefmt.EmptyHeader | None]:

@@ -337,6 +337,25 @@ def test_a_full_tape_taken_unassigned_is_labelled_again_from_its_start(
     assert kinds(unit) == ["MH", "BH", "", "CRCS", "EH", "-"]
 
 
+def test_a_labelling_cut_off_after_the_media_header_is_finished_by_the_next_writer(
+        lib: Library, buf: memoryview) -> None:
+    """bptm killed between the MH and the EH of a label: the tape ends MH *. The next
+    writer puts the EH there and appends, rather than refusing the medium as damaged."""
+    VirtualChanger(lib).load(1, 0)
+    d = VirtualDrive(lib, 0)
+    d.open()
+    d.write(tapefmt.encode_mh(tapefmt.MediaHeader("A00000", 1)))
+    d.write_filemarks(1)
+    d.close()
+    unit = unit_of(lib)
+    assert kinds(unit) == ["MH", "-"]
+    image = write(unit, "c_1", b"m" * (BLOCK + 3))
+    assert kinds(unit) == ["MH", "BH", "", "CRCS", "EH", "-"]
+    assert [f.file_num for f in image.fragments] == [1]
+    assert storage.open_unit(unit).open_reader(image).read(buf) == BLOCK
+    assert bytes(buf) == b"m" * BLOCK
+
+
 def test_abort_after_finish_spares_a_later_image(lib: Library, buf: memoryview) -> None:
     unit = unit_of(lib)
     st = storage.open_unit(unit)
