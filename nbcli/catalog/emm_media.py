@@ -55,7 +55,8 @@ DEFAULT_POOLS = (("None", "the None pool"), ("NetBackup", "the NetBackup pool"),
 NEVER_SCRATCH = ("NetBackup", "DataStore")
 POOL_HOST, POOL_USER, POOL_GROUP = "ANYHOST", "ANY", "NONE"
 ERROR_KINDS = ("write", "read", "position")
-DEFAULT_SETTINGS = {"media_error_threshold": 2, "time_window": 12}  # errors, hours
+DEFAULT_SETTINGS = {"media_error_threshold": 2, "drive_error_threshold": 2,  # errors
+                    "time_window": 12}  # hours
 MEDIA_ID_MAX, BARCODE_MAX, TEXT_MAX, NAME_MAX = 6, 16, 256, 128
 MEDIA_ID_RE = re.compile(r"[A-Za-z0-9_.+-]+")
 NAME_RE = re.compile(r"[A-Za-z0-9_.+][A-Za-z0-9_.+:-]*")

@@ -237,25 +237,26 @@ class Volumes:
 
         NetBackup's rule (next-areas.md §1.3): more than `media_error_threshold` errors on
         one medium within `time_window` hours freeze it when it is not assigned yet (another
-        medium is picked) or suspend it when it is (the backup is abandoned); a drive that
-        failed on two different media in the window is the culprit instead: it goes DOWN.
+        medium is picked) or suspend it when it is (the backup is abandoned); a drive with
+        more than `drive_error_threshold` errors in the window, on different media, is the
+        culprit instead: it goes DOWN (NetBackup's default downs it at the third).
         """
         if kind not in ERROR_KINDS:
             raise NbuError(INVALID_PARAMETER, f"media error kind must be one of "
                                               f"{', '.join(ERROR_KINDS)}, not {kind!r}")
         with self.db.tx() as c:
             rec, dev = medium(c, media_id), drive_by(c, drive)
-            threshold, hours = _settings(c)
+            threshold, drive_threshold, hours = _settings(c)
             since = now - hours * 3600
             c.execute("INSERT INTO media_errors (time, media_id, drive, kind, jobid) "
                       "VALUES (?, ?, ?, ?, ?)", (now, rec["media_id"], dev["index"], kind,
                                                  jobid))
             c.execute("UPDATE media SET errors = errors + 1 WHERE media_id = ?",
                       (rec["media_id"],))
-            on_drive = c.execute("SELECT COUNT(DISTINCT media_id) FROM media_errors "
-                                 "WHERE drive = ? AND time > ?",
-                                 (dev["index"], since)).fetchone()[0]
-            if on_drive >= 2:
+            on_drive, media_on_drive = c.execute(
+                "SELECT COUNT(*), COUNT(DISTINCT media_id) FROM media_errors "
+                "WHERE drive = ? AND time > ?", (dev["index"], since)).fetchone()
+            if on_drive > drive_threshold and media_on_drive >= 2:
                 c.execute("UPDATE drives SET state = ? WHERE idx = ?", (DOWN, dev["index"]))
                 return "drive_down"
             on_medium = c.execute("SELECT COUNT(*) FROM media_errors WHERE media_id = ? "
@@ -288,10 +289,11 @@ class Volumes:
 
     # --- settings ----------------------------------------------------------------------------
 
-    def settings(self, threshold: int | None = None, window: int | None = None
-                 ) -> dict[str, int]:
+    def settings(self, threshold: int | None = None, window: int | None = None,
+                 drive_threshold: int | None = None) -> dict[str, int]:
         with self.db.tx() as c:
-            for name, value in (("media_error_threshold", threshold), ("time_window", window)):
+            for name, value in (("media_error_threshold", threshold), ("time_window", window),
+                                ("drive_error_threshold", drive_threshold)):
                 if value is not None:
                     _check_count(name, value)
                     c.execute("UPDATE settings SET value = ? WHERE name = ?", (value, name))
@@ -306,9 +308,10 @@ class MediaDB(Devices, Volumes):
         install(db)
 
 
-def _settings(c: sqlite3.Connection) -> tuple[int, int]:
+def _settings(c: sqlite3.Connection) -> tuple[int, int, int]:
     values = {r["name"]: int(r["value"]) for r in c.execute("SELECT * FROM settings")}
-    return values["media_error_threshold"], values["time_window"]
+    return (values["media_error_threshold"], values["drive_error_threshold"],
+            values["time_window"])
 
 
 def _check_count(what: str, value: int) -> int:

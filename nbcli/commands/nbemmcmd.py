@@ -51,7 +51,8 @@ nbemmcmd -getemmserver [-masterserver name] [-timeout seconds]
 nbemmcmd -listsettings -machinename name -machinetype type
 nbemmcmd -listmedia [-mediaid id] [-conflicts] [-poolname name] [-mediatype type]
 nbemmcmd -deletemedia -mediaid id [-originhost name]
-nbemmcmd -changesetting [-machinename name] [-media_error_threshold n] [-time_window hours]"""
+nbemmcmd -changesetting [-machinename name] [-media_error_threshold n]
+         [-drive_error_threshold n] [-time_window hours]"""
 
 DONE, FAILED = "Command completed successfully.", "Command did not complete successfully."
 SERVER_TYPES = ("master", "media")
@@ -228,10 +229,13 @@ def media_status(m: dict[str, Any]) -> str:
     return " ".join(words) if words else "ASSIGNED" if m["assigned"] else "UNASSIGNED"
 
 
-def settings_change(cfg: Any, threshold: int | None, window: int | None) -> list[str]:
+def settings_change(cfg: Any, threshold: int | None, window: int | None,
+                    drive_threshold: int | None) -> list[str]:
     settings = emm_request(cfg, cfg.master, "settings", media_error_threshold=threshold,
-                           time_window=window)["settings"]
+                           time_window=window,
+                           drive_error_threshold=drive_threshold)["settings"]
     return [f'MEDIA_ERROR_THRESHOLD="{settings["media_error_threshold"]}"',
+            f'DRIVE_ERROR_THRESHOLD="{settings["drive_error_threshold"]}"',
             f'TIME_WINDOW="{settings["time_window"]}"']
 
 
@@ -314,11 +318,14 @@ def check_usage(ctx: click.Context, action: str, name: str | None, kind: str | N
 @click.option("-deletemedia", "action", flag_value="deletemedia",
               help="Delete an unassigned medium.")
 @click.option("-changesetting", "action", flag_value="changesetting",
-              help="Change the media error settings.")
+              help="Change the media and drive error settings.")
 @click.option("-media_error_threshold", "threshold", type=int, metavar="N",
               help="-changesetting: errors allowed on a medium in the window [2].")
+@click.option("-drive_error_threshold", "drive_threshold", type=int, metavar="N",
+              help="-changesetting: errors allowed on a drive in the window, on different "
+                   "media, before it goes DOWN [2].")
 @click.option("-time_window", "window", type=int, metavar="HOURS",
-              help="-changesetting: the window of the media error threshold [12].")
+              help="-changesetting: the window of both error thresholds [12].")
 @click.option("-mediaid", metavar="ID", help="-listmedia/-deletemedia: the medium.")
 @click.option("-originhost", metavar="NAME", help="-deletemedia: accepted.")
 @click.option("-conflicts", is_flag=True, help="-listmedia: media in conflict (none).")
@@ -341,7 +348,7 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
         master: str | None, version: str | None, timeout: int | None, verbose: bool,
         nbservers: bool, display_server: bool, mediaid: str | None, originhost: str | None,
         conflicts: bool, poolname: str | None, mediatype: str | None, threshold: int | None,
-        window: int | None, new_name: str | None, alias_action: str | None,
+        window: int | None, drive_threshold: int | None, new_name: str | None, alias_action: str | None,
         alias: str | None, parsable: bool, os_name: str | None, state_op: str | None,
         allrobots: bool, emm_old: str | None, emm_new: str | None, root: str | None) -> int:
     """Manage the hosts of the EMM database.
@@ -365,9 +372,10 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
                                "required", ctx)
     if action == "deletemedia" and not mediaid:
         raise click.UsageError("-deletemedia needs -mediaid", ctx)
-    if action == "changesetting" and threshold is None and window is None:
-        raise click.UsageError("-changesetting needs -media_error_threshold or -time_window",
-                               ctx)
+    if action == "changesetting" and threshold is None and window is None and \
+            drive_threshold is None:
+        raise click.UsageError("-changesetting needs -media_error_threshold, "
+                               "-drive_error_threshold or -time_window", ctx)
     if action in ("addhost", "deletehost", "listsettings", "updatehost", "renamehost",
                   "machinealias", "deletealldevices") or display_server:
         _require(ctx, "display_server" if action == "listhosts" else action, name, kind)
@@ -404,7 +412,7 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
             if not conflicts:  # nbcli's EMM keeps no conflicting records: the frame alone
                 echo_lines(media_blocks(cfg, mediaid, poolname, mediatype))
         elif action == "changesetting":
-            echo_lines(settings_change(cfg, threshold, window))
+            echo_lines(settings_change(cfg, threshold, window, drive_threshold))
         else:
             echo_lines(list_hosts(cfg, name, kind, verbose, nbservers, parsable))
     except Exception:

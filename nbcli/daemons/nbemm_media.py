@@ -83,7 +83,8 @@ class MediaOps:
                        full=opt(bool, True),
                        avoid=opt(list, [], max_len=64, items=req(str, max_len=32))),
             "settings": op(self.settings, ADMIN, media_error_threshold=opt(int, **count),
-                           time_window=opt(int, **count)),
+                           time_window=opt(int, **count),
+                           drive_error_threshold=opt(int, **count)),
         }
 
     # The ops that change the configuration, recorded in the error log (nbemm audits them).
@@ -223,4 +224,5 @@ class MediaOps:
 
     def settings(self, msg: Message, conn: Connection) -> Message:
         return {"settings": self.emm().media.settings(msg["media_error_threshold"],
-                                                       msg["time_window"])}
+                                                       msg["time_window"],
+                                                       msg["drive_error_threshold"])}

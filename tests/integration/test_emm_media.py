@@ -46,7 +46,8 @@ def test_media_ops_over_the_socket(emm: Host) -> None:
     assert status(emm, "media_list", media_id="NOSUCH") == 227
     assert status(emm, "media_state", media_id="A00001", action="melt") == 20
     assert call(emm, "settings", media_error_threshold=3) == \
-        {"settings": {"media_error_threshold": 3, "time_window": 12}}
+        {"settings": {"media_error_threshold": 3, "drive_error_threshold": 2,
+                      "time_window": 12}}
     assert call(emm, "drive_update", name="HP.ULTRIUM.001", host="aio", state="DOWN") == {}
     assert call(emm, "drive_list")["drives"][1]["state"] == "DOWN"
     assert call(emm, "drive_delete", name="HP.ULTRIUM.001", host="aio") == {}

@@ -164,9 +164,13 @@ def test_nbemmcmd_media_settings_and_listmedia(emm: Host) -> None:
     out = emm.run("nbemmcmd", "-changesetting", "-machinename", "aio",
                   "-media_error_threshold", "3", "-time_window", "24").stdout.splitlines()
     assert out[0].startswith("NBEMMCMD, Version: ")
-    assert out[1:] == ['MEDIA_ERROR_THRESHOLD="3"', 'TIME_WINDOW="24"',
-                       "Command completed successfully."]
-    assert call(emm, "settings")["settings"] == {"media_error_threshold": 3, "time_window": 24}
+    assert out[1:] == ['MEDIA_ERROR_THRESHOLD="3"', 'DRIVE_ERROR_THRESHOLD="2"',
+                       'TIME_WINDOW="24"', "Command completed successfully."]
+    out = emm.run("nbemmcmd", "-changesetting", "-drive_error_threshold", "4").stdout
+    assert 'DRIVE_ERROR_THRESHOLD="4"' in out.splitlines()
+    assert call(emm, "settings")["settings"] == {"media_error_threshold": 3,
+                                                 "drive_error_threshold": 4,
+                                                 "time_window": 24}
     r = emm.run("nbemmcmd", "-changesetting", check=False)
     assert r.returncode == 20
     emm.run("vmadd", "-m", "A00001", "-mt", "hcart", "-b", "A00001L6", "-p", "1")

@@ -386,18 +386,37 @@ def test_errors_outside_the_window_do_not_count_and_settings_change_it(db: EmmDB
     assert m.media_error(1, "A00001", 0, "write", NOW + 13 * HOUR) == "none"
     assert m.media_error(1, "A00001", 0, "write", NOW + 14 * HOUR) == "none"  # 2 in window
     assert m.settings(threshold=1, window=24) == {"media_error_threshold": 1,
+                                                  "drive_error_threshold": 2,
                                                   "time_window": 24}
     assert m.media_error(1, "A00001", 0, "write", NOW + 15 * HOUR) == "frozen"
 
 
-def test_one_drive_failing_on_two_media_goes_down(db: EmmDB) -> None:
+def test_a_drive_erring_on_different_media_goes_down_at_the_third_error(db: EmmDB) -> None:
+    """NetBackup's drive error threshold (2): the third error of one drive in the window,
+    on more than one medium, downs the drive; no medium is blamed for it."""
+    for n in (1, 2, 3):
+        add(db, f"A0000{n}", n)
+    m = db.media
+    assert m.media_error(1, "A00001", "drive1", "write", NOW) == "none"
+    assert m.media_error(2, "A00002", "drive1", "position", NOW + 60) == "none"
+    assert m.drives()[1]["state"] == "UP"
+    assert m.media_error(3, "A00003", "drive1", "write", NOW + 120) == "drive_down"
+    assert m.drives()[1]["state"] == "DOWN"
+    assert [rec(db, f"A0000{n}")["state"] for n in (1, 2, 3)] == [0, 0, 0]
+
+
+def test_one_medium_erring_in_one_drive_is_the_mediums_fault(db: EmmDB) -> None:
+    """Three errors of one medium in one drive: the medium's threshold acts, the drive stays
+    UP; the drive threshold is a setting of its own."""
     add(db, "A00001", 1)
     add(db, "A00002", 2)
     m = db.media
-    assert m.media_error(1, "A00001", "drive1", "write", NOW) == "none"
-    assert m.media_error(2, "A00002", "drive1", "position", NOW + 60) == "drive_down"
-    assert m.drives()[1]["state"] == "DOWN"
-    assert rec(db, "A00002")["state"] == 0
+    for minute in (0, 1):
+        assert m.media_error(1, "A00001", "drive0", "write", NOW + 60 * minute) == "none"
+    assert m.media_error(1, "A00001", "drive0", "write", NOW + 120) == "frozen"
+    assert m.drives()[0]["state"] == "UP"
+    assert m.settings(drive_threshold=0)["drive_error_threshold"] == 0
+    assert m.media_error(2, "A00002", "drive0", "read", NOW + 180) == "drive_down"
 
 
 # --- unassign -------------------------------------------------------------------------------
