@@ -348,8 +348,9 @@ def cli(ctx: click.Context, action: str | None, name: str | None, kind: str | No
         master: str | None, version: str | None, timeout: int | None, verbose: bool,
         nbservers: bool, display_server: bool, mediaid: str | None, originhost: str | None,
         conflicts: bool, poolname: str | None, mediatype: str | None, threshold: int | None,
-        window: int | None, drive_threshold: int | None, new_name: str | None, alias_action: str | None,
-        alias: str | None, parsable: bool, os_name: str | None, state_op: str | None,
+        window: int | None, drive_threshold: int | None, new_name: str | None,
+        alias_action: str | None, alias: str | None, parsable: bool, os_name: str | None,
+        state_op: str | None,
         allrobots: bool, emm_old: str | None, emm_new: str | None, root: str | None) -> int:
     """Manage the hosts of the EMM database.
 
