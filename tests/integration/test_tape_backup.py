@@ -533,3 +533,30 @@ def test_media_refused_in_turn_end_the_job_with_the_mounts_status(
     assert details.count("selecting other media") == RESELECT_MAX, details
     assert not any(x["state"] & FULL for x in media(h).values())
     wait_for(lambda: allocations(h) == [], 30, "the allocation to go")
+
+
+def test_write_errors_on_three_media_in_one_drive_set_it_down(tape: Host, tmp_path: Path
+                                                              ) -> None:
+    """NetBackup's drive error threshold (2): three write errors in one drive within the
+    window, each on another medium (three pools of one tape each, so no medium is picked
+    twice), down the drive - the third job's details say so, vmoprcmd shows it DOWN - and
+    no medium is frozen or suspended for it."""
+    h = tape
+    h.run("bpconfig", "-tries", "1")  # each failure ends its job: one error a job
+    h.run("vmoprcmd", "-down", "1")  # every job writes in DRV0
+    number = {}
+    for n in (1, 2, 3):
+        h.run("vmpool", "-add", f"p{n}", f"pool {n}", "ANYHOST", "ANY", "NONE")
+        add_media(h, n, pool=f"p{n}")
+        h.run("nbvtl", "fault", "write_error", BARCODES[n - 1], "6")
+        tape_policy(h, f"err{n}", data_dir(tmp_path, f"d{n}", 2, 50 + n), pool=f"p{n}")
+        done = backup(h, f"err{n}", check=False)
+        assert done["status"] == MEDIA_WRITE_ERROR, done
+        number[n] = done["jobid"]
+        status = h.run("vmoprcmd", "-d", "ds").stdout.splitlines()
+        (drv0,) = [ln.split() for ln in status if ln.split()[:1] == ["0"]]
+        assert (drv0[2] == "DOWN-TLD") == (n == 3), (n, status)
+    details = h.run("bpdbjobs", "-jobid", str(number[3]), "-all_columns").stdout
+    assert "write error on media A00002 in DRV0: drive DRV0 is now DOWN" in details, details
+    assert not any(m["state"] & (FROZEN | SUSPENDED) for m in media(h).values())
+    wait_for(lambda: allocations(h) == [], 30, "the allocations to go")
