@@ -6,8 +6,8 @@ tape unit with a free job slot, and records the allocation with the drive and me
 medium in the drive it holds. A medium that was unassigned when a backup took it (new, or
 its last image expired) is relabelled from the start of the tape: the grant says `relabel`,
 and the allocation keeps the pool it came from (`from_pool`), so that a medium the job
-could not mount goes back there unassigned. Everything here runs on the caller's connection, in its
-transaction, so two jobs can never be given one drive or one medium.
+could not mount goes back there unassigned. Everything here runs on the caller's
+connection, in its transaction, so two jobs can never be given one drive or one medium.
 
 The rules (TAPE-PLAN §1, next-areas.md §1.3):
 - drive: UP, on the unit's media server, in the unit's robot, of the unit's density, held by
