@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -18,7 +17,7 @@ import pytest
 
 from nbcli import programs
 from nbcli.net import client as net
-from tests.conftest import Host, running_three, wait_for
+from tests.conftest import Host, wait_for
 from tests.flowkit import add_policy, job, last_jobid, rename_file, steps
 from tests.integration.test_flow import BACKUP_ACTORS, RESTORE_ACTORS, assert_steps
 
@@ -31,13 +30,11 @@ SPEED = "24M"  # the drives stream as a real one does: a 64 MiB transfer takes ~
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
-    """Three hosts; on the media server a library of 2 drives and 10 cartridges configured
-    as an administrator does there (tpconfig, vmupdate), and the master's tape storage unit
-    "tape1" on it."""
-    hosts = running_three(tmp_path_factory.mktemp("three-tape"))
-    three = next(hosts)
-    master, media = three["master"], three["media"]
+def site(three_hosts: dict[str, Host]) -> dict[str, Host]:
+    """The three hosts; on the media server a library of 2 drives and 10 cartridges
+    configured as an administrator does there (tpconfig, vmupdate), and the master's tape
+    storage unit "tape1" on it."""
+    master, media = three_hosts["master"], three_hosts["media"]
     media.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--capacity", "1G",
               "--move-time", "0", "--speed", SPEED)
     home = str(media.root / "volmgr" / "vtl")
@@ -48,8 +45,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Host]]:
     media.run("vmupdate", "-rt", "tld", "-rn", "0")
     master.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
                "hcart", "-host", "media", "-cj", "2")
-    yield three
-    next(hosts, None)
+    return three_hosts
 
 
 def held(master: Host) -> list[str]:
