@@ -8,7 +8,10 @@ the same job (97); ltid reserves it in its table, has tldd put the cartridge in 
 what is in the drive first, and takes the cartridge out of another idle drive that still holds
 it), has avrd read its media header - a header naming another media id is status 93; a blank
 tape passes (bptm labels it) - and records the drive's user, label and readiness, telling
-nbemm `drive_loaded` after each move. Any failure frees the reservation again.
+nbemm `drive_loaded` after each move. Any failure frees the reservation again. A drive that
+cannot even be opened to read the header (83: the drive's fault, whatever tape is in it) is
+set DOWN, as NetBackup downs a drive it cannot mount in: the job's next try, and every other
+job, goes to another drive instead of failing on this one again.
 
 A mount made by a local process (bptm, a command such as bplabel) is that process's: when it
 dies without unmounting (killed with its bpbrm, or the command killed), `reap` (a periodic
@@ -44,6 +47,7 @@ from nbcli.status import (
     MEDIA_DOWN,
     MEDIA_HEADER_UNREADABLE,
     MEDIA_IN_USE,
+    MEDIA_OPEN_ERROR,
     MEDIA_PROTECTED,
     NO_DRIVES,
     NO_ENTITY,
@@ -249,7 +253,7 @@ class Mounter:
                     self._loaded_here(d, barcode, media_id)
             label = self.ports.read_label(d)
             self._check_label(d, media_id, mode, label)
-        except BaseException:
+        except BaseException as e:
             with self.cond:
                 self.pending.pop(reqid, None)
                 if d.reqid == reqid:
@@ -257,7 +261,23 @@ class Mounter:
                 self.cond.notify_all()
             if d.robotic:
                 self.sync(d.rn)
+            if isinstance(e, NbuError) and e.status == MEDIA_OPEN_ERROR:
+                raise self._down_unopenable(d, e) from e
             raise
+
+    def _down_unopenable(self, d: Drive, e: NbuError) -> NbuError:
+        """The drive could not be opened: DOWN (nbemm first, as vmoprcmd -down); the
+        mount's error, saying so."""
+        why = e.detail or e.message
+        try:
+            self.set_state(d.name, DOWN)
+        except NbuError as err:
+            self.log.warning("drive %s could not be opened (%s), and nbemm did not take it "
+                             "DOWN: %s", d.name, why, err)
+            return e
+        self.log.error("drive %s is being DOWNED: unable to open the drive: %s", d.name, why)
+        return NbuError(e.status, f"{why}: drive {d.name} could not be opened and is DOWN "
+                                  f"now")
 
     def _reserve(self, d: Drive, jobid: int, media_id: str, barcode: str, mode: str,
                  user: str, owner: tuple[int, float] | None) -> tuple[int, bool]:

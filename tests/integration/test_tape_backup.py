@@ -21,7 +21,12 @@ import pytest
 from nbcli import clock, config, kinds
 from nbcli.media.bptm_tape import RESELECT_MAX
 from nbcli.net import client
-from nbcli.status import MEDIA_PROTECTED, MEDIA_READ_ERROR, MEDIA_WRITE_ERROR
+from nbcli.status import (
+    MEDIA_OPEN_ERROR,
+    MEDIA_PROTECTED,
+    MEDIA_READ_ERROR,
+    MEDIA_WRITE_ERROR,
+)
 from nbcli.vtl.library import Library, VirtualChanger
 from tests.conftest import Host, wait_for
 from tests.flowkit import job, last_jobid, rename_file, steps
@@ -559,4 +564,31 @@ def test_write_errors_on_three_media_in_one_drive_set_it_down(tape: Host, tmp_pa
     details = h.run("bpdbjobs", "-jobid", str(number[3]), "-all_columns").stdout
     assert "write error on media A00002 in DRV0: drive DRV0 is now DOWN" in details, details
     assert not any(m["state"] & (FROZEN | SUSPENDED) for m in media(h).values())
+    wait_for(lambda: allocations(h) == [], 30, "the allocations to go")
+
+
+def test_a_drive_that_fails_is_set_down_and_the_next_job_uses_the_other(
+        tape: Host, tmp_path: Path) -> None:
+    """The drive holding A00000 fails (it cannot even be opened): the backup that mounts
+    there ends 83 saying the drive is DOWN now, vmoprcmd shows it DOWN, and the next
+    backup runs in the other drive on another medium, rather than every job failing on
+    the broken drive while the other sits idle."""
+    h = tape
+    add_media(h, 1, 2)
+    data = data_dir(tmp_path, "d", 0.5, 61)
+    tape_policy(h, "p", data)
+    backup_lands_on(h, "p", data, "A00000")
+    wait_for(lambda: allocations(h) == [], 30, "the allocation to go")
+    assert Library(str(h.root / "volmgr" / "vtl")).state().at("drive", 0) == BARCODES[0]
+    h.run("nbvtl", "fault", "drive_down", "0")
+    failed = backup(h, "p", check=False)
+    assert failed["status"] == MEDIA_OPEN_ERROR, failed
+    details = h.run("bpdbjobs", "-jobid", str(failed["jobid"]), "-all_columns").stdout
+    assert "drive DRV0 could not be opened and is DOWN now" in details, details
+    status = h.run("vmoprcmd", "-d", "ds").stdout.splitlines()
+    (drv0,) = [ln.split() for ln in status if ln.split()[:1] == ["0"]]
+    assert drv0[2] == "DOWN-TLD", status
+    done = backup_lands_on(h, "p", data, "A00001")
+    steps_text = h.run("bpdbjobs", "-jobid", str(done["jobid"]), "-all_columns").stdout
+    assert "in drive 1 of" in steps_text
     wait_for(lambda: allocations(h) == [], 30, "the allocations to go")

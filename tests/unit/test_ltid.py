@@ -24,11 +24,13 @@ from nbcli.status import (
     MEDIA_DOWN,
     MEDIA_HEADER_UNREADABLE,
     MEDIA_IN_USE,
+    MEDIA_OPEN_ERROR,
     MEDIA_REQUEST_FAILED,
     NO_ENTITY,
     WRONG_TAPE,
     NbuError,
 )
+from nbcli.vtl import admin
 from nbcli.vtl.library import Library, VirtualChanger
 from nbcli.vtl.vdrive import VirtualDrive
 from tests.conftest import wait_for
@@ -288,6 +290,32 @@ def test_down_drive_is_164_and_state_goes_to_emm(world: tuple[Mounter, Ports, Cl
     assert e.value.status == MEDIA_DOWN
     m.set_state("IBM.ULT3580-TD5.001", "UP")
     assert m.status()["drives"][1]["control"] == "TLD"
+
+
+def test_a_drive_that_cannot_be_opened_goes_down_and_frees_its_reservation(
+        world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    """The drive fails (EIO at open, whatever tape it holds): the mount ends 83 saying the
+    drive is DOWN now, nbemm is told first, the reservation is gone, and the next mount in
+    it is 164 at once; the other drive still mounts. A refused tape (93) downs nothing."""
+    m, ports, _ = world
+    label_cartridge(lib, 3, "OTHER1")
+    with pytest.raises(NbuError):
+        m.mount(4, "0002L6", "A00002L6", DRIVES[1], "w")  # 93: the tape's fault
+    assert ports.states == []
+    m.mount(5, "0000L6", "A00000L6", DRIVES[0], "w")
+    m.unmount(5, DRIVES[0])  # A00000 stays in drive 0 for the delay
+    admin.fault(lib, ["drive_down", "0"])
+    with pytest.raises(NbuError) as e:
+        m.mount(5, "0000L6", "A00000L6", DRIVES[0], "w")
+    assert e.value.status == MEDIA_OPEN_ERROR == 83
+    assert f"drive {DRIVES[0]} could not be opened and is DOWN now" in e.value.detail
+    assert ports.states == [(DRIVES[0], "DOWN")]
+    rec = m.status()["drives"][0]
+    assert (rec["control"], rec["user"]) == ("DOWN-TLD", "") and m.status()["pending"] == []
+    with pytest.raises(NbuError) as e:
+        m.mount(6, "0000L6", "A00000L6", DRIVES[0], "w")
+    assert e.value.status == MEDIA_DOWN
+    assert m.mount(7, "0001L6", "A00001L6", DRIVES[1], "w")["drive"] == DRIVES[1]
 
 
 def test_a_cartridge_in_another_idle_drive_moves_over(world: tuple[Mounter, Ports, Clock],
