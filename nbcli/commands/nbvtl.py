@@ -69,8 +69,9 @@ def cli(action: str, words: tuple[str, ...], drives: int, slots: int, mailslots:
       83-86 mt: the drive could not be opened, written, read or positioned
       168   mt weof: the cartridge is write protected
       97    the drive is open: medium removal prevented
-      98    the move or the load failed (a cartridge that will not load, a drive
-            down); mt on an empty drive
+      98    the move or the load failed (a cartridge that will not load); mt on
+            an empty drive
+      164   a load into a drive that is down
       226   a library already exists; the destination element is full
       227   no library on this host; the source element is empty; no such cartridge
     """

@@ -9,8 +9,9 @@ what is in the drive first, and takes the cartridge out of another idle drive th
 it), has avrd read its media header - a header naming another media id is status 93; a blank
 tape passes (bptm labels it) - and records the drive's user, label and readiness, telling
 nbemm `drive_loaded` after each move. Any failure frees the reservation again. A drive that
-cannot even be opened to read the header (83: the drive's fault, whatever tape is in it) is
-set DOWN, as NetBackup downs a drive it cannot mount in: the job's next try, and every other
+cannot even be opened to read the header (83), or that the robot cannot load into (164: the
+element is not available), is at fault whatever tape it is given: it is set DOWN, as
+NetBackup downs a drive it cannot mount in, so that the job's next try, and every other
 job, goes to another drive instead of failing on this one again.
 
 A mount made by a local process (bptm, a command such as bplabel) is that process's: when it
@@ -56,6 +57,9 @@ from nbcli.status import (
 )
 
 SCAN_WAIT = 30.0    # how long a mount waits for avrd's read of the same drive
+# A mount's failures that are the drive's, whatever tape it was given: it goes DOWN.
+BROKEN_DRIVE = {MEDIA_OPEN_ERROR: "could not be opened",
+                MEDIA_DOWN: "is not available to the robot"}
 SCAN_STALE = 60.0   # an avrd read older than this was lost (avrd died)
 
 
@@ -261,23 +265,22 @@ class Mounter:
                 self.cond.notify_all()
             if d.robotic:
                 self.sync(d.rn)
-            if isinstance(e, NbuError) and e.status == MEDIA_OPEN_ERROR:
-                raise self._down_unopenable(d, e) from e
+            if isinstance(e, NbuError) and e.status in BROKEN_DRIVE:
+                raise self._down_broken(d, e) from e
             raise
 
-    def _down_unopenable(self, d: Drive, e: NbuError) -> NbuError:
-        """The drive could not be opened: DOWN (nbemm first, as vmoprcmd -down); the
-        mount's error, saying so."""
-        why = e.detail or e.message
+    def _down_broken(self, d: Drive, e: NbuError) -> NbuError:
+        """The drive could not be opened, or loaded: DOWN (nbemm first, as vmoprcmd -down);
+        the mount's error, saying so."""
+        why, what = e.detail or e.message, BROKEN_DRIVE[e.status]
         try:
             self.set_state(d.name, DOWN)
         except NbuError as err:
-            self.log.warning("drive %s could not be opened (%s), and nbemm did not take it "
-                             "DOWN: %s", d.name, why, err)
+            self.log.warning("drive %s %s (%s), and nbemm did not take it DOWN: %s", d.name,
+                             what, why, err)
             return e
-        self.log.error("drive %s is being DOWNED: unable to open the drive: %s", d.name, why)
-        return NbuError(e.status, f"{why}: drive {d.name} could not be opened and is DOWN "
-                                  f"now")
+        self.log.error("drive %s is being DOWNED: it %s: %s", d.name, what, why)
+        return NbuError(e.status, f"{why}: drive {d.name} {what} and is DOWN now")
 
     def _reserve(self, d: Drive, jobid: int, media_id: str, barcode: str, mode: str,
                  user: str, owner: tuple[int, float] | None) -> tuple[int, bool]:

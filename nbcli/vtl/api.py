@@ -165,6 +165,7 @@ _CHANGER = {
     errno.EINVAL: status.INVALID_PARAMETER,
     errno.EBUSY: status.MEDIA_IN_USE,
     errno.EIO: status.MEDIA_REQUEST_FAILED,
+    errno.ENXIO: status.MEDIA_DOWN,  # the destination drive is not available
 }
 _DRIVE_OP = {"open": status.MEDIA_OPEN_ERROR, "write": status.MEDIA_WRITE_ERROR,
              "read": status.MEDIA_READ_ERROR, "position": status.MEDIA_POSITION_ERROR,

@@ -137,8 +137,9 @@ class VirtualChanger:
             _check_drive(s, drive)
             if s.at("drive", drive) is not None:
                 raise ChangerError(errno.EEXIST, f"drive {drive} is full")
-            if s.drives[drive].down:
-                raise ChangerError(errno.EIO, f"drive {drive} is down")
+            if s.drives[drive].down:  # the element is not accessible (a SCSI changer's
+                # "destination not available"): the drive's fault, not the cartridge's
+                raise ChangerError(errno.ENXIO, f"drive {drive} is down")
             if s.cartridges[code].wont_load:
                 raise ChangerError(errno.EIO, f"{code} will not load in drive {drive}: "
                                    f"returned to its slot")

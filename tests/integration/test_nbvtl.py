@@ -75,7 +75,7 @@ def test_mail_slot_protect_and_faults(aio_root: Host) -> None:
     assert any(line.split()[0] == "B00000L6" and line.endswith("write_protected,write_error@7")
                for line in long.splitlines() if line.startswith("  B0"))
     down = aio_root.run("nbvtl", "load", "2", "1", check=False)
-    assert down.returncode == 98 and "down" in down.stderr
+    assert down.returncode == 164 and "down" in down.stderr
     aio_root.run("nbvtl", "fault", "clear")
     aio_root.run("nbvtl", "load", "2", "1")
     aio_root.run("nbvtl", "remove", "A00000L6")

@@ -22,6 +22,7 @@ from nbcli import clock, config, kinds
 from nbcli.media.bptm_tape import RESELECT_MAX
 from nbcli.net import client
 from nbcli.status import (
+    MEDIA_DOWN,
     MEDIA_OPEN_ERROR,
     MEDIA_PROTECTED,
     MEDIA_READ_ERROR,
@@ -567,28 +568,35 @@ def test_write_errors_on_three_media_in_one_drive_set_it_down(tape: Host, tmp_pa
     wait_for(lambda: allocations(h) == [], 30, "the allocations to go")
 
 
+@pytest.mark.parametrize("where", ["holding the medium", "empty"])
 def test_a_drive_that_fails_is_set_down_and_the_next_job_uses_the_other(
-        tape: Host, tmp_path: Path) -> None:
-    """The drive holding A00000 fails (it cannot even be opened): the backup that mounts
-    there ends 83 saying the drive is DOWN now, vmoprcmd shows it DOWN, and the next
-    backup runs in the other drive on another medium, rather than every job failing on
-    the broken drive while the other sits idle."""
+        tape: Host, tmp_path: Path, where: str) -> None:
+    """DRV0 fails. Holding A00000, it cannot even be opened (83); empty, the robot cannot
+    load into it (164). Either way the backup that mounts there ends with that status and
+    says the drive is DOWN now, vmoprcmd shows it DOWN, and the next backup runs in the
+    other drive, rather than every job failing on the broken drive while the other idles."""
     h = tape
     add_media(h, 1, 2)
     data = data_dir(tmp_path, "d", 0.5, 61)
     tape_policy(h, "p", data)
     backup_lands_on(h, "p", data, "A00000")
     wait_for(lambda: allocations(h) == [], 30, "the allocation to go")
-    assert Library(str(h.root / "volmgr" / "vtl")).state().at("drive", 0) == BARCODES[0]
+    lib = Library(str(h.root / "volmgr" / "vtl"))
+    assert lib.state().at("drive", 0) == BARCODES[0]
+    if where == "empty":
+        h.run("vmoprcmd", "-resetdrive", "0")  # A00000 goes home now
+        assert lib.state().at("drive", 0) is None
     h.run("nbvtl", "fault", "drive_down", "0")
     failed = backup(h, "p", check=False)
-    assert failed["status"] == MEDIA_OPEN_ERROR, failed
+    what = "could not be opened" if where != "empty" else "is not available to the robot"
+    assert failed["status"] == (MEDIA_OPEN_ERROR if where != "empty" else MEDIA_DOWN), failed
     details = h.run("bpdbjobs", "-jobid", str(failed["jobid"]), "-all_columns").stdout
-    assert "drive DRV0 could not be opened and is DOWN now" in details, details
+    assert f"drive DRV0 {what} and is DOWN now" in details, details
     status = h.run("vmoprcmd", "-d", "ds").stdout.splitlines()
     (drv0,) = [ln.split() for ln in status if ln.split()[:1] == ["0"]]
     assert drv0[2] == "DOWN-TLD", status
-    done = backup_lands_on(h, "p", data, "A00001")
-    steps_text = h.run("bpdbjobs", "-jobid", str(done["jobid"]), "-all_columns").stdout
-    assert "in drive 1 of" in steps_text
+    done = backup(h, "p")
+    assert "in drive 1 of" in h.run("bpdbjobs", "-jobid", str(done["jobid"]),
+                                    "-all_columns").stdout
+    assert_image_holds(h, image(h, done["backupid"]), data)
     wait_for(lambda: allocations(h) == [], 30, "the allocations to go")

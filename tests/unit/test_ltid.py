@@ -31,6 +31,7 @@ from nbcli.status import (
     NbuError,
 )
 from nbcli.vtl import admin
+from nbcli.vtl.api import ChangerError
 from nbcli.vtl.library import Library, VirtualChanger
 from nbcli.vtl.vdrive import VirtualDrive
 from tests.conftest import wait_for
@@ -73,7 +74,10 @@ class Ports:
         changer = VirtualChanger(self.lib)
         for kind, a, b in plan(self.robot_inventory(rn), drnum, barcode):
             self.moves += 1
-            changer.unload(a) if kind == "unload" else changer.load(a, b)
+            try:
+                changer.unload(a) if kind == "unload" else changer.load(a, b)
+            except ChangerError as e:  # as tldd answers it
+                raise robots.changer_error(e, f"{kind} {a}") from e
 
     def robot_unmount(self, rn: int, drnum: int) -> None:
         self.moves += 1
@@ -316,6 +320,26 @@ def test_a_drive_that_cannot_be_opened_goes_down_and_frees_its_reservation(
         m.mount(6, "0000L6", "A00000L6", DRIVES[0], "w")
     assert e.value.status == MEDIA_DOWN
     assert m.mount(7, "0001L6", "A00001L6", DRIVES[1], "w")["drive"] == DRIVES[1]
+
+
+def test_a_drive_the_robot_cannot_load_goes_down_a_cartridge_that_will_not_load_not(
+        world: tuple[Mounter, Ports, Clock], lib: Library) -> None:
+    """The robot cannot load into the drive (164: the element is not available): the drive
+    goes DOWN. A cartridge that will not load (98) is the cartridge's fault: the drive
+    stays UP (bptm selects other media)."""
+    m, ports, _ = world
+    admin.fault(lib, ["load_fail", "A00001L6"])
+    with pytest.raises(NbuError) as e:
+        m.mount(3, "0001L6", "A00001L6", DRIVES[1], "w")
+    assert e.value.status == MEDIA_REQUEST_FAILED and ports.states == []
+    admin.fault(lib, ["drive_down", "0"])
+    with pytest.raises(NbuError) as e:
+        m.mount(5, "0000L6", "A00000L6", DRIVES[0], "w")
+    assert e.value.status == MEDIA_DOWN
+    assert f"drive {DRIVES[0]} is not available to the robot and is DOWN now" in \
+        e.value.detail
+    assert ports.states == [(DRIVES[0], "DOWN")] and m.status()["pending"] == []
+    assert where(lib, "A00000L6") == ("slot", 1)
 
 
 def test_a_cartridge_in_another_idle_drive_moves_over(world: tuple[Mounter, Ports, Clock],

@@ -99,7 +99,7 @@ def test_fault_set_while_a_process_has_the_drive_open(lib: Library) -> None:
 
 def test_drive_down_fails_every_op_until_up(lib: Library) -> None:
     """drive_down: every op of the process holding the drive fails with EIO, open fails, nothing
-    loads (status 98); drive_up/clear bring it back."""
+    loads (the drive is not accessible: status 164); drive_up/clear bring it back."""
     VirtualChanger(lib).load(1, 0)
     w = Worker(lib)
     assert w.do("write 10")["ok"]
@@ -116,7 +116,7 @@ def test_drive_down_fails_every_op_until_up(lib: Library) -> None:
     VirtualChanger(lib).unload(0)
     with pytest.raises(ChangerError) as ce:
         VirtualChanger(lib).load(1, 0)  # nothing loads into a down drive
-    assert ce.value.errno == errno.EIO and status_for(ce.value) == status.MEDIA_REQUEST_FAILED
+    assert ce.value.errno == errno.ENXIO and status_for(ce.value) == status.MEDIA_DOWN
     admin.fault(lib, ["clear"])
     VirtualChanger(lib).load(1, 0)
 
