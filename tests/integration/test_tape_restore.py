@@ -21,6 +21,7 @@ import pytest
 from nbcli import multihost, programs
 from nbcli.net import client
 from nbcli.pidfile import read_pidfile
+from nbcli.status import MEDIA_DOWN
 from nbcli.vtl.library import Library
 from tests.conftest import Host, wait_for
 from tests.flowkit import Step, add_policy, job, last_jobid, rename_file, steps
@@ -371,7 +372,38 @@ def test_a_spanned_image_whose_second_tape_is_gone_names_it_and_leaves_nothing(
         assert r.returncode == 98, (r.stderr, job(host, last_jobid(host)))
         details = host.run("bpdbjobs", "-jobid", str(last_jobid(host)), "-all_columns").stdout
         assert f"cartridge {second}L6 is not in a slot of the robot" in details, details
-        assert not [p for p in dest.rglob("*") if p.is_file()] if dest.exists() else True
+        assert not dest.exists() or not [p for p in dest.rglob("*") if p.is_file()]
         wait_for(lambda: nothing_held(host), timeout=30, what="drive and medium released")
     finally:
         host.run("nbvtl", "import", f"{second}L6", "--slot", str(slot))
+
+
+def test_a_drive_that_fails_under_a_restore_goes_down_and_the_rerun_uses_the_other(
+        site, tmp_path) -> None:
+    """The robot cannot load into DRV0 (it failed, empty): the restore ends 164 saying the
+    drive is DOWN now, leaves nothing held and no file; run again, it restores in the other
+    drive, byte-identical."""
+    host, base = site
+    src = base / "data" / "fill2"
+    wait_for(lambda: all_home(host), timeout=30, what="every cartridge back in its slot")
+    host.run("nbvtl", "fault", "drive_down", "0")
+    try:
+        dest = base / "drive_failed"
+        ren = rename_file(tmp_path / "ren_failed", [(src, dest)])
+        r = host.run("bprestore", "-C", "aio", "-R", str(ren), "-w",
+                     *as_of(host, "fill2"), str(src), check=False)
+        failed = job(host, last_jobid(host))
+        assert r.returncode == failed["status"] == MEDIA_DOWN, (r.stderr, failed)
+        details = host.run("bpdbjobs", "-jobid", str(failed["jobid"]), "-all_columns").stdout
+        assert f"drive {DRIVES[0]} is not available to the robot and is DOWN now" in details
+        wait_for(lambda: nothing_held(host), timeout=30, what="nothing held")
+        assert not dest.exists() or not [p for p in dest.rglob("*") if p.is_file()]
+        jobid, found = restore(host, tmp_path, src, base / "drive_failed_rerun",
+                               policy="fill2")
+        for f in src.iterdir():
+            assert (base / "drive_failed_rerun" / f.name).read_bytes() == f.read_bytes()
+        (s12,) = [s for s in found if s.step == 12 and s.process == "bptm"]
+        assert f"in {DRIVES[1]}" in s12.msg, s12.msg
+    finally:
+        host.run("nbvtl", "fault", "clear")
+        host.run("vmoprcmd", "-up", "0")
