@@ -57,10 +57,10 @@ from nbcli.status import (
 )
 
 SCAN_WAIT = 30.0    # how long a mount waits for avrd's read of the same drive
+SCAN_STALE = 60.0   # an avrd read older than this was lost (avrd died)
 # A mount's failures that are the drive's, whatever tape it was given: it goes DOWN.
 BROKEN_DRIVE = {MEDIA_OPEN_ERROR: "could not be opened",
                 MEDIA_DOWN: "is not available to the robot"}
-SCAN_STALE = 60.0   # an avrd read older than this was lost (avrd died)
 
 
 class Ports(Protocol):
