@@ -280,7 +280,8 @@ def _deassign_empty(cfg: HostConfig, masters: str | None, media_id: str | None) 
     for m in masters_of(cfg, masters):
         fields = {"media_id": media_id} if media_id else {}
         media = emm_request(cfg, m, "media_list", **fields)["media"]
-        held = {f.get("media_id") for h in net.call(cfg, m, "bpdbm", "image_list")["images"]
+        held = {str(f.get("media_id") or "").upper()  # EMM's case, as expire.media_of
+                for h in net.call(cfg, m, "bpdbm", "image_list")["images"]
                 for f in h["fragments"]}
         for rec in media:
             if rec.get("assigned") and rec["media_id"] not in held and \
