@@ -11,7 +11,8 @@ is one request, bpdbm's expire_media: every image on the medium expires and goes
 medium is unassigned (back to the scratch pool; a frozen one stays assigned), whether or not
 any image was left on it - that is how NetBackup gives a medium back. A later date changes
 the expiration of each image on the medium. -deassignempty asks nbemm to unassign every
-assigned medium (or the one of -m) on which bpdbm's catalog has no image.
+assigned medium (or the one of -m) on which bpdbm's catalog has no image. Both ask bpdbm for
+the images of one medium (image_list's media_id), never the whole catalog.
 """
 
 from __future__ import annotations
@@ -251,10 +252,10 @@ def _requests(cfg: HostConfig, masters: str | None, backupid: str | None,
             out += [(m, {**base, "backupid": h["backupid"]}) for h in images
                     if h.get("media_server") == servername
                     or any(f["host"] == servername for f in h["fragments"])]
-        elif media_id:
-            images = net.call(cfg, m, "bpdbm", "image_list", **base)["images"]
-            out += [(m, {**base, "backupid": h["backupid"]}) for h in images
-                    if any(f.get("media_id") == media_id for f in h["fragments"])]
+        elif media_id:  # bpdbm picks the images on the medium: the catalog may be large
+            images = net.call(cfg, m, "bpdbm", "image_list", media_id=media_id,
+                              **base)["images"]
+            out += [(m, {**base, "backupid": h["backupid"]}) for h in images]
     return out
 
 
@@ -279,13 +280,10 @@ def _deassign_empty(cfg: HostConfig, masters: str | None, media_id: str | None) 
     medium labels it again from the start of the tape."""
     for m in masters_of(cfg, masters):
         fields = {"media_id": media_id} if media_id else {}
-        media = emm_request(cfg, m, "media_list", **fields)["media"]
-        held = {str(f.get("media_id") or "").upper()  # EMM's case, as expire.media_of
-                for h in net.call(cfg, m, "bpdbm", "image_list")["images"]
-                for f in h["fragments"]}
-        for rec in media:
-            if rec.get("assigned") and rec["media_id"] not in held and \
-                    (media_id is None or rec["media_id"] == media_id):
+        for rec in emm_request(cfg, m, "media_list", **fields)["media"]:
+            if rec.get("assigned") and (media_id is None or rec["media_id"] == media_id) \
+                    and not net.call(cfg, m, "bpdbm", "image_list",
+                                     media_id=rec["media_id"])["images"]:
                 emm_request(cfg, m, "media_unassign", media_id=rec["media_id"])
     return 0
 

@@ -214,7 +214,9 @@ class Bpdbm(Daemon):
                                  live_at=clock.now())
         wanted = {k: msg[k] for k in ("client", "policy", "sched_type", "sched_label",
                                       "policy_type")}
-        return [h for h in images if all(v is None or h[k] == v for k, v in wanted.items())]
+        medium = msg.get("media_id")
+        return [h for h in images if all(v is None or h[k] == v for k, v in wanted.items())
+                and (medium is None or medium.upper() in media_of(h))]
 
     def _view(self, msg: Message) -> View:
         """The images a listing or a restore looks at, as of `end` (default: now).

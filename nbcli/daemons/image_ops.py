@@ -50,7 +50,8 @@ IMAGE_OPS: dict[str, Fields] = {
         # whether the image crossed to the media server encrypted (the image's DTE mode)
         "dte_mode": opt(int, 0, choices=frozenset((0, 1)))},
     "image_abort": {"backupid": req(str)},
-    "image_list": SELECT,
+    # media_id: only images with a fragment on that tape (bpexpdate -m, -deassignempty)
+    "image_list": {**SELECT, "media_id": opt(str, max_len=6)},
     "file_list": {**VIEW, "path": req(str), "recursive": opt((bool, int), False),
                   "depth": opt(int),
                   "columns": opt(list, items=req(str, choices=frozenset(LISTABLE)))},

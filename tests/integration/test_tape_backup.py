@@ -324,6 +324,12 @@ def test_expiring_the_last_image_of_a_medium_unassigns_it(tape: Host, tmp_path: 
     one, two = backup(h, "e1"), backup(h, "e2")
     m = media(h)["A00000"]
     assert m["assigned"] and m["pool"] == "tapes" and m["images"] == 2
+    # bpdbm lists the images on a medium itself (bpexpdate -m, -deassignempty)
+    on = [i["backupid"] for i in client.call(h.cfg, h.name, "bpdbm", "image_list",
+                                             media_id="a00000")["images"]]
+    assert sorted(on) == sorted([one["backupid"], two["backupid"]])
+    assert client.call(h.cfg, h.name, "bpdbm", "image_list", media_id="A00001")["images"] \
+        == []
     h.run("bpexpdate", "-backupid", one["backupid"], "-d", "0", "-force")
     m = media(h)["A00000"]
     assert m["assigned"] and m["pool"] == "tapes"  # one valid image left on it
