@@ -407,3 +407,46 @@ def test_a_drive_that_fails_under_a_restore_goes_down_and_the_rerun_uses_the_oth
     finally:
         host.run("nbvtl", "fault", "clear")
         host.run("vmoprcmd", "-up", "0")
+
+
+def test_a_restore_of_a_tape_left_in_a_failed_drive_waits_then_runs_in_the_other(
+        aio_root: Host, tmp_path: Path) -> None:
+    """The drive holding the image's tape fails: the restore that mounts there ends 83 and
+    the drive goes DOWN with the tape still in it. The next restore waits, saying why (2009:
+    the drives are down but the medium is available), until ltid's unload delay sends the
+    tape home, then mounts it in the other drive and restores byte-identical: nothing
+    stays stuck on the broken drive."""
+    h = aio_root
+    h.run("nbvtl", "create", "--drives", "2", "--slots", "4", "--capacity", "8M",
+          "--move-time", "0")
+    cfg = h.cfg
+    cfg.data["MEDIA_UNMOUNT_DELAY"] = 3
+    cfg.save()
+    h.start()
+    try:
+        h.run("tpconfig", "-add", "-robot", "0", "-robtype", "tld")
+        for n, name in enumerate(DRIVES):
+            h.run("tpconfig", "-add", "-drive", "-type", "hcart", "-robot", "0", "-robtype",
+                  "tld", "-robdrnum", str(n), "-asciiname", name)
+        h.run("vmupdate", "-rt", "tld", "-rn", "0")
+        h.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
+              "hcart", "-host", "aio")
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "f.bin").write_bytes(os.urandom(300 << 10))
+        backup(h, "p", [data])
+        wait_for(lambda: nothing_held(h), timeout=30, what="the backup's drive free")
+        assert library(h).state().at("drive", 0) is not None  # the tape waits in DRV0
+        h.run("nbvtl", "fault", "drive_down", "0")
+        ren = rename_file(tmp_path / "ren_failed", [(data, tmp_path / "failed")])
+        r = h.run("bprestore", "-C", "aio", "-R", str(ren), "-w", str(data), check=False)
+        assert r.returncode == 83, r.stderr
+        jobid, found = restore(h, tmp_path, data, tmp_path / "after")
+        assert (tmp_path / "after" / "f.bin").read_bytes() == (data / "f.bin").read_bytes()
+        details = h.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+        assert "All compatible drive paths are down but media is available" in details
+        (s12,) = [s for s in found if s.step == 12 and s.process == "bptm"]
+        assert f"in {DRIVES[1]}" in s12.msg, s12.msg
+    finally:
+        h.stop()
+    assert h.processes() == []
