@@ -281,9 +281,8 @@ def _deassign_empty(cfg: HostConfig, masters: str | None, media_id: str | None) 
     for m in masters_of(cfg, masters):
         fields = {"media_id": media_id} if media_id else {}
         for rec in emm_request(cfg, m, "media_list", **fields)["media"]:
-            if rec.get("assigned") and (media_id is None or rec["media_id"] == media_id) \
-                    and not net.call(cfg, m, "bpdbm", "image_list",
-                                     media_id=rec["media_id"])["images"]:
+            if rec.get("assigned") and not net.call(cfg, m, "bpdbm", "image_list",
+                                                    media_id=rec["media_id"])["images"]:
                 emm_request(cfg, m, "media_unassign", media_id=rec["media_id"])
     return 0
 

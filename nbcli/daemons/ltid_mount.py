@@ -265,20 +265,25 @@ class Mounter:
                 self.cond.notify_all()
             if d.robotic:
                 self.sync(d.rn)
-            if isinstance(e, NbuError) and e.status in BROKEN_DRIVE:
-                raise self._down_broken(d, e) from e
+            down = self._down_broken(d, e) if isinstance(e, NbuError) else None
+            if down is not None:
+                raise down from e
             raise
 
-    def _down_broken(self, d: Drive, e: NbuError) -> NbuError:
-        """The drive could not be opened, or loaded: DOWN (nbemm first, as vmoprcmd -down);
-        the mount's error, saying so."""
-        why, what = e.detail or e.message, BROKEN_DRIVE[e.status]
+    def _down_broken(self, d: Drive, e: NbuError) -> NbuError | None:
+        """A mount failure that is the drive's (BROKEN_DRIVE): DOWN (nbemm first, as
+        vmoprcmd -down), and the mount's error saying so; None for any other failure, or
+        when nbemm would not take the DOWN (the mount's own error stands)."""
+        what = BROKEN_DRIVE.get(e.status)
+        if what is None:
+            return None
+        why = e.detail or e.message
         try:
             self.set_state(d.name, DOWN)
         except NbuError as err:
             self.log.warning("drive %s %s (%s), and nbemm did not take it DOWN: %s", d.name,
                              what, why, err)
-            return e
+            return None
         self.log.error("drive %s is being DOWNED: it %s: %s", d.name, what, why)
         return NbuError(e.status, f"{why}: drive {d.name} {what} and is DOWN now")
 
