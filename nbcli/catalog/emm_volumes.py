@@ -270,15 +270,18 @@ class Volumes:
                       (bit, rec["media_id"]))
             return action
 
-    def media_unassign(self, media_id: str) -> bool:
-        """The last valid image on a medium expired: it is unassigned (its counters cleared,
-        back to the scratch pool if there is one) - unless it is frozen, which keeps it
-        assigned, or a job is writing it now or filled it and writes on another medium (the
-        image's fragments on it are in no catalog entry yet: the next backup to take an
-        unassigned medium labels it again)."""
+    def media_unassign(self, media_id: str, any_state: bool = False) -> bool:
+        """The last valid image on a medium expired: it is unassigned (its counters and
+        FROZEN, SUSPENDED and FULL cleared, back to the scratch pool if there is one) -
+        unless it is frozen, which keeps it assigned (`any_state`: `bpexpdate -m ID -d 0`,
+        which NetBackup carries out "regardless of the media's previous state"), or a job is
+        writing it now or filled it and writes on another medium (the image's fragments on
+        it are in no catalog entry yet: the next backup to take an unassigned medium labels
+        it again)."""
         with self.db.tx() as c:
             rec = medium(c, media_id)
-            if rec["state"] & FROZEN or rec["jobid"] or _filled_by_a_job(c, rec["media_id"]):
+            if rec["state"] & FROZEN and not any_state or rec["jobid"] \
+                    or _filled_by_a_job(c, rec["media_id"]):
                 return False
             scratch = scratch_pool(c)
             number = rec["pool_number"] if scratch is None else scratch

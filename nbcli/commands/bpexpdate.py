@@ -8,8 +8,9 @@ job's); a later date only changes the expiration bpimagelist shows.
 
 -m names the images by the medium that holds them (their fragments' media id). `-m ID -d 0`
 is one request, bpdbm's expire_media: every image on the medium expires and goes, and the
-medium is unassigned (back to the scratch pool; a frozen one stays assigned), whether or not
-any image was left on it - that is how NetBackup gives a medium back. A later date changes
+medium is unassigned (back to the scratch pool), whether or not any image was left on it
+and whatever its state, FROZEN or SUSPENDED included - that is how NetBackup gives a medium
+back. Only a medium a running job writes stays assigned (97). A later date changes
 the expiration of each image on the medium. -deassignempty asks nbemm to unassign every
 assigned medium (or the one of -m) on which bpdbm's catalog has no image. Both ask bpdbm for
 the images of one medium (image_list's media_id), never the whole catalog.
@@ -34,6 +35,7 @@ from nbcli.status import (
     FILE_OPEN_FAILED,
     INVALID_DATE,
     INVALID_PARAMETER,
+    MEDIA_IN_USE,
     NO_ENTITY,
     TERMINATED_BY_ADMIN,
     NbuError,
@@ -100,6 +102,8 @@ EXIT STATUS
   20   invalid option, or neither or both of -backupid and -policy
   25   cannot connect to bpdbm on the master
   46   this host is not a server of the master
+  97   -m ID -d 0: the images expired, but a running job writes the medium, which
+       stays assigned
   109  invalid date
   150  not confirmed: nothing was changed
   227  no image matches (-m with a date: no image is on the medium)
@@ -269,8 +273,13 @@ def _expire_medium(cfg: HostConfig, masters: str | None, media_id: str, force: b
         raise NbuError(TERMINATED_BY_ADMIN, "the expiration was not changed")
     replies = {m: net.call(cfg, m, "bpdbm", "expire_media", media_id=media_id)
                for m in masters_of(cfg, masters)}
-    return check_jobs(replies, f"the images on {media_id} expired, but not all could be "
-                               "removed yet")
+    status = check_jobs(replies, f"the images on {media_id} expired, but not all could be "
+                                 "removed yet")
+    if not all(r.get("unassigned") for r in replies.values()):
+        raise NbuError(MEDIA_IN_USE, f"the images on {media_id} expired, but a running job "
+                                     "writes the medium: it stays assigned (bpexpdate "
+                                     "-deassignempty unassigns it once the job has ended)")
+    return status
 
 
 def _deassign_empty(cfg: HostConfig, masters: str | None, media_id: str | None) -> int:

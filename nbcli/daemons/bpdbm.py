@@ -359,7 +359,9 @@ class Bpdbm(Daemon):
     def expire_media(self, msg: Message, conn: Connection) -> Message:
         """bpexpdate -m ID -d 0: every image on the tape medium expires now (also its parts on
         other media: an image is expired whole), their Image Cleanup job runs, and the
-        medium is unassigned - also when no image was on it (a frozen one stays assigned)."""
+        medium is unassigned - also when no image was on it, and whatever its state (FROZEN,
+        SUSPENDED: NetBackup's bpexpdate removes the media record "regardless of the media's
+        previous state"), but not while a job writes it."""
         self._require_server(conn, "expire_media")
         media_id = str(msg["media_id"]).upper()
         with self.cleanup.lock:
@@ -377,8 +379,8 @@ class Bpdbm(Daemon):
                                          f"cleanup job did not run: {e.detail or e.message}"
                                ) from e
         reply["unassigned"] = bool(client.call(self.cfg, self.cfg.client_name, "nbemm",
-                                               "media_unassign",
-                                               media_id=media_id).get("unassigned"))
+                                               "media_unassign", media_id=media_id,
+                                               any_state=True).get("unassigned"))
         return reply
 
     def image_cleanup(self, msg: Message, conn: Connection) -> Message:

@@ -78,7 +78,8 @@ class MediaOps:
             "media_error": op(self.media_error, ADMIN, jobid=jobid, media_id=media_id,
                               drive=req((str, int)),
                               kind=req(str, choices=frozenset(ERROR_KINDS))),
-            "media_unassign": op(self.media_unassign, ADMIN, media_id=media_id),
+            "media_unassign": op(self.media_unassign, ADMIN, media_id=media_id,
+                                 any_state=opt(bool, False)),
             "span": op(self.span, ADMIN, jobid=jobid, full_media_id=media_id,
                        full=opt(bool, True),
                        avoid=opt(list, [], max_len=64, items=req(str, max_len=32))),
@@ -207,7 +208,7 @@ class MediaOps:
         return {"action": action}
 
     def media_unassign(self, msg: Message, conn: Connection) -> Message:
-        done = self.emm().media.media_unassign(msg["media_id"])
+        done = self.emm().media.media_unassign(msg["media_id"], msg["any_state"])
         self.log.info("media %s %s", msg["media_id"],
                       "unassigned" if done else "stays assigned (frozen or in use)")
         return {"unassigned": done}

@@ -339,19 +339,29 @@ def test_expiring_the_last_image_of_a_medium_unassigns_it(tape: Host, tmp_path: 
     cleanup = max(j["jobid"] for j in jobs(h) if j["jobtype"] == kinds.JOB_IMAGE_CLEANUP)
     text = h.run("bpdbjobs", "-jobid", str(cleanup), "-all_columns").stdout
     assert "media A00000 has no valid image left: unassigned" in text
-    # bpexpdate -m's op: a whole medium at once, frozen media stay assigned
+    # the expiry of a frozen medium's last image keeps it assigned
     three = backup(h, "e1")
     assert [f["media_id"] for f in image(h, three["backupid"])["fragments"]] == ["A00000"]
     emm(h, "media_state", media_id="A00000", action="freeze")
-    reply = client.call(h.cfg, h.name, "bpdbm", "expire_media", media_id="a00000")
-    assert reply["images"] == [three["backupid"]] and reply["unassigned"] is False
+    h.run("bpexpdate", "-backupid", three["backupid"], "-d", "0", "-force")
+    m = media(h)["A00000"]
+    assert m["assigned"] and m["state"] & FROZEN and m["pool"] == "tapes", m
+    # bpexpdate -m's op: a whole medium at once, whatever its state (NetBackup: "regardless
+    # of the media's previous state")
+    four = backup(h, "e2")
+    assert [f["media_id"] for f in image(h, four["backupid"])["fragments"]] == ["A00001"]
+    emm(h, "media_state", media_id="A00001", action="freeze")
+    reply = client.call(h.cfg, h.name, "bpdbm", "expire_media", media_id="a00001")
+    assert reply["images"] == [four["backupid"]] and reply["unassigned"] is True
     assert client.call(h.cfg, h.name, "bpdbm", "image_list",
-                       backupid=three["backupid"])["images"] == []
-    assert media(h)["A00000"]["assigned"]
-    emm(h, "media_state", media_id="A00000", action="unfreeze")
+                       backupid=four["backupid"])["images"] == []
+    m = media(h)["A00001"]
+    assert (m["assigned"], m["state"], m["pool"]) == (0, 0, "scratch"), m
+    h.run("bpexpdate", "-m", "A00000", "-d", "0", "-force")
+    m = media(h)["A00000"]
+    assert (m["assigned"], m["state"], m["pool"]) == (0, 0, "scratch"), m
     reply = client.call(h.cfg, h.name, "bpdbm", "expire_media", media_id="A00000")
     assert (reply["media_id"], reply["images"], reply["unassigned"]) == ("A00000", [], True)
-    assert not media(h)["A00000"]["assigned"]
 
 
 def test_a_full_tape_whose_images_expired_is_labelled_again_and_reused(

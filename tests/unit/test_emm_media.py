@@ -442,6 +442,19 @@ def test_unassign_keeps_frozen_and_in_use_media(db: EmmDB) -> None:
     backup(db, 1)  # takes A00002 (A00001 is frozen)
     assert rec(db, "A00002")["jobid"] == 1
     assert db.media.media_unassign("A00002") is False
+    assert db.media.media_unassign("A00002", any_state=True) is False  # in use: never
+
+
+def test_unassign_whatever_the_state_clears_frozen_and_suspended(db: EmmDB) -> None:
+    """bpexpdate -m ID -d 0: NetBackup removes the media record "regardless of the media's
+    previous state"; the medium comes back unassigned, its FROZEN or SUSPENDED cleared."""
+    for n, action in ((1, "freeze"), (2, "suspend")):
+        add(db, f"A0000{n}", n)
+        db.media.media_written(f"A0000{n}", 100, 1, True, 1, NOW, NOW)
+        db.media.media_state(f"A0000{n}", action)
+        assert db.media.media_unassign(f"A0000{n}", any_state=True) is True
+        r = rec(db, f"A0000{n}")
+        assert (r["assigned"], r["images"], r["state"]) == (0, 0, 0), r
 
 
 def test_unassign_keeps_a_medium_a_running_job_filled_and_spanned_from(db: EmmDB) -> None:
