@@ -10,8 +10,8 @@ then on it neither lists nor restores, whether or not the cleanup has removed it
 (NetBackup's 2147483647, retention level 9) is never reached, whatever the clock says.
 
 A tape medium holds images until the last valid one on it expires; then EMM unassigns it (back
-to the scratch pool; a frozen one stays assigned, unless bpexpdate -m expires it whole). `media_of` and `valid_images_on` are the
-catalog's side of that count.
+to the scratch pool; a frozen one stays assigned, unless bpexpdate -m expires it whole).
+`media_of` and `valid_images_on` are the catalog's side of that count.
 """
 
 from __future__ import annotations
