@@ -110,7 +110,9 @@ CREATE TABLE IF NOT EXISTS media (
     created INTEGER NOT NULL,
     first_mount INTEGER NOT NULL DEFAULT 0,
     last_mount INTEGER NOT NULL DEFAULT 0,
-    description TEXT NOT NULL DEFAULT '');
+    description TEXT NOT NULL DEFAULT '',
+    restores INTEGER NOT NULL DEFAULT 0,
+    prev_pool INTEGER);
 CREATE TABLE IF NOT EXISTS media_errors (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time INTEGER NOT NULL,
@@ -127,10 +129,20 @@ CREATE TABLE IF NOT EXISTS settings (
 # Columns later tables of emmdb gained; databases made before them get them by ALTER TABLE.
 ADDED_COLUMNS = (("allocations", "drive", "INTEGER"), ("allocations", "media_id", "TEXT"),
                  ("allocations", "from_pool", "INTEGER"), ("allocations", "filled", "TEXT"),
-                 ("stus", "rt", "TEXT"), ("stus", "rn", "INTEGER"), ("stus", "density", "TEXT"))
+                 ("stus", "rt", "TEXT"), ("stus", "rn", "INTEGER"), ("stus", "density", "TEXT"),
+                 ("media", "restores", "INTEGER NOT NULL DEFAULT 0"),
+                 ("media", "prev_pool", "INTEGER"))
+# vmquery's "previous pool": every path that moves a medium (vmchange, a backup taking it
+# from the scratch pool, its return there) goes through this one rule. Made after the added
+# columns (an older database gets prev_pool first); its body holds a ";", so not in SCHEMA.
+PREV_POOL_TRIGGER = (
+    "CREATE TRIGGER IF NOT EXISTS media_prev_pool AFTER UPDATE OF pool_number ON media "
+    "WHEN OLD.pool_number != NEW.pool_number BEGIN "
+    "UPDATE media SET prev_pool = OLD.pool_number WHERE media_id = NEW.media_id; END")
 
 MEDIA_SELECT = (
     "SELECT m.*, p.name AS pool, COALESCE(r.host, '') AS host, "
+    "(SELECT q.name FROM pools q WHERE q.number = m.prev_pool) AS prev_pool_name, "
     "COALESCE((SELECT a.jobid FROM allocations a WHERE a.media_id = m.media_id), 0) AS jobid "
     "FROM media m JOIN pools p ON p.number = m.pool_number LEFT JOIN robots r ON r.rn = m.rn")
 DRIVE_SELECT = (
@@ -149,6 +161,7 @@ def install(db: Database) -> None:
             have = {r["name"] for r in c.execute(f"PRAGMA table_info({table})")}
             if column not in have:
                 c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        c.execute(PREV_POOL_TRIGGER)
         for number, (name, description) in enumerate(DEFAULT_POOLS):
             c.execute("INSERT OR IGNORE INTO pools (number, name, description, host, user, "
                       "grp) VALUES (?, ?, ?, ?, ?, ?)",

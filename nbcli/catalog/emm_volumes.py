@@ -226,10 +226,11 @@ class Volumes:
                        rec["media_id"]))
 
     def media_read(self, media_id: str, now: int) -> None:
+        """A restore read the medium: bpmedialist's last read and number of restores."""
         with self.db.tx() as c:
             rec = medium(c, media_id)
-            c.execute("UPDATE media SET last_read = ? WHERE media_id = ?",
-                      (now, rec["media_id"]))
+            c.execute("UPDATE media SET last_read = ?, restores = restores + 1 "
+                      "WHERE media_id = ?", (now, rec["media_id"]))
 
     def media_error(self, jobid: int, media_id: str, drive: str | int, kind: str,
                     now: int) -> str:

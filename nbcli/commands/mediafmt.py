@@ -88,7 +88,7 @@ def user_block(rec: dict[str, Any]) -> list[str]:
     written = _date(rec["last_written"]) if rec.get("last_written") else "N/A".ljust(16)
     first = (f"{rec['media_id']:<6}{rl_text:>4}{int(rec.get('images') or 0):>7}   "
              f"{allocated:<16}  {written:<16}  {codes.density(rec):<6}"
-             f"{int(rec.get('kbytes') or 0):>12}{0:>6}")
+             f"{int(rec.get('kbytes') or 0):>12}{int(rec.get('restores') or 0):>6}")
     last_read = (f"{_date(rec['last_read'])}  " if rec.get("last_read")
                  else "    N/A         ")
     words = " ".join(codes.state_words(int(rec.get("state") or 0)))
@@ -116,7 +116,7 @@ def raw_line(rec: dict[str, Any]) -> str:
         int(rec.get("kbytes") or 0), int(rec.get("images") or 0),
         int(rec.get("vimages") or 0), rl if isinstance(rl, int) and rl >= 0 else 0,
         int(rec.get("pool_number") or 0), 0, int(rec.get("state") or 0),
-        1024, 0, 0, 0, 0, 0, 0]
+        1024, 0, 0, 0, 0, 0, int(rec.get("restores") or 0)]
     return " ".join(str(f) for f in fields)
 
 
@@ -137,7 +137,8 @@ def long_block(rec: dict[str, Any]) -> list[str]:
         f"last_written = {_dated(rec.get('last_written'))}",
         f"expiration = {_expiry(rec.get('expiration'))}",
         f"last_read = {_dated(rec.get('last_read'))}",
-        f"retention_level = {rl if isinstance(rl, int) and rl >= 0 else 0}, num_restores = 0",
+        f"retention_level = {rl if isinstance(rl, int) and rl >= 0 else 0}, "
+        f"num_restores = {int(rec.get('restores') or 0)}",
         f"kbytes = {int(rec.get('kbytes') or 0)}, nimages = {int(rec.get('images') or 0)}, "
         f"vimages = {int(rec.get('vimages') or 0)}",
         f"status = 0x{state:x}, {words or codes.status_word(rec)}",

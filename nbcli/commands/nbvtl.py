@@ -25,8 +25,8 @@ nbvtl import BARCODE [--slot N] | export BARCODE | remove BARCODE
 nbvtl protect BARCODE on|off
 nbvtl mt DRIVE status | tell | rewind | eom | fsf N | bsf N | fsr N | bsr N | seek N
           | weof N
-nbvtl fault write_error BARCODE BLOCK | load_fail BARCODE | drive_down DRIVE
-          | drive_up DRIVE | clear [BARCODE ...]"""
+nbvtl fault write_error BARCODE BLOCK | read_error BARCODE BLOCK | load_fail BARCODE
+          | drive_down DRIVE | drive_up DRIVE | clear [BARCODE ...]"""
 
 MOVES = ("load", "unload", "transfer", "import", "export", "remove")
 

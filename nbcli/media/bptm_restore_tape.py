@@ -20,7 +20,9 @@ another medium than the mounted one ends that mount and starts the next, so a sp
 media are mounted in the order its fragments were written. Only the wanted blocks are read:
 for one file of a full tape bptm reads the media header, the fragment's backup header, its
 CRC record and the file's blocks (the cartridge bytes read are counted and reported). ltid
-mounts and unmounts each medium as on a backup (bptm_tape.py).
+mounts and unmounts each medium as on a backup (bptm_tape.py). nbemm hears of each medium
+read (media_read: bpmedialist's last read and restores) and of a read or position error
+(media_error: it counts toward the medium's threshold, as a backup's write error does).
 
 Place: a part of bptm (bptm.py picks it for a restore request with "mounts"); shares the
 ring, the child and the block loop with bptm_restore; imports media and net only.
@@ -34,7 +36,7 @@ from typing import Any
 from nbcli.media import dataservice, storage
 from nbcli.media.bptm_ctx import Ctx, child_status, reap, reap_watching
 from nbcli.media.bptm_restore import accept_tar, blocks_for, child_main, fill
-from nbcli.media.bptm_tape import drive_name, ltid_mount, ltid_unmount
+from nbcli.media.bptm_tape import drive_name, ltid_mount, ltid_unmount, media_error
 from nbcli.media.ring import Ring
 from nbcli.media.storage import StoredImage
 from nbcli.media.tape import TapeReader, TapeStorage, close_inherited, parse_locator
@@ -50,6 +52,7 @@ class TapeMounts:
     def __init__(self, ctx: Ctx, nbjm: Connection, req: dict[str, Any]) -> None:
         self.ctx = ctx
         self.nbjm = nbjm
+        self.master = str(req["master"])
         self.plan = [str(m["media_id"]) for m in req["mounts"]]
         self.images = [StoredImage.from_request(im) for im in req["images"]]
         self.media = [[f.media_id or parse_locator(f.path).media_id for f in image.fragments]
@@ -108,13 +111,23 @@ class TapeMounts:
         return drive_name(self.stu)
 
     def unmount(self) -> None:
-        """Close the drive here and tell ltid; count what was read on the medium."""
-        self.done_bytes += sum(r.bytes_read for r in self.readers.values())
+        """Close the drive here and tell ltid; count what was read on the medium, and tell
+        nbemm that a restore read it (bpmedialist's last read and restores)."""
+        read = sum(r.bytes_read for r in self.readers.values())
+        self.done_bytes += read
         self.readers = {}
         if self.unit is not None:
+            media_id = self.unit.media_id
             self.done_cartridge += self.unit.bytes_read()
             self.unit.unmount()
             self.unit = None
+            if read:
+                try:
+                    client.call(self.ctx.cfg, self.master, "nbemm", "media_read",
+                                jobid=self.ctx.jobid, media_id=media_id)
+                except NbuError as e:
+                    self.ctx.info(f"nbemm did not record the read of media {media_id}: {e}",
+                                  "Warning")
         if not self.ltid_drive:
             return
         drive, self.ltid_drive = self.ltid_drive, ""
@@ -195,9 +208,14 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                           "kbytes": read // 1024, "cartridge_bytes": cartridge,
                           "media": tapes.mounted})
             return status
-        except BaseException:
+        except BaseException as e:
             if child:
                 reap(child, kill=True)
+            if isinstance(e, NbuError) and tapes.unit is not None:
+                # a read or position error counts toward the medium's threshold, as a
+                # backup's write error does
+                media_error(ctx, tapes.master, tapes.unit.media_id, tapes.drive, e,
+                            "the restore fails")
             try:
                 tapes.unmount()
             except NbuError as e:

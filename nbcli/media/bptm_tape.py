@@ -78,6 +78,30 @@ def ltid_mount(ctx: Ctx, stu: dict[str, Any], mode: str) -> str:
     return drive
 
 
+def media_error(ctx: Ctx, master: str, media_id: str, drive: str, e: NbuError,
+                after: str) -> str:
+    """Tell nbemm on `master` about a write, read or position error (`e`) of `media_id`
+    in `drive`, backup or restore: its threshold may freeze or suspend the medium or down
+    the drive. The action nbemm took ("none" also for another error, or when nbemm could
+    not be told); the job's details say it, then `after` (what the job does next)."""
+    kind = ERROR_KINDS.get(e.status)
+    if kind is None:
+        return "none"
+    try:
+        reply = client.call(ctx.cfg, master, "nbemm", "media_error", jobid=ctx.jobid,
+                            media_id=media_id, drive=drive, kind=kind)
+    except NbuError as err:
+        ctx.info(f"nbemm did not take the {kind} error of media {media_id}: {err}", "Warning")
+        return "none"
+    action = str(reply.get("action", "none"))
+    if action != "none":
+        what = {"frozen": f"media {media_id} is now FROZEN",
+                "suspended": f"media {media_id} is now SUSPENDED",
+                "drive_down": f"drive {drive} is now DOWN"}.get(action, action)
+        ctx.info(f"{kind} error on media {media_id} in {drive}: {what}; {after}", "Error")
+    return action
+
+
 def ltid_unmount(ctx: Ctx, drive: str) -> None:
     """Tell ltid the job is done with `drive` (it unloads the cartridge later); a refusal is
     a warning of the job's, not its failure."""
@@ -204,26 +228,11 @@ class TapeMedia:
     def media_error(self, e: NbuError) -> str:
         """Tell nbemm about a write/read/position error of the medium (its threshold); the
         action it took ("none", "frozen", "suspended", "drive_down")."""
-        kind = ERROR_KINDS.get(e.status)
-        if kind is None or not self.media:
+        if not self.media:
             return "none"
         medium = self.media[-1]
-        try:
-            reply = client.call(self.ctx.cfg, self.master, "nbemm", "media_error",
-                                jobid=self.ctx.jobid, media_id=medium.media_id,
-                                drive=medium.drive, kind=kind)
-        except NbuError as err:
-            self.ctx.info(f"nbemm did not take the {kind} error of media "
-                          f"{medium.media_id}: {err}", "Warning")
-            return "none"
-        action = str(reply.get("action", "none"))
-        if action != "none":
-            what = {"frozen": f"media {medium.media_id} is now FROZEN",
-                    "suspended": f"media {medium.media_id} is now SUSPENDED",
-                    "drive_down": f"drive {medium.drive} is now DOWN"}.get(action, action)
-            self.ctx.info(f"{kind} error on media {medium.media_id} in {medium.drive}: "
-                          f"{what}; the job is to be retried on other resources", "Error")
-        return action
+        return media_error(self.ctx, self.master, medium.media_id, medium.drive, e,
+                           "the job is to be retried on other resources")
 
     def media_written(self, fragments: list[storage.Fragment]) -> None:
         """Per medium the image has fragments on: its kbytes, one image more, whether full."""

@@ -28,7 +28,7 @@ from nbcli.vtl.vdrive import VirtualDrive
 
 _SIZE = re.compile(r"(\d+)([KMGT]?)B?", re.IGNORECASE)
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-FAULTS = ("write_error", "load_fail", "drive_down", "drive_up", "clear")
+FAULTS = ("write_error", "read_error", "load_fail", "drive_down", "drive_up", "clear")
 
 
 def parse_size(text: str) -> int:
@@ -109,6 +109,7 @@ def cartridges(lib: Library) -> list[CartridgeLine]:
         flags = [f for f, on in (("write_protected", c.write_protected),
                                  ("load_fail", c.wont_load)) if on]
         flags += [f"write_error@{b}" for b in c.write_errors]
+        flags += [f"read_error@{b}" for b in c.read_errors]
         out.append(CartridgeLine(code, where, _used(lib.cartridge_path(code)), c.capacity,
                                  ",".join(flags) or "-"))
     return out
@@ -178,19 +179,23 @@ def protect(lib: Library, args: list[str]) -> str:
 
 
 def fault(lib: Library, args: list[str]) -> str:
-    """write_error BARCODE BLOCK | load_fail BARCODE | drive_down DRIVE | drive_up DRIVE |
-    clear [BARCODE ...]"""
+    """write_error BARCODE BLOCK | read_error BARCODE BLOCK | load_fail BARCODE |
+    drive_down DRIVE | drive_up DRIVE | clear [BARCODE ...]"""
     kind = args[0].replace("-", "_") if args else ""
     if kind not in FAULTS:
         raise NbuError(status.INVALID_PARAMETER, f"fault {'|'.join(FAULTS)} ...")
     rest = args[1:]
     with errors(), lib.update() as s:
-        if kind == "write_error":
-            code = _barcode(rest[:1], "fault write_error BARCODE BLOCK")
-            (block,) = _ints(rest[1:], 1, "fault write_error BARCODE BLOCK")
+        if kind in ("write_error", "read_error"):
+            usage = f"fault {kind} BARCODE BLOCK"
+            code = _barcode(rest[:1], usage)
+            (block,) = _ints(rest[1:], 1, usage)
             c = _cartridge(s, code)
-            c.write_errors = sorted({*c.write_errors, block})
-            return f"{code}: writing block {block} fails with EIO"
+            if kind == "write_error":
+                c.write_errors = sorted({*c.write_errors, block})
+                return f"{code}: writing block {block} fails with EIO"
+            c.read_errors = sorted({*c.read_errors, block})
+            return f"{code}: reading block {block} fails with EIO"
         if kind == "load_fail":
             code = _barcode(rest, "fault load_fail BARCODE")
             _cartridge(s, code).wont_load = True
@@ -203,7 +208,7 @@ def fault(lib: Library, args: list[str]) -> str:
             return f"drive {drive} {'DOWN' if kind == 'drive_down' else 'UP'}"
         for code in rest or list(s.cartridges):
             c = _cartridge(s, code)
-            c.wont_load, c.write_errors = False, []
+            c.wont_load, c.write_errors, c.read_errors = False, [], []
         if not rest:
             for d in s.drives:
                 d.down = False

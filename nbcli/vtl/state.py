@@ -64,6 +64,7 @@ class Cartridge:
     write_protected: bool = False
     wont_load: bool = False        # fault: the drive rejects it
     write_errors: list[int] = field(default_factory=list)  # fault: EIO writing these blocks
+    read_errors: list[int] = field(default_factory=list)   # fault: EIO reading these blocks
 
 
 @dataclass

@@ -217,6 +217,7 @@ class VirtualDrive:
             self._last = "read"  # st flushes; the position is at the end of data
         self._ew = "none"
         wanted, done = (size // bs if bs else 1), 0
+        bad = self._cartridge().read_errors
         while done < wanted:
             word = self._word(self._pos.offset)
             if word is None or word == simh.END_OF_MEDIUM:
@@ -234,6 +235,11 @@ class VirtualDrive:
                     self._after_mark = True
                     return
                 break  # the next read returns b"" for the mark (st's FM_HIT)
+            if bad and self._pos.logical in bad:
+                if done:
+                    break  # the records before it first; the next read fails
+                raise _err(errno.EIO, f"read error on {self._barcode} at block "
+                                      f"{self._pos.logical} (injected)")
             n, at = self._record(word, bs or size)
             place(n, at)
             self._pace(n)

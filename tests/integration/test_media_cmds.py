@@ -65,6 +65,7 @@ def test_reports_and_states(tapes: Host) -> None:
     assert h.run("bpmedialist").stdout == ""  # nothing assigned: no output at all
     assign(h, "A00000", 1, 2, full=True)
     assign(h, "A00001", 3, 1)
+    emm(h, "media_change", media_id="A00004", pool="DataStore")  # as vmchange -p does
 
     wide = h.run("vmquery", "-a", "-w").stdout.splitlines()
     assert len(wide) == 3 + 6 and wide[2].startswith("-----")
@@ -75,6 +76,10 @@ def test_reports_and_states(tapes: Host) -> None:
                         "000_00000_TLD", "NetBackup", "1"]
     assert a0[27] == "1" and rows["A00003"][27] == "0"
     assert rows["A00005"][11] == "Scratch"
+    # the previous pool (field 14): where a moved medium was before
+    assert (rows["A00004"][11], rows["A00004"][13]) == ("DataStore", "NetBackup")
+    assert rows["A00000"][13] == "None"
+    emm(h, "media_change", media_id="A00004", pool="NetBackup")
 
     brief = h.run("vmquery", "-pn", "Scratch", "-b").stdout.splitlines()
     assert len(brief) - 3 == 1 and brief[3].split()[0] == "A00005"

@@ -68,11 +68,12 @@ def test_mail_slot_protect_and_faults(aio_root: Host) -> None:
     aio_root.run("nbvtl", "export", "A00000L6")
     aio_root.run("nbvtl", "protect", "B00000L6", "on")
     aio_root.run("nbvtl", "fault", "write_error", "B00000L6", "7")
+    aio_root.run("nbvtl", "fault", "read_error", "B00000L6", "3")
     aio_root.run("nbvtl", "fault", "drive_down", "1")
     long = aio_root.run("nbvtl", "status", "-l").stdout
     assert "      Storage Element 3 IMPORT/EXPORT:Full :VolumeTag=A00000L6" in long
     assert "drive 1: DOWN" in long
-    assert any(line.split()[0] == "B00000L6" and line.endswith("write_protected,write_error@7")
+    assert any(line.split()[0] == "B00000L6" and line.endswith("write_protected,write_error@7,read_error@3")
                for line in long.splitlines() if line.startswith("  B0"))
     down = aio_root.run("nbvtl", "load", "2", "1", check=False)
     assert down.returncode == 164 and "down" in down.stderr

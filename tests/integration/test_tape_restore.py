@@ -409,6 +409,49 @@ def test_a_drive_that_fails_under_a_restore_goes_down_and_the_rerun_uses_the_oth
         host.run("vmoprcmd", "-up", "0")
 
 
+def test_restores_count_on_the_medium_and_read_errors_reach_its_threshold(
+        site, tmp_path) -> None:
+    """Each restore that reads a tape counts in bpmedialist (restores, last read). A read
+    error ends the restore 85 and counts toward the medium's error threshold, as a write
+    error does: the third in the window suspends the assigned tape, which bpmedialist
+    shows. A suspended tape is still read: once the fault is gone the image restores
+    byte-identical."""
+    host, base = site
+    src = base / "data" / "fill4"
+    ((medium, _),) = fragments(host, "aio", "fill4")
+    before = emm(host, "media_list", media_id=medium)["media"][0]
+    jobid, found = restore(host, tmp_path, src, base / "counted", policy="fill4")
+    after = emm(host, "media_list", media_id=medium)["media"][0]
+    assert after["restores"] == before["restores"] + 1 and after["last_read"] >= \
+        job(host, jobid)["started"], after
+    first = host.run("bpmedialist", "-m", medium).stdout.splitlines()[6].split()
+    assert (first[0], first[-1]) == (medium, str(after["restores"])), first
+    (s13,) = [s for s in found if s.step == 13]
+    block = int(re.search(r"logical block (\d+)", s13.msg)[1])  # the image's first block
+    wait_for(lambda: all_home(host), timeout=30, what="every cartridge back in its slot")
+    host.run("nbvtl", "fault", "read_error", f"{medium}L6", str(block))
+    try:
+        for n in range(3):
+            dest = base / f"read_error_{n}"
+            ren = rename_file(tmp_path / f"ren_re{n}", [(src, dest)])
+            r = host.run("bprestore", "-C", "aio", "-R", str(ren), "-w",
+                         *as_of(host, "fill4"), str(src), check=False)
+            failed = job(host, last_jobid(host))
+            assert r.returncode == failed["status"] == 85, (r.stderr, failed)
+            wait_for(lambda: nothing_held(host), timeout=30, what="nothing held")
+        details = host.run("bpdbjobs", "-jobid", str(failed["jobid"]), "-all_columns").stdout
+        assert f"read error on media {medium}" in details and "is now SUSPENDED" in details
+        rec = emm(host, "media_list", media_id=medium)["media"][0]
+        assert rec["state"] & 0x2 and rec["errors"] >= 3, rec
+        assert "SUSPENDED" in host.run("bpmedialist", "-m", medium).stdout
+    finally:
+        host.run("nbvtl", "fault", "clear")
+    restore(host, tmp_path, src, base / "from_suspended", policy="fill4")
+    for f in src.iterdir():
+        assert (base / "from_suspended" / f.name).read_bytes() == f.read_bytes()
+    host.run("bpmedia", "-unsuspend", "-m", medium)
+
+
 def test_a_restore_of_a_tape_left_in_a_failed_drive_waits_then_runs_in_the_other(
         aio_root: Host, tmp_path: Path) -> None:
     """The drive holding the image's tape fails: the restore that mounts there ends 83 and

@@ -174,6 +174,8 @@ def test_scratch_medium_moves_to_the_requested_pool(db: EmmDB) -> None:
     g = backup(db, 1, pool="Weekly")
     assert (g["media_id"], g["pool"]) == ("S00001", "Weekly")
     assert rec(db, "S00001")["pool_number"] == 4
+    assert rec(db, "S00001")["prev_pool_name"] == "Scratch"  # vmquery's previous pool
+    assert rec(db, "N00001")["prev_pool_name"] is None  # never moved
     assert status_of(backup, db, 2, pool="Weekly") in (2000, 2001)
     assert status_of(backup, db, 3, pool="NoSuch") == 167
 
@@ -429,7 +431,20 @@ def test_unassign_clears_and_returns_to_scratch(db: EmmDB) -> None:
     assert db.media.media_unassign("A00001") is True
     r = rec(db, "A00001")
     assert (r["assigned"], r["rl"], r["kbytes"], r["images"], r["vimages"], r["state"],
-            r["pool"]) == (0, -1, 0, 0, 0, 0, "Scratch")
+            r["pool"], r["prev_pool_name"]) == (0, -1, 0, 0, 0, 0, "Scratch", "NetBackup")
+    db.media.media_change("A00001", pool="NetBackup")  # vmchange -p
+    assert rec(db, "A00001")["prev_pool_name"] == "Scratch"
+    db.media.media_change("A00001", description="same pool")
+    assert rec(db, "A00001")["prev_pool_name"] == "Scratch"  # not a move
+
+
+def test_each_restore_read_counts_and_dates_the_medium(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    assert (rec(db, "A00001")["restores"], rec(db, "A00001")["last_read"]) == (0, 0)
+    db.media.media_read("a00001", NOW)
+    db.media.media_read("A00001", NOW + 60)
+    assert (rec(db, "A00001")["restores"], rec(db, "A00001")["last_read"]) == (2, NOW + 60)
+    assert status_of(db.media.media_read, "A00009", NOW) == 227
 
 
 def test_unassign_keeps_frozen_and_in_use_media(db: EmmDB) -> None:
@@ -518,6 +533,30 @@ def test_old_database_gains_the_new_columns(tmp_path: Path) -> None:
                                     "time": 1, "drive": None, "media_id": None}]
         assert d.stus("d")[0]["density"] is None
         assert emm_media.DEFAULT_SETTINGS == d.media.settings()
+    finally:
+        d.close()
+
+
+def test_old_media_table_gains_restores_and_previous_pool(tmp_path: Path) -> None:
+    """A media table made before `restores` and `prev_pool`: EmmDB adds them (and the
+    trigger that keeps the previous pool) without losing a row."""
+    path = tmp_path / "emm.db"
+    d = EmmDB(path)
+    d.media.media_add("A00001", "hcart", NOW)
+    d.close()
+    old = sqlite3.connect(path)
+    old.execute("DROP TRIGGER media_prev_pool")
+    old.execute("ALTER TABLE media DROP COLUMN restores")
+    old.execute("ALTER TABLE media DROP COLUMN prev_pool")
+    old.commit()
+    old.close()
+    d = EmmDB(path)
+    try:
+        assert (rec(d, "A00001")["restores"], rec(d, "A00001")["prev_pool_name"]) == (0, None)
+        d.media.media_read("A00001", NOW)
+        d.media.media_change("A00001", pool="DataStore")
+        assert (rec(d, "A00001")["restores"], rec(d, "A00001")["prev_pool_name"]) == \
+            (1, "NetBackup")
     finally:
         d.close()
 

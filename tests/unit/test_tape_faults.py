@@ -86,6 +86,26 @@ def test_write_error_at_block_seen_by_another_process(lib: Library) -> None:
     assert status_for(err, "write") == status.MEDIA_WRITE_ERROR
 
 
+def test_read_error_at_block_fails_that_record_each_time_until_cleared(lib: Library) -> None:
+    """read_error BARCODE BLOCK: reading the record at that logical block fails with EIO
+    (status 85 on a read), each time, the drive staying before it; the records before it
+    read."""
+    d = loaded_drive(lib)
+    for n in range(4):
+        d.write(bytes([n]) * 100)
+    d.rewind()
+    admin.fault(lib, ["read_error", "A00000L6", "2"])
+    assert d.read(100) == b"\0" * 100 and d.read(100) == b"\1" * 100
+    for _ in range(2):
+        with pytest.raises(OSError) as e:
+            d.read(100)
+        assert e.value.errno == errno.EIO and d.tell() == 2
+    assert status_for(e.value, "read") == status.MEDIA_READ_ERROR
+    admin.fault(lib, ["clear", "A00000L6"])
+    assert d.read(100) == b"\2" * 100
+    d.close()
+
+
 def test_fault_set_while_a_process_has_the_drive_open(lib: Library) -> None:
     """The drive re-reads the library's state before each op: a fault set after the open
     still hits the next write."""
