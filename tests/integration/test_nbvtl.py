@@ -73,7 +73,8 @@ def test_mail_slot_protect_and_faults(aio_root: Host) -> None:
     long = aio_root.run("nbvtl", "status", "-l").stdout
     assert "      Storage Element 3 IMPORT/EXPORT:Full :VolumeTag=A00000L6" in long
     assert "drive 1: DOWN" in long
-    assert any(line.split()[0] == "B00000L6" and line.endswith("write_protected,write_error@7,read_error@3")
+    flags = "write_protected,write_error@7,read_error@3"
+    assert any(line.split()[0] == "B00000L6" and line.endswith(flags)
                for line in long.splitlines() if line.startswith("  B0"))
     down = aio_root.run("nbvtl", "load", "2", "1", check=False)
     assert down.returncode == 164 and "down" in down.stderr
