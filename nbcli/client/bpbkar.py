@@ -206,9 +206,11 @@ def serve(ctl: Controller, cfg: HostConfig, msg: Message) -> int:
         # deletes) with that user's rights alone.
         become(msg.get("run_as"))
         ctl.step(11, "sending file metadata to bpbrm")
+        # wait: bptm records its own step 12 when the first block reaches it, through bpbrm
+        # too but on another connection, which bpbrm may read first
         ctl.step(12, "begin sending image data to bptm child"
                      + ("" if cfg.is_local(host) else dte.described(crossed_encrypted)),
-                 dte=crossed_encrypted)
+                 wait=True, dte=crossed_encrypted)
         def on_entries(entries: list[list[object]]) -> None:
             ctl.send({"op": "files", "entries": entries})
             if archive is not None:
