@@ -11,6 +11,7 @@ Place: commands' pure formatting; imports nothing of nbcli.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 Record = Mapping[str, Any]
@@ -219,71 +220,96 @@ def media_id_of(barcode: str) -> str:
     return barcode[-6:]
 
 
-def vmupdate_plan(inventory: Record, media: Sequence[Record],
-                  rn: int) -> tuple[list[tuple[str, int]], list[tuple[str, str, int]],
-                                    list[tuple[str, int, int]]]:
+@dataclass
+class InventoryPlan:
+    """What an inventory of one robot changes (vmupdate_plan)."""
+
+    moves: list[tuple[str, int]] = field(default_factory=list)         # (barcode, slot)
+    adds: list[tuple[str, str, int]] = field(default_factory=list)     # (media_id, barcode, slot)
+    changes: list[tuple[str, int, int]] = field(default_factory=list)  # (media_id, old, new slot)
+    removals: list[tuple[str, int]] = field(default_factory=list)      # (media_id, old slot)
+
+    def __bool__(self) -> bool:
+        return bool(self.moves or self.adds or self.changes or self.removals)
+
+
+def vmupdate_plan(inventory: Record, media: Sequence[Record], rn: int) -> InventoryPlan:
     """What an inventory of robot `rn` changes.
 
-    Returns (moves, adds, changes): moves are (barcode, slot) for cartridges in the mail
-    slots, into the free slots in order (empty and nobody's home: a cartridge in a drive goes
-    back to its slot); adds are (media_id, barcode, slot) for barcodes EMM does not know;
-    changes are (media_id, old slot or -1, new slot) for known media whose robot or slot EMM
-    has wrong. ValueError when the mail slots hold more cartridges than
-    there are free slots."""
+    moves are (barcode, slot) for cartridges in the mail slots, into the free slots in order
+    (empty and nobody's home: a cartridge in a drive goes back to its slot); adds are
+    (media_id, barcode, slot) for barcodes EMM does not know; changes are (media_id, old slot
+    or -1, new slot) for known media whose robot or slot EMM has wrong; removals are
+    (media_id, old slot) for media EMM places in this robot whose cartridge is nowhere in it
+    (NetBackup's "existing media has been removed from the robot": they become standalone),
+    but not one a job has (its cartridge is on its way). ValueError when the mail slots hold
+    more cartridges than there are free slots."""
     by_barcode = {str(m.get("barcode") or ""): m for m in media if m.get("barcode")}
     by_id = {str(m["media_id"]): m for m in media}
     homes = {int(d["source"]) for d in inventory.get("drives", []) if d.get("source")}
     free = [int(s["number"]) for s in inventory.get("slots", [])
             if not s["full"] and int(s["number"]) not in homes]
-    moves: list[tuple[str, int]] = []
+    plan = InventoryPlan()
     for m in inventory.get("mailslots", []):
         if m["full"]:
             if not free:
                 raise ValueError("no free slot for the cartridges in the mail slots")
-            moves.append((str(m["barcode"]), free.pop(0)))
+            plan.moves.append((str(m["barcode"]), free.pop(0)))
     where: dict[str, int] = {}
     for s in inventory.get("slots", []):
         if s["full"] and s.get("barcode"):
             where[str(s["barcode"])] = int(s["number"])
+    present = set(where)
     for d in inventory.get("drives", []):
-        if d["full"] and d.get("barcode") and d.get("source"):
-            where[str(d["barcode"])] = int(d["source"])
-    where.update(dict(moves))
-    adds: list[tuple[str, str, int]] = []
-    changes: list[tuple[str, int, int]] = []
+        if d["full"] and d.get("barcode"):
+            present.add(str(d["barcode"]))
+            if d.get("source"):
+                where[str(d["barcode"])] = int(d["source"])
+    where.update(dict(plan.moves))
+    present.update(where)
+    seen: set[str] = set()
     for barcode, slot in sorted(where.items(), key=lambda kv: kv[1]):
         known = by_barcode.get(barcode) or by_id.get(media_id_of(barcode))
         if known is None:
-            adds.append((media_id_of(barcode), barcode, slot))
+            plan.adds.append((media_id_of(barcode), barcode, slot))
             continue
+        seen.add(str(known["media_id"]))
         old_rn, old_slot = known.get("rn"), known.get("slot")
         if old_rn != rn or old_slot != slot:
-            changes.append((str(known["media_id"]), int(old_slot) if old_slot is not None
-                            else -1, slot))
-    return moves, adds, changes
+            plan.changes.append((str(known["media_id"]), int(old_slot) if old_slot is not None
+                                 else -1, slot))
+    for m in sorted(media, key=lambda m: int(m.get("slot") or 0)):
+        if m.get("rn") != rn or str(m["media_id"]) in seen or m.get("jobid"):
+            continue
+        if not m.get("barcode") or str(m["barcode"]) not in present:
+            plan.removals.append((str(m["media_id"]), int(m.get("slot") or 0)))
+    return plan
 
 
-def vmupdate_lines(rn: int, moves: Sequence[tuple[str, int]],
-                   adds: Sequence[tuple[str, str, int]], changes: Sequence[tuple[str, int, int]],
-                   pool: str, mtype: str) -> list[str]:
+def vmupdate_lines(rn: int, plan: InventoryPlan, pool: str, mtype: str) -> list[str]:
     """The report of a robot inventory update, in NetBackup's words."""
     out = [f"Robot inventory update of TLD({rn})", "",
            "Generating list of recommended changes ...", ""]
-    if not (moves or adds or changes):
+    if not plan:
         return out + ["Volume configuration is up to date: no changes to make."]
     out += ["Proposed Change(s) to Update the Volume Configuration",
             "=====================================================", ""]
-    for barcode, slot in moves:
+    for barcode, slot in plan.moves:
         out.append(f"Move cartridge {barcode} from the mail slot into slot {slot}.")
-    for media_id, barcode, slot in adds:
+    for media_id, old in plan.removals:
+        out.append(f"Logically move media {media_id} from robot slot {old} to standalone "
+                   f"(it is no longer in the robot).")
+    for media_id, barcode, slot in plan.adds:
         out.append(f"Logically add new media {media_id} (barcode {barcode}) to robot slot "
                    f"{slot}.")
-    for media_id, old, new in changes:
+    for media_id, old, new in plan.changes:
         was = f"slot {old}" if old >= 0 else "no slot"
         out.append(f"Logically move media {media_id} from {was} to robot slot {new}.")
     out += ["", "Updating volume configuration ..."]
-    for media_id, _, _ in adds:
+    for media_id, _ in plan.removals:
+        out.append(f"Media ID {media_id} moved to standalone.")
+    for media_id, _, _ in plan.adds:
         out.append(f"Media ID {media_id} added ({mtype}, volume pool {pool}).")
-    for media_id, _, new in changes:
+    for media_id, _, new in plan.changes:
         out.append(f"Media ID {media_id} moved to slot {new}.")
     return out + ["Volume configuration successfully updated."]

@@ -5,7 +5,9 @@ on the master, and plans (mmfmt.vmupdate_plan): cartridges in the mail slots mov
 slots (tldcd transfer), barcodes EMM does not know become media (media id: the barcode's last
 six characters, NetBackup's default barcode rule) in the pool -p names, else the scratch
 pool, else NetBackup (vmd media_add); known media whose slot changed get it updated
-(media_change). `-recommend` prints the plan and changes nothing.
+(media_change), and media whose cartridge is no longer in the robot become standalone
+(media_change to no robot), as NetBackup's inventory does. `-recommend` prints the plan and
+changes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ SYNOPSIS = """vmupdate -rt robot_type -rn robot_number [-rh robot_host] [-mt med
   [-p pool_name] [-use_barcode_rules] [-recommend] [-interactive]"""
 DEFAULT_POOL = "NetBackup"
 DEFAULT_TYPE = "hcart"
+STANDALONE_RN = -1  # EMM's robot number of a medium in no robot
 
 
 def _vmd(cfg: HostConfig, op: str, **fields: Any) -> dict[str, Any]:
@@ -65,7 +68,8 @@ def _media_type(cfg: HostConfig, rn: int, asked: str | None) -> str:
 @root_option
 def cli(rt: str, rn: int, rh: str | None, mtype: str | None, pool: str | None,
         barcode_rules: bool, recommend: bool, interactive: bool, root: str | None) -> int:
-    """Inventory robot RN: mail slot cartridges into free slots, new barcodes into EMM.
+    """Inventory robot RN: mail slot cartridges into free slots, new barcodes into EMM,
+    media no longer in the robot to standalone.
 
     \b
     EXIT STATUS
@@ -84,24 +88,25 @@ def cli(rt: str, rn: int, rh: str | None, mtype: str | None, pool: str | None,
     inv = client.call(cfg, host, "tldcd", "inventory", rn=rn)
     media = _vmd(cfg, "media_list").get("media", [])
     try:
-        moves, adds, changes = mmfmt.vmupdate_plan(inv, media, rn)
+        plan = mmfmt.vmupdate_plan(inv, media, rn)
     except ValueError as e:
         raise NbuError(INVALID_PARAMETER, str(e)) from None
-    target_pool = _pool(cfg, pool) if adds else (pool or "")
-    media_type = _media_type(cfg, rn, mtype) if adds else (mtype or "")
-    lines = mmfmt.vmupdate_lines(rn, moves, adds, changes, target_pool, media_type)
+    target_pool = _pool(cfg, pool) if plan.adds else (pool or "")
+    media_type = _media_type(cfg, rn, mtype) if plan.adds else (mtype or "")
+    lines = mmfmt.vmupdate_lines(rn, plan, target_pool, media_type)
     if recommend:
-        cut = lines.index("Updating volume configuration ...") if moves or adds or changes \
-            else len(lines)
+        cut = lines.index("Updating volume configuration ...") if plan else len(lines)
         echo_lines(lines[:cut])
         return 0
     mail = {str(m["barcode"]): int(m["number"]) for m in inv["mailslots"] if m["full"]}
-    for barcode, slot in moves:
+    for barcode, slot in plan.moves:
         client.call(cfg, host, "tldcd", "transfer", rn=rn, source=mail[barcode], target=slot)
-    for media_id, barcode, slot in adds:
+    for media_id, _ in plan.removals:  # first: their slots may be another medium's now
+        _vmd(cfg, "media_change", media_id=media_id, rn=STANDALONE_RN)
+    for media_id, barcode, slot in plan.adds:
         _vmd(cfg, "media_add", media_id=media_id, type=media_type, barcode=barcode,
              pool=target_pool, rt="tld", rn=rn, slot=slot)
-    for media_id, _, slot in changes:
+    for media_id, _, slot in plan.changes:
         _vmd(cfg, "media_change", media_id=media_id, rn=rn, slot=slot)
     echo_lines(lines)
     return 0

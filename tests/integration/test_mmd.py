@@ -249,6 +249,18 @@ def test_vmupdate_takes_the_mail_slot_and_adds_media(tape: Host) -> None:
     assert media["0000L6"]["pool"] == "NetBackup"
     again = tape.run("vmupdate", "-rt", "tld", "-rn", "0").stdout
     assert "up to date" in again
+    # an operator takes A00003L6 out through the mail slot: the next inventory makes it
+    # standalone, as NetBackup's does with media removed from the robot
+    tape.run("nbvtl", "export", "A00003L6")
+    tape.run("nbvtl", "remove", "A00003L6")
+    out = tape.run("vmupdate", "-rt", "tld", "-rn", "0").stdout
+    assert "Logically move media 0003L6 from robot slot 4 to standalone (it is no longer in " \
+        "the robot)." in out and "Media ID 0003L6 moved to standalone." in out
+    gone = call(tape, "nbemm", "media_list", media_id="0003L6")["media"][0]
+    assert (gone["rt"], gone["rn"], gone["slot"]) == ("none", -1, 0), gone
+    row = tape.run("vmquery", "-m", "0003L6").stdout
+    assert "robot type:" in row and "NONE" in row.split("robot type:")[1].splitlines()[0]
+    assert "up to date" in tape.run("vmupdate", "-rt", "tld", "-rn", "0").stdout
 
 
 def test_tpreq_and_tpunmount(tape: Host, tmp_path: Path) -> None:

@@ -132,12 +132,23 @@ def test_vmupdate_plan() -> None:
     with pytest.raises(ValueError):
         mmfmt.vmupdate_plan(inv, media, 0)  # two mail slot cartridges, one free slot
     inv["mailslots"] = [el(5, "NEW001L6"), el(6)]
-    moves, adds, changes = mmfmt.vmupdate_plan(inv, media, 0)
-    assert moves == [("NEW001L6", 3)]
-    assert adds == [("0002L6", "C00002L6", 2), ("W001L6", "NEW001L6", 3)]
-    assert changes == [("0004L6", 9, 4)]
-    lines = mmfmt.vmupdate_lines(0, moves, adds, changes, "Scratch", "hcart")
+    # gone from the robot: 0007L6 (idle) and 0008L6 (its job's cartridge on its way: kept);
+    # 0009L6 is another robot's, 0010L6 in a drive with no home slot: both still there
+    inv["drives"][1] = el(1, "C00010L6")
+    media += [{"media_id": "0007L6", "barcode": "C00007L6", "rn": 0, "slot": 7},
+              {"media_id": "0008L6", "barcode": "C00008L6", "rn": 0, "slot": 8, "jobid": 4},
+              {"media_id": "0009L6", "barcode": "C00009L6", "rn": 1, "slot": 1},
+              {"media_id": "0010L6", "barcode": "C00010L6", "rn": 0, "slot": 10}]
+    plan = mmfmt.vmupdate_plan(inv, media, 0)
+    assert plan.moves == [("NEW001L6", 3)]
+    assert plan.adds == [("0002L6", "C00002L6", 2), ("W001L6", "NEW001L6", 3)]
+    assert plan.changes == [("0004L6", 9, 4)]
+    assert plan.removals == [("0007L6", 7)]
+    lines = mmfmt.vmupdate_lines(0, plan, "Scratch", "hcart")
     assert "Logically add new media W001L6 (barcode NEW001L6) to robot slot 3." in lines
+    assert "Logically move media 0007L6 from robot slot 7 to standalone (it is no longer " \
+        "in the robot)." in lines
+    assert "Media ID 0007L6 moved to standalone." in lines
     assert lines[-1] == "Volume configuration successfully updated."
-    none = mmfmt.vmupdate_lines(0, [], [], [], "", "")
+    none = mmfmt.vmupdate_lines(0, mmfmt.InventoryPlan(), "", "")
     assert none[-1] == "Volume configuration is up to date: no changes to make."
