@@ -26,7 +26,7 @@ D_HEADER = ("Id  DriveName           Type   Residence",
             "*" * 76)
 RULE = "=" * 80
 DL_INDENT = " " * 8
-STANDALONE = -1
+STANDALONE = -1  # EMM's robot number of a drive or medium in no robot
 
 
 def dash(value: Any) -> str:

@@ -18,6 +18,7 @@ import click
 
 from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands import mmfmt
+from nbcli.commands.tapecfgfmt import STANDALONE
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.render import echo_lines
@@ -27,7 +28,6 @@ SYNOPSIS = """vmupdate -rt robot_type -rn robot_number [-rh robot_host] [-mt med
   [-p pool_name] [-use_barcode_rules] [-recommend] [-interactive]"""
 DEFAULT_POOL = "NetBackup"
 DEFAULT_TYPE = "hcart"
-STANDALONE_RN = -1  # EMM's robot number of a medium in no robot
 
 
 def _vmd(cfg: HostConfig, op: str, **fields: Any) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def cli(rt: str, rn: int, rh: str | None, mtype: str | None, pool: str | None,
     for barcode, slot in plan.moves:
         client.call(cfg, host, "tldcd", "transfer", rn=rn, source=mail[barcode], target=slot)
     for media_id, _ in plan.removals:  # first: their slots may be another medium's now
-        _vmd(cfg, "media_change", media_id=media_id, rn=STANDALONE_RN)
+        _vmd(cfg, "media_change", media_id=media_id, rn=STANDALONE)
     for media_id, barcode, slot in plan.adds:
         _vmd(cfg, "media_add", media_id=media_id, type=media_type, barcode=barcode,
              pool=target_pool, rt="tld", rn=rn, slot=slot)

@@ -346,3 +346,43 @@ def test_media_server_and_master_apart(three_hosts: dict[str, Host]) -> None:
     session = media.run("robtest", "-rn", "3", input="s s\nq\n").stdout
     assert "slot 2 (addr 2) contains Cartridge = yes" in session
     assert "Barcode = B00001L6" in session
+
+
+def test_vmchange_multi_eject_through_the_mail_slot(tape: Host) -> None:
+    """vmchange -res -multi_eject: each volume's cartridge from its slot into a free mail
+    slot, the volume standalone in EMM; what does not fit waits (1), a cartridge in a drive
+    or a volume a job holds is refused (97) and nothing moves, an unknown one is 227."""
+    tape.run("vmupdate", "-rt", "tld", "-rn", "0")  # A00000..A00005 in slots 1..6
+    eject = ("vmchange", "-res", "-multi_eject", "-rt", "tld", "-rn", "0", "-single_cycle")
+    r = tape.run(*eject, "-ml", "0001L6:0002L6", check=False)
+    assert r.returncode == 1 and "no free mail slot for 0002L6" in r.stderr, r.stderr
+    assert r.stdout.splitlines() == ["Ejected media 0001L6 (barcode A00001L6) from slot 2 "
+                                     "into mail slot 11; it is standalone now."]
+    assert where(tape, "A00001L6") == ("mailslot", 11) and where(tape, "A00002L6") == ("slot", 3)
+    media = {m["media_id"]: m for m in call(tape, "nbemm", "media_list")["media"]}
+    assert (media["0001L6"]["rn"], media["0001L6"]["slot"]) == (-1, 0)
+    assert (media["0002L6"]["rn"], media["0002L6"]["slot"]) == (0, 3)
+    tape.run("nbvtl", "remove", "A00001L6")  # the operator empties the mail slot
+    # a cartridge in a drive, or a volume a job holds, is not ejected: nothing moves
+    mount(tape, 7, "A00003L6", 0)
+    r = tape.run(*eject, "-ml", "0002L6:0003L6", check=False)
+    assert r.returncode == 97 and "0003L6 is in drive 0" in r.stderr, r.stderr
+    assert where(tape, "A00002L6") == ("slot", 3)
+    call(tape, "ltid", "unmount", jobid=7, drive=DRIVES[0])
+    tape.run("bpstuadd", "-label", "tape1", "-dt", "2", "-rt", "tld", "-rn", "0", "-den",
+             "hcart", "-host", tape.name)
+    call(tape, "nbemm", "media_written", jobid=1, media_id="0004L6", kbytes=1, images=1)
+    call(tape, "nbemm", "allocate", jobid=9, kind="restore", stu="tape1", host=tape.name,
+         media_id="0004L6")
+    r = tape.run(*eject, "-ml", "0002L6:0004L6", check=False)
+    assert r.returncode == 97 and "0004L6 is in use by job 9" in r.stderr, r.stderr
+    call(tape, "nbemm", "release", jobid=9)
+    assert where(tape, "A00002L6") == ("slot", 3)
+    assert tape.run(*eject, "-ml", "NOSUCH", check=False).returncode == 227
+    r = tape.run(*eject, "-ml", "0002L6")
+    assert "Ejected media 0002L6 (barcode A00002L6) from slot 3 into mail slot 11" in r.stdout
+    assert where(tape, "A00002L6") == ("mailslot", 11)
+    row = tape.run("vmquery", "-m", "0002L6").stdout
+    assert "NONE" in row.split("robot type:")[1].splitlines()[0]
+    usage = tape.run("vmchange", "-res", "-multi_eject", "-rn", "0", check=False)
+    assert usage.returncode == 20
