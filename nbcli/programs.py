@@ -108,6 +108,10 @@ COMMANDS: dict[str, str] = {
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}
 
+# Scripts of bin/ that are not nbcli programs: standalone, Python's standard library only,
+# for when nbcli itself cannot run (tapcat: an image's tape files out of a cartridge).
+TOOLS = frozenset({"tapcat"})
+
 # What bpcd launches when a server asks - and nothing else.
 BPCD_LAUNCHES = frozenset({"bpbrm", "bpbkar", "tar-restore"})
 

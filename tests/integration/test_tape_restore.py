@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -493,3 +494,29 @@ def test_a_restore_of_a_tape_left_in_a_failed_drive_waits_then_runs_in_the_other
     finally:
         h.stop()
     assert h.processes() == []
+
+
+def test_tapcat_reads_a_spanned_image_back_without_nbcli(site, tmp_path) -> None:
+    """Emergency read: bin/tapcat (Python's standard library only, run with -I so that not
+    even the installed nbcli could be imported) copies each fragment's data file, FILE+1 of
+    bpimagelist -l, out of the cartridge files; GNU tar restores the image from them."""
+    host, base = site
+    frags = fragments(host, "aio", "span")
+    assert len({m for m, _ in frags}) == 2  # it spans two tapes
+    tapcat = [sys.executable, "-I", str(Path(__file__).parents[2] / "bin" / "tapcat")]
+    home = host.root / "volmgr" / "vtl" / "cartridges"
+    stream = b"".join(subprocess.run([*tapcat, str(home / f"{media}L6.tap"), str(num + 1)],
+                                     capture_output=True, check=True).stdout
+                      for media, num in frags)
+    out = tmp_path / "rescued"
+    out.mkdir()
+    subprocess.run(["tar", "-xf", "-", "-C", str(out)], input=stream, check=True)
+    src = base / "data" / "span" / "big.bin"
+    assert (out / str(src).lstrip("/")).read_bytes() == src.read_bytes()
+    listing = subprocess.run([*tapcat, "-l", str(home / "A00000L6.tap")], capture_output=True,
+                             text=True, check=True).stdout.splitlines()
+    assert listing[0].split() == ["file", "records", "bytes", "first", "bytes"]
+    assert listing[1].split()[0] == "0"  # the media header
+    missing = subprocess.run([*tapcat, str(home / "A00000L6.tap"), "9999"],
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "no data record" in missing.stderr

@@ -81,7 +81,8 @@ def test_page_renders_without_warnings(name: str) -> None:
 # compatibility); the others follow as their pages are brought up to date.
 EVERY_FLAG = ("bpdbjobs", "bpimagelist", "bplist", "bpstulist", "bpgetconfig", "bpps",
               "nbemmcmd", "bpexpdate", "bperror", "bpclntcmd", "vmquery", "bpmedialist",
-              "bpmedia", "bplabel", "available_media")
+              "bpmedia", "bplabel", "available_media", "tpconfig", "vmadd", "vmchange",
+              "vmupdate", "vmdelete", "vmpool", "vmoprcmd", "tpreq", "tpunmount", "robtest")
 
 
 @pytest.mark.parametrize("name", EVERY_FLAG)

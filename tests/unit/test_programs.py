@@ -13,7 +13,12 @@ def test_every_program_is_a_console_script_and_back() -> None:
     project = tomllib.loads(Path("pyproject.toml").read_text())
     assert project["project"]["scripts"] == {**programs.DAEMONS, **programs.AGENTS}
     assert project["tool"]["setuptools"]["script-files"] == \
-        [f"bin/{name}" for name in sorted(programs.COMMANDS)]
+        [f"bin/{name}" for name in sorted({*programs.COMMANDS, *programs.TOOLS})]
+    for name in programs.TOOLS:  # standalone: they must run where nbcli cannot
+        script = Path("bin") / name
+        assert os.access(script, os.X_OK), script
+        assert "nbcli" not in "".join(line for line in script.read_text().splitlines()
+                                      if line.lstrip().startswith(("import", "from")))
     for name in programs.COMMANDS:
         script = Path("bin") / name
         assert os.access(script, os.X_OK), script
