@@ -63,7 +63,7 @@ def cli(words: tuple[str, ...], root: str | None) -> int:
       0    done
       20   invalid argument
       25   ltid is not active on the host (the line says so)
-      164  (from ltid) the drive is DOWN
+      97   -resetdrive: a process still has the drive open; its cartridge stays
       227  no such drive on the host
     """
     cfg = load_cfg(root)
