@@ -69,6 +69,28 @@ class Devices:
                       (NONE_RT, STANDALONE, rn))
             c.execute("DELETE FROM robots WHERE rn = ?", (rn,))
 
+    def robot_update(self, rn: int, device: str) -> int:
+        """A robot's new path (its changer was renumbered, /dev/sg3 now /dev/sg5, or its
+        virtual library moved); a drive path under the old one (HOME:N) follows it. Refused
+        while a job holds one of its drives. The drives whose path changed."""
+        if not device.startswith("/"):
+            raise NbuError(PATH_NOT_ABSOLUTE, f"robot path {device!r} is not absolute")
+        check_text("robot path", device, 1024)
+        with self.db.tx() as c:
+            robot = c.execute("SELECT device FROM robots WHERE rn = ?", (rn,)).fetchone()
+            if robot is None:
+                raise NbuError(NO_ENTITY, f"robot {rn} does not exist")
+            busy = c.execute(DRIVE_SELECT + " WHERE d.rn = ? AND jobid != 0", (rn,)).fetchone()
+            if busy is not None:
+                raise NbuError(MEDIA_IN_USE, f"drive {busy['name']} of robot {rn} is in use "
+                                             f"by job {busy['jobid']}")
+            old = f"{robot['device']}:"
+            moved = c.execute("UPDATE drives SET path = ? || substr(path, ?) WHERE rn = ? "
+                              "AND substr(path, 1, ?) = ?",
+                              (f"{device}:", len(old) + 1, rn, len(old), old)).rowcount
+            c.execute("UPDATE robots SET device = ? WHERE rn = ?", (device, rn))
+        return int(moved)
+
     def robots(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.db.query("SELECT rn, rt, host, device FROM robots "
                                                "ORDER BY rn")]

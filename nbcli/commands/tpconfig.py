@@ -18,6 +18,7 @@ from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.commands import tapecfgfmt
 from nbcli.commands.stufmt import emm_request
 from nbcli.config import HostConfig
+from nbcli.net import client
 from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
 from nbcli.vtl.library import Library, home_of
@@ -29,6 +30,7 @@ tpconfig -add -drive -type density -path drive_path [-asciiname drive_name]
          [-comment text] [-drstatus UP|DOWN]
 tpconfig -update -drive drive_index [-up | -down | -drstatus UP|DOWN] [-path drive_path]
          [-comment text]
+tpconfig -update -robot robot_number -robpath path
 tpconfig -delete -drive drive_index | -delete -robot robot_number"""
 
 def devices(cfg: HostConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -104,6 +106,12 @@ def add(ctx: click.Context, cfg: HostConfig, o: dict[str, Any]) -> None:
 
 
 def update(ctx: click.Context, cfg: HostConfig, o: dict[str, Any]) -> None:
+    if o["robot_flag"] and not o["drive"]:
+        if o["robot"] is None or not o["robpath"]:
+            raise click.UsageError("-update -robot needs a robot number and -robpath", ctx)
+        emm_request(cfg, cfg.master, "robot_update", rn=o["robot"],
+                    device=robot_device(cfg, o["robpath"]))
+        return
     if o["index"] is None:
         raise click.UsageError("-update -drive needs the drive index", ctx)
     state = o["drstatus"] or o["updown"]
@@ -126,7 +134,8 @@ def delete(ctx: click.Context, cfg: HostConfig, o: dict[str, Any]) -> None:
 @click.option("-dl", "listing", flag_value="dl", help="List drives in labelled blocks.")
 @click.option("-noverbose", is_flag=True, help="Accepted.")
 @click.option("-add", "action", flag_value="add", help="Add a robot or a drive.")
-@click.option("-update", "action", flag_value="update", help="Change a drive.")
+@click.option("-update", "action", flag_value="update", help="Change a drive or a robot's "
+              "path.")
 @click.option("-delete", "action", flag_value="delete", help="Delete a robot or a drive.")
 @click.option("-robot", "robot_flag", is_flag=True, help="The robot (its number follows).")
 @click.option("-drive", "drive", is_flag=True, help="A drive (-update/-delete: its index "
@@ -158,7 +167,7 @@ def cli(ctx: click.Context, listing: str | None, noverbose: bool, action: str | 
       0     done
       20    invalid parameter (usage, robot type, density, drive path)
       25    the master's nbemm (or its PBX) is not running
-      97    the drive is in use by a job
+      97    the drive (-update -robot: one of its drives) is in use by a job
       133   the robot still has drives
       141   the robot path is not absolute
       225   a name or path is too long
@@ -184,7 +193,18 @@ def cli(ctx: click.Context, listing: str | None, noverbose: bool, action: str | 
          "comment": comment, "updown": updown,
          "drstatus": drstatus.upper() if drstatus else None}
     {"add": add, "update": update, "delete": delete}[str(action)](ctx, cfg, o)
+    _tell_daemons(cfg)
     return 0
+
+
+def _tell_daemons(cfg: HostConfig) -> None:
+    """This host's ltid, tldd and tldcd learn the change now (ltid would keep the old path of
+    a drive it knows until its restart); one that is not running learns it at start."""
+    for daemon in ("ltid", "tldd", "tldcd"):
+        try:
+            client.call(cfg, cfg.client_name, daemon, "learn")
+        except NbuError:
+            pass
 
 
 main = entry(cli)

@@ -42,6 +42,7 @@ class MediaOps:
             "robot_add": op(self.robot_add, ADMIN, rn=req(int, **NUMBER), rt=req(str),
                             host=name, device=text),
             "robot_delete": op(self.robot_delete, ADMIN, rn=req(int, **NUMBER)),
+            "robot_update": op(self.robot_update, ADMIN, rn=req(int, **NUMBER), device=text),
             "robot_list": op(self.robot_list, ADMIN),
             "drive_add": op(self.drive_add, ADMIN, name=name, host=name, type=req(str),
                             rn=req(int, **NUMBER), drnum=req(int, **NUMBER), path=text,
@@ -89,9 +90,9 @@ class MediaOps:
         }
 
     # The ops that change the configuration, recorded in the error log (nbemm audits them).
-    AUDITED = ("robot_add", "robot_delete", "drive_add", "drive_update", "drive_delete",
-               "pool_add", "pool_delete", "pool_scratch", "media_add", "media_change",
-               "media_delete", "media_state", "settings")
+    AUDITED = ("robot_add", "robot_delete", "robot_update", "drive_add", "drive_update",
+               "drive_delete", "pool_add", "pool_delete", "pool_scratch", "media_add",
+               "media_change", "media_delete", "media_state", "settings")
 
     # --- robots and drives ------------------------------------------------------------------
 
@@ -105,6 +106,12 @@ class MediaOps:
         self.emm().media.robot_delete(msg["rn"])
         self.log.info("robot %d deleted by %s", msg["rn"], conn.peer)
         return {}
+
+    def robot_update(self, msg: Message, conn: Connection) -> Message:
+        moved = self.emm().media.robot_update(msg["rn"], msg["device"])
+        self.log.info("robot %d now at %s (and %d drive path(s)), by %s", msg["rn"],
+                      msg["device"], moved, conn.peer)
+        return {"drives": moved}
 
     def robot_list(self, msg: Message, conn: Connection) -> Message:
         return {"robots": self.emm().media.robots()}

@@ -55,11 +55,16 @@ class Tldcd(Daemon):
             "unload": op(self.unload, ADMIN, rn=rn, drive=element,
                          slot=opt(int, None, lo=1, hi=ELEMENT_MAX)),
             "transfer": op(self.transfer, ADMIN, rn=rn, source=element, target=element),
+            "learn": op(self.learn, ADMIN),
         }
         return {"tldcd": audited(ops, "transfer")}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}
+
+    def learn(self, msg: Message, conn: Connection) -> Message:
+        """EMM's robots again now (tpconfig changed one), not FRESH_SECONDS later."""
+        return {"robots": len(self.robots.refresh())}
 
     def _lock(self, rn: int) -> threading.Lock:
         with self._locks_lock:

@@ -87,10 +87,15 @@ class Tldd(Daemon):
             "inventory": op(self.inventory, ADMIN, rn=rn),
             "mount": op(self.mount, ADMIN, rn=rn, drive=drive, barcode=req(str, max_len=16)),
             "unmount": op(self.unmount, ADMIN, rn=rn, drive=drive),
+            "learn": op(self.learn, ADMIN),
         }}
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}
+
+    def learn(self, msg: Message, conn: Connection) -> Message:
+        """EMM's robots again now (tpconfig changed one), not FRESH_SECONDS later."""
+        return {"robots": len(self.robots.refresh())}
 
     def _tldcd(self, rn: int, op_name: str, **fields: Any) -> Message:
         robot = self.robots.get(rn)

@@ -386,3 +386,28 @@ def test_vmchange_multi_eject_through_the_mail_slot(tape: Host) -> None:
     assert "NONE" in row.split("robot type:")[1].splitlines()[0]
     usage = tape.run("vmchange", "-res", "-multi_eject", "-rn", "0", check=False)
     assert usage.returncode == 20
+
+
+def test_tpconfig_update_robot_follows_a_library_that_moved(tape: Host, tmp_path: Path) -> None:
+    """The changer got another path (on real hardware /dev/sg3 became /dev/sg5 after a
+    reboot; here the virtual library's folder moved): tpconfig -update -robot N -robpath P
+    records it, the virtual drives' paths follow, the running ltid, tldd and tldcd learn it
+    at once, and the next inventory and mount use it. Before that the robot cannot be
+    reached."""
+    tape.run("vmupdate", "-rt", "tld", "-rn", "0")
+    old = library(tape).home
+    new = tmp_path / "moved" / "vtl"
+    new.parent.mkdir()
+    os.rename(old, new)
+    lost = tape.run("vmupdate", "-rt", "tld", "-rn", "0", check=False)
+    assert lost.returncode != 0 and "Traceback" not in lost.stderr
+    tape.run("tpconfig", "-update", "-robot", "0", "-robpath", str(new))
+    assert [d["path"] for d in emm_drives(tape)] == [f"{new}:0", f"{new}:1"]
+    assert "up to date" in tape.run("vmupdate", "-rt", "tld", "-rn", "0").stdout
+    mounted = mount(tape, 5, "A00002L6", 1)
+    assert mounted["library"] == str(new), mounted
+    assert Library(new).state().at("drive", 1) == "A00002L6"
+    call(tape, "ltid", "unmount", jobid=5, drive=DRIVES[1])
+    busy = tape.run("tpconfig", "-update", "-robot", "0", "-robpath", str(old), check=False)
+    assert busy.returncode == 227  # no library there any more: nothing changed
+    assert emm_drives(tape)[0]["path"] == f"{new}:0"

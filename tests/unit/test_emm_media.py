@@ -107,6 +107,21 @@ def test_drives_get_the_lowest_free_index_and_robot_checks(db: EmmDB) -> None:
     assert db.media.robots() == [{"rn": 0, "rt": "tld", "host": "media1", "device": HOME}]
 
 
+def test_a_robot_moves_with_its_virtual_drives_but_not_while_one_is_in_use(db: EmmDB) -> None:
+    """tpconfig -update -robot N -robpath P: the robot's path, and the drive paths under its
+    old one (HOME:N); a drive path of its own stays; refused while a job holds a drive."""
+    db.media.drive_update("drive1", "media1", path="/dev/nst1")
+    assert db.media.robot_update(0, "/nb/moved/vtl") == 1
+    assert db.media.robots()[0]["device"] == "/nb/moved/vtl"
+    assert [d["path"] for d in db.media.drives()] == ["/nb/moved/vtl:0", "/dev/nst1"]
+    assert status_of(db.media.robot_update, 0, "relative/vtl") == 141
+    assert status_of(db.media.robot_update, 5, "/nb/x") == 227
+    add(db, "A00001", 1)
+    backup(db, 1)  # holds a drive of robot 0
+    assert status_of(db.media.robot_update, 0, "/dev/sg5") == 97
+    assert db.media.robots()[0]["device"] == "/nb/moved/vtl"
+
+
 def test_media_add_checks_and_record_keys(db: EmmDB) -> None:
     add(db, "A00001", 1)
     r = rec(db, "a00001")
