@@ -17,7 +17,6 @@ from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.status import NO_ENTITY, NbuError
 
-
 FRESH_SECONDS = 5.0  # a robot's path may change under a running tldcd or tldd
 
 
