@@ -115,7 +115,7 @@ class Session:
 
 
 @command("robtest", SYNOPSIS)
-@click.option("-rn", "rn", type=click.IntRange(0, 9999), default=None,
+@click.option("-rn", "rn", type=click.IntRange(0, 32767), default=None,
               help="Test this robot (nbcli's: skips the selection menu).")
 @root_option
 def cli(rn: int | None, root: str | None) -> int:

@@ -54,7 +54,7 @@ def _media_type(cfg: HostConfig, rn: int, asked: str | None) -> str:
 
 @command("vmupdate", SYNOPSIS)
 @click.option("-rt", "rt", required=True, help="Robot type (tld).")
-@click.option("-rn", "rn", type=click.IntRange(0, 9999), required=True, help="Robot number.")
+@click.option("-rn", "rn", type=click.IntRange(0, 32767), required=True, help="Robot number.")
 @click.option("-rh", "rh", default=None, help="Robot control host (default: EMM's).")
 @click.option("-mt", "mtype", default=None, help="Media type of new media (default: the "
                                                    "robot's drive type).")

@@ -49,7 +49,7 @@ class Avrd(Daemon):
     def services(self) -> dict[str, Ops]:
         return {"avrd": {
             "ping": op(self.ping, ANYONE),
-            "read": op(self.read, ADMIN, rn=req(int, lo=-1, hi=9999),
+            "read": op(self.read, ADMIN, rn=req(int, lo=-1, hi=32767),
                        drnum=req(int, lo=0, hi=100_000), path=opt(str, "")),
         }}
 

@@ -46,7 +46,7 @@ class Tldcd(Daemon):
         self._locks_lock = threading.Lock()
 
     def services(self) -> dict[str, Ops]:
-        rn = req(int, lo=0, hi=9999)
+        rn = req(int, lo=0, hi=32767)  # as EMM numbers robots
         element = req(int, lo=0, hi=ELEMENT_MAX)
         ops = {
             "ping": op(self.ping, ANYONE),

@@ -80,7 +80,7 @@ class Tldd(Daemon):
         self.robots = RobotBook(cfg)
 
     def services(self) -> dict[str, Ops]:
-        rn = req(int, lo=0, hi=9999)
+        rn = req(int, lo=0, hi=32767)  # as EMM numbers robots
         drive = req(int, lo=0, hi=100_000)
         return {"tldd": {
             "ping": op(self.ping, ANYONE),
