@@ -261,6 +261,9 @@ def test_vmupdate_takes_the_mail_slot_and_adds_media(tape: Host) -> None:
     row = tape.run("vmquery", "-m", "0003L6").stdout
     assert "robot type:" in row and "NONE" in row.split("robot type:")[1].splitlines()[0]
     assert "up to date" in tape.run("vmupdate", "-rt", "tld", "-rn", "0").stdout
+    # robot numbers run to 32767, as tpconfig and EMM number them: not a usage error
+    r = tape.run("vmupdate", "-rt", "tld", "-rn", "20000", check=False)
+    assert r.returncode == 227 and "robot 20000 is not configured" in r.stderr, r.stderr
 
 
 def test_tpreq_and_tpunmount(tape: Host, tmp_path: Path) -> None:
