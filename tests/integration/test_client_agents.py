@@ -301,6 +301,16 @@ def launch(cfg: HostConfig, program: str) -> Connection:
     return conn
 
 
+def frames_until_ack(ctl: Connection) -> list[Message]:
+    """The agent's frames up to the first step it waits on, acknowledged, as bpbrm does
+    (bpbkar's step 12: its image data comes only after)."""
+    out = [ctl.recv(timeout=60)]
+    while not out[-1].get("ack"):
+        out.append(ctl.recv(timeout=60))
+    ctl.send({"op": "ack"})
+    return out
+
+
 def frames_until_done(ctl: Connection) -> list[Message]:
     """The agent's frames up to "done", acknowledging steps it waits on, as bpbrm does."""
     out = []
@@ -423,6 +433,7 @@ def test_bpbkar_stops_when_its_controller_goes_away(daemons: Callable[..., Host]
         ctl.send({"op": "send", "host": cfg.client_name, "service": "bptm.10"})
         accepted = reg.accept(timeout=30)
         assert accepted is not None
+        frames_until_ack(ctl)
         with accepted.conn:
             assert len(accepted.conn.sock.recv(1 << 20)) > 0
             ctl.close()  # bpbrm is gone

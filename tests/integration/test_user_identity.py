@@ -16,7 +16,7 @@ from nbcli.net.certpaths import CertPaths
 from nbcli.net.service import Registration
 from nbcli.wire import frames
 from tests.conftest import Host
-from tests.integration.test_client_agents import frames_until_done, launch
+from tests.integration.test_client_agents import frames_until_ack, frames_until_done, launch
 
 NOBODY = 65534
 
@@ -44,11 +44,12 @@ def test_bpbkar_reads_as_the_requesting_user(daemons: Callable[..., Host],
         ctl.send({"op": "send", "host": cfg.client_name, "service": "bptm.77"})
         accepted = reg.accept(timeout=30)
         assert accepted is not None
+        early = frames_until_ack(ctl)
         data = b""
         with accepted.conn:
             while chunk := accepted.conn.sock.recv(1 << 16):
                 data += chunk
-        got = frames_until_done(ctl)
+        got = early + frames_until_done(ctl)
     done = got[-1]
     names = [e[0] for f in got if f.get("op") == "files" for e in f["entries"]]
     assert str(shared_dir / "public.txt") in names

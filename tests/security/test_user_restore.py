@@ -20,7 +20,12 @@ from nbcli import multihost
 from nbcli.net.service import Registration
 from tests.conftest import Host, start_enrolled
 from tests.flowkit import add_policy, add_stu
-from tests.integration.test_client_agents import controlled_restore, frames_until_done, launch
+from tests.integration.test_client_agents import (
+    controlled_restore,
+    frames_until_ack,
+    frames_until_done,
+    launch,
+)
 
 NOBODY = 65534
 REPO = Path(__file__).resolve().parents[2]
@@ -87,6 +92,7 @@ def test_agents_say_the_jobs_secret_to_bptm(daemons: Callable[..., Host],
                   "secret": "s3cret-41"})
         accepted = reg.accept(timeout=30)
         assert accepted is not None
+        frames_until_ack(ctl)
         with accepted.conn:
             assert accepted.hello.get("secret") == "s3cret-41"
             while accepted.conn.sock.recv(1 << 16):

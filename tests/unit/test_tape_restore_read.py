@@ -69,8 +69,8 @@ def mounts(ctx: Any, nbjm: Nbjm, im: dict[str, Any],
            daemons: Daemons) -> bptm_restore_tape.TapeMounts:
     ids = list(dict.fromkeys(f["media_id"] for f in im["fragments"]))
     return bptm_restore_tape.TapeMounts(ctx, nbjm,  # type: ignore[arg-type]
-                                        {"images": [im], "mounts": [{"media_id": m}
-                                                                    for m in ids]})
+                                        {"images": [im], "master": "m1",
+                                         "mounts": [{"media_id": m} for m in ids]})
 
 
 def ctx() -> Any:
@@ -120,6 +120,9 @@ def test_a_spanned_image_is_read_mounting_its_media_in_order(
     assert tm.bytes_read == len(payload)
     # what was read from the cartridges: the blocks, and only labels, headers, CRC records
     assert len(payload) < tm.cartridge_bytes < len(payload) + 16 * 1024
+    # nbemm heard of each medium the restore read, in order (bpmedialist's restores)
+    assert [m["media_id"] for m in daemons.asked("nbemm", "media_read")] == \
+        ["A00000", "A00001"]
 
 
 def test_one_block_from_the_middle_of_a_tape_reads_that_block(

@@ -45,8 +45,9 @@ def stu(lib: Library, barcode: str) -> dict[str, Any]:
 
 class Daemons:
     """ltid as the daemon is - its op table, its Mounter over a robot and avrd that work the
-    library as tldd and avrd do - and nbemm's span, media_written and media_error entries
-    answering as the test says; both served over sockets for bptm_tape's client calls."""
+    library as tldd and avrd do - and nbemm's span, media_written, media_read and media_error
+    entries answering as the test says; both served over sockets for bptm_tape's client
+    calls."""
 
     def __init__(self, lib: Library, monkeypatch: pytest.MonkeyPatch,
                  action: str = "none") -> None:
@@ -63,6 +64,7 @@ class Daemons:
             "ltid": self.ltid.services()["ltid"],
             "nbemm": servekit.handled(emm, span=lambda m, c: self.span(m, c),
                                       media_written=lambda m, c: {},
+                                      media_read=lambda m, c: {},
                                       media_error=lambda m, c: {"action": self.action})})
 
     def span(self, msg: Message, conn: Any) -> Message:
