@@ -534,14 +534,20 @@ def test_tape_storage_unit_rules(db: EmmDB) -> None:
     assert status_of(db.add_stu, tape(label="T2", rn=0)) == 226  # robot 0 hcart is TAPE's
 
 
-def test_old_database_gains_the_new_columns(tmp_path: Path) -> None:
-    path = tmp_path / "emm.db"
+def as_older_code_left_it(path: Path, *statements: str) -> None:
+    """Run SQL on the database file with no EmmDB open: what an older nbcli left there."""
     old = sqlite3.connect(path)
-    old.executescript(emmdb.SCHEMA)
-    old.execute("INSERT INTO stus VALUES ('d', 1, 'm', '/d', 1, 20, 0)")
-    old.execute("INSERT INTO allocations VALUES (4, 'd', 'backup', 'm', 1)")
+    for statement in statements:
+        old.executescript(statement)
     old.commit()
     old.close()
+
+
+def test_old_database_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "emm.db"
+    as_older_code_left_it(path, emmdb.SCHEMA,
+                          "INSERT INTO stus VALUES ('d', 1, 'm', '/d', 1, 20, 0)",
+                          "INSERT INTO allocations VALUES (4, 'd', 'backup', 'm', 1)")
     d = EmmDB(path)
     try:
         assert d.allocations() == [{"jobid": 4, "stu": "d", "kind": "backup", "host": "m",
@@ -559,12 +565,9 @@ def test_old_media_table_gains_restores_and_previous_pool(tmp_path: Path) -> Non
     d = EmmDB(path)
     d.media.media_add("A00001", "hcart", NOW)
     d.close()
-    old = sqlite3.connect(path)
-    old.execute("DROP TRIGGER media_prev_pool")
-    old.execute("ALTER TABLE media DROP COLUMN restores")
-    old.execute("ALTER TABLE media DROP COLUMN prev_pool")
-    old.commit()
-    old.close()
+    as_older_code_left_it(path, "DROP TRIGGER media_prev_pool",
+                          "ALTER TABLE media DROP COLUMN restores",
+                          "ALTER TABLE media DROP COLUMN prev_pool")
     d = EmmDB(path)
     try:
         assert (rec(d, "A00001")["restores"], rec(d, "A00001")["prev_pool_name"]) == (0, None)
