@@ -17,7 +17,8 @@ own (from its step 7 to its step 15, in its log), twice: on a host at rest (each
 starts once the spares the last one left have imported: TapeSite.at_rest), as a user's
 restore finds it, and back to back, where the spares are still starting. Also the peak RSS
 bptm and bptm child log at their exit, on the whole image's restores and the 1 KiB file's
-(the issue's "<= 64 MiB, flat in the image size"). Writes bench/results/tape-restore-<time>.md.
+(the issue's "<= 64 MiB, flat in the image size"), and on whole restores of an image a quarter
+the size, backed up after the timed runs. Writes bench/results/tape-restore-<time>.md.
 """
 
 from __future__ import annotations
@@ -195,6 +196,26 @@ def tape_restore_rows(work: Path, image_mib: int = 400, images: int = 20,
                         g[f"{kind}_s"].append(secs)
                         g[f"bptm_{kind}_s"].append(site.bptm_seconds(job))
                         rss[kind].append(site.peak_rss(job))
+        # Flat in the image size: an image a quarter the size, backed up after the timed
+        # runs (so the tape the rows above measured held exactly `images` images), restored
+        # whole as often
+        quarter = work / "quarter"
+        quarter.mkdir()
+        with open(quarter / "big.bin", "wb") as f:
+            for _ in range(max(1, image_mib // 4)):
+                f.write(os.urandom(1 << 20))
+        for argv in (("bppolicynew", "quarter"),
+                     ("bpplinfo", "quarter", "-modify", "-residence", "tape1"),
+                     ("bpplinclude", "quarter", "-add", str(quarter)),
+                     ("bpplsched", "quarter", "-add", "full", "-st", "FULL"),
+                     ("bpplclients", "quarter", "-add", "aio", "Linux", "Debian"),
+                     ("bpbackup", "-i", "-p", "quarter", "-s", "full", "-w")):
+            site.run(*argv)
+        rss["quarter"] = []
+        for run in range(runs):
+            job, _ = site.restore(quarter, work / f"quarter_{run}")
+            (work / f"quarter_{run}" / "big.bin").unlink()
+            rss["quarter"].append(site.peak_rss(job))
     finally:
         site.down()
     cartridge = max(r[1] for r in reads)
@@ -206,14 +227,16 @@ def tape_restore_rows(work: Path, image_mib: int = 400, images: int = 20,
          "target": "< 2 MiB", "met": cartridge < 2 << 20}]
     peak = {kind: {p: max(r.get(p, 0) for r in rss[kind]) / 1024
                    for p in ("bptm", "bptm child")} for kind in rss}
+    mib = {k: f"{peak[k]['bptm']:.1f} / {peak[k]['bptm child']:.1f} MiB" for k in peak}
+    flat = all(abs(peak["whole"][p] - peak["quarter"][p]) <= 2 for p in peak["whole"])
     rows.append(
-        {"row": f"  peak RSS of bptm / bptm child on the tape restore: the {image_mib} MiB "
-                f"image whole, and its 1 KiB file (flat: the same whatever is read)",
-         "measured": f"whole {peak['whole']['bptm']:.1f} / {peak['whole']['bptm child']:.1f} "
-                     f"MiB; 1 KiB {peak['one']['bptm']:.1f} / {peak['one']['bptm child']:.1f} "
-                     f"MiB",
-         "target": "<= 64 MiB each",
-         "met": max(v for k in peak.values() for v in k.values()) <= 64
+        {"row": f"  peak RSS of bptm / bptm child on tape restores: the {image_mib} MiB image "
+                f"whole, one {max(1, image_mib // 4)} MiB whole (flat in the image size), and "
+                f"the 1 KiB file",
+         "measured": f"{mib['whole']}; {mib['quarter']}; {mib['one']} (the 1 KiB file "
+                     f"touches one slot of the ring of shared buffers, a whole image all)",
+         "target": "<= 64 MiB each, flat",
+         "met": flat and max(v for k in peak.values() for v in k.values()) <= 64
          and min(v for k in peak.values() for v in k.values()) > 0})
     for how, said in (("rest", "on a host at rest (the spares ready)"),
                       ("b2b", "back to back (each restore right after the last)")):
