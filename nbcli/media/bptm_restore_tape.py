@@ -31,6 +31,7 @@ ring, the child and the block loop with bptm_restore; imports media and net only
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from nbcli.media import dataservice, storage
@@ -44,6 +45,8 @@ from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Registration
 from nbcli.status import INVALID_PARAMETER, NbuError
+
+REPORT_WAIT = 30.0  # seconds bptm waits at its end for nbemm to take report_reads
 
 
 class TapeMounts:
@@ -62,6 +65,7 @@ class TapeMounts:
         self.ltid_drive = ""  # the drive ltid mounted for us ("": none now)
         self.readers: dict[int, TapeReader] = {}
         self.mounted: list[str] = []  # media mounted so far, in order
+        self.read_media: list[str] = []  # those it read data from: report_reads tells nbemm
         self.done_bytes = 0      # image bytes read on media already unmounted
         self.done_cartridge = 0  # cartridge bytes read on them
 
@@ -111,27 +115,34 @@ class TapeMounts:
         return drive_name(self.stu)
 
     def unmount(self) -> None:
-        """Close the drive here and tell ltid; count what was read on the medium, and tell
-        nbemm that a restore read it (bpmedialist's last read and restores)."""
+        """Close the drive here and tell ltid; count what was read on the medium (and note
+        it for report_reads)."""
         read = sum(r.bytes_read for r in self.readers.values())
         self.done_bytes += read
         self.readers = {}
         if self.unit is not None:
-            media_id = self.unit.media_id
+            if read:
+                self.read_media.append(self.unit.media_id)
             self.done_cartridge += self.unit.bytes_read()
             self.unit.unmount()
             self.unit = None
-            if read:
-                try:
-                    client.call(self.ctx.cfg, self.master, "nbemm", "media_read",
-                                jobid=self.ctx.jobid, media_id=media_id)
-                except NbuError as e:
-                    self.ctx.info(f"nbemm did not record the read of media {media_id}: {e}",
-                                  "Warning")
         if not self.ltid_drive:
             return
         drive, self.ltid_drive = self.ltid_drive, ""
         ltid_unmount(self.ctx, drive)
+
+    def report_reads(self) -> None:
+        """Tell nbemm each medium the restore read (bpmedialist's last read and restores).
+        A statistic, never the restore's failure; it may run in a thread beside the end of
+        the restore, so it only logs (the control channel is the main thread's)."""
+        for media_id in self.read_media:
+            try:
+                client.call(self.ctx.cfg, self.master, "nbemm", "media_read",
+                            jobid=self.ctx.jobid, media_id=media_id)
+            except NbuError as e:
+                self.ctx.log.warning("nbemm did not record the read of media %s: %s",
+                                     media_id, e)
+        self.read_media = []
 
     # --- Source (bptm_restore.fill) ------------------------------------------------------------
 
@@ -203,10 +214,15 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             ctx.step(15, f"restore data sent ({read} bytes read from tape; {cartridge} bytes "
                          f"of cartridge read; media mounted in order: {mounted}); bptm child "
                          f"exited; media unmounted; notifying nbjm")
+            # beside the release and the word to bpbrm, not before them: a restore of one
+            # file should not wait for a statistic (the child is reaped: no fork after this)
+            reporter = threading.Thread(target=tapes.report_reads, daemon=True)
+            reporter.start()
             nbjm.request("restore_done", jobid=ctx.jobid, status=status)
             ctx.ctl.send({"op": "done", "status": status, "bytes_read": read,
                           "kbytes": read // 1024, "cartridge_bytes": cartridge,
                           "media": tapes.mounted})
+            reporter.join(REPORT_WAIT)
             return status
         except BaseException as e:
             if child:
@@ -220,6 +236,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                 tapes.unmount()
             except NbuError as e:
                 ctx.log.warning("unmount after a failure: %s", e)
+            tapes.report_reads()
             raise
         finally:
             reg.close()

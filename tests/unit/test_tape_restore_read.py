@@ -120,7 +120,10 @@ def test_a_spanned_image_is_read_mounting_its_media_in_order(
     assert tm.bytes_read == len(payload)
     # what was read from the cartridges: the blocks, and only labels, headers, CRC records
     assert len(payload) < tm.cartridge_bytes < len(payload) + 16 * 1024
-    # nbemm heard of each medium the restore read, in order (bpmedialist's restores)
+    # nbemm hears of each medium the restore read, in order (bpmedialist's restores), when
+    # bptm reports them at its end, beside the release
+    assert tm.read_media == ["A00000", "A00001"] and not daemons.asked("nbemm", "media_read")
+    tm.report_reads()
     assert [m["media_id"] for m in daemons.asked("nbemm", "media_read")] == \
         ["A00000", "A00001"]
 
