@@ -20,7 +20,10 @@ Documentation/scsi/st.rst and SSC:
   nothing is written. Tape marks are always written while they fit. Any move resets it;
 - MTREW, MTBSF and MTSEEK, and close, write one tape mark first when the last op was a write;
 - records stream at the library's speed when it sets one (Geometry.speed), as a real drive
-  reads and writes at its native rate, whatever the disk could do.
+  reads and writes at its native rate, whatever the disk could do;
+- MTSEEK, MTFSF and MTEOM go to the tape mark or the end of data at once by the cartridge's
+  tape directory (tapedir.py), as an LTO drive locates by its cartridge memory, and step
+  over the records from there; without a directory the drive makes one by a scan.
 
 A write is all or nothing here (a real drive may write part of a fixed-mode request). Records
 are staged and written to the image with O_DIRECT where the file system allows (direct.py);
@@ -39,7 +42,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from nbcli.vtl import direct, image, simh, spacing
+from nbcli.vtl import direct, image, simh, spacing, tapedir
 from nbcli.vtl.api import DriveStatus
 from nbcli.vtl.library import Library
 from nbcli.vtl.state import Cartridge, DriveState
@@ -75,6 +78,10 @@ class VirtualDrive:
         self._app: direct.Appender | None = None  # O_DIRECT writes of a writable open
         self._speed = 0            # bytes a second (Geometry.speed; 0: unpaced)
         self._due = 0.0            # monotonic time by which the bytes moved so far are done
+        self._dir: tapedir.TapeDir | None = None  # the image's marks and end (tapedir.py)
+        self._dir_path = ""
+        self._dir_state = ""  # "" as loaded | "changed": saved at close | "changing": forgotten
+        self._dir_unscannable = False  # a scan met what stepping must report: step only
 
     # --- open and close ------------------------------------------------------------------
 
@@ -138,6 +145,9 @@ class VirtualDrive:
         self._size = os.fstat(self._fd).st_size
         self._pos.offset = min(self._pos.offset, self._size)
         self._last, self._after_mark, self._ew = "", False, "none"
+        self._dir_path = f"{path}.dir"
+        self._dir, self._dir_state = tapedir.load(self._dir_path, fd), ""
+        self._dir_unscannable = False
 
     def close(self) -> None:
         """Write a tape mark if the last op was a write, keep the position, let go."""
@@ -165,10 +175,27 @@ class VirtualDrive:
                 if app is not None:
                     with self._on_disk():
                         app.close(self._fd)
+                self._keep_directory()
             finally:
                 os.close(self._fd)
                 os.close(self._lock)
                 self._fd = self._lock = -1
+
+    def _keep_directory(self) -> None:
+        """The tape directory of the image as it is closed, for the next opener; forgotten
+        when this drive could not keep it (then the next one scans)."""
+        if not self._dir_state:
+            return
+        try:
+            if self._dir is not None and self._dir_state == "changed":
+                tapedir.save(self._dir_path, self._fd, self._dir)
+            else:
+                tapedir.forget(self._dir_path)
+        except OSError:
+            try:
+                tapedir.forget(self._dir_path)
+            except OSError:
+                pass  # a stale one is not trusted anyway: its image key differs
 
     def close_inherited(self) -> None:
         # Nothing staged is written: the parent owns what it staged (direct.py).
@@ -292,11 +319,16 @@ class VirtualDrive:
         if any(first <= b < first + len(chunks) for b in cart.write_errors):
             self._last = "move"  # what follows is uncertain on a real drive; no mark at close
             raise _err(errno.EIO, f"write error on {self._barcode} (injected)")
-        self._put(parts)
+        start = self._pos.offset
+        written = self._put(parts)
+        # One store for the whole position: bptm's SIGTERM handler raises anywhere, and an
+        # undo that found the offset moved but not the block count would write its empty
+        # header in the wrong place (and the tape directory would learn wrong numbers).
+        self._pos.offset, self._size, self._pos.logical, self._pos.block = (
+            start + written, start + written, first + len(chunks),
+            self._pos.block + len(chunks) if self._pos.block >= 0 else -1)
+        self._directory_cut(start, first)
         self._pace(n)
-        self._pos.logical += len(chunks)
-        if self._pos.block >= 0:
-            self._pos.block += len(chunks)
         self._last, self._after_mark = "write", False
         if end > cart.capacity - self.library.state().geometry.early_warning:
             self._ew = "refuse"
@@ -312,14 +344,69 @@ class VirtualDrive:
     def _write_marks(self, count: int) -> None:
         if self._pos.offset + simh.WORD * count > self._cartridge().capacity:
             raise _err(errno.ENOSPC, f"end of medium on {self._barcode}")
-        self._put([simh.pack_word(simh.TAPE_MARK) * count])
-        self._pos.logical += count
-        if count:
-            self._pos.file = self._pos.file + count if self._pos.file >= 0 else -1
-            self._pos.block, self._after_mark = 0, True
+        start, first, p = self._pos.offset, self._pos.logical, self._pos
+        written = self._put([simh.pack_word(simh.TAPE_MARK) * count])
+        # one store for the whole position, as in write
+        p.offset, self._size, p.logical, p.file, p.block, self._after_mark = (
+            start + written, start + written, first + count,
+            (p.file + count if p.file >= 0 else -1) if count else p.file,
+            0 if count else p.block, True if count else self._after_mark)
+        self._directory_cut(start, first, marks=count)
         self._flush()
         with self._on_disk():
             os.fsync(self._fd)  # a tape mark is st's synchronization point
+
+    def _directory_cut(self, start: int, first: int, marks: int = 0) -> None:
+        """What was written at byte `start` (logical `first`) is now the end of the tape:
+        the directory keeps the marks before it, then `marks` tape marks from there. With
+        none kept, the marks before `start` are found first (a scan up to there: once, as
+        the directory is then kept; none at all for a new tape or a label at BOT). While it
+        changes it is "changing": a SIGTERM's exception in the middle leaves it unsaved."""
+        self._dir_state = "changing"
+        if self._dir is None:
+            if self._dir_unscannable:
+                self._dir_state = "changed"
+                return
+            self._dir = self._scan(limit=start)
+            if self._dir is None:
+                self._dir_unscannable = True  # not once a write: it stays so
+                self._dir_state = "changed"
+                return
+        self._dir.cut(start, first)
+        for k in range(1, marks + 1):
+            self._dir.mark_written(first + k, start + k * simh.WORD)
+        self._dir.eod = (self._pos.logical, self._pos.offset)
+        self._dir_state = "changed"
+
+    def _directory(self) -> tapedir.TapeDir | None:
+        """The directory, made by one scan of the image when none was kept for it (or the
+        kept one failed a check); None when the image cannot be scanned (stepping meets what
+        is wrong, where it is)."""
+        if self._dir is None and not self._dir_unscannable:
+            self._dir = self._scan()
+            self._dir_unscannable = self._dir is None
+            self._dir_state = "changed"
+        return self._dir
+
+    def _scan(self, limit: int | None = None) -> tapedir.TapeDir | None:
+        """The marks of the image from BOT to its end of data (or to byte `limit`)."""
+        pos, found = DriveState(), tapedir.TapeDir()
+        try:
+            while limit is None or pos.offset < limit:
+                kind = spacing.forward(self._fd, pos)
+                if kind == spacing.EOD:
+                    break
+                if kind == spacing.MARK:
+                    found.marks.append((pos.logical, pos.offset))
+        except OSError:
+            return None
+        found.eod = (pos.logical, pos.offset)
+        return found
+
+    def _distrust(self) -> None:
+        """A kept directory failed a check, or the image changed in ways not followed (a
+        full file system's cut): scan again when one is needed, and keep the new one."""
+        self._dir, self._dir_state = None, "changed"
 
     def _pace(self, n: int) -> None:
         """Take as long as moving `n` bytes takes at the library's speed, counted from the
@@ -347,6 +434,7 @@ class VirtualDrive:
         else:
             return
         # (outside the except: its traceback would keep the staged buffers exported)
+        self._distrust()
         if self._app is not None:
             self._app.forget()
         try:
@@ -360,18 +448,18 @@ class VirtualDrive:
         raise _err(errno.EIO, f"the file system holding the cartridge {self._barcode} is "
                               f"full ({why})")
 
-    def _put(self, parts: list[bytes | memoryview]) -> None:
-        """Write at the position, cutting off whatever followed (tape semantics)."""
+    def _put(self, parts: list[bytes | memoryview]) -> int:
+        """Write at the position, cutting off whatever followed (tape semantics); the bytes
+        written. The caller moves the position (and the end of data) past them."""
         if self._pos.offset < self._size:
             self._flush()
             with self._on_disk():
                 os.ftruncate(self._fd, self._pos.offset)
+            self._size = self._pos.offset
         with self._on_disk():
             if self._app is not None:
-                self._pos.offset += self._app.append(self._fd, parts, self._pos.offset)
-            else:
-                self._pos.offset += image.write_at(self._fd, parts, self._pos.offset)
-        self._size = self._pos.offset
+                return self._app.append(self._fd, parts, self._pos.offset)
+            return image.write_at(self._fd, parts, self._pos.offset)
 
     def _flush(self) -> None:
         """Put staged records into the image file (before anything reads or moves)."""
@@ -384,6 +472,16 @@ class VirtualDrive:
     def forward_files(self, count: int = 1) -> None:
         _check_count(count)
         self._moving()
+        d = self._directory() if count else None
+        if d is not None:
+            i = d.next_mark_after(self._pos.offset) + count - 1
+            if i < len(d.marks) and d.checks(self._fd, i):
+                self._pos.logical, self._pos.offset = d.marks[i]
+                self._pos.file = i + 1 if self._pos.file >= 0 else -1
+                self._pos.block, self._after_mark = 0, True
+                return
+            if i < len(d.marks):
+                self._distrust()
         for _ in range(count):
             while (kind := self._step()) != _MARK:
                 if kind == _EOD:
@@ -422,6 +520,19 @@ class VirtualDrive:
 
     def end_of_data(self) -> None:
         self._moving()
+        d = self._directory()
+        if d is not None and d.eod[1] >= self._pos.offset:
+            if d.eod_checks(self._fd):
+                crossed = d.next_mark_after(self._pos.offset) < len(d.marks)
+                if crossed:
+                    self._pos.file = len(d.marks) if self._pos.file >= 0 else -1
+                    self._pos.block = d.eod[0] - d.marks[-1][0]
+                elif self._pos.block >= 0:
+                    self._pos.block += d.eod[0] - self._pos.logical
+                self._pos.logical, self._pos.offset = d.eod
+                self._after_mark = False
+                return
+            self._distrust()
         while self._step() != _EOD:
             pass
         self._after_mark = False  # st: ST_EOD, a read there fails
@@ -432,6 +543,14 @@ class VirtualDrive:
             raise _err(errno.EINVAL, "negative block")
         if block < self._pos.logical:
             self._pos.at_bot()
+        d = self._directory() if block > self._pos.logical else None
+        if d is not None:
+            i = d.last_mark_at_or_before(block)
+            if i >= 0 and d.marks[i][1] > self._pos.offset:
+                if d.checks(self._fd, i):
+                    self._pos.logical, self._pos.offset = d.marks[i]
+                else:
+                    self._distrust()
         while self._pos.logical < block:
             if self._step() == _EOD:
                 raise _err(errno.EIO, f"block {block} is past the end of data")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nbcli.vtl import simh
+from nbcli.vtl import simh, vdrive
 from nbcli.vtl.library import Library, VirtualChanger
 from nbcli.vtl.vdrive import VirtualDrive
 from tests.unit.tapekit import loaded_drive, make_library
@@ -364,3 +364,38 @@ def test_a_library_speed_paces_reads_and_writes(lib: Library) -> None:
     d.close()
     assert got == 256 << 10
     assert wrote >= 0.24 and read >= 0.24, (wrote, read)
+
+
+class _Signalled(Exception):
+    """What bptm's SIGTERM handler raises (Aborted), wherever the main thread is."""
+
+
+def test_an_exception_while_a_write_is_paced_leaves_a_whole_position(
+        lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A paced drive sleeps after each record; bptm's SIGTERM handler raises there. The
+    position must still count the record it is past (offset and logical block moved as one),
+    or bptm's undo - back to the image's backup header, an empty header written there - lands
+    one record late and leaves the dead image's header on the tape."""
+    with lib.update() as s:
+        s.geometry.speed = 1 << 30
+    d = loaded_drive(lib)
+    d.write(b"MH" * 40)
+    d.write_filemarks(1)
+    d.write(b"BH" * 40)
+    d.write_filemarks(1)
+
+    def interrupted(seconds: float) -> None:
+        raise _Signalled
+
+    monkeypatch.setattr(vdrive.time, "sleep", interrupted)
+    with pytest.raises(_Signalled):
+        d.write(bytes(64 << 10))
+    monkeypatch.undo()
+    assert d.tell() == 5  # MH, mark, BH, mark, the record it wrote
+    d.seek(2)  # the undo: back to the backup header ...
+    d.write(b"EH" * 40)  # ... and the empty header over it
+    d.write_filemarks(1)
+    d.rewind()
+    d.forward_files(1)
+    assert d.read(100) == b"EH" * 40  # tape file 1 is the empty header, nothing before it
+    d.close()
