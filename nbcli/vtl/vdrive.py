@@ -455,7 +455,9 @@ class VirtualDrive:
             self._flush()
             with self._on_disk():
                 os.ftruncate(self._fd, self._pos.offset)
-            self._size = self._pos.offset
+        # As far as these bytes may reach, before they go: interrupted (bptm's SIGTERM) with
+        # the position not moved past them, the next write there cuts them off first.
+        self._size = self._pos.offset + sum(len(p) for p in parts)
         with self._on_disk():
             if self._app is not None:
                 return self._app.append(self._fd, parts, self._pos.offset)

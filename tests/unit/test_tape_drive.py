@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nbcli.vtl import simh, vdrive
+from nbcli.vtl import image, simh, vdrive
 from nbcli.vtl.library import Library, VirtualChanger
 from nbcli.vtl.vdrive import VirtualDrive
 from tests.unit.tapekit import loaded_drive, make_library
@@ -399,3 +399,35 @@ def test_an_exception_while_a_write_is_paced_leaves_a_whole_position(
     d.forward_files(1)
     assert d.read(100) == b"EH" * 40  # tape file 1 is the empty header, nothing before it
     d.close()
+
+
+def test_an_exception_after_a_record_went_out_leaves_no_tail_behind_a_shorter_write(
+        lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a file system without O_DIRECT (records written straight, no staging to cut back
+    at close): interrupted once the record is in the file but before the position moved
+    past it, the next (shorter) write at that position cuts it off, so the end of data is
+    where the tape says, with no rest of the long record after it."""
+    d = loaded_drive(lib)
+    d._app = None  # as open_appender leaves it where O_DIRECT is refused
+    d.write(b"BH" * 40)
+    d.write_filemarks(1)
+    written = image.write_at
+
+    def then_signalled(fd: int, parts: list[bytes | memoryview], offset: int) -> int:
+        written(fd, parts, offset)
+        raise _Signalled
+
+    monkeypatch.setattr(image, "write_at", then_signalled)
+    with pytest.raises(_Signalled):
+        d.write(bytes(64 << 10))
+    monkeypatch.undo()
+    assert d.tell() == 2
+    d.write(b"EH" * 40)
+    d.close()  # a tape mark after it
+    assert lib.cartridge_path("A00000L6").stat().st_size == 2 * (4 + 80 + 4) + 2 * 4
+    e = VirtualDrive(lib, 0)
+    e.open(False)
+    e.rewind()
+    e.end_of_data()
+    assert e.tell() == 4  # BH, mark, EH, mark: nothing of the 64 KiB record
+    e.close()
