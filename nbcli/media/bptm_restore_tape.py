@@ -173,6 +173,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
     images = req["images"]
     reg = Registration(ctx.cfg.paths, service, ctx.host)
     child = 0
+    reporting: threading.Thread | None = None
     with client.connect(ctx.cfg, str(req["master"]), "nbjm") as nbjm:
         tapes = TapeMounts(ctx, nbjm, req)
         try:
@@ -216,13 +217,13 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                          f"exited; media unmounted; notifying nbjm")
             # beside the release and the word to bpbrm, not before them: a restore of one
             # file should not wait for a statistic (the child is reaped: no fork after this)
-            reporter = threading.Thread(target=tapes.report_reads, daemon=True)
-            reporter.start()
+            reporting = threading.Thread(target=tapes.report_reads, daemon=True)
+            reporting.start()
             nbjm.request("restore_done", jobid=ctx.jobid, status=status)
             ctx.ctl.send({"op": "done", "status": status, "bytes_read": read,
                           "kbytes": read // 1024, "cartridge_bytes": cartridge,
                           "media": tapes.mounted})
-            reporter.join(REPORT_WAIT)
+            reporting.join(REPORT_WAIT)
             return status
         except BaseException as e:
             if child:
@@ -236,7 +237,10 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                 tapes.unmount()
             except NbuError as e:
                 ctx.log.warning("unmount after a failure: %s", e)
-            tapes.report_reads()
+            if reporting is None:
+                tapes.report_reads()
+            else:  # it reports them already (restore_done or the word to bpbrm failed)
+                reporting.join(REPORT_WAIT)
             raise
         finally:
             reg.close()
