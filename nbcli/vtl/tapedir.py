@@ -33,8 +33,11 @@ class TapeDir:
 
     def cut(self, offset: int, logical: int) -> None:
         """A write at (logical, offset) cut the tape there: what followed is gone."""
-        i = bisect.bisect_right([o for _, o in self.marks], offset)
-        del self.marks[i:]
+        # each record of a backup comes here: at the end of the tape (the usual case) no mark
+        # follows, and the marks need no search
+        if self.marks and self.marks[-1][1] > offset:
+            i = bisect.bisect_right([o for _, o in self.marks], offset)
+            del self.marks[i:]
         self.eod = (logical, offset)
 
     def mark_written(self, logical: int, offset: int) -> None:
