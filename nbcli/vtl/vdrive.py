@@ -45,7 +45,7 @@ from dataclasses import replace
 from nbcli.vtl import direct, image, simh, spacing, tapedir
 from nbcli.vtl.api import DriveStatus
 from nbcli.vtl.library import Library
-from nbcli.vtl.state import Cartridge, DriveState
+from nbcli.vtl.state import Cartridge, DriveState, State
 
 _MARK, _EOD, _BOT = spacing.MARK, spacing.EOD, spacing.BOT
 
@@ -297,7 +297,7 @@ class VirtualDrive:
         return data
 
     def write(self, data: bytes | memoryview) -> int:
-        self._ready(writing=True)
+        s = self._ready(writing=True)
         n, bs = len(data), self._pos.block_size
         if n == 0:
             return 0
@@ -311,7 +311,7 @@ class VirtualDrive:
         if any(len(c) > simh.MAX_RECORD for c in chunks):
             raise _err(errno.EINVAL, f"a record holds at most {simh.MAX_RECORD} bytes")
         parts = simh.record_parts(chunks)
-        cart = self._cartridge()
+        cart = s.cartridges[self._barcode]
         end = self._pos.offset + sum(simh.record_size(len(c)) for c in chunks)
         if end > cart.capacity:
             raise _err(errno.ENOSPC, f"end of medium on {self._barcode}")
@@ -612,9 +612,10 @@ class VirtualDrive:
     def _word(self, offset: int) -> int | None:
         return image.read_word(self._fd, offset)
 
-    def _ready(self, writing: bool = False) -> None:
+    def _ready(self, writing: bool = False) -> State:
         """EIO when the drive is down or the cartridge is gone; EACCES/EBADF for writes.
-        Anything but a write first puts staged records into the image."""
+        Anything but a write first puts staged records into the image. The library's state,
+        read once: this runs for every record (a write of 1 MiB takes well under 1 ms)."""
         if self._fd < 0:
             raise _err(errno.EBADF, f"drive {self.index} is not open")
         if not writing:
@@ -622,13 +623,15 @@ class VirtualDrive:
         s = self.library.state()
         if s.drives[self.index].down:
             raise _err(errno.EIO, f"drive {self.index} is down")
-        if s.at("drive", self.index) != self._barcode:
+        cart = s.cartridges.get(self._barcode)
+        if cart is None or (cart.location, cart.element) != ("drive", self.index):
             raise _err(errno.EIO, f"{self._barcode} is no longer in drive {self.index}")
         if writing:
             if not self._writable:
                 raise _err(errno.EBADF, f"drive {self.index} is open read-only")
-            if s.cartridges[self._barcode].write_protected:
+            if cart.write_protected:
                 raise _err(errno.EACCES, f"{self._barcode} is write protected")
+        return s
 
     def _cartridge(self) -> Cartridge:
         return self.library.state().cartridges[self._barcode]
