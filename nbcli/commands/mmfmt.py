@@ -233,11 +233,15 @@ class InventoryPlan:
         return bool(self.moves or self.adds or self.changes or self.removals)
 
 
-def vmupdate_plan(inventory: Record, media: Sequence[Record], rn: int) -> InventoryPlan:
+def vmupdate_plan(inventory: Record, media: Sequence[Record], rn: int,
+                  empty_map: bool = False) -> InventoryPlan:
     """What an inventory of robot `rn` changes.
 
-    moves are (barcode, slot) for cartridges in the mail slots, into the free slots in order
-    (empty and nobody's home: a cartridge in a drive goes back to its slot); adds are
+    moves, with `empty_map` only (vmupdate -empty_map), are (barcode, slot) for cartridges in
+    the mail slots, into the free slots in order (empty and nobody's home: a cartridge in a
+    drive goes back to its slot); without it a cartridge in a mail slot is not in the robot,
+    as NetBackup's inventory leaves the media access port alone (an operator's tapes sent
+    out by vmchange -multi_eject wait there to be taken away). adds are
     (media_id, barcode, slot) for barcodes EMM does not know; changes are (media_id, old slot
     or -1, new slot) for known media whose robot or slot EMM has wrong; removals are
     (media_id, old slot) for media EMM places in this robot whose cartridge is nowhere in it
@@ -250,7 +254,7 @@ def vmupdate_plan(inventory: Record, media: Sequence[Record], rn: int) -> Invent
     free = [int(s["number"]) for s in inventory.get("slots", [])
             if not s["full"] and int(s["number"]) not in homes]
     plan = InventoryPlan()
-    for m in inventory.get("mailslots", []):
+    for m in inventory.get("mailslots", []) if empty_map else ():
         if m["full"]:
             if not free:
                 raise ValueError("no free slot for the cartridges in the mail slots")

@@ -21,14 +21,14 @@ SYNOPSIS = """nbvtl create [--drives N] [--slots N] [--mailslots N] [--capacity 
           [--speed SIZE]
 nbvtl status [-l]
 nbvtl load SLOT DRIVE | unload DRIVE [SLOT] | transfer FROM TO
-nbvtl import BARCODE [--slot N] | export BARCODE | remove BARCODE
+nbvtl import BARCODE [--slot N] | insert BARCODE | export BARCODE | remove BARCODE
 nbvtl protect BARCODE on|off
 nbvtl mt DRIVE status | tell | rewind | eom | fsf N | bsf N | fsr N | bsr N | seek N
           | weof N
 nbvtl fault write_error BARCODE BLOCK | read_error BARCODE BLOCK | load_fail BARCODE
           | drive_down DRIVE | drive_up DRIVE | clear [BARCODE ...]"""
 
-MOVES = ("load", "unload", "transfer", "import", "export", "remove")
+MOVES = ("load", "unload", "transfer", "import", "insert", "export", "remove")
 
 
 @command("nbvtl", SYNOPSIS)

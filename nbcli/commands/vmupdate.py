@@ -1,13 +1,14 @@
 """vmupdate: inventory a robot and update the volume configuration to match.
 
 Reads the robot's inventory from tldcd (on the robot control host), EMM's media through vmd
-on the master, and plans (mmfmt.vmupdate_plan): cartridges in the mail slots move into free
-slots (tldcd transfer), barcodes EMM does not know become media (media id: the barcode's last
-six characters, NetBackup's default barcode rule) in the pool -p names, else the scratch
-pool, else NetBackup (vmd media_add); known media whose slot changed get it updated
-(media_change), and media whose cartridge is no longer in the robot become standalone
-(media_change to no robot), as NetBackup's inventory does. `-recommend` prints the plan and
-changes nothing.
+on the master, and plans (mmfmt.vmupdate_plan): with -empty_map, cartridges in the mail
+slots move into free slots first (tldcd transfer; without it the mail slots are left alone,
+as NetBackup leaves the media access port), barcodes EMM does not know become media (media
+id: the barcode's last six characters, NetBackup's default barcode rule) in the pool -p
+names, else the scratch pool, else NetBackup (vmd media_add); known media whose slot
+changed get it updated (media_change), and media whose cartridge is no longer in the robot
+become standalone (media_change to no robot), as NetBackup's inventory does. `-recommend`
+prints the plan and changes nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from nbcli.render import echo_lines
 from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
 
 SYNOPSIS = """vmupdate -rt robot_type -rn robot_number [-rh robot_host] [-mt media_type]
-  [-p pool_name] [-use_barcode_rules] [-recommend] [-interactive]"""
+  [-p pool_name] [-use_barcode_rules] [-empty_map] [-recommend] [-interactive]"""
 DEFAULT_POOL = "NetBackup"
 DEFAULT_TYPE = "hcart"
 
@@ -62,19 +63,24 @@ def _media_type(cfg: HostConfig, rn: int, asked: str | None) -> str:
                                                  "scratch pool, else NetBackup).")
 @click.option("-use_barcode_rules", "barcode_rules", is_flag=True,
               help="Media ids from barcodes (the default rule: the last six characters).")
+@click.option("-empty_map", "empty_map", is_flag=True,
+              help="First move the cartridges in the mail slots (the media access port) "
+                   "into free slots.")
 @click.option("-recommend", "recommend", is_flag=True, help="Print the changes; make none.")
 @click.option("-interactive", "interactive", is_flag=True,
               help="Accepted for compatibility: changes are made without asking.")
 @root_option
 def cli(rt: str, rn: int, rh: str | None, mtype: str | None, pool: str | None,
-        barcode_rules: bool, recommend: bool, interactive: bool, root: str | None) -> int:
-    """Inventory robot RN: mail slot cartridges into free slots, new barcodes into EMM,
-    media no longer in the robot to standalone.
+        barcode_rules: bool, empty_map: bool, recommend: bool, interactive: bool,
+        root: str | None) -> int:
+    """Inventory robot RN: new barcodes into EMM, media no longer in the robot to
+    standalone; with -empty_map, mail slot cartridges into free slots first.
 
     \b
     EXIT STATUS
       0    the volume configuration matches the robot
-      20   invalid argument (robot type other than tld; no free slot for the mail slots)
+      20   invalid argument (robot type other than tld; -empty_map with no free slot for
+           the mail slots' cartridges)
       227  no such robot or pool
       other statuses: from tldcd (a move failed) or nbemm (a media record refused)
     """
@@ -88,7 +94,7 @@ def cli(rt: str, rn: int, rh: str | None, mtype: str | None, pool: str | None,
     inv = client.call(cfg, host, "tldcd", "inventory", rn=rn)
     media = _vmd(cfg, "media_list").get("media", [])
     try:
-        plan = mmfmt.vmupdate_plan(inv, media, rn)
+        plan = mmfmt.vmupdate_plan(inv, media, rn, empty_map)
     except ValueError as e:
         raise NbuError(INVALID_PARAMETER, str(e)) from None
     target_pool = _pool(cfg, pool) if plan.adds else (pool or "")

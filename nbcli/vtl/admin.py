@@ -131,7 +131,7 @@ def _used(path: Path) -> int:
 
 def move(lib: Library, action: str, args: list[str], slot: int | None) -> str:
     """load SLOT DRIVE | unload DRIVE [SLOT] | transfer FROM TO | import BARCODE |
-    export BARCODE | remove BARCODE: what was done, as one line."""
+    insert BARCODE | export BARCODE | remove BARCODE: what was done, as one line."""
     robot = VirtualChanger(lib)
     with errors():
         if action == "load":
@@ -156,6 +156,8 @@ def move(lib: Library, action: str, args: list[str], slot: int | None) -> str:
             dst = slot or robot.first_free("slot")
             robot.transfer(mail, dst)
             return f"Imported {code} through mail slot {mail} into slot {dst}"
+        if action == "insert":  # the operator's hand: the robot takes it in later
+            return f"Inserted {code} into mail slot {robot.insert(code)}"
         if action == "export":
             where = robot.inventory().find(code)
             if where is None or where.kind != "slot":

@@ -228,15 +228,20 @@ def test_robtest_session(tape: Host) -> None:
 
 
 def test_vmupdate_takes_the_mail_slot_and_adds_media(tape: Host) -> None:
-    VirtualChanger(library(tape)).insert("NEW001L6")
+    assert tape.run("nbvtl", "insert", "NEW001L6").stdout.strip() == \
+        "Inserted NEW001L6 into mail slot 11"
     call(tape, "nbemm", "pool_add", name="Scratch", description="scratch")
     call(tape, "nbemm", "pool_scratch", name="Scratch", on=True)
     call(tape, "nbemm", "media_add", media_id="0000L6", type="hcart", barcode="A00000L6",
          pool="NetBackup", rt="tld", rn=0, slot=9)
+    # the mail slot is taken in with -empty_map only, as NetBackup's vmupdate does
     plan = tape.run("vmupdate", "-rt", "tld", "-rn", "0", "-recommend").stdout
+    assert "NEW001L6" not in plan and "Logically add new media 0001L6" in plan
+    plan = tape.run("vmupdate", "-rt", "tld", "-rn", "0", "-empty_map", "-recommend").stdout
     assert "Move cartridge NEW001L6 from the mail slot into slot 7." in plan
     assert where(tape, "NEW001L6")[0] == "mailslot"
-    out = tape.run("vmupdate", "-rt", "tld", "-rn", "0", "-use_barcode_rules").stdout
+    out = tape.run("vmupdate", "-rt", "tld", "-rn", "0", "-use_barcode_rules",
+                   "-empty_map").stdout
     assert "Logically add new media 0001L6 (barcode A00001L6) to robot slot 2." in out
     assert "Logically move media 0000L6 from slot 9 to robot slot 1." in out
     assert out.splitlines()[-1] == "Volume configuration successfully updated."
@@ -387,6 +392,10 @@ def test_vmchange_multi_eject_through_the_mail_slot(tape: Host) -> None:
     assert where(tape, "A00002L6") == ("mailslot", 11)
     row = tape.run("vmquery", "-m", "0002L6").stdout
     assert "NONE" in row.split("robot type:")[1].splitlines()[0]
+    # an inventory before the operator came leaves the tape to go out where it is
+    # (vmupdate -empty_map would take it in)
+    assert "up to date" in tape.run("vmupdate", "-rt", "tld", "-rn", "0").stdout
+    assert where(tape, "A00002L6") == ("mailslot", 11)
     usage = tape.run("vmchange", "-res", "-multi_eject", "-rn", "0", check=False)
     assert usage.returncode == 20
 

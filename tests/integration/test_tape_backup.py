@@ -235,8 +235,9 @@ def test_no_media_the_job_waits_with_the_reason_then_96(tape: Host, tmp_path: Pa
     lib = Library(str(h.root / "volmgr" / "vtl"))
     for action in ("export", "remove"):  # a full library: an unused tape leaves it first
         h.run("nbvtl", action, BARCODES[9])
-    VirtualChanger(lib).insert("NEW001L6")
-    out = h.run("vmupdate", "-rt", "tld", "-rn", "0", "-p", "empty").stdout
+    h.run("nbvtl", "insert", "NEW001L6")  # the operator's hand: the mail slot
+    assert VirtualChanger(lib).inventory().find("NEW001L6").kind == "mailslot"
+    out = h.run("vmupdate", "-rt", "tld", "-rn", "0", "-p", "empty", "-empty_map").stdout
     assert out.splitlines()[-1] == "Volume configuration successfully updated."
     m = media(h)
     assert m["W001L6"]["pool"] == "empty" and m["W001L6"]["barcode"] == "NEW001L6"

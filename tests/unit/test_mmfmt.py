@@ -130,7 +130,7 @@ def test_vmupdate_plan() -> None:
              {"media_id": "0004L6", "barcode": "C00004L6", "rn": 0, "slot": 9}]
     # slot 2 is the home of the cartridge in drive 0: not free; slot 4 is full
     with pytest.raises(ValueError):
-        mmfmt.vmupdate_plan(inv, media, 0)  # two mail slot cartridges, one free slot
+        mmfmt.vmupdate_plan(inv, media, 0, empty_map=True)  # two cartridges, one free slot
     inv["mailslots"] = [el(5, "NEW001L6"), el(6)]
     # gone from the robot: 0007L6 (idle) and 0008L6 (its job's cartridge on its way: kept);
     # 0009L6 is another robot's, 0010L6 in a drive with no home slot: both still there
@@ -139,7 +139,10 @@ def test_vmupdate_plan() -> None:
               {"media_id": "0008L6", "barcode": "C00008L6", "rn": 0, "slot": 8, "jobid": 4},
               {"media_id": "0009L6", "barcode": "C00009L6", "rn": 1, "slot": 1},
               {"media_id": "0010L6", "barcode": "C00010L6", "rn": 0, "slot": 10}]
-    plan = mmfmt.vmupdate_plan(inv, media, 0)
+    # without -empty_map the mail slot is left alone: its cartridge is not in the robot
+    left = mmfmt.vmupdate_plan(inv, media, 0)
+    assert left.moves == [] and ("W001L6", "NEW001L6", 3) not in left.adds
+    plan = mmfmt.vmupdate_plan(inv, media, 0, empty_map=True)
     assert plan.moves == [("NEW001L6", 3)]
     assert plan.adds == [("0002L6", "C00002L6", 2), ("W001L6", "NEW001L6", 3)]
     assert plan.changes == [("0004L6", 9, 4)]
