@@ -180,7 +180,12 @@ def deliver(cfg: HostConfig, e: Entry) -> bool:
 
 
 def send(cfg: HostConfig, *entries: Entry) -> None:
-    """Queue entries for the master's error log; returns at once."""
+    """Queue entries for the master's error log; returns at once. A client alone (no master
+    or media role) sends none: it is no server of the master, whose nbevtmgr refuses it (46)
+    and records the refusal, so every audited op of a client's bpcd put an "attack" in
+    bperror. What a client's daemons see stays in their own logs, as NetBackup's do."""
+    if not {"master", "media"} & set(cfg.roles):
+        return
     for e in entries:
         _sender.put(cfg, e)
 

@@ -28,6 +28,21 @@ def site(three_hosts: dict[str, Host], tmp_path_factory: pytest.TempPathFactory)
     return three_hosts, base, data
 
 
+def test_a_clients_daemons_put_no_refusal_in_the_masters_error_log(site) -> None:
+    """A client is no server of the master: its daemons' events are not sent there. They were,
+    and nbevtmgr refused each (46) and logged the refusal: two per backup, read by bperror
+    as attempts on the master."""
+    hosts, _, _ = site
+    master = hosts["master"]
+    for _ in range(2):  # the first backup's events are delivered long before the second ends
+        master.run("bpbackup", "-i", "-p", "good", "-s", "full", "-w")
+    logs = list((master.root / "netbackup" / "logs" / "nbevtmgr").glob("log.*"))
+    assert logs
+    refused = [line for log in logs for line in log.read_text().splitlines()
+               if "refused log from" in line]
+    assert refused == []
+
+
 def no_traceback(r: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in r.stderr and "Traceback" not in r.stdout
 
