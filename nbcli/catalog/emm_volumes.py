@@ -39,6 +39,7 @@ from nbcli.catalog.emm_media import (
     density_of,
     drive_by,
     install,
+    is_cleaning,
     media_record,
     medium,
     pool_number,
@@ -138,9 +139,12 @@ class Volumes:
 
     def media_change(self, media_id: str, pool: str | None = None, rn: int | None = None,
                      slot: int | None = None, max_mounts: int | None = None,
-                     description: str | None = None, rt: str | None = None) -> None:
+                     description: str | None = None, rt: str | None = None,
+                     cleanings: int | None = None) -> None:
         """Move a medium to another pool, robot or slot; change its limits or description.
-        An assigned medium keeps its pool (NetBackup refuses to move one)."""
+        An assigned medium keeps its pool (NetBackup refuses to move one). `cleanings` (a
+        cleaning tape's only) is how many cleanings it has left: its mounts count them down
+        to its maximum, which is set here, in the same transaction as its mounts are read."""
         with self.db.tx() as c:
             rec = medium(c, media_id)
             if pool is not None:
@@ -156,6 +160,12 @@ class Volumes:
                                                            new_slot)
             if max_mounts is not None:
                 rec["max_mounts"] = _check_count("maximum mounts", max_mounts)
+            if cleanings is not None:
+                if not is_cleaning(rec["type"]):
+                    raise NbuError(INVALID_PARAMETER, f"media id {rec['media_id']} is a "
+                                   f"{rec['type']} tape: cleanings are a cleaning tape's")
+                rec["max_mounts"] = int(rec["mounts"] or 0) + _check_count("cleanings",
+                                                                           cleanings)
             if description is not None:
                 rec["description"] = check_text("media description", description, 25)
             c.execute("UPDATE media SET pool_number = :pool_number, rt = :rt, rn = :rn, "

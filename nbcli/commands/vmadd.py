@@ -16,7 +16,8 @@ from nbcli.commands.stufmt import emm_request
 
 SYNOPSIS = """vmadd -m media_id -mt media_type [-h EMM_server] [-verbose] [-b barcode]
       [-rt robot_type] [-rn robot_number] [-rh robot_host] [-rc1 rob_slot]
-      [-rc2 rob_side] [-p pool_number] [-mm max_mounts] [-d "media_description"]"""
+      [-rc2 rob_side] [-p pool_number] [-mm max_mounts | -n cleanings]
+      [-d "media_description"]"""
 
 
 @command("vmadd", SYNOPSIS)
@@ -36,19 +37,21 @@ SYNOPSIS = """vmadd -m media_id -mt media_type [-h EMM_server] [-verbose] [-b ba
               help="Volume pool number (1 = NetBackup).")
 @click.option("-mm", "max_mounts", type=int, default=0, show_default=True,
               help="Maximum mounts (0 = unlimited).")
+@click.option("-n", "cleanings", type=click.IntRange(0), default=None,
+              help="Cleanings (a cleaning tape's; counted down by its mounts).")
 @click.option("-d", "description", default="", help="Description (at most 25 characters).")
 @root_option
 @click.pass_context
 def cli(ctx: click.Context, media_id: str, media_type: str, emm_server: str | None,
         verbose: bool, barcode: str, rt: str, rn: int | None, rh: str | None,
-        slot: int | None, side: str | None, pool: int, max_mounts: int, description: str,
-        root: str | None) -> int:
+        slot: int | None, side: str | None, pool: int, max_mounts: int,
+        cleanings: int | None, description: str, root: str | None) -> int:
     """Add a volume to the EMM database.
 
     \b
     EXIT STATUS
       0     the volume was added
-      20    invalid parameter (media type, robot type, slot, barcode, usage)
+      20    invalid parameter (media type, robot type, slot, barcode, usage, -n)
       25    the master's nbemm (or its PBX) is not running
       167   no volume pool has this number
       171   the media id is longer than 6 characters
@@ -59,6 +62,11 @@ def cli(ctx: click.Context, media_id: str, media_type: str, emm_server: str | No
     robotic = rt.lower() != "none"
     if robotic and (rn is None or slot is None):
         raise click.UsageError("a volume in a robot needs -rn and -rc1", ctx)
+    if cleanings is not None:
+        # A new cleaning tape has no mounts: its cleanings left are its maximum mounts.
+        if not media_type.lower().endswith("_cln"):
+            raise click.UsageError(f"-n: {media_type} is not a cleaning tape type", ctx)
+        max_mounts = cleanings
     cfg = load_cfg(root)
     emm_request(cfg, emm_server or cfg.master, "media_add", media_id=media_id,
                 type=media_type, barcode=barcode, pool=str(pool),

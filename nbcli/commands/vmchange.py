@@ -3,8 +3,8 @@ the master's nbemm).
 
 `-p POOL#` moves an unassigned volume to another pool (an assigned one keeps its pool, 168);
 `-rn N -rc1 SLOT` (with `-rt tld`) records that the volume is now in slot SLOT of robot N, and
-`-rt none` that it is out of every robot; `-maxmounts N` limits its mounts (0: unlimited).
-Prints nothing when it succeeds.
+`-rt none` that it is out of every robot; `-maxmounts N` limits its mounts (0: unlimited);
+`-n N` gives a cleaning tape N cleanings left. Prints nothing when it succeeds.
 
 `-res -multi_eject -rn N -ml ID1:ID2...` ejects volumes, as a vault run does: tldcd (on the
 robot's control host) moves each cartridge from its slot into a free mail slot, then nbemm
@@ -27,6 +27,7 @@ from nbcli.status import INVALID_PARAMETER, MEDIA_IN_USE, NO_ENTITY, PARTIAL_SUC
 
 SYNOPSIS = """vmchange [-h EMM_server] -m media_id -p pool_number
 vmchange [-h EMM_server] -m media_id -maxmounts max_mounts
+vmchange [-h EMM_server] -m media_id -n cleanings
 vmchange [-h EMM_server] -m media_id -rt robot_type -rn robot_number -rc1 rob_slot
          [-rh robot_host]
 vmchange [-h EMM_server] -m media_id -d "media_description\"
@@ -39,6 +40,7 @@ vmchange [-h EMM_server] -res -multi_eject -rt robot_type -rn robot_number
 @emm_server_option
 @click.option("-p", "pool", type=int, help="New volume pool number.")
 @click.option("-maxmounts", "-mm", "max_mounts", type=int, help="Maximum mounts (0: no limit).")
+@click.option("-n", "cleanings", type=int, help="Cleanings left (a cleaning tape's).")
 @click.option("-rt", "rt", help="Robot type: tld, or none (out of every robot).")
 @click.option("-rn", "rn", type=int, help="Robot number.")
 @click.option("-rc1", "slot", type=int, help="Slot in the robot.")
@@ -54,7 +56,8 @@ vmchange [-h EMM_server] -res -multi_eject -rt robot_type -rn robot_number
 @root_option
 @click.pass_context
 def cli(ctx: click.Context, media_id: str | None, emm_server: str | None, pool: int | None,
-        max_mounts: int | None, rt: str | None, rn: int | None, slot: int | None,
+        max_mounts: int | None, cleanings: int | None, rt: str | None, rn: int | None,
+        slot: int | None,
         rh: str | None, description: str | None, res: bool, multi_eject: bool,
         media_list: str | None, media_type: str | None, single_cycle: bool,
         root: str | None) -> int:
@@ -64,7 +67,7 @@ def cli(ctx: click.Context, media_id: str | None, emm_server: str | None, pool: 
     EXIT STATUS
       0     the volume was changed; every volume was ejected
       1     -multi_eject: some volumes did not fit in the free mail slots
-      20    invalid parameter (slot, robot type, usage)
+      20    invalid parameter (slot, robot type, usage; -n for a data tape)
       25    the master's nbemm (or its PBX) is not running
       97    -multi_eject: a volume is in use by a job, or in a drive
       167   no volume pool has this number
@@ -81,12 +84,12 @@ def cli(ctx: click.Context, media_id: str | None, emm_server: str | None, pool: 
                       [m for m in media_list.split(":") if m])
     if media_id is None:
         raise click.UsageError("-m media_id is needed", ctx)
-    if all(v is None for v in (pool, max_mounts, rt, rn, slot, description)):
-        raise click.UsageError("nothing to change: give -p, -maxmounts, -rt/-rn/-rc1 or -d",
-                               ctx)
+    if all(v is None for v in (pool, max_mounts, cleanings, rt, rn, slot, description)):
+        raise click.UsageError("nothing to change: give -p, -maxmounts, -n, -rt/-rn/-rc1 or "
+                               "-d", ctx)
     standalone = rt is not None and rt.lower() == "none"
     fields = {"pool": None if pool is None else str(pool), "max_mounts": max_mounts,
-              "description": description,
+              "cleanings": cleanings, "description": description,
               "rt": None if rt is None or standalone else rt.lower(),
               "rn": STANDALONE if standalone else rn, "slot": None if standalone else slot}
     cfg = load_cfg(root)

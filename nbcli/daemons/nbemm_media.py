@@ -65,7 +65,8 @@ class MediaOps:
                             max_mounts=opt(int, 0, **count), description=opt(str, "")),
             "media_change": op(self.media_change, ADMIN, media_id=media_id, pool=opt(str),
                                rt=opt(str), rn=opt(int, **NUMBER), slot=opt(int, **NUMBER),
-                               max_mounts=opt(int, **count), description=opt(str)),
+                               max_mounts=opt(int, **count), description=opt(str),
+                               cleanings=opt(int, **count)),
             "media_delete": op(self.media_delete, ADMIN, media_id=media_id),
             "media_list": op(self.media_list, ADMIN, media_id=opt(str), pool=opt(str),
                              rn=opt(int, **NUMBER)),
@@ -178,7 +179,8 @@ class MediaOps:
 
     def media_change(self, msg: Message, conn: Connection) -> Message:
         self.emm().media.media_change(msg["media_id"], msg["pool"], msg["rn"], msg["slot"],
-                                      msg["max_mounts"], msg["description"], msg["rt"])
+                                      msg["max_mounts"], msg["description"], msg["rt"],
+                                      msg["cleanings"])
         return {}
 
     def media_delete(self, msg: Message, conn: Connection) -> Message:

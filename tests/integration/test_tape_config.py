@@ -127,6 +127,42 @@ def test_vmadd_vmchange_vmdelete(emm: Host) -> None:
     assert [m["media_id"] for m in call(emm, "media_list")["media"]] == ["A00001"]
 
 
+def cleanings_left(emm: Host, media_id: str) -> str:
+    """vmquery -m's `cleanings left:` line, as `awk '/^cleanings left/ {print $3}'` reads it."""
+    out = emm.run("vmquery", "-m", media_id).stdout
+    return next(line.split()[2] for line in out.splitlines()
+                if line.startswith("cleanings left"))
+
+
+def test_cleaning_tapes_and_deleting_a_volume_group(emm: Host) -> None:
+    configured(emm)
+    emm.run("vmadd", "-m", "CLN001", "-mt", "hc_cln", "-rt", "tld", "-rn", "0", "-rc1", "3",
+            "-n", "25")
+    assert cleanings_left(emm, "CLN001") == "25"
+    emm.run("vmchange", "-m", "CLN001", "-n", "7")
+    assert cleanings_left(emm, "CLN001") == "7"
+    for argv in (["vmadd", "-m", "D1", "-mt", "hcart", "-n", "5"],
+                 ["vmadd", "-m", "D1", "-mt", "hc_cln", "-n", "-1"]):
+        r = emm.run(*argv, check=False)
+        assert r.returncode == 20 and "Traceback" not in r.stderr, argv
+    emm.run("vmadd", "-m", "D1", "-mt", "hcart", "-rt", "tld", "-rn", "0", "-rc1", "4")
+    r = emm.run("vmchange", "-m", "D1", "-n", "5", check=False)
+    assert r.returncode == 20 and "cleanings are a cleaning tape's" in r.stderr
+    # vmdelete -v: every volume of robot 0's group but the assigned one, which is named (168)
+    emm.run("vmadd", "-m", "D2", "-mt", "hcart", "-rt", "tld", "-rn", "0", "-rc1", "5")
+    emm.run("vmadd", "-m", "OUT1", "-mt", "hcart")  # standalone: group ---, kept
+    call(emm, "media_written", jobid=1, media_id="D2", kbytes=1, images=1)
+    group = "000_00000_TLD"
+    assert group in emm.run("vmquery", "-m", "D1").stdout
+    r = emm.run("vmdelete", "-v", group, check=False)
+    assert r.returncode == 168 and "D2 is assigned" in r.stderr, r.stderr
+    assert r.stderr.splitlines()[-1].startswith("EXIT STATUS 168")
+    assert sorted(m["media_id"] for m in call(emm, "media_list")["media"]) == ["D2", "OUT1"]
+    r = emm.run("vmdelete", "-v", "001_00000_TLD", check=False)
+    assert r.returncode == 227
+    assert emm.run("vmdelete", "-m", "D2", "-v", group, check=False).returncode == 20
+
+
 def test_vmpool(emm: Host) -> None:
     blocks = emm.run("vmpool", "-listall").stdout.split("=" * 80 + "\n")
     assert blocks[0] == "" and len(blocks) == 5
