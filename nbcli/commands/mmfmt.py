@@ -107,6 +107,16 @@ def ltid_down(host: str) -> str:
 
 # --- tpreq -----------------------------------------------------------------------------------
 
+def tpreq_device(reply: Record) -> str | None:
+    """The device tpreq links FILE to, as NetBackup's does (`mt -f FILE`, `dd if=FILE`): a
+    real drive's /dev path; None for a virtual library's drive (FILE is then tpreq_file's
+    TOML: no device file stands for it)."""
+    path = str(reply.get("path") or "")
+    if reply.get("library") or not path.startswith("/dev/"):
+        return None
+    return path
+
+
 def tpreq_file(reply: Record, host: str, mode: str) -> str:
     """What tpreq writes into FILE: a TOML table of where the tape is (tpreq(8), FILES)."""
     library = str(reply.get("library") or "")

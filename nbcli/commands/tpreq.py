@@ -2,9 +2,11 @@
 
 ltid (on this host) finds the medium in EMM, picks a free UP drive of its robot (of the
 density, when -d names one), has the robot load it and avrd check its header, and answers
-where the tape is; tpreq writes that into FILE (mmfmt.tpreq_file: TOML - media id, drive,
-robot drive number, the drive's device path, and for a virtual drive the library's home and
-the `nbvtl mt` words that position it). The drive stays the user's until `tpunmount FILE`.
+where the tape is. For a real drive FILE becomes a symbolic link to its device (/dev/nstN), as
+NetBackup makes it, so that `mt -f FILE` and `dd if=FILE` work; for a drive of a virtual
+library tpreq writes where the tape is into FILE (mmfmt.tpreq_file: TOML - media id, drive,
+robot drive number, the library's home and the `nbvtl mt` words that position it). The drive
+stays the user's until `tpunmount FILE`.
 """
 
 from __future__ import annotations
@@ -67,10 +69,27 @@ def cli(media_id: str | None, external: str | None, access: str, density: str, p
         raise NbuError(ENTITY_EXISTS, f"{path} exists")
     reply = client.call(cfg, cfg.client_name, "ltid", "tpreq", media_id=mid, file=str(path),
                         mode=access, density=density, pool=pool, user=user_name())
-    atomic.write_text(path, mmfmt.tpreq_file(reply, cfg.client_name, access))
+    bind(path, reply, cfg.client_name, access)
     click.echo(f"Media {mid} mounted in drive {reply['drive']} (index {reply.get('index')}); "
                f"{path} is bound to it.")
     return 0
+
+
+def bind(path: Path, reply: dict[str, object], host: str, access: str) -> None:
+    """FILE as ltid's answer makes it: a link to a real drive's device, else the TOML table;
+    either appears whole (made beside it, then renamed over it)."""
+    device = mmfmt.tpreq_device(reply)
+    if device is None:
+        atomic.write_text(path, mmfmt.tpreq_file(reply, host, access))
+        return
+    tmp = path.with_name(f".{path.name}.tpreq-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(device, tmp)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 main = entry(cli)

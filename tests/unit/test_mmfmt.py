@@ -3,12 +3,14 @@ reference samples of netbackup-cli.md §1.9; robtest's parser; vmupdate's plan."
 
 from __future__ import annotations
 
+import os
 import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nbcli.commands import mmfmt
+from nbcli.commands import mmfmt, tpreq
 from nbcli.commands.vmoprcmd import parse
 from nbcli.status import NbuError
 
@@ -95,6 +97,26 @@ def test_tpreq_file_is_toml_with_the_mt_words() -> None:
     real = tomllib.loads(mmfmt.tpreq_file({**reply, "library": "", "path": "/dev/nst1"},
                                           "m1", "r"))
     assert real["mt"] == "mt -f /dev/nst1" and real["library"] == ""
+
+
+def test_tpreq_binds_a_real_drive_by_a_link_and_a_virtual_one_by_its_table(
+        tmp_path: Path) -> None:
+    """NetBackup's FILE is a link to the drive (`mt -f FILE`); a virtual drive has no device
+    file, so its FILE says where the tape is. Either replaces what -f overwrites."""
+    virtual = {"media_id": "A00001", "drive": "DRV1", "index": 1, "drnum": 1, "reqid": 3,
+               "path": "/x/vtl:1", "library": "/x/vtl"}
+    real = {**virtual, "library": "", "path": "/dev/nst1"}
+    assert mmfmt.tpreq_device(real) == "/dev/nst1"
+    assert mmfmt.tpreq_device(virtual) is None
+    assert mmfmt.tpreq_device({**real, "path": "/tmp/evil"}) is None  # not a device path
+    bound = tmp_path / "t"
+    bound.write_text("old")
+    tpreq.bind(bound, real, "m1", "r")
+    assert bound.is_symlink() and os.readlink(bound) == "/dev/nst1"
+    tpreq.bind(bound, virtual, "m1", "r")
+    assert not bound.is_symlink()
+    assert tomllib.loads(bound.read_text())["mt"] == "nbvtl mt 1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t"]  # no temporary left
 
 
 def test_robtest_parser() -> None:
