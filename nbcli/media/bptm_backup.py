@@ -26,7 +26,7 @@ from nbcli.log import log_peak
 from nbcli.media import bptm_tape, dataservice, storage
 from nbcli.media.agent import die_with_parent
 from nbcli.media.bptm_ctx import Aborted, Ctx, exit_code_of, reap, wait_readable
-from nbcli.media.ring import PAGE, Consumer, Ring, RingBroken
+from nbcli.media.ring import Consumer, Ring, RingBroken
 from nbcli.media.tape import close_inherited
 from nbcli.net import client
 from nbcli.net.service import Registration
@@ -63,9 +63,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             unit = storage.open_unit(stu)
             mounted = unit.mount()
             writer = unit.open_writer(str(req["backupid"]), block, max_fragment)
-        # A page of headroom per slot: the writer may ask for blocks placed off its start
-        # (writer.placement: a virtual tape drive then writes them without a copy).
-        ring = Ring(int(ctx.cfg.get("NUMBER_DATA_BUFFERS")), block, headroom=PAGE)
+        ring = Ring(int(ctx.cfg.get("NUMBER_DATA_BUFFERS")), block)
         ctx.step(10, f"mounted {mounted}; "
                      f"spawning bptm child with {ring.slots} x {block} byte shared buffers")
         child = os.fork()
@@ -190,8 +188,7 @@ def _drain(ctx: Ctx, cons: Consumer, writer: storage.ImageWriter, child: int) ->
                                  f"{writer.where}")
                     first = False
                 writer.write_block(item[1], item[2])
-                # This slot's next block comes `slots` blocks after this one.
-                cons.release(writer.placement(cons.ring.slots - 1))
+                cons.release()
             if time.monotonic() - last_report >= PROGRESS_EVERY:
                 ctx.ctl.send({"op": "progress", "kbytes": writer.total // 1024})
                 last_report = time.monotonic()

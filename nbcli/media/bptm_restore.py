@@ -215,7 +215,7 @@ def fill(ctx: Ctx, prod: Producer, source: Source, images: list[dict[str, Any]],
                 if len(pieces) == 1:
                     prod.post(pieces[0][0], pieces[0][1])
                     continue
-                base = prod.ring.base(slot_index)
+                base = slot_index * prod.ring.slot_size
                 dst = 0
                 for start, length in pieces:  # increasing, so memmove left never clobbers
                     mem.move(base + dst, base + start, length)

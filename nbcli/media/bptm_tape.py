@@ -287,9 +287,6 @@ class SpanningWriter:
             self._span()
         raise NbuError(NO_MEDIA_AVAILABLE, f"{self.tape.backupid}: more than {MAX_SPANS} media")
 
-    def placement(self, ahead: int) -> int:
-        return self.cur.placement(ahead)
-
     def _span(self) -> None:
         """The medium is full (its last fragment closed with two tape marks): the next one.
         The block that met the end of medium (TapeWriter.pending) is written again there."""

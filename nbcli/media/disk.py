@@ -182,9 +182,6 @@ class ImageWriter:
             self._left -= n
             data = data[n:]
 
-    def placement(self, ahead: int) -> int:
-        return 0  # O_DIRECT straight from a page-aligned block
-
     def _next_fragment(self) -> None:
         self._close_fragment()
         num = len(self.fragments) + 1

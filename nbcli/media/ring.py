@@ -11,11 +11,7 @@ They hand slot numbers to each other over two pipes, never bytes of the image:
     producer -- (slot, offset, length, crc) 16-byte records -->  consumer      "full" pipe
     producer <---------------- 1 byte per slot freed ---------  consumer      "free" pipe
 
-Slots go round in order, so a record names its slot only as a check. A ring with headroom
-gives each slot that many bytes more, and the consumer may say, as it frees a slot, where in
-it the producer should put the next block (a table of placements beside the slots): a tape
-drive writes a block without copying it when the block sits in memory where its bytes fall
-in a page of the cartridge image (vtl/direct.py). A record with slot -1
+Slots go round in order, so a record names its slot only as a check. A record with slot -1
 ends the stream; its length field carries the producer's status (0 = clean end). Either
 process dying closes its pipe ends, which the other sees at once as EOF (RingBroken), so
 nothing waits forever on a dead peer. Records are smaller than PIPE_BUF, so each write is
@@ -33,7 +29,6 @@ import struct
 
 _RECORD = struct.Struct("=iIII")
 END = -1
-PAGE = mmap.PAGESIZE
 
 
 class RingBroken(Exception):
@@ -43,35 +38,19 @@ class RingBroken(Exception):
 class Ring:
     """The shared slots and the two pipes; call `producer()` / `consumer()` after the fork."""
 
-    def __init__(self, slots: int, slot_size: int, headroom: int = 0) -> None:
+    def __init__(self, slots: int, slot_size: int) -> None:
         if slots < 2 or slot_size < 512:
             raise ValueError("a ring needs at least 2 slots of 512 bytes")
-        if not 0 <= headroom <= PAGE:
-            raise ValueError(f"a slot's headroom is at most a page ({PAGE} bytes)")
         self.slots = slots
         self.slot_size = slot_size
-        self.headroom = headroom
-        # Slots start on page boundaries: O_DIRECT writes straight from them.
-        self.stride = -(-(slot_size + headroom) // PAGE) * PAGE
-        self.map = mmap.mmap(-1, slots * self.stride + 2 * slots, flags=mmap.MAP_SHARED)
+        self.map = mmap.mmap(-1, slots * slot_size, flags=mmap.MAP_SHARED)
         self.view = memoryview(self.map)
-        self._places = self.view[slots * self.stride:].cast("H")
         self._full = os.pipe()
         self._free = os.pipe()
 
-    def base(self, index: int) -> int:
-        """Where slot `index` starts in the map."""
-        return index * self.stride
-
-    def slot(self, index: int, place: int = 0) -> memoryview:
-        base = self.base(index) + place
+    def slot(self, index: int) -> memoryview:
+        base = index * self.slot_size
         return self.view[base:base + self.slot_size]
-
-    def place(self, index: int) -> int:
-        """Where the consumer asked the next block of slot `index` to start (0 unless it
-        did; a value out of the headroom is not followed)."""
-        at = int(self._places[index])
-        return at if at < self.headroom else 0
 
     def producer(self) -> Producer:
         os.close(self._full[0])
@@ -93,7 +72,6 @@ class Producer:
         self._free_r = free_r
         self._credits = ring.slots
         self._next = 0
-        self._place = 0  # where in the acquired slot its view starts
 
     def fileno(self) -> int:
         """Readable when the consumer has freed slots."""
@@ -112,14 +90,12 @@ class Producer:
             if not got:
                 raise RingBroken("the consumer went away")
             self._credits += len(got)
-        self._place = self.ring.place(self._next)
-        return self._next, self.ring.slot(self._next, self._place)
+        return self._next, self.ring.slot(self._next)
 
     def post(self, offset: int, length: int, crc: int = 0) -> None:
-        """Hand the acquired slot's bytes [offset, offset + length) of the view `acquire`
-        gave to the consumer, with their CRC-32 when the producer computed it (bptm child
-        does, on the data it just received)."""
-        self._write(_RECORD.pack(self._next, self._place + offset, length, crc))
+        """Hand the acquired slot's bytes [offset, offset + length) to the consumer, with their
+        CRC-32 when the producer computed it (bptm child does, on the data it just received)."""
+        self._write(_RECORD.pack(self._next, offset, length, crc))
         self._credits -= 1
         self._next = (self._next + 1) % self.ring.slots
 
@@ -149,7 +125,6 @@ class Consumer:
         self._full_r = full_r
         self._free_w = free_w
         self._expect = 0
-        self._oldest = 0  # the slot `release` gives back
 
     def fileno(self) -> int:
         """Readable when a filled slot (or the end) is waiting."""
@@ -166,17 +141,13 @@ class Consumer:
         index, offset, length, crc = _RECORD.unpack(record)
         if index == END:
             return int(length)
-        if index != self._expect or offset + length > self.ring.stride:
+        if index != self._expect or offset + length > self.ring.slot_size:
             raise RingBroken(f"ring out of order: slot {index}, expected {self._expect}")
         self._expect = (self._expect + 1) % self.ring.slots
-        base = self.ring.base(index) + offset
-        return index, self.ring.view[base:base + length], crc
+        return index, self.ring.slot(index)[offset:offset + length], crc
 
-    def release(self, place: int = 0) -> None:
-        """Give the oldest taken slot back to the producer, asking for its next block to
-        start `place` bytes into it (within the ring's headroom)."""
-        self.ring._places[self._oldest] = place if 0 <= place < self.ring.headroom else 0
-        self._oldest = (self._oldest + 1) % self.ring.slots
+    def release(self) -> None:
+        """Give the oldest taken slot back to the producer."""
         try:
             os.write(self._free_w, b"x")
         except OSError as e:

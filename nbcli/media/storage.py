@@ -144,11 +144,6 @@ class ImageWriter(Protocol):
     def write_block(self, data: memoryview, block_crc: int | None = None) -> None:
         """Append one block; `block_crc` is its CRC-32 when the caller has it already."""
 
-    def placement(self, ahead: int) -> int:
-        """Where in its page (0-4095) a full block written `ahead` blocks after the last one
-        should start in memory for the writer to store it without copying it (bptm's ring
-        receives it there); 0 when a page-aligned block is best."""
-
     def finish(self) -> list[Fragment]:
         """Make the image durable and complete; its fragments in stream order."""
 

@@ -285,11 +285,6 @@ class TapeWriter:
         self._blocks.append(block_crc)
         self._frag_crc.add(block_crc, n)
 
-    def placement(self, ahead: int) -> int:
-        if self.state != "open":
-            return 0
-        return self.held.drive.placement(ahead, self.block_size)
-
     def _failed(self, err: NbuError) -> NbuError:
         if self.state == "open":
             self.state = "failed"

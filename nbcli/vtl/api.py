@@ -72,11 +72,6 @@ class TapeDrive(Protocol):
         next raises ENOSPC (st.rst, "EOM Behaviour When Writing"); at the physical end every
         write raises ENOSPC."""
 
-    def placement(self, ahead: int, size: int) -> int:
-        """Where in its page (0-4095) the data of a `size`-byte record written `ahead`
-        records after the position should start in memory for the drive to take it without
-        a copy (a virtual drive's records are framed on disk); 0: page-aligned is best."""
-
     def write_filemarks(self, count: int = 1) -> None:
         """MTWEOF."""
 

@@ -7,11 +7,7 @@ SIMH records are framed (a length word before and after the data), so a record's
 lands on an aligned file offset; the records are copied into an aligned staging buffer and
 written from it in large aligned pieces. Two buffers take turns: while a thread writes the
 full one (the write gives up the GIL), the caller's records are copied into the other, so the
-copy costs no time beside the write. It still costs CPU (a tenth of a second per 2 GiB here,
-on a machine the backup already keeps busy), so a large record whose memory sits where its
-bytes fall in a page of the file (bptm's ring puts it there: `placement`) is not copied: the
-staged pages up to its first whole page and its own whole pages go out in one pwritev, and
-only its partial last page is staged. (The thread starts at the first full buffer and ends at
+copy costs no time beside the write. (The thread starts at the first full buffer and ends at
 close: a process that forks, as bptm does, forks before it writes; a child never writes on
 its parent's drive.) `flush` writes what is staged (the
 last partial page padded, the file then cut back to its real end) - the drive flushes before
@@ -29,7 +25,6 @@ the drive writes buffered, as before. Imports only nbcli.vtl's own modules.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import mmap
 import os
@@ -40,7 +35,6 @@ from nbcli.vtl import image, simh
 
 ALIGN = 4096           # O_DIRECT's alignment of offsets, lengths and memory (a page)
 STAGE = 4 << 20        # a staging buffer: aligned pieces of up to this much are written
-DIRECT_MIN = 64 << 10  # records this large are written from their own memory when they can
 
 
 def open_appender(path: str) -> Appender | None:
@@ -90,10 +84,6 @@ class Appender:
         total = 0
         for part in parts:
             src = memoryview(part).cast("B")
-            total += len(src)
-            if len(src) >= DIRECT_MIN and _in_step(src, self.end):
-                self._write_through(src)
-                continue
             n, at = len(src), 0
             while at < n:
                 room = STAGE - self.fill
@@ -104,27 +94,8 @@ class Appender:
                 self.dirty = True
                 if self.fill == STAGE:
                     self._write_full()
+            total += n
         return total
-
-    def _write_through(self, src: memoryview) -> None:
-        """Write `src` (its memory in step with its file offset, `self.end`) without copying
-        its whole pages: the staged bytes completed to a page boundary by its head, then its
-        pages, in one write; its tail starts the staging again."""
-        head = -self.end % ALIGN
-        self.view[self.fill:self.fill + head] = src[:head]
-        self.fill += head
-        pages = (len(src) - head) // ALIGN * ALIGN
-        self._wait()  # a staged piece in flight goes first (its error is raised here)
-        try:
-            with self.view[:self.fill] as staged, src[head:head + pages] as middle:
-                _pwrite(self.dfd, [staged, middle], self.base)
-        except BaseException:
-            self.active = False  # what the file holds is not known: start again
-            raise
-        self.base += self.fill + pages
-        tail = len(src) - head - pages
-        self.view[:tail] = src[head + pages:]
-        self.fill, self.dirty = tail, bool(tail)
 
     def _start(self, fd: int, offset: int) -> None:
         """Stage from `offset`: the partial page before it is read back from the file."""
@@ -155,7 +126,7 @@ class Appender:
         while (item := self.todo.get()) is not None:
             piece, at = item
             try:
-                _pwrite(self.dfd, [piece], at)
+                _pwrite(self.dfd, piece, at)
             except OSError as e:
                 self.error = e
             finally:
@@ -180,7 +151,7 @@ class Appender:
         length = -(-self.fill // ALIGN) * ALIGN
         self.view[self.fill:length] = bytes(length - self.fill)
         with self.view[:length] as pages:  # released even when the write fails (close)
-            _pwrite(self.dfd, [pages], self.base)
+            _pwrite(self.dfd, pages, self.base)
         os.ftruncate(fd, self.end)
         # The staged pages stay: later appends go on in them and write them again whole.
         self.dirty = False
@@ -204,32 +175,16 @@ class Appender:
                 os.close(self.dfd)
 
 
-def _pwrite(fd: int, pieces: list[memoryview], offset: int) -> None:
-    """Write the buffers, in a row, at `offset`: one syscall, finished piece by piece when
-    it comes back short (rare)."""
-    n = os.pwritev(fd, pieces, offset)
-    for piece in pieces:
-        if n >= len(piece):
-            n, offset = n - len(piece), offset + len(piece)
-            continue
-        done, n = n, 0
-        while done < len(piece):
-            # a slice left alive by a failed write (in the traceback) would keep the staging
-            # buffer from being closed
-            with piece[done:] as rest:
-                got = os.pwrite(fd, rest, offset + done)
-            if got <= 0:
-                raise OSError(errno.EIO, "short write to a cartridge image")
-            done += got
-        offset += len(piece)
-
-
-def _in_step(buf: memoryview, offset: int) -> bool:
-    """Whether `buf` starts in memory where file offset `offset` falls in its page. Only a
-    writable buffer can be asked (ctypes maps no other), and the ring's slots are writable."""
-    if buf.readonly or not buf.c_contiguous:
-        return False
-    return ctypes.addressof(ctypes.c_char.from_buffer(buf)) % ALIGN == offset % ALIGN
+def _pwrite(fd: int, data: memoryview, offset: int) -> None:
+    done = 0
+    while done < len(data):
+        # a slice left alive by a failed write (in the traceback) would keep the staging
+        # buffer from being closed
+        with data[done:] as rest:
+            n = os.pwrite(fd, rest, offset + done)
+        if n <= 0:
+            raise OSError(errno.EIO, "short write to a cartridge image")
+        done += n
 
 
 def torn_end(fd: int) -> int | None:

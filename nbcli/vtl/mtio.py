@@ -94,9 +94,6 @@ class RealDrive:
     def write(self, data: bytes | memoryview) -> int:
         return os.write(self._fd, data)
 
-    def placement(self, ahead: int, size: int) -> int:
-        return 0  # st maps a page-aligned user buffer for its DMA (direct I/O)
-
     def _op(self, op: int, count: int = 1) -> None:
         fcntl.ioctl(self._fd, MTIOCTOP, pack_mtop(op, count))
 

@@ -330,19 +330,9 @@ class VirtualDrive:
         self._directory_cut(start, first)
         self._pace(n)
         self._last, self._after_mark = "write", False
-        if end > cart.capacity - s.geometry.early_warning:
+        if end > cart.capacity - self.library.state().geometry.early_warning:
             self._ew = "refuse"
         return n
-
-    def placement(self, ahead: int, size: int) -> int:
-        """Records go to the image framed (a length word first), through the O_DIRECT
-        appender: one whose memory sits where its data falls in a page of the image is
-        written from that memory (direct.py). Counting from the position assumes the records
-        before it are all of `size` bytes; a guess that misses costs a copy, nothing more."""
-        if self._app is None or self._pos.offset < 0:
-            return 0
-        at = self._pos.offset + simh.WORD + ahead * simh.record_size(size)
-        return at % direct.ALIGN
 
     def write_filemarks(self, count: int = 1) -> None:
         self._ready(writing=True)

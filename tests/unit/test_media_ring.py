@@ -10,7 +10,7 @@ import zlib
 import pytest
 
 from nbcli.media import checksum
-from nbcli.media.ring import Consumer, Producer, Ring, RingBroken, ignore_sigpipe
+from nbcli.media.ring import Ring, RingBroken, ignore_sigpipe
 
 
 @pytest.mark.parametrize("len1,len2", [(0, 5), (5, 0), (1, 1), (1000, 1 << 20), (777, 12345)])
@@ -124,33 +124,3 @@ def test_a_dead_consumer_is_seen_at_once() -> None:
         for _ in range(3):
             prod.acquire()
             prod.post(0, 1)
-
-
-def test_the_consumer_places_the_next_block_of_a_slot() -> None:
-    """A ring with headroom: the place asked for when a slot is freed is where the producer's
-    next view of that slot starts, and where the consumer then finds the block."""
-    ring = Ring(2, 8192, headroom=4096)
-    assert ring.stride % 4096 == 0 and ring.stride >= 8192 + 4096
-    # both ends in this process (producer() and consumer() close the other's pipe ends)
-    prod = Producer(ring, ring._full[1], ring._free[0])
-    cons = Consumer(ring, ring._full[0], ring._free[1])
-    for _ in range(2):
-        index, slot = prod.acquire()
-        slot[:5] = b"first"
-        prod.post(0, 5)
-        assert ring.place(index) == 0
-    got = cons.take()
-    assert not isinstance(got, int) and bytes(got[1]) == b"first"
-    cons.release(place=1004)
-    cons.take()
-    cons.release(place=5000)  # past the headroom: not followed
-    index, slot = prod.acquire()
-    assert index == 0 and len(slot) == 8192
-    slot[:6] = b"placed"
-    prod.post(0, 6)
-    got = cons.take()
-    assert not isinstance(got, int)
-    assert bytes(got[1]) == b"placed"
-    assert ring.view[ring.base(0) + 1004:ring.base(0) + 1010] == b"placed"
-    index, slot = prod.acquire()
-    assert index == 1 and ring.place(1) == 0

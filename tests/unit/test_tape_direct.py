@@ -4,12 +4,9 @@ killed between flushes leaves a tape whose half-written record the next open cut
 
 from __future__ import annotations
 
-import mmap
 import os
 import random
 from pathlib import Path
-
-import pytest
 
 from nbcli.vtl import direct
 from nbcli.vtl.library import Library, VirtualChanger
@@ -44,56 +41,6 @@ def test_records_go_through_the_staging_and_read_back(tmp_path: Path) -> None:
     d.open(False)
     d.rewind()
     assert [d.read(1 << 21) for _ in range(40)] == records and d.read(10) == b""
-    d.close()
-
-
-def test_records_placed_where_the_drive_asks_are_written_from_their_own_memory(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """bptm's ring receives each block where VirtualDrive.placement says: such a record goes
-    out without a copy, and the tape reads back the same as for records copied."""
-    lib = lib_of(tmp_path)
-    d = loaded_drive(lib)
-    through: list[int] = []
-    real = direct.Appender._write_through
-
-    def spy(self: direct.Appender, src: memoryview) -> None:
-        through.append(len(src))
-        real(self, src)
-
-    monkeypatch.setattr(direct.Appender, "_write_through", spy)
-    rnd = random.Random(2)
-    memory = mmap.mmap(-1, 4 << 20)  # a slot of the ring: writable, page-aligned
-    view = memoryview(memory)
-    records, placed = [], 0
-    for k in range(30):
-        n = rnd.choice([(1 << 20), (1 << 20) + 4096, 300_000, 65536, 5000])
-        record = rnd.randbytes(n)
-        at = d.placement(0, n) if k % 3 else rnd.randrange(1, 4096)  # every third misplaced
-        placed += at == d.placement(0, n) and n >= direct.DIRECT_MIN
-        view[at:at + n] = record
-        with view[at:at + n] as piece:
-            d.write(piece)
-        records.append(record)
-        if k == 10:
-            d.write_filemarks(1)  # a flush between: the staging starts again after it
-            records.append(b"")
-    assert len(through) == placed > 5
-    d.rewind()
-    assert [d.read(2 << 20) for _ in records] == records
-    d.close()
-    view.release()
-    memory.close()
-
-
-def test_the_drive_predicts_where_records_after_the_position_fall(tmp_path: Path) -> None:
-    lib = lib_of(tmp_path)
-    d = loaded_drive(lib)
-    d.write(b"x" * 1001)  # the position is off any page boundary
-    size = 1 << 20
-    guess = d.placement(3, size)
-    for _ in range(3):
-        d.write(bytes(size))
-    assert d.placement(0, size) == guess != 0
     d.close()
 
 
