@@ -41,6 +41,9 @@ def cli(ctx: click.Context, media_id: str | None, group: str | None, emm_server:
     """
     if (media_id is None) == (group is None):
         raise click.UsageError("give -m media_id or -v volume_group", ctx)
+    if group is not None and group.strip("-") == "":
+        # vmquery's "---" is the absence of a group (standalone volumes), not one to delete
+        raise click.UsageError(f"{group!r} names no volume group", ctx)
     cfg = load_cfg(root)
     emm = emm_server or cfg.master
     if media_id is not None:

@@ -161,6 +161,8 @@ def test_cleaning_tapes_and_deleting_a_volume_group(emm: Host) -> None:
     r = emm.run("vmdelete", "-v", "001_00000_TLD", check=False)
     assert r.returncode == 227
     assert emm.run("vmdelete", "-m", "D2", "-v", group, check=False).returncode == 20
+    assert emm.run("vmdelete", "-v", "---", check=False).returncode == 20  # no group
+    assert "OUT1" in [m["media_id"] for m in call(emm, "media_list")["media"]]
 
 
 def test_vmpool(emm: Host) -> None:
