@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.commands import mediacodes
 from nbcli.commands.options import emm_server_option
 from nbcli.commands.stufmt import emm_request
 
@@ -64,7 +65,7 @@ def cli(ctx: click.Context, media_id: str, media_type: str, emm_server: str | No
         raise click.UsageError("a volume in a robot needs -rn and -rc1", ctx)
     if cleanings is not None:
         # A new cleaning tape has no mounts: its cleanings left are its maximum mounts.
-        if not media_type.lower().endswith("_cln"):
+        if not mediacodes.is_cleaning({"type": media_type}):
             raise click.UsageError(f"-n: {media_type} is not a cleaning tape type", ctx)
         max_mounts = cleanings
     cfg = load_cfg(root)
