@@ -2,15 +2,17 @@
 
 A daemon runs in the foreground (`netbackup start` detaches it; under systemd or a test fixture
 it simply runs), writes its pid file atomically, logs to logs/<name>/, registers its services
-with the local PBX and serves them until SIGTERM. The signal handler only sets an event; the
-main thread sees it and shuts the daemon down in order: services first, then its own state,
-then the pid file.
+with the local PBX and serves them until SIGTERM. A signal only wakes the main thread (a byte
+on a socket); it shuts the daemon down in order: services first, then its own state, then the
+pid file.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -109,9 +111,7 @@ class Daemon:
 
     def run(self) -> None:
         me = self.claim_pidfile()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop.set())
-        signal.signal(signal.SIGHUP, lambda *_: self.reload())
+        signals = self.catch_signals()
         self.log.info("%s starting (pid %d, host %s)", self.name, me.pid, self.cfg.client_name)
         try:
             self.on_start()
@@ -122,9 +122,7 @@ class Daemon:
                                  name=getattr(task, "__name__", "periodic")).start()
             server = threading.Thread(target=self._serve_guarded, name="serve")
             server.start()
-            # The main thread only waits: Python runs signal handlers here, and they set `stop`.
-            while not self.stop.wait(0.5):
-                pass
+            self.wait_for_stop(signals)
             server.join(timeout=10)
             self.on_stop()
         finally:
@@ -132,6 +130,37 @@ class Daemon:
             self.log.info("%s stopped", self.name)
         if self.failure is not None:
             raise self.failure
+
+    def catch_signals(self) -> socket.socket:
+        """SIGTERM, SIGINT and SIGHUP, as bytes on the socket returned for wait_for_stop.
+
+        The handlers themselves do nothing. Python runs a handler between two bytecodes of
+        the main thread, and the main thread may hold a lock just then (Event.wait holds its
+        condition's lock while it wakes up), so a handler that takes a lock - Event.set does -
+        can wait for itself forever: a daemon that never stops on SIGTERM."""
+        wake_r, wake_w = socket.socketpair()
+        for end in (wake_r, wake_w):
+            end.setblocking(False)
+        self._wake_w = wake_w  # held open for as long as the wakeup fd names it
+        signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda *_: None)
+        return wake_r
+
+    def wait_for_stop(self, signals: socket.socket) -> None:
+        """The main thread's loop: act on the signals caught until SIGTERM or SIGINT, or until
+        a failure elsewhere sets `stop`."""
+        while not self.stop.is_set():
+            if not select.select([signals], [], [], 0.5)[0]:
+                continue
+            try:
+                caught = signals.recv(64)
+            except BlockingIOError:
+                continue
+            if signal.SIGHUP in caught:
+                self.reload()
+            if signal.SIGTERM in caught or signal.SIGINT in caught:
+                self.stop.set()
 
     def reload(self) -> None:
         """SIGHUP: read bp.toml again (VERBOSE, SERVER list, ...) without a restart."""
