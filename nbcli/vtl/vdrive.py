@@ -330,7 +330,7 @@ class VirtualDrive:
         self._directory_cut(start, first)
         self._pace(n)
         self._last, self._after_mark = "write", False
-        if end > cart.capacity - self.library.state().geometry.early_warning:
+        if end > cart.capacity - s.geometry.early_warning:
             self._ew = "refuse"
         return n
 
