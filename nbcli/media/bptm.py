@@ -5,8 +5,7 @@ bpbrm starts it with a control channel and one request, "backup" or "restore". b
 forks `bptm child` with a shared-memory ring between them (ring.py): on a backup the child
 receives the image from bpbkar into the ring and the parent writes it to the storage unit; on
 a restore the parent reads the storage unit into the ring and the child sends it to
-tar-restore. The fork happens before any thread exists: bptm starts none before it (a
-virtual tape drive's writer starts short-lived ones after it, nbcli/vtl/direct.py).
+tar-restore. The fork happens before bptm starts any thread.
 
 bptm reports its steps and progress to bpbrm as frames and ends with a "done" frame. It stops
 as soon as bpbrm goes away or says "abort", removing whatever it wrote; so it does on SIGTERM

@@ -5,11 +5,10 @@ GiB took 3-4 times as long as O_DIRECT ones), and a disk storage unit writes its
 with O_DIRECT; a virtual drive writing its records buffered made tape backups the slower.
 SIMH records are framed (a length word before and after the data), so a record's data never
 lands on an aligned file offset; the records are copied into an aligned staging buffer and
-written from it in large aligned pieces. Two buffers take turns: while a thread writes the
-full one (the write gives up the GIL), the caller's records are copied into the other, so the
-copy costs no time beside the write. (The thread starts at the first full buffer and ends at
-close: a process that forks, as bptm does, forks before it writes; a child never writes on
-its parent's drive.) `flush` writes what is staged (the
+written from it in large aligned pieces, synchronously, as a disk storage unit writes its
+fragments. (A second buffer that a thread wrote while the first one filled hid the copy, but
+cost more CPU in thread hand-offs than the copy itself: with two cores busy with the backup's
+other processes, tape backups were the slower for it.) `flush` writes what is staged (the
 last partial page padded, the file then cut back to its real end) - the drive flushes before
 every read, move, tape mark and close, so that a reader of the file (the drive itself, another
 process after close) sees every record.
@@ -28,8 +27,6 @@ from __future__ import annotations
 import errno
 import mmap
 import os
-import queue
-import threading
 
 from nbcli.vtl import image, simh
 
@@ -56,16 +53,8 @@ class Appender:
 
     def __init__(self, dfd: int) -> None:
         self.dfd = dfd
-        self.bufs = [mmap.mmap(-1, STAGE + ALIGN) for _ in range(2)]  # page aligned
-        self.views = [memoryview(b) for b in self.bufs]
-        self.view = self.views[0]  # the one being filled
-        # The writer thread (started at the first full buffer) and its work: (piece, offset)
-        # in, one release of `written` per piece out; at most one piece is in flight.
-        self.writer: threading.Thread | None = None
-        self.todo: queue.SimpleQueue[tuple[memoryview, int] | None] = queue.SimpleQueue()
-        self.written = threading.Semaphore(0)
-        self.in_flight = False
-        self.error: OSError | None = None
+        self.buf = mmap.mmap(-1, STAGE + ALIGN)  # page aligned
+        self.view = memoryview(self.buf)
         self.base = 0      # the file offset of view[0] (aligned)
         self.fill = 0      # bytes staged: the file's logical end is base + fill
         self.dirty = False  # staged bytes not written yet
@@ -108,44 +97,19 @@ class Appender:
         self.active, self.dirty = True, False
 
     def _write_full(self) -> None:
-        """Have the full staging buffer written (aligned) while the other one fills."""
-        self._wait()
-        if self.writer is None:
-            self.writer = threading.Thread(target=self._write_pieces, name="vtl-direct",
-                                           daemon=True)
-            self.writer.start()
-        self.todo.put((self.view[:STAGE], self.base))
-        self.in_flight = True
-        self.view = self.views[1] if self.view is self.views[0] else self.views[0]
+        """Write the full staging buffer (aligned) and begin it again empty."""
+        try:
+            with self.view[:STAGE] as piece:
+                _pwrite(self.dfd, piece, self.base)
+        except OSError:
+            self.active = False  # what the file holds is not known: start again
+            raise
         self.base += STAGE
         self.fill = 0
         self.dirty = False
 
-    def _write_pieces(self) -> None:
-        """The writer thread: each piece given, until None."""
-        while (item := self.todo.get()) is not None:
-            piece, at = item
-            try:
-                _pwrite(self.dfd, piece, at)
-            except OSError as e:
-                self.error = e
-            finally:
-                piece.release()  # the error's traceback must not keep the buffer exported
-                self.written.release()
-
-    def _wait(self) -> None:
-        """The write in flight is done (its error raised here)."""
-        if self.in_flight:
-            self.written.acquire()
-            self.in_flight = False
-        if self.error is not None:
-            error, self.error = self.error, None
-            self.active = False  # what the file holds is not known: start again
-            raise error
-
     def flush(self, fd: int) -> None:
         """Write what is staged: the last page padded, then the file cut to its end."""
-        self._wait()
         if not (self.active and self.dirty):
             return
         length = -(-self.fill // ALIGN) * ALIGN
@@ -164,13 +128,9 @@ class Appender:
         try:
             self.flush(fd)
         finally:
-            if self.writer is not None:  # the piece in flight, if any, ends first
-                self.todo.put(None)
-                self.writer.join()
             try:
-                for view, buf in zip(self.views, self.bufs):
-                    view.release()
-                    buf.close()
+                self.view.release()
+                self.buf.close()
             finally:
                 os.close(self.dfd)
 
