@@ -77,8 +77,10 @@ class Nbcmdd(Daemon):
         self._wake_w.setblocking(False)
         self._wake_r = wake_r
         signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        # The handlers do nothing: the wakeup fd carries the signal to the loop, which stops
+        # (a handler that set the event could wait for its lock held by this very thread).
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop.set())
+            signal.signal(sig, lambda *_: None)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no configuration of its own to reread
         self.listener = self._listen()
         self.sel.register(wake_r, selectors.EVENT_READ, "wake")
@@ -156,8 +158,9 @@ class Nbcmdd(Daemon):
     def _dispatch(self, data: object) -> None:
         if data == "wake":
             try:
-                while self._wake_r.recv(64):
-                    pass
+                while caught := self._wake_r.recv(64):
+                    if signal.SIGTERM in caught or signal.SIGINT in caught:
+                        self.stop.set()
             except BlockingIOError:
                 pass
         elif data == "listen":
