@@ -161,9 +161,12 @@ def test_killed_mid_mount_leaves_nothing_reserved(tape: Host, victim: str) -> No
     os.kill(proc.pid, signal.SIGKILL)
     t.join(30)
     assert failed, "the mount should fail when its daemon dies"
-    wait_for(lambda: read_pidfile(tape.cfg.paths, victim) is None
-             or not read_pidfile(tape.cfg.paths, victim).is_running(),  # type: ignore[union-attr]
-             timeout=10, what=f"{victim} gone")
+
+    def gone() -> bool:  # one read: the process may end between two
+        proc = read_pidfile(tape.cfg.paths, victim)
+        return proc is None or not proc.is_running()
+
+    wait_for(gone, timeout=10, what=f"{victim} gone")
     tape.run("netbackup", "start", "--only", ",".join(MM))
     # the library finished or never made the move; nothing is held anywhere
     wait_for(lambda: all(d["user"] == "" for d in drives(tape)), timeout=20,
