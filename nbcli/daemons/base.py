@@ -157,10 +157,15 @@ class Daemon:
                 caught = signals.recv(64)
             except BlockingIOError:
                 continue
-            if signal.SIGHUP in caught:
-                self.reload()
-            if signal.SIGTERM in caught or signal.SIGINT in caught:
-                self.stop.set()
+            self.on_signals(caught)
+
+    def on_signals(self, caught: bytes) -> None:
+        """The signal numbers read from the wakeup socket: SIGHUP reloads, SIGTERM or SIGINT
+        stops."""
+        if signal.SIGHUP in caught:
+            self.reload()
+        if signal.SIGTERM in caught or signal.SIGINT in caught:
+            self.stop.set()
 
     def reload(self) -> None:
         """SIGHUP: read bp.toml again (VERBOSE, SERVER list, ...) without a restart."""

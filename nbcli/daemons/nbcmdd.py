@@ -72,18 +72,10 @@ class Nbcmdd(Daemon):
         self._preload()
         self.sel = selectors.DefaultSelector()
         self.launches: dict[int, Launch] = {}  # by connection fd and by pidfd
-        wake_r, self._wake_w = socket.socketpair()
-        wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
-        self._wake_r = wake_r
-        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
-        # The handlers do nothing: the wakeup fd carries the signal to the loop, which stops
-        # (a handler that set the event could wait for its lock held by this very thread).
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: None)
+        self._wake_r = self.catch_signals()  # SIGTERM and SIGINT reach the loop as bytes
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no configuration of its own to reread
         self.listener = self._listen()
-        self.sel.register(wake_r, selectors.EVENT_READ, "wake")
+        self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
         self.sel.register(self.listener, selectors.EVENT_READ, "listen")
         self.log.info("serving commands on %s", self.paths.cmd_socket)
         try:
@@ -159,8 +151,7 @@ class Nbcmdd(Daemon):
         if data == "wake":
             try:
                 while caught := self._wake_r.recv(64):
-                    if signal.SIGTERM in caught or signal.SIGINT in caught:
-                        self.stop.set()
+                    self.on_signals(caught)
             except BlockingIOError:
                 pass
         elif data == "listen":
