@@ -162,13 +162,22 @@ def _stoppable(cfg: HostConfig) -> list[procs.NbProcess]:
 
 def _is_command(cfg: HostConfig, p: procs.NbProcess) -> bool:
     """A user's command: its own program, or one nbcmdd forked (its command line is
-    nbcmdd's; nbcmdd itself is the process its pid file names)."""
+    nbcmdd's; nbcmdd itself is the process its pid file names). Before nbcmdd has written
+    its pid file (a stop right after a start) a command is a child of an nbcmdd: the
+    starting nbcmdd is none, and taking it for one had the stop wait COMMAND_GRACE for a
+    daemon that never ends by itself."""
     if p.program in programs.COMMANDS:
         return True
     if p.program != "nbcmdd":
         return False
     cmdd = read_pidfile(cfg.paths, "nbcmdd")
-    return cmdd is None or p.proc.pid != cmdd.pid
+    if cmdd is not None:
+        return p.proc.pid != cmdd.pid
+    try:
+        parent = p.proc.parent()
+        return parent is not None and procs.program_of(parent.cmdline()) == "nbcmdd"
+    except psutil.Error:
+        return False
 
 
 def _terminate(victims: list[procs.NbProcess]) -> int:

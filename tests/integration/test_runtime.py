@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 from pathlib import Path
 
 import psutil
 
-from nbcli import multihost, programs, unixaddr
+from nbcli import multihost, procs, programs, unixaddr
+from nbcli.commands import netbackup
 from tests.conftest import Host, wait_for
 
 DAEMONS = programs.daemons_for(["master", "media", "client"])
@@ -160,3 +162,36 @@ def test_every_daemon_reloads_on_sighup_and_stops_on_sigterm(aio: Host) -> None:
     assert psutil.wait_procs(procs, timeout=20)[1] == []
     for name in pids:
         assert aio.log(name).splitlines()[-1].endswith(f"{name} stopped"), name
+
+
+# nbcmdd starting, before its pid file: it forks one command, then both wait
+FAKE_NBCMDD = """
+import os, sys, time
+if os.fork() == 0:
+    time.sleep(60)
+    os._exit(0)
+time.sleep(60)
+"""
+
+
+def test_a_stop_right_after_a_start_takes_a_starting_nbcmdd_for_the_daemon(
+        aio_root: Host, tmp_path: Path) -> None:
+    """`netbackup stop` waits COMMAND_GRACE for users' commands, nbcmdd's forks among them
+    (their command line is nbcmdd's). Before nbcmdd writes its pid file only its children
+    are commands: the daemon itself, taken for one, held a stop right after a start for
+    the whole grace."""
+    script = tmp_path / "nbcmdd"  # the program name procs.find reads from the command line
+    script.write_text(FAKE_NBCMDD)
+    daemon = psutil.Popen([sys.executable, str(script), "--root", str(aio_root.root)])
+    try:
+        wait_for(lambda: len(daemon.children()) == 1, 10, "the forked command")
+        found = {p.proc.pid: p for p in procs.find(aio_root.root) if p.program == "nbcmdd"}
+        (forked,) = daemon.children()
+        assert set(found) == {daemon.pid, forked.pid}
+        assert not aio_root.cfg.paths.pidfile("nbcmdd").exists()
+        assert not netbackup._is_command(aio_root.cfg, found[daemon.pid])
+        assert netbackup._is_command(aio_root.cfg, found[forked.pid])
+    finally:
+        for proc in [*daemon.children(), daemon]:
+            proc.kill()
+        daemon.wait(10)
