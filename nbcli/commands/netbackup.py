@@ -24,7 +24,7 @@ from nbcli.cli import command, entry, root_option
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.pidfile import read_pidfile
-from nbcli.status import ENTITY_EXISTS, INIT_ERROR, INVALID_PARAMETER, NbuError
+from nbcli.status import DAEMON_RUNNING, ENTITY_EXISTS, INIT_ERROR, INVALID_PARAMETER, NbuError
 from nbcli.unixaddr import Reach
 
 SYNOPSIS = """netbackup start [--only DAEMON,...] | stop | status [--root DIR]
@@ -85,13 +85,19 @@ def _ready(cfg: HostConfig, name: str) -> bool:
 def _wait_ready(cfg: HostConfig, names: list[str], started: dict[str, psutil.Popen]) -> None:
     deadline = time.monotonic() + START_DEADLINE
     waiting = list(names)
+    raced: set[str] = set()  # started at the same moment by another `netbackup start`
     while waiting:
         for name in list(waiting):
             if _ready(cfg, name):
                 waiting.remove(name)
-                click.echo(f"Started {name}." if name in started else
+                click.echo(f"{name} is already running (started meanwhile)." if name in raced
+                           else f"Started {name}." if name in started else
                            f"{name} serves again through the new pbx_exchange.")
             elif name in started and started[name].poll() is not None:
+                if started[name].returncode == DAEMON_RUNNING:
+                    raced.add(name)  # the other copy is the one to wait for
+                    del started[name]
+                    continue
                 raise NbuError(INIT_ERROR,
                                f"{name} exited with {started[name].returncode} at start; "
                                     f"see {cfg.paths.logs / name}")

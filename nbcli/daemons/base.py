@@ -9,6 +9,7 @@ pid file.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import select
 import signal
@@ -46,6 +47,7 @@ class Daemon:
         self.failure: NbuError | None = None
         self._audit_lock = threading.Lock()
         self._audit_window = [time.monotonic(), 0, 0]  # since, entries sent, entries left out
+        self.pid_lock = -1  # the lock claim_pidfile holds
 
     # --- what subclasses fill in ---------------------------------------------------------
 
@@ -100,12 +102,24 @@ class Daemon:
         events.daemon_event(self.cfg, self.name, f"{self.name}: {text}", events.INFO)
 
     def claim_pidfile(self) -> psutil.Process:
-        """Write our pid file; status 145 when a live process of ours already holds it."""
-        running = read_pidfile(self.paths, self.name)
-        if running is not None and running.pid != os.getpid():
-            raise NbuError(DAEMON_RUNNING, f"{self.name} is already running as pid {running.pid}")
-        me = psutil.Process()
+        """Write our pid file; status 145 when another process of ours runs already.
+
+        A lock on <name>.lock, held for the daemon's life, makes the check and the write one
+        step: without it two copies started at once (two `netbackup start`) both found no
+        pid file, both wrote one and both ran - two bpjobd on one jobs database, two nbpem
+        starting every job twice."""
         atomic.makedirs(self.paths.run)
+        lock = os.open(self.paths.run / f"{self.name}.lock",
+                       os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            running = read_pidfile(self.paths, self.name)
+            raise NbuError(DAEMON_RUNNING, f"{self.name} is already running" +
+                           (f" as pid {running.pid}" if running is not None else "")) from None
+        self.pid_lock = lock  # closed by the kernel at exit; a forked command closes it
+        me = psutil.Process()
         atomic.write_text(self.paths.pidfile(self.name), f"{me.pid} {me.create_time()}\n")
         return me
 

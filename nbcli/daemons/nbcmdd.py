@@ -333,6 +333,7 @@ class Nbcmdd(Daemon):
             launch.conn.close()
         for s in (self.listener, self._wake_r, self._wake_w):
             s.close()
+        os.close(self.pid_lock)  # a command outliving nbcmdd must not keep its restart out
         self.sel.close()
         for target, fd in enumerate(fds):
             os.dup2(fd, target)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -195,3 +197,32 @@ def test_a_stop_right_after_a_start_takes_a_starting_nbcmdd_for_the_daemon(
         for proc in [*daemon.children(), daemon]:
             proc.kill()
         daemon.wait(10)
+
+
+def test_two_starts_at_once_leave_one_copy_of_each_daemon(aio_root: Host) -> None:
+    """Two `netbackup start` at the same moment (a boot script and an administrator): each
+    daemon runs once (its lock, not only its pid file, says so), and both commands end 0."""
+    starts = [subprocess.Popen(programs.argv_for("netbackup") + ["start"], env=aio_root.env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for _ in range(2)]
+    try:
+        ended = [(p.wait(120), p.communicate()) for p in starts]
+        assert [code for code, _ in ended] == [0, 0], ended
+        running = [p.program for p in aio_root.processes(spares=False)]
+        assert sorted(running) == sorted(DAEMONS)
+    finally:
+        aio_root.stop()
+    assert aio_root.processes() == []
+
+
+def test_a_daemon_whose_lock_is_held_is_status_145_and_writes_no_pid_file(
+        aio_root: Host) -> None:
+    """The lock decides, not the pid file: a copy of bpjobd starting while another holds
+    the lock - one that has not written its pid file yet - ends 145 at once."""
+    lock = aio_root.cfg.paths.run / "bpjobd.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        r = aio_root.run("bpjobd", check=False, timeout=30)
+    assert r.returncode == 145 and "bpjobd is already running" in r.stderr, r.stderr
+    assert not aio_root.cfg.paths.pidfile("bpjobd").exists()
