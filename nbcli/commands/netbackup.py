@@ -149,9 +149,9 @@ def stop(cfg: HostConfig) -> int:
     commands = [p.proc for p in procs.find(cfg.root)
                 if _is_command(cfg, p) and p.program != "netbackup" and p.proc.pid != os.getpid()]
     _wait_gone(commands, COMMAND_GRACE)
-    killed += _terminate(procs.find(cfg.root))
+    killed += _terminate(_all_but_stops(cfg))
     # Agents started while we were stopping (a job in flight) go too.
-    late = procs.find(cfg.root)
+    late = _all_but_stops(cfg)
     for p in late:
         try:
             p.proc.kill()
@@ -159,6 +159,17 @@ def stop(cfg: HostConfig) -> int:
             pass
     _wait_gone([p.proc for p in late], 5)
     return killed + len(late)
+
+
+def _all_but_stops(cfg: HostConfig) -> list[procs.NbProcess]:
+    """The host's processes but other `netbackup stop` commands: one run at the same moment
+    ends the same processes, and ending it made it exit 143 in the middle of its work."""
+    def a_stop(p: procs.NbProcess) -> bool:
+        try:
+            return p.program == "netbackup" and "stop" in p.proc.cmdline()[1:]
+        except psutil.Error:
+            return False
+    return [p for p in procs.find(cfg.root) if not a_stop(p)]
 
 
 def _stoppable(cfg: HostConfig) -> list[procs.NbProcess]:

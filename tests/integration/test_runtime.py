@@ -226,3 +226,14 @@ def test_a_daemon_whose_lock_is_held_is_status_145_and_writes_no_pid_file(
         r = aio_root.run("bpjobd", check=False, timeout=30)
     assert r.returncode == 145 and "bpjobd is already running" in r.stderr, r.stderr
     assert not aio_root.cfg.paths.pidfile("bpjobd").exists()
+
+
+def test_two_stops_at_once_both_end_0(aio: Host) -> None:
+    """Two `netbackup stop` at the same moment end the same processes; neither ends the
+    other (one of them used to exit 143, killed in the middle of its work)."""
+    stops = [subprocess.Popen(programs.argv_for("netbackup") + ["stop"], env=aio.env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    ended = [(p.wait(120), p.communicate()) for p in stops]
+    assert [code for code, _ in ended] == [0, 0], ended
+    assert aio.processes() == []
