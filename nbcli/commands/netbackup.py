@@ -53,6 +53,20 @@ def _cfg(root: str | None, create: bool) -> HostConfig:
     return config.load(path.root)
 
 
+def _cfg_to_stop(root: str | None) -> HostConfig:
+    """The host to stop. Its processes and pid files need its root alone: a bp.toml that no
+    longer parses (status 103, as every command now says) must not keep its daemons
+    running. A root that holds no host is still status 110."""
+    try:
+        return _cfg(root, create=False)
+    except NbuError as e:
+        if e.status != INIT_ERROR:
+            raise
+        click.echo(f"netbackup: {e.detail or e.message}; stopping the host all the same",
+                   err=True)
+        return HostConfig(config.Paths(Path(root) if root else config.default_root()).root)
+
+
 def spawn(cfg: HostConfig, name: str) -> psutil.Popen:
     """Start daemon `name` of this host, detached from the caller's session and terminal."""
     log_dir = cfg.paths.logs / name
@@ -286,7 +300,7 @@ def cli(action: str, name: str | None, roles: str, address: str, port: int,
                                hosts=table, media_servers=list(media_servers) or None)
         click.echo(f"Created host {cfg.client_name} ({', '.join(cfg.roles)}) in {cfg.root}")
         return 0
-    cfg = _cfg(root, create=action == "start")
+    cfg = _cfg_to_stop(root) if action == "stop" else _cfg(root, create=action == "start")
     if action == "start":
         names = [n.strip() for n in only.split(",")] if only else None
         unknown = [n for n in names or [] if n not in programs.DAEMONS]

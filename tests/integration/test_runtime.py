@@ -237,3 +237,29 @@ def test_two_stops_at_once_both_end_0(aio: Host) -> None:
     ended = [(p.wait(120), p.communicate()) for p in stops]
     assert [code for code, _ in ended] == [0, 0], ended
     assert aio.processes() == []
+
+
+def test_stop_stops_a_host_whose_bp_toml_no_longer_parses(aio: Host) -> None:
+    """A bp.toml broken by hand: the daemons keep the configuration they read (a reload
+    that fails changes nothing), every command says 103, and `netbackup stop` still stops
+    the host - it needs its root alone - saying what is wrong with the file."""
+    paths = aio.cfg.paths  # read while the file still parses
+    good = paths.bp_toml.read_text()
+    paths.bp_toml.write_text(good + "\n[[[ not toml\n")
+
+    def bpjobd_log() -> str:
+        return "".join(f.read_text() for f in (paths.logs / "bpjobd").glob("log.*"))
+
+    try:
+        for p in aio.processes(spares=False):
+            os.kill(p.proc.pid, signal.SIGHUP)
+        wait_for(lambda: "cannot reload the configuration" in bpjobd_log(), 10,
+                 "bpjobd's failed reload")
+        r = aio.run("bpdbjobs", check=False)
+        assert r.returncode == 103 and "bp.toml" in r.stderr
+        stop = aio.run("netbackup", "stop", check=False)
+        assert stop.returncode == 0, stop.stderr
+        assert "stopping the host all the same" in stop.stderr
+        assert aio.processes() == []
+    finally:
+        paths.bp_toml.write_text(good)
