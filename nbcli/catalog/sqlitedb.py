@@ -21,12 +21,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nbcli.status import DATABASE_ERROR, NbuError
+
 
 class Database:
     """One daemon's SQLite file: `with db.tx() as c:` runs a transaction under the lock."""
 
     def __init__(self, path: Path, schema: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                     timeout=30)
         self.conn.row_factory = sqlite3.Row
@@ -42,7 +45,7 @@ class Database:
 
     @contextmanager
     def tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        with self.lock:
+        with self.lock, self._failing():
             if not durable:
                 self.conn.execute("PRAGMA synchronous=NORMAL")  # not inside a transaction
             try:
@@ -50,16 +53,31 @@ class Database:
                 try:
                     yield self.conn
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    if self.conn.in_transaction:  # a failed COMMIT may have ended it
+                        self.conn.execute("ROLLBACK")
                     raise
-                self.conn.execute("COMMIT")
+                try:
+                    self.conn.execute("COMMIT")
+                except sqlite3.Error:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
             finally:
                 if not durable:
                     self.conn.execute("PRAGMA synchronous=FULL")
 
     def query(self, sql: str, args: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        with self.lock:
+        with self.lock, self._failing():
             return self.conn.execute(sql, args).fetchall()
+
+    @contextmanager
+    def _failing(self) -> Iterator[None]:
+        """SQLite failing (a full disk, a damaged file) is NetBackup's 220 for the caller,
+        not a logic error with a traceback: nothing was changed."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            raise NbuError(DATABASE_ERROR, f"{self.path.name}: {e}") from e
 
     def close(self) -> None:
         with self.lock:

@@ -16,9 +16,6 @@ when this host has the media role) and every MEDIA_SERVER of bp.toml as a media 
 
 from __future__ import annotations
 
-import functools
-import sqlite3
-from dataclasses import replace
 from typing import Any
 
 import nbcli
@@ -31,7 +28,7 @@ from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.nbemm_media import MediaOps
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.net.service import Handler, Ops, audited, op
+from nbcli.net.service import Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE
 from nbcli.status import (
     CANNOT_CONNECT,
@@ -53,19 +50,6 @@ LTID_TIMEOUT = 1800.0  # ltid sends cartridges home before a delete: robot moves
 # ltid could not be asked (not its refusal): the media server is down or gone
 UNREACHABLE = (CANNOT_CONNECT, CLIENT_HOSTNAME_NOT_FOUND, CONNECTION_TIMED_OUT,
                HANDSHAKE_FAILED)
-
-
-def _database_errors(handler: Handler) -> Handler:
-    """A failing database (disk full, file damaged) is NetBackup's 220, not a logic error."""
-
-    @functools.wraps(handler)
-    def guarded(msg: Message, conn: Connection) -> Any:
-        try:
-            return handler(msg, conn)
-        except sqlite3.Error as e:
-            raise NbuError(DATABASE_ERROR, f"EMM database: {e}") from e
-
-    return guarded
 
 
 class Nbemm(Daemon):
@@ -115,8 +99,7 @@ class Nbemm(Daemon):
         ops = audited(ops, "host_add", "host_delete", "host_update", "host_rename",
                       "host_devices_delete",
                       "host_alias", "stu_add", "stu_delete", *media.AUDITED)
-        return {"nbemm": {n: replace(o, handler=_database_errors(o.handler))
-                          for n, o in ops.items()}}
+        return {"nbemm": ops}
 
     def on_start(self) -> None:
         self.db = EmmDB(self.paths.emm / DB_NAME)

@@ -232,13 +232,13 @@ def test_state_survives_a_reopen(tmp_path: Path) -> None:
         again.close()
 
 
-def test_a_failing_database_is_status_220() -> None:
-    from nbcli.daemons.nbemm import _database_errors
-
-    def broken(msg: dict[str, Any], conn: object) -> dict[str, Any]:
-        raise sqlite3.OperationalError("database or disk is full")
-
-    assert status_of(_database_errors(broken), {"op": "stu_add"}, None) == 220
+def test_a_failing_database_is_status_220(db: EmmDB) -> None:
+    # The shared database layer (sqlitedb) says 220 for any SQLite failure: a full disk, a
+    # file it may not write (here).
+    db.db.conn.execute("PRAGMA query_only=ON")
+    assert status_of(db.add_stu, stu("full")) == 220
+    db.db.conn.execute("PRAGMA query_only=OFF")
+    assert [s["label"] for s in db.stus()] == []
 
 
 def test_update_rename_and_aliases(db: EmmDB) -> None:
