@@ -106,8 +106,8 @@ class Daemon:
 
         A lock on <name>.lock, held for the daemon's life, makes the check and the write one
         step: without it two copies started at once (two `netbackup start`) both found no
-        pid file, both wrote one and both ran - two bpjobd on one jobs database, two nbpem
-        starting every job twice."""
+        pid file, both wrote one and both ran - two bpjobd on one jobs database, two nbemm
+        on one EMM database, two nbjm taking the same work."""
         atomic.makedirs(self.paths.run)
         lock = os.open(self.paths.run / f"{self.name}.lock",
                        os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
