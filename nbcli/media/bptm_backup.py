@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 import selectors
 import time
@@ -63,12 +64,14 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             unit = storage.open_unit(stu)
             mounted = unit.mount()
             writer = unit.open_writer(str(req["backupid"]), block, max_fragment)
-        ring = Ring(int(ctx.cfg.get("NUMBER_DATA_BUFFERS")), block)
+        before, after = writer.frame_room
+        ring = Ring(int(ctx.cfg.get("NUMBER_DATA_BUFFERS")),
+                    -(-(before + block + after) // mmap.PAGESIZE) * mmap.PAGESIZE)
         ctx.step(10, f"mounted {mounted}; "
                      f"spawning bptm child with {ring.slots} x {block} byte shared buffers")
         child = os.fork()
         if child == 0:
-            _child(ctx, reg, ring, secret)
+            _child(ctx, reg, ring, secret, block, before)
         reg.close()
         ctx.ctl.send({"op": "ready", "host": ctx.host, "service": service,
                       "block_size": block, "secret": secret})
@@ -124,8 +127,10 @@ def _media_info(ctx: Ctx, req: dict[str, Any], reg: Registration,
     return info
 
 
-def _child(ctx: Ctx, reg: Registration, ring: Ring, secret: str) -> None:
-    """bptm child: take bpbkar's connection and receive the image into the ring's slots."""
+def _child(ctx: Ctx, reg: Registration, ring: Ring, secret: str, block: int,
+           at: int) -> None:
+    """bptm child: take bpbkar's connection and receive the image into the ring's slots,
+    `block` bytes a slot from byte `at` (the room before it is the writer's: frame_room)."""
     die_with_parent()
     close_inherited()  # the parent's drive: its unmount must let it go (spanning)
     ctx.ctl.sock.close()  # bpbrm talks to the parent only
@@ -140,17 +145,17 @@ def _child(ctx: Ctx, reg: Registration, ring: Ring, secret: str) -> None:
         while True:
             _, slot = prod.acquire()
             got = 0
-            size = len(slot)
-            while got < size:
-                n = sock.recv_into(slot[got:])
-                if n == 0:
-                    break
-                got += n
-            if got:
-                # The block's CRC here, while it is in this core's cache: the parent then only
-                # moves it to the disk.
-                prod.post(0, got, zlib.crc32(slot[:got]))
-            if got < size:
+            with slot[at:at + block] as into:
+                while got < block:
+                    n = sock.recv_into(into[got:])
+                    if n == 0:
+                        break
+                    got += n
+                if got:
+                    # The block's CRC here, while it is in this core's cache: the parent then
+                    # only moves it to the disk.
+                    prod.post(at, got, zlib.crc32(into[:got]))
+            if got < block:
                 break
         prod.end(0)
     except RingBroken:
@@ -187,7 +192,7 @@ def _drain(ctx: Ctx, cons: Consumer, writer: storage.ImageWriter, child: int) ->
                     ctx.step(12, f"bptm writing blocks from shared memory to "
                                  f"{writer.where}")
                     first = False
-                writer.write_block(item[1], item[2])
+                writer.write_block(item[1], item[2], cons.ring.slot(item[0]))
                 cons.release()
             if time.monotonic() - last_report >= PROGRESS_EVERY:
                 ctx.ctl.send({"op": "progress", "kbytes": writer.total // 1024})

@@ -276,10 +276,15 @@ class SpanningWriter:
     def where(self) -> str:
         return self.tape.where()
 
-    def write_block(self, data: memoryview, block_crc: int | None = None) -> None:
+    @property
+    def frame_room(self) -> tuple[int, int]:
+        return self.cur.frame_room  # every drive of one library frames alike
+
+    def write_block(self, data: memoryview, block_crc: int | None = None,
+                    slot: memoryview | None = None) -> None:
         for _ in range(MAX_SPANS):
             try:
-                self.cur.write_block(data, block_crc)
+                self.cur.write_block(data, block_crc, slot)
                 return
             except NbuError:
                 if self.cur.state != "full":

@@ -166,7 +166,10 @@ class ImageWriter:
     def where(self) -> str:
         return str(self.folder)
 
-    def write_block(self, data: memoryview, block_crc: int | None = None) -> None:
+    frame_room = (0, 0)  # blocks go to the fragment files as they are (O_DIRECT from the ring)
+
+    def write_block(self, data: memoryview, block_crc: int | None = None,
+                    slot: memoryview | None = None) -> None:
         """Append one block of the stream (full blocks except the last); `block_crc` is its
         CRC-32 when the caller has it already (bptm child computes it as it receives)."""
         if block_crc is None:

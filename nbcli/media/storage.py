@@ -141,8 +141,17 @@ class ImageWriter(Protocol):
     def where(self) -> str:
         """Where the blocks go, for the job's details (a folder, a drive and volume)."""
 
-    def write_block(self, data: memoryview, block_crc: int | None = None) -> None:
-        """Append one block; `block_crc` is its CRC-32 when the caller has it already."""
+    @property
+    def frame_room(self) -> tuple[int, int]:
+        """Bytes before and after a block that the writer may use in the memory holding it
+        (write_block's `slot`): a virtual tape drive puts a record's framing there and
+        writes it with no copy; (0, 0) for a writer that needs none."""
+
+    def write_block(self, data: memoryview, block_crc: int | None = None,
+                    slot: memoryview | None = None) -> None:
+        """Append one block; `block_crc` is its CRC-32 when the caller has it already;
+        `slot`, when given, holds `data` at frame_room[0] with frame_room[1] bytes after it
+        that the writer may overwrite (bptm's ring slot)."""
 
     def finish(self) -> list[Fragment]:
         """Make the image durable and complete; its fragments in stream order."""

@@ -263,7 +263,12 @@ class TapeWriter:
             raise self._why or NbuError(MEDIA_IN_USE, f"the writer of {self.backupid} is "
                                         f"{self.state}")
 
-    def write_block(self, data: memoryview, block_crc: int | None = None) -> None:
+    @property
+    def frame_room(self) -> tuple[int, int]:
+        return self.held.drive.frame_room
+
+    def write_block(self, data: memoryview, block_crc: int | None = None,
+                    slot: memoryview | None = None) -> None:
         self._check()
         if block_crc is None:
             block_crc = zlib.crc32(data)
@@ -275,7 +280,10 @@ class TapeWriter:
             self._begin_fragment()
         self.held.user = self
         try:
-            self.held.drive.write(data)
+            if slot is not None:
+                self.held.drive.write_framed(slot, self.frame_room[0], n)
+            else:
+                self.held.drive.write(data)
         except OSError as e:
             if e.errno == errno.ENOSPC:
                 self._end_of_medium(data)

@@ -72,6 +72,14 @@ class TapeDrive(Protocol):
         next raises ENOSPC (st.rst, "EOM Behaviour When Writing"); at the physical end every
         write raises ENOSPC."""
 
+    # (before, after): bytes around a record that write_framed may use; (0, 0) for none
+    frame_room: tuple[int, int]
+
+    def write_framed(self, frame: memoryview, at: int, length: int) -> int:
+        """As write(frame[at:at + length]); the drive may overwrite the frame_room bytes
+        around the record in `frame` (not part of st: the virtual drive writes a record's
+        framing there and the record with no copy)."""
+
     def write_filemarks(self, count: int = 1) -> None:
         """MTWEOF."""
 

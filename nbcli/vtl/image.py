@@ -1,4 +1,5 @@
-"""A cartridge image file's I/O: one length word read, buffers written where they belong.
+"""A cartridge image file's I/O: one length word read, erase gaps skipped, buffers written
+where they belong.
 
 The small system-call layer under vdrive: reads with pread and writes with pwritev, so that
 a record goes from the caller's buffer to the file with no copy (its length words beside
@@ -13,12 +14,36 @@ import os
 from nbcli.vtl import simh
 
 IOV_MAX = 1024  # Linux's limit on the buffers of one pwritev
+_CHUNK = 4096   # gap runs are read a page at a time (nbcli's are shorter than one)
 
 
 def read_word(fd: int, offset: int) -> int | None:
     """The 32-bit word at `offset`, or None at the end of the file (a torn word included)."""
     raw = os.pread(fd, simh.WORD, offset)
     return simh.unpack_word(raw) if len(raw) == simh.WORD else None
+
+
+def skip_gaps(fd: int, offset: int) -> int:
+    """The offset of the first object at or after `offset` that is not an erase gap word
+    (the end of the file if only gaps follow)."""
+    while True:
+        raw = os.pread(fd, _CHUNK, offset)
+        n = simh.gap_prefix(raw)
+        offset += n
+        if n < _CHUNK:
+            return offset
+
+
+def gaps_before(fd: int, offset: int) -> int:
+    """Where the run of erase gap words that ends at `offset` begins (`offset` if none)."""
+    while offset >= simh.WORD:
+        start = max(0, offset - _CHUNK)
+        raw = os.pread(fd, offset - start, start)
+        n = simh.gap_suffix(raw)
+        offset -= n
+        if n < _CHUNK:
+            return offset
+    return offset
 
 
 def write_at(fd: int, parts: list[bytes | memoryview], offset: int) -> int:

@@ -4,7 +4,10 @@ A tape image is a sequence of objects, each introduced by a 32-bit little-endian
 
     0x00000000              a tape mark (filemark)
     0xFFFFFFFF              end of medium: nothing after it is recorded
-    0xFFFFFFFE              an erase gap (not written by nbcli; reading one is an error here)
+    0xFFFFFFFE              an erase gap: 4 bytes of blank tape, skipped by every move and
+                            read (SIMH's own); nbcli writes runs of them after a record
+                            written straight from bptm's memory, so that the next object
+                            starts on a page (O_DIRECT: direct.py)
     0xFF000000-0xFFFFFFFD   reserved (an error here)
     n (bits 23..0)          a data record of n bytes: the word, the data padded to an even
                             length with one zero byte, and the same word again, so that the
@@ -29,6 +32,7 @@ MAX_RECORD = LENGTH_MASK  # 16 MiB - 1: a record length has 24 bits
 WORD = 4
 
 _WORD = struct.Struct("<I")
+GAP_WORD = _WORD.pack(ERASE_GAP)
 
 
 def pack_word(value: int) -> bytes:
@@ -69,6 +73,36 @@ def record_parts(records: list[memoryview]) -> list[bytes | memoryview]:
         word = _WORD.pack(n)
         parts += (word, data, b"\0", word) if n & 1 else (word, data, word)
     return parts
+
+
+def gaps(nbytes: int) -> bytes:
+    """`nbytes` (a multiple of 4) of erase gap words."""
+    if nbytes % WORD:
+        raise ValueError(f"an erase gap is whole words, not {nbytes} bytes")
+    return GAP_WORD * (nbytes // WORD)
+
+
+def gap_prefix(raw: bytes | memoryview) -> int:
+    """How many bytes at the start of `raw` are whole erase gap words."""
+    whole = len(raw) - len(raw) % WORD
+    if raw[:whole] == GAP_WORD * (whole // WORD):  # the usual case: one comparison
+        return whole
+    n = 0
+    while n < whole and raw[n:n + WORD] == GAP_WORD:
+        n += WORD
+    return n
+
+
+def gap_suffix(raw: bytes | memoryview) -> int:
+    """How many bytes at the end of `raw` are whole erase gap words."""
+    whole = len(raw) - len(raw) % WORD
+    tail = raw[len(raw) - whole:]
+    if tail == GAP_WORD * (whole // WORD):
+        return whole
+    n = 0
+    while n < whole and tail[whole - n - WORD:whole - n] == GAP_WORD:
+        n += WORD
+    return n
 
 
 def is_data(word: int) -> bool:

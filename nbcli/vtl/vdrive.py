@@ -26,7 +26,8 @@ Documentation/scsi/st.rst and SSC:
   over the records from there; without a directory the drive makes one by a scan.
 
 A write is all or nothing here (a real drive may write part of a fixed-mode request). Records
-are staged and written to the image with O_DIRECT where the file system allows (direct.py);
+are staged and written to the image with O_DIRECT where the file system allows (direct.py;
+write_framed writes a large one from the caller's memory, erase gaps around it);
 everything staged is in the file before any read, move, tape mark or close, and a drive
 opened after a holder died cuts a record that holder left half written.
 This module imports only nbcli.vtl's own modules.
@@ -246,7 +247,7 @@ class VirtualDrive:
         wanted, done = (size // bs if bs else 1), 0
         bad = self._cartridge().read_errors
         while done < wanted:
-            word = self._word(self._pos.offset)
+            word = spacing.next_word(self._fd, self._pos)
             if word is None or word == simh.END_OF_MEDIUM:
                 if done:
                     break
@@ -296,9 +297,29 @@ class VirtualDrive:
             raise _err(errno.EIO, "record cut short in the image")
         return data
 
+    # A record written from a frame takes a page more than its data at most: only records
+    # this large are, so that the gaps cost the cartridge under 2% of its capacity.
+    FRAME_MIN = 256 << 10
+    frame_room = (simh.WORD, direct.ALIGN)
+
     def write(self, data: bytes | memoryview) -> int:
+        return self._write(memoryview(data))
+
+    def write_framed(self, frame: memoryview, at: int, length: int) -> int:
+        """As write(frame[at:at + length]). The caller lends the `frame_room` bytes before
+        and after the record in `frame`: where the drive can, it puts the record's length
+        words and a trailing erase gap there and writes the frame's pages from that memory
+        with O_DIRECT, no copy (a page-aligned frame: bptm's ring slots are)."""
+        data = frame[at:at + length]
+        if (self._app is None or length < self.FRAME_MIN or length > simh.MAX_RECORD
+                or self._pos.block_size not in (0, length) or self._pos.offset % simh.WORD
+                or not direct.frameable(frame, at, length)):
+            return self._write(data)
+        return self._write(data, (frame, at))
+
+    def _write(self, view: memoryview, frame: tuple[memoryview, int] | None = None) -> int:
         s = self._ready(writing=True)
-        n, bs = len(data), self._pos.block_size
+        n, bs = len(view), self._pos.block_size
         if n == 0:
             return 0
         if bs and n % bs:
@@ -306,13 +327,15 @@ class VirtualDrive:
         if self._ew == "refuse":
             self._ew = "allow"
             raise _err(errno.ENOSPC, "early warning: end of medium is near")
-        view = memoryview(data)
         chunks = [view[i:i + bs] for i in range(0, n, bs)] if bs else [view]
         if any(len(c) > simh.MAX_RECORD for c in chunks):
             raise _err(errno.EINVAL, f"a record holds at most {simh.MAX_RECORD} bytes")
-        parts = simh.record_parts(chunks)
         cart = s.cartridges[self._barcode]
-        end = self._pos.offset + sum(simh.record_size(len(c)) for c in chunks)
+        if frame is not None:  # one record, after the gap that takes it to a page boundary
+            end = (self._pos.offset + -self._pos.offset % direct.ALIGN
+                   + direct.frame_size(n))
+        else:
+            end = self._pos.offset + sum(simh.record_size(len(c)) for c in chunks)
         if end > cart.capacity:
             raise _err(errno.ENOSPC, f"end of medium on {self._barcode}")
         first = self._pos.logical
@@ -320,7 +343,10 @@ class VirtualDrive:
             self._last = "move"  # what follows is uncertain on a real drive; no mark at close
             raise _err(errno.EIO, f"write error on {self._barcode} (injected)")
         start = self._pos.offset
-        written = self._put(parts)
+        if frame is not None:
+            written = self._put([], direct.fill_frame(frame[0], frame[1], n))
+        else:
+            written = self._put(simh.record_parts(chunks))
         # One store for the whole position: bptm's SIGTERM handler raises anywhere, and an
         # undo that found the offset moved but not the block count would write its empty
         # header in the wrong place (and the tape directory would learn wrong numbers).
@@ -448,20 +474,25 @@ class VirtualDrive:
         raise _err(errno.EIO, f"the file system holding the cartridge {self._barcode} is "
                               f"full ({why})")
 
-    def _put(self, parts: list[bytes | memoryview]) -> int:
-        """Write at the position, cutting off whatever followed (tape semantics); the bytes
-        written. The caller moves the position (and the end of data) past them."""
+    def _put(self, parts: list[bytes | memoryview], pages: memoryview | None = None) -> int:
+        """Write at the position, cutting off whatever followed (tape semantics): `parts`,
+        or a record's frame `pages` (write_framed: after the gap to a page boundary); the
+        bytes written. The caller moves the position (and the end of data) past them."""
         if self._pos.offset < self._size:
             self._flush()
             with self._on_disk():
                 os.ftruncate(self._fd, self._pos.offset)
         # As far as these bytes may reach, before they go: interrupted (bptm's SIGTERM) with
         # the position not moved past them, the next write there cuts them off first.
-        self._size = self._pos.offset + sum(len(p) for p in parts)
+        self._size = self._pos.offset + (direct.ALIGN + len(pages) if pages is not None
+                                         else sum(len(p) for p in parts))
         with self._on_disk():
-            if self._app is not None:
-                return self._app.append(self._fd, parts, self._pos.offset)
-            return image.write_at(self._fd, parts, self._pos.offset)
+            if self._app is None:
+                assert pages is None  # write_framed frames only with an Appender
+                return image.write_at(self._fd, parts, self._pos.offset)
+            if pages is not None:
+                return self._app.append_frame(self._fd, pages, self._pos.offset)
+            return self._app.append(self._fd, parts, self._pos.offset)
 
     def _flush(self) -> None:
         """Put staged records into the image file (before anything reads or moves)."""
@@ -581,7 +612,7 @@ class VirtualDrive:
         cart = self._cartridge()
         off = self._pos.offset
         ew = cart.capacity - self.library.state().geometry.early_warning
-        word = self._word(off)
+        word = self._word(image.skip_gaps(self._fd, off))
         return DriveStatus(
             loaded=True, online=True, file_number=self._pos.file,
             block_number=self._pos.block, logical_block=self._pos.logical,

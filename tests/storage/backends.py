@@ -93,14 +93,16 @@ def _small_tape_unit(base: Path, capacity: int) -> Iterator[Unit]:
 
 def tape_files(unit: Unit) -> list[list[bytes]]:
     """The tape files of the unit's cartridge, read from its .tap file: the records of each,
-    up to the end of data (a tiny SIMH reader: 4-byte length, data, pad, length; 0 = mark)."""
+    up to the end of data (a tiny SIMH reader: 4-byte length, data, pad, length; 0 = mark;
+    erase gap words skipped)."""
     raw = Library(unit["library"]).cartridge_path(unit["barcode"]).read_bytes()
     files: list[list[bytes]] = [[]]
     at = 0
     while at + 4 <= len(raw):
         word = simh.unpack_word(raw[at:at + 4])
-        if word == simh.TAPE_MARK:
-            files.append([])
+        if word in (simh.TAPE_MARK, simh.ERASE_GAP):
+            if word == simh.TAPE_MARK:
+                files.append([])
             at += 4
             continue
         n = simh.length_of(word)

@@ -81,6 +81,38 @@ def test_bytes_written_are_bytes_read(unit: Unit, buf: memoryview) -> None:
         reader.close()
 
 
+def test_blocks_handed_in_ring_slots_read_back_exact(unit: Unit) -> None:
+    """As bptm hands them: each block in a page-aligned slot of its ring, after the
+    writer's frame_room, which the writer may overwrite around the block (a virtual tape
+    drive writes the record's framing there and the record from that memory, no copy).
+    Blocks of 1 MiB, bptm's default, so that the tape drive does frame them."""
+    big, n = 1 << 20, 5
+    payload = random.Random(7).randbytes(n * big - 1000)  # the last block short
+    st = storage.open_unit(unit)
+    st.mount()
+    w = st.open_writer("client_1", big, 2 * big)
+    before, after = w.frame_room
+    size = -(-(before + big + after) // mmap.PAGESIZE) * mmap.PAGESIZE
+    with mmap.mmap(-1, 2 * size) as ring:
+        view = memoryview(ring)
+        for i in range(n):
+            block = payload[i * big:(i + 1) * big]
+            with view[(i % 2) * size:(i % 2 + 1) * size] as slot:
+                slot[before:before + len(block)] = block
+                w.write_block(slot[before:before + len(block)], None, slot)
+        view.release()
+    image = storage.StoredImage("client_1", w.finish(), w.checksum, big, w.total)
+    assert [f.bytes for f in image.fragments] == [2 * big, 2 * big, big - 1000]
+    with mmap.mmap(-1, big) as m:
+        into = memoryview(m)
+        reader = st.open_reader(image)
+        try:
+            assert read_all(reader, into) == payload
+        finally:
+            reader.close()
+        into.release()
+
+
 def test_fragments_split_at_the_size_limit(unit: Unit) -> None:
     image = write(unit, "client_1", data(2))
     sizes = [f.bytes for f in image.fragments]

@@ -96,3 +96,33 @@ def test_image_write_at_batches_past_iov_max(tmp_path: Path) -> None:
         os.close(fd)
     assert path.read_bytes() == b"\0" * 4 + b"".join(parts)
     assert [bytes(p) for p in image._skip([b"abc", b"de", b"f"], 4)] == [b"e", b"f"]
+
+
+def test_erase_gap_runs_are_found_both_ways(tmp_path: Path) -> None:
+    """Gaps are skipped whole, forward and back, however long the run (several pages), and
+    a word that only looks like one in part (0xFFFFFFFF: the end of medium) stops them."""
+    import os
+
+    from nbcli.vtl import image
+
+    assert simh.gaps(8) == simh.GAP_WORD * 2
+    with pytest.raises(ValueError):
+        simh.gaps(6)
+    eom = simh.pack_word(simh.END_OF_MEDIUM)
+    for run in (1, 3, 1023, 1024, 2500):
+        body = simh.pack_record(b"abcd") + simh.GAP_WORD * run
+        raw = body + eom + simh.GAP_WORD + b"\xfe\xff"  # a gap, then a torn one
+        assert simh.gap_prefix(raw[12:]) == 4 * run
+        assert simh.gap_suffix(body) == 4 * run
+        assert simh.gap_suffix(b"\xff" + simh.GAP_WORD) == 4  # not whole words: from the end
+        path = tmp_path / f"img{run}"
+        path.write_bytes(raw)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            assert image.skip_gaps(fd, 12) == 12 + 4 * run
+            assert image.read_word(fd, image.skip_gaps(fd, 12)) == simh.END_OF_MEDIUM
+            assert image.gaps_before(fd, 12 + 4 * run) == 12
+            assert image.gaps_before(fd, 12) == 12  # no gap before: where it was
+            assert image.skip_gaps(fd, len(body) + 4) == len(body) + 8  # the torn half stays
+        finally:
+            os.close(fd)
