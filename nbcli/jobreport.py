@@ -12,16 +12,17 @@ first step it records for a job. Scripts key jobs by it (`bpdbjobs -all_columns`
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from typing import Any
 
-from nbcli import clock
+from nbcli import clock, kinds
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.net.conn import Connection
-from nbcli.status import NbuError
+from nbcli.status import DATABASE_ERROR, NbuError
 from nbcli.wire.frames import Message
 
 
@@ -47,6 +48,72 @@ LOST = frozenset({23, 24, 25, 26, 40, 41, 233})
 # restarted bpjobd (`netbackup start` after a crash) gets every update, so no job's end is lost.
 PATIENCE = 60.0
 PAUSE = 0.5
+RESEND = 5.0  # seconds between an Outbox's tries to send the job ends it keeps
+
+
+def is_end(fields: dict[str, Any]) -> bool:
+    """Whether an update ends a job (Done) or closes it: what must reach bpjobd."""
+    return fields.get("state") == kinds.DONE or fields.get("closed") is True
+
+
+class Outbox:
+    """The job ends bpjobd did not take - its database refused them (220: a full file
+    system) or it stayed gone past a reporter's patience - kept by the process that ended the
+    jobs and sent again (`resend`, from its periodic task) until bpjobd records them. Lost,
+    such an end would leave the job Queued or Active for good, and `bpbackup -w` waiting on
+    it. A job's later updates go into its kept end, in order, so that nothing of the end is
+    recorded out of turn."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ends: dict[int, dict[str, Any]] = {}
+
+    def __contains__(self, jobid: object) -> bool:
+        with self._lock:
+            return jobid in self._ends
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ends)
+
+    def keep(self, jobid: int, fields: dict[str, Any]) -> dict[str, Any]:
+        """Add `fields` to the job's kept end; the end as it now stands."""
+        with self._lock:
+            kept = self._ends.setdefault(jobid, {})
+            kept.update(fields)
+            return dict(kept)
+
+    def sent(self, jobid: int, fields: dict[str, Any]) -> None:
+        """bpjobd took `fields` (or refused them for good): forget them, unless more came."""
+        with self._lock:
+            if self._ends.get(jobid) == fields:
+                del self._ends[jobid]
+
+    def resend(self, cfg: HostConfig, process: str, log: logging.Logger) -> None:
+        """Send each kept end once; what bpjobd still cannot take stays."""
+        with self._lock:
+            ends = {jobid: dict(f) for jobid, f in self._ends.items()}
+        if not ends:
+            return
+        report = JobReporter(cfg, process, patience=0)
+        try:
+            for jobid, fields in ends.items():
+                try:
+                    report.update(jobid, **fields)
+                except NbuError as e:
+                    if e.status in KEEP:
+                        log.warning("job %d: bpjobd still cannot record its end: %s", jobid, e)
+                        return  # the next one would fail the same way
+                    log.error("job %d: bpjobd refused its end: %s", jobid, e)
+                else:
+                    log.info("job %d: its end is recorded in bpjobd now", jobid)
+                self.sent(jobid, fields)
+        finally:
+            report.close()
+
+
+# What an Outbox keeps an end for: bpjobd not there, or its database failing.
+KEEP = LOST | {DATABASE_ERROR}
 
 
 class JobReporter:
@@ -54,12 +121,15 @@ class JobReporter:
 
     A report that finds bpjobd gone is sent again on a new connection until `patience`
     seconds have passed (once at least: a dropped connection is retried at once). A new job
-    (`create`) is sent again only if it never reached bpjobd, so no job is created twice."""
+    (`create`) is sent again only if it never reached bpjobd, so no job is created twice.
+    With an `outbox`, a job's end that bpjobd does not take is kept there (Outbox)."""
 
-    def __init__(self, cfg: HostConfig, process: str, patience: float = PATIENCE) -> None:
+    def __init__(self, cfg: HostConfig, process: str, patience: float = PATIENCE,
+                 outbox: Outbox | None = None) -> None:
         self.cfg = cfg
         self.process = process
         self.patience = patience
+        self.outbox = outbox
         self._conn: Connection | None = None
         # A job's thread and the handlers answering its agents may report at the same time.
         self._lock = threading.Lock()
@@ -119,7 +189,19 @@ class JobReporter:
                    pid=pid or os.getpid(), msg=msg, severity=severity)
 
     def update(self, jobid: int, **fields: Any) -> None:
-        self._call("job_update", jobid=jobid, **fields)
+        box = self.outbox
+        if box is None or not (is_end(fields) or jobid in box):
+            self._call("job_update", jobid=jobid, **fields)
+            return
+        if jobid in box:  # an end is waiting: this goes with it, after it
+            fields = box.keep(jobid, fields)
+        try:
+            self._call("job_update", jobid=jobid, **fields)
+        except NbuError as e:
+            if e.status in KEEP:
+                box.keep(jobid, fields)
+            raise
+        box.sent(jobid, fields)
 
     def create(self, **fields: Any) -> int:
         return int(self._call("job_create", **fields)["jobid"])

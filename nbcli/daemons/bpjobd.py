@@ -34,11 +34,12 @@ from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.log import JobLog
 from nbcli.net import client, trust
 from nbcli.net.conn import Connection
-from nbcli.net.service import Op, Ops, audited, op
+from nbcli.net.service import Handler, Op, Ops, Result, audited, op
 from nbcli.net.trust import ADMIN, ANYONE, CLIENT, USER
 from nbcli.status import (
     CONNECTION_BROKEN,
     CONNECTION_TIMED_OUT,
+    DATABASE_ERROR,
     INVALID_JOB_ID,
     TERMINATED_BY_ADMIN,
     NbuError,
@@ -109,24 +110,30 @@ class Bpjobd(Daemon):
         super().__init__(*args, **kwargs)
         self.jobs: JobsDB | None = None
         self._closing = threading.Condition()
+        self._refusing = False  # the last write failed with 220 (told to the error log)
+        self._refusing_lock = threading.Lock()
 
     def services(self) -> dict[str, Ops]:
         return {"bpjobd": audited({
             "ping": op(self.ping, ANYONE),
-            "job_create": Op(self.job_create, ADMIN, {"new_try": opt(bool, False)},
+            "job_create": Op(self._writes(self.job_create), ADMIN, {"new_try": opt(bool, False)},
                              rest=_job_fields(creating=True)),
-            "job_update": Op(self.job_update, ADMIN, {"jobid": JOBID, "new_try": opt(bool, False)},
+            "job_update": Op(self._writes(self.job_update), ADMIN,
+                             {"jobid": JOBID, "new_try": opt(bool, False)},
                              rest=_job_fields(creating=False)),
-            "job_step": Op(self.job_step, ADMIN, {**EVENT, "step": req(int, lo=0)}),
-            "job_log": Op(self.job_log, ADMIN, {**EVENT, "severity": opt(str, "Info")}),
+            "job_step": Op(self._writes(self.job_step), ADMIN,
+                           {**EVENT, "step": req(int, lo=0)}),
+            "job_log": Op(self._writes(self.job_log), ADMIN,
+                          {**EVENT, "severity": opt(str, "Info")}),
             "job_get": op(self.job_get, ADMIN | CLIENT | USER, jobid=JOBID),
             "job_list": op(self.job_list, ADMIN, jobids=opt(list, items=req(int)),
                            detail=opt(bool, False), before=opt(int, lo=1),
                            limit=opt(int, lo=1), open=opt(bool, False)),
             "job_wait": op(self.job_wait, ADMIN | CLIENT | USER, jobid=JOBID, timeout=SECONDS),
-            "job_cancel": op(self.job_cancel, ADMIN, jobid=JOBID),
+            "job_cancel": op(self._writes(self.job_cancel), ADMIN, jobid=JOBID),
             "summary": op(self.summary, ADMIN),
-            "job_delete": op(self.job_delete, ADMIN, jobids=req(list, items=req(int, lo=1)))},
+            "job_delete": op(self._writes(self.job_delete), ADMIN,
+                             jobids=req(list, items=req(int, lo=1)))},
             "job_cancel", "job_delete")}
 
     def on_start(self) -> None:
@@ -149,6 +156,33 @@ class Bpjobd(Daemon):
         return JobLog(self.log, jobid)
 
     # --- writes -------------------------------------------------------------------------------
+
+    def _writes(self, handler: Handler) -> Handler:
+        """`handler`, telling the error log (CRITICAL) when the database starts refusing
+        writes (220: its file system full, a disk error), and again once it takes them: an
+        operator learns of it there, not from jobs whose ends their owners keep (jobreport
+        .Outbox) and `bpdbjobs` cannot show."""
+        def run(msg: Message, conn: Connection) -> Result:
+            try:
+                out = handler(msg, conn)
+            except NbuError as e:
+                if e.status == DATABASE_ERROR and self._refusal(True):
+                    self.log.critical("the jobs database refuses writes: %s", e.detail or e)
+                    events.daemon_event(self.cfg, self.name, f"the jobs database refuses "
+                                        f"writes: {e.detail or e.message}", events.CRITICAL)
+                raise
+            if self._refusing and self._refusal(False):
+                self.log.warning("the jobs database takes writes again")
+                events.daemon_event(self.cfg, self.name, "the jobs database takes writes again",
+                                    events.INFO)
+            return out
+        return run
+
+    def _refusal(self, refusing: bool) -> bool:
+        """Record whether the database refuses writes; whether that changed."""
+        with self._refusing_lock:
+            changed, self._refusing = self._refusing != refusing, refusing
+            return changed
 
     def ping(self, msg: Message, conn: Connection) -> Message:
         return {"host": self.cfg.client_name, "service": self.name}

@@ -82,6 +82,7 @@ class Bprd(Daemon):
         self.lock = threading.Lock()
         self.running: dict[int, Connection | None] = {}
         self.created = recover.Created()  # the restores this bprd started
+        self.outbox = jobreport.Outbox()  # restore ends bpjobd could not record yet
         self.canceled: set[int] = set()  # canceled before bpbrm could be told
         # bprd children, and once one has run, a spare waiting for the next restore from tape
         # (nbcli.net.spare: a fresh Python importing the child costs ~70 ms of the restore)
@@ -94,7 +95,10 @@ class Bprd(Daemon):
         threading.Thread(target=self.sweep_neededimage, daemon=True, name="sweep").start()
 
     def periodic(self) -> list[tuple[float, Any]]:
-        return [(SWEEP, self.sweep_neededimage)]
+        return [(SWEEP, self.sweep_neededimage), (jobreport.RESEND, self.resend_ends)]
+
+    def resend_ends(self) -> None:
+        self.outbox.resend(self.cfg, self.name, self.log)
 
     def sweep_neededimage(self) -> None:
         """Remove the neededimage files of closed jobs (a child killed before its step 17, or
@@ -132,6 +136,7 @@ class Bprd(Daemon):
             with self.lock:
                 self.log.warning("stopping with restores still ending: %s",
                                  sorted(self.running))
+        recover.last_resend(self)
         self.children.close()
 
     def services(self) -> dict[str, Ops]:
@@ -219,7 +224,7 @@ class Bprd(Daemon):
         if not tape:
             steps.append((2, f"bpdbm found {len(images)} image(s) on disk: {ids}; no "
                              f"neededimage file is needed for disk", clock.now()))
-        report = jobreport.JobReporter(self.cfg, "bprd")
+        report = jobreport.JobReporter(self.cfg, "bprd", outbox=self.outbox)
         with self.created.lock:  # created and registered as one, for recover.reconcile
             jobid = report.create(jobtype=kinds.JOB_RESTORE, state=kinds.ACTIVE, client=dest,
                                   policy="", schedule="", owner=msg["owner"],

@@ -62,10 +62,17 @@ class Nbjm(Daemon):
         self.restores: dict[int, RestoreResources] = {}
         self._last_backup_time: dict[str, int] = {}
         self.created = recover.Created()  # every job this nbjm created
+        self.outbox = jobreport.Outbox()  # job ends bpjobd could not record yet
 
     def on_start(self) -> None:
         # The jobs a previous nbjm left are ended once bpjobd answers; at stop, ours are.
         recover.start(self, self._cancel_at_stop)
+
+    def periodic(self) -> list[tuple[float, Any]]:
+        return [(jobreport.RESEND, self.resend_ends)]
+
+    def resend_ends(self) -> None:
+        self.outbox.resend(self.cfg, self.name, self.log)
 
     def _cancel_at_stop(self) -> None:
         """`netbackup stop`: cancel every running job at once (status 150), as bp.kill_all
@@ -82,10 +89,12 @@ class Nbjm(Daemon):
         while time.monotonic() < deadline:
             with self.lock:
                 if not self.jobs:
-                    return
+                    break
             time.sleep(0.1)
-        with self.lock:
-            self.log.warning("stopping with jobs still ending: %s", sorted(self.jobs))
+        else:
+            with self.lock:
+                self.log.warning("stopping with jobs still ending: %s", sorted(self.jobs))
+        recover.last_resend(self)
 
     def services(self) -> dict[str, Ops]:
         return {"nbjm": {
@@ -109,7 +118,7 @@ class Nbjm(Daemon):
 
     def job_start(self, msg: Message, conn: Connection) -> Message:
         """Seed step 2: queue the job, make it visible in bpjobd, run it on its own thread."""
-        report = jobreport.JobReporter(self.cfg, "nbjm")
+        report = jobreport.JobReporter(self.cfg, "nbjm", outbox=self.outbox)
         with self.created.lock:  # created and registered as one, for recover.reconcile
             jobid = report.create(
                 jobtype=kinds.JOB_ARCHIVE if msg["sched_type"] == 3 else kinds.JOB_BACKUP,

@@ -59,6 +59,7 @@ class Owner(Protocol):
     log: logging.Logger
     stop: threading.Event
     created: Created
+    outbox: jobreport.Outbox
 
 
 def start(owner: Owner, at_stop: Callable[[], None]) -> None:
@@ -105,12 +106,21 @@ def reconcile(nbjm: Owner, started: float) -> None:
     else:
         return
     nbjm.log.info("open jobs looked at: %d left by a previous %s", len(left), nbjm.name)
-    report = jobreport.JobReporter(nbjm.cfg, nbjm.name)
+    report = jobreport.JobReporter(nbjm.cfg, nbjm.name, outbox=nbjm.outbox)
     try:
         for job in left:
             end_orphan(nbjm, report, job)
     finally:
         report.close()
+
+
+def last_resend(owner: Owner) -> None:
+    """At stop: one more try for the job ends bpjobd has not taken; what it still refuses
+    is lost with this process (the next start's reconcile ends those jobs: status 50)."""
+    owner.outbox.resend(owner.cfg, owner.name, owner.log)
+    if len(owner.outbox):
+        owner.log.error("stopping with %d job end(s) bpjobd did not record; the next %s "
+                        "ends those jobs", len(owner.outbox), owner.name)
 
 
 def end_orphan(nbjm: Owner, report: jobreport.JobReporter, job: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ until `patience` runs out; a job is never created twice; bpjobd's own answers ar
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -76,3 +77,63 @@ def test_bpjobds_own_answer_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(NbuError) as e:
         r.update(7, state=1)
     assert e.value.status == 133 and sent == ["job_update"]
+
+
+class Bpjobd:
+    """bpjobd's answers to job_update: 220 while `full`, else the fields are recorded."""
+
+    def __init__(self) -> None:
+        self.full = True
+        self.gone: set[int] = set()  # jobs it no longer has
+        self.recorded: list[dict[str, Any]] = []
+
+    def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        if self.full:
+            raise NbuError(220, "jobs.db: database or disk is full")
+        if fields["jobid"] in self.gone:
+            raise NbuError(160, f"job {fields['jobid']} does not exist")
+        self.recorded.append(fields)
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_end_bpjobd_refused_is_kept_and_sent_again_with_what_came_after(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The end (Done), then a later update (closed), both refused: kept as one, in order;
+    an update that is not an end is not kept; once bpjobd takes it, the end is gone."""
+    db = Bpjobd()
+    monkeypatch.setattr(jobreport.client, "master", lambda cfg, service: db)
+    box = jobreport.Outbox()
+    r = jobreport.JobReporter(None, "nbjm", outbox=box)  # type: ignore[arg-type]
+    with pytest.raises(NbuError):
+        r.update(8, kbytes=5)  # not an end: the caller's to handle
+    assert 8 not in box
+    with pytest.raises(NbuError):
+        r.update(7, state=3, status=13)
+    with pytest.raises(NbuError):
+        r.update(7, closed=True)
+    assert 7 in box and len(box) == 1
+    log = logging.getLogger("test")
+    box.resend(None, "nbjm", log)  # type: ignore[arg-type]
+    assert 7 in box and db.recorded == []  # still full: still kept
+    db.full = False
+    r.update(7, trystatus=13)  # a later update goes with the kept end, after it
+    assert db.recorded == [{"jobid": 7, "state": 3, "status": 13, "closed": True,
+                            "trystatus": 13}]
+    assert 7 not in box
+    box.resend(None, "nbjm", log)  # type: ignore[arg-type]
+    assert len(db.recorded) == 1  # nothing sent twice
+
+
+def test_an_end_bpjobd_refuses_for_good_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    db = Bpjobd()
+    monkeypatch.setattr(jobreport.client, "master", lambda cfg, service: db)
+    box = jobreport.Outbox()
+    r = jobreport.JobReporter(None, "nbjm", outbox=box)  # type: ignore[arg-type]
+    with pytest.raises(NbuError):
+        r.update(7, state=3, status=0)
+    db.full, db.gone = False, {7}
+    box.resend(None, "nbjm", logging.getLogger("test"))  # type: ignore[arg-type]
+    assert len(box) == 0

@@ -1,0 +1,107 @@
+"""The jobs database's file system fills while a job runs: bpjobd refuses the job's end (220),
+nbjm keeps the end and sends it again until bpjobd takes it, so the job does not stay Active
+for good and `bpbackup -w` ends with the job's own status; bpjobd tells the error log.
+
+Real parts only: a tmpfs under db/jobs filled by a real file, a real backup whose bpbkar is
+stopped and killed, the commands run as processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from nbcli import kinds, programs
+from nbcli.net import client
+from tests.conftest import Host, wait_for
+from tests.flowkit import add_policy, add_stu, job, last_jobid
+
+
+@pytest.fixture
+def small_jobs_fs(aio_root: Host) -> Iterator[Path]:
+    """db/jobs on a 1 MiB tmpfs, the host started on it."""
+    where = aio_root.cfg.paths.jobs
+    where.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("needs permission to mount a 1 MiB tmpfs (run as root)")
+    try:
+        aio_root.start()
+        try:
+            yield where
+        finally:
+            aio_root.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def fill(folder: Path) -> Path:
+    """A file that takes every free byte of `folder`'s file system."""
+    filler = folder / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+def test_a_job_end_the_full_jobs_database_refused_is_recorded_once_there_is_room(
+        aio_root: Host, small_jobs_fs: Path, tmp_path: Path) -> None:
+    h = aio_root
+    h.run("bpconfig", "-tries", "1")
+    stu = tmp_path / "stu"
+    stu.mkdir()
+    add_stu(h, "disk", stu, media=h.name)
+    big = tmp_path / "big"
+    big.mkdir()
+    with open(big / "sparse.img", "wb") as f:
+        f.truncate(8 << 30)  # long enough to be caught running
+    add_policy(h, "hog", "disk", [h.name], [str(big)])
+    with subprocess.Popen(programs.argv_for("bpbackup") + ["-i", "-p", "hog", "-s", "full",
+                                                           "-w"],
+                          env=h.env(), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL) as waiter:
+        try:
+            bpbkar: list[psutil.Process] = wait_for(  # type: ignore[assignment]
+                lambda: [p.proc for p in h.processes(spares=False) if p.program == "bpbkar"],
+                60, "the backup to run")
+            jobid = last_jobid(h)
+            for p in bpbkar:
+                p.send_signal(signal.SIGSTOP)
+            filler = fill(small_jobs_fs)
+            for p in bpbkar:
+                p.kill()  # the backup fails: its end is what bpjobd cannot write
+            # nbjm keeps the end and tries again: still refused while the disk is full
+            wait_for(lambda: "bpjobd still cannot record its end" in h.log("nbjm"), 60,
+                     "nbjm to try the kept end again")
+            assert job(h, jobid)["state"] != kinds.DONE
+            assert waiter.poll() is None  # bpbackup -w still waits
+            os.unlink(filler)
+            status = waiter.wait(60)
+        finally:
+            if waiter.poll() is None:
+                waiter.kill()
+    ended = job(h, jobid)
+    assert ended["state"] == kinds.DONE and ended["status"] == status != 0, (ended, status)
+    assert f"job {jobid}: its end is recorded in bpjobd now" in h.log("nbjm")
+    wait_for(lambda: client.call(h.cfg, h.name, "nbemm", "allocations")["allocations"] == [],
+             30, "the allocation to go")
+    # the error log has the database's refusal, and its recovery
+    errors = h.run("bperror", "-all", "-hoursago", "1").stdout
+    assert "the jobs database refuses writes" in errors, errors
+    assert "the jobs database takes writes again" in errors, errors
+    # and the next backup runs and is recorded as any other
+    small = tmp_path / "small"
+    small.mkdir()
+    (small / "f").write_bytes(os.urandom(4096))
+    add_policy(h, "fits", "disk", [h.name], [str(small)])
+    h.run("bpbackup", "-i", "-p", "fits", "-s", "full", "-w")
+    assert job(h, last_jobid(h))["status"] == 0
