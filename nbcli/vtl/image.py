@@ -23,15 +23,24 @@ def read_word(fd: int, offset: int) -> int | None:
     return simh.unpack_word(raw) if len(raw) == simh.WORD else None
 
 
+def next_object(fd: int, offset: int) -> tuple[int, int | None]:
+    """The first object at or after `offset` that is not an erase gap word: (its offset,
+    its word; None at the end of the file, a torn word included). One read of a page for a
+    record and the gap after it, as nbcli writes them."""
+    while True:
+        raw = os.pread(fd, _CHUNK, offset)
+        n = simh.gap_prefix(raw, -offset % _CHUNK) if raw[:simh.WORD] == simh.GAP_WORD else 0
+        offset += n
+        if n + simh.WORD <= len(raw):
+            return offset, simh.unpack_word(raw[n:n + simh.WORD])
+        if len(raw) < _CHUNK:
+            return offset, None
+
+
 def skip_gaps(fd: int, offset: int) -> int:
     """The offset of the first object at or after `offset` that is not an erase gap word
     (the end of the file if only gaps follow)."""
-    while True:
-        raw = os.pread(fd, _CHUNK, offset)
-        n = simh.gap_prefix(raw)
-        offset += n
-        if n < _CHUNK:
-            return offset
+    return next_object(fd, offset)[0]
 
 
 def gaps_before(fd: int, offset: int) -> int:

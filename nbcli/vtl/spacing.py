@@ -62,10 +62,7 @@ def backward(fd: int, pos: DriveState) -> str:
 def next_word(fd: int, pos: DriveState) -> int | None:
     """The word of the object at the position, moving the position past the erase gap
     words before it; None at the end of the file."""
-    word = image.read_word(fd, pos.offset)
-    if word == simh.ERASE_GAP:
-        pos.offset = image.skip_gaps(fd, pos.offset)
-        word = image.read_word(fd, pos.offset)
+    pos.offset, word = image.next_object(fd, pos.offset)
     return word
 
 

@@ -112,7 +112,8 @@ def test_erase_gap_runs_are_found_both_ways(tmp_path: Path) -> None:
     for run in (1, 3, 1023, 1024, 2500):
         body = simh.pack_record(b"abcd") + simh.GAP_WORD * run
         raw = body + eom + simh.GAP_WORD + b"\xfe\xff"  # a gap, then a torn one
-        assert simh.gap_prefix(raw[12:]) == 4 * run
+        for likely in (0, 4 * run, 4 * run - 4, 4 * run + 4, 4 * run + 3, 1 << 20):
+            assert simh.gap_prefix(raw[12:], likely) == 4 * run, likely  # a wrong guess too
         assert simh.gap_suffix(body) == 4 * run
         assert simh.gap_suffix(b"\xff" + simh.GAP_WORD) == 4  # not whole words: from the end
         path = tmp_path / f"img{run}"
