@@ -105,3 +105,49 @@ def test_a_job_end_the_full_jobs_database_refused_is_recorded_once_there_is_room
     add_policy(h, "fits", "disk", [h.name], [str(small)])
     h.run("bpbackup", "-i", "-p", "fits", "-s", "full", "-w")
     assert job(h, last_jobid(h))["status"] == 0
+
+
+def test_a_restore_end_the_full_jobs_database_refused_is_recorded_once_there_is_room(
+        aio_root: Host, small_jobs_fs: Path, tmp_path: Path) -> None:
+    """The same for bprd: a restore whose tar-restore is stopped while the file system
+    fills, then killed; bprd keeps the restore's end until bpjobd takes it."""
+    h = aio_root
+    stu = tmp_path / "stu"
+    stu.mkdir()
+    add_stu(h, "disk", stu, media=h.name)
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(8):
+        (src / f"f{i}").write_bytes(os.urandom(4 << 20))
+    add_policy(h, "data", "disk", [h.name], [str(src)])
+    h.run("bpbackup", "-i", "-p", "data", "-s", "full", "-w")
+    dest = tmp_path / "restored"
+    renames = tmp_path / "renames"
+    renames.write_text(f"change {src} to {dest}\n")
+    with subprocess.Popen(programs.argv_for("bprestore") + ["-C", h.name, "-R", str(renames),
+                                                            "-w", str(src)],
+                          env=h.env(), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL) as waiter:
+        try:
+            writer: list[psutil.Process] = wait_for(  # type: ignore[assignment]
+                lambda: [p.proc for p in h.processes(spares=False)
+                         if p.program == "tar-restore"], 60, "the restore to run")
+            for p in writer:
+                p.send_signal(signal.SIGSTOP)
+            jobid = last_jobid(h)
+            filler = fill(small_jobs_fs)
+            for p in writer:
+                p.kill()
+            wait_for(lambda: "bpjobd still cannot record its end" in h.log("bprd"), 60,
+                     "bprd to try the kept end again")
+            assert job(h, jobid)["state"] != kinds.DONE
+            assert waiter.poll() is None  # bprestore -w still waits
+            os.unlink(filler)
+            status = waiter.wait(60)
+        finally:
+            if waiter.poll() is None:
+                waiter.kill()
+    ended = job(h, jobid)
+    assert ended["jobtype"] == kinds.JOB_RESTORE
+    assert ended["state"] == kinds.DONE and ended["status"] == status != 0, (ended, status)
+    assert f"job {jobid}: its end is recorded in bpjobd now" in h.log("bprd")
