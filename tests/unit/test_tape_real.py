@@ -71,6 +71,22 @@ SAMPLE = "\n".join([
 ]) + "\n"
 
 
+def test_a_real_drive_writes_a_framed_record_as_the_record_alone(tmp_path: Path) -> None:
+    """st takes a record from any memory: write_framed writes frame[at:at + length] as one
+    write and leaves the room around it alone (the device here is a plain file)."""
+    device = tmp_path / "nst0"
+    device.touch()
+    drive = mtio.RealDrive(str(device))
+    assert drive.frame_room == (0, 0)
+    drive.open()
+    try:
+        frame = memoryview(bytearray(b"<" * 8 + b"record" + b">" * 8))
+        assert drive.write_framed(frame, 8, 6) == 6
+    finally:
+        drive.close()
+    assert device.read_bytes() == b"record" and bytes(frame) == b"<" * 8 + b"record" + b">" * 8
+
+
 def test_parse_mtx_status() -> None:
     """mtx status: full drives with a known or unknown source, padded tags, an alternate tag, a
     full slot without a label, the import/export element."""
