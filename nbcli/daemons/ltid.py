@@ -124,7 +124,7 @@ class Ltid(Daemon):
     def __init__(self, cfg: HostConfig) -> None:
         super().__init__(cfg)
         delay = float(cfg.get("MEDIA_UNMOUNT_DELAY", UNMOUNT_DELAY))
-        self.mounter = Mounter(Ports(cfg), max(delay, 0.0), self.log)
+        self.mounter = Mounter(Ports(cfg), max(delay, 0.0), self.log, alive=alive)
         self._tpreqs: dict[str, tuple[int, str]] = {}  # file -> (reqid, drive)
         self._tp_lock = threading.Lock()
         self._learnt = False
@@ -171,7 +171,7 @@ class Ltid(Daemon):
                 (SYNC_EVERY, self.mounter.sync_all), (REAP_EVERY, self._reap)]
 
     def _reap(self) -> None:
-        self.mounter.reap(alive)
+        self.mounter.reap()
 
     def reload(self) -> None:
         super().reload()

@@ -100,11 +100,13 @@ class Mounter:
     """The drives of one host and the requests on them."""
 
     def __init__(self, ports: Ports, delay: float, log: logging.Logger,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 alive: Callable[[tuple[int, float]], bool] = lambda owner: True) -> None:
         self.ports = ports
         self.delay = delay
         self.log = log
         self.clock = clock
+        self.alive = alive  # whether a mount's owner process still runs (reap)
         self.cond = threading.Condition()
         self.drives: dict[str, Drive] = {}
         self.robots: dict[int, dict[str, Any]] = {}
@@ -225,6 +227,13 @@ class Mounter:
         """`owner`: the local process (pid, start time) the mount belongs to (reap)."""
         d = self.drive(name)
         barcode = barcode or media_id
+        with self.cond:
+            taken = not d.free and not (jobid and d.jobid == jobid)
+        if taken:
+            # Held for a process that died (a bptm killed after its job ended, before it
+            # unmounted: nbemm has given the drive to this job already): free now, rather
+            # than fail this job with 97 until the next periodic reap.
+            self.reap()
         reqid, again = self._reserve(d, jobid, media_id, barcode, mode, user, owner)
         if not again and not self._still_loaded(d, media_id, barcode, mode):
             self._load_and_check(d, reqid, media_id, barcode, mode)
@@ -376,9 +385,11 @@ class Mounter:
         self.log.info("unmounted %s from %s (job %d); home in %gs", d.extmid or d.barcode,
                       d.name, jobid, self.delay)
 
-    def reap(self, alive: Callable[[tuple[int, float]], bool]) -> None:
-        """Free each drive whose owner process is gone (`alive` says, from outside the
-        table's lock) and whose mount is not under way: nobody is left to unmount it."""
+    def reap(self, alive: Callable[[tuple[int, float]], bool] | None = None) -> None:
+        """Free each drive whose owner process is gone (`alive`, else self.alive, says, from
+        outside the table's lock) and whose mount is not under way: nobody is left to
+        unmount it."""
+        alive = alive or self.alive
         with self.cond:
             held = [(d, d.owner) for d in self.drives.values()
                     if d.owner is not None and not d.free and d.reqid not in self.pending]

@@ -215,6 +215,27 @@ def test_a_mount_whose_process_died_is_freed_and_a_users_tpreq_is_not(
     assert m.status()["drives"][0]["jobid"] == 0
 
 
+def test_a_mount_that_finds_its_drive_held_by_a_dead_process_takes_it(lib: Library) -> None:
+    """A bptm killed after its job ended, before its unmount, leaves the drive held in ltid
+    while nbemm gives it to the next job: that job's mount frees it then and goes on (not
+    97 until the periodic reap). A live holder's drive stays refused (97)."""
+    ports, clock = Ports(lib), Clock()
+    dead: set[tuple[int, float]] = set()
+    m = Mounter(ports, DELAY, logging.getLogger("test-ltid"), clock,
+                alive=lambda owner: owner not in dead)
+    m.learn()
+    killed, live, next_bptm = (111, 1.5), (222, 2.5), (333, 3.5)
+    m.mount(7, "0001L6", "A00001L6", DRIVES[0], "w", owner=killed)
+    m.mount(9, "0002L6", "A00002L6", DRIVES[1], "w", owner=live)
+    dead.add(killed)
+    reply = m.mount(8, "0003L6", "A00003L6", DRIVES[0], "w", owner=next_bptm)
+    assert reply["media_id"] == "0003L6" and m.status()["drives"][0]["jobid"] == 8
+    with pytest.raises(NbuError) as e:
+        m.mount(10, "0004L6", "A00004L6", DRIVES[1], "w", owner=next_bptm)
+    assert e.value.status == MEDIA_IN_USE
+    assert m.status()["drives"][1]["jobid"] == 9
+
+
 def test_owner_of_a_local_peer_and_whether_it_lives() -> None:
     """ltid's real ports to the kernel: a Unix peer's pid and start time (SO_PEERCRED), and
     `alive` false once that process is dead and reaped, or a zombie."""
