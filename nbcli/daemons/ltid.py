@@ -47,6 +47,7 @@ SYNC_EVERY = 5.0  # a cartridge an operator moved shows in vmoprcmd (and avrd re
 MOVE_TIMEOUT = 1800.0  # tldd may unload, then load: two slow robot moves
 JOBID_MAX = 2**63 - 1
 REAP_EVERY = 1.0  # how soon a drive whose mounting process died is free again
+HOLDER_WAIT = 60.0  # how long a job's mount waits for another job's bptm to let go
 
 
 def owner_of(conn: Connection) -> tuple[int, float] | None:
@@ -124,7 +125,8 @@ class Ltid(Daemon):
     def __init__(self, cfg: HostConfig) -> None:
         super().__init__(cfg)
         delay = float(cfg.get("MEDIA_UNMOUNT_DELAY", UNMOUNT_DELAY))
-        self.mounter = Mounter(Ports(cfg), max(delay, 0.0), self.log, alive=alive)
+        self.mounter = Mounter(Ports(cfg), max(delay, 0.0), self.log, alive=alive,
+                               holder_wait=HOLDER_WAIT)
         self._tpreqs: dict[str, tuple[int, str]] = {}  # file -> (reqid, drive)
         self._tp_lock = threading.Lock()
         self._learnt = False
@@ -140,7 +142,7 @@ class Ltid(Daemon):
                         barcode=opt(str, "", max_len=16), drive=req(str, max_len=128),
                         mode=mode, user=opt(str, "root", max_len=64)),
             "unmount": op(self.unmount, ADMIN, jobid=jobid, drive=req(str, max_len=128),
-                          reqid=opt(int, 0, lo=0)),
+                          reqid=opt(int, 0, lo=0), orphan=opt(bool, False)),
             "drive_status": op(self.drive_status, ADMIN),
             "drive_state": op(self.drive_state, ADMIN, index=opt(int, None, lo=0, hi=100_000),
                               name=opt(str, "", max_len=128),
@@ -201,7 +203,7 @@ class Ltid(Daemon):
                                   msg["mode"], msg["user"], owner_of(conn))
 
     def unmount(self, msg: Message, conn: Connection) -> Message:
-        self.mounter.unmount(msg["jobid"], msg["drive"], msg["reqid"])
+        self.mounter.unmount(msg["jobid"], msg["drive"], msg["reqid"], msg["orphan"])
         return {}
 
     def drive_status(self, msg: Message, conn: Connection) -> Message:

@@ -101,12 +101,15 @@ class Mounter:
 
     def __init__(self, ports: Ports, delay: float, log: logging.Logger,
                  clock: Callable[[], float] = time.monotonic,
-                 alive: Callable[[tuple[int, float]], bool] = lambda owner: True) -> None:
+                 alive: Callable[[tuple[int, float]], bool] = lambda owner: True,
+                 holder_wait: float = 0.0) -> None:
         self.ports = ports
         self.delay = delay
         self.log = log
         self.clock = clock
         self.alive = alive  # whether a mount's owner process still runs (reap)
+        # how long a job's mount waits for another job's process to let go of the drive
+        self.holder_wait = holder_wait
         self.cond = threading.Condition()
         self.drives: dict[str, Drive] = {}
         self.robots: dict[int, dict[str, Any]] = {}
@@ -309,6 +312,13 @@ class Mounter:
             deadline = self.clock() + SCAN_WAIT
             while self._scanning(d, barcode) and self.clock() < deadline:
                 self.cond.wait(0.2)
+            # nbemm gave this job the drive, so another job still holding it here is on its
+            # way out (a bptm finishing its abort after its bpbrm was killed): wait for it to
+            # unmount, or for the reap once it is gone, rather than fail this job with 97.
+            until = time.monotonic() + self.holder_wait
+            while jobid and d.jobid and d.jobid != jobid and not d.free \
+                    and d.state != DOWN and time.monotonic() < until:
+                self.cond.wait(min(0.2, max(until - time.monotonic(), 0.0)))
             if d.name in self.deleting or self.drives.get(d.name) is not d:
                 raise NbuError(NO_ENTITY, f"drive {d.name} is not configured on this host "
                                           "(deleted)")
@@ -371,9 +381,18 @@ class Mounter:
             raise NbuError(MEDIA_PROTECTED, f"media {media_id} in drive {d.name} is write "
                            f"protected")
 
-    def unmount(self, jobid: int, name: str, reqid: int = 0) -> None:
-        """Free the drive; its cartridge goes home after the delay."""
+    def unmount(self, jobid: int, name: str, reqid: int = 0, orphan: bool = False) -> None:
+        """Free the drive; its cartridge goes home after the delay. `orphan` (nbjm letting go
+        of a failed job's drive): only when the process that mounted it is gone - a live one
+        may still have the drive open (a bptm finishing its abort), and frees it itself."""
         d = self.drive(name)
+        if orphan:
+            with self.cond:
+                owner = d.owner if d.jobid == jobid and not d.free else None
+            if owner is not None and self.alive(owner):
+                self.log.info("job %d's %s stays held until its mounting process (pid %d) "
+                              "lets go", jobid, d.name, owner[0])
+                return
         with self.cond:
             if d.free:
                 return

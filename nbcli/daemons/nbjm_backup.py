@@ -214,13 +214,14 @@ class BackupJob:
         return None
 
     def _let_go_of_drive(self, stu: dict[str, Any]) -> None:
-        """A failed tape job's drive is free in ltid too, whatever became of bptm (a bptm
-        that was killed never unmounted; one that ended well did)."""
+        """A failed tape job's drive is free in ltid too once its bptm is gone (a bptm that
+        was killed never unmounted; one still finishing its abort, its bpbrm killed, has the
+        drive open yet and unmounts it itself: orphan)."""
         drive = stu.get("drive_name")
         if not stu.get("media_id") or not drive:
             return
         self._quietly(lambda: client.call(self.cfg, str(stu["host"]), "ltid", "unmount",
-                                          jobid=self.jobid, drive=str(drive)))
+                                          jobid=self.jobid, drive=str(drive), orphan=True))
 
     def _tell_nbpem(self, status: int) -> float | None:
         """Seed step 17: nbpem hears how the try ended and may ask for a retry."""

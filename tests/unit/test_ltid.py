@@ -8,6 +8,8 @@ import logging
 import os
 import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +236,36 @@ def test_a_mount_that_finds_its_drive_held_by_a_dead_process_takes_it(lib: Libra
         m.mount(10, "0004L6", "A00004L6", DRIVES[1], "w", owner=next_bptm)
     assert e.value.status == MEDIA_IN_USE
     assert m.status()["drives"][1]["jobid"] == 9
+
+
+def test_a_failed_jobs_drive_stays_held_while_its_bptm_lives_and_the_next_job_waits(
+        lib: Library) -> None:
+    """nbjm lets go of a failed job's drive (unmount, orphan) while that job's bptm may
+    still have it open, finishing its abort: ltid keeps it for that bptm, and the next
+    job's mount (nbemm gave it the drive) waits for it to unmount rather than fail 97. A
+    holder that never lets go still makes it 97, after the wait."""
+    ports, clock = Ports(lib), Clock()
+    dead: set[tuple[int, float]] = set()
+    m = Mounter(ports, DELAY, logging.getLogger("test-ltid"), clock,
+                alive=lambda owner: owner not in dead, holder_wait=10.0)
+    m.learn()
+    old_bptm, new_bptm = (111, 1.5), (222, 2.5)
+    m.mount(7, "0001L6", "A00001L6", DRIVES[0], "w", owner=old_bptm)
+    m.unmount(7, DRIVES[0], orphan=True)  # nbjm: the owner lives, the drive stays its
+    assert m.status()["drives"][0]["jobid"] == 7
+    threading.Timer(0.3, lambda: m.unmount(7, DRIVES[0])).start()  # the old bptm lets go
+    start = time.monotonic()
+    reply = m.mount(8, "0002L6", "A00002L6", DRIVES[0], "w", owner=new_bptm)
+    assert reply["media_id"] == "0002L6" and time.monotonic() - start >= 0.25
+    assert m.status()["drives"][0]["jobid"] == 8
+    dead.add(new_bptm)
+    m.unmount(8, DRIVES[0], orphan=True)  # its owner is gone: freed now
+    assert m.status()["drives"][0]["jobid"] == 0
+    m.mount(9, "0003L6", "A00003L6", DRIVES[1], "w", owner=old_bptm)
+    m.holder_wait = 0.3
+    with pytest.raises(NbuError) as e:
+        m.mount(10, "0004L6", "A00004L6", DRIVES[1], "w", owner=new_bptm)
+    assert e.value.status == MEDIA_IN_USE and "job 9" in str(e.value)
 
 
 def test_owner_of_a_local_peer_and_whether_it_lives() -> None:
