@@ -53,6 +53,35 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+def end_refused(h: Host, jobs_fs: Path, command: list[str], victim: str,
+                owner: str) -> tuple[int, int]:
+    """Run `command` (a -w backup or restore) until `victim` runs; stop it, fill the jobs
+    database's file system, kill it: the job fails, and its end is refused. Once `owner`
+    has tried the kept end again (the database still full) and the command still waits,
+    make room; (the job id, the command's exit status)."""
+    with subprocess.Popen(programs.argv_for(command[0]) + command[1:], env=h.env(),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as waiter:
+        try:
+            procs: list[psutil.Process] = wait_for(  # type: ignore[assignment]
+                lambda: [p.proc for p in h.processes(spares=False) if p.program == victim],
+                60, f"{victim} to run")
+            jobid = last_jobid(h)
+            for p in procs:
+                p.send_signal(signal.SIGSTOP)
+            filler = fill(jobs_fs)
+            for p in procs:
+                p.kill()  # the job fails: its end is what bpjobd cannot write
+            wait_for(lambda: "bpjobd still cannot record its end" in h.log(owner), 60,
+                     f"{owner} to try the kept end again")
+            assert job(h, jobid)["state"] != kinds.DONE
+            assert waiter.poll() is None  # the command still waits
+            os.unlink(filler)
+            return jobid, waiter.wait(60)
+        finally:
+            if waiter.poll() is None:
+                waiter.kill()
+
+
 def test_a_job_end_the_full_jobs_database_refused_is_recorded_once_there_is_room(
         aio_root: Host, small_jobs_fs: Path, tmp_path: Path) -> None:
     h = aio_root
@@ -65,30 +94,8 @@ def test_a_job_end_the_full_jobs_database_refused_is_recorded_once_there_is_room
     with open(big / "sparse.img", "wb") as f:
         f.truncate(8 << 30)  # long enough to be caught running
     add_policy(h, "hog", "disk", [h.name], [str(big)])
-    with subprocess.Popen(programs.argv_for("bpbackup") + ["-i", "-p", "hog", "-s", "full",
-                                                           "-w"],
-                          env=h.env(), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL) as waiter:
-        try:
-            bpbkar: list[psutil.Process] = wait_for(  # type: ignore[assignment]
-                lambda: [p.proc for p in h.processes(spares=False) if p.program == "bpbkar"],
-                60, "the backup to run")
-            jobid = last_jobid(h)
-            for p in bpbkar:
-                p.send_signal(signal.SIGSTOP)
-            filler = fill(small_jobs_fs)
-            for p in bpbkar:
-                p.kill()  # the backup fails: its end is what bpjobd cannot write
-            # nbjm keeps the end and tries again: still refused while the disk is full
-            wait_for(lambda: "bpjobd still cannot record its end" in h.log("nbjm"), 60,
-                     "nbjm to try the kept end again")
-            assert job(h, jobid)["state"] != kinds.DONE
-            assert waiter.poll() is None  # bpbackup -w still waits
-            os.unlink(filler)
-            status = waiter.wait(60)
-        finally:
-            if waiter.poll() is None:
-                waiter.kill()
+    jobid, status = end_refused(h, small_jobs_fs, ["bpbackup", "-i", "-p", "hog", "-s", "full",
+                                                   "-w"], "bpbkar", "nbjm")
     ended = job(h, jobid)
     assert ended["state"] == kinds.DONE and ended["status"] == status != 0, (ended, status)
     assert f"job {jobid}: its end is recorded in bpjobd now" in h.log("nbjm")
@@ -124,29 +131,9 @@ def test_a_restore_end_the_full_jobs_database_refused_is_recorded_once_there_is_
     dest = tmp_path / "restored"
     renames = tmp_path / "renames"
     renames.write_text(f"change {src} to {dest}\n")
-    with subprocess.Popen(programs.argv_for("bprestore") + ["-C", h.name, "-R", str(renames),
-                                                            "-w", str(src)],
-                          env=h.env(), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL) as waiter:
-        try:
-            writer: list[psutil.Process] = wait_for(  # type: ignore[assignment]
-                lambda: [p.proc for p in h.processes(spares=False)
-                         if p.program == "tar-restore"], 60, "the restore to run")
-            for p in writer:
-                p.send_signal(signal.SIGSTOP)
-            jobid = last_jobid(h)
-            filler = fill(small_jobs_fs)
-            for p in writer:
-                p.kill()
-            wait_for(lambda: "bpjobd still cannot record its end" in h.log("bprd"), 60,
-                     "bprd to try the kept end again")
-            assert job(h, jobid)["state"] != kinds.DONE
-            assert waiter.poll() is None  # bprestore -w still waits
-            os.unlink(filler)
-            status = waiter.wait(60)
-        finally:
-            if waiter.poll() is None:
-                waiter.kill()
+    jobid, status = end_refused(h, small_jobs_fs, ["bprestore", "-C", h.name, "-R",
+                                                   str(renames), "-w", str(src)],
+                                "tar-restore", "bprd")
     ended = job(h, jobid)
     assert ended["jobtype"] == kinds.JOB_RESTORE
     assert ended["state"] == kinds.DONE and ended["status"] == status != 0, (ended, status)
