@@ -328,7 +328,12 @@ class Mounter:
                 raise NbuError(MEDIA_IN_USE, f"drive {d.name} is in use by {d.user or 'ltid'}"
                                + (f" (job {d.jobid})" if d.jobid else ""))
             for other in self.drives.values():
-                if other is not d and other.barcode == barcode and not other.free:
+                # In use there only when that drive is held for this very medium: one held
+                # for another medium (nbemm gave both jobs a drive crosswise, as after an
+                # ltid restart) merely still has it loaded, and the robot, one move at a
+                # time, takes it out for whichever mount comes first.
+                if other is not d and other.barcode == barcode and not other.free \
+                        and other.extmid in (media_id, ""):
                     raise NbuError(MEDIA_IN_USE, f"{barcode} is in use in drive {other.name}")
             self._next_reqid += 1
             reqid = self._next_reqid

@@ -268,6 +268,46 @@ def test_a_failed_jobs_drive_stays_held_while_its_bptm_lives_and_the_next_job_wa
     assert e.value.status == MEDIA_IN_USE and "job 9" in str(e.value)
 
 
+def test_two_mounts_crosswise_swap_the_cartridges(world: tuple[Mounter, Ports, Clock],
+                                                 lib: Library) -> None:
+    """nbemm gives two jobs each the drive the other's cartridge sits in (as after an ltid
+    restart): neither is 97 because its cartridge is loaded in a drive held for another
+    medium; the robot swaps them, one mount's moves after the other's."""
+    m, ports, _ = world
+    m.mount(1, "0001L6", "A00001L6", DRIVES[0], "w")
+    m.mount(2, "0002L6", "A00002L6", DRIVES[1], "w")
+    m.unmount(1, DRIVES[0])
+    m.unmount(2, DRIVES[1])  # both stay loaded, idle
+    gate, moving = threading.Event(), threading.Event()
+    robot_mount = ports.robot_mount
+
+    def slow_robot_mount(rn: int, drnum: int, barcode: str) -> None:
+        moving.set()
+        gate.wait(10)
+        robot_mount(rn, drnum, barcode)
+
+    ports.robot_mount = slow_robot_mount  # type: ignore[method-assign]
+    errors: list[BaseException] = []
+
+    def mount(jobid: int, media_id: str, drive: str) -> None:
+        try:
+            m.mount(jobid, media_id, f"A0{media_id}", drive, "w")
+        except BaseException as e:
+            errors.append(e)
+
+    first = threading.Thread(target=mount, args=(4, "0001L6", DRIVES[1]))
+    first.start()
+    assert moving.wait(10)  # job 4 holds drive 1 (A00002 in it), its move under way
+    second = threading.Thread(target=mount, args=(3, "0002L6", DRIVES[0]))
+    second.start()
+    gate.set()
+    first.join(10)
+    second.join(10)
+    assert errors == []
+    assert where(lib, "A00001L6") == ("drive", 1) and where(lib, "A00002L6") == ("drive", 0)
+    assert [d["jobid"] for d in m.status()["drives"]] == [3, 4]
+
+
 def test_owner_of_a_local_peer_and_whether_it_lives() -> None:
     """ltid's real ports to the kernel: a Unix peer's pid and start time (SO_PEERCRED), and
     `alive` false once that process is dead and reaped, or a zombie."""
