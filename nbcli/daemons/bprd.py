@@ -95,10 +95,7 @@ class Bprd(Daemon):
         threading.Thread(target=self.sweep_neededimage, daemon=True, name="sweep").start()
 
     def periodic(self) -> list[tuple[float, Any]]:
-        return [(SWEEP, self.sweep_neededimage), (jobreport.RESEND, self.resend_ends)]
-
-    def resend_ends(self) -> None:
-        self.outbox.resend(self.cfg, self.name, self.log)
+        return [(SWEEP, self.sweep_neededimage), (jobreport.RESEND, lambda: recover.resend(self))]
 
     def sweep_neededimage(self) -> None:
         """Remove the neededimage files of closed jobs (a child killed before its step 17, or

@@ -69,10 +69,7 @@ class Nbjm(Daemon):
         recover.start(self, self._cancel_at_stop)
 
     def periodic(self) -> list[tuple[float, Any]]:
-        return [(jobreport.RESEND, self.resend_ends)]
-
-    def resend_ends(self) -> None:
-        self.outbox.resend(self.cfg, self.name, self.log)
+        return [(jobreport.RESEND, lambda: recover.resend(self))]
 
     def _cancel_at_stop(self) -> None:
         """`netbackup stop`: cancel every running job at once (status 150), as bp.kill_all

@@ -114,10 +114,15 @@ def reconcile(nbjm: Owner, started: float) -> None:
         report.close()
 
 
+def resend(owner: Owner) -> None:
+    """Send the job ends bpjobd has not taken again (the owner's periodic task)."""
+    owner.outbox.resend(owner.cfg, owner.name, owner.log)
+
+
 def last_resend(owner: Owner) -> None:
     """At stop: one more try for the job ends bpjobd has not taken; what it still refuses
     is lost with this process (the next start's reconcile ends those jobs: status 50)."""
-    owner.outbox.resend(owner.cfg, owner.name, owner.log)
+    resend(owner)
     if len(owner.outbox):
         owner.log.error("stopping with %d job end(s) bpjobd did not record; the next %s "
                         "ends those jobs", len(owner.outbox), owner.name)
