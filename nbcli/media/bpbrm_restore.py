@@ -117,6 +117,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
         for name, conn in (("ctl", ctx.ctl), ("bptm", bptm), ("child", child)):
             mux.add(name, conn)
         grace_until = 0.0  # tar-restore's stream broke: bptm's word is awaited until then
+        asked = False  # bptm has said where tar-restore is to connect (step 8)
         for name, msg in mux.events(timeout=1.0):
             op = msg.get("op")
             if name == "ctl":
@@ -125,6 +126,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                 ctx.relay("bptm" if name == "bptm" else "tar-restore",
                           ctx.host if name == "bptm" else dest, msg, mux.conns[name])
             elif name == "bptm" and op == "requested":
+                asked = True
                 try:
                     child.send({"op": "start", "host": msg["host"], "service": msg["service"],
                                 "secret": msg.get("secret")})
@@ -141,6 +143,10 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             elif msg is EOF_MARK and name == "child" and tar_done is None:
                 failure = NbuError(TAR_FAILED, "bpbrm child ended without a result")
             if failure is not None or (tar_done and bptm_done):
+                break
+            if bptm_done and not asked:
+                # bptm ended before it asked for tar-restore (nbjm not running, say): the
+                # child, waiting to be told where bptm listens, never would be
                 break
             tar_status = int((tar_done or {}).get("status", 0))
             if tar_status not in (0, 1) and not bptm_done:

@@ -14,7 +14,7 @@ import pytest
 from nbcli import programs
 from nbcli.net import client
 from tests.conftest import Host, wait_for
-from tests.flowkit import add_policy, add_stu, job
+from tests.flowkit import add_policy, add_stu, job, last_jobid, rename_file
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +136,31 @@ def test_killing_nbjm_ends_the_job_when_nbjm_is_back(site) -> None:
                       schedule="full")["jobids"][0]
     assert client.call(master.cfg, "master", "bpjobd", "job_wait", jobid=nxt,
                        timeout=120)["job"]["status"] == 0
+
+
+def test_a_restore_while_nbjm_is_down_ends_at_once(site, tmp_path) -> None:
+    """Three hosts, nbjm not running: bptm cannot send the restore's resource request (step
+    7) and ends 25 before it has told tar-restore where to connect. The restore ends 25 at
+    once (it used to wait for tar-restore's word, which never came, until `netbackup
+    stop`); no bpbrm, bptm or tar-restore is left; with nbjm back, the same restore runs.
+    (After test_killing_nbjm_...: the policy's source is the 1 MiB sparse.img.)"""
+    hosts, base = site
+    master = hosts["master"]
+    for p in running(master, "nbjm"):
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+    src = base / "data" / "sparse.img"
+    ren = rename_file(tmp_path / "ren", [(src, tmp_path / "down" / "sparse.img")])
+    r = master.run("bprestore", "-C", "client", "-R", str(ren), "-w", str(src), check=False,
+                   timeout=60)
+    done = job(master, last_jobid(master))
+    assert (r.returncode, done["status"]) == (25, 25), (r.stderr, done)
+    assert "nbjm" in r.stderr + str(done["tries"][-1]["trystatuslines"]), (r.stderr, done)
+    for h, prog in (("media", "bptm"), ("media", "bpbrm"), ("client", "tar-restore")):
+        wait_for(lambda h=h, prog=prog: not running(hosts[h], prog), 30, f"{prog} to exit")
+    master.start()
+    ren = rename_file(tmp_path / "ren2", [(src, tmp_path / "up" / "sparse.img")])
+    r = master.run("bprestore", "-C", "client", "-R", str(ren), "-w", str(src), check=False,
+                   timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "up" / "sparse.img").read_bytes() == src.read_bytes()
