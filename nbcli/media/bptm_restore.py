@@ -34,15 +34,55 @@ from nbcli.media.bptm_ctx import (
 )
 from nbcli.media.ring import Producer, Ring, RingBroken
 from nbcli.net import client
+from nbcli.net.conn import Connection
 from nbcli.net.service import Registration
 from nbcli.status import (
     CLIENT_CONNECT_TIMED_OUT,
+    CONNECTION_BROKEN,
+    CONNECTION_TIMED_OUT,
     MEDIA_MANAGER_KILLED,
+    PREMATURE_EOF,
+    RESOURCE_REQUEST_FAILED,
+    SOCKET_READ_FAILED,
     SOCKET_WRITE_FAILED,
     NbuError,
 )
 
 ACCEPT_TIMEOUT = 300.0
+# What a connection says when its peer went away (nbcli.net.conn)
+LINK_LOST = frozenset({SOCKET_READ_FAILED, SOCKET_WRITE_FAILED, CONNECTION_BROKEN,
+                       CONNECTION_TIMED_OUT, PREMATURE_EOF})
+
+
+class NbjmLink:
+    """bptm's connection to nbjm for one restore (steps 7, 9-11 and 15).
+
+    nbjm lost while the restore asks for resources (killed, restarting) is the resource
+    request failing, 800: the cause of the restore's end. As a bare connection status it
+    would read as an effect (bpbrm_ctx.SECONDARY) and bpbrm would blame tar-restore's "no
+    data". Lost at the end, once the data is restored, it is a warning in the job's
+    details, never the restore's failure: nbrb frees the resources of a closed job itself.
+    """
+
+    def __init__(self, ctx: Ctx, conn: Connection) -> None:
+        self.ctx = ctx
+        self.conn = conn
+
+    def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        try:
+            return self.conn.request(op, jobid=self.ctx.jobid, **fields)
+        except NbuError as e:
+            if e.status not in LINK_LOST:
+                raise
+            raise NbuError(RESOURCE_REQUEST_FAILED,
+                           f"lost nbjm while asking it for the restore's resources ({e})") from e
+
+    def done(self, status: int) -> None:
+        try:
+            self.conn.request("restore_done", jobid=self.ctx.jobid, status=status)
+        except NbuError as e:
+            self.ctx.info(f"could not tell nbjm the restore is done ({e}); nbrb releases "
+                          f"the restore's resources once it sees the job closed", "Warning")
 
 
 def blocks_for(ranges: list[list[int]], block_size: int) -> list[tuple[int, list[tuple[int, int]]]]:
@@ -100,19 +140,20 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
     images = req["images"]
     reg = Registration(ctx.cfg.paths, service, ctx.host)
     child = 0
-    with client.connect(ctx.cfg, str(req["master"]), "nbjm") as nbjm:
+    with client.connect(ctx.cfg, str(req["master"]), "nbjm") as conn:
+        nbjm = NbjmLink(ctx, conn)
         try:
             units = [storage.open_unit(im["stu"]) for im in images]
             labels = sorted({str(im["stu"]["label"]) for im in images})
             nouns = " or ".join(sorted({u.noun for u in units}))
             ctx.step(7, f"sending resource request to nbjm for {nouns} "
                         f"{', '.join(labels)} on {ctx.host}")
-            nbjm.request("restore_resources", jobid=ctx.jobid, host=ctx.host, stus=labels)
+            nbjm.request("restore_resources", host=ctx.host, stus=labels)
             secret = dataservice.new_secret()  # for tar-restore alone (bpbrm passes it on)
             ctx.ctl.send({"op": "requested", "host": ctx.host, "service": service,
                           "secret": secret})
             tar = accept_tar(ctx, reg, secret)
-            nbjm.request("allocate", jobid=ctx.jobid)  # nbjm does steps 9 to 11
+            nbjm.request("allocate")  # nbjm does steps 9 to 11
             readers = _mount(ctx, units, images)
             block = max(r.block_size for r in readers)
             ring = Ring(int(ctx.cfg.get("NUMBER_DATA_BUFFERS")), block)
@@ -129,7 +170,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             status = child_status(code)
             ctx.step(15, f"restore data sent ({read} bytes read from disk); bptm child "
                          f"exited; unmounting and notifying nbjm")
-            nbjm.request("restore_done", jobid=ctx.jobid, status=status)
+            nbjm.done(status)
             ctx.ctl.send({"op": "done", "status": status, "bytes_read": read,
                           "kbytes": read // 1024})
             return status

@@ -36,13 +36,12 @@ from typing import Any
 
 from nbcli.media import dataservice, storage
 from nbcli.media.bptm_ctx import Ctx, child_status, reap, reap_watching
-from nbcli.media.bptm_restore import accept_tar, blocks_for, child_main, fill
+from nbcli.media.bptm_restore import NbjmLink, accept_tar, blocks_for, child_main, fill
 from nbcli.media.bptm_tape import drive_name, ltid_mount, ltid_unmount, media_error
 from nbcli.media.ring import Ring
 from nbcli.media.storage import StoredImage
 from nbcli.media.tape import TapeReader, TapeStorage, close_inherited, parse_locator
 from nbcli.net import client
-from nbcli.net.conn import Connection
 from nbcli.net.service import Registration
 from nbcli.status import INVALID_PARAMETER, NbuError
 
@@ -52,7 +51,7 @@ REPORT_WAIT = 30.0  # seconds bptm waits at its end for nbemm to take report_rea
 class TapeMounts:
     """The media of one restore, mounted one at a time as the blocks need them."""
 
-    def __init__(self, ctx: Ctx, nbjm: Connection, req: dict[str, Any]) -> None:
+    def __init__(self, ctx: Ctx, nbjm: NbjmLink, req: dict[str, Any]) -> None:
         self.ctx = ctx
         self.nbjm = nbjm
         self.master = str(req["master"])
@@ -93,7 +92,7 @@ class TapeMounts:
         first = not self.mounted
         if not first:
             self.unmount()
-        grant = self.nbjm.request("allocate", jobid=self.ctx.jobid, media_id=media_id)
+        grant = self.nbjm.request("allocate", media_id=media_id)
         self.stu = {**grant["granted"]["stu"], "mode": "r"}  # read-only: nothing to sync
         if not self.stu.get("media_id"):
             raise NbuError(INVALID_PARAMETER, f"nbjm granted storage unit "
@@ -174,15 +173,15 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
     reg = Registration(ctx.cfg.paths, service, ctx.host)
     child = 0
     reporting: threading.Thread | None = None
-    with client.connect(ctx.cfg, str(req["master"]), "nbjm") as nbjm:
+    with client.connect(ctx.cfg, str(req["master"]), "nbjm") as conn:
+        nbjm = NbjmLink(ctx, conn)
         tapes = TapeMounts(ctx, nbjm, req)
         try:
             labels = sorted({str(im["stu"]["label"]) for im in images})
             media = list(dict.fromkeys(tapes.plan))
             ctx.step(7, f"sending resource request to nbjm for media {', '.join(media)} "
                         f"(tape storage unit {', '.join(labels)}) on {ctx.host}")
-            nbjm.request("restore_resources", jobid=ctx.jobid, host=ctx.host, stus=labels,
-                         media=media)
+            nbjm.request("restore_resources", host=ctx.host, stus=labels, media=media)
             secret = dataservice.new_secret()  # for tar-restore alone (bpbrm passes it on)
             ctx.ctl.send({"op": "requested", "host": ctx.host, "service": service,
                           "secret": secret})
@@ -219,7 +218,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
             # file should not wait for a statistic (the child is reaped: no fork after this)
             reporting = threading.Thread(target=tapes.report_reads, daemon=True)
             reporting.start()
-            nbjm.request("restore_done", jobid=ctx.jobid, status=status)
+            nbjm.done(status)
             ctx.ctl.send({"op": "done", "status": status, "bytes_read": read,
                           "kbytes": read // 1024, "cartridge_bytes": cartridge,
                           "media": tapes.mounted})

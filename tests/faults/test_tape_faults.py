@@ -26,7 +26,7 @@ import psutil
 import pytest
 
 from nbcli import kinds, multihost
-from nbcli.status import MEDIA_MANAGER_KILLED
+from nbcli.status import MEDIA_MANAGER_KILLED, RESOURCE_REQUEST_FAILED
 from tests.conftest import Host, wait_for
 from tests.faults.faultkit import (
     FULL,
@@ -60,11 +60,11 @@ BACKUP = [("bpbkar", False), ("bptm", False), ("bptm child", False), ("bpbrm", F
           ("bpjobd", True), ("ltid", True), ("tldd", True), ("tldcd", True), ("avrd", True),
           ("vmd", True), ("bptm+bpbrm", False), ("netbackup stop", False)]
 RESTORE = [("bptm", False), ("bptm child", False), ("bpbrm", False), ("bpbrm child", False),
-           ("tar-restore", False), ("bprd", False), ("bprd child", False), ("nbjm", False),
+           ("tar-restore", False), ("bprd", False), ("bprd child", False), ("nbjm", True),
            ("nbrb", True), ("nbemm", True), ("ltid", True), ("tldcd", True), ("avrd", True),
            ("bptm+bpbrm", False), ("netbackup stop", False)]
 CI = {"backup-bptm child", "backup-ltid", "restore-bprd child", "restore-tar-restore",
-      "restore-bptm+bpbrm"}
+      "restore-bptm+bpbrm", "restore-nbjm"}
 
 
 def rows(flow: str, table: list[tuple[str, bool]]) -> list[object]:
@@ -314,4 +314,47 @@ def test_a_restore_outlives_nbrb_down_until_its_end(tape: Site, tmp_path: Path) 
     assert "nbrb could not be told to release the resources" in details, details
     restart(tape)
     nothing_held(tape, jobid)
+    forget_images(tape)
+
+
+def test_a_restore_waiting_for_a_drive_when_nbjm_dies_ends_800(tape: Site,
+                                                               tmp_path: Path) -> None:
+    """bptm has asked nbjm for the restore's drive and waits (both drives DOWN) when nbjm is
+    killed: the restore ends 800 (resource request failed) and its details say nbjm was lost,
+    not 186 (tar-restore received no data: an effect, not the cause). Nothing stays held or
+    queued, no neededimage file or child is left, and once the drives are up the same
+    restore runs."""
+    sized(tape, SMALL)
+    r = tape.host.run("bpbackup", "-i", "-p", POLICY, "-s", "full", "-w", check=False,
+                      timeout=120)
+    assert r.returncode == 0, r.stderr
+    for n in ("0", "1"):
+        tape.host.run("vmoprcmd", "-down", n)
+    try:
+        cmd = restore_command(tape, tmp_path / "waiting", "small.bin")
+        jobid = wait_for(lambda: (last_jobid(tape.host) if job(
+            tape.host, last_jobid(tape.host))["jobtype"] == kinds.JOB_RESTORE else None), 60,
+                         "the restore job")
+        wait_for(lambda: "awaiting resource" in tape.host.run(
+            "bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout, 60,
+                 "the restore to wait for a drive")
+        kill(tape, "nbjm")
+        restart(tape)
+        out, err = cmd.communicate(timeout=120)
+        done = job(tape.host, jobid)
+        assert (cmd.returncode, done["status"]) == (RESOURCE_REQUEST_FAILED % 256,
+                                                   RESOURCE_REQUEST_FAILED), (out, err, done)
+        details = tape.host.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+        assert "lost nbjm while asking it for the restore's resources" in details, details
+        nothing_held(tape, jobid)
+        wait_for(lambda: not list(tape.host.cfg.paths.neededimage.iterdir()) and
+                 not children(tape), 15, "no neededimage file and no child")
+    finally:
+        for n in ("0", "1"):
+            tape.host.run("vmoprcmd", "-up", n)
+    dest = tmp_path / "after"
+    cmd = restore_command(tape, dest, "small.bin")
+    out, err = cmd.communicate(timeout=120)
+    assert cmd.returncode == 0, (out, err)
+    assert (dest / "small.bin").read_bytes() == (tape.base / "data" / "small.bin").read_bytes()
     forget_images(tape)
