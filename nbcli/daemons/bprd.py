@@ -90,9 +90,10 @@ class Bprd(Daemon):
                                fixed_args={"bprd": ["-child"]})
 
     def on_start(self) -> None:
-        # The restores a previous bprd left are ended once bpjobd answers; at stop, ours are.
-        recover.start(self, self._cancel_at_stop)
-        threading.Thread(target=self.sweep_neededimage, daemon=True, name="sweep").start()
+        # The restores a previous bprd left are ended once bpjobd answers, and their
+        # neededimage files removed right after (not a SWEEP later: they are closed only
+        # now); at stop, ours are ended.
+        recover.start(self, self._cancel_at_stop, reconciled=self.sweep_neededimage)
 
     def periodic(self) -> list[tuple[float, Any]]:
         return [(SWEEP, self.sweep_neededimage), (jobreport.RESEND, lambda: recover.resend(self))]

@@ -62,12 +62,19 @@ class Owner(Protocol):
     outbox: jobreport.Outbox
 
 
-def start(owner: Owner, at_stop: Callable[[], None]) -> None:
-    """An owner's on_start: end a previous run's jobs once bpjobd answers (its own thread), and
-    run `at_stop` (cancel this run's jobs) once the owner is told to stop."""
+def start(owner: Owner, at_stop: Callable[[], None],
+          reconciled: Callable[[], None] | None = None) -> None:
+    """An owner's on_start: end a previous run's jobs once bpjobd answers (its own thread),
+    then run `reconciled` (bprd: remove the files of the restores it just ended); and run
+    `at_stop` (cancel this run's jobs) once the owner is told to stop."""
     started = clock.now()
-    threading.Thread(target=reconcile, args=(owner, started), name="reconcile",
-                     daemon=True).start()
+
+    def reconcile_then() -> None:
+        reconcile(owner, started)
+        if reconciled is not None:
+            reconciled()
+
+    threading.Thread(target=reconcile_then, name="reconcile", daemon=True).start()
 
     def stopper() -> None:
         owner.stop.wait()

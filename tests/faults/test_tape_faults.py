@@ -221,7 +221,9 @@ def check_tape(site: Site, jobid: int, cmd: subprocess.Popen[str], survives: boo
             assert (backupid in listed) == (done["status"] == 0), (backupid, listed)
         wait_for(lambda: not list(site.host.cfg.paths.images.rglob("*.inprogress")), 60,
                  "no image in progress in the catalog")
-        wait_for(lambda: not list(site.host.cfg.paths.neededimage.iterdir()), 60,
+        # bprd removes it when the job ends, or when its restart has ended the job: not at
+        # its sweep a minute later
+        wait_for(lambda: not list(site.host.cfg.paths.neededimage.iterdir()), 15,
                  "no neededimage file")
         if dest is not None:
             assert not list(dest.rglob(".nbtr*")), list(dest.rglob("*"))
