@@ -1,4 +1,6 @@
-"""Finding a host's nbcli processes (bpps, `netbackup stop`).
+"""A host's nbcli processes: finding them (bpps, `netbackup stop`), starting a daemon
+detached (`netbackup start`; ltid, for the Media Manager daemons it keeps running) and
+stopping some (`netbackup stop`, `stopltid`).
 
 A process belongs to a host when it runs an nbcli program and its NB_ROOT (every daemon and
 agent is started with it) or its --root argument names that host's root.
@@ -8,20 +10,26 @@ was started with NBCLI_SPARE=1 under SCHED_IDLE, and its owner puts it back to n
 scheduling just before handing it a job. So "spare" is read from the process itself, with no
 window in which a waiting spare looks busy or a busy agent looks spare.
 
-Place: the runtime floor (docs/architecture.md): imports nbcli.programs, nbcli.launcher and
-nbcli.net.control only; bpps and `netbackup` use it.
+Place: the runtime floor (docs/architecture.md): imports nbcli.programs, nbcli.launcher,
+nbcli.config and nbcli.net.control only; bpps, `netbackup`, `stopltid` and ltid use it.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from nbcli import launcher, programs
+from nbcli.config import HostConfig
 from nbcli.net.control import SPARE_ENV
+
+STOP_DEADLINE = 20.0  # seconds a process has to end on SIGTERM before it is killed
 
 
 @dataclass
@@ -112,3 +120,58 @@ def set_title(words: list[str]) -> None:
             mem.write(title + b" " * (size - len(title)))
     except (OSError, ValueError, IndexError):
         pass
+
+
+def start_daemon(cfg: HostConfig, name: str) -> psutil.Popen:
+    """Start daemon `name` of this host, detached from the caller's session and terminal,
+    its stderr appended to logs/<name>/stderr.log."""
+    log_dir = cfg.paths.logs / name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, NB_ROOT=str(cfg.root))
+    argv = programs.argv_for(name) + list(programs.SERVE_ARGS.get(name, ()))
+    with open(log_dir / "stderr.log", "ab") as err:
+        return psutil.Popen(argv + ["--root", str(cfg.root)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=err, env=env,
+                            start_new_session=True, close_fds=True)
+
+
+def terminate(victims: list[NbProcess], say: Callable[[str], None],
+              deadline: float = STOP_DEADLINE) -> int:
+    """SIGTERM, wait `deadline`, SIGKILL what is left; how many were killed. `say` hears a
+    line per process ("Stopping ltid (pid 42)...")."""
+    for p in victims:
+        say(f"Stopping {p.program} (pid {p.proc.pid})...")
+        try:
+            p.proc.terminate()
+        except psutil.Error:
+            pass
+    alive = wait_gone([p.proc for p in victims], deadline)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    wait_gone(alive, 5)
+    return len(alive)
+
+
+def wait_gone(victims: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has ended; those still running after `timeout`.
+
+    A process that has exited but is not reaped yet (a zombie) has ended: the daemons are
+    detached, so their parent is init, which may take seconds to reap them, and waiting for
+    that made each phase of a stop last as long."""
+    deadline = time.monotonic() + timeout
+    alive = victims
+    while True:
+        alive = [p for p in alive if _running(p)]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.02)
+
+
+def _running(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

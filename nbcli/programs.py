@@ -38,6 +38,10 @@ DAEMONS: dict[str, str] = {
     "nbcmdd": "nbcli.daemons.nbcmdd:main",
 }
 
+# Arguments a daemon is started with (procs.start_daemon): `ltid` typed by an administrator
+# starts the Media Manager daemons, as NetBackup's ltid does; `ltid -serve` is the daemon.
+SERVE_ARGS: dict[str, tuple[str, ...]] = {"ltid": ("-serve",)}
+
 ROLE_DAEMONS: dict[str, list[str]] = {
     "every": ["pbx_exchange", "bpcd", "nbcmdd"],
     "master": ["nbevtmgr", "nbemm", "vmd", "nbwmc", "bpjobd", "bpdbm", "nbproxy", "nbrb", "nbjm",
@@ -104,6 +108,7 @@ COMMANDS: dict[str, str] = {
     "tpunmount": "nbcli.commands.tpunmount:main",
     "robtest": "nbcli.commands.robtest:main",
     "vmupdate": "nbcli.commands.vmupdate:main",
+    "stopltid": "nbcli.commands.stopltid:main",
 }
 
 ALL: dict[str, str] = {**DAEMONS, **AGENTS, **COMMANDS}

@@ -4,15 +4,14 @@
 its pid file; a daemon already running is left alone, so starting twice starts no duplicates.
 `stop` stops the host as bp.kill_all does (see `stop`): running jobs end with status 150 and
 let go of what they held, users' waiting commands end with their job's status, then every
-nbcli process of the host gets SIGTERM, and what is left after STOP_DEADLINE is killed, so
-that nothing of that root keeps running.
+nbcli process of the host gets SIGTERM, and what is left after procs.STOP_DEADLINE is killed,
+so that nothing of that root keeps running.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -32,9 +31,9 @@ netbackup init [--force] [--name HOST] [--roles master,media,client] [--address 
                [--server HOST]... [--media-server HOST]... [--host NAME=ADDR:PORT]..."""
 
 START_DEADLINE = 30.0
-STOP_DEADLINE = 20.0
-# `stop`'s order: what starts jobs, then what runs them (they end their jobs), then the rest.
-STOP_PHASES = (frozenset({"nbpem"}), frozenset({"nbjm", "bprd"}))
+# `stop`'s order: what starts jobs, then what runs them (they end their jobs), then ltid
+# (which starts avrd and the robot daemons again when they die), then the rest.
+STOP_PHASES = (frozenset({"nbpem"}), frozenset({"nbjm", "bprd"}), frozenset({"ltid"}))
 COMMAND_GRACE = 10.0  # for users' commands to end with their jobs before they are stopped too
 
 # The service each daemon registers first: `start` waits until PBX hands it a connection.
@@ -65,17 +64,6 @@ def _cfg_to_stop(root: str | None) -> HostConfig:
         click.echo(f"netbackup: {e.detail or e.message}; stopping the host all the same",
                    err=True)
         return HostConfig(config.Paths(Path(root) if root else config.default_root()).root)
-
-
-def spawn(cfg: HostConfig, name: str) -> psutil.Popen:
-    """Start daemon `name` of this host, detached from the caller's session and terminal."""
-    log_dir = cfg.paths.logs / name
-    log_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, NB_ROOT=str(cfg.root))
-    with open(log_dir / "stderr.log", "ab") as err:
-        return psutil.Popen(programs.argv_for(name) + ["--root", str(cfg.root)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                            env=env, start_new_session=True, close_fds=True)
 
 
 def _ready(cfg: HostConfig, name: str) -> bool:
@@ -141,7 +129,7 @@ def start(cfg: HostConfig, only: list[str] | None = None) -> None:
                     todo.append(name)  # it registers again with the new PBX: wait for that
                 continue
             click.echo(f"Starting {name}...")
-            started[name] = spawn(cfg, name)
+            started[name] = procs.start_daemon(cfg, name)
             todo.append(name)
         _wait_ready(cfg, todo, started)
 
@@ -158,12 +146,12 @@ def stop(cfg: HostConfig) -> int:
     Then everything of the host that is left, commands that still run included."""
     killed = 0
     for phase in STOP_PHASES:
-        killed += _terminate([p for p in _stoppable(cfg) if p.program in phase])
+        killed += procs.terminate([p for p in _stoppable(cfg) if p.program in phase], click.echo)
     # Not this `netbackup stop` (nor its launcher): it would wait COMMAND_GRACE for itself.
     commands = [p.proc for p in procs.find(cfg.root)
                 if _is_command(cfg, p) and p.program != "netbackup" and p.proc.pid != os.getpid()]
-    _wait_gone(commands, COMMAND_GRACE)
-    killed += _terminate(_all_but_stops(cfg))
+    procs.wait_gone(commands, COMMAND_GRACE)
+    killed += procs.terminate(_all_but_stops(cfg), click.echo)
     # Agents started while we were stopping (a job in flight) go too.
     late = _all_but_stops(cfg)
     for p in late:
@@ -171,7 +159,7 @@ def stop(cfg: HostConfig) -> int:
             p.proc.kill()
         except psutil.Error:
             pass
-    _wait_gone([p.proc for p in late], 5)
+    procs.wait_gone([p.proc for p in late], 5)
     return killed + len(late)
 
 
@@ -207,46 +195,6 @@ def _is_command(cfg: HostConfig, p: procs.NbProcess) -> bool:
     try:
         parent = p.proc.parent()
         return parent is not None and procs.program_of(parent.cmdline()) == "nbcmdd"
-    except psutil.Error:
-        return False
-
-
-def _terminate(victims: list[procs.NbProcess]) -> int:
-    """SIGTERM, wait STOP_DEADLINE, SIGKILL what is left; how many were killed."""
-    for p in victims:
-        click.echo(f"Stopping {p.program} (pid {p.proc.pid})...")
-        try:
-            p.proc.terminate()
-        except psutil.Error:
-            pass
-    alive = _wait_gone([p.proc for p in victims], STOP_DEADLINE)
-    for proc in alive:
-        try:
-            proc.kill()
-        except psutil.Error:
-            pass
-    _wait_gone(alive, 5)
-    return len(alive)
-
-
-def _wait_gone(victims: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait until every process has ended; those still running after `timeout`.
-
-    A process that has exited but is not reaped yet (a zombie) has ended: the daemons are
-    detached, so their parent is init, which may take seconds to reap them, and waiting for
-    that made each phase of a stop last as long."""
-    deadline = time.monotonic() + timeout
-    alive = victims
-    while True:
-        alive = [p for p in alive if _running(p)]
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.02)
-
-
-def _running(proc: psutil.Process) -> bool:
-    try:
-        return proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
 

@@ -16,28 +16,45 @@ task sends it home. Every SYNC_EVERY seconds it reads the robots' inventories ag
 a cartridge an operator moved (nbvtl, robtest) shows, and avrd reads it. Every REAP_EVERY
 seconds it frees the drives whose mounting process died without unmounting (Mounter.reap).
 
-Place: a daemon; imports ltid_mount, ltid_drives, ltid_withdraw, net, status (and psutil, for
-the processes that hold mounts).
+ltid keeps avrd and the robot daemons of this host running (ltid_children: started again
+within WATCH_EVERY seconds when one dies). `ltid -serve` is the daemon; `ltid` typed by an
+administrator starts the Media Manager daemons and returns (ltid_command), as NetBackup's.
+
+Place: a daemon; imports ltid_mount, ltid_drives, ltid_withdraw, ltid_children,
+ltid_command, net, status (and psutil, for the processes that hold mounts).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import psutil
 
 from nbcli.config import HostConfig
-from nbcli.daemons import ltid_withdraw
+from nbcli.daemons import ltid_command, ltid_withdraw
 from nbcli.daemons.base import Daemon, daemon_main
+from nbcli.daemons.ltid_children import WATCH_EVERY, Children
 from nbcli.daemons.ltid_drives import Drive
 from nbcli.daemons.ltid_mount import Mounter, check_state
 from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE
-from nbcli.status import INVALID_PARAMETER, MEDIA_NOT_IN_POOL, NO_ENTITY, NbuError
+from nbcli.status import (
+    CANNOT_CONNECT,
+    CONNECTION_BROKEN,
+    INVALID_PARAMETER,
+    MEDIA_NOT_IN_POOL,
+    NO_ENTITY,
+    PREMATURE_EOF,
+    SOCKET_READ_FAILED,
+    SOCKET_WRITE_FAILED,
+    NbuError,
+)
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
@@ -48,6 +65,10 @@ MOVE_TIMEOUT = 1800.0  # tldd may unload, then load: two slow robot moves
 JOBID_MAX = 2**63 - 1
 REAP_EVERY = 1.0  # how soon a drive whose mounting process died is free again
 HOLDER_WAIT = 60.0  # how long a job's mount waits for another job's bptm to let go
+AVRD_BACK = 15.0  # how long a mount waits for a dead avrd to be started again (ltid_children)
+# what a call to avrd raises when avrd is gone or died while reading
+AVRD_GONE = frozenset({CANNOT_CONNECT, SOCKET_READ_FAILED, SOCKET_WRITE_FAILED,
+                       CONNECTION_BROKEN, PREMATURE_EOF})
 
 
 def owner_of(conn: Connection) -> tuple[int, float] | None:
@@ -113,6 +134,26 @@ class Ports:
         return client.call(self.cfg, self.me, "tldd", "inventory", rn=rn)
 
     def read_label(self, drive: Drive) -> dict[str, Any]:
+        """avrd's read of the tape in `drive`. An avrd that died (ltid_children starts it
+        again within seconds) is waited for up to AVRD_BACK seconds and asked once more:
+        a read changes nothing, and the mount need not fail for it."""
+        try:
+            return self._read_label(drive)
+        except NbuError as e:
+            if e.status not in AVRD_GONE:
+                raise
+        deadline = time.monotonic() + AVRD_BACK
+        while True:
+            try:
+                client.call(self.cfg, self.me, "avrd", "ping", recv_timeout=5.0)
+                break
+            except NbuError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        return self._read_label(drive)
+
+    def _read_label(self, drive: Drive) -> dict[str, Any]:
         return client.call(self.cfg, self.me, "avrd", "read", recv_timeout=300.0,
                            rn=drive.rn, drnum=drive.drnum, path=drive.path)
 
@@ -131,6 +172,7 @@ class Ltid(Daemon):
         self._tp_lock = threading.Lock()
         self._learnt = False
         self._warned = False
+        self.children = Children(cfg, self.log, self.stop)
 
     def services(self) -> dict[str, Ops]:
         jobid = req(int, lo=0, hi=JOBID_MAX)
@@ -170,7 +212,11 @@ class Ltid(Daemon):
     def periodic(self) -> list[tuple[float, Callable[[], None]]]:
         tick = min(1.0, max(self.mounter.delay / 4, 0.2))
         return [(tick, self.mounter.unload_due), (LEARN_TICK, self._learn_until_learnt),
-                (SYNC_EVERY, self.mounter.sync_all), (REAP_EVERY, self._reap)]
+                (SYNC_EVERY, self.mounter.sync_all), (REAP_EVERY, self._reap),
+                (WATCH_EVERY, self._watch)]
+
+    def _watch(self) -> None:
+        self.children.check()
 
     def _reap(self) -> None:
         self.mounter.reap()
@@ -281,4 +327,14 @@ class Ltid(Daemon):
         return {"drives": len(self.mounter.drives)}
 
 
-main = daemon_main(Ltid)
+_serve = daemon_main(Ltid)
+
+
+def main() -> None:
+    """`ltid -serve [--root DIR]` is the daemon (what `netbackup start` runs); `ltid` typed by
+    an administrator starts it and the daemons it relies on (ltid_command)."""
+    if "-serve" in sys.argv[1:]:
+        sys.argv.remove("-serve")
+        _serve()
+    else:
+        ltid_command.main()

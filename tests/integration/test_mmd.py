@@ -211,6 +211,62 @@ def test_ltid_not_active(tape: Host) -> None:
              what="ltid's drives learnt from nbemm")
 
 
+@pytest.mark.parametrize("victims", [("avrd",), ("tldd", "tldcd")])
+def test_ltid_starts_again_the_daemons_it_relies_on(tape: Host, victims: tuple[str, ...]
+                                                     ) -> None:
+    """avrd or the robot daemons killed, and nobody runs `netbackup start`: ltid starts them
+    again within seconds, says so in its log, and the next mount works (it failed with 25
+    until an administrator restarted them). A mount asked right after avrd's death waits
+    for the new avrd to read the tape, rather than failing."""
+    old = {}
+    for name in victims:
+        proc = read_pidfile(tape.cfg.paths, name)
+        assert proc is not None
+        old[name] = proc.pid
+        os.kill(proc.pid, signal.SIGKILL)
+    if victims == ("avrd",):  # at once: ltid starts the next avrd within a second
+        reply = mount(tape, 40, "A00001L6", 0)
+        assert reply["drive"] == DRIVES[0] and where(tape, "A00001L6") == ("drive", 0)
+        call(tape, "ltid", "unmount", jobid=40, drive=DRIVES[0])
+
+    def again(name: str) -> bool:  # one read: the pid file may change between two
+        proc = read_pidfile(tape.cfg.paths, name)
+        return proc is not None and proc.pid != old[name]
+
+    for name in victims:
+        wait_for(lambda name=name: again(name), timeout=30, what=f"{name} started again")
+        assert f"{name} was not running: started it" in tape.log("ltid")
+    reply = mount(tape, 41, "A00002L6", 1)
+    assert reply["drive"] == DRIVES[1] and where(tape, "A00002L6") == ("drive", 1)
+    call(tape, "ltid", "unmount", jobid=41, drive=DRIVES[1])
+
+
+def test_stopltid_and_ltid(tape: Host) -> None:
+    """A runbook's restart of device management: `stopltid` stops ltid first (it would start
+    the others again), then avrd and the robot daemons, and nothing else; `ltid` starts them
+    all again, silently, and returns; `ltid -v` says what it found."""
+    mm = ("ltid", "avrd", "tldd", "tldcd")
+    r = tape.run("stopltid")
+    stopped = [line.split()[1] for line in r.stdout.splitlines()]
+    assert stopped[0] == "ltid" and sorted(stopped) == sorted(mm), r.stdout
+    assert [n for n in mm if read_pidfile(tape.cfg.paths, n)] == []
+    assert read_pidfile(tape.cfg.paths, "vmd") and read_pidfile(tape.cfg.paths, "nbemm")
+    r = tape.run("vmoprcmd", "-d", check=False)
+    assert r.returncode == 25 and "(ltid) is not active" in r.stdout
+    r = tape.run("ltid")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert [n for n in mm if not read_pidfile(tape.cfg.paths, n)] == []
+    wait_for(lambda: [d["name"] for d in drives(tape)] == list(DRIVES), timeout=20,
+             what="ltid's drives learnt from nbemm")
+    reply = mount(tape, 42, "A00003L6", 0)
+    assert reply["drive"] == DRIVES[0]
+    call(tape, "ltid", "unmount", jobid=42, drive=DRIVES[0])
+    r = tape.run("ltid", "-v")
+    assert r.returncode == 0 and "ltid is already running" in r.stdout, r.stdout
+    r = tape.run("ltid", "-logmounts", check=False)
+    assert r.returncode == 20 and "-logmounts is not supported" in r.stderr, r.stderr
+
+
 def test_robtest_session(tape: Host) -> None:
     r = tape.run("robtest", "-rn", "0",
                  input="s d\nm s1 d2\ns d\nm s1 d1\nbogus\nunload d2\ns s\nq\ns s\n")

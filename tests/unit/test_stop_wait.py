@@ -8,7 +8,7 @@ import sys
 
 import psutil
 
-from nbcli.commands import netbackup
+from nbcli import procs
 from tests.conftest import wait_for
 
 
@@ -19,7 +19,7 @@ def test_an_unreaped_process_counts_as_gone() -> None:
         # Not reaped: it stays a zombie until child.wait() below.
         wait_for(lambda: proc.status() == psutil.STATUS_ZOMBIE, what="the child to exit")
         assert psutil.pid_exists(child.pid)
-        assert netbackup._wait_gone([proc], timeout=0) == []
+        assert procs.wait_gone([proc], timeout=0) == []
     finally:
         child.wait()
 
@@ -28,7 +28,7 @@ def test_a_running_process_is_still_there_after_the_timeout() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         proc = psutil.Process(child.pid)
-        assert netbackup._wait_gone([proc], timeout=0) == [proc]
+        assert procs.wait_gone([proc], timeout=0) == [proc]
     finally:
         child.kill()
         child.wait()
