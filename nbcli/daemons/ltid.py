@@ -21,21 +21,20 @@ within WATCH_EVERY seconds when one dies). `ltid -serve` is the daemon; `ltid` t
 administrator starts the Media Manager daemons and returns (ltid_command), as NetBackup's.
 
 Place: a daemon; imports ltid_mount, ltid_drives, ltid_withdraw, ltid_children,
-ltid_command, net, status (and psutil, for the processes that hold mounts).
+ltid_command, mm_again, net, status (and psutil, for the processes that hold mounts).
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import psutil
 
 from nbcli.config import HostConfig
-from nbcli.daemons import ltid_command, ltid_withdraw
+from nbcli.daemons import ltid_command, ltid_withdraw, mm_again
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.ltid_children import WATCH_EVERY, Children
 from nbcli.daemons.ltid_drives import Drive
@@ -44,17 +43,7 @@ from nbcli.net import client
 from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, audited, op
 from nbcli.net.trust import ADMIN, ANYONE
-from nbcli.status import (
-    CANNOT_CONNECT,
-    CONNECTION_BROKEN,
-    INVALID_PARAMETER,
-    MEDIA_NOT_IN_POOL,
-    NO_ENTITY,
-    PREMATURE_EOF,
-    SOCKET_READ_FAILED,
-    SOCKET_WRITE_FAILED,
-    NbuError,
-)
+from nbcli.status import INVALID_PARAMETER, MEDIA_NOT_IN_POOL, NO_ENTITY, NbuError
 from nbcli.wire.frames import Message
 from nbcli.wire.schema import opt, req
 
@@ -65,10 +54,6 @@ MOVE_TIMEOUT = 1800.0  # tldd may unload, then load: two slow robot moves
 JOBID_MAX = 2**63 - 1
 REAP_EVERY = 1.0  # how soon a drive whose mounting process died is free again
 HOLDER_WAIT = 60.0  # how long a job's mount waits for another job's bptm to let go
-AVRD_BACK = 15.0  # how long a mount waits for a dead avrd to be started again (ltid_children)
-# what a call to avrd raises when avrd is gone or died while reading
-AVRD_GONE = frozenset({CANNOT_CONNECT, SOCKET_READ_FAILED, SOCKET_WRITE_FAILED,
-                       CONNECTION_BROKEN, PREMATURE_EOF})
 
 
 def owner_of(conn: Connection) -> tuple[int, float] | None:
@@ -122,40 +107,26 @@ class Ports:
         client.master_call(self.cfg, "nbemm", "drive_update", name=name, host=self.me,
                            state=state)
 
+    # avrd, tldd and tldcd are started again when they die (ltid_children): a mount asks
+    # once more rather than failing (mm_again says why each of these may be asked twice)
+
     def robot_mount(self, rn: int, drnum: int, barcode: str) -> None:
-        client.call(self.cfg, self.me, "tldd", "mount", recv_timeout=MOVE_TIMEOUT, rn=rn,
-                    drive=drnum, barcode=barcode)
+        mm_again.again(self.cfg, self.me, "tldd", lambda: client.call(
+            self.cfg, self.me, "tldd", "mount", recv_timeout=MOVE_TIMEOUT, rn=rn,
+            drive=drnum, barcode=barcode))
 
     def robot_unmount(self, rn: int, drnum: int) -> None:
-        client.call(self.cfg, self.me, "tldd", "unmount", recv_timeout=MOVE_TIMEOUT, rn=rn,
-                    drive=drnum)
+        mm_again.again(self.cfg, self.me, "tldd", lambda: client.call(
+            self.cfg, self.me, "tldd", "unmount", recv_timeout=MOVE_TIMEOUT, rn=rn,
+            drive=drnum))
 
     def robot_inventory(self, rn: int) -> dict[str, Any]:
         return client.call(self.cfg, self.me, "tldd", "inventory", rn=rn)
 
     def read_label(self, drive: Drive) -> dict[str, Any]:
-        """avrd's read of the tape in `drive`. An avrd that died (ltid_children starts it
-        again within seconds) is waited for up to AVRD_BACK seconds and asked once more:
-        a read changes nothing, and the mount need not fail for it."""
-        try:
-            return self._read_label(drive)
-        except NbuError as e:
-            if e.status not in AVRD_GONE:
-                raise
-        deadline = time.monotonic() + AVRD_BACK
-        while True:
-            try:
-                client.call(self.cfg, self.me, "avrd", "ping", recv_timeout=5.0)
-                break
-            except NbuError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        return self._read_label(drive)
-
-    def _read_label(self, drive: Drive) -> dict[str, Any]:
-        return client.call(self.cfg, self.me, "avrd", "read", recv_timeout=300.0,
-                           rn=drive.rn, drnum=drive.drnum, path=drive.path)
+        return mm_again.again(self.cfg, self.me, "avrd", lambda: client.call(
+            self.cfg, self.me, "avrd", "read", recv_timeout=300.0, rn=drive.rn,
+            drnum=drive.drnum, path=drive.path))
 
 
 class Ltid(Daemon):

@@ -6,8 +6,10 @@ NetBackup's ltid starts avrd and the robotic daemons, and they stop with it (sto
 running; ltid alone (`ltid` typed by an administrator, `netbackup start --only ltid`) starts
 them itself. While ltid runs, one that died (killed, crashed) is started again within
 WATCH_EVERY seconds: without it, every mount failed (25: avrd or tldd cannot be reached)
-until an administrator ran `netbackup start`. A daemon that dies again soon after each start
-is started again after a pause that doubles up to PAUSE_MAX, so a broken one does not spin.
+until an administrator ran `netbackup start`; a mount in flight waits for it (mm_again). A
+daemon that dies before it has written its pid file (crashing at its start) is started again
+after a pause that doubles up to PAUSE_MAX, so a broken one does not spin; one that served,
+then died, was killed, and is started again at once.
 `netbackup stop` and `stopltid` stop ltid before the others, so that none is started again
 while they stop.
 
@@ -29,7 +31,6 @@ from nbcli.pidfile import read_pidfile
 WATCH_EVERY = 1.0
 PAUSE_MIN = 1.0  # after a start that died at once, the next waits this long, then doubles
 PAUSE_MAX = 60.0
-STEADY = 60.0  # a daemon up this long after its start has its pause reset
 
 
 def children_of(cfg: HostConfig) -> list[str]:
@@ -47,6 +48,7 @@ class Children:
         self.started: dict[str, psutil.Popen] = {}  # the processes this ltid started
         self.pause: dict[str, float] = {}
         self.not_before: dict[str, float] = {}
+        self.served: set[str] = set()  # those of ours that wrote their pid file
         self.lock = threading.Lock()
 
     def check(self) -> list[str]:
@@ -65,10 +67,15 @@ class Children:
         mine = self.started.get(name)
         if mine is not None:
             if mine.poll() is None:  # ours, alive (maybe not serving yet: no pid file)
-                if now - self.not_before.get(name, now) >= STEADY:
-                    self.pause.pop(name, None)
+                running = read_pidfile(self.cfg.paths, name)
+                if running is not None and running.pid == mine.pid:
+                    self.served.add(name)
                 return False
             del self.started[name]  # reaped: it exited
+            if name in self.served:  # it served, then died: killed, not crashing
+                self.pause.pop(name, None)
+                self.not_before.pop(name, None)
+            self.served.discard(name)
         if read_pidfile(self.cfg.paths, name) is not None or self._starting(name):
             return False
         if now < self.not_before.get(name, 0.0):

@@ -16,7 +16,7 @@ out of a drive a process still has open (97). tldd keeps no state: a tldd killed
 leaves the robot as its last finished move left it, and ltid's next mount plans again from
 the inventory.
 
-Place: a daemon; imports mmconf, net, status.
+Place: a daemon; imports mmconf, mm_again, net, status.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from nbcli.config import HostConfig
+from nbcli.daemons import mm_again
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.mmconf import RobotBook
 from nbcli.net import client
@@ -100,8 +101,11 @@ class Tldd(Daemon):
     def _tldcd(self, rn: int, op_name: str, **fields: Any) -> Message:
         robot = self.robots.get(rn)
         host = robot.host or self.cfg.client_name
-        return client.call(self.cfg, host, "tldcd", op_name, recv_timeout=MOVE_TIMEOUT,
-                           rn=rn, **fields)
+        # a tldcd not reached (dead, being started again by ltid) is waited for and asked
+        # once more; one that died during a move is not: the move may have been made
+        return mm_again.again(self.cfg, host, "tldcd", lambda: client.call(
+            self.cfg, host, "tldcd", op_name, recv_timeout=MOVE_TIMEOUT, rn=rn, **fields),
+            when=mm_again.NOT_REACHED)
 
     def inventory(self, msg: Message, conn: Connection) -> Message:
         return self._tldcd(msg["rn"], "inventory")

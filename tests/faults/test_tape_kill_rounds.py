@@ -1,9 +1,11 @@
 """Kills at random moments, several tape jobs at once: rounds of three backups on two drives
 (one job waits for a drive), every other round with one process of the flow SIGKILLed at a
-random moment - an agent (bptm, bpbrm, bpbkar) or a Media Manager daemon (ltid, tldcd, avrd;
-`netbackup start` brings it back). A killed round's jobs end with a status; the next round's
-three backups all end 0; nothing stays allocated; every image whose job ended 0 holds its
-data byte for byte, read from the cartridges.
+random moment - an agent (bptm, bpbrm, bpbkar) or a Media Manager daemon (ltid, which
+`netbackup start` brings back; tldd, tldcd or avrd, which ltid starts again by itself). A
+killed round's jobs end with a status, and all three end 0 when the victim was one of the
+daemons ltid starts again (a mount in flight waits for it); the next round's three backups
+all end 0; nothing stays allocated; every image whose job ended 0 holds its data byte for
+byte, read from the cartridges.
 
 The matrix (test_tape_faults.py) kills each victim at one chosen point of one job. The
 probes these rounds grew from found what it could not: a bptm killed after its job ended but
@@ -44,8 +46,8 @@ from tests.integration.test_tape_backup import (
 )
 
 SEEDS = range(1, 9) if FULL else range(1, 2)
-VICTIMS = ("bptm", "bpbrm", "bpbkar", "ltid", "tldcd", "avrd")
-DAEMONS = frozenset({"ltid", "tldcd", "avrd"})
+VICTIMS = ("bptm", "bpbrm", "bpbkar", "ltid", "tldd", "tldcd", "avrd")
+OUTLIVED = frozenset({"tldd", "tldcd", "avrd"})  # ltid starts them again: jobs end 0
 JOBS = 3
 ROUNDS = 6
 SPEED = "4M"  # a 2.5 MiB backup streams for about 0.6 s: the window to kill in
@@ -91,7 +93,7 @@ def kill_one(h: Host, rnd: random.Random) -> str:
         target.send_signal(signal.SIGKILL)
     except psutil.Error:
         pass  # it ended first: the round is a clean one
-    if victim in DAEMONS:
+    if victim == "ltid":
         wait_for(lambda: not target.is_running(), 10, f"{victim} to die")
         h.start()
     return victim
@@ -118,8 +120,8 @@ def test_rounds_of_tape_backups_with_a_process_killed(tape: Host, tmp_path: Path
         ended = new_jobs(h, seen)
         seen.update(j["jobid"] for j in ended)
         assert len(ended) == JOBS and sorted(j["status"] for j in ended) == sorted(codes)
-        if not victim:
-            assert codes == [0] * JOBS, (n, ended)
+        if not victim or victim in OUTLIVED:
+            assert codes == [0] * JOBS, (n, victim, ended)
         wait_for(lambda: allocations(h) == [], 60, f"round {n}'s allocations to go")
         for j in ended:
             if j["status"] == 0:
