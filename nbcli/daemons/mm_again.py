@@ -6,7 +6,8 @@ answer a ping, then asks again, once. Whether that is safe depends on the reques
 never reached the daemon (CANNOT_CONNECT: not registered with PBX, or refused) may always be
 asked again; one cut short (the connection broke) only when asking again changes nothing
 (avrd's read of a header; tldd's mount and unmount, which plan their moves from the robot's
-inventory as it is now, so a move already made is not made twice).
+inventory once every move in progress has ended, so a move already made, or still being
+made by tldcd for the tldd that died, is not made twice).
 
 Place: a part of ltid and tldd; imports net and status.
 """
@@ -22,6 +23,7 @@ from nbcli.net import client
 from nbcli.status import (
     CANNOT_CONNECT,
     CONNECTION_BROKEN,
+    HANDSHAKE_FAILED,
     PREMATURE_EOF,
     SOCKET_READ_FAILED,
     SOCKET_WRITE_FAILED,
@@ -29,7 +31,8 @@ from nbcli.status import (
 )
 
 BACK = 15.0  # how long a caller waits for a daemon that died to be started again
-NOT_REACHED = frozenset({CANNOT_CONNECT})
+# not registered with PBX, refused, or gone during the hello: no request was sent
+NOT_REACHED = frozenset({CANNOT_CONNECT, HANDSHAKE_FAILED})
 # a daemon gone before the request, or while it was served
 GONE = NOT_REACHED | {SOCKET_READ_FAILED, SOCKET_WRITE_FAILED, CONNECTION_BROKEN,
                       PREMATURE_EOF}

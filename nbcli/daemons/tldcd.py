@@ -50,7 +50,7 @@ class Tldcd(Daemon):
         element = req(int, lo=0, hi=ELEMENT_MAX)
         ops = {
             "ping": op(self.ping, ANYONE),
-            "inventory": op(self.inventory, ADMIN, rn=rn),
+            "inventory": op(self.inventory, ADMIN, rn=rn, settled=opt(bool, False)),
             "load": op(self.load, ADMIN, rn=rn, slot=element, drive=element),
             "unload": op(self.unload, ADMIN, rn=rn, drive=element,
                          slot=opt(int, None, lo=1, hi=ELEMENT_MAX)),
@@ -79,12 +79,14 @@ class Tldcd(Daemon):
 
     def inventory(self, msg: Message, conn: Connection) -> Message:
         """The robot's elements. A virtual library's state is read without waiting for a
-        move in progress (its file is replaced whole); a real changer is asked between
-        moves."""
+        move in progress (its file is replaced whole), unless `settled`: tldd plans a
+        mount's moves from it, and a move still in progress (asked by a tldd that died, or
+        by another media server's) would make the plan wrong ("source element is empty").
+        A real changer is always asked between moves."""
         rn = msg["rn"]
         changer = self._changer(rn)
         try:
-            if robots.is_virtual(self.robots.get(rn).device):
+            if robots.is_virtual(self.robots.get(rn).device) and not msg["settled"]:
                 return robots.inventory_record(changer.inventory())
             with self._lock(rn):
                 return robots.inventory_record(changer.inventory())

@@ -112,7 +112,7 @@ class Tldd(Daemon):
 
     def mount(self, msg: Message, conn: Connection) -> Message:
         rn, drive, barcode = msg["rn"], msg["drive"], msg["barcode"]
-        steps = plan(self._tldcd(rn, "inventory"), drive, barcode)
+        steps = plan(self._tldcd(rn, "inventory", settled=True), drive, barcode)
         for kind, a, b in steps:
             if kind == "unload":
                 self._tldcd(rn, "unload", drive=a)
@@ -123,7 +123,7 @@ class Tldd(Daemon):
 
     def unmount(self, msg: Message, conn: Connection) -> Message:
         rn, drive = msg["rn"], msg["drive"]
-        inv = self._tldcd(rn, "inventory")
+        inv = self._tldcd(rn, "inventory", settled=True)
         held = [d for d in inv.get("drives", []) if int(d["number"]) == drive and d["full"]]
         if not held:
             return {"barcode": ""}
