@@ -151,8 +151,14 @@ def terminate(victims: list[NbProcess], say: Callable[[str], None],
             proc.kill()
         except psutil.Error:
             pass
-    wait_gone(alive, 5)
+    wait_gone(alive, min(5.0, deadline))
     return len(alive)
+
+
+def survivors(victims: list[NbProcess]) -> list[NbProcess]:
+    """Those of `victims` still running after `terminate`: the kernel refused the signals
+    (another user's processes, EPERM) or they could not die."""
+    return [p for p in victims if _running(p.proc)]
 
 
 def wait_gone(victims: list[psutil.Process], timeout: float) -> list[psutil.Process]:

@@ -23,7 +23,14 @@ from nbcli.cli import command, entry, root_option
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.pidfile import read_pidfile
-from nbcli.status import DAEMON_RUNNING, ENTITY_EXISTS, INIT_ERROR, INVALID_PARAMETER, NbuError
+from nbcli.status import (
+    DAEMON_RUNNING,
+    ENTITY_EXISTS,
+    INIT_ERROR,
+    INVALID_PARAMETER,
+    PARTIAL_SUCCESS,
+    NbuError,
+)
 from nbcli.unixaddr import Reach
 
 SYNOPSIS = """netbackup start [--only DAEMON,...] | stop | status [--root DIR]
@@ -258,7 +265,11 @@ def cli(action: str, name: str | None, roles: str, address: str, port: int,
         return 0
     if action == "stop":
         stop(cfg)
-        return 0
+        left = _all_but_stops(cfg)  # another user's processes: the kernel refused the signals
+        for p in left:
+            click.echo(f"netbackup: could not stop {p.program} (pid {p.proc.pid}): not "
+                       f"permitted, or it does not die", err=True)
+        return PARTIAL_SUCCESS if left else 0
     down = 0
     for dname in programs.daemons_for(cfg.roles):
         proc = read_pidfile(cfg.paths, dname)

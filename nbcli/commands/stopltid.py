@@ -14,6 +14,7 @@ import click
 
 from nbcli import procs
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.status import PARTIAL_SUCCESS
 
 SYNOPSIS = "stopltid [--root DIR]"
 PHASES = (frozenset({"ltid"}), frozenset({"avrd", "tldd", "tldcd"}))
@@ -27,12 +28,20 @@ def cli(root: str | None) -> int:
     \b
     EXIT STATUS
       0    none of them runs any more (also when none ran)
+      1    one of them still runs (another user's processes: the kernel refused the
+           signals); if it is ltid, the others are left running too
       110  the host root has no bp.toml
     """
     cfg = load_cfg(root)
     for phase in PHASES:
         victims = [p for p in procs.find(cfg.root) if p.program in phase and not p.spare]
         procs.terminate(victims, click.echo)
+        left = procs.survivors(victims)
+        for p in left:
+            click.echo(f"stopltid: could not stop {p.program} (pid {p.proc.pid}): not "
+                       f"permitted, or it does not die", err=True)
+        if left:  # ltid left running would start the others again
+            return PARTIAL_SUCCESS
     return 0
 
 

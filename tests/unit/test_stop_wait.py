@@ -32,3 +32,34 @@ def test_a_running_process_is_still_there_after_the_timeout() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+class Unkillable:
+    """Another user's process: the kernel refuses every signal to it (EPERM). A stand-in:
+    as root, the tests can signal any process they could start."""
+
+    pid = 4242
+
+    def terminate(self) -> None:
+        raise psutil.AccessDenied(self.pid)
+
+    def kill(self) -> None:
+        raise psutil.AccessDenied(self.pid)
+
+    def status(self) -> str:
+        return psutil.STATUS_SLEEPING
+
+
+def test_a_process_that_will_not_die_is_a_survivor_and_one_that_dies_is_not() -> None:
+    # stopltid and netbackup stop exit 1, naming it, rather than 0 with it still running
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dies = procs.NbProcess("avrd", psutil.Process(child.pid))
+        stays = procs.NbProcess("ltid", Unkillable())  # type: ignore[arg-type]
+        said: list[str] = []
+        assert procs.terminate([stays, dies], said.append, deadline=0.2) == 1
+        assert said == ["Stopping ltid (pid 4242)...", f"Stopping avrd (pid {child.pid})..."]
+        assert procs.survivors([stays, dies]) == [stays]
+    finally:
+        child.kill()
+        child.wait()
