@@ -41,6 +41,8 @@ DAEMONS: dict[str, str] = {
 # Arguments a daemon is started with (procs.start_daemon): `ltid` typed by an administrator
 # starts the Media Manager daemons, as NetBackup's ltid does; `ltid -serve` is the daemon.
 SERVE_ARGS: dict[str, tuple[str, ...]] = {"ltid": ("-serve",)}
+# The daemons ltid starts and keeps running (NetBackup's ltid; stopltid stops them after it).
+LTID_STARTS = ("tldcd", "tldd", "avrd")
 
 ROLE_DAEMONS: dict[str, list[str]] = {
     "every": ["pbx_exchange", "bpcd", "nbcmdd"],

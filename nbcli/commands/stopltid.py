@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import click
 
-from nbcli import procs
+from nbcli import procs, programs
 from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.status import PARTIAL_SUCCESS
 
 SYNOPSIS = "stopltid [--root DIR]"
-PHASES = (frozenset({"ltid"}), frozenset({"avrd", "tldd", "tldcd"}))
+PHASES = (frozenset({"ltid"}), frozenset(programs.LTID_STARTS))
 
 
 @command("stopltid", SYNOPSIS)

@@ -35,7 +35,7 @@ PAUSE_MAX = 60.0
 
 def children_of(cfg: HostConfig) -> list[str]:
     """The daemons ltid keeps running on this host, in their start order."""
-    return [n for n in programs.daemons_for(cfg.roles) if n in ("tldcd", "tldd", "avrd")]
+    return [n for n in programs.daemons_for(cfg.roles) if n in programs.LTID_STARTS]
 
 
 class Children:

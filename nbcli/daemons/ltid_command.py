@@ -24,7 +24,7 @@ from nbcli.cli import command, entry, load_cfg, root_option
 from nbcli.status import INVALID_PARAMETER, NbuError
 
 SYNOPSIS = "ltid [-v] [-noverify] [--root DIR]"
-MEDIA_MANAGER = ("vmd", "tldcd", "tldd", "avrd", "ltid")
+MEDIA_MANAGER = ("vmd", *programs.LTID_STARTS, "ltid")
 
 
 @command("ltid", SYNOPSIS)
