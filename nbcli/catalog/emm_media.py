@@ -9,6 +9,10 @@ pool may be the scratch pool, when a medium is frozen or suspended after errors,
 back to unassigned; MediaDB, both together) and emm_tape.py (the choice of a drive and a medium
 for a tape job), so that nbemm's handlers (nbcli/daemons/nbemm_media.py) only parse requests.
 
+A medium's counters (kbytes, images) count each image once: media_images keeps which images
+were counted, so bptm's report of what it wrote and bpdbm's recount from the catalog (after a
+report that never arrived) are one fact, whichever comes first or twice.
+
 Who uses what is not stored twice: a drive's or a medium's job is the allocation naming it
 (allocations.drive, allocations.media_id), so releasing an allocation - by nbrb at the job's
 end, or by nbemm's reconcile for a job that died - frees both.
@@ -57,6 +61,9 @@ POOL_HOST, POOL_USER, POOL_GROUP = "ANYHOST", "ANY", "NONE"
 ERROR_KINDS = ("write", "read", "position")
 DEFAULT_SETTINGS = {"media_error_threshold": 2, "drive_error_threshold": 2,  # errors
                     "time_window": 12}  # hours
+# media_images' backup id for a medium counted before that table was kept: its counters are
+# what they are, a recount only sets its valid images and expiration.
+UNKEYED = "*"
 MEDIA_ID_MAX, BARCODE_MAX, TEXT_MAX, NAME_MAX = 6, 16, 256, 128
 MEDIA_ID_RE = re.compile(r"[A-Za-z0-9_.+-]+")
 NAME_RE = re.compile(r"[A-Za-z0-9_.+][A-Za-z0-9_.+:-]*")
@@ -121,6 +128,10 @@ CREATE TABLE IF NOT EXISTS media_errors (
     kind TEXT NOT NULL,
     jobid INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS media_errors_time ON media_errors (time);
+CREATE TABLE IF NOT EXISTS media_images (
+    media_id TEXT NOT NULL,
+    backupid TEXT NOT NULL,
+    PRIMARY KEY (media_id, backupid));
 CREATE TABLE IF NOT EXISTS settings (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL)
@@ -154,6 +165,8 @@ def install(db: Database) -> None:
     """Add the media tables, the default pools and settings, and the columns older
     databases lack, to nbemm's database (one transaction)."""
     with db.tx() as c:
+        keyed = c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                          "name = 'media_images'").fetchone()
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 c.execute(statement)
@@ -162,6 +175,9 @@ def install(db: Database) -> None:
             if column not in have:
                 c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         c.execute(PREV_POOL_TRIGGER)
+        if not keyed:  # counted before the counted images were kept: a recount would add
+            c.execute(f"INSERT INTO media_images (media_id, backupid) SELECT media_id, "
+                      f"'{UNKEYED}' FROM media WHERE images > 0")
         for number, (name, description) in enumerate(DEFAULT_POOLS):
             c.execute("INSERT OR IGNORE INTO pools (number, name, description, host, user, "
                       "grp) VALUES (?, ?, ?, ?, ?, ?)",

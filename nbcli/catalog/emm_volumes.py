@@ -33,6 +33,7 @@ from nbcli.catalog.emm_media import (
     POOL_USER,
     STANDALONE,
     SUSPENDED,
+    UNKEYED,
     check_media_id,
     check_name,
     check_text,
@@ -182,6 +183,7 @@ class Volumes:
                 raise NbuError(MEDIA_PROTECTED, f"media id {rec['media_id']} is assigned "
                                                 "(expire its images first)")
             c.execute("DELETE FROM media WHERE media_id = ?", (rec["media_id"],))
+            c.execute("DELETE FROM media_images WHERE media_id = ?", (rec["media_id"],))
             c.execute("UPDATE drives SET media_id = '' WHERE media_id = ?", (rec["media_id"],))
 
     def media(self, media_id: str | None = None, pool: str | None = None,
@@ -220,13 +222,17 @@ class Volumes:
         return rec
 
     def media_written(self, media_id: str, kbytes: int, images: int, full: bool, rl: int,
-                      expiration: int, now: int) -> None:
-        """bptm wrote `kbytes` and `images` more images on a medium (full: it reached the
-        end); an unassigned one is assigned now."""
+                      expiration: int, now: int, backupid: str = "") -> bool:
+        """bptm wrote `kbytes` and `images` (0 or 1) more images on a medium (full: it reached
+        the end); an unassigned one is assigned now. With the image's `backupid` an image
+        already counted on the medium (a report sent again, or recounted first) is not
+        counted again: False."""
         _check_count("kbytes", kbytes)
         _check_count("images", images)
         with self.db.tx() as c:
             rec = medium(c, media_id)
+            if images and backupid and not _count_once(c, rec["media_id"], backupid):
+                kbytes = images = 0
             c.execute("UPDATE media SET kbytes = kbytes + ?, images = images + ?, "
                       "vimages = vimages + ?, last_written = ?, "
                       "expiration = MAX(expiration, ?), state = state | ?, "
@@ -234,6 +240,40 @@ class Volumes:
                       "rl = CASE WHEN rl < 0 THEN ? ELSE rl END WHERE media_id = ?",
                       (kbytes, images, images, now, expiration, FULL if full else 0, now, rl,
                        rec["media_id"]))
+        return bool(images)
+
+    def media_recount(self, media_id: str, images: list[dict[str, Any]], as_of: int,
+                      now: int) -> dict[str, Any]:
+        """The catalog's valid images on a medium as of `as_of` (backupid, kbytes,
+        expiration, rl, written each): those bptm's report never counted are counted now, and
+        the medium's valid images and expiration become the catalog's - unless a job writes
+        it or wrote it after `as_of` (what the catalog did not have yet). An unassigned medium
+        holding valid images is assigned, so that no backup labels it again.
+        {"counted": backup ids counted now, "set": whether vimages/expiration were set}."""
+        with self.db.tx() as c:
+            rec = medium(c, media_id)
+            if rec["jobid"] or _filled_by_a_job(c, rec["media_id"]):
+                return {"counted": [], "set": False}
+            keyed = not c.execute("SELECT 1 FROM media_images WHERE media_id = ? AND "
+                                  "backupid = ?", (rec["media_id"], UNKEYED)).fetchone()
+            counted = []
+            for image in images:
+                if keyed and _count_once(c, rec["media_id"], image["backupid"]):
+                    counted.append(image["backupid"])
+                    c.execute("UPDATE media SET kbytes = kbytes + ?, images = images + 1, "
+                              "last_written = MAX(last_written, ?), "
+                              "rl = CASE WHEN rl < 0 THEN ? ELSE rl END WHERE media_id = ?",
+                              (image["kbytes"], image["written"], image["rl"],
+                               rec["media_id"]))
+            fresh = rec["last_written"] < as_of
+            if fresh:
+                c.execute("UPDATE media SET vimages = ?, expiration = ? WHERE media_id = ?",
+                          (len(images), max((i["expiration"] for i in images), default=0),
+                           rec["media_id"]))
+            if images:
+                c.execute("UPDATE media SET assigned = ? WHERE media_id = ? AND assigned = 0",
+                          (now, rec["media_id"]))
+        return {"counted": counted, "set": fresh}
 
     def media_read(self, media_id: str, now: int) -> None:
         """A restore read the medium: bpmedialist's last read and number of restores.
@@ -298,6 +338,7 @@ class Volumes:
                 return False
             scratch = scratch_pool(c)
             number = rec["pool_number"] if scratch is None else scratch
+            c.execute("DELETE FROM media_images WHERE media_id = ?", (rec["media_id"],))
             c.execute("UPDATE media SET assigned = 0, rl = -1, kbytes = 0, images = 0, "
                       "vimages = 0, expiration = 0, state = state & ?, pool_number = ? "
                       "WHERE media_id = ?", (IMPORTED, number, rec["media_id"]))
@@ -328,6 +369,12 @@ def _settings(c: sqlite3.Connection) -> tuple[int, int, int]:
     values = {r["name"]: int(r["value"]) for r in c.execute("SELECT * FROM settings")}
     return (values["media_error_threshold"], values["drive_error_threshold"],
             values["time_window"])
+
+
+def _count_once(c: sqlite3.Connection, media_id: str, backupid: str) -> bool:
+    """Note that image `backupid` is counted on the medium: False if it was already."""
+    return c.execute("INSERT OR IGNORE INTO media_images (media_id, backupid) VALUES (?, ?)",
+                     (media_id, backupid)).rowcount == 1
 
 
 def _check_count(what: str, value: int) -> int:

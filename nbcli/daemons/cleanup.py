@@ -14,7 +14,8 @@ orphaned fragments, after the expired images, through cleanup_orphans.py.
     a full cleanup then removes partial images (in progress in the catalog, their job closed
     or gone: the entry, then its fragments at once) and orphaned fragments: images on a disk
     storage unit that no catalog entry owns and no job is writing, untouched for an hour
-    (cleanup_orphans.py). bpdbm's reap (at start, then every REAP seconds) runs a job that
+    (cleanup_orphans.py), and has nbemm recount each tape's images from the catalog
+    (media_recount.py). bpdbm's reap (at start, then every REAP seconds) runs a job that
     removes only the partial images, when it finds some.
     bpdbm -> bpjobd: Done, status 0 - or 1 when an image stays (tried again next time)
 
@@ -49,7 +50,7 @@ from nbcli.catalog.imagehdr import (
 )
 from nbcli.catalog.images import ImageStore
 from nbcli.config import HostConfig
-from nbcli.daemons import cleanup_orphans
+from nbcli.daemons import cleanup_orphans, media_recount
 from nbcli.net import client
 from nbcli.status import NbuError
 
@@ -283,6 +284,7 @@ class Cleanup:
             kept += len(dead) - len(aborted)
             kept += cleanup_orphans.sweep(self.cfg(), job, self.catalog_ids, self._delete_on,
                                           partial=aborted)
+            media_recount.recount(self.cfg(), job, self.store.find(), now)
         return 1 if kept or not unassigned else 0
 
     def catalog_ids(self) -> set[str]:

@@ -19,10 +19,12 @@ from nbcli.net.conn import Connection
 from nbcli.net.service import Ops, op
 from nbcli.net.trust import ADMIN
 from nbcli.wire.frames import Message
-from nbcli.wire.schema import opt, req
+from nbcli.wire.schema import obj, opt, req
 
 JOBID_MAX = 2**63 - 1
 NUMBER = {"lo": -1, "hi": 32767}  # robot numbers, robot drive numbers, slots (-1: none)
+BACKUPID_MAX = 256
+RECOUNT_MAX = 100_000  # images on one medium the catalog may hold
 MEDIA_ACTIONS = frozenset({"freeze", "unfreeze", "suspend", "unsuspend"})
 
 
@@ -75,7 +77,16 @@ class MediaOps:
             "media_written": op(self.media_written, ADMIN, jobid=jobid, media_id=media_id,
                                 kbytes=req(int, **count), images=req(int, **count),
                                 full=opt(bool, False), rl=opt(int, -1, lo=-1, hi=100),
-                                expiration=opt(int, 0, **count)),
+                                expiration=opt(int, 0, **count),
+                                backupid=opt(str, "", max_len=BACKUPID_MAX)),
+            "media_recount": op(self.media_recount, ADMIN, media_id=media_id,
+                                as_of=req(int, **count),
+                                images=req(list, max_len=RECOUNT_MAX, items=obj({
+                                    "backupid": req(str, max_len=BACKUPID_MAX),
+                                    "kbytes": req(int, **count),
+                                    "expiration": req(int, **count),
+                                    "rl": req(int, lo=-1, hi=100),
+                                    "written": req(int, **count)}))),
             "media_read": op(self.media_read, ADMIN, jobid=jobid, media_id=media_id),
             "media_error": op(self.media_error, ADMIN, jobid=jobid, media_id=media_id,
                               drive=req((str, int)),
@@ -200,8 +211,17 @@ class MediaOps:
     def media_written(self, msg: Message, conn: Connection) -> Message:
         self.emm().media.media_written(msg["media_id"], msg["kbytes"], msg["images"],
                                        msg["full"], msg["rl"], msg["expiration"],
-                                       int(clock.now()))
+                                       int(clock.now()), msg["backupid"])
         return {}
+
+    def media_recount(self, msg: Message, conn: Connection) -> Message:
+        done = self.emm().media.media_recount(msg["media_id"], msg["images"], msg["as_of"],
+                                              int(clock.now()))
+        if done["counted"]:
+            self.log.warning("media %s: %d image(s) its writers never reported counted from "
+                             "the catalog (%s)", msg["media_id"].upper(),
+                             len(done["counted"]), ", ".join(done["counted"]))
+        return done
 
     def media_read(self, msg: Message, conn: Connection) -> Message:
         self.emm().media.media_read(msg["media_id"], int(clock.now()))

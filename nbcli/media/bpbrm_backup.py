@@ -168,6 +168,7 @@ class Backup:
         """Commit or undo bptm's image; whatever happens, no agent is left running."""
         if status in (0, 1) and self.bptm is not None:
             self.bptm.send({"op": "commit"})
+            self._last_words()
             assert self.bptm_proc is not None
             self.bptm_proc.wait()
         else:
@@ -179,6 +180,18 @@ class Backup:
             self.dbm.close()
         if self.bpbkar is not None and not (self.req.get("archive") and status in (0, 1)):
             self.bpbkar.close()
+
+    def _last_words(self) -> None:
+        """What bptm says after the commit - a tape's counters nbemm did not take, an unmount
+        that failed - goes to the job's details too, until bptm closes the channel."""
+        assert self.bptm is not None
+        try:
+            while True:
+                msg = self.bptm.recv()
+                if msg.get("op") in ("step", "log"):
+                    self.ctx.relay("bptm", self.ctx.host, msg, self.bptm)
+        except (EOFError, NbuError):
+            pass
 
     def _remove_image(self, stu: dict[str, Any]) -> None:
         try:

@@ -10,13 +10,15 @@ nbemm hears about the media written.
       |   (a mount refused for the medium - RESELECT - asks span{..., full false, avoid})
       |-- unmount{jobid, drive}, mount{... the new medium} ->|
       |   a new TapeWriter goes on from TapeWriter.pending: the image's next fragment
-      |-- media_written{jobid, media_id, kbytes, images, full, rl, expiration} (per medium,
-      |                                   once bpbrm said commit) ------>|
+      |-- media_written{jobid, media_id, kbytes, images, full, rl, expiration, backupid}
+      |                        (per medium, once bpbrm said commit) ------>|
       |-- media_error{jobid, media_id, drive, kind} on 84/85/86 -------->| {action}
       |-- unmount{jobid, drive} (at the end, whatever happened) -->|
 
 Reports nbemm cannot take are logged, never the cause of a failed backup: the image is on
-tape either way. `ltid_mount` and `ltid_unmount` serve the restore from tape too.
+tape either way, and in the catalog, from which bpdbm's next image cleanup counts what nbemm
+missed (media_written names the image, so nothing is counted twice). `ltid_mount` and
+`ltid_unmount` serve the restore from tape too.
 
 Place: a part of bptm_backup (imported by it and by bptm_restore_tape); imports storage,
 tape, the net client and status, never catalog or a daemon.
@@ -244,7 +246,8 @@ class TapeMedia:
                 client.call(self.ctx.cfg, self.master, "nbemm", "media_written",
                             jobid=self.ctx.jobid, media_id=medium.media_id,
                             kbytes=(nbytes + 1023) // 1024, images=1 if nbytes else 0,
-                            full=medium.full, rl=self.rl, expiration=self.expiration)
+                            full=medium.full, rl=self.rl, expiration=self.expiration,
+                            backupid=self.backupid)
             except NbuError as e:
                 self.ctx.info(f"nbemm did not record what was written on media "
                               f"{medium.media_id}: {e}", "Warning")

@@ -453,6 +453,107 @@ def test_unassign_clears_and_returns_to_scratch(db: EmmDB) -> None:
     assert rec(db, "A00001")["prev_pool_name"] == "Scratch"  # not a move
 
 
+# --- each image counted once: bptm's report and the catalog's recount ---------------------
+
+def image(backupid: str, kbytes: int = 100, expiration: int = NOW + 99,
+          written: int = NOW) -> dict[str, Any]:
+    return {"backupid": backupid, "kbytes": kbytes, "expiration": expiration, "rl": 1,
+            "written": written}
+
+
+def counters(d: EmmDB, media_id: str) -> tuple[int, int, int, int]:
+    r = rec(d, media_id)
+    return r["kbytes"], r["images"], r["vimages"], r["expiration"]
+
+
+def test_a_report_sent_again_is_not_counted_twice(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    assert db.media.media_written("A00001", 100, 1, False, 1, NOW + 99, NOW, "c_1") is True
+    assert db.media.media_written("A00001", 100, 1, False, 1, NOW + 99, NOW, "c_1") is False
+    assert db.media.media_written("A00001", 50, 1, True, 1, NOW + 9, NOW, "c_2") is True
+    assert counters(db, "A00001") == (150, 2, 2, NOW + 99)
+    assert rec(db, "A00001")["state"] & FULL
+
+
+def test_the_recount_counts_what_no_report_did_once(db: EmmDB) -> None:
+    """bptm reported c_1 and never c_2 (killed after the commit, nbemm refusing writes):
+    the recount counts c_2 alone, and a second recount nothing."""
+    add(db, "A00001", 1)
+    db.media.media_written("A00001", 100, 1, False, 1, NOW + 99, NOW, "c_1")
+    listed = [image("c_1"), image("c_2", kbytes=30, expiration=NOW + 500)]
+    assert db.media.media_recount("A00001", listed, NOW + 60, NOW + 60) == \
+        {"counted": ["c_2"], "set": True}
+    assert counters(db, "A00001") == (130, 2, 2, NOW + 500)
+    assert db.media.media_recount("A00001", listed, NOW + 70, NOW + 70)["counted"] == []
+    assert counters(db, "A00001") == (130, 2, 2, NOW + 500)
+    # c_2's report arrives after all (sent again): still counted once
+    assert db.media.media_written("A00001", 30, 1, False, 1, NOW + 500, NOW, "c_2") is False
+    assert counters(db, "A00001")[:2] == (130, 2)
+
+
+def test_the_recount_follows_expired_and_moved_expirations(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    for n in (1, 2, 3):
+        db.media.media_written("A00001", 10, 1, False, 1, NOW + 100 * n, NOW, f"c_{n}")
+    assert counters(db, "A00001") == (30, 3, 3, NOW + 300)
+    # c_3 expired (bpexpdate -d 0): two valid images are left, the latest expiring at +200
+    db.media.media_recount("A00001", [image("c_1", 10, NOW + 100), image("c_2", 10, NOW + 200)],
+                           NOW + 60, NOW + 60)
+    assert counters(db, "A00001") == (30, 3, 2, NOW + 200)  # images written stay 3
+
+
+def test_the_recount_leaves_a_medium_written_since_or_in_use(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    db.media.media_written("A00001", 10, 1, False, 1, NOW + 99, NOW + 100, "c_1")
+    # the catalog was read at NOW + 50, before c_1 was reported: its valid images stay
+    assert db.media.media_recount("A00001", [], NOW + 50, NOW + 60) == \
+        {"counted": [], "set": False}
+    assert counters(db, "A00001") == (10, 1, 1, NOW + 99)
+    backup(db, 7)  # job 7 writes A00001 now
+    assert rec(db, "A00001")["jobid"] == 7
+    assert db.media.media_recount("A00001", [image("c_9")], NOW + 200, NOW + 200) == \
+        {"counted": [], "set": False}
+    assert counters(db, "A00001") == (10, 1, 1, NOW + 99)
+
+
+def test_the_recount_assigns_an_unassigned_medium_holding_valid_images(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    db.media.media_recount("A00001", [image("c_1", written=NOW - 5)], NOW, NOW + 1)
+    r = rec(db, "A00001")
+    assert (r["assigned"], r["rl"], r["images"], r["last_written"]) == (NOW + 1, 1, 1, NOW - 5)
+
+
+def test_unassigning_forgets_the_counted_images(db: EmmDB) -> None:
+    add(db, "A00001", 1)
+    db.media.media_written("A00001", 10, 1, False, 1, NOW, NOW, "c_1")
+    assert db.media.media_unassign("A00001") is True
+    # relabelled and written again: an image of the same name counts on the new tape
+    assert db.media.media_written("A00001", 10, 1, False, 1, NOW, NOW, "c_1") is True
+    assert counters(db, "A00001")[:2] == (10, 1)
+
+
+def test_media_counted_before_the_images_were_kept_are_not_counted_again(
+        tmp_path: Path) -> None:
+    """A database made before media_images: its written media are recounted for their valid
+    images and expiration only, never added to; a medium never written is counted."""
+    path = tmp_path / "emm.db"
+    d = EmmDB(path)
+    d.media.media_add("A00001", "hcart", NOW)
+    d.media.media_add("A00002", "hcart", NOW)
+    d.media.media_written("A00001", 100, 2, False, 1, NOW + 99, NOW)
+    d.close()
+    as_older_code_left_it(path, "DROP TABLE media_images")
+    d = EmmDB(path)
+    try:
+        both = [image("c_1", 50, NOW + 10), image("c_2", 50, NOW + 20)]
+        assert d.media.media_recount("A00001", both, NOW + 60, NOW + 60)["counted"] == []
+        assert counters(d, "A00001") == (100, 2, 2, NOW + 20)
+        assert d.media.media_recount("A00002", [image("c_3")], NOW + 60, NOW + 60)[
+            "counted"] == ["c_3"]
+    finally:
+        d.close()
+
+
 def test_each_restore_read_counts_and_dates_the_medium(db: EmmDB) -> None:
     add(db, "A00001", 1)
     assert (rec(db, "A00001")["restores"], rec(db, "A00001")["last_read"]) == (0, 0)
@@ -603,6 +704,10 @@ def test_media_ops_answer_well_formed_nonsense_with_a_status(db: EmmDB) -> None:
             return rng.choice(sorted(spec.choices))
         if kind is bool:
             return rng.random() < 0.5
+        if kind is list and spec.items is not None:
+            return [value(spec.items) for _ in range(rng.randint(0, 3))]
+        if kind is dict and spec.fields is not None:
+            return {f: value(s) for f, s in spec.fields.items()}
         if kind is int:
             lo = spec.lo if spec.lo is not None else -(2**63)
             hi = spec.hi if spec.hi is not None else 2**63 - 1

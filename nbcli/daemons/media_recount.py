@@ -1,0 +1,71 @@
+"""The media recount of a full Image Cleanup: nbemm's counters of each tape, from the catalog.
+
+bptm tells nbemm what it wrote on each medium (`media_written`) once the image is committed,
+and that report can be lost: bptm killed right after the commit, nbemm's database refusing
+writes (220), nbemm down. The image is in the catalog either way, so the catalog is where the
+counters are made good: per medium holding valid images, bpdbm sends nbemm those images and
+nbemm counts the ones no report counted (each image once: media_written names it too), and
+takes the number of valid images and the latest expiration from the list - which also follows
+images that expired or whose expiration bpexpdate moved.
+
+    bpdbm -> nbemm: media_recount{media_id, as_of, images [{backupid, kbytes, expiration, rl,
+                                                            written}]}   (per medium)
+    nbemm -> bpdbm: {counted [backup ids], set}
+
+A medium a job is writing, or wrote after `as_of` (when the catalog was read), keeps its valid
+images and expiration until the next cleanup: the catalog did not have that job's image yet.
+
+Place: cleanup.py's (bpdbm); imports the catalog's expiration rule and the net client.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Protocol
+
+from nbcli.catalog import expire
+from nbcli.catalog.imagehdr import Header
+from nbcli.config import HostConfig
+from nbcli.net import client
+from nbcli.status import NbuError
+
+
+class Lines(Protocol):
+    def line(self, msg: str, severity: str = "Info") -> None: ...
+
+
+def tape_images(headers: list[Header], now: float) -> dict[str, list[dict[str, Any]]]:
+    """Per tape medium: the valid images of `headers` with fragments on it, as
+    media_recount lists them (their kbytes are those of their fragments on that medium)."""
+    media: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for h in headers:
+        if expire.is_expired(h, now):
+            continue
+        nbytes: dict[str, int] = defaultdict(int)
+        for f in h.get("fragments", []):
+            if f.get("media_id"):
+                nbytes[str(f["media_id"]).upper()] += int(f.get("bytes") or 0)
+        for media_id, n in nbytes.items():
+            media[media_id].append({
+                "backupid": str(h["backupid"]), "kbytes": (n + 1023) // 1024,
+                "expiration": max(0, int(h.get("expiration") or 0)),
+                "rl": int(h.get("retention_level", -1)),
+                "written": max(0, int(h.get("backup_time") or 0))})
+    return dict(media)
+
+
+def recount(cfg: HostConfig, job: Lines, headers: list[Header], now: float) -> None:
+    """Send each medium's valid images to nbemm; the job's details say what was counted, and
+    which media nbemm could not take (the next cleanup tries again: counters only, so the
+    job's status stays what its images make it)."""
+    for media_id, images in sorted(tape_images(headers, now).items()):
+        try:
+            done = client.call(cfg, cfg.client_name, "nbemm", "media_recount",
+                               media_id=media_id, as_of=int(now), images=images)
+        except NbuError as e:
+            job.line(f"media {media_id}: nbemm did not recount its {len(images)} valid "
+                     f"image(s): {e}", "Warning")
+            continue
+        if done.get("counted"):
+            job.line(f"media {media_id}: counted {len(done['counted'])} image(s) that bptm "
+                     f"never reported: {', '.join(done['counted'])}", "Warning")

@@ -1,0 +1,117 @@
+"""A tape's counters in EMM (bpmedialist's kbytes, images, valid images, expiration) when bptm's
+report of what it wrote never arrives - nbemm killed while bptm writes, on a real all-in-one
+host: the backup ends 0 and says so, and the Image Cleanup counts the image from the catalog,
+once, however often it runs."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from nbcli import config, programs
+from tests.conftest import Host, wait_for
+from tests.flowkit import job, last_jobid, steps
+from tests.integration.test_tape_backup import (
+    add_media,
+    allocations,
+    assert_image_holds,
+    backup,
+    configure,
+    data_dir,
+    image,
+    media,
+    tape_policy,
+)
+
+
+@pytest.fixture
+def slow_tape(aio_root: Host) -> Iterator[Host]:
+    """The all-in-one host with a library whose drives write 4 MiB/s (so that a backup of
+    8 MiB writes for two seconds); robot, drives, pool "tapes" and storage unit "tape1"."""
+    h = aio_root
+    h.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--capacity", "64M",
+          "--move-time", "0", "--speed", "4M")
+    cfg = config.load(h.root)
+    cfg.data["MEDIA_WAIT"] = 6
+    cfg.save()
+    h.start()
+    try:
+        configure(h)
+        yield h
+    finally:
+        h.stop()
+    assert h.processes() == []
+
+
+def bptms(h: Host) -> list[psutil.Process]:
+    return [p.proc for p in h.processes(spares=False) if p.program == "bptm"]
+
+
+def counters(h: Host, media_id: str) -> tuple[int, int, int, int]:
+    """bpmedialist -l's kbytes, images, valid images and expiration of a medium."""
+    line = h.run("bpmedialist", "-m", media_id, "-l").stdout.split()
+    return int(line[8]), int(line[9]), int(line[10]), int(line[6])
+
+
+def cleanup_lines(h: Host) -> str:
+    r = h.run("bpimage", "-cleanup", "-allclients")
+    assert r.returncode == 0, r.stderr
+    return h.run("bpdbjobs", "-jobid", str(last_jobid(h)), "-all_columns").stdout
+
+
+def test_a_report_nbemm_never_got_is_counted_by_the_cleanup_once(
+        slow_tape: Host, tmp_path: Path) -> None:
+    h = slow_tape
+    add_media(h, 1)
+    first_data = data_dir(tmp_path, "d0", 1, 0)
+    tape_policy(h, "p0", first_data)
+    first = backup(h, "p0")
+    (medium,) = {f["media_id"] for f in image(h, first["backupid"])["fragments"]}
+    before = counters(h, medium)
+    assert before[1:3] == (1, 1)
+
+    data = data_dir(tmp_path, "d1", 8, 1)
+    tape_policy(h, "p1", data)
+    with subprocess.Popen(programs.argv_for("bpbackup") + ["-i", "-p", "p1", "-s", "full",
+                                                           "-w"],
+                          env=h.env(), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL) as waiter:
+        wait_for(lambda: bptms(h), 60, "bptm to run")
+        jobid = last_jobid(h)
+        # The medium is mounted and bptm writes for two seconds: hold it while nbemm dies.
+        wait_for(lambda: any(s.step == 10 for s in steps(h, jobid)), 60, "the mount")
+        held = bptms(h)
+        for p in held:
+            p.send_signal(signal.SIGSTOP)
+        for p in h.processes(spares=False):
+            if p.program == "nbemm":
+                p.proc.kill()
+                p.proc.wait(10)
+        for p in held:
+            p.send_signal(signal.SIGCONT)
+        assert waiter.wait(timeout=180) == 0
+    done = job(h, jobid)
+    assert done["status"] == 0
+    details = h.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+    assert f"nbemm did not record what was written on media {medium}" in details
+    im = image(h, done["backupid"])
+    assert {f["media_id"] for f in im["fragments"]} == {medium}
+    assert_image_holds(h, im, data)
+    h.start()  # nbemm again
+    assert counters(h, medium) == before  # the report is lost
+    wait_for(lambda: allocations(h) == [], 90, "the job's allocation released")
+    lines = cleanup_lines(h)
+    assert f"media {medium}: counted 1 image(s) that bptm never reported: " \
+           f"{done['backupid']}" in lines
+    kbytes = sum((f["bytes"] + 1023) // 1024 for f in im["fragments"])
+    after = (before[0] + kbytes, 2, 2, max(before[3], im["expiration"]))
+    assert counters(h, medium) == after
+    assert media(h)[medium]["assigned"]
+
+    assert "never reported" not in cleanup_lines(h)  # counted once
+    assert counters(h, medium) == after
