@@ -298,14 +298,26 @@ class BackupJob:
         bpbrm deletes them through the unit's storage backend, as for an expired image."""
         assert self.grant is not None
         stu = self.grant["stu"]
+        on_tape = sorted({str(f["media_id"]) for f in fragments
+                          if isinstance(f, dict) and f.get("media_id")})
+        if on_tape:  # a tape is not erased in the middle; the next backup appends after it
+            self.report.log(self.jobid, f"image {backupid} stays on media "
+                                        f"{', '.join(on_tape)} as unused data, until the "
+                                        "tape is labelled again")
+            return
         paths = [str(f["path"]) for f in fragments if isinstance(f, dict) and "path" in f]
         with client.connect(self.cfg, str(stu["host"]), "bpcd") as bpbrm:
             bpbrm.request("launch", program="bpbrm", args=[])
             bpbrm.send({"op": "delete", "jobid": self.jobid, "master": self.cfg.client_name,
                         "images": [{**stu, "backupid": backupid, "fragments": paths}]})
             reply = bpbrm.recv(60)
+        files = sum(int(r.get("files", 0)) for r in reply.get("removed", [])
+                    if isinstance(r, dict))
+        why = "; ".join(f"{f.get('msg')} (status {f.get('status')})"
+                        for f in reply.get("failed") or [] if isinstance(f, dict))
         self.report.log(self.jobid, f"fragments of image {backupid} removed from storage "
-                                    f"unit {stu['label']}: {reply.get('removed', [])}",
+                                    f"unit {stu['label']}: {files} file(s)" +
+                                    (f"; left: {why}" if why else ""),
                         "Info" if not reply.get("status") else "Error")
 
     def _catalog(self, op: str, **fields: Any) -> None:

@@ -1,10 +1,12 @@
-"""A tape's counters in EMM (bpmedialist's kbytes, images, valid images, expiration) when bptm's
-report of what it wrote never arrives - nbemm killed while bptm writes, on a real all-in-one
-host: the backup ends 0 and says so, and the Image Cleanup counts the image from the catalog,
-once, however often it runs."""
+"""A tape's counters in EMM (bpmedialist's kbytes, images, valid images, expiration) when they
+part from the catalog, on a real all-in-one host: bptm's report of what it wrote never arrives
+(nbemm killed while bptm writes: the backup ends 0 and says so, and the Image Cleanup counts
+the image from the catalog, once, however often it runs); the catalog refuses an image bptm
+wrote and reported (the recount leaves it out of the valid images)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -13,9 +15,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from nbcli import config, programs
+from nbcli import config, kinds, programs
+from nbcli.catalog.files import MAGIC
+from nbcli.net import client
+from nbcli.status import DATABASE_ERROR
 from tests.conftest import Host, wait_for
 from tests.flowkit import job, last_jobid, steps
+from tests.integration.test_orphan_cleanup import in_progress
 from tests.integration.test_tape_backup import (
     add_media,
     allocations,
@@ -115,3 +121,48 @@ def test_a_report_nbemm_never_got_is_counted_by_the_cleanup_once(
 
     assert "never reported" not in cleanup_lines(h)  # counted once
     assert counters(h, medium) == after
+
+
+def test_a_tape_image_the_catalog_refuses_stays_unused_and_is_not_counted_valid(
+        slow_tape: Host, tmp_path: Path) -> None:
+    """The catalog refuses a fully written tape image at step 15 (its files file damaged on
+    the master's disk while the data flowed): the job ends 220 and says the image stays on
+    the tape as unused data; nothing stays held; the next backup appends after it and every
+    kept image restores; the cleanup's recount leaves the refused image out of the valid
+    ones."""
+    h = slow_tape
+    add_media(h, 1)
+    d0 = data_dir(tmp_path, "d0", 1, 0)
+    tape_policy(h, "p0", d0)
+    first = backup(h, "p0")
+    (medium,) = {f["media_id"] for f in image(h, first["backupid"])["fragments"]}
+
+    tape_policy(h, "p1", data_dir(tmp_path, "d1", 8, 1))
+    jobid = client.call(h.cfg, h.name, "bprd", "backup", policy="p1",
+                        schedule="full")["jobids"][0]
+    backupid = str(wait_for(lambda: job(h, jobid).get("backupid"), 60, "the image"))
+    (files,) = wait_for(lambda: [p for p in in_progress(h, backupid)
+                                 if p.name.endswith(".f.inprogress")], 60, "its files file")
+    wait_for(lambda: any(s.step == 12 for s in steps(h, jobid)), 60, "the data to flow")
+    fd = os.open(files, os.O_WRONLY)
+    try:
+        os.pwrite(fd, b"\0" * len(MAGIC), 0)  # a disk that loses a sector
+    finally:
+        os.close(fd)
+    done = client.call(h.cfg, h.name, "bpjobd", "job_wait", jobid=jobid, timeout=300)["job"]
+    assert (done["state"], done["status"]) == (kinds.DONE, DATABASE_ERROR)
+    details = h.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
+    assert f"image {backupid} stays on media {medium} as unused data" in details
+    assert h.run("bpimagelist", "-backupid", backupid, check=False).returncode == 227
+    wait_for(lambda: allocations(h) == [], 90, "the job's allocation released")
+    assert media(h)[medium]["jobid"] == 0
+
+    d2 = data_dir(tmp_path, "d2", 2, 2)
+    tape_policy(h, "p2", d2)
+    third = image(h, backup(h, "p2")["backupid"])
+    assert {f["media_id"] for f in third["fragments"]} == {medium}
+    assert_image_holds(h, third, d2)
+    assert_image_holds(h, image(h, first["backupid"]), d0)
+    assert counters(h, medium)[2] == 3  # bptm counted what it wrote, the refused image too
+    cleanup_lines(h)
+    assert counters(h, medium)[1:3] == (3, 2)  # written 3, valid 2: the catalog's
