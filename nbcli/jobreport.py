@@ -12,10 +12,12 @@ first step it records for a job. Scripts key jobs by it (`bpdbjobs -all_columns`
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from nbcli import clock, kinds
@@ -49,6 +51,8 @@ LOST = frozenset({23, 24, 25, 26, 40, 41, 233})
 PATIENCE = 60.0
 PAUSE = 0.5
 RESEND = 5.0  # seconds between an Outbox's tries to send the job ends it keeps
+LINE_OPS = frozenset({"job_step", "job_log", "job_update"})  # what a held line may be
+HELD_MAX = 1000  # lines of job details a reporter holds while bpjobd's database refuses them
 
 
 def is_end(fields: dict[str, Any]) -> bool:
@@ -56,17 +60,35 @@ def is_end(fields: dict[str, Any]) -> bool:
     return fields.get("state") == kinds.DONE or fields.get("closed") is True
 
 
+@dataclass(frozen=True)
+class Line:
+    """A held line of a job's details: bpjobd's op, its fields, and when it happened."""
+
+    op: str
+    fields: dict[str, Any]
+    at: float
+
+
 class Outbox:
-    """The job ends bpjobd did not take - its database refused them (220: a full file
-    system) or it stayed gone past a reporter's patience - kept by the process that ended the
-    jobs and sent again (`resend`, from its periodic task) until bpjobd records them. Lost,
-    such an end would leave the job Queued or Active for good, and `bpbackup -w` waiting on
-    it. A job's later updates go into its kept end, in order, so that nothing of the end is
-    recorded out of turn."""
+    """What bpjobd did not take of the jobs a process reports on, kept to be sent again.
+
+    - A job's end, when bpjobd's database refused it (220: a full file system) or bpjobd
+      stayed gone past a reporter's patience: kept by the process that ended the job and sent
+      again (`resend`, from its periodic task) until bpjobd records it. Lost, such an end
+      would leave the job Queued or Active for good, and `bpbackup -w` waiting on it. A job's
+      later updates go into its kept end, in order, so that nothing of the end is recorded
+      out of turn.
+    - The lines of a job's details (steps, log lines, progress) that bpjobd's database
+      refused: the job goes on without them, as its data does not depend on its details, and
+      they go before the job's next line or its end, in the order they happened. Past
+      HELD_MAX lines the oldest job's first are dropped (`dropped` counts them).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ends: dict[int, dict[str, Any]] = {}
+        self._lines: dict[int, list[Line]] = {}
+        self.dropped = 0
 
     def __contains__(self, jobid: object) -> bool:
         with self._lock:
@@ -89,21 +111,69 @@ class Outbox:
             if self._ends.get(jobid) == fields:
                 del self._ends[jobid]
 
-    def resend(self, cfg: HostConfig, process: str, log: logging.Logger) -> None:
-        """Send each kept end once; what bpjobd still cannot take stays."""
+    def hold(self, jobid: int, line: Line) -> None:
+        """Keep a line of the job's details among the job's other held ones, in the order
+        of when they happened (a line handed over by another process goes among them)."""
         with self._lock:
-            ends = {jobid: dict(f) for jobid, f in self._ends.items()}
-        if not ends:
+            lines = self._lines.setdefault(jobid, [])
+            lines.insert(bisect.bisect_right([held.at for held in lines], line.at), line)
+            if sum(map(len, self._lines.values())) > HELD_MAX:  # not held_lines: locked
+                oldest = min(self._lines)
+                self._lines[oldest].pop(0)
+                self.dropped += 1
+                if not self._lines[oldest]:
+                    del self._lines[oldest]
+
+    def held_lines(self) -> int:
+        with self._lock:
+            return sum(map(len, self._lines.values()))
+
+    def holds_lines(self, jobid: int) -> bool:
+        with self._lock:
+            return jobid in self._lines
+
+    def first_line(self, jobid: int) -> Line | None:
+        with self._lock:
+            lines = self._lines.get(jobid)
+            return lines[0] if lines else None
+
+    def line_sent(self, jobid: int) -> None:
+        """The job's first held line is recorded (or refused for good): forget it."""
+        with self._lock:
+            lines = self._lines.get(jobid)
+            if lines:
+                lines.pop(0)
+                if not lines:
+                    del self._lines[jobid]
+
+    def jobs(self) -> list[int]:
+        """The jobs with an end or lines kept."""
+        with self._lock:
+            return sorted(set(self._ends) | set(self._lines))
+
+    def resend(self, cfg: HostConfig, process: str, log: logging.Logger) -> None:
+        """Send each job's held lines, then its kept end, once; what bpjobd still cannot
+        take stays."""
+        jobs = self.jobs()
+        if not jobs:
             return
-        report = JobReporter(cfg, process, patience=0)
+        report = JobReporter(cfg, process, patience=0, outbox=self)
         try:
-            for jobid, fields in ends.items():
+            for jobid in jobs:
+                with self._lock:
+                    fields = dict(self._ends.get(jobid) or {})
+                if not report.send_held(jobid):
+                    log.warning("job %d: bpjobd still cannot record its %s", jobid,
+                                "end" if fields else "details")
+                    return  # the next one would fail the same way
+                if not fields:
+                    continue
                 try:
-                    report.update(jobid, **fields)
+                    report.record(jobid, fields)
                 except NbuError as e:
                     if e.status in KEEP:
                         log.warning("job %d: bpjobd still cannot record its end: %s", jobid, e)
-                        return  # the next one would fail the same way
+                        return
                     log.error("job %d: bpjobd refused its end: %s", jobid, e)
                 else:
                     log.info("job %d: its end is recorded in bpjobd now", jobid)
@@ -134,6 +204,10 @@ class JobReporter:
         # A job's thread and the handlers answering its agents may report at the same time.
         self._lock = threading.Lock()
         self._pid_set: set[int] = set()
+        # Where the lines bpjobd's database refused wait: the owner's outbox, whose periodic
+        # resend also sends them, or this reporter's own (tried again with the job's next
+        # line, and once more at close).
+        self._box = outbox if outbox is not None else Outbox()
 
     def _call(self, op: str, **fields: Any) -> Message:
         with self._lock:
@@ -154,7 +228,7 @@ class JobReporter:
                 # An error bpjobd answered with is the caller's; a lost bpjobd is waited for.
                 if e.status not in LOST:
                     raise
-                self.close()
+                self._disconnect()
                 if deadline is None:
                     deadline = time.monotonic() + self.patience
                 if (op == "job_create" and sent and tries > 1) \
@@ -163,13 +237,83 @@ class JobReporter:
                 if tries > 1:
                     time.sleep(PAUSE)
 
+    def _line(self, op: str, jobid: int, **fields: Any) -> None:
+        """Record a line of a job's details (a step, a log line, a field's progress). One
+        that bpjobd's database refuses (220) is held, and so are the job's later ones until
+        the first of them is taken (Outbox): the job goes on. Another refusal is the
+        caller's."""
+        if op == "job_log":  # bpjobd dates a log line when it gets it: this one may wait
+            fields.setdefault("time", clock.now())
+        line = Line(op, fields, float(fields.get("time") or clock.now()))
+        with self._lock:
+            if self._box.holds_lines(jobid):
+                self._box.hold(jobid, line)
+                self._send_held_locked(jobid)
+                return
+            try:
+                self._call_locked(op, jobid=jobid, **fields)
+            except NbuError as e:
+                if e.status != DATABASE_ERROR:
+                    raise
+                self._box.hold(jobid, line)
+                self._logger().warning("job %d: bpjobd cannot record its details now (%s): "
+                                       "they wait", jobid, e)
+
+    def send_held(self, jobid: int) -> bool:
+        """Send the job's held lines, oldest first; False if bpjobd still cannot take them."""
+        with self._lock:
+            return self._send_held_locked(jobid)
+
+    def _send_held_locked(self, jobid: int) -> bool:
+        while (line := self._box.first_line(jobid)) is not None:
+            try:
+                self._call_locked(line.op, jobid=jobid, **line.fields)
+            except NbuError as e:
+                if e.status in KEEP:
+                    return False
+                self._logger().warning("job %d: bpjobd refused a held line of its details: "
+                                       "%s", jobid, e)
+            self._box.line_sent(jobid)
+        return True
+
+    def take_held(self, jobid: int) -> list[list[Any]]:
+        """The job's lines this reporter holds, handed over ([op, fields, at] each): bpbrm
+        sends them with its "done" to the process that reports the job's end, which outlives
+        it."""
+        with self._lock:
+            lines = []
+            while (line := self._box.first_line(jobid)) is not None:
+                lines.append([line.op, line.fields, line.at])
+                self._box.line_sent(jobid)
+            return lines
+
+    def adopt(self, jobid: int, lines: object) -> None:
+        """Hold the lines of a job another process could not record (`take_held`) among the
+        job's own held lines, by when they happened; anything but a held line is left out
+        (bpjobd checks the fields of those that are)."""
+        if not isinstance(lines, list):
+            return
+        for line in lines[:HELD_MAX]:
+            if isinstance(line, list) and len(line) == 3 and line[0] in LINE_OPS \
+                    and isinstance(line[1], dict) and isinstance(line[2], (int, float)) \
+                    and not isinstance(line[2], bool):
+                fields = {k: v for k, v in line[1].items() if k != "jobid"}
+                self._box.hold(jobid, Line(line[0], fields, float(line[2])))
+
+    def _logger(self) -> logging.Logger:
+        return logging.getLogger(f"nbcli.{self.process}")
+
+    def record(self, jobid: int, fields: dict[str, Any]) -> None:
+        """An update as it is, no outbox involved (the outbox's own resend)."""
+        self._call("job_update", jobid=jobid, **fields)
+
     def step(self, jobid: int, step: int, msg: str, *, process: str | None = None,
              pid: int | None = None, host: str | None = None,
              time: float | None = None) -> None:
         if self.process in PID_OWNERS and jobid not in self._pid_set:
             self._pid_set.add(jobid)
-            self._call("job_update", jobid=jobid, jobpid=os.getpid())
-        self._call("job_step", jobid=jobid, step=step, process=process or self.process,
+            self._line("job_update", jobid, jobpid=os.getpid())
+        self._line("job_step", jobid, step=step, process=process or self.process,
                    pid=pid or os.getpid(), host=host or self.cfg.client_name,
                    time=time or clock.now(), msg=msg)
 
@@ -185,12 +329,16 @@ class JobReporter:
 
     def log(self, jobid: int, msg: str, severity: str = "Info", *, process: str | None = None,
             pid: int | None = None) -> None:
-        self._call("job_log", jobid=jobid, process=process or self.process,
+        self._line("job_log", jobid, process=process or self.process,
                    pid=pid or os.getpid(), msg=msg, severity=severity)
 
     def update(self, jobid: int, **fields: Any) -> None:
+        if not is_end(fields) and (self.outbox is None or jobid not in self.outbox):
+            self._line("job_update", jobid, **fields)  # progress: held as lines are
+            return
+        self.send_held(jobid)  # the details before the end, as they happened
         box = self.outbox
-        if box is None or not (is_end(fields) or jobid in box):
+        if box is None:
             self._call("job_update", jobid=jobid, **fields)
             return
         if jobid in box:  # an end is waiting: this goes with it, after it
@@ -207,6 +355,21 @@ class JobReporter:
         return int(self._call("job_create", **fields)["jobid"])
 
     def close(self) -> None:
+        """The end of this reporter: the lines it holds itself (no owner's outbox to send
+        them later) get one more try, then what bpjobd still refuses is lost - the
+        process's log says how much."""
+        if self.outbox is None and self._box.jobs():
+            self.patience = 0
+            with self._lock:
+                for jobid in self._box.jobs():
+                    if not self._send_held_locked(jobid):
+                        break
+            if lost := self._box.held_lines() + self._box.dropped:
+                self._logger().warning("%d line(s) of job details bpjobd could not take are "
+                                       "lost", lost)
+        self._disconnect()
+
+    def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()

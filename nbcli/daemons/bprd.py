@@ -355,6 +355,7 @@ class Bprd(Daemon):
             if canceled:
                 conn.send({"op": "cancel"})
             result = _child_result(conn)
+            report.adopt(jobid, result.get("held"))  # the child's and its bpbrm's, first
             conn.close()
         except NbuError as e:
             why = e.detail or e.message
@@ -414,6 +415,7 @@ class Bprd(Daemon):
                 except EOFError:
                     raise NbuError(LOST_BPBRM, f"bpbrm on {host} went away") from None
                 if msg.get("op") == "done":
+                    report.adopt(jobid, msg.get("held"))  # bpbrm's, before ours
                     if msg.get("msg"):
                         report.log(jobid, str(msg["msg"]),
                                    "Error" if msg.get("status") else "Info")

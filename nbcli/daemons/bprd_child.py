@@ -82,7 +82,8 @@ class Child:
         self._quietly(lambda: self.report.step(
             self.jobid, 17, f"bpbrm reported the end of the restore (status {status}); bprd "
                             f"child removed the neededimage file {path}"))
-        return {"op": "done", "status": status, "files": files, "kbytes": kbytes}
+        return {"op": "done", "status": status, "files": files, "kbytes": kbytes,
+                "held": self.report.take_held(self.jobid)}  # bprd outlives this child
 
     def _by_server(self, mounts: list[Mount]) -> list[tuple[str, list[Mount]]]:
         """Consecutive mounts whose media one media server owns: one bpbrm each."""
@@ -149,6 +150,7 @@ class Child:
                     if msg is EOF_MARK:
                         raise NbuError(CONNECTION_BROKEN, f"bpbrm on {host} went away")
                     if msg.get("op") == "done":
+                        self.report.adopt(self.jobid, msg.get("held"))  # bpbrm's first
                         if msg.get("msg"):
                             self.report.log(self.jobid, str(msg["msg"]),
                                             "Error" if msg.get("status") else "Info")

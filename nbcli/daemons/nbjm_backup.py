@@ -159,6 +159,7 @@ class BackupJob:
                 except EOFError:
                     raise NbuError(LOST_BPBRM, f"bpbrm on {media} went away") from None
                 if msg.get("op") == "done":
+                    self.report.adopt(self.jobid, msg.get("held"))  # bpbrm's, before ours
                     return msg
         finally:
             if not self.archive:  # an archive still needs bpbrm after step 15

@@ -248,7 +248,8 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                   "kbytes": int(done.get("kbytes", 0)), "fragments": done.get("fragments", []),
                   "checksum": done.get("checksum"), "block_size": done.get("block_size"),
                   "stream_bytes": done.get("stream_bytes"), "media_server": ctx.host, "dte": dte,
-                  "msg": job.failure.detail if job.failure else ""})
+                  "msg": job.failure.detail if job.failure else "",
+                  "held": ctx.report.take_held(ctx.jobid)})
     if req.get("archive") and status in (0, 1):
         job.archive_end()
     return status

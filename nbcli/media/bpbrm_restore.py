@@ -176,7 +176,7 @@ def run(ctx: Ctx, req: dict[str, Any]) -> int:
                   "files": int((tar_done or {}).get("files", 0)),
                   "kbytes": int((tar_done or {}).get("kbytes", 0)),
                   "bytes_read": int((bptm_done or {}).get("bytes_read", 0)),
-                  "msg": why})
+                  "msg": why, "held": ctx.report.take_held(ctx.jobid)})
     return status
 
 

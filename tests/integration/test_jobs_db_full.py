@@ -19,7 +19,7 @@ import pytest
 from nbcli import kinds, programs
 from nbcli.net import client
 from tests.conftest import Host, wait_for
-from tests.flowkit import add_policy, add_stu, job, last_jobid
+from tests.flowkit import add_policy, add_stu, job, last_jobid, steps
 
 
 @pytest.fixture
@@ -138,3 +138,53 @@ def test_a_restore_end_the_full_jobs_database_refused_is_recorded_once_there_is_
     assert ended["jobtype"] == kinds.JOB_RESTORE
     assert ended["state"] == kinds.DONE and ended["status"] == status != 0, (ended, status)
     assert f"job {jobid}: its end is recorded in bpjobd now" in h.log("bprd")
+
+
+def test_a_backup_runs_on_while_the_jobs_database_is_full_and_its_details_follow(
+        aio_root: Host, small_jobs_fs: Path, tmp_path: Path) -> None:
+    """The file system fills as bpbkar starts and the backup goes on (not killed): the
+    lines of its details bpjobd refuses do not fail it - each process holds them (bpbrm
+    hands its own to nbjm with its "done") - so the job ends 0 once there is room, its
+    details list seed steps 1-17 in order, and its image restores."""
+    h = aio_root
+    stu = tmp_path / "stu"
+    stu.mkdir()
+    add_stu(h, "disk", stu, media=h.name)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "data").write_bytes(os.urandom(8 << 20))
+    add_policy(h, "goes_on", "disk", [h.name], [str(src)])
+    with subprocess.Popen(programs.argv_for("bpbackup") + ["-i", "-p", "goes_on", "-s", "full",
+                                                           "-w"],
+                          env=h.env(), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True) as waiter:
+        procs: list[psutil.Process] = wait_for(  # type: ignore[assignment]
+            lambda: [p.proc for p in h.processes(spares=False) if p.program == "bpbkar"],
+            60, "bpbkar to run")
+        jobid = last_jobid(h)
+        for p in procs:
+            p.send_signal(signal.SIGSTOP)
+        filler = fill(small_jobs_fs)
+        try:
+            for p in procs:
+                p.send_signal(signal.SIGCONT)
+            wait_for(lambda: "bpjobd still cannot record its end" in h.log("nbjm"), 60,
+                     "the job's end to be kept")
+            assert waiter.poll() is None  # the job is not recorded as ended yet
+        finally:
+            os.unlink(filler)
+            try:
+                _, err = waiter.communicate(timeout=120)
+            finally:
+                if waiter.poll() is None:
+                    waiter.kill()
+        assert waiter.returncode == 0, err
+    assert job(h, jobid)["status"] == 0
+    numbers = [s.step for s in steps(h, jobid)]
+    assert sorted(set(numbers)) == list(range(1, 18)) and numbers == sorted(numbers), numbers
+    assert "line(s) of job details bpjobd could not take are lost" not in h.log("bpbrm")
+    dest = tmp_path / "restored"
+    renames = tmp_path / "renames"
+    renames.write_text(f"change {src} to {dest}\n")
+    h.run("bprestore", "-C", h.name, "-R", str(renames), "-w", str(src))
+    assert (dest / "data").read_bytes() == (src / "data").read_bytes()

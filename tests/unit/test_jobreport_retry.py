@@ -102,14 +102,14 @@ class Bpjobd:
 def test_an_end_bpjobd_refused_is_kept_and_sent_again_with_what_came_after(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The end (Done), then a later update (closed), both refused: kept as one, in order;
-    an update that is not an end is not kept; once bpjobd takes it, the end is gone."""
+    an update that is not an end is held as a line of the job's details, and does not fail
+    its caller; once bpjobd takes it, the end is gone."""
     db = Bpjobd()
     monkeypatch.setattr(jobreport.client, "master", lambda cfg, service: db)
     box = jobreport.Outbox()
     r = jobreport.JobReporter(None, "nbjm", outbox=box)  # type: ignore[arg-type]
-    with pytest.raises(NbuError):
-        r.update(8, kbytes=5)  # not an end: the caller's to handle
-    assert 8 not in box
+    r.update(8, kbytes=5)  # not an end: held
+    assert 8 not in box and box.holds_lines(8)
     with pytest.raises(NbuError):
         r.update(7, state=3, status=13)
     with pytest.raises(NbuError):
@@ -124,7 +124,9 @@ def test_an_end_bpjobd_refused_is_kept_and_sent_again_with_what_came_after(
                             "trystatus": 13}]
     assert 7 not in box
     box.resend(None, "nbjm", log)  # type: ignore[arg-type]
-    assert len(db.recorded) == 1  # nothing sent twice
+    assert db.recorded[1:] == [{"jobid": 8, "kbytes": 5}]  # the held line, at last
+    box.resend(None, "nbjm", log)  # type: ignore[arg-type]
+    assert len(db.recorded) == 2  # nothing sent twice
 
 
 def test_an_end_bpjobd_refuses_for_good_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,3 +139,43 @@ def test_an_end_bpjobd_refuses_for_good_is_dropped(monkeypatch: pytest.MonkeyPat
     db.full, db.gone = False, {7}
     box.resend(None, "nbjm", logging.getLogger("test"))  # type: ignore[arg-type]
     assert len(box) == 0
+
+
+def test_lines_bpjobd_refused_wait_in_order_and_go_before_the_end(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steps and log lines refused (220) do not fail the job: they are held, the job's later
+    lines join them, and they are recorded in order before the job's next line once bpjobd
+    takes writes, and before its end."""
+    db = Bpjobd()
+    monkeypatch.setattr(jobreport.client, "master", lambda cfg, service: db)
+    box = jobreport.Outbox()
+    r = jobreport.JobReporter(None, "nbjm", outbox=box)  # type: ignore[arg-type]
+    r.step(7, 12, "writing", host="aio")
+    r.log(7, "a warning", "Warning")
+    r.log(9, "another job's line")
+    assert db.recorded == [] and box.held_lines() == 3
+    db.full = False
+    r.step(7, 13, "written", host="aio")  # job 7's held lines first, then this one
+    assert [f.get("step", f.get("msg")) for f in db.recorded] == [12, "a warning", 13]
+    db.full = True
+    r.step(9, 14, "ended", host="aio")
+    with pytest.raises(NbuError):
+        r.update(9, state=3, status=0)  # the end is kept, behind the job's lines
+    db.full = False
+    box.resend(None, "nbjm", logging.getLogger("test"))  # type: ignore[arg-type]
+    assert [f.get("step", f.get("msg", f.get("state"))) for f in db.recorded[3:]] == \
+        ["another job's line", 14, 3]
+    assert box.jobs() == []
+
+
+def test_a_reporter_of_its_own_holds_at_most_held_max_lines_and_tries_them_at_close(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    db = Bpjobd()
+    monkeypatch.setattr(jobreport.client, "master", lambda cfg, service: db)
+    monkeypatch.setattr(jobreport, "HELD_MAX", 3)
+    r = jobreport.JobReporter(None, "bpbrm")  # type: ignore[arg-type]
+    for n in range(5):
+        r.log(7, f"line {n}")
+    db.full = False
+    r.close()
+    assert [f["msg"] for f in db.recorded] == ["line 2", "line 3", "line 4"]
