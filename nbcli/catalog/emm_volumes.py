@@ -245,9 +245,10 @@ class Volumes:
     def media_recount(self, media_id: str, images: list[dict[str, Any]], as_of: int,
                       now: int) -> dict[str, Any]:
         """The catalog's valid images on a medium as of `as_of` (backupid, kbytes,
-        expiration, rl, written each): those bptm's report never counted are counted now, and
-        the medium's valid images and expiration become the catalog's - unless a job writes
-        it or wrote it after `as_of` (what the catalog did not have yet). An unassigned medium
+        expiration, rl, written each): those bptm's report never counted are counted now (as
+        the report would have), and the medium's valid images and expiration become the
+        catalog's - unless a job writes it or wrote it in or after the second of `as_of`
+        (what the catalog may not have had yet; nbemm's times are whole seconds). An unassigned medium
         holding valid images is assigned, so that no backup labels it again.
         {"counted": backup ids counted now, "set": whether vimages/expiration were set}."""
         with self.db.tx() as c:
@@ -261,10 +262,11 @@ class Volumes:
                 if keyed and _count_once(c, rec["media_id"], image["backupid"]):
                     counted.append(image["backupid"])
                     c.execute("UPDATE media SET kbytes = kbytes + ?, images = images + 1, "
+                              "vimages = vimages + 1, expiration = MAX(expiration, ?), "
                               "last_written = MAX(last_written, ?), "
                               "rl = CASE WHEN rl < 0 THEN ? ELSE rl END WHERE media_id = ?",
-                              (image["kbytes"], image["written"], image["rl"],
-                               rec["media_id"]))
+                              (image["kbytes"], image["expiration"], image["written"],
+                               image["rl"], rec["media_id"]))
             fresh = rec["last_written"] < as_of
             if fresh:
                 c.execute("UPDATE media SET vimages = ?, expiration = ? WHERE media_id = ?",

@@ -509,11 +509,15 @@ def test_the_recount_leaves_a_medium_written_since_or_in_use(db: EmmDB) -> None:
     assert db.media.media_recount("A00001", [], NOW + 50, NOW + 60) == \
         {"counted": [], "set": False}
     assert counters(db, "A00001") == (10, 1, 1, NOW + 99)
+    # ...but an image it lists that no report counted is counted, as its report would have
+    assert db.media.media_recount("A00001", [image("c_0", 5, NOW + 300)], NOW + 100,
+                                  NOW + 110) == {"counted": ["c_0"], "set": False}
+    assert counters(db, "A00001") == (15, 2, 2, NOW + 300)
     backup(db, 7)  # job 7 writes A00001 now
     assert rec(db, "A00001")["jobid"] == 7
     assert db.media.media_recount("A00001", [image("c_9")], NOW + 200, NOW + 200) == \
         {"counted": [], "set": False}
-    assert counters(db, "A00001") == (10, 1, 1, NOW + 99)
+    assert counters(db, "A00001") == (15, 2, 2, NOW + 300)
 
 
 def test_the_recount_assigns_an_unassigned_medium_holding_valid_images(db: EmmDB) -> None:
