@@ -31,7 +31,7 @@ from typing import Any
 import psutil
 import pytest
 
-from nbcli import config, programs
+from nbcli import programs
 from tests.conftest import Host, wait_for
 from tests.faults.faultkit import FULL
 from tests.flowkit import job
@@ -40,6 +40,7 @@ from tests.integration.test_tape_backup import (
     allocations,
     assert_image_holds,
     configure,
+    create_library,
     data_dir,
     image,
     tape_policy,
@@ -59,11 +60,7 @@ def tape(aio_root: Host) -> Iterator[Host]:
     pool "tapes" and unit "tape1" configured, six media; one try a job, four jobs a
     client."""
     h = aio_root
-    h.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--capacity", "32M",
-          "--move-time", "0", "--speed", SPEED)
-    cfg = config.load(h.root)
-    cfg.data["MEDIA_WAIT"] = 6
-    cfg.save()
+    create_library(h, "32M", SPEED)
     h.start()
     try:
         configure(h)

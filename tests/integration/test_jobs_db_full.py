@@ -40,6 +40,13 @@ def small_jobs_fs(aio_root: Host) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], check=False)
 
 
+def disk_unit(h: Host, tmp_path: Path) -> None:
+    """Disk storage unit "disk" on the host, in a folder of `tmp_path`."""
+    stu = tmp_path / "stu"
+    stu.mkdir()
+    add_stu(h, "disk", stu, media=h.name)
+
+
 def fill(folder: Path) -> Path:
     """A file that takes every free byte of `folder`'s file system."""
     filler = folder / "filler"
@@ -86,9 +93,7 @@ def test_a_job_end_the_full_jobs_database_refused_is_recorded_once_there_is_room
         aio_root: Host, small_jobs_fs: Path, tmp_path: Path) -> None:
     h = aio_root
     h.run("bpconfig", "-tries", "1")
-    stu = tmp_path / "stu"
-    stu.mkdir()
-    add_stu(h, "disk", stu, media=h.name)
+    disk_unit(h, tmp_path)
     big = tmp_path / "big"
     big.mkdir()
     with open(big / "sparse.img", "wb") as f:
@@ -119,9 +124,7 @@ def test_a_restore_end_the_full_jobs_database_refused_is_recorded_once_there_is_
     """The same for bprd: a restore whose tar-restore is stopped while the file system
     fills, then killed; bprd keeps the restore's end until bpjobd takes it."""
     h = aio_root
-    stu = tmp_path / "stu"
-    stu.mkdir()
-    add_stu(h, "disk", stu, media=h.name)
+    disk_unit(h, tmp_path)
     src = tmp_path / "src"
     src.mkdir()
     for i in range(8):
@@ -147,9 +150,7 @@ def test_a_backup_runs_on_while_the_jobs_database_is_full_and_its_details_follow
     hands its own to nbjm with its "done") - so the job ends 0 once there is room, its
     details list seed steps 1-17 in order, and its image restores."""
     h = aio_root
-    stu = tmp_path / "stu"
-    stu.mkdir()
-    add_stu(h, "disk", stu, media=h.name)
+    disk_unit(h, tmp_path)
     src = tmp_path / "src"
     src.mkdir()
     (src / "data").write_bytes(os.urandom(8 << 20))

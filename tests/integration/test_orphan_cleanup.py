@@ -160,6 +160,20 @@ def in_progress(master: Host, backupid: str) -> list[Path]:
     return [p for p in master.cfg.paths.images.rglob(f"*{ctime}*.inprogress")]
 
 
+def refused_at_step_15(master: Host, jobid: int, files: Path) -> None:
+    """Damage the files file of a job's image in progress, as a disk that loses a sector
+    does, while its data flows: the catalog refuses the image at step 15, and the job ends
+    220."""
+    fd = os.open(files, os.O_WRONLY)
+    try:
+        os.pwrite(fd, b"\0" * len(MAGIC), 0)
+    finally:
+        os.close(fd)
+    done = client.call(master.cfg, master.name, "bpjobd", "job_wait", jobid=jobid,
+                       timeout=300)["job"]
+    assert (done["state"], done["status"]) == (kinds.DONE, DATABASE_ERROR)
+
+
 def moving(master: Host, stu: Path, policy: str) -> tuple[int, str]:
     """A backup of `policy` (a big sparse source), once its data reaches the storage unit:
     (jobid, backup id)."""
@@ -241,13 +255,7 @@ def test_an_image_the_catalog_refuses_leaves_no_fragment(aio: Host, tmp_path: Pa
     add_policy(aio, "refused", "rdisk", [aio.name], [str(sparse_source(tmp_path / "a", 2 << 30))])
     jobid, backupid = moving(aio, stu, "refused")
     (files,) = [p for p in in_progress(aio, backupid) if p.name.endswith(".f.inprogress")]
-    fd = os.open(files, os.O_WRONLY)
-    try:
-        os.pwrite(fd, b"\0" * len(MAGIC), 0)  # a disk that loses a sector
-    finally:
-        os.close(fd)
-    done = client.call(aio.cfg, aio.name, "bpjobd", "job_wait", jobid=jobid, timeout=300)["job"]
-    assert (done["state"], done["status"]) == (kinds.DONE, DATABASE_ERROR)
+    refused_at_step_15(aio, jobid, files)
     details = aio.run("bpdbjobs", "-jobid", str(jobid), "-all_columns").stdout
     assert f"image {backupid} failed verification" in details
     assert f"fragments of image {backupid} removed from storage unit rdisk" in details

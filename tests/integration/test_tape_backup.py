@@ -52,8 +52,14 @@ def tape(aio_root: Host) -> Iterator[Host]:
     """The all-in-one host with its library as robot 0, drives DRV0 and DRV1, volume pool
     "tapes" and the tape storage unit "tape1" (MEDIA_WAIT 6 s), configured with the
     commands; no media in EMM yet."""
-    h = aio_root
-    create_library(h)
+    yield from running_library(aio_root)
+
+
+def running_library(h: Host, capacity: str = "8M", speed: str | None = None
+                    ) -> Iterator[Host]:
+    """The tape fixtures' body: the library created, the host started and configured;
+    stopped after, leaving no process."""
+    create_library(h, capacity, speed)
     h.start()
     try:
         configure(h)
@@ -63,9 +69,11 @@ def tape(aio_root: Host) -> Iterator[Host]:
     assert h.processes() == []
 
 
-def create_library(h: Host) -> None:
-    h.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--capacity", "8M",
-          "--move-time", "0")
+def create_library(h: Host, capacity: str = "8M", speed: str | None = None) -> None:
+    """A library of 2 drives and 10 slots (drives streaming at `speed`, else unpaced);
+    MEDIA_WAIT 6 s."""
+    h.run("nbvtl", "create", "--drives", "2", "--slots", "10", "--capacity", capacity,
+          "--move-time", "0", *(["--speed", speed] if speed else []))
     cfg = config.load(h.root)
     cfg.data["MEDIA_WAIT"] = 6
     cfg.save()
