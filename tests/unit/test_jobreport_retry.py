@@ -179,3 +179,27 @@ def test_a_reporter_of_its_own_holds_at_most_held_max_lines_and_tries_them_at_cl
     db.full = False
     r.close()
     assert [f["msg"] for f in db.recorded] == ["line 2", "line 3", "line 4"]
+
+
+def test_lines_handed_over_are_checked_and_go_among_the_jobs_own_by_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """bpbrm's held lines (its "done" carries them) are taken as lines of that job only -
+    anything else a peer sends there is left out - and recorded among the job's own held
+    lines in the order they happened."""
+    db = Bpjobd()
+    monkeypatch.setattr(jobreport.client, "master", lambda cfg, service: db)
+    box = jobreport.Outbox()
+    r = jobreport.JobReporter(None, "nbjm", outbox=box)  # type: ignore[arg-type]
+    r.step(7, 9, "nbjm's", host="aio", time=100.0)
+    r.step(7, 14, "nbjm's later", host="aio", time=300.0)
+    r.adopt(7, "not a list")
+    r.adopt(7, [["job_step", {"jobid": 99, "step": 12, "msg": "bpbrm's"}, 200.0],
+                ["job_delete", {"jobids": [7]}, 150.0], ["job_log", "x", 150.0],
+                ["job_log", {"msg": "at"}, True], ["job_log", {"msg": "short"}],
+                ["job_log", {"msg": "bpbrm's first", "time": 120.0}, 120.0]])
+    assert box.held_lines() == 4
+    db.full = False
+    assert r.send_held(7)
+    assert [(f["jobid"], f.get("step"), f["msg"]) for f in db.recorded] == [
+        (7, 9, "nbjm's"), (7, None, "bpbrm's first"), (7, 12, "bpbrm's"),
+        (7, 14, "nbjm's later")]
