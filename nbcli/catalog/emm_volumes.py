@@ -248,8 +248,9 @@ class Volumes:
         expiration, rl, written each): those bptm's report never counted are counted now (as
         the report would have), and the medium's valid images and expiration become the
         catalog's - unless a job writes it or wrote it in or after the second of `as_of`
-        (what the catalog may not have had yet; nbemm's times are whole seconds). An unassigned medium
-        holding valid images is assigned, so that no backup labels it again.
+        (what the catalog may not have had yet; nbemm's times are whole seconds). An
+        unassigned medium holding valid images is assigned, so that no backup labels it
+        again.
         {"counted": backup ids counted now, "set": whether vimages/expiration were set}."""
         with self.db.tx() as c:
             rec = medium(c, media_id)
