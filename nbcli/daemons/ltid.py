@@ -16,6 +16,9 @@ task sends it home. Every SYNC_EVERY seconds it reads the robots' inventories ag
 a cartridge an operator moved (nbvtl, robtest) shows, and avrd reads it. Every REAP_EVERY
 seconds it frees the drives whose mounting process died without unmounting (Mounter.reap).
 
+Started by `ltid -logmounts [minutes]`, it logs the mount requests that wait that long
+through syslogd and in its log (ltid_logmounts).
+
 ltid keeps avrd and the robot daemons of this host running (ltid_children: started again
 within WATCH_EVERY seconds when one dies). `ltid -serve` is the daemon; `ltid` typed by an
 administrator starts the Media Manager daemons and returns (ltid_command), as NetBackup's.
@@ -28,13 +31,14 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import psutil
 
 from nbcli.config import HostConfig
-from nbcli.daemons import ltid_command, ltid_withdraw, mm_again
+from nbcli.daemons import ltid_command, ltid_logmounts, ltid_withdraw, mm_again
 from nbcli.daemons.base import Daemon, daemon_main
 from nbcli.daemons.ltid_children import WATCH_EVERY, Children
 from nbcli.daemons.ltid_drives import Drive
@@ -144,6 +148,10 @@ class Ltid(Daemon):
         self._learnt = False
         self._warned = False
         self.children = Children(cfg, self.log, self.stop)
+        minutes = ltid_logmounts.minutes_from_env()
+        self.mountlog = None if minutes is None else ltid_logmounts.MountLog(minutes, self.log)
+        if self.mountlog is not None and minutes == 0:
+            self.mounter.on_request = self.mountlog.write
 
     def services(self) -> dict[str, Ops]:
         jobid = req(int, lo=0, hi=JOBID_MAX)
@@ -184,7 +192,15 @@ class Ltid(Daemon):
         tick = min(1.0, max(self.mounter.delay / 4, 0.2))
         return [(tick, self.mounter.unload_due), (LEARN_TICK, self._learn_until_learnt),
                 (SYNC_EVERY, self.mounter.sync_all), (REAP_EVERY, self._reap),
-                (WATCH_EVERY, self._watch)]
+                (WATCH_EVERY, self._watch)] + \
+            ([(ltid_logmounts.CHECK_EVERY, self._log_mounts)]
+             if self.mountlog is not None and self.mountlog.minutes else [])
+
+    def _log_mounts(self) -> None:
+        assert self.mountlog is not None
+        with self.mounter.cond:
+            pending = {r: dict(p) for r, p in self.mounter.pending.items()}
+        self.mountlog.check(pending, time.time())
 
     def _watch(self) -> None:
         self.children.check()

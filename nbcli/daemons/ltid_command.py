@@ -7,13 +7,15 @@ management after a device change with `stopltid; ltid -v`. Here the daemon itsel
 `ltid -serve` (what `netbackup start` runs, procs.start_daemon), and `ltid` has `netbackup
 start` start those of them that are not running (vmd only on a master, where nbcli runs it),
 each detached, and waits until each serves. It prints nothing unless -v is given or
-something failed.
+something failed. -logmounts reaches the ltid it starts (ltid_logmounts); an ltid already
+running keeps what it was started with, as every daemon already running is left alone.
 
 Place: a part of ltid's program (nbcli/daemons/ltid.py main); imports cli, config, programs.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -21,9 +23,10 @@ import click
 
 from nbcli import programs
 from nbcli.cli import command, entry, load_cfg, root_option
+from nbcli.daemons import ltid_logmounts
 from nbcli.status import INVALID_PARAMETER, NbuError
 
-SYNOPSIS = "ltid [-v] [-noverify] [--root DIR]"
+SYNOPSIS = "ltid [-v] [-logmounts [minutes]] [-noverify] [--root DIR]"
 MEDIA_MANAGER = ("vmd", *programs.LTID_STARTS, "ltid")
 
 
@@ -31,9 +34,12 @@ MEDIA_MANAGER = ("vmd", *programs.LTID_STARTS, "ltid")
 @click.option("-v", "verbose", is_flag=True, help="Say which daemons were started.")
 @click.option("-noverify", is_flag=True,
               help="Accepted: nbcli's ltid never checks the minor numbers of drive paths.")
-@click.option("-logmounts", is_flag=True, hidden=True)
+@click.option("-logmounts", "logmounts", type=click.IntRange(0, 10_000), is_flag=False,
+              flag_value=ltid_logmounts.DEFAULT_MINUTES, default=None, metavar="[minutes]",
+              help="Log the mount requests that wait this many minutes (3 if none are "
+                   "given; 0: each one) through syslogd and in logs/ltid.")
 @root_option
-def cli(verbose: bool, noverify: bool, logmounts: bool, root: str | None) -> int:
+def cli(verbose: bool, noverify: bool, logmounts: int | None, root: str | None) -> int:
     """Start the Media Manager device daemon (ltid), avrd and the robotic daemons of this
     media server (and vmd on a master), detached; the ones already running are left alone.
     `stopltid` stops them.
@@ -41,22 +47,22 @@ def cli(verbose: bool, noverify: bool, logmounts: bool, root: str | None) -> int
     \b
     EXIT STATUS
       0    every daemon runs
-      20   not a media server; or -logmounts (not supported: ltid logs each mount
-           request in its debug log, logs/ltid)
+      20   not a media server, or -logmounts minutes that are not a count
       110  the host root has no bp.toml
       n    netbackup start's status, when a daemon did not start
     """
     cfg = load_cfg(root)
-    if logmounts:
-        raise NbuError(INVALID_PARAMETER, "-logmounts is not supported: ltid logs every "
-                                          "mount request in its debug log (logs/ltid)")
     names = [n for n in programs.daemons_for(cfg.roles) if n in MEDIA_MANAGER]
     if "ltid" not in names:
         raise NbuError(INVALID_PARAMETER, f"{cfg.client_name} is not a media server (roles: "
                                           f"{', '.join(cfg.roles)}): no device daemon runs here")
+    env = dict(os.environ)
+    env.pop(ltid_logmounts.ENV, None)
+    if logmounts is not None:  # for the daemons netbackup start starts (ltid reads it)
+        env[ltid_logmounts.ENV] = str(logmounts)
     r = subprocess.run(programs.argv_for("netbackup") + [
         "start", "--only", ",".join(names), "--root", str(cfg.root)],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env)
     if verbose or r.returncode:
         sys.stdout.write(r.stdout)
         sys.stderr.write(r.stderr)

@@ -120,6 +120,8 @@ class Mounter:
         # drives nbemm is deleting (ltid_withdraw.py) -> until when learn() must not take
         # them back from nbemm; a mount of one fails
         self.deleting: dict[str, float] = {}
+        # told of each new mount request (its pending entry): ltid -logmounts 0
+        self.on_request: Callable[[dict[str, Any]], None] | None = None
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -238,6 +240,11 @@ class Mounter:
             # than fail this job with 97 until the next periodic reap.
             self.reap()
         reqid, again = self._reserve(d, jobid, media_id, barcode, mode, user, owner)
+        if self.on_request is not None:
+            with self.cond:
+                request = dict(self.pending.get(reqid) or {})
+            if request:
+                self.on_request(request)
         if not again and not self._still_loaded(d, media_id, barcode, mode):
             self._load_and_check(d, reqid, media_id, barcode, mode)
         with self.cond:

@@ -278,8 +278,29 @@ def test_stopltid_and_ltid(tape: Host) -> None:
     call(tape, "ltid", "unmount", jobid=42, drive=DRIVES[0])
     r = tape.run("ltid", "-v")
     assert r.returncode == 0 and "ltid is already running" in r.stdout, r.stdout
-    r = tape.run("ltid", "-logmounts", check=False)
-    assert r.returncode == 20 and "-logmounts is not supported" in r.stderr, r.stderr
+    r = tape.run("ltid", "-logmounts", "-1", check=False)
+    assert r.returncode == 20 and "-logmounts" in r.stderr, r.stderr
+
+
+def test_ltid_logmounts_logs_each_mount_request_and_plain_ltid_none(tape: Host) -> None:
+    """`ltid -logmounts 0`: every mount request is logged as it comes (through syslogd and
+    in ltid's log); the ltid a later `ltid` starts without it logs none."""
+    tape.run("stopltid")
+    assert tape.run("ltid", "-logmounts", "0").returncode == 0
+    wait_for(lambda: [d["name"] for d in drives(tape)] == list(DRIVES), timeout=20,
+             what="ltid's drives learnt from nbemm")
+    reply = mount(tape, 43, "A00004L6", 1, mode="r")
+    call(tape, "ltid", "unmount", jobid=43, drive=DRIVES[1])
+    assert (f"mount request {reply['reqid']} new: media 0004L6 (A00004L6) in drive "
+            f"{DRIVES[1]} for job 43, read") in tape.log("ltid")
+    tape.run("stopltid")
+    tape.run("ltid")
+    wait_for(lambda: [d["name"] for d in drives(tape)] == list(DRIVES), timeout=20,
+             what="ltid's drives learnt from nbemm")
+    before = tape.log("ltid").count("mount request")
+    mount(tape, 44, "A00005L6", 0)
+    call(tape, "ltid", "unmount", jobid=44, drive=DRIVES[0])
+    assert tape.log("ltid").count("mount request") == before
 
 
 def test_robtest_session(tape: Host) -> None:
