@@ -276,15 +276,17 @@ class Cleanup:
                      f"{', '.join(where) or 'no fragments'}; header and files file")
         job.line(f"image cleanup done: {len(expired) - kept} image(s) removed, {kept} kept")
         out = [h for h in expired if h["backupid"] not in failed]
-        unassigned = self.release_media(job, {m for h in out for m in expire.media_of(h)},
-                                        now)
+        touched = {m for h in out for m in expire.media_of(h)}  # tapes that lost images
+        unassigned = self.release_media(job, touched, now)
         if backupids is None:  # a full cleanup also removes what no catalog entry owns
             dead = self.partial_images() or {}
             aborted = self._abort_partial(job, dead)
             kept += len(dead) - len(aborted)
             kept += cleanup_orphans.sweep(self.cfg(), job, self.catalog_ids, self._delete_on,
                                           partial=aborted)
-            media_recount.recount(self.cfg(), job, self.store.find(), now)
+        # every tape's counters on a full cleanup, else those of the tapes that lost images
+        media_recount.recount(self.cfg(), job, self.store.find(), now, touched,
+                              only=None if backupids is None else touched)
         return 1 if kept or not unassigned else 0
 
     def catalog_ids(self) -> set[str]:

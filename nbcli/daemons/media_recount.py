@@ -1,4 +1,4 @@
-"""The media recount of a full Image Cleanup: nbemm's counters of each tape, from the catalog.
+"""The media recount of an Image Cleanup: nbemm's counters of each tape, from the catalog.
 
 bptm tells nbemm what it wrote on each medium (`media_written`) once the image is committed,
 and that report can be lost: bptm killed right after the commit, nbemm's database refusing
@@ -12,8 +12,11 @@ images that expired or whose expiration bpexpdate moved.
                                                             written}]}   (per medium)
     nbemm -> bpdbm: {counted [backup ids], set}
 
-A medium a job is writing, or wrote after `as_of` (when the catalog was read), keeps its valid
-images and expiration until the next cleanup: the catalog did not have that job's image yet.
+A full cleanup recounts every tape; the cleanups that bpexpdate's expirations start, only
+the tapes whose images they removed (a frozen one, which stays assigned, then shows no valid
+image). A medium a job is writing, or wrote after `as_of` (when the catalog was read), keeps
+its valid images and expiration until the next cleanup: the catalog did not have that job's
+image yet.
 
 Place: cleanup.py's (bpdbm); imports the catalog's expiration rule and the net client.
 """
@@ -21,6 +24,7 @@ Place: cleanup.py's (bpdbm); imports the catalog's expiration rule and the net c
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from nbcli.catalog import expire
@@ -54,11 +58,18 @@ def tape_images(headers: list[Header], now: float) -> dict[str, list[dict[str, A
     return dict(media)
 
 
-def recount(cfg: HostConfig, job: Lines, headers: list[Header], now: float) -> None:
-    """Send each medium's valid images to nbemm; the job's details say what was counted, and
-    which media nbemm could not take (the next cleanup tries again: counters only, so the
-    job's status stays what its images make it)."""
-    for media_id, images in sorted(tape_images(headers, now).items()):
+def recount(cfg: HostConfig, job: Lines, headers: list[Header], now: float,
+            touched: Collection[str] = (), only: Collection[str] | None = None) -> None:
+    """Send each medium's valid images to nbemm (`only` those media, when given), and the
+    `touched` ones (whose images this cleanup removed) even when none is left on them: a
+    medium that stays assigned (frozen) then shows none valid. The job's details say what
+    was counted, and which media nbemm could not take (the next cleanup tries again: counters
+    only, so the job's status stays what its images make it)."""
+    media: dict[str, list[dict[str, Any]]] = {m: [] for m in touched}
+    media.update(tape_images(headers, now))
+    if only is not None:
+        media = {m: images for m, images in media.items() if m in only}
+    for media_id, images in sorted(media.items()):
         try:
             done = client.call(cfg, cfg.client_name, "nbemm", "media_recount",
                                media_id=media_id, as_of=int(now), images=images)

@@ -352,9 +352,13 @@ def test_expiring_the_last_image_of_a_medium_unassigns_it(tape: Host, tmp_path: 
     three = backup(h, "e1")
     assert [f["media_id"] for f in image(h, three["backupid"])["fragments"]] == ["A00000"]
     emm(h, "media_state", media_id="A00000", action="freeze")
+    # the cleanup recounts a medium written in an earlier second than its catalog read
+    last = media(h)["A00000"]["last_written"]
+    wait_for(lambda: time.time() >= last + 1, 5, "the second after the last write")
     h.run("bpexpdate", "-backupid", three["backupid"], "-d", "0", "-force")
     m = media(h)["A00000"]
     assert m["assigned"] and m["state"] & FROZEN and m["pool"] == "tapes", m
+    assert (m["vimages"], m["expiration"]) == (0, 0), m  # recounted: no valid image left
     # bpexpdate -m's op: a whole medium at once, whatever its state (NetBackup: "regardless
     # of the media's previous state")
     four = backup(h, "e2")
