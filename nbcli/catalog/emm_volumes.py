@@ -243,15 +243,18 @@ class Volumes:
         return bool(images)
 
     def media_recount(self, media_id: str, images: list[dict[str, Any]], as_of: int,
-                      now: int) -> dict[str, Any]:
+                      now: int, totals: tuple[int, int] | None = None) -> dict[str, Any]:
         """The catalog's valid images on a medium as of `as_of` (backupid, kbytes,
         expiration, rl, written each): those bptm's report never counted are counted now (as
         the report would have), and the medium's valid images and expiration become the
         catalog's - unless a job writes it or wrote it in or after the second of `as_of`
         (what the catalog may not have had yet; nbemm's times are whole seconds). An
         unassigned medium holding valid images is assigned, so that no backup labels it
-        again.
+        again. `images` may be one part of the list (a tape of many images comes in parts):
+        `totals` are then the whole list's number of images and latest expiration.
         {"counted": backup ids counted now, "set": whether vimages/expiration were set}."""
+        valid, latest = totals if totals is not None else \
+            (len(images), max((i["expiration"] for i in images), default=0))
         with self.db.tx() as c:
             rec = medium(c, media_id)
             if rec["jobid"] or _filled_by_a_job(c, rec["media_id"]):
@@ -271,9 +274,8 @@ class Volumes:
             fresh = rec["last_written"] < as_of
             if fresh:
                 c.execute("UPDATE media SET vimages = ?, expiration = ? WHERE media_id = ?",
-                          (len(images), max((i["expiration"] for i in images), default=0),
-                           rec["media_id"]))
-            if images:
+                          (valid, latest, rec["media_id"]))
+            if valid:
                 c.execute("UPDATE media SET assigned = ? WHERE media_id = ? AND assigned = 0",
                           (now, rec["media_id"]))
         return {"counted": counted, "set": fresh}

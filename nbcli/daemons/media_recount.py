@@ -8,8 +8,9 @@ nbemm counts the ones no report counted (each image once: media_written names it
 takes the number of valid images and the latest expiration from the list - which also follows
 images that expired or whose expiration bpexpdate moved.
 
-    bpdbm -> nbemm: media_recount{media_id, as_of, images [{backupid, kbytes, expiration, rl,
-                                                            written}]}   (per medium)
+    bpdbm -> nbemm: media_recount{media_id, as_of, valid, expiration, images [{backupid,
+                    kbytes, expiration, rl, written}]}   (per medium, PART images at a time;
+                    valid and expiration: the whole list's count and latest expiration)
     nbemm -> bpdbm: {counted [backup ids], set}
 
 A full cleanup recounts every tape; the cleanups that bpexpdate's expirations start, only
@@ -32,6 +33,8 @@ from nbcli.catalog.imagehdr import Header
 from nbcli.config import HostConfig
 from nbcli.net import client
 from nbcli.status import NbuError
+
+PART = 10_000  # images in one media_recount (a request of about a megabyte)
 
 
 class Lines(Protocol):
@@ -70,13 +73,18 @@ def recount(cfg: HostConfig, job: Lines, headers: list[Header], now: float,
     if only is not None:
         media = {m: images for m, images in media.items() if m in only}
     for media_id, images in sorted(media.items()):
+        latest = max((i["expiration"] for i in images), default=0)
+        counted: list[str] = []
         try:
-            done = client.call(cfg, cfg.client_name, "nbemm", "media_recount",
-                               media_id=media_id, as_of=int(now), images=images)
+            for at in range(0, max(len(images), 1), PART):
+                done = client.call(cfg, cfg.client_name, "nbemm", "media_recount",
+                                   media_id=media_id, as_of=int(now),
+                                   images=images[at:at + PART], valid=len(images),
+                                   expiration=latest)
+                counted += done.get("counted") or []
         except NbuError as e:
             job.line(f"media {media_id}: nbemm did not recount its {len(images)} valid "
                      f"image(s): {e}", "Warning")
-            continue
-        if done.get("counted"):
-            job.line(f"media {media_id}: counted {len(done['counted'])} image(s) that bptm "
-                     f"never reported: {', '.join(done['counted'])}", "Warning")
+        if counted:
+            job.line(f"media {media_id}: counted {len(counted)} image(s) that bptm never "
+                     f"reported: {', '.join(counted)}", "Warning")

@@ -24,7 +24,7 @@ from nbcli.wire.schema import obj, opt, req
 JOBID_MAX = 2**63 - 1
 NUMBER = {"lo": -1, "hi": 32767}  # robot numbers, robot drive numbers, slots (-1: none)
 BACKUPID_MAX = 256
-RECOUNT_MAX = 100_000  # images on one medium the catalog may hold
+RECOUNT_MAX = 10_000  # images in one part of a medium's recount
 MEDIA_ACTIONS = frozenset({"freeze", "unfreeze", "suspend", "unsuspend"})
 
 
@@ -80,7 +80,8 @@ class MediaOps:
                                 expiration=opt(int, 0, **count),
                                 backupid=opt(str, "", max_len=BACKUPID_MAX)),
             "media_recount": op(self.media_recount, ADMIN, media_id=media_id,
-                                as_of=req(int, **count),
+                                as_of=req(int, **count), valid=req(int, **count),
+                                expiration=req(int, **count),
                                 images=req(list, max_len=RECOUNT_MAX, items=obj({
                                     "backupid": req(str, max_len=BACKUPID_MAX),
                                     "kbytes": req(int, **count),
@@ -216,7 +217,8 @@ class MediaOps:
 
     def media_recount(self, msg: Message, conn: Connection) -> Message:
         done = self.emm().media.media_recount(msg["media_id"], msg["images"], msg["as_of"],
-                                              int(clock.now()))
+                                              int(clock.now()),
+                                              (msg["valid"], msg["expiration"]))
         if done["counted"]:
             self.log.warning("media %s: %d image(s) its writers never reported counted from "
                              "the catalog (%s)", msg["media_id"].upper(),

@@ -520,6 +520,52 @@ def test_the_recount_leaves_a_medium_written_since_or_in_use(db: EmmDB) -> None:
     assert counters(db, "A00001") == (15, 2, 2, NOW + 300)
 
 
+def test_a_tape_of_many_images_is_recounted_in_parts(db: EmmDB) -> None:
+    """Each part counts its own missing images; the totals of the whole list set the valid
+    images and expiration, whatever part comes last."""
+    add(db, "A00001", 1)
+    first = [image(f"c_{n}", 1, NOW + n) for n in range(3)]
+    second = [image(f"c_{n}", 1, NOW + n) for n in range(3, 5)]
+    for part in (first, second):
+        db.media.media_recount("A00001", part, NOW + 60, NOW + 60, (5, NOW + 4))
+    assert counters(db, "A00001") == (5, 5, 5, NOW + 4)
+
+
+def test_the_cleanup_sends_a_tape_in_parts_with_the_whole_lists_totals(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbcli.daemons import media_recount
+
+    sent: list[dict[str, Any]] = []
+
+    def call(cfg: Any, host: str, service: str, op: str, **fields: Any) -> dict[str, Any]:
+        sent.append(fields)
+        return {"counted": [i["backupid"] for i in fields["images"][:1]], "set": True}
+
+    class Cfg:
+        client_name = "master"
+
+    class Job:
+        lines: list[str] = []
+
+        def line(self, msg: str, severity: str = "Info") -> None:
+            self.lines.append(msg)
+
+    monkeypatch.setattr(media_recount.client, "call", call)
+    monkeypatch.setattr(media_recount, "PART", 4)
+    headers = [{"backupid": f"c_{n}", "expiration": NOW + 10 + n, "backup_time": NOW,
+                "retention_level": 1,
+                "fragments": [{"media_id": "a00001", "bytes": 2048}]} for n in range(10)]
+    job = Job()
+    media_recount.recount(Cfg(), job, headers, NOW, touched={"B00002"})  # type: ignore[arg-type]
+    assert [(f["media_id"], len(f["images"]), f["valid"], f["expiration"]) for f in sent] == [
+        ("A00001", 4, 10, NOW + 19), ("A00001", 4, 10, NOW + 19), ("A00001", 2, 10, NOW + 19),
+        ("B00002", 0, 0, 0)]
+    assert sent[0]["images"][0] == {"backupid": "c_0", "kbytes": 2, "expiration": NOW + 10,
+                                    "rl": 1, "written": NOW}
+    assert job.lines == ["media A00001: counted 3 image(s) that bptm never reported: "
+                         "c_0, c_4, c_8"]
+
+
 def test_the_recount_assigns_an_unassigned_medium_holding_valid_images(db: EmmDB) -> None:
     add(db, "A00001", 1)
     db.media.media_recount("A00001", [image("c_1", written=NOW - 5)], NOW, NOW + 1)
