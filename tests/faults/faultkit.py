@@ -27,6 +27,7 @@ scenario appends its line of the matrix's table (status, stuck, orphan, leaked, 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -155,10 +156,18 @@ def kill(site: Site, program: str, on: str = "") -> None:
     host = site.hosts[on or WHERE.get(program, "master")]
     found = wait_for(lambda: victims(host, program), 30, f"{program} on {host.name}")
     assert isinstance(found, list)
+    sigkill(found)
+
+
+def sigkill(found: list[psutil.Process]) -> None:
+    """SIGKILL each of `found` and wait for it; one that ended meanwhile (a child whose
+    parent was just killed) is what was wanted."""
     for p in found:
-        p.send_signal(signal.SIGKILL)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.send_signal(signal.SIGKILL)
     for p in found:
-        p.wait(10)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.wait(10)
 
 
 def job(site: Site, jobid: int) -> dict:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import filecmp
 import os
-import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +39,7 @@ from tests.faults.faultkit import (
     forget_images,
     kill,
     restart,
+    sigkill,
 )
 from tests.faults.faultkit import victims as victims_of
 from tests.flowkit import add_policy, job, last_jobid, rename_file
@@ -154,10 +154,7 @@ def kill_all(site: Site, victims: str) -> None:
         return
     found = [p for name in names for p in wait_for(
         lambda name=name: victims_of(site.host, name), 30, f"{name} running")]
-    for p in found:
-        p.send_signal(signal.SIGKILL)
-    for p in found:
-        p.wait(10)
+    sigkill(found)
 
 
 def backup_command(site: Site) -> subprocess.Popen[str]:
