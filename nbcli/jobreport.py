@@ -52,6 +52,9 @@ PATIENCE = 60.0
 PAUSE = 0.5
 RESEND = 5.0  # seconds between an Outbox's tries to send the job ends it keeps
 LINE_OPS = frozenset({"job_step", "job_log", "job_update"})  # what a held line may be
+# Keys a handed-over line may not set: the request's op and job are the receiver's, and
+# recv_timeout is Connection.request's own parameter.
+NOT_FIELDS = frozenset({"op", "jobid", "recv_timeout"})
 HELD_MAX = 1000  # lines of job details a reporter holds while bpjobd's database refuses them
 
 
@@ -297,7 +300,8 @@ class JobReporter:
             if isinstance(line, list) and len(line) == 3 and line[0] in LINE_OPS \
                     and isinstance(line[1], dict) and isinstance(line[2], (int, float)) \
                     and not isinstance(line[2], bool):
-                fields = {k: v for k, v in line[1].items() if k != "jobid"}
+                fields = {k: v for k, v in line[1].items()
+                          if isinstance(k, str) and k not in NOT_FIELDS}
                 self._box.hold(jobid, Line(line[0], fields, float(line[2])))
 
     def _logger(self) -> logging.Logger:

@@ -86,8 +86,10 @@ class Bpjobd:
         self.full = True
         self.gone: set[int] = set()  # jobs it no longer has
         self.recorded: list[dict[str, Any]] = []
+        self.ops: list[str] = []  # each request's op, refused ones too
 
     def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        self.ops.append(op)
         if self.full:
             raise NbuError(220, "jobs.db: database or disk is full")
         if fields["jobid"] in self.gone:
@@ -196,10 +198,14 @@ def test_lines_handed_over_are_checked_and_go_among_the_jobs_own_by_time(
     r.adopt(7, [["job_step", {"jobid": 99, "step": 12, "msg": "bpbrm's"}, 200.0],
                 ["job_delete", {"jobids": [7]}, 150.0], ["job_log", "x", 150.0],
                 ["job_log", {"msg": "at"}, True], ["job_log", {"msg": "short"}],
+                ["job_log", {"msg": "not a delete", "op": "job_delete", "recv_timeout": "x",
+                             "time": 130.0}, 130.0],
                 ["job_log", {"msg": "bpbrm's first", "time": 120.0}, 120.0]])
-    assert box.held_lines() == 4
+    assert box.held_lines() == 5
     db.full = False
     assert r.send_held(7)
     assert [(f["jobid"], f.get("step"), f["msg"]) for f in db.recorded] == [
-        (7, 9, "nbjm's"), (7, None, "bpbrm's first"), (7, 12, "bpbrm's"),
-        (7, 14, "nbjm's later")]
+        (7, 9, "nbjm's"), (7, None, "bpbrm's first"), (7, None, "not a delete"),
+        (7, 12, "bpbrm's"), (7, 14, "nbjm's later")]
+    assert db.ops[-5:] == ["job_step", "job_log", "job_log", "job_step", "job_step"]
+    assert all("recv_timeout" not in f for f in db.recorded)
