@@ -61,6 +61,12 @@ def tape_images(headers: list[Header], now: float) -> dict[str, list[dict[str, A
     return dict(media)
 
 
+def named(backupids: list[str], most: int = 20) -> str:
+    """The first `most` backup ids, and how many more: a line of the job's details."""
+    more = len(backupids) - most
+    return ", ".join(backupids[:most]) + (f" and {more} more" if more > 0 else "")
+
+
 def recount(cfg: HostConfig, job: Lines, headers: list[Header], now: float,
             touched: Collection[str] = (), only: Collection[str] | None = None) -> None:
     """Send each medium's valid images to nbemm (`only` those media, when given), and the
@@ -87,4 +93,4 @@ def recount(cfg: HostConfig, job: Lines, headers: list[Header], now: float,
                      f"image(s): {e}", "Warning")
         if counted:
             job.line(f"media {media_id}: counted {len(counted)} image(s) that bptm never "
-                     f"reported: {', '.join(counted)}", "Warning")
+                     f"reported: {named(counted)}", "Warning")

@@ -221,8 +221,8 @@ class MediaOps:
                                               (msg["valid"], msg["expiration"]))
         if done["counted"]:
             self.log.warning("media %s: %d image(s) its writers never reported counted from "
-                             "the catalog (%s)", msg["media_id"].upper(),
-                             len(done["counted"]), ", ".join(done["counted"]))
+                             "the catalog (the first: %s)", msg["media_id"].upper(),
+                             len(done["counted"]), done["counted"][0])
         return done
 
     def media_read(self, msg: Message, conn: Connection) -> Message:

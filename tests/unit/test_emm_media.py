@@ -564,6 +564,7 @@ def test_the_cleanup_sends_a_tape_in_parts_with_the_whole_lists_totals(
                                     "rl": 1, "written": NOW}
     assert job.lines == ["media A00001: counted 3 image(s) that bptm never reported: "
                          "c_0, c_4, c_8"]
+    assert media_recount.named([f"c_{n}" for n in range(23)]).endswith("c_19 and 3 more")
 
 
 def test_the_recount_assigns_an_unassigned_medium_holding_valid_images(db: EmmDB) -> None:
