@@ -15,8 +15,9 @@ orphaned fragments, after the expired images, through cleanup_orphans.py.
     or gone: the entry, then its fragments at once) and orphaned fragments: images on a disk
     storage unit that no catalog entry owns and no job is writing, untouched for an hour
     (cleanup_orphans.py), and has nbemm recount each tape's images from the catalog
-    (media_recount.py). bpdbm's reap (at start, then every REAP seconds) runs a job that
-    removes only the partial images, when it finds some.
+    (media_recount.py; a cleanup of some images, the tapes they were on). bpdbm's reap (at
+    start, then every REAP seconds) runs a job that removes only the partial images, when it
+    finds some.
     bpdbm -> bpjobd: Done, status 0 - or 1 when an image stays (tried again next time)
 
 Fragments go first: an image whose media server cannot be reached keeps its catalog entry, so
