@@ -244,7 +244,7 @@ class JobReporter:
         """Record a line of a job's details (a step, a log line, a field's progress). One
         that bpjobd's database refuses (220) is held, and so are the job's later ones until
         the first of them is taken (Outbox): the job goes on. Another refusal is the
-        caller's."""
+        caller's. A line taken sends the lines held for other jobs after it."""
         if op == "job_log":  # bpjobd dates a log line when it gets it: this one may wait
             fields.setdefault("time", clock.now())
         line = Line(op, fields, float(fields.get("time") or clock.now()))
@@ -261,6 +261,13 @@ class JobReporter:
                 self._box.hold(jobid, line)
                 self._logger().warning("job %d: bpjobd cannot record its details now (%s): "
                                        "they wait", jobid, e)
+                return
+            # bpjobd takes writes again: the other jobs' held lines too, or a job that has
+            # no line of this process's left (nbrb's step 16) would keep them for good
+            for other in self._box.jobs():
+                if other != jobid and self._box.holds_lines(other) \
+                        and not self._send_held_locked(other):
+                    break
 
     def send_held(self, jobid: int) -> bool:
         """Send the job's held lines, oldest first; False if bpjobd still cannot take them."""

@@ -209,3 +209,17 @@ def test_lines_handed_over_are_checked_and_go_among_the_jobs_own_by_time(
         (7, 12, "bpbrm's"), (7, 14, "nbjm's later")]
     assert db.ops[-5:] == ["job_step", "job_log", "job_log", "job_step", "job_step"]
     assert all("recv_timeout" not in f for f in db.recorded)
+
+
+def test_a_line_taken_sends_the_lines_held_for_other_jobs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived reporter with no outbox (nbrb's): a job's last line, refused, goes with
+    the next line bpjobd takes, whatever job that line is of."""
+    db = Bpjobd()
+    monkeypatch.setattr(jobreport.client, "master", lambda cfg, service: db)
+    r = jobreport.JobReporter(None, "nbrb", patience=0)  # type: ignore[arg-type]
+    r.step(7, 16, "released", host="aio", time=100.0)
+    db.full = False
+    r.step(8, 4, "requesting", host="aio", time=200.0)
+    assert [(f["jobid"], f["step"]) for f in db.recorded] == [(8, 4), (7, 16)]
+    assert r._box.held_lines() == 0
