@@ -210,9 +210,14 @@ class MediaOps:
         return {}
 
     def media_written(self, msg: Message, conn: Connection) -> Message:
-        self.emm().media.media_written(msg["media_id"], msg["kbytes"], msg["images"],
-                                       msg["full"], msg["rl"], msg["expiration"],
-                                       int(clock.now()), msg["backupid"])
+        counted = self.emm().media.media_written(msg["media_id"], msg["kbytes"],
+                                                 msg["images"], msg["full"], msg["rl"],
+                                                 msg["expiration"], int(clock.now()),
+                                                 msg["backupid"])
+        if msg["images"] and not counted:  # what an operator asks when counts look low
+            self.log.info("media %s: image %s was counted on it already (a report sent "
+                          "again, or a recount first); not counted twice",
+                          msg["media_id"].upper(), msg["backupid"])
         return {}
 
     def media_recount(self, msg: Message, conn: Connection) -> Message:

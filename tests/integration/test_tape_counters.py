@@ -27,6 +27,7 @@ from tests.integration.test_tape_backup import (
     assert_image_holds,
     backup,
     data_dir,
+    emm,
     image,
     media,
     running_library,
@@ -115,6 +116,14 @@ def test_a_report_nbemm_never_got_is_counted_by_the_cleanup_once(
 
     assert "never reported" not in cleanup_lines(h)  # counted once
     assert counters(h, medium) == after
+
+    # bptm's report arrives after all (a report sent again): nbemm counts nothing, says why
+    emm(h, "media_written", jobid=jobid, media_id=medium, kbytes=kbytes, images=1,
+        full=False, rl=media(h)[medium]["rl"], expiration=im["expiration"],
+        backupid=done["backupid"])
+    assert counters(h, medium) == after
+    assert f"media {medium}: image {done['backupid']} was counted on it already" \
+        in h.log("nbemm")
 
 
 def test_a_tape_image_the_catalog_refuses_stays_unused_and_is_not_counted_valid(
