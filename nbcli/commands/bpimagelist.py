@@ -15,6 +15,7 @@ from nbcli import clock, kinds, timefmt
 from nbcli.cli import command, join_date_times, load_cfg, root_option
 from nbcli.commands import imagefmt
 from nbcli.commands.options import verbose_accepted
+from nbcli.config import HostConfig
 from nbcli.net import client as net
 from nbcli.render import echo_json, echo_lines
 from nbcli.status import INVALID_PARAMETER, NO_ENTITY, NbuError
@@ -47,8 +48,11 @@ def policy_type_code(text: str) -> int:
 
 
 def time_range(since: str | None, until: str | None, hoursago: int | None,
-               backupid: str | None) -> tuple[int | None, int | None]:
-    """-d/-e/-hoursago as a backup time range; NetBackup's default is the last 24 hours."""
+               backupid: str | None, window: int | None = DAY
+               ) -> tuple[int | None, int | None]:
+    """-d/-e/-hoursago as a backup time range. Without them it is the last `window` seconds
+    (bpimagelist's default, NetBackup's: the last 24 hours), or every time when `window` is
+    None or a backup id is given."""
     if hoursago is not None and since:
         raise NbuError(INVALID_PARAMETER, "-hoursago and -d cannot be used together")
     if hoursago is not None and hoursago < 0:
@@ -62,8 +66,19 @@ def time_range(since: str | None, until: str | None, hoursago: int | None,
     elif since:
         start = timefmt.parse(since)
     else:
-        start = None if backupid else now - DAY
+        start = None if backupid or window is None else now - window
     return start, timefmt.parse(until, end_of_day=True) if until else None
+
+
+def list_images(cfg: HostConfig, masters: str | None,
+                request: dict[str, Any]) -> list[dict[str, Any]]:
+    """bpdbm's image_list (the `request` filters that are not None) on each master of `-M`
+    (comma-separated; default: this host's master), in turn."""
+    fields = {k: v for k, v in request.items() if v is not None}
+    images: list[dict[str, Any]] = []
+    for master in (masters.split(",") if masters else [cfg.master]):
+        images += net.call(cfg, master.strip(), "bpdbm", "image_list", **fields)["images"]
+    return images
 
 
 def media_rows(images: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
@@ -175,11 +190,8 @@ def cli(form: str, since: str | None, until: str | None, hoursago: int | None,
                "sched_type": kinds.sched_code(sched_type) if sched_type else None,
                "sched_label": sched_label, "start": start, "end": end,
                "policy_type": policy_type_code(policy_type) if policy_type else None}
-    request = {k: v for k, v in request.items() if v is not None}
-    images: list[dict[str, Any]] = []
-    for master in (masters.split(",") if masters else [cfg.master]):
-        images += net.call(cfg, master.strip(), "bpdbm", "image_list", **request)["images"]
-    images = [h for h in images if keep(h, retention_level, keyword, server, not_archive)]
+    images = [h for h in list_images(cfg, masters, request)
+              if keep(h, retention_level, keyword, server, not_archive)]
     if class_id or stl_name:
         images = []  # nbcli's images belong to no policy GUID and no storage lifecycle
     if not images:

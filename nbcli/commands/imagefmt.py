@@ -1,8 +1,9 @@
 """Renderers for catalog output: bpimagelist's -l / -U / -L / -idonly forms and bplist's lines.
 
-Place: used by nbcli/commands/bpimagelist.py and bplist.py; it turns the header dicts and file
-columns bpdbm sends (docs/protocol.md "Catalog") into NetBackup's text. It must not import
-nbcli.catalog: commands know the catalog only through bpdbm's replies.
+Place: used by nbcli/commands/bpimagelist.py, bpimmedia.py (a subset of the -l fields) and
+bplist.py; it turns the header dicts and file columns bpdbm sends (docs/protocol.md "Catalog")
+into NetBackup's text. It must not import nbcli.catalog: commands know the catalog only through
+bpdbm's replies.
 
 Field orders follow reference/netbackup-cli.md: §1.5 for IMAGE/HISTO/FRAG lines (runbooks use
 awk positions: $2 client, $6 backup id, $11 schedule label, $14 backup time, $15 elapsed,
@@ -43,17 +44,22 @@ _FILE_TYPES = {"5": stat.S_IFDIR, "2": stat.S_IFLNK, "3": stat.S_IFCHR, "4": sta
                "6": stat.S_IFIFO}
 
 
+def image_fields(h: Header) -> list[Any]:
+    """The fields of bpimagelist -l's IMAGE line, in order (reference §1.5); bpimmedia -l
+    prints some of them."""
+    kb = h["kbytes"]
+    return [h["client"], 0, 0, h["version"], h["backupid"], h["policy"], h["policy_type"],
+            NULL, "root", h["sched_label"], h["sched_type"], h["retention_level"],
+            h["backup_time"], h["elapsed"], h["expiration"], 0, 0, kb, h["num_files"], 1,
+            len(h["fragments"]), 0, h["files_file"], SW_VERSION, NULL, 0, 1, 0, h["tir"], 0,
+            h["keyword"], 0, 0, 0, 0, 1, 0, 0, NULL, NULL, 0, 0, NULL, h["jobid"], 0, NULL,
+            h["ff_size"], 0, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, kb,
+            h.get("dte_mode", 0), 0, 0, 0, NULL]  # $63: image_dteMode (bpimage -image_dtemode)
+
+
 def image_line(h: Header) -> str:
     """The IMAGE line of bpimagelist -l (field order of reference §1.5)."""
-    kb = h["kbytes"]
-    fields = [h["client"], 0, 0, h["version"], h["backupid"], h["policy"], h["policy_type"],
-              NULL, "root", h["sched_label"], h["sched_type"], h["retention_level"],
-              h["backup_time"], h["elapsed"], h["expiration"], 0, 0, kb, h["num_files"], 1,
-              len(h["fragments"]), 0, h["files_file"], SW_VERSION, NULL, 0, 1, 0, h["tir"], 0,
-              h["keyword"], 0, 0, 0, 0, 1, 0, 0, NULL, NULL, 0, 0, NULL, h["jobid"], 0, NULL,
-              h["ff_size"], 0, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL, 0, 0, 0, kb,
-              h.get("dte_mode", 0), 0, 0, 0, NULL]  # $63: image_dteMode (bpimage -image_dtemode)
-    return "IMAGE " + " ".join(raw_field(f) for f in fields)
+    return "IMAGE " + " ".join(raw_field(f) for f in image_fields(h))
 
 
 def frag_place(h: Header, f: dict[str, Any]) -> tuple[int, int, int, str, int, int]:
@@ -66,18 +72,23 @@ def frag_place(h: Header, f: dict[str, Any]) -> tuple[int, int, int, str, int, i
     return MEDIA_TYPE_DISK, 0, 0, str(f["path"]), int(h["block_size"]), int(f["offset"])
 
 
-def frag_line(h: Header, f: dict[str, Any]) -> str:
-    """A FRAG line: copy 1 of fragment `f`."""
+def frag_fields(h: Header, f: dict[str, Any]) -> list[Any]:
+    """The fields of bpimagelist -l's FRAG line for copy 1 of fragment `f`, in order
+    (reference §1.5); bpimmedia -l prints some of them."""
     mtype, density, file_num, ident, block_size, offset = frag_place(h, f)
     # copy_dtemode and hierarchical_dtemode ($31, $32 after "FRAG"): copy 1 is the backup's
     # own copy, made with no parent, so both are the image's DTE mode (as it stands now:
     # bpimage -update -image_dtemode changes all three).
     dte_mode = h.get("dte_mode", 0)
-    fields = [1, f["num"], f["bytes"] // 1024, f["bytes"] % 1024, mtype, density, file_num,
-              ident, f["host"], block_size, offset, h["backup_time"], 0, 0, NULL,
-              h["expiration"], 0, h["retention_level"], 0, 0, 0, 0, 0, h["backup_time"], 1, 0,
-              NULL, NULL, 0, 0, dte_mode, dte_mode, 0, 0, 0]
-    return "FRAG " + " ".join(raw_field(v) for v in fields)
+    return [1, f["num"], f["bytes"] // 1024, f["bytes"] % 1024, mtype, density, file_num,
+            ident, f["host"], block_size, offset, h["backup_time"], 0, 0, NULL,
+            h["expiration"], 0, h["retention_level"], 0, 0, 0, 0, 0, h["backup_time"], 1, 0,
+            NULL, NULL, 0, 0, dte_mode, dte_mode, 0, 0, 0]
+
+
+def frag_line(h: Header, f: dict[str, Any]) -> str:
+    """A FRAG line: copy 1 of fragment `f`."""
+    return "FRAG " + " ".join(raw_field(v) for v in frag_fields(h, f))
 
 
 def raw_lines(h: Header) -> list[str]:
