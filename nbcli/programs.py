@@ -81,6 +81,7 @@ COMMANDS: dict[str, str] = {
     "bpbackup": "nbcli.commands.bpbackup:main",
     "bprestore": "nbcli.commands.bprestore:main",
     "bpimagelist": "nbcli.commands.bpimagelist:main",
+    "bpimmedia": "nbcli.commands.bpimmedia:main",
     "bplist": "nbcli.commands.bplist:main",
     "bpdbjobs": "nbcli.commands.bpdbjobs:main",
     "nbpemreq": "nbcli.commands.nbpemreq:main",
