@@ -27,6 +27,17 @@ from nbcli.vtl import state as st
 from nbcli.vtl.api import ChangerError, Element, Inventory
 from nbcli.vtl.state import Cartridge, DriveState, Geometry, State
 
+# A cartridge holds backup data: its owner's alone, as a disk storage unit's fragments are
+# (media/disk.py) and as st's /dev/nst* are not open to all.
+CARTRIDGE_MODE = 0o600
+
+
+def keep_private(fd: int) -> None:
+    """Take group and other access off an open cartridge file (one a library made before
+    cartridges were created CARTRIDGE_MODE, or a copy put in place by hand)."""
+    if os.fstat(fd).st_mode & 0o077:
+        os.fchmod(fd, CARTRIDGE_MODE)
+
 
 def home_of(root: str | os.PathLike[str]) -> Path:
     """Where the virtual library of the host at `root` lives."""
@@ -66,7 +77,7 @@ class Library:
             cartridges = {b: Cartridge("slot", i + 1, geometry.capacity)
                           for i, b in enumerate(barcodes)}
             for b in barcodes:
-                atomic.write_bytes(lib.cartridge_path(b), b"")
+                atomic.write_bytes(lib.cartridge_path(b), b"", mode=CARTRIDGE_MODE)
             new = State(geometry, [DriveState() for _ in range(geometry.drives)], cartridges)
             atomic.write_text(lib.state_file, st.dumps(new))
         return lib
@@ -186,7 +197,7 @@ class VirtualChanger:
             if c is None:
                 path = self.library.cartridge_path(barcode)
                 if not path.exists():
-                    atomic.write_bytes(path, b"")
+                    atomic.write_bytes(path, b"", mode=CARTRIDGE_MODE)
                 c = s.cartridges[barcode] = Cartridge("shelf", 0, s.geometry.capacity)
             c.location, c.element = "mailslot", free[0]
             return free[0]

@@ -45,7 +45,7 @@ from dataclasses import replace
 
 from nbcli.vtl import direct, image, simh, spacing, tapedir
 from nbcli.vtl.api import DriveStatus
-from nbcli.vtl.library import Library
+from nbcli.vtl.library import Library, keep_private
 from nbcli.vtl.state import Cartridge, DriveState, State
 
 _MARK, _EOD, _BOT = spacing.MARK, spacing.EOD, spacing.BOT
@@ -118,6 +118,7 @@ class VirtualDrive:
         fd = os.open(path, flags)
         appender = None
         try:
+            keep_private(fd)
             if not writable and not s.drives[self.index].held:
                 # A reader tears nothing: it need not mark the drive held (a durable write of
                 # library.toml) for the next opener; dying, it leaves the position its last

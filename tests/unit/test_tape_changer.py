@@ -158,3 +158,16 @@ def test_barcode_ranges() -> None:
     for bad in ("A00009L6..A00000L6", "A1..B22", "abc", "A0..Z0", "X1,X1"):
         with pytest.raises(ValueError):
             barcode_range(bad)
+
+
+def test_cartridges_are_their_owners_alone(lib: Library) -> None:
+    """A cartridge holds backup data: created 0600 (made with the library or put in the mail
+    slot), and a wider one - a library made before, a copy put in place by hand - loses group
+    and other access the first time a drive opens it."""
+    robot = VirtualChanger(lib)
+    robot.insert("B00000L6")
+    paths = [lib.cartridge_path(b) for b in ("A00000L6", "A00001L6", "B00000L6")]
+    assert [p.stat().st_mode & 0o777 for p in paths] == [0o600] * 3
+    paths[1].chmod(0o644)
+    loaded_drive(lib, slot=2, drive=0, writable=False).close()
+    assert paths[1].stat().st_mode & 0o777 == 0o600
