@@ -222,7 +222,8 @@ def tape_restore_rows(work: Path, image_mib: int = 400, images: int = 20,
     # a paced drive streams records at that speed, but its locate and spacing cost nothing
     # (a real one takes seconds to position): the whole image slows down, the 1 KiB file
     # hardly at all
-    paced = f" (drives paced at {speed}B/s; positioning not paced)" if speed else ""
+    # nbvtl's sizes are powers of 1024: 140M is 140 MiB/s
+    paced = f" (drives paced at {speed}iB/s; positioning not paced)" if speed else ""
     rows: list[dict[str, Any]] = [
         {"row": f"tape restore of 1 KiB from image {images} of {images} ({image_mib} MiB "
                 f"each) on one tape{paced}: cartridge bytes bptm read",
