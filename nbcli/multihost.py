@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -44,22 +45,40 @@ class HostSpec:
     root: Path
 
 
+# Ports handed out below the kernel's ephemeral range: a port the kernel picked (bind to 0)
+# is free when asked, but until pbx_exchange binds it any outgoing connection on this machine
+# may take it as its local port, and pbx_exchange then fails with EADDRINUSE (seen in CI).
+FIRST_PORT = 10000
+
+
+def ephemeral_floor() -> int:
+    """The first port the kernel hands out to outgoing connections (Linux's default when it
+    cannot be read)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(addresses: list[str]) -> int:
-    """A port free on every one of `addresses` (so all hosts can share it)."""
-    for _ in range(200):
-        probe = socket.socket()
-        probe.bind((addresses[0], 0))
-        port: int = probe.getsockname()[1]
-        probe.close()
+    """A port free on every one of `addresses` (so all hosts can share it), outside the
+    kernel's ephemeral range, chosen at random so that parallel test workers rarely try the
+    same one."""
+    top = max(ephemeral_floor(), FIRST_PORT + 1000)
+    for port in random.sample(range(FIRST_PORT, top), min(200, top - FIRST_PORT)):
         ok = True
         for addr in addresses:
             s = socket.socket()
             try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as pbx_exchange
                 s.bind((addr, port))
             except OSError:
                 ok = False
             finally:
                 s.close()
+            if not ok:
+                break
         if ok:
             return port
     raise RuntimeError("no free port")
