@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -32,14 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import DataSet, Series, make_large, make_small, sh, timed, write_results  # noqa: E402
 from bench.site import Site  # noqa: E402
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from nbcli import multihost  # noqa: E402
 
 
 def listening(port: int) -> bool:
@@ -53,7 +45,7 @@ def listening(port: int) -> bool:
 
 def tar_socat_backup(ds: DataSet, out: Path) -> None:
     """GNU tar streaming through a loopback TCP socket (socat, 1 MiB buffers) into a file."""
-    port = free_port()
+    port = multihost.free_port(["127.0.0.1"])  # outside the ephemeral range
     sink = subprocess.Popen(["socat", "-b", "1048576", "-u",
                              f"TCP-LISTEN:{port},reuseaddr,bind=127.0.0.1",
                              f"OPEN:{out},creat,trunc"])
