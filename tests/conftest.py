@@ -79,8 +79,15 @@ class Host:
                        key=lambda f: f.stat().st_mtime)
         return "".join(f.read_text(errors="replace") for f in files)
 
-    def start(self) -> None:
-        self.run("netbackup", "start")
+    def start(self, *only: str) -> None:
+        """`netbackup start` (`--only` those named). One that fails leaves the daemons it
+        started running, as NetBackup's bp.start_all does; a test's setup that fails runs no
+        teardown, so they are stopped here, or they outlive the test run."""
+        try:
+            self.run("netbackup", "start", *(("--only", ",".join(only)) if only else ()))
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         self.run("netbackup", "stop", check=False)
@@ -128,7 +135,7 @@ def daemons(aio_root: Host) -> Iterator[Callable[..., Host]]:
 
     def start(*names: str) -> Host:
         # nbcmdd too: without it every command the test runs starts its own interpreter
-        aio_root.run("netbackup", "start", "--only", ",".join((*names, "nbcmdd")))
+        aio_root.start(*names, "nbcmdd")
         return aio_root
 
     yield start

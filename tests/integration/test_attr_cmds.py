@@ -25,7 +25,7 @@ COMMANDS = ["bpconfig", "bpclient", "bpretlevel"]
 def aio_root(aio_root: Host) -> Iterator[Host]:
     """The all-in-one host with bpdbm running: the commands ask it, the owner of db/config and
     db/client (PBX starts with it)."""
-    aio_root.run("netbackup", "start", "--only", "bpdbm,nbcmdd")  # nbcmdd: fast commands
+    aio_root.start("bpdbm", "nbcmdd")  # nbcmdd: fast commands
     yield aio_root
     aio_root.stop()
     assert aio_root.processes() == []

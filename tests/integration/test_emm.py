@@ -65,7 +65,7 @@ def quiet_emm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
     os.environ["NBCLI_TESTING"] = "1"
     (host,) = _make(tmp_path_factory.mktemp("emm") / "hosts",
                     [("aio", "127.0.0.1", ["master", "media", "client"])])
-    host.run("netbackup", "start", "--only", "nbemm,nbcmdd")
+    host.start("nbemm", "nbcmdd")
     try:
         yield host
     finally:

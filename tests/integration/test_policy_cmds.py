@@ -35,7 +35,7 @@ def policy_master(aio_root: Host) -> Iterator[Host]:
     clock.set_test_clock(aio_root.root, fixed=NOW)
     # The commands ask bpdbm, the owner of db/class (PBX starts with it); bpdbm asks nbemm
     # whether a policy's storage units exist.
-    aio_root.run("netbackup", "start", "--only", "bpdbm,nbemm,nbcmdd")  # nbcmdd: fast commands
+    aio_root.start("bpdbm", "nbemm", "nbcmdd")  # nbcmdd: fast commands
     for label in ("stu1", "stu2"):
         add_stu(aio_root, label, aio_root.root / "stus" / label, media=aio_root.name)
     yield aio_root
