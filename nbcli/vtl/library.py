@@ -36,7 +36,10 @@ def keep_private(fd: int) -> None:
     """Take group and other access off an open cartridge file (one a library made before
     cartridges were created CARTRIDGE_MODE, or a copy put in place by hand)."""
     if os.fstat(fd).st_mode & 0o077:
-        os.fchmod(fd, CARTRIDGE_MODE)
+        try:
+            os.fchmod(fd, CARTRIDGE_MODE)
+        except PermissionError:  # another user's cartridge: its owner's next open does it
+            pass
 
 
 def home_of(root: str | os.PathLike[str]) -> Path:
