@@ -5,12 +5,14 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
 from nbcli import multihost, procs, programs, unixaddr
 from nbcli.commands import netbackup
@@ -226,6 +228,18 @@ def test_a_daemon_whose_lock_is_held_is_status_145_and_writes_no_pid_file(
         r = aio_root.run("bpjobd", check=False, timeout=30)
     assert r.returncode == 145 and "bpjobd is already running" in r.stderr, r.stderr
     assert not aio_root.cfg.paths.pidfile("bpjobd").exists()
+
+
+def test_a_failed_start_leaves_a_test_no_daemon(aio_root: Host) -> None:
+    """netbackup start leaves running the daemons it did start when another fails (as
+    bp.start_all does); a fixture whose setup fails runs no teardown, so Host.start stops
+    them before it raises. bpjobd fails here: a file stands where its database goes."""
+    jobs = aio_root.cfg.paths.jobs
+    shutil.rmtree(jobs, ignore_errors=True)
+    jobs.write_text("not a folder")
+    with pytest.raises(AssertionError, match="bpjobd exited with"):
+        aio_root.start()
+    assert aio_root.processes() == []
 
 
 def test_two_stops_at_once_both_end_0(aio: Host) -> None:
