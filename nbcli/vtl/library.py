@@ -36,10 +36,9 @@ def keep_private(fd: int) -> None:
     """Take group and other access off an open cartridge file (one a library made before
     cartridges were created CARTRIDGE_MODE, or a copy put in place by hand)."""
     if os.fstat(fd).st_mode & 0o077:
-        try:
-            os.fchmod(fd, CARTRIDGE_MODE)
-        except PermissionError:  # another user's cartridge: its owner's next open does it
-            pass
+        # the drive's holder may: opening a drive takes its lock file read-write, which only
+        # the library's owner (root) can, and root may change any file's mode
+        os.fchmod(fd, CARTRIDGE_MODE)
 
 
 def home_of(root: str | os.PathLike[str]) -> Path:
