@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from nbcli import clock, jobreport, kinds
+from nbcli import childwait, clock, jobreport, kinds
 from nbcli.catalog import neededimage
 from nbcli.client import identity
 from nbcli.daemons import dte_config, orphans, recover, restore_rights
@@ -486,7 +486,7 @@ def _child_result(conn: Connection) -> Message:
 
 def _reap(proc: subprocess.Popen[bytes]) -> None:
     try:
-        proc.wait(timeout=30)
+        childwait.wait(proc, 30)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()

@@ -11,7 +11,7 @@ import logging
 import subprocess
 from dataclasses import dataclass, field
 
-from nbcli import jobreport
+from nbcli import childwait, jobreport
 from nbcli.config import HostConfig
 from nbcli.net import dte
 from nbcli.net.conn import Connection
@@ -65,7 +65,7 @@ class Ctx:
 def bptm_status(proc: subprocess.Popen[bytes]) -> int:
     """How bptm ended when it did not say: killed, or its exit code."""
     try:
-        code = proc.wait(timeout=30)
+        code = childwait.wait(proc, 30)
     except subprocess.TimeoutExpired:
         proc.kill()
         code = proc.wait()
@@ -86,7 +86,7 @@ def stop_bptm(bptm: Connection | None, proc: subprocess.Popen[bytes] | None) -> 
         bptm.close()
     if proc is not None:
         try:
-            proc.wait(timeout=30)
+            childwait.wait(proc, 30)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 FLOORS: tuple[tuple[str, frozenset[str]], ...] = (
     ("base", frozenset({"__init__", "status", "kinds", "timefmt", "render", "model", "atomic",
                         "clock", "log", "config", "pidfile", "programs", "exclude_lists",
-                        "unixaddr"})),
+                        "unixaddr", "childwait"})),
     ("wire", frozenset({"wire"})),
     ("net", frozenset({"net"})),
     ("runtime", frozenset({"cli", "launcher", "procs", "jobreport", "events"})),
