@@ -29,6 +29,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 from nbcli import programs
@@ -65,10 +66,23 @@ _CHRT = shutil.which("chrt") if _may_leave_idle() else None  # starts spares und
 AVAILABLE = _CHRT is not None  # whether this host's launches keep spares
 REFILL_POLL = 0.05  # seconds between looks at the launched programs
 # Spares a daemon keeps of each program it launches. One is enough for jobs that come apart;
-# back to back, the one spare is taken and its replacement is still importing when the next
-# job comes (it is started only once the last job's process ended: see Spares). With two, the
-# next job takes the older one, ready, and the replacement imports at idle priority beside it.
+# with two, a job that comes right after another still finds one ready when the first one's
+# replacement is not (see Spares).
 KEEP = 2
+# Seconds without a launch after which spares are topped up while some still wait: longer
+# than the launches of one job are apart (a tape restore of one file launches its last agent
+# ~20 ms after its first), shorter than a job that streams for seconds.
+QUIET = 0.5
+
+
+def due(short: set[str], running: dict[str, int], waiting: dict[str, int],
+        since_launch: float) -> set[str]:
+    """Which of the programs with spares to replace (`short`) to top up now, given how many
+    processes of each started here still run, how many spares of each wait, and the seconds
+    since the last launch (Spares)."""
+    if since_launch >= QUIET:
+        return set(short)
+    return {name for name in short if not running.get(name) and not waiting.get(name)}
 
 
 class Spare:
@@ -99,20 +113,23 @@ class Spare:
 class Spares:
     """The programs an owner starts, and up to `keep` spares per program it has started before.
 
-    A program's spares are topped up once no process of it started here is running any more:
-    a new Python importing an agent takes ~60 ms of CPU and page faults, and on a 2-core
-    machine doing that beside a running job made each of the job's remaining steps 3-5 times
-    slower (measured, even under SCHED_IDLE). Between jobs it costs nobody anything. A launch
-    takes the oldest spare (the one most likely done importing), so that a job that comes
-    right after the last finds a ready one while the last job's replacement still imports;
-    only a third job within a job's time finds the spares still importing (or none: then a
-    new process is started, as without spares).
+    A new Python importing an agent takes ~60-70 ms of CPU and page faults; on a 2-core
+    machine doing that beside a short job made each of the job's remaining steps 3-5 times
+    slower, under SCHED_IDLE too (and with the spare's session niced to 19: what slows the job
+    is not its share of the CPUs). So a launch takes the oldest spare (the one most likely done
+    importing), and its replacement is started when it costs the least (`due`):
 
-    Back to back, the replacements import at idle priority beside the next job and still cost
-    it some (tape restore of 1 KiB on a loaded 2-core machine: ~0.28 s against ~0.15 s at
-    rest; ~0.50 s with one spare). Topping up only after a quiet second instead left the
-    second job alone but made the third wait for two spares importing at once (0.76-0.91 s),
-    so the top-up stays right after each job.
+    - when no launch has come for QUIET seconds: between jobs, or in the middle of a long one,
+      while its data streams and its processes mostly wait for the drive or the network;
+    - at once when none of the program is left waiting, once no process of it started here
+      runs any more: a job that comes now would otherwise start a new process.
+
+    So jobs that come apart, or right after a long one, find a ready spare and nothing
+    importing beside them (a tape restore of 1 KiB right after a 3 s restore took 2-3 times
+    its time at rest when the replacements were started as that restore ended, and as long as
+    at rest once they were started while it streamed). Short jobs in a row use up the KEEP
+    spares first; then the replacements import beside the next job, which takes one still
+    importing (or starts a new process when there is none).
     """
 
     def __init__(self, root: Path, new_session: bool,
@@ -124,6 +141,8 @@ class Spares:
         self.keep = max(keep, 1)
         self._waiting: dict[str, list[Spare]] = {}  # oldest first
         self._running: dict[str, list[subprocess.Popen[bytes]]] = {}
+        self._short: set[str] = set()  # programs launched since their last top-up
+        self._last_launch = 0.0  # time.monotonic() of the last launch
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._refiller: threading.Thread | None = None
@@ -138,6 +157,8 @@ class Spares:
             proc = self._popen(name, fd, spare=False, args=args or [])
         if keep_spare and _CHRT is not None:
             with self._lock:
+                self._last_launch = time.monotonic()
+                self._short.add(name)
                 self._running.setdefault(name, []).append(proc)
                 if self._refiller is None:
                     self._refiller = threading.Thread(target=self._refill, daemon=True,
@@ -163,15 +184,18 @@ class Spares:
             return [s.proc.pid for s in self._waiting.get(name, [])]
 
     def _refill(self) -> None:
-        """Reap what was launched; start a program's spare once none of it runs."""
+        """Reap what was launched; top up the spares of programs that are `due`."""
         while not self._stop.wait(REFILL_POLL):
             with self._lock:
-                for procs in self._running.values():
+                for name, procs in list(self._running.items()):
                     procs[:] = [p for p in procs if p.poll() is None]
-                due = [name for name, procs in self._running.items() if not procs]
-                for name in due:
-                    del self._running[name]
-            for name in due:
+                    if not procs:
+                        del self._running[name]
+                now = due(self._short, {n: len(p) for n, p in self._running.items()},
+                          {n: len(q) for n, q in self._waiting.items()},
+                          time.monotonic() - self._last_launch)
+                self._short -= now
+            for name in sorted(now):
                 self.prepare(name)
 
     def prepare(self, name: str) -> None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
+from nbcli import kinds
 from nbcli.net import spare
 from tests.conftest import Host, wait_for
-from tests.flowkit import add_policy, add_stu, last_jobid, steps
+from tests.flowkit import add_policy, add_stu, job, last_jobid, steps
+from tests.integration.test_tape_backup import add_media, running_library, tape_policy
 
 pytestmark = pytest.mark.skipif(not spare.AVAILABLE,
                                 reason="spares need util-linux's chrt and leave to reset "
@@ -105,3 +108,49 @@ def test_two_jobs_back_to_back_both_run_on_spares(aio: Host, tmp_path: Path) -> 
         pids = [r[program] for r in ran]
         assert len(set(pids)) == 2 and set(pids) <= set(waiting[program]), \
             f"{program}: ran as {pids}, the spares waiting before were {waiting[program]}"
+
+
+@pytest.fixture
+def slow_tape(aio_root: Host) -> Iterator[Host]:
+    """The all-in-one host with a library whose drives stream 4 MiB/s (test_tape_backup)."""
+    yield from running_library(aio_root, capacity="64M", speed="4M")
+
+
+def test_a_long_job_has_the_spares_it_took_replaced_while_it_streams(
+        slow_tape: Host, tmp_path: Path) -> None:
+    """Once launches stop for QUIET seconds, the spares a job took are replaced while it
+    still runs (its data streaming to a drive): a job that comes right after it finds its
+    spares ready and nothing importing beside it. (Before, they were replaced only once the
+    job's agents had ended, and imported beside whatever came next.)"""
+    h = slow_tape
+    add_media(h, 1, 2)
+    small, large = tmp_path / "small", tmp_path / "large"
+    small.mkdir()
+    large.mkdir()
+    (small / "f").write_bytes(os.urandom(4096))
+    with open(large / "f", "wb") as f:
+        for _ in range(16):  # 16 MiB: 4 s to the drive
+            f.write(os.urandom(1 << 20))
+    tape_policy(h, "small", small)
+    tape_policy(h, "large", large)
+    h.run("bpbackup", "-i", "-p", "small", "-s", "full", "-w")  # each agent launched once
+    before = wait_for(lambda: all_spares_waiting(h, spare.KEEP), 30,
+                      f"{spare.KEEP} spares of each agent")
+
+    h.run("bpbackup", "-i", "-p", "large", "-s", "full")
+    jobid = last_jobid(h)
+
+    def replaced() -> dict[str, list[int]] | None:
+        now = all_spares_waiting(h, spare.KEEP)
+        return now if now and all(set(now[a]) - set(before[a]) for a in AGENTS) else None
+
+    now = wait_for(replaced, 60, "the spares the large backup took, replaced")
+    assert job(h, jobid)["state"] != kinds.DONE, \
+        "the spares were replaced only once the job had ended"
+    ran = wait_for(lambda: job(h, jobid)["state"] == kinds.DONE and job(h, jobid), 60,
+                   "the large backup's end")
+    assert ran["status"] == 0
+    took = {s.process: s.pid for s in steps(h, jobid)}
+    for program in AGENTS:
+        assert took[program] in before[program], f"{program} did not come from a spare"
+        assert took[program] not in now[program]
