@@ -34,7 +34,9 @@ from nbcli.status import INVALID_REQUEST, NO_ENTITY, NbuError, message
 # synced on its own (see update).
 PROGRESS = frozenset({"jobpid", "server", "stunit", "kbytes", "files", "percent",
                       "kbyteslastwritten", "pathlastwritten", "trypid", "trystunit",
-                      "tryserver", "trybyteswritten", "tryfileswritten"})
+                      "tryserver", "trybyteswritten", "tryfileswritten",
+                      # how the image stream travels, said as it opens (bpbrm, each job)
+                      "dtemode"})
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -139,8 +141,8 @@ class JobsDB:
 
         With `only_from`, the change happens only if the job is in one of those states
         (status 133 otherwise), decided inside the transaction. A change of progress fields
-        alone (PROGRESS: who works on the job, how far it is) is durable with the job's next
-        durable change, as its step lines are.
+        alone (PROGRESS: who works on the job, how far it is, how its data travels) is
+        durable with the job's next durable change, as its step lines are.
         """
         durable = new_try or not set(fields) <= PROGRESS
         with self.db.tx(durable) as c:

@@ -242,15 +242,17 @@ def test_progress_lines_commit_without_fsync_and_the_next_change_makes_them_dura
     db.add_event(jobid, step(1, "first"))
     update(db, jobid, jobpid=4242, server="media1")  # progress: not synced on its own
     db.add_event(jobid, step(2, "second"))
+    update(db, jobid, dtemode="On")  # how the stream travels: progress too
     update(db, jobid, state=kinds.DONE, status=0)
     db.db.conn.set_trace_callback(None)
-    assert modes == ["NORMAL", "FULL"] * 3  # none around the state change
+    assert modes == ["NORMAL", "FULL"] * 4  # none around the state change
     assert db.db.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     again = JobsDB(tmp_path / "jobs", "master1")
     try:
         job = again.get(jobid, T0)
         text = "\n".join(job["tries"][0]["trystatuslines"])
         assert 0 <= text.index("first") < text.index("second")
-        assert (job["jobpid"], job["server"], job["state"]) == (4242, "media1", kinds.DONE)
+        assert (job["jobpid"], job["server"], job["dtemode"], job["state"]) == \
+            (4242, "media1", "On", kinds.DONE)
     finally:
         again.close()
