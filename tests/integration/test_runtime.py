@@ -249,7 +249,9 @@ def test_two_stops_at_once_both_end_0(aio: Host) -> None:
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     ended = [(p.wait(120), p.communicate()) for p in stops]
-    assert [code for code, _ in ended] == [0, 0], ended
+    # whole, not as pytest cuts a long repr: which process was left is at the end
+    assert [code for code, _ in ended] == [0, 0], "\n\n".join(
+        f"exit {code}:\n{out}{err}" for code, (out, err) in ended)
     assert aio.processes() == []
 
 
