@@ -83,21 +83,12 @@ def check_fragments(fragments: Any, stream_bytes: int) -> None:
                        f"fragments hold {at} bytes, the image stream {stream_bytes}")
 
 
-PRIVATE = 0o700  # db/images: bpdbm's alone (ImageStore)
-
-
 class ImageStore:
     """db/images of the master: the one writer of image headers and .f files."""
 
     def __init__(self, root: Path, log: logging.Logger) -> None:
         self.root = root
         self.log = log
-        # The file names of every client's backups are here, and a client or user lists only
-        # its own, through bpdbm; the folder is bpdbm's owner's alone, so that no local user
-        # of the master reads another's around it. Set each start: a catalog made before,
-        # or restored from a catalog backup, is closed too.
-        atomic.makedirs(root)
-        os.chmod(root, PRIVATE)
         self._lock = threading.Lock()
         self._pending: dict[str, Pending] = {}
         self._headers: dict[Path, tuple[tuple[int, int], Header]] = {}

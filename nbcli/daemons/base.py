@@ -31,6 +31,7 @@ from nbcli.pidfile import remove_pidfile as remove_pidfile  # and nbcmdd this on
 from nbcli.status import DAEMON_RUNNING, LOGIC_ERROR, NbuError
 
 STARTUP_DEADLINE = 15.0
+DATABASES_MODE = 0o700  # netbackup/db (Daemon.close_databases)
 AUDIT_BURST = 200  # refusals a minute a daemon records in the master's error log
 
 
@@ -101,6 +102,15 @@ class Daemon:
         self.log.info("%s", text)
         events.daemon_event(self.cfg, self.name, f"{self.name}: {text}", events.INFO)
 
+    def close_databases(self) -> None:
+        """netbackup/db is the daemons' alone (mode 0700), whatever made it: the jobs, the
+        image catalog (every file name of every client's backups), policies, EMM. Each
+        daemon answers a user or a client only what is theirs (bpjobd lists jobs to
+        administrators, bpdbm a client's own images), and a file any local user could open
+        would answer everything around them."""
+        atomic.makedirs(self.paths.db)
+        os.chmod(self.paths.db, DATABASES_MODE)
+
     def claim_pidfile(self) -> psutil.Process:
         """Write our pid file; status 145 when another process of ours runs already.
 
@@ -125,6 +135,7 @@ class Daemon:
 
     def run(self) -> None:
         me = self.claim_pidfile()
+        self.close_databases()
         signals = self.catch_signals()
         self.log.info("%s starting (pid %d, host %s)", self.name, me.pid, self.cfg.client_name)
         try:
