@@ -37,6 +37,8 @@ class NbProcess:
     program: str
     proc: psutil.Process
     spare: bool = False
+    # as `find` read it: a process that is ending reads an empty one from then on
+    cmdline: tuple[str, ...] = ()
 
 
 def program_of(cmdline: list[str]) -> str | None:
@@ -93,7 +95,8 @@ def find(root: Path) -> list[NbProcess]:
             environ = _environ(proc)
             root_of = _root_of(cmdline, environ)
             if root_of and os.path.realpath(root_of) == want:
-                found.append(NbProcess(program, proc, _is_spare(proc, environ)))
+                found.append(NbProcess(program, proc, _is_spare(proc, environ),
+                                       tuple(cmdline)))
         except psutil.Error:
             continue
     return found

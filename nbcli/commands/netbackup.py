@@ -172,13 +172,14 @@ def stop(cfg: HostConfig) -> int:
 
 def _all_but_stops(cfg: HostConfig) -> list[procs.NbProcess]:
     """The host's processes but other `netbackup stop` commands: one run at the same moment
-    ends the same processes, and ending it made it exit 143 in the middle of its work."""
-    def a_stop(p: procs.NbProcess) -> bool:
-        try:
-            return p.program == "netbackup" and "stop" in p.proc.cmdline()[1:]
-        except psutil.Error:
-            return False
-    return [p for p in procs.find(cfg.root) if not a_stop(p)]
+    ends the same processes, and ending it made it exit 143 in the middle of its work. Told
+    by the command line `find` read: read again, that of a stop that is ending is empty, and
+    the other stop, finishing a moment later, reported it as a process it could not stop."""
+    return not_stops(procs.find(cfg.root))
+
+
+def not_stops(found: list[procs.NbProcess]) -> list[procs.NbProcess]:
+    return [p for p in found if not (p.program == "netbackup" and "stop" in p.cmdline[1:])]
 
 
 def _stoppable(cfg: HostConfig) -> list[procs.NbProcess]:

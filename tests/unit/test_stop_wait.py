@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import psutil
+import pytest
 
 from nbcli import procs
 from tests.conftest import wait_for
@@ -60,6 +62,34 @@ def test_a_process_that_will_not_die_is_a_survivor_and_one_that_dies_is_not() ->
         assert procs.terminate([stays, dies], said.append, deadline=0.2) == 1
         assert said == ["Stopping ltid (pid 4242)...", f"Stopping avrd (pid {child.pid})..."]
         assert procs.survivors([stays, dies]) == [stays]
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_stop_that_ends_while_another_looks_is_still_a_stop(tmp_path: Path) -> None:
+    """Two `netbackup stop` at once: the one that finishes first is ending while the other
+    lists what is left. Its command line, read again then, is gone; the one `find` read
+    still says it is a stop, and the other does not report it as a process it could not
+    stop (CI saw that: exit 1)."""
+    from nbcli.commands.netbackup import not_stops
+
+    script = tmp_path / "netbackup"  # a process that looks like `netbackup stop` to find
+    script.write_text("import sys, time\nsys.stdin.read()\n")
+    root = tmp_path / "root"
+    root.mkdir()
+    child = subprocess.Popen([sys.executable, str(script), "stop", "--root", str(root)],
+                             stdin=subprocess.PIPE)
+    try:
+        found = wait_for(lambda: [p for p in procs.find(root) if p.proc.pid == child.pid],
+                         what="the stop-like process, found")
+        assert found[0].program == "netbackup"
+        assert child.stdin is not None
+        child.stdin.close()  # it ends now, as the first stop does
+        child.wait()
+        with pytest.raises(psutil.Error):
+            found[0].proc.cmdline()  # what the other stop read before: nothing
+        assert not_stops(found) == []
     finally:
         child.kill()
         child.wait()
