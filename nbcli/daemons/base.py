@@ -107,9 +107,14 @@ class Daemon:
         image catalog (every file name of every client's backups), policies, EMM. Each
         daemon answers a user or a client only what is theirs (bpjobd lists jobs to
         administrators, bpdbm a client's own images), and a file any local user could open
-        would answer everything around them."""
-        atomic.makedirs(self.paths.db)
-        os.chmod(self.paths.db, DATABASES_MODE)
+        would answer everything around them. A daemon that may not change the folder (not
+        its owner) says so in its log and goes on: it is no more open than it was."""
+        try:
+            atomic.makedirs(self.paths.db)
+            os.chmod(self.paths.db, DATABASES_MODE)
+        except OSError as e:
+            self.log.warning("cannot make %s mode %o: %s", self.paths.db, DATABASES_MODE,
+                             e.strerror)
 
     def claim_pidfile(self) -> psutil.Process:
         """Write our pid file; status 145 when another process of ours runs already.
