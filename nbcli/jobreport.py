@@ -22,7 +22,7 @@ from typing import Any
 
 from nbcli import clock, kinds
 from nbcli.config import HostConfig
-from nbcli.net import client
+from nbcli.net import client, kept
 from nbcli.net.conn import Connection
 from nbcli.status import DATABASE_ERROR, NbuError
 from nbcli.wire.frames import Message
@@ -204,6 +204,7 @@ class JobReporter:
         self.patience = patience
         self.outbox = outbox
         self._conn: Connection | None = None
+        self._clean = True  # the last request on _conn was answered
         # A job's thread and the handlers answering its agents may report at the same time.
         self._lock = threading.Lock()
         self._pid_set: set[int] = set()
@@ -224,9 +225,14 @@ class JobReporter:
             sent = False
             try:
                 if self._conn is None:
-                    self._conn = client.master(self.cfg, "bpjobd")
+                    self._conn = (kept.enabled() and kept.take(self.cfg, self.cfg.master,
+                                                               "bpjobd")) or \
+                        client.master(self.cfg, "bpjobd")
                 sent = True
-                return self._conn.request(op, **fields)
+                self._clean = False
+                reply = self._conn.request(op, **fields)
+                self._clean = True
+                return reply
             except NbuError as e:
                 # An error bpjobd answered with is the caller's; a lost bpjobd is waited for.
                 if e.status not in LOST:
@@ -378,7 +384,13 @@ class JobReporter:
             if lost := self._box.held_lines() + self._box.dropped:
                 self._logger().warning("%d line(s) of job details bpjobd could not take are "
                                        "lost", lost)
-        self._disconnect()
+        # A daemon keeps the connection for its next reporter if its last request was
+        # answered (after any other end, what it reads next is not known)
+        conn, self._conn = self._conn, None
+        if conn is not None and self._clean and kept.enabled():
+            kept.give(self.cfg, self.cfg.master, "bpjobd", conn)
+        elif conn is not None:
+            conn.close()
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None

@@ -24,6 +24,7 @@ import psutil
 from nbcli import atomic, clock, events
 from nbcli import log as nblog
 from nbcli.config import HostConfig, load
+from nbcli.net import kept
 from nbcli.net.service import Ops, ServiceHost
 from nbcli.net.trust import Gate
 from nbcli.pidfile import read_pidfile as read_pidfile  # re-exported: tests import it here
@@ -141,6 +142,7 @@ class Daemon:
     def run(self) -> None:
         me = self.claim_pidfile()
         self.close_databases()
+        kept.enable()  # the requests it makes to its host's daemons reuse their connections
         signals = self.catch_signals()
         self.log.info("%s starting (pid %d, host %s)", self.name, me.pid, self.cfg.client_name)
         try:

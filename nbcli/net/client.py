@@ -28,8 +28,8 @@ import ssl
 from typing import Any
 
 from nbcli.config import HostConfig
+from nbcli.net import kept, tls
 from nbcli.net import sealed as sealing
-from nbcli.net import tls
 from nbcli.net.certpaths import CertPaths
 from nbcli.net.conn import Connection
 from nbcli.status import (
@@ -174,10 +174,17 @@ def _tcp(addr: tuple[str, int], own: str | None, timeout: float,
 
 def call(cfg: HostConfig, host: str, service: str, op: str, /, *,
          recv_timeout: float | None = None, **fields: Any) -> dict[str, Any]:
-    """One request, one reply, connection closed. Request fields may be named anything
-    (host, service, timeout...): the parameters before them are positional-only."""
-    with connect(cfg, host, service) as conn:
-        return conn.request(op, recv_timeout=recv_timeout, **fields)
+    """One request, one reply; the connection closed, or kept for the next request in a
+    daemon (nbcli.net.kept). Request fields may be named anything (host, service,
+    timeout...): the parameters before them are positional-only."""
+    conn = kept.take(cfg, host, service) or connect(cfg, host, service)
+    try:
+        reply = conn.request(op, recv_timeout=recv_timeout, **fields)
+    except BaseException:
+        conn.close()
+        raise
+    kept.give(cfg, host, service, conn)
+    return reply
 
 
 def master(cfg: HostConfig, service: str, timeout: float = CONNECT_TIMEOUT) -> Connection:
