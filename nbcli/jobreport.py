@@ -386,11 +386,10 @@ class JobReporter:
                                        "lost", lost)
         # A daemon keeps the connection for its next reporter if its last request was
         # answered (after any other end, what it reads next is not known)
-        conn, self._conn = self._conn, None
-        if conn is not None and self._clean and kept.enabled():
+        if self._conn is not None and self._clean and kept.enabled():
+            conn, self._conn = self._conn, None
             kept.give(self.cfg, self.cfg.master, "bpjobd", conn)
-        elif conn is not None:
-            conn.close()
+        self._disconnect()
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None

@@ -4,15 +4,18 @@ real sockets."""
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from nbcli import config
+from nbcli import config, jobreport
 from nbcli.config import HostConfig
-from nbcli.net import kept
+from nbcli.net import client, kept
 from nbcli.net.conn import Connection
+from nbcli.status import DATABASE_ERROR, NbuError
+from nbcli.wire import frames
 
 
 @pytest.fixture
@@ -23,7 +26,7 @@ def cfg(tmp_path: Path) -> HostConfig:
 @pytest.fixture
 def daemon(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """This process as a daemon that keeps connections, with nothing kept yet."""
-    idle: dict = {}
+    idle: dict[tuple[str, str, str], list[Connection]] = {}
     monkeypatch.setattr(kept, "_enabled", False)
     monkeypatch.setattr(kept, "_idle", idle)
     kept.enable()
@@ -87,3 +90,42 @@ def test_other_hosts_and_other_processes_keep_nothing(cfg: HostConfig,
     assert conn.sock.fileno() < 0 and kept.take(cfg, "elsewhere", "bpcd") is None
     theirs.close()
     theirs2.close()
+
+
+def bpjobd_answering(status: int) -> tuple[Connection, Connection, threading.Thread]:
+    """Our end of a socketpair, and its other end, which answers one request with
+    `status` and stays open (as bpjobd between requests)."""
+    ours, theirs = socket.socketpair()
+    peer = Connection(theirs, "reporter")
+
+    def answer() -> None:
+        peer.recv()
+        peer.send(frames.reply() if status == 0 else frames.error(NbuError(status, "full")))
+
+    t = threading.Thread(target=answer)
+    t.start()
+    return Connection(ours, "bpjobd"), peer, t
+
+
+@pytest.mark.parametrize("status, kept_after", [(0, True), (DATABASE_ERROR, False)])
+def test_a_job_reporter_gives_back_only_a_connection_whose_last_request_was_answered(
+        cfg: HostConfig, daemon: None, monkeypatch: pytest.MonkeyPatch, status: int,
+        kept_after: bool) -> None:
+    conn, peer, t = bpjobd_answering(status)
+    monkeypatch.setattr(client, "master", lambda cfg, service: conn)
+    report = jobreport.JobReporter(cfg, "nbjm")
+    try:
+        report.record(5, {"percent": 50})
+    except NbuError as e:
+        assert e.status == status
+    t.join()
+    report.close()
+    again = kept.take(cfg, cfg.master, "bpjobd")
+    try:
+        if kept_after:
+            assert again is conn
+        else:  # an error it answered: closed all the same, as any request that failed
+            assert again is None and conn.sock.fileno() < 0
+    finally:
+        conn.close()
+        peer.close()
