@@ -134,8 +134,18 @@ def test_a_long_job_has_the_spares_it_took_replaced_while_it_streams(
     tape_policy(h, "small", small)
     tape_policy(h, "large", large)
     h.run("bpbackup", "-i", "-p", "small", "-s", "full", "-w")  # each agent launched once
-    before = wait_for(lambda: all_spares_waiting(h, spare.KEEP), 30,
-                      f"{spare.KEEP} spares of each agent")
+
+    def settled() -> dict[str, list[int]] | None:
+        # KEEP of each, counted without spares()'s bound: once in CI a third bpbrm spare
+        # was seen for a moment right after the first job (not understood yet; see the
+        # stop's note); a third that stayed would keep this from ever being true
+        found: dict[str, list[int]] = {}
+        for p in h.processes():
+            if p.spare:
+                found.setdefault(p.program, []).append(p.proc.pid)
+        return found if all(len(found.get(a, [])) == spare.KEEP for a in AGENTS) else None
+
+    before = wait_for(settled, 30, f"exactly {spare.KEEP} spares of each agent")
 
     h.run("bpbackup", "-i", "-p", "large", "-s", "full")
     jobid = last_jobid(h)
